@@ -1,0 +1,104 @@
+//! Enum-like spec values. They are accepted in any case and emitted lower case, so that
+//! `"END"`, `"End"` and `"end"` all mean the same and the stored spec has one spelling.
+
+use serde_json::Value;
+
+use crate::error::{Path, SpecError, quote};
+
+/// Defines a keyword enum with its lower-case spelling, a case-insensitive parser and the
+/// values DolphinScheduler knows but pg_sched does not implement yet (rejected with a
+/// message that says so rather than "not valid").
+macro_rules! keyword_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, what: $what:literal, not_yet: [$($not_yet:literal),*],
+        { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            pub(crate) fn parse(value: &Value, path: Path<'_>) -> Result<Self, SpecError> {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| SpecError::new(path, "must be a string"))?;
+                let lower = text.to_ascii_lowercase();
+                if let Some(&found) = Self::ALL.iter().find(|v| v.as_str() == lower) {
+                    return Ok(found);
+                }
+                let allowed = allowed(Self::ALL.iter().map(|v| v.as_str()));
+                let not_yet: &[&str] = &[$($not_yet),*];
+                let message = if not_yet.contains(&lower.as_str()) {
+                    format!("{} is not supported yet; allowed: {allowed}", quote(text))
+                } else {
+                    format!("{} is not a valid {}; allowed: {allowed}", quote(text), $what)
+                };
+                Err(SpecError::new(path, message))
+            }
+        }
+    };
+}
+
+fn allowed<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    values.collect::<Vec<_>>().join(", ")
+}
+
+keyword_enum! {
+    /// What happens to the rest of a workflow instance when a task fails.
+    FailureStrategy, what: "failure strategy", not_yet: [],
+    {
+        /// Tasks not downstream of the failure keep running.
+        #[default]
+        Continue => "continue",
+        /// Running tasks are killed and nothing new starts.
+        End => "end",
+    }
+}
+
+keyword_enum! {
+    /// How instances of one workflow run relative to each other.
+    ExecutionType, what: "execution type",
+    not_yet: ["serial_wait", "serial_discard", "serial_priority"],
+    {
+        #[default]
+        Parallel => "parallel",
+    }
+}
+
+keyword_enum! {
+    /// Order in which ready work is claimed; listed from most to least urgent.
+    Priority, what: "priority", not_yet: [],
+    {
+        Highest => "highest",
+        High => "high",
+        #[default]
+        Medium => "medium",
+        Low => "low",
+        Lowest => "lowest",
+    }
+}
+
+impl Priority {
+    /// DolphinScheduler's numbering (0 = highest), so that sorting ascending by rank
+    /// claims the most urgent work first.
+    pub fn rank(self) -> i16 {
+        match self {
+            Priority::Highest => 0,
+            Priority::High => 1,
+            Priority::Medium => 2,
+            Priority::Low => 3,
+            Priority::Lowest => 4,
+        }
+    }
+}

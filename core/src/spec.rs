@@ -1,0 +1,354 @@
+//! Workflow specs: the types, their validation from JSON, and the normalised JSON form
+//! that `sched.workflow_spec` returns.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::dag;
+use crate::error::{Path, SpecError, quote};
+use crate::keyword::{ExecutionType, FailureStrategy, Priority};
+use crate::task_type::TaskType;
+
+/// Upper bound on tasks per workflow; validation is linear, this only caps memory.
+pub const MAX_TASKS: usize = 100_000;
+
+const DEFAULT_PROJECT: &str = "default";
+const DEFAULT_WORKER_GROUP: &str = "default";
+
+const WORKFLOW_FIELDS: &[&str] = &[
+    "name",
+    "project",
+    "description",
+    "failure_strategy",
+    "execution_type",
+    "priority",
+    "worker_group",
+    "tasks",
+];
+const TASK_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "deps",
+    "priority",
+    "worker_group",
+    "description",
+];
+/// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
+/// "not supported yet" rather than "unknown field" tells the user the spelling is right
+/// and keeps specs from silently losing settings they rely on.
+const WORKFLOW_FIELDS_NOT_YET: &[&str] = &["params", "notify"];
+const TASK_FIELDS_NOT_YET: &[&str] = &[
+    "params",
+    "retries",
+    "retry_interval",
+    "timeout",
+    "delay",
+    "out",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowSpec {
+    pub name: String,
+    pub project: String,
+    pub description: String,
+    pub failure_strategy: FailureStrategy,
+    pub execution_type: ExecutionType,
+    pub priority: Priority,
+    pub worker_group: String,
+    pub tasks: Vec<TaskSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSpec {
+    pub name: String,
+    /// Lower-case name of an entry in [`crate::TASK_TYPES`].
+    pub task_type: String,
+    pub deps: Vec<String>,
+    pub priority: Priority,
+    /// `None` inherits the workflow's worker group.
+    pub worker_group: Option<String>,
+    pub description: String,
+    /// The type-specific fields (e.g. `script` for `shell`), validated against the type.
+    pub settings: Map<String, Value>,
+}
+
+/// Validates a workflow spec and returns it with defaults filled in. The first problem
+/// found is reported, naming the field and what is allowed there.
+pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
+    let obj = spec
+        .as_object()
+        .ok_or_else(|| SpecError::new(Path::Root, "must be a JSON object"))?;
+    check_keys(
+        obj,
+        WORKFLOW_FIELDS.iter().copied(),
+        WORKFLOW_FIELDS_NOT_YET,
+        Path::Field,
+    )?;
+    let field = Path::Field;
+
+    let name = parse_name(required(obj, "name", field("name"))?, field("name"))?;
+    let project =
+        optional(obj, "project", field, parse_name)?.unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
+    let description = optional(obj, "description", field, parse_string)?.unwrap_or_default();
+    let failure_strategy =
+        optional(obj, "failure_strategy", field, FailureStrategy::parse)?.unwrap_or_default();
+    let execution_type =
+        optional(obj, "execution_type", field, ExecutionType::parse)?.unwrap_or_default();
+    let priority = optional(obj, "priority", field, Priority::parse)?.unwrap_or_default();
+    let worker_group = optional(obj, "worker_group", field, parse_name)?
+        .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_owned());
+
+    let task_values = required(obj, "tasks", field("tasks"))?
+        .as_array()
+        .filter(|tasks| !tasks.is_empty())
+        .ok_or_else(|| SpecError::new(field("tasks"), "must be a non-empty array"))?;
+    if task_values.len() > MAX_TASKS {
+        return Err(SpecError::new(
+            field("tasks"),
+            format!(
+                "at most {MAX_TASKS} tasks are allowed; got {}",
+                task_values.len()
+            ),
+        ));
+    }
+    let tasks = task_values
+        .iter()
+        .enumerate()
+        .map(|(i, task)| parse_task(i, task))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_graph(&tasks)?;
+
+    Ok(WorkflowSpec {
+        name,
+        project,
+        description,
+        failure_strategy,
+        execution_type,
+        priority,
+        worker_group,
+        tasks,
+    })
+}
+
+impl WorkflowSpec {
+    /// The normalised spec: every field present, enum values lower case. Validating it
+    /// again yields an equal `WorkflowSpec`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "project": self.project,
+            "description": self.description,
+            "failure_strategy": self.failure_strategy.as_str(),
+            "execution_type": self.execution_type.as_str(),
+            "priority": self.priority.as_str(),
+            "worker_group": self.worker_group,
+            "tasks": self.tasks.iter().map(TaskSpec::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl TaskSpec {
+    /// Settings sit beside the common fields, as in the input. An inherited worker group
+    /// is left out rather than written as null or as the workflow's value, so that a later
+    /// change of the workflow's group still applies to the task.
+    pub fn to_json(&self) -> Value {
+        let mut obj = self.settings.clone();
+        obj.insert("name".into(), self.name.clone().into());
+        obj.insert("type".into(), self.task_type.clone().into());
+        obj.insert("deps".into(), self.deps.clone().into());
+        obj.insert("priority".into(), self.priority.as_str().into());
+        if let Some(group) = &self.worker_group {
+            obj.insert("worker_group".into(), group.clone().into());
+        }
+        obj.insert("description".into(), self.description.clone().into());
+        Value::Object(obj)
+    }
+}
+
+fn parse_task(i: usize, value: &Value) -> Result<TaskSpec, SpecError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| SpecError::new(Path::Task(i), "must be a JSON object"))?;
+    let field = |name| Path::TaskField(i, name);
+
+    let name = parse_name(required(obj, "name", field("name"))?, field("name"))?;
+    let task_type = TaskType::parse(required(obj, "type", field("type"))?, field("type"))?;
+    check_keys(
+        obj,
+        TASK_FIELDS
+            .iter()
+            .copied()
+            .chain(task_type.fields.iter().map(|f| f.name)),
+        TASK_FIELDS_NOT_YET,
+        field,
+    )?;
+
+    let mut settings = Map::new();
+    for setting in task_type.fields {
+        match obj.get(setting.name) {
+            Some(value) => {
+                setting.kind.check(value, field(setting.name))?;
+                settings.insert(setting.name.to_owned(), value.clone());
+            }
+            None if setting.required => {
+                return Err(SpecError::new(field(setting.name), "required"));
+            }
+            None => {}
+        }
+    }
+
+    Ok(TaskSpec {
+        name,
+        task_type: task_type.name.to_owned(),
+        deps: optional(obj, "deps", field, |deps, path| parse_deps(i, deps, path))?
+            .unwrap_or_default(),
+        priority: optional(obj, "priority", field, Priority::parse)?.unwrap_or_default(),
+        worker_group: optional(obj, "worker_group", field, parse_name)?,
+        description: optional(obj, "description", field, parse_string)?.unwrap_or_default(),
+        settings,
+    })
+}
+
+fn parse_deps(task: usize, value: &Value, path: Path<'_>) -> Result<Vec<String>, SpecError> {
+    value
+        .as_array()
+        .ok_or_else(|| SpecError::new(path, "must be an array of task names"))?
+        .iter()
+        .enumerate()
+        .map(|(k, dep)| parse_string(dep, Path::Dep(task, k)))
+        .collect()
+}
+
+/// Checks task names are unique and dependencies resolve to other tasks without forming
+/// a cycle. Linear in tasks plus dependencies: wide workflows have tens of thousands of
+/// tasks, and a single fan-in task may list all of them.
+fn check_graph(tasks: &[TaskSpec]) -> Result<(), SpecError> {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+    for (i, task) in tasks.iter().enumerate() {
+        if let Some(first) = index.insert(&task.name, i) {
+            return Err(SpecError::new(
+                Path::TaskField(i, "name"),
+                format!(
+                    "duplicate task name {} (also tasks[{first}])",
+                    quote(&task.name)
+                ),
+            ));
+        }
+    }
+
+    // `listed_by[j] == i` records that task i already named task j, which detects
+    // duplicate deps without a set per task.
+    let mut listed_by = vec![usize::MAX; tasks.len()];
+    let mut edges = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
+        let deps_path = Path::TaskField(i, "deps");
+        for dep in &task.deps {
+            let &j = index
+                .get(dep.as_str())
+                .ok_or_else(|| SpecError::new(deps_path, format!("unknown task {}", quote(dep))))?;
+            if j == i {
+                return Err(SpecError::new(
+                    deps_path,
+                    format!("task {} depends on itself", quote(dep)),
+                ));
+            }
+            if listed_by[j] == i {
+                return Err(SpecError::new(
+                    deps_path,
+                    format!("duplicate dependency {}", quote(dep)),
+                ));
+            }
+            listed_by[j] = i;
+            edges.push((j, i));
+        }
+    }
+
+    match dag::find_cycle(&edges) {
+        None => Ok(()),
+        Some(cycle) => {
+            let names: Vec<&str> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|&i| tasks[i].name.as_str())
+                .collect();
+            Err(SpecError::new(
+                Path::TaskField(cycle[0], "deps"),
+                format!("cycle: {}", names.join(" -> ")),
+            ))
+        }
+    }
+}
+
+/// Rejects fields the spec does not know; a typo must not be silently ignored.
+fn check_keys<'a>(
+    obj: &'a Map<String, Value>,
+    allowed: impl Iterator<Item = &'a str> + Clone,
+    not_yet: &[&str],
+    path: impl Fn(&'a str) -> Path<'a>,
+) -> Result<(), SpecError> {
+    for key in obj.keys() {
+        if allowed.clone().any(|name| name == key) {
+            continue;
+        }
+        let message = if not_yet.contains(&key.as_str()) {
+            "not supported yet".to_owned()
+        } else {
+            format!(
+                "unknown field; allowed: {}",
+                allowed.clone().collect::<Vec<_>>().join(", ")
+            )
+        };
+        return Err(SpecError::new(path(key), message));
+    }
+    Ok(())
+}
+
+fn required<'v>(
+    obj: &'v Map<String, Value>,
+    key: &str,
+    path: Path<'_>,
+) -> Result<&'v Value, SpecError> {
+    obj.get(key).ok_or_else(|| SpecError::new(path, "required"))
+}
+
+fn optional<'a, T>(
+    obj: &Map<String, Value>,
+    key: &'a str,
+    path: impl Fn(&'a str) -> Path<'a>,
+    parse: impl FnOnce(&Value, Path<'a>) -> Result<T, SpecError>,
+) -> Result<Option<T>, SpecError> {
+    obj.get(key)
+        .map(|value| parse(value, path(key)))
+        .transpose()
+}
+
+fn parse_string(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| SpecError::new(path, "must be a string"))
+}
+
+/// Names appear in SQL, file names and log lines, so they are restricted to a set that
+/// needs no quoting anywhere; 63 is PostgreSQL's identifier length limit.
+fn parse_name(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
+    let name = parse_string(value, path)?;
+    let valid = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(SpecError::new(
+            path,
+            format!(
+                "{} is not a valid name; use 1-63 letters, digits, '_', '-' or '.', \
+                 starting with a letter or digit",
+                quote(&name)
+            ),
+        ))
+    }
+}

@@ -1,0 +1,481 @@
+use sched_core::{
+    ExecutionType, FailureStrategy, MAX_TASKS, Priority, SpecError, WorkflowSpec, validate_spec,
+};
+use serde_json::{Value, json};
+
+fn error(spec: Value) -> String {
+    validate_spec(&spec)
+        .expect_err("spec should be rejected")
+        .to_string()
+}
+
+fn assert_error(spec: Value, expected: &str) {
+    assert_eq!(error(spec), expected);
+}
+
+fn assert_error_contains(spec: Value, expected: &str) {
+    let message = error(spec);
+    assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+}
+
+/// A one-task workflow with `task` merged into a valid shell task.
+fn with_task(task: Value) -> Value {
+    let mut base = json!({"name": "t", "type": "shell", "script": "true"});
+    for (key, value) in task.as_object().unwrap() {
+        base[key] = value.clone();
+    }
+    json!({"name": "wf", "tasks": [base]})
+}
+
+fn diamond() -> Value {
+    json!({
+        "name": "etl_daily",
+        "tasks": [
+            {"name": "extract", "type": "shell", "script": "echo extract"},
+            {"name": "clean", "type": "shell", "script": "echo clean", "deps": ["extract"]},
+            {"name": "enrich", "type": "empty", "deps": ["extract"]},
+            {"name": "load", "type": "shell", "script": "echo load", "deps": ["clean", "enrich"]}
+        ]
+    })
+}
+
+fn chain(links: &[(&str, &[&str])]) -> Value {
+    let tasks: Vec<Value> = links
+        .iter()
+        .map(|(name, deps)| json!({"name": name, "type": "empty", "deps": deps}))
+        .collect();
+    json!({"name": "wf", "tasks": tasks})
+}
+
+#[test]
+fn valid_diamond_is_accepted() {
+    let spec = validate_spec(&diamond()).unwrap();
+    assert_eq!(spec.name, "etl_daily");
+    assert_eq!(spec.tasks.len(), 4);
+    assert_eq!(spec.tasks[3].deps, ["clean", "enrich"]);
+    assert_eq!(spec.tasks[0].settings["script"], "echo extract");
+    assert!(spec.tasks[2].settings.is_empty());
+}
+
+#[test]
+fn defaults_are_filled() {
+    let spec = validate_spec(&diamond()).unwrap();
+    assert_eq!(spec.project, "default");
+    assert_eq!(spec.description, "");
+    assert_eq!(spec.failure_strategy, FailureStrategy::Continue);
+    assert_eq!(spec.execution_type, ExecutionType::Parallel);
+    assert_eq!(spec.priority, Priority::Medium);
+    assert_eq!(spec.worker_group, "default");
+    let task = &spec.tasks[0];
+    assert_eq!(task.deps, Vec::<String>::new());
+    assert_eq!(task.priority, Priority::Medium);
+    assert_eq!(task.worker_group, None);
+    assert_eq!(task.description, "");
+}
+
+#[test]
+fn normalised_json_has_every_field() {
+    let json = validate_spec(&diamond()).unwrap().to_json();
+    assert_eq!(
+        json,
+        json!({
+            "name": "etl_daily", "project": "default", "description": "",
+            "failure_strategy": "continue", "execution_type": "parallel",
+            "priority": "medium", "worker_group": "default",
+            "tasks": [
+                {"name": "extract", "type": "shell", "script": "echo extract", "deps": [],
+                 "priority": "medium", "description": ""},
+                {"name": "clean", "type": "shell", "script": "echo clean", "deps": ["extract"],
+                 "priority": "medium", "description": ""},
+                {"name": "enrich", "type": "empty", "deps": ["extract"],
+                 "priority": "medium", "description": ""},
+                {"name": "load", "type": "shell", "script": "echo load",
+                 "deps": ["clean", "enrich"], "priority": "medium", "description": ""}
+            ]
+        })
+    );
+}
+
+#[test]
+fn enum_values_are_case_insensitive_and_emitted_lower_case() {
+    let spec = validate_spec(&json!({
+        "name": "wf", "failure_strategy": "END", "execution_type": "Parallel",
+        "priority": "HighEST",
+        "tasks": [{"name": "a", "type": "SHELL", "script": "true", "priority": "Low"}]
+    }))
+    .unwrap();
+    assert_eq!(spec.failure_strategy, FailureStrategy::End);
+    assert_eq!(spec.priority, Priority::Highest);
+    assert_eq!(spec.tasks[0].task_type, "shell");
+    assert_eq!(spec.tasks[0].priority, Priority::Low);
+    let json = spec.to_json();
+    assert_eq!(json["failure_strategy"], "end");
+    assert_eq!(json["execution_type"], "parallel");
+    assert_eq!(json["priority"], "highest");
+    assert_eq!(json["tasks"][0]["type"], "shell");
+    assert_eq!(json["tasks"][0]["priority"], "low");
+}
+
+#[test]
+fn priority_rank_follows_dolphinscheduler_numbering() {
+    let ranks: Vec<i16> = Priority::ALL.iter().map(|p| p.rank()).collect();
+    assert_eq!(ranks, [0, 1, 2, 3, 4]);
+    assert_eq!(Priority::Highest.as_str(), "highest");
+}
+
+#[test]
+fn to_json_round_trips_through_validate_spec() {
+    let full = json!({
+        "name": "wf", "project": "analytics", "description": "nightly",
+        "failure_strategy": "End", "priority": "LOW", "worker_group": "gpu",
+        "tasks": [
+            {"name": "a", "type": "Shell", "script": "echo a", "worker_group": "cpu-1",
+             "description": "first", "priority": "high"},
+            {"name": "b", "type": "empty", "deps": ["a"]}
+        ]
+    });
+    for spec in [diamond(), full] {
+        let first: WorkflowSpec = validate_spec(&spec).unwrap();
+        let second = validate_spec(&first.to_json()).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.to_json(), second.to_json());
+    }
+}
+
+#[test]
+fn inherited_worker_group_is_omitted_from_json() {
+    let spec = validate_spec(&diamond()).unwrap();
+    assert!(spec.to_json()["tasks"][0].get("worker_group").is_none());
+}
+
+#[test]
+fn spec_must_be_an_object() {
+    let err = validate_spec(&json!([])).unwrap_err();
+    assert_eq!(
+        err,
+        SpecError {
+            path: String::new(),
+            message: "must be a JSON object".into()
+        }
+    );
+    assert_eq!(err.to_string(), "spec: must be a JSON object");
+}
+
+#[test]
+fn workflow_name_is_required() {
+    assert_error(json!({"tasks": []}), "name: required");
+}
+
+#[test]
+fn workflow_name_must_be_a_string() {
+    assert_error(json!({"name": 1, "tasks": []}), "name: must be a string");
+}
+
+#[test]
+fn workflow_name_must_follow_name_rules() {
+    assert_error(
+        json!({"name": "bad name!", "tasks": []}),
+        "name: \"bad name!\" is not a valid name; use 1-63 letters, digits, '_', '-' or '.', \
+         starting with a letter or digit",
+    );
+    assert_error_contains(
+        json!({"name": "", "tasks": []}),
+        "name: \"\" is not a valid name",
+    );
+    assert_error_contains(json!({"name": "_x", "tasks": []}), "is not a valid name");
+    assert_error_contains(json!({"name": "é", "tasks": []}), "is not a valid name");
+    let long = "a".repeat(64);
+    assert_error_contains(json!({"name": long, "tasks": []}), "is not a valid name");
+    let spec = validate_spec(&with_task(json!({"name": "a".repeat(63)}))).unwrap();
+    assert_eq!(spec.tasks[0].name.len(), 63);
+    validate_spec(&with_task(json!({"name": "9.load-all_v2"}))).unwrap();
+}
+
+#[test]
+fn unknown_workflow_field_lists_allowed_fields() {
+    assert_error(
+        json!({"name": "wf", "nmae": "x", "tasks": []}),
+        "nmae: unknown field; allowed: name, project, description, failure_strategy, \
+         execution_type, priority, worker_group, tasks",
+    );
+}
+
+#[test]
+fn planned_workflow_fields_are_not_supported_yet() {
+    assert_error(
+        json!({"name": "wf", "params": {}, "tasks": []}),
+        "params: not supported yet",
+    );
+    assert_error(
+        json!({"name": "wf", "notify": {}, "tasks": []}),
+        "notify: not supported yet",
+    );
+}
+
+#[test]
+fn tasks_must_be_a_non_empty_array() {
+    assert_error(json!({"name": "wf"}), "tasks: required");
+    assert_error(
+        json!({"name": "wf", "tasks": []}),
+        "tasks: must be a non-empty array",
+    );
+    assert_error(
+        json!({"name": "wf", "tasks": {}}),
+        "tasks: must be a non-empty array",
+    );
+}
+
+#[test]
+fn task_must_be_an_object() {
+    assert_error(
+        json!({"name": "wf", "tasks": ["a"]}),
+        "tasks[0]: must be a JSON object",
+    );
+}
+
+#[test]
+fn task_count_is_limited() {
+    let tasks: Vec<Value> = (0..=MAX_TASKS)
+        .map(|i| json!({"name": format!("t{i}"), "type": "empty"}))
+        .collect();
+    assert_error(
+        json!({"name": "wf", "tasks": tasks}),
+        "tasks: at most 100000 tasks are allowed; got 100001",
+    );
+}
+
+#[test]
+fn unknown_task_field_lists_common_and_type_fields() {
+    assert_error(
+        with_task(json!({"retires": 2})),
+        "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
+         description, script",
+    );
+}
+
+#[test]
+fn planned_task_fields_are_not_supported_yet() {
+    assert_error(
+        with_task(json!({"retries": 2})),
+        "tasks[0].retries: not supported yet",
+    );
+    for field in ["params", "retry_interval", "timeout", "delay", "out"] {
+        assert_error(
+            with_task(json!({field: null})),
+            &format!("tasks[0].{field}: not supported yet"),
+        );
+    }
+}
+
+#[test]
+fn task_name_and_type_are_required() {
+    assert_error(
+        json!({"name": "wf", "tasks": [{"type": "empty"}]}),
+        "tasks[0].name: required",
+    );
+    assert_error(
+        json!({"name": "wf", "tasks": [{"name": "a"}]}),
+        "tasks[0].type: required",
+    );
+}
+
+#[test]
+fn task_name_must_follow_name_rules() {
+    assert_error_contains(
+        with_task(json!({"name": "a b"})),
+        "tasks[0].name: \"a b\" is not a valid name",
+    );
+}
+
+#[test]
+fn unknown_task_type_lists_known_types() {
+    assert_error(
+        with_task(json!({"type": "pyton"})),
+        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, shell",
+    );
+    assert_error(
+        with_task(json!({"type": 3})),
+        "tasks[0].type: must be a string",
+    );
+}
+
+#[test]
+fn shell_script_is_required_and_non_empty() {
+    assert_error(
+        json!({"name": "wf", "tasks": [{"name": "a", "type": "shell"}]}),
+        "tasks[0].script: required",
+    );
+    assert_error(
+        with_task(json!({"script": ""})),
+        "tasks[0].script: must be a non-empty string",
+    );
+    assert_error(
+        with_task(json!({"script": ["ls"]})),
+        "tasks[0].script: must be a non-empty string",
+    );
+}
+
+#[test]
+fn type_specific_field_is_unknown_for_other_types() {
+    assert_error_contains(
+        json!({"name": "wf", "tasks": [{"name": "a", "type": "empty", "script": "x"}]}),
+        "tasks[0].script: unknown field; allowed: name, type, deps, priority, worker_group, \
+         description",
+    );
+}
+
+#[test]
+fn invalid_priority_lists_allowed_values() {
+    assert_error(
+        json!({"name": "wf", "priority": "urgent", "tasks": []}),
+        "priority: \"urgent\" is not a valid priority; allowed: highest, high, medium, low, \
+         lowest",
+    );
+    assert_error_contains(
+        with_task(json!({"priority": "urgent"})),
+        "tasks[0].priority: \"urgent\" is not a valid priority",
+    );
+    assert_error(
+        with_task(json!({"priority": 1})),
+        "tasks[0].priority: must be a string",
+    );
+}
+
+#[test]
+fn invalid_failure_strategy_lists_allowed_values() {
+    assert_error(
+        json!({"name": "wf", "failure_strategy": "stop", "tasks": []}),
+        "failure_strategy: \"stop\" is not a valid failure strategy; allowed: continue, end",
+    );
+}
+
+#[test]
+fn serial_execution_types_are_not_supported_yet() {
+    assert_error(
+        json!({"name": "wf", "execution_type": "serial_wait", "tasks": []}),
+        "execution_type: \"serial_wait\" is not supported yet; allowed: parallel",
+    );
+    for kind in ["SERIAL_DISCARD", "serial_priority"] {
+        assert_error_contains(
+            json!({"name": "wf", "execution_type": kind, "tasks": []}),
+            "is not supported yet",
+        );
+    }
+    assert_error_contains(
+        json!({"name": "wf", "execution_type": "batch", "tasks": []}),
+        "execution_type: \"batch\" is not a valid execution type; allowed: parallel",
+    );
+}
+
+#[test]
+fn worker_group_must_follow_name_rules() {
+    assert_error_contains(
+        json!({"name": "wf", "worker_group": "", "tasks": []}),
+        "worker_group: \"\" is not a valid name",
+    );
+    assert_error_contains(
+        with_task(json!({"worker_group": "gpu pool"})),
+        "tasks[0].worker_group: \"gpu pool\" is not a valid name",
+    );
+    assert_error(
+        with_task(json!({"worker_group": null})),
+        "tasks[0].worker_group: must be a string",
+    );
+}
+
+#[test]
+fn project_and_description_must_be_strings() {
+    assert_error(
+        json!({"name": "wf", "project": 1, "tasks": []}),
+        "project: must be a string",
+    );
+    assert_error(
+        with_task(json!({"description": false})),
+        "tasks[0].description: must be a string",
+    );
+}
+
+#[test]
+fn deps_must_be_an_array_of_strings() {
+    let spec = |deps: Value| {
+        json!({"name": "wf", "tasks": [
+            {"name": "a", "type": "empty"},
+            {"name": "b", "type": "empty", "deps": deps}
+        ]})
+    };
+    assert_error(
+        spec(json!("a")),
+        "tasks[1].deps: must be an array of task names",
+    );
+    assert_error(spec(json!([1])), "tasks[1].deps[0]: must be a string");
+}
+
+#[test]
+fn duplicate_task_name_points_at_both_tasks() {
+    assert_error(
+        chain(&[
+            ("extract", &[]),
+            ("load", &[]),
+            ("clean", &[]),
+            ("load", &[]),
+        ]),
+        "tasks[3].name: duplicate task name \"load\" (also tasks[1])",
+    );
+}
+
+#[test]
+fn deps_must_name_existing_tasks() {
+    assert_error(
+        chain(&[("extract", &[]), ("load", &[]), ("report", &["lod"])]),
+        "tasks[2].deps: unknown task \"lod\"",
+    );
+}
+
+#[test]
+fn task_may_not_depend_on_itself() {
+    assert_error(
+        chain(&[("a", &[]), ("b", &[]), ("x", &["a", "x"])]),
+        "tasks[2].deps: task \"x\" depends on itself",
+    );
+}
+
+#[test]
+fn duplicate_dependency_is_rejected() {
+    assert_error(
+        chain(&[("a", &[]), ("b", &["a", "a"])]),
+        "tasks[1].deps: duplicate dependency \"a\"",
+    );
+}
+
+#[test]
+fn two_task_cycle_is_reported_with_its_path() {
+    assert_error(
+        chain(&[("start", &[]), ("a", &["start", "b"]), ("b", &["a"])]),
+        "tasks[1].deps: cycle: a -> b -> a",
+    );
+}
+
+#[test]
+fn three_task_cycle_reads_in_execution_order() {
+    // c runs before a, a before b, b before c.
+    assert_error(
+        chain(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &["c"])]),
+        "tasks[0].deps: cycle: a -> b -> c -> a",
+    );
+}
+
+#[test]
+fn wide_fan_out_and_fan_in_is_accepted() {
+    let width = 10_000;
+    let leaves: Vec<String> = (0..width).map(|i| format!("leaf_{i}")).collect();
+    let mut tasks = vec![json!({"name": "root", "type": "empty"})];
+    tasks.extend(
+        leaves
+            .iter()
+            .map(|name| json!({"name": name, "type": "shell", "script": "true", "deps": ["root"]})),
+    );
+    tasks.push(json!({"name": "join", "type": "empty", "deps": leaves}));
+    let spec = validate_spec(&json!({"name": "wide", "tasks": tasks})).unwrap();
+    assert_eq!(spec.tasks.len(), width + 2);
+    assert_eq!(spec.tasks[width + 1].deps.len(), width);
+}

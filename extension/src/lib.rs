@@ -1,0 +1,76 @@
+//! pg_sched: the PostgreSQL side of the scheduler.
+//!
+//! Vocabulary: a *workflow* is a named, versioned DAG of *task definitions*; a *workflow
+//! instance* is one run of one version; a *task instance* is one attempt of one task in one
+//! workflow instance. Workers (the `sched-worker` binary) claim task instances; the *master*
+//! (a background worker, `master.rs`) only reacts to time.
+//!
+//! This crate stays thin: the schema and every state transition are SQL under `../sql`, the
+//! spec rules are `sched-core`. Rust here is the glue PostgreSQL needs: the spec validator as a
+//! SQL function, the GUCs and the master.
+
+use pgrx::prelude::*;
+
+mod gucs;
+mod master;
+mod spec;
+
+pgrx::pg_module_magic!();
+
+extension_sql_file!("../../sql/000_bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!(
+    "../../sql/010_definitions.sql",
+    name = "definitions",
+    requires = ["bootstrap"]
+);
+extension_sql_file!(
+    "../../sql/020_instances.sql",
+    name = "instances",
+    requires = ["definitions"]
+);
+extension_sql_file!(
+    "../../sql/030_workers.sql",
+    name = "workers",
+    requires = ["instances"]
+);
+extension_sql_file!(
+    "../../sql/100_access.sql",
+    name = "access",
+    requires = ["workers"]
+);
+extension_sql_file!(
+    "../../sql/110_definition_api.sql",
+    name = "definition_api",
+    requires = ["access", spec::normalize_spec]
+);
+extension_sql_file!(
+    "../../sql/120_advance.sql",
+    name = "advance",
+    requires = ["definition_api"]
+);
+extension_sql_file!(
+    "../../sql/130_run_api.sql",
+    name = "run_api",
+    requires = ["advance"]
+);
+extension_sql_file!(
+    "../../sql/140_worker_api.sql",
+    name = "worker_api",
+    requires = ["run_api"]
+);
+extension_sql_file!(
+    "../../sql/900_views.sql",
+    name = "views",
+    requires = ["worker_api"]
+);
+extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    // The master exists only when the library is preloaded: a bgworker cannot be registered
+    // later, and without one the SQL API still works (nothing fails workers over).
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        master::register();
+    }
+}

@@ -1,0 +1,71 @@
+//! The master: a background worker that does what no caller's transaction can, reacting to
+//! time. In this version that is worker liveness: workers whose heartbeat is older than
+//! `sched.worker_timeout` are declared dead and their tasks failed over.
+//!
+//! It keeps no state outside tables, so it can be killed at any moment: an ERROR or SIGTERM
+//! ends the process and the postmaster starts a new one after `RESTART_AFTER`.
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use crate::gucs;
+
+const RESTART_AFTER: Duration = Duration::from_secs(5);
+
+pub fn register() {
+    BackgroundWorkerBuilder::new("pg_sched master")
+        .set_type("pg_sched master")
+        .set_library("pg_sched")
+        .set_function("pg_sched_master_main")
+        .enable_spi_access()
+        .set_restart_time(Some(RESTART_AFTER))
+        .load();
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = gucs::database();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    unsafe { pg_sys::pgstat_report_appname(c"pg_sched master".as_ptr()) };
+    log!("pg_sched master started for database \"{database}\"");
+
+    while BackgroundWorker::wait_latch(Some(gucs::tick())) {
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        let timeout_s = gucs::worker_timeout_s();
+        BackgroundWorker::transaction(|| {
+            if !extension_ready() {
+                return;
+            }
+            let dead = Spi::get_one_with_args::<i32>(
+                "SELECT sched._master_tick(pg_catalog.make_interval(secs => $1))",
+                &[f64::from(timeout_s).into()],
+            )
+            .expect("sched._master_tick failed")
+            .unwrap_or(0);
+            if dead > 0 {
+                log!(
+                    "pg_sched master: {dead} worker(s) missed heartbeats for {timeout_s} s; their tasks were failed over"
+                );
+            }
+        });
+    }
+    // Exit code 1 asks the postmaster to restart us; 0 would unregister the master for good
+    // (a SIGTERM from pg_terminate_backend must not switch failover off).
+    unsafe { pg_sys::proc_exit(1) };
+}
+
+/// The master starts with the server, possibly long before CREATE EXTENSION runs.
+fn extension_ready() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_sched')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}

@@ -1,0 +1,119 @@
+-- Runs: workflow instances, their task attempts, and the commands that created or changed them.
+
+CREATE TABLE sched.workflow_instance (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow_id         bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
+    workflow_version_id bigint NOT NULL REFERENCES sched.workflow_version ON DELETE CASCADE,
+    state               sched.workflow_state NOT NULL,
+    failure_strategy    sched.failure_strategy NOT NULL,
+    priority            smallint NOT NULL,
+    worker_group        text NOT NULL,
+    params              jsonb NOT NULL DEFAULT '{}',
+    -- Set once any attempt fails or is killed with nothing left to replace it: decides the final
+    -- state, and under failure strategy end it stops everything else.
+    has_failure         boolean NOT NULL DEFAULT false,
+    started_by          regrole NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at          timestamptz,
+    ended_at            timestamptz,
+    CONSTRAINT ended_at_set_exactly_when_finished
+        CHECK ((ended_at IS NOT NULL) = (state IN ('paused', 'stopped', 'failed', 'succeeded')))
+);
+CREATE INDEX workflow_instance_by_workflow ON sched.workflow_instance (workflow_id, id);
+CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)
+    WHERE state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
+COMMENT ON TABLE sched.workflow_instance IS 'One run of one workflow version.';
+COMMENT ON COLUMN sched.workflow_instance.id IS 'Instance id, returned by start_workflow.';
+COMMENT ON COLUMN sched.workflow_instance.workflow_id IS 'The workflow that was started.';
+COMMENT ON COLUMN sched.workflow_instance.workflow_version_id IS 'The exact version it runs; replacing the workflow does not change it.';
+COMMENT ON COLUMN sched.workflow_instance.state IS 'Current state (sched.workflow_state).';
+COMMENT ON COLUMN sched.workflow_instance.failure_strategy IS 'Failure strategy in force for this run.';
+COMMENT ON COLUMN sched.workflow_instance.priority IS 'Instance priority, 0 = highest .. 4 = lowest; orders the task queue first.';
+COMMENT ON COLUMN sched.workflow_instance.worker_group IS 'Worker group of tasks that do not name their own.';
+COMMENT ON COLUMN sched.workflow_instance.params IS 'Start parameters given to start_workflow.';
+COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
+COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Role that started the instance.';
+COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
+COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';
+COMMENT ON COLUMN sched.workflow_instance.ended_at IS 'When it reached a finished state; NULL while unfinished.';
+
+CREATE TABLE sched.task_instance (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow_instance_id bigint NOT NULL REFERENCES sched.workflow_instance ON DELETE CASCADE,
+    task_id              bigint NOT NULL REFERENCES sched.task_definition ON DELETE CASCADE,
+    attempt              integer NOT NULL DEFAULT 1,
+    state                sched.task_state NOT NULL,
+    worker_group         text NOT NULL,
+    -- Copied from the instance and the task so that the claim query reads one index.
+    workflow_priority    smallint NOT NULL,
+    task_priority        smallint NOT NULL,
+    worker_id            bigint,
+    exit_code            integer,
+    kill_requested       boolean NOT NULL DEFAULT false,
+    queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at           timestamptz,
+    ended_at             timestamptz,
+    CONSTRAINT ended_at_set_exactly_when_final
+        CHECK ((ended_at IS NOT NULL) = (state NOT IN ('delayed', 'queued', 'dispatched', 'running'))),
+    CONSTRAINT worker_set_when_claimed
+        CHECK (worker_id IS NOT NULL OR state NOT IN ('dispatched', 'running'))
+);
+-- The ready queue: only queued rows are in it, in claim order (DESIGN §3).
+CREATE INDEX task_instance_ready ON sched.task_instance (workflow_priority, task_priority, id)
+    WHERE state = 'queued';
+-- Finishing an instance asks "is anything still active?".
+CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
+    WHERE state IN ('delayed', 'queued', 'dispatched', 'running');
+CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
+CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
+    WHERE state IN ('dispatched', 'running');
+COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';
+COMMENT ON COLUMN sched.task_instance.id IS 'Task instance id; with worker_id it is the lease a worker presents.';
+COMMENT ON COLUMN sched.task_instance.workflow_instance_id IS 'The workflow instance.';
+COMMENT ON COLUMN sched.task_instance.task_id IS 'The task definition.';
+COMMENT ON COLUMN sched.task_instance.attempt IS 'Attempt number, 1 for the first run; failover adds one.';
+COMMENT ON COLUMN sched.task_instance.state IS 'Current state (sched.task_state).';
+COMMENT ON COLUMN sched.task_instance.worker_group IS 'Only workers of this group may claim it.';
+COMMENT ON COLUMN sched.task_instance.workflow_priority IS 'Priority of the instance, 0 = highest.';
+COMMENT ON COLUMN sched.task_instance.task_priority IS 'Priority of the task, 0 = highest.';
+COMMENT ON COLUMN sched.task_instance.worker_id IS 'Worker that claimed it; NULL until claimed.';
+COMMENT ON COLUMN sched.task_instance.exit_code IS 'Exit code reported by the worker (0 succeeded, 137 killed).';
+COMMENT ON COLUMN sched.task_instance.kill_requested IS 'Set by stop or failure strategy end; the worker kills the process group.';
+COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';
+COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
+COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
+
+CREATE TABLE sched.join_progress (
+    workflow_instance_id bigint NOT NULL REFERENCES sched.workflow_instance ON DELETE CASCADE,
+    task_id              bigint NOT NULL,
+    deps_done            integer NOT NULL,
+    PRIMARY KEY (workflow_instance_id, task_id)
+);
+COMMENT ON TABLE sched.join_progress IS
+    'For tasks with several upstream tasks: how many have succeeded so far in an instance. A counter keeps readiness O(1) per completion in wide DAGs.';
+COMMENT ON COLUMN sched.join_progress.workflow_instance_id IS 'The workflow instance.';
+COMMENT ON COLUMN sched.join_progress.task_id IS 'The downstream task definition.';
+COMMENT ON COLUMN sched.join_progress.deps_done IS 'Upstream tasks that succeeded; the task is ready at dep_count.';
+
+CREATE TABLE sched.command (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    command_type         text NOT NULL CHECK (command_type IN (
+        'start_process', 'start_current_task_process', 'recover_tolerance_fault_process',
+        'recover_suspended_process', 'start_failure_task_process', 'complement_data', 'scheduler',
+        'repeat_running', 'pause', 'stop', 'recover_waiting_thread', 'recover_serial_wait',
+        'execute_task')),
+    workflow_id          bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
+    workflow_instance_id bigint REFERENCES sched.workflow_instance ON DELETE CASCADE,
+    issued_by            regrole NOT NULL,
+    issued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    params               jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX command_by_instance ON sched.command (workflow_instance_id);
+COMMENT ON TABLE sched.command IS 'Every request that created or changed a workflow instance, with DolphinScheduler''s command type.';
+COMMENT ON COLUMN sched.command.id IS 'Command id.';
+COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop.';
+COMMENT ON COLUMN sched.command.workflow_id IS 'The workflow concerned.';
+COMMENT ON COLUMN sched.command.workflow_instance_id IS 'The instance created or changed.';
+COMMENT ON COLUMN sched.command.issued_by IS 'Role that issued it.';
+COMMENT ON COLUMN sched.command.issued_at IS 'When it was issued.';
+COMMENT ON COLUMN sched.command.params IS 'Its parameters (start params and options, ...).';

@@ -1,0 +1,42 @@
+-- Workers and the log lines they stream.
+
+CREATE TABLE sched.worker (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name           text NOT NULL,
+    host           text NOT NULL,
+    groups         text[] NOT NULL,
+    slots          integer NOT NULL CHECK (slots > 0),
+    login_role     regrole NOT NULL,
+    registered_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_heartbeat timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    running        integer NOT NULL DEFAULT 0,
+    alive          boolean NOT NULL DEFAULT true,
+    ended_at       timestamptz,
+    CONSTRAINT ended_at_set_exactly_when_dead CHECK ((ended_at IS NULL) = alive)
+);
+CREATE UNIQUE INDEX worker_alive_name ON sched.worker (name) WHERE alive;
+COMMENT ON TABLE sched.worker IS 'Registered sched-worker processes; a restart registers a new row.';
+COMMENT ON COLUMN sched.worker.id IS 'Worker id; part of every lease.';
+COMMENT ON COLUMN sched.worker.name IS 'Worker name, unique among live workers.';
+COMMENT ON COLUMN sched.worker.host IS 'Host it runs on.';
+COMMENT ON COLUMN sched.worker.groups IS 'Worker groups it serves.';
+COMMENT ON COLUMN sched.worker.slots IS 'Tasks it runs at once at most.';
+COMMENT ON COLUMN sched.worker.login_role IS 'Role that registered it; only that role may act for it.';
+COMMENT ON COLUMN sched.worker.registered_at IS 'When it registered.';
+COMMENT ON COLUMN sched.worker.last_heartbeat IS 'Last heartbeat.';
+COMMENT ON COLUMN sched.worker.running IS 'Tasks running at its last heartbeat.';
+COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
+COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
+
+CREATE TABLE sched.task_log_line (
+    task_instance_id bigint NOT NULL REFERENCES sched.task_instance ON DELETE CASCADE,
+    line_no          integer NOT NULL,
+    logged_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    line             text NOT NULL,
+    PRIMARY KEY (task_instance_id, line_no)
+);
+COMMENT ON TABLE sched.task_log_line IS 'Output of task attempts (stdout and stderr), one row per line; read with sched.task_log.';
+COMMENT ON COLUMN sched.task_log_line.task_instance_id IS 'The task attempt.';
+COMMENT ON COLUMN sched.task_log_line.line_no IS 'Line number from 1, in output order.';
+COMMENT ON COLUMN sched.task_log_line.logged_at IS 'When the worker stored the line.';
+COMMENT ON COLUMN sched.task_log_line.line IS 'The line, without its newline.';

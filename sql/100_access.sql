@@ -1,0 +1,52 @@
+-- Who is calling, and may they touch this workflow.
+
+-- SECURITY DEFINER functions see their owner as current_user, so the caller is read from the
+-- session: the role set with SET ROLE, else the session user. Called from inside another
+-- SECURITY DEFINER function this names the session's role, never a more privileged one.
+CREATE FUNCTION sched._caller() RETURNS regrole
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(
+        CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
+             ELSE pg_catalog.current_setting('role') END))
+$$;
+COMMENT ON FUNCTION sched._caller() IS 'Internal: the role on whose behalf a sched function runs.';
+
+CREATE FUNCTION sched._check_owner(owner regrole, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller regrole := sched._caller();
+BEGIN
+    IF NOT (pg_catalog.pg_has_role(caller, owner, 'MEMBER')
+            OR pg_catalog.pg_has_role(caller, 'sched_admin', 'MEMBER')) THEN
+        RAISE EXCEPTION 'permission denied for %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('It belongs to role %s; role %s is neither a member of it nor of sched_admin.', owner, caller);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_owner(regrole, text) IS 'Internal: raises unless the caller may act on something owned by owner.';
+
+CREATE FUNCTION sched._priority_rank(value text, field text) RETURNS smallint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    CASE lower(value)
+        WHEN 'highest' THEN RETURN 0;
+        WHEN 'high' THEN RETURN 1;
+        WHEN 'medium' THEN RETURN 2;
+        WHEN 'low' THEN RETURN 3;
+        WHEN 'lowest' THEN RETURN 4;
+        ELSE RAISE EXCEPTION '%: "%" is not a valid priority; allowed: highest, high, medium, low, lowest', field, value
+            USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION sched._priority_rank(text, text) IS 'Internal: priority name to rank (0 = highest), with an error naming field.';

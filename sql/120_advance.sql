@@ -1,0 +1,190 @@
+-- Advancing workflow instances. Every function here expects its caller to hold the row locks
+-- of the workflow instances concerned (taken in id order, so that concurrent completions
+-- serialise per instance and never deadlock): under that lock "are all upstream tasks done?"
+-- and "is anything still active?" cannot be answered twice by racing transactions.
+
+CREATE FUNCTION sched._lock_instances(instances bigint[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) FROM (
+        SELECT 1 FROM sched.workflow_instance wi
+        WHERE wi.id = ANY(instances)
+        ORDER BY wi.id
+        FOR NO KEY UPDATE) locked
+$$;
+COMMENT ON FUNCTION sched._lock_instances(bigint[]) IS 'Internal: locks workflow instances in id order.';
+
+CREATE FUNCTION sched._notify_ready(groups text[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction,
+    -- and workers only need to know that their group has work.
+    SELECT count(pg_catalog.pg_notify('sched_ready', g)) FROM (SELECT DISTINCT g FROM unnest(groups) g) s
+$$;
+COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers of these groups.';
+
+CREATE FUNCTION sched._kill_active(instances bigint[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    notified bigint;
+BEGIN
+    -- Never started: nothing to kill, the attempt just ends.
+    UPDATE sched.task_instance ti SET state = 'killed', ended_at = now()
+    WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('delayed', 'queued');
+
+    WITH asked AS (
+        UPDATE sched.task_instance ti SET kill_requested = true
+        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('dispatched', 'running')
+          AND NOT ti.kill_requested
+        RETURNING ti.worker_id)
+    SELECT count(pg_catalog.pg_notify('sched_kill', w::text))
+    INTO notified
+    FROM (SELECT DISTINCT worker_id AS w FROM asked) s;
+END
+$$;
+COMMENT ON FUNCTION sched._kill_active(bigint[]) IS
+    'Internal: ends queued attempts of these instances as killed and asks workers to kill the running ones.';
+
+CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE sched.workflow_instance wi
+       SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
+                        WHEN wi.has_failure THEN 'failed'
+                        ELSE 'succeeded' END::sched.workflow_state,
+           ended_at = now()
+     WHERE wi.id = ANY(instances)
+       AND wi.state IN ('running', 'ready_stop')
+       AND NOT EXISTS (
+           SELECT 1 FROM sched.task_instance ti
+           WHERE ti.workflow_instance_id = wi.id
+             AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'))
+$$;
+COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
+    'Internal: gives every instance with nothing left active its final state.';
+
+CREATE FUNCTION sched._advance(finished bigint[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ending    bigint[];
+    touched   bigint[];
+    groups    text[];
+BEGIN
+    SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO touched
+    FROM sched.task_instance ti WHERE ti.id = ANY(finished);
+    IF touched IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- ---------- Failures: the first one decides; under "end" it stops everything ----------
+    WITH failing AS (
+        UPDATE sched.workflow_instance wi SET has_failure = true
+        WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti
+                        WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed'))
+          AND NOT wi.has_failure
+        RETURNING wi.id, wi.failure_strategy)
+    SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
+    IF ending IS NOT NULL THEN
+        PERFORM sched._kill_active(ending);
+    END IF;
+
+    -- ---------- Successors: only of tasks that succeeded, only in instances still running ----------
+    -- A task with one upstream task is ready as soon as that one succeeds; a join counts its
+    -- upstream successes in join_progress, so no completion ever rescans the DAG.
+    WITH ok AS (
+        SELECT ti.workflow_instance_id, ti.task_id
+        FROM sched.task_instance ti
+        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+        WHERE ti.id = ANY(finished)
+          AND ti.state IN ('succeeded', 'forced_success')
+          AND wi.state = 'running'
+          AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
+    ), successor AS (
+        SELECT ok.workflow_instance_id, d.task_id, count(*)::integer AS n, min(td.dep_count) AS dep_count
+        FROM ok
+        JOIN sched.task_dependency d ON d.depends_on = ok.task_id
+        JOIN sched.task_definition td ON td.id = d.task_id
+        GROUP BY ok.workflow_instance_id, d.task_id
+    ), joined AS (
+        INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done)
+        SELECT s.workflow_instance_id, s.task_id, s.n FROM successor s WHERE s.dep_count > 1
+        ON CONFLICT (workflow_instance_id, task_id)
+            DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done
+        RETURNING jp.workflow_instance_id, jp.task_id, jp.deps_done
+    ), ready AS (
+        SELECT s.workflow_instance_id, s.task_id FROM successor s WHERE s.dep_count = 1
+        UNION ALL
+        SELECT j.workflow_instance_id, j.task_id
+        FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
+        WHERE j.deps_done = td.dep_count
+    ), queued AS (
+        INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
+                                         workflow_priority, task_priority)
+        SELECT r.workflow_instance_id, r.task_id, 'queued', coalesce(td.worker_group, wi.worker_group),
+               wi.priority, td.priority
+        FROM ready r
+        JOIN sched.task_definition td ON td.id = r.task_id
+        JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
+        ORDER BY wi.id, td.priority, td.id
+        RETURNING worker_group)
+    SELECT array_agg(DISTINCT worker_group) INTO groups FROM queued;
+    IF groups IS NOT NULL THEN
+        PERFORM sched._notify_ready(groups);
+    END IF;
+
+    PERFORM sched._finish_if_done(touched);
+END
+$$;
+COMMENT ON FUNCTION sched._advance(bigint[]) IS
+    'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks all succeeded, and finishes instances with nothing left to run.';
+
+CREATE FUNCTION sched._fail_over(workers bigint[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    instances bigint[];
+    groups    text[];
+BEGIN
+    SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
+    FROM sched.task_instance ti
+    WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running');
+    IF instances IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM sched._lock_instances(instances);
+
+    -- DolphinScheduler §10.3: the lost attempt becomes need_fault_tolerance and a new attempt
+    -- of the same task is queued, unless the instance is being stopped or is ending.
+    WITH lost AS (
+        UPDATE sched.task_instance ti SET state = 'need_fault_tolerance', ended_at = now()
+        WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+        RETURNING ti.*
+    ), requeued AS (
+        INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, state, worker_group,
+                                         workflow_priority, task_priority)
+        SELECT l.workflow_instance_id, l.task_id, l.attempt + 1, 'queued', l.worker_group,
+               l.workflow_priority, l.task_priority
+        FROM lost l
+        JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
+        WHERE wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
+          AND NOT l.kill_requested
+        ORDER BY l.id
+        RETURNING worker_group)
+    SELECT array_agg(DISTINCT worker_group) INTO groups FROM requeued;
+
+    IF groups IS NOT NULL THEN
+        PERFORM sched._notify_ready(groups);
+    END IF;
+    PERFORM sched._finish_if_done(instances);
+END
+$$;
+COMMENT ON FUNCTION sched._fail_over(bigint[]) IS
+    'Internal: moves the running attempts of dead workers to need_fault_tolerance and queues new attempts.';

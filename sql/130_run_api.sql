@@ -1,0 +1,193 @@
+-- Running workflows: start, wait, stop, read a task's log.
+
+CREATE FUNCTION sched.start_workflow(name text, params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf       sched.workflow;
+    v        sched.workflow_version;
+    opt      text;
+    prio     smallint;
+    strategy sched.failure_strategy;
+    grp      text;
+    inst_id  bigint;
+    groups   text[];
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = start_workflow.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', start_workflow.name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(options) LOOP
+        IF opt IN ('schedule_time', 'start_tasks', 'task_scope', 'notify') THEN
+            RAISE EXCEPTION 'options.%: not supported yet', opt USING ERRCODE = 'feature_not_supported';
+        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy', opt
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF jsonb_typeof(options->opt) <> 'string' THEN
+            RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+
+    SELECT * INTO v FROM sched.workflow_version wv
+    WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+
+    prio := coalesce(sched._priority_rank(options->>'priority', 'options.priority'), v.priority);
+    IF options ? 'failure_strategy' THEN
+        IF lower(options->>'failure_strategy') NOT IN ('continue', 'end') THEN
+            RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end',
+                options->>'failure_strategy' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        strategy := lower(options->>'failure_strategy')::sched.failure_strategy;
+    ELSE
+        strategy := v.failure_strategy;
+    END IF;
+    grp := coalesce(options->>'worker_group', v.worker_group);
+    IF grp !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', grp
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    INSERT INTO sched.workflow_instance (workflow_id, workflow_version_id, state, failure_strategy, priority,
+                                         worker_group, params, started_by, started_at)
+    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, sched._caller(), now())
+    RETURNING id INTO inst_id;
+
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+    VALUES ('start_process', wf.id, inst_id, sched._caller(),
+            jsonb_build_object('params', params, 'options', options));
+
+    WITH queued AS (
+        INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
+                                         workflow_priority, task_priority)
+        SELECT inst_id, td.id, 'queued', coalesce(td.worker_group, grp), prio, td.priority
+        FROM sched.task_definition td
+        WHERE td.workflow_version_id = v.id AND td.dep_count = 0
+        ORDER BY td.priority, td.id
+        RETURNING worker_group)
+    SELECT array_agg(DISTINCT worker_group) INTO groups FROM queued;
+    PERFORM sched._notify_ready(groups);
+    RETURN inst_id;
+END
+$$;
+COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. options: priority, worker_group, failure_strategy.';
+
+CREATE FUNCTION sched._instance_for_caller(instance_id bigint, lock boolean) RETURNS sched.workflow_instance
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst  sched.workflow_instance;
+    owner regrole;
+BEGIN
+    IF lock THEN
+        SELECT * INTO inst FROM sched.workflow_instance wi WHERE wi.id = instance_id FOR NO KEY UPDATE;
+    ELSE
+        SELECT * INTO inst FROM sched.workflow_instance wi WHERE wi.id = instance_id;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow instance % does not exist', instance_id USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT w.owner INTO owner FROM sched.workflow w WHERE w.id = inst.workflow_id;
+    PERFORM sched._check_owner(owner, pg_catalog.format('workflow instance %s', instance_id));
+    RETURN inst;
+END
+$$;
+COMMENT ON FUNCTION sched._instance_for_caller(bigint, boolean) IS
+    'Internal: the workflow instance, after checking the caller may act on its workflow.';
+
+CREATE FUNCTION sched.wait_workflow(instance_id bigint, timeout interval DEFAULT '1 hour') RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst     sched.workflow_instance;
+    deadline timestamptz := clock_timestamp() + timeout;
+    pause    double precision := 0.001;
+    current  sched.workflow_state;
+BEGIN
+    inst := sched._instance_for_caller(instance_id, false);
+    IF (SELECT wi.xmin::text::bigint FROM sched.workflow_instance wi WHERE wi.id = instance_id)
+       = txid_current_if_assigned() % 4294967296 THEN
+        RAISE EXCEPTION 'workflow instance % was started in this transaction; it cannot run before the transaction commits', instance_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'COMMIT after sched.start_workflow, then wait.';
+    END IF;
+    -- Each statement of a volatile function takes a new snapshot, so the loop sees commits of
+    -- workers as they happen; the pause backs off from 1 ms to 100 ms.
+    LOOP
+        SELECT wi.state INTO current FROM sched.workflow_instance wi WHERE wi.id = instance_id;
+        IF current IN ('paused', 'stopped', 'failed', 'succeeded') OR clock_timestamp() >= deadline THEN
+            RETURN current::text;
+        END IF;
+        PERFORM pg_sleep(greatest(0, least(pause, extract(epoch FROM deadline - clock_timestamp()))));
+        pause := least(pause * 2, 0.1);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched.wait_workflow(bigint, interval) IS
+    'Waits until the instance is finished and returns its final state, or returns its current state when timeout passes. Call it after the start has committed, outside REPEATABLE READ.';
+
+CREATE FUNCTION sched.stop_workflow(instance_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst sched.workflow_instance;
+BEGIN
+    inst := sched._instance_for_caller(instance_id, true);
+    IF inst.state IN ('paused', 'stopped', 'failed', 'succeeded') THEN
+        RAISE EXCEPTION 'workflow instance % is already %; only an unfinished instance can be stopped', instance_id, inst.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF inst.state = 'ready_stop' THEN
+        RETURN;
+    END IF;
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
+    VALUES ('stop', inst.workflow_id, inst.id, sched._caller());
+    UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
+    PERFORM sched._kill_active(ARRAY[inst.id]);
+    PERFORM sched._finish_if_done(ARRAY[inst.id]);
+END
+$$;
+COMMENT ON FUNCTION sched.stop_workflow(bigint) IS
+    'Stops an unfinished instance: queued tasks never start, running tasks are killed (their whole process group); the instance ends stopped once they are gone.';
+
+CREATE FUNCTION sched.task_log(task_instance_id bigint, skip_lines integer DEFAULT 0, limit_lines integer DEFAULT 1000)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst_id bigint;
+BEGIN
+    IF skip_lines IS NULL OR skip_lines < 0 THEN
+        RAISE EXCEPTION 'skip_lines: must be 0 or more, got %', skip_lines USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
+        RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT ti.workflow_instance_id INTO inst_id FROM sched.task_instance ti WHERE ti.id = task_log.task_instance_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task instance % does not exist', task_log.task_instance_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._instance_for_caller(inst_id, false);
+    RETURN QUERY
+        SELECT l.line FROM sched.task_log_line l
+        WHERE l.task_instance_id = task_log.task_instance_id
+        ORDER BY l.line_no
+        OFFSET skip_lines LIMIT limit_lines;
+END
+$$;
+COMMENT ON FUNCTION sched.task_log(bigint, integer, integer) IS
+    'The output lines (stdout and stderr) of a task attempt, in order; page with skip_lines and limit_lines.';

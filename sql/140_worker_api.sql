@@ -1,0 +1,251 @@
+-- The worker protocol (DESIGN §3). Only members of sched_worker may call these. A lease is the
+-- pair (task instance id, worker id) returned by claim_tasks: every report presents it, and a
+-- report for an attempt that is no longer running on that worker (failed over, already
+-- reported) changes nothing.
+
+CREATE FUNCTION sched._worker_guard(worker_id bigint) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w sched.worker;
+BEGIN
+    SELECT * INTO w FROM sched.worker wk WHERE wk.id = worker_id;
+    IF NOT FOUND OR NOT w.alive THEN
+        RAISE EXCEPTION 'worker % is not registered or was declared dead', worker_id
+            USING ERRCODE = 'SW001', HINT = 'Register again with sched.register_worker.';
+    END IF;
+    IF NOT pg_catalog.pg_has_role(sched._caller(), w.login_role, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied for worker %', worker_id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('It was registered by role %s.', w.login_role);
+    END IF;
+    RETURN w.groups;
+END
+$$;
+COMMENT ON FUNCTION sched._worker_guard(bigint) IS
+    'Internal: raises SW001 unless the worker is alive, insufficient_privilege unless the caller registered it; returns its groups.';
+
+CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    previous sched.worker;
+    g        text;
+    new_id   bigint;
+BEGIN
+    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'name: must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF host IS NULL THEN
+        RAISE EXCEPTION 'host: must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF groups IS NULL OR cardinality(groups) = 0 THEN
+        RAISE EXCEPTION 'groups: must name at least one worker group' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH g IN ARRAY groups LOOP
+        IF g IS NULL OR g !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+            RAISE EXCEPTION 'groups: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', g
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    IF slots IS NULL OR slots NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'slots: must be between 1 and 10000, got %', slots USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- A worker restarting under its old name replaces the old registration at once instead of
+    -- waiting for the heartbeat timeout: whatever the old process had running is lost.
+    SELECT * INTO previous FROM sched.worker w WHERE w.name = register_worker.name AND w.alive FOR UPDATE;
+    IF FOUND THEN
+        IF NOT pg_catalog.pg_has_role(sched._caller(), previous.login_role, 'MEMBER') THEN
+            RAISE EXCEPTION 'name: worker "%" is already registered by role %', register_worker.name, previous.login_role
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = previous.id;
+        PERFORM sched._fail_over(ARRAY[previous.id]);
+    END IF;
+
+    INSERT INTO sched.worker (name, host, groups, slots, login_role)
+    VALUES (register_worker.name, host, groups, slots, sched._caller())
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer) IS
+    'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over.';
+
+CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._worker_guard(worker_id);
+    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(heartbeat.running, 0)
+    WHERE id = worker_id;
+    RETURN true;
+EXCEPTION WHEN SQLSTATE 'SW001' THEN
+    -- Declared dead: its tasks were failed over; it must kill what it runs and register anew.
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION sched.heartbeat(bigint, integer) IS
+    'Worker protocol: records that the worker is alive and how many tasks it runs. false means it was declared dead: it must kill its tasks and register again.';
+
+CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    groups text[];
+BEGIN
+    groups := sched._worker_guard(claim_tasks.worker_id);
+    IF max_tasks IS NULL OR max_tasks < 1 THEN
+        RETURN;
+    END IF;
+    -- The CTE is a fence: LIMIT and SKIP LOCKED must apply before the UPDATE joins anything.
+    RETURN QUERY
+    WITH picked AS MATERIALIZED (
+        SELECT ti.id
+        FROM sched.task_instance ti
+        WHERE ti.state = 'queued' AND ti.worker_group = ANY(groups)
+        ORDER BY ti.workflow_priority, ti.task_priority, ti.id
+        LIMIT least(claim_tasks.max_tasks, 1000)
+        FOR UPDATE SKIP LOCKED)
+    UPDATE sched.task_instance ti
+       SET state = 'running', worker_id = claim_tasks.worker_id, started_at = now()
+      FROM picked, sched.task_definition td
+     WHERE ti.id = picked.id AND td.id = ti.task_id
+    RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt;
+END
+$$;
+COMMENT ON FUNCTION sched.claim_tasks(bigint, integer) IS
+    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it.';
+
+CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[])
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done bigint[];
+BEGIN
+    PERFORM sched._worker_guard(complete_tasks.worker_id);
+    IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
+        RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
+            cardinality(task_instance_ids), cardinality(exit_codes) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    PERFORM sched._lock_instances(ARRAY(
+        SELECT DISTINCT ti.workflow_instance_id FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids)));
+
+    -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed.
+    WITH reported AS (
+        SELECT * FROM unnest(task_instance_ids, exit_codes) AS r(id, exit_code)
+    ), finished AS (
+        UPDATE sched.task_instance ti
+           SET state = CASE r.exit_code WHEN 0 THEN 'succeeded' WHEN 137 THEN 'killed' ELSE 'failed' END::sched.task_state,
+               exit_code = r.exit_code,
+               ended_at = now()
+          FROM reported r
+         WHERE ti.id = r.id
+           AND ti.worker_id = complete_tasks.worker_id
+           AND ti.state IN ('dispatched', 'running')
+        RETURNING ti.id)
+    SELECT array_agg(id) INTO done FROM finished;
+
+    IF done IS NOT NULL THEN
+        PERFORM sched._advance(done);
+    END IF;
+    RETURN coalesce(cardinality(done), 0);
+END
+$$;
+COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[]) IS
+    'Worker protocol: reports the exit codes of finished tasks under their leases, advances their workflow instances in the same transaction, and returns how many reports were accepted.';
+
+CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT sched.complete_tasks(worker_id, ARRAY[task_instance_id], ARRAY[exit_code]) = 1
+$$;
+COMMENT ON FUNCTION sched.complete_task(bigint, bigint, integer) IS
+    'Worker protocol: complete_tasks for one task; true when the report was accepted.';
+
+CREATE FUNCTION sched.append_log(worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stored integer;
+BEGIN
+    PERFORM sched._worker_guard(append_log.worker_id);
+    -- Idempotent per (task, line): a batch retried after a lost connection is not stored twice.
+    INSERT INTO sched.task_log_line (task_instance_id, line_no, line)
+    SELECT u.id, u.line_no, u.line
+    FROM unnest(task_instance_ids, line_nos, lines) AS u(id, line_no, line)
+    JOIN sched.task_instance ti ON ti.id = u.id
+    WHERE ti.worker_id = append_log.worker_id AND ti.state IN ('dispatched', 'running')
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS stored = ROW_COUNT;
+    RETURN stored;
+END
+$$;
+COMMENT ON FUNCTION sched.append_log(bigint, bigint[], integer[], text[]) IS
+    'Worker protocol: stores a batch of log lines of tasks running on the worker; returns how many were stored.';
+
+CREATE FUNCTION sched.kill_requests(worker_id bigint) RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._worker_guard(kill_requests.worker_id);
+    RETURN QUERY
+        SELECT ti.id FROM sched.task_instance ti
+        WHERE ti.worker_id = kill_requests.worker_id AND ti.state IN ('dispatched', 'running')
+          AND ti.kill_requested;
+END
+$$;
+COMMENT ON FUNCTION sched.kill_requests(bigint) IS
+    'Worker protocol: the task instances running on the worker that it must kill.';
+
+CREATE FUNCTION sched.deregister_worker(worker_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._worker_guard(deregister_worker.worker_id);
+    UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = deregister_worker.worker_id;
+    PERFORM sched._fail_over(ARRAY[deregister_worker.worker_id]);
+END
+$$;
+COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
+    'Worker protocol: a clean shutdown; anything still running on it is failed over.';
+
+CREATE FUNCTION sched._master_tick(worker_timeout interval) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dead bigint[];
+BEGIN
+    WITH expired AS (
+        UPDATE sched.worker w SET alive = false, ended_at = now()
+        WHERE w.alive AND w.last_heartbeat < now() - worker_timeout
+        RETURNING w.id)
+    SELECT array_agg(id) INTO dead FROM expired;
+    IF dead IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM sched._fail_over(dead);
+    RETURN cardinality(dead);
+END
+$$;
+COMMENT ON FUNCTION sched._master_tick(interval) IS
+    'Internal, run by the master every tick: declares workers dead whose heartbeat is older than worker_timeout and fails their tasks over; returns how many.';

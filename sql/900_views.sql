@@ -1,0 +1,160 @@
+-- Views for people and BI tools. Each shows only what the querying role may see: rows of
+-- workflows owned by a role it is a member of, everything for sched_admin and superusers.
+
+CREATE FUNCTION sched._priority_name(rank smallint) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (ARRAY['highest', 'high', 'medium', 'low', 'lowest'])[rank + 1] $$;
+COMMENT ON FUNCTION sched._priority_name(smallint) IS 'Internal: priority rank to name.';
+
+CREATE FUNCTION sched._visible(owner regrole) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.pg_has_role(owner, 'MEMBER') OR pg_catalog.pg_has_role('sched_admin', 'MEMBER') $$;
+COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role see things owned by owner.';
+
+CREATE VIEW sched.workflows AS
+SELECT w.name,
+       w.current_version AS version,
+       v.project,
+       v.description,
+       w.owner,
+       (SELECT count(*) FROM sched.task_definition td WHERE td.workflow_version_id = v.id) AS task_count,
+       v.failure_strategy::text AS failure_strategy,
+       v.execution_type,
+       sched._priority_name(v.priority) AS priority,
+       v.worker_group,
+       w.created_at,
+       w.updated_at
+FROM sched.workflow w
+JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.workflows IS 'Defined workflows with their current version.';
+COMMENT ON COLUMN sched.workflows.name IS 'Workflow name.';
+COMMENT ON COLUMN sched.workflows.version IS 'Current version, the one start_workflow runs.';
+COMMENT ON COLUMN sched.workflows.project IS 'Project label.';
+COMMENT ON COLUMN sched.workflows.description IS 'Description from the spec.';
+COMMENT ON COLUMN sched.workflows.owner IS 'Owning role.';
+COMMENT ON COLUMN sched.workflows.task_count IS 'Number of tasks in the current version.';
+COMMENT ON COLUMN sched.workflows.failure_strategy IS 'Default failure strategy: continue or end.';
+COMMENT ON COLUMN sched.workflows.execution_type IS 'How concurrent instances relate: parallel.';
+COMMENT ON COLUMN sched.workflows.priority IS 'Default instance priority: highest, high, medium, low, lowest.';
+COMMENT ON COLUMN sched.workflows.worker_group IS 'Default worker group.';
+COMMENT ON COLUMN sched.workflows.created_at IS 'When version 1 was created.';
+COMMENT ON COLUMN sched.workflows.updated_at IS 'When the current version was created.';
+
+CREATE VIEW sched.workflow_instances AS
+SELECT i.id,
+       w.name AS workflow,
+       v.version,
+       i.state::text AS state,
+       i.failure_strategy::text AS failure_strategy,
+       sched._priority_name(i.priority) AS priority,
+       i.worker_group,
+       i.params,
+       i.started_by,
+       i.created_at,
+       i.started_at,
+       i.ended_at,
+       i.ended_at - i.started_at AS duration
+FROM sched.workflow_instance i
+JOIN sched.workflow w ON w.id = i.workflow_id
+JOIN sched.workflow_version v ON v.id = i.workflow_version_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.workflow_instances IS 'Runs of workflows.';
+COMMENT ON COLUMN sched.workflow_instances.id IS 'Instance id (start_workflow''s result).';
+COMMENT ON COLUMN sched.workflow_instances.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.workflow_instances.version IS 'Workflow version it runs.';
+COMMENT ON COLUMN sched.workflow_instances.state IS 'submitted, serial_wait, waiting_thread, running, ready_pause, paused, ready_stop, stopped, failed or succeeded.';
+COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.';
+COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
+COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
+COMMENT ON COLUMN sched.workflow_instances.params IS 'Start parameters.';
+COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it.';
+COMMENT ON COLUMN sched.workflow_instances.created_at IS 'When it was created.';
+COMMENT ON COLUMN sched.workflow_instances.started_at IS 'When it started running.';
+COMMENT ON COLUMN sched.workflow_instances.ended_at IS 'When it finished; NULL while unfinished.';
+COMMENT ON COLUMN sched.workflow_instances.duration IS 'ended_at - started_at.';
+
+CREATE VIEW sched.task_instances AS
+SELECT ti.id,
+       ti.workflow_instance_id,
+       w.name AS workflow,
+       td.name AS task,
+       td.task_type AS type,
+       ti.state::text AS state,
+       ti.attempt,
+       wk.name AS worker,
+       ti.worker_group,
+       ti.exit_code,
+       ti.kill_requested,
+       ti.queued_at,
+       ti.started_at,
+       ti.ended_at,
+       ti.ended_at - ti.started_at AS duration
+FROM sched.task_instance ti
+JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
+JOIN sched.workflow w ON w.id = i.workflow_id
+JOIN sched.task_definition td ON td.id = ti.task_id
+LEFT JOIN sched.worker wk ON wk.id = ti.worker_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.task_instances IS 'Task attempts; a task that never became ready has no row.';
+COMMENT ON COLUMN sched.task_instances.id IS 'Task instance id (for sched.task_log).';
+COMMENT ON COLUMN sched.task_instances.workflow_instance_id IS 'Workflow instance id.';
+COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
+COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
+COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
+COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1.';
+COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
+COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';
+COMMENT ON COLUMN sched.task_instances.exit_code IS 'Exit code (0 succeeded, 137 killed).';
+COMMENT ON COLUMN sched.task_instances.kill_requested IS 'A kill was requested (stop or failure strategy end).';
+COMMENT ON COLUMN sched.task_instances.queued_at IS 'When it became ready.';
+COMMENT ON COLUMN sched.task_instances.started_at IS 'When a worker started it.';
+COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';
+COMMENT ON COLUMN sched.task_instances.duration IS 'ended_at - started_at.';
+
+CREATE VIEW sched.workers AS
+SELECT wk.id,
+       wk.name,
+       wk.host,
+       wk.groups,
+       wk.slots,
+       wk.running,
+       wk.last_heartbeat,
+       wk.alive,
+       wk.registered_at,
+       wk.ended_at
+FROM sched.worker wk;
+COMMENT ON VIEW sched.workers IS 'Registered workers, live and gone.';
+COMMENT ON COLUMN sched.workers.id IS 'Worker id.';
+COMMENT ON COLUMN sched.workers.name IS 'Worker name (default: host name and pid).';
+COMMENT ON COLUMN sched.workers.host IS 'Host it runs on.';
+COMMENT ON COLUMN sched.workers.groups IS 'Worker groups it serves.';
+COMMENT ON COLUMN sched.workers.slots IS 'Tasks it runs at once at most.';
+COMMENT ON COLUMN sched.workers.running IS 'Tasks running at its last heartbeat.';
+COMMENT ON COLUMN sched.workers.last_heartbeat IS 'Last heartbeat.';
+COMMENT ON COLUMN sched.workers.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
+COMMENT ON COLUMN sched.workers.registered_at IS 'When it registered.';
+COMMENT ON COLUMN sched.workers.ended_at IS 'When it shut down or was declared dead.';
+
+CREATE VIEW sched.commands AS
+SELECT c.id,
+       c.command_type,
+       w.name AS workflow,
+       c.workflow_instance_id,
+       c.issued_by,
+       c.issued_at,
+       c.params
+FROM sched.command c
+JOIN sched.workflow w ON w.id = c.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.commands IS 'Requests that created or changed workflow instances.';
+COMMENT ON COLUMN sched.commands.id IS 'Command id.';
+COMMENT ON COLUMN sched.commands.command_type IS 'DolphinScheduler command type, e.g. start_process, stop.';
+COMMENT ON COLUMN sched.commands.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.commands.workflow_instance_id IS 'Instance created or changed.';
+COMMENT ON COLUMN sched.commands.issued_by IS 'Role that issued it.';
+COMMENT ON COLUMN sched.commands.issued_at IS 'When.';
+COMMENT ON COLUMN sched.commands.params IS 'Parameters of the request.';

@@ -1,0 +1,35 @@
+-- Privileges (DESIGN §6). Nothing is callable by PUBLIC; sched_user and sched_admin get the
+-- user API and the views, sched_worker only the worker protocol.
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sched FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA sched FROM PUBLIC;
+GRANT USAGE ON SCHEMA sched TO sched_admin, sched_user, sched_worker;
+
+GRANT EXECUTE ON FUNCTION
+    sched.create_workflow(jsonb, boolean),
+    sched.workflow_spec(text),
+    sched.drop_workflow(text),
+    sched.start_workflow(text, jsonb, jsonb),
+    sched.wait_workflow(bigint, interval),
+    sched.stop_workflow(bigint),
+    sched.task_log(bigint, integer, integer)
+TO sched_user, sched_admin;
+
+-- The views call these as the querying role.
+GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole)
+TO sched_user, sched_admin;
+
+GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
+                sched.commands
+TO sched_user, sched_admin;
+
+GRANT EXECUTE ON FUNCTION
+    sched.register_worker(text, text, text[], integer),
+    sched.heartbeat(bigint, integer),
+    sched.claim_tasks(bigint, integer),
+    sched.complete_tasks(bigint, bigint[], integer[]),
+    sched.complete_task(bigint, bigint, integer),
+    sched.append_log(bigint, bigint[], integer[], text[]),
+    sched.kill_requests(bigint),
+    sched.deregister_worker(bigint)
+TO sched_worker;

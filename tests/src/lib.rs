@@ -1,0 +1,261 @@
+//! Test harness: real PostgreSQL 15 clusters (run as the `postgres` OS user, as PostgreSQL
+//! refuses root) with pg_sched preloaded, and real `sched-worker` processes.
+//!
+//! The extension must be installed (`make install`) and the worker built in release mode;
+//! `make test` does both. `SCHED_WORKER_BIN` and `SCHED_PG_BIN` override the locations.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use postgres::Client;
+
+static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Role the test workers log in as: a member of sched_worker and nothing else.
+pub const WORKER_ROLE: &str = "test_worker";
+
+pub fn pg_bin() -> PathBuf {
+    std::env::var_os("SCHED_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+pub fn worker_bin() -> PathBuf {
+    std::env::var_os("SCHED_WORKER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched-worker")
+        })
+}
+
+/// Polls `check` every 20 ms until it returns Some, or panics naming `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+}
+
+impl Cluster {
+    /// A fresh cluster with pg_sched preloaded and created in database `postgres`.
+    /// `settings` are extra postgresql.conf lines.
+    pub fn start(settings: &[&str]) -> Cluster {
+        let n = CLUSTERS.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("sched-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create cluster dir");
+        run_ok(Command::new("chown").arg("postgres").arg(&dir));
+        let data = dir.join("data");
+        run_ok(
+            as_postgres(pg_bin().join("initdb"))
+                .args(["-N", "-A", "trust", "-U", "postgres", "-E", "UTF8", "-D"])
+                .arg(&data),
+        );
+        let mut conf = format!(
+            "shared_preload_libraries = 'pg_sched'\nlisten_addresses = ''\nunix_socket_directories = '{}'\n\
+             fsync = off\nmax_connections = 100\nsched.tick_ms = 200\n",
+            dir.display()
+        );
+        for s in settings {
+            conf.push_str(s);
+            conf.push('\n');
+        }
+        std::fs::write(data.join("postgresql.auto.conf"), conf).expect("write settings");
+        let cluster = Cluster { dir };
+        run_ok(
+            as_postgres(pg_bin().join("pg_ctl"))
+                .args(["-w", "-t", "60", "-D"])
+                .arg(&data)
+                .arg("-l")
+                .arg(cluster.dir.join("server.log"))
+                .arg("start"),
+        );
+        let mut db = cluster.connect();
+        db.batch_execute(&format!(
+            "CREATE EXTENSION pg_sched; CREATE ROLE {WORKER_ROLE} LOGIN IN ROLE sched_worker;"
+        ))
+        .expect("create extension");
+        cluster
+    }
+
+    pub fn conn_string(&self, user: &str) -> String {
+        format!("host={} user={user} dbname=postgres", self.dir.display())
+    }
+
+    /// A superuser connection.
+    pub fn connect(&self) -> Client {
+        self.connect_as("postgres")
+    }
+
+    pub fn connect_as(&self, user: &str) -> Client {
+        Client::connect(&self.conn_string(user), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect as {user}: {e}"))
+    }
+
+    /// Starts a worker logged in as `WORKER_ROLE`; `args` are extra command line flags.
+    pub fn worker(&self, name: &str, args: &[&str]) -> Worker {
+        let log =
+            std::fs::File::create(self.dir.join(format!("worker-{name}.log"))).expect("worker log");
+        let child = Command::new(worker_bin())
+            .arg("--database-url")
+            .arg(self.conn_string(WORKER_ROLE))
+            .args(["--name", name, "--work-dir"])
+            .arg(self.dir.join("work"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", worker_bin().display()));
+        let worker = Worker {
+            child,
+            name: name.to_owned(),
+        };
+        let mut db = self.connect();
+        wait_for(
+            Duration::from_secs(30),
+            &format!("worker {name} to register"),
+            || {
+                let row = db
+                    .query_opt(
+                        "SELECT id FROM sched.worker WHERE name = $1 AND alive",
+                        &[&name],
+                    )
+                    .unwrap();
+                row.map(|_| ())
+            },
+        );
+        worker
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(pg_bin().join("pg_ctl"))
+            .args(["-m", "immediate", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub struct Worker {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Worker {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let child = &mut self.child;
+        wait_for(limit, "the worker to exit", || child.try_wait().unwrap())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn as_postgres(program: PathBuf) -> Command {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "postgres", "--"]).arg(program);
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Defines a workflow from a JSON spec text; returns the version id.
+pub fn define(db: &mut Client, spec: &str) -> i64 {
+    let spec: serde_json::Value = serde_json::from_str(spec).expect("test spec is JSON");
+    db.query_one("SELECT sched.create_workflow($1)", &[&spec])
+        .expect("create_workflow")
+        .get(0)
+}
+
+pub fn start(db: &mut Client, name: &str) -> i64 {
+    db.query_one("SELECT sched.start_workflow($1)", &[&name])
+        .expect("start_workflow")
+        .get(0)
+}
+
+/// Waits (via sched.wait_workflow) and returns the final state.
+pub fn wait(db: &mut Client, instance: i64, limit_s: i32) -> String {
+    db.query_one(
+        "SELECT sched.wait_workflow($1, make_interval(secs => $2))",
+        &[&instance, &(limit_s as f64)],
+    )
+    .expect("wait_workflow")
+    .get(0)
+}
+
+/// State of every task of an instance, by task name, latest attempt last.
+pub fn task_states(db: &mut Client, instance: i64) -> Vec<(String, String, i32)> {
+    db.query(
+        "SELECT task, state, attempt FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY task, attempt",
+        &[&instance],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+pub fn instance_state(db: &mut Client, instance: i64) -> String {
+    db.query_one(
+        "SELECT state::text FROM sched.workflow_instance WHERE id = $1",
+        &[&instance],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// The message of a failed statement (panics if it succeeded).
+pub fn error_of<T: std::fmt::Debug>(result: Result<T, postgres::Error>) -> String {
+    let err = result.expect_err("statement should have failed");
+    match err.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => err.to_string(),
+    }
+}

@@ -1,0 +1,79 @@
+//! Command line and environment settings of a worker.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(3);
+pub const POLL_INTERVAL_DEFAULT_MS: u64 = 5_000;
+pub const SHUTDOWN_GRACE_DEFAULT_S: u64 = 30;
+
+/// sched-worker claims task instances from a pg_sched database and runs them.
+#[derive(Debug, Parser)]
+#[command(name = "sched-worker", version, about)]
+pub struct Config {
+    /// PostgreSQL connection string (key=value or postgres:// URL). The role needs only
+    /// membership in sched_worker. Several hosts with target_session_attrs=read-write follow
+    /// a failover.
+    #[arg(long, env = "SCHED_DATABASE_URL")]
+    pub database_url: String,
+
+    /// Worker name, unique among live workers [default: <host name>-<pid>].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Worker group to serve; repeat for several.
+    #[arg(long = "group", default_value = "default")]
+    pub groups: Vec<String>,
+
+    /// Tasks run at once at most [default: number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub slots: Option<u32>,
+
+    /// On SIGTERM, seconds running tasks get to finish before they are killed.
+    #[arg(long, default_value_t = SHUTDOWN_GRACE_DEFAULT_S)]
+    pub shutdown_grace: u64,
+
+    /// Milliseconds between fallback polls for ready tasks (NOTIFY normally wakes the worker).
+    #[arg(long, default_value_t = POLL_INTERVAL_DEFAULT_MS, value_parser = clap::value_parser!(u64).range(10..))]
+    pub poll_interval_ms: u64,
+
+    /// Directory under which each task gets its own working directory.
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
+    pub work_dir: std::path::PathBuf,
+}
+
+impl Config {
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", host_name(), std::process::id()))
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots.map(|s| s as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

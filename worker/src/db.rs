@@ -1,0 +1,150 @@
+//! Every statement the worker sends, in one place, over a small connection pool. The LISTEN
+//! connection is separate (`notifier.rs`): a pooled connection may be recycled at any time.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+/// SQLSTATE raised by pg_sched when a worker id is unknown or was declared dead.
+pub const WORKER_GONE: &str = "SW001";
+
+const POOL_SIZE: usize = 4;
+
+pub fn connect_config(url: &str) -> Result<tokio_postgres::Config> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .context("--database-url is not a valid PostgreSQL connection string")?;
+    if config.get_application_name().is_none() {
+        config.application_name("sched-worker");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(config)
+}
+
+pub fn pool(config: tokio_postgres::Config) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .build()
+        .context("building the connection pool")
+}
+
+/// True when the database refused a call because this worker registration is gone.
+pub fn is_worker_gone(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
+        .any(|e| e.code() == Some(&SqlState::from_code(WORKER_GONE)))
+}
+
+/// A claimed task, with the lease (task instance id + worker id) to present when reporting.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub task_instance_id: i64,
+    pub workflow_instance_id: i64,
+    pub task_name: String,
+    pub task_type: String,
+    pub settings: serde_json::Value,
+    pub worker_id: i64,
+}
+
+pub async fn register(
+    pool: &Pool,
+    name: &str,
+    host: &str,
+    groups: &[String],
+    slots: i32,
+) -> Result<i64> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT sched.register_worker($1, $2, $3, $4)",
+            &[&name, &host, &groups, &slots],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one("SELECT sched.heartbeat($1, $2)", &[&worker_id, &running])
+        .await?;
+    Ok(row.get(0))
+}
+
+pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
+             FROM sched.claim_tasks($1, $2)",
+            &[&worker_id, &max],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Claimed {
+            task_instance_id: r.get(0),
+            workflow_instance_id: r.get(1),
+            task_name: r.get(2),
+            task_type: r.get(3),
+            settings: r.get(4),
+            worker_id,
+        })
+        .collect())
+}
+
+pub async fn complete(pool: &Pool, worker_id: i64, ids: &[i64], exit_codes: &[i32]) -> Result<i32> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT sched.complete_tasks($1, $2, $3)",
+            &[&worker_id, &ids, &exit_codes],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+pub async fn append_log(
+    pool: &Pool,
+    worker_id: i64,
+    ids: &[i64],
+    line_nos: &[i32],
+    lines: &[String],
+) -> Result<()> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "SELECT sched.append_log($1, $2, $3, $4)",
+            &[&worker_id, &ids, &line_nos, &lines],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query("SELECT sched.kill_requests($1)", &[&worker_id])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {
+    let client = pool.get().await?;
+    client
+        .execute("SELECT sched.deregister_worker($1)", &[&worker_id])
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Running one claimed task. Shell tasks run `bash -c <script>` in their own process group and
+//! working directory; `empty` tasks start no process. Output lines and the final exit code go
+//! to the reporter in order, so a task's log is stored before its completion.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use crate::db::Claimed;
+use crate::reporter::{Lease, Report};
+
+/// Exit code reported when the task's process could not be started.
+const EXIT_NOT_STARTED: i32 = 127;
+/// Longer lines are cut: one runaway line must not become one huge row.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// A started task: the process group to kill (none for tasks without a process).
+pub struct Started {
+    pub process_group: Option<i32>,
+}
+
+pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Report>) -> Started {
+    let lease = Lease {
+        task_instance_id: task.task_instance_id,
+        worker_id: task.worker_id,
+    };
+    match task.task_type.as_str() {
+        "shell" => {
+            let script = task.settings["script"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            start_shell(
+                task,
+                lease,
+                &script,
+                work_dir.join(format!("task-{}", task.task_instance_id)),
+                reports,
+            )
+        }
+        "empty" => {
+            let _ = reports.send(Report::Finished {
+                lease,
+                exit_code: 0,
+            });
+            Started {
+                process_group: None,
+            }
+        }
+        other => {
+            // Only reachable when the database knows a type this worker binary does not.
+            let _ = reports.send(Report::Line {
+                lease,
+                line_no: 1,
+                text: format!(
+                    "sched-worker {}: unsupported task type \"{other}\"",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            });
+            let _ = reports.send(Report::Finished {
+                lease,
+                exit_code: EXIT_NOT_STARTED,
+            });
+            Started {
+                process_group: None,
+            }
+        }
+    }
+}
+
+fn start_shell(
+    task: &Claimed,
+    lease: Lease,
+    script: &str,
+    dir: PathBuf,
+    reports: mpsc::UnboundedSender<Report>,
+) -> Started {
+    let spawned = std::fs::create_dir_all(&dir).and_then(|()| {
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&dir)
+            .env("SCHED_TASK_INSTANCE_ID", task.task_instance_id.to_string())
+            .env(
+                "SCHED_WORKFLOW_INSTANCE_ID",
+                task.workflow_instance_id.to_string(),
+            )
+            .env("SCHED_TASK_NAME", &task.task_name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that a kill reaches everything the script started.
+            .process_group(0)
+            .spawn()
+    });
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            let _ = reports.send(Report::Line {
+                lease,
+                line_no: 1,
+                text: format!(
+                    "sched-worker: cannot start bash in {}: {err}",
+                    dir.display()
+                ),
+            });
+            let _ = reports.send(Report::Finished {
+                lease,
+                exit_code: EXIT_NOT_STARTED,
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+            return Started {
+                process_group: None,
+            };
+        }
+    };
+    let pgid = child.id().map(|pid| pid as i32);
+    let stdout = child.stdout.take().map(|s| BufReader::new(s).split(b'\n'));
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).split(b'\n'));
+
+    tokio::spawn(async move {
+        let mut line_no = 0;
+        let mut out = stdout;
+        let mut err = stderr;
+        let mut status = None;
+        while out.is_some() || err.is_some() || status.is_none() {
+            tokio::select! {
+                line = next(&mut out), if out.is_some() => match line {
+                    Some(bytes) => send_line(&reports, lease, &mut line_no, &bytes),
+                    None => out = None,
+                },
+                line = next(&mut err), if err.is_some() => match line {
+                    Some(bytes) => send_line(&reports, lease, &mut line_no, &bytes),
+                    None => err = None,
+                },
+                exited = child.wait(), if status.is_none() => {
+                    status = Some(exited);
+                    // The script is done: whatever it left running in the background goes too,
+                    // and with it the last holders of the output pipes.
+                    if let Some(pgid) = pgid {
+                        kill_group(pgid);
+                    }
+                }
+            }
+        }
+        // Death by signal is reported as 128 + signal, so SIGKILL gives 137, which pg_sched
+        // reads as `killed`.
+        let exit_code = match status {
+            Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+            _ => EXIT_NOT_STARTED,
+        };
+        let _ = reports.send(Report::Finished { lease, exit_code });
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    });
+    Started {
+        process_group: pgid,
+    }
+}
+
+async fn next<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut Option<tokio::io::Split<R>>,
+) -> Option<Vec<u8>> {
+    match lines {
+        Some(l) => l.next_segment().await.ok().flatten(),
+        None => None,
+    }
+}
+
+fn send_line(
+    reports: &mpsc::UnboundedSender<Report>,
+    lease: Lease,
+    line_no: &mut i32,
+    bytes: &[u8],
+) {
+    *line_no += 1;
+    let bytes = &bytes[..bytes.len().min(MAX_LINE_BYTES)];
+    let text = String::from_utf8_lossy(bytes)
+        .trim_end_matches('\r')
+        .replace('\0', "\u{FFFD}");
+    let _ = reports.send(Report::Line {
+        lease,
+        line_no: *line_no,
+        text,
+    });
+}
+
+/// SIGKILL to a whole process group; a group that is already gone is not an error.
+pub fn kill_group(pgid: i32) {
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+}

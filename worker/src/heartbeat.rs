@@ -1,0 +1,40 @@
+//! Liveness: tells the database every few seconds that this registration is alive. A `false`
+//! answer means the master declared it dead and failed its tasks over; the worker loop must
+//! then kill what it runs (its leases are void) and register again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::db;
+
+pub fn spawn(
+    pool: Pool,
+    interval: Duration,
+    worker_id: Arc<AtomicI64>,
+    running: Arc<AtomicUsize>,
+    lost: mpsc::UnboundedSender<i64>,
+) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let id = worker_id.load(Ordering::Relaxed);
+            let load = running.load(Ordering::Relaxed) as i32;
+            match db::heartbeat(&pool, id, load).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if lost.send(id).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => warn!(error = %format!("{err:#}"), "heartbeat failed"),
+            }
+        }
+    });
+}

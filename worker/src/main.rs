@@ -1,0 +1,41 @@
+//! sched-worker: claims task instances from a pg_sched database and runs them.
+
+mod config;
+mod db;
+mod executor;
+mod heartbeat;
+mod notifier;
+mod reporter;
+mod worker;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let config = config::Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // One thread: the work is waiting on PostgreSQL and on child processes, and a small
+    // footprint matters more than parallel polling.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("sched-worker: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(worker::run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sched-worker: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group) and
+//! `sched_kill` (payload: a worker id). When the connection drops it reconnects with backoff
+//! and reports `Resync`, because notifications sent meanwhile are lost.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tracing::{info, warn};
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub enum Wake {
+    /// Tasks became ready for one of our groups.
+    Ready,
+    /// Some worker was asked to kill tasks; the payload says which.
+    Kill(i64),
+    /// (Re)connected: anything may have happened while not listening.
+    Resync,
+}
+
+pub fn spawn(config: tokio_postgres::Config, groups: Vec<String>, tx: mpsc::UnboundedSender<Wake>) {
+    tokio::spawn(async move {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            match listen(&config, &groups, &tx).await {
+                Ended::ReceiverGone => return,
+                Ended::ConnectionLost(reason) => {
+                    warn!(%reason, "notification connection lost; reconnecting")
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    });
+}
+
+enum Ended {
+    /// The worker stopped listening: it is shutting down.
+    ReceiverGone,
+    ConnectionLost(String),
+}
+
+async fn listen(
+    config: &tokio_postgres::Config,
+    groups: &[String],
+    tx: &mpsc::UnboundedSender<Wake>,
+) -> Ended {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(pair) => pair,
+        Err(err) => return Ended::ConnectionLost(err.to_string()),
+    };
+    let (msg_tx, mut msg_rx) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if msg_tx.send(n).is_err() {
+                        return "listener stopped".to_owned();
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => return err.to_string(),
+            }
+        }
+        "connection closed".to_owned()
+    });
+    if let Err(err) = client
+        .batch_execute("LISTEN sched_ready; LISTEN sched_kill")
+        .await
+    {
+        return Ended::ConnectionLost(err.to_string());
+    }
+    info!("listening for notifications");
+    if tx.send(Wake::Resync).is_err() {
+        return Ended::ReceiverGone;
+    }
+    while let Some(n) = msg_rx.recv().await {
+        let wake = match n.channel() {
+            "sched_ready" if groups.iter().any(|g| g == n.payload()) => Wake::Ready,
+            "sched_kill" => match n.payload().parse() {
+                Ok(worker_id) => Wake::Kill(worker_id),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        if tx.send(wake).is_err() {
+            return Ended::ReceiverGone;
+        }
+    }
+    drop(client);
+    Ended::ConnectionLost(driver.await.unwrap_or_else(|e| e.to_string()))
+}

@@ -1,0 +1,164 @@
+//! The single writer of task outcomes: it batches log lines and completions, stores a task's
+//! lines before its completion, and retries through lost connections so that no outcome is
+//! lost. A retried completion that had in fact committed is refused the second time by the
+//! lease check, so nothing is recorded twice.
+
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::db;
+
+/// Log lines of still-running tasks wait this long to be sent together.
+const LOG_BATCH_WINDOW: Duration = Duration::from_millis(200);
+const RETRY_MIN: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What a worker must present with every report: the attempt and the registration that
+/// claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub task_instance_id: i64,
+    pub worker_id: i64,
+}
+
+#[derive(Debug)]
+pub enum Report {
+    Line {
+        lease: Lease,
+        line_no: i32,
+        text: String,
+    },
+    Finished {
+        lease: Lease,
+        exit_code: i32,
+    },
+}
+
+/// Sent back to the worker loop once outcomes are durable (or refused): their slots are free.
+#[derive(Debug)]
+pub struct Reported {
+    pub leases: Vec<Lease>,
+    /// The database no longer knows the registration that claimed them.
+    pub worker_gone: bool,
+}
+
+pub fn spawn(
+    pool: Pool,
+    mut rx: mpsc::UnboundedReceiver<Report>,
+    done: mpsc::UnboundedSender<Reported>,
+) {
+    tokio::spawn(async move {
+        let mut lines: Vec<(Lease, i32, String)> = Vec::new();
+        let mut finished: Vec<(Lease, i32)> = Vec::new();
+        loop {
+            let Some(first) = rx.recv().await else { return };
+            collect(first, &mut lines, &mut finished);
+            // Completions go out at once; a log-only batch waits briefly for company.
+            let deadline = Instant::now() + LOG_BATCH_WINDOW;
+            loop {
+                while let Ok(more) = rx.try_recv() {
+                    collect(more, &mut lines, &mut finished);
+                }
+                if !finished.is_empty() {
+                    break;
+                }
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(more)) => collect(more, &mut lines, &mut finished),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            send_lines(&pool, &mut lines).await;
+            if !finished.is_empty() {
+                let reported = send_completions(&pool, std::mem::take(&mut finished)).await;
+                for r in reported {
+                    if done.send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn collect(
+    report: Report,
+    lines: &mut Vec<(Lease, i32, String)>,
+    finished: &mut Vec<(Lease, i32)>,
+) {
+    match report {
+        Report::Line {
+            lease,
+            line_no,
+            text,
+        } => lines.push((lease, line_no, text)),
+        Report::Finished { lease, exit_code } => finished.push((lease, exit_code)),
+    }
+}
+
+async fn send_lines(pool: &Pool, lines: &mut Vec<(Lease, i32, String)>) {
+    while !lines.is_empty() {
+        let worker_id = lines[0].0.worker_id;
+        let (mine, rest): (Vec<_>, Vec<_>) = lines
+            .drain(..)
+            .partition(|(l, _, _)| l.worker_id == worker_id);
+        *lines = rest;
+        let ids: Vec<i64> = mine.iter().map(|(l, _, _)| l.task_instance_id).collect();
+        let nos: Vec<i32> = mine.iter().map(|(_, n, _)| *n).collect();
+        let texts: Vec<String> = mine.into_iter().map(|(_, _, t)| t).collect();
+        retry("append_log", || {
+            db::append_log(pool, worker_id, &ids, &nos, &texts)
+        })
+        .await;
+    }
+}
+
+async fn send_completions(pool: &Pool, finished: Vec<(Lease, i32)>) -> Vec<Reported> {
+    let mut out = Vec::new();
+    let mut pending = finished;
+    while !pending.is_empty() {
+        let worker_id = pending[0].0.worker_id;
+        let (mine, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(l, _)| l.worker_id == worker_id);
+        pending = rest;
+        let ids: Vec<i64> = mine.iter().map(|(l, _)| l.task_instance_id).collect();
+        let codes: Vec<i32> = mine.iter().map(|(_, c)| *c).collect();
+        let outcome = retry("complete_tasks", || {
+            db::complete(pool, worker_id, &ids, &codes)
+        })
+        .await;
+        debug!(count = ids.len(), accepted = ?outcome, "completions reported");
+        out.push(Reported {
+            leases: mine.into_iter().map(|(l, _)| l).collect(),
+            worker_gone: outcome.is_none(),
+        });
+    }
+    out
+}
+
+/// Retries until the call succeeds (Some) or the database says the registration is gone (None).
+async fn retry<T, F, Fut>(what: &str, mut call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut backoff = RETRY_MIN;
+    loop {
+        match call().await {
+            Ok(value) => return Some(value),
+            Err(err) if db::is_worker_gone(&err) => {
+                warn!(error = %err, "{what} refused: this worker registration is gone");
+                return None;
+            }
+            Err(err) => {
+                warn!(error = %format!("{err:#}"), "{what} failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}

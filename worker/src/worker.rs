@@ -1,0 +1,279 @@
+//! The worker loop: claim up to the free slots whenever work may be there (a NOTIFY, a slot
+//! freed, the fallback poll), start what was claimed, kill what the database asks to kill,
+//! and shut down gracefully on SIGTERM.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use deadpool_postgres::Pool;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::config::{self, Config};
+use crate::db;
+use crate::executor;
+use crate::heartbeat;
+use crate::notifier::{self, Wake};
+use crate::reporter::{self, Lease, Report};
+
+const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
+
+struct Registration {
+    name: String,
+    host: String,
+    groups: Vec<String>,
+    slots: usize,
+}
+
+pub async fn run(config: Config) -> Result<()> {
+    let pg_config = db::connect_config(&config.database_url)?;
+    let pool = db::pool(pg_config.clone())?;
+    let registration = Registration {
+        name: config.name(),
+        host: config::host_name(),
+        groups: config.groups.clone(),
+        slots: config.slots(),
+    };
+    let first_id = db::register(
+        &pool,
+        &registration.name,
+        &registration.host,
+        &registration.groups,
+        registration.slots as i32,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(describe_connect_error(&e, &pg_config)))?;
+    info!(worker_id = first_id, name = %registration.name, slots = registration.slots, groups = ?registration.groups, "registered");
+    std::fs::create_dir_all(&config.work_dir)
+        .with_context(|| format!("cannot create --work-dir {}", config.work_dir.display()))?;
+
+    let worker_id = Arc::new(AtomicI64::new(first_id));
+    let running_count = Arc::new(AtomicUsize::new(0));
+    let (wake_tx, wake_rx) = mpsc::unbounded_channel();
+    notifier::spawn(pg_config, registration.groups.clone(), wake_tx);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    reporter::spawn(pool.clone(), report_rx, done_tx);
+    let (lost_tx, lost_rx) = mpsc::unbounded_channel();
+    heartbeat::spawn(
+        pool.clone(),
+        config::HEARTBEAT_INTERVAL_DEFAULT,
+        worker_id.clone(),
+        running_count.clone(),
+        lost_tx,
+    );
+
+    let mut worker = Worker {
+        pool,
+        registration,
+        work_dir: config.work_dir.clone(),
+        worker_id,
+        running_count,
+        running: HashMap::new(),
+        reports: report_tx,
+    };
+    worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
+}
+
+struct Worker {
+    pool: Pool,
+    registration: Registration,
+    work_dir: PathBuf,
+    worker_id: Arc<AtomicI64>,
+    running_count: Arc<AtomicUsize>,
+    /// Claimed and not yet reported, with the process group to kill.
+    running: HashMap<Lease, Option<i32>>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Worker {
+    fn id(&self) -> i64 {
+        self.worker_id.load(Ordering::Relaxed)
+    }
+
+    async fn event_loop(
+        &mut self,
+        config: &Config,
+        mut wake: mpsc::UnboundedReceiver<Wake>,
+        mut done: mpsc::UnboundedReceiver<reporter::Reported>,
+        mut lost: mpsc::UnboundedReceiver<i64>,
+    ) -> Result<()> {
+        let mut sigterm =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut sigint =
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut poll = tokio::time::interval(config.poll_interval());
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut want_claim = true;
+        let mut shutdown_deadline: Option<Instant> = None;
+        let mut killed_all = false;
+
+        loop {
+            if shutdown_deadline.is_none()
+                && want_claim
+                && self.running.len() < self.registration.slots
+            {
+                want_claim = false;
+                self.claim().await;
+            }
+            if shutdown_deadline.is_some() && self.running.is_empty() {
+                break;
+            }
+            let grace_over = async {
+                match shutdown_deadline {
+                    Some(at) if !killed_all => tokio::time::sleep_until(at).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(w) = wake.recv() => match w {
+                    Wake::Ready => want_claim = true,
+                    Wake::Kill(id) => if id == self.id() { self.kill_requested().await },
+                    Wake::Resync => { want_claim = true; self.kill_requested().await }
+                },
+                Some(reported) = done.recv() => {
+                    for lease in &reported.leases {
+                        self.running.remove(lease);
+                    }
+                    self.running_count.store(self.running.len(), Ordering::Relaxed);
+                    want_claim = true;
+                    if reported.worker_gone && reported.leases.iter().any(|l| l.worker_id == self.id()) {
+                        self.start_over().await;
+                    }
+                },
+                Some(id) = lost.recv() => if id == self.id() {
+                    warn!(worker_id = id, "declared dead by the database (missed heartbeats); killing its tasks and registering again");
+                    self.start_over().await;
+                },
+                _ = poll.tick() => {
+                    want_claim = true;
+                    self.kill_requested().await;
+                },
+                _ = sigterm.recv() => shutdown_deadline = Some(self.begin_shutdown(config)),
+                _ = sigint.recv() => shutdown_deadline = Some(self.begin_shutdown(config)),
+                () = grace_over => {
+                    warn!(count = self.running.len(), "grace period over; killing remaining tasks");
+                    self.kill_all();
+                    killed_all = true;
+                }
+            }
+        }
+        if let Err(err) = db::deregister(&self.pool, self.id()).await {
+            warn!(error = %format!("{err:#}"), "could not deregister; the master will time this worker out");
+        }
+        info!("stopped");
+        Ok(())
+    }
+
+    fn begin_shutdown(&self, config: &Config) -> Instant {
+        info!(running = self.running.len(), grace = ?config.shutdown_grace(), "shutting down: no new claims");
+        Instant::now() + config.shutdown_grace()
+    }
+
+    async fn claim(&mut self) {
+        let id = self.id();
+        let free = self.registration.slots - self.running.len();
+        match db::claim(&self.pool, id, free as i32).await {
+            Ok(tasks) => {
+                for task in tasks {
+                    let started = executor::start(&task, &self.work_dir, self.reports.clone());
+                    self.running.insert(
+                        Lease {
+                            task_instance_id: task.task_instance_id,
+                            worker_id: id,
+                        },
+                        started.process_group,
+                    );
+                }
+                self.running_count
+                    .store(self.running.len(), Ordering::Relaxed);
+            }
+            Err(err) if db::is_worker_gone(&err) => self.start_over().await,
+            Err(err) => {
+                warn!(error = %format!("{err:#}"), "claim failed; retrying on the next wake-up")
+            }
+        }
+    }
+
+    async fn kill_requested(&mut self) {
+        let id = self.id();
+        match db::kill_requests(&self.pool, id).await {
+            Ok(ids) => {
+                for task_instance_id in ids {
+                    let lease = Lease {
+                        task_instance_id,
+                        worker_id: id,
+                    };
+                    if let Some(Some(pgid)) = self.running.get(&lease) {
+                        info!(task_instance_id, "killing task on request");
+                        executor::kill_group(*pgid);
+                    }
+                }
+            }
+            Err(err) if db::is_worker_gone(&err) => self.start_over().await,
+            Err(err) => warn!(error = %format!("{err:#}"), "could not read kill requests"),
+        }
+    }
+
+    fn kill_all(&self) {
+        for pgid in self.running.values().flatten() {
+            executor::kill_group(*pgid);
+        }
+    }
+
+    /// The registration is gone (declared dead): every lease it held is void, so its processes
+    /// are killed (their reports will be refused) and the worker registers anew.
+    async fn start_over(&mut self) {
+        let old = self.id();
+        for (lease, pgid) in &self.running {
+            if let (true, Some(pgid)) = (lease.worker_id == old, pgid) {
+                executor::kill_group(*pgid);
+            }
+        }
+        let r = &self.registration;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match db::register(&self.pool, &r.name, &r.host, &r.groups, r.slots as i32).await {
+                Ok(new_id) => {
+                    self.worker_id.store(new_id, Ordering::Relaxed);
+                    info!(old_worker_id = old, worker_id = new_id, "registered again");
+                    return;
+                }
+                Err(err) => {
+                    warn!(error = %format!("{err:#}"), "registering again failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(REGISTER_RETRY_MAX);
+                }
+            }
+        }
+    }
+}
+
+fn describe_connect_error(err: &anyhow::Error, config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "cannot register with the database (host {}, database {}, user {}): {err:#}\n\
+         Check --database-url (or SCHED_DATABASE_URL), that the server is up, that the pg_sched \
+         extension is installed there, and that the role is a member of sched_worker.",
+        if hosts.is_empty() {
+            "default".to_owned()
+        } else {
+            hosts.join(",")
+        },
+        config.get_dbname().unwrap_or("default"),
+        config.get_user().unwrap_or("default"),
+    )
+}
