@@ -1,0 +1,32 @@
+# pg_sched: `make run` to try it, `make test` for everything CI checks.
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PREFIX    ?= /usr/local
+export PG_CONFIG
+
+.PHONY: setup install run stop test bench clean
+
+## Installs what is missing, and only that: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
+setup:
+	@scripts/setup.sh
+
+## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker into $(PREFIX)/bin.
+install: setup
+	cargo pgrx install --release -p pg_sched --pg-config "$(PG_CONFIG)"
+	cargo build --release -p sched-worker
+	install -D -m 0755 target/release/sched-worker "$(DESTDIR)$(PREFIX)/bin/sched-worker"
+
+## A local cluster under .run/ with pg_sched, one worker and an example workflow; Ctrl-C stops it.
+run: install
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+## Unit tests, then integration tests against real clusters and real workers.
+test: install
+	cargo test -p sched-core
+	cargo test -p sched-tests -- --test-threads=2
+
+clean:
+	@scripts/run.sh stop || true
+	rm -rf .run target

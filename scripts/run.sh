@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make run`: a throwaway local cluster under .run/ (socket only, no TCP port) with pg_sched
+# preloaded, one sched-worker and an example workflow. Ctrl-C or `make stop` stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DIR=$PWD/.run
+PG_BIN=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+DATA=$RUN_DIR/data
+WORKER_PID=$RUN_DIR/worker.pid
+
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+stop() {
+    if [ -f "$WORKER_PID" ]; then
+        kill -TERM "$(cat "$WORKER_PID")" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$(cat "$WORKER_PID")" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$WORKER_PID"
+    fi
+    if [ -f "$DATA/postmaster.pid" ]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null || true
+    fi
+}
+
+if [ "${1:-}" = stop ]; then
+    stop
+    echo "pg_sched stopped"
+    exit 0
+fi
+
+stop # a previous run left running (or killed) must not get in the way
+mkdir -p "$RUN_DIR"
+[ "$(id -u)" = 0 ] && chown postgres "$RUN_DIR"
+if [ ! -f "$DATA/PG_VERSION" ]; then
+    as_postgres "$PG_BIN/initdb" -A trust -U postgres -E UTF8 -D "$DATA" >/dev/null
+    cat >>"$DATA/postgresql.conf" <<CONF
+shared_preload_libraries = 'pg_sched'
+listen_addresses = ''
+unix_socket_directories = '$RUN_DIR'
+CONF
+fi
+as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$RUN_DIR/server.log" -w start >/dev/null
+
+PSQL=("$PG_BIN/psql" -h "$RUN_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 -q)
+"${PSQL[@]}" <<'SQL'
+CREATE EXTENSION IF NOT EXISTS pg_sched;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'run_worker') THEN
+        CREATE ROLE run_worker LOGIN IN ROLE sched_worker;
+    END IF;
+END $$;
+SELECT sched.create_workflow('{
+  "name": "example_etl",
+  "description": "extract, two transforms in parallel, load",
+  "tasks": [
+    {"name": "extract", "type": "shell", "script": "echo extracting; sleep 1"},
+    {"name": "clean", "type": "shell", "script": "echo cleaning", "deps": ["extract"]},
+    {"name": "enrich", "type": "shell", "script": "echo enriching", "deps": ["extract"]},
+    {"name": "load", "type": "shell", "script": "echo loading", "deps": ["clean", "enrich"]}
+  ]}', replace => true) \gset
+SQL
+
+trap 'echo; stop; echo "pg_sched stopped"; exit 0' INT TERM
+target/release/sched-worker --database-url "host=$RUN_DIR user=run_worker dbname=postgres" \
+    --name run-worker --work-dir "$RUN_DIR/work" 2>>"$RUN_DIR/worker.log" &
+echo $! >"$WORKER_PID"
+
+cat <<MSG
+pg_sched is running (server log: .run/server.log, worker log: .run/worker.log).
+Connect with:
+
+    psql -h $RUN_DIR -U postgres
+
+and try:
+
+    SELECT sched.start_workflow('example_etl');
+    SELECT sched.wait_workflow(1);
+    SELECT task, state, started_at, ended_at FROM sched.task_instances ORDER BY id;
+
+Ctrl-C here (or 'make stop' elsewhere) stops everything.
+MSG
+while kill -0 "$(cat "$WORKER_PID" 2>/dev/null)" 2>/dev/null; do
+    sleep 1 &
+    wait $! || true
+done
+echo "the worker exited; see .run/worker.log"
+stop

@@ -1,0 +1,256 @@
+//! The SQL API's guarantees: refused specs store nothing, rolled-back starts never run,
+//! and the privilege boundary between sched_user and sched_worker.
+
+use sched_tests::*;
+
+fn counts(db: &mut Client) -> Vec<i64> {
+    [
+        "workflow",
+        "workflow_version",
+        "task_definition",
+        "task_dependency",
+    ]
+    .iter()
+    .map(|t| {
+        db.query_one(&format!("SELECT count(*) FROM sched.{t}"), &[])
+            .unwrap()
+            .get(0)
+    })
+    .collect()
+}
+
+#[test]
+fn each_bad_spec_is_refused_naming_the_field_and_stores_nothing() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "exists", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let before = counts(&mut db);
+    let cases = [
+        (r#"[]"#, "must be a JSON object"),
+        (
+            r#"{"tasks": [{"name": "a", "type": "shell", "script": "x"}]}"#,
+            "name: required",
+        ),
+        (
+            r#"{"name": "bad name!", "tasks": [{"name": "a", "type": "shell", "script": "x"}]}"#,
+            "name: \"bad name!\" is not a valid name",
+        ),
+        (
+            r#"{"name": "w", "tasks": []}"#,
+            "tasks: must be a non-empty array",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": "x"}, {"name": "a", "type": "shell", "script": "y"}]}"#,
+            "tasks[1].name: duplicate task name \"a\"",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "load", "type": "shell", "script": "x"}, {"name": "b", "type": "shell", "script": "x", "deps": ["lod"]}]}"#,
+            "tasks[1].deps: unknown task \"lod\"",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": "x", "deps": ["b"]}, {"name": "b", "type": "shell", "script": "x", "deps": ["a"]}]}"#,
+            "cycle: a -> b -> a",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "pyton", "script": "x"}]}"#,
+            "tasks[0].type: unknown task type \"pyton\"",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell"}]}"#,
+            "tasks[0].script: required",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": 5}]}"#,
+            "tasks[0].script",
+        ),
+        (
+            r#"{"name": "w", "priority": "urgent", "tasks": [{"name": "a", "type": "shell", "script": "x"}]}"#,
+            "priority: \"urgent\" is not a valid priority",
+        ),
+        (
+            r#"{"name": "w", "failure_strategy": "panic", "tasks": [{"name": "a", "type": "shell", "script": "x"}]}"#,
+            "failure_strategy",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": "x", "deps": "b"}]}"#,
+            "tasks[0].deps",
+        ),
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": "x", "colour": "red"}]}"#,
+            "tasks[0].colour: unknown field",
+        ),
+        (
+            r#"{"name": "exists", "tasks": [{"name": "a", "type": "shell", "script": "x"}]}"#,
+            "workflow \"exists\" already exists",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let spec: serde_json::Value = serde_json::from_str(spec).unwrap();
+        let err = error_of(db.query_one("SELECT sched.create_workflow($1)", &[&spec]));
+        assert!(
+            err.contains(expected),
+            "spec {spec}: expected {expected:?} in {err:?}"
+        );
+        assert_eq!(counts(&mut db), before, "spec {spec} stored something");
+    }
+    let err = error_of(db.query_one("SELECT sched.start_workflow('nope')", &[]));
+    assert!(err.contains("workflow \"nope\" does not exist"), "{err}");
+    let err = error_of(db.query_one(
+        "SELECT sched.start_workflow('exists', '{}', '{\"priority\": \"urgent\"}')",
+        &[],
+    ));
+    assert!(err.contains("options.priority"), "{err}");
+    let err = error_of(db.query_one("SELECT sched.start_workflow('exists', '[1]')", &[]));
+    assert!(err.contains("params: must be a JSON object"), "{err}");
+    let instances: i64 = db
+        .query_one("SELECT count(*) FROM sched.workflow_instance", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(instances, 0, "refused starts create nothing");
+}
+
+#[test]
+fn a_start_in_a_rolled_back_transaction_never_runs() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let marker = cluster.dir.join("ran");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "phantom", "tasks": [
+            {"name": "a", "type": "shell", "script": format!("touch {}", marker.display())}]})
+        .to_string(),
+    );
+    define(
+        &mut db,
+        r#"{"name": "real", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let mut tx = db.transaction().unwrap();
+    tx.query_one("SELECT sched.start_workflow('phantom')", &[])
+        .unwrap();
+    tx.rollback().unwrap();
+    // Work started after the rollback has run to completion: had the phantom been visible,
+    // the same worker would have claimed it first (FIFO).
+    let real = start(&mut db, "real");
+    assert_eq!(wait(&mut db, real, 60), "succeeded");
+    let phantom: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.workflow_instances WHERE workflow = 'phantom'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(phantom, 0);
+    assert!(!marker.exists(), "the rolled-back start ran");
+}
+
+#[test]
+fn waiting_inside_the_starting_transaction_is_an_error_not_a_hang() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "w", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let mut tx = db.transaction().unwrap();
+    let id: i64 = tx
+        .query_one("SELECT sched.start_workflow('w')", &[])
+        .unwrap()
+        .get(0);
+    let err = error_of(tx.query_one("SELECT sched.wait_workflow($1, '1 minute')", &[&id]));
+    assert!(err.contains("was started in this transaction"), "{err}");
+}
+
+#[test]
+fn sched_worker_and_sched_user_are_separated() {
+    let cluster = Cluster::start(&[]);
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute(
+            "CREATE ROLE alice LOGIN IN ROLE sched_user;
+             CREATE ROLE bob LOGIN IN ROLE sched_user;
+             CREATE ROLE nobody LOGIN;",
+        )
+        .unwrap();
+
+    // A user defines and runs their own workflow.
+    let mut alice = cluster.connect_as("alice");
+    define(
+        &mut alice,
+        r#"{"name": "alices", "tasks": [{"name": "a", "type": "shell", "script": "echo hi"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut alice, "alices");
+    assert_eq!(wait(&mut alice, id, 60), "succeeded");
+    let log: String = alice
+        .query_one(
+            "SELECT sched.task_log(id) FROM sched.task_instances WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(log, "hi");
+
+    // ... but cannot act as a worker, nor reach the tables behind the API.
+    for sql in [
+        "SELECT sched.register_worker('x', 'h', ARRAY['default'], 1)",
+        "SELECT * FROM sched.claim_tasks(1, 1)",
+        "SELECT sched.complete_task(1, 1, 0)",
+        "SELECT count(*) FROM sched.task_instance",
+        "UPDATE sched.workflow_instance SET state = 'succeeded'",
+    ] {
+        let err = error_of(alice.query(sql, &[]));
+        assert!(err.contains("permission denied"), "alice: {sql}: {err}");
+    }
+
+    // Another user sees none of it and cannot touch it.
+    let mut bob = cluster.connect_as("bob");
+    let seen: i64 = bob
+        .query_one("SELECT count(*) FROM sched.workflow_instances", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 0);
+    for sql in [
+        "SELECT sched.start_workflow('alices')".to_owned(),
+        format!("SELECT sched.stop_workflow({id})"),
+        "SELECT sched.workflow_spec('alices')".to_owned(),
+    ] {
+        let err = error_of(bob.query(sql.as_str(), &[]));
+        assert!(err.contains("permission denied"), "bob: {sql}: {err}");
+    }
+
+    // A worker login can run the protocol and nothing else.
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let wid: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('manual', 'h', ARRAY['default'], 1)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let claimed = worker
+        .query("SELECT * FROM sched.claim_tasks($1, 1)", &[&wid])
+        .unwrap();
+    assert!(claimed.is_empty());
+    for sql in [
+        "SELECT sched.create_workflow('{\"name\": \"x\", \"tasks\": [{\"name\": \"a\", \"type\": \"shell\", \"script\": \"id\"}]}')",
+        "SELECT sched.start_workflow('alices')",
+        "SELECT count(*) FROM sched.workflow_instances",
+        "SELECT count(*) FROM sched.task_instance",
+    ] {
+        let err = error_of(worker.query(sql, &[]));
+        assert!(err.contains("permission denied"), "worker: {sql}: {err}");
+    }
+    // A role outside both groups can do neither.
+    let mut nobody = cluster.connect_as("nobody");
+    for sql in [
+        "SELECT sched.start_workflow('alices')",
+        "SELECT sched.heartbeat(1, 0)",
+    ] {
+        let err = error_of(nobody.query(sql, &[]));
+        assert!(err.contains("permission denied"), "nobody: {sql}: {err}");
+    }
+}

@@ -1,0 +1,273 @@
+//! Workers: many instances on two workers, failover after SIGKILL, graceful shutdown, CLI.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sched_tests::*;
+
+#[test]
+fn many_instances_on_two_workers_run_every_task_exactly_once() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let runs = cluster.dir.join("runs");
+    // A fan-out and a join, so that concurrent completions on two workers race on the join.
+    let mut tasks = vec![serde_json::json!({"name": "root", "type": "shell",
+        "script": format!("echo $SCHED_TASK_INSTANCE_ID >> {}", runs.display())})];
+    for i in 0..8 {
+        tasks.push(
+            serde_json::json!({"name": format!("mid{i}"), "type": "shell", "deps": ["root"],
+            "script": format!("echo $SCHED_TASK_INSTANCE_ID >> {}", runs.display())}),
+        );
+    }
+    tasks.push(serde_json::json!({"name": "join", "type": "shell",
+        "deps": (0..8).map(|i| format!("mid{i}")).collect::<Vec<_>>(),
+        "script": format!("echo $SCHED_TASK_INSTANCE_ID >> {}", runs.display())}));
+    db.execute(
+        "SELECT sched.create_workflow($1)",
+        &[&serde_json::json!({"name": "fan", "tasks": tasks})],
+    )
+    .unwrap();
+
+    let _w1 = cluster.worker("w1", &["--slots", "4"]);
+    let _w2 = cluster.worker("w2", &["--slots", "4"]);
+    let instances: Vec<i64> = (0..30).map(|_| start(&mut db, "fan")).collect();
+    for id in &instances {
+        assert_eq!(wait(&mut db, *id, 120), "succeeded", "instance {id}");
+    }
+
+    let rows = db
+        .query(
+            "SELECT id, workflow_instance_id, task, state, attempt, worker FROM sched.task_instances
+             WHERE workflow = 'fan'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 30 * 10, "one attempt per task per instance");
+    let mut per_worker: HashMap<String, usize> = HashMap::new();
+    for r in &rows {
+        assert_eq!(r.get::<_, String>(3), "succeeded");
+        assert_eq!(r.get::<_, i32>(4), 1);
+        *per_worker.entry(r.get(5)).or_default() += 1;
+    }
+    assert_eq!(
+        per_worker.len(),
+        2,
+        "both workers ran tasks: {per_worker:?}"
+    );
+
+    let ran = std::fs::read_to_string(&runs).unwrap();
+    let mut ids: Vec<i64> = ran.lines().map(|l| l.parse().unwrap()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "no task instance ran twice");
+    assert_eq!(ids.len(), 300, "every task instance ran");
+}
+
+#[test]
+fn a_worker_killed_mid_task_is_failed_over_and_the_workflow_succeeds() {
+    let cluster = Cluster::start(&["sched.worker_timeout = 2"]);
+    let mut db = cluster.connect();
+    let started = cluster.dir.join("started");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "survivor", "tasks": [
+            {"name": "work", "type": "shell",
+             "script": format!("if [ ! -e {0} ]; then echo $$ > {0}; sleep 300; fi; echo done", started.display())},
+            {"name": "after", "type": "shell", "script": "echo after", "deps": ["work"]}]})
+        .to_string(),
+    );
+    let mut doomed = cluster.worker("doomed", &[]);
+    let id = start(&mut db, "survivor");
+    wait_for(
+        Duration::from_secs(30),
+        "the first attempt to start",
+        || {
+            std::fs::read_to_string(&started)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .map(|_| ())
+        },
+    );
+    doomed.signal(libc::SIGKILL);
+    doomed.wait_exit(Duration::from_secs(10));
+    // Its orphaned `sleep 300` may live on (as in DolphinScheduler, a lost worker's processes are
+    // not fenced off the host); the second attempt sees the marker and finishes at once.
+    let _rescuer = cluster.worker("rescuer", &[]);
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let orphan: i32 = std::fs::read_to_string(&started)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe { libc::killpg(orphan, libc::SIGKILL) };
+
+    let rows = db
+        .query(
+            "SELECT task, state, attempt, worker FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .unwrap();
+    let got: Vec<(String, String, i32, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "work".into(),
+                "need_fault_tolerance".into(),
+                1,
+                "doomed".into()
+            ),
+            ("work".into(), "succeeded".into(), 2, "rescuer".into()),
+            ("after".into(), "succeeded".into(), 1, "rescuer".into()),
+        ]
+    );
+    let alive: bool = db
+        .query_one("SELECT alive FROM sched.workers WHERE name = 'doomed'", &[])
+        .unwrap()
+        .get(0);
+    assert!(!alive, "the killed worker is marked dead");
+}
+
+#[test]
+fn sigterm_lets_running_tasks_finish_then_exits_zero() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let started = cluster.dir.join("started");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "graceful", "tasks": [
+            {"name": "t", "type": "shell", "script": format!("touch {}; sleep 1; echo finished", started.display())}]})
+        .to_string(),
+    );
+    let mut worker = cluster.worker("w1", &["--shutdown-grace", "60"]);
+    let id = start(&mut db, "graceful");
+    wait_for(Duration::from_secs(30), "the task to start", || {
+        started.exists().then_some(())
+    });
+    worker.signal(libc::SIGTERM);
+    let status = worker.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(instance_state(&mut db, id), "succeeded");
+    let alive: bool = db
+        .query_one("SELECT alive FROM sched.workers WHERE name = 'w1'", &[])
+        .unwrap()
+        .get(0);
+    assert!(!alive, "a clean shutdown deregisters");
+}
+
+#[test]
+fn sigterm_kills_what_outlives_the_grace_period_and_reports_it() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let started = cluster.dir.join("started");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "stubborn", "tasks": [
+            {"name": "t", "type": "shell", "script": format!("touch {}; sleep 300", started.display())}]})
+        .to_string(),
+    );
+    let mut worker = cluster.worker("w1", &["--shutdown-grace", "1"]);
+    let id = start(&mut db, "stubborn");
+    wait_for(Duration::from_secs(30), "the task to start", || {
+        started.exists().then_some(())
+    });
+    worker.signal(libc::SIGTERM);
+    let status = worker.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        task_states(&mut db, id),
+        [("t".to_owned(), "killed".to_owned(), 1)]
+    );
+    assert_eq!(instance_state(&mut db, id), "failed");
+}
+
+#[test]
+fn bad_flags_and_an_unreachable_database_exit_non_zero_saying_what_to_fix() {
+    let out = std::process::Command::new(worker_bin())
+        .args(["--database-url", "host=/nonexistent", "--slots", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--slots"), "{stderr}");
+
+    let out = std::process::Command::new(worker_bin())
+        .args([
+            "--database-url",
+            "host=/nonexistent-dir user=nobody dbname=nowhere",
+        ])
+        .env_remove("SCHED_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot register with the database"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--database-url"), "{stderr}");
+
+    let out = std::process::Command::new(worker_bin())
+        .env_remove("SCHED_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--database-url"));
+}
+
+#[test]
+fn the_master_comes_back_after_being_terminated_and_still_fails_over() {
+    let cluster = Cluster::start(&["sched.worker_timeout = 2"]);
+    let mut db = cluster.connect();
+    let master_pid = |db: &mut Client| -> Option<i32> {
+        db.query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_sched master'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    };
+    let first = wait_for(Duration::from_secs(30), "the master to run", || {
+        master_pid(&mut db)
+    });
+    db.execute("SELECT pg_terminate_backend($1)", &[&first])
+        .unwrap();
+    wait_for(Duration::from_secs(30), "a new master", || {
+        master_pid(&mut db).filter(|pid| *pid != first)
+    });
+
+    // A registered worker that never heartbeats again is declared dead by the new master.
+    let mut worker_db = cluster.connect_as(WORKER_ROLE);
+    let ghost: i64 = worker_db
+        .query_one(
+            "SELECT sched.register_worker('ghost', 'nowhere', ARRAY['default'], 1)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    wait_for(
+        Duration::from_secs(30),
+        "the ghost worker to be declared dead",
+        || {
+            let alive: bool = db
+                .query_one("SELECT alive FROM sched.worker WHERE id = $1", &[&ghost])
+                .unwrap()
+                .get(0);
+            (!alive).then_some(())
+        },
+    );
+    let still: Option<bool> = worker_db
+        .query_one("SELECT sched.heartbeat($1, 0)", &[&ghost])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        still,
+        Some(false),
+        "a dead worker's heartbeat tells it to register again"
+    );
+}
