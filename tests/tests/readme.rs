@@ -1,0 +1,51 @@
+//! The README's SQL examples run as written, in order, through psql.
+
+use sched_tests::*;
+
+#[test]
+fn the_readme_tour_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let mut sql = String::new();
+    let mut in_block = false;
+    for line in readme.lines() {
+        match (in_block, line.trim_end()) {
+            (false, "```sql") => in_block = true,
+            (true, "```") => in_block = false,
+            (true, text) => {
+                sql.push_str(text);
+                sql.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        sql.contains("create_workflow"),
+        "no SQL found in the README"
+    );
+
+    let cluster = Cluster::start(&[]);
+    let _worker = cluster.worker("w1", &[]);
+    let out = std::process::Command::new(pg_bin().join("psql"))
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(cluster.conn_string("postgres"))
+        .args(["-c", "\\set ECHO none"])
+        .arg("-f")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(sql.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "psql failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    assert!(stdout.contains("extracting"), "{stdout}");
+    assert!(stdout.contains("stopped"), "{stdout}");
+}
