@@ -27,6 +27,10 @@ test: install
 	cargo test -p sched-core
 	cargo test -p sched-tests -- --test-threads=2
 
+## Benchmarks of the hot path next to pgbench's floor; writes bench/results/latest.json.
+bench: install
+	cargo run --release -p sched-bench
+
 clean:
 	@scripts/run.sh stop || true
 	rm -rf .run target

@@ -1,0 +1,404 @@
+//! `make bench`: the hot path (claim → run → complete → successors ready → next claim) measured
+//! on a real cluster with real workers, next to PostgreSQL's own floor (`pgbench -N`) measured
+//! on the same cluster in the same run. Prints a table and writes bench/results/latest.json.
+//! Figures are reported, never asserted.
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use sched_tests::{Client, Cluster, Worker, pg_bin, wait_for};
+use serde_json::{Value, json};
+
+const CHAIN_RUNS: usize = 5;
+const IDLE_SAMPLES: usize = 200;
+const THROUGHPUT_TASKS: usize = 10_000;
+const THROUGHPUT_RUNS: usize = 3;
+const WIDE_TASKS: usize = 10_000;
+const WIDE_RUNS: usize = 3;
+const PGBENCH_SECONDS: &str = "5";
+
+fn main() {
+    // Durable commits, as in production: the floor and our figures pay the same fsync.
+    let cluster = Cluster::start(&["fsync = on", "synchronous_commit = on"]);
+    let mut db = cluster.connect();
+    let mut results = Vec::new();
+
+    let floor = pgbench_floor(&cluster);
+    println!("{}", serde_json::to_string_pretty(&floor).unwrap());
+
+    let workers = [
+        cluster.worker("bench-1", &["--slots", "2"]),
+        cluster.worker("bench-2", &["--slots", "2"]),
+    ];
+    results.push(chain40(&mut db));
+    results.push(idle_start(&mut db));
+    drop(workers);
+
+    let workers = [
+        cluster.worker("bench-shell-1", &["--slots", "8"]),
+        cluster.worker("bench-shell-2", &["--slots", "8"]),
+    ];
+    results.push(throughput(&mut db, "shell", "throughput_shell"));
+    drop(workers);
+    let workers = [
+        cluster.worker("bench-empty-1", &["--slots", "1000"]),
+        cluster.worker("bench-empty-2", &["--slots", "1000"]),
+    ];
+    results.push(throughput(&mut db, "empty", "throughput_empty"));
+    results.push(wide10k(&mut db));
+    results.push(memory(&mut db, &workers[0]));
+    drop(workers);
+
+    let report = json!({
+        "date": iso_now(),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "postgres": db.query_one("SHOW server_version", &[]).unwrap().get::<_, String>(0),
+        "floor": floor,
+        "scenarios": results,
+    });
+    print_table(&report);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json");
+    std::fs::write(path, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
+    println!("\nwritten to bench/results/latest.json");
+}
+
+/// `pgbench -N` (one-row updates, no branch contention) at 1 and 4 clients.
+fn pgbench_floor(cluster: &Cluster) -> Value {
+    let conn = cluster.conn_string("postgres");
+    let mut db = cluster.connect();
+    db.batch_execute("DROP DATABASE IF EXISTS pgbench; CREATE DATABASE pgbench")
+        .unwrap();
+    let conn = conn.replace("dbname=postgres", "dbname=pgbench");
+    run(Command::new(pg_bin().join("pgbench")).args(["-q", "-i", "-s", "1", &conn]));
+    let mut floor = serde_json::Map::new();
+    for clients in ["1", "4"] {
+        let out = run(Command::new(pg_bin().join("pgbench")).args([
+            "-N",
+            "-c",
+            clients,
+            "-j",
+            clients,
+            "-T",
+            PGBENCH_SECONDS,
+            &conn,
+        ]));
+        let tps = grab(&out, "tps = ");
+        let latency = grab(&out, "latency average = ");
+        floor.insert(
+            format!("pgbench_n_{clients}_client"),
+            json!({"tps": round(tps), "latency_ms": round(latency)}),
+        );
+    }
+    Value::Object(floor)
+}
+
+fn chain40(db: &mut Client) -> Value {
+    let tasks: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut t = json!({"name": format!("t{i:02}"), "type": "shell", "script": "true"});
+            if i > 0 {
+                t["deps"] = json!([format!("t{:02}", i - 1)]);
+            }
+            t
+        })
+        .collect();
+    define(db, json!({"name": "bench_chain40", "tasks": tasks}));
+    let mut totals = Vec::new();
+    let mut hops = Vec::new();
+    for _ in 0..CHAIN_RUNS {
+        let id = start(db, "bench_chain40");
+        wait_finished(db, id, Duration::from_secs(120));
+        let row = db
+            .query_one(
+                "SELECT extract(epoch FROM ended_at - created_at)::float8 FROM sched.workflow_instance WHERE id = $1",
+                &[&id],
+            )
+            .unwrap();
+        totals.push(row.get::<_, f64>(0) * 1000.0);
+        let rows = db
+            .query(
+                "SELECT extract(epoch FROM started_at - lag(ended_at) OVER (ORDER BY task))::float8
+                 FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY task",
+                &[&id],
+            )
+            .unwrap();
+        hops.extend(
+            rows.iter()
+                .filter_map(|r| r.get::<_, Option<f64>>(0))
+                .map(|s| s * 1000.0),
+        );
+    }
+    json!({
+        "scenario": "chain40",
+        "runs": CHAIN_RUNS,
+        "total_ms": summary(&mut totals),
+        "hop_ms": summary(&mut hops),
+    })
+}
+
+fn idle_start(db: &mut Client) -> Value {
+    define(
+        db,
+        json!({"name": "bench_single", "tasks": [{"name": "t", "type": "shell", "script": "true"}]}),
+    );
+    let mut samples = Vec::new();
+    for _ in 0..IDLE_SAMPLES {
+        let mut tx = db.transaction().unwrap();
+        let id: i64 = tx
+            .query_one("SELECT sched.start_workflow('bench_single')", &[])
+            .unwrap()
+            .get(0);
+        let committing = SystemTime::now();
+        tx.commit().unwrap();
+        wait_finished(db, id, Duration::from_secs(30));
+        let started: SystemTime = db
+            .query_one(
+                "SELECT started_at FROM sched.task_instance WHERE workflow_instance_id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        let ms = match started.duration_since(committing) {
+            Ok(d) => d.as_secs_f64() * 1000.0,
+            Err(e) => -e.duration().as_secs_f64() * 1000.0,
+        };
+        samples.push(ms);
+    }
+    json!({
+        "scenario": "idle_start",
+        "runs": IDLE_SAMPLES,
+        "commit_to_running_ms": summary(&mut samples),
+    })
+}
+
+/// 10,000 independent tasks made ready by one commit, drained by the two running workers.
+fn throughput(db: &mut Client, task_type: &str, scenario: &str) -> Value {
+    let name = format!("bench_{scenario}");
+    let tasks: Vec<Value> = (0..THROUGHPUT_TASKS)
+        .map(|i| {
+            let mut t = json!({"name": format!("t{i}"), "type": task_type});
+            if task_type == "shell" {
+                t["script"] = json!("true");
+            }
+            t
+        })
+        .collect();
+    define(db, json!({"name": name, "tasks": tasks}));
+    let mut rates = Vec::new();
+    for _ in 0..THROUGHPUT_RUNS {
+        let id = start(db, &name);
+        wait_finished(db, id, Duration::from_secs(600));
+        let secs: f64 = db
+            .query_one(
+                "SELECT extract(epoch FROM max(ended_at) - min(queued_at))::float8
+                 FROM sched.task_instance WHERE workflow_instance_id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        rates.push(THROUGHPUT_TASKS as f64 / secs);
+    }
+    json!({
+        "scenario": scenario,
+        "runs": THROUGHPUT_RUNS,
+        "tasks": THROUGHPUT_TASKS,
+        "workers": 2,
+        "tasks_per_s": summary(&mut rates),
+    })
+}
+
+/// start → 10,000 parallel `empty` tasks → end.
+fn wide10k(db: &mut Client) -> Value {
+    let mut tasks = vec![json!({"name": "start", "type": "empty"})];
+    tasks.extend(
+        (0..WIDE_TASKS)
+            .map(|i| json!({"name": format!("w{i}"), "type": "empty", "deps": ["start"]})),
+    );
+    tasks.push(json!({"name": "end", "type": "empty",
+        "deps": (0..WIDE_TASKS).map(|i| format!("w{i}")).collect::<Vec<_>>()}));
+    let spec = json!({"name": "bench_wide10k", "tasks": tasks});
+    let mut creates = Vec::new();
+    let mut runs = Vec::new();
+    for run in 0..WIDE_RUNS {
+        let t = Instant::now();
+        db.query_one("SELECT sched.create_workflow($1, $2)", &[&spec, &(run > 0)])
+            .unwrap();
+        creates.push(t.elapsed().as_secs_f64() * 1000.0);
+        let id = start(db, "bench_wide10k");
+        wait_finished(db, id, Duration::from_secs(600));
+        let ms: f64 = db
+            .query_one(
+                "SELECT (extract(epoch FROM ended_at - created_at) * 1000)::float8 FROM sched.workflow_instance WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        runs.push(ms);
+    }
+    json!({
+        "scenario": "wide10k",
+        "runs": WIDE_RUNS,
+        "create_ms": summary(&mut creates),
+        "run_ms": summary(&mut runs),
+    })
+}
+
+fn memory(db: &mut Client, worker: &Worker) -> Value {
+    let master: i32 = wait_for(Duration::from_secs(10), "the master", || {
+        db.query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_sched master'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    json!({
+        "scenario": "memory",
+        "runs": 1,
+        "master_rss_mb": rss_mb(master),
+        "worker_rss_mb": rss_mb(worker.pid()),
+    })
+}
+
+fn rss_mb(pid: i32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    round(kb / 1024.0)
+}
+
+fn define(db: &mut Client, spec: Value) {
+    db.query_one("SELECT sched.create_workflow($1, true)", &[&spec])
+        .unwrap();
+}
+
+fn start(db: &mut Client, name: &str) -> i64 {
+    db.query_one("SELECT sched.start_workflow($1)", &[&name])
+        .unwrap()
+        .get(0)
+}
+
+fn wait_finished(db: &mut Client, id: i64, limit: Duration) {
+    wait_for(limit, "the instance to finish", || {
+        let state: String = db
+            .query_one(
+                "SELECT state::text FROM sched.workflow_instance WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        match state.as_str() {
+            "succeeded" => Some(()),
+            "running" => None,
+            other => panic!("benchmark instance {id} ended {other}"),
+        }
+    });
+}
+
+fn summary(values: &mut [f64]) -> Value {
+    values.sort_by(f64::total_cmp);
+    let pct = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
+    json!({
+        "p50": round(pct(0.5)),
+        "p95": round(pct(0.95)),
+        "p99": round(pct(0.99)),
+        "min": round(values[0]),
+        "max": round(values[values.len() - 1]),
+        "n": values.len(),
+    })
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn grab(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in pgbench output:\n{text}"))
+}
+
+fn iso_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn print_table(report: &Value) {
+    let floor1 = report["floor"]["pgbench_n_1_client"]["latency_ms"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let tps4 = report["floor"]["pgbench_n_4_client"]["tps"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    println!(
+        "\n{:<34} {:>12} {:>12} {:>12}  {}",
+        "figure", "p50", "p95", "p99", "vs floor"
+    );
+    let line = |label: &str, v: &Value, ratio_to: f64| {
+        let p50 = v["p50"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<34} {:>12.3} {:>12.3} {:>12.3}  {:.1}x",
+            label,
+            p50,
+            v["p95"].as_f64().unwrap_or(f64::NAN),
+            v["p99"].as_f64().unwrap_or(f64::NAN),
+            p50 / ratio_to
+        );
+    };
+    println!(
+        "{:<34} {:>12.3}  (1 client latency, ms)  {:>10.0} tps at 4 clients",
+        "pgbench -N floor", floor1, tps4
+    );
+    for s in report["scenarios"].as_array().unwrap() {
+        match s["scenario"].as_str().unwrap() {
+            "chain40" => {
+                line("chain40 total (ms)", &s["total_ms"], floor1);
+                line("chain40 hop (ms)", &s["hop_ms"], floor1);
+            }
+            "idle_start" => line(
+                "idle_start commit→running (ms)",
+                &s["commit_to_running_ms"],
+                floor1,
+            ),
+            "throughput_shell" => println!(
+                "{:<34} {:>12.0} tasks/s  ({:.2} of 4-client tps)",
+                "throughput_shell",
+                s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN),
+                s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN) / tps4
+            ),
+            "throughput_empty" => println!(
+                "{:<34} {:>12.0} tasks/s  ({:.2} of 4-client tps)",
+                "throughput_empty",
+                s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN),
+                s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN) / tps4
+            ),
+            "wide10k" => {
+                line("wide10k create (ms)", &s["create_ms"], floor1);
+                line("wide10k run (ms)", &s["run_ms"], floor1);
+            }
+            "memory" => println!(
+                "{:<34} master {} MB, worker {} MB",
+                "resident memory", s["master_rss_mb"], s["worker_rss_mb"]
+            ),
+            _ => {}
+        }
+    }
+}
