@@ -39,8 +39,8 @@ COMMENT ON COLUMN sched.workflow_instance.ended_at IS 'When it reached a finishe
 
 CREATE TABLE sched.task_instance (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    workflow_instance_id bigint NOT NULL REFERENCES sched.workflow_instance ON DELETE CASCADE,
-    task_id              bigint NOT NULL REFERENCES sched.task_definition ON DELETE CASCADE,
+    workflow_instance_id bigint NOT NULL,
+    task_id              bigint NOT NULL,
     attempt              integer NOT NULL DEFAULT 1,
     state                sched.task_state NOT NULL,
     worker_group         text NOT NULL,
@@ -84,7 +84,7 @@ COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it an
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
 
 CREATE TABLE sched.join_progress (
-    workflow_instance_id bigint NOT NULL REFERENCES sched.workflow_instance ON DELETE CASCADE,
+    workflow_instance_id bigint NOT NULL,
     task_id              bigint NOT NULL,
     deps_done            integer NOT NULL,
     PRIMARY KEY (workflow_instance_id, task_id)

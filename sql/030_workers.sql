@@ -29,7 +29,7 @@ COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heart
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
 
 CREATE TABLE sched.task_log_line (
-    task_instance_id bigint NOT NULL REFERENCES sched.task_instance ON DELETE CASCADE,
+    task_instance_id bigint NOT NULL,
     line_no          integer NOT NULL,
     logged_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     line             text NOT NULL,

@@ -41,21 +41,26 @@ BEGIN
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm, caller)
     RETURNING id INTO version_id;
 
-    -- Set-based so that a 10,000-task DAG is two statements, not 10,000 round trips.
-    INSERT INTO sched.task_definition (workflow_version_id, name, task_type, priority, worker_group,
-                                       settings, dep_count)
-    SELECT version_id, t->>'name', t->>'type', sched._priority_rank(t->>'priority', 'priority'),
-           t->>'worker_group',
-           t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'],
-           jsonb_array_length(t->'deps')
-    FROM jsonb_array_elements(norm->'tasks') AS t;
-
-    INSERT INTO sched.task_dependency (task_id, depends_on)
-    SELECT down.id, up.id
-    FROM jsonb_array_elements(norm->'tasks') AS t
-    CROSS JOIN LATERAL jsonb_array_elements_text(t->'deps') AS d(dep)
-    JOIN sched.task_definition down ON down.workflow_version_id = version_id AND down.name = t->>'name'
-    JOIN sched.task_definition up ON up.workflow_version_id = version_id AND up.name = d.dep;
+    -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
+    -- trips: ids are drawn first so that each task can list its successors' ids.
+    WITH task AS (
+        SELECT t, nextval('sched.task_definition_id_seq') AS id
+        FROM jsonb_array_elements(norm->'tasks') AS t
+    ), edge AS (
+        SELECT up.id AS up_id, down.id AS down_id
+        FROM task down
+        CROSS JOIN LATERAL jsonb_array_elements_text(down.t->'deps') AS d(dep)
+        JOIN task up ON up.t->>'name' = d.dep
+    ), successor AS (
+        SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids FROM edge GROUP BY up_id
+    )
+    INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
+                                       settings, dep_count, successors)
+    SELECT task.id, version_id, task.t->>'name', task.t->>'type',
+           sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
+           task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'],
+           jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
+    FROM task LEFT JOIN successor ON successor.up_id = task.id;
 
     RETURN version_id;
 END
@@ -104,6 +109,15 @@ BEGIN
             USING ERRCODE = 'object_in_use',
                   HINT = 'Stop them with sched.stop_workflow(id) or wait for them to finish, then drop.';
     END IF;
+    -- The bulk tables have no foreign keys (010_definitions.sql): clear them first.
+    DELETE FROM sched.task_log_line l USING sched.task_instance ti, sched.workflow_instance i
+    WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.join_progress j USING sched.workflow_instance i
+    WHERE j.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.task_instance ti USING sched.workflow_instance i
+    WHERE ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.task_definition td USING sched.workflow_version v
+    WHERE td.workflow_version_id = v.id AND v.workflow_id = wf.id;
     DELETE FROM sched.workflow WHERE id = wf.id;
 END
 $$;

@@ -107,11 +107,12 @@ BEGIN
           AND wi.state = 'running'
           AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
     ), successor AS (
-        SELECT ok.workflow_instance_id, d.task_id, count(*)::integer AS n, min(td.dep_count) AS dep_count
+        SELECT ok.workflow_instance_id, next.task_id, count(*)::integer AS n, min(td.dep_count) AS dep_count
         FROM ok
-        JOIN sched.task_dependency d ON d.depends_on = ok.task_id
-        JOIN sched.task_definition td ON td.id = d.task_id
-        GROUP BY ok.workflow_instance_id, d.task_id
+        JOIN sched.task_definition done ON done.id = ok.task_id
+        CROSS JOIN LATERAL unnest(done.successors) AS next(task_id)
+        JOIN sched.task_definition td ON td.id = next.task_id
+        GROUP BY ok.workflow_instance_id, next.task_id
     ), joined AS (
         INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done)
         SELECT s.workflow_instance_id, s.task_id, s.n FROM successor s WHERE s.dep_count > 1

@@ -93,17 +93,14 @@ $$;
 COMMENT ON FUNCTION sched.heartbeat(bigint, integer) IS
     'Worker protocol: records that the worker is alive and how many tasks it runs. false means it was declared dead: it must kill its tasks and register again.';
 
-CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer)
+CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
-DECLARE
-    groups text[];
 BEGIN
-    groups := sched._worker_guard(claim_tasks.worker_id);
     IF max_tasks IS NULL OR max_tasks < 1 THEN
         RETURN;
     END IF;
@@ -112,32 +109,47 @@ BEGIN
     WITH picked AS MATERIALIZED (
         SELECT ti.id
         FROM sched.task_instance ti
-        WHERE ti.state = 'queued' AND ti.worker_group = ANY(groups)
+        WHERE ti.state = 'queued' AND ti.worker_group = ANY(_claim.groups)
         ORDER BY ti.workflow_priority, ti.task_priority, ti.id
-        LIMIT least(claim_tasks.max_tasks, 1000)
+        LIMIT least(_claim.max_tasks, 1000)
         FOR UPDATE SKIP LOCKED)
     UPDATE sched.task_instance ti
-       SET state = 'running', worker_id = claim_tasks.worker_id, started_at = now()
+       SET state = 'running', worker_id = _claim.worker_id, started_at = now()
       FROM picked, sched.task_definition td
      WHERE ti.id = picked.id AND td.id = ti.task_id
     RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt;
 END
 $$;
+COMMENT ON FUNCTION sched._claim(bigint, text[], integer) IS
+    'Internal: claims up to max_tasks queued task instances of these groups for a worker: highest priority first, then FIFO.';
+
+CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM sched._claim(claim_tasks.worker_id, sched._worker_guard(claim_tasks.worker_id), max_tasks);
+END
+$$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer) IS
     'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it.';
 
-CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[])
+CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[])
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     done bigint[];
 BEGIN
-    PERFORM sched._worker_guard(complete_tasks.worker_id);
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
             cardinality(task_instance_ids), cardinality(exit_codes) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(task_instance_ids) = 0 THEN
+        RETURN 0;
     END IF;
 
     PERFORM sched._lock_instances(ARRAY(
@@ -153,7 +165,7 @@ BEGIN
                ended_at = now()
           FROM reported r
          WHERE ti.id = r.id
-           AND ti.worker_id = complete_tasks.worker_id
+           AND ti.worker_id = _complete.worker_id
            AND ti.state IN ('dispatched', 'running')
         RETURNING ti.id)
     SELECT array_agg(id) INTO done FROM finished;
@@ -164,18 +176,40 @@ BEGIN
     RETURN coalesce(cardinality(done), 0);
 END
 $$;
-COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[]) IS
-    'Worker protocol: reports the exit codes of finished tasks under their leases, advances their workflow instances in the same transaction, and returns how many reports were accepted.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[]) IS
+    'Internal: records exit codes under their leases and advances the instances; returns how many reports were accepted.';
+
+CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+                                     claim_max integer DEFAULT 0)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    groups text[] := sched._worker_guard(complete_tasks.worker_id);
+BEGIN
+    PERFORM sched._complete(complete_tasks.worker_id, task_instance_ids, exit_codes);
+    -- Claiming in the same transaction saves the hot path a commit per task: the slots these
+    -- completions free are refilled, often with the successors they just made ready.
+    RETURN QUERY SELECT * FROM sched._claim(complete_tasks.worker_id, groups, claim_max);
+END
+$$;
+COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], integer) IS
+    'Worker protocol: reports the exit codes of finished tasks under their leases and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does. Reports whose lease is no longer valid change nothing.';
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT sched.complete_tasks(worker_id, ARRAY[task_instance_id], ARRAY[exit_code]) = 1
+BEGIN
+    PERFORM sched._worker_guard(complete_task.worker_id);
+    RETURN sched._complete(complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code]) = 1;
+END
 $$;
 COMMENT ON FUNCTION sched.complete_task(bigint, bigint, integer) IS
-    'Worker protocol: complete_tasks for one task; true when the report was accepted.';
+    'Worker protocol: reports one finished task; true when its lease was valid and the report accepted.';
 
 CREATE FUNCTION sched.append_log(worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
 RETURNS integer

@@ -92,8 +92,30 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>
             &[&worker_id, &max],
         )
         .await?;
-    Ok(rows
-        .iter()
+    Ok(claimed(worker_id, &rows))
+}
+
+/// Reports finished tasks and, in the same transaction, claims up to `claim_max` more.
+pub async fn complete_and_claim(
+    pool: &Pool,
+    worker_id: i64,
+    ids: &[i64],
+    exit_codes: &[i32],
+    claim_max: i32,
+) -> Result<Vec<Claimed>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
+             FROM sched.complete_tasks($1, $2, $3, $4)",
+            &[&worker_id, &ids, &exit_codes, &claim_max],
+        )
+        .await?;
+    Ok(claimed(worker_id, &rows))
+}
+
+fn claimed(worker_id: i64, rows: &[tokio_postgres::Row]) -> Vec<Claimed> {
+    rows.iter()
         .map(|r| Claimed {
             task_instance_id: r.get(0),
             workflow_instance_id: r.get(1),
@@ -102,18 +124,7 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>
             settings: r.get(4),
             worker_id,
         })
-        .collect())
-}
-
-pub async fn complete(pool: &Pool, worker_id: i64, ids: &[i64], exit_codes: &[i32]) -> Result<i32> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT sched.complete_tasks($1, $2, $3)",
-            &[&worker_id, &ids, &exit_codes],
-        )
-        .await?;
-    Ok(row.get(0))
+        .collect()
 }
 
 pub async fn append_log(

@@ -6,6 +6,7 @@ mod executor;
 mod heartbeat;
 mod notifier;
 mod reporter;
+mod slots;
 mod worker;
 
 use clap::Parser;

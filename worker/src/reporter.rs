@@ -3,6 +3,8 @@
 //! lost. A retried completion that had in fact committed is refused the second time by the
 //! lease check, so nothing is recorded twice.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -10,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::db;
+use crate::db::{self, Claimed};
+use crate::slots::Slots;
 
 /// Log lines of still-running tasks wait this long to be sent together.
 const LOG_BATCH_WINDOW: Duration = Duration::from_millis(200);
@@ -38,20 +41,31 @@ pub enum Report {
     },
 }
 
-/// Sent back to the worker loop once outcomes are durable (or refused): their slots are free.
+/// Sent back to the worker loop once outcomes are durable (or refused).
 #[derive(Debug)]
 pub struct Reported {
     pub leases: Vec<Lease>,
+    /// Claimed in the completing transaction; their slots are already taken.
+    pub claimed: Vec<Claimed>,
     /// The database no longer knows the registration that claimed them.
     pub worker_gone: bool,
 }
 
+/// What the reporter shares with the worker loop.
+pub struct Shared {
+    pub pool: Pool,
+    pub slots: Arc<Slots>,
+    /// The current registration: only it may claim.
+    pub worker_id: Arc<AtomicI64>,
+}
+
 pub fn spawn(
-    pool: Pool,
+    shared: Shared,
     mut rx: mpsc::UnboundedReceiver<Report>,
     done: mpsc::UnboundedSender<Reported>,
 ) {
     tokio::spawn(async move {
+        let pool = &shared.pool;
         let mut lines: Vec<(Lease, i32, String)> = Vec::new();
         let mut finished: Vec<(Lease, i32)> = Vec::new();
         loop {
@@ -71,9 +85,9 @@ pub fn spawn(
                     Ok(None) | Err(_) => break,
                 }
             }
-            send_lines(&pool, &mut lines).await;
+            send_lines(pool, &mut lines).await;
             if !finished.is_empty() {
-                let reported = send_completions(&pool, std::mem::take(&mut finished)).await;
+                let reported = send_completions(&shared, std::mem::take(&mut finished)).await;
                 for r in reported {
                     if done.send(r).is_err() {
                         return;
@@ -116,7 +130,7 @@ async fn send_lines(pool: &Pool, lines: &mut Vec<(Lease, i32, String)>) {
     }
 }
 
-async fn send_completions(pool: &Pool, finished: Vec<(Lease, i32)>) -> Vec<Reported> {
+async fn send_completions(shared: &Shared, finished: Vec<(Lease, i32)>) -> Vec<Reported> {
     let mut out = Vec::new();
     let mut pending = finished;
     while !pending.is_empty() {
@@ -127,14 +141,34 @@ async fn send_completions(pool: &Pool, finished: Vec<(Lease, i32)>) -> Vec<Repor
         pending = rest;
         let ids: Vec<i64> = mine.iter().map(|(l, _)| l.task_instance_id).collect();
         let codes: Vec<i32> = mine.iter().map(|(_, c)| *c).collect();
+        // The finished tasks' slots plus any idle ones; a stale registration claims nothing and
+        // its tasks' slots simply go back.
+        let current = worker_id == shared.worker_id.load(Ordering::Relaxed);
+        let reserved = if current {
+            shared.slots.refill(mine.len())
+        } else {
+            0
+        };
         let outcome = retry("complete_tasks", || {
-            db::complete(pool, worker_id, &ids, &codes)
+            db::complete_and_claim(&shared.pool, worker_id, &ids, &codes, reserved as i32)
         })
         .await;
-        debug!(count = ids.len(), accepted = ?outcome, "completions reported");
+        let worker_gone = outcome.is_none();
+        let claimed = outcome.unwrap_or_default();
+        shared.slots.give(if current {
+            reserved - claimed.len()
+        } else {
+            mine.len()
+        });
+        debug!(
+            completed = ids.len(),
+            claimed = claimed.len(),
+            "completions reported"
+        );
         out.push(Reported {
             leases: mine.into_iter().map(|(l, _)| l).collect(),
-            worker_gone: outcome.is_none(),
+            worker_gone,
+            claimed,
         });
     }
     out

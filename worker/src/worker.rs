@@ -21,6 +21,7 @@ use crate::executor;
 use crate::heartbeat;
 use crate::notifier::{self, Wake};
 use crate::reporter::{self, Lease, Report};
+use crate::slots::Slots;
 
 const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -55,11 +56,20 @@ pub async fn run(config: Config) -> Result<()> {
 
     let worker_id = Arc::new(AtomicI64::new(first_id));
     let running_count = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::new(registration.slots));
     let (wake_tx, wake_rx) = mpsc::unbounded_channel();
     notifier::spawn(pg_config, registration.groups.clone(), wake_tx);
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    reporter::spawn(pool.clone(), report_rx, done_tx);
+    reporter::spawn(
+        reporter::Shared {
+            pool: pool.clone(),
+            slots: slots.clone(),
+            worker_id: worker_id.clone(),
+        },
+        report_rx,
+        done_tx,
+    );
     let (lost_tx, lost_rx) = mpsc::unbounded_channel();
     heartbeat::spawn(
         pool.clone(),
@@ -75,6 +85,7 @@ pub async fn run(config: Config) -> Result<()> {
         work_dir: config.work_dir.clone(),
         worker_id,
         running_count,
+        slots,
         running: HashMap::new(),
         reports: report_tx,
     };
@@ -87,6 +98,7 @@ struct Worker {
     work_dir: PathBuf,
     worker_id: Arc<AtomicI64>,
     running_count: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     /// Claimed and not yet reported, with the process group to kill.
     running: HashMap<Lease, Option<i32>>,
     reports: mpsc::UnboundedSender<Report>,
@@ -115,12 +127,14 @@ impl Worker {
         let mut killed_all = false;
 
         loop {
-            if shutdown_deadline.is_none()
-                && want_claim
-                && self.running.len() < self.registration.slots
-            {
-                want_claim = false;
-                self.claim().await;
+            if shutdown_deadline.is_none() && want_claim {
+                // With no slot free (busy, or the reporter is refilling them) the wish stays,
+                // to be tried after the next event.
+                let free = self.slots.take_all();
+                if free > 0 {
+                    want_claim = false;
+                    self.claim(free).await;
+                }
             }
             if shutdown_deadline.is_some() && self.running.is_empty() {
                 break;
@@ -141,8 +155,7 @@ impl Worker {
                     for lease in &reported.leases {
                         self.running.remove(lease);
                     }
-                    self.running_count.store(self.running.len(), Ordering::Relaxed);
-                    want_claim = true;
+                    self.start_all(reported.claimed);
                     if reported.worker_gone && reported.leases.iter().any(|l| l.worker_id == self.id()) {
                         self.start_over().await;
                     }
@@ -172,33 +185,43 @@ impl Worker {
     }
 
     fn begin_shutdown(&self, config: &Config) -> Instant {
+        self.slots.drain();
         info!(running = self.running.len(), grace = ?config.shutdown_grace(), "shutting down: no new claims");
         Instant::now() + config.shutdown_grace()
     }
 
-    async fn claim(&mut self) {
+    /// Claims up to `free` tasks; the slots taken for them are given back if unused.
+    async fn claim(&mut self, free: usize) {
         let id = self.id();
-        let free = self.registration.slots - self.running.len();
         match db::claim(&self.pool, id, free as i32).await {
             Ok(tasks) => {
-                for task in tasks {
-                    let started = executor::start(&task, &self.work_dir, self.reports.clone());
-                    self.running.insert(
-                        Lease {
-                            task_instance_id: task.task_instance_id,
-                            worker_id: id,
-                        },
-                        started.process_group,
-                    );
-                }
-                self.running_count
-                    .store(self.running.len(), Ordering::Relaxed);
+                self.slots.give(free - tasks.len());
+                self.start_all(tasks);
             }
-            Err(err) if db::is_worker_gone(&err) => self.start_over().await,
             Err(err) => {
-                warn!(error = %format!("{err:#}"), "claim failed; retrying on the next wake-up")
+                self.slots.give(free);
+                if db::is_worker_gone(&err) {
+                    self.start_over().await;
+                } else {
+                    warn!(error = %format!("{err:#}"), "claim failed; retrying on the next wake-up");
+                }
             }
         }
+    }
+
+    fn start_all(&mut self, tasks: Vec<db::Claimed>) {
+        for task in tasks {
+            let started = executor::start(&task, &self.work_dir, self.reports.clone());
+            self.running.insert(
+                Lease {
+                    task_instance_id: task.task_instance_id,
+                    worker_id: task.worker_id,
+                },
+                started.process_group,
+            );
+        }
+        self.running_count
+            .store(self.running.len(), Ordering::Relaxed);
     }
 
     async fn kill_requested(&mut self) {

@@ -1,0 +1,48 @@
+//! The worker's free slots, shared by the two places that claim: the worker loop (on a NOTIFY
+//! or a poll) and the reporter (refilling, in the completing transaction, the slots its
+//! completions free). A claimer takes every free slot before claiming and gives back what it
+//! could not fill, so the two never claim the same slot.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[derive(Debug)]
+pub struct Slots {
+    free: AtomicUsize,
+    draining: AtomicBool,
+}
+
+impl Slots {
+    pub fn new(total: usize) -> Slots {
+        Slots {
+            free: AtomicUsize::new(total),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes every free slot (none once draining).
+    pub fn take_all(&self) -> usize {
+        if self.draining.load(Ordering::SeqCst) {
+            return 0;
+        }
+        self.free.swap(0, Ordering::SeqCst)
+    }
+
+    /// For a claimer that just freed `freed` slots itself: those plus every free slot, or none
+    /// once draining (then the freed ones go back to the pool).
+    pub fn refill(&self, freed: usize) -> usize {
+        if self.draining.load(Ordering::SeqCst) {
+            self.give(freed);
+            return 0;
+        }
+        freed + self.free.swap(0, Ordering::SeqCst)
+    }
+
+    pub fn give(&self, n: usize) {
+        self.free.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Shutting down: no more claims.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+}
