@@ -3,31 +3,40 @@
 -- serialise per instance and never deadlock): under that lock "are all upstream tasks done?"
 -- and "is anything still active?" cannot be answered twice by racing transactions.
 
+-- plpgsql rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's statements on
+-- every call, plpgsql keeps its plans for the session.
 CREATE FUNCTION sched._lock_instances(instances bigint[]) RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS $$
-    SELECT count(*) FROM (
-        SELECT 1 FROM sched.workflow_instance wi
-        WHERE wi.id = ANY(instances)
-        ORDER BY wi.id
-        FOR NO KEY UPDATE) locked
+BEGIN
+    PERFORM 1 FROM sched.workflow_instance wi
+    WHERE wi.id = ANY(instances)
+    ORDER BY wi.id
+    FOR NO KEY UPDATE;
+END
 $$;
 COMMENT ON FUNCTION sched._lock_instances(bigint[]) IS 'Internal: locks workflow instances in id order.';
 
 CREATE FUNCTION sched._notify_ready(groups text[]) RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS $$
+DECLARE
+    g text;
+BEGIN
+    IF groups IS NULL THEN
+        RETURN;
+    END IF;
     -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction,
     -- and workers only need to know that their group has work.
-    SELECT count(pg_catalog.pg_notify('sched_ready', g)) FROM (SELECT DISTINCT g FROM unnest(groups) g) s
+    FOREACH g IN ARRAY groups LOOP
+        PERFORM pg_catalog.pg_notify('sched_ready', g);
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers of these groups.';
 
 CREATE FUNCTION sched._kill_active(instances bigint[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     notified bigint;
@@ -50,49 +59,58 @@ COMMENT ON FUNCTION sched._kill_active(bigint[]) IS
     'Internal: ends queued attempts of these instances as killed and asks workers to kill the running ones.';
 
 CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS $$
-    UPDATE sched.workflow_instance wi
-       SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
-                        WHEN wi.has_failure THEN 'failed'
-                        ELSE 'succeeded' END::sched.workflow_state,
-           ended_at = now()
-     WHERE wi.id = ANY(instances)
-       AND wi.state IN ('running', 'ready_stop')
-       AND NOT EXISTS (
-           SELECT 1 FROM sched.task_instance ti
-           WHERE ti.workflow_instance_id = wi.id
-             AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'))
+DECLARE
+    inst bigint;
+BEGIN
+    -- One instance at a time: with a scalar id the activity check is always a probe of
+    -- task_instance_active, never a scan of every active task in the system.
+    FOREACH inst IN ARRAY instances LOOP
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM sched.task_instance ti
+            WHERE ti.workflow_instance_id = inst
+              AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'));
+        UPDATE sched.workflow_instance wi
+           SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
+                            WHEN wi.has_failure THEN 'failed'
+                            ELSE 'succeeded' END::sched.workflow_state,
+               ended_at = now()
+         WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop');
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
     'Internal: gives every instance with nothing left active its final state.';
 
-CREATE FUNCTION sched._advance(finished bigint[]) RETURNS void
+CREATE FUNCTION sched._advance(finished bigint[]) RETURNS text[]
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ending    bigint[];
-    touched   bigint[];
-    groups    text[];
+    ending     bigint[];
+    touched    bigint[];
+    any_failed boolean;
+    groups     text[];
 BEGIN
-    SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO touched
+    SELECT array_agg(DISTINCT ti.workflow_instance_id), bool_or(ti.state IN ('failed', 'killed'))
+    INTO touched, any_failed
     FROM sched.task_instance ti WHERE ti.id = ANY(finished);
     IF touched IS NULL THEN
-        RETURN;
+        RETURN NULL;
     END IF;
 
     -- ---------- Failures: the first one decides; under "end" it stops everything ----------
-    WITH failing AS (
-        UPDATE sched.workflow_instance wi SET has_failure = true
-        WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti
-                        WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed'))
-          AND NOT wi.has_failure
-        RETURNING wi.id, wi.failure_strategy)
-    SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
-    IF ending IS NOT NULL THEN
-        PERFORM sched._kill_active(ending);
+    IF any_failed THEN
+        WITH failing AS (
+            UPDATE sched.workflow_instance wi SET has_failure = true
+            WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti
+                            WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed'))
+              AND NOT wi.has_failure
+            RETURNING wi.id, wi.failure_strategy)
+        SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
+        IF ending IS NOT NULL THEN
+            PERFORM sched._kill_active(ending);
+        END IF;
     END IF;
 
     -- ---------- Successors: only of tasks that succeeded, only in instances still running ----------
@@ -136,19 +154,16 @@ BEGIN
         ORDER BY wi.id, td.priority, td.id
         RETURNING worker_group)
     SELECT array_agg(DISTINCT worker_group) INTO groups FROM queued;
-    IF groups IS NOT NULL THEN
-        PERFORM sched._notify_ready(groups);
-    END IF;
 
     PERFORM sched._finish_if_done(touched);
+    RETURN groups;
 END
 $$;
 COMMENT ON FUNCTION sched._advance(bigint[]) IS
-    'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks all succeeded, and finishes instances with nothing left to run.';
+    'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks all succeeded, and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 
 CREATE FUNCTION sched._fail_over(workers bigint[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     instances bigint[];

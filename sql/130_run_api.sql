@@ -4,6 +4,7 @@ CREATE FUNCTION sched.start_workflow(name text, params jsonb DEFAULT '{}', optio
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     wf       sched.workflow;
@@ -84,7 +85,6 @@ COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
 
 CREATE FUNCTION sched._instance_for_caller(instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     inst  sched.workflow_instance;
@@ -141,6 +141,7 @@ COMMENT ON FUNCTION sched.wait_workflow(bigint, interval) IS
 CREATE FUNCTION sched.stop_workflow(instance_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     inst sched.workflow_instance;

@@ -5,7 +5,6 @@
 
 CREATE FUNCTION sched._worker_guard(worker_id bigint) RETURNS text[]
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     w sched.worker;
@@ -30,6 +29,7 @@ CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAUL
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     previous sched.worker;
@@ -97,7 +97,6 @@ CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -128,6 +127,7 @@ RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name t
                settings jsonb, attempt integer)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     RETURN QUERY SELECT * FROM sched._claim(claim_tasks.worker_id, sched._worker_guard(claim_tasks.worker_id), max_tasks);
@@ -136,10 +136,10 @@ $$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer) IS
     'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it.';
 
-CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[])
-RETURNS integer
+CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+                                started_at timestamptz[], ended_at timestamptz[],
+                                OUT accepted integer, OUT ready_groups text[])
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     done bigint[];
@@ -148,21 +148,26 @@ BEGIN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
             cardinality(task_instance_ids), cardinality(exit_codes) USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    accepted := 0;
     IF cardinality(task_instance_ids) = 0 THEN
-        RETURN 0;
+        RETURN;
     END IF;
 
     PERFORM sched._lock_instances(ARRAY(
         SELECT DISTINCT ti.workflow_instance_id FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids)));
 
     -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed.
+    -- The worker's own clock says when the process really started and ended; it is kept within
+    -- [claim, now] so that a skewed worker clock cannot produce impossible durations.
     WITH reported AS (
-        SELECT * FROM unnest(task_instance_ids, exit_codes) AS r(id, exit_code)
+        SELECT * FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at)
+            AS r(id, exit_code, started_at, ended_at)
     ), finished AS (
         UPDATE sched.task_instance ti
            SET state = CASE r.exit_code WHEN 0 THEN 'succeeded' WHEN 137 THEN 'killed' ELSE 'failed' END::sched.task_state,
                exit_code = r.exit_code,
-               ended_at = now()
+               started_at = least(greatest(r.started_at, ti.started_at), now()),
+               ended_at = least(greatest(coalesce(r.ended_at, now()), r.started_at, ti.started_at), now())
           FROM reported r
          WHERE ti.id = r.id
            AND ti.worker_id = _complete.worker_id
@@ -171,41 +176,60 @@ BEGIN
     SELECT array_agg(id) INTO done FROM finished;
 
     IF done IS NOT NULL THEN
-        PERFORM sched._advance(done);
+        accepted := cardinality(done);
+        ready_groups := sched._advance(done);
     END IF;
-    RETURN coalesce(cardinality(done), 0);
 END
 $$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[]) IS
-    'Internal: records exit codes under their leases and advances the instances; returns how many reports were accepted.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[]) IS
+    'Internal: records outcomes under their leases and advances the instances; returns how many reports were accepted and the worker groups that got ready tasks.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+                                     started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
                                      claim_max integer DEFAULT 0)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    groups text[] := sched._worker_guard(complete_tasks.worker_id);
+    groups  text[] := sched._worker_guard(complete_tasks.worker_id);
+    outcome record;
+    claimed integer;
+    others  text[];
 BEGIN
-    PERFORM sched._complete(complete_tasks.worker_id, task_instance_ids, exit_codes);
+    outcome := sched._complete(complete_tasks.worker_id, task_instance_ids, exit_codes,
+                               coalesce(complete_tasks.started_at, '{}'), coalesce(complete_tasks.ended_at, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
     RETURN QUERY SELECT * FROM sched._claim(complete_tasks.worker_id, groups, claim_max);
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    -- Wake other workers only for work this one could not take: groups it does not serve, and
+    -- its own groups when it filled every slot it asked for (more may be waiting).
+    IF outcome.ready_groups IS NOT NULL THEN
+        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
+                        WHERE NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
+        PERFORM sched._notify_ready(others);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], integer) IS
-    'Worker protocol: reports the exit codes of finished tasks under their leases and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does. Reports whose lease is no longer valid change nothing.';
+COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer) IS
+    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does. Reports whose lease is no longer valid change nothing.';
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    outcome record;
 BEGIN
     PERFORM sched._worker_guard(complete_task.worker_id);
-    RETURN sched._complete(complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code]) = 1;
+    outcome := sched._complete(complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code], '{}', '{}');
+    PERFORM sched._notify_ready(outcome.ready_groups);
+    RETURN outcome.accepted = 1;
 END
 $$;
 COMMENT ON FUNCTION sched.complete_task(bigint, bigint, integer) IS
@@ -252,6 +276,7 @@ COMMENT ON FUNCTION sched.kill_requests(bigint) IS
 CREATE FUNCTION sched.deregister_worker(worker_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     PERFORM sched._worker_guard(deregister_worker.worker_id);
@@ -264,7 +289,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
 
 CREATE FUNCTION sched._master_tick(worker_timeout interval) RETURNS integer
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     dead bigint[];

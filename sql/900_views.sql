@@ -3,13 +3,11 @@
 
 CREATE FUNCTION sched._priority_name(rank smallint) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (ARRAY['highest', 'high', 'medium', 'low', 'lowest'])[rank + 1] $$;
 COMMENT ON FUNCTION sched._priority_name(smallint) IS 'Internal: priority rank to name.';
 
 CREATE FUNCTION sched._visible(owner regrole) RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_catalog.pg_has_role(owner, 'MEMBER') OR pg_catalog.pg_has_role('sched_admin', 'MEMBER') $$;
 COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role see things owned by owner.';
 

@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer),
     sched.heartbeat(bigint, integer),
     sched.claim_tasks(bigint, integer),
-    sched.complete_tasks(bigint, bigint[], integer[], integer),
+    sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer),
     sched.complete_task(bigint, bigint, integer),
     sched.append_log(bigint, bigint[], integer[], text[]),
     sched.kill_requests(bigint),

@@ -151,9 +151,10 @@ fn idle_start(db: &mut Client) -> Value {
         wait_finished(db, id, Duration::from_secs(30));
         let ms: f64 = db
             .query_one(
-                "SELECT (extract(epoch FROM t.started_at - pg_xact_commit_timestamp(i.xmin)) * 1000)::float8
-                 FROM sched.workflow_instance i JOIN sched.task_instance t ON t.workflow_instance_id = i.id
-                 WHERE i.id = $1",
+                // The command row is written once, by the start: its xmin is the start's transaction.
+                "SELECT (extract(epoch FROM t.started_at - pg_xact_commit_timestamp(c.xmin)) * 1000)::float8
+                 FROM sched.command c JOIN sched.task_instance t ON t.workflow_instance_id = c.workflow_instance_id
+                 WHERE c.workflow_instance_id = $1 AND c.command_type = 'start_process'",
                 &[&id],
             )
             .unwrap()

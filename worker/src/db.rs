@@ -2,12 +2,14 @@
 //! connection is separate (`notifier.rs`): a pooled connection may be recycled at any time.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+use crate::reporter::Outcome;
 
 /// SQLSTATE raised by pg_sched when a worker id is unknown or was declared dead.
 pub const WORKER_GONE: &str = "SW001";
@@ -95,20 +97,24 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>
     Ok(claimed(worker_id, &rows))
 }
 
-/// Reports finished tasks and, in the same transaction, claims up to `claim_max` more.
+/// Reports finished tasks (all under `worker_id`) and, in the same transaction, claims up to
+/// `claim_max` more.
 pub async fn complete_and_claim(
     pool: &Pool,
     worker_id: i64,
-    ids: &[i64],
-    exit_codes: &[i32],
+    outcomes: &[Outcome],
     claim_max: i32,
 ) -> Result<Vec<Claimed>> {
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
+    let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
+    let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
+    let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
     let client = pool.get().await?;
     let rows = client
         .query(
             "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
-             FROM sched.complete_tasks($1, $2, $3, $4)",
-            &[&worker_id, &ids, &exit_codes, &claim_max],
+             FROM sched.complete_tasks($1, $2, $3, $4, $5, $6)",
+            &[&worker_id, &ids, &codes, &started, &ended, &claim_max],
         )
         .await?;
     Ok(claimed(worker_id, &rows))

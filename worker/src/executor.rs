@@ -5,13 +5,14 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use crate::db::Claimed;
-use crate::reporter::{Lease, Report};
+use crate::reporter::{Lease, Outcome, Report};
 
 /// Exit code reported when the task's process could not be started.
 const EXIT_NOT_STARTED: i32 = 127;
@@ -43,10 +44,7 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Rep
             )
         }
         "empty" => {
-            let _ = reports.send(Report::Finished {
-                lease,
-                exit_code: 0,
-            });
+            finish(&reports, lease, 0, SystemTime::now());
             Started {
                 process_group: None,
             }
@@ -61,10 +59,7 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Rep
                     env!("CARGO_PKG_VERSION")
                 ),
             });
-            let _ = reports.send(Report::Finished {
-                lease,
-                exit_code: EXIT_NOT_STARTED,
-            });
+            finish(&reports, lease, EXIT_NOT_STARTED, SystemTime::now());
             Started {
                 process_group: None,
             }
@@ -108,16 +103,14 @@ fn start_shell(
                     dir.display()
                 ),
             });
-            let _ = reports.send(Report::Finished {
-                lease,
-                exit_code: EXIT_NOT_STARTED,
-            });
+            finish(&reports, lease, EXIT_NOT_STARTED, SystemTime::now());
             let _ = std::fs::remove_dir_all(&dir);
             return Started {
                 process_group: None,
             };
         }
     };
+    let started = SystemTime::now();
     let pgid = child.id().map(|pid| pid as i32);
     let stdout = child.stdout.take().map(|s| BufReader::new(s).split(b'\n'));
     let stderr = child.stderr.take().map(|s| BufReader::new(s).split(b'\n'));
@@ -127,6 +120,7 @@ fn start_shell(
         let mut out = stdout;
         let mut err = stderr;
         let mut status = None;
+        let mut ended = started;
         while out.is_some() || err.is_some() || status.is_none() {
             tokio::select! {
                 line = next(&mut out), if out.is_some() => match line {
@@ -138,6 +132,7 @@ fn start_shell(
                     None => err = None,
                 },
                 exited = child.wait(), if status.is_none() => {
+                    ended = SystemTime::now();
                     status = Some(exited);
                     // The script is done: whatever it left running in the background goes too,
                     // and with it the last holders of the output pipes.
@@ -153,7 +148,12 @@ fn start_shell(
             Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
             _ => EXIT_NOT_STARTED,
         };
-        let _ = reports.send(Report::Finished { lease, exit_code });
+        let _ = reports.send(Report::Finished(Outcome {
+            lease,
+            exit_code,
+            started,
+            ended,
+        }));
         let _ = tokio::fs::remove_dir_all(&dir).await;
     });
     Started {
@@ -186,6 +186,16 @@ fn send_line(
         line_no: *line_no,
         text,
     });
+}
+
+/// Reports a task that ran no process (or could not start one): it started and ended now.
+fn finish(reports: &mpsc::UnboundedSender<Report>, lease: Lease, exit_code: i32, at: SystemTime) {
+    let _ = reports.send(Report::Finished(Outcome {
+        lease,
+        exit_code,
+        started: at,
+        ended: at,
+    }));
 }
 
 /// SIGKILL to a whole process group; a group that is already gone is not an error.

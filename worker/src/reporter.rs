@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
@@ -28,6 +28,15 @@ pub struct Lease {
     pub worker_id: i64,
 }
 
+/// How a task attempt ended, by the worker's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub lease: Lease,
+    pub exit_code: i32,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+}
+
 #[derive(Debug)]
 pub enum Report {
     Line {
@@ -35,10 +44,7 @@ pub enum Report {
         line_no: i32,
         text: String,
     },
-    Finished {
-        lease: Lease,
-        exit_code: i32,
-    },
+    Finished(Outcome),
 }
 
 /// Sent back to the worker loop once outcomes are durable (or refused).
@@ -67,7 +73,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let pool = &shared.pool;
         let mut lines: Vec<(Lease, i32, String)> = Vec::new();
-        let mut finished: Vec<(Lease, i32)> = Vec::new();
+        let mut finished: Vec<Outcome> = Vec::new();
         loop {
             let Some(first) = rx.recv().await else { return };
             collect(first, &mut lines, &mut finished);
@@ -98,18 +104,14 @@ pub fn spawn(
     });
 }
 
-fn collect(
-    report: Report,
-    lines: &mut Vec<(Lease, i32, String)>,
-    finished: &mut Vec<(Lease, i32)>,
-) {
+fn collect(report: Report, lines: &mut Vec<(Lease, i32, String)>, finished: &mut Vec<Outcome>) {
     match report {
         Report::Line {
             lease,
             line_no,
             text,
         } => lines.push((lease, line_no, text)),
-        Report::Finished { lease, exit_code } => finished.push((lease, exit_code)),
+        Report::Finished(outcome) => finished.push(outcome),
     }
 }
 
@@ -130,17 +132,15 @@ async fn send_lines(pool: &Pool, lines: &mut Vec<(Lease, i32, String)>) {
     }
 }
 
-async fn send_completions(shared: &Shared, finished: Vec<(Lease, i32)>) -> Vec<Reported> {
+async fn send_completions(shared: &Shared, finished: Vec<Outcome>) -> Vec<Reported> {
     let mut out = Vec::new();
     let mut pending = finished;
     while !pending.is_empty() {
-        let worker_id = pending[0].0.worker_id;
+        let worker_id = pending[0].lease.worker_id;
         let (mine, rest): (Vec<_>, Vec<_>) = pending
             .into_iter()
-            .partition(|(l, _)| l.worker_id == worker_id);
+            .partition(|o| o.lease.worker_id == worker_id);
         pending = rest;
-        let ids: Vec<i64> = mine.iter().map(|(l, _)| l.task_instance_id).collect();
-        let codes: Vec<i32> = mine.iter().map(|(_, c)| *c).collect();
         // The finished tasks' slots plus any idle ones; a stale registration claims nothing and
         // its tasks' slots simply go back.
         let current = worker_id == shared.worker_id.load(Ordering::Relaxed);
@@ -149,24 +149,24 @@ async fn send_completions(shared: &Shared, finished: Vec<(Lease, i32)>) -> Vec<R
         } else {
             0
         };
-        let outcome = retry("complete_tasks", || {
-            db::complete_and_claim(&shared.pool, worker_id, &ids, &codes, reserved as i32)
+        let result = retry("complete_tasks", || {
+            db::complete_and_claim(&shared.pool, worker_id, &mine, reserved as i32)
         })
         .await;
-        let worker_gone = outcome.is_none();
-        let claimed = outcome.unwrap_or_default();
+        let worker_gone = result.is_none();
+        let claimed = result.unwrap_or_default();
         shared.slots.give(if current {
             reserved - claimed.len()
         } else {
             mine.len()
         });
         debug!(
-            completed = ids.len(),
+            completed = mine.len(),
             claimed = claimed.len(),
             "completions reported"
         );
         out.push(Reported {
-            leases: mine.into_iter().map(|(l, _)| l).collect(),
+            leases: mine.iter().map(|o| o.lease).collect(),
             worker_gone,
             claimed,
         });
