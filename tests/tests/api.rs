@@ -249,3 +249,123 @@ fn sched_worker_and_sched_user_are_separated() {
         assert!(err.contains("permission denied"), "nobody: {sql}: {err}");
     }
 }
+
+#[test]
+fn a_report_under_a_lease_that_was_taken_away_is_refused() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "fenced", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let id = start(&mut db, "fenced");
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let old: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('zombie', 'h', ARRAY['default'], 1)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let task: i64 = worker
+        .query_one(
+            "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
+            &[&old],
+        )
+        .unwrap()
+        .get(0);
+    // The master's timeout path, run now: the zombie is declared dead, its attempt failed over.
+    db.execute("SELECT sched._master_tick('0 s')", &[]).unwrap();
+    assert_eq!(
+        task_states(&mut db, id),
+        [
+            ("a".to_owned(), "need_fault_tolerance".to_owned(), 1),
+            ("a".to_owned(), "queued".to_owned(), 2)
+        ]
+    );
+    let err = error_of(worker.query_one("SELECT sched.complete_task($1, $2, 0)", &[&old, &task]));
+    assert!(err.contains("not registered or was declared dead"), "{err}");
+    let alive: bool = worker
+        .query_one("SELECT sched.heartbeat($1, 0)", &[&old])
+        .unwrap()
+        .get(0);
+    assert!(!alive, "the heartbeat tells the zombie to start over");
+
+    // Registered again, it still cannot report the attempt it lost, nor the new one it never claimed.
+    let new: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('zombie', 'h', ARRAY['default'], 1)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let accepted: bool = worker
+        .query_one("SELECT sched.complete_task($1, $2, 0)", &[&new, &task])
+        .unwrap()
+        .get(0);
+    assert!(!accepted);
+    let second: i64 = db
+        .query_one(
+            "SELECT id FROM sched.task_instance WHERE workflow_instance_id = $1 AND attempt = 2",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    let accepted: bool = worker
+        .query_one("SELECT sched.complete_task($1, $2, 0)", &[&new, &second])
+        .unwrap()
+        .get(0);
+    assert!(!accepted, "an attempt this worker never claimed");
+    assert_eq!(instance_state(&mut db, id), "running");
+
+    // Its own claim of the new attempt is accepted and finishes the instance.
+    let claimed: i64 = worker
+        .query_one(
+            "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
+            &[&new],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(claimed, second);
+    let accepted: bool = worker
+        .query_one("SELECT sched.complete_task($1, $2, 0)", &[&new, &second])
+        .unwrap()
+        .get(0);
+    assert!(accepted);
+    assert_eq!(instance_state(&mut db, id), "succeeded");
+}
+
+#[test]
+fn drop_workflow_waits_for_unfinished_instances_then_removes_everything() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "doomed", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "shell", "script": "echo bye", "deps": ["a"]}]}"#,
+    );
+    let id = start(&mut db, "doomed");
+    let err = error_of(db.execute("SELECT sched.drop_workflow('doomed')", &[]));
+    assert!(err.contains("has 1 unfinished instance"), "{err}");
+    let _worker = cluster.worker("w1", &[]);
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    db.execute("SELECT sched.drop_workflow('doomed')", &[])
+        .unwrap();
+    for table in [
+        "workflow",
+        "workflow_version",
+        "task_definition",
+        "workflow_instance",
+        "task_instance",
+        "task_log_line",
+        "command",
+        "join_progress",
+    ] {
+        let n: i64 = db
+            .query_one(&format!("SELECT count(*) FROM sched.{table}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "sched.{table} still has rows");
+    }
+    let err = error_of(db.execute("SELECT sched.drop_workflow('doomed')", &[]));
+    assert!(err.contains("workflow \"doomed\" does not exist"), "{err}");
+}

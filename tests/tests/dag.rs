@@ -287,3 +287,40 @@ fn wait_workflow_returns_the_current_state_at_timeout() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "running");
 }
+
+#[test]
+fn empty_tasks_start_no_process_and_work_as_join_points() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let marker = cluster.dir.join("ran");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "joins", "tasks": [
+            {"name": "start", "type": "EMPTY"},
+            {"name": "left", "type": "shell", "script": format!("echo left >> {}", marker.display()), "deps": ["start"]},
+            {"name": "right", "type": "shell", "script": format!("echo right >> {}", marker.display()), "deps": ["start"]},
+            {"name": "join", "type": "empty", "deps": ["left", "right"]},
+            {"name": "after", "type": "shell", "script": format!("echo after >> {}", marker.display()), "deps": ["join"]}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut db, "joins");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let lines = std::fs::read_to_string(&marker).unwrap();
+    assert_eq!(
+        lines.lines().last(),
+        Some("after"),
+        "after runs last: {lines}"
+    );
+    let (join_type, join_log): (String, i64) = {
+        let row = db
+            .query_one(
+                "SELECT type, (SELECT count(*) FROM sched.task_log(id)) FROM sched.task_instances
+                 WHERE workflow_instance_id = $1 AND task = 'join'",
+                &[&id],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((join_type.as_str(), join_log), ("empty", 0));
+}

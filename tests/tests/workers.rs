@@ -271,3 +271,62 @@ fn the_master_comes_back_after_being_terminated_and_still_fails_over() {
         "a dead worker's heartbeat tells it to register again"
     );
 }
+
+#[test]
+fn losing_the_database_connections_mid_task_loses_and_repeats_nothing() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let started = cluster.dir.join("started");
+    let runs = cluster.dir.join("runs");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "flaky_network", "tasks": [
+            {"name": "t", "type": "shell",
+             "script": format!("echo run >> {}; touch {}; sleep 1; echo done", runs.display(), started.display())},
+            {"name": "next", "type": "shell", "script": "echo next", "deps": ["t"]}]})
+        .to_string(),
+    );
+    // No fallback polling: after the cut only a re-established LISTEN can wake the worker.
+    let _worker = cluster.worker("w1", &["--poll-interval-ms", "600000"]);
+    let id = start(&mut db, "flaky_network");
+    wait_for(Duration::from_secs(30), "the task to start", || {
+        started.exists().then_some(())
+    });
+    let cut: i64 = db
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sched-worker'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        cut >= 2,
+        "the pool and the LISTEN connection were cut ({cut})"
+    );
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    assert_eq!(
+        task_states(&mut db, id),
+        [
+            ("next".to_owned(), "succeeded".to_owned(), 1),
+            ("t".to_owned(), "succeeded".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "run\n",
+        "the task ran once"
+    );
+    let log: Vec<String> = db
+        .query(
+            "SELECT sched.task_log(id) FROM sched.task_instances WHERE workflow_instance_id = $1 AND task = 't'",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(log, ["done"]);
+    // The LISTEN connection came back too: a new start wakes the worker.
+    let again = start(&mut db, "flaky_network");
+    assert_eq!(wait(&mut db, again, 60), "succeeded");
+}
