@@ -1,5 +1,7 @@
 //! Every statement the worker sends, in one place, over a small connection pool. The LISTEN
 //! connection is separate (`notifier.rs`): a pooled connection may be recycled at any time.
+//! Recurring statements are prepared once per connection (`prepare_cached`): an unprepared
+//! query costs an extra round trip, parse then execute, on the hot path.
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -80,7 +82,12 @@ pub async fn register(
 pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool> {
     let client = pool.get().await?;
     let row = client
-        .query_one("SELECT sched.heartbeat($1, $2)", &[&worker_id, &running])
+        .query_one(
+            &client
+                .prepare_cached("SELECT sched.heartbeat($1, $2)")
+                .await?,
+            &[&worker_id, &running],
+        )
         .await?;
     Ok(row.get(0))
 }
@@ -89,8 +96,12 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
+            &client
+                .prepare_cached(
+                    "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
              FROM sched.claim_tasks($1, $2)",
+                )
+                .await?,
             &[&worker_id, &max],
         )
         .await?;
@@ -112,8 +123,12 @@ pub async fn complete_and_claim(
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
+            &client
+                .prepare_cached(
+                    "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
              FROM sched.complete_tasks($1, $2, $3, $4, $5, $6)",
+                )
+                .await?,
             &[&worker_id, &ids, &codes, &started, &ended, &claim_max],
         )
         .await?;
@@ -143,7 +158,9 @@ pub async fn append_log(
     let client = pool.get().await?;
     client
         .execute(
-            "SELECT sched.append_log($1, $2, $3, $4)",
+            &client
+                .prepare_cached("SELECT sched.append_log($1, $2, $3, $4)")
+                .await?,
             &[&worker_id, &ids, &line_nos, &lines],
         )
         .await?;
@@ -153,7 +170,12 @@ pub async fn append_log(
 pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {
     let client = pool.get().await?;
     let rows = client
-        .query("SELECT sched.kill_requests($1)", &[&worker_id])
+        .query(
+            &client
+                .prepare_cached("SELECT sched.kill_requests($1)")
+                .await?,
+            &[&worker_id],
+        )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
