@@ -56,9 +56,17 @@ BEGIN
     END IF;
 
     -- A worker restarting under its old name replaces the old registration at once instead of
-    -- waiting for the heartbeat timeout: whatever the old process had running is lost.
+    -- waiting for the heartbeat timeout: whatever the old process had running is lost. A name
+    -- that is still heartbeating belongs to another live process: two workers sharing a name
+    -- would take each other over forever.
     SELECT * INTO previous FROM sched.worker w WHERE w.name = register_worker.name AND w.alive FOR UPDATE;
     IF FOUND THEN
+        IF previous.last_heartbeat > now() - interval '10 seconds' THEN
+            RAISE EXCEPTION 'name: worker "%" is registered and alive (last heartbeat % ago)',
+                register_worker.name, date_trunc('second', now() - previous.last_heartbeat)
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Give each worker its own --name, or stop the other one; a registration silent for 10 s is taken over.';
+        END IF;
         IF NOT pg_catalog.pg_has_role(sched._caller(), previous.login_role, 'MEMBER') THEN
             RAISE EXCEPTION 'name: worker "%" is already registered by role %', register_worker.name, previous.login_role
                 USING ERRCODE = 'insufficient_privilege';

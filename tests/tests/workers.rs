@@ -330,3 +330,30 @@ fn losing_the_database_connections_mid_task_loses_and_repeats_nothing() {
     let again = start(&mut db, "flaky_network");
     assert_eq!(wait(&mut db, again, 60), "succeeded");
 }
+
+#[test]
+fn a_second_live_worker_with_the_same_name_is_refused() {
+    let cluster = Cluster::start(&[]);
+    let _first = cluster.worker("twin", &[]);
+    let out = std::process::Command::new(worker_bin())
+        .arg("--database-url")
+        .arg(cluster.conn_string(WORKER_ROLE))
+        .args(["--name", "twin"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"worker "twin" is registered and alive"#),
+        "{stderr}"
+    );
+    let mut db = cluster.connect();
+    let live: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.workers WHERE name = 'twin' AND alive",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 1, "the first registration is untouched");
+}

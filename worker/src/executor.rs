@@ -2,9 +2,11 @@
 //! working directory; `empty` tasks start no process. Output lines and the final exit code go
 //! to the reporter in order, so a task's log is stored before its completion.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -18,6 +20,32 @@ use crate::reporter::{Lease, Outcome, Report};
 const EXIT_NOT_STARTED: i32 = 127;
 /// Longer lines are cut: one runaway line must not become one huge row.
 const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
+/// PATH entry before the right one) for every task.
+static BASH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Resolves bash on PATH; the worker refuses to start without it.
+pub fn find_bash() -> Result<(), String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join("bash"))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+        .ok_or_else(|| "bash was not found on PATH; shell tasks need it".to_owned())?;
+    let _ = BASH.set(found);
+    Ok(())
+}
+
+fn bash() -> &'static Path {
+    BASH.get()
+        .map(PathBuf::as_path)
+        .unwrap_or(Path::new("bash"))
+}
 
 /// A started task: the process group to kill (none for tasks without a process).
 pub struct Started {
@@ -75,7 +103,7 @@ fn start_shell(
     reports: mpsc::UnboundedSender<Report>,
 ) -> Started {
     let spawned = std::fs::create_dir_all(&dir).and_then(|()| {
-        Command::new("bash")
+        Command::new(bash())
             .arg("-c")
             .arg(script)
             .current_dir(&dir)

@@ -33,6 +33,7 @@ struct Registration {
 }
 
 pub async fn run(config: Config) -> Result<()> {
+    executor::find_bash().map_err(|e| anyhow::anyhow!(e))?;
     let pg_config = db::connect_config(&config.database_url)?;
     let pool = db::pool(pg_config.clone())?;
     let registration = Registration {
