@@ -369,3 +369,31 @@ fn drop_workflow_waits_for_unfinished_instances_then_removes_everything() {
     let err = error_of(db.execute("SELECT sched.drop_workflow('doomed')", &[]));
     assert!(err.contains("workflow \"doomed\" does not exist"), "{err}");
 }
+
+#[test]
+fn every_table_column_view_and_public_function_is_commented() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let missing: Vec<String> = db
+        .query(
+            "SELECT c.relname || coalesce('.' || a.attname, '')
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'sched'
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.relkind IN ('r', 'v')
+               AND obj_description(c.oid, 'pg_class') IS NULL
+                OR (c.relkind IN ('r', 'v') AND n.nspname = 'sched' AND a.attnum > 0
+                    AND col_description(c.oid, a.attnum) IS NULL)
+             UNION ALL
+             SELECT p.oid::regprocedure::text
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'sched'
+             WHERE obj_description(p.oid, 'pg_proc') IS NULL AND p.proname NOT LIKE '\\_%'
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(missing.is_empty(), "without COMMENT ON: {missing:?}");
+}
