@@ -12,8 +12,10 @@ as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$
 
 stop() {
     if [ -f "$WORKER_PID" ]; then
+        # The worker's grace period is 5 s (below); give it that and the time to report.
         kill -TERM "$(cat "$WORKER_PID")" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$(cat "$WORKER_PID")" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 200); do kill -0 "$(cat "$WORKER_PID")" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$(cat "$WORKER_PID")" 2>/dev/null || true
         rm -f "$WORKER_PID"
     fi
     if [ -f "$DATA/postmaster.pid" ]; then
@@ -41,6 +43,13 @@ fi
 as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$RUN_DIR/server.log" -w start >/dev/null
 
 PSQL=("$PG_BIN/psql" -h "$RUN_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 -q)
+# The extension keeps its version number while it is being developed: when the installed
+# script changed since the last run, recreate it (workflows defined in .run/ are dropped).
+script_sum=$(cat "$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)"/extension/pg_sched--*.sql | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$RUN_DIR/extension.sha256" 2>/dev/null)" != "$script_sum" ]; then
+    "${PSQL[@]}" -c "DROP EXTENSION IF EXISTS pg_sched CASCADE" 2>/dev/null
+fi
+echo "$script_sum" >"$RUN_DIR/extension.sha256"
 "${PSQL[@]}" <<'SQL'
 CREATE EXTENSION IF NOT EXISTS pg_sched;
 DO $$ BEGIN
@@ -61,7 +70,7 @@ SQL
 
 trap 'echo; stop; echo "pg_sched stopped"; exit 0' INT TERM
 target/release/sched-worker --database-url "host=$RUN_DIR user=run_worker dbname=postgres" \
-    --name run-worker --work-dir "$RUN_DIR/work" 2>>"$RUN_DIR/worker.log" &
+    --name run-worker --work-dir "$RUN_DIR/work" --shutdown-grace 5 2>>"$RUN_DIR/worker.log" &
 echo $! >"$WORKER_PID"
 
 cat <<MSG

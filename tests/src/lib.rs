@@ -141,6 +141,16 @@ impl Cluster {
         worker
     }
 
+    /// Stops the server at once, as a crash or a lost network would look to clients.
+    pub fn stop_server(&self) {
+        run_ok(
+            as_postgres(pg_bin().join("pg_ctl"))
+                .args(["-m", "immediate", "-w", "-D"])
+                .arg(self.dir.join("data"))
+                .arg("stop"),
+        );
+    }
+
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }

@@ -357,3 +357,38 @@ fn a_second_live_worker_with_the_same_name_is_refused() {
         .get(0);
     assert_eq!(live, 1, "the first registration is untouched");
 }
+
+#[test]
+fn a_worker_that_cannot_report_after_the_grace_period_exits_non_zero_naming_the_tasks() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let started = cluster.dir.join("started");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "orphaned", "tasks": [
+            {"name": "t", "type": "shell", "script": format!("touch {}; sleep 300", started.display())}]})
+        .to_string(),
+    );
+    let mut worker = cluster.worker("w1", &["--shutdown-grace", "1"]);
+    let id = start(&mut db, "orphaned");
+    wait_for(Duration::from_secs(30), "the task to start", || {
+        started.exists().then_some(())
+    });
+    let task: i64 = db
+        .query_one(
+            "SELECT id FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    drop(db);
+    cluster.stop_server();
+    worker.signal(libc::SIGTERM);
+    let status = worker.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "exit status {status:?}");
+    let log = std::fs::read_to_string(cluster.dir.join("worker-w1.log")).unwrap();
+    assert!(
+        log.contains("unreported") && log.contains(&task.to_string()),
+        "{log}"
+    );
+}

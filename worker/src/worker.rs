@@ -24,6 +24,21 @@ use crate::reporter::{self, Lease, Report};
 use crate::slots::Slots;
 
 const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
+/// After the grace period: how long killed tasks' outcomes may take to reach the database.
+const REPORT_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+enum Shutdown {
+    No,
+    /// No more claims; running tasks may finish until `kill_at`.
+    Draining {
+        kill_at: Instant,
+    },
+    /// Everything left was killed; its outcomes are being reported.
+    Killed {
+        give_up_at: Instant,
+    },
+}
 
 struct Registration {
     name: String,
@@ -124,11 +139,10 @@ impl Worker {
         let mut poll = tokio::time::interval(config.poll_interval());
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut want_claim = true;
-        let mut shutdown_deadline: Option<Instant> = None;
-        let mut killed_all = false;
+        let mut shutdown = Shutdown::No;
 
         loop {
-            if shutdown_deadline.is_none() && want_claim {
+            if matches!(shutdown, Shutdown::No) && want_claim {
                 // With no slot free (busy, or the reporter is refilling them) the wish stays,
                 // to be tried after the next event.
                 let free = self.slots.take_all();
@@ -137,13 +151,14 @@ impl Worker {
                     self.claim(free).await;
                 }
             }
-            if shutdown_deadline.is_some() && self.running.is_empty() {
+            if !matches!(shutdown, Shutdown::No) && self.running.is_empty() {
                 break;
             }
-            let grace_over = async {
-                match shutdown_deadline {
-                    Some(at) if !killed_all => tokio::time::sleep_until(at).await,
-                    _ => std::future::pending().await,
+            let shutdown_timer = async {
+                match shutdown {
+                    Shutdown::Draining { kill_at } => tokio::time::sleep_until(kill_at).await,
+                    Shutdown::Killed { give_up_at } => tokio::time::sleep_until(give_up_at).await,
+                    Shutdown::No => std::future::pending().await,
                 }
             };
             tokio::select! {
@@ -169,26 +184,55 @@ impl Worker {
                     want_claim = true;
                     self.kill_requested().await;
                 },
-                _ = sigterm.recv() => shutdown_deadline = Some(self.begin_shutdown(config)),
-                _ = sigint.recv() => shutdown_deadline = Some(self.begin_shutdown(config)),
-                () = grace_over => {
-                    warn!(count = self.running.len(), "grace period over; killing remaining tasks");
-                    self.kill_all();
-                    killed_all = true;
-                }
+                _ = sigterm.recv() => shutdown = self.on_signal(shutdown, config),
+                _ = sigint.recv() => shutdown = self.on_signal(shutdown, config),
+                () = shutdown_timer => match shutdown {
+                    Shutdown::Draining { .. } => {
+                        warn!(count = self.running.len(), "grace period over; killing remaining tasks");
+                        self.kill_all();
+                        shutdown = Shutdown::Killed { give_up_at: Instant::now() + REPORT_WAIT };
+                    }
+                    _ => {
+                        let ids: Vec<i64> = self.running.keys().map(|l| l.task_instance_id).collect();
+                        anyhow::bail!(
+                            "exiting with {} task outcome(s) unreported (task instances {ids:?}): the \
+                             database did not accept them within {REPORT_WAIT:?}; the master will fail them over",
+                            ids.len()
+                        );
+                    }
+                },
             }
         }
-        if let Err(err) = db::deregister(&self.pool, self.id()).await {
-            warn!(error = %format!("{err:#}"), "could not deregister; the master will time this worker out");
+        match tokio::time::timeout(REPORT_WAIT, db::deregister(&self.pool, self.id())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                warn!(error = %format!("{err:#}"), "could not deregister; the master will time this worker out")
+            }
+            Err(_) => warn!("could not deregister in time; the master will time this worker out"),
         }
         info!("stopped");
         Ok(())
     }
 
-    fn begin_shutdown(&self, config: &Config) -> Instant {
-        self.slots.drain();
-        info!(running = self.running.len(), grace = ?config.shutdown_grace(), "shutting down: no new claims");
-        Instant::now() + config.shutdown_grace()
+    /// SIGTERM or SIGINT: the first stops claiming and starts the grace period, a second one
+    /// ends the grace period at once.
+    fn on_signal(&self, shutdown: Shutdown, config: &Config) -> Shutdown {
+        match shutdown {
+            Shutdown::No => {
+                self.slots.drain();
+                info!(running = self.running.len(), grace = ?config.shutdown_grace(), "shutting down: no new claims");
+                Shutdown::Draining {
+                    kill_at: Instant::now() + config.shutdown_grace(),
+                }
+            }
+            Shutdown::Draining { .. } => {
+                info!("second signal: ending the grace period now");
+                Shutdown::Draining {
+                    kill_at: Instant::now(),
+                }
+            }
+            killed @ Shutdown::Killed { .. } => killed,
+        }
     }
 
     /// Claims up to `free` tasks; the slots taken for them are given back if unused.
