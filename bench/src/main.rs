@@ -39,9 +39,10 @@ fn main() {
     results.push(idle_start(&mut db));
     drop(workers);
 
+    // Shell throughput is bound by process start latency, not CPU, below ~32 slots a worker.
     let workers = [
-        cluster.worker("bench-shell-1", &["--slots", "8"]),
-        cluster.worker("bench-shell-2", &["--slots", "8"]),
+        cluster.worker("bench-shell-1", &["--slots", "32"]),
+        cluster.worker("bench-shell-2", &["--slots", "32"]),
     ];
     results.push(throughput(&mut db, "shell", "throughput_shell"));
     drop(workers);

@@ -182,7 +182,7 @@ fn start_shell(
             started,
             ended,
         }));
-        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
     });
     Started {
         process_group: pgid,
