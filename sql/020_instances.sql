@@ -48,6 +48,7 @@ CREATE TABLE sched.task_instance (
     workflow_priority    smallint NOT NULL,
     task_priority        smallint NOT NULL,
     worker_id            bigint,
+    claim_token          bigint,
     exit_code            integer,
     kill_requested       boolean NOT NULL DEFAULT false,
     queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -80,6 +81,7 @@ COMMENT ON COLUMN sched.task_instance.worker_group IS 'Only workers of this grou
 COMMENT ON COLUMN sched.task_instance.workflow_priority IS 'Priority of the instance, 0 = highest.';
 COMMENT ON COLUMN sched.task_instance.task_priority IS 'Priority of the task, 0 = highest.';
 COMMENT ON COLUMN sched.task_instance.worker_id IS 'Worker that claimed it; NULL until claimed.';
+COMMENT ON COLUMN sched.task_instance.claim_token IS 'Token of the claim call that took it: a retried call returns the same tasks instead of claiming others.';
 COMMENT ON COLUMN sched.task_instance.exit_code IS 'Exit code reported by the worker (0 succeeded, 137 killed).';
 COMMENT ON COLUMN sched.task_instance.kill_requested IS 'Set by stop or failure strategy end; the worker kills the process group.';
 COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';

@@ -26,8 +26,8 @@ AS $$
 DECLARE
     caller regrole := sched._caller();
 BEGIN
-    IF NOT (pg_catalog.pg_has_role(caller, owner, 'MEMBER')
-            OR pg_catalog.pg_has_role(caller, 'sched_admin', 'MEMBER')) THEN
+    IF caller IS NULL OR NOT (pg_catalog.pg_has_role(caller, owner, 'MEMBER')
+                              OR pg_catalog.pg_has_role(caller, 'sched_admin', 'MEMBER')) THEN
         RAISE EXCEPTION 'permission denied for %', what
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = pg_catalog.format('It belongs to role %s; role %s is neither a member of it nor of sched_admin.', owner, caller);

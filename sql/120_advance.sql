@@ -179,9 +179,11 @@ BEGIN
 
     -- DolphinScheduler §10.3: the lost attempt becomes need_fault_tolerance and a new attempt
     -- of the same task is queued, unless the instance is being stopped or is ending.
+    -- Only in the instances locked above: an attempt claimed since is the next tick's.
     WITH lost AS (
         UPDATE sched.task_instance ti SET state = 'need_fault_tolerance', ended_at = now()
         WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+          AND ti.workflow_instance_id = ANY(instances)
         RETURNING ti.*
     ), requeued AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, state, worker_group,

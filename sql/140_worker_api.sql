@@ -14,7 +14,7 @@ BEGIN
         RAISE EXCEPTION 'worker % is not registered or was declared dead', worker_id
             USING ERRCODE = 'SW001', HINT = 'Register again with sched.register_worker.';
     END IF;
-    IF NOT pg_catalog.pg_has_role(sched._caller(), w.login_role, 'MEMBER') THEN
+    IF NOT coalesce(pg_catalog.pg_has_role(sched._caller(), w.login_role, 'MEMBER'), false) THEN
         RAISE EXCEPTION 'permission denied for worker %', worker_id
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = pg_catalog.format('It was registered by role %s.', w.login_role);
@@ -90,9 +90,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sched._worker_guard(worker_id);
+    -- Re-checked under the row lock: the master may have declared it dead in between.
     UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(heartbeat.running, 0)
-    WHERE id = worker_id;
-    RETURN true;
+    WHERE id = worker_id AND alive;
+    RETURN FOUND;
 EXCEPTION WHEN SQLSTATE 'SW001' THEN
     -- Declared dead: its tasks were failed over; it must kill what it runs and register anew.
     RETURN false;
@@ -101,15 +102,32 @@ $$;
 COMMENT ON FUNCTION sched.heartbeat(bigint, integer) IS
     'Worker protocol: records that the worker is alive and how many tasks it runs. false means it was declared dead: it must kill its tasks and register again.';
 
-CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer)
+CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer, claim_token bigint)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
+DECLARE
+    already integer;
 BEGIN
     IF max_tasks IS NULL OR max_tasks < 1 THEN
         RETURN;
+    END IF;
+    -- A call retried after its answer was lost (the connection dropped after the commit) must
+    -- get the tasks the first call claimed, or they would sit running on a live worker that
+    -- never heard of them.
+    IF _claim.claim_token IS NOT NULL THEN
+        RETURN QUERY
+        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt
+        FROM sched.task_instance ti
+        JOIN sched.task_definition td ON td.id = ti.task_id
+        WHERE ti.worker_id = _claim.worker_id AND ti.state IN ('dispatched', 'running')
+          AND ti.claim_token = _claim.claim_token;
+        GET DIAGNOSTICS already = ROW_COUNT;
+        IF already > 0 THEN
+            RETURN;
+        END IF;
     END IF;
     -- The CTE is a fence: LIMIT and SKIP LOCKED must apply before the UPDATE joins anything.
     RETURN QUERY
@@ -121,16 +139,17 @@ BEGIN
         LIMIT least(_claim.max_tasks, 1000)
         FOR UPDATE SKIP LOCKED)
     UPDATE sched.task_instance ti
-       SET state = 'running', worker_id = _claim.worker_id, started_at = now()
+       SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
+           started_at = now()
       FROM picked, sched.task_definition td
      WHERE ti.id = picked.id AND td.id = ti.task_id
     RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt;
 END
 $$;
-COMMENT ON FUNCTION sched._claim(bigint, text[], integer) IS
-    'Internal: claims up to max_tasks queued task instances of these groups for a worker: highest priority first, then FIFO.';
+COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
+    'Internal: claims up to max_tasks queued task instances of these groups for a worker: highest priority first, then FIFO. With a claim token already used by this worker, returns what that call claimed instead.';
 
-CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer)
+CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -138,11 +157,12 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM sched._claim(claim_tasks.worker_id, sched._worker_guard(claim_tasks.worker_id), max_tasks);
+    RETURN QUERY SELECT * FROM sched._claim(claim_tasks.worker_id, sched._worker_guard(claim_tasks.worker_id),
+                                            max_tasks, claim_tasks.claim_token);
 END
 $$;
-COMMENT ON FUNCTION sched.claim_tasks(bigint, integer) IS
-    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it.';
+COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
+    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
 
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[],
@@ -194,7 +214,7 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
-                                     claim_max integer DEFAULT 0)
+                                     claim_max integer DEFAULT 0, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -211,7 +231,7 @@ BEGIN
                                coalesce(complete_tasks.started_at, '{}'), coalesce(complete_tasks.ended_at, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
-    RETURN QUERY SELECT * FROM sched._claim(complete_tasks.worker_id, groups, claim_max);
+    RETURN QUERY SELECT * FROM sched._claim(complete_tasks.worker_id, groups, claim_max, complete_tasks.claim_token);
     GET DIAGNOSTICS claimed = ROW_COUNT;
     -- Wake other workers only for work this one could not take: groups it does not serve, and
     -- its own groups when it filled every slot it asked for (more may be waiting).
@@ -222,8 +242,8 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer) IS
-    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does. Reports whose lease is no longer valid change nothing.';
+COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint) IS
+    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does (claim_token as there). Reports whose lease is no longer valid change nothing, so the whole call can be retried.';
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
@@ -298,20 +318,30 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
 CREATE FUNCTION sched._master_tick(worker_timeout interval) RETURNS integer
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+-- A user transaction holding an instance lock (an open stop_workflow, say) must not stall
+-- failover for everyone: give up for this tick and try again on the next.
+SET lock_timeout = '500ms'
 AS $$
 DECLARE
-    dead bigint[];
+    expired integer;
+    orphans bigint[];
 BEGIN
-    WITH expired AS (
-        UPDATE sched.worker w SET alive = false, ended_at = now()
-        WHERE w.alive AND w.last_heartbeat < now() - worker_timeout
-        RETURNING w.id)
-    SELECT array_agg(id) INTO dead FROM expired;
-    IF dead IS NULL THEN
-        RETURN 0;
+    UPDATE sched.worker w SET alive = false, ended_at = now()
+    WHERE w.alive AND w.last_heartbeat < now() - worker_timeout;
+    GET DIAGNOSTICS expired = ROW_COUNT;
+    -- Every dead registration's active attempts, not only those that expired now: a claim that
+    -- committed just after its worker was declared dead would otherwise be stranded.
+    SELECT array_agg(DISTINCT ti.worker_id) INTO orphans
+    FROM sched.task_instance ti
+    JOIN sched.worker w ON w.id = ti.worker_id AND NOT w.alive
+    WHERE ti.state IN ('dispatched', 'running');
+    IF orphans IS NOT NULL THEN
+        PERFORM sched._fail_over(orphans);
     END IF;
-    PERFORM sched._fail_over(dead);
-    RETURN cardinality(dead);
+    RETURN expired;
+EXCEPTION WHEN lock_not_available THEN
+    RAISE LOG 'pg_sched master: workflow instances are locked by another transaction; failover is retried on the next tick';
+    RETURN 0;
 END
 $$;
 COMMENT ON FUNCTION sched._master_tick(interval) IS

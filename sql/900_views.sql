@@ -1,5 +1,6 @@
 -- Views for people and BI tools. Each shows only what the querying role may see: rows of
 -- workflows owned by a role it is a member of, everything for sched_admin and superusers.
+-- security_barrier: a caller's own functions in WHERE must not see rows before that filter.
 
 CREATE FUNCTION sched._priority_name(rank smallint) RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -11,7 +12,7 @@ LANGUAGE sql STABLE
 AS $$ SELECT pg_catalog.pg_has_role(owner, 'MEMBER') OR pg_catalog.pg_has_role('sched_admin', 'MEMBER') $$;
 COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role see things owned by owner.';
 
-CREATE VIEW sched.workflows AS
+CREATE VIEW sched.workflows WITH (security_barrier) AS
 SELECT w.name,
        w.current_version AS version,
        v.project,
@@ -41,7 +42,7 @@ COMMENT ON COLUMN sched.workflows.worker_group IS 'Default worker group.';
 COMMENT ON COLUMN sched.workflows.created_at IS 'When version 1 was created.';
 COMMENT ON COLUMN sched.workflows.updated_at IS 'When the current version was created.';
 
-CREATE VIEW sched.workflow_instances AS
+CREATE VIEW sched.workflow_instances WITH (security_barrier) AS
 SELECT i.id,
        w.name AS workflow,
        v.version,
@@ -74,7 +75,7 @@ COMMENT ON COLUMN sched.workflow_instances.started_at IS 'When it started runnin
 COMMENT ON COLUMN sched.workflow_instances.ended_at IS 'When it finished; NULL while unfinished.';
 COMMENT ON COLUMN sched.workflow_instances.duration IS 'ended_at - started_at.';
 
-CREATE VIEW sched.task_instances AS
+CREATE VIEW sched.task_instances WITH (security_barrier) AS
 SELECT ti.id,
        ti.workflow_instance_id,
        w.name AS workflow,
@@ -137,7 +138,7 @@ COMMENT ON COLUMN sched.workers.alive IS 'False once it shut down or missed hear
 COMMENT ON COLUMN sched.workers.registered_at IS 'When it registered.';
 COMMENT ON COLUMN sched.workers.ended_at IS 'When it shut down or was declared dead.';
 
-CREATE VIEW sched.commands AS
+CREATE VIEW sched.commands WITH (security_barrier) AS
 SELECT c.id,
        c.command_type,
        w.name AS workflow,

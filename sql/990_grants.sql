@@ -26,8 +26,8 @@ TO sched_user, sched_admin;
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer),
     sched.heartbeat(bigint, integer),
-    sched.claim_tasks(bigint, integer),
-    sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer),
+    sched.claim_tasks(bigint, integer, bigint),
+    sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint),
     sched.complete_task(bigint, bigint, integer),
     sched.append_log(bigint, bigint[], integer[], text[]),
     sched.kill_requests(bigint),

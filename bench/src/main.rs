@@ -347,8 +347,8 @@ fn print_table(report: &Value) {
         .as_f64()
         .unwrap_or(f64::NAN);
     println!(
-        "\n{:<34} {:>12} {:>12} {:>12}  {}",
-        "figure", "p50", "p95", "p99", "vs floor"
+        "\n{:<34} {:>12} {:>12} {:>12}  vs floor",
+        "figure", "p50", "p95", "p99"
     );
     let line = |label: &str, v: &Value, ratio_to: f64| {
         let p50 = v["p50"].as_f64().unwrap_or(f64::NAN);

@@ -208,6 +208,45 @@ fn sched_worker_and_sched_user_are_separated() {
         .unwrap()
         .get(0);
     assert_eq!(seen, 0);
+    // Not even through a function of its own, cheap and immutable, that the planner would
+    // happily evaluate before the views' visibility filter.
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let mut peeker = <postgres::Config as std::str::FromStr>::from_str(&cluster.conn_string("bob"))
+        .unwrap()
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    peeker
+        .batch_execute(
+            "CREATE FUNCTION pg_temp.peek(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE COST 0.0001 AS
+             $$ BEGIN RAISE NOTICE 'peek %', t; RETURN true; END $$;",
+        )
+        .unwrap();
+    for (view, col) in [
+        ("workflow_instances", "workflow"),
+        ("task_instances", "workflow"),
+        ("commands", "workflow"),
+        ("workflows", "name"),
+    ] {
+        peeker
+            .query(
+                &format!("SELECT * FROM sched.{view} WHERE pg_temp.peek({col})"),
+                &[],
+            )
+            .unwrap();
+    }
+    let leaked: Vec<String> = notices
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.contains("alices"))
+        .cloned()
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "a caller's function saw rows the views hide: {leaked:?}"
+    );
     for sql in [
         "SELECT sched.start_workflow('alices')".to_owned(),
         format!("SELECT sched.stop_workflow({id})"),
@@ -333,6 +372,89 @@ fn a_report_under_a_lease_that_was_taken_away_is_refused() {
         .get(0);
     assert!(accepted);
     assert_eq!(instance_state(&mut db, id), "succeeded");
+}
+
+#[test]
+fn a_retried_claim_gets_the_tasks_of_the_try_whose_answer_was_lost() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "pair", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"}]}"#,
+    );
+    let id = start(&mut db, "pair");
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let w: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('w', 'h', ARRAY['default'], 4)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let claim = |worker: &mut Client, token: i64| -> Vec<i64> {
+        let mut ids: Vec<i64> = worker
+            .query(
+                "SELECT task_instance_id FROM sched.claim_tasks($1, 1, $2)",
+                &[&w, &token],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = claim(&mut worker, 7);
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        claim(&mut worker, 7),
+        first,
+        "the same token gets the same task again"
+    );
+    let other = claim(&mut worker, 8);
+    assert_eq!(other.len(), 1);
+    assert_ne!(other, first, "a new token claims the next task");
+    let queued: i64 = db
+        .query_one("SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1 AND state = 'queued'", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0);
+}
+
+#[test]
+fn an_attempt_claimed_just_after_its_worker_was_declared_dead_is_still_failed_over() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "late", "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    let id = start(&mut db, "late");
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let w: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('late', 'h', ARRAY['default'], 1)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    db.execute("SELECT sched._master_tick('0 s')", &[]).unwrap();
+    // What a claim that raced the master and committed after it leaves behind.
+    db.execute(
+        "UPDATE sched.task_instance SET state = 'running', worker_id = $1, started_at = now()
+         WHERE workflow_instance_id = $2",
+        &[&w, &id],
+    )
+    .unwrap();
+    db.execute("SELECT sched._master_tick('1 hour')", &[])
+        .unwrap();
+    assert_eq!(
+        task_states(&mut db, id),
+        [
+            ("a".to_owned(), "need_fault_tolerance".to_owned(), 1),
+            ("a".to_owned(), "queued".to_owned(), 2)
+        ]
+    );
 }
 
 #[test]

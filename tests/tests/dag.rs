@@ -324,3 +324,30 @@ fn empty_tasks_start_no_process_and_work_as_join_points() {
     };
     assert_eq!((join_type.as_str(), join_log), ("empty", 0));
 }
+
+#[test]
+fn a_task_whose_escaped_background_process_holds_its_output_still_completes() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    // setsid leaves the task's process group, so the kill at the end of the script misses it,
+    // and it keeps the task's stdout open.
+    define(
+        &mut db,
+        r#"{"name": "daemonizer", "tasks": [{"name": "a", "type": "shell", "script": "setsid sleep 37.5 & echo detached"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "daemonizer");
+    let state = wait(&mut db, id, 20);
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 37.5"])
+        .status();
+    assert_eq!(state, "succeeded");
+    let log: String = db
+        .query_one(
+            "SELECT sched.task_log(id) FROM sched.task_instances WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(log, "detached");
+}

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::Parser;
 
-pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(3);
 pub const POLL_INTERVAL_DEFAULT_MS: u64 = 5_000;
 pub const SHUTDOWN_GRACE_DEFAULT_S: u64 = 30;
 

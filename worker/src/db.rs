@@ -4,6 +4,7 @@
 //! query costs an extra round trip, parse then execute, on the hot path.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -92,17 +93,36 @@ pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool
     Ok(row.get(0))
 }
 
-pub async fn claim(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<Claimed>> {
+static CLAIM_TOKENS: AtomicI64 = AtomicI64::new(1);
+
+/// A token for one claiming call, repeated when that call is retried (see sched.claim_tasks).
+pub fn claim_token() -> i64 {
+    CLAIM_TOKENS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// sched.worker_timeout of the server: heartbeats must come well within it.
+pub async fn worker_timeout(pool: &Pool) -> Result<Option<Duration>> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT extract(epoch FROM current_setting('sched.worker_timeout', true)::interval)::float8",
+            &[],
+        )
+        .await?;
+    Ok(row.get::<_, Option<f64>>(0).map(Duration::from_secs_f64))
+}
+
+pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<Vec<Claimed>> {
     let client = pool.get().await?;
     let rows = client
         .query(
             &client
                 .prepare_cached(
                     "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
-             FROM sched.claim_tasks($1, $2)",
+             FROM sched.claim_tasks($1, $2, $3)",
                 )
                 .await?,
-            &[&worker_id, &max],
+            &[&worker_id, &max, &token],
         )
         .await?;
     Ok(claimed(worker_id, &rows))
@@ -115,6 +135,7 @@ pub async fn complete_and_claim(
     worker_id: i64,
     outcomes: &[Outcome],
     claim_max: i32,
+    token: i64,
 ) -> Result<Vec<Claimed>> {
     let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
     let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
@@ -126,10 +147,12 @@ pub async fn complete_and_claim(
             &client
                 .prepare_cached(
                     "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
-             FROM sched.complete_tasks($1, $2, $3, $4, $5, $6)",
+             FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .await?,
-            &[&worker_id, &ids, &codes, &started, &ended, &claim_max],
+            &[
+                &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
+            ],
         )
         .await?;
     Ok(claimed(worker_id, &rows))

@@ -6,7 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -18,6 +20,8 @@ use crate::reporter::{Lease, Outcome, Report};
 
 /// Exit code reported when the task's process could not be started.
 const EXIT_NOT_STARTED: i32 = 127;
+/// After the script exits, how long output still held open by escaped processes is read.
+const PIPE_DRAIN: Duration = Duration::from_secs(1);
 /// Longer lines are cut: one runaway line must not become one huge row.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
@@ -47,9 +51,10 @@ fn bash() -> &'static Path {
         .unwrap_or(Path::new("bash"))
 }
 
-/// A started task: the process group to kill (none for tasks without a process).
+/// A started task: the process group to kill, 0 once the process has been reaped (its id may
+/// then belong to someone else); none for tasks without a process.
 pub struct Started {
-    pub process_group: Option<i32>,
+    pub process_group: Option<Arc<AtomicI32>>,
 }
 
 pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Report>) -> Started {
@@ -140,6 +145,8 @@ fn start_shell(
     };
     let started = SystemTime::now();
     let pgid = child.id().map(|pid| pid as i32);
+    let group = pgid.map(|id| Arc::new(AtomicI32::new(id)));
+    let live_group = group.clone();
     let stdout = child.stdout.take().map(|s| BufReader::new(s).split(b'\n'));
     let stderr = child.stderr.take().map(|s| BufReader::new(s).split(b'\n'));
 
@@ -149,7 +156,14 @@ fn start_shell(
         let mut err = stderr;
         let mut status = None;
         let mut ended = started;
+        let mut drain_until: Option<tokio::time::Instant> = None;
         while out.is_some() || err.is_some() || status.is_none() {
+            let drain_over = async {
+                match drain_until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 line = next(&mut out), if out.is_some() => match line {
                     Some(bytes) => send_line(&reports, lease, &mut line_no, &bytes),
@@ -162,12 +176,16 @@ fn start_shell(
                 exited = child.wait(), if status.is_none() => {
                     ended = SystemTime::now();
                     status = Some(exited);
-                    // The script is done: whatever it left running in the background goes too,
-                    // and with it the last holders of the output pipes.
-                    if let Some(pgid) = pgid {
+                    if let (Some(pgid), Some(group)) = (pgid, &live_group) {
+                        group.store(0, Ordering::SeqCst);
+                        // The script is done: whatever it left running in its group goes too,
+                        // and with it the last holders of the output pipes.
                         kill_group(pgid);
                     }
+                    drain_until = Some(tokio::time::Instant::now() + PIPE_DRAIN);
                 }
+                // A process that left the group (setsid, a daemon) may hold the pipes open.
+                () = drain_over => break,
             }
         }
         // Death by signal is reported as 128 + signal, so SIGKILL gives 137, which pg_sched
@@ -185,7 +203,7 @@ fn start_shell(
         let _ = std::fs::remove_dir_all(&dir);
     });
     Started {
-        process_group: pgid,
+        process_group: group,
     }
 }
 
@@ -224,6 +242,14 @@ fn finish(reports: &mpsc::UnboundedSender<Report>, lease: Lease, exit_code: i32,
         started: at,
         ended: at,
     }));
+}
+
+/// Kills a started task's process group, unless its process was already reaped.
+pub fn kill(group: &AtomicI32) {
+    let pgid = group.load(Ordering::SeqCst);
+    if pgid > 0 {
+        kill_group(pgid);
+    }
 }
 
 /// SIGKILL to a whole process group; a group that is already gone is not an error.

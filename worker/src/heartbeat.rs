@@ -12,6 +12,17 @@ use tracing::warn;
 
 use crate::db;
 
+/// Heartbeats come every 3 s, or three times per sched.worker_timeout when that is shorter,
+/// so that a live worker is never declared dead between two beats.
+pub fn interval(worker_timeout: Option<Duration>) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(3);
+    const FLOOR: Duration = Duration::from_millis(100);
+    match worker_timeout {
+        Some(timeout) => (timeout / 3).clamp(FLOOR, DEFAULT),
+        None => DEFAULT,
+    }
+}
+
 pub fn spawn(
     pool: Pool,
     interval: Duration,

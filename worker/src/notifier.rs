@@ -28,8 +28,11 @@ pub fn spawn(config: tokio_postgres::Config, groups: Vec<String>, tx: mpsc::Unbo
         loop {
             match listen(&config, &groups, &tx).await {
                 Ended::ReceiverGone => return,
-                Ended::ConnectionLost(reason) => {
-                    warn!(%reason, "notification connection lost; reconnecting")
+                Ended::ConnectionLost { reason, listened } => {
+                    warn!(%reason, "notification connection lost; reconnecting");
+                    if listened {
+                        backoff = BACKOFF_MIN;
+                    }
                 }
             }
             tokio::time::sleep(backoff).await;
@@ -41,7 +44,8 @@ pub fn spawn(config: tokio_postgres::Config, groups: Vec<String>, tx: mpsc::Unbo
 enum Ended {
     /// The worker stopped listening: it is shutting down.
     ReceiverGone,
-    ConnectionLost(String),
+    /// `listened`: the connection had worked, so the next attempt starts a new backoff.
+    ConnectionLost { reason: String, listened: bool },
 }
 
 async fn listen(
@@ -51,7 +55,12 @@ async fn listen(
 ) -> Ended {
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
-        Err(err) => return Ended::ConnectionLost(err.to_string()),
+        Err(err) => {
+            return Ended::ConnectionLost {
+                reason: err.to_string(),
+                listened: false,
+            };
+        }
     };
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
@@ -73,7 +82,10 @@ async fn listen(
         .batch_execute("LISTEN sched_ready; LISTEN sched_kill")
         .await
     {
-        return Ended::ConnectionLost(err.to_string());
+        return Ended::ConnectionLost {
+            reason: err.to_string(),
+            listened: false,
+        };
     }
     info!("listening for notifications");
     if tx.send(Wake::Resync).is_err() {
@@ -93,5 +105,8 @@ async fn listen(
         }
     }
     drop(client);
-    Ended::ConnectionLost(driver.await.unwrap_or_else(|e| e.to_string()))
+    Ended::ConnectionLost {
+        reason: driver.await.unwrap_or_else(|e| e.to_string()),
+        listened: true,
+    }
 }

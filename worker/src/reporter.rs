@@ -149,8 +149,10 @@ async fn send_completions(shared: &Shared, finished: Vec<Outcome>) -> Vec<Report
         } else {
             0
         };
+        // One token for every try: a retry after a lost answer gets the tasks the lost try claimed.
+        let token = db::claim_token();
         let result = retry("complete_tasks", || {
-            db::complete_and_claim(&shared.pool, worker_id, &mine, reserved as i32)
+            db::complete_and_claim(&shared.pool, worker_id, &mine, reserved as i32, token)
         })
         .await;
         let worker_gone = result.is_none();

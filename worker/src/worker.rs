@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -87,9 +87,10 @@ pub async fn run(config: Config) -> Result<()> {
         done_tx,
     );
     let (lost_tx, lost_rx) = mpsc::unbounded_channel();
+    let beat = heartbeat::interval(db::worker_timeout(&pool).await.unwrap_or(None));
     heartbeat::spawn(
         pool.clone(),
-        config::HEARTBEAT_INTERVAL_DEFAULT,
+        beat,
         worker_id.clone(),
         running_count.clone(),
         lost_tx,
@@ -103,6 +104,7 @@ pub async fn run(config: Config) -> Result<()> {
         running_count,
         slots,
         running: HashMap::new(),
+        pending_claim: None,
         reports: report_tx,
     };
     worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
@@ -116,7 +118,9 @@ struct Worker {
     running_count: Arc<AtomicUsize>,
     slots: Arc<Slots>,
     /// Claimed and not yet reported, with the process group to kill.
-    running: HashMap<Lease, Option<i32>>,
+    running: HashMap<Lease, Option<Arc<AtomicI32>>>,
+    /// A claim whose answer was lost: its token and slots, kept for the retry.
+    pending_claim: Option<(i64, usize)>,
     reports: mpsc::UnboundedSender<Report>,
 }
 
@@ -144,11 +148,15 @@ impl Worker {
         loop {
             if matches!(shutdown, Shutdown::No) && want_claim {
                 // With no slot free (busy, or the reporter is refilling them) the wish stays,
-                // to be tried after the next event.
-                let free = self.slots.take_all();
+                // to be tried after the next event. A claim whose answer was lost is retried
+                // first, with its token and slots.
+                let (token, free) = match self.pending_claim.take() {
+                    Some(pending) => pending,
+                    None => (db::claim_token(), self.slots.take_all()),
+                };
                 if free > 0 {
                     want_claim = false;
-                    self.claim(free).await;
+                    self.claim(token, free).await;
                 }
             }
             if !matches!(shutdown, Shutdown::No) && self.running.is_empty() {
@@ -172,6 +180,7 @@ impl Worker {
                         self.running.remove(lease);
                     }
                     self.start_all(reported.claimed);
+                    self.running_count.store(self.running.len(), Ordering::Relaxed);
                     if reported.worker_gone && reported.leases.iter().any(|l| l.worker_id == self.id()) {
                         self.start_over().await;
                     }
@@ -236,26 +245,34 @@ impl Worker {
     }
 
     /// Claims up to `free` tasks; the slots taken for them are given back if unused.
-    async fn claim(&mut self, free: usize) {
+    async fn claim(&mut self, token: i64, free: usize) {
         let id = self.id();
-        match db::claim(&self.pool, id, free as i32).await {
+        match db::claim(&self.pool, id, free as i32, token).await {
             Ok(tasks) => {
-                self.slots.give(free - tasks.len());
+                self.slots.give(free.saturating_sub(tasks.len()));
                 self.start_all(tasks);
             }
-            Err(err) => {
+            Err(err) if db::is_worker_gone(&err) => {
                 self.slots.give(free);
-                if db::is_worker_gone(&err) {
-                    self.start_over().await;
-                } else {
-                    warn!(error = %format!("{err:#}"), "claim failed; retrying on the next wake-up");
-                }
+                self.start_over().await;
+            }
+            Err(err) => {
+                // The claim may have committed before the answer was lost: keep its slots and
+                // token so that the retry gets those tasks.
+                self.pending_claim = Some((token, free));
+                warn!(error = %format!("{err:#}"), "claim failed; retrying on the next wake-up");
             }
         }
     }
 
     fn start_all(&mut self, tasks: Vec<db::Claimed>) {
         for task in tasks {
+            // Claimed under a registration that has since been declared dead: the master fails
+            // it over, and running it here too would run it twice.
+            if task.worker_id != self.id() {
+                self.slots.give(1);
+                continue;
+            }
             let started = executor::start(&task, &self.work_dir, self.reports.clone());
             self.running.insert(
                 Lease {
@@ -278,9 +295,9 @@ impl Worker {
                         task_instance_id,
                         worker_id: id,
                     };
-                    if let Some(Some(pgid)) = self.running.get(&lease) {
+                    if let Some(Some(group)) = self.running.get(&lease) {
                         info!(task_instance_id, "killing task on request");
-                        executor::kill_group(*pgid);
+                        executor::kill(group);
                     }
                 }
             }
@@ -290,8 +307,8 @@ impl Worker {
     }
 
     fn kill_all(&self) {
-        for pgid in self.running.values().flatten() {
-            executor::kill_group(*pgid);
+        for group in self.running.values().flatten() {
+            executor::kill(group);
         }
     }
 
@@ -299,9 +316,9 @@ impl Worker {
     /// are killed (their reports will be refused) and the worker registers anew.
     async fn start_over(&mut self) {
         let old = self.id();
-        for (lease, pgid) in &self.running {
-            if let (true, Some(pgid)) = (lease.worker_id == old, pgid) {
-                executor::kill_group(*pgid);
+        for (lease, group) in &self.running {
+            if let (true, Some(group)) = (lease.worker_id == old, group) {
+                executor::kill(group);
             }
         }
         let r = &self.registration;
