@@ -329,12 +329,14 @@ BEGIN
     UPDATE sched.worker w SET alive = false, ended_at = now()
     WHERE w.alive AND w.last_heartbeat < now() - worker_timeout;
     GET DIAGNOSTICS expired = ROW_COUNT;
-    -- Every dead registration's active attempts, not only those that expired now: a claim that
-    -- committed just after its worker was declared dead would otherwise be stranded.
-    SELECT array_agg(DISTINCT ti.worker_id) INTO orphans
-    FROM sched.task_instance ti
-    JOIN sched.worker w ON w.id = ti.worker_id AND NOT w.alive
-    WHERE ti.state IN ('dispatched', 'running');
+    -- Recently dead registrations' active attempts, not only those of workers that expired now:
+    -- a claim that committed just after its worker was declared dead would otherwise be
+    -- stranded. Such a race lasts milliseconds; ten minutes of dead workers is plenty.
+    SELECT array_agg(w.id) INTO orphans
+    FROM sched.worker w
+    WHERE NOT w.alive AND w.ended_at > now() - interval '10 minutes'
+      AND EXISTS (SELECT 1 FROM sched.task_instance ti
+                  WHERE ti.worker_id = w.id AND ti.state IN ('dispatched', 'running'));
     IF orphans IS NOT NULL THEN
         PERFORM sched._fail_over(orphans);
     END IF;
