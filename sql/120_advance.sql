@@ -2,20 +2,9 @@
 -- of the workflow instances concerned (taken in id order, so that concurrent completions
 -- serialise per instance and never deadlock): under that lock "are all upstream tasks done?"
 -- and "is anything still active?" cannot be answered twice by racing transactions.
-
--- plpgsql rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's statements on
--- every call, plpgsql keeps its plans for the session.
-CREATE FUNCTION sched._lock_instances(instances bigint[]) RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM 1 FROM sched.workflow_instance wi
-    WHERE wi.id = ANY(instances)
-    ORDER BY wi.id
-    FOR NO KEY UPDATE;
-END
-$$;
-COMMENT ON FUNCTION sched._lock_instances(bigint[]) IS 'Internal: locks workflow instances in id order.';
+--
+-- They are plpgsql rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's
+-- statements on every call, plpgsql keeps its plans for the session.
 
 CREATE FUNCTION sched._notify_ready(groups text[]) RETURNS void
 LANGUAGE plpgsql
@@ -83,21 +72,15 @@ $$;
 COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
     'Internal: gives every instance with nothing left active its final state.';
 
-CREATE FUNCTION sched._advance(finished bigint[]) RETURNS text[]
+-- finished: the attempts; touched: their instances; any_failed: whether one failed or was
+-- killed. The caller knows all three from the statement that ended the attempts.
+CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean) RETURNS text[]
 LANGUAGE plpgsql
 AS $$
 DECLARE
     ending     bigint[];
-    touched    bigint[];
-    any_failed boolean;
     groups     text[];
 BEGIN
-    SELECT array_agg(DISTINCT ti.workflow_instance_id), bool_or(ti.state IN ('failed', 'killed'))
-    INTO touched, any_failed
-    FROM sched.task_instance ti WHERE ti.id = ANY(finished);
-    IF touched IS NULL THEN
-        RETURN NULL;
-    END IF;
 
     -- ---------- Failures: the first one decides; under "end" it stops everything ----------
     IF any_failed THEN
@@ -159,7 +142,7 @@ BEGIN
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._advance(bigint[]) IS
+COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
     'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks all succeeded, and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 
 CREATE FUNCTION sched._fail_over(workers bigint[]) RETURNS void
@@ -175,7 +158,7 @@ BEGIN
     IF instances IS NULL THEN
         RETURN;
     END IF;
-    PERFORM sched._lock_instances(instances);
+    PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(instances) ORDER BY wi.id FOR NO KEY UPDATE;
 
     -- DolphinScheduler §10.3: the lost attempt becomes need_fault_tolerance and a new attempt
     -- of the same task is queued, unless the instance is being stopped or is ending.

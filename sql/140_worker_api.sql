@@ -170,7 +170,9 @@ CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], ex
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    done bigint[];
+    done       bigint[];
+    touched    bigint[];
+    any_failed boolean;
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -181,8 +183,10 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM sched._lock_instances(ARRAY(
-        SELECT DISTINCT ti.workflow_instance_id FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids)));
+    PERFORM 1 FROM sched.workflow_instance wi
+    WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids))
+    ORDER BY wi.id
+    FOR NO KEY UPDATE OF wi;
 
     -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed.
     -- The worker's own clock says when the process really started and ended; it is kept within
@@ -200,12 +204,14 @@ BEGIN
          WHERE ti.id = r.id
            AND ti.worker_id = _complete.worker_id
            AND ti.state IN ('dispatched', 'running')
-        RETURNING ti.id)
-    SELECT array_agg(id) INTO done FROM finished;
+        RETURNING ti.id, ti.workflow_instance_id, ti.state)
+    SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state IN ('failed', 'killed'))
+    INTO done, touched, any_failed
+    FROM finished;
 
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
-        ready_groups := sched._advance(done);
+        ready_groups := sched._advance(done, touched, any_failed);
     END IF;
 END
 $$;
