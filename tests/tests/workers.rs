@@ -167,12 +167,12 @@ fn sigterm_kills_what_outlives_the_grace_period_and_reports_it() {
     let started = cluster.dir.join("started");
     define(
         &mut db,
-        &serde_json::json!({"name": "stubborn", "tasks": [
+        &serde_json::json!({"name": "lingering", "tasks": [
             {"name": "t", "type": "shell", "script": format!("touch {}; sleep 300", started.display())}]})
         .to_string(),
     );
     let mut worker = cluster.worker("w1", &["--shutdown-grace", "1"]);
-    let id = start(&mut db, "stubborn");
+    let id = start(&mut db, "lingering");
     wait_for(Duration::from_secs(30), "the task to start", || {
         started.exists().then_some(())
     });

@@ -93,6 +93,16 @@ pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool
     Ok(row.get(0))
 }
 
+/// The columns of a claimed task, as `claimed` reads them, from a claiming function call.
+macro_rules! claimed_from {
+    ($call:literal) => {
+        concat!(
+            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings FROM ",
+            $call
+        )
+    };
+}
+
 static CLAIM_TOKENS: AtomicI64 = AtomicI64::new(1);
 
 /// A token for one claiming call, repeated when that call is retried (see sched.claim_tasks).
@@ -117,10 +127,7 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<
     let rows = client
         .query(
             &client
-                .prepare_cached(
-                    "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
-             FROM sched.claim_tasks($1, $2, $3)",
-                )
+                .prepare_cached(claimed_from!("sched.claim_tasks($1, $2, $3)"))
                 .await?,
             &[&worker_id, &max, &token],
         )
@@ -145,10 +152,9 @@ pub async fn complete_and_claim(
     let rows = client
         .query(
             &client
-                .prepare_cached(
-                    "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings \
-             FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)",
-                )
+                .prepare_cached(claimed_from!(
+                    "sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
+                ))
                 .await?,
             &[
                 &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
