@@ -12,7 +12,7 @@ CREATE TABLE sched.workflow (
 COMMENT ON TABLE sched.workflow IS 'One row per workflow name; its definitions are in sched.workflow_version.';
 COMMENT ON COLUMN sched.workflow.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.workflow.name IS 'Unique workflow name, as passed to start_workflow.';
-COMMENT ON COLUMN sched.workflow.owner IS 'Role that created the workflow; it and sched_admin may replace, run and drop it.';
+COMMENT ON COLUMN sched.workflow.owner IS 'Role that created the workflow; its members and sched_admin may replace, run and drop it. DROP ROLE is refused while a role owns workflows; REASSIGN OWNED moves them, DROP OWNED drops them.';
 COMMENT ON COLUMN sched.workflow.current_version IS 'Version that start_workflow runs.';
 COMMENT ON COLUMN sched.workflow.created_at IS 'When the first version was created.';
 COMMENT ON COLUMN sched.workflow.updated_at IS 'When the current version was created.';
@@ -27,8 +27,9 @@ CREATE TABLE sched.workflow_version (
     execution_type   text NOT NULL,
     priority         smallint NOT NULL,
     worker_group     text NOT NULL,
+    tenant           text,
     spec             jsonb NOT NULL,
-    created_by       regrole NOT NULL,
+    created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     UNIQUE (workflow_id, version)
 );
@@ -42,8 +43,9 @@ COMMENT ON COLUMN sched.workflow_version.failure_strategy IS 'Default failure st
 COMMENT ON COLUMN sched.workflow_version.execution_type IS 'How concurrent instances relate (parallel).';
 COMMENT ON COLUMN sched.workflow_version.priority IS 'Default instance priority, 0 = highest .. 4 = lowest.';
 COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group of its tasks.';
+COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
-COMMENT ON COLUMN sched.workflow_version.created_by IS 'Role that created this version.';
+COMMENT ON COLUMN sched.workflow_version.created_by IS 'Name of the role that created this version.';
 COMMENT ON COLUMN sched.workflow_version.created_at IS 'When this version was created.';
 
 -- No foreign keys on the bulk tables (task definitions, task instances, join progress, log

@@ -9,10 +9,11 @@ CREATE TABLE sched.workflow_instance (
     priority            smallint NOT NULL,
     worker_group        text NOT NULL,
     params              jsonb NOT NULL DEFAULT '{}',
+    tenant              text,
     -- Set once any attempt fails or is killed with nothing left to replace it: decides the final
     -- state, and under failure strategy end it stops everything else.
     has_failure         boolean NOT NULL DEFAULT false,
-    started_by          regrole NOT NULL,
+    started_by          text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
     ended_at            timestamptz,
@@ -31,8 +32,9 @@ COMMENT ON COLUMN sched.workflow_instance.failure_strategy IS 'Failure strategy 
 COMMENT ON COLUMN sched.workflow_instance.priority IS 'Instance priority, 0 = highest .. 4 = lowest; orders the task queue first.';
 COMMENT ON COLUMN sched.workflow_instance.worker_group IS 'Worker group of tasks that do not name their own.';
 COMMENT ON COLUMN sched.workflow_instance.params IS 'Start parameters given to start_workflow.';
+COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run as (start option or spec); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
-COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Role that started the instance.';
+COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
 COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
 COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';
 COMMENT ON COLUMN sched.workflow_instance.ended_at IS 'When it reached a finished state; NULL while unfinished.';
@@ -47,6 +49,7 @@ CREATE TABLE sched.task_instance (
     -- Copied from the instance and the task so that the claim query reads one index.
     workflow_priority    smallint NOT NULL,
     task_priority        smallint NOT NULL,
+    tenant               text,
     worker_id            bigint,
     claim_token          bigint,
     exit_code            integer,
@@ -80,6 +83,7 @@ COMMENT ON COLUMN sched.task_instance.state IS 'Current state (sched.task_state)
 COMMENT ON COLUMN sched.task_instance.worker_group IS 'Only workers of this group may claim it.';
 COMMENT ON COLUMN sched.task_instance.workflow_priority IS 'Priority of the instance, 0 = highest.';
 COMMENT ON COLUMN sched.task_instance.task_priority IS 'Priority of the task, 0 = highest.';
+COMMENT ON COLUMN sched.task_instance.tenant IS 'OS user the worker runs it as, copied from the instance; NULL is the worker''s user.';
 COMMENT ON COLUMN sched.task_instance.worker_id IS 'Worker that claimed it; NULL until claimed.';
 COMMENT ON COLUMN sched.task_instance.claim_token IS 'Token of the claim call that took it: a retried call returns the same tasks instead of claiming others.';
 COMMENT ON COLUMN sched.task_instance.exit_code IS 'Exit code reported by the worker (0 succeeded, 137 killed).';
@@ -109,7 +113,7 @@ CREATE TABLE sched.command (
         'execute_task')),
     workflow_id          bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
     workflow_instance_id bigint REFERENCES sched.workflow_instance ON DELETE CASCADE,
-    issued_by            regrole NOT NULL,
+    issued_by            text NOT NULL,
     issued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     params               jsonb NOT NULL DEFAULT '{}'
 );
@@ -119,6 +123,6 @@ COMMENT ON COLUMN sched.command.id IS 'Command id.';
 COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop.';
 COMMENT ON COLUMN sched.command.workflow_id IS 'The workflow concerned.';
 COMMENT ON COLUMN sched.command.workflow_instance_id IS 'The instance created or changed.';
-COMMENT ON COLUMN sched.command.issued_by IS 'Role that issued it.';
+COMMENT ON COLUMN sched.command.issued_by IS 'Name of the role that issued it.';
 COMMENT ON COLUMN sched.command.issued_at IS 'When it was issued.';
 COMMENT ON COLUMN sched.command.params IS 'Its parameters (start params and options, ...).';

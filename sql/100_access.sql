@@ -1,40 +1,75 @@
 -- Who is calling, and may they touch this workflow.
 --
--- Function hygiene: every public function is SECURITY DEFINER with a pinned search_path and
--- checks its caller. Internal functions (named sched._*) are executable by nobody but the
--- owner, schema-qualify every name, and run inside those pinned entry points; they carry no
--- SET clause because one blocks SQL-function inlining and costs a configuration save and
--- restore on every call of the completion hot path. The entry points that move work force
--- generic plans: their statements take id arrays, and custom plans would be re-planned on
--- every call (a tenfold cost measured on the completion path) for no better plan.
+-- Identity is the role executing the call: current_user as the caller sees it, never the session
+-- user or the `role` setting, so that code run by a lower role inside a privileged session (an
+-- index expression under autovacuum, another role's SECURITY DEFINER function) acts as that lower
+-- role. A SECURITY DEFINER function cannot see that role, so every public function is a C
+-- function bound to `sched_as_caller` (extension/src/principal.rs): it captures the executing
+-- role and calls the internal function `sched._<name>(principal regrole, <same arguments>)`,
+-- which is SECURITY DEFINER with a pinned search_path and acts for that principal. The master
+-- and later internal callers (cron fires, backfills, sub-workflows) call the same internal
+-- functions with the principal they act for, e.g. a schedule's owner.
+--
+-- Function hygiene: internal functions are executable by nobody but the extension's owner and
+-- schema-qualify what they call. The entry points (the `_<name>(principal, ...)` functions and
+-- what the master calls) pin search_path; the helpers they call (named sched._*) carry no SET
+-- clause, because one blocks SQL-function inlining and costs a configuration save and restore
+-- on every call of the completion hot path, and they run only inside a pinned entry point. The
+-- entry points that move work force generic plans: their statements take id arrays, and custom
+-- plans would be re-planned on every call (a tenfold cost measured on the completion path) for
+-- no better plan.
 
--- SECURITY DEFINER functions see their owner as current_user, so the caller is read from the
--- session: the role set with SET ROLE, else the session user. Called from inside another
--- SECURITY DEFINER function this names the session's role, never a more privileged one.
-CREATE FUNCTION sched._caller() RETURNS regrole
-LANGUAGE sql STABLE
-AS $$
-    SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(
-        CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
-             ELSE pg_catalog.current_setting('role') END))
-$$;
-COMMENT ON FUNCTION sched._caller() IS 'Internal: the role on whose behalf a sched function runs.';
-
-CREATE FUNCTION sched._check_owner(owner regrole, what text) RETURNS void
+CREATE FUNCTION sched._check_owner(principal regrole, owner regrole, what text) RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-    caller regrole := sched._caller();
 BEGIN
-    IF caller IS NULL OR NOT (pg_catalog.pg_has_role(caller, owner, 'MEMBER')
-                              OR pg_catalog.pg_has_role(caller, 'sched_admin', 'MEMBER')) THEN
+    IF principal IS NULL OR NOT (pg_catalog.pg_has_role(principal, owner, 'MEMBER')
+                                 OR pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER')) THEN
         RAISE EXCEPTION 'permission denied for %', what
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = pg_catalog.format('It belongs to role %s; role %s is neither a member of it nor of sched_admin.', owner, caller);
+                  DETAIL = pg_catalog.format('It belongs to role %s; role %s is neither a member of it nor of sched_admin.', owner, principal);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._check_owner(regrole, text) IS 'Internal: raises unless the caller may act on something owned by owner.';
+COMMENT ON FUNCTION sched._check_owner(regrole, regrole, text) IS 'Internal: raises unless principal may act on something owned by owner.';
+
+CREATE FUNCTION sched._require_admin(principal regrole, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF principal IS NULL OR NOT pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied for %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('Only members of sched_admin may; role %s is not one.', principal);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._require_admin(regrole, text) IS 'Internal: raises unless principal is a member of sched_admin.';
+
+CREATE FUNCTION sched._role_name(principal regrole) RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT pg_catalog.pg_get_userbyid(principal)::text $$;
+COMMENT ON FUNCTION sched._role_name(regrole) IS
+    'Internal: the name a history row records for a role (the name at the time, so that history outlives a dropped role).';
+
+CREATE FUNCTION sched._check_tenant(role regrole, os_user text, field text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF os_user IS NULL THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM sched.tenant_grant g
+                   WHERE g.os_user = _check_tenant.os_user
+                     AND pg_catalog.pg_has_role(_check_tenant.role, g.role, 'MEMBER')) THEN
+        RAISE EXCEPTION '%: role % may not run tasks as OS user "%"', field, role, os_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = pg_catalog.format('A member of sched_admin can allow it: SELECT sched.grant_tenant(%L, %L);', role::text, os_user);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_tenant(regrole, text, text) IS
+    'Internal: raises, naming field, unless role (or a role it is a member of) was granted the OS user as a tenant; NULL (no tenant) is always allowed.';
 
 CREATE FUNCTION sched._priority_rank(value text, field text) RETURNS smallint
 LANGUAGE plpgsql IMMUTABLE

@@ -1,6 +1,11 @@
 -- Defining workflows: create (or replace with a new version), read back, drop.
+-- Each public function is the caller-capturing trampoline over the internal function of the
+-- same name with a leading `_` and the principal as its first argument (100_access.sql).
 
 CREATE FUNCTION sched.create_workflow(spec jsonb, replace boolean DEFAULT false) RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._create_workflow(principal regrole, spec jsonb, replace boolean) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -8,9 +13,9 @@ DECLARE
     norm       jsonb;
     wf_name    text;
     wf         sched.workflow;
-    caller     regrole := sched._caller();
     new_version integer;
     version_id bigint;
+    wf_env     jsonb;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -24,25 +29,31 @@ BEGIN
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Call sched.create_workflow(spec, replace => true) to add a new version.';
         END IF;
-        PERFORM sched._check_owner(wf.owner, pg_catalog.format('workflow "%s"', wf_name));
+        PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf_name));
         new_version := wf.current_version + 1;
         UPDATE sched.workflow SET current_version = new_version, updated_at = now() WHERE id = wf.id;
     ELSE
         new_version := 1;
         INSERT INTO sched.workflow (name, owner, current_version)
-        VALUES (wf_name, caller, new_version)
+        VALUES (wf_name, principal, new_version)
         RETURNING * INTO wf;
+        PERFORM sched._anchor_role(principal);
     END IF;
+    -- The owner wrote the code that runs as the tenant, whoever replaces it.
+    PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
-                                        execution_type, priority, worker_group, spec, created_by)
+                                        execution_type, priority, worker_group, tenant, spec, created_by)
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
-            sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm, caller)
+            sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
+            norm, sched._role_name(principal))
     RETURNING id INTO version_id;
+    wf_env := coalesce(norm->'env', '{}');
 
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
-    -- trips: ids are drawn first so that each task can list its successors' ids.
+    -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
+    -- environment is merged into each task's settings here, so that dispatch reads one row.
     WITH task AS (
         SELECT t, nextval('sched.task_definition_id_seq') AS id
         FROM jsonb_array_elements(norm->'tasks') AS t
@@ -58,7 +69,9 @@ BEGIN
                                        settings, dep_count, successors)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
-           task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'],
+           (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])
+               || CASE WHEN wf_env = '{}' AND NOT task.t ? 'env' THEN '{}'
+                       ELSE jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}')) END,
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
     FROM task LEFT JOIN successor ON successor.up_id = task.id;
 
@@ -69,6 +82,9 @@ COMMENT ON FUNCTION sched.create_workflow(jsonb, boolean) IS
     'Defines a workflow from a JSON spec (see the README) and returns the id of the new version. An existing name is an error unless replace is true, which adds a version; running instances keep theirs. A refused spec stores nothing.';
 
 CREATE FUNCTION sched.workflow_spec(name text) RETURNS jsonb
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._workflow_spec(principal regrole, name text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -76,11 +92,11 @@ DECLARE
     wf sched.workflow;
     result jsonb;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = workflow_spec.name;
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_spec.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', workflow_spec.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'workflow "%" does not exist', _workflow_spec.name USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM sched._check_owner(wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
     SELECT v.spec INTO result FROM sched.workflow_version v
     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
     RETURN result;
@@ -90,18 +106,32 @@ COMMENT ON FUNCTION sched.workflow_spec(text) IS
     'The normalised spec of the current version of a workflow; create_workflow(workflow_spec(name), true) round-trips.';
 
 CREATE FUNCTION sched.drop_workflow(name text) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._drop_workflow(principal regrole, name text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     wf sched.workflow;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _drop_workflow.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _drop_workflow.name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    PERFORM sched._remove_workflow(wf);
+END
+$$;
+COMMENT ON FUNCTION sched.drop_workflow(text) IS
+    'Drops a workflow with all its versions and the history of its finished instances. Refused while an instance is unfinished.';
+
+CREATE FUNCTION sched._remove_workflow(wf sched.workflow) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
     unfinished bigint;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = drop_workflow.name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', drop_workflow.name USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM sched._check_owner(wf.owner, pg_catalog.format('workflow "%s"', wf.name));
     SELECT count(*) INTO unfinished FROM sched.workflow_instance i
     WHERE i.workflow_id = wf.id AND i.state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
     IF unfinished > 0 THEN
@@ -121,5 +151,5 @@ BEGIN
     DELETE FROM sched.workflow WHERE id = wf.id;
 END
 $$;
-COMMENT ON FUNCTION sched.drop_workflow(text) IS
-    'Drops a workflow with all its versions and the history of its finished instances. Refused while an instance is unfinished.';
+COMMENT ON FUNCTION sched._remove_workflow(sched.workflow) IS
+    'Internal: deletes a workflow and its history, refused while an instance is unfinished; the caller holds its row lock and has checked the principal.';

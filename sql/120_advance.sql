@@ -128,9 +128,9 @@ BEGIN
         WHERE j.deps_done = td.dep_count
     ), queued AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
-                                         workflow_priority, task_priority)
+                                         workflow_priority, task_priority, tenant)
         SELECT r.workflow_instance_id, r.task_id, 'queued', coalesce(td.worker_group, wi.worker_group),
-               wi.priority, td.priority
+               wi.priority, td.priority, wi.tenant
         FROM ready r
         JOIN sched.task_definition td ON td.id = r.task_id
         JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
@@ -170,9 +170,9 @@ BEGIN
         RETURNING ti.*
     ), requeued AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, state, worker_group,
-                                         workflow_priority, task_priority)
+                                         workflow_priority, task_priority, tenant)
         SELECT l.workflow_instance_id, l.task_id, l.attempt + 1, 'queued', l.worker_group,
-               l.workflow_priority, l.task_priority
+               l.workflow_priority, l.task_priority, l.tenant
         FROM lost l
         JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
         WHERE wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')

@@ -1,6 +1,13 @@
--- Running workflows: start, wait, stop, read a task's log.
+-- Running workflows: start, wait, stop, read a task's log. Public functions are trampolines
+-- over `_<name>(principal, ...)`, as in 110_definition_api.sql.
 
 CREATE FUNCTION sched.start_workflow(name text, params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
+-- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded.
+CREATE FUNCTION sched._start_workflow(principal regrole, name text, params jsonb, options jsonb)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -13,14 +20,16 @@ DECLARE
     prio     smallint;
     strategy sched.failure_strategy;
     grp      text;
+    tenant   text;
     inst_id  bigint;
     groups   text[];
+    who      text := sched._role_name(principal);
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = start_workflow.name;
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start_workflow.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', start_workflow.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'workflow "%" does not exist', _start_workflow.name USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM sched._check_owner(wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
 
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
@@ -31,8 +40,8 @@ BEGIN
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
         IF opt IN ('schedule_time', 'start_tasks', 'task_scope', 'notify') THEN
             RAISE EXCEPTION 'options.%: not supported yet', opt USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy', opt
+        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant', opt
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
@@ -57,20 +66,30 @@ BEGIN
         RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', grp
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A tenant given at start must be one the starter may use; either way the owner, whose
+    -- code runs as it, must be allowed it (grants may have been revoked since the definition).
+    IF options ? 'tenant' THEN
+        tenant := options->>'tenant';
+        PERFORM sched._check_tenant(principal, tenant, 'options.tenant');
+        PERFORM sched._check_tenant(wf.owner, tenant, 'options.tenant');
+    ELSE
+        tenant := v.tenant;
+        PERFORM sched._check_tenant(wf.owner, tenant, 'tenant');
+    END IF;
 
     INSERT INTO sched.workflow_instance (workflow_id, workflow_version_id, state, failure_strategy, priority,
-                                         worker_group, params, started_by, started_at)
-    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, sched._caller(), now())
+                                         worker_group, params, tenant, started_by, started_at)
+    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, tenant, who, now())
     RETURNING id INTO inst_id;
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-    VALUES ('start_process', wf.id, inst_id, sched._caller(),
+    VALUES ('start_process', wf.id, inst_id, who,
             jsonb_build_object('params', params, 'options', options));
 
     WITH queued AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
-                                         workflow_priority, task_priority)
-        SELECT inst_id, td.id, 'queued', coalesce(td.worker_group, grp), prio, td.priority
+                                         workflow_priority, task_priority, tenant)
+        SELECT inst_id, td.id, 'queued', coalesce(td.worker_group, grp), prio, td.priority, tenant
         FROM sched.task_definition td
         WHERE td.workflow_version_id = v.id AND td.dep_count = 0
         ORDER BY td.priority, td.id
@@ -81,9 +100,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
-    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. options: priority, worker_group, failure_strategy.';
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. options: priority, worker_group, failure_strategy, tenant.';
 
-CREATE FUNCTION sched._instance_for_caller(instance_id bigint, lock boolean) RETURNS sched.workflow_instance
+CREATE FUNCTION sched._instance_for(principal regrole, instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -99,14 +118,17 @@ BEGIN
         RAISE EXCEPTION 'workflow instance % does not exist', instance_id USING ERRCODE = 'undefined_object';
     END IF;
     SELECT w.owner INTO owner FROM sched.workflow w WHERE w.id = inst.workflow_id;
-    PERFORM sched._check_owner(owner, pg_catalog.format('workflow instance %s', instance_id));
+    PERFORM sched._check_owner(principal, owner, pg_catalog.format('workflow instance %s', instance_id));
     RETURN inst;
 END
 $$;
-COMMENT ON FUNCTION sched._instance_for_caller(bigint, boolean) IS
-    'Internal: the workflow instance, after checking the caller may act on its workflow.';
+COMMENT ON FUNCTION sched._instance_for(regrole, bigint, boolean) IS
+    'Internal: the workflow instance, after checking the principal may act on its workflow.';
 
 CREATE FUNCTION sched.wait_workflow(instance_id bigint, timeout interval DEFAULT '1 hour') RETURNS text
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._wait_workflow(principal regrole, instance_id bigint, timeout interval) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -116,7 +138,7 @@ DECLARE
     pause    double precision := 0.001;
     current  sched.workflow_state;
 BEGIN
-    inst := sched._instance_for_caller(instance_id, false);
+    inst := sched._instance_for(principal, instance_id, false);
     IF (SELECT wi.xmin::text::bigint FROM sched.workflow_instance wi WHERE wi.id = instance_id)
        = txid_current_if_assigned() % 4294967296 THEN
         RAISE EXCEPTION 'workflow instance % was started in this transaction; it cannot run before the transaction commits', instance_id
@@ -139,6 +161,9 @@ COMMENT ON FUNCTION sched.wait_workflow(bigint, interval) IS
     'Waits until the instance is finished and returns its final state, or returns its current state when timeout passes. Call it after the start has committed, outside REPEATABLE READ.';
 
 CREATE FUNCTION sched.stop_workflow(instance_id bigint) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._stop_workflow(principal regrole, instance_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
@@ -146,7 +171,7 @@ AS $$
 DECLARE
     inst sched.workflow_instance;
 BEGIN
-    inst := sched._instance_for_caller(instance_id, true);
+    inst := sched._instance_for(principal, instance_id, true);
     IF inst.state IN ('paused', 'stopped', 'failed', 'succeeded') THEN
         RAISE EXCEPTION 'workflow instance % is already %; only an unfinished instance can be stopped', instance_id, inst.state
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -155,7 +180,7 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
-    VALUES ('stop', inst.workflow_id, inst.id, sched._caller());
+    VALUES ('stop', inst.workflow_id, inst.id, sched._role_name(principal));
     UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
     PERFORM sched._kill_active(ARRAY[inst.id]);
     PERFORM sched._finish_if_done(ARRAY[inst.id]);
@@ -165,6 +190,10 @@ COMMENT ON FUNCTION sched.stop_workflow(bigint) IS
     'Stops an unfinished instance: queued tasks never start, running tasks are killed (their whole process group); the instance ends stopped once they are gone.';
 
 CREATE FUNCTION sched.task_log(task_instance_id bigint, skip_lines integer DEFAULT 0, limit_lines integer DEFAULT 1000)
+RETURNS SETOF text
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._task_log(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -178,14 +207,14 @@ BEGIN
     IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
         RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT ti.workflow_instance_id INTO inst_id FROM sched.task_instance ti WHERE ti.id = task_log.task_instance_id;
+    SELECT ti.workflow_instance_id INTO inst_id FROM sched.task_instance ti WHERE ti.id = _task_log.task_instance_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'task instance % does not exist', task_log.task_instance_id USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'task instance % does not exist', _task_log.task_instance_id USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM sched._instance_for_caller(inst_id, false);
+    PERFORM sched._instance_for(principal, inst_id, false);
     RETURN QUERY
         SELECT l.line FROM sched.task_log_line l
-        WHERE l.task_instance_id = task_log.task_instance_id
+        WHERE l.task_instance_id = _task_log.task_instance_id
         ORDER BY l.line_no
         OFFSET skip_lines LIMIT limit_lines;
 END

@@ -1,9 +1,10 @@
 -- The worker protocol (DESIGN §3). Only members of sched_worker may call these. A lease is the
 -- pair (task instance id, worker id) returned by claim_tasks: every report presents it, and a
 -- report for an attempt that is no longer running on that worker (failed over, already
--- reported) changes nothing.
+-- reported) changes nothing. Public functions are trampolines over `_<name>(principal, ...)`,
+-- as in 110_definition_api.sql: the principal must be the role that registered the worker.
 
-CREATE FUNCTION sched._worker_guard(worker_id bigint) RETURNS text[]
+CREATE FUNCTION sched._worker_guard(principal regrole, worker_id bigint) RETURNS text[]
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -14,7 +15,7 @@ BEGIN
         RAISE EXCEPTION 'worker % is not registered or was declared dead', worker_id
             USING ERRCODE = 'SW001', HINT = 'Register again with sched.register_worker.';
     END IF;
-    IF NOT coalesce(pg_catalog.pg_has_role(sched._caller(), w.login_role, 'MEMBER'), false) THEN
+    IF NOT coalesce(pg_catalog.pg_has_role(principal, w.login_role, 'MEMBER'), false) THEN
         RAISE EXCEPTION 'permission denied for worker %', worker_id
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = pg_catalog.format('It was registered by role %s.', w.login_role);
@@ -22,10 +23,14 @@ BEGIN
     RETURN w.groups;
 END
 $$;
-COMMENT ON FUNCTION sched._worker_guard(bigint) IS
-    'Internal: raises SW001 unless the worker is alive, insufficient_privilege unless the caller registered it; returns its groups.';
+COMMENT ON FUNCTION sched._worker_guard(regrole, bigint) IS
+    'Internal: raises SW001 unless the worker is alive, insufficient_privilege unless the principal registered it; returns its groups.';
 
 CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1)
+RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -59,16 +64,16 @@ BEGIN
     -- waiting for the heartbeat timeout: whatever the old process had running is lost. A name
     -- that is still heartbeating belongs to another live process: two workers sharing a name
     -- would take each other over forever.
-    SELECT * INTO previous FROM sched.worker w WHERE w.name = register_worker.name AND w.alive FOR UPDATE;
+    SELECT * INTO previous FROM sched.worker w WHERE w.name = _register_worker.name AND w.alive FOR UPDATE;
     IF FOUND THEN
         IF previous.last_heartbeat > now() - interval '10 seconds' THEN
             RAISE EXCEPTION 'name: worker "%" is registered and alive (last heartbeat % ago)',
-                register_worker.name, date_trunc('second', now() - previous.last_heartbeat)
+                _register_worker.name, date_trunc('second', now() - previous.last_heartbeat)
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Give each worker its own --name, or stop the other one; a registration silent for 10 s is taken over.';
         END IF;
-        IF NOT pg_catalog.pg_has_role(sched._caller(), previous.login_role, 'MEMBER') THEN
-            RAISE EXCEPTION 'name: worker "%" is already registered by role %', register_worker.name, previous.login_role
+        IF NOT pg_catalog.pg_has_role(principal, previous.login_role, 'MEMBER') THEN
+            RAISE EXCEPTION 'name: worker "%" is already registered by role %', _register_worker.name, previous.login_role
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = previous.id;
@@ -76,7 +81,7 @@ BEGIN
     END IF;
 
     INSERT INTO sched.worker (name, host, groups, slots, login_role)
-    VALUES (register_worker.name, host, groups, slots, sched._caller())
+    VALUES (_register_worker.name, host, groups, slots, principal)
     RETURNING id INTO new_id;
     RETURN new_id;
 END
@@ -85,13 +90,16 @@ COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer) IS
     'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over.';
 
 CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0) RETURNS boolean
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._heartbeat(principal regrole, worker_id bigint, running integer) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM sched._worker_guard(worker_id);
+    PERFORM sched._worker_guard(principal, worker_id);
     -- Re-checked under the row lock: the master may have declared it dead in between.
-    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(heartbeat.running, 0)
+    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(_heartbeat.running, 0)
     WHERE id = worker_id AND alive;
     RETURN FOUND;
 EXCEPTION WHEN SQLSTATE 'SW001' THEN
@@ -104,7 +112,7 @@ COMMENT ON FUNCTION sched.heartbeat(bigint, integer) IS
 
 CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer, claim_token bigint)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer)
+               settings jsonb, attempt integer, tenant text)
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
@@ -119,7 +127,7 @@ BEGIN
     -- never heard of them.
     IF _claim.claim_token IS NOT NULL THEN
         RETURN QUERY
-        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt
+        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant
         FROM sched.task_instance ti
         JOIN sched.task_definition td ON td.id = ti.task_id
         WHERE ti.worker_id = _claim.worker_id AND ti.state IN ('dispatched', 'running')
@@ -143,7 +151,7 @@ BEGIN
            started_at = now()
       FROM picked, sched.task_definition td
      WHERE ti.id = picked.id AND td.id = ti.task_id
-    RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt;
+    RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant;
 END
 $$;
 COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
@@ -151,14 +159,19 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 
 CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer)
+               settings jsonb, attempt integer, tenant text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._claim_tasks(principal regrole, worker_id bigint, max_tasks integer, claim_token bigint)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer, tenant text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM sched._claim(claim_tasks.worker_id, sched._worker_guard(claim_tasks.worker_id),
-                                            max_tasks, claim_tasks.claim_token);
+    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, sched._worker_guard(principal, _claim_tasks.worker_id),
+                                            max_tasks, _claim_tasks.claim_token);
 END
 $$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
@@ -222,22 +235,29 @@ CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
                                      claim_max integer DEFAULT 0, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer)
+               settings jsonb, attempt integer, tenant text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._complete_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+                                      started_at timestamptz[], ended_at timestamptz[],
+                                      claim_max integer, claim_token bigint)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer, tenant text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    groups  text[] := sched._worker_guard(complete_tasks.worker_id);
+    groups  text[] := sched._worker_guard(principal, _complete_tasks.worker_id);
     outcome record;
     claimed integer;
     others  text[];
 BEGIN
-    outcome := sched._complete(complete_tasks.worker_id, task_instance_ids, exit_codes,
-                               coalesce(complete_tasks.started_at, '{}'), coalesce(complete_tasks.ended_at, '{}'));
+    outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
+                               coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
-    RETURN QUERY SELECT * FROM sched._claim(complete_tasks.worker_id, groups, claim_max, complete_tasks.claim_token);
+    RETURN QUERY SELECT * FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token);
     GET DIAGNOSTICS claimed = ROW_COUNT;
     -- Wake other workers only for work this one could not take: groups it does not serve, and
     -- its own groups when it filled every slot it asked for (more may be waiting).
@@ -253,6 +273,10 @@ COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestampt
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._complete_task(principal regrole, worker_id bigint, task_instance_id bigint, exit_code integer)
+RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
@@ -260,8 +284,8 @@ AS $$
 DECLARE
     outcome record;
 BEGIN
-    PERFORM sched._worker_guard(complete_task.worker_id);
-    outcome := sched._complete(complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code], '{}', '{}');
+    PERFORM sched._worker_guard(principal, _complete_task.worker_id);
+    outcome := sched._complete(_complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code], '{}', '{}');
     PERFORM sched._notify_ready(outcome.ready_groups);
     RETURN outcome.accepted = 1;
 END
@@ -271,19 +295,23 @@ COMMENT ON FUNCTION sched.complete_task(bigint, bigint, integer) IS
 
 CREATE FUNCTION sched.append_log(worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
 RETURNS integer
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._append_log(principal regrole, worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
+RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     stored integer;
 BEGIN
-    PERFORM sched._worker_guard(append_log.worker_id);
+    PERFORM sched._worker_guard(principal, _append_log.worker_id);
     -- Idempotent per (task, line): a batch retried after a lost connection is not stored twice.
     INSERT INTO sched.task_log_line (task_instance_id, line_no, line)
     SELECT u.id, u.line_no, u.line
     FROM unnest(task_instance_ids, line_nos, lines) AS u(id, line_no, line)
     JOIN sched.task_instance ti ON ti.id = u.id
-    WHERE ti.worker_id = append_log.worker_id AND ti.state IN ('dispatched', 'running')
+    WHERE ti.worker_id = _append_log.worker_id AND ti.state IN ('dispatched', 'running')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS stored = ROW_COUNT;
     RETURN stored;
@@ -293,14 +321,17 @@ COMMENT ON FUNCTION sched.append_log(bigint, bigint[], integer[], text[]) IS
     'Worker protocol: stores a batch of log lines of tasks running on the worker; returns how many were stored.';
 
 CREATE FUNCTION sched.kill_requests(worker_id bigint) RETURNS SETOF bigint
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._kill_requests(principal regrole, worker_id bigint) RETURNS SETOF bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM sched._worker_guard(kill_requests.worker_id);
+    PERFORM sched._worker_guard(principal, _kill_requests.worker_id);
     RETURN QUERY
         SELECT ti.id FROM sched.task_instance ti
-        WHERE ti.worker_id = kill_requests.worker_id AND ti.state IN ('dispatched', 'running')
+        WHERE ti.worker_id = _kill_requests.worker_id AND ti.state IN ('dispatched', 'running')
           AND ti.kill_requested;
 END
 $$;
@@ -308,21 +339,27 @@ COMMENT ON FUNCTION sched.kill_requests(bigint) IS
     'Worker protocol: the task instances running on the worker that it must kill.';
 
 CREATE FUNCTION sched.deregister_worker(worker_id bigint) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._deregister_worker(principal regrole, worker_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-    PERFORM sched._worker_guard(deregister_worker.worker_id);
-    UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = deregister_worker.worker_id;
-    PERFORM sched._fail_over(ARRAY[deregister_worker.worker_id]);
+    PERFORM sched._worker_guard(principal, _deregister_worker.worker_id);
+    UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = _deregister_worker.worker_id;
+    PERFORM sched._fail_over(ARRAY[_deregister_worker.worker_id]);
 END
 $$;
 COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
     'Worker protocol: a clean shutdown; anything still running on it is failed over.';
 
+-- The master runs this as the bootstrap superuser, so its search_path is pinned like a
+-- SECURITY DEFINER function's: a planted public.= or public.array_agg must never run here.
 CREATE FUNCTION sched._master_tick(worker_timeout interval) RETURNS integer
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 -- A user transaction holding an instance lock (an open stop_workflow, say) must not stall
 -- failover for everyone: give up for this tick and try again on the next.

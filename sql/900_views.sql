@@ -1,5 +1,7 @@
 -- Views for people and BI tools. Each shows only what the querying role may see: rows of
 -- workflows owned by a role it is a member of, everything for sched_admin and superusers.
+-- The querying role is current_user, the identity the API uses (100_access.sql): an index
+-- expression or another role's SECURITY DEFINER function sees what its own role may see.
 -- security_barrier: a caller's own functions in WHERE must not see rows before that filter.
 
 CREATE FUNCTION sched._priority_name(rank smallint) RETURNS text
@@ -51,6 +53,7 @@ SELECT i.id,
        sched._priority_name(i.priority) AS priority,
        i.worker_group,
        i.params,
+       i.tenant,
        i.started_by,
        i.created_at,
        i.started_at,
@@ -69,7 +72,8 @@ COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.
 COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
 COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
 COMMENT ON COLUMN sched.workflow_instances.params IS 'Start parameters.';
-COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it.';
+COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
+COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it (for a schedule, its owner).';
 COMMENT ON COLUMN sched.workflow_instances.created_at IS 'When it was created.';
 COMMENT ON COLUMN sched.workflow_instances.started_at IS 'When it started running.';
 COMMENT ON COLUMN sched.workflow_instances.ended_at IS 'When it finished; NULL while unfinished.';
@@ -157,3 +161,16 @@ COMMENT ON COLUMN sched.commands.workflow_instance_id IS 'Instance created or ch
 COMMENT ON COLUMN sched.commands.issued_by IS 'Role that issued it.';
 COMMENT ON COLUMN sched.commands.issued_at IS 'When.';
 COMMENT ON COLUMN sched.commands.params IS 'Parameters of the request.';
+
+CREATE VIEW sched.tenants WITH (security_barrier) AS
+SELECT g.role,
+       g.os_user,
+       g.granted_by,
+       g.granted_at
+FROM sched.tenant_grant g
+WHERE sched._visible(g.role);
+COMMENT ON VIEW sched.tenants IS 'Which roles may run tasks as which OS users (sched.grant_tenant); members of a role may use its grants.';
+COMMENT ON COLUMN sched.tenants.role IS 'Role allowed to use the OS user.';
+COMMENT ON COLUMN sched.tenants.os_user IS 'OS user that shell tasks run as on workers.';
+COMMENT ON COLUMN sched.tenants.granted_by IS 'Role that granted it.';
+COMMENT ON COLUMN sched.tenants.granted_at IS 'When.';

@@ -1,5 +1,7 @@
 -- Privileges (DESIGN §6). Nothing is callable by PUBLIC; sched_user and sched_admin get the
--- user API and the views, sched_worker only the worker protocol.
+-- user API and the views, sched_worker only the worker protocol. The internal functions
+-- behind the public ones (`sched._<name>(principal, ...)`) are granted to nobody: only the
+-- trampoline, which supplies the caller as principal, calls them.
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sched FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA sched FROM PUBLIC;
@@ -12,7 +14,10 @@ GRANT EXECUTE ON FUNCTION
     sched.start_workflow(text, jsonb, jsonb),
     sched.wait_workflow(bigint, interval),
     sched.stop_workflow(bigint),
-    sched.task_log(bigint, integer, integer)
+    sched.task_log(bigint, integer, integer),
+    -- These two check for sched_admin themselves, so that others get a message saying so.
+    sched.grant_tenant(regrole, text),
+    sched.revoke_tenant(regrole, text)
 TO sched_user, sched_admin;
 
 -- The views call these as the querying role.
@@ -20,7 +25,7 @@ GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole
 TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
-                sched.commands
+                sched.commands, sched.tenants
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

@@ -24,6 +24,8 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "execution_type",
     "priority",
     "worker_group",
+    "tenant",
+    "env",
     "tasks",
 ];
 const TASK_FIELDS: &[&str] = &[
@@ -33,6 +35,7 @@ const TASK_FIELDS: &[&str] = &[
     "priority",
     "worker_group",
     "description",
+    "env",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right
@@ -56,6 +59,11 @@ pub struct WorkflowSpec {
     pub execution_type: ExecutionType,
     pub priority: Priority,
     pub worker_group: String,
+    /// OS user that its process tasks run as on workers (DolphinScheduler's tenant); `None`
+    /// runs them as the worker's user.
+    pub tenant: Option<String>,
+    /// Environment variables of every task, below the tasks' own.
+    pub env: Map<String, Value>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -69,6 +77,8 @@ pub struct TaskSpec {
     /// `None` inherits the workflow's worker group.
     pub worker_group: Option<String>,
     pub description: String,
+    /// Environment variables of this task; they override the workflow's.
+    pub env: Map<String, Value>,
     /// The type-specific fields (e.g. `script` for `shell`), validated against the type.
     pub settings: Map<String, Value>,
 }
@@ -98,6 +108,8 @@ pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
     let priority = optional(obj, "priority", field, Priority::parse)?.unwrap_or_default();
     let worker_group = optional(obj, "worker_group", field, parse_name)?
         .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_owned());
+    let tenant = optional(obj, "tenant", field, parse_os_user)?;
+    let env = optional(obj, "env", field, parse_env)?.unwrap_or_default();
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -127,6 +139,8 @@ pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
         execution_type,
         priority,
         worker_group,
+        tenant,
+        env,
         tasks,
     })
 }
@@ -134,8 +148,10 @@ pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
 impl WorkflowSpec {
     /// The normalised spec: every field present, enum values lower case. Validating it
     /// again yields an equal `WorkflowSpec`.
+    /// `tenant` and `env` appear only when set, so that specs written before they existed
+    /// read back unchanged.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut spec = json!({
             "name": self.name,
             "project": self.project,
             "description": self.description,
@@ -144,7 +160,14 @@ impl WorkflowSpec {
             "priority": self.priority.as_str(),
             "worker_group": self.worker_group,
             "tasks": self.tasks.iter().map(TaskSpec::to_json).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(tenant) = &self.tenant {
+            spec["tenant"] = tenant.clone().into();
+        }
+        if !self.env.is_empty() {
+            spec["env"] = Value::Object(self.env.clone());
+        }
+        spec
     }
 }
 
@@ -162,6 +185,9 @@ impl TaskSpec {
             obj.insert("worker_group".into(), group.clone().into());
         }
         obj.insert("description".into(), self.description.clone().into());
+        if !self.env.is_empty() {
+            obj.insert("env".into(), Value::Object(self.env.clone()));
+        }
         Value::Object(obj)
     }
 }
@@ -206,6 +232,7 @@ fn parse_task(i: usize, value: &Value) -> Result<TaskSpec, SpecError> {
         priority: optional(obj, "priority", field, Priority::parse)?.unwrap_or_default(),
         worker_group: optional(obj, "worker_group", field, parse_name)?,
         description: optional(obj, "description", field, parse_string)?.unwrap_or_default(),
+        env: optional(obj, "env", field, parse_env)?.unwrap_or_default(),
         settings,
     })
 }
@@ -351,4 +378,62 @@ fn parse_name(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
             ),
         ))
     }
+}
+
+/// OS user names as useradd accepts them by default (plus upper case), at most 32 bytes.
+fn parse_os_user(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
+    let name = parse_string(value, path)?;
+    let valid = (1..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(SpecError::new(
+            path,
+            format!(
+                "{} is not a valid OS user name; use 1-32 letters, digits, '_', '-' or '.', \
+                 starting with a letter or '_'",
+                quote(&name)
+            ),
+        ))
+    }
+}
+
+/// Task environment variables: portable names, string values without NUL (which no
+/// environment can hold). `SCHED_*` is reserved for the variables the worker sets.
+fn parse_env(value: &Value, path: Path<'_>) -> Result<Map<String, Value>, SpecError> {
+    let vars = value.as_object().ok_or_else(|| {
+        SpecError::new(path, r#"must be an object of names to strings, e.g. {"TZ": "UTC"}"#)
+    })?;
+    for (key, val) in vars {
+        let at = |message: String| SpecError {
+            path: format!("{path}.{key}"),
+            message,
+        };
+        let valid = (1..=255).contains(&key.len())
+            && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(at(format!(
+                "{} is not a valid variable name; use letters, digits and '_', not starting with a digit",
+                quote(key)
+            )));
+        }
+        if key.starts_with("SCHED_") {
+            return Err(at(
+                "names starting with SCHED_ are reserved for the variables pg_sched sets".into(),
+            ));
+        }
+        match val.as_str() {
+            Some(text) if text.contains('\0') => {
+                return Err(at("must not contain a NUL character".into()));
+            }
+            Some(_) => {}
+            None => return Err(at("must be a string".into())),
+        }
+    }
+    Ok(vars.clone())
 }

@@ -196,7 +196,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tasks",
+         execution_type, priority, worker_group, tenant, env, tasks",
     );
 }
 
@@ -249,7 +249,7 @@ fn unknown_task_field_lists_common_and_type_fields() {
     assert_error(
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
-         description, script",
+         description, env, script",
     );
 }
 
@@ -478,4 +478,54 @@ fn wide_fan_out_and_fan_in_is_accepted() {
     let spec = validate_spec(&json!({"name": "wide", "tasks": tasks})).unwrap();
     assert_eq!(spec.tasks.len(), width + 2);
     assert_eq!(spec.tasks[width + 1].deps.len(), width);
+}
+
+#[test]
+fn tenant_and_env_are_kept_and_round_trip() {
+    let spec = json!({
+        "name": "wf", "tenant": "etl_user", "env": {"TZ": "UTC", "MODE": "full"},
+        "tasks": [{"name": "t", "type": "shell", "script": "true", "env": {"MODE": "delta"}}]
+    });
+    let parsed = validate_spec(&spec).unwrap();
+    assert_eq!(parsed.tenant.as_deref(), Some("etl_user"));
+    assert_eq!(parsed.env["TZ"], "UTC");
+    assert_eq!(parsed.tasks[0].env["MODE"], "delta");
+    let json = parsed.to_json();
+    assert_eq!(json["tenant"], "etl_user");
+    assert_eq!(json["tasks"][0]["env"]["MODE"], "delta");
+    assert_eq!(validate_spec(&json).unwrap(), parsed);
+}
+
+#[test]
+fn unset_tenant_and_env_are_left_out_of_json() {
+    let json = validate_spec(&diamond()).unwrap().to_json();
+    assert!(json.get("tenant").is_none() && json.get("env").is_none(), "{json}");
+    assert!(json["tasks"][0].get("env").is_none(), "{json}");
+}
+
+#[test]
+fn tenant_must_be_an_os_user_name() {
+    for bad in [json!(""), json!("9lives"), json!("has space"), json!("a".repeat(33)), json!(7)] {
+        let message = error(json!({"name": "wf", "tenant": bad, "tasks": [{"name": "t", "type": "empty"}]}));
+        assert!(message.starts_with("tenant: "), "{message}");
+    }
+    assert_error_contains(
+        json!({"name": "wf", "tenant": "a b", "tasks": [{"name": "t", "type": "empty"}]}),
+        "is not a valid OS user name",
+    );
+}
+
+#[test]
+fn env_names_values_and_the_reserved_prefix_are_checked() {
+    assert_error(
+        with_task(json!({"env": {"SCHED_DATABASE_URL": "x"}})),
+        "tasks[0].env.SCHED_DATABASE_URL: names starting with SCHED_ are reserved for the variables pg_sched sets",
+    );
+    assert_error_contains(with_task(json!({"env": {"1X": "x"}})), "tasks[0].env.1X: \"1X\" is not a valid variable name");
+    assert_error(with_task(json!({"env": {"X": 1}})), "tasks[0].env.X: must be a string");
+    assert_error(with_task(json!({"env": {"X": "a\u{0}b"}})), "tasks[0].env.X: must not contain a NUL character");
+    assert_error_contains(
+        json!({"name": "wf", "env": ["X=1"], "tasks": [{"name": "t", "type": "empty"}]}),
+        "env: must be an object of names to strings",
+    );
 }

@@ -7,12 +7,15 @@
 //!
 //! This crate stays thin: the schema and every state transition are SQL under `../sql`, the
 //! spec rules are `sched-core`. Rust here is the glue PostgreSQL needs: the spec validator as a
-//! SQL function, the GUCs and the master.
+//! SQL function, the GUCs, the master, the trampoline that tells the internal functions who is
+//! calling (`principal.rs`) and the hook that applies REASSIGN/DROP OWNED to workflows.
 
 use pgrx::prelude::*;
 
 mod gucs;
 mod master;
+mod owned;
+mod principal;
 mod spec;
 
 pgrx::pg_module_magic!();
@@ -34,9 +37,14 @@ extension_sql_file!(
     requires = ["instances"]
 );
 extension_sql_file!(
+    "../../sql/040_tenants.sql",
+    name = "tenants",
+    requires = ["workers"]
+);
+extension_sql_file!(
     "../../sql/100_access.sql",
     name = "access",
-    requires = ["workers"]
+    requires = ["tenants"]
 );
 extension_sql_file!(
     "../../sql/110_definition_api.sql",
@@ -59,15 +67,21 @@ extension_sql_file!(
     requires = ["run_api"]
 );
 extension_sql_file!(
+    "../../sql/150_roles.sql",
+    name = "roles",
+    requires = ["worker_api"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["worker_api"]
+    requires = ["roles"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    owned::init();
     // The master exists only when the library is preloaded: a bgworker cannot be registered
     // later, and without one the SQL API still works (nothing fails workers over).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {

@@ -31,6 +31,11 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
     let database = gucs::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     unsafe { pg_sys::pgstat_report_appname(c"pg_sched master".as_ptr()) };
+    // The master runs as the bootstrap superuser: nothing it executes may resolve a name through
+    // a schema that a database owner or user can write to (a planted public.= for an enum, say).
+    BackgroundWorker::transaction(|| {
+        Spi::run("SET search_path = pg_catalog, pg_temp").expect("pinning the master's search_path")
+    });
     log!("pg_sched master started for database \"{database}\"");
 
     while BackgroundWorker::wait_latch(Some(gucs::tick())) {
