@@ -24,7 +24,7 @@ stop:
 
 ## Unit tests, then integration tests against real clusters and real workers.
 test: install
-	cargo test -p sched-core
+	cargo test -p sched-core -p sched-worker
 	cargo test -p sched-tests --tests -- --test-threads=2
 
 ## Benchmarks of the hot path next to pgbench's floor; writes bench/results/latest.json.

@@ -1,5 +1,7 @@
 //! Command line and environment settings of a worker.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -13,9 +15,14 @@ pub const SHUTDOWN_GRACE_DEFAULT_S: u64 = 30;
 pub struct Config {
     /// PostgreSQL connection string (key=value or postgres:// URL). The role needs only
     /// membership in sched_worker. Several hosts with target_session_attrs=read-write follow
-    /// a failover.
-    #[arg(long, env = "SCHED_DATABASE_URL")]
-    pub database_url: String,
+    /// a failover. A password here is visible to every local user in the process list: put
+    /// it in --database-url-file instead.
+    #[arg(long, env = "SCHED_DATABASE_URL", required_unless_present = "database_url_file", conflicts_with = "database_url_file")]
+    pub database_url: Option<String>,
+
+    /// File holding the connection string, readable by the worker's user only (mode 0600).
+    #[arg(long, env = "SCHED_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
 
     /// Worker name, unique among live workers [default: <host name>-<pid>].
     #[arg(long)]
@@ -43,6 +50,30 @@ pub struct Config {
 }
 
 impl Config {
+    /// The connection string, from the command line or from --database-url-file.
+    pub fn database_url(&self) -> Result<String, String> {
+        let Some(path) = &self.database_url_file else {
+            return Ok(self.database_url.clone().unwrap_or_default());
+        };
+        let shown = path.display();
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("--database-url-file {shown}: {e}"))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "--database-url-file {shown} is readable by others (mode {mode:04o}); \
+                 run chmod 600 on it: it holds the database password"
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--database-url-file {shown}: {e}"))?;
+        let url = text.trim();
+        if url.is_empty() {
+            return Err(format!("--database-url-file {shown} is empty"));
+        }
+        Ok(url.to_owned())
+    }
+
     pub fn name(&self) -> String {
         self.name
             .clone()

@@ -60,6 +60,8 @@ pub struct Claimed {
     pub task_name: String,
     pub task_type: String,
     pub settings: serde_json::Value,
+    /// OS user to run the task as; `None` runs it as the worker's user.
+    pub tenant: Option<String>,
     pub worker_id: i64,
 }
 
@@ -97,7 +99,7 @@ pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool
 macro_rules! claimed_from {
     ($call:literal) => {
         concat!(
-            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings FROM ",
+            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings, tenant FROM ",
             $call
         )
     };
@@ -172,6 +174,7 @@ fn claimed(worker_id: i64, rows: &[tokio_postgres::Row]) -> Vec<Claimed> {
             task_name: r.get(2),
             task_type: r.get(3),
             settings: r.get(4),
+            tenant: r.get(5),
             worker_id,
         })
         .collect()

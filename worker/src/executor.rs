@@ -1,7 +1,15 @@
 //! Running one claimed task. Shell tasks run `bash -c <script>` in their own process group and
 //! working directory; `empty` tasks start no process. Output lines and the final exit code go
 //! to the reporter in order, so a task's log is stored before its completion.
+//!
+//! A task sees an allowlisted environment, never the worker's (whose connection string may
+//! hold the database password): `PATH`, `HOME`, `LANG`, `LC_*`, `TZ`, the `SCHED_*` task
+//! variables and the `env` its workflow and task declare. A task with a tenant runs as that OS
+//! user (uid, gid, no supplementary groups, its home as `HOME`), which only a worker running
+//! as root can do.
 
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -28,6 +36,60 @@ const MAX_LINE_BYTES: usize = 64 * 1024;
 /// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
 /// PATH entry before the right one) for every task.
 static BASH: OnceLock<PathBuf> = OnceLock::new();
+
+/// The part of the worker's environment that tasks inherit, read once.
+static INHERITED_ENV: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
+
+fn inherited_env() -> &'static [(OsString, OsString)] {
+    INHERITED_ENV.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(key, _)| {
+                let key = key.as_bytes();
+                matches!(key, b"PATH" | b"HOME" | b"LANG" | b"TZ") || key.starts_with(b"LC_")
+            })
+            .collect()
+    })
+}
+
+/// The OS user a task of a tenant runs as.
+struct Tenant {
+    uid: u32,
+    gid: u32,
+    home: OsString,
+}
+
+/// Looks the tenant up on this host; the error is the task's failure message.
+fn tenant(name: &str) -> Result<Tenant, String> {
+    let c_name = CString::new(name).map_err(|_| format!("tenant {name:?}: not a valid user name"))?;
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: every pointer is valid for the call; the strings it fills point into buf.
+    let rc = unsafe {
+        libc::getpwnam_r(c_name.as_ptr(), &mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut found)
+    };
+    if rc != 0 || found.is_null() {
+        return Err(format!(
+            "tenant {name:?}: no such OS user on worker host {}",
+            crate::config::host_name()
+        ));
+    }
+    // SAFETY: getpwnam_r succeeded, so pw_dir is a NUL-terminated string inside buf.
+    let home = OsStr::from_bytes(unsafe { CStr::from_ptr(entry.pw_dir) }.to_bytes()).to_owned();
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 && euid != entry.pw_uid {
+        return Err(format!(
+            "tenant {name:?}: this worker runs as uid {euid} and cannot switch to another OS user; \
+             run it as root to serve tenants"
+        ));
+    }
+    Ok(Tenant {
+        uid: entry.pw_uid,
+        gid: entry.pw_gid,
+        home,
+    })
+}
 
 /// Resolves bash on PATH; the worker refuses to start without it.
 pub fn find_bash() -> Result<(), String> {
@@ -82,21 +144,28 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Rep
                 process_group: None,
             }
         }
-        other => {
-            // Only reachable when the database knows a type this worker binary does not.
-            let _ = reports.send(Report::Line {
-                lease,
-                line_no: 1,
-                text: format!(
-                    "sched-worker {}: unsupported task type \"{other}\"",
-                    env!("CARGO_PKG_VERSION")
-                ),
-            });
-            finish(&reports, lease, EXIT_NOT_STARTED, SystemTime::now());
-            Started {
-                process_group: None,
-            }
-        }
+        // Only reachable when the database knows a type this worker binary does not.
+        other => not_started(
+            &reports,
+            lease,
+            format!(
+                "version {} does not support task type \"{other}\"",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
+    }
+}
+
+/// Reports a task that could not be started, with the reason as its only log line.
+fn not_started(reports: &mpsc::UnboundedSender<Report>, lease: Lease, why: String) -> Started {
+    let _ = reports.send(Report::Line {
+        lease,
+        line_no: 1,
+        text: format!("sched-worker: {why}"),
+    });
+    finish(reports, lease, EXIT_NOT_STARTED, SystemTime::now());
+    Started {
+        process_group: None,
     }
 }
 
@@ -107,40 +176,57 @@ fn start_shell(
     dir: PathBuf,
     reports: mpsc::UnboundedSender<Report>,
 ) -> Started {
-    let spawned = std::fs::create_dir_all(&dir).and_then(|()| {
-        Command::new(bash())
-            .arg("-c")
-            .arg(script)
-            .current_dir(&dir)
-            .env("SCHED_TASK_INSTANCE_ID", task.task_instance_id.to_string())
-            .env(
-                "SCHED_WORKFLOW_INSTANCE_ID",
-                task.workflow_instance_id.to_string(),
-            )
-            .env("SCHED_TASK_NAME", &task.task_name)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so that a kill reaches everything the script started.
-            .process_group(0)
-            .spawn()
+    let tenant = match task.tenant.as_deref().map(tenant).transpose() {
+        Ok(tenant) => tenant,
+        Err(why) => return not_started(&reports, lease, why),
+    };
+    let mut command = Command::new(bash());
+    command
+        .arg("-c")
+        .arg(script)
+        .current_dir(&dir)
+        .env_clear()
+        .envs(inherited_env().iter().map(|(k, v)| (k, v)))
+        .env("SCHED_TASK_INSTANCE_ID", task.task_instance_id.to_string())
+        .env(
+            "SCHED_WORKFLOW_INSTANCE_ID",
+            task.workflow_instance_id.to_string(),
+        )
+        .env("SCHED_TASK_NAME", &task.task_name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that a kill reaches everything the script started.
+        .process_group(0);
+    if let Some(declared) = task.settings.get("env").and_then(|e| e.as_object()) {
+        command.envs(
+            declared
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v))),
+        );
+    }
+    if let (Some(tenant), Some(name)) = (&tenant, &task.tenant) {
+        // std clears the supplementary groups when a root parent sets the uid.
+        command
+            .uid(tenant.uid)
+            .gid(tenant.gid)
+            .env("HOME", &tenant.home)
+            .env("USER", name)
+            .env("LOGNAME", name);
+    }
+    let prepared = std::fs::create_dir_all(&dir).and_then(|()| match &tenant {
+        Some(t) => std::os::unix::fs::chown(&dir, Some(t.uid), Some(t.gid)),
+        None => Ok(()),
     });
-    let mut child = match spawned {
+    let mut child = match prepared.and_then(|()| command.spawn()) {
         Ok(child) => child,
         Err(err) => {
-            let _ = reports.send(Report::Line {
-                lease,
-                line_no: 1,
-                text: format!(
-                    "sched-worker: cannot start bash in {}: {err}",
-                    dir.display()
-                ),
-            });
-            finish(&reports, lease, EXIT_NOT_STARTED, SystemTime::now());
             let _ = std::fs::remove_dir_all(&dir);
-            return Started {
-                process_group: None,
-            };
+            return not_started(
+                &reports,
+                lease,
+                format!("cannot start bash in {}: {err}", dir.display()),
+            );
         }
     };
     let started = SystemTime::now();

@@ -7,12 +7,17 @@ mod heartbeat;
 mod notifier;
 mod reporter;
 mod slots;
+mod wakeups;
 mod worker;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
+    // Tasks that run as the worker's own OS user could otherwise read its memory and
+    // environment (/proc/<pid>/environ, ptrace), where the database password is.
+    // SAFETY: prctl(PR_SET_DUMPABLE) has no memory-safety preconditions.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     let config = config::Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -22,6 +22,7 @@ use crate::heartbeat;
 use crate::notifier::{self, Wake};
 use crate::reporter::{self, Lease, Report};
 use crate::slots::Slots;
+use crate::wakeups::Budget;
 
 const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
 /// After the grace period: how long killed tasks' outcomes may take to reach the database.
@@ -49,7 +50,14 @@ struct Registration {
 
 pub async fn run(config: Config) -> Result<()> {
     executor::find_bash().map_err(|e| anyhow::anyhow!(e))?;
-    let pg_config = db::connect_config(&config.database_url)?;
+    let url = config.database_url().map_err(|e| anyhow::anyhow!(e))?;
+    let pg_config = db::connect_config(&url)?;
+    if config.database_url.is_some() && pg_config.get_password().is_some() {
+        warn!(
+            "the password in --database-url (or SCHED_DATABASE_URL) can be read by local users \
+             from the process list or environment; put the connection string in --database-url-file"
+        );
+    }
     let pool = db::pool(pg_config.clone())?;
     let registration = Registration {
         name: config.name(),
@@ -106,6 +114,7 @@ pub async fn run(config: Config) -> Result<()> {
         running: HashMap::new(),
         pending_claim: None,
         reports: report_tx,
+        budget: Budget::new(),
     };
     worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
 }
@@ -122,6 +131,8 @@ struct Worker {
     /// A claim whose answer was lost: its token and slots, kept for the retry.
     pending_claim: Option<(i64, usize)>,
     reports: mpsc::UnboundedSender<Report>,
+    /// Paces claims and kill checks that find nothing (notifications can be spoofed).
+    budget: Budget,
 }
 
 impl Worker {
@@ -143,10 +154,17 @@ impl Worker {
         let mut poll = tokio::time::interval(config.poll_interval());
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut want_claim = true;
+        let mut want_kill_check = false;
         let mut shutdown = Shutdown::No;
 
         loop {
-            if matches!(shutdown, Shutdown::No) && want_claim {
+            let allowed_at = self.budget.next_allowed();
+            let allowed = allowed_at <= Instant::now();
+            if allowed && want_kill_check {
+                want_kill_check = false;
+                self.kill_requested().await;
+            }
+            if allowed && matches!(shutdown, Shutdown::No) && want_claim {
                 // With no slot free (busy, or the reporter is refilling them) the wish stays,
                 // to be tried after the next event. A claim whose answer was lost is retried
                 // first, with its token and slots.
@@ -169,12 +187,21 @@ impl Worker {
                     Shutdown::No => std::future::pending().await,
                 }
             };
+            let paced = (want_claim || want_kill_check) && !allowed;
             tokio::select! {
-                Some(w) = wake.recv() => match w {
-                    Wake::Ready => want_claim = true,
-                    Wake::Kill(id) => if id == self.id() { self.kill_requested().await },
-                    Wake::Resync => { want_claim = true; self.kill_requested().await }
+                Some(first) = wake.recv() => {
+                    // Everything queued is folded into one claim and one kill check.
+                    let mut next = Some(first);
+                    while let Some(w) = next {
+                        match w {
+                            Wake::Ready => want_claim = true,
+                            Wake::Kill(id) => want_kill_check |= id == self.id(),
+                            Wake::Resync => { want_claim = true; want_kill_check = true }
+                        }
+                        next = wake.try_recv().ok();
+                    }
                 },
+                () = tokio::time::sleep_until(allowed_at), if paced => {},
                 Some(reported) = done.recv() => {
                     for lease in &reported.leases {
                         self.running.remove(lease);
@@ -191,7 +218,7 @@ impl Worker {
                 },
                 _ = poll.tick() => {
                     want_claim = true;
-                    self.kill_requested().await;
+                    want_kill_check = true;
                 },
                 _ = sigterm.recv() => shutdown = self.on_signal(shutdown, config),
                 _ = sigint.recv() => shutdown = self.on_signal(shutdown, config),
@@ -249,6 +276,9 @@ impl Worker {
         let id = self.id();
         match db::claim(&self.pool, id, free as i32, token).await {
             Ok(tasks) => {
+                if tasks.is_empty() {
+                    self.budget.spend();
+                }
                 self.slots.give(free.saturating_sub(tasks.len()));
                 self.start_all(tasks);
             }
@@ -290,6 +320,9 @@ impl Worker {
         let id = self.id();
         match db::kill_requests(&self.pool, id).await {
             Ok(ids) => {
+                if ids.is_empty() {
+                    self.budget.spend();
+                }
                 for task_instance_id in ids {
                     let lease = Lease {
                         task_instance_id,
