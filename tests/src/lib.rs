@@ -107,15 +107,27 @@ impl Cluster {
 
     /// Starts a worker logged in as `WORKER_ROLE`; `args` are extra command line flags.
     pub fn worker(&self, name: &str, args: &[&str]) -> Worker {
+        let mut cmd = self.worker_command(name);
+        cmd.arg("--database-url")
+            .arg(self.conn_string(WORKER_ROLE))
+            .args(args);
+        self.start_worker(name, &mut cmd)
+    }
+
+    /// A worker's command line without any connection flag, for tests that give their own.
+    pub fn worker_command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(worker_bin());
+        cmd.args(["--name", name, "--work-dir"])
+            .arg(self.dir.join("work"))
+            .env("RUST_LOG", "info");
+        cmd
+    }
+
+    /// Spawns `cmd` (see `worker_command`) and waits for the worker to register.
+    pub fn start_worker(&self, name: &str, cmd: &mut Command) -> Worker {
         let log =
             std::fs::File::create(self.dir.join(format!("worker-{name}.log"))).expect("worker log");
-        let child = Command::new(worker_bin())
-            .arg("--database-url")
-            .arg(self.conn_string(WORKER_ROLE))
-            .args(["--name", name, "--work-dir"])
-            .arg(self.dir.join("work"))
-            .args(args)
-            .env("RUST_LOG", "info")
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -222,6 +234,19 @@ pub fn define(db: &mut Client, spec: &str) -> i64 {
     db.query_one("SELECT sched.create_workflow($1)", &[&spec])
         .expect("create_workflow")
         .get(0)
+}
+
+/// The output lines of every attempt of `task` in `instance`, in order.
+pub fn task_output(db: &mut Client, instance: i64, task: &str) -> Vec<String> {
+    db.query(
+        "SELECT l FROM sched.task_instances ti, sched.task_log(ti.id) l
+         WHERE ti.workflow_instance_id = $1 AND ti.task = $2 ORDER BY ti.id",
+        &[&instance, &task],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 pub fn start(db: &mut Client, name: &str) -> i64 {
