@@ -16,6 +16,7 @@ DECLARE
     new_version integer;
     version_id bigint;
     wf_env     jsonb;
+    any_env    boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -50,6 +51,7 @@ BEGIN
             norm, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
+    any_env := wf_env <> '{}' OR jsonb_path_exists(norm, '$.tasks[*].env');
 
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
@@ -69,9 +71,10 @@ BEGIN
                                        settings, dep_count, successors)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
-           (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])
-               || CASE WHEN wf_env = '{}' AND NOT task.t ? 'env' THEN '{}'
-                       ELSE jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}')) END,
+           CASE WHEN any_env
+                THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])
+                     || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
+                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'] END,
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
     FROM task LEFT JOIN successor ON successor.up_id = task.id;
 

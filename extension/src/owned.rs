@@ -2,7 +2,7 @@
 //! `REASSIGN OWNED BY old TO new` moves old's workflows to new, and `DROP OWNED BY old` drops
 //! them (refused while one of them has unfinished instances), in the database where pg_sched is
 //! installed. `DROP ROLE` itself is refused by PostgreSQL while the role owns workflows or holds
-//! tenant grants, through the privilege sql/150_ownership.sql gives such roles.
+//! tenant grants, through the privilege sql/150_roles.sql gives such roles.
 //!
 //! The hook frame only looks at the statement's node tag and passes every statement on
 //! unchanged, so that errors of the statement itself longjmp through it untouched; the work for
@@ -90,7 +90,7 @@ unsafe extern "C-unwind" fn process_utility(
 unsafe extern "C-unwind" fn before_drop_owned(stmt: *mut Node) {
     unsafe {
         let stmt = stmt as *mut pg_sys::DropOwnedStmt;
-        if let Some(function) = internal_function("sched._drop_owned(oid[])") {
+        if let Some(function) = internal_function("sched._drop_owned(pg_catalog.oid[])") {
             let roles = role_oids((*stmt).roles);
             call(function, &[datum(roles.into_datum())]);
         }
@@ -101,7 +101,7 @@ unsafe extern "C-unwind" fn before_drop_owned(stmt: *mut Node) {
 unsafe extern "C-unwind" fn after_reassign_owned(stmt: *mut Node) {
     unsafe {
         let stmt = stmt as *mut pg_sys::ReassignOwnedStmt;
-        if let Some(function) = internal_function("sched._reassign_owned(oid[], oid)") {
+        if let Some(function) = internal_function("sched._reassign_owned(pg_catalog.oid[], pg_catalog.oid)") {
             let roles = role_oids((*stmt).roles);
             let new_owner = pg_sys::get_rolespec_oid((*stmt).newrole, false);
             call(function, &[datum(roles.into_datum()), datum(new_owner.into_datum())]);
