@@ -360,43 +360,53 @@ fn parse_string(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
 /// Names appear in SQL, file names and log lines, so they are restricted to a set that
 /// needs no quoting anywhere; 63 is PostgreSQL's identifier length limit.
 fn parse_name(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
-    let name = parse_string(value, path)?;
-    let valid = (1..=63).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if valid {
-        Ok(name)
-    } else {
-        Err(SpecError::new(
-            path,
-            format!(
-                "{} is not a valid name; use 1-63 letters, digits, '_', '-' or '.', \
-                 starting with a letter or digit",
-                quote(&name)
-            ),
-        ))
-    }
+    parse_word(
+        value,
+        path,
+        63,
+        |c| c.is_ascii_alphanumeric(),
+        "name",
+        "a letter or digit",
+    )
 }
 
 /// OS user names as useradd accepts them by default (plus upper case), at most 32 bytes.
 fn parse_os_user(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
-    let name = parse_string(value, path)?;
-    let valid = (1..=32).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name
+    parse_word(
+        value,
+        path,
+        32,
+        |c| c.is_ascii_alphabetic() || c == '_',
+        "OS user name",
+        "a letter or '_'",
+    )
+}
+
+/// A string of 1 to `max` letters, digits, '_', '-' or '.' whose first character passes
+/// `first`; `what` and `first_rule` word the error.
+fn parse_word(
+    value: &Value,
+    path: Path<'_>,
+    max: usize,
+    first: fn(char) -> bool,
+    what: &str,
+    first_rule: &str,
+) -> Result<String, SpecError> {
+    let word = parse_string(value, path)?;
+    let valid = (1..=max).contains(&word.len())
+        && word.starts_with(first)
+        && word
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if valid {
-        Ok(name)
+        Ok(word)
     } else {
         Err(SpecError::new(
             path,
             format!(
-                "{} is not a valid OS user name; use 1-32 letters, digits, '_', '-' or '.', \
-                 starting with a letter or '_'",
-                quote(&name)
+                "{} is not a valid {what}; use 1-{max} letters, digits, '_', '-' or '.', \
+                 starting with {first_rule}",
+                quote(&word)
             ),
         ))
     }
@@ -406,7 +416,10 @@ fn parse_os_user(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
 /// environment can hold). `SCHED_*` is reserved for the variables the worker sets.
 fn parse_env(value: &Value, path: Path<'_>) -> Result<Map<String, Value>, SpecError> {
     let vars = value.as_object().ok_or_else(|| {
-        SpecError::new(path, r#"must be an object of names to strings, e.g. {"TZ": "UTC"}"#)
+        SpecError::new(
+            path,
+            r#"must be an object of names to strings, e.g. {"TZ": "UTC"}"#,
+        )
     })?;
     for (key, val) in vars {
         let at = |message: String| SpecError {

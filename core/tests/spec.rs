@@ -499,14 +499,24 @@ fn tenant_and_env_are_kept_and_round_trip() {
 #[test]
 fn unset_tenant_and_env_are_left_out_of_json() {
     let json = validate_spec(&diamond()).unwrap().to_json();
-    assert!(json.get("tenant").is_none() && json.get("env").is_none(), "{json}");
+    assert!(
+        json.get("tenant").is_none() && json.get("env").is_none(),
+        "{json}"
+    );
     assert!(json["tasks"][0].get("env").is_none(), "{json}");
 }
 
 #[test]
 fn tenant_must_be_an_os_user_name() {
-    for bad in [json!(""), json!("9lives"), json!("has space"), json!("a".repeat(33)), json!(7)] {
-        let message = error(json!({"name": "wf", "tenant": bad, "tasks": [{"name": "t", "type": "empty"}]}));
+    for bad in [
+        json!(""),
+        json!("9lives"),
+        json!("has space"),
+        json!("a".repeat(33)),
+        json!(7),
+    ] {
+        let message =
+            error(json!({"name": "wf", "tenant": bad, "tasks": [{"name": "t", "type": "empty"}]}));
         assert!(message.starts_with("tenant: "), "{message}");
     }
     assert_error_contains(
@@ -521,9 +531,18 @@ fn env_names_values_and_the_reserved_prefix_are_checked() {
         with_task(json!({"env": {"SCHED_DATABASE_URL": "x"}})),
         "tasks[0].env.SCHED_DATABASE_URL: names starting with SCHED_ are reserved for the variables pg_sched sets",
     );
-    assert_error_contains(with_task(json!({"env": {"1X": "x"}})), "tasks[0].env.1X: \"1X\" is not a valid variable name");
-    assert_error(with_task(json!({"env": {"X": 1}})), "tasks[0].env.X: must be a string");
-    assert_error(with_task(json!({"env": {"X": "a\u{0}b"}})), "tasks[0].env.X: must not contain a NUL character");
+    assert_error_contains(
+        with_task(json!({"env": {"1X": "x"}})),
+        "tasks[0].env.1X: \"1X\" is not a valid variable name",
+    );
+    assert_error(
+        with_task(json!({"env": {"X": 1}})),
+        "tasks[0].env.X: must be a string",
+    );
+    assert_error(
+        with_task(json!({"env": {"X": "a\u{0}b"}})),
+        "tasks[0].env.X: must not contain a NUL character",
+    );
     assert_error_contains(
         json!({"name": "wf", "env": ["X=1"], "tasks": [{"name": "t", "type": "empty"}]}),
         "env: must be an object of names to strings",

@@ -54,32 +54,25 @@ unsafe extern "C-unwind" fn process_utility(
 ) {
     unsafe {
         let stmt = (*pstmt).utilityStmt;
-        let tag = if stmt.is_null() { NodeTag::T_Invalid } else { (*stmt).type_ };
+        let tag = if stmt.is_null() {
+            NodeTag::T_Invalid
+        } else {
+            (*stmt).type_
+        };
         if tag == NodeTag::T_DropOwnedStmt {
             before_drop_owned(stmt);
         }
-        match PREVIOUS {
-            Some(previous) => previous(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-            None => standard_process_utility(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-        }
+        let next = PREVIOUS.unwrap_or(standard_process_utility);
+        next(
+            pstmt,
+            query_string,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc,
+        );
         if tag == NodeTag::T_ReassignOwnedStmt {
             after_reassign_owned(stmt);
         }
@@ -101,10 +94,15 @@ unsafe extern "C-unwind" fn before_drop_owned(stmt: *mut Node) {
 unsafe extern "C-unwind" fn after_reassign_owned(stmt: *mut Node) {
     unsafe {
         let stmt = stmt as *mut pg_sys::ReassignOwnedStmt;
-        if let Some(function) = internal_function("sched._reassign_owned(pg_catalog.oid[], pg_catalog.oid)") {
+        if let Some(function) =
+            internal_function("sched._reassign_owned(pg_catalog.oid[], pg_catalog.oid)")
+        {
             let roles = role_oids((*stmt).roles);
             let new_owner = pg_sys::get_rolespec_oid((*stmt).newrole, false);
-            call(function, &[datum(roles.into_datum()), datum(new_owner.into_datum())]);
+            call(
+                function,
+                &[datum(roles.into_datum()), datum(new_owner.into_datum())],
+            );
         }
     }
 }

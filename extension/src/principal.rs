@@ -149,7 +149,11 @@ unsafe fn raise(what: *const c_char) -> ! {
                     .as_ptr(),
                 what,
             );
-            errfinish(c"principal.rs".as_ptr(), line!() as c_int, c"sched_as_caller".as_ptr());
+            errfinish(
+                c"principal.rs".as_ptr(),
+                line!() as c_int,
+                c"sched_as_caller".as_ptr(),
+            );
         }
         // errfinish does not return for ERROR; nothing may unwind into PostgreSQL's frames.
         std::process::abort()

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sched_tests::*;
 
-const ALICE_SPEC: &str = r#"{"name": "alice_etl", "tasks": [{"name": "a", "type": "shell", "script": "echo alice"}]}"#;
+const ALICE_SPEC: &str =
+    r#"{"name": "alice_etl", "tasks": [{"name": "a", "type": "shell", "script": "echo alice"}]}"#;
 
 /// A connection whose notices (RAISE NOTICE, also from index expressions it causes to run)
 /// are collected.
@@ -79,18 +80,24 @@ fn index_expressions_run_by_analyze_or_autovacuum_act_as_the_table_owner() {
         "{seen:?}"
     );
     assert!(seen.iter().all(|n| n != "probe: replaced"), "{seen:?}");
-    assert!(seen.iter().any(|n| n == "probe: sees 0 workflows"), "{seen:?}");
+    assert!(
+        seen.iter().any(|n| n == "probe: sees 0 workflows"),
+        "{seen:?}"
+    );
 
     // The same through autovacuum, which analyzes as the bootstrap superuser. (bob writes the
     // rows: whoever inserts runs index expressions as themselves.)
     bob.batch_execute(
-            "ALTER TABLE bob.t SET (autovacuum_enabled = true, autovacuum_analyze_threshold = 1,
+        "ALTER TABLE bob.t SET (autovacuum_enabled = true, autovacuum_analyze_threshold = 1,
                                     autovacuum_analyze_scale_factor = 0);
              INSERT INTO bob.t SELECT generate_series(51, 100);",
-        )
-        .unwrap();
-    wait_for(Duration::from_secs(90), "autovacuum to analyze bob.t", || {
-        superuser
+    )
+    .unwrap();
+    wait_for(
+        Duration::from_secs(90),
+        "autovacuum to analyze bob.t",
+        || {
+            superuser
             .query_one(
                 "SELECT autoanalyze_count > 0 FROM pg_stat_user_tables WHERE relid = 'bob.t'::regclass",
                 &[],
@@ -98,7 +105,8 @@ fn index_expressions_run_by_analyze_or_autovacuum_act_as_the_table_owner() {
             .unwrap()
             .get::<_, bool>(0)
             .then_some(())
-    });
+        },
+    );
     assert_eq!(alice_versions(&mut superuser), (1, "alice".to_owned()));
 }
 
@@ -133,7 +141,10 @@ fn a_security_definer_function_acts_as_its_owner_whoever_calls_it() {
             err.contains("permission denied for workflow \"alice_etl\""),
             "{err}"
         );
-        let seen: i64 = caller.query_one("SELECT bob.visible()", &[]).unwrap().get(0);
+        let seen: i64 = caller
+            .query_one("SELECT bob.visible()", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(seen, 0, "the views see with the same identity as the API");
     }
     // SET ROLE inside a superuser session acts as that role, and is recorded as it.
@@ -141,7 +152,10 @@ fn a_security_definer_function_acts_as_its_owner_whoever_calls_it() {
         .batch_execute("SET ROLE alice; SELECT sched.start_workflow('alice_etl'); RESET ROLE;")
         .unwrap();
     let by: String = admin
-        .query_one("SELECT issued_by FROM sched.commands ORDER BY id DESC LIMIT 1", &[])
+        .query_one(
+            "SELECT issued_by FROM sched.commands ORDER BY id DESC LIMIT 1",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(by, "alice");
@@ -172,7 +186,10 @@ fn every_function_that_runs_privileged_pins_its_search_path() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(unpinned.is_empty(), "privileged without a pinned search_path: {unpinned:?}");
+    assert!(
+        unpinned.is_empty(),
+        "privileged without a pinned search_path: {unpinned:?}"
+    );
 
     // Every public function is the caller-capturing trampoline (never SECURITY DEFINER itself,
     // which would make its owner the caller) over an internal function that exists.
@@ -192,7 +209,10 @@ fn every_function_that_runs_privileged_pins_its_search_path() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(wrong.is_empty(), "not a trampoline over _<name>(principal, ...): {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "not a trampoline over _<name>(principal, ...): {wrong:?}"
+    );
 }
 
 #[test]
@@ -230,7 +250,10 @@ fn objects_planted_in_public_never_run_as_superuser() {
         )
         .unwrap();
     let captured: i64 = admin
-        .query_one("SELECT count(DISTINCT what) FROM public.planted WHERE who = 'postgres'", &[])
+        .query_one(
+            "SELECT count(DISTINCT what) FROM public.planted WHERE who = 'postgres'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(captured, 2, "the bait works in a plain superuser session");
@@ -253,12 +276,16 @@ fn objects_planted_in_public_never_run_as_superuser() {
     });
     worker.signal(libc::SIGKILL);
     worker.wait_exit(Duration::from_secs(10));
-    wait_for(Duration::from_secs(60), "the master to fail the task over", || {
-        task_states(&mut admin, id)
-            .iter()
-            .any(|(t, s, _)| t == "a" && s == "need_fault_tolerance")
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "the master to fail the task over",
+        || {
+            task_states(&mut admin, id)
+                .iter()
+                .any(|(t, s, _)| t == "a" && s == "need_fault_tolerance")
+                .then_some(())
+        },
+    );
     admin
         .execute("SELECT sched.stop_workflow($1)", &[&id])
         .unwrap();
@@ -269,7 +296,10 @@ fn objects_planted_in_public_never_run_as_superuser() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert!(ran.is_empty(), "planted objects ran inside pg_sched: {ran:?}");
+    assert!(
+        ran.is_empty(),
+        "planted objects ran inside pg_sched: {ran:?}"
+    );
 }
 
 #[test]
@@ -293,7 +323,10 @@ fn drop_role_is_refused_while_it_owns_workflows_and_reassign_or_drop_owned_handl
         .unwrap();
     let mut carol = cluster.connect_as("carol");
     let owner: String = carol
-        .query_one("SELECT owner::text FROM sched.workflows WHERE name = 'alice_etl'", &[])
+        .query_one(
+            "SELECT owner::text FROM sched.workflows WHERE name = 'alice_etl'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(owner, "carol");
@@ -312,9 +345,14 @@ fn drop_role_is_refused_while_it_owns_workflows_and_reassign_or_drop_owned_handl
     assert!(err.contains("unfinished instance"), "{err}");
     bob.execute("SELECT sched.stop_workflow($1)", &[&running])
         .unwrap();
-    admin.batch_execute("DROP OWNED BY bob; DROP ROLE bob").unwrap();
+    admin
+        .batch_execute("DROP OWNED BY bob; DROP ROLE bob")
+        .unwrap();
     let left: i64 = admin
-        .query_one("SELECT count(*) FROM sched.workflow WHERE name = 'bobs'", &[])
+        .query_one(
+            "SELECT count(*) FROM sched.workflow WHERE name = 'bobs'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
@@ -324,7 +362,9 @@ fn drop_role_is_refused_while_it_owns_workflows_and_reassign_or_drop_owned_handl
         .batch_execute("SELECT sched.grant_tenant('dave', 'nobody')")
         .unwrap();
     assert!(error_of(admin.execute("DROP ROLE dave", &[])).contains("cannot be dropped"));
-    admin.batch_execute("DROP OWNED BY dave; DROP ROLE dave").unwrap();
+    admin
+        .batch_execute("DROP OWNED BY dave; DROP ROLE dave")
+        .unwrap();
     let grants: i64 = admin
         .query_one("SELECT count(*) FROM sched.tenants", &[])
         .unwrap()
@@ -347,13 +387,22 @@ fn tenants_are_granted_by_sched_admin_and_checked_at_definition_and_start() {
     let spec = r#"{"name": "as_nobody", "tenant": "nobody", "tasks": [{"name": "a", "type": "shell", "script": "id -un"}]}"#;
     let spec_json: serde_json::Value = serde_json::from_str(spec).unwrap();
     let err = error_of(alice.query_one("SELECT sched.create_workflow($1)", &[&spec_json]));
-    assert_eq!(err, "tenant: role alice may not run tasks as OS user \"nobody\"");
+    assert_eq!(
+        err,
+        "tenant: role alice may not run tasks as OS user \"nobody\""
+    );
     let err = error_of(alice.query_one("SELECT sched.grant_tenant('alice', 'nobody')", &[]));
-    assert!(err.contains("permission denied for sched.grant_tenant"), "{err}");
+    assert!(
+        err.contains("permission denied for sched.grant_tenant"),
+        "{err}"
+    );
 
     let mut ops = cluster.connect_as("ops");
     let err = error_of(ops.query_one("SELECT sched.grant_tenant('alice', 'no body')", &[]));
-    assert!(err.starts_with("os_user: \"no body\" is not a valid OS user name"), "{err}");
+    assert!(
+        err.starts_with("os_user: \"no body\" is not a valid OS user name"),
+        "{err}"
+    );
     let added: bool = ops
         .query_one("SELECT sched.grant_tenant('alice', 'nobody')", &[])
         .unwrap()
@@ -370,14 +419,20 @@ fn tenants_are_granted_by_sched_admin_and_checked_at_definition_and_start() {
         "SELECT sched.start_workflow('bobs', '{}', '{\"tenant\": \"nobody\"}')",
         &[],
     ));
-    assert_eq!(err, "options.tenant: role bob may not run tasks as OS user \"nobody\"");
+    assert_eq!(
+        err,
+        "options.tenant: role bob may not run tasks as OS user \"nobody\""
+    );
 
     let _worker = cluster.worker("w1", &[]);
     let id = start(&mut alice, "as_nobody");
     assert_eq!(wait(&mut alice, id, 60), "succeeded");
     assert_eq!(task_output(&mut alice, id, "a"), ["nobody"]);
     let tenant: Option<String> = alice
-        .query_one("SELECT tenant FROM sched.workflow_instances WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT tenant FROM sched.workflow_instances WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
     assert_eq!(tenant.as_deref(), Some("nobody"));
@@ -389,7 +444,10 @@ fn tenants_are_granted_by_sched_admin_and_checked_at_definition_and_start() {
         .get(0);
     assert!(revoked);
     let err = error_of(alice.query_one("SELECT sched.start_workflow('as_nobody')", &[]));
-    assert_eq!(err, "tenant: role alice may not run tasks as OS user \"nobody\"");
+    assert_eq!(
+        err,
+        "tenant: role alice may not run tasks as OS user \"nobody\""
+    );
 
     // A tenant the worker's host does not have fails the task with the reason.
     ops.batch_execute("SELECT sched.grant_tenant('alice', 'no_such_user_here')")
@@ -404,7 +462,8 @@ fn tenants_are_granted_by_sched_admin_and_checked_at_definition_and_start() {
     assert_eq!(wait(&mut alice, id, 60), "failed");
     let out = task_output(&mut alice, id, "a");
     assert!(
-        out.len() == 1 && out[0].contains("tenant \"no_such_user_here\": no such OS user on worker host"),
+        out.len() == 1
+            && out[0].contains("tenant \"no_such_user_here\": no such OS user on worker host"),
         "{out:?}"
     );
 }
@@ -441,7 +500,10 @@ fn tasks_see_an_allowlisted_environment_and_tenants_cannot_read_the_workers_secr
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("mode 0644") && stderr.contains("chmod 600"), "{stderr}");
+    assert!(
+        stderr.contains("mode 0644") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
 
     let mut cmd = cluster.worker_command("w1");
     cmd.arg("--database-url-file")
@@ -481,7 +543,14 @@ fn tasks_see_an_allowlisted_environment_and_tenants_cannot_read_the_workers_secr
     assert_eq!(wait(&mut alice, id, 60), "succeeded");
     let plain = task_output(&mut alice, id, "plain");
     let names: Vec<&str> = plain.iter().filter_map(|l| l.split('=').next()).collect();
-    for expected in ["MODE", "STAGE", "SCHED_TASK_NAME", "SCHED_TASK_INSTANCE_ID", "TZ", "PATH"] {
+    for expected in [
+        "MODE",
+        "STAGE",
+        "SCHED_TASK_NAME",
+        "SCHED_TASK_INSTANCE_ID",
+        "TZ",
+        "PATH",
+    ] {
         assert!(names.contains(&expected), "{expected} missing: {plain:?}");
     }
     assert!(plain.contains(&"TZ=Europe/Paris".to_owned()), "{plain:?}");
@@ -528,7 +597,10 @@ fn spoofed_notifications_neither_kill_tasks_nor_make_a_worker_spin() {
         (task_states(&mut admin, napping)[0].1 == "running").then_some(())
     });
     let worker_id: i64 = admin
-        .query_one("SELECT id FROM sched.worker WHERE name = 'w1' AND alive", &[])
+        .query_one(
+            "SELECT id FROM sched.worker WHERE name = 'w1' AND alive",
+            &[],
+        )
         .unwrap()
         .get(0);
 
@@ -541,7 +613,9 @@ fn spoofed_notifications_neither_kill_tasks_nor_make_a_worker_spin() {
     let mut mallory = cluster.connect_as("mallory");
     for _ in 0..2000 {
         mallory
-            .batch_execute(&format!("NOTIFY sched_ready, 'default'; NOTIFY sched_kill, '{worker_id}'"))
+            .batch_execute(&format!(
+                "NOTIFY sched_ready, 'default'; NOTIFY sched_kill, '{worker_id}'"
+            ))
             .unwrap();
     }
     // Real work still gets through behind the flood.
@@ -556,5 +630,9 @@ fn spoofed_notifications_neither_kill_tasks_nor_make_a_worker_spin() {
         "4000 spoofed notifications in {elapsed:.1} s caused {made} claims and kill checks (allowed {allowed})"
     );
     assert!(made > 0, "the worker did look at the database");
-    assert_eq!(task_states(&mut admin, napping)[0].1, "running", "a spoofed kill killed a task");
+    assert_eq!(
+        task_states(&mut admin, napping)[0].1,
+        "running",
+        "a spoofed kill killed a task"
+    );
 }

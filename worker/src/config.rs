@@ -17,7 +17,12 @@ pub struct Config {
     /// membership in sched_worker. Several hosts with target_session_attrs=read-write follow
     /// a failover. A password here is visible to every local user in the process list: put
     /// it in --database-url-file instead.
-    #[arg(long, env = "SCHED_DATABASE_URL", required_unless_present = "database_url_file", conflicts_with = "database_url_file")]
+    #[arg(
+        long,
+        env = "SCHED_DATABASE_URL",
+        required_unless_present = "database_url_file",
+        conflicts_with = "database_url_file"
+    )]
     pub database_url: Option<String>,
 
     /// File holding the connection string, readable by the worker's user only (mode 0600).
@@ -56,8 +61,8 @@ impl Config {
             return Ok(self.database_url.clone().unwrap_or_default());
         };
         let shown = path.display();
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("--database-url-file {shown}: {e}"))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("--database-url-file {shown}: {e}"))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(format!(

@@ -60,13 +60,20 @@ struct Tenant {
 
 /// Looks the tenant up on this host; the error is the task's failure message.
 fn tenant(name: &str) -> Result<Tenant, String> {
-    let c_name = CString::new(name).map_err(|_| format!("tenant {name:?}: not a valid user name"))?;
+    let c_name =
+        CString::new(name).map_err(|_| format!("tenant {name:?}: not a valid user name"))?;
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
     let mut found: *mut libc::passwd = std::ptr::null_mut();
     let mut buf = vec![0u8; 16 * 1024];
     // SAFETY: every pointer is valid for the call; the strings it fills point into buf.
     let rc = unsafe {
-        libc::getpwnam_r(c_name.as_ptr(), &mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut found)
+        libc::getpwnam_r(
+            c_name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut found,
+        )
     };
     if rc != 0 || found.is_null() {
         return Err(format!(

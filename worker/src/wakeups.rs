@@ -63,7 +63,10 @@ mod tests {
             budget.spend();
         }
         let wait = budget.next_allowed() - Instant::now();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(20), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(20),
+            "{wait:?}"
+        );
         tokio::time::advance(Duration::from_secs(2)).await;
         assert!(budget.next_allowed() <= Instant::now());
     }
