@@ -357,7 +357,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
 
 -- The master runs this as the bootstrap superuser, so its search_path is pinned like a
 -- SECURITY DEFINER function's: a planted public.= or public.array_agg must never run here.
-CREATE FUNCTION sched._master_tick(worker_timeout interval) RETURNS integer
+CREATE FUNCTION sched._master_tick(worker_timeout interval, master_started_at timestamptz) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
@@ -369,8 +369,11 @@ DECLARE
     expired integer;
     orphans bigint[];
 BEGIN
+    -- Silence counts only from when a heartbeat could have been seen: after a restart of the
+    -- server (or a promotion, or a restart of the master) heartbeats from before it are no
+    -- evidence that a worker died, and every worker gets a full timeout to be heard again.
     UPDATE sched.worker w SET alive = false, ended_at = now()
-    WHERE w.alive AND w.last_heartbeat < now() - worker_timeout;
+    WHERE w.alive AND greatest(w.last_heartbeat, master_started_at) < now() - worker_timeout;
     GET DIAGNOSTICS expired = ROW_COUNT;
     -- Recently dead registrations' active attempts, not only those of workers that expired now:
     -- a claim that committed just after its worker was declared dead would otherwise be
@@ -389,5 +392,5 @@ EXCEPTION WHEN lock_not_available THEN
     RETURN 0;
 END
 $$;
-COMMENT ON FUNCTION sched._master_tick(interval) IS
-    'Internal, run by the master every tick: declares workers dead whose heartbeat is older than worker_timeout and fails their tasks over; returns how many.';
+COMMENT ON FUNCTION sched._master_tick(interval, timestamptz) IS
+    'Internal, run by the master every tick: declares workers dead that were silent for worker_timeout since their last heartbeat or since the master started, whichever is later, and fails their tasks over; returns how many.';

@@ -4,10 +4,12 @@
 mod dag;
 mod error;
 mod keyword;
+mod limits;
 mod spec;
 mod task_type;
 
 pub use error::SpecError;
 pub use keyword::{ExecutionType, FailureStrategy, Priority};
-pub use spec::{MAX_TASKS, TaskSpec, WorkflowSpec, validate_spec};
+pub use limits::Limits;
+pub use spec::{TaskSpec, WorkflowSpec, parse_spec, validate_spec, validate_spec_with};
 pub use task_type::{FieldKind, TASK_TYPES, TaskField, TaskType};

@@ -8,10 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::dag;
 use crate::error::{Path, SpecError, quote};
 use crate::keyword::{ExecutionType, FailureStrategy, Priority};
+use crate::limits::Limits;
 use crate::task_type::TaskType;
-
-/// Upper bound on tasks per workflow; validation is linear, this only caps memory.
-pub const MAX_TASKS: usize = 100_000;
 
 const DEFAULT_PROJECT: &str = "default";
 const DEFAULT_WORKER_GROUP: &str = "default";
@@ -83,9 +81,55 @@ pub struct TaskSpec {
     pub settings: Map<String, Value>,
 }
 
+/// Parses and validates a spec given as JSON text, refusing text over the limits before
+/// the JSON parser allocates for it or recurses into it. Numbers beyond the range of f64
+/// (`1e400`) are a syntax error rather than an infinity.
+pub fn parse_spec(text: &str, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
+    limits.check_spec_bytes(text)?;
+    limits.check_text_depth(text)?;
+    let spec: Value = serde_json::from_str(text).map_err(json_error)?;
+    // The text scan has bounded the depth, so the value need not be walked again.
+    validate(&spec, limits)
+}
+
+/// serde_json's wording, with its parser terms put the way a spec's author would say them.
+fn json_error(error: serde_json::Error) -> SpecError {
+    const REWORDED: &[(&str, &str)] = &[
+        ("EOF while parsing a list", "the text ends inside an array"),
+        ("EOF while parsing an object", "the text ends inside an object"),
+        ("EOF while parsing a string", "the text ends inside a string"),
+        ("EOF while parsing a value", "the text ends where a value should be"),
+        ("expected ident", "expected true, false or null"),
+        ("recursion limit exceeded", "nested too deeply for the JSON parser"),
+    ];
+    let full = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    let (what, position) = match full.strip_suffix(&position) {
+        Some(what) => (what, position.as_str()),
+        None => (full.as_str(), ""),
+    };
+    let what = REWORDED
+        .iter()
+        .find(|(serde, _)| *serde == what)
+        .map_or(what, |(_, ours)| ours);
+    SpecError::new(Path::Root, format!("not valid JSON: {what}{position}"))
+}
+
+/// [`validate_spec_with`] under the default limits.
+pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
+    validate_spec_with(spec, &Limits::default())
+}
+
 /// Validates a workflow spec and returns it with defaults filled in. The first problem
 /// found is reported, naming the field and what is allowed there.
-pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
+pub fn validate_spec_with(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
+    // So that a spec is refused alike as text or as a value, and before anything that
+    // recurses (cloning or comparing nested settings) can touch it.
+    limits.check_value_depth(spec)?;
+    validate(spec, limits)
+}
+
+fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
     let obj = spec
         .as_object()
         .ok_or_else(|| SpecError::new(Path::Root, "must be a JSON object"))?;
@@ -115,19 +159,12 @@ pub fn validate_spec(spec: &Value) -> Result<WorkflowSpec, SpecError> {
         .as_array()
         .filter(|tasks| !tasks.is_empty())
         .ok_or_else(|| SpecError::new(field("tasks"), "must be a non-empty array"))?;
-    if task_values.len() > MAX_TASKS {
-        return Err(SpecError::new(
-            field("tasks"),
-            format!(
-                "at most {MAX_TASKS} tasks are allowed; got {}",
-                task_values.len()
-            ),
-        ));
-    }
+    limits.check_tasks(task_values.len())?;
+    let mut edges = 0;
     let tasks = task_values
         .iter()
         .enumerate()
-        .map(|(i, task)| parse_task(i, task))
+        .map(|(i, task)| parse_task(i, task, limits, &mut edges))
         .collect::<Result<Vec<_>, _>>()?;
     check_graph(&tasks)?;
 
@@ -192,7 +229,13 @@ impl TaskSpec {
     }
 }
 
-fn parse_task(i: usize, value: &Value) -> Result<TaskSpec, SpecError> {
+/// `edges` counts the dependencies of the tasks parsed so far, for the workflow's limit.
+fn parse_task(
+    i: usize,
+    value: &Value,
+    limits: &Limits,
+    edges: &mut usize,
+) -> Result<TaskSpec, SpecError> {
     let obj = value
         .as_object()
         .ok_or_else(|| SpecError::new(Path::Task(i), "must be a JSON object"))?;
@@ -227,8 +270,10 @@ fn parse_task(i: usize, value: &Value) -> Result<TaskSpec, SpecError> {
     Ok(TaskSpec {
         name,
         task_type: task_type.name.to_owned(),
-        deps: optional(obj, "deps", field, |deps, path| parse_deps(i, deps, path))?
-            .unwrap_or_default(),
+        deps: optional(obj, "deps", field, |deps, path| {
+            parse_deps(i, deps, path, limits, edges)
+        })?
+        .unwrap_or_default(),
         priority: optional(obj, "priority", field, Priority::parse)?.unwrap_or_default(),
         worker_group: optional(obj, "worker_group", field, parse_name)?,
         description: optional(obj, "description", field, parse_string)?.unwrap_or_default(),
@@ -237,11 +282,20 @@ fn parse_task(i: usize, value: &Value) -> Result<TaskSpec, SpecError> {
     })
 }
 
-fn parse_deps(task: usize, value: &Value, path: Path<'_>) -> Result<Vec<String>, SpecError> {
-    value
+/// The edge limit is checked on the array's length, before its names are copied.
+fn parse_deps(
+    task: usize,
+    value: &Value,
+    path: Path<'_>,
+    limits: &Limits,
+    edges: &mut usize,
+) -> Result<Vec<String>, SpecError> {
+    let deps = value
         .as_array()
-        .ok_or_else(|| SpecError::new(path, "must be an array of task names"))?
-        .iter()
+        .ok_or_else(|| SpecError::new(path, "must be an array of task names"))?;
+    *edges += deps.len();
+    limits.check_edges(*edges, path)?;
+    deps.iter()
         .enumerate()
         .map(|(k, dep)| parse_string(dep, Path::Dep(task, k)))
         .collect()

@@ -1,5 +1,6 @@
 use sched_core::{
-    ExecutionType, FailureStrategy, MAX_TASKS, Priority, SpecError, WorkflowSpec, validate_spec,
+    ExecutionType, FailureStrategy, Limits, Priority, SpecError, WorkflowSpec, parse_spec,
+    validate_spec, validate_spec_with,
 };
 use serde_json::{Value, json};
 
@@ -235,12 +236,12 @@ fn task_must_be_an_object() {
 
 #[test]
 fn task_count_is_limited() {
-    let tasks: Vec<Value> = (0..=MAX_TASKS)
+    let tasks: Vec<Value> = (0..=Limits::default().max_tasks)
         .map(|i| json!({"name": format!("t{i}"), "type": "empty"}))
         .collect();
     assert_error(
         json!({"name": "wf", "tasks": tasks}),
-        "tasks: at most 100000 tasks are allowed; got 100001",
+        "tasks: 100001 tasks is more than sched.max_tasks allows (100000)",
     );
 }
 
@@ -546,5 +547,214 @@ fn env_names_values_and_the_reserved_prefix_are_checked() {
     assert_error_contains(
         json!({"name": "wf", "env": ["X=1"], "tasks": [{"name": "t", "type": "empty"}]}),
         "env: must be an object of names to strings",
+    );
+}
+
+#[test]
+fn default_limits_are_the_documented_ones() {
+    assert_eq!(
+        Limits::default(),
+        Limits {
+            max_spec_bytes: 33_554_432,
+            max_tasks: 100_000,
+            max_edges: 1_000_000,
+            max_depth: 32,
+        }
+    );
+}
+
+/// Small limits keep the tests fast; `chain` specs are 3 deep (4 with deps).
+fn small_limits() -> Limits {
+    Limits {
+        max_spec_bytes: 200,
+        max_tasks: 3,
+        max_edges: 2,
+        max_depth: 4,
+    }
+}
+
+fn parse_error(text: &str, limits: &Limits) -> String {
+    parse_spec(text, limits)
+        .expect_err("spec should be rejected")
+        .to_string()
+}
+
+#[test]
+fn parse_spec_accepts_what_validate_spec_accepts() {
+    let spec = diamond();
+    assert_eq!(
+        parse_spec(&spec.to_string(), &Limits::default()),
+        validate_spec(&spec)
+    );
+}
+
+#[test]
+fn spec_text_size_is_limited_before_it_is_parsed() {
+    let limits = small_limits();
+    let fits = chain(&[("a", &[])]).to_string();
+    parse_spec(&fits, &limits).unwrap();
+    // Over the limit even though not JSON: the size is checked first.
+    let text = format!("{fits:201}");
+    assert_eq!(
+        parse_error(&text, &limits),
+        "spec: 201 bytes is more than sched.max_spec_bytes allows (200)"
+    );
+    assert_eq!(
+        parse_error(&"[".repeat(201), &limits),
+        "spec: 201 bytes is more than sched.max_spec_bytes allows (200)"
+    );
+}
+
+#[test]
+fn spec_text_depth_is_limited_before_it_is_parsed() {
+    let limits = small_limits();
+    let deep = r#"{"name": "wf", "tasks": [{"name": "a", "type": "empty", "env": {"X": [1]}}]}"#;
+    assert_eq!(
+        parse_error(deep, &limits),
+        "spec: nested deeper than sched.max_spec_depth allows (4)"
+    );
+    // Far deeper than serde_json's own limit of 128, and unterminated: still the depth
+    // error, because the parser never sees it.
+    let limits = Limits::default();
+    assert_eq!(
+        parse_error(&"[".repeat(100_000), &limits),
+        "spec: nested deeper than sched.max_spec_depth allows (32)"
+    );
+    assert_eq!(
+        parse_error(&format!("{}{}", "[{\"a\":".repeat(17), "1"), &limits),
+        "spec: nested deeper than sched.max_spec_depth allows (32)"
+    );
+}
+
+#[test]
+fn brackets_inside_strings_do_not_count_as_depth() {
+    let limits = small_limits();
+    let script = r#"[[[[{{{{ \" \\ ]]]] \" [[[["#;
+    let text =
+        format!(r#"{{"name": "wf", "tasks": [{{"name": "a", "type": "shell", "script": "{script}"}}]}}"#);
+    let spec = parse_spec(&text, &limits).unwrap();
+    assert_eq!(spec.tasks[0].settings["script"], r#"[[[[{{{{ " \ ]]]] " [[[["#);
+    // An escaped backslash ends the escape, so the quote after it closes the string.
+    let text = r#"{"name": "wf\\", "tasks": [[[[]]]]}"#;
+    assert_eq!(
+        parse_error(text, &limits),
+        "spec: nested deeper than sched.max_spec_depth allows (4)"
+    );
+}
+
+#[test]
+fn value_depth_is_limited() {
+    let limits = small_limits();
+    let spec = with_task(json!({"env": {"X": [1]}}));
+    assert_eq!(
+        validate_spec_with(&spec, &limits).unwrap_err().to_string(),
+        "spec: nested deeper than sched.max_spec_depth allows (4)"
+    );
+    let mut deep = json!(1);
+    for _ in 0..32 {
+        deep = json!([deep]);
+    }
+    validate_spec_with(&deep, &Limits::default())
+        .expect_err("not an object")
+        .message
+        .contains("must be a JSON object")
+        .then_some(())
+        .unwrap();
+    let deep = json!([deep]);
+    assert_eq!(
+        validate_spec(&deep).unwrap_err().to_string(),
+        "spec: nested deeper than sched.max_spec_depth allows (32)"
+    );
+    let zero = Limits {
+        max_depth: 0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        validate_spec_with(&json!({}), &zero).unwrap_err().to_string(),
+        "spec: nested deeper than sched.max_spec_depth allows (0)"
+    );
+    assert_eq!(
+        parse_error("{}", &zero),
+        "spec: nested deeper than sched.max_spec_depth allows (0)"
+    );
+}
+
+#[test]
+fn task_count_limit_is_configurable() {
+    let limits = small_limits();
+    let spec = chain(&[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[])]);
+    assert_eq!(
+        validate_spec_with(&spec, &limits).unwrap_err().to_string(),
+        "tasks: 4 tasks is more than sched.max_tasks allows (3)"
+    );
+    validate_spec_with(&chain(&[("a", &[]), ("b", &[]), ("c", &[])]), &limits).unwrap();
+}
+
+#[test]
+fn dependencies_are_limited_over_the_whole_workflow() {
+    let limits = small_limits();
+    validate_spec_with(&chain(&[("a", &[]), ("b", &["a"]), ("c", &["b"])]), &limits).unwrap();
+    let spec = chain(&[("a", &[]), ("b", &["a"]), ("c", &["a", "b"])]);
+    assert_eq!(
+        validate_spec_with(&spec, &limits).unwrap_err().to_string(),
+        "tasks[2].deps: the workflow has more than sched.max_edges allows (2) dependencies in all"
+    );
+    // Counted before the names are checked: these do not even resolve.
+    let spec = chain(&[("a", &["x", "y", "z"])]);
+    assert_eq!(
+        validate_spec_with(&spec, &limits).unwrap_err().to_string(),
+        "tasks[0].deps: the workflow has more than sched.max_edges allows (2) dependencies in all"
+    );
+}
+
+#[test]
+fn invalid_json_is_reported_with_its_position() {
+    let limits = Limits::default();
+    assert_eq!(
+        parse_error(r#"{"name": "wf",}"#, &limits),
+        "spec: not valid JSON: trailing comma at line 1 column 15"
+    );
+    assert_eq!(
+        parse_error("{\n  \"name\": tru }", &limits),
+        "spec: not valid JSON: expected true, false or null at line 2 column 14"
+    );
+    assert_eq!(
+        parse_error(r#"{"tasks": [{"name": "a""#, &limits),
+        "spec: not valid JSON: the text ends inside an object at line 1 column 23"
+    );
+    assert_eq!(
+        parse_error(r#"{"tasks": ["#, &limits),
+        "spec: not valid JSON: the text ends inside an array at line 1 column 11"
+    );
+    assert_eq!(
+        parse_error("", &limits),
+        "spec: not valid JSON: the text ends where a value should be at line 1 column 0"
+    );
+    assert_eq!(
+        parse_error("{} {}", &limits),
+        "spec: not valid JSON: trailing characters at line 1 column 4"
+    );
+}
+
+#[test]
+fn numbers_beyond_f64_are_errors_not_infinities() {
+    let limits = Limits::default();
+    assert_eq!(
+        parse_error(r#"{"name": 1e400}"#, &limits),
+        "spec: not valid JSON: number out of range at line 1 column 14"
+    );
+    assert_eq!(
+        parse_error(r#"{"name": -1e400}"#, &limits),
+        "spec: not valid JSON: number out of range at line 1 column 15"
+    );
+    let huge = "9".repeat(400);
+    assert!(
+        parse_error(&format!(r#"{{"name": {huge}}}"#), &limits)
+            .starts_with("spec: not valid JSON: number out of range at line 1 column "),
+    );
+    // Large but representable numbers parse, and the field then says what it wants.
+    assert_eq!(
+        parse_error(r#"{"name": 123456789012345678901234567890}"#, &limits),
+        "name: must be a string"
     );
 }

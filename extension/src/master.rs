@@ -33,8 +33,11 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
     unsafe { pg_sys::pgstat_report_appname(c"pg_sched master".as_ptr()) };
     // The master runs as the bootstrap superuser: nothing it executes may resolve a name through
     // a schema that a database owner or user can write to (a planted public.= for an enum, say).
-    BackgroundWorker::transaction(|| {
-        Spi::run("SET search_path = pg_catalog, pg_temp").expect("pinning the master's search_path")
+    let started_at = BackgroundWorker::transaction(|| {
+        Spi::run("SET search_path = pg_catalog, pg_temp").expect("pinning the master's search_path");
+        Spi::get_one::<TimestampWithTimeZone>("SELECT pg_catalog.now()")
+            .expect("reading the clock")
+            .expect("now() is never null")
     });
     log!("pg_sched master started for database \"{database}\"");
 
@@ -48,8 +51,8 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
                 return;
             }
             let dead = Spi::get_one_with_args::<i32>(
-                "SELECT sched._master_tick(pg_catalog.make_interval(secs => $1))",
-                &[f64::from(timeout_s).into()],
+                "SELECT sched._master_tick(pg_catalog.make_interval(secs => $1), $2)",
+                &[f64::from(timeout_s).into(), started_at.into()],
             )
             .expect("sched._master_tick failed")
             .unwrap_or(0);

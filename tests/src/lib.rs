@@ -75,14 +75,7 @@ impl Cluster {
         }
         std::fs::write(data.join("postgresql.auto.conf"), conf).expect("write settings");
         let cluster = Cluster { dir };
-        run_ok(
-            as_postgres(pg_bin().join("pg_ctl"))
-                .args(["-w", "-t", "60", "-D"])
-                .arg(&data)
-                .arg("-l")
-                .arg(cluster.dir.join("server.log"))
-                .arg("start"),
-        );
+        cluster.start_server();
         let mut db = cluster.connect();
         db.batch_execute(&format!(
             "CREATE EXTENSION pg_sched; CREATE ROLE {WORKER_ROLE} LOGIN IN ROLE sched_worker;"
@@ -160,6 +153,18 @@ impl Cluster {
                 .args(["-m", "immediate", "-w", "-D"])
                 .arg(self.dir.join("data"))
                 .arg("stop"),
+        );
+    }
+
+    /// Starts the server (again, after `stop_server`).
+    pub fn start_server(&self) {
+        run_ok(
+            as_postgres(pg_bin().join("pg_ctl"))
+                .args(["-w", "-t", "60", "-D"])
+                .arg(self.dir.join("data"))
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .arg("start"),
         );
     }
 

@@ -314,7 +314,7 @@ fn a_report_under_a_lease_that_was_taken_away_is_refused() {
         .unwrap()
         .get(0);
     // The master's timeout path, run now: the zombie is declared dead, its attempt failed over.
-    db.execute("SELECT sched._master_tick('0 s')", &[]).unwrap();
+    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[]).unwrap();
     assert_eq!(
         task_states(&mut db, id),
         [
@@ -438,7 +438,7 @@ fn an_attempt_claimed_just_after_its_worker_was_declared_dead_is_still_failed_ov
         )
         .unwrap()
         .get(0);
-    db.execute("SELECT sched._master_tick('0 s')", &[]).unwrap();
+    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[]).unwrap();
     // What a claim that raced the master and committed after it leaves behind.
     db.execute(
         "UPDATE sched.task_instance SET state = 'running', worker_id = $1, started_at = now()
@@ -446,7 +446,7 @@ fn an_attempt_claimed_just_after_its_worker_was_declared_dead_is_still_failed_ov
         &[&w, &id],
     )
     .unwrap();
-    db.execute("SELECT sched._master_tick('1 hour')", &[])
+    db.execute("SELECT sched._master_tick('1 hour', '-infinity')", &[])
         .unwrap();
     assert_eq!(
         task_states(&mut db, id),
