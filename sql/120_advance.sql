@@ -158,7 +158,14 @@ BEGIN
     IF instances IS NULL THEN
         RETURN;
     END IF;
-    PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(instances) ORDER BY wi.id FOR NO KEY UPDATE;
+    -- An instance locked by someone else (a user's open stop_workflow) is skipped, not waited
+    -- for: its attempts stay on the dead registration, which the master's next ticks retry.
+    SELECT array_agg(l.id) INTO instances FROM (
+        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(instances)
+        ORDER BY wi.id FOR NO KEY UPDATE SKIP LOCKED) l;
+    IF instances IS NULL THEN
+        RETURN;
+    END IF;
 
     -- DolphinScheduler §10.3: the lost attempt becomes need_fault_tolerance and a new attempt
     -- of the same task is queued, unless the instance is being stopped or is ending.

@@ -179,13 +179,16 @@ COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
 
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[],
-                                OUT accepted integer, OUT ready_groups text[])
+                                OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
 LANGUAGE plpgsql
 AS $$
 DECLARE
     done       bigint[];
     touched    bigint[];
     any_failed boolean;
+    wanted     bigint[];
+    locked     bigint[];
+    timeout    text;
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -196,10 +199,32 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM 1 FROM sched.workflow_instance wi
-    WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids))
-    ORDER BY wi.id
-    FOR NO KEY UPDATE OF wi;
+    -- The instances are locked in id order. A lock held by another completion is gone in a
+    -- moment, but one held by a user's open transaction (a stop_workflow not yet committed)
+    -- lasts as long as that user likes: the reports of such instances are handed back as
+    -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
+    SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO wanted
+    FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids);
+    SELECT array_agg(l.id) INTO locked FROM (
+        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
+        ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
+    IF cardinality(locked) IS DISTINCT FROM cardinality(wanted) THEN
+        timeout := pg_catalog.current_setting('lock_timeout');
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
+            PERFORM 1 FROM sched.workflow_instance wi
+            WHERE wi.id = ANY(wanted) AND NOT wi.id = ANY(coalesce(locked, '{}'))
+            ORDER BY wi.id FOR NO KEY UPDATE OF wi;
+            locked := wanted;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+        PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
+        SELECT array_agg(ti.id) INTO deferred
+        FROM sched.task_instance ti
+        WHERE ti.id = ANY(task_instance_ids) AND NOT ti.workflow_instance_id = ANY(coalesce(locked, '{}'))
+          AND ti.worker_id = _complete.worker_id AND ti.state IN ('dispatched', 'running');
+    END IF;
 
     -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed.
     -- The worker's own clock says when the process really started and ended; it is kept within
@@ -217,6 +242,7 @@ BEGIN
          WHERE ti.id = r.id
            AND ti.worker_id = _complete.worker_id
            AND ti.state IN ('dispatched', 'running')
+           AND (deferred IS NULL OR NOT ti.id = ANY(deferred))
         RETURNING ti.id, ti.workflow_instance_id, ti.state)
     SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state IN ('failed', 'killed'))
     INTO done, touched, any_failed
@@ -229,20 +255,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[]) IS
-    'Internal: records outcomes under their leases and advances the instances; returns how many reports were accepted and the worker groups that got ready tasks.';
+    'Internal: records outcomes under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
                                      claim_max integer DEFAULT 0, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer, tenant text)
+               settings jsonb, attempt integer, tenant text, deferred boolean)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 CREATE FUNCTION sched._complete_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                       started_at timestamptz[], ended_at timestamptz[],
                                       claim_max integer, claim_token bigint)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer, tenant text)
+               settings jsonb, attempt integer, tenant text, deferred boolean)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
@@ -257,8 +283,12 @@ BEGIN
                                coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
-    RETURN QUERY SELECT * FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token);
+    RETURN QUERY SELECT c.*, false FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token) c;
     GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF outcome.deferred IS NOT NULL THEN
+        RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
+                     FROM unnest(outcome.deferred) d;
+    END IF;
     -- Wake other workers only for work this one could not take: groups it does not serve, and
     -- its own groups when it filled every slot it asked for (more may be waiting).
     IF outcome.ready_groups IS NOT NULL THEN
@@ -269,7 +299,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint) IS
-    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does (claim_token as there). Reports whose lease is no longer valid change nothing, so the whole call can be retried.';
+    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does (claim_token as there), plus a row with deferred = true for each report to repeat later because its instance is locked by an open transaction. Reports whose lease is no longer valid change nothing, so the whole call can be retried.';
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
@@ -361,9 +391,6 @@ CREATE FUNCTION sched._master_tick(worker_timeout interval, master_started_at ti
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
--- A user transaction holding an instance lock (an open stop_workflow, say) must not stall
--- failover for everyone: give up for this tick and try again on the next.
-SET lock_timeout = '500ms'
 AS $$
 DECLARE
     expired integer;
@@ -377,19 +404,18 @@ BEGIN
     GET DIAGNOSTICS expired = ROW_COUNT;
     -- Recently dead registrations' active attempts, not only those of workers that expired now:
     -- a claim that committed just after its worker was declared dead would otherwise be
-    -- stranded. Such a race lasts milliseconds; ten minutes of dead workers is plenty.
+    -- stranded. Such a race lasts milliseconds, but an instance locked by a user's open
+    -- transaction is skipped by failover for as long as it stays open: a day of dead
+    -- registrations is probed.
     SELECT array_agg(w.id) INTO orphans
     FROM sched.worker w
-    WHERE NOT w.alive AND w.ended_at > now() - interval '10 minutes'
+    WHERE NOT w.alive AND w.ended_at > now() - interval '1 day'
       AND EXISTS (SELECT 1 FROM sched.task_instance ti
                   WHERE ti.worker_id = w.id AND ti.state IN ('dispatched', 'running'));
     IF orphans IS NOT NULL THEN
         PERFORM sched._fail_over(orphans);
     END IF;
     RETURN expired;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE LOG 'pg_sched master: workflow instances are locked by another transaction; failover is retried on the next tick';
-    RETURN 0;
 END
 $$;
 COMMENT ON FUNCTION sched._master_tick(interval, timestamptz) IS

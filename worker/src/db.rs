@@ -95,13 +95,10 @@ pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool
     Ok(row.get(0))
 }
 
-/// The columns of a claimed task, as `claimed` reads them, from a claiming function call.
-macro_rules! claimed_from {
-    ($call:literal) => {
-        concat!(
-            "SELECT task_instance_id, workflow_instance_id, task_name, task_type, settings, tenant FROM ",
-            $call
-        )
+/// The columns of a claimed task, as `claimed` reads them, for both claiming functions.
+macro_rules! claimed_columns {
+    () => {
+        "task_instance_id, workflow_instance_id, task_name, task_type, settings, tenant"
     };
 }
 
@@ -129,12 +126,21 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<
     let rows = client
         .query(
             &client
-                .prepare_cached(claimed_from!("sched.claim_tasks($1, $2, $3)"))
+                .prepare_cached(concat!("SELECT ", claimed_columns!(), " FROM sched.claim_tasks($1, $2, $3)"))
                 .await?,
             &[&worker_id, &max, &token],
         )
         .await?;
     Ok(claimed(worker_id, &rows))
+}
+
+/// What a completing call did besides recording outcomes.
+#[derive(Debug, Default)]
+pub struct Completed {
+    /// Claimed in the same transaction.
+    pub claimed: Vec<Claimed>,
+    /// Reports to repeat later: their workflow instance is locked by an open transaction.
+    pub deferred: Vec<i64>,
 }
 
 /// Reports finished tasks (all under `worker_id`) and, in the same transaction, claims up to
@@ -145,7 +151,7 @@ pub async fn complete_and_claim(
     outcomes: &[Outcome],
     claim_max: i32,
     token: i64,
-) -> Result<Vec<Claimed>> {
+) -> Result<Completed> {
     let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
     let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
     let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
@@ -154,8 +160,10 @@ pub async fn complete_and_claim(
     let rows = client
         .query(
             &client
-                .prepare_cached(claimed_from!(
-                    "sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    claimed_columns!(),
+                    ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
                 ))
                 .await?,
             &[
@@ -163,7 +171,12 @@ pub async fn complete_and_claim(
             ],
         )
         .await?;
-    Ok(claimed(worker_id, &rows))
+    let (deferred, claimed_rows): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| r.get::<_, bool>(6));
+    Ok(Completed {
+        claimed: claimed(worker_id, &claimed_rows),
+        deferred: deferred.iter().map(|r| r.get(0)).collect(),
+    })
 }
 
 fn claimed(worker_id: i64, rows: &[tokio_postgres::Row]) -> Vec<Claimed> {

@@ -1,7 +1,9 @@
 //! The single writer of task outcomes: it batches log lines and completions, stores a task's
 //! lines before its completion, and retries through lost connections so that no outcome is
 //! lost. A retried completion that had in fact committed is refused the second time by the
-//! lease check, so nothing is recorded twice.
+//! lease check, so nothing is recorded twice. A completion the database defers (its workflow
+//! instance is locked by someone's open transaction) is repeated later on its own, so that it
+//! holds up no other report.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -19,6 +21,8 @@ use crate::slots::Slots;
 const LOG_BATCH_WINDOW: Duration = Duration::from_millis(200);
 const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long a deferred completion waits before it is reported again.
+const DEFERRED_RETRY: Duration = Duration::from_millis(500);
 
 /// What a worker must present with every report: the attempt and the registration that
 /// claimed it.
@@ -74,12 +78,28 @@ pub fn spawn(
         let pool = &shared.pool;
         let mut lines: Vec<(Lease, i32, String)> = Vec::new();
         let mut finished: Vec<Outcome> = Vec::new();
+        let mut deferred: Vec<Outcome> = Vec::new();
+        let mut deferred_due: Option<Instant> = None;
         loop {
-            let Some(first) = rx.recv().await else { return };
-            collect(first, &mut lines, &mut finished);
+            let woken_by_report = tokio::select! {
+                first = rx.recv() => match first {
+                    Some(first) => {
+                        collect(first, &mut lines, &mut finished);
+                        true
+                    }
+                    None => return,
+                },
+                () = sleep_until_some(deferred_due) => false,
+            };
+            let retried = if deferred_due.is_some_and(|at| at <= Instant::now()) {
+                deferred_due = None;
+                std::mem::take(&mut deferred)
+            } else {
+                Vec::new()
+            };
             // Completions go out at once; a log-only batch waits briefly for company.
             let deadline = Instant::now() + LOG_BATCH_WINDOW;
-            loop {
+            while woken_by_report {
                 while let Ok(more) = rx.try_recv() {
                     collect(more, &mut lines, &mut finished);
                 }
@@ -92,8 +112,13 @@ pub fn spawn(
                 }
             }
             send_lines(pool, &mut lines).await;
-            if !finished.is_empty() {
-                let reported = send_completions(&shared, std::mem::take(&mut finished)).await;
+            if !finished.is_empty() || !retried.is_empty() {
+                let (reported, again) =
+                    send_completions(&shared, std::mem::take(&mut finished), retried).await;
+                if !again.is_empty() {
+                    deferred.extend(again);
+                    deferred_due.get_or_insert_with(|| Instant::now() + DEFERRED_RETRY);
+                }
                 for r in reported {
                     if done.send(r).is_err() {
                         return;
@@ -102,6 +127,13 @@ pub fn spawn(
             }
         }
     });
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn collect(report: Report, lines: &mut Vec<(Lease, i32, String)>, finished: &mut Vec<Outcome>) {
@@ -132,20 +164,33 @@ async fn send_lines(pool: &Pool, lines: &mut Vec<(Lease, i32, String)>) {
     }
 }
 
-async fn send_completions(shared: &Shared, finished: Vec<Outcome>) -> Vec<Reported> {
+/// Reports `finished` (whose slots are still taken) and `retried` (deferred before; their
+/// slots went back then). Returns what was reported and what the database deferred again.
+async fn send_completions(
+    shared: &Shared,
+    finished: Vec<Outcome>,
+    retried: Vec<Outcome>,
+) -> (Vec<Reported>, Vec<Outcome>) {
     let mut out = Vec::new();
-    let mut pending = finished;
+    let mut again = Vec::new();
+    let mut pending: Vec<(Outcome, bool)> = finished
+        .into_iter()
+        .map(|o| (o, true))
+        .chain(retried.into_iter().map(|o| (o, false)))
+        .collect();
     while !pending.is_empty() {
-        let worker_id = pending[0].lease.worker_id;
+        let worker_id = pending[0].0.lease.worker_id;
         let (mine, rest): (Vec<_>, Vec<_>) = pending
             .into_iter()
-            .partition(|o| o.lease.worker_id == worker_id);
+            .partition(|(o, _)| o.lease.worker_id == worker_id);
         pending = rest;
+        let holding = mine.iter().filter(|(_, fresh)| *fresh).count();
+        let mine: Vec<Outcome> = mine.into_iter().map(|(o, _)| o).collect();
         // The finished tasks' slots plus any idle ones; a stale registration claims nothing and
         // its tasks' slots simply go back.
         let current = worker_id == shared.worker_id.load(Ordering::Relaxed);
         let reserved = if current {
-            shared.slots.refill(mine.len())
+            shared.slots.refill(holding)
         } else {
             0
         };
@@ -156,24 +201,29 @@ async fn send_completions(shared: &Shared, finished: Vec<Outcome>) -> Vec<Report
         })
         .await;
         let worker_gone = result.is_none();
-        let claimed = result.unwrap_or_default();
+        let db::Completed { claimed, deferred } = result.unwrap_or_default();
         shared.slots.give(if current {
             reserved - claimed.len()
         } else {
-            mine.len()
+            holding
         });
         debug!(
-            completed = mine.len(),
+            completed = mine.len() - deferred.len(),
+            deferred = deferred.len(),
             claimed = claimed.len(),
             "completions reported"
         );
+        let (later, reported): (Vec<Outcome>, Vec<Outcome>) = mine
+            .into_iter()
+            .partition(|o| deferred.contains(&o.lease.task_instance_id));
+        again.extend(later);
         out.push(Reported {
-            leases: mine.iter().map(|o| o.lease).collect(),
+            leases: reported.iter().map(|o| o.lease).collect(),
             worker_gone,
             claimed,
         });
     }
-    out
+    (out, again)
 }
 
 /// Retries until the call succeeds (Some) or the database says the registration is gone (None).
