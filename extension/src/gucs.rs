@@ -9,6 +9,7 @@ pub static DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 pub static WORKER_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static MAX_LOG_BYTES_PER_TASK: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024 * 1024);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -38,6 +39,16 @@ pub fn init() {
         60_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"sched.max_log_bytes_per_task",
+        c"Output of one task attempt stored at most; workers drop the rest and say how much.",
+        c"Workers read it when they start.",
+        &MAX_LOG_BYTES_PER_TASK,
+        1024,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_BYTE,
     );
     // Typos such as `sched.worker_timout` become errors instead of silent placeholders.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"sched".as_ptr()) };

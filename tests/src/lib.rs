@@ -118,6 +118,11 @@ impl Cluster {
 
     /// Spawns `cmd` (see `worker_command`) and waits for the worker to register.
     pub fn start_worker(&self, name: &str, cmd: &mut Command) -> Worker {
+        self.start_worker_in(&self.conn_string("postgres"), name, cmd)
+    }
+
+    /// As `start_worker`, for a worker of the database that `url` connects to.
+    pub fn start_worker_in(&self, url: &str, name: &str, cmd: &mut Command) -> Worker {
         let log =
             std::fs::File::create(self.dir.join(format!("worker-{name}.log"))).expect("worker log");
         let child = cmd
@@ -129,7 +134,7 @@ impl Cluster {
             child,
             name: name.to_owned(),
         };
-        let mut db = self.connect();
+        let mut db = Client::connect(url, postgres::NoTls).expect("connect to watch the worker register");
         wait_for(
             Duration::from_secs(30),
             &format!("worker {name} to register"),
@@ -241,11 +246,12 @@ pub fn define(db: &mut Client, spec: &str) -> i64 {
         .get(0)
 }
 
-/// The output lines of every attempt of `task` in `instance`, in order.
+/// The output lines (up to 100,000 per attempt) of every attempt of `task` in `instance`, in
+/// order.
 pub fn task_output(db: &mut Client, instance: i64, task: &str) -> Vec<String> {
     db.query(
-        "SELECT l FROM sched.task_instances ti, sched.task_log(ti.id) l
-         WHERE ti.workflow_instance_id = $1 AND ti.task = $2 ORDER BY ti.id",
+        "SELECT l FROM sched.task_instances ti, sched.task_log(ti.id, 0, 100000) WITH ORDINALITY AS t(l, n)
+         WHERE ti.workflow_instance_id = $1 AND ti.task = $2 ORDER BY ti.id, t.n",
         &[&instance, &task],
     )
     .unwrap()

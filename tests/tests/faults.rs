@@ -147,3 +147,93 @@ fn an_open_stop_transaction_stalls_neither_failover_nor_other_completions() {
         "{states:?}"
     );
 }
+
+fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
+    let cluster = Cluster::start(&["sched.max_log_bytes_per_task = '1MB'"]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "loud", "tasks": [
+              {"name": "zeros", "type": "shell", "script": "head -c 4G /dev/zero"},
+              {"name": "chatty", "type": "shell", "script": "yes 'hello world' | head -c 3000000"},
+              {"name": "binary", "type": "shell", "script": "printf 'caf\\xc3\\xa9 \\xff\\xfe end\\n'"},
+              {"name": "many", "type": "shell", "script": "seq 1 100000"}]}"#,
+    );
+    let worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut db, "loud");
+    let mut peak = 0;
+    wait_for(Duration::from_secs(300), "the loud tasks to finish", || {
+        peak = peak.max(rss_kb(worker.pid()));
+        matches!(instance_state(&mut db, id).as_str(), "succeeded" | "failed").then_some(())
+    });
+    assert_eq!(instance_state(&mut db, id), "succeeded");
+    assert!(peak < 64 * 1024, "worker RSS reached {peak} kB");
+
+    let zeros = task_output(&mut db, id, "zeros");
+    assert_eq!(zeros.len(), 1);
+    assert!(
+        zeros[0].ends_with(&format!("[sched-worker: line cut, {} more bytes dropped]", (4u64 << 30) - 65536)),
+        "{}",
+        &zeros[0][zeros[0].len() - 80..]
+    );
+
+    let chatty = task_output(&mut db, id, "chatty");
+    let stored: usize = chatty.iter().map(|l| l.len() + 1).sum();
+    assert!(stored <= 1024 * 1024 + 200, "{stored} bytes stored");
+    let last = chatty.last().unwrap();
+    assert!(
+        last.starts_with("[sched-worker: output past sched.max_log_bytes_per_task (1048576 bytes):")
+            && last.ends_with("more bytes dropped]"),
+        "{last}"
+    );
+
+    assert_eq!(task_output(&mut db, id, "binary"), ["café \u{FFFD}\u{FFFD} end"]);
+    let many = task_output(&mut db, id, "many");
+    assert_eq!(many.len(), 100_000);
+    assert_eq!(many.last().map(String::as_str), Some("100000"));
+}
+
+#[test]
+fn reports_get_through_a_statement_timeout_on_the_worker_role_and_an_encoding_that_cannot_store_them() {
+    let cluster = Cluster::start(&[]);
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute(&format!("ALTER ROLE {WORKER_ROLE} SET statement_timeout = '1ms'"))
+        .unwrap();
+    admin
+        .batch_execute(
+            "CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        )
+        .unwrap();
+    let latin1_url = format!("host={} user=postgres dbname=latin1", cluster.dir.display());
+    let mut latin1 = Client::connect(&latin1_url, postgres::NoTls).unwrap();
+    latin1.batch_execute("CREATE EXTENSION pg_sched").unwrap();
+    define(
+        &mut latin1,
+        r#"{"name": "accents", "tasks": [{"name": "a", "type": "shell",
+              "script": "echo before; printf 'caf\\xc3\\xa9 \\xe2\\x82\\xacuro \\xe6\\x97\\xa5\\xe6\\x9c\\xac\\n'; echo after; seq 1 5000"}]}"#,
+    );
+    let mut cmd = cluster.worker_command("w1");
+    cmd.arg("--database-url").arg(format!(
+        "host={} user={WORKER_ROLE} dbname=latin1",
+        cluster.dir.display()
+    ));
+    let _worker = cluster.start_worker_in(&latin1_url, "w1", &mut cmd);
+    let id = start(&mut latin1, "accents");
+    assert_eq!(wait(&mut latin1, id, 60), "succeeded");
+    let out = task_output(&mut latin1, id, "a");
+    assert_eq!(out.len(), 5003, "every line stored: {:?}", &out[..3]);
+    assert_eq!(out[0], "before");
+    assert_eq!(out[1], "caf\\u{e9} \\u{20ac}uro \\u{65e5}\\u{672c}");
+    assert_eq!(out[2], "after");
+}

@@ -19,9 +19,21 @@ pub const WORKER_GONE: &str = "SW001";
 
 const POOL_SIZE: usize = 4;
 
+/// Session settings the worker needs whatever its role's defaults say: a statement_timeout
+/// set on the role would make big reports fail on every try, a lock_timeout would break the
+/// completion's own bounded lock wait. The statement bound stays, generous, so the server
+/// abandons what a vanished worker asked for.
+const SESSION_OPTIONS: &str =
+    "-c statement_timeout=300s -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+
 pub fn connect_config(url: &str) -> Result<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(url)
         .context("--database-url is not a valid PostgreSQL connection string")?;
+    let options = match config.get_options() {
+        Some(theirs) => format!("{theirs} {SESSION_OPTIONS}"),
+        None => SESSION_OPTIONS.to_owned(),
+    };
+    config.options(&options);
     if config.get_application_name().is_none() {
         config.application_name("sched-worker");
     }
@@ -43,6 +55,16 @@ pub fn pool(config: tokio_postgres::Config) -> Result<Pool> {
         .max_size(POOL_SIZE)
         .build()
         .context("building the connection pool")
+}
+
+/// True when the database refused a call for the data it was sent (class 22, data exception,
+/// e.g. a character the server encoding cannot store; class 54, a program limit): sending
+/// the same again fails the same way.
+pub fn is_refused_as_data(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
+        .filter_map(|e| e.code())
+        .any(|code| code.code().starts_with("22") || code.code().starts_with("54"))
 }
 
 /// True when the database refused a call because this worker registration is gone.
@@ -109,16 +131,28 @@ pub fn claim_token() -> i64 {
     CLAIM_TOKENS.fetch_add(1, Ordering::Relaxed)
 }
 
-/// sched.worker_timeout of the server: heartbeats must come well within it.
-pub async fn worker_timeout(pool: &Pool) -> Result<Option<Duration>> {
+/// The server's settings that concern workers.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// sched.worker_timeout: heartbeats must come well within it.
+    pub worker_timeout: Option<Duration>,
+    /// sched.max_log_bytes_per_task.
+    pub max_log_bytes: Option<u64>,
+}
+
+pub async fn settings(pool: &Pool) -> Result<Settings> {
     let client = pool.get().await?;
     let row = client
         .query_one(
-            "SELECT extract(epoch FROM current_setting('sched.worker_timeout', true)::interval)::float8",
+            "SELECT extract(epoch FROM current_setting('sched.worker_timeout', true)::interval)::float8,
+                    pg_size_bytes(current_setting('sched.max_log_bytes_per_task', true))",
             &[],
         )
         .await?;
-    Ok(row.get::<_, Option<f64>>(0).map(Duration::from_secs_f64))
+    Ok(Settings {
+        worker_timeout: row.get::<_, Option<f64>>(0).map(Duration::from_secs_f64),
+        max_log_bytes: row.get::<_, Option<i64>>(1).map(|b| b.max(0) as u64),
+    })
 }
 
 pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<Vec<Claimed>> {
@@ -198,7 +232,7 @@ pub async fn append_log(
     worker_id: i64,
     ids: &[i64],
     line_nos: &[i32],
-    lines: &[String],
+    lines: &[&str],
 ) -> Result<()> {
     let client = pool.get().await?;
     client

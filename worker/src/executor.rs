@@ -19,19 +19,16 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use tokio::sync::mpsc;
 
 use crate::db::Claimed;
-use crate::reporter::{Lease, Outcome, Report};
+use crate::output::{CappedLines, LogBudget, to_text};
+use crate::reporter::{Lease, Outcome, Reports};
 
 /// Exit code reported when the task's process could not be started.
 const EXIT_NOT_STARTED: i32 = 127;
 /// After the script exits, how long output still held open by escaped processes is read.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
-/// Longer lines are cut: one runaway line must not become one huge row.
-const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
 /// PATH entry before the right one) for every task.
@@ -126,7 +123,7 @@ pub struct Started {
     pub process_group: Option<Arc<AtomicI32>>,
 }
 
-pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Report>) -> Started {
+pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
     let lease = Lease {
         task_instance_id: task.task_instance_id,
         worker_id: task.worker_id,
@@ -146,7 +143,7 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Rep
             )
         }
         "empty" => {
-            finish(&reports, lease, 0, SystemTime::now());
+            finish(&reports, lease, 0, None);
             Started {
                 process_group: None,
             }
@@ -164,13 +161,8 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: mpsc::UnboundedSender<Rep
 }
 
 /// Reports a task that could not be started, with the reason as its only log line.
-fn not_started(reports: &mpsc::UnboundedSender<Report>, lease: Lease, why: String) -> Started {
-    let _ = reports.send(Report::Line {
-        lease,
-        line_no: 1,
-        text: format!("sched-worker: {why}"),
-    });
-    finish(reports, lease, EXIT_NOT_STARTED, SystemTime::now());
+fn not_started(reports: &Reports, lease: Lease, why: String) -> Started {
+    finish(reports, lease, EXIT_NOT_STARTED, Some(format!("sched-worker: {why}")));
     Started {
         process_group: None,
     }
@@ -181,7 +173,7 @@ fn start_shell(
     lease: Lease,
     script: &str,
     dir: PathBuf,
-    reports: mpsc::UnboundedSender<Report>,
+    reports: Reports,
 ) -> Started {
     let tenant = match task.tenant.as_deref().map(tenant).transpose() {
         Ok(tenant) => tenant,
@@ -240,11 +232,12 @@ fn start_shell(
     let pgid = child.id().map(|pid| pid as i32);
     let group = pgid.map(|id| Arc::new(AtomicI32::new(id)));
     let live_group = group.clone();
-    let stdout = child.stdout.take().map(|s| BufReader::new(s).split(b'\n'));
-    let stderr = child.stderr.take().map(|s| BufReader::new(s).split(b'\n'));
+    let stdout = child.stdout.take().map(CappedLines::new);
+    let stderr = child.stderr.take().map(CappedLines::new);
 
     tokio::spawn(async move {
         let mut line_no = 0;
+        let mut budget = LogBudget::new();
         let mut out = stdout;
         let mut err = stderr;
         let mut status = None;
@@ -259,11 +252,11 @@ fn start_shell(
             };
             tokio::select! {
                 line = next(&mut out), if out.is_some() => match line {
-                    Some(bytes) => send_line(&reports, lease, &mut line_no, &bytes),
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &bytes, cut).await,
                     None => out = None,
                 },
                 line = next(&mut err), if err.is_some() => match line {
-                    Some(bytes) => send_line(&reports, lease, &mut line_no, &bytes),
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &bytes, cut).await,
                     None => err = None,
                 },
                 exited = child.wait(), if status.is_none() => {
@@ -287,12 +280,13 @@ fn start_shell(
             Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
             _ => EXIT_NOT_STARTED,
         };
-        let _ = reports.send(Report::Finished(Outcome {
+        reports.finished(Outcome {
             lease,
             exit_code,
             started,
             ended,
-        }));
+            last_line: budget.summary().map(|text| (line_no + 1, text)),
+        });
         let _ = std::fs::remove_dir_all(&dir);
     });
     Started {
@@ -300,41 +294,43 @@ fn start_shell(
     }
 }
 
-async fn next<R: tokio::io::AsyncBufRead + Unpin>(
-    lines: &mut Option<tokio::io::Split<R>>,
-) -> Option<Vec<u8>> {
+async fn next<R: tokio::io::AsyncRead + Unpin>(
+    lines: &mut Option<CappedLines<R>>,
+) -> Option<(Vec<u8>, u64)> {
     match lines {
-        Some(l) => l.next_segment().await.ok().flatten(),
+        Some(l) => l.next().await,
         None => None,
     }
 }
 
-fn send_line(
-    reports: &mpsc::UnboundedSender<Report>,
+/// Sends a line to the reporter while the attempt's log budget lasts; waiting for room in the
+/// reporter's queue is what makes a task that writes faster than the database stores wait.
+async fn emit(
+    reports: &Reports,
     lease: Lease,
     line_no: &mut i32,
+    budget: &mut LogBudget,
     bytes: &[u8],
+    cut: u64,
 ) {
-    *line_no += 1;
-    let bytes = &bytes[..bytes.len().min(MAX_LINE_BYTES)];
-    let text = String::from_utf8_lossy(bytes)
-        .trim_end_matches('\r')
-        .replace('\0', "\u{FFFD}");
-    let _ = reports.send(Report::Line {
-        lease,
-        line_no: *line_no,
-        text,
-    });
+    let text = to_text(bytes, cut);
+    if budget.admit(&text) {
+        *line_no += 1;
+        reports.line(lease, *line_no, text).await;
+    }
 }
 
-/// Reports a task that ran no process (or could not start one): it started and ended now.
-fn finish(reports: &mpsc::UnboundedSender<Report>, lease: Lease, exit_code: i32, at: SystemTime) {
-    let _ = reports.send(Report::Finished(Outcome {
+/// Reports a task that ran no process (or could not start one, saying why): it started and
+/// ended now.
+fn finish(reports: &Reports, lease: Lease, exit_code: i32, why: Option<String>) {
+    let at = SystemTime::now();
+    reports.finished(Outcome {
         lease,
         exit_code,
         started: at,
         ended: at,
-    }));
+        last_line: why.map(|text| (1, text)),
+    });
 }
 
 /// Kills a started task's process group, unless its process was already reaped.

@@ -5,6 +5,7 @@ mod db;
 mod executor;
 mod heartbeat;
 mod notifier;
+mod output;
 mod reporter;
 mod slots;
 mod wakeups;

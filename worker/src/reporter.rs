@@ -4,6 +4,12 @@
 //! lease check, so nothing is recorded twice. A completion the database defers (its workflow
 //! instance is locked by someone's open transaction) is repeated later on its own, so that it
 //! holds up no other report.
+//!
+//! Nothing is retried forever for a reason that will not go away: batches are bounded in rows
+//! and bytes, a batch of lines the database refuses as data (a character the server encoding
+//! cannot store, say) is split down to single lines, a single line is stored with its non-ASCII
+//! characters escaped, and failing that replaced by a line saying why. Lines wait in a bounded
+//! queue, so a task that writes faster than the database stores waits on its pipe.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,6 +29,11 @@ const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How long a deferred completion waits before it is reported again.
 const DEFERRED_RETRY: Duration = Duration::from_millis(500);
+/// Bounds of one append_log call.
+const BATCH_LINES: usize = 2_000;
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Lines queued for the reporter before tasks' output waits.
+const LINE_QUEUE: usize = 8_192;
 
 /// What a worker must present with every report: the attempt and the registration that
 /// claimed it.
@@ -33,22 +44,47 @@ pub struct Lease {
 }
 
 /// How a task attempt ended, by the worker's clock.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub lease: Lease,
     pub exit_code: i32,
     pub started: SystemTime,
     pub ended: SystemTime,
+    /// A last log line (number, text) to store before the completion: why the task did not
+    /// start, or how much output was dropped.
+    pub last_line: Option<(i32, String)>,
 }
 
-#[derive(Debug)]
-pub enum Report {
-    Line {
-        lease: Lease,
-        line_no: i32,
-        text: String,
-    },
-    Finished(Outcome),
+struct Line {
+    lease: Lease,
+    line_no: i32,
+    text: String,
+}
+
+/// Where executors send output lines and outcomes. Outcomes have their own unbounded queue
+/// (at most one per slot), lines a bounded one; an outcome is sent after its task's lines, and
+/// the reporter takes every queued line before any outcome, so the order holds.
+#[derive(Clone)]
+pub struct Reports {
+    lines: mpsc::Sender<Line>,
+    finished: mpsc::UnboundedSender<Outcome>,
+}
+
+impl Reports {
+    pub async fn line(&self, lease: Lease, line_no: i32, text: String) {
+        let _ = self
+            .lines
+            .send(Line {
+                lease,
+                line_no,
+                text,
+            })
+            .await;
+    }
+
+    pub fn finished(&self, outcome: Outcome) {
+        let _ = self.finished.send(outcome);
+    }
 }
 
 /// Sent back to the worker loop once outcomes are durable (or refused).
@@ -69,24 +105,23 @@ pub struct Shared {
     pub worker_id: Arc<AtomicI64>,
 }
 
-pub fn spawn(
-    shared: Shared,
-    mut rx: mpsc::UnboundedReceiver<Report>,
-    done: mpsc::UnboundedSender<Reported>,
-) {
+pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
+    let (lines_tx, mut lines_rx) = mpsc::channel(LINE_QUEUE);
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let pool = &shared.pool;
-        let mut lines: Vec<(Lease, i32, String)> = Vec::new();
+        let mut lines: Vec<Line> = Vec::new();
         let mut finished: Vec<Outcome> = Vec::new();
         let mut deferred: Vec<Outcome> = Vec::new();
         let mut deferred_due: Option<Instant> = None;
         loop {
             let woken_by_report = tokio::select! {
-                first = rx.recv() => match first {
-                    Some(first) => {
-                        collect(first, &mut lines, &mut finished);
-                        true
-                    }
+                line = lines_rx.recv() => match line {
+                    Some(line) => { lines.push(line); true }
+                    None => return,
+                },
+                outcome = finished_rx.recv() => match outcome {
+                    Some(outcome) => { finished.push(outcome); true }
                     None => return,
                 },
                 () = sleep_until_some(deferred_due) => false,
@@ -97,18 +132,40 @@ pub fn spawn(
             } else {
                 Vec::new()
             };
-            // Completions go out at once; a log-only batch waits briefly for company.
+            // Completions go out at once; a log-only batch waits briefly for company, but not
+            // past a full batch.
             let deadline = Instant::now() + LOG_BATCH_WINDOW;
             while woken_by_report {
-                while let Ok(more) = rx.try_recv() {
-                    collect(more, &mut lines, &mut finished);
+                while let Ok(outcome) = finished_rx.try_recv() {
+                    finished.push(outcome);
                 }
-                if !finished.is_empty() {
+                // Lines after the outcomes, all of them: whatever a task wrote before it ended
+                // is queued by now, and must be stored before its completion.
+                while let Ok(line) = lines_rx.try_recv() {
+                    lines.push(line);
+                }
+                if !finished.is_empty() || lines.len() >= BATCH_LINES {
                     break;
                 }
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(more)) => collect(more, &mut lines, &mut finished),
-                    Ok(None) | Err(_) => break,
+                tokio::select! {
+                    line = lines_rx.recv() => match line {
+                        Some(line) => lines.push(line),
+                        None => break,
+                    },
+                    outcome = finished_rx.recv() => match outcome {
+                        Some(outcome) => finished.push(outcome),
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            for outcome in &mut finished {
+                if let Some((line_no, text)) = outcome.last_line.take() {
+                    lines.push(Line {
+                        lease: outcome.lease,
+                        line_no,
+                        text,
+                    });
                 }
             }
             send_lines(pool, &mut lines).await;
@@ -127,6 +184,10 @@ pub fn spawn(
             }
         }
     });
+    Reports {
+        lines: lines_tx,
+        finished: finished_tx,
+    }
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -136,32 +197,77 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
-fn collect(report: Report, lines: &mut Vec<(Lease, i32, String)>, finished: &mut Vec<Outcome>) {
-    match report {
-        Report::Line {
-            lease,
-            line_no,
-            text,
-        } => lines.push((lease, line_no, text)),
-        Report::Finished(outcome) => finished.push(outcome),
+/// Stores `lines` in bounded batches, one registration at a time.
+async fn send_lines(pool: &Pool, lines: &mut Vec<Line>) {
+    while !lines.is_empty() {
+        let worker_id = lines[0].lease.worker_id;
+        let (mine, rest): (Vec<_>, Vec<_>) = lines
+            .drain(..)
+            .partition(|l| l.lease.worker_id == worker_id);
+        *lines = rest;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for line in mine {
+            if !batch.is_empty() && (batch.len() >= BATCH_LINES || bytes + line.text.len() > BATCH_BYTES)
+            {
+                store(pool, worker_id, std::mem::take(&mut batch)).await;
+                bytes = 0;
+            }
+            bytes += line.text.len();
+            batch.push(line);
+        }
+        store(pool, worker_id, batch).await;
     }
 }
 
-async fn send_lines(pool: &Pool, lines: &mut Vec<(Lease, i32, String)>) {
-    while !lines.is_empty() {
-        let worker_id = lines[0].0.worker_id;
-        let (mine, rest): (Vec<_>, Vec<_>) = lines
-            .drain(..)
-            .partition(|(l, _, _)| l.worker_id == worker_id);
-        *lines = rest;
-        let ids: Vec<i64> = mine.iter().map(|(l, _, _)| l.task_instance_id).collect();
-        let nos: Vec<i32> = mine.iter().map(|(_, n, _)| *n).collect();
-        let texts: Vec<String> = mine.into_iter().map(|(_, _, t)| t).collect();
-        retry("append_log", || {
-            db::append_log(pool, worker_id, &ids, &nos, &texts)
-        })
-        .await;
+/// One batch, retried through lost connections; refused as data, split until the line at
+/// fault is found, which is stored escaped or replaced.
+async fn store(pool: &Pool, worker_id: i64, batch: Vec<Line>) {
+    let mut todo = vec![batch];
+    while let Some(batch) = todo.pop() {
+        if batch.is_empty() {
+            continue;
+        }
+        match retry_transient("append_log", || append(pool, worker_id, &batch)).await {
+            Ok(()) => {}
+            Err(err) if batch.len() > 1 => {
+                debug!(error = %format!("{err:#}"), lines = batch.len(), "log batch refused; splitting it");
+                let mut first = batch;
+                let second = first.split_off(first.len() / 2);
+                todo.push(second);
+                todo.push(first);
+            }
+            Err(err) => {
+                let line = batch.into_iter().next().expect("a batch of one");
+                let escaped = Line {
+                    text: line.text.escape_default().to_string(),
+                    ..line
+                };
+                if retry_transient("append_log", || {
+                    append(pool, worker_id, std::slice::from_ref(&escaped))
+                })
+                .await
+                .is_err()
+                {
+                    let replaced = Line {
+                        text: format!("[sched-worker: this line could not be stored: {err:#}]"),
+                        ..escaped
+                    };
+                    let _ = retry_transient("append_log", || {
+                        append(pool, worker_id, std::slice::from_ref(&replaced))
+                    })
+                    .await;
+                }
+            }
+        }
     }
+}
+
+async fn append(pool: &Pool, worker_id: i64, batch: &[Line]) -> anyhow::Result<()> {
+    let ids: Vec<i64> = batch.iter().map(|l| l.lease.task_instance_id).collect();
+    let nos: Vec<i32> = batch.iter().map(|l| l.line_no).collect();
+    let texts: Vec<&str> = batch.iter().map(|l| l.text.as_str()).collect();
+    db::append_log(pool, worker_id, &ids, &nos, &texts).await
 }
 
 /// Reports `finished` (whose slots are still taken) and `retried` (deferred before; their
@@ -240,6 +346,28 @@ where
                 warn!(error = %err, "{what} refused: this worker registration is gone");
                 return None;
             }
+            Err(err) => {
+                warn!(error = %format!("{err:#}"), "{what} failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// Like `retry`, but gives up (Err) when the database refuses the call for what it sent,
+/// which no retry changes; a gone registration is Ok: its lines are void anyway.
+async fn retry_transient<F, Fut>(what: &str, mut call: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut backoff = RETRY_MIN;
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(err) if db::is_worker_gone(&err) => return Ok(()),
+            Err(err) if db::is_refused_as_data(&err) => return Err(err),
             Err(err) => {
                 warn!(error = %format!("{err:#}"), "{what} failed; retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;

@@ -20,7 +20,8 @@ use crate::db;
 use crate::executor;
 use crate::heartbeat;
 use crate::notifier::{self, Wake};
-use crate::reporter::{self, Lease, Report};
+use crate::output;
+use crate::reporter::{self, Lease, Reports};
 use crate::slots::Slots;
 use crate::wakeups::Budget;
 
@@ -83,19 +84,21 @@ pub async fn run(config: Config) -> Result<()> {
     let slots = Arc::new(Slots::new(registration.slots));
     let (wake_tx, wake_rx) = mpsc::unbounded_channel();
     notifier::spawn(pg_config, registration.groups.clone(), wake_tx);
-    let (report_tx, report_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    reporter::spawn(
+    let reports = reporter::spawn(
         reporter::Shared {
             pool: pool.clone(),
             slots: slots.clone(),
             worker_id: worker_id.clone(),
         },
-        report_rx,
         done_tx,
     );
     let (lost_tx, lost_rx) = mpsc::unbounded_channel();
-    let beat = heartbeat::interval(db::worker_timeout(&pool).await.unwrap_or(None));
+    let settings = db::settings(&pool).await.unwrap_or_default();
+    if let Some(cap) = settings.max_log_bytes {
+        output::set_log_cap(cap);
+    }
+    let beat = heartbeat::interval(settings.worker_timeout);
     heartbeat::spawn(
         pool.clone(),
         beat,
@@ -113,7 +116,7 @@ pub async fn run(config: Config) -> Result<()> {
         slots,
         running: HashMap::new(),
         pending_claim: None,
-        reports: report_tx,
+        reports,
         budget: Budget::new(),
     };
     worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
@@ -130,7 +133,7 @@ struct Worker {
     running: HashMap<Lease, Option<Arc<AtomicI32>>>,
     /// A claim whose answer was lost: its token and slots, kept for the retry.
     pending_claim: Option<(i64, usize)>,
-    reports: mpsc::UnboundedSender<Report>,
+    reports: Reports,
     /// Paces claims and kill checks that find nothing (notifications can be spoofed).
     budget: Budget,
 }
