@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use crate::error::{Path, SpecError};
 
+/// The defaults are meant to be those of the extension's settings, so that tests using
+/// them see what a fresh installation enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Length of the spec's JSON text (`sched.max_spec_bytes`). Only [`crate::parse_spec`]
@@ -16,14 +18,16 @@ pub struct Limits {
     /// Dependencies summed over all tasks (`sched.max_edges`).
     pub max_edges: usize,
     /// Nesting of arrays and objects (`sched.max_spec_depth`): a scalar is 0, `{}` is 1,
-    /// `{"tasks": [{}]}` is 3. A task's `deps` and `env` sit at 4.
+    /// `{"tasks": [{}]}` is 3. A task's `deps` and `env` sit at 4, so below 4 no spec
+    /// with dependencies passes.
     pub max_depth: usize,
 }
 
 impl Default for Limits {
     /// 32 MiB holds a spec at both the task and the edge limit when names are short
-    /// (about 7 MB of tasks plus 10 MB of dependency names). Depth 32 is eight times what a spec needs today, and
-    /// well below serde_json's own limit of 128, so that limit is never what the user meets.
+    /// (about 7 MB of tasks plus 10 MB of dependency names). Depth 32 is eight times what
+    /// a spec needs today, and well below serde_json's own limit of 128, so that limit is
+    /// never what the user meets.
     fn default() -> Self {
         Self {
             max_spec_bytes: 32 * 1024 * 1024,

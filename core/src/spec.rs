@@ -96,11 +96,23 @@ pub fn parse_spec(text: &str, limits: &Limits) -> Result<WorkflowSpec, SpecError
 fn json_error(error: serde_json::Error) -> SpecError {
     const REWORDED: &[(&str, &str)] = &[
         ("EOF while parsing a list", "the text ends inside an array"),
-        ("EOF while parsing an object", "the text ends inside an object"),
-        ("EOF while parsing a string", "the text ends inside a string"),
-        ("EOF while parsing a value", "the text ends where a value should be"),
+        (
+            "EOF while parsing an object",
+            "the text ends inside an object",
+        ),
+        (
+            "EOF while parsing a string",
+            "the text ends inside a string",
+        ),
+        (
+            "EOF while parsing a value",
+            "the text ends where a value should be",
+        ),
         ("expected ident", "expected true, false or null"),
-        ("recursion limit exceeded", "nested too deeply for the JSON parser"),
+        (
+            "recursion limit exceeded",
+            "nested too deeply for the JSON parser",
+        ),
     ];
     let full = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
