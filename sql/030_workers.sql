@@ -10,6 +10,7 @@ CREATE TABLE sched.worker (
     registered_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_heartbeat timestamptz NOT NULL DEFAULT pg_catalog.now(),
     running        integer NOT NULL DEFAULT 0,
+    status         text,
     alive          boolean NOT NULL DEFAULT true,
     ended_at       timestamptz,
     CONSTRAINT ended_at_set_exactly_when_dead CHECK ((ended_at IS NULL) = alive)
@@ -25,6 +26,7 @@ COMMENT ON COLUMN sched.worker.login_role IS 'Role that registered it; only that
 COMMENT ON COLUMN sched.worker.registered_at IS 'When it registered.';
 COMMENT ON COLUMN sched.worker.last_heartbeat IS 'Last heartbeat.';
 COMMENT ON COLUMN sched.worker.running IS 'Tasks running at its last heartbeat.';
+COMMENT ON COLUMN sched.worker.status IS 'NULL when healthy; else what keeps it from taking tasks (e.g. backing off after tasks could not be started), as of its last heartbeat.';
 COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
 

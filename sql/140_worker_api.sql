@@ -89,17 +89,18 @@ $$;
 COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer) IS
     'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over.';
 
-CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0) RETURNS boolean
+CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0, status text DEFAULT NULL) RETURNS boolean
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._heartbeat(principal regrole, worker_id bigint, running integer) RETURNS boolean
+CREATE FUNCTION sched._heartbeat(principal regrole, worker_id bigint, running integer, status text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     -- Re-checked under the row lock: the master may have declared it dead in between.
-    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(_heartbeat.running, 0)
+    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(_heartbeat.running, 0),
+                            status = left(_heartbeat.status, 1000)
     WHERE id = worker_id AND alive;
     RETURN FOUND;
 EXCEPTION WHEN SQLSTATE 'SW001' THEN
@@ -107,8 +108,41 @@ EXCEPTION WHEN SQLSTATE 'SW001' THEN
     RETURN false;
 END
 $$;
-COMMENT ON FUNCTION sched.heartbeat(bigint, integer) IS
-    'Worker protocol: records that the worker is alive and how many tasks it runs. false means it was declared dead: it must kill its tasks and register again.';
+COMMENT ON FUNCTION sched.heartbeat(bigint, integer, text) IS
+    'Worker protocol: records that the worker is alive, how many tasks it runs and, when it is not healthy, why (status). false means it was declared dead: it must kill its tasks and register again.';
+
+CREATE FUNCTION sched.release_tasks(worker_id bigint, task_instance_ids bigint[]) RETURNS SETOF bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._release_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[]) RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    groups   text[];
+BEGIN
+    PERFORM sched._worker_guard(principal, _release_tasks.worker_id);
+    -- The attempt never started: it goes back to the queue as it was, counting as nothing,
+    -- for any worker (this one backs off). No instance lock is needed: nothing about the
+    -- instance changes, and a concurrent stop either killed it already or finds it queued.
+    WITH back AS (
+        UPDATE sched.task_instance ti
+           SET state = 'queued', worker_id = NULL, claim_token = NULL, started_at = NULL
+         WHERE ti.id = ANY(task_instance_ids) AND ti.worker_id = _release_tasks.worker_id
+           AND ti.state IN ('dispatched', 'running') AND NOT ti.kill_requested
+        RETURNING ti.worker_group)
+    SELECT array_agg(DISTINCT worker_group) INTO groups FROM back;
+    PERFORM sched._notify_ready(groups);
+    -- Those asked to be killed meanwhile are not queued again: the worker reports them killed.
+    RETURN QUERY
+        SELECT ti.id FROM sched.task_instance ti
+        WHERE ti.id = ANY(task_instance_ids) AND ti.worker_id = _release_tasks.worker_id
+          AND ti.state IN ('dispatched', 'running') AND ti.kill_requested;
+END
+$$;
+COMMENT ON FUNCTION sched.release_tasks(bigint, bigint[]) IS
+    'Worker protocol: hands back claimed tasks the worker could not start (its task directory or process could not be created): they are queued again as they were, without counting as a failure. Returns the ones not handed back because a kill was requested meanwhile; the worker reports those as killed.';
 
 CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer, claim_token bigint)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,

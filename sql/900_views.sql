@@ -125,6 +125,7 @@ SELECT wk.id,
        wk.groups,
        wk.slots,
        wk.running,
+       wk.status,
        wk.last_heartbeat,
        wk.alive,
        wk.registered_at,
@@ -137,6 +138,7 @@ COMMENT ON COLUMN sched.workers.host IS 'Host it runs on.';
 COMMENT ON COLUMN sched.workers.groups IS 'Worker groups it serves.';
 COMMENT ON COLUMN sched.workers.slots IS 'Tasks it runs at once at most.';
 COMMENT ON COLUMN sched.workers.running IS 'Tasks running at its last heartbeat.';
+COMMENT ON COLUMN sched.workers.status IS 'NULL when healthy; else why it takes no tasks (e.g. backing off after tasks could not be started).';
 COMMENT ON COLUMN sched.workers.last_heartbeat IS 'Last heartbeat.';
 COMMENT ON COLUMN sched.workers.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.workers.registered_at IS 'When it registered.';

@@ -30,7 +30,8 @@ TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer),
-    sched.heartbeat(bigint, integer),
+    sched.heartbeat(bigint, integer, text),
+    sched.release_tasks(bigint, bigint[]),
     sched.claim_tasks(bigint, integer, bigint),
     sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint),
     sched.complete_task(bigint, bigint, integer),

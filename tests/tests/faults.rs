@@ -237,3 +237,82 @@ fn reports_get_through_a_statement_timeout_on_the_worker_role_and_an_encoding_th
     assert_eq!(out[1], "caf\\u{e9} \\u{20ac}uro \\u{65e5}\\u{672c}");
     assert_eq!(out[2], "after");
 }
+
+#[test]
+fn a_worker_that_cannot_create_task_directories_hands_its_tasks_to_the_others() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let tasks: Vec<serde_json::Value> = (0..20)
+        .map(|i| serde_json::json!({"name": format!("t{i}"), "type": "shell", "script": "true"}))
+        .collect();
+    define(
+        &mut db,
+        &serde_json::json!({"name": "many", "tasks": tasks}).to_string(),
+    );
+    let sick_dir = cluster.dir.join("sick-work");
+    let mut cmd = std::process::Command::new(worker_bin());
+    cmd.args(["--name", "sick", "--slots", "8", "--database-url"])
+        .arg(cluster.conn_string(WORKER_ROLE))
+        .arg("--work-dir")
+        .arg(&sick_dir);
+    let _sick = cluster.start_worker("sick", &mut cmd);
+    // Its work directory becomes a file: even root cannot create task directories in it.
+    std::fs::remove_dir_all(&sick_dir).unwrap();
+    std::fs::write(&sick_dir, "").unwrap();
+
+    let id = start(&mut db, "many");
+    wait_for(Duration::from_secs(30), "the sick worker to back off", || {
+        db.query_one("SELECT status FROM sched.workers WHERE name = 'sick' AND alive", &[])
+            .unwrap()
+            .get::<_, Option<String>>(0)
+            .filter(|s| s.starts_with("backing off"))
+    });
+    let _healthy = cluster.worker("healthy", &["--slots", "8"]);
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let states = task_states(&mut db, id);
+    assert_eq!(states.len(), 20, "one attempt per task: {states:?}");
+    assert!(states.iter().all(|(_, s, a)| s == "succeeded" && *a == 1), "{states:?}");
+    let on_sick: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND worker = 'sick'",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(on_sick, 0);
+}
+
+#[test]
+fn a_worker_killed_with_sigkill_leaves_no_task_processes_behind() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    // The task's own children, not only its first process, must go.
+    define(
+        &mut db,
+        r#"{"name": "nest", "tasks": [{"name": "a", "type": "shell",
+              "script": "(exec -a orphan-$SCHED_TASK_INSTANCE_ID sleep 600) & (exec -a orphan-$SCHED_TASK_INSTANCE_ID sleep 600) & wait"}]}"#,
+    );
+    let mut worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "nest");
+    let task: i64 = wait_for(Duration::from_secs(30), "the task to run", || {
+        db.query_opt(
+            "SELECT id FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
+            &[&id],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    let alive = || {
+        std::process::Command::new("pgrep")
+            .args(["-c", "-f", &format!("^orphan-{task} ")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<i32>().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    wait_for(Duration::from_secs(10), "both children to start", || (alive() == 2).then_some(()));
+    worker.signal(libc::SIGKILL);
+    worker.wait_exit(Duration::from_secs(10));
+    wait_for(Duration::from_secs(10), "the task's processes to be killed", || {
+        (alive() == 0).then_some(())
+    });
+}

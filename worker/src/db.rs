@@ -104,14 +104,19 @@ pub async fn register(
     Ok(row.get(0))
 }
 
-pub async fn heartbeat(pool: &Pool, worker_id: i64, running: i32) -> Result<bool> {
+pub async fn heartbeat(
+    pool: &Pool,
+    worker_id: i64,
+    running: i32,
+    status: Option<&str>,
+) -> Result<bool> {
     let client = pool.get().await?;
     let row = client
         .query_one(
             &client
-                .prepare_cached("SELECT sched.heartbeat($1, $2)")
+                .prepare_cached("SELECT sched.heartbeat($1, $2, $3)")
                 .await?,
-            &[&worker_id, &running],
+            &[&worker_id, &running, &status],
         )
         .await?;
     Ok(row.get(0))
@@ -244,6 +249,20 @@ pub async fn append_log(
         )
         .await?;
     Ok(())
+}
+
+/// Hands back tasks that could not be started; returns those to report as killed instead.
+pub async fn release(pool: &Pool, worker_id: i64, ids: &[i64]) -> Result<Vec<i64>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &client
+                .prepare_cached("SELECT sched.release_tasks($1, $2)")
+                .await?,
+            &[&worker_id, &ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {

@@ -15,7 +15,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
 
@@ -118,9 +118,32 @@ fn bash() -> &'static Path {
 }
 
 /// A started task: the process group to kill, 0 once the process has been reaped (its id may
-/// then belong to someone else); none for tasks without a process.
+/// then belong to someone else); none for tasks without a process. `handed_back` says why this
+/// worker could not start it (the task goes back to the queue, the worker backs off).
 pub struct Started {
     pub process_group: Option<Arc<AtomicI32>>,
+    pub handed_back: Option<String>,
+}
+
+/// Task directories are removed on a thread of their own: removing a huge one must not stall
+/// the event loop, and the thread costs a channel send per task, not a blocking-pool hop.
+fn remove_later(dir: PathBuf) {
+    static CLEANER: OnceLock<Mutex<std::sync::mpsc::Sender<PathBuf>>> = OnceLock::new();
+    let cleaner = CLEANER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
+        std::thread::Builder::new()
+            .name("task-dir-cleaner".into())
+            .spawn(move || {
+                for dir in rx {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            })
+            .expect("starting the task directory cleaner");
+        Mutex::new(tx)
+    });
+    if let Ok(tx) = cleaner.lock() {
+        let _ = tx.send(dir);
+    }
 }
 
 pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
@@ -146,6 +169,7 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
             finish(&reports, lease, 0, None);
             Started {
                 process_group: None,
+                handed_back: None,
             }
         }
         // Only reachable when the database knows a type this worker binary does not.
@@ -160,11 +184,23 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
     }
 }
 
-/// Reports a task that could not be started, with the reason as its only log line.
+/// Fails a task that cannot run as specified (a tenant this host lacks, a type this worker
+/// does not know), with the reason as its only log line.
 fn not_started(reports: &Reports, lease: Lease, why: String) -> Started {
     finish(reports, lease, EXIT_NOT_STARTED, Some(format!("sched-worker: {why}")));
     Started {
         process_group: None,
+        handed_back: None,
+    }
+}
+
+/// Hands back a task this worker could not start for a reason of its own (its task directory
+/// or the process could not be created): another worker may well run it.
+fn hand_back(reports: &Reports, lease: Lease, why: String) -> Started {
+    reports.handed_back(lease);
+    Started {
+        process_group: None,
+        handed_back: Some(why),
     }
 }
 
@@ -220,12 +256,9 @@ fn start_shell(
     let mut child = match prepared.and_then(|()| command.spawn()) {
         Ok(child) => child,
         Err(err) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return not_started(
-                &reports,
-                lease,
-                format!("cannot start bash in {}: {err}", dir.display()),
-            );
+            let why = format!("cannot start bash in {}: {err}", dir.display());
+            remove_later(dir);
+            return hand_back(&reports, lease, why);
         }
     };
     let started = SystemTime::now();
@@ -244,12 +277,7 @@ fn start_shell(
         let mut ended = started;
         let mut drain_until: Option<tokio::time::Instant> = None;
         while out.is_some() || err.is_some() || status.is_none() {
-            let drain_over = async {
-                match drain_until {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let drain_over = crate::timer::until(drain_until);
             tokio::select! {
                 line = next(&mut out), if out.is_some() => match line {
                     Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &bytes, cut).await,
@@ -286,11 +314,15 @@ fn start_shell(
             started,
             ended,
             last_line: budget.summary().map(|text| (line_no + 1, text)),
+            handed_back: false,
         });
-        let _ = std::fs::remove_dir_all(&dir);
+        crate::watchdog::forget(pgid);
+        remove_later(dir);
     });
+    crate::watchdog::watch(pgid);
     Started {
         process_group: group,
+        handed_back: None,
     }
 }
 
@@ -330,6 +362,7 @@ fn finish(reports: &Reports, lease: Lease, exit_code: i32, why: Option<String>) 
         started: at,
         ended: at,
         last_line: why.map(|text| (1, text)),
+        handed_back: false,
     });
 }
 

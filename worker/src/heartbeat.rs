@@ -2,7 +2,7 @@
 //! answer means the master declared it dead and failed its tasks over; the worker loop must
 //! then kill what it runs (its leases are void) and register again.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ pub fn spawn(
     interval: Duration,
     worker_id: Arc<AtomicI64>,
     running: Arc<AtomicUsize>,
+    status: Arc<Mutex<Option<String>>>,
     lost: mpsc::UnboundedSender<i64>,
 ) {
     tokio::spawn(async move {
@@ -37,7 +38,8 @@ pub fn spawn(
             ticker.tick().await;
             let id = worker_id.load(Ordering::Relaxed);
             let load = running.load(Ordering::Relaxed) as i32;
-            match db::heartbeat(&pool, id, load).await {
+            let said = status.lock().ok().and_then(|s| s.clone());
+            match db::heartbeat(&pool, id, load, said.as_deref()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     if lost.send(id).is_err() {

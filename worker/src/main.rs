@@ -8,7 +8,9 @@ mod notifier;
 mod output;
 mod reporter;
 mod slots;
+mod timer;
 mod wakeups;
+mod watchdog;
 mod worker;
 
 use clap::Parser;
@@ -19,6 +21,9 @@ fn main() -> std::process::ExitCode {
     // environment (/proc/<pid>/environ, ptrace), where the database password is.
     // SAFETY: prctl(PR_SET_DUMPABLE) has no memory-safety preconditions.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    if std::env::args().nth(1).as_deref() == Some(watchdog::ARG) {
+        return watchdog::run();
+    }
     let config = config::Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

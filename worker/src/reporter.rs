@@ -53,6 +53,8 @@ pub struct Outcome {
     /// A last log line (number, text) to store before the completion: why the task did not
     /// start, or how much output was dropped.
     pub last_line: Option<(i32, String)>,
+    /// This worker could not start it: it goes back to the queue instead of completing.
+    pub handed_back: bool,
 }
 
 struct Line {
@@ -84,6 +86,18 @@ impl Reports {
 
     pub fn finished(&self, outcome: Outcome) {
         let _ = self.finished.send(outcome);
+    }
+
+    pub fn handed_back(&self, lease: Lease) {
+        let now = SystemTime::now();
+        self.finished(Outcome {
+            lease,
+            exit_code: 0,
+            started: now,
+            ended: now,
+            last_line: None,
+            handed_back: true,
+        });
     }
 }
 
@@ -124,7 +138,7 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
                     Some(outcome) => { finished.push(outcome); true }
                     None => return,
                 },
-                () = sleep_until_some(deferred_due) => false,
+                () = crate::timer::until(deferred_due) => false,
             };
             let retried = if deferred_due.is_some_and(|at| at <= Instant::now()) {
                 deferred_due = None;
@@ -187,13 +201,6 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
     Reports {
         lines: lines_tx,
         finished: finished_tx,
-    }
-}
-
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -291,7 +298,34 @@ async fn send_completions(
             .partition(|(o, _)| o.lease.worker_id == worker_id);
         pending = rest;
         let holding = mine.iter().filter(|(_, fresh)| *fresh).count();
-        let mine: Vec<Outcome> = mine.into_iter().map(|(o, _)| o).collect();
+        let (handed, mut mine): (Vec<Outcome>, Vec<Outcome>) =
+            mine.into_iter().map(|(o, _)| o).partition(|o| o.handed_back);
+        let mut released = Vec::new();
+        if !handed.is_empty() {
+            let ids: Vec<i64> = handed.iter().map(|o| o.lease.task_instance_id).collect();
+            let to_kill = retry("release_tasks", || db::release(&shared.pool, worker_id, &ids))
+                .await
+                .unwrap_or_default();
+            for mut outcome in handed {
+                if to_kill.contains(&outcome.lease.task_instance_id) {
+                    // Stopped meanwhile: it ends killed, as if it had started and been killed.
+                    outcome.exit_code = 137;
+                    outcome.handed_back = false;
+                    mine.push(outcome);
+                } else {
+                    released.push(outcome.lease);
+                }
+            }
+        }
+        if mine.is_empty() {
+            shared.slots.give(holding);
+            out.push(Reported {
+                leases: released,
+                worker_gone: false,
+                claimed: Vec::new(),
+            });
+            continue;
+        }
         // The finished tasks' slots plus any idle ones; a stale registration claims nothing and
         // its tasks' slots simply go back.
         let current = worker_id == shared.worker_id.load(Ordering::Relaxed);
@@ -324,7 +358,7 @@ async fn send_completions(
             .partition(|o| deferred.contains(&o.lease.task_instance_id));
         again.extend(later);
         out.push(Reported {
-            leases: reported.iter().map(|o| o.lease).collect(),
+            leases: reported.iter().map(|o| o.lease).chain(released).collect(),
             worker_gone,
             claimed,
         });

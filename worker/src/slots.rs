@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub struct Slots {
     free: AtomicUsize,
     draining: AtomicBool,
+    /// Backing off: claim nothing for now (tasks could not be started here).
+    held: AtomicBool,
 }
 
 impl Slots {
@@ -16,21 +18,31 @@ impl Slots {
         Slots {
             free: AtomicUsize::new(total),
             draining: AtomicBool::new(false),
+            held: AtomicBool::new(false),
         }
     }
 
-    /// Takes every free slot (none once draining).
+    fn closed(&self) -> bool {
+        self.draining.load(Ordering::SeqCst) || self.held.load(Ordering::SeqCst)
+    }
+
+    /// Stops (true) or resumes (false) claiming while the worker backs off.
+    pub fn hold(&self, held: bool) {
+        self.held.store(held, Ordering::SeqCst);
+    }
+
+    /// Takes every free slot (none once draining or held).
     pub fn take_all(&self) -> usize {
-        if self.draining.load(Ordering::SeqCst) {
+        if self.closed() {
             return 0;
         }
         self.free.swap(0, Ordering::SeqCst)
     }
 
     /// For a claimer that just freed `freed` slots itself: those plus every free slot, or none
-    /// once draining (then the freed ones go back to the pool).
+    /// once draining or held (then the freed ones go back to the pool).
     pub fn refill(&self, freed: usize) -> usize {
-        if self.draining.load(Ordering::SeqCst) {
+        if self.closed() {
             self.give(freed);
             return 0;
         }

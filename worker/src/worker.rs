@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -24,6 +24,7 @@ use crate::output;
 use crate::reporter::{self, Lease, Reports};
 use crate::slots::Slots;
 use crate::wakeups::Budget;
+use crate::watchdog;
 
 const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
 /// After the grace period: how long killed tasks' outcomes may take to reach the database.
@@ -99,13 +100,18 @@ pub async fn run(config: Config) -> Result<()> {
         output::set_log_cap(cap);
     }
     let beat = heartbeat::interval(settings.worker_timeout);
+    let status = Arc::new(Mutex::new(None));
     heartbeat::spawn(
         pool.clone(),
         beat,
         worker_id.clone(),
         running_count.clone(),
+        status.clone(),
         lost_tx,
     );
+    if let Err(err) = watchdog::start() {
+        warn!(error = %err, "cannot start the watchdog: if this worker is killed with SIGKILL, its tasks keep running");
+    }
 
     let mut worker = Worker {
         pool,
@@ -118,6 +124,8 @@ pub async fn run(config: Config) -> Result<()> {
         pending_claim: None,
         reports,
         budget: Budget::new(),
+        breaker: Breaker::default(),
+        status,
     };
     worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
 }
@@ -136,7 +144,21 @@ struct Worker {
     reports: Reports,
     /// Paces claims and kill checks that find nothing (notifications can be spoofed).
     budget: Budget,
+    breaker: Breaker,
+    /// What the next heartbeat says about this worker's health; None is healthy.
+    status: Arc<Mutex<Option<String>>>,
 }
+
+/// Tasks could not be started here (task directory, process): claim nothing for a while,
+/// 1 s doubling to a minute, so that other workers take the queue.
+#[derive(Default)]
+struct Breaker {
+    backoff: Duration,
+    until: Option<Instant>,
+}
+
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 impl Worker {
     fn id(&self) -> i64 {
@@ -183,13 +205,11 @@ impl Worker {
             if !matches!(shutdown, Shutdown::No) && self.running.is_empty() {
                 break;
             }
-            let shutdown_timer = async {
-                match shutdown {
-                    Shutdown::Draining { kill_at } => tokio::time::sleep_until(kill_at).await,
-                    Shutdown::Killed { give_up_at } => tokio::time::sleep_until(give_up_at).await,
-                    Shutdown::No => std::future::pending().await,
-                }
-            };
+            let shutdown_timer = crate::timer::until(match shutdown {
+                Shutdown::Draining { kill_at } => Some(kill_at),
+                Shutdown::Killed { give_up_at } => Some(give_up_at),
+                Shutdown::No => None,
+            });
             let paced = (want_claim || want_kill_check) && !allowed;
             tokio::select! {
                 Some(first) = wake.recv() => {
@@ -205,6 +225,12 @@ impl Worker {
                     }
                 },
                 () = tokio::time::sleep_until(allowed_at), if paced => {},
+                () = crate::timer::until(self.breaker.until) => {
+                    // Try again; the next failure doubles the backoff, a success ends it.
+                    self.breaker.until = None;
+                    self.slots.hold(false);
+                    want_claim = true;
+                },
                 Some(reported) = done.recv() => {
                     for lease in &reported.leases {
                         self.running.remove(lease);
@@ -307,6 +333,11 @@ impl Worker {
                 continue;
             }
             let started = executor::start(&task, &self.work_dir, self.reports.clone());
+            match &started.handed_back {
+                Some(why) => self.trip(why),
+                None if started.process_group.is_some() => self.heal(),
+                None => {}
+            }
             self.running.insert(
                 Lease {
                     task_instance_id: task.task_instance_id,
@@ -317,6 +348,34 @@ impl Worker {
         }
         self.running_count
             .store(self.running.len(), Ordering::Relaxed);
+    }
+
+    fn trip(&mut self, why: &str) {
+        if self.breaker.until.is_some() {
+            return;
+        }
+        let backoff = (self.breaker.backoff * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX);
+        self.breaker = Breaker {
+            backoff,
+            until: Some(Instant::now() + backoff),
+        };
+        self.slots.hold(true);
+        let status = format!("backing off for {backoff:?}: tasks could not be started: {why}");
+        warn!("{status}; they went back to the queue");
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some(status);
+        }
+    }
+
+    fn heal(&mut self) {
+        if self.breaker.backoff.is_zero() {
+            return;
+        }
+        info!("tasks start again; no longer backing off");
+        self.breaker = Breaker::default();
+        if let Ok(mut s) = self.status.lock() {
+            *s = None;
+        }
     }
 
     async fn kill_requested(&mut self) {
