@@ -20,7 +20,10 @@ DECLARE
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
-    norm := sched._normalize_spec(spec);
+    IF spec IS NULL THEN
+        RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    norm := sched._normalize_spec(spec::text);
     wf_name := norm->>'name';
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;

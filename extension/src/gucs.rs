@@ -10,6 +10,10 @@ pub static DATABASE: GucSetting<Option<CString>> =
 pub static WORKER_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static MAX_LOG_BYTES_PER_TASK: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024 * 1024);
+pub static MAX_SPEC_BYTES: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024 * 1024);
+pub static MAX_TASKS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
+pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -50,6 +54,63 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::UNIT_BYTE,
     );
+    // Limits on specs: superuser-only, so that a user cannot lift them for a session.
+    let defaults = sched_core::Limits::default();
+    for (name, short, value, min, max, default, flags) in [
+        (
+            c"sched.max_spec_bytes",
+            c"Longest workflow spec accepted, as JSON text.",
+            &MAX_SPEC_BYTES,
+            1024,
+            1 << 30,
+            defaults.max_spec_bytes,
+            GucFlags::UNIT_BYTE,
+        ),
+        (
+            c"sched.max_tasks",
+            c"Most tasks a workflow may have.",
+            &MAX_TASKS,
+            1,
+            10_000_000,
+            defaults.max_tasks,
+            GucFlags::default(),
+        ),
+        (
+            c"sched.max_edges",
+            c"Most dependencies (deps entries summed over its tasks) a workflow may have.",
+            &MAX_EDGES,
+            0,
+            100_000_000,
+            defaults.max_edges,
+            GucFlags::default(),
+        ),
+        // serde_json stops at 128 levels on its own; the setting stays below that.
+        (
+            c"sched.max_spec_depth",
+            c"Deepest nesting of arrays and objects accepted in a workflow spec.",
+            &MAX_SPEC_DEPTH,
+            4,
+            127,
+            defaults.max_depth,
+            GucFlags::default(),
+        ),
+    ] {
+        debug_assert_eq!(
+            value.get() as usize,
+            default,
+            "the setting's default is core's"
+        );
+        GucRegistry::define_int_guc(
+            name,
+            short,
+            c"A spec past it is refused with an error naming this setting.",
+            value,
+            min,
+            max,
+            GucContext::Suset,
+            flags,
+        );
+    }
     // Typos such as `sched.worker_timout` become errors instead of silent placeholders.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"sched".as_ptr()) };
 }
@@ -63,6 +124,16 @@ pub fn database() -> String {
 
 pub fn worker_timeout_s() -> i32 {
     WORKER_TIMEOUT_S.get()
+}
+
+pub fn spec_limits() -> sched_core::Limits {
+    let get = |setting: &GucSetting<i32>| setting.get().max(0) as usize;
+    sched_core::Limits {
+        max_spec_bytes: get(&MAX_SPEC_BYTES),
+        max_tasks: get(&MAX_TASKS),
+        max_edges: get(&MAX_EDGES),
+        max_depth: get(&MAX_SPEC_DEPTH),
+    }
 }
 
 pub fn tick() -> Duration {

@@ -34,7 +34,8 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
     // The master runs as the bootstrap superuser: nothing it executes may resolve a name through
     // a schema that a database owner or user can write to (a planted public.= for an enum, say).
     let started_at = BackgroundWorker::transaction(|| {
-        Spi::run("SET search_path = pg_catalog, pg_temp").expect("pinning the master's search_path");
+        Spi::run("SET search_path = pg_catalog, pg_temp")
+            .expect("pinning the master's search_path");
         Spi::get_one::<TimestampWithTimeZone>("SELECT pg_catalog.now()")
             .expect("reading the clock")
             .expect("now() is never null")

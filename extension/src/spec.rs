@@ -3,11 +3,15 @@
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 
-/// Validates a workflow spec and returns it normalised (defaults filled, enum values lower
-/// case); raises `invalid_parameter_value` naming the offending field.
-#[pg_extern(name = "_normalize_spec", immutable, parallel_safe)]
-pub fn normalize_spec(spec: JsonB) -> JsonB {
-    match sched_core::validate_spec(&spec.0) {
+use crate::gucs;
+
+/// Validates a workflow spec, given as JSON text, within the sched.max_* limits and returns
+/// it normalised (defaults filled, enum values lower case); raises `invalid_parameter_value`
+/// naming the offending field or the limit. The text, not a jsonb value, comes in so that its
+/// size and nesting are checked before anything parses it recursively.
+#[pg_extern(name = "_normalize_spec", stable, parallel_safe)]
+pub fn normalize_spec(spec: &str) -> JsonB {
+    match sched_core::parse_spec(spec, &gucs::spec_limits()) {
         Ok(valid) => JsonB(valid.to_json()),
         Err(err) => {
             ereport!(

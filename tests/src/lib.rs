@@ -134,7 +134,8 @@ impl Cluster {
             child,
             name: name.to_owned(),
         };
-        let mut db = Client::connect(url, postgres::NoTls).expect("connect to watch the worker register");
+        let mut db =
+            Client::connect(url, postgres::NoTls).expect("connect to watch the worker register");
         wait_for(
             Duration::from_secs(30),
             &format!("worker {name} to register"),

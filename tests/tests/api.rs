@@ -314,7 +314,8 @@ fn a_report_under_a_lease_that_was_taken_away_is_refused() {
         .unwrap()
         .get(0);
     // The master's timeout path, run now: the zombie is declared dead, its attempt failed over.
-    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[]).unwrap();
+    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[])
+        .unwrap();
     assert_eq!(
         task_states(&mut db, id),
         [
@@ -438,7 +439,8 @@ fn an_attempt_claimed_just_after_its_worker_was_declared_dead_is_still_failed_ov
         )
         .unwrap()
         .get(0);
-    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[]).unwrap();
+    db.execute("SELECT sched._master_tick('0 s', '-infinity')", &[])
+        .unwrap();
     // What a claim that raced the master and committed after it leaves behind.
     db.execute(
         "UPDATE sched.task_instance SET state = 'running', worker_id = $1, started_at = now()
@@ -518,4 +520,65 @@ fn every_table_column_view_and_public_function_is_commented() {
         .map(|r| r.get(0))
         .collect();
     assert!(missing.is_empty(), "without COMMENT ON: {missing:?}");
+}
+
+#[test]
+fn specs_past_the_limits_are_refused_naming_the_setting() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let before = counts(&mut db);
+    let tasks = |n: usize| -> serde_json::Value {
+        let tasks: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                serde_json::json!({"name": format!("t{i}"), "type": "empty",
+                                        "deps": if i > 0 { vec!["t0".to_owned()] } else { vec![] }})
+            })
+            .collect();
+        serde_json::json!({"name": "big", "tasks": tasks})
+    };
+    db.batch_execute(
+        "SET sched.max_tasks = 10; SET sched.max_edges = 5; SET sched.max_spec_bytes = '2kB'; SET sched.max_spec_depth = 8",
+    )
+    .unwrap();
+    let mut deep = serde_json::json!("x");
+    for _ in 0..20 {
+        deep = serde_json::json!([deep]);
+    }
+    let deep_spec = serde_json::json!({"name": "deep", "description": deep, "tasks": [{"name": "a", "type": "empty"}]});
+    let mut wide = tasks(8);
+    wide["description"] = "x".repeat(3000).into();
+    for (spec, expected) in [
+        (
+            tasks(11),
+            "tasks: 11 tasks is more than sched.max_tasks allows (10)",
+        ),
+        (tasks(7), "dependencies in all"),
+        (
+            wide,
+            "bytes is more than sched.max_spec_bytes allows (2048)",
+        ),
+        (
+            deep_spec,
+            "spec: nested deeper than sched.max_spec_depth allows (8)",
+        ),
+    ] {
+        let err = error_of(db.query_one("SELECT sched.create_workflow($1)", &[&spec]));
+        assert!(err.contains(expected), "{err} lacks {expected}");
+    }
+    // A number no float holds, written in SQL so that no client rounds it first.
+    let err = error_of(db.query_one(
+        &format!(r#"SELECT sched.create_workflow('{{"name": "n", "priority": 1{}, "tasks": [{{"name": "a", "type": "empty"}}]}}')"#, "0".repeat(400)),
+        &[],
+    ));
+    assert!(err.contains("number out of range"), "{err}");
+    // Users cannot lift the limits for themselves.
+    db.batch_execute("CREATE ROLE carol LOGIN IN ROLE sched_user")
+        .unwrap();
+    let err = error_of(
+        cluster
+            .connect_as("carol")
+            .batch_execute("SET sched.max_tasks = 1000000"),
+    );
+    assert!(err.contains("permission denied"), "{err}");
+    assert_eq!(counts(&mut db), before);
 }

@@ -63,7 +63,10 @@ fn a_database_restart_longer_than_the_worker_timeout_fails_nothing_over() {
         .query_one("SELECT count(*) FROM sched.worker WHERE NOT alive", &[])
         .unwrap()
         .get(0);
-    assert_eq!(dead, 0, "a worker was declared dead because the database was down");
+    assert_eq!(
+        dead, 0,
+        "a worker was declared dead because the database was down"
+    );
 }
 
 #[test]
@@ -117,20 +120,28 @@ fn an_open_stop_transaction_stalls_neither_failover_nor_other_completions() {
     // A dead worker's task is still failed over ...
     w2.signal(libc::SIGKILL);
     w2.wait_exit(Duration::from_secs(10));
-    wait_for(Duration::from_secs(30), "the victim's task to fail over", || {
-        let states = task_states(&mut bob, victim);
-        (states.len() == 2 && states[0].1 == "need_fault_tolerance").then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the victim's task to fail over",
+        || {
+            let states = task_states(&mut bob, victim);
+            (states.len() == 2 && states[0].1 == "need_fault_tolerance").then_some(())
+        },
+    );
     // ... and other users' tasks complete, also after alice's short task finished.
     let chain = start(&mut bob, "chain");
     assert_eq!(wait(&mut bob, chain, 60), "succeeded");
-    wait_for(Duration::from_secs(30), "alice's short task to finish", || {
-        std::process::Command::new("pgrep")
-            .args(["-f", "^sleep 1$"])
-            .status()
-            .ok()
-            .filter(|s| !s.success())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "alice's short task to finish",
+        || {
+            std::process::Command::new("pgrep")
+                .args(["-f", "^sleep 1$"])
+                .status()
+                .ok()
+                .filter(|s| !s.success())
+        },
+    );
     let chain2 = start(&mut bob, "chain");
     assert_eq!(wait(&mut bob, chain2, 60), "succeeded");
 
@@ -182,7 +193,10 @@ fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
     let zeros = task_output(&mut db, id, "zeros");
     assert_eq!(zeros.len(), 1);
     assert!(
-        zeros[0].ends_with(&format!("[sched-worker: line cut, {} more bytes dropped]", (4u64 << 30) - 65536)),
+        zeros[0].ends_with(&format!(
+            "[sched-worker: line cut, {} more bytes dropped]",
+            (4u64 << 30) - 65536
+        )),
         "{}",
         &zeros[0][zeros[0].len() - 80..]
     );
@@ -192,23 +206,30 @@ fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
     assert!(stored <= 1024 * 1024 + 200, "{stored} bytes stored");
     let last = chatty.last().unwrap();
     assert!(
-        last.starts_with("[sched-worker: output past sched.max_log_bytes_per_task (1048576 bytes):")
-            && last.ends_with("more bytes dropped]"),
+        last.starts_with(
+            "[sched-worker: output past sched.max_log_bytes_per_task (1048576 bytes):"
+        ) && last.ends_with("more bytes dropped]"),
         "{last}"
     );
 
-    assert_eq!(task_output(&mut db, id, "binary"), ["café \u{FFFD}\u{FFFD} end"]);
+    assert_eq!(
+        task_output(&mut db, id, "binary"),
+        ["café \u{FFFD}\u{FFFD} end"]
+    );
     let many = task_output(&mut db, id, "many");
     assert_eq!(many.len(), 100_000);
     assert_eq!(many.last().map(String::as_str), Some("100000"));
 }
 
 #[test]
-fn reports_get_through_a_statement_timeout_on_the_worker_role_and_an_encoding_that_cannot_store_them() {
+fn reports_get_through_a_statement_timeout_on_the_worker_role_and_an_encoding_that_cannot_store_them()
+ {
     let cluster = Cluster::start(&[]);
     let mut admin = cluster.connect();
     admin
-        .batch_execute(&format!("ALTER ROLE {WORKER_ROLE} SET statement_timeout = '1ms'"))
+        .batch_execute(&format!(
+            "ALTER ROLE {WORKER_ROLE} SET statement_timeout = '1ms'"
+        ))
         .unwrap();
     admin
         .batch_execute(
@@ -261,17 +282,27 @@ fn a_worker_that_cannot_create_task_directories_hands_its_tasks_to_the_others() 
     std::fs::write(&sick_dir, "").unwrap();
 
     let id = start(&mut db, "many");
-    wait_for(Duration::from_secs(30), "the sick worker to back off", || {
-        db.query_one("SELECT status FROM sched.workers WHERE name = 'sick' AND alive", &[])
+    wait_for(
+        Duration::from_secs(30),
+        "the sick worker to back off",
+        || {
+            db.query_one(
+                "SELECT status FROM sched.workers WHERE name = 'sick' AND alive",
+                &[],
+            )
             .unwrap()
             .get::<_, Option<String>>(0)
             .filter(|s| s.starts_with("backing off"))
-    });
+        },
+    );
     let _healthy = cluster.worker("healthy", &["--slots", "8"]);
     assert_eq!(wait(&mut db, id, 60), "succeeded");
     let states = task_states(&mut db, id);
     assert_eq!(states.len(), 20, "one attempt per task: {states:?}");
-    assert!(states.iter().all(|(_, s, a)| s == "succeeded" && *a == 1), "{states:?}");
+    assert!(
+        states.iter().all(|(_, s, a)| s == "succeeded" && *a == 1),
+        "{states:?}"
+    );
     let on_sick: i64 = db
         .query_one(
             "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND worker = 'sick'",
@@ -306,13 +337,22 @@ fn a_worker_killed_with_sigkill_leaves_no_task_processes_behind() {
         std::process::Command::new("pgrep")
             .args(["-c", "-f", &format!("^orphan-{task} ")])
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<i32>().unwrap_or(0))
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<i32>()
+                    .unwrap_or(0)
+            })
             .unwrap_or(0)
     };
-    wait_for(Duration::from_secs(10), "both children to start", || (alive() == 2).then_some(()));
+    wait_for(Duration::from_secs(10), "both children to start", || {
+        (alive() == 2).then_some(())
+    });
     worker.signal(libc::SIGKILL);
     worker.wait_exit(Duration::from_secs(10));
-    wait_for(Duration::from_secs(10), "the task's processes to be killed", || {
-        (alive() == 0).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the task's processes to be killed",
+        || (alive() == 0).then_some(()),
+    );
 }
