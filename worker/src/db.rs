@@ -165,7 +165,11 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<
     let rows = client
         .query(
             &client
-                .prepare_cached(concat!("SELECT ", claimed_columns!(), " FROM sched.claim_tasks($1, $2, $3)"))
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    claimed_columns!(),
+                    " FROM sched.claim_tasks($1, $2, $3)"
+                ))
                 .await?,
             &[&worker_id, &max, &token],
         )

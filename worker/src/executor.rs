@@ -187,7 +187,12 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
 /// Fails a task that cannot run as specified (a tenant this host lacks, a type this worker
 /// does not know), with the reason as its only log line.
 fn not_started(reports: &Reports, lease: Lease, why: String) -> Started {
-    finish(reports, lease, EXIT_NOT_STARTED, Some(format!("sched-worker: {why}")));
+    finish(
+        reports,
+        lease,
+        EXIT_NOT_STARTED,
+        Some(format!("sched-worker: {why}")),
+    );
     Started {
         process_group: None,
         handed_back: None,

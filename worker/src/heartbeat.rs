@@ -2,8 +2,8 @@
 //! answer means the master declared it dead and failed its tasks over; the worker loop must
 //! then kill what it runs (its leases are void) and register again.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;

@@ -76,7 +76,9 @@ pub fn to_text(bytes: &[u8], cut: u64) -> String {
         .trim_end_matches('\r')
         .replace('\0', "\u{FFFD}");
     if cut > 0 {
-        text.push_str(&format!(" [sched-worker: line cut, {cut} more bytes dropped]"));
+        text.push_str(&format!(
+            " [sched-worker: line cut, {cut} more bytes dropped]"
+        ));
     }
     text
 }

@@ -215,7 +215,8 @@ async fn send_lines(pool: &Pool, lines: &mut Vec<Line>) {
         let mut batch = Vec::new();
         let mut bytes = 0;
         for line in mine {
-            if !batch.is_empty() && (batch.len() >= BATCH_LINES || bytes + line.text.len() > BATCH_BYTES)
+            if !batch.is_empty()
+                && (batch.len() >= BATCH_LINES || bytes + line.text.len() > BATCH_BYTES)
             {
                 store(pool, worker_id, std::mem::take(&mut batch)).await;
                 bytes = 0;
@@ -298,14 +299,18 @@ async fn send_completions(
             .partition(|(o, _)| o.lease.worker_id == worker_id);
         pending = rest;
         let holding = mine.iter().filter(|(_, fresh)| *fresh).count();
-        let (handed, mut mine): (Vec<Outcome>, Vec<Outcome>) =
-            mine.into_iter().map(|(o, _)| o).partition(|o| o.handed_back);
+        let (handed, mut mine): (Vec<Outcome>, Vec<Outcome>) = mine
+            .into_iter()
+            .map(|(o, _)| o)
+            .partition(|o| o.handed_back);
         let mut released = Vec::new();
         if !handed.is_empty() {
             let ids: Vec<i64> = handed.iter().map(|o| o.lease.task_instance_id).collect();
-            let to_kill = retry("release_tasks", || db::release(&shared.pool, worker_id, &ids))
-                .await
-                .unwrap_or_default();
+            let to_kill = retry("release_tasks", || {
+                db::release(&shared.pool, worker_id, &ids)
+            })
+            .await
+            .unwrap_or_default();
             for mut outcome in handed {
                 if to_kill.contains(&outcome.lease.task_instance_id) {
                     // Stopped meanwhile: it ends killed, as if it had started and been killed.
