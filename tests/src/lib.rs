@@ -306,3 +306,57 @@ pub fn error_of<T: std::fmt::Debug>(result: Result<T, postgres::Error>) -> Strin
         None => err.to_string(),
     }
 }
+
+/// A TCP proxy to a cluster's socket that can stop forwarding without closing anything, as a
+/// network that silently drops packets would.
+pub struct Proxy {
+    pub port: u16,
+    blackhole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(cluster: &Cluster) -> Proxy {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let socket = cluster.dir.join(".s.PGSQL.5432");
+        let blackhole = Arc::new(AtomicBool::new(false));
+        let hole = blackhole.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let (Ok(client), Ok(server)) =
+                    (client, std::os::unix::net::UnixStream::connect(&socket))
+                else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (h1, h2) = (hole.clone(), hole.clone());
+                std::thread::spawn(move || pump(client, server, h1));
+                std::thread::spawn(move || pump(s2, c2, h2));
+            }
+        });
+        Proxy { port, blackhole }
+    }
+
+    /// From now on nothing gets through in either direction, and nothing is closed.
+    pub fn blackhole(&self) {
+        self.blackhole.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pump(
+    mut from: impl std::io::Read,
+    mut to: impl std::io::Write,
+    blackhole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        while blackhole.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}

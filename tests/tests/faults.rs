@@ -137,9 +137,9 @@ fn an_open_stop_transaction_stalls_neither_failover_nor_other_completions() {
         || {
             std::process::Command::new("pgrep")
                 .args(["-f", "^sleep 1$"])
-                .status()
+                .output()
                 .ok()
-                .filter(|s| !s.success())
+                .filter(|o| !o.status.success())
         },
     );
     let chain2 = start(&mut bob, "chain");
@@ -354,5 +354,98 @@ fn a_worker_killed_with_sigkill_leaves_no_task_processes_behind() {
         Duration::from_secs(10),
         "the task's processes to be killed",
         || (alive() == 0).then_some(()),
+    );
+}
+
+#[test]
+fn a_worker_cut_off_from_the_database_kills_its_tasks_before_they_are_failed_over() {
+    let cluster = Cluster::start(&["sched.worker_timeout = 4"]);
+    let proxy = Proxy::start(&cluster);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "cut", "tasks": [{"name": "a", "type": "shell",
+              "script": "exec -a fenced-$SCHED_TASK_INSTANCE_ID sleep 600"}]}"#,
+    );
+    let mut cmd = cluster.worker_command("far");
+    cmd.arg("--database-url").arg(format!(
+        "host=127.0.0.1 port={} user={WORKER_ROLE} dbname=postgres",
+        proxy.port
+    ));
+    let _far = cluster.start_worker("far", &mut cmd);
+    let id = start(&mut db, "cut");
+    let first: i64 = wait_for(Duration::from_secs(30), "the task to run", || {
+        db.query_opt(
+            "SELECT id FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
+            &[&id],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("^fenced-{first} ")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    wait_for(Duration::from_secs(10), "the task's process", || {
+        running().then_some(())
+    });
+
+    proxy.blackhole();
+    let _near = cluster.worker("near", &[]);
+    let killed_at = wait_for(
+        Duration::from_secs(20),
+        "the cut-off worker to kill its task",
+        || (!running()).then(std::time::SystemTime::now),
+    );
+    let second_started: std::time::SystemTime = wait_for(
+        Duration::from_secs(30),
+        "the failed-over attempt to start",
+        || {
+            db.query_opt(
+                "SELECT started_at FROM sched.task_instances
+                 WHERE workflow_instance_id = $1 AND attempt = 2 AND state = 'running'",
+                &[&id],
+            )
+            .unwrap()
+            .map(|r| r.get(0))
+        },
+    );
+    assert!(
+        killed_at <= second_started,
+        "the first attempt still ran when the second started ({killed_at:?} > {second_started:?})"
+    );
+    assert_eq!(task_states(&mut db, id)[0].1, "need_fault_tolerance");
+}
+
+#[test]
+fn the_heartbeat_follows_a_reloaded_worker_timeout() {
+    let cluster = Cluster::start(&["sched.worker_timeout = 6"]);
+    let mut db = cluster.connect();
+    let _worker = cluster.worker("w1", &[]);
+    db.batch_execute("ALTER SYSTEM SET sched.worker_timeout = 3").unwrap();
+    db.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let mut beats: Vec<std::time::SystemTime> = Vec::new();
+    wait_for(Duration::from_secs(30), "five heartbeats after the reload", || {
+        let (at, alive): (std::time::SystemTime, bool) = db
+            .query_one("SELECT last_heartbeat, alive FROM sched.worker WHERE name = 'w1'", &[])
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
+        assert!(alive, "declared dead after the reload");
+        if beats.last() != Some(&at) {
+            beats.push(at);
+        }
+        (beats.len() >= 7).then_some(())
+    });
+    // The first two beats may still come at the old pace (every 2 s); then every second.
+    let gaps: Vec<Duration> = beats[2..]
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap())
+        .collect();
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_millis(1600)),
+        "heartbeats after the reload came every {gaps:?}"
     );
 }

@@ -4,7 +4,7 @@
 //! query costs an extra round trip, parse then execute, on the hot path.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -18,6 +18,77 @@ use crate::reporter::Outcome;
 pub const WORKER_GONE: &str = "SW001";
 
 const POOL_SIZE: usize = 4;
+
+/// The settings as columns of a query, in the order `Settings::from_row` reads them.
+macro_rules! settings_columns {
+    () => {
+        "extract(epoch FROM current_setting('sched.worker_timeout', true)::interval)::float8, \
+         pg_size_bytes(current_setting('sched.max_log_bytes_per_task', true))"
+    };
+}
+
+/// Bound on every call, so that a database that stopped answering (a dead primary, a
+/// network that drops packets) is noticed within sched.worker_timeout, not TCP's minutes.
+static CALL_TIMEOUT_MS: AtomicU64 = AtomicU64::new(15_000);
+static HEARTBEAT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(3_000);
+
+/// Derives the call bounds from sched.worker_timeout: a heartbeat must fail within one
+/// heartbeat period, other calls (big batches) get half the timeout, at least 5 s.
+pub fn set_call_timeout(worker_timeout: Duration) {
+    let heartbeat = crate::heartbeat::interval(Some(worker_timeout));
+    HEARTBEAT_TIMEOUT_MS.store(heartbeat.as_millis() as u64, Ordering::Relaxed);
+    let call = (worker_timeout / 2).max(Duration::from_secs(5));
+    CALL_TIMEOUT_MS.store(call.as_millis() as u64, Ordering::Relaxed);
+}
+
+fn call_timeout() -> Duration {
+    Duration::from_millis(CALL_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+fn heartbeat_timeout() -> Duration {
+    Duration::from_millis(HEARTBEAT_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+async fn timed<T>(limit: Duration, call: impl Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "the database did not answer within {limit:?}"
+        )),
+    }
+}
+
+/// True when the server is plainly not running (nothing listens, or it says it is shutting
+/// down or starting up), as opposed to not answering: a down server runs no master either.
+pub fn is_server_down(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        let io_kind = match e.downcast_ref::<tokio_postgres::Error>() {
+            Some(pg) => {
+                if let Some(code) = pg.code() {
+                    return matches!(code.code(), "57P01" | "57P02" | "57P03");
+                }
+                io_source(pg)
+            }
+            None => e.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+        };
+        matches!(
+            io_kind,
+            Some(std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
+        )
+    })
+}
+
+/// The kind of the I/O error behind a driver error, if one is.
+fn io_source(err: &tokio_postgres::Error) -> Option<std::io::ErrorKind> {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = e.source();
+    }
+    None
+}
 
 /// Session settings the worker needs whatever its role's defaults say: a statement_timeout
 /// set on the role would make big reports fail on every try, a lock_timeout would break the
@@ -40,6 +111,14 @@ pub fn connect_config(url: &str) -> Result<tokio_postgres::Config> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
+    // A primary that vanished without closing its connections must show as a failed call,
+    // not as a read that waits for TCP's retransmissions to give up (15 minutes).
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(5))
+        .keepalives_interval(Duration::from_secs(1))
+        .keepalives_retries(3)
+        .tcp_user_timeout(Duration::from_secs(10));
     Ok(config)
 }
 
@@ -94,32 +173,42 @@ pub async fn register(
     groups: &[String],
     slots: i32,
 ) -> Result<i64> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT sched.register_worker($1, $2, $3, $4)",
-            &[&name, &host, &groups, &slots],
-        )
-        .await?;
-    Ok(row.get(0))
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT sched.register_worker($1, $2, $3, $4)",
+                &[&name, &host, &groups, &slots],
+            )
+            .await?;
+        Ok(row.get(0))
+    })
+    .await
 }
 
+/// Whether the registration is still alive, and the server's settings as of now.
 pub async fn heartbeat(
     pool: &Pool,
     worker_id: i64,
     running: i32,
     status: Option<&str>,
-) -> Result<bool> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            &client
-                .prepare_cached("SELECT sched.heartbeat($1, $2, $3)")
-                .await?,
-            &[&worker_id, &running, &status],
-        )
-        .await?;
-    Ok(row.get(0))
+) -> Result<(bool, Settings)> {
+    timed(heartbeat_timeout(), async {
+        let client = pool.get().await?;
+        let row = client
+            .query_one(
+                &client
+                    .prepare_cached(concat!(
+                        "SELECT sched.heartbeat($1, $2, $3), ",
+                        settings_columns!()
+                    ))
+                    .await?,
+                &[&worker_id, &running, &status],
+            )
+            .await?;
+        Ok((row.get(0), Settings::from_row(&row, 1)))
+    })
+    .await
 }
 
 /// The columns of a claimed task, as `claimed` reads them, for both claiming functions.
@@ -145,36 +234,48 @@ pub struct Settings {
     pub max_log_bytes: Option<u64>,
 }
 
+impl Settings {
+    fn from_row(row: &tokio_postgres::Row, first: usize) -> Settings {
+        Settings {
+            worker_timeout: row
+                .get::<_, Option<f64>>(first)
+                .map(Duration::from_secs_f64),
+            max_log_bytes: row
+                .get::<_, Option<i64>>(first + 1)
+                .map(|b| b.max(0) as u64),
+        }
+    }
+}
+
 pub async fn settings(pool: &Pool) -> Result<Settings> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT extract(epoch FROM current_setting('sched.worker_timeout', true)::interval)::float8,
-                    pg_size_bytes(current_setting('sched.max_log_bytes_per_task', true))",
-            &[],
-        )
-        .await?;
-    Ok(Settings {
-        worker_timeout: row.get::<_, Option<f64>>(0).map(Duration::from_secs_f64),
-        max_log_bytes: row.get::<_, Option<i64>>(1).map(|b| b.max(0) as u64),
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        let row = client
+            .query_one(concat!("SELECT ", settings_columns!()), &[])
+            .await?;
+        Ok(Settings::from_row(&row, 0))
     })
+    .await
 }
 
 pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<Vec<Claimed>> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            &client
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    claimed_columns!(),
-                    " FROM sched.claim_tasks($1, $2, $3)"
-                ))
-                .await?,
-            &[&worker_id, &max, &token],
-        )
-        .await?;
-    Ok(claimed(worker_id, &rows))
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        claimed_columns!(),
+                        " FROM sched.claim_tasks($1, $2, $3)"
+                    ))
+                    .await?,
+                &[&worker_id, &max, &token],
+            )
+            .await?;
+        Ok(claimed(worker_id, &rows))
+    })
+    .await
 }
 
 /// What a completing call did besides recording outcomes.
@@ -195,31 +296,34 @@ pub async fn complete_and_claim(
     claim_max: i32,
     token: i64,
 ) -> Result<Completed> {
-    let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
-    let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
-    let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
-    let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            &client
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    claimed_columns!(),
-                    ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
-                ))
-                .await?,
-            &[
-                &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
-            ],
-        )
-        .await?;
-    let (deferred, claimed_rows): (Vec<_>, Vec<_>) =
-        rows.into_iter().partition(|r| r.get::<_, bool>(6));
-    Ok(Completed {
-        claimed: claimed(worker_id, &claimed_rows),
-        deferred: deferred.iter().map(|r| r.get(0)).collect(),
+    timed(call_timeout(), async {
+        let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
+        let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
+        let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
+        let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
+        let client = pool.get().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        claimed_columns!(),
+                        ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
+                    ))
+                    .await?,
+                &[
+                    &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
+                ],
+            )
+            .await?;
+        let (deferred, claimed_rows): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|r| r.get::<_, bool>(6));
+        Ok(Completed {
+            claimed: claimed(worker_id, &claimed_rows),
+            deferred: deferred.iter().map(|r| r.get(0)).collect(),
+        })
     })
+    .await
 }
 
 fn claimed(worker_id: i64, rows: &[tokio_postgres::Row]) -> Vec<Claimed> {
@@ -243,49 +347,61 @@ pub async fn append_log(
     line_nos: &[i32],
     lines: &[&str],
 ) -> Result<()> {
-    let client = pool.get().await?;
-    client
-        .execute(
-            &client
-                .prepare_cached("SELECT sched.append_log($1, $2, $3, $4)")
-                .await?,
-            &[&worker_id, &ids, &line_nos, &lines],
-        )
-        .await?;
-    Ok(())
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        client
+            .execute(
+                &client
+                    .prepare_cached("SELECT sched.append_log($1, $2, $3, $4)")
+                    .await?,
+                &[&worker_id, &ids, &line_nos, &lines],
+            )
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Hands back tasks that could not be started; returns those to report as killed instead.
 pub async fn release(pool: &Pool, worker_id: i64, ids: &[i64]) -> Result<Vec<i64>> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            &client
-                .prepare_cached("SELECT sched.release_tasks($1, $2)")
-                .await?,
-            &[&worker_id, &ids],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached("SELECT sched.release_tasks($1, $2)")
+                    .await?,
+                &[&worker_id, &ids],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    })
+    .await
 }
 
 pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            &client
-                .prepare_cached("SELECT sched.kill_requests($1)")
-                .await?,
-            &[&worker_id],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached("SELECT sched.kill_requests($1)")
+                    .await?,
+                &[&worker_id],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    })
+    .await
 }
 
 pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {
-    let client = pool.get().await?;
-    client
-        .execute("SELECT sched.deregister_worker($1)", &[&worker_id])
-        .await?;
-    Ok(())
+    timed(call_timeout(), async {
+        let client = pool.get().await?;
+        client
+            .execute("SELECT sched.deregister_worker($1)", &[&worker_id])
+            .await?;
+        Ok(())
+    })
+    .await
 }

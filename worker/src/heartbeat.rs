@@ -1,6 +1,17 @@
-//! Liveness: tells the database every few seconds that this registration is alive. A `false`
-//! answer means the master declared it dead and failed its tasks over; the worker loop must
-//! then kill what it runs (its leases are void) and register again.
+//! Liveness: tells the database every few seconds that this registration is alive, and
+//! fences the worker when it cannot.
+//!
+//! A `false` answer means the master declared it dead and failed its tasks over; the worker
+//! loop must then kill what it runs (its leases are void) and register again. When no
+//! heartbeat has got through for two thirds of sched.worker_timeout, the master may be about
+//! to fail its tasks over, so the worker fences itself first: it kills its tasks and claims
+//! nothing until the database answers again. Only while the latest try was refused by a
+//! server that is down (connection refused, shutting down, starting up) does it wait instead:
+//! then no master is running to fail anything over, and one that starts counts silence from
+//! its own start.
+//!
+//! Every answer also carries the server's current settings, so a reload of
+//! sched.worker_timeout or sched.max_log_bytes_per_task reaches the worker.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,9 +19,22 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
-use tracing::warn;
+use tokio::time::Instant;
+use tracing::{info, warn};
 
 use crate::db;
+use crate::output;
+
+/// What the heartbeat tells the worker loop.
+#[derive(Debug)]
+pub enum Beat {
+    /// The database declared this registration dead.
+    Lost(i64),
+    /// Silent too long while the database may be up: kill everything, claim nothing.
+    Fence,
+    /// Heard from the database again after a fence.
+    Reachable,
+}
 
 /// Heartbeats come every 3 s, or three times per sched.worker_timeout when that is shorter,
 /// so that a live worker is never declared dead between two beats.
@@ -23,30 +47,75 @@ pub fn interval(worker_timeout: Option<Duration>) -> Duration {
     }
 }
 
-pub fn spawn(
-    pool: Pool,
-    interval: Duration,
-    worker_id: Arc<AtomicI64>,
-    running: Arc<AtomicUsize>,
-    status: Arc<Mutex<Option<String>>>,
-    lost: mpsc::UnboundedSender<i64>,
-) {
+/// How long without a heartbeat the worker keeps its tasks.
+fn fence_after(worker_timeout: Duration) -> Duration {
+    worker_timeout * 2 / 3
+}
+
+pub struct Shared {
+    pub pool: Pool,
+    pub worker_id: Arc<AtomicI64>,
+    pub running: Arc<AtomicUsize>,
+    /// What the next heartbeat says about this worker's health; None is healthy.
+    pub status: Arc<Mutex<Option<String>>>,
+}
+
+pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSender<Beat>) {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut timeout = settings.worker_timeout.unwrap_or(Duration::from_secs(30));
+        db::set_call_timeout(timeout);
+        let mut every = interval(Some(timeout));
+        let mut last_ok = Instant::now();
+        let mut server_down = true;
+        let mut fenced = false;
+        let mut next = Instant::now() + every;
         loop {
-            ticker.tick().await;
-            let id = worker_id.load(Ordering::Relaxed);
-            let load = running.load(Ordering::Relaxed) as i32;
-            let said = status.lock().ok().and_then(|s| s.clone());
-            match db::heartbeat(&pool, id, load, said.as_deref()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    if lost.send(id).is_err() {
+            let fence_at = (!fenced && !server_down).then(|| last_ok + fence_after(timeout));
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = crate::timer::until(fence_at) => {
+                    warn!(silent = ?last_ok.elapsed(), "no heartbeat got through for two thirds of sched.worker_timeout; killing tasks and claiming nothing until the database answers");
+                    fenced = true;
+                    if beats.send(Beat::Fence).is_err() {
                         return;
                     }
+                    continue;
                 }
-                Err(err) => warn!(error = %format!("{err:#}"), "heartbeat failed"),
+            }
+            next = Instant::now() + every;
+            let id = shared.worker_id.load(Ordering::Relaxed);
+            let load = shared.running.load(Ordering::Relaxed) as i32;
+            let said = shared.status.lock().ok().and_then(|s| s.clone());
+            let beat = match db::heartbeat(&shared.pool, id, load, said.as_deref()).await {
+                Ok((alive, now)) => {
+                    last_ok = Instant::now();
+                    server_down = true;
+                    if let Some(t) = now.worker_timeout.filter(|t| *t != timeout) {
+                        info!(worker_timeout = ?t, "sched.worker_timeout changed");
+                        timeout = t;
+                        db::set_call_timeout(t);
+                        every = interval(Some(t));
+                        next = Instant::now() + every;
+                    }
+                    if let Some(cap) = now.max_log_bytes {
+                        output::set_log_cap(cap);
+                    }
+                    match (alive, std::mem::take(&mut fenced)) {
+                        (false, _) => Some(Beat::Lost(id)),
+                        (true, true) => Some(Beat::Reachable),
+                        (true, false) => None,
+                    }
+                }
+                Err(err) => {
+                    server_down = db::is_server_down(&err);
+                    warn!(error = %format!("{err:#}"), "heartbeat failed");
+                    None
+                }
+            };
+            if let Some(beat) = beat
+                && beats.send(beat).is_err()
+            {
+                return;
             }
         }
     });

@@ -117,6 +117,8 @@ pub struct Shared {
     pub slots: Arc<Slots>,
     /// The current registration: only it may claim.
     pub worker_id: Arc<AtomicI64>,
+    /// A registration whose tasks were killed by a fence: nothing of it is reported.
+    pub fenced: Arc<AtomicI64>,
 }
 
 pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
@@ -182,6 +184,8 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
                     });
                 }
             }
+            let fenced = shared.fenced.load(Ordering::SeqCst);
+            lines.retain(|l| l.lease.worker_id != fenced);
             send_lines(pool, &mut lines).await;
             if !finished.is_empty() || !retried.is_empty() {
                 let (reported, again) =
@@ -339,14 +343,21 @@ async fn send_completions(
         } else {
             0
         };
-        // One token for every try: a retry after a lost answer gets the tasks the lost try claimed.
+        // One token for every try: a retry after a lost answer gets the tasks the lost try
+        // claimed. A fence voids the outcomes even while they wait for a retry: a killed
+        // task must not be recorded as killed, it is failed over.
         let token = db::claim_token();
-        let result = retry("complete_tasks", || {
+        let result = retry("complete_tasks", || async {
+            if shared.fenced.load(Ordering::SeqCst) == worker_id {
+                return Ok(None);
+            }
             db::complete_and_claim(&shared.pool, worker_id, &mine, reserved as i32, token)
+                .await
+                .map(Some)
         })
         .await;
         let worker_gone = result.is_none();
-        let db::Completed { claimed, deferred } = result.unwrap_or_default();
+        let db::Completed { claimed, deferred } = result.flatten().unwrap_or_default();
         shared.slots.give(if current {
             reserved - claimed.len()
         } else {

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::config::{self, Config};
 use crate::db;
 use crate::executor;
-use crate::heartbeat;
+use crate::heartbeat::{self, Beat};
 use crate::notifier::{self, Wake};
 use crate::output;
 use crate::reporter::{self, Lease, Reports};
@@ -86,28 +86,31 @@ pub async fn run(config: Config) -> Result<()> {
     let (wake_tx, wake_rx) = mpsc::unbounded_channel();
     notifier::spawn(pg_config, registration.groups.clone(), wake_tx);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let fenced = Arc::new(AtomicI64::new(0));
     let reports = reporter::spawn(
         reporter::Shared {
             pool: pool.clone(),
             slots: slots.clone(),
             worker_id: worker_id.clone(),
+            fenced: fenced.clone(),
         },
         done_tx,
     );
-    let (lost_tx, lost_rx) = mpsc::unbounded_channel();
+    let (beat_tx, beat_rx) = mpsc::unbounded_channel();
     let settings = db::settings(&pool).await.unwrap_or_default();
     if let Some(cap) = settings.max_log_bytes {
         output::set_log_cap(cap);
     }
-    let beat = heartbeat::interval(settings.worker_timeout);
     let status = Arc::new(Mutex::new(None));
     heartbeat::spawn(
-        pool.clone(),
-        beat,
-        worker_id.clone(),
-        running_count.clone(),
-        status.clone(),
-        lost_tx,
+        heartbeat::Shared {
+            pool: pool.clone(),
+            worker_id: worker_id.clone(),
+            running: running_count.clone(),
+            status: status.clone(),
+        },
+        settings,
+        beat_tx,
     );
     if let Err(err) = watchdog::start() {
         warn!(error = %err, "cannot start the watchdog: if this worker is killed with SIGKILL, its tasks keep running");
@@ -126,8 +129,9 @@ pub async fn run(config: Config) -> Result<()> {
         budget: Budget::new(),
         breaker: Breaker::default(),
         status,
+        fenced,
     };
-    worker.event_loop(&config, wake_rx, done_rx, lost_rx).await
+    worker.event_loop(&config, wake_rx, done_rx, beat_rx).await
 }
 
 struct Worker {
@@ -147,6 +151,9 @@ struct Worker {
     breaker: Breaker,
     /// What the next heartbeat says about this worker's health; None is healthy.
     status: Arc<Mutex<Option<String>>>,
+    /// The registration whose tasks were killed when the database went silent (0: none);
+    /// their outcomes are void and never reported.
+    fenced: Arc<AtomicI64>,
 }
 
 /// Tasks could not be started here (task directory, process): claim nothing for a while,
@@ -170,7 +177,7 @@ impl Worker {
         config: &Config,
         mut wake: mpsc::UnboundedReceiver<Wake>,
         mut done: mpsc::UnboundedReceiver<reporter::Reported>,
-        mut lost: mpsc::UnboundedReceiver<i64>,
+        mut beats: mpsc::UnboundedReceiver<Beat>,
     ) -> Result<()> {
         let mut sigterm =
             signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -241,9 +248,13 @@ impl Worker {
                         self.start_over().await;
                     }
                 },
-                Some(id) = lost.recv() => if id == self.id() {
-                    warn!(worker_id = id, "declared dead by the database (missed heartbeats); killing its tasks and registering again");
-                    self.start_over().await;
+                Some(beat) = beats.recv() => match beat {
+                    Beat::Lost(id) => if id == self.id() {
+                        warn!(worker_id = id, "declared dead by the database (missed heartbeats); killing its tasks and registering again");
+                        self.start_over().await;
+                    },
+                    Beat::Fence => self.fence(),
+                    Beat::Reachable => self.recover().await,
                 },
                 _ = poll.tick() => {
                     want_claim = true;
@@ -407,6 +418,29 @@ impl Worker {
         }
     }
 
+    /// The database went silent while it may be up: the master is about to fail this
+    /// worker's tasks over, so they are killed now, before a second copy can start elsewhere.
+    fn fence(&mut self) {
+        let id = self.id();
+        self.fenced.store(id, Ordering::SeqCst);
+        self.kill_all();
+        self.slots.hold(true);
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some("fenced: the database did not answer heartbeats; tasks were killed".into());
+        }
+    }
+
+    /// Heard from the database after a fence: the old registration's tasks were killed, so it
+    /// is ended (which fails them over if the master has not yet) and the worker starts anew.
+    async fn recover(&mut self) {
+        let old = self.id();
+        if let Err(err) = db::deregister(&self.pool, old).await {
+            warn!(error = %format!("{err:#}"), "could not end the fenced registration; the master will time it out");
+        }
+        self.start_over().await;
+        info!(old_worker_id = old, "recovered from the fence");
+    }
+
     /// The registration is gone (declared dead): every lease it held is void, so its processes
     /// are killed (their reports will be refused) and the worker registers anew.
     async fn start_over(&mut self) {
@@ -423,6 +457,12 @@ impl Worker {
                 Ok(new_id) => {
                     self.worker_id.store(new_id, Ordering::Relaxed);
                     info!(old_worker_id = old, worker_id = new_id, "registered again");
+                    if self.fenced.load(Ordering::SeqCst) != 0 {
+                        self.slots.hold(self.breaker.until.is_some());
+                        if let Ok(mut s) = self.status.lock() {
+                            *s = None;
+                        }
+                    }
                     return;
                 }
                 Err(err) => {
