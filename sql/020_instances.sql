@@ -21,6 +21,8 @@ CREATE TABLE sched.workflow_instance (
         CHECK ((ended_at IS NOT NULL) = (state IN ('paused', 'stopped', 'failed', 'succeeded')))
 );
 CREATE INDEX workflow_instance_by_workflow ON sched.workflow_instance (workflow_id, id);
+-- Deleting a workflow version cascades here.
+CREATE INDEX workflow_instance_by_version ON sched.workflow_instance (workflow_version_id);
 CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)
     WHERE state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
 COMMENT ON TABLE sched.workflow_instance IS 'One run of one workflow version.';
@@ -65,8 +67,9 @@ CREATE TABLE sched.task_instance (
 -- Every task passes through queued and running and leaves dead entries in the partial indexes
 -- below; vacuum them long before the default 20 % of the table.
 ALTER TABLE sched.task_instance SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
--- The ready queue: only queued rows are in it, in claim order (DESIGN §3).
-CREATE INDEX task_instance_ready ON sched.task_instance (workflow_priority, task_priority, id)
+-- The ready queue: only queued rows are in it, per worker group in claim order (DESIGN §3),
+-- so that a backlog in a group nobody serves costs other groups' claims nothing.
+CREATE INDEX task_instance_ready ON sched.task_instance (worker_group, workflow_priority, task_priority, id)
     WHERE state = 'queued';
 -- Finishing an instance asks "is anything still active?".
 CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
@@ -118,6 +121,8 @@ CREATE TABLE sched.command (
     params               jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX command_by_instance ON sched.command (workflow_instance_id);
+-- Deleting a workflow cascades here.
+CREATE INDEX command_by_workflow ON sched.command (workflow_id);
 COMMENT ON TABLE sched.command IS 'Every request that created or changed a workflow instance, with DolphinScheduler''s command type.';
 COMMENT ON COLUMN sched.command.id IS 'Command id.';
 COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop.';

@@ -66,6 +66,11 @@ BEGIN
                             ELSE 'succeeded' END::sched.workflow_state,
                ended_at = now()
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop');
+        -- Join counters matter only while the instance runs; the table stays as small as
+        -- the set of running instances.
+        IF FOUND THEN
+            DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
+        END IF;
     END LOOP;
 END
 $$;

@@ -151,7 +151,10 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-    already integer;
+    already       integer;
+    grp           text;
+    got           integer;
+    left_to_claim integer;
 BEGIN
     IF max_tasks IS NULL OR max_tasks < 1 THEN
         RETURN;
@@ -171,25 +174,36 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    -- The CTE is a fence: LIMIT and SKIP LOCKED must apply before the UPDATE joins anything.
-    RETURN QUERY
-    WITH picked AS MATERIALIZED (
-        SELECT ti.id
-        FROM sched.task_instance ti
-        WHERE ti.state = 'queued' AND ti.worker_group = ANY(_claim.groups)
-        ORDER BY ti.workflow_priority, ti.task_priority, ti.id
-        LIMIT least(_claim.max_tasks, 1000)
-        FOR UPDATE SKIP LOCKED)
-    UPDATE sched.task_instance ti
-       SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
-           started_at = now()
-      FROM picked, sched.task_definition td
-     WHERE ti.id = picked.id AND td.id = ti.task_id
-    RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant;
+    -- One group at a time, each read in index order from its own part of the ready index; a
+    -- worker of several groups fills its slots from them in the order it lists them.
+    -- The picked ids come as an array from an uncorrelated sub-select, which runs once, with
+    -- LIMIT and SKIP LOCKED, before the UPDATE joins anything; and an id array keeps the
+    -- (generic) plan on the primary key whatever the size of the table: joining a CTE was
+    -- planned as a hash join over every row once the table held a large backlog.
+    left_to_claim := least(_claim.max_tasks, 1000);
+    FOREACH grp IN ARRAY _claim.groups LOOP
+        RETURN QUERY
+        UPDATE sched.task_instance ti
+           SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
+               started_at = now()
+          FROM sched.task_definition td
+         WHERE ti.id = ANY(ARRAY(
+                   SELECT q.id
+                   FROM sched.task_instance q
+                   WHERE q.state = 'queued' AND q.worker_group = grp
+                   ORDER BY q.workflow_priority, q.task_priority, q.id
+                   LIMIT left_to_claim
+                   FOR UPDATE SKIP LOCKED))
+           AND td.id = ti.task_id
+        RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant;
+        GET DIAGNOSTICS got = ROW_COUNT;
+        left_to_claim := left_to_claim - got;
+        EXIT WHEN left_to_claim <= 0;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
-    'Internal: claims up to max_tasks queued task instances of these groups for a worker: highest priority first, then FIFO. With a claim token already used by this worker, returns what that call claimed instead.';
+    'Internal: claims up to max_tasks queued task instances of these groups for a worker, group by group in the order given: highest priority first, then FIFO. With a claim token already used by this worker, returns what that call claimed instead.';
 
 CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,

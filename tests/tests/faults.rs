@@ -449,3 +449,74 @@ fn the_heartbeat_follows_a_reloaded_worker_timeout() {
         "heartbeats after the reload came every {gaps:?}"
     );
 }
+
+/// Shared buffers the claim statement inside sched.claim_tasks touched, from auto_explain.
+fn claim_buffers(cluster: &Cluster, worker_id: i64) -> u64 {
+    let (mut db, notices) = {
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = notices.clone();
+        let db = <postgres::Config as std::str::FromStr>::from_str(&cluster.conn_string("postgres"))
+            .unwrap()
+            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
+            .connect(postgres::NoTls)
+            .unwrap();
+        (db, notices)
+    };
+    db.batch_execute(
+        "LOAD 'auto_explain';
+         SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on;
+         SET auto_explain.log_buffers = on; SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_level = notice;",
+    )
+    .unwrap();
+    let claimed = db
+        .query("SELECT * FROM sched.claim_tasks($1, 1)", &[&worker_id])
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the claim found the one ready task");
+    let plans = notices.lock().unwrap().clone();
+    let plan = plans
+        .iter()
+        .find(|p| p.contains("FOR UPDATE SKIP LOCKED"))
+        .unwrap_or_else(|| panic!("no plan of the claim among {plans:?}"));
+    // The top node's line carries the statement's whole buffer count.
+    let buffers = plan
+        .lines()
+        .find(|l| l.trim_start().starts_with("Buffers:"))
+        .unwrap_or_else(|| panic!("no buffer counts in {plan}"));
+    buffers
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_backlog_in_a_group_nobody_serves_leaves_claims_for_others_flat() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "one", "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    let worker: i64 = db
+        .query_one("SELECT sched.register_worker('manual', 'h', ARRAY['default'], 1)", &[])
+        .unwrap()
+        .get(0);
+    start(&mut db, "one");
+    let quiet = claim_buffers(&cluster, worker);
+
+    // 200,000 queued tasks for a worker group no worker serves.
+    db.batch_execute(
+        "INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group, workflow_priority, task_priority)
+         SELECT ti.workflow_instance_id, ti.task_id, 'queued', 'nobody_serves_this', 2, 2
+         FROM sched.task_instance ti, generate_series(1, 200000)
+         WHERE ti.id = (SELECT min(id) FROM sched.task_instance);
+         ANALYZE sched.task_instance;",
+    )
+    .unwrap();
+    start(&mut db, "one");
+    let busy = claim_buffers(&cluster, worker);
+    assert!(
+        busy <= quiet * 2 + 10,
+        "a claim touched {quiet} buffers before the foreign backlog and {busy} with it"
+    );
+}
