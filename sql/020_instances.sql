@@ -21,6 +21,8 @@ CREATE TABLE sched.workflow_instance (
         CHECK ((ended_at IS NOT NULL) = (state IN ('paused', 'stopped', 'failed', 'succeeded')))
 );
 CREATE INDEX workflow_instance_by_workflow ON sched.workflow_instance (workflow_id, id);
+-- History retention finds the oldest finished instances.
+CREATE INDEX workflow_instance_finished ON sched.workflow_instance (ended_at) WHERE ended_at IS NOT NULL;
 -- Deleting a workflow version cascades here.
 CREATE INDEX workflow_instance_by_version ON sched.workflow_instance (workflow_version_id);
 CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)

@@ -30,15 +30,23 @@ COMMENT ON COLUMN sched.worker.status IS 'NULL when healthy; else what keeps it 
 COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
 
+-- Partitioned by day so that retention drops whole partitions (the master creates them ahead
+-- and drops those past sched.log_retention, 160_retention.sql). The key is the UTC day the
+-- attempt was queued, not the time of the line, so that every line of an attempt lands in one
+-- partition and a retried batch meets its first copy there.
 CREATE TABLE sched.task_log_line (
     task_instance_id bigint NOT NULL,
     line_no          integer NOT NULL,
+    day              date NOT NULL,
     logged_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     line             text NOT NULL,
-    PRIMARY KEY (task_instance_id, line_no)
-);
-COMMENT ON TABLE sched.task_log_line IS 'Output of task attempts (stdout and stderr), one row per line; read with sched.task_log.';
+    PRIMARY KEY (task_instance_id, line_no, day)
+) PARTITION BY RANGE (day);
+CREATE TABLE sched.task_log_line_default PARTITION OF sched.task_log_line DEFAULT;
+COMMENT ON TABLE sched.task_log_line IS 'Output of task attempts (stdout and stderr), one row per line; read with sched.task_log. One partition per day (task_log_line_YYYYMMDD), kept for sched.log_retention.';
+COMMENT ON TABLE sched.task_log_line_default IS 'Lines of days that have no partition of their own (yet); the master moves them when it creates the day''s partition.';
 COMMENT ON COLUMN sched.task_log_line.task_instance_id IS 'The task attempt.';
+COMMENT ON COLUMN sched.task_log_line.day IS 'UTC day the attempt was queued; the partition key.';
 COMMENT ON COLUMN sched.task_log_line.line_no IS 'Line number from 1, in output order.';
 COMMENT ON COLUMN sched.task_log_line.logged_at IS 'When the worker stored the line.';
 COMMENT ON COLUMN sched.task_log_line.line IS 'The line, without its newline.';

@@ -189,6 +189,39 @@ $$;
 COMMENT ON FUNCTION sched.stop_workflow(bigint) IS
     'Stops an unfinished instance: queued tasks never start, running tasks are killed (their whole process group); the instance ends stopped once they are gone.';
 
+-- Waiting without holding a snapshot: wait_workflow is a function, and the statement that
+-- calls it keeps its snapshot for the whole wait, which holds back vacuum everywhere. This
+-- procedure commits between polls. It runs as its caller (procedures that commit cannot be
+-- SECURITY DEFINER) and reads only the caller's view of instances.
+CREATE PROCEDURE sched.wait_for_workflow(instance_id bigint, timeout interval DEFAULT '1 hour', INOUT state text DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    deadline timestamptz;
+    pause    double precision := 0.001;
+BEGIN
+    IF timeout IS NULL THEN
+        RAISE EXCEPTION 'timeout: must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    deadline := pg_catalog.clock_timestamp() + timeout;
+    LOOP
+        SELECT i.state INTO state FROM sched.workflow_instances i WHERE i.id = instance_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'workflow instance % does not exist', instance_id
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Instances of workflows owned by other roles are invisible to you.';
+        END IF;
+        EXIT WHEN state IN ('paused', 'stopped', 'failed', 'succeeded')
+               OR pg_catalog.clock_timestamp() >= deadline;
+        COMMIT;
+        PERFORM pg_catalog.pg_sleep(greatest(0, least(pause, extract(epoch FROM deadline - pg_catalog.clock_timestamp()))));
+        pause := least(pause * 2, 0.1);
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
+    'CALL sched.wait_for_workflow(id): waits like wait_workflow and returns the state, but commits between polls so that a long wait holds back no vacuum. CALL it outside a transaction block; inside one, use wait_workflow.';
+
 CREATE FUNCTION sched.task_log(task_instance_id bigint, skip_lines integer DEFAULT 0, limit_lines integer DEFAULT 1000)
 RETURNS SETOF text
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -200,6 +233,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     inst_id bigint;
+    log_day date;
 BEGIN
     IF skip_lines IS NULL OR skip_lines < 0 THEN
         RAISE EXCEPTION 'skip_lines: must be 0 or more, got %', skip_lines USING ERRCODE = 'invalid_parameter_value';
@@ -207,14 +241,15 @@ BEGIN
     IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
         RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT ti.workflow_instance_id INTO inst_id FROM sched.task_instance ti WHERE ti.id = _task_log.task_instance_id;
+    SELECT ti.workflow_instance_id, (ti.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
+    FROM sched.task_instance ti WHERE ti.id = _task_log.task_instance_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task instance % does not exist', _task_log.task_instance_id USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._instance_for(principal, inst_id, false);
     RETURN QUERY
         SELECT l.line FROM sched.task_log_line l
-        WHERE l.task_instance_id = _task_log.task_instance_id
+        WHERE l.task_instance_id = _task_log.task_instance_id AND l.day = log_day
         ORDER BY l.line_no
         OFFSET skip_lines LIMIT limit_lines;
 END

@@ -385,8 +385,8 @@ DECLARE
 BEGIN
     PERFORM sched._worker_guard(principal, _append_log.worker_id);
     -- Idempotent per (task, line): a batch retried after a lost connection is not stored twice.
-    INSERT INTO sched.task_log_line (task_instance_id, line_no, line)
-    SELECT u.id, u.line_no, u.line
+    INSERT INTO sched.task_log_line (task_instance_id, line_no, day, line)
+    SELECT u.id, u.line_no, (ti.queued_at AT TIME ZONE 'UTC')::date, u.line
     FROM unnest(task_instance_ids, line_nos, lines) AS u(id, line_no, line)
     JOIN sched.task_instance ti ON ti.id = u.id
     WHERE ti.worker_id = _append_log.worker_id AND ti.state IN ('dispatched', 'running')

@@ -3,7 +3,7 @@
 -- behind the public ones (`sched._<name>(principal, ...)`) are granted to nobody: only the
 -- trampoline, which supplies the caller as principal, calls them.
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sched FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA sched FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA sched FROM PUBLIC;
 GRANT USAGE ON SCHEMA sched TO sched_admin, sched_user, sched_worker;
 
@@ -23,6 +23,8 @@ TO sched_user, sched_admin;
 -- The views call these as the querying role.
 GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole)
 TO sched_user, sched_admin;
+
+GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
                 sched.commands, sched.tenants

@@ -10,6 +10,8 @@ pub static DATABASE: GucSetting<Option<CString>> =
 pub static WORKER_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static MAX_LOG_BYTES_PER_TASK: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024 * 1024);
+pub static LOG_RETENTION_S: GucSetting<i32> = GucSetting::<i32>::new(30 * 86_400);
+pub static HISTORY_RETENTION_S: GucSetting<i32> = GucSetting::<i32>::new(90 * 86_400);
 pub static MAX_SPEC_BYTES: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024 * 1024);
 pub static MAX_TASKS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
@@ -53,6 +55,26 @@ pub fn init() {
         i32::MAX,
         GucContext::Sighup,
         GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"sched.log_retention",
+        c"Task output older than this is dropped, a day's partition at a time.",
+        c"Counted from the day the attempt was queued.",
+        &LOG_RETENTION_S,
+        3600,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"sched.history_retention",
+        c"Finished workflow instances that ended longer ago than this are deleted with their task attempts.",
+        c"Unfinished instances are never deleted.",
+        &HISTORY_RETENTION_S,
+        3600,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     // Limits on specs: superuser-only, so that a user cannot lift them for a session.
     let defaults = sched_core::Limits::default();
@@ -134,6 +156,14 @@ pub fn spec_limits() -> sched_core::Limits {
         max_edges: get(&MAX_EDGES),
         max_depth: get(&MAX_SPEC_DEPTH),
     }
+}
+
+pub fn log_retention_s() -> i32 {
+    LOG_RETENTION_S.get()
+}
+
+pub fn history_retention_s() -> i32 {
+    HISTORY_RETENTION_S.get()
 }
 
 pub fn tick() -> Duration {

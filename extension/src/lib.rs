@@ -72,9 +72,14 @@ extension_sql_file!(
     requires = ["worker_api"]
 );
 extension_sql_file!(
+    "../../sql/160_retention.sql",
+    name = "retention",
+    requires = ["roles"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["roles"]
+    requires = ["retention"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

@@ -1,11 +1,13 @@
 //! The master: a background worker that does what no caller's transaction can, reacting to
-//! time. In this version that is worker liveness: workers whose heartbeat is older than
-//! `sched.worker_timeout` are declared dead and their tasks failed over.
+//! time. In this version that is worker liveness (workers silent for `sched.worker_timeout`
+//! are declared dead and their tasks failed over) and, once a minute, retention: log
+//! partitions made ahead and dropped after `sched.log_retention`, finished instances deleted
+//! after `sched.history_retention`.
 //!
 //! It keeps no state outside tables, so it can be killed at any moment: an ERROR or SIGTERM
 //! ends the process and the postmaster starts a new one after `RESTART_AFTER`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -13,6 +15,7 @@ use pgrx::prelude::*;
 use crate::gucs;
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
 pub fn register() {
     BackgroundWorkerBuilder::new("pg_sched master")
@@ -42,6 +45,7 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
     });
     log!("pg_sched master started for database \"{database}\"");
 
+    let mut maintained: Option<Instant> = None;
     while BackgroundWorker::wait_latch(Some(gucs::tick())) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -63,10 +67,39 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
                 );
             }
         });
+        if maintained.is_none_or(|at| at.elapsed() >= MAINTENANCE_EVERY) && maintain() {
+            maintained = Some(Instant::now());
+        }
     }
     // Exit code 1 asks the postmaster to restart us; 0 would unregister the master for good
     // (a SIGTERM from pg_terminate_backend must not switch failover off).
     unsafe { pg_sys::proc_exit(1) };
+}
+
+/// Retention, in a transaction of its own so that it never holds up the failover tick;
+/// false while the extension is not installed yet.
+fn maintain() -> bool {
+    BackgroundWorker::transaction(|| {
+        if !extension_ready() {
+            return false;
+        }
+        Spi::run_with_args(
+            "SELECT sched._maintain_logs((pg_catalog.now() AT TIME ZONE 'UTC')::date,
+                                         pg_catalog.make_interval(secs => $1))",
+            &[f64::from(gucs::log_retention_s()).into()],
+        )
+        .expect("sched._maintain_logs failed");
+        let expired = Spi::get_one_with_args::<i32>(
+            "SELECT sched._expire_history(pg_catalog.now(), pg_catalog.make_interval(secs => $1))",
+            &[f64::from(gucs::history_retention_s()).into()],
+        )
+        .expect("sched._expire_history failed")
+        .unwrap_or(0);
+        if expired > 0 {
+            log!("pg_sched master: deleted {expired} finished instance(s) past sched.history_retention");
+        }
+        true
+    })
 }
 
 /// The master starts with the server, possibly long before CREATE EXTENSION runs.

@@ -504,9 +504,9 @@ fn every_table_column_view_and_public_function_is_commented() {
              FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'sched'
              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-             WHERE c.relkind IN ('r', 'v')
+             WHERE c.relkind IN ('r', 'v', 'p') AND NOT c.relispartition
                AND obj_description(c.oid, 'pg_class') IS NULL
-                OR (c.relkind IN ('r', 'v') AND n.nspname = 'sched' AND a.attnum > 0
+                OR (c.relkind IN ('r', 'v', 'p') AND NOT c.relispartition AND n.nspname = 'sched' AND a.attnum > 0
                     AND col_description(c.oid, a.attnum) IS NULL)
              UNION ALL
              SELECT p.oid::regprocedure::text

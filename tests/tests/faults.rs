@@ -520,3 +520,133 @@ fn a_backlog_in_a_group_nobody_serves_leaves_claims_for_others_flat() {
         "a claim touched {quiet} buffers before the foreign backlog and {busy} with it"
     );
 }
+
+fn exists(db: &mut Client, relation: &str) -> bool {
+    db.query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn log_partitions_are_made_ahead_and_dropped_after_the_retention() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let day = |db: &mut Client, offset: i32| -> String {
+        db.query_one(
+            "SELECT 'sched.task_log_line_' || to_char((now() AT TIME ZONE 'UTC')::date + $1::integer, 'YYYYMMDD')",
+            &[&offset],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let (today, tomorrow) = (day(&mut db, 0), day(&mut db, 1));
+    wait_for(Duration::from_secs(30), "the master to make today's log partition", || {
+        (exists(&mut db, &today) && exists(&mut db, &tomorrow)).then_some(())
+    });
+    define(
+        &mut db,
+        r#"{"name": "talk", "tasks": [{"name": "a", "type": "shell", "script": "seq 1 3"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "talk");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let stored: i64 = db
+        .query_one(&format!("SELECT count(*) FROM {today}"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 3, "the lines are in today's partition");
+
+    // Forty days later, with 30 days of retention.
+    db.batch_execute(
+        "SELECT sched._maintain_logs((now() AT TIME ZONE 'UTC')::date + 40, '30 days')",
+    )
+    .unwrap();
+    assert!(!exists(&mut db, &today), "today's partition outlived the retention");
+    for offset in 39..=42 {
+        let ahead = day(&mut db, offset);
+        assert!(exists(&mut db, &ahead), "{ahead} was not made");
+    }
+    assert!(task_output(&mut db, id, "a").is_empty());
+}
+
+#[test]
+fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "join", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+              {"name": "c", "type": "empty", "deps": ["a", "b"]}]}"#,
+    );
+    define(
+        &mut db,
+        r#"{"name": "waits", "worker_group": "nobody", "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let done = start(&mut db, "join");
+    assert_eq!(wait(&mut db, done, 60), "succeeded");
+    let pending = start(&mut db, "waits");
+    let counters: i64 = db
+        .query_one("SELECT count(*) FROM sched.join_progress WHERE workflow_instance_id = $1", &[&done])
+        .unwrap()
+        .get(0);
+    assert_eq!(counters, 0, "join counters outlived their instance");
+
+    let expired: i32 = db
+        .query_one("SELECT sched._expire_history(now() + '100 days', '90 days')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(expired, 1);
+    let left: Vec<i64> = db
+        .query("SELECT id FROM sched.workflow_instances ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, [pending]);
+    let attempts: i64 = db
+        .query_one("SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1", &[&done])
+        .unwrap()
+        .get(0);
+    assert_eq!(attempts, 0);
+}
+
+#[test]
+fn waiting_with_the_procedure_lets_the_vacuum_horizon_move() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "nap", "tasks": [{"name": "a", "type": "shell", "script": "sleep 600"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "nap");
+    let url = cluster.conn_string("postgres");
+    let waiter = std::thread::spawn(move || {
+        let mut w = Client::connect(&url, postgres::NoTls).unwrap();
+        w.query_one("CALL sched.wait_for_workflow($1, '120 s')", &[&id])
+            .unwrap()
+            .get::<_, String>(0)
+    });
+    let pid: i32 = wait_for(Duration::from_secs(30), "the waiter to wait", || {
+        db.query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL sched.wait_for_workflow%'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    let later: i64 = db.query_one("SELECT txid_current()", &[]).unwrap().get(0);
+    wait_for(Duration::from_secs(30), "the waiter's snapshot to move past a later transaction", || {
+        let xmin: Option<i64> = db
+            .query_one(
+                "SELECT backend_xmin::text::bigint FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .unwrap()
+            .get(0);
+        xmin.filter(|x| *x > later).map(|_| ())
+    });
+    db.execute("SELECT sched.stop_workflow($1)", &[&id]).unwrap();
+    assert_eq!(waiter.join().unwrap(), "stopped");
+}

@@ -197,7 +197,7 @@ fn every_function_that_runs_privileged_pins_its_search_path() {
         .query(
             "SELECT p.oid::regprocedure::text
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'sched'
-             WHERE p.proname NOT LIKE '\\_%'
+             WHERE p.proname NOT LIKE '\\_%' AND p.prokind = 'f'
                AND (p.prosecdef OR p.prosrc <> 'sched_as_caller'
                     OR to_regprocedure(format('sched._%s(regrole%s)', p.proname,
                          (SELECT string_agg(', ' || format_type(t, NULL), '' ORDER BY i)
