@@ -49,6 +49,7 @@ SELECT i.id,
        w.name AS workflow,
        v.version,
        i.state::text AS state,
+       i.state IN ('paused', 'stopped', 'failed', 'succeeded') AS finished,
        i.failure_strategy::text AS failure_strategy,
        sched._priority_name(i.priority) AS priority,
        i.worker_group,
@@ -68,6 +69,7 @@ COMMENT ON COLUMN sched.workflow_instances.id IS 'Instance id (start_workflow''s
 COMMENT ON COLUMN sched.workflow_instances.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.workflow_instances.version IS 'Workflow version it runs.';
 COMMENT ON COLUMN sched.workflow_instances.state IS 'submitted, serial_wait, waiting_thread, running, ready_pause, paused, ready_stop, stopped, failed or succeeded.';
+COMMENT ON COLUMN sched.workflow_instances.finished IS 'State is paused, stopped, failed or succeeded. Filter on NOT finished to list unfinished runs through an index.';
 COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.';
 COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
 COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
@@ -86,6 +88,7 @@ SELECT ti.id,
        td.name AS task,
        td.task_type AS type,
        ti.state::text AS state,
+       ti.state NOT IN ('delayed', 'queued', 'dispatched', 'running') AS finished,
        ti.attempt,
        wk.name AS worker,
        ti.worker_group,
@@ -108,6 +111,7 @@ COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
+COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
 COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';

@@ -15,6 +15,11 @@ const THROUGHPUT_TASKS: usize = 10_000;
 const THROUGHPUT_RUNS: usize = 3;
 const WIDE_TASKS: usize = 10_000;
 const WIDE_RUNS: usize = 3;
+/// soak: SOAK_BATCHES instances of SOAK_BATCH `empty` tasks, one after the other.
+const SOAK_BATCH: usize = 10_000;
+const SOAK_BATCHES: usize = 100;
+/// Batches in "the first" and "the last" 100k tasks.
+const SOAK_WINDOW: usize = 10;
 const PGBENCH_SECONDS: &str = "5";
 
 fn main() {
@@ -53,6 +58,8 @@ fn main() {
     results.push(throughput(&mut db, "empty", "throughput_empty"));
     results.push(wide10k(&mut db));
     results.push(memory(&mut db, &workers[0]));
+    // Last: it leaves a million task instances of history behind.
+    results.push(soak(&mut db));
     drop(workers);
 
     let report = json!({
@@ -241,6 +248,46 @@ fn wide10k(db: &mut Client) -> Value {
     })
 }
 
+/// 1,000,000 `empty` tasks drained in batches of 10,000 while history piles up: the hot path
+/// must not slow down as the tables grow (goal: the last 100k within 10 % of the first).
+fn soak(db: &mut Client) -> Value {
+    let tasks: Vec<Value> = (0..SOAK_BATCH)
+        .map(|i| json!({"name": format!("t{i}"), "type": "empty"}))
+        .collect();
+    define(db, json!({"name": "bench_soak", "tasks": tasks}));
+    let mut rates = Vec::new();
+    for _ in 0..SOAK_BATCHES {
+        let id = start(db, "bench_soak");
+        wait_finished(db, id, Duration::from_secs(600));
+        let secs: f64 = db
+            .query_one(
+                "SELECT extract(epoch FROM max(ended_at) - min(queued_at))::float8
+                 FROM sched.task_instance WHERE workflow_instance_id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        rates.push(SOAK_BATCH as f64 / secs);
+    }
+    // Tasks per second over a window of batches: tasks divided by the time they took.
+    let over = |batches: &[f64]| {
+        round(
+            batches.len() as f64 * SOAK_BATCH as f64
+                / batches.iter().map(|r| SOAK_BATCH as f64 / r).sum::<f64>(),
+        )
+    };
+    let first = over(&rates[..SOAK_WINDOW]);
+    let last = over(&rates[rates.len() - SOAK_WINDOW..]);
+    json!({
+        "scenario": "soak",
+        "runs": 1,
+        "tasks": SOAK_BATCH * SOAK_BATCHES,
+        "first_100k_tasks_per_s": first,
+        "last_100k_tasks_per_s": last,
+        "last_vs_first": round(last / first),
+    })
+}
+
 fn memory(db: &mut Client, worker: &Worker) -> Value {
     let master: i32 = wait_for(Duration::from_secs(10), "the master", || {
         db.query_opt(
@@ -395,6 +442,13 @@ fn print_table(report: &Value) {
             "memory" => println!(
                 "{:<34} master {} MB, worker {} MB",
                 "resident memory", s["master_rss_mb"], s["worker_rss_mb"]
+            ),
+            "soak" => println!(
+                "{:<34} first 100k {:.0} tasks/s, last 100k {:.0} tasks/s ({:.2}x)",
+                "soak: 1M empty tasks",
+                s["first_100k_tasks_per_s"].as_f64().unwrap_or(f64::NAN),
+                s["last_100k_tasks_per_s"].as_f64().unwrap_or(f64::NAN),
+                s["last_vs_first"].as_f64().unwrap_or(f64::NAN)
             ),
             _ => {}
         }

@@ -582,3 +582,39 @@ fn specs_past_the_limits_are_refused_naming_the_setting() {
     assert!(err.contains("permission denied"), "{err}");
     assert_eq!(counts(&mut db), before);
 }
+
+#[test]
+fn unfinished_runs_are_found_through_an_index() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN IN ROLE sched_user")
+        .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    define(
+        &mut alice,
+        r#"{"name": "w", "worker_group": "nobody", "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    start(&mut alice, "w");
+    alice.batch_execute("SET enable_seqscan = off").unwrap();
+    for (query, index) in [
+        (
+            "SELECT id FROM sched.workflow_instances WHERE NOT finished",
+            "workflow_instance_unfinished",
+        ),
+        (
+            "SELECT id FROM sched.task_instances WHERE NOT finished",
+            "task_instance_active",
+        ),
+    ] {
+        let plan: String = alice
+            .query(&format!("EXPLAIN {query}"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0) + "\n")
+            .collect();
+        assert!(
+            plan.contains(index),
+            "{query} does not use {index}:\n{plan}"
+        );
+    }
+}

@@ -425,20 +425,28 @@ fn the_heartbeat_follows_a_reloaded_worker_timeout() {
     let cluster = Cluster::start(&["sched.worker_timeout = 6"]);
     let mut db = cluster.connect();
     let _worker = cluster.worker("w1", &[]);
-    db.batch_execute("ALTER SYSTEM SET sched.worker_timeout = 3").unwrap();
+    db.batch_execute("ALTER SYSTEM SET sched.worker_timeout = 3")
+        .unwrap();
     db.batch_execute("SELECT pg_reload_conf()").unwrap();
     let mut beats: Vec<std::time::SystemTime> = Vec::new();
-    wait_for(Duration::from_secs(30), "five heartbeats after the reload", || {
-        let (at, alive): (std::time::SystemTime, bool) = db
-            .query_one("SELECT last_heartbeat, alive FROM sched.worker WHERE name = 'w1'", &[])
-            .map(|r| (r.get(0), r.get(1)))
-            .unwrap();
-        assert!(alive, "declared dead after the reload");
-        if beats.last() != Some(&at) {
-            beats.push(at);
-        }
-        (beats.len() >= 7).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "five heartbeats after the reload",
+        || {
+            let (at, alive): (std::time::SystemTime, bool) = db
+                .query_one(
+                    "SELECT last_heartbeat, alive FROM sched.worker WHERE name = 'w1'",
+                    &[],
+                )
+                .map(|r| (r.get(0), r.get(1)))
+                .unwrap();
+            assert!(alive, "declared dead after the reload");
+            if beats.last() != Some(&at) {
+                beats.push(at);
+            }
+            (beats.len() >= 7).then_some(())
+        },
+    );
     // The first two beats may still come at the old pace (every 2 s); then every second.
     let gaps: Vec<Duration> = beats[2..]
         .windows(2)
@@ -455,11 +463,12 @@ fn claim_buffers(cluster: &Cluster, worker_id: i64) -> u64 {
     let (mut db, notices) = {
         let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let sink = notices.clone();
-        let db = <postgres::Config as std::str::FromStr>::from_str(&cluster.conn_string("postgres"))
-            .unwrap()
-            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
-            .connect(postgres::NoTls)
-            .unwrap();
+        let db =
+            <postgres::Config as std::str::FromStr>::from_str(&cluster.conn_string("postgres"))
+                .unwrap()
+                .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
+                .connect(postgres::NoTls)
+                .unwrap();
         (db, notices)
     };
     db.batch_execute(
@@ -498,7 +507,10 @@ fn a_backlog_in_a_group_nobody_serves_leaves_claims_for_others_flat() {
         r#"{"name": "one", "tasks": [{"name": "a", "type": "empty"}]}"#,
     );
     let worker: i64 = db
-        .query_one("SELECT sched.register_worker('manual', 'h', ARRAY['default'], 1)", &[])
+        .query_one(
+            "SELECT sched.register_worker('manual', 'h', ARRAY['default'], 1)",
+            &[],
+        )
         .unwrap()
         .get(0);
     start(&mut db, "one");
@@ -540,9 +552,11 @@ fn log_partitions_are_made_ahead_and_dropped_after_the_retention() {
         .get(0)
     };
     let (today, tomorrow) = (day(&mut db, 0), day(&mut db, 1));
-    wait_for(Duration::from_secs(30), "the master to make today's log partition", || {
-        (exists(&mut db, &today) && exists(&mut db, &tomorrow)).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the master to make today's log partition",
+        || (exists(&mut db, &today) && exists(&mut db, &tomorrow)).then_some(()),
+    );
     define(
         &mut db,
         r#"{"name": "talk", "tasks": [{"name": "a", "type": "shell", "script": "seq 1 3"}]}"#,
@@ -561,7 +575,10 @@ fn log_partitions_are_made_ahead_and_dropped_after_the_retention() {
         "SELECT sched._maintain_logs((now() AT TIME ZONE 'UTC')::date + 40, '30 days')",
     )
     .unwrap();
-    assert!(!exists(&mut db, &today), "today's partition outlived the retention");
+    assert!(
+        !exists(&mut db, &today),
+        "today's partition outlived the retention"
+    );
     for offset in 39..=42 {
         let ahead = day(&mut db, offset);
         assert!(exists(&mut db, &ahead), "{ahead} was not made");
@@ -587,13 +604,19 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
     assert_eq!(wait(&mut db, done, 60), "succeeded");
     let pending = start(&mut db, "waits");
     let counters: i64 = db
-        .query_one("SELECT count(*) FROM sched.join_progress WHERE workflow_instance_id = $1", &[&done])
+        .query_one(
+            "SELECT count(*) FROM sched.join_progress WHERE workflow_instance_id = $1",
+            &[&done],
+        )
         .unwrap()
         .get(0);
     assert_eq!(counters, 0, "join counters outlived their instance");
 
     let expired: i32 = db
-        .query_one("SELECT sched._expire_history(now() + '100 days', '90 days')", &[])
+        .query_one(
+            "SELECT sched._expire_history(now() + '100 days', '90 days')",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(expired, 1);
@@ -605,7 +628,10 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
         .collect();
     assert_eq!(left, [pending]);
     let attempts: i64 = db
-        .query_one("SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1", &[&done])
+        .query_one(
+            "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&done],
+        )
         .unwrap()
         .get(0);
     assert_eq!(attempts, 0);
@@ -637,16 +663,21 @@ fn waiting_with_the_procedure_lets_the_vacuum_horizon_move() {
         .map(|r| r.get(0))
     });
     let later: i64 = db.query_one("SELECT txid_current()", &[]).unwrap().get(0);
-    wait_for(Duration::from_secs(30), "the waiter's snapshot to move past a later transaction", || {
-        let xmin: Option<i64> = db
-            .query_one(
-                "SELECT backend_xmin::text::bigint FROM pg_stat_activity WHERE pid = $1",
-                &[&pid],
-            )
-            .unwrap()
-            .get(0);
-        xmin.filter(|x| *x > later).map(|_| ())
-    });
-    db.execute("SELECT sched.stop_workflow($1)", &[&id]).unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the waiter's snapshot to move past a later transaction",
+        || {
+            let xmin: Option<i64> = db
+                .query_one(
+                    "SELECT backend_xmin::text::bigint FROM pg_stat_activity WHERE pid = $1",
+                    &[&pid],
+                )
+                .unwrap()
+                .get(0);
+            xmin.filter(|x| *x > later).map(|_| ())
+        },
+    );
+    db.execute("SELECT sched.stop_workflow($1)", &[&id])
+        .unwrap();
     assert_eq!(waiter.join().unwrap(), "stopped");
 }

@@ -347,15 +347,7 @@ async fn send_completions(
         // claimed. A fence voids the outcomes even while they wait for a retry: a killed
         // task must not be recorded as killed, it is failed over.
         let token = db::claim_token();
-        let result = retry("complete_tasks", || async {
-            if shared.fenced.load(Ordering::SeqCst) == worker_id {
-                return Ok(None);
-            }
-            db::complete_and_claim(&shared.pool, worker_id, &mine, reserved as i32, token)
-                .await
-                .map(Some)
-        })
-        .await;
+        let result = complete(shared, worker_id, &mine, reserved as i32, token).await;
         let worker_gone = result.is_none();
         let db::Completed { claimed, deferred } = result.flatten().unwrap_or_default();
         shared.slots.give(if current {
@@ -382,8 +374,83 @@ async fn send_completions(
     (out, again)
 }
 
-/// Retries until the call succeeds (Some) or the database says the registration is gone (None).
-async fn retry<T, F, Fut>(what: &str, mut call: F) -> Option<T>
+/// One completing call, retried through lost connections: Some(None) when a fence voided the
+/// outcomes, None when the registration is gone. A batch the database refuses for what it
+/// holds is reported one outcome at a time instead, so that one bad report holds up no other.
+async fn complete(
+    shared: &Shared,
+    worker_id: i64,
+    outcomes: &[Outcome],
+    claim_max: i32,
+    token: i64,
+) -> Option<Option<db::Completed>> {
+    let call = |batch: Vec<Outcome>, claim_max: i32| async move {
+        if shared.fenced.load(Ordering::SeqCst) == worker_id {
+            return Ok(None);
+        }
+        db::complete_and_claim(&shared.pool, worker_id, &batch, claim_max, token)
+            .await
+            .map(Some)
+    };
+    match retry_unless_refused("complete_tasks", || call(outcomes.to_vec(), claim_max)).await {
+        Ok(result) => result,
+        Err(err) => {
+            warn!(error = %format!("{err:#}"), reports = outcomes.len(), "completions refused; reporting them one by one");
+            let mut all = db::Completed::default();
+            for outcome in outcomes {
+                let one = vec![outcome.clone()];
+                let result = match retry_unless_refused("complete_tasks", || call(one.clone(), 0))
+                    .await
+                {
+                    Ok(result) => result,
+                    // The worker's own times are the only part a retry can change.
+                    Err(_) => {
+                        let now = SystemTime::now();
+                        let plain = vec![Outcome {
+                            started: now,
+                            ended: now,
+                            ..outcome.clone()
+                        }];
+                        match retry_unless_refused("complete_tasks", || call(plain.clone(), 0))
+                            .await
+                        {
+                            Ok(result) => result,
+                            Err(err) => {
+                                // Nothing sent can be stored: hand the attempt back rather than
+                                // let it look running for ever. It runs again.
+                                warn!(error = %format!("{err:#}"), task_instance_id = outcome.lease.task_instance_id,
+                                      "a completion cannot be stored; handing the task back to the queue");
+                                let ids = [outcome.lease.task_instance_id];
+                                retry("release_tasks", || {
+                                    db::release(&shared.pool, worker_id, &ids)
+                                })
+                                .await?;
+                                Some(Some(db::Completed::default()))
+                            }
+                        }
+                    }
+                }?;
+                if let Some(done) = result {
+                    all.deferred.extend(done.deferred);
+                }
+            }
+            Some(Some(all))
+        }
+    }
+}
+
+/// How a retried call ended.
+enum Tried<T> {
+    Done(T),
+    /// The database no longer knows this worker registration.
+    Gone,
+    /// The database refused what was sent; sending it again fails the same way.
+    Refused(anyhow::Error),
+}
+
+/// Retries through lost connections and other passing failures, with backoff; stops when the
+/// registration is gone and, if `stop_when_refused`, when the call is refused for its data.
+async fn attempt<T, F, Fut>(what: &str, stop_when_refused: bool, mut call: F) -> Tried<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -391,10 +458,13 @@ where
     let mut backoff = RETRY_MIN;
     loop {
         match call().await {
-            Ok(value) => return Some(value),
+            Ok(value) => return Tried::Done(value),
             Err(err) if db::is_worker_gone(&err) => {
                 warn!(error = %err, "{what} refused: this worker registration is gone");
-                return None;
+                return Tried::Gone;
+            }
+            Err(err) if stop_when_refused && db::is_refused_as_data(&err) => {
+                return Tried::Refused(err);
             }
             Err(err) => {
                 warn!(error = %format!("{err:#}"), "{what} failed; retrying in {backoff:?}");
@@ -405,24 +475,36 @@ where
     }
 }
 
-/// Like `retry`, but gives up (Err) when the database refuses the call for what it sent,
-/// which no retry changes; a gone registration is Ok: its lines are void anyway.
-async fn retry_transient<F, Fut>(what: &str, mut call: F) -> anyhow::Result<()>
+/// Until the call succeeds (Some) or the registration is gone (None).
+async fn retry<T, F, Fut>(what: &str, call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    match attempt(what, false, call).await {
+        Tried::Done(value) => Some(value),
+        _ => None,
+    }
+}
+
+/// Ok(Some) done, Ok(None) registration gone, Err refused for what was sent.
+async fn retry_unless_refused<T, F, Fut>(what: &str, call: F) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    match attempt(what, true, call).await {
+        Tried::Done(value) => Ok(Some(value)),
+        Tried::Gone => Ok(None),
+        Tried::Refused(err) => Err(err),
+    }
+}
+
+/// For log lines: a gone registration is Ok (its lines are void anyway), a refusal an Err.
+async fn retry_transient<F, Fut>(what: &str, call: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let mut backoff = RETRY_MIN;
-    loop {
-        match call().await {
-            Ok(()) => return Ok(()),
-            Err(err) if db::is_worker_gone(&err) => return Ok(()),
-            Err(err) if db::is_refused_as_data(&err) => return Err(err),
-            Err(err) => {
-                warn!(error = %format!("{err:#}"), "{what} failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(RETRY_MAX);
-            }
-        }
-    }
+    retry_unless_refused(what, call).await.map(|_| ())
 }
