@@ -150,8 +150,12 @@ BEGIN
     WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.join_progress j USING sched.workflow_instance i
     WHERE j.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.task_log_line l USING sched.task_instance_history th, sched.workflow_instance i
+    WHERE l.task_instance_id = th.id AND th.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_instance ti USING sched.workflow_instance i
     WHERE ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.task_instance_history th USING sched.workflow_instance i
+    WHERE th.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_definition td USING sched.workflow_version v
     WHERE td.workflow_version_id = v.id AND v.workflow_id = wf.id;
     DELETE FROM sched.workflow WHERE id = wf.id;

@@ -244,6 +244,10 @@ BEGIN
     SELECT ti.workflow_instance_id, (ti.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
     FROM sched.task_instance ti WHERE ti.id = _task_log.task_instance_id;
     IF NOT FOUND THEN
+        SELECT th.workflow_instance_id, (th.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
+        FROM sched.task_instance_history th WHERE th.id = _task_log.task_instance_id;
+    END IF;
+    IF inst_id IS NULL THEN
         RAISE EXCEPTION 'task instance % does not exist', _task_log.task_instance_id USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._instance_for(principal, inst_id, false);

@@ -1,50 +1,129 @@
--- Retention (DESIGN §7): the master keeps a day partition of the log ahead of time, drops the
--- ones past sched.log_retention, and deletes finished instances past sched.history_retention.
--- Both functions take "today" / "now" as arguments so that tests can move the clock.
+-- History and retention (DESIGN §7). The tables that claims and completions touch hold only
+-- what is running or just ended: a minute after an instance finishes, the master moves its
+-- task attempts to sched.task_instance_history, partitioned by the UTC day they ended. Task
+-- output is partitioned by the day its attempt was queued (030_workers.sql). The master makes
+-- day partitions ahead of time and drops those past sched.log_retention and
+-- sched.history_retention; instances past the latter are deleted with what is left of them.
+-- The functions take "today" / "now" as arguments so that tests can move the clock.
 
-CREATE FUNCTION sched._maintain_logs(today date, log_retention interval) RETURNS void
+CREATE TABLE sched.task_instance_history (
+    LIKE sched.task_instance INCLUDING DEFAULTS INCLUDING COMMENTS,
+    PRIMARY KEY (id, ended_at)
+) PARTITION BY RANGE (ended_at);
+CREATE TABLE sched.task_instance_history_default PARTITION OF sched.task_instance_history DEFAULT;
+CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (workflow_instance_id);
+COMMENT ON TABLE sched.task_instance_history IS
+    'Task attempts of finished instances, moved here from sched.task_instance a minute after the instance ended; one partition per UTC day of ended_at (task_instance_history_YYYYMMDD), kept for sched.history_retention. Read both through sched.task_instances.';
+COMMENT ON TABLE sched.task_instance_history_default IS
+    'Attempts of days that have no partition of their own (yet); the master moves them when it creates the day''s partition.';
+
+-- Which instances' attempts have moved to the history.
+ALTER TABLE sched.workflow_instance ADD COLUMN archived boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN sched.workflow_instance.archived IS 'Its task attempts were moved to sched.task_instance_history.';
+CREATE INDEX workflow_instance_to_archive ON sched.workflow_instance (ended_at)
+    WHERE ended_at IS NOT NULL AND NOT archived;
+
+-- Day partitions of parent (named <parent>_YYYYMMDD) for yesterday to the day after tomorrow,
+-- and none older than retention. Rows that went to the default partition meanwhile move into
+-- the new one first: attaching refuses while the default holds rows of its range.
+CREATE FUNCTION sched._maintain_days(parent regclass, key text, today date, retention interval) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 -- Attaching takes a short exclusive lock on the default partition and dropping one on the
--- log; neither may queue the hot path behind a long transaction: try again next time.
+-- parent; neither may queue the hot path behind a long transaction: try again next time.
 SET lock_timeout = '100ms'
 AS $$
 DECLARE
-    d       date;
-    part    text;
-    cutoff  date := today - log_retention;
-    old     record;
+    base     text := (SELECT c.relname FROM pg_class c WHERE c.oid = parent);
+    d        date;
+    part     text;
+    cutoff   date := today - retention;
+    lo       text;
+    hi       text;
+    old      record;
 BEGIN
     FOR d IN SELECT g::date FROM generate_series(today - 1, today + 2, interval '1 day') g LOOP
-        part := 'task_log_line_' || to_char(d, 'YYYYMMDD');
+        part := base || '_' || to_char(d, 'YYYYMMDD');
         CONTINUE WHEN to_regclass('sched.' || part) IS NOT NULL OR d < cutoff;
-        -- Lines that already went to the default partition move into the new one first:
-        -- attaching refuses while the default holds rows of its range.
-        EXECUTE format('CREATE TABLE sched.%I (LIKE sched.task_log_line INCLUDING DEFAULTS)', part);
-        EXECUTE format('WITH moved AS (DELETE FROM sched.task_log_line_default WHERE day = %L RETURNING *)
-                        INSERT INTO sched.%I SELECT * FROM moved', d, part);
-        EXECUTE format('ALTER TABLE sched.task_log_line ATTACH PARTITION sched.%I FOR VALUES FROM (%L) TO (%L)',
-                       part, d, d + 1);
+        -- A date key takes the day; a timestamptz key the day's UTC midnights.
+        IF key = 'day' THEN
+            lo := quote_literal(d);
+            hi := quote_literal(d + 1);
+        ELSE
+            lo := quote_literal(d::timestamp AT TIME ZONE 'UTC');
+            hi := quote_literal((d + 1)::timestamp AT TIME ZONE 'UTC');
+        END IF;
+        EXECUTE format('CREATE TABLE sched.%I (LIKE sched.%I INCLUDING DEFAULTS)', part, base);
+        EXECUTE format('WITH moved AS (DELETE FROM sched.%I WHERE %I >= %s AND %I < %s RETURNING *)
+                        INSERT INTO sched.%I SELECT * FROM moved',
+                       base || '_default', key, lo, key, hi, part);
+        EXECUTE format('ALTER TABLE sched.%I ATTACH PARTITION sched.%I FOR VALUES FROM (%s) TO (%s)',
+                       base, part, lo, hi);
         EXECUTE format('COMMENT ON TABLE sched.%I IS %L', part,
-                       format('Log lines of attempts queued on %s (UTC); dropped after sched.log_retention.', d));
+                       format('Day partition of sched.%s for %s (UTC).', base, d));
     END LOOP;
     FOR old IN
         SELECT c.relname
         FROM pg_inherits i
         JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'sched.task_log_line'::regclass
-          AND c.relname ~ '^task_log_line_[0-9]{8}$'
-          AND to_date(substr(c.relname, 15), 'YYYYMMDD') < cutoff
+        WHERE i.inhparent = parent
+          AND c.relname ~ ('^' || base || '_[0-9]{8}$')
+          AND to_date(right(c.relname, 8), 'YYYYMMDD') < cutoff
     LOOP
         EXECUTE format('DROP TABLE sched.%I', old.relname);
     END LOOP;
-    DELETE FROM sched.task_log_line_default l WHERE l.day < cutoff;
 EXCEPTION WHEN lock_not_available THEN
-    RAISE LOG 'pg_sched master: the task log is locked by another transaction; log partitions are maintained on a later pass';
+    RAISE LOG 'pg_sched master: % is locked by another transaction; its partitions are maintained on a later pass', parent;
+END
+$$;
+COMMENT ON FUNCTION sched._maintain_days(regclass, text, date, interval) IS
+    'Internal, run by the master: creates the day partitions of parent (partition key column key) from yesterday to the day after tomorrow and drops those older than retention.';
+
+CREATE FUNCTION sched._maintain_logs(today date, log_retention interval) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._maintain_days('sched.task_log_line', 'day', today, log_retention);
+    DELETE FROM sched.task_log_line_default l WHERE l.day < today - log_retention;
 END
 $$;
 COMMENT ON FUNCTION sched._maintain_logs(date, interval) IS
-    'Internal, run by the master: creates the log partitions of yesterday to the day after tomorrow and drops those older than log_retention.';
+    'Internal, run by the master: keeps the day partitions of the task log and drops those older than log_retention.';
+
+CREATE FUNCTION sched._archive_finished(now timestamptz, batch integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done bigint[];
+BEGIN
+    -- A minute after the end, so that whoever waited for the instance reads its attempts
+    -- where they were; SKIP LOCKED: an instance someone holds waits for the next pass. A
+    -- batch stops at about 20,000 attempts (but takes at least one instance), so that a wide
+    -- instance moves in a transaction of its own.
+    SELECT array_agg(x.id) INTO done FROM (
+        SELECT c.id, sum(c.n) OVER (ORDER BY c.ended_at, c.id) AS running_total, c.n
+        FROM (SELECT wi.id, wi.ended_at,
+                     (SELECT count(*) FROM sched.task_instance ti WHERE ti.workflow_instance_id = wi.id) AS n
+              FROM sched.workflow_instance wi
+              WHERE wi.ended_at IS NOT NULL AND NOT wi.archived AND wi.ended_at < now - interval '1 minute'
+              ORDER BY wi.ended_at
+              LIMIT batch
+              FOR UPDATE SKIP LOCKED) c) x
+    WHERE x.running_total - x.n < 20000;
+    IF done IS NULL THEN
+        RETURN 0;
+    END IF;
+    WITH moved AS (
+        DELETE FROM sched.task_instance ti WHERE ti.workflow_instance_id = ANY(done) RETURNING ti.*)
+    INSERT INTO sched.task_instance_history SELECT * FROM moved;
+    UPDATE sched.workflow_instance wi SET archived = true WHERE wi.id = ANY(done);
+    RETURN cardinality(done);
+END
+$$;
+COMMENT ON FUNCTION sched._archive_finished(timestamptz, integer) IS
+    'Internal, run by the master: moves the task attempts of up to batch instances that finished over a minute before now to sched.task_instance_history; returns how many instances.';
 
 CREATE FUNCTION sched._expire_history(now timestamptz, history_retention interval, batch integer DEFAULT 1000)
 RETURNS integer
@@ -54,8 +133,9 @@ AS $$
 DECLARE
     expired bigint[];
 BEGIN
+    PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
+                                 (now AT TIME ZONE 'UTC')::date, history_retention);
     -- Finished instances only, oldest first, a batch at a time: the master comes back soon.
-    -- SKIP LOCKED: an instance someone holds is not worth waiting for.
     SELECT array_agg(x.id) INTO expired FROM (
         SELECT wi.id FROM sched.workflow_instance wi
         WHERE wi.ended_at < now - history_retention
@@ -65,14 +145,18 @@ BEGIN
     IF expired IS NULL THEN
         RETURN 0;
     END IF;
-    -- The bulk tables have no foreign keys (010_definitions.sql); commands cascade.
+    -- What the dropped partitions did not take. The bulk tables have no foreign keys
+    -- (010_definitions.sql); commands cascade.
     DELETE FROM sched.task_log_line l USING sched.task_instance ti
     WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_log_line l USING sched.task_instance_history th
+    WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_instance ti WHERE ti.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_instance_history th WHERE th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.workflow_instance wi WHERE wi.id = ANY(expired);
     RETURN cardinality(expired);
 END
 $$;
 COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
-    'Internal, run by the master: deletes up to batch finished instances that ended more than history_retention before now, with their task attempts, logs and commands; returns how many.';
+    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many.';

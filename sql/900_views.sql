@@ -98,13 +98,15 @@ SELECT ti.id,
        ti.started_at,
        ti.ended_at,
        ti.ended_at - ti.started_at AS duration
-FROM sched.task_instance ti
+FROM (SELECT * FROM sched.task_instance
+      UNION ALL
+      SELECT * FROM sched.task_instance_history) ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
 JOIN sched.task_definition td ON td.id = ti.task_id
 LEFT JOIN sched.worker wk ON wk.id = ti.worker_id
 WHERE sched._visible(w.owner);
-COMMENT ON VIEW sched.task_instances IS 'Task attempts; a task that never became ready has no row.';
+COMMENT ON VIEW sched.task_instances IS 'Task attempts, running and past (sched.task_instance and sched.task_instance_history); a task that never became ready has no row.';
 COMMENT ON COLUMN sched.task_instances.id IS 'Task instance id (for sched.task_log).';
 COMMENT ON COLUMN sched.task_instances.workflow_instance_id IS 'Workflow instance id.';
 COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';

@@ -19,6 +19,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Finished instances deleted per transaction, and transactions per pass: 20,000 a minute.
 const HISTORY_BATCH: i32 = 1000;
 const HISTORY_BATCHES_PER_PASS: usize = 20;
+/// Archive transactions per tick (each up to 1,000 instances or about 20,000 attempts).
+const ARCHIVE_BATCHES_PER_TICK: usize = 5;
 
 pub fn register() {
     BackgroundWorkerBuilder::new("pg_sched master")
@@ -73,6 +75,9 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
         if maintained.is_none_or(|at| at.elapsed() >= MAINTENANCE_EVERY) && maintain() {
             maintained = Some(Instant::now());
         }
+        if maintained.is_some() {
+            archive();
+        }
     }
     // Exit code 1 asks the postmaster to restart us; 0 would unregister the master for good
     // (a SIGTERM from pg_terminate_backend must not switch failover off).
@@ -119,6 +124,21 @@ fn maintain() -> bool {
         );
     }
     true
+}
+
+/// Moves the attempts of instances that finished a minute ago to the history, a few batches
+/// a tick, each in its own transaction.
+fn archive() {
+    for _ in 0..ARCHIVE_BATCHES_PER_TICK {
+        let moved = BackgroundWorker::transaction(|| {
+            Spi::get_one::<i32>("SELECT sched._archive_finished(pg_catalog.now())")
+                .expect("sched._archive_finished failed")
+                .unwrap_or(0)
+        });
+        if moved == 0 {
+            break;
+        }
+    }
 }
 
 /// The master starts with the server, possibly long before CREATE EXTENSION runs.

@@ -612,6 +612,26 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
         .get(0);
     assert_eq!(counters, 0, "join counters outlived their instance");
 
+    // A minute after the end, the attempts leave the hot table for the history; the views and
+    // the logs still show them.
+    let archived: i32 = db
+        .query_one("SELECT sched._archive_finished(now() + '2 minutes')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(archived, 1);
+    let hot: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&done],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        hot, 0,
+        "the finished instance's attempts stayed in the hot table"
+    );
+    assert_eq!(task_states(&mut db, done).len(), 3);
+
     let expired: i32 = db
         .query_one(
             "SELECT sched._expire_history(now() + '100 days', '90 days')",
@@ -629,12 +649,17 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
     assert_eq!(left, [pending]);
     let attempts: i64 = db
         .query_one(
-            "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1",
+            "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1",
             &[&done],
         )
         .unwrap()
         .get(0);
     assert_eq!(attempts, 0);
+    assert_eq!(
+        task_states(&mut db, pending).len(),
+        1,
+        "the unfinished instance kept its attempt"
+    );
 }
 
 #[test]

@@ -24,6 +24,8 @@ use tracing::{info, warn};
 
 use crate::db;
 use crate::output;
+use crate::slots::Slots;
+use crate::watchdog;
 
 /// What the heartbeat tells the worker loop.
 #[derive(Debug)]
@@ -58,6 +60,9 @@ pub struct Shared {
     pub running: Arc<AtomicUsize>,
     /// What the next heartbeat says about this worker's health; None is healthy.
     pub status: Arc<Mutex<Option<String>>>,
+    pub slots: Arc<Slots>,
+    /// Set to the registration a fence voided (see reporter::Shared).
+    pub fenced: Arc<AtomicI64>,
 }
 
 pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSender<Beat>) {
@@ -71,16 +76,23 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
         let mut next = Instant::now() + every;
         loop {
             let fence_at = (!fenced && !server_down).then(|| last_ok + fence_after(timeout));
+            // Biased: when a heartbeat has just failed, both may be due, and the fence must
+            // not wait for one more try (another heartbeat period) to time out.
             tokio::select! {
-                () = tokio::time::sleep_until(next) => {}
+                biased;
                 () = crate::timer::until(fence_at) => {
                     warn!(silent = ?last_ok.elapsed(), "no heartbeat got through for two thirds of sched.worker_timeout; killing tasks and claiming nothing until the database answers");
                     fenced = true;
+                    // Here, not in the worker loop: it may be waiting on the silent database.
+                    shared.fenced.store(shared.worker_id.load(Ordering::Relaxed), Ordering::SeqCst);
+                    shared.slots.hold(true);
+                    watchdog::kill_all();
                     if beats.send(Beat::Fence).is_err() {
                         return;
                     }
                     continue;
                 }
+                () = tokio::time::sleep_until(next) => {}
             }
             next = Instant::now() + every;
             let id = shared.worker_id.load(Ordering::Relaxed);

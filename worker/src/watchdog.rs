@@ -11,6 +11,11 @@ use std::io::{BufRead, Write};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
+/// The process groups of running tasks, also kept here in the worker: a fence kills them from
+/// the heartbeat task, without waiting for the worker loop (which may be stuck in a call to
+/// the silent database).
+static LIVE: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
+
 /// The argument that makes the binary a watchdog instead of a worker.
 pub const ARG: &str = "--watchdog-for-tasks";
 
@@ -41,6 +46,9 @@ fn send(message: String) {
 /// A task's process group started.
 pub fn watch(pgid: Option<i32>) {
     if let Some(pgid) = pgid {
+        if let Ok(mut live) = LIVE.lock() {
+            live.get_or_insert_with(HashSet::new).insert(pgid);
+        }
         send(format!("+{pgid}\n"));
     }
 }
@@ -48,7 +56,23 @@ pub fn watch(pgid: Option<i32>) {
 /// A task's process group was reaped and killed: nothing of it is left to kill.
 pub fn forget(pgid: Option<i32>) {
     if let Some(pgid) = pgid {
+        if let Ok(mut live) = LIVE.lock()
+            && let Some(live) = live.as_mut()
+        {
+            live.remove(&pgid);
+        }
         send(format!("-{pgid}\n"));
+    }
+}
+
+/// SIGKILL to every running task's process group.
+pub fn kill_all() {
+    if let Ok(live) = LIVE.lock()
+        && let Some(live) = live.as_ref()
+    {
+        for &pgid in live {
+            crate::executor::kill_group(pgid);
+        }
     }
 }
 

@@ -108,6 +108,8 @@ pub async fn run(config: Config) -> Result<()> {
             worker_id: worker_id.clone(),
             running: running_count.clone(),
             status: status.clone(),
+            slots: slots.clone(),
+            fenced: fenced.clone(),
         },
         settings,
         beat_tx,
@@ -420,6 +422,8 @@ impl Worker {
 
     /// The database went silent while it may be up: the master is about to fail this
     /// worker's tasks over, so they are killed now, before a second copy can start elsewhere.
+    /// The heartbeat task did that already, without waiting for this loop; this is the
+    /// loop's share (and kills what the heartbeat could not know of).
     fn fence(&mut self) {
         let id = self.id();
         self.fenced.store(id, Ordering::SeqCst);
