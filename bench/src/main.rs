@@ -191,17 +191,7 @@ fn throughput(db: &mut Client, task_type: &str, scenario: &str) -> Value {
     define(db, json!({"name": name, "tasks": tasks}));
     let mut rates = Vec::new();
     for _ in 0..THROUGHPUT_RUNS {
-        let id = start(db, &name);
-        wait_finished(db, id, Duration::from_secs(600));
-        let secs: f64 = db
-            .query_one(
-                "SELECT extract(epoch FROM max(ended_at) - min(queued_at))::float8
-                 FROM sched.task_instance WHERE workflow_instance_id = $1",
-                &[&id],
-            )
-            .unwrap()
-            .get(0);
-        rates.push(THROUGHPUT_TASKS as f64 / secs);
+        rates.push(drain_rate(db, &name, THROUGHPUT_TASKS));
     }
     json!({
         "scenario": scenario,
@@ -257,17 +247,7 @@ fn soak(db: &mut Client) -> Value {
     define(db, json!({"name": "bench_soak", "tasks": tasks}));
     let mut rates = Vec::new();
     for _ in 0..SOAK_BATCHES {
-        let id = start(db, "bench_soak");
-        wait_finished(db, id, Duration::from_secs(600));
-        let secs: f64 = db
-            .query_one(
-                "SELECT extract(epoch FROM max(ended_at) - min(queued_at))::float8
-                 FROM sched.task_instance WHERE workflow_instance_id = $1",
-                &[&id],
-            )
-            .unwrap()
-            .get(0);
-        rates.push(SOAK_BATCH as f64 / secs);
+        rates.push(drain_rate(db, "bench_soak", SOAK_BATCH));
     }
     // Tasks per second over a window of batches: tasks divided by the time they took.
     let over = |batches: &[f64]| {
@@ -288,6 +268,22 @@ fn soak(db: &mut Client) -> Value {
     })
 }
 
+/// Starts `name` (all of whose `tasks` are ready at once) and returns tasks per second from
+/// the first becoming ready to the last ending.
+fn drain_rate(db: &mut Client, name: &str, tasks: usize) -> f64 {
+    let id = start(db, name);
+    wait_finished(db, id, Duration::from_secs(600));
+    let secs: f64 = db
+        .query_one(
+            "SELECT extract(epoch FROM max(ended_at) - min(queued_at))::float8
+             FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    tasks as f64 / secs
+}
+
 fn memory(db: &mut Client, worker: &Worker) -> Value {
     let master: i32 = wait_for(Duration::from_secs(10), "the master", || {
         db.query_opt(
@@ -306,13 +302,7 @@ fn memory(db: &mut Client, worker: &Worker) -> Value {
 }
 
 fn rss_mb(pid: i32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    round(kb / 1024.0)
+    round(sched_tests::rss_kb(pid) as f64 / 1024.0)
 }
 
 fn define(db: &mut Client, spec: Value) {

@@ -307,6 +307,16 @@ pub fn error_of<T: std::fmt::Debug>(result: Result<T, postgres::Error>) -> Strin
     }
 }
 
+/// Resident memory of a process in kB (0 once it is gone).
+pub fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A TCP proxy to a cluster's socket that can stop forwarding without closing anything, as a
 /// network that silently drops packets would.
 pub struct Proxy {

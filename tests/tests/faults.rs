@@ -159,15 +159,6 @@ fn an_open_stop_transaction_stalls_neither_failover_nor_other_completions() {
     );
 }
 
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
     let cluster = Cluster::start(&["sched.max_log_bytes_per_task = '1MB'"]);
