@@ -102,3 +102,22 @@ impl Priority {
         }
     }
 }
+
+keyword_enum! {
+    /// DolphinScheduler's parameter data types (`DataType`). A value is checked against its
+    /// type once its references and time expressions are resolved.
+    ParamType, what: "parameter type", not_yet: ["file"],
+    {
+        #[default]
+        Varchar => "varchar",
+        Integer => "integer",
+        Long => "long",
+        Float => "float",
+        Double => "double",
+        Date => "date",
+        Time => "time",
+        Timestamp => "timestamp",
+        Boolean => "boolean",
+        List => "list",
+    }
+}

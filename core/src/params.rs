@@ -1,0 +1,363 @@
+//! Parameters (reference §6): how specs and start calls declare them, the built-ins, the
+//! precedence of their sources, and their resolution into the text a task receives.
+//!
+//! Resolution follows DolphinScheduler: a value's `${name}` references are substituted
+//! first (module `reference`), then its `$[...]` time expressions are evaluated at the
+//! business time (module `time`; date patterns in `pattern`, integer offsets in `arith`).
+//! Where DS would hand a task a half-resolved text or an unchecked value, this module
+//! refuses with an error naming the parameter or field: a malformed `$[...]`, a value that
+//! does not fit its type, a reference cycle.
+//!
+//! The business time D is used at whole seconds, as DS reads it back from
+//! `system.datetime` (`yyyyMMddHHmmss`) before evaluating expressions.
+
+mod arith;
+mod pattern;
+mod reference;
+mod time;
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDateTime, SubsecRound};
+use serde_json::Value;
+
+use crate::error::{Path, SpecError, quote};
+use crate::keyword::ParamType;
+use pattern::Pattern;
+use reference::{Budget, Chained, MAX_DEPTH, MAX_GROWTH, RefError, Resolved};
+
+const MAX_NAME_BYTES: usize = 255;
+
+/// A parameter as declared: its value before resolution, and the type the resolved value
+/// must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub value: String,
+    pub param_type: ParamType,
+}
+
+/// A params object from a spec or a start call: `{"name": "plain value"}` or
+/// `{"name": {"value": "...", "type": "integer"}}` (both fields optional, value `""` and
+/// type `varchar` by default). Numbers and booleans given as values are taken as their
+/// JSON text. Names are 1-255 bytes of letters, digits, '_' and '.', not starting with a
+/// digit or '.' (`system.biz.date` style). `field` is the path prefix of errors, e.g.
+/// `params` or `tasks[2].params`.
+pub fn parse_params(value: &Value, field: &str) -> Result<BTreeMap<String, Param>, SpecError> {
+    let entries = value.as_object().ok_or_else(|| {
+        error(
+            field,
+            r#"must be an object of parameter names to values, e.g. {"dt": "$[yyyyMMdd-1]", "n": {"value": "1", "type": "integer"}}"#,
+        )
+    })?;
+    let mut params = BTreeMap::new();
+    for (name, value) in entries {
+        let path = format!("{field}.{name}");
+        check_name(name, &path)?;
+        params.insert(name.clone(), parse_param(value, &path)?);
+    }
+    Ok(params)
+}
+
+fn check_name(name: &str, path: &str) -> Result<(), SpecError> {
+    let valid = (1..=MAX_NAME_BYTES).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(error(
+            path,
+            format!(
+                "{} is not a valid parameter name; use 1-{MAX_NAME_BYTES} letters, digits, \
+                 '_' or '.', starting with a letter or '_'",
+                quote(name)
+            ),
+        ))
+    }
+}
+
+fn parse_param(value: &Value, path: &str) -> Result<Param, SpecError> {
+    let Some(fields) = value.as_object() else {
+        let value = scalar(value).ok_or_else(|| {
+            error(
+                path,
+                r#"must be a string, number or boolean, or an object {"value": "...", "type": "..."}"#,
+            )
+        })?;
+        return Ok(Param {
+            value: no_nul(value, path)?,
+            param_type: ParamType::default(),
+        });
+    };
+    if let Some(key) = fields
+        .keys()
+        .find(|key| !matches!(key.as_str(), "value" | "type"))
+    {
+        return Err(error(
+            format!("{path}.{key}"),
+            "unknown field; allowed: value, type",
+        ));
+    }
+    let value = match fields.get("value") {
+        None => String::new(),
+        Some(value) => {
+            let value_path = format!("{path}.value");
+            let text = scalar(value)
+                .ok_or_else(|| error(&value_path, "must be a string, number or boolean"))?;
+            no_nul(text, &value_path)?
+        }
+    };
+    let param_type = match fields.get("type") {
+        None => ParamType::default(),
+        Some(name) => ParamType::parse(name, Path::Field(&format!("{path}.type")))?,
+    };
+    Ok(Param { value, param_type })
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// Values end up in environments and PostgreSQL text, neither of which can hold NUL.
+fn no_nul(text: String, path: &str) -> Result<String, SpecError> {
+    if text.contains('\0') {
+        Err(error(path, "must not contain a NUL character"))
+    } else {
+        Ok(text)
+    }
+}
+
+/// The built-in parameters (reference §6.3) for a business time: the instance's
+/// schedule time in the workflow's zone, or its creation time for a manual run.
+/// `system.biz.date` is the day before (`yyyyMMdd`), `system.biz.curdate` the day itself
+/// (`yyyyMMdd`), `system.datetime` the time (`yyyyMMddHHmmss`). `facts` are the other
+/// built-ins the caller knows (`system.task.instance.id`, ...), as `(name, value)`; they
+/// are added as they are and win over the three above.
+pub fn builtins(business_time: NaiveDateTime, facts: &[(&str, String)]) -> BTreeMap<String, Param> {
+    let at = business(business_time);
+    let format = |pattern: &str, at| {
+        Pattern::compile(pattern)
+            .expect("the built-ins' patterns are valid")
+            .render(at)
+    };
+    let mut values = vec![
+        ("system.biz.curdate", format("yyyyMMdd", at)),
+        ("system.datetime", format("yyyyMMddHHmmss", at)),
+    ];
+    // Only chrono's first representable day has no day before; the reference then stays
+    // as written rather than taking a made-up date.
+    if let Some(day_before) = at.checked_sub_days(Days::new(1)) {
+        values.push(("system.biz.date", format("yyyyMMdd", day_before)));
+    }
+    values
+        .into_iter()
+        .chain(facts.iter().map(|(name, value)| (*name, value.clone())))
+        .map(|(name, value)| {
+            let param = Param {
+                value,
+                param_type: ParamType::Varchar,
+            };
+            (name.to_owned(), param)
+        })
+        .collect()
+}
+
+/// Merges parameter sources, later layers winning. DolphinScheduler's order, lowest first
+/// (reference §6.2): built-in, project, global, upstream OUT, local, startup.
+pub fn merge(layers: &[&BTreeMap<String, Param>]) -> BTreeMap<String, Param> {
+    let mut merged = BTreeMap::new();
+    for layer in layers {
+        merged.extend(
+            layer
+                .iter()
+                .map(|(name, param)| (name.clone(), param.clone())),
+        );
+    }
+    merged
+}
+
+/// Resolves every parameter: `${name}` references against the same map (chains allowed),
+/// then `$[...]` at `business_time`; then checks the result against the parameter's type.
+/// Returns name to resolved text. An unknown `${name}` stays as written. Errors:
+/// `FIELD: reference cycle: a -> b -> a`, and for one parameter `FIELD.NAME: ...` (a
+/// malformed time expression, with its position in the value after substitution; a value
+/// not of its type; references nested too deep or expanding too far).
+pub fn resolve_params(
+    params: &BTreeMap<String, Param>,
+    business_time: NaiveDateTime,
+    field: &str,
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let written = params
+        .values()
+        .fold(0usize, |sum, param| sum.saturating_add(param.value.len()));
+    let mut budget = Budget::new(written);
+    let mut chained = Chained::new(params);
+    let at = business(business_time);
+    let mut resolved = BTreeMap::new();
+    for (name, param) in params {
+        let path = format!("{field}.{name}");
+        let substituted = chained
+            .resolve(name, param, &mut budget, 0)
+            .map_err(|e| reference_error(e, field, &path))?;
+        let value = time::expand(substituted, at).map_err(|message| error(&path, message))?;
+        check_type(&value, param.param_type).map_err(|message| error(&path, message))?;
+        resolved.insert(name.clone(), value);
+    }
+    Ok(resolved)
+}
+
+/// Resolves a template (a script, a SQL text) against resolved values: `${name}` replaced
+/// by its value (unknown names stay as written; values are used as they are, not scanned
+/// again), then `$[...]` evaluated at `business_time`. `field` names the template in
+/// errors, e.g. `tasks[0].script: $[yyyyMMdd+x] at position 12: ...`, the position
+/// counting characters of the text after substitution.
+pub fn resolve_template(
+    template: &str,
+    values: &BTreeMap<String, String>,
+    business_time: NaiveDateTime,
+    field: &str,
+) -> Result<String, SpecError> {
+    let mut budget = Budget::new(template.len());
+    let substituted = reference::substitute(template, &mut Resolved(values), &mut budget, 0)
+        .map_err(|e| reference_error(e, field, field))?;
+    time::expand(&substituted, business(business_time)).map_err(|message| error(field, message))
+}
+
+/// Whether `text` has anything to resolve (`${` or `$[`), so that callers can skip plain
+/// texts.
+pub fn has_placeholders(text: &str) -> bool {
+    text.contains("${") || text.contains("$[")
+}
+
+fn business(at: NaiveDateTime) -> NaiveDateTime {
+    at.trunc_subsecs(0)
+}
+
+/// A cycle is reported on the params object as a whole, as it involves several entries.
+fn reference_error(error_kind: RefError, field: &str, path: &str) -> SpecError {
+    match error_kind {
+        RefError::Cycle(names) => error(field, format!("reference cycle: {}", names.join(" -> "))),
+        RefError::TooDeep => error(
+            path,
+            format!("${{...}} references are nested more than {MAX_DEPTH} deep"),
+        ),
+        RefError::TooLong => error(
+            path,
+            format!(
+                "${{...}} references make the text more than {} MiB longer than written",
+                MAX_GROWTH >> 20
+            ),
+        ),
+    }
+}
+
+fn error(path: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// The forms DolphinScheduler's JDBC binding reads (`ParameterUtils.setInParameter`), so
+/// that a value that would fail there fails at resolution instead. Stricter than DS in
+/// two places: a boolean must be `true` or `false` (DS takes anything else as false), and
+/// a time must be `HH:mm:ss` (DS passes it on unchecked). Decimal numbers are read as
+/// Rust reads an f64, which like Java takes infinities and NaN but no surrounding spaces.
+fn check_type(value: &str, param_type: ParamType) -> Result<(), String> {
+    let (valid, what, rule) = match param_type {
+        ParamType::Varchar => return Ok(()),
+        ParamType::Integer => (
+            value.parse::<i32>().is_ok(),
+            "an integer",
+            "a whole number from -2147483648 to 2147483647",
+        ),
+        ParamType::Long => (
+            value.parse::<i64>().is_ok(),
+            "an integer",
+            "a whole number from -9223372036854775808 to 9223372036854775807",
+        ),
+        ParamType::Float | ParamType::Double => (
+            value.parse::<f64>().is_ok(),
+            "a number",
+            "a decimal number, e.g. 1.5 or -2e3",
+        ),
+        ParamType::Date => (is_date(value), "a date", "yyyy-MM-dd"),
+        ParamType::Time => (is_time(value), "a time", "HH:mm:ss"),
+        ParamType::Timestamp => (
+            value
+                .split_once(' ')
+                .is_some_and(|(date, time)| is_date(date) && is_time(time)),
+            "a timestamp",
+            "yyyy-MM-dd HH:mm:ss, optionally with a fraction of a second",
+        ),
+        ParamType::Boolean => (
+            value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
+            "a boolean",
+            "true or false",
+        ),
+        ParamType::List => (
+            matches!(serde_json::from_str(value), Ok(Value::Array(_))),
+            "a list",
+            r#"a JSON array, e.g. ["a", "b"]"#,
+        ),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not {what}; type {} takes {rule}",
+            quote(value),
+            param_type.as_str()
+        ))
+    }
+}
+
+/// `yyyy-M-d` with one or two digits for month and day, as `java.sql.Date.valueOf` reads
+/// it, and a real calendar day.
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts[..] else {
+        return false;
+    };
+    let date = (|| {
+        let year = i32::try_from(digits(year, 4, 4)?).ok()?;
+        chrono::NaiveDate::from_ymd_opt(year, digits(month, 1, 2)?, digits(day, 1, 2)?)
+    })();
+    date.is_some()
+}
+
+/// `H:mm:ss` or `HH:mm:ss`, optionally with a fraction of up to 9 digits.
+fn is_time(text: &str) -> bool {
+    let (clock, fraction) = match text.split_once('.') {
+        Some((clock, fraction)) => (clock, Some(fraction)),
+        None => (text, None),
+    };
+    if fraction.is_some_and(|fraction| digits(fraction, 1, 9).is_none()) {
+        return false;
+    }
+    let parts: Vec<&str> = clock.split(':').collect();
+    let [hour, minute, second] = parts[..] else {
+        return false;
+    };
+    let time = (|| {
+        chrono::NaiveTime::from_hms_opt(
+            digits(hour, 1, 2)?,
+            digits(minute, 2, 2)?,
+            digits(second, 2, 2)?,
+        )
+    })();
+    time.is_some()
+}
+
+/// `text` as a number when it is `min` to `max` ASCII digits.
+fn digits(text: &str, min: usize, max: usize) -> Option<u32> {
+    let valid = (min..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    valid.then(|| text.parse().ok()).flatten()
+}
