@@ -20,6 +20,10 @@ GRANT EXECUTE ON FUNCTION
     sched.revoke_tenant(regrole, text)
 TO sched_user, sched_admin;
 
+GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz) TO sched_user, sched_admin;
+-- Pure, and called by sched.resolve's body as the caller.
+GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text) TO sched_user, sched_admin;
+
 -- The views call these as the querying role.
 GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole)
 TO sched_user, sched_admin;

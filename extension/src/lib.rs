@@ -15,6 +15,7 @@ use pgrx::prelude::*;
 mod gucs;
 mod master;
 mod owned;
+mod params;
 mod principal;
 mod spec;
 
@@ -77,9 +78,14 @@ extension_sql_file!(
     requires = ["roles"]
 );
 extension_sql_file!(
+    "../../sql/170_params.sql",
+    name = "params",
+    requires = ["retention", params::resolve_template]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["retention"]
+    requires = ["params"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

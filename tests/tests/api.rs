@@ -618,3 +618,52 @@ fn unfinished_runs_are_found_through_an_index() {
         );
     }
 }
+
+#[test]
+fn resolve_names_the_field_and_position_of_a_bad_expression() {
+    let cluster = Cluster::start(&[]);
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute("CREATE ROLE alice LOGIN IN ROLE sched_user")
+        .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    let ok: String = alice
+        .query_one(
+            "SELECT sched.resolve('${system.biz.curdate}', '{}', '2024-03-15 00:05:00')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ok, "20240315");
+    for (template, params, expected) in [
+        (
+            "$[yyyyMMdd+x]",
+            "{}",
+            "template: $[yyyyMMdd+x] at position 0: \"x\" is not a number of days",
+        ),
+        (
+            "$[add_month(yyyyMMdd,1)]",
+            "{}",
+            "unknown function \"add_month\"",
+        ),
+        (
+            "${n}",
+            r#"{"n": {"value": "1x", "type": "integer"}}"#,
+            "params.n: \"1x\" is not an integer",
+        ),
+        (
+            "${a}",
+            r#"{"a": "${b}", "b": "${a}"}"#,
+            "params: reference cycle: a -> b -> a",
+        ),
+        (
+            "x",
+            r#"{"n": {"value": "1", "type": "decimal"}}"#,
+            "params.n.type",
+        ),
+    ] {
+        let params: serde_json::Value = serde_json::from_str(params).unwrap();
+        let err = error_of(alice.query_one("SELECT sched.resolve($1, $2)", &[&template, &params]));
+        assert!(err.contains(expected), "{template}: {err} lacks {expected}");
+    }
+}

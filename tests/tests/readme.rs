@@ -49,3 +49,39 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("extracting"), "{stdout}");
     assert!(stdout.contains("stopped"), "{stdout}");
 }
+
+#[test]
+fn the_readme_parameter_examples_resolve_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("\n## Parameters\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has a Parameters section");
+    let cell = |c: &str| c.trim().trim_matches('`').to_owned();
+    let rows: Vec<(String, String, String)> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+            assert_eq!(cells.len(), 3, "a row of template, params, result: {l}");
+            (cell(cells[0]), cell(cells[1]), cell(cells[2]))
+        })
+        .collect();
+    assert!(rows.len() >= 20, "only {} examples found", rows.len());
+
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    for (template, params, expected) in rows {
+        let params: serde_json::Value = serde_json::from_str(&params).unwrap();
+        let got: String = db
+            .query_one(
+                "SELECT sched.resolve($1, $2, '2024-03-15 02:30:00')",
+                &[&template, &params],
+            )
+            .unwrap_or_else(|e| panic!("{template} with {params}: {e}"))
+            .get(0);
+        assert_eq!(got, expected, "{template} with {params}");
+    }
+}
