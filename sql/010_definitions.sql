@@ -61,6 +61,8 @@ CREATE TABLE sched.task_definition (
     worker_group        text,
     settings            jsonb NOT NULL,
     dep_count           integer NOT NULL,
+    -- Some text of it holds ${...} or $[...]: only such tasks pay for resolution at claim.
+    templated           boolean NOT NULL DEFAULT false,
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
@@ -77,4 +79,5 @@ COMMENT ON COLUMN sched.task_definition.priority IS 'Task priority inside its in
 COMMENT ON COLUMN sched.task_definition.worker_group IS 'Worker group of the task; NULL inherits the instance''s.';
 COMMENT ON COLUMN sched.task_definition.settings IS 'Type-specific settings, e.g. {"script": "..."} for shell.';
 COMMENT ON COLUMN sched.task_definition.dep_count IS 'Number of tasks this one depends on.';
+COMMENT ON COLUMN sched.task_definition.templated IS 'Its settings hold ${...} or $[...], resolved when it is claimed.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';

@@ -9,6 +9,12 @@ CREATE TABLE sched.workflow_instance (
     priority            smallint NOT NULL,
     worker_group        text NOT NULL,
     params              jsonb NOT NULL DEFAULT '{}',
+    -- Business time: the schedule time, or for a manual run its creation, fixed for the
+    -- whole run (every task sees the same date, even across midnight), read in time_zone.
+    schedule_time       timestamptz,
+    business_time       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    time_zone           text NOT NULL DEFAULT pg_catalog.current_setting('TimeZone'),
+    param_values        jsonb NOT NULL DEFAULT '{}',
     tenant              text,
     -- Set once any attempt fails or is killed with nothing left to replace it: decides the final
     -- state, and under failure strategy end it stops everything else.
@@ -36,6 +42,10 @@ COMMENT ON COLUMN sched.workflow_instance.failure_strategy IS 'Failure strategy 
 COMMENT ON COLUMN sched.workflow_instance.priority IS 'Instance priority, 0 = highest .. 4 = lowest; orders the task queue first.';
 COMMENT ON COLUMN sched.workflow_instance.worker_group IS 'Worker group of tasks that do not name their own.';
 COMMENT ON COLUMN sched.workflow_instance.params IS 'Start parameters given to start_workflow.';
+COMMENT ON COLUMN sched.workflow_instance.schedule_time IS 'The schedule time it runs for (start option schedule_time); NULL for a manual run.';
+COMMENT ON COLUMN sched.workflow_instance.business_time IS 'Business time of the run: schedule_time, else when it was created; $[...] and system.biz.* are computed from it.';
+COMMENT ON COLUMN sched.workflow_instance.time_zone IS 'Time zone business_time is read in (the starter''s TimeZone).';
+COMMENT ON COLUMN sched.workflow_instance.param_values IS 'Parameter values of the run, resolved once at its start: built-ins and start parameters.';
 COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run as (start option or spec); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';

@@ -71,13 +71,14 @@ BEGIN
         SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids FROM edge GROUP BY up_id
     )
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
-                                       settings, dep_count, successors)
+                                       settings, templated, dep_count, successors)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
                 ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'] END,
+           (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])::text ~ '\$[[{]',
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
     FROM task LEFT JOIN successor ON successor.up_id = task.id;
 

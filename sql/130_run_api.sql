@@ -21,6 +21,9 @@ DECLARE
     strategy sched.failure_strategy;
     grp      text;
     tenant   text;
+    sched_at timestamptz;
+    biz_at   timestamptz;
+    vals     jsonb;
     inst_id  bigint;
     groups   text[];
     who      text := sched._role_name(principal);
@@ -38,10 +41,10 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt IN ('schedule_time', 'start_tasks', 'task_scope', 'notify') THEN
+        IF opt IN ('start_tasks', 'task_scope', 'notify') THEN
             RAISE EXCEPTION 'options.%: not supported yet', opt USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant', opt
+        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time', opt
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
@@ -77,9 +80,26 @@ BEGIN
         PERFORM sched._check_tenant(wf.owner, tenant, 'tenant');
     END IF;
 
+    IF options ? 'schedule_time' THEN
+        BEGIN
+            sched_at := (options->>'schedule_time')::timestamptz;
+        EXCEPTION WHEN others THEN
+            RAISE EXCEPTION 'options.schedule_time: "%" is not a timestamp, e.g. "2024-03-15 00:05:00+00"', options->>'schedule_time'
+                USING ERRCODE = 'invalid_parameter_value';
+        END;
+    END IF;
+    -- A manual run's business time is its start, fixed for the whole run.
+    biz_at := coalesce(sched_at, now());
+    vals := sched._instance_values(
+        params,
+        jsonb_build_object('system.workflow.definition.name', wf.name, 'system.project.name', v.project),
+        to_char(biz_at AT TIME ZONE current_setting('TimeZone'), 'YYYY-MM-DD HH24:MI:SS'));
+
     INSERT INTO sched.workflow_instance (workflow_id, workflow_version_id, state, failure_strategy, priority,
-                                         worker_group, params, tenant, started_by, started_at)
-    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, tenant, who, now())
+                                         worker_group, params, schedule_time, business_time, time_zone,
+                                         param_values, tenant, started_by, started_at)
+    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
+            vals, tenant, who, now())
     RETURNING id INTO inst_id;
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
@@ -100,7 +120,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
-    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. options: priority, worker_group, failure_strategy, tenant.';
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now).';
 
 CREATE FUNCTION sched._instance_for(principal regrole, instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql

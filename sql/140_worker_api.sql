@@ -164,7 +164,9 @@ BEGIN
     -- never heard of them.
     IF _claim.claim_token IS NOT NULL THEN
         RETURN QUERY
-        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant
+        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type,
+               CASE WHEN td.templated THEN sched._task_settings(td.settings, ti.workflow_instance_id) ELSE td.settings END,
+               ti.attempt, ti.tenant
         FROM sched.task_instance ti
         JOIN sched.task_definition td ON td.id = ti.task_id
         WHERE ti.worker_id = _claim.worker_id AND ti.state IN ('dispatched', 'running')
@@ -195,7 +197,9 @@ BEGIN
                    LIMIT left_to_claim
                    FOR UPDATE SKIP LOCKED))
            AND td.id = ti.task_id
-        RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type, td.settings, ti.attempt, ti.tenant;
+        RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type,
+                  CASE WHEN td.templated THEN sched._task_settings(td.settings, ti.workflow_instance_id) ELSE td.settings END,
+                  ti.attempt, ti.tenant;
         GET DIAGNOSTICS got = ROW_COUNT;
         left_to_claim := left_to_claim - got;
         EXIT WHEN left_to_claim <= 0;

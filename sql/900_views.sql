@@ -53,7 +53,9 @@ SELECT i.id,
        i.failure_strategy::text AS failure_strategy,
        sched._priority_name(i.priority) AS priority,
        i.worker_group,
-       i.params,
+       i.param_values AS params,
+       i.schedule_time,
+       (i.business_time AT TIME ZONE i.time_zone)::date AS business_date,
        i.tenant,
        i.started_by,
        i.created_at,
@@ -73,7 +75,9 @@ COMMENT ON COLUMN sched.workflow_instances.finished IS 'State is paused, stopped
 COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.';
 COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
 COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
-COMMENT ON COLUMN sched.workflow_instances.params IS 'Start parameters.';
+COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the run as resolved at its start (built-ins and start parameters).';
+COMMENT ON COLUMN sched.workflow_instances.schedule_time IS 'Schedule time it runs for; NULL for a manual run.';
+COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in the starter''s time zone; system.biz.date is the day before.';
 COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it (for a schedule, its owner).';
 COMMENT ON COLUMN sched.workflow_instances.created_at IS 'When it was created.';

@@ -270,6 +270,7 @@ fn parse_task(
         match obj.get(setting.name) {
             Some(value) => {
                 setting.kind.check(value, field(setting.name))?;
+                check_template(value, &field(setting.name).to_string())?;
                 settings.insert(setting.name.to_owned(), value.clone());
             }
             None if setting.required => {
@@ -515,4 +516,19 @@ fn parse_env(value: &Value, path: Path<'_>) -> Result<Map<String, Value>, SpecEr
         }
     }
     Ok(vars.clone())
+}
+
+/// A malformed `$[...]` in a task's text is an error when the workflow is defined, not when
+/// the task runs: resolved with no parameters at an arbitrary time, only what depends on
+/// parameters' values can still fail later.
+fn check_template(value: &Value, field: &str) -> Result<(), SpecError> {
+    match value.as_str() {
+        Some(text) if crate::has_placeholders(text) => {
+            let any_time = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a valid date");
+            crate::resolve_template(text, &Default::default(), any_time, field).map(|_| ())
+        }
+        _ => Ok(()),
+    }
 }

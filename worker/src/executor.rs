@@ -151,6 +151,10 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
         task_instance_id: task.task_instance_id,
         worker_id: task.worker_id,
     };
+    // A parameter that could only be resolved when the task was claimed, and failed.
+    if let Some(why) = task.settings.get("resolve_error").and_then(|e| e.as_str()) {
+        return not_started(&reports, lease, format!("cannot resolve parameters: {why}"));
+    }
     match task.task_type.as_str() {
         "shell" => {
             let script = task.settings["script"]
