@@ -43,9 +43,13 @@ fn a_database_restart_longer_than_the_worker_timeout_fails_nothing_over() {
     drop(db);
 
     cluster.stop_server();
-    // The outage itself, twice the worker timeout: heartbeats from before it must not count
-    // against the workers once the server is back.
-    std::thread::sleep(Duration::from_secs(6));
+    // The outage lasts until the worker has failed five heartbeats (one a second), well past
+    // the 3 s timeout: heartbeats from before it must not count once the server is back.
+    let log = cluster.dir.join("worker-w1.log");
+    wait_for(Duration::from_secs(60), "five failed heartbeats", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        (text.matches("heartbeat failed").count() >= 5).then_some(())
+    });
     cluster.start_server();
 
     let mut db = cluster.connect();

@@ -177,7 +177,8 @@ fn every_function_that_runs_privileged_pins_its_search_path() {
              FROM pg_proc p
              JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
              JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_sched'
-             WHERE (p.prosecdef OR p.proname = '_master_tick')
+             WHERE (p.prosecdef OR p.proname IN ('_master_tick', '_maintain_logs', '_maintain_days',
+                                                 '_archive_finished', '_expire_history'))
                AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
              ORDER BY 1",
             &[],

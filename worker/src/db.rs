@@ -58,6 +58,25 @@ async fn timed<T>(limit: Duration, call: impl Future<Output = Result<T>>) -> Res
     }
 }
 
+/// Runs one statement, prepared once per connection, on a pooled connection, within `limit`.
+async fn query(
+    pool: &Pool,
+    limit: Duration,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>> {
+    timed(limit, async {
+        let client = pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, params).await?)
+    })
+    .await
+}
+
+fn ids_of(rows: Vec<tokio_postgres::Row>) -> Result<Vec<i64>> {
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// True when the server is plainly not running (nothing listens, or it says it is shutting
 /// down or starting up), as opposed to not answering: a down server runs no master either.
 pub fn is_server_down(err: &anyhow::Error) -> bool {
@@ -173,17 +192,14 @@ pub async fn register(
     groups: &[String],
     slots: i32,
 ) -> Result<i64> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        let row = client
-            .query_one(
-                "SELECT sched.register_worker($1, $2, $3, $4)",
-                &[&name, &host, &groups, &slots],
-            )
-            .await?;
-        Ok(row.get(0))
-    })
-    .await
+    let rows = query(
+        pool,
+        call_timeout(),
+        "SELECT sched.register_worker($1, $2, $3, $4)",
+        &[&name, &host, &groups, &slots],
+    )
+    .await?;
+    Ok(rows[0].get(0))
 }
 
 /// Whether the registration is still alive, and the server's settings as of now.
@@ -193,22 +209,14 @@ pub async fn heartbeat(
     running: i32,
     status: Option<&str>,
 ) -> Result<(bool, Settings)> {
-    timed(heartbeat_timeout(), async {
-        let client = pool.get().await?;
-        let row = client
-            .query_one(
-                &client
-                    .prepare_cached(concat!(
-                        "SELECT sched.heartbeat($1, $2, $3), ",
-                        settings_columns!()
-                    ))
-                    .await?,
-                &[&worker_id, &running, &status],
-            )
-            .await?;
-        Ok((row.get(0), Settings::from_row(&row, 1)))
-    })
-    .await
+    let rows = query(
+        pool,
+        heartbeat_timeout(),
+        concat!("SELECT sched.heartbeat($1, $2, $3), ", settings_columns!()),
+        &[&worker_id, &running, &status],
+    )
+    .await?;
+    Ok((rows[0].get(0), Settings::from_row(&rows[0], 1)))
 }
 
 /// The columns of a claimed task, as `claimed` reads them, for both claiming functions.
@@ -248,34 +256,29 @@ impl Settings {
 }
 
 pub async fn settings(pool: &Pool) -> Result<Settings> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        let row = client
-            .query_one(concat!("SELECT ", settings_columns!()), &[])
-            .await?;
-        Ok(Settings::from_row(&row, 0))
-    })
-    .await
+    let rows = query(
+        pool,
+        call_timeout(),
+        concat!("SELECT ", settings_columns!()),
+        &[],
+    )
+    .await?;
+    Ok(Settings::from_row(&rows[0], 0))
 }
 
 pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<Vec<Claimed>> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        claimed_columns!(),
-                        " FROM sched.claim_tasks($1, $2, $3)"
-                    ))
-                    .await?,
-                &[&worker_id, &max, &token],
-            )
-            .await?;
-        Ok(claimed(worker_id, &rows))
-    })
-    .await
+    let rows = query(
+        pool,
+        call_timeout(),
+        concat!(
+            "SELECT ",
+            claimed_columns!(),
+            " FROM sched.claim_tasks($1, $2, $3)"
+        ),
+        &[&worker_id, &max, &token],
+    )
+    .await?;
+    Ok(claimed(worker_id, &rows))
 }
 
 /// What a completing call did besides recording outcomes.
@@ -296,34 +299,29 @@ pub async fn complete_and_claim(
     claim_max: i32,
     token: i64,
 ) -> Result<Completed> {
-    timed(call_timeout(), async {
-        let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
-        let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
-        let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
-        let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
-        let client = pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        claimed_columns!(),
-                        ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
-                    ))
-                    .await?,
-                &[
-                    &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
-                ],
-            )
-            .await?;
-        let (deferred, claimed_rows): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|r| r.get::<_, bool>(6));
-        Ok(Completed {
-            claimed: claimed(worker_id, &claimed_rows),
-            deferred: deferred.iter().map(|r| r.get(0)).collect(),
-        })
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
+    let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
+    let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
+    let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
+    let rows = query(
+        pool,
+        call_timeout(),
+        concat!(
+            "SELECT ",
+            claimed_columns!(),
+            ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
+        ),
+        &[
+            &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
+        ],
+    )
+    .await?;
+    let (deferred, claimed_rows): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| r.get::<_, bool>(6));
+    Ok(Completed {
+        claimed: claimed(worker_id, &claimed_rows),
+        deferred: deferred.iter().map(|r| r.get(0)).collect(),
     })
-    .await
 }
 
 fn claimed(worker_id: i64, rows: &[tokio_postgres::Row]) -> Vec<Claimed> {
@@ -347,61 +345,48 @@ pub async fn append_log(
     line_nos: &[i32],
     lines: &[&str],
 ) -> Result<()> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached("SELECT sched.append_log($1, $2, $3, $4)")
-                    .await?,
-                &[&worker_id, &ids, &line_nos, &lines],
-            )
-            .await?;
-        Ok(())
-    })
-    .await
+    query(
+        pool,
+        call_timeout(),
+        "SELECT sched.append_log($1, $2, $3, $4)",
+        &[&worker_id, &ids, &line_nos, &lines],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Hands back tasks that could not be started; returns those to report as killed instead.
 pub async fn release(pool: &Pool, worker_id: i64, ids: &[i64]) -> Result<Vec<i64>> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached("SELECT sched.release_tasks($1, $2)")
-                    .await?,
-                &[&worker_id, &ids],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    })
-    .await
+    ids_of(
+        query(
+            pool,
+            call_timeout(),
+            "SELECT sched.release_tasks($1, $2)",
+            &[&worker_id, &ids],
+        )
+        .await?,
+    )
 }
 
 pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached("SELECT sched.kill_requests($1)")
-                    .await?,
-                &[&worker_id],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    })
-    .await
+    ids_of(
+        query(
+            pool,
+            call_timeout(),
+            "SELECT sched.kill_requests($1)",
+            &[&worker_id],
+        )
+        .await?,
+    )
 }
 
 pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {
-    timed(call_timeout(), async {
-        let client = pool.get().await?;
-        client
-            .execute("SELECT sched.deregister_worker($1)", &[&worker_id])
-            .await?;
-        Ok(())
-    })
-    .await
+    query(
+        pool,
+        call_timeout(),
+        "SELECT sched.deregister_worker($1)",
+        &[&worker_id],
+    )
+    .await?;
+    Ok(())
 }
