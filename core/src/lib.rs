@@ -14,7 +14,9 @@ pub use error::SpecError;
 pub use keyword::{ExecutionType, FailureStrategy, ParamType, Priority};
 pub use limits::Limits;
 pub use params::{
-    Param, builtins, has_placeholders, merge, parse_params, resolve_params, resolve_template,
+    OutCapture, OutParam, Param, builtins, check_params, check_value, has_placeholders, merge,
+    parse_out, parse_params, resolve_params, resolve_params_over, resolve_template,
+    upstream_values,
 };
 pub use spec::{TaskSpec, WorkflowSpec, parse_spec, validate_spec, validate_spec_with};
 pub use task_type::{FieldKind, TASK_TYPES, TaskField, TaskType};

@@ -12,9 +12,12 @@
 //! `system.datetime` (`yyyyMMddHHmmss`) before evaluating expressions.
 
 mod arith;
+mod capture;
 mod pattern;
 mod reference;
 mod time;
+
+pub use capture::OutCapture;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +29,14 @@ use crate::keyword::ParamType;
 use pattern::Pattern;
 use reference::{Budget, Chained, MAX_DEPTH, MAX_GROWTH, RefError, Resolved};
 
+/// The business time definitions are checked at: any time will do, only what depends on
+/// values given later can still fail when an instance runs.
+pub(crate) fn any_time() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
+}
+
 const MAX_NAME_BYTES: usize = 255;
 
 /// A parameter as declared: its value before resolution, and the type the resolved value
@@ -34,6 +45,124 @@ const MAX_NAME_BYTES: usize = 255;
 pub struct Param {
     pub value: String,
     pub param_type: ParamType,
+}
+
+impl Param {
+    /// The normalised form, `{"value": ..., "type": ...}`, which [`parse_params`] reads back.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"value": self.value, "type": self.param_type.as_str()})
+    }
+}
+
+/// A task's declared OUT parameter: exported downstream with the value the task printed
+/// (`${setValue(name=value)}`), else `default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutParam {
+    pub name: String,
+    pub param_type: ParamType,
+    pub default: String,
+}
+
+impl OutParam {
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"name": self.name, "type": self.param_type.as_str(), "default": self.default})
+    }
+}
+
+/// A task's `out`: a list of names, or of `{"name", "type", "default"}` (type `varchar` and
+/// default `""` when left out). A default must fit its type; names are unique.
+pub fn parse_out(value: &Value, field: &str) -> Result<Vec<OutParam>, SpecError> {
+    let entries = value.as_array().ok_or_else(|| {
+        error(
+            field,
+            r#"must be an array of names or {"name", "type", "default"}, e.g. ["rows", {"name": "n", "type": "integer", "default": "0"}]"#,
+        )
+    })?;
+    let mut out: Vec<OutParam> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        let param = match entry {
+            Value::String(name) => OutParam {
+                name: name.clone(),
+                param_type: ParamType::default(),
+                default: String::new(),
+            },
+            Value::Object(fields) => {
+                if let Some(key) = fields
+                    .keys()
+                    .find(|key| !matches!(key.as_str(), "name" | "type" | "default"))
+                {
+                    return Err(error(
+                        format!("{path}.{key}"),
+                        "unknown field; allowed: name, type, default",
+                    ));
+                }
+                let name = match fields.get("name") {
+                    Some(Value::String(name)) => name.clone(),
+                    Some(_) => return Err(error(format!("{path}.name"), "must be a string")),
+                    None => return Err(error(format!("{path}.name"), "required")),
+                };
+                let param_type = match fields.get("type") {
+                    None => ParamType::default(),
+                    Some(name) => ParamType::parse(name, Path::Field(&format!("{path}.type")))?,
+                };
+                let default = match fields.get("default") {
+                    None => String::new(),
+                    Some(value) => {
+                        let default_path = format!("{path}.default");
+                        let text = scalar(value).ok_or_else(|| {
+                            error(&default_path, "must be a string, number or boolean")
+                        })?;
+                        let text = no_nul(text, &default_path)?;
+                        if !text.is_empty() {
+                            check_type(&text, param_type)
+                                .map_err(|message| error(&default_path, message))?;
+                        }
+                        text
+                    }
+                };
+                OutParam {
+                    name,
+                    param_type,
+                    default,
+                }
+            }
+            _ => {
+                return Err(error(
+                    &path,
+                    r#"must be a name or an object {"name", "type", "default"}"#,
+                ));
+            }
+        };
+        check_name(&param.name, &format!("{path}.name"))?;
+        if let Some(first) = out.iter().position(|o| o.name == param.name) {
+            return Err(error(
+                format!("{path}.name"),
+                format!("duplicate OUT parameter {} (also {field}[{first}])", quote(&param.name)),
+            ));
+        }
+        out.push(param);
+    }
+    Ok(out)
+}
+
+/// What can be known of declared parameters before any instance runs: malformed `$[...]`,
+/// reference cycles, and values that cannot fit their type whatever is given at start. The
+/// parameters are resolved at an arbitrary time over `context` (for a task's, the
+/// workflow's globals as checked here); a value still holding a reference to something
+/// given only later (a start parameter, an upstream OUT value) is not type checked.
+pub fn check_params(
+    params: &BTreeMap<String, Param>,
+    context: &BTreeMap<String, String>,
+    field: &str,
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let at = any_time();
+    let mut fixed = builtins(at, &[])
+        .into_iter()
+        .map(|(name, param)| (name, param.value))
+        .collect::<BTreeMap<_, _>>();
+    fixed.extend(context.iter().map(|(k, v)| (k.clone(), v.clone())));
+    resolve(params, &fixed, at, field, true)
 }
 
 /// A params object from a spec or a start call: `{"name": "plain value"}` or
@@ -194,11 +323,34 @@ pub fn resolve_params(
     business_time: NaiveDateTime,
     field: &str,
 ) -> Result<BTreeMap<String, String>, SpecError> {
+    resolve(params, &BTreeMap::new(), business_time, field, false)
+}
+
+/// [`resolve_params`] over values already resolved (`fixed`): a reference to a name not in
+/// `params` takes its value from `fixed`, as it is, without scanning it again. A task's
+/// local params resolve so over the instance's globals and its upstream OUT values.
+pub fn resolve_params_over(
+    params: &BTreeMap<String, Param>,
+    fixed: &BTreeMap<String, String>,
+    business_time: NaiveDateTime,
+    field: &str,
+) -> Result<BTreeMap<String, String>, SpecError> {
+    resolve(params, fixed, business_time, field, false)
+}
+
+/// `lenient` skips the type check of values still holding a `${...}` after substitution.
+fn resolve(
+    params: &BTreeMap<String, Param>,
+    fixed: &BTreeMap<String, String>,
+    business_time: NaiveDateTime,
+    field: &str,
+    lenient: bool,
+) -> Result<BTreeMap<String, String>, SpecError> {
     let written = params
         .values()
         .fold(0usize, |sum, param| sum.saturating_add(param.value.len()));
     let mut budget = Budget::new(written);
-    let mut chained = Chained::new(params);
+    let mut chained = Chained::new(params, fixed);
     let at = business(business_time);
     let mut resolved = BTreeMap::new();
     for (name, param) in params {
@@ -207,10 +359,38 @@ pub fn resolve_params(
             .resolve(name, param, &mut budget, 0)
             .map_err(|e| reference_error(e, field, &path))?;
         let value = time::expand(substituted, at).map_err(|message| error(&path, message))?;
-        check_type(&value, param.param_type).map_err(|message| error(&path, message))?;
+        if !(lenient && value.contains("${")) {
+            check_type(&value, param.param_type).map_err(|message| error(&path, message))?;
+        }
         resolved.insert(name.clone(), value);
     }
     Ok(resolved)
+}
+
+/// The values a task receives from its direct predecessors' OUT parameters, given in the
+/// order they finished (earliest first; ties by smaller task id). Of several values of one
+/// name, a non-empty one wins over an empty one, then the earliest (reference §6.5, the
+/// documented rule, made deterministic).
+pub fn upstream_values<'a>(
+    outputs: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut merged: BTreeMap<String, String> = BTreeMap::new();
+    for output in outputs {
+        for (name, value) in output {
+            match merged.get(name) {
+                Some(kept) if !kept.is_empty() || value.is_empty() => {}
+                _ => {
+                    merged.insert(name.clone(), value.clone());
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// Whether `value` fits `param_type`; the error says what the type takes.
+pub fn check_value(value: &str, param_type: ParamType) -> Result<(), String> {
+    check_type(value, param_type)
 }
 
 /// Resolves a template (a script, a SQL text) against resolved values: `${name}` replaced

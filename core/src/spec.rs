@@ -1,7 +1,7 @@
 //! Workflow specs: the types, their validation from JSON, and the normalised JSON form
 //! that `sched.workflow_spec` returns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
@@ -9,6 +9,7 @@ use crate::dag;
 use crate::error::{Path, SpecError, quote};
 use crate::keyword::{ExecutionType, FailureStrategy, Priority};
 use crate::limits::Limits;
+use crate::params::{self, OutParam, Param};
 use crate::task_type::TaskType;
 
 const DEFAULT_PROJECT: &str = "default";
@@ -24,6 +25,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "worker_group",
     "tenant",
     "env",
+    "params",
     "tasks",
 ];
 const TASK_FIELDS: &[&str] = &[
@@ -34,19 +36,14 @@ const TASK_FIELDS: &[&str] = &[
     "worker_group",
     "description",
     "env",
+    "params",
+    "out",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right
 /// and keeps specs from silently losing settings they rely on.
-const WORKFLOW_FIELDS_NOT_YET: &[&str] = &["params", "notify"];
-const TASK_FIELDS_NOT_YET: &[&str] = &[
-    "params",
-    "retries",
-    "retry_interval",
-    "timeout",
-    "delay",
-    "out",
-];
+const WORKFLOW_FIELDS_NOT_YET: &[&str] = &["notify"];
+const TASK_FIELDS_NOT_YET: &[&str] = &["retries", "retry_interval", "timeout", "delay"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowSpec {
@@ -62,6 +59,8 @@ pub struct WorkflowSpec {
     pub tenant: Option<String>,
     /// Environment variables of every task, below the tasks' own.
     pub env: Map<String, Value>,
+    /// Global parameters, resolved once per instance at its business time.
+    pub params: BTreeMap<String, Param>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -77,6 +76,10 @@ pub struct TaskSpec {
     pub description: String,
     /// Environment variables of this task; they override the workflow's.
     pub env: Map<String, Value>,
+    /// Local IN parameters, resolved when an attempt is claimed.
+    pub params: BTreeMap<String, Param>,
+    /// OUT parameters it exports to its direct successors and the instance.
+    pub out: Vec<OutParam>,
     /// The type-specific fields (e.g. `script` for `shell`), validated against the type.
     pub settings: Map<String, Value>,
 }
@@ -166,6 +169,11 @@ fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
         .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_owned());
     let tenant = optional(obj, "tenant", field, parse_os_user)?;
     let env = optional(obj, "env", field, parse_env)?.unwrap_or_default();
+    let params = match obj.get("params") {
+        Some(value) => params::parse_params(value, "params")?,
+        None => BTreeMap::new(),
+    };
+    let globals = params::check_params(&params, &BTreeMap::new(), "params")?;
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -176,7 +184,7 @@ fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
     let tasks = task_values
         .iter()
         .enumerate()
-        .map(|(i, task)| parse_task(i, task, limits, &mut edges))
+        .map(|(i, task)| parse_task(i, task, limits, &mut edges, &globals))
         .collect::<Result<Vec<_>, _>>()?;
     check_graph(&tasks)?;
 
@@ -190,6 +198,7 @@ fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
         worker_group,
         tenant,
         env,
+        params,
         tasks,
     })
 }
@@ -216,6 +225,9 @@ impl WorkflowSpec {
         if !self.env.is_empty() {
             spec["env"] = Value::Object(self.env.clone());
         }
+        if !self.params.is_empty() {
+            spec["params"] = params_json(&self.params);
+        }
         spec
     }
 }
@@ -237,16 +249,36 @@ impl TaskSpec {
         if !self.env.is_empty() {
             obj.insert("env".into(), Value::Object(self.env.clone()));
         }
+        if !self.params.is_empty() {
+            obj.insert("params".into(), params_json(&self.params));
+        }
+        if !self.out.is_empty() {
+            obj.insert(
+                "out".into(),
+                self.out.iter().map(OutParam::to_json).collect::<Vec<_>>().into(),
+            );
+        }
         Value::Object(obj)
     }
 }
 
-/// `edges` counts the dependencies of the tasks parsed so far, for the workflow's limit.
+fn params_json(params: &BTreeMap<String, Param>) -> Value {
+    Value::Object(
+        params
+            .iter()
+            .map(|(name, param)| (name.clone(), param.to_json()))
+            .collect(),
+    )
+}
+
+/// `edges` counts the dependencies of the tasks parsed so far, for the workflow's limit;
+/// `globals` are the workflow's parameters as checked, which local ones may refer to.
 fn parse_task(
     i: usize,
     value: &Value,
     limits: &Limits,
     edges: &mut usize,
+    globals: &BTreeMap<String, String>,
 ) -> Result<TaskSpec, SpecError> {
     let obj = value
         .as_object()
@@ -280,6 +312,20 @@ fn parse_task(
         }
     }
 
+    let params = match obj.get("params") {
+        Some(value) => {
+            let path = field("params").to_string();
+            let params = params::parse_params(value, &path)?;
+            params::check_params(&params, globals, &path)?;
+            params
+        }
+        None => BTreeMap::new(),
+    };
+    let out = match obj.get("out") {
+        Some(value) => params::parse_out(value, &field("out").to_string())?,
+        None => Vec::new(),
+    };
+
     Ok(TaskSpec {
         name,
         task_type: task_type.name.to_owned(),
@@ -291,6 +337,8 @@ fn parse_task(
         worker_group: optional(obj, "worker_group", field, parse_name)?,
         description: optional(obj, "description", field, parse_string)?.unwrap_or_default(),
         env: optional(obj, "env", field, parse_env)?.unwrap_or_default(),
+        params,
+        out,
         settings,
     })
 }
@@ -524,10 +572,8 @@ fn parse_env(value: &Value, path: Path<'_>) -> Result<Map<String, Value>, SpecEr
 fn check_template(value: &Value, field: &str) -> Result<(), SpecError> {
     match value.as_str() {
         Some(text) if crate::has_placeholders(text) => {
-            let any_time = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .expect("a valid date");
-            crate::resolve_template(text, &Default::default(), any_time, field).map(|_| ())
+            crate::resolve_template(text, &Default::default(), params::any_time(), field)
+                .map(|_| ())
         }
         _ => Ok(()),
     }

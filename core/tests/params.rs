@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use sched_core::{
-    Param, ParamType, SpecError, builtins, has_placeholders, merge, parse_params, resolve_params,
-    resolve_template,
+    OutCapture, Param, ParamType, SpecError, builtins, has_placeholders, merge, parse_out,
+    parse_params, resolve_params, resolve_params_over, resolve_template, upstream_values,
 };
 use serde_json::{Value, json};
 
@@ -955,4 +955,103 @@ fn placeholders_are_detected() {
     assert!(has_placeholders("$[yyyyMMdd]"));
     assert!(!has_placeholders("echo $dt [x] {y} $ ["));
     assert!(!has_placeholders(""));
+}
+
+fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn locals_resolve_over_fixed_values_without_scanning_them_again() {
+    let locals = parse_params(
+        &json!({"path": "/data/${dt}/${part}", "part": "p${n}", "day": "$[yyyyMMdd]"}),
+        "tasks[0].params",
+    )
+    .unwrap();
+    // A fixed value is used as it is: its references were resolved where it came from.
+    let fixed = values(&[("dt", "20240314"), ("n", "7"), ("raw", "${n}")]);
+    let resolved = resolve_params_over(&locals, &fixed, d(), "tasks[0].params").unwrap();
+    assert_eq!(resolved["path"], "/data/20240314/p7");
+    assert_eq!(resolved["day"], "20240315");
+    let with_raw = parse_params(&json!({"r": "${raw}"}), "p").unwrap();
+    assert_eq!(resolve_params_over(&with_raw, &fixed, d(), "p").unwrap()["r"], "${n}");
+    // A local of the same name hides the fixed value from the other locals.
+    let hiding = parse_params(&json!({"n": "8", "m": "${n}"}), "p").unwrap();
+    assert_eq!(resolve_params_over(&hiding, &fixed, d(), "p").unwrap()["m"], "8");
+    let typed = parse_params(&json!({"k": {"value": "${dt}x", "type": "long"}}), "p").unwrap();
+    assert_eq!(
+        resolve_params_over(&typed, &fixed, d(), "p").unwrap_err().to_string(),
+        "p.k: \"20240314x\" is not an integer; type long takes a whole number from \
+         -9223372036854775808 to 9223372036854775807"
+    );
+}
+
+#[test]
+fn upstream_values_prefer_non_empty_then_the_earliest_finished() {
+    // In finish order: b finished first, then c, then e.
+    let b = values(&[("x", ""), ("y", "from b"), ("only_b", "1")]);
+    let c = values(&[("x", "from c"), ("y", "from c"), ("z", "")]);
+    let e = values(&[("x", "from e"), ("z", "")]);
+    let merged = upstream_values([&b, &c, &e]);
+    assert_eq!(merged["x"], "from c", "non-empty wins over an earlier empty value");
+    assert_eq!(merged["y"], "from b", "the earliest finished wins among non-empty ones");
+    assert_eq!(merged["z"], "", "all empty: empty");
+    assert_eq!(merged["only_b"], "1");
+    assert!(upstream_values([]).is_empty());
+}
+
+fn captured(lines: &[&str]) -> BTreeMap<String, String> {
+    let mut capture = OutCapture::new();
+    for line in lines {
+        capture.line(line);
+    }
+    capture.values().clone()
+}
+
+#[test]
+fn set_value_is_captured_in_both_spellings_and_the_last_value_wins() {
+    let got = captured(&[
+        "starting",
+        "${setValue(rows=10)}",
+        "log #{setValue(rows=42)} and ${setValue(name=a=b)} trailing",
+        "${setValue(empty=)}",
+        "${setValue(no_equals)}",
+        "${setValue( spaced =  v )}",
+        "not ${setvalue(lower=1)}",
+    ]);
+    assert_eq!(got, values(&[("rows", "42"), ("name", "a=b"), ("empty", ""), ("spaced", "  v ")]));
+}
+
+#[test]
+fn a_value_may_span_lines_up_to_the_limit() {
+    let got = captured(&["${setValue(sql=select 1", "from t", "where x)} ${setValue(k=v)}"]);
+    assert_eq!(got["sql"], "select 1\nfrom t\nwhere x");
+    assert_eq!(got["k"], "v");
+    let mut long = vec!["${setValue(big=start"];
+    long.extend(std::iter::repeat_n("more", 1100));
+    long.push("end)}");
+    long.push("${setValue(after=1)}");
+    let got = captured(&long);
+    assert!(!got.contains_key("big"), "a value spanning more than 1024 lines is dropped");
+    assert_eq!(got["after"], "1", "and capture goes on after it");
+}
+
+#[test]
+fn only_declared_outs_are_exported_with_defaults_and_types() {
+    let declared = parse_out(
+        &json!(["rows", {"name": "n", "type": "integer", "default": "0"}, {"name": "flag", "type": "boolean"}]),
+        "out",
+    )
+    .unwrap();
+    let mut capture = OutCapture::new();
+    capture.line("${setValue(rows=5)} ${setValue(undeclared=1)}");
+    assert_eq!(capture.export(&declared).unwrap(), values(&[("rows", "5"), ("n", "0"), ("flag", "")]));
+    capture.line("#{setValue(n=many)}");
+    assert_eq!(
+        capture.export(&declared).unwrap_err().to_string(),
+        "out.n: \"many\" is not an integer; type integer takes a whole number from -2147483648 to 2147483647"
+    );
 }

@@ -13,7 +13,9 @@ use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
-use sched_core::{Param, ParamType, SpecError, resolve_params, resolve_template};
+use sched_core::{
+    OutCapture, Param, ParamType, SpecError, resolve_params, resolve_params_over, resolve_template,
+};
 
 /// proptest puts PROPTEST_CASES into its default config, which a fixed case count would
 /// override; 2000 applies only when the variable is unset.
@@ -233,6 +235,31 @@ proptest! {
         if let Err(error) = resolve_template(&template, &values, at, "tasks[0].script") {
             check_error(&error, "tasks[0].script")?;
         }
+    }
+
+    #[test]
+    fn resolve_params_over_never_panics(params in params(), fixed in values(), at in business_time()) {
+        match resolve_params_over(&params, &fixed, at, "tasks[0].params") {
+            Ok(values) => prop_assert_eq!(values.len(), params.len()),
+            Err(error) => check_error(&error, "tasks[0].params")?,
+        }
+    }
+
+    #[test]
+    fn capture_never_panics_and_keeps_printed_values(
+        lines in proptest::collection::vec(
+            concat(&["${setValue(", "#{setValue(", ")}", "=", "k", "v", "\u{e9}", " ", "${", "}"], 0..12), 0..8),
+        key in "[a-z]{1,8}",
+        value in "[a-z0-9 ]{0,8}",
+    ) {
+        let mut capture = OutCapture::new();
+        for line in &lines {
+            capture.line(line);
+        }
+        // An unclosed setValue takes in the following lines until a ")}", as in DS.
+        capture.line(")}");
+        capture.line(&format!("x ${{setValue({key}={value})}}"));
+        prop_assert_eq!(capture.values().get(&key), Some(&value));
     }
 
     #[test]

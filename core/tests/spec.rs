@@ -197,16 +197,12 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, env, tasks",
+         execution_type, priority, worker_group, tenant, env, params, tasks",
     );
 }
 
 #[test]
 fn planned_workflow_fields_are_not_supported_yet() {
-    assert_error(
-        json!({"name": "wf", "params": {}, "tasks": []}),
-        "params: not supported yet",
-    );
     assert_error(
         json!({"name": "wf", "notify": {}, "tasks": []}),
         "notify: not supported yet",
@@ -250,7 +246,7 @@ fn unknown_task_field_lists_common_and_type_fields() {
     assert_error(
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
-         description, env, script",
+         description, env, params, out, script",
     );
 }
 
@@ -260,7 +256,7 @@ fn planned_task_fields_are_not_supported_yet() {
         with_task(json!({"retries": 2})),
         "tasks[0].retries: not supported yet",
     );
-    for field in ["params", "retry_interval", "timeout", "delay", "out"] {
+    for field in ["retry_interval", "timeout", "delay"] {
         assert_error(
             with_task(json!({field: null})),
             &format!("tasks[0].{field}: not supported yet"),
@@ -761,4 +757,100 @@ fn numbers_beyond_f64_are_errors_not_infinities() {
         parse_error(r#"{"name": 123456789012345678901234567890}"#, &limits),
         "name: must be a string"
     );
+}
+
+#[test]
+fn globals_locals_and_outs_are_normalised_and_round_trip() {
+    let spec = validate_spec(&json!({
+        "name": "wf",
+        "params": {"dt": "$[yyyyMMdd-1]", "n": {"value": 3, "type": "INTEGER"}},
+        "tasks": [{"name": "a", "type": "shell", "script": "echo ${dt}",
+                   "params": {"m": "${n}"}, "out": ["rows", {"name": "ok", "type": "boolean", "default": "false"}]}]
+    }))
+    .unwrap();
+    let normal = spec.to_json();
+    assert_eq!(
+        normal["params"],
+        json!({"dt": {"value": "$[yyyyMMdd-1]", "type": "varchar"}, "n": {"value": "3", "type": "integer"}})
+    );
+    assert_eq!(normal["tasks"][0]["params"], json!({"m": {"value": "${n}", "type": "varchar"}}));
+    assert_eq!(
+        normal["tasks"][0]["out"],
+        json!([{"name": "rows", "type": "varchar", "default": ""},
+               {"name": "ok", "type": "boolean", "default": "false"}])
+    );
+    assert_eq!(validate_spec(&normal).unwrap(), spec);
+    assert!(!validate_spec(&json!({"name": "wf", "tasks": [{"name": "a", "type": "empty"}]}))
+        .unwrap()
+        .to_json()
+        .as_object()
+        .unwrap()
+        .contains_key("params"));
+}
+
+#[test]
+fn bad_params_are_refused_at_definition_naming_the_field() {
+    assert_error_contains(
+        json!({"name": "wf", "params": [], "tasks": [{"name": "a", "type": "empty"}]}),
+        "params: must be an object of parameter names to values",
+    );
+    assert_error_contains(
+        json!({"name": "wf", "params": {"a": "${b}", "b": "${a}"}, "tasks": [{"name": "a", "type": "empty"}]}),
+        "params: reference cycle: a -> b -> a",
+    );
+    assert_error_contains(
+        json!({"name": "wf", "params": {"n": {"value": "x", "type": "integer"}}, "tasks": [{"name": "a", "type": "empty"}]}),
+        "params.n: \"x\" is not an integer",
+    );
+    assert_error_contains(
+        json!({"name": "wf", "params": {"d": "$[yyyyMMdd+]"}, "tasks": [{"name": "a", "type": "empty"}]}),
+        "params.d: ",
+    );
+    // A built-in is known at definition: system.biz.date is yyyyMMdd, never a date.
+    assert_error_contains(
+        json!({"name": "wf", "params": {"d": {"value": "${system.biz.date}", "type": "date"}},
+               "tasks": [{"name": "a", "type": "empty"}]}),
+        "params.d: \"19991231\" is not a date",
+    );
+    assert_error_contains(
+        with_task(json!({"params": {"n": {"value": "1", "type": "bigint"}}})),
+        "tasks[0].params.n.type: \"bigint\" is not a valid parameter type",
+    );
+    assert_error_contains(
+        with_task(json!({"params": {"1x": "a"}})),
+        "tasks[0].params.1x: \"1x\" is not a valid parameter name",
+    );
+}
+
+#[test]
+fn a_value_given_only_at_start_is_not_type_checked_at_definition() {
+    validate_spec(&json!({"name": "wf", "params": {"n": {"value": "${count}", "type": "integer"}},
+                          "tasks": [{"name": "a", "type": "empty", "params": {"m": {"value": "${up}", "type": "long"}}}]}))
+    .unwrap();
+    // A local referring to a global is checked with the global's value.
+    assert_error_contains(
+        json!({"name": "wf", "params": {"g": "abc"},
+               "tasks": [{"name": "a", "type": "empty", "params": {"m": {"value": "${g}", "type": "integer"}}}]}),
+        "tasks[0].params.m: \"abc\" is not an integer",
+    );
+}
+
+#[test]
+fn bad_out_declarations_are_refused() {
+    assert_error_contains(with_task(json!({"out": "rows"})), "tasks[0].out: must be an array");
+    assert_error_contains(with_task(json!({"out": [1]})), "tasks[0].out[0]: must be a name or an object");
+    assert_error_contains(with_task(json!({"out": [{"type": "integer"}]})), "tasks[0].out[0].name: required");
+    assert_error_contains(
+        with_task(json!({"out": ["a", {"name": "a"}]})),
+        "tasks[0].out[1].name: duplicate OUT parameter \"a\" (also tasks[0].out[0])",
+    );
+    assert_error_contains(
+        with_task(json!({"out": [{"name": "n", "type": "integer", "default": "x"}]})),
+        "tasks[0].out[0].default: \"x\" is not an integer",
+    );
+    assert_error_contains(
+        with_task(json!({"out": [{"name": "n", "value": "1"}]})),
+        "tasks[0].out[0].value: unknown field; allowed: name, type, default",
+    );
+    assert_error_contains(with_task(json!({"out": ["a b"]})), "tasks[0].out[0].name: \"a b\" is not a valid parameter name");
 }

@@ -65,18 +65,24 @@ impl Lookup for Resolved<'_> {
     }
 }
 
-/// Parameters whose values may refer to each other.
+/// Parameters whose values may refer to each other, and to values already resolved
+/// (`fixed`, used as they are).
 pub(super) struct Chained<'a> {
     params: &'a BTreeMap<String, Param>,
+    fixed: &'a BTreeMap<String, String>,
     done: HashMap<&'a str, String>,
     /// The parameters being resolved, outermost first.
     open: Vec<&'a str>,
 }
 
 impl<'a> Chained<'a> {
-    pub(super) fn new(params: &'a BTreeMap<String, Param>) -> Self {
+    pub(super) fn new(
+        params: &'a BTreeMap<String, Param>,
+        fixed: &'a BTreeMap<String, String>,
+    ) -> Self {
         Self {
             params,
+            fixed,
             done: HashMap::new(),
             open: Vec::new(),
         }
@@ -115,7 +121,7 @@ impl Lookup for Chained<'_> {
     ) -> Result<Option<&str>, RefError> {
         match self.params.get_key_value(name) {
             Some((name, param)) => self.resolve(name, param, budget, depth).map(Some),
-            None => Ok(None),
+            None => Ok(self.fixed.get(name).map(String::as_str)),
         }
     }
 }
