@@ -61,8 +61,13 @@ CREATE TABLE sched.task_definition (
     worker_group        text,
     settings            jsonb NOT NULL,
     dep_count           integer NOT NULL,
-    -- Some text of it holds ${...} or $[...]: only such tasks pay for resolution at claim.
-    templated           boolean NOT NULL DEFAULT false,
+    -- Local params, as normalised; NULL when it has none.
+    params              jsonb,
+    -- Its direct predecessors that declare OUT params; NULL when none does.
+    inputs_from         bigint[],
+    -- Resolved when claimed: some text of it holds ${...} or $[...], it has local params, or
+    -- upstream OUT params come in. Only such tasks pay for resolution.
+    parameterized       boolean NOT NULL DEFAULT false,
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
@@ -77,7 +82,9 @@ COMMENT ON COLUMN sched.task_definition.name IS 'Task name, unique within the ve
 COMMENT ON COLUMN sched.task_definition.task_type IS 'Task type (shell, empty, ...).';
 COMMENT ON COLUMN sched.task_definition.priority IS 'Task priority inside its instance, 0 = highest .. 4 = lowest.';
 COMMENT ON COLUMN sched.task_definition.worker_group IS 'Worker group of the task; NULL inherits the instance''s.';
-COMMENT ON COLUMN sched.task_definition.settings IS 'Type-specific settings, e.g. {"script": "..."} for shell.';
+COMMENT ON COLUMN sched.task_definition.settings IS 'Type-specific settings, e.g. {"script": "..."} for shell, with the environment (env) and the declared OUT params (out: [{name, type, default}]) the worker needs.';
+COMMENT ON COLUMN sched.task_definition.params IS 'Local IN params as normalised ({"name": {"value", "type"}}); NULL when none.';
+COMMENT ON COLUMN sched.task_definition.inputs_from IS 'Ids of its direct predecessors that declare OUT params, whose values it receives; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.dep_count IS 'Number of tasks this one depends on.';
-COMMENT ON COLUMN sched.task_definition.templated IS 'Its settings hold ${...} or $[...], resolved when it is claimed.';
+COMMENT ON COLUMN sched.task_definition.parameterized IS 'Resolved when claimed: its settings hold ${...} or $[...], it has local params, or it receives upstream OUT params.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';

@@ -15,6 +15,7 @@ CREATE TABLE sched.workflow_instance (
     business_time       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     time_zone           text NOT NULL DEFAULT pg_catalog.current_setting('TimeZone'),
     param_values        jsonb NOT NULL DEFAULT '{}',
+    out_params          jsonb,
     tenant              text,
     -- Set once any attempt fails or is killed with nothing left to replace it: decides the final
     -- state, and under failure strategy end it stops everything else.
@@ -45,7 +46,8 @@ COMMENT ON COLUMN sched.workflow_instance.params IS 'Start parameters given to s
 COMMENT ON COLUMN sched.workflow_instance.schedule_time IS 'The schedule time it runs for (start option schedule_time); NULL for a manual run.';
 COMMENT ON COLUMN sched.workflow_instance.business_time IS 'Business time of the run: schedule_time, else when it was created; $[...] and system.biz.* are computed from it.';
 COMMENT ON COLUMN sched.workflow_instance.time_zone IS 'Time zone business_time is read in (the starter''s TimeZone).';
-COMMENT ON COLUMN sched.workflow_instance.param_values IS 'Parameter values of the run, resolved once at its start: built-ins and start parameters.';
+COMMENT ON COLUMN sched.workflow_instance.param_values IS 'Parameter values of the run, resolved once at its start: built-ins, the workflow''s globals and the start parameters over them.';
+COMMENT ON COLUMN sched.workflow_instance.out_params IS 'Output parameters of the run, set when it finishes: the OUT values of its succeeded tasks, the last finished winning a name; NULL when none.';
 COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run as (start option or spec); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
@@ -68,6 +70,9 @@ CREATE TABLE sched.task_instance (
     claim_token          bigint,
     exit_code            integer,
     kill_requested       boolean NOT NULL DEFAULT false,
+    -- Only for tasks with parameters: what the claim resolved, {"params": ..., "settings": ...}.
+    resolved             jsonb,
+    out_params           jsonb,
     queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at           timestamptz,
     ended_at             timestamptz,
@@ -87,6 +92,8 @@ CREATE INDEX task_instance_ready ON sched.task_instance (worker_group, workflow_
 CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
     WHERE state IN ('delayed', 'queued', 'dispatched', 'running');
 CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
+-- The instance's output parameters are gathered when it finishes, from the few attempts with any.
+CREATE INDEX task_instance_with_out ON sched.task_instance (workflow_instance_id) WHERE out_params IS NOT NULL;
 CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
     WHERE state IN ('dispatched', 'running');
 COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';
@@ -103,6 +110,8 @@ COMMENT ON COLUMN sched.task_instance.worker_id IS 'Worker that claimed it; NULL
 COMMENT ON COLUMN sched.task_instance.claim_token IS 'Token of the claim call that took it: a retried call returns the same tasks instead of claiming others.';
 COMMENT ON COLUMN sched.task_instance.exit_code IS 'Exit code reported by the worker (0 succeeded, 137 killed).';
 COMMENT ON COLUMN sched.task_instance.kill_requested IS 'Set by stop or failure strategy end; the worker kills the process group.';
+COMMENT ON COLUMN sched.task_instance.resolved IS 'For a task with parameters, what its claim resolved: params (its own layer: task facts, upstream OUT values, local params) and settings (with ${...} and $[...] substituted). NULL for other tasks.';
+COMMENT ON COLUMN sched.task_instance.out_params IS 'The declared OUT params as the attempt exported them (printed with setValue, else the default); NULL when it declares none.';
 COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';
 COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';

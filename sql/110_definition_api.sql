@@ -69,18 +69,25 @@ BEGIN
         JOIN task up ON up.t->>'name' = d.dep
     ), successor AS (
         SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids FROM edge GROUP BY up_id
+    ), source AS (
+        SELECT e.down_id, array_agg(e.up_id ORDER BY e.up_id) AS ids
+        FROM edge e JOIN task up ON up.id = e.up_id
+        WHERE up.t ? 'out' GROUP BY e.down_id
     )
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
-                                       settings, templated, dep_count, successors)
+                                       settings, params, inputs_from, parameterized, dep_count, successors)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
-                THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])
+                THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
-                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description'] END,
-           (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env'])::text ~ '\$[[{]',
+                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params'] END,
+           task.t->'params', source.ids,
+           (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
+               OR task.t ? 'params' OR source.ids IS NOT NULL,
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
-    FROM task LEFT JOIN successor ON successor.up_id = task.id;
+    FROM task LEFT JOIN successor ON successor.up_id = task.id
+              LEFT JOIN source ON source.down_id = task.id;
 
     RETURN version_id;
 END

@@ -64,7 +64,12 @@ BEGIN
            SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
                             WHEN wi.has_failure THEN 'failed'
                             ELSE 'succeeded' END::sched.workflow_state,
-               ended_at = now()
+               ended_at = now(),
+               -- The last finished task wins a name: downstream tasks refine what upstream ones said.
+               out_params = (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
+                             FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
+                             WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
+                               AND ti.state IN ('succeeded', 'forced_success'))
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop');
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
@@ -75,7 +80,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
-    'Internal: gives every instance with nothing left active its final state.';
+    'Internal: gives every instance with nothing left active its final state and its output parameters.';
 
 -- finished: the attempts; touched: their instances; any_failed: whether one failed or was
 -- killed. The caller knows all three from the statement that ended the attempts.

@@ -90,17 +90,22 @@ BEGIN
     END IF;
     -- A manual run's business time is its start, fixed for the whole run.
     biz_at := coalesce(sched_at, now());
+    -- The id is drawn first: it is one of the values (system.workflow.instance.id).
+    inst_id := nextval('sched.workflow_instance_id_seq');
     vals := sched._instance_values(
-        params,
-        jsonb_build_object('system.workflow.definition.name', wf.name, 'system.project.name', v.project),
+        coalesce(v.spec->'params', '{}'), params,
+        jsonb_build_object('system.workflow.definition.name', wf.name,
+                           'system.workflow.definition.code', wf.id::text,
+                           'system.workflow.instance.id', inst_id::text,
+                           'system.project.name', v.project),
         to_char(biz_at AT TIME ZONE current_setting('TimeZone'), 'YYYY-MM-DD HH24:MI:SS'));
 
-    INSERT INTO sched.workflow_instance (workflow_id, workflow_version_id, state, failure_strategy, priority,
+    INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
                                          param_values, tenant, started_by, started_at)
-    VALUES (wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
-            vals, tenant, who, now())
-    RETURNING id INTO inst_id;
+    OVERRIDING SYSTEM VALUE
+    VALUES (inst_id, wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
+            vals, tenant, who, now());
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES ('start_process', wf.id, inst_id, who,

@@ -165,7 +165,7 @@ BEGIN
     IF _claim.claim_token IS NOT NULL THEN
         RETURN QUERY
         SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type,
-               CASE WHEN td.templated THEN sched._task_settings(td.settings, ti.workflow_instance_id) ELSE td.settings END,
+               CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END,
                ti.attempt, ti.tenant
         FROM sched.task_instance ti
         JOIN sched.task_definition td ON td.id = ti.task_id
@@ -187,7 +187,11 @@ BEGIN
         RETURN QUERY
         UPDATE sched.task_instance ti
            SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
-               started_at = now()
+               started_at = now(),
+               -- Resolved once per attempt and stored: a retried claim returns the same.
+               resolved = CASE WHEN td.parameterized
+                               THEN sched._task_context(td.settings, td.params, td.inputs_from, td.name, td.id,
+                                                        ti.id, ti.workflow_instance_id) END
           FROM sched.task_definition td
          WHERE ti.id = ANY(ARRAY(
                    SELECT q.id
@@ -198,7 +202,7 @@ BEGIN
                    FOR UPDATE SKIP LOCKED))
            AND td.id = ti.task_id
         RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type,
-                  CASE WHEN td.templated THEN sched._task_settings(td.settings, ti.workflow_instance_id) ELSE td.settings END,
+                  CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END,
                   ti.attempt, ti.tenant;
         GET DIAGNOSTICS got = ROW_COUNT;
         left_to_claim := left_to_claim - got;
@@ -230,7 +234,7 @@ COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
     'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
 
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
-                                started_at timestamptz[], ended_at timestamptz[],
+                                started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
                                 OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
 LANGUAGE plpgsql
 AS $$
@@ -282,14 +286,16 @@ BEGIN
     -- The worker's own clock says when the process really started and ended; it is kept within
     -- [claim, now] so that a skewed worker clock cannot produce impossible durations.
     WITH reported AS (
-        SELECT * FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at)
-            AS r(id, exit_code, started_at, ended_at)
+        SELECT * FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at,
+                             _complete.out_params)
+            AS r(id, exit_code, started_at, ended_at, out_params)
     ), finished AS (
         UPDATE sched.task_instance ti
            SET state = CASE r.exit_code WHEN 0 THEN 'succeeded' WHEN 137 THEN 'killed' ELSE 'failed' END::sched.task_state,
                exit_code = r.exit_code,
                started_at = least(greatest(r.started_at, ti.started_at), now()),
-               ended_at = least(greatest(coalesce(r.ended_at, now()), r.started_at, ti.started_at), now())
+               ended_at = least(greatest(coalesce(r.ended_at, now()), r.started_at, ti.started_at), now()),
+               out_params = r.out_params
           FROM reported r
          WHERE ti.id = r.id
            AND ti.worker_id = _complete.worker_id
@@ -306,19 +312,20 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[]) IS
-    'Internal: records outcomes under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[]) IS
+    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
-                                     claim_max integer DEFAULT 0, claim_token bigint DEFAULT NULL)
+                                     claim_max integer DEFAULT 0, claim_token bigint DEFAULT NULL,
+                                     out_params jsonb[] DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer, tenant text, deferred boolean)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 CREATE FUNCTION sched._complete_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                       started_at timestamptz[], ended_at timestamptz[],
-                                      claim_max integer, claim_token bigint)
+                                      claim_max integer, claim_token bigint, out_params jsonb[])
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer, tenant text, deferred boolean)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -332,7 +339,8 @@ DECLARE
     others  text[];
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
-                               coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'));
+                               coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
+                               coalesce(_complete_tasks.out_params, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
     RETURN QUERY SELECT c.*, false FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token) c;
@@ -350,8 +358,8 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint) IS
-    'Worker protocol: reports finished tasks under their leases (exit codes, and the worker''s start and end times of each process) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does (claim_token as there), plus a row with deferred = true for each report to repeat later because its instance is locked by an open transaction. Reports whose lease is no longer valid change nothing, so the whole call can be retried.';
+COMMENT ON FUNCTION sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint, jsonb[]) IS
+    'Worker protocol: reports finished tasks under their leases (exit codes, the worker''s start and end times of each process, and the OUT params each exported, NULL for a task that declares none) and advances their workflow instances, then claims up to claim_max ready tasks, all in one transaction; returns the claimed tasks as claim_tasks does (claim_token as there), plus a row with deferred = true for each report to repeat later because its instance is locked by an open transaction. Reports whose lease is no longer valid change nothing, so the whole call can be retried.';
 
 CREATE FUNCTION sched.complete_task(worker_id bigint, task_instance_id bigint, exit_code integer)
 RETURNS boolean
@@ -367,7 +375,7 @@ DECLARE
     outcome record;
 BEGIN
     PERFORM sched._worker_guard(principal, _complete_task.worker_id);
-    outcome := sched._complete(_complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code], '{}', '{}');
+    outcome := sched._complete(_complete_task.worker_id, ARRAY[task_instance_id], ARRAY[exit_code], '{}', '{}', '{}');
     PERFORM sched._notify_ready(outcome.ready_groups);
     RETURN outcome.accepted = 1;
 END

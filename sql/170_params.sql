@@ -16,22 +16,36 @@ AS $$
                            AT TIME ZONE pg_catalog.current_setting('TimeZone'),
                            'YYYY-MM-DD HH24:MI:SS'))
 $$;
--- A templated task's settings as its attempt runs them: the instance's values at its
--- business time. Called by the claim, for templated tasks only.
-CREATE FUNCTION sched._task_settings(settings jsonb, instance_id bigint) RETURNS jsonb
+-- What an attempt of a task with parameters runs with (DolphinScheduler's precedence,
+-- lowest first: built-ins and task facts, globals, upstream OUT, local, start parameters):
+-- the instance's values, the OUT values of its direct predecessors that succeeded (earliest
+-- finished first, then by task id, for the conflict rule), and its local params resolved
+-- over them at the instance's business time. Called by the claim, for such tasks only.
+CREATE FUNCTION sched._task_context(settings jsonb, local_params jsonb, inputs_from bigint[], task_name text,
+                                    task_id bigint, task_instance_id bigint, instance_id bigint)
+RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
-    SELECT sched._resolve_settings(
-        settings, wi.param_values,
+    SELECT sched._resolve_task(
+        settings, local_params,
+        CASE WHEN inputs_from IS NOT NULL THEN (
+            SELECT pg_catalog.jsonb_agg(u.out_params ORDER BY u.ended_at, u.task_id)
+            FROM sched.task_instance u
+            WHERE u.workflow_instance_id = instance_id AND u.task_id = ANY(inputs_from)
+              AND u.state IN ('succeeded', 'forced_success') AND u.out_params IS NOT NULL) END,
+        wi.param_values, wi.params,
+        pg_catalog.jsonb_build_object('system.task.instance.id', task_instance_id::text,
+                                      'system.task.definition.name', task_name,
+                                      'system.task.definition.code', task_id::text),
         pg_catalog.to_char(wi.business_time AT TIME ZONE wi.time_zone, 'YYYY-MM-DD HH24:MI:SS'))
     FROM sched.workflow_instance wi WHERE wi.id = instance_id
 $$;
-COMMENT ON FUNCTION sched._task_settings(jsonb, bigint) IS
-    'Internal: settings with ${...} and $[...] resolved for an attempt of the instance; a failure is returned as resolve_error.';
-COMMENT ON FUNCTION sched._instance_values(jsonb, jsonb, text) IS
-    'Internal: the parameter values of a new instance (built-ins, facts, start parameters) resolved at its business time.';
-COMMENT ON FUNCTION sched._resolve_settings(jsonb, jsonb, text) IS
-    'Internal: a task''s settings with their texts resolved; never raises, a failure is returned as resolve_error.';
+COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint) IS
+    'Internal: {"params", "settings"} of an attempt of a task with parameters, as its claim stores them; a failure to resolve is returned in settings as resolve_error.';
+COMMENT ON FUNCTION sched._instance_values(jsonb, jsonb, jsonb, text) IS
+    'Internal: the parameter values of a new instance (built-ins, facts, globals, start parameters over them) resolved at its business time.';
+COMMENT ON FUNCTION sched._resolve_task(jsonb, jsonb, jsonb, jsonb, jsonb, jsonb, text) IS
+    'Internal: resolves a task''s local params and settings for an attempt; never raises, a failure is returned in settings as resolve_error.';
 
 COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz) IS
     'Resolves a template as a task would: ${name} from params (plain values or {"value", "type"}) and the built-ins (system.biz.date, system.biz.curdate, system.datetime), then $[...] time expressions at schedule_time (default now) in your time zone. E.g. sched.resolve(''$[yyyyMMdd-1]'', ''{}'', ''2024-03-15'') = 20240314.';

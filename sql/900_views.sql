@@ -54,6 +54,7 @@ SELECT i.id,
        sched._priority_name(i.priority) AS priority,
        i.worker_group,
        i.param_values AS params,
+       coalesce(i.out_params, '{}') AS out_params,
        i.schedule_time,
        (i.business_time AT TIME ZONE i.time_zone)::date AS business_date,
        i.tenant,
@@ -75,7 +76,8 @@ COMMENT ON COLUMN sched.workflow_instances.finished IS 'State is paused, stopped
 COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.';
 COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
 COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
-COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the run as resolved at its start (built-ins and start parameters).';
+COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the run as resolved at its start: built-ins, the workflow''s globals, start parameters over them.';
+COMMENT ON COLUMN sched.workflow_instances.out_params IS 'Output parameters of the finished run: its succeeded tasks'' OUT values, the last finished winning a name; {} while it runs.';
 COMMENT ON COLUMN sched.workflow_instances.schedule_time IS 'Schedule time it runs for; NULL for a manual run.';
 COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in the starter''s time zone; system.biz.date is the day before.';
 COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
@@ -98,6 +100,10 @@ SELECT ti.id,
        ti.worker_group,
        ti.exit_code,
        ti.kill_requested,
+       -- Set by the claim; an attempt not yet claimed has seen nothing.
+       CASE WHEN ti.started_at IS NOT NULL OR ti.resolved IS NOT NULL
+            THEN i.param_values || coalesce(ti.resolved->'params', '{}') END AS params,
+       ti.out_params,
        ti.queued_at,
        ti.started_at,
        ti.ended_at,
@@ -123,6 +129,8 @@ COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it
 COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';
 COMMENT ON COLUMN sched.task_instances.exit_code IS 'Exit code (0 succeeded, 137 killed).';
 COMMENT ON COLUMN sched.task_instances.kill_requested IS 'A kill was requested (stop or failure strategy end).';
+COMMENT ON COLUMN sched.task_instances.params IS 'Parameter values the attempt ran with: the instance''s (built-ins, globals, start parameters), its task facts, upstream OUT values and local params; NULL before it is claimed.';
+COMMENT ON COLUMN sched.task_instances.out_params IS 'OUT params the attempt exported (printed with ${setValue(name=value)}, else the declared default); NULL when the task declares none.';
 COMMENT ON COLUMN sched.task_instances.queued_at IS 'When it became ready.';
 COMMENT ON COLUMN sched.task_instances.started_at IS 'When a worker started it.';
 COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';

@@ -39,7 +39,7 @@ GRANT EXECUTE ON FUNCTION
     sched.heartbeat(bigint, integer, text),
     sched.release_tasks(bigint, bigint[]),
     sched.claim_tasks(bigint, integer, bigint),
-    sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint),
+    sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint, jsonb[]),
     sched.complete_task(bigint, bigint, integer),
     sched.append_log(bigint, bigint[], integer[], text[]),
     sched.kill_requests(bigint),

@@ -138,7 +138,10 @@ pub fn parse_out(value: &Value, field: &str) -> Result<Vec<OutParam>, SpecError>
         if let Some(first) = out.iter().position(|o| o.name == param.name) {
             return Err(error(
                 format!("{path}.name"),
-                format!("duplicate OUT parameter {} (also {field}[{first}])", quote(&param.name)),
+                format!(
+                    "duplicate OUT parameter {} (also {field}[{first}])",
+                    quote(&param.name)
+                ),
             ));
         }
         out.push(param);

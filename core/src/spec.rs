@@ -255,7 +255,11 @@ impl TaskSpec {
         if !self.out.is_empty() {
             obj.insert(
                 "out".into(),
-                self.out.iter().map(OutParam::to_json).collect::<Vec<_>>().into(),
+                self.out
+                    .iter()
+                    .map(OutParam::to_json)
+                    .collect::<Vec<_>>()
+                    .into(),
             );
         }
         Value::Object(obj)

@@ -977,13 +977,21 @@ fn locals_resolve_over_fixed_values_without_scanning_them_again() {
     assert_eq!(resolved["path"], "/data/20240314/p7");
     assert_eq!(resolved["day"], "20240315");
     let with_raw = parse_params(&json!({"r": "${raw}"}), "p").unwrap();
-    assert_eq!(resolve_params_over(&with_raw, &fixed, d(), "p").unwrap()["r"], "${n}");
+    assert_eq!(
+        resolve_params_over(&with_raw, &fixed, d(), "p").unwrap()["r"],
+        "${n}"
+    );
     // A local of the same name hides the fixed value from the other locals.
     let hiding = parse_params(&json!({"n": "8", "m": "${n}"}), "p").unwrap();
-    assert_eq!(resolve_params_over(&hiding, &fixed, d(), "p").unwrap()["m"], "8");
+    assert_eq!(
+        resolve_params_over(&hiding, &fixed, d(), "p").unwrap()["m"],
+        "8"
+    );
     let typed = parse_params(&json!({"k": {"value": "${dt}x", "type": "long"}}), "p").unwrap();
     assert_eq!(
-        resolve_params_over(&typed, &fixed, d(), "p").unwrap_err().to_string(),
+        resolve_params_over(&typed, &fixed, d(), "p")
+            .unwrap_err()
+            .to_string(),
         "p.k: \"20240314x\" is not an integer; type long takes a whole number from \
          -9223372036854775808 to 9223372036854775807"
     );
@@ -996,8 +1004,14 @@ fn upstream_values_prefer_non_empty_then_the_earliest_finished() {
     let c = values(&[("x", "from c"), ("y", "from c"), ("z", "")]);
     let e = values(&[("x", "from e"), ("z", "")]);
     let merged = upstream_values([&b, &c, &e]);
-    assert_eq!(merged["x"], "from c", "non-empty wins over an earlier empty value");
-    assert_eq!(merged["y"], "from b", "the earliest finished wins among non-empty ones");
+    assert_eq!(
+        merged["x"], "from c",
+        "non-empty wins over an earlier empty value"
+    );
+    assert_eq!(
+        merged["y"], "from b",
+        "the earliest finished wins among non-empty ones"
+    );
     assert_eq!(merged["z"], "", "all empty: empty");
     assert_eq!(merged["only_b"], "1");
     assert!(upstream_values([]).is_empty());
@@ -1022,12 +1036,24 @@ fn set_value_is_captured_in_both_spellings_and_the_last_value_wins() {
         "${setValue( spaced =  v )}",
         "not ${setvalue(lower=1)}",
     ]);
-    assert_eq!(got, values(&[("rows", "42"), ("name", "a=b"), ("empty", ""), ("spaced", "  v ")]));
+    assert_eq!(
+        got,
+        values(&[
+            ("rows", "42"),
+            ("name", "a=b"),
+            ("empty", ""),
+            ("spaced", "  v ")
+        ])
+    );
 }
 
 #[test]
 fn a_value_may_span_lines_up_to_the_limit() {
-    let got = captured(&["${setValue(sql=select 1", "from t", "where x)} ${setValue(k=v)}"]);
+    let got = captured(&[
+        "${setValue(sql=select 1",
+        "from t",
+        "where x)} ${setValue(k=v)}",
+    ]);
     assert_eq!(got["sql"], "select 1\nfrom t\nwhere x");
     assert_eq!(got["k"], "v");
     let mut long = vec!["${setValue(big=start"];
@@ -1035,7 +1061,10 @@ fn a_value_may_span_lines_up_to_the_limit() {
     long.push("end)}");
     long.push("${setValue(after=1)}");
     let got = captured(&long);
-    assert!(!got.contains_key("big"), "a value spanning more than 1024 lines is dropped");
+    assert!(
+        !got.contains_key("big"),
+        "a value spanning more than 1024 lines is dropped"
+    );
     assert_eq!(got["after"], "1", "and capture goes on after it");
 }
 
@@ -1048,7 +1077,10 @@ fn only_declared_outs_are_exported_with_defaults_and_types() {
     .unwrap();
     let mut capture = OutCapture::new();
     capture.line("${setValue(rows=5)} ${setValue(undeclared=1)}");
-    assert_eq!(capture.export(&declared).unwrap(), values(&[("rows", "5"), ("n", "0"), ("flag", "")]));
+    assert_eq!(
+        capture.export(&declared).unwrap(),
+        values(&[("rows", "5"), ("n", "0"), ("flag", "")])
+    );
     capture.line("#{setValue(n=many)}");
     assert_eq!(
         capture.export(&declared).unwrap_err().to_string(),

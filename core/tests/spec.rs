@@ -773,19 +773,24 @@ fn globals_locals_and_outs_are_normalised_and_round_trip() {
         normal["params"],
         json!({"dt": {"value": "$[yyyyMMdd-1]", "type": "varchar"}, "n": {"value": "3", "type": "integer"}})
     );
-    assert_eq!(normal["tasks"][0]["params"], json!({"m": {"value": "${n}", "type": "varchar"}}));
+    assert_eq!(
+        normal["tasks"][0]["params"],
+        json!({"m": {"value": "${n}", "type": "varchar"}})
+    );
     assert_eq!(
         normal["tasks"][0]["out"],
         json!([{"name": "rows", "type": "varchar", "default": ""},
                {"name": "ok", "type": "boolean", "default": "false"}])
     );
     assert_eq!(validate_spec(&normal).unwrap(), spec);
-    assert!(!validate_spec(&json!({"name": "wf", "tasks": [{"name": "a", "type": "empty"}]}))
-        .unwrap()
-        .to_json()
-        .as_object()
-        .unwrap()
-        .contains_key("params"));
+    assert!(
+        !validate_spec(&json!({"name": "wf", "tasks": [{"name": "a", "type": "empty"}]}))
+            .unwrap()
+            .to_json()
+            .as_object()
+            .unwrap()
+            .contains_key("params")
+    );
 }
 
 #[test]
@@ -837,9 +842,18 @@ fn a_value_given_only_at_start_is_not_type_checked_at_definition() {
 
 #[test]
 fn bad_out_declarations_are_refused() {
-    assert_error_contains(with_task(json!({"out": "rows"})), "tasks[0].out: must be an array");
-    assert_error_contains(with_task(json!({"out": [1]})), "tasks[0].out[0]: must be a name or an object");
-    assert_error_contains(with_task(json!({"out": [{"type": "integer"}]})), "tasks[0].out[0].name: required");
+    assert_error_contains(
+        with_task(json!({"out": "rows"})),
+        "tasks[0].out: must be an array",
+    );
+    assert_error_contains(
+        with_task(json!({"out": [1]})),
+        "tasks[0].out[0]: must be a name or an object",
+    );
+    assert_error_contains(
+        with_task(json!({"out": [{"type": "integer"}]})),
+        "tasks[0].out[0].name: required",
+    );
     assert_error_contains(
         with_task(json!({"out": ["a", {"name": "a"}]})),
         "tasks[0].out[1].name: duplicate OUT parameter \"a\" (also tasks[0].out[0])",
@@ -852,5 +866,8 @@ fn bad_out_declarations_are_refused() {
         with_task(json!({"out": [{"name": "n", "value": "1"}]})),
         "tasks[0].out[0].value: unknown field; allowed: name, type, default",
     );
-    assert_error_contains(with_task(json!({"out": ["a b"]})), "tasks[0].out[0].name: \"a b\" is not a valid parameter name");
+    assert_error_contains(
+        with_task(json!({"out": ["a b"]})),
+        "tasks[0].out[0].name: \"a b\" is not a valid parameter name",
+    );
 }

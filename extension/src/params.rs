@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 fn fail(message: String) -> ! {
     ereport!(
@@ -21,81 +21,164 @@ fn business_time(text: &str) -> chrono::NaiveDateTime {
         .unwrap_or_else(|e| fail(format!("schedule_time: {e}")))
 }
 
-/// The built-ins, the `facts` ({"system.workflow.definition.name": ...}) and `params` resolved
-/// at `at`; raises naming the parameter at fault.
-fn values(params: &Value, facts: &Value, at: chrono::NaiveDateTime) -> BTreeMap<String, String> {
-    let given = sched_core::parse_params(params, "params").unwrap_or_else(|e| fail(e.to_string()));
-    let facts: Vec<(&str, String)> = facts
+fn facts(facts: &Value) -> Vec<(&str, String)> {
+    facts
         .as_object()
         .map(|f| {
             f.iter()
                 .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
                 .collect()
         })
-        .unwrap_or_default();
-    let builtins = sched_core::builtins(at, &facts);
-    let merged = sched_core::merge(&[&builtins, &given]);
-    sched_core::resolve_params(&merged, at, "params").unwrap_or_else(|e| fail(e.to_string()))
+        .unwrap_or_default()
 }
 
-#[pg_extern(name = "_resolve_template", stable, parallel_safe)]
-pub fn resolve_template(template: &str, params: JsonB, business_time_text: &str) -> String {
-    let at = business_time(business_time_text);
-    let values = values(&params.0, &Value::Null, at);
-    sched_core::resolve_template(template, &values, at, "template")
-        .unwrap_or_else(|e| fail(e.to_string()))
-}
-
-/// The parameter values of a new instance: startup params over the built-ins, resolved once
-/// at its business time, so that every task and every later attempt sees the same.
-#[pg_extern(name = "_instance_values", stable, parallel_safe)]
-pub fn instance_values(params: JsonB, facts: JsonB, business_time_text: &str) -> JsonB {
-    let values = values(&params.0, &facts.0, business_time(business_time_text));
-    JsonB(Value::Object(
-        values
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    ))
-}
-
-/// A task's settings with `${...}` and `$[...]` resolved in its texts. Never raises: it runs
-/// inside the claim, where one bad task must not fail the others; a failure comes back as
-/// `resolve_error`, which the worker reports as the task's failure.
-#[pg_extern(name = "_resolve_settings", stable, parallel_safe)]
-pub fn resolve_settings(settings: JsonB, values: JsonB, business_time_text: &str) -> JsonB {
-    let Value::Object(fields) = settings.0 else {
-        return settings;
-    };
-    let Ok(at) = chrono::NaiveDateTime::parse_from_str(business_time_text, "%Y-%m-%d %H:%M:%S")
-    else {
-        return JsonB(Value::Object(fields));
-    };
-    let values: BTreeMap<String, String> = values
-        .0
+fn text_map(value: &Value) -> BTreeMap<String, String> {
+    value
         .as_object()
         .map(|m| {
             m.iter()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
                 .collect()
         })
-        .unwrap_or_default();
-    let mut resolved = Map::new();
-    for (name, value) in fields {
-        let value = match value {
-            // The environment is passed as declared, as in DolphinScheduler.
-            Value::String(text) if name != "env" && sched_core::has_placeholders(&text) => {
-                match sched_core::resolve_template(&text, &values, at, &name) {
-                    Ok(text) => Value::String(text),
-                    Err(err) => {
-                        resolved.insert("resolve_error".into(), err.to_string().into());
-                        Value::String(text)
-                    }
+        .unwrap_or_default()
+}
+
+fn object(values: BTreeMap<String, String>) -> Value {
+    Value::Object(
+        values
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// The built-ins with `facts` ({"system.workflow.definition.name": ...}), the workflow's
+/// `globals` over them and the start `params` over those, resolved at `at`; raises naming
+/// the parameter at fault.
+fn values(
+    globals: &Value,
+    params: &Value,
+    facts: &Value,
+    at: chrono::NaiveDateTime,
+) -> BTreeMap<String, String> {
+    let parse = |value: &Value| match value {
+        Value::Null => BTreeMap::new(),
+        value => sched_core::parse_params(value, "params").unwrap_or_else(|e| fail(e.to_string())),
+    };
+    let (globals, given) = (parse(globals), parse(params));
+    let builtins = sched_core::builtins(at, &self::facts(facts));
+    let merged = sched_core::merge(&[&builtins, &globals, &given]);
+    sched_core::resolve_params(&merged, at, "params").unwrap_or_else(|e| fail(e.to_string()))
+}
+
+#[pg_extern(name = "_resolve_template", stable, parallel_safe)]
+pub fn resolve_template(template: &str, params: JsonB, business_time_text: &str) -> String {
+    let at = business_time(business_time_text);
+    let values = values(&Value::Null, &params.0, &Value::Null, at);
+    sched_core::resolve_template(template, &values, at, "template")
+        .unwrap_or_else(|e| fail(e.to_string()))
+}
+
+/// The parameter values of a new instance, resolved once at its business time, so that every
+/// task and every later attempt sees the same.
+#[pg_extern(name = "_instance_values", stable, parallel_safe)]
+pub fn instance_values(
+    globals: JsonB,
+    params: JsonB,
+    facts: JsonB,
+    business_time_text: &str,
+) -> JsonB {
+    let at = business_time(business_time_text);
+    JsonB(object(values(&globals.0, &params.0, &facts.0, at)))
+}
+
+/// An attempt's `{"params": ..., "settings": ...}`: `params` is its own layer (task facts,
+/// upstream OUT values, its local params resolved), without the start parameters, which win
+/// over it and are among the instance's values already; `settings` has its texts resolved
+/// against all of them. Never raises: it runs inside the claim, where one bad task must not
+/// fail the others; a failure comes back as `settings.resolve_error`, which the worker
+/// reports as the task's failure.
+#[pg_extern(name = "_resolve_task", stable, parallel_safe)]
+pub fn resolve_task(
+    settings: JsonB,
+    local_params: Option<JsonB>,
+    upstream: Option<JsonB>,
+    instance_values: JsonB,
+    start_params: JsonB,
+    facts: JsonB,
+    business_time_text: &str,
+) -> JsonB {
+    let Value::Object(mut fields) = settings.0 else {
+        return JsonB(serde_json::json!({"params": {}, "settings": settings.0}));
+    };
+    let outcome = (|| {
+        let at = chrono::NaiveDateTime::parse_from_str(business_time_text, "%Y-%m-%d %H:%M:%S")
+            .map_err(|e| format!("business time {business_time_text}: {e}"))?;
+        let started: Vec<&String> = start_params
+            .0
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        let instance = text_map(&instance_values.0);
+        let outputs: Vec<BTreeMap<String, String>> = match upstream.as_ref().map(|u| &u.0) {
+            Some(Value::Array(outputs)) => outputs.iter().map(text_map).collect(),
+            _ => Vec::new(),
+        };
+        let upstream = sched_core::upstream_values(&outputs);
+        let mut locals = match local_params {
+            Some(JsonB(value)) => {
+                sched_core::parse_params(&value, "params").map_err(|e| e.to_string())?
+            }
+            None => BTreeMap::new(),
+        };
+        locals.retain(|name, _| !started.contains(&name));
+        let mut layer = text_map(&facts.0);
+        layer.retain(|name, _| !instance.contains_key(name));
+        layer.extend(upstream);
+        // What the locals see, lowest first: task facts, the instance's values, upstream OUT,
+        // start parameters.
+        let mut all = layer.clone();
+        all.extend(instance.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for name in &started {
+            if let Some(value) = instance.get(*name) {
+                all.insert((*name).clone(), value.clone());
+            }
+        }
+        let resolved = sched_core::resolve_params_over(&locals, &all, at, "params")
+            .map_err(|e| e.to_string())?;
+        all.extend(resolved.iter().map(|(k, v)| (k.clone(), v.clone())));
+        layer.extend(resolved);
+        layer.retain(|name, _| !started.contains(&name));
+        Ok::<_, String>((layer, all, at))
+    })();
+    let (layer, all, at) = match outcome {
+        Ok(done) => done,
+        Err(why) => {
+            fields.insert("resolve_error".into(), why.into());
+            return JsonB(serde_json::json!({"params": {}, "settings": fields}));
+        }
+    };
+    let mut failure = None;
+    for (name, value) in fields.iter_mut() {
+        // The environment is passed as declared, as in DolphinScheduler; `out` is the worker's.
+        if matches!(name.as_str(), "env" | "out") {
+            continue;
+        }
+        if let Value::String(text) = value
+            && sched_core::has_placeholders(text)
+        {
+            match sched_core::resolve_template(text, &all, at, name) {
+                Ok(resolved) => *text = resolved,
+                Err(err) => {
+                    failure = Some(err.to_string());
+                    break;
                 }
             }
-            other => other,
-        };
-        resolved.insert(name, value);
+        }
     }
-    JsonB(Value::Object(resolved))
+    if let Some(why) = failure {
+        fields.insert("resolve_error".into(), why.into());
+    }
+    JsonB(serde_json::json!({"params": object(layer), "settings": fields}))
 }

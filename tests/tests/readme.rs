@@ -48,6 +48,7 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("succeeded"), "{stdout}");
     assert!(stdout.contains("extracting"), "{stdout}");
     assert!(stdout.contains("stopped"), "{stdout}");
+    assert!(stdout.contains("42 rows in us on 2024-03-14"), "{stdout}");
 }
 
 #[test]

@@ -303,16 +303,21 @@ pub async fn complete_and_claim(
     let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
     let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
     let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
+    // NULL unless some task of the batch declares OUT params: the common case sends nothing.
+    let outs: Option<Vec<Option<&serde_json::Value>>> = outcomes
+        .iter()
+        .any(|o| o.out_params.is_some())
+        .then(|| outcomes.iter().map(|o| o.out_params.as_ref()).collect());
     let rows = query(
         pool,
         call_timeout(),
         concat!(
             "SELECT ",
             claimed_columns!(),
-            ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7)"
+            ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7, $8)"
         ),
         &[
-            &worker_id, &ids, &codes, &started, &ended, &claim_max, &token,
+            &worker_id, &ids, &codes, &started, &ended, &claim_max, &token, &outs,
         ],
     )
     .await?;

@@ -22,6 +22,7 @@ use std::time::SystemTime;
 use tokio::process::Command;
 
 use crate::db::Claimed;
+use crate::out_params::OutParams;
 use crate::output::{CappedLines, LogBudget, to_text};
 use crate::reporter::{Lease, Outcome, Reports};
 
@@ -155,6 +156,10 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
     if let Some(why) = task.settings.get("resolve_error").and_then(|e| e.as_str()) {
         return not_started(&reports, lease, format!("cannot resolve parameters: {why}"));
     }
+    let outs = match OutParams::of(&task.settings) {
+        Ok(outs) => outs,
+        Err(why) => return not_started(&reports, lease, why),
+    };
     match task.task_type.as_str() {
         "shell" => {
             let script = task.settings["script"]
@@ -167,10 +172,12 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
                 &script,
                 work_dir.join(format!("task-{}", task.task_instance_id)),
                 reports,
+                outs,
             )
         }
         "empty" => {
-            finish(&reports, lease, 0, None);
+            let (exit_code, out_params, why) = exported(outs.as_ref(), 0);
+            finish_with(&reports, lease, exit_code, why, out_params);
             Started {
                 process_group: None,
                 handed_back: None,
@@ -219,6 +226,7 @@ fn start_shell(
     script: &str,
     dir: PathBuf,
     reports: Reports,
+    mut outs: Option<OutParams>,
 ) -> Started {
     let tenant = match task.tenant.as_deref().map(tenant).transpose() {
         Ok(tenant) => tenant,
@@ -289,11 +297,11 @@ fn start_shell(
             let drain_over = crate::timer::until(drain_until);
             tokio::select! {
                 line = next(&mut out), if out.is_some() => match line {
-                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &bytes, cut).await,
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut).await,
                     None => out = None,
                 },
                 line = next(&mut err), if err.is_some() => match line {
-                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &bytes, cut).await,
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut).await,
                     None => err = None,
                 },
                 exited = child.wait(), if status.is_none() => {
@@ -317,13 +325,19 @@ fn start_shell(
             Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
             _ => EXIT_NOT_STARTED,
         };
+        let (exit_code, out_params, why) = exported(outs.as_ref(), exit_code);
+        let last_line = match (budget.summary(), why) {
+            (Some(dropped), Some(why)) => Some(format!("{dropped} {why}")),
+            (dropped, why) => dropped.or(why),
+        };
         reports.finished(Outcome {
             lease,
             exit_code,
             started,
             ended,
-            last_line: budget.summary().map(|text| (line_no + 1, text)),
+            last_line: last_line.map(|text| (line_no + 1, text)),
             handed_back: false,
+            out_params,
         });
         crate::watchdog::forget(pgid);
         remove_later(dir);
@@ -351,9 +365,13 @@ async fn emit(
     lease: Lease,
     line_no: &mut i32,
     budget: &mut LogBudget,
+    outs: &mut Option<OutParams>,
     bytes: &[u8],
     cut: u64,
 ) {
+    if let Some(outs) = outs {
+        outs.line(&to_text(bytes, 0));
+    }
     let text = to_text(bytes, cut);
     if budget.admit(&text) {
         *line_no += 1;
@@ -364,6 +382,16 @@ async fn emit(
 /// Reports a task that ran no process (or could not start one, saying why): it started and
 /// ended now.
 fn finish(reports: &Reports, lease: Lease, exit_code: i32, why: Option<String>) {
+    finish_with(reports, lease, exit_code, why, None);
+}
+
+fn finish_with(
+    reports: &Reports,
+    lease: Lease,
+    exit_code: i32,
+    why: Option<String>,
+    out_params: Option<serde_json::Value>,
+) {
     let at = SystemTime::now();
     reports.finished(Outcome {
         lease,
@@ -372,7 +400,25 @@ fn finish(reports: &Reports, lease: Lease, exit_code: i32, why: Option<String>) 
         ended: at,
         last_line: why.map(|text| (1, text)),
         handed_back: false,
+        out_params,
     });
+}
+
+/// The OUT params a task exports as it ends with `exit_code`. A printed value that does not
+/// fit its declared type fails a task that succeeded otherwise, saying why in its log.
+fn exported(
+    outs: Option<&OutParams>,
+    exit_code: i32,
+) -> (i32, Option<serde_json::Value>, Option<String>) {
+    match outs.map(OutParams::export) {
+        None => (exit_code, None, None),
+        Some(Ok(values)) => (exit_code, Some(values), None),
+        Some(Err(why)) => (
+            if exit_code == 0 { 1 } else { exit_code },
+            None,
+            Some(format!("sched-worker: {why}")),
+        ),
+    }
 }
 
 /// Kills a started task's process group, unless its process was already reaped.

@@ -5,6 +5,7 @@ mod db;
 mod executor;
 mod heartbeat;
 mod notifier;
+mod out_params;
 mod output;
 mod reporter;
 mod slots;

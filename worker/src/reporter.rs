@@ -55,6 +55,8 @@ pub struct Outcome {
     pub last_line: Option<(i32, String)>,
     /// This worker could not start it: it goes back to the queue instead of completing.
     pub handed_back: bool,
+    /// The declared OUT params as exported; `None` when the task declares none.
+    pub out_params: Option<serde_json::Value>,
 }
 
 struct Line {
@@ -97,6 +99,7 @@ impl Reports {
             ended: now,
             last_line: None,
             handed_back: true,
+            out_params: None,
         });
     }
 }
@@ -151,28 +154,30 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
             // Completions go out at once; a log-only batch waits briefly for company, but not
             // past a full batch.
             let deadline = Instant::now() + LOG_BATCH_WINDOW;
-            while woken_by_report {
-                while let Ok(outcome) = finished_rx.try_recv() {
-                    finished.push(outcome);
-                }
-                // Lines after the outcomes, all of them: whatever a task wrote before it ended
-                // is queued by now, and must be stored before its completion.
-                while let Ok(line) = lines_rx.try_recv() {
-                    lines.push(line);
-                }
-                if !finished.is_empty() || lines.len() >= BATCH_LINES {
-                    break;
-                }
-                tokio::select! {
-                    line = lines_rx.recv() => match line {
-                        Some(line) => lines.push(line),
-                        None => break,
-                    },
-                    outcome = finished_rx.recv() => match outcome {
-                        Some(outcome) => finished.push(outcome),
-                        None => break,
-                    },
-                    () = tokio::time::sleep_until(deadline) => break,
+            if woken_by_report {
+                loop {
+                    while let Ok(outcome) = finished_rx.try_recv() {
+                        finished.push(outcome);
+                    }
+                    // Lines after the outcomes, all of them: whatever a task wrote before it ended
+                    // is queued by now, and must be stored before its completion.
+                    while let Ok(line) = lines_rx.try_recv() {
+                        lines.push(line);
+                    }
+                    if !finished.is_empty() || lines.len() >= BATCH_LINES {
+                        break;
+                    }
+                    tokio::select! {
+                        line = lines_rx.recv() => match line {
+                            Some(line) => lines.push(line),
+                            None => break,
+                        },
+                        outcome = finished_rx.recv() => match outcome {
+                            Some(outcome) => finished.push(outcome),
+                            None => break,
+                        },
+                        () = tokio::time::sleep_until(deadline) => break,
+                    }
                 }
             }
             for outcome in &mut finished {

@@ -1,0 +1,45 @@
+//! A task's OUT parameters: what it prints with `${setValue(name=value)}` or
+//! `#{setValue(name=value)}` (sched-core's capture rules), exported when it ends for the names
+//! it declares, each with its declared default when never printed.
+
+use sched_core::{OutCapture, OutParam};
+use serde_json::Value;
+
+pub struct OutParams {
+    declared: Vec<OutParam>,
+    capture: OutCapture,
+}
+
+impl OutParams {
+    /// The task's declared OUT params (`settings.out`, as the database normalised them);
+    /// `None` when it declares none, so that other tasks scan no output.
+    pub fn of(settings: &Value) -> Result<Option<Self>, String> {
+        let Some(out) = settings.get("out") else {
+            return Ok(None);
+        };
+        let declared = sched_core::parse_out(out, "out").map_err(|e| e.to_string())?;
+        Ok((!declared.is_empty()).then(|| OutParams {
+            declared,
+            capture: OutCapture::new(),
+        }))
+    }
+
+    /// One line of output, stdout or stderr, whether or not the log keeps it.
+    pub fn line(&mut self, text: &str) {
+        self.capture.line(text);
+    }
+
+    /// The exported values, or why they cannot be (a printed value not of its type).
+    pub fn export(&self) -> Result<Value, String> {
+        let values = self
+            .capture
+            .export(&self.declared)
+            .map_err(|e| format!("OUT parameter {e}"))?;
+        Ok(Value::Object(
+            values
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ))
+    }
+}
