@@ -41,6 +41,7 @@ fn main() {
         cluster.worker("bench-2", &["--slots", "2"]),
     ];
     results.push(chain40(&mut db));
+    results.push(chain40_params(&mut db));
     results.push(idle_start(&mut db));
     drop(workers);
 
@@ -105,20 +106,44 @@ fn pgbench_floor(cluster: &Cluster) -> Value {
 }
 
 fn chain40(db: &mut Client) -> Value {
+    chain(db, "chain40", |_| json!({"script": "true"}), json!({}))
+}
+
+/// chain40 where every task reads two globals and the value its predecessor passed, and
+/// passes one OUT value on: what parameters cost on the hot path.
+fn chain40_params(db: &mut Client) -> Value {
+    chain(
+        db,
+        "chain40_params",
+        |i| {
+            json!({
+                "script": format!(": ${{g1}} ${{g2}} ${{v}}; echo '#{{setValue(v={i})}}'"),
+                "out": ["v"],
+            })
+        },
+        json!({"g1": "$[yyyyMMdd-1]", "g2": "eu"}),
+    )
+}
+
+/// A chain of 40 shell tasks, each made of `task(i)`, in a workflow with `params`.
+fn chain(db: &mut Client, scenario: &str, task: impl Fn(usize) -> Value, params: Value) -> Value {
     let tasks: Vec<Value> = (0..40)
         .map(|i| {
-            let mut t = json!({"name": format!("t{i:02}"), "type": "shell", "script": "true"});
+            let mut t = task(i);
+            t["name"] = json!(format!("t{i:02}"));
+            t["type"] = json!("shell");
             if i > 0 {
                 t["deps"] = json!([format!("t{:02}", i - 1)]);
             }
             t
         })
         .collect();
-    define(db, json!({"name": "bench_chain40", "tasks": tasks}));
+    let name = format!("bench_{scenario}");
+    define(db, json!({"name": name, "params": params, "tasks": tasks}));
     let mut totals = Vec::new();
     let mut hops = Vec::new();
     for _ in 0..CHAIN_RUNS {
-        let id = start(db, "bench_chain40");
+        let id = start(db, &name);
         wait_finished(db, id, Duration::from_secs(120));
         let row = db
             .query_one(
@@ -141,7 +166,7 @@ fn chain40(db: &mut Client) -> Value {
         );
     }
     json!({
-        "scenario": "chain40",
+        "scenario": scenario,
         "runs": CHAIN_RUNS,
         "total_ms": summary(&mut totals),
         "hop_ms": summary(&mut hops),
@@ -404,9 +429,9 @@ fn print_table(report: &Value) {
     );
     for s in report["scenarios"].as_array().unwrap() {
         match s["scenario"].as_str().unwrap() {
-            "chain40" => {
-                line("chain40 total (ms)", &s["total_ms"], floor1);
-                line("chain40 hop (ms)", &s["hop_ms"], floor1);
+            name @ ("chain40" | "chain40_params") => {
+                line(&format!("{name} total (ms)"), &s["total_ms"], floor1);
+                line(&format!("{name} hop (ms)"), &s["hop_ms"], floor1);
             }
             "idle_start" => line(
                 "idle_start commit→running (ms)",
