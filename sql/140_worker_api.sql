@@ -467,11 +467,14 @@ BEGIN
     -- stranded. Such a race lasts milliseconds, but an instance locked by a user's open
     -- transaction is skipped by failover for as long as it stays open: a day of dead
     -- registrations is probed.
+    -- A scalar sub-select, not EXISTS: the planner may turn EXISTS into a semi-join that reads
+    -- every running attempt each tick, and the master would touch the whole task table over a
+    -- day; this probes the claimed-attempts index once per dead registration.
     SELECT array_agg(w.id) INTO orphans
     FROM sched.worker w
     WHERE NOT w.alive AND w.ended_at > now() - interval '1 day'
-      AND EXISTS (SELECT 1 FROM sched.task_instance ti
-                  WHERE ti.worker_id = w.id AND ti.state IN ('dispatched', 'running'));
+      AND (SELECT true FROM sched.task_instance ti
+           WHERE ti.worker_id = w.id AND ti.state IN ('dispatched', 'running') LIMIT 1);
     IF orphans IS NOT NULL THEN
         PERFORM sched._fail_over(orphans);
     END IF;
