@@ -1017,8 +1017,21 @@ fn upstream_values_prefer_non_empty_then_the_earliest_finished() {
     assert!(upstream_values([]).is_empty());
 }
 
+/// What lines print for the OUT params named in the lines' setValue calls of these tests.
 fn captured(lines: &[&str]) -> BTreeMap<String, String> {
-    let mut capture = OutCapture::new();
+    let names = [
+        "rows",
+        "name",
+        "empty",
+        "no_equals",
+        "spaced",
+        "lower",
+        "sql",
+        "k",
+        "big",
+        "after",
+    ];
+    let mut capture = OutCapture::new(parse_out(&json!(names), "out").unwrap());
     for line in lines {
         capture.line(line);
     }
@@ -1075,15 +1088,20 @@ fn only_declared_outs_are_exported_with_defaults_and_types() {
         "out",
     )
     .unwrap();
-    let mut capture = OutCapture::new();
+    let mut capture = OutCapture::new(declared);
     capture.line("${setValue(rows=5)} ${setValue(undeclared=1)}");
     assert_eq!(
-        capture.export(&declared).unwrap(),
+        capture.values(),
+        &values(&[("rows", "5")]),
+        "undeclared names are not kept"
+    );
+    assert_eq!(
+        capture.export().unwrap(),
         values(&[("rows", "5"), ("n", "0"), ("flag", "")])
     );
     capture.line("#{setValue(n=many)}");
     assert_eq!(
-        capture.export(&declared).unwrap_err().to_string(),
+        capture.export().unwrap_err().to_string(),
         "out.n: \"many\" is not an integer; type integer takes a whole number from -2147483648 to 2147483647"
     );
 }

@@ -252,7 +252,8 @@ proptest! {
         key in "[a-z]{1,8}",
         value in "[a-z0-9 ]{0,8}",
     ) {
-        let mut capture = OutCapture::new();
+        let declared = sched_core::parse_out(&serde_json::json!([key]), "out").unwrap();
+        let mut capture = OutCapture::new(declared);
         for line in &lines {
             capture.line(line);
         }

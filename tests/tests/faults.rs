@@ -173,7 +173,9 @@ fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
               {"name": "zeros", "type": "shell", "script": "head -c 4G /dev/zero"},
               {"name": "chatty", "type": "shell", "script": "yes 'hello world' | head -c 3000000"},
               {"name": "binary", "type": "shell", "script": "printf 'caf\\xc3\\xa9 \\xff\\xfe end\\n'"},
-              {"name": "many", "type": "shell", "script": "seq 1 100000"}]}"#,
+              {"name": "many", "type": "shell", "script": "seq 1 100000"},
+              {"name": "names", "type": "shell", "out": ["k"],
+               "script": "awk 'BEGIN { for (i = 0; i < 2000000; i++) printf \"%s{setValue(key_%0100d=v)}\\n\", \"$\", i }'"}]}"#,
     );
     let worker = cluster.worker("w1", &["--slots", "4"]);
     let id = start(&mut db, "loud");
@@ -214,6 +216,25 @@ fn output_is_bounded_per_line_and_per_attempt_and_the_worker_stays_small() {
     let many = task_output(&mut db, id, "many");
     assert_eq!(many.len(), 100_000);
     assert_eq!(many.last().map(String::as_str), Some("100000"));
+    // Two million undeclared setValue names (250 MB of them) were read and not kept.
+    let names: serde_json::Value = db
+        .query_one(
+            "SELECT out_params FROM sched.task_instances WHERE workflow_instance_id = $1 AND task = 'names'",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(names, serde_json::json!({"k": ""}));
+    let printed = task_output(&mut db, id, "names");
+    assert!(
+        printed[0].starts_with("${setValue(key_0000"),
+        "{}",
+        printed[0]
+    );
+    assert!(
+        printed.last().unwrap().contains("more bytes dropped"),
+        "the names task stopped early"
+    );
 }
 
 #[test]

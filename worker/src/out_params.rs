@@ -2,13 +2,10 @@
 //! `#{setValue(name=value)}` (sched-core's capture rules), exported when it ends for the names
 //! it declares, each with its declared default when never printed.
 
-use sched_core::{OutCapture, OutParam};
+use sched_core::OutCapture;
 use serde_json::Value;
 
-pub struct OutParams {
-    declared: Vec<OutParam>,
-    capture: OutCapture,
-}
+pub struct OutParams(OutCapture);
 
 impl OutParams {
     /// The task's declared OUT params (`settings.out`, as the database normalised them);
@@ -18,23 +15,17 @@ impl OutParams {
             return Ok(None);
         };
         let declared = sched_core::parse_out(out, "out").map_err(|e| e.to_string())?;
-        Ok((!declared.is_empty()).then(|| OutParams {
-            declared,
-            capture: OutCapture::new(),
-        }))
+        Ok((!declared.is_empty()).then(|| OutParams(OutCapture::new(declared))))
     }
 
     /// One line of output, stdout or stderr, whether or not the log keeps it.
     pub fn line(&mut self, text: &str) {
-        self.capture.line(text);
+        self.0.line(text);
     }
 
     /// The exported values, or why they cannot be (a printed value not of its type).
     pub fn export(&self) -> Result<Value, String> {
-        let values = self
-            .capture
-            .export(&self.declared)
-            .map_err(|e| format!("OUT parameter {e}"))?;
+        let values = self.0.export().map_err(|e| format!("OUT parameter {e}"))?;
         Ok(Value::Object(
             values
                 .into_iter()

@@ -18,17 +18,24 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 const OPENINGS: [&str; 2] = ["${setValue(", "#{setValue("];
 const CLOSING: &str = ")}";
 
-/// The values a task has printed so far; feed it every line of its output.
-#[derive(Debug, Default)]
+/// The values a task has printed so far for the names it declares; feed it every line of
+/// its output. Undeclared names are not kept, so that a task printing endless distinct
+/// names costs the worker no memory.
+#[derive(Debug)]
 pub struct OutCapture {
+    declared: Vec<OutParam>,
     values: BTreeMap<String, String>,
     /// An opened setValue whose `)}` has not come yet, and how many lines it spans.
     open: Option<(String, usize)>,
 }
 
 impl OutCapture {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(declared: Vec<OutParam>) -> Self {
+        Self {
+            declared,
+            values: BTreeMap::new(),
+            open: None,
+        }
     }
 
     pub fn line(&mut self, line: &str) {
@@ -69,21 +76,21 @@ impl OutCapture {
         }
         if let Some((key, value)) = assignment.split_once('=') {
             let key = key.trim();
-            if !key.is_empty() {
+            if self.declared.iter().any(|param| param.name == key) {
                 self.values.insert(key.to_owned(), value.to_owned());
             }
         }
     }
 
-    /// Everything captured, declared or not.
+    /// The values printed so far (declared names only).
     pub fn values(&self) -> &BTreeMap<String, String> {
         &self.values
     }
 
     /// The declared OUT parameters' values: printed, else the declared default. A printed
     /// value that does not fit its type is an error naming the parameter.
-    pub fn export(&self, declared: &[OutParam]) -> Result<BTreeMap<String, String>, SpecError> {
-        declared
+    pub fn export(&self) -> Result<BTreeMap<String, String>, SpecError> {
+        self.declared
             .iter()
             .map(|param| {
                 let value = self.values.get(&param.name).unwrap_or(&param.default);
