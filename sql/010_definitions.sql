@@ -28,6 +28,8 @@ CREATE TABLE sched.workflow_version (
     priority         smallint NOT NULL,
     worker_group     text NOT NULL,
     tenant           text,
+    -- Some task declares OUT params: only then is the instance's output gathered at its end.
+    has_out          boolean NOT NULL DEFAULT false,
     spec             jsonb NOT NULL,
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -44,6 +46,7 @@ COMMENT ON COLUMN sched.workflow_version.execution_type IS 'How concurrent insta
 COMMENT ON COLUMN sched.workflow_version.priority IS 'Default instance priority, 0 = highest .. 4 = lowest.';
 COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group of its tasks.';
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
+COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
 COMMENT ON COLUMN sched.workflow_version.created_by IS 'Name of the role that created this version.';
 COMMENT ON COLUMN sched.workflow_version.created_at IS 'When this version was created.';

@@ -92,8 +92,6 @@ CREATE INDEX task_instance_ready ON sched.task_instance (worker_group, workflow_
 CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
     WHERE state IN ('delayed', 'queued', 'dispatched', 'running');
 CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
--- The instance's output parameters are gathered when it finishes, from the few attempts with any.
-CREATE INDEX task_instance_with_out ON sched.task_instance (workflow_instance_id) WHERE out_params IS NOT NULL;
 CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
     WHERE state IN ('dispatched', 'running');
 COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';

@@ -47,11 +47,11 @@ BEGIN
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
-                                        execution_type, priority, worker_group, tenant, spec, created_by)
+                                        execution_type, priority, worker_group, tenant, has_out, spec, created_by)
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
-            norm, sched._role_name(principal))
+            jsonb_path_exists(norm, '$.tasks[*].out'), norm, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
     any_env := wf_env <> '{}' OR jsonb_path_exists(norm, '$.tasks[*].env');

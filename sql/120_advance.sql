@@ -65,11 +65,14 @@ BEGIN
                             WHEN wi.has_failure THEN 'failed'
                             ELSE 'succeeded' END::sched.workflow_state,
                ended_at = now(),
-               -- The last finished task wins a name: downstream tasks refine what upstream ones said.
-               out_params = (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
-                             FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
-                             WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
-                               AND ti.state IN ('succeeded', 'forced_success'))
+               -- The last finished task wins a name: downstream tasks refine what upstream ones
+               -- said. Read only where some task declares OUT params: no index serves this, so
+               -- that other instances' attempts do not maintain one.
+               out_params = CASE WHEN (SELECT v.has_out FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
+                            THEN (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
+                                  FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
+                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
+                                    AND ti.state IN ('succeeded', 'forced_success')) END
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop');
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
