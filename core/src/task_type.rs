@@ -32,6 +32,14 @@ pub const TASK_TYPES: &[TaskType] = &[
         fields: &[],
     },
     TaskType {
+        name: "python",
+        fields: &[TaskField {
+            name: "script",
+            required: true,
+            kind: FieldKind::NonEmptyString,
+        }],
+    },
+    TaskType {
         name: "shell",
         fields: &[TaskField {
             name: "script",

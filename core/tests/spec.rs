@@ -288,7 +288,7 @@ fn task_name_must_follow_name_rules() {
 fn unknown_task_type_lists_known_types() {
     assert_error(
         with_task(json!({"type": "pyton"})),
-        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, shell",
+        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, python, shell",
     );
     assert_error(
         with_task(json!({"type": 3})),
@@ -869,5 +869,17 @@ fn bad_out_declarations_are_refused() {
     assert_error_contains(
         with_task(json!({"out": ["a b"]})),
         "tasks[0].out[0].name: \"a b\" is not a valid parameter name",
+    );
+}
+
+#[test]
+fn a_python_task_needs_its_script() {
+    assert_error(
+        json!({"name": "wf", "tasks": [{"name": "p", "type": "PYTHON"}]}),
+        "tasks[0].script: required",
+    );
+    assert_error(
+        json!({"name": "wf", "tasks": [{"name": "p", "type": "python", "script": ""}]}),
+        "tasks[0].script: must be a non-empty string",
     );
 }

@@ -49,6 +49,10 @@ pub struct Config {
     #[arg(long, default_value_t = POLL_INTERVAL_DEFAULT_MS, value_parser = clap::value_parser!(u64).range(10..))]
     pub poll_interval_ms: u64,
 
+    /// Python interpreter of python tasks: a path, or a name looked up on PATH.
+    #[arg(long, env = "SCHED_PYTHON", default_value = "python3")]
+    pub python: PathBuf,
+
     /// Directory under which each task gets its own working directory.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
     pub work_dir: std::path::PathBuf,

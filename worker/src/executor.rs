@@ -1,4 +1,5 @@
-//! Running one claimed task. Shell tasks run `bash -c <script>` in their own process group and
+//! Running one claimed task. Shell tasks run `bash -c <script>`, python tasks the worker's
+//! `--python` on their script (written to `script.py`), each in its own process group and
 //! working directory; `empty` tasks start no process. Output lines and the final exit code go
 //! to the reporter in order, so a task's log is stored before its completion.
 //!
@@ -34,6 +35,9 @@ const PIPE_DRAIN: Duration = Duration::from_secs(1);
 /// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
 /// PATH entry before the right one) for every task.
 static BASH: OnceLock<PathBuf> = OnceLock::new();
+/// The python interpreter as found at start, or why there is none: a worker without python
+/// still runs everything else, and says why when a python task comes.
+static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 /// The part of the worker's environment that tasks inherit, read once.
 static INHERITED_ENV: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
@@ -98,18 +102,38 @@ fn tenant(name: &str) -> Result<Tenant, String> {
 
 /// Resolves bash on PATH; the worker refuses to start without it.
 pub fn find_bash() -> Result<(), String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|dir| dir.join("bash"))
-        .find(|candidate| {
-            candidate
-                .metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+    let found = find_program(Path::new("bash"))
         .ok_or_else(|| "bash was not found on PATH; shell tasks need it".to_owned())?;
     let _ = BASH.set(found);
     Ok(())
+}
+
+/// Resolves `--python` (a path, or a name on PATH) once.
+pub fn find_python(python: &Path) -> Result<(), String> {
+    let found = find_program(python).ok_or_else(|| {
+        format!(
+            "python interpreter {} was not found or is not executable; install it or pass --python",
+            python.display()
+        )
+    });
+    let _ = PYTHON.set(found.clone());
+    found.map(|_| ())
+}
+
+fn find_program(program: &Path) -> Option<PathBuf> {
+    let executable = |candidate: &Path| {
+        candidate
+            .metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.components().count() > 1 {
+        return executable(program).then(|| program.to_owned());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
 }
 
 fn bash() -> &'static Path {
@@ -161,15 +185,26 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
         Err(why) => return not_started(&reports, lease, why),
     };
     match task.task_type.as_str() {
-        "shell" => {
+        kind @ ("shell" | "python") => {
             let script = task.settings["script"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            start_shell(
+            let program = if kind == "shell" {
+                Program::Shell(script)
+            } else {
+                match PYTHON.get() {
+                    Some(Ok(python)) => Program::Python(python.clone(), script),
+                    Some(Err(why)) => return not_started(&reports, lease, why.clone()),
+                    None => {
+                        return not_started(&reports, lease, "no python interpreter".into());
+                    }
+                }
+            };
+            start_process(
                 task,
                 lease,
-                &script,
+                program,
                 work_dir.join(format!("task-{}", task.task_instance_id)),
                 reports,
                 outs,
@@ -220,10 +255,22 @@ fn hand_back(reports: &Reports, lease: Lease, why: String) -> Started {
     }
 }
 
-fn start_shell(
+/// What a process task runs.
+enum Program {
+    /// `bash -c <script>`.
+    Shell(String),
+    /// The interpreter on the script, which is written to `script.py` in the task directory:
+    /// an argument is limited to 128 KiB, a script is not. Unbuffered, so that its output (and
+    /// the OUT values it prints) arrives as it is written, as a shell's does.
+    Python(PathBuf, String),
+}
+
+const PYTHON_SCRIPT: &str = "script.py";
+
+fn start_process(
     task: &Claimed,
     lease: Lease,
-    script: &str,
+    program: Program,
     dir: PathBuf,
     reports: Reports,
     mut outs: Option<OutParams>,
@@ -232,10 +279,19 @@ fn start_shell(
         Ok(tenant) => tenant,
         Err(why) => return not_started(&reports, lease, why),
     };
-    let mut command = Command::new(bash());
+    let mut command = match &program {
+        Program::Shell(script) => {
+            let mut command = Command::new(bash());
+            command.arg("-c").arg(script);
+            command
+        }
+        Program::Python(python, _) => {
+            let mut command = Command::new(python);
+            command.arg(PYTHON_SCRIPT);
+            command
+        }
+    };
     command
-        .arg("-c")
-        .arg(script)
         .current_dir(&dir)
         .env_clear()
         .envs(inherited_env().iter().map(|(k, v)| (k, v)))
@@ -250,6 +306,9 @@ fn start_shell(
         .stderr(Stdio::piped())
         // Its own process group, so that a kill reaches everything the script started.
         .process_group(0);
+    if matches!(program, Program::Python(..)) {
+        command.env("PYTHONUNBUFFERED", "1");
+    }
     if let Some(declared) = task.settings.get("env").and_then(|e| e.as_object()) {
         command.envs(
             declared
@@ -266,14 +325,27 @@ fn start_shell(
             .env("USER", name)
             .env("LOGNAME", name);
     }
-    let prepared = std::fs::create_dir_all(&dir).and_then(|()| match &tenant {
-        Some(t) => std::os::unix::fs::chown(&dir, Some(t.uid), Some(t.gid)),
-        None => Ok(()),
-    });
+    let prepared = std::fs::create_dir_all(&dir)
+        .and_then(|()| match &tenant {
+            Some(t) => std::os::unix::fs::chown(&dir, Some(t.uid), Some(t.gid)),
+            None => Ok(()),
+        })
+        .and_then(|()| match &program {
+            Program::Python(_, script) => std::fs::write(dir.join(PYTHON_SCRIPT), script),
+            Program::Shell(_) => Ok(()),
+        });
     let mut child = match prepared.and_then(|()| command.spawn()) {
         Ok(child) => child,
         Err(err) => {
-            let why = format!("cannot start bash in {}: {err}", dir.display());
+            let what = match &program {
+                Program::Shell(_) => bash().to_owned(),
+                Program::Python(python, _) => python.clone(),
+            };
+            let why = format!(
+                "cannot start {} in {}: {err}",
+                what.display(),
+                dir.display()
+            );
             remove_later(dir);
             return hand_back(&reports, lease, why);
         }

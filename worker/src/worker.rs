@@ -52,6 +52,9 @@ struct Registration {
 
 pub async fn run(config: Config) -> Result<()> {
     executor::find_bash().map_err(|e| anyhow::anyhow!(e))?;
+    if let Err(why) = executor::find_python(&config.python) {
+        warn!("{why}; python tasks will fail on this worker");
+    }
     let url = config.database_url().map_err(|e| anyhow::anyhow!(e))?;
     let pg_config = db::connect_config(&url)?;
     if config.database_url.is_some() && pg_config.get_password().is_some() {
