@@ -2,6 +2,7 @@
 //! PostgreSQL dependency so it can be unit-tested quickly and shared by the extension and
 //! the worker.
 
+mod command_type;
 mod dag;
 mod error;
 mod keyword;
@@ -10,6 +11,9 @@ mod params;
 mod spec;
 mod task_type;
 
+pub use command_type::{
+    CommandField, CommandType, ValueKind, builtin_command_types, shell_quote,
+};
 pub use error::SpecError;
 pub use keyword::{ExecutionType, FailureStrategy, ParamType, Priority};
 pub use limits::Limits;
@@ -18,5 +22,7 @@ pub use params::{
     parse_out, parse_params, resolve_params, resolve_params_over, resolve_template,
     upstream_values,
 };
-pub use spec::{TaskSpec, WorkflowSpec, parse_spec, validate_spec, validate_spec_with};
+pub use spec::{
+    TaskSpec, WorkflowSpec, parse_spec, parse_spec_with, validate_spec, validate_spec_with,
+};
 pub use task_type::{FieldKind, TASK_TYPES, TaskField, TaskType};

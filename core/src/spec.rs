@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use crate::command_type::{CommandType, builtin_command_types};
 use crate::dag;
 use crate::error::{Path, SpecError, quote};
 use crate::keyword::{ExecutionType, FailureStrategy, Priority};
@@ -28,6 +29,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "params",
     "tasks",
 ];
+pub(crate) const COMMON_TASK_FIELDS: &[&str] = TASK_FIELDS;
 const TASK_FIELDS: &[&str] = &[
     "name",
     "type",
@@ -88,11 +90,20 @@ pub struct TaskSpec {
 /// the JSON parser allocates for it or recurses into it. Numbers beyond the range of f64
 /// (`1e400`) are a syntax error rather than an infinity.
 pub fn parse_spec(text: &str, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
+    parse_spec_with(text, limits, &[])
+}
+
+/// [`parse_spec`] where tasks may also have the `registered` command types.
+pub fn parse_spec_with(
+    text: &str,
+    limits: &Limits,
+    registered: &[CommandType],
+) -> Result<WorkflowSpec, SpecError> {
     limits.check_spec_bytes(text)?;
     limits.check_text_depth(text)?;
     let spec: Value = serde_json::from_str(text).map_err(json_error)?;
     // The text scan has bounded the depth, so the value need not be walked again.
-    validate(&spec, limits)
+    validate(&spec, limits, registered)
 }
 
 /// serde_json's wording, with its parser terms put the way a spec's author would say them.
@@ -141,10 +152,14 @@ pub fn validate_spec_with(spec: &Value, limits: &Limits) -> Result<WorkflowSpec,
     // So that a spec is refused alike as text or as a value, and before anything that
     // recurses (cloning or comparing nested settings) can touch it.
     limits.check_value_depth(spec)?;
-    validate(spec, limits)
+    validate(spec, limits, &[])
 }
 
-fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
+fn validate(
+    spec: &Value,
+    limits: &Limits,
+    registered: &[CommandType],
+) -> Result<WorkflowSpec, SpecError> {
     let obj = spec
         .as_object()
         .ok_or_else(|| SpecError::new(Path::Root, "must be a JSON object"))?;
@@ -184,7 +199,7 @@ fn validate(spec: &Value, limits: &Limits) -> Result<WorkflowSpec, SpecError> {
     let tasks = task_values
         .iter()
         .enumerate()
-        .map(|(i, task)| parse_task(i, task, limits, &mut edges, &globals))
+        .map(|(i, task)| parse_task(i, task, limits, &mut edges, &globals, registered))
         .collect::<Result<Vec<_>, _>>()?;
     check_graph(&tasks)?;
 
@@ -283,6 +298,7 @@ fn parse_task(
     limits: &Limits,
     edges: &mut usize,
     globals: &BTreeMap<String, String>,
+    registered: &[CommandType],
 ) -> Result<TaskSpec, SpecError> {
     let obj = value
         .as_object()
@@ -290,31 +306,67 @@ fn parse_task(
     let field = |name| Path::TaskField(i, name);
 
     let name = parse_name(required(obj, "name", field("name"))?, field("name"))?;
-    let task_type = TaskType::parse(required(obj, "type", field("type"))?, field("type"))?;
-    check_keys(
-        obj,
-        TASK_FIELDS
-            .iter()
-            .copied()
-            .chain(task_type.fields.iter().map(|f| f.name)),
-        TASK_FIELDS_NOT_YET,
-        field,
-    )?;
-
+    let type_value = required(obj, "type", field("type"))?;
     let mut settings = Map::new();
-    for setting in task_type.fields {
-        match obj.get(setting.name) {
-            Some(value) => {
-                setting.kind.check(value, field(setting.name))?;
-                check_template(value, &field(setting.name).to_string())?;
-                settings.insert(setting.name.to_owned(), value.clone());
+    let type_name = match find_type(type_value, field("type"), registered)? {
+        TypeRef::Builtin(task_type) => {
+            check_keys(
+                obj,
+                TASK_FIELDS
+                    .iter()
+                    .copied()
+                    .chain(task_type.fields.iter().map(|f| f.name)),
+                TASK_FIELDS_NOT_YET,
+                field,
+            )?;
+            for setting in task_type.fields {
+                match obj.get(setting.name) {
+                    Some(value) => {
+                        setting.kind.check(value, field(setting.name))?;
+                        check_template(value, &field(setting.name).to_string())?;
+                        settings.insert(setting.name.to_owned(), value.clone());
+                    }
+                    None if setting.required => {
+                        return Err(SpecError::new(field(setting.name), "required"));
+                    }
+                    None => {}
+                }
             }
-            None if setting.required => {
-                return Err(SpecError::new(field(setting.name), "required"));
-            }
-            None => {}
+            task_type.name.to_owned()
         }
-    }
+        TypeRef::Command(command_type) => {
+            check_keys(
+                obj,
+                TASK_FIELDS
+                    .iter()
+                    .copied()
+                    .chain(command_type.fields.iter().map(|f| f.name.as_str())),
+                TASK_FIELDS_NOT_YET,
+                field,
+            )?;
+            for setting in &command_type.fields {
+                let path = field(&setting.name);
+                match obj.get(&setting.name) {
+                    Some(value) => {
+                        setting.kind.check(value, path, false)?;
+                        let texts: Vec<&Value> = match value {
+                            Value::Array(items) => items.iter().collect(),
+                            one => vec![one],
+                        };
+                        for text in texts {
+                            check_template(text, &path.to_string())?;
+                        }
+                        settings.insert(setting.name.clone(), value.clone());
+                    }
+                    None if setting.required && setting.default.is_none() => {
+                        return Err(SpecError::new(path, "required"));
+                    }
+                    None => {}
+                }
+            }
+            command_type.name.clone()
+        }
+    };
 
     let params = match obj.get("params") {
         Some(value) => {
@@ -332,7 +384,7 @@ fn parse_task(
 
     Ok(TaskSpec {
         name,
-        task_type: task_type.name.to_owned(),
+        task_type: type_name,
         deps: optional(obj, "deps", field, |deps, path| {
             parse_deps(i, deps, path, limits, edges)
         })?
@@ -345,6 +397,55 @@ fn parse_task(
         out,
         settings,
     })
+}
+
+enum TypeRef<'a> {
+    Builtin(&'static TaskType),
+    Command(&'a CommandType),
+}
+
+/// A task's type, case-insensitively: a built-in type, a built-in command type or one of
+/// the `registered` ones.
+fn find_type<'a>(
+    value: &Value,
+    path: Path<'_>,
+    registered: &'a [CommandType],
+) -> Result<TypeRef<'a>, SpecError> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| SpecError::new(path, "must be a string"))?;
+    if let Some(found) = crate::TASK_TYPES
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(text))
+    {
+        return Ok(TypeRef::Builtin(found));
+    }
+    if let Some(found) = builtin_command_types()
+        .iter()
+        .chain(registered)
+        .find(|t| t.name.eq_ignore_ascii_case(text))
+    {
+        return Ok(TypeRef::Command(found));
+    }
+    let mut allowed: Vec<&str> = crate::TASK_TYPES
+        .iter()
+        .map(|t| t.name)
+        .chain(
+            builtin_command_types()
+                .iter()
+                .chain(registered)
+                .map(|t| t.name.as_str()),
+        )
+        .collect();
+    allowed.sort_unstable();
+    Err(SpecError::new(
+        path,
+        format!(
+            "unknown task type {}; allowed: {}",
+            quote(text),
+            allowed.join(", ")
+        ),
+    ))
 }
 
 /// The edge limit is checked on the array's length, before its names are copied.

@@ -1,9 +1,9 @@
-//! Registry of task types and their type-specific fields. Validation is driven by this
-//! table, so adding a task type means adding an entry here and nothing else.
+//! The task types built into pg_sched's code and their type-specific fields. Validation is
+//! driven by this table; types defined by data (command types) are in `command_type`.
 
 use serde_json::Value;
 
-use crate::error::{Path, SpecError, quote};
+use crate::error::{Path, SpecError};
 
 /// A task type and the fields a task of this type may carry next to the common ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,29 +48,6 @@ pub const TASK_TYPES: &[TaskType] = &[
         }],
     },
 ];
-
-impl TaskType {
-    /// Case-insensitive lookup, as for every enum-like value in a spec.
-    pub(crate) fn parse(value: &Value, path: Path<'_>) -> Result<&'static TaskType, SpecError> {
-        let text = value
-            .as_str()
-            .ok_or_else(|| SpecError::new(path, "must be a string"))?;
-        TASK_TYPES
-            .iter()
-            .find(|task_type| task_type.name.eq_ignore_ascii_case(text))
-            .ok_or_else(|| {
-                let allowed: Vec<&str> = TASK_TYPES.iter().map(|t| t.name).collect();
-                SpecError::new(
-                    path,
-                    format!(
-                        "unknown task type {}; allowed: {}",
-                        quote(text),
-                        allowed.join(", ")
-                    ),
-                )
-            })
-    }
-}
 
 impl FieldKind {
     pub(crate) fn check(self, value: &Value, path: Path<'_>) -> Result<(), SpecError> {
