@@ -17,13 +17,17 @@ DECLARE
     version_id bigint;
     wf_env     jsonb;
     any_env    boolean;
+    types      jsonb;
+    cmd_types  jsonb;
+    any_cmd    boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    norm := sched._normalize_spec(spec::text);
+    types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
+    norm := sched._normalize_spec(spec::text, types);
     wf_name := norm->>'name';
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
@@ -55,6 +59,10 @@ BEGIN
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
     any_env := wf_env <> '{}' OR jsonb_path_exists(norm, '$.tasks[*].env');
+    -- A task of a command type carries its type's definition as it is now: a later change
+    -- of the type does not change what this version runs.
+    cmd_types := sched._command_types(types);
+    any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
@@ -81,10 +89,12 @@ BEGIN
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
-                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params'] END,
+                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params'] END
+               || CASE WHEN any_cmd AND cmd_types ? (task.t->>'type')
+                       THEN jsonb_build_object('command_type', cmd_types->(task.t->>'type')) ELSE '{}' END,
            task.t->'params', source.ids,
            (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
-               OR task.t ? 'params' OR source.ids IS NOT NULL,
+               OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type')),
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id;

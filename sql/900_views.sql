@@ -194,3 +194,21 @@ COMMENT ON COLUMN sched.tenants.role IS 'Role allowed to use the OS user.';
 COMMENT ON COLUMN sched.tenants.os_user IS 'OS user that shell tasks run as on workers.';
 COMMENT ON COLUMN sched.tenants.granted_by IS 'Role that granted it.';
 COMMENT ON COLUMN sched.tenants.granted_at IS 'When.';
+
+CREATE VIEW sched.task_types AS
+SELECT b.name, true AS builtin, b.description, b.fields, b.command,
+       NULL::text AS interpreter, NULL::text AS created_by, NULL::timestamptz AS created_at
+FROM sched._builtin_task_types() b
+UNION ALL
+SELECT tt.name, false, tt.definition->>'description', tt.definition->'fields', tt.definition->>'command',
+       tt.definition->>'interpreter', tt.created_by, tt.created_at
+FROM sched.task_type tt;
+COMMENT ON VIEW sched.task_types IS 'Every task type a spec may use: the built-in ones and those registered with sched.register_task_type.';
+COMMENT ON COLUMN sched.task_types.name IS 'Type name, as a task''s "type" gives it (any case).';
+COMMENT ON COLUMN sched.task_types.builtin IS 'Part of pg_sched (false: registered).';
+COMMENT ON COLUMN sched.task_types.description IS 'What it runs.';
+COMMENT ON COLUMN sched.task_types.fields IS 'Its fields: {name: {kind, required, default, values}}.';
+COMMENT ON COLUMN sched.task_types.command IS 'Command template of a command type ({field} is the value shell-quoted, [...] is left out unless its fields have values); NULL for types built into the worker.';
+COMMENT ON COLUMN sched.task_types.interpreter IS 'Program that runs the command with -c; NULL is bash.';
+COMMENT ON COLUMN sched.task_types.created_by IS 'Role that registered it; NULL for built-in types.';
+COMMENT ON COLUMN sched.task_types.created_at IS 'When it was registered; NULL for built-in types.';

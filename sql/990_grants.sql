@@ -15,9 +15,11 @@ GRANT EXECUTE ON FUNCTION
     sched.wait_workflow(bigint, interval),
     sched.stop_workflow(bigint),
     sched.task_log(bigint, integer, integer),
-    -- These two check for sched_admin themselves, so that others get a message saying so.
+    -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
-    sched.revoke_tenant(regrole, text)
+    sched.revoke_tenant(regrole, text),
+    sched.register_task_type(text, jsonb, boolean),
+    sched.drop_task_type(text)
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz) TO sched_user, sched_admin;
@@ -25,13 +27,13 @@ GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz) TO sched_user,
 GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text) TO sched_user, sched_admin;
 
 -- The views call these as the querying role.
-GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole)
+GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types()
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
-                sched.commands, sched.tenants
+                sched.commands, sched.tenants, sched.task_types
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

@@ -258,12 +258,18 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
     if crate::spec::COMMON_TASK_FIELDS.contains(&name) || name == "command" {
         return Err(at(
             "",
-            format!("{} is a common task field and cannot be redefined", quote(name)),
+            format!(
+                "{} is a common task field and cannot be redefined",
+                quote(name)
+            ),
         ));
     }
-    let obj = spec
-        .as_object()
-        .ok_or_else(|| at("", r#"must be an object {"kind", "required", "default", "values"}"#.into()))?;
+    let obj = spec.as_object().ok_or_else(|| {
+        at(
+            "",
+            r#"must be an object {"kind", "required", "default", "values"}"#.into(),
+        )
+    })?;
     for key in obj.keys() {
         if !matches!(key.as_str(), "kind" | "required" | "default" | "values") {
             return Err(at(
@@ -282,7 +288,12 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
                 .get("values")
                 .and_then(Value::as_array)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| at("values", "an enum needs a non-empty array of strings".into()))?;
+                .ok_or_else(|| {
+                    at(
+                        "values",
+                        "an enum needs a non-empty array of strings".into(),
+                    )
+                })?;
             let values = values
                 .iter()
                 .map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
@@ -440,7 +451,9 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
                     .iter()
                     .position(|&c| c == '}')
                     .map(|n| i + 1 + n)
-                    .ok_or_else(|| format!("'{{' at position {i} is never closed; write {{{{ for a brace"))?;
+                    .ok_or_else(|| {
+                        format!("'{{' at position {i} is never closed; write {{{{ for a brace")
+                    })?;
                 let name: String = chars[i + 1..end].iter().collect();
                 if !fields.contains(&name.as_str()) {
                     return Err(format!(
@@ -461,7 +474,11 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
                 i = end + 1;
                 continue;
             }
-            '}' => return Err(format!("'}}' at position {i} closes nothing; write }}}} for a brace")),
+            '}' => {
+                return Err(format!(
+                    "'}}' at position {i} closes nothing; write }}}} for a brace"
+                ));
+            }
             '[' => {
                 if group.is_some() {
                     return Err(format!("'[' at position {i}: optional parts do not nest"));
@@ -471,9 +488,9 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
             }
             ']' => {
                 flush(&mut text, &mut group, &mut top);
-                let (_, parts) = group
-                    .take()
-                    .ok_or_else(|| format!("']' at position {i} closes nothing; write ]] for a bracket"))?;
+                let (_, parts) = group.take().ok_or_else(|| {
+                    format!("']' at position {i} closes nothing; write ]] for a bracket")
+                })?;
                 top.push(Part::Optional(parts));
             }
             other => text.push(other),
@@ -481,7 +498,9 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
         i += 1;
     }
     if let Some((start, _)) = group {
-        return Err(format!("'[' at position {start} is never closed; write [[ for a bracket"));
+        return Err(format!(
+            "'[' at position {start} is never closed; write [[ for a bracket"
+        ));
     }
     flush(&mut text, &mut group, &mut top);
     Ok(top)

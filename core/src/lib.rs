@@ -11,9 +11,7 @@ mod params;
 mod spec;
 mod task_type;
 
-pub use command_type::{
-    CommandField, CommandType, ValueKind, builtin_command_types, shell_quote,
-};
+pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{ExecutionType, FailureStrategy, ParamType, Priority};
 pub use limits::Limits;

@@ -23,53 +23,117 @@ fn values_are_shell_quoted_and_optional_parts_need_their_fields() {
     }))
     .unwrap();
     let line = tool
-        .render(&settings(json!({"input": "a b'c $(touch x)", "args": ["1", "two words"]})))
+        .render(&settings(
+            json!({"input": "a b'c $(touch x)", "args": ["1", "two words"]}),
+        ))
         .unwrap();
     assert_eq!(
         line,
         r#"tool 'a b'\''c $(touch x)' --mode='fast' -- '1' 'two words' {literal} [x]"#
     );
     let line = tool
-        .render(&settings(json!({"input": "i", "cores": 4, "verbose": true, "args": []})))
+        .render(&settings(
+            json!({"input": "i", "cores": 4, "verbose": true, "args": []}),
+        ))
         .unwrap();
-    assert_eq!(line, "tool 'i' --mode='fast' --cores '4' -v='true' {literal} [x]");
+    assert_eq!(
+        line,
+        "tool 'i' --mode='fast' --cores '4' -v='true' {literal} [x]"
+    );
     assert_eq!(shell_quote("it's"), r#"'it'\''s'"#);
 }
 
 #[test]
 fn a_value_still_not_of_its_kind_after_resolution_is_refused_naming_the_field() {
-    let tool = def(json!({"fields": {"cores": {"kind": "integer"}}, "command": "t[ {cores}]"})).unwrap();
+    let tool =
+        def(json!({"fields": {"cores": {"kind": "integer"}}, "command": "t[ {cores}]"})).unwrap();
     assert_eq!(
-        tool.render(&settings(json!({"cores": "four"}))).unwrap_err().to_string(),
+        tool.render(&settings(json!({"cores": "four"})))
+            .unwrap_err()
+            .to_string(),
         "cores: must be an integer"
     );
-    assert_eq!(tool.render(&settings(json!({"cores": "4"}))).unwrap(), "t '4'");
+    assert_eq!(
+        tool.render(&settings(json!({"cores": "4"}))).unwrap(),
+        "t '4'"
+    );
 }
 
 #[test]
 fn bad_definitions_are_refused_naming_the_field() {
     for (definition, expected) in [
         (json!([]), "definition: must be a JSON object"),
-        (json!({"command": "x", "extra": 1}), "extra: unknown field; allowed: description, fields, command, interpreter"),
+        (
+            json!({"command": "x", "extra": 1}),
+            "extra: unknown field; allowed: description, fields, command, interpreter",
+        ),
         (json!({"fields": {}}), "command: required"),
-        (json!({"command": "  "}), "command: must be a non-empty string"),
-        (json!({"command": "x {nope}"}), "command: {nope} at position 2 names no field; fields: none"),
-        (json!({"command": "x {a"}), "command: '{' at position 2 is never closed"),
-        (json!({"command": "x [a [b]]"}), "command: '[' at position 5: optional parts do not nest"),
-        (json!({"command": "x ]"}), "command: ']' at position 2 closes nothing"),
-        (json!({"fields": {"a": {"kind": "float"}}, "command": "x"}), "fields.a.kind: \"float\" is not a field kind; allowed: string, integer, boolean, enum, list"),
-        (json!({"fields": {"a": {}}, "command": "x"}), "fields.a.kind: required"),
-        (json!({"fields": {"a": {"kind": "enum"}}, "command": "x"}), "fields.a.values: an enum needs a non-empty array of strings"),
-        (json!({"fields": {"a": {"kind": "string", "values": ["x"]}}, "command": "x"}), "fields.a.values: only an enum has values"),
-        (json!({"fields": {"a": {"kind": "integer", "default": "x"}}, "command": "x"}), "fields.a.default: must be an integer"),
-        (json!({"fields": {"a": {"kind": "string", "required": "yes"}}, "command": "x"}), "fields.a.required: must be true or false"),
-        (json!({"fields": {"deps": {"kind": "list"}}, "command": "x"}), "fields.deps: \"deps\" is a common task field"),
-        (json!({"fields": {"A": {"kind": "list"}}, "command": "x"}), "fields.A: \"A\" is not a valid field name"),
-        (json!({"fields": {"a": {"kind": "string", "colour": 1}}, "command": "x"}), "fields.a.colour: unknown field; allowed: kind, required, default, values"),
-        (json!({"command": "x", "interpreter": 3}), "interpreter: must be a program name or path"),
+        (
+            json!({"command": "  "}),
+            "command: must be a non-empty string",
+        ),
+        (
+            json!({"command": "x {nope}"}),
+            "command: {nope} at position 2 names no field; fields: none",
+        ),
+        (
+            json!({"command": "x {a"}),
+            "command: '{' at position 2 is never closed",
+        ),
+        (
+            json!({"command": "x [a [b]]"}),
+            "command: '[' at position 5: optional parts do not nest",
+        ),
+        (
+            json!({"command": "x ]"}),
+            "command: ']' at position 2 closes nothing",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "float"}}, "command": "x"}),
+            "fields.a.kind: \"float\" is not a field kind; allowed: string, integer, boolean, enum, list",
+        ),
+        (
+            json!({"fields": {"a": {}}, "command": "x"}),
+            "fields.a.kind: required",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "enum"}}, "command": "x"}),
+            "fields.a.values: an enum needs a non-empty array of strings",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "string", "values": ["x"]}}, "command": "x"}),
+            "fields.a.values: only an enum has values",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "integer", "default": "x"}}, "command": "x"}),
+            "fields.a.default: must be an integer",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "string", "required": "yes"}}, "command": "x"}),
+            "fields.a.required: must be true or false",
+        ),
+        (
+            json!({"fields": {"deps": {"kind": "list"}}, "command": "x"}),
+            "fields.deps: \"deps\" is a common task field",
+        ),
+        (
+            json!({"fields": {"A": {"kind": "list"}}, "command": "x"}),
+            "fields.A: \"A\" is not a valid field name",
+        ),
+        (
+            json!({"fields": {"a": {"kind": "string", "colour": 1}}, "command": "x"}),
+            "fields.a.colour: unknown field; allowed: kind, required, default, values",
+        ),
+        (
+            json!({"command": "x", "interpreter": 3}),
+            "interpreter: must be a program name or path",
+        ),
     ] {
         let err = def(definition.clone()).unwrap_err();
-        assert!(err.starts_with(expected), "{definition}: {err} lacks {expected}");
+        assert!(
+            err.starts_with(expected),
+            "{definition}: {err} lacks {expected}"
+        );
     }
 }
 
@@ -89,14 +153,38 @@ fn specs_using_command_types_are_validated_like_built_in_types() {
     // A parameter decides later.
     check(json!({"name": "t", "type": "tool", "input": "a", "n": "${n}"})).unwrap();
     for (task, expected) in [
-        (json!({"name": "t", "type": "tool"}), "tasks[0].input: required"),
-        (json!({"name": "t", "type": "tool", "input": 1}), "tasks[0].input: must be a string"),
-        (json!({"name": "t", "type": "tool", "input": "a", "mode": "medium"}), "tasks[0].mode: \"medium\" is not allowed; allowed: fast, slow"),
-        (json!({"name": "t", "type": "tool", "input": "a", "n": 1.5}), "tasks[0].n: must be an integer"),
-        (json!({"name": "t", "type": "tool", "input": "a", "args": "x"}), "tasks[0].args: must be an array of strings"),
-        (json!({"name": "t", "type": "tool", "input": "a", "script": "x"}), "tasks[0].script: unknown field; allowed: name, type, deps, priority, worker_group, description, env, params, out, args, input, mode, n"),
-        (json!({"name": "t", "type": "tool", "input": "$[yyyyMMdd+]"}), "tasks[0].input: $[yyyyMMdd+]"),
-        (json!({"name": "t", "type": "tol"}), "tasks[0].type: unknown task type \"tol\"; allowed: empty, mr, python, shell, tool"),
+        (
+            json!({"name": "t", "type": "tool"}),
+            "tasks[0].input: required",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": 1}),
+            "tasks[0].input: must be a string",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": "a", "mode": "medium"}),
+            "tasks[0].mode: \"medium\" is not allowed; allowed: fast, slow",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": "a", "n": 1.5}),
+            "tasks[0].n: must be an integer",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": "a", "args": "x"}),
+            "tasks[0].args: must be an array of strings",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": "a", "script": "x"}),
+            "tasks[0].script: unknown field; allowed: name, type, deps, priority, worker_group, description, env, params, out, args, input, mode, n",
+        ),
+        (
+            json!({"name": "t", "type": "tool", "input": "$[yyyyMMdd+]"}),
+            "tasks[0].input: $[yyyyMMdd+]",
+        ),
+        (
+            json!({"name": "t", "type": "tol"}),
+            "tasks[0].type: unknown task type \"tol\"; allowed: empty, mr, python, shell, tool",
+        ),
     ] {
         let err = check(task.clone()).unwrap_err();
         assert!(err.starts_with(expected), "{task}: {err} lacks {expected}");
@@ -105,7 +193,10 @@ fn specs_using_command_types_are_validated_like_built_in_types() {
 
 #[test]
 fn mr_builds_the_hadoop_jar_command_line() {
-    let mr = builtin_command_types().iter().find(|t| t.name == "mr").unwrap();
+    let mr = builtin_command_types()
+        .iter()
+        .find(|t| t.name == "mr")
+        .unwrap();
     let line = mr
         .render(&settings(json!({
             "main_jar": "/jobs/wc.jar", "main_class": "org.Wc", "app_name": "word count",

@@ -83,9 +83,19 @@ extension_sql_file!(
     requires = ["retention", params::resolve_template]
 );
 extension_sql_file!(
+    "../../sql/180_task_types.sql",
+    name = "task_types",
+    requires = [
+        "params",
+        spec::normalize_task_type,
+        spec::command_types,
+        spec::builtin_task_types
+    ]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["params"]
+    requires = ["task_types"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

@@ -160,21 +160,43 @@ pub fn resolve_task(
         }
     };
     let mut failure = None;
-    for (name, value) in fields.iter_mut() {
-        // The environment is passed as declared, as in DolphinScheduler; `out` is the worker's.
-        if matches!(name.as_str(), "env" | "out") {
+    'fields: for (name, value) in fields.iter_mut() {
+        // The environment is passed as declared, as in DolphinScheduler; `out` is the worker's,
+        // `command_type` the definition of a command type.
+        if matches!(name.as_str(), "env" | "out" | "command_type") {
             continue;
         }
-        if let Value::String(text) = value
-            && sched_core::has_placeholders(text)
-        {
-            match sched_core::resolve_template(text, &all, at, name) {
-                Ok(resolved) => *text = resolved,
-                Err(err) => {
-                    failure = Some(err.to_string());
-                    break;
+        let texts: Vec<&mut Value> = match value {
+            Value::Array(items) => items.iter_mut().collect(),
+            one => vec![one],
+        };
+        for text in texts {
+            if let Value::String(text) = text
+                && sched_core::has_placeholders(text)
+            {
+                match sched_core::resolve_template(text, &all, at, name) {
+                    Ok(resolved) => *text = resolved,
+                    Err(err) => {
+                        failure = Some(err.to_string());
+                        break 'fields;
+                    }
                 }
             }
+        }
+    }
+    // A command type's command line is rendered from the resolved values, each quoted, so
+    // that no value can become shell syntax.
+    if failure.is_none()
+        && let Some(definition) = fields.get("command_type")
+    {
+        let name = definition["name"].as_str().unwrap_or_default().to_owned();
+        let rendered = sched_core::CommandType::parse(&name, definition)
+            .and_then(|command_type| command_type.render(&fields));
+        match rendered {
+            Ok(command) => {
+                fields.insert("command".into(), command.into());
+            }
+            Err(err) => failure = Some(err.to_string()),
         }
     }
     if let Some(why) = failure {

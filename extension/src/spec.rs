@@ -1,24 +1,139 @@
-//! The workflow spec validator, exposed to the SQL that stores definitions.
+//! The workflow spec validator and the task-type registry's validation, exposed to the SQL
+//! that stores definitions.
 
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
+use serde_json::Value;
 
 use crate::gucs;
+
+fn fail(message: String) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message
+    );
+}
+
+/// The registered command types, from `{name: definition}` as sched.task_type stores them.
+fn registered(types: &Value) -> Vec<sched_core::CommandType> {
+    types
+        .as_object()
+        .map(|types| {
+            types
+                .iter()
+                .filter_map(|(name, definition)| {
+                    sched_core::CommandType::parse(name, definition).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Validates a workflow spec, given as JSON text, within the sched.max_* limits and returns
 /// it normalised (defaults filled, enum values lower case); raises `invalid_parameter_value`
 /// naming the offending field or the limit. The text, not a jsonb value, comes in so that its
-/// size and nesting are checked before anything parses it recursively.
+/// size and nesting are checked before anything parses it recursively. `types` are the
+/// registered task types, `{name: definition}`.
 #[pg_extern(name = "_normalize_spec", stable, parallel_safe)]
-pub fn normalize_spec(spec: &str) -> JsonB {
-    match sched_core::parse_spec(spec, &gucs::spec_limits()) {
+pub fn normalize_spec(spec: &str, types: JsonB) -> JsonB {
+    match sched_core::parse_spec_with(spec, &gucs::spec_limits(), &registered(&types.0)) {
         Ok(valid) => JsonB(valid.to_json()),
-        Err(err) => {
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("invalid workflow spec: {err}")
-            );
-        }
+        Err(err) => fail(format!("invalid workflow spec: {err}")),
     }
+}
+
+/// A task type definition as sched.register_task_type stores it, or an error naming the
+/// field of the definition at fault.
+#[pg_extern(name = "_normalize_task_type", immutable, parallel_safe)]
+pub fn normalize_task_type(name: &str, definition: JsonB) -> JsonB {
+    let valid_name = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        fail(format!(
+            "name: {} is not a valid task type name; use 1-63 lower-case letters, digits and '_', starting with a letter",
+            Value::from(name)
+        ));
+    }
+    if is_builtin(name) {
+        fail(format!("name: \"{name}\" is a built-in task type"));
+    }
+    match sched_core::CommandType::parse(name, &definition.0) {
+        Ok(valid) => JsonB(valid.to_json()),
+        Err(err) => fail(format!("definition.{err}")),
+    }
+}
+
+fn is_builtin(name: &str) -> bool {
+    sched_core::TASK_TYPES.iter().any(|t| t.name == name)
+        || sched_core::builtin_command_types()
+            .iter()
+            .any(|t| t.name == name)
+}
+
+/// Every command type by name, built-in and `registered` (`{name: definition}`), for the
+/// definitions of tasks of such types to carry their type as it was.
+#[pg_extern(name = "_command_types", immutable, parallel_safe)]
+pub fn command_types(registered: JsonB) -> JsonB {
+    let mut all = serde_json::Map::new();
+    for t in sched_core::builtin_command_types() {
+        all.insert(t.name.clone(), t.to_json());
+    }
+    if let Value::Object(types) = registered.0 {
+        all.extend(types);
+    }
+    JsonB(Value::Object(all))
+}
+
+/// The built-in task types as rows of the sched.task_types view: name, fields, command.
+#[pg_extern(name = "_builtin_task_types", immutable, parallel_safe)]
+pub fn builtin_task_types() -> TableIterator<
+    'static,
+    (
+        name!(name, String),
+        name!(fields, JsonB),
+        name!(command, Option<String>),
+        name!(description, String),
+    ),
+> {
+    let mut rows: Vec<(String, JsonB, Option<String>, String)> = sched_core::TASK_TYPES
+        .iter()
+        .map(|t| {
+            let fields: serde_json::Map<String, Value> = t
+                .fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.to_owned(),
+                        serde_json::json!({"kind": "string", "required": f.required}),
+                    )
+                })
+                .collect();
+            let description = match t.name {
+                "empty" => "no process; succeeds at once",
+                "shell" => "bash -c script",
+                "python" => "the worker's --python on script",
+                _ => "",
+            };
+            (
+                t.name.to_owned(),
+                JsonB(Value::Object(fields)),
+                None,
+                description.to_owned(),
+            )
+        })
+        .collect();
+    rows.extend(sched_core::builtin_command_types().iter().map(|t| {
+        let def = t.to_json();
+        (
+            t.name.clone(),
+            JsonB(def["fields"].clone()),
+            Some(t.command.clone()),
+            t.description.clone(),
+        )
+    }));
+    TableIterator::new(rows)
 }

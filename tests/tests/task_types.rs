@@ -113,3 +113,191 @@ fn a_worker_without_the_python_interpreter_fails_python_tasks_saying_why() {
         ]
     );
 }
+
+/// A `hadoop` that prints each argument it was given between brackets, one per line: no
+/// Hadoop distribution can be installed here, and the point is the exact command line.
+fn recording_hadoop(cluster: &Cluster) -> String {
+    let bin = cluster.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let hadoop = bin.join("hadoop");
+    std::fs::write(&hadoop, "#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n").unwrap();
+    std::fs::set_permissions(&hadoop, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+#[test]
+fn mr_runs_hadoop_jar_with_each_resolved_value_as_one_argument() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let pwned = cluster.dir.join("pwned");
+    define(
+        &mut db,
+        &serde_json::json!({"name": "wordcount", "params": {"day": "$[yyyy-MM-dd]"}, "tasks": [
+            {"name": "count", "type": "MR", "main_jar": "/jobs/wc.jar", "main_class": "org.example.WordCount",
+             "app_name": format!("count ${{day}} $(touch {})", pwned.display()), "queue": "etl",
+             "others": ["-D", "mapreduce.map.memory.mb=2048"], "main_args": ["/in/${day}", "it's here"]},
+            {"name": "plain", "type": "mr", "main_jar": "j.jar"}]})
+        .to_string(),
+    );
+    let mut cmd = cluster.worker_command("w1");
+    cmd.env("PATH", recording_hadoop(&cluster))
+        .arg("--database-url")
+        .arg(cluster.conn_string(WORKER_ROLE));
+    let _worker = cluster.start_worker("w1", &mut cmd);
+    let id: i64 = db
+        .query_one(
+            "SELECT sched.start_workflow('wordcount', '{}', '{\"schedule_time\": \"2024-03-15 02:30:00+00\"}')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    assert_eq!(
+        task_output(&mut db, id, "count"),
+        [
+            "[jar]",
+            "[/jobs/wc.jar]",
+            "[org.example.WordCount]",
+            "[-D]",
+            &format!(
+                "[mapreduce.job.name=count 2024-03-15 $(touch {})]",
+                pwned.display()
+            ),
+            "[-D]",
+            "[mapreduce.job.queuename=etl]",
+            "[-D]",
+            "[mapreduce.map.memory.mb=2048]",
+            "[/in/2024-03-15]",
+            "[it's here]",
+        ]
+    );
+    assert!(!pwned.exists(), "a field value ran as shell code");
+    assert_eq!(task_output(&mut db, id, "plain"), ["[jar]", "[j.jar]"]);
+}
+
+#[test]
+fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
+    let cluster = Cluster::start(&[]);
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute("CREATE ROLE alice LOGIN IN ROLE sched_user")
+        .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    let definition = serde_json::json!({
+        "description": "copies a file",
+        "fields": {
+            "src": {"kind": "string", "required": true},
+            "mode": {"kind": "enum", "values": ["fast", "safe"], "default": "safe"},
+            "retries": {"kind": "integer"},
+            "tags": {"kind": "list"}
+        },
+        "command": "echo copy {src} mode={mode}[ retries={retries}][ {tags}]",
+        "interpreter": "sh"
+    });
+    let err = error_of(alice.execute(
+        "SELECT sched.register_task_type('copy', $1)",
+        &[&definition],
+    ));
+    assert!(
+        err.contains("permission denied to register task types"),
+        "{err}"
+    );
+    for (name, bad, expected) in [
+        (
+            "shell",
+            definition.clone(),
+            "name: \"shell\" is a built-in task type",
+        ),
+        (
+            "Copy",
+            definition.clone(),
+            "name: \"Copy\" is not a valid task type name",
+        ),
+        (
+            "copy",
+            serde_json::json!({"command": "echo {nope}"}),
+            "definition.command: {nope} at position 5 names no field",
+        ),
+    ] {
+        let err =
+            error_of(admin.execute("SELECT sched.register_task_type($1, $2)", &[&name, &bad]));
+        assert!(err.contains(expected), "{err} lacks {expected}");
+    }
+    admin
+        .execute(
+            "SELECT sched.register_task_type('copy', $1)",
+            &[&definition],
+        )
+        .unwrap();
+    let err = error_of(admin.execute(
+        "SELECT sched.register_task_type('copy', $1)",
+        &[&definition],
+    ));
+    assert!(err.contains("task type \"copy\" already exists"), "{err}");
+
+    let bad: serde_json::Value = serde_json::from_str(
+        r#"{"name": "cp", "tasks": [{"name": "c", "type": "copy", "src": "a", "mode": "quick"}]}"#,
+    )
+    .unwrap();
+    let err = error_of(alice.query_one("SELECT sched.create_workflow($1)", &[&bad]));
+    assert!(
+        err.contains("tasks[0].mode: \"quick\" is not allowed; allowed: fast, safe"),
+        "{err}"
+    );
+    define(
+        &mut alice,
+        r#"{"name": "cp", "tasks": [
+            {"name": "c", "type": "copy", "src": "${file}", "retries": "${n}", "tags": ["a b", "${file}"]},
+            {"name": "bad", "type": "copy", "src": "x", "retries": "${word}"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id: i64 = alice
+        .query_one(
+            r#"SELECT sched.start_workflow('cp', '{"file": "it''s.txt", "n": "3", "word": "three"}')"#,
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wait(&mut alice, id, 60), "failed");
+    assert_eq!(
+        task_output(&mut alice, id, "c"),
+        ["copy it's.txt mode=safe retries=3 a b it's.txt"]
+    );
+    assert_eq!(
+        task_output(&mut alice, id, "bad"),
+        ["sched-worker: cannot resolve parameters: retries: must be an integer"]
+    );
+
+    let types: Vec<(String, bool)> = alice
+        .query(
+            "SELECT name, builtin FROM sched.task_types ORDER BY name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let names: Vec<(&str, bool)> = types.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    assert_eq!(
+        names,
+        [
+            ("copy", false),
+            ("empty", true),
+            ("mr", true),
+            ("python", true),
+            ("shell", true)
+        ]
+    );
+
+    let err = error_of(admin.execute("SELECT sched.drop_task_type('copy')", &[]));
+    assert!(
+        err.contains("task type \"copy\" is used by workflow \"cp\" (version 1)"),
+        "{err}"
+    );
+    alice
+        .execute("SELECT sched.drop_workflow('cp')", &[])
+        .unwrap();
+    admin
+        .execute("SELECT sched.drop_task_type('copy')", &[])
+        .unwrap();
+}

@@ -210,6 +210,43 @@ pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
                 outs,
             )
         }
+        // A command type: the database rendered its command line from the task's fields.
+        _ if task.settings.get("command_type").is_some() => {
+            let Some(command) = task.settings.get("command").and_then(|c| c.as_str()) else {
+                return not_started(
+                    &reports,
+                    lease,
+                    "no command was rendered for this task".into(),
+                );
+            };
+            let interpreter = match task.settings["command_type"]
+                .get("interpreter")
+                .and_then(|i| i.as_str())
+            {
+                None => bash().to_owned(),
+                Some(name) => match find_program(Path::new(name)) {
+                    Some(found) => found,
+                    None => {
+                        return not_started(
+                            &reports,
+                            lease,
+                            format!(
+                                "interpreter {name} of task type \"{}\" was not found",
+                                task.task_type
+                            ),
+                        );
+                    }
+                },
+            };
+            start_process(
+                task,
+                lease,
+                Program::Command(interpreter, command.to_owned()),
+                work_dir.join(format!("task-{}", task.task_instance_id)),
+                reports,
+                outs,
+            )
+        }
         "empty" => {
             let (exit_code, out_params, why) = exported(outs.as_ref(), 0);
             finish_with(&reports, lease, exit_code, why, out_params);
@@ -263,6 +300,8 @@ enum Program {
     /// an argument is limited to 128 KiB, a script is not. Unbuffered, so that its output (and
     /// the OUT values it prints) arrives as it is written, as a shell's does.
     Python(PathBuf, String),
+    /// `<interpreter> -c <command>`: a command type's rendered command line.
+    Command(PathBuf, String),
 }
 
 const PYTHON_SCRIPT: &str = "script.py";
@@ -288,6 +327,11 @@ fn start_process(
         Program::Python(python, _) => {
             let mut command = Command::new(python);
             command.arg(PYTHON_SCRIPT);
+            command
+        }
+        Program::Command(interpreter, line) => {
+            let mut command = Command::new(interpreter);
+            command.arg("-c").arg(line);
             command
         }
     };
@@ -332,14 +376,14 @@ fn start_process(
         })
         .and_then(|()| match &program {
             Program::Python(_, script) => std::fs::write(dir.join(PYTHON_SCRIPT), script),
-            Program::Shell(_) => Ok(()),
+            Program::Shell(_) | Program::Command(..) => Ok(()),
         });
     let mut child = match prepared.and_then(|()| command.spawn()) {
         Ok(child) => child,
         Err(err) => {
             let what = match &program {
                 Program::Shell(_) => bash().to_owned(),
-                Program::Python(python, _) => python.clone(),
+                Program::Python(program, _) | Program::Command(program, _) => program.clone(),
             };
             let why = format!(
                 "cannot start {} in {}: {err}",
