@@ -255,7 +255,7 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
             ),
         ));
     }
-    if crate::spec::COMMON_TASK_FIELDS.contains(&name) || name == "command" {
+    if crate::spec::COMMON_TASK_FIELDS.contains(&name) {
         return Err(at(
             "",
             format!(
@@ -263,6 +263,10 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
                 quote(name)
             ),
         ));
+    }
+    // The names under which a task's settings carry its type and what the claim made of it.
+    if matches!(name, "command" | "command_type" | "resolve_error") {
+        return Err(at("", format!("{} is reserved", quote(name))));
     }
     let obj = spec.as_object().ok_or_else(|| {
         at(

@@ -121,6 +121,10 @@ fn bad_definitions_are_refused_naming_the_field() {
             "fields.A: \"A\" is not a valid field name",
         ),
         (
+            json!({"fields": {"command_type": {"kind": "string"}}, "command": "x"}),
+            "fields.command_type: \"command_type\" is reserved",
+        ),
+        (
             json!({"fields": {"a": {"kind": "string", "colour": 1}}, "command": "x"}),
             "fields.a.colour: unknown field; allowed: kind, required, default, values",
         ),
