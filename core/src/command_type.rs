@@ -72,7 +72,44 @@ pub fn builtin_command_types() -> &'static [CommandType] {
     })
 }
 
+/// Type and field names: 1-63 lower-case letters, digits and '_', starting with a letter.
+fn is_lower_word(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 impl CommandType {
+    /// A type an administrator registers: [`CommandType::parse`], with a name that is valid
+    /// and not one of the built-in types'. Errors name `name` or `definition.<field>`.
+    pub fn register(name: &str, definition: &Value) -> Result<CommandType, SpecError> {
+        let refuse = |message: String| SpecError {
+            path: "name".into(),
+            message,
+        };
+        if !is_lower_word(name) {
+            return Err(refuse(format!(
+                "{} is not a valid task type name; use 1-63 lower-case letters, digits and '_', starting with a letter",
+                quote(name)
+            )));
+        }
+        let builtin = crate::TASK_TYPES.iter().any(|t| t.name == name)
+            || builtin_command_types().iter().any(|t| t.name == name);
+        if builtin {
+            return Err(refuse(format!("{} is a built-in task type", quote(name))));
+        }
+        CommandType::parse(name, definition).map_err(|e| SpecError {
+            path: if e.path == "definition" {
+                e.path
+            } else {
+                format!("definition.{}", e.path)
+            },
+            message: e.message,
+        })
+    }
+
     /// Validates a type definition `{"description", "fields": {name: {"kind", "required",
     /// "default", "values"}}, "command", "interpreter"}`; errors name the field of the
     /// definition at fault. (`name` in the definition, if present, must be `name`.)
@@ -241,12 +278,7 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
         },
         message,
     };
-    let valid_name = (1..=63).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_name {
+    if !is_lower_word(name) {
         return Err(at(
             "",
             format!(

@@ -216,3 +216,32 @@ fn mr_builds_the_hadoop_jar_command_line() {
         "hadoop jar 'j.jar'"
     );
 }
+
+#[test]
+fn registered_names_are_words_and_not_built_in() {
+    let register = |name: &str, definition: Value| {
+        CommandType::register(name, &definition).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        register("shell", json!({"command": "x"})).unwrap_err(),
+        "name: \"shell\" is a built-in task type"
+    );
+    assert_eq!(
+        register("mr", json!({"command": "x"})).unwrap_err(),
+        "name: \"mr\" is a built-in task type"
+    );
+    assert!(
+        register("9x", json!({"command": "x"}))
+            .unwrap_err()
+            .starts_with("name: \"9x\" is not a valid task type name")
+    );
+    assert_eq!(
+        register("tool", json!([])).unwrap_err(),
+        "definition: must be a JSON object"
+    );
+    assert_eq!(
+        register("tool", json!({"command": "{x}"})).unwrap_err(),
+        "definition.command: {x} at position 0 names no field; fields: none"
+    );
+    register("tool", json!({"command": "x"})).unwrap();
+}

@@ -47,31 +47,10 @@ pub fn normalize_spec(spec: &str, types: JsonB) -> JsonB {
 /// field of the definition at fault.
 #[pg_extern(name = "_normalize_task_type", immutable, parallel_safe)]
 pub fn normalize_task_type(name: &str, definition: JsonB) -> JsonB {
-    let valid_name = (1..=63).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_name {
-        fail(format!(
-            "name: {} is not a valid task type name; use 1-63 lower-case letters, digits and '_', starting with a letter",
-            Value::from(name)
-        ));
-    }
-    if is_builtin(name) {
-        fail(format!("name: \"{name}\" is a built-in task type"));
-    }
-    match sched_core::CommandType::parse(name, &definition.0) {
+    match sched_core::CommandType::register(name, &definition.0) {
         Ok(valid) => JsonB(valid.to_json()),
-        Err(err) => fail(format!("definition.{err}")),
+        Err(err) => fail(err.to_string()),
     }
-}
-
-fn is_builtin(name: &str) -> bool {
-    sched_core::TASK_TYPES.iter().any(|t| t.name == name)
-        || sched_core::builtin_command_types()
-            .iter()
-            .any(|t| t.name == name)
 }
 
 /// Every command type by name, built-in and `registered` (`{name: definition}`), for the
