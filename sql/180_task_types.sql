@@ -24,10 +24,7 @@ AS $$
 DECLARE
     norm jsonb;
 BEGIN
-    IF NOT pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER') THEN
-        RAISE EXCEPTION 'permission denied to register task types'
-            USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only members of sched_admin may.';
-    END IF;
+    PERFORM sched._require_admin(principal, 'sched.register_task_type');
     IF name IS NULL OR definition IS NULL THEN
         RAISE EXCEPTION '%: required', CASE WHEN name IS NULL THEN 'name' ELSE 'definition' END
             USING ERRCODE = 'invalid_parameter_value';
@@ -60,10 +57,7 @@ AS $$
 DECLARE
     user_of record;
 BEGIN
-    IF NOT pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER') THEN
-        RAISE EXCEPTION 'permission denied to drop task types'
-            USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only members of sched_admin may.';
-    END IF;
+    PERFORM sched._require_admin(principal, 'sched.drop_task_type');
     PERFORM 1 FROM sched.task_type tt WHERE tt.name = _drop_task_type.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task type "%" does not exist', name USING ERRCODE = 'undefined_object';

@@ -370,3 +370,28 @@ fn pump(
         }
     }
 }
+
+/// The process id a task wrote to `file`, once it has (within 30 s).
+pub fn pid_written_to(file: &Path) -> i32 {
+    wait_for(
+        Duration::from_secs(30),
+        &format!("a task to write its child's pid to {}", file.display()),
+        || {
+            std::fs::read_to_string(file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        },
+    )
+}
+
+/// Waits (up to 10 s) until no process has id `pid`.
+pub fn wait_gone(pid: i32) {
+    wait_for(
+        Duration::from_secs(10),
+        &format!("process {pid} to be gone"),
+        || {
+            // SAFETY: signal 0 only checks for existence.
+            (unsafe { libc::kill(pid, 0) } != 0).then_some(())
+        },
+    );
+}

@@ -163,15 +163,7 @@ fn stop_kills_the_whole_process_group_and_ends_stopped() {
     );
     let _worker = cluster.worker("w1", &[]);
     let id = start(&mut db, "stoppable");
-    let grandchild: i32 = wait_for(
-        Duration::from_secs(30),
-        "the task to start its grandchild",
-        || {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-        },
-    );
+    let grandchild = pid_written_to(&pid_file);
     db.execute("SELECT sched.stop_workflow($1)", &[&id])
         .unwrap();
     assert_eq!(wait(&mut db, id, 30), "stopped");
@@ -179,14 +171,7 @@ fn stop_kills_the_whole_process_group_and_ends_stopped() {
         task_states(&mut db, id),
         [("long".to_owned(), "killed".to_owned(), 1)]
     );
-    wait_for(
-        Duration::from_secs(10),
-        "the grandchild process to be gone",
-        || {
-            // SAFETY: signal 0 only checks for existence.
-            (unsafe { libc::kill(grandchild, 0) } != 0).then_some(())
-        },
-    );
+    wait_gone(grandchild);
 
     let err = error_of(db.execute("SELECT sched.stop_workflow($1)", &[&id]));
     assert!(err.contains("already stopped"), "{err}");

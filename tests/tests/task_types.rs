@@ -1,8 +1,6 @@
 //! Task types beyond shell: what each runs, and that output, OUT capture, failure and kill
 //! behave as for shell.
 
-use std::time::Duration;
-
 use sched_tests::*;
 
 #[test]
@@ -69,15 +67,7 @@ fn a_stopped_python_task_is_killed_with_what_it_started() {
     );
     let _worker = cluster.worker("w1", &[]);
     let id = start(&mut db, "pylong");
-    let child: i32 = wait_for(
-        Duration::from_secs(30),
-        "the task to start its child",
-        || {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-        },
-    );
+    let child = pid_written_to(&pid_file);
     db.execute("SELECT sched.stop_workflow($1)", &[&id])
         .unwrap();
     assert_eq!(wait(&mut db, id, 30), "stopped");
@@ -85,14 +75,7 @@ fn a_stopped_python_task_is_killed_with_what_it_started() {
         task_states(&mut db, id),
         [("long".to_owned(), "killed".to_owned(), 1)]
     );
-    wait_for(
-        Duration::from_secs(10),
-        "the child process to be gone",
-        || {
-            // SAFETY: signal 0 only checks for existence.
-            (unsafe { libc::kill(child, 0) } != 0).then_some(())
-        },
-    );
+    wait_gone(child);
 }
 
 #[test]
@@ -199,7 +182,12 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
         &[&definition],
     ));
     assert!(
-        err.contains("permission denied to register task types"),
+        err.contains("permission denied for sched.register_task_type"),
+        "{err}"
+    );
+    let err = error_of(alice.execute("SELECT sched.drop_task_type('mr')", &[]));
+    assert!(
+        err.contains("permission denied for sched.drop_task_type"),
         "{err}"
     );
     for (name, bad, expected) in [
