@@ -63,6 +63,9 @@ pub async fn run(config: Config) -> Result<()> {
              from the process list or environment; put the connection string in --database-url-file"
         );
     }
+    // Before registering: a registered worker may be given tasks at once.
+    std::fs::create_dir_all(&config.work_dir)
+        .with_context(|| format!("cannot create --work-dir {}", config.work_dir.display()))?;
     let pool = db::pool(pg_config.clone())?;
     let registration = Registration {
         name: config.name(),
@@ -80,8 +83,6 @@ pub async fn run(config: Config) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!(describe_connect_error(&e, &pg_config)))?;
     info!(worker_id = first_id, name = %registration.name, slots = registration.slots, groups = ?registration.groups, "registered");
-    std::fs::create_dir_all(&config.work_dir)
-        .with_context(|| format!("cannot create --work-dir {}", config.work_dir.display()))?;
 
     let worker_id = Arc::new(AtomicI64::new(first_id));
     let running_count = Arc::new(AtomicUsize::new(0));
