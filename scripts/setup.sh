@@ -5,7 +5,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.0
 
 missing=()
-for pkg in postgresql-15 postgresql-server-dev-15 clang libclang-dev python3; do
+for pkg in postgresql-15 postgresql-server-dev-15 clang libclang-dev python3 python3-venv openjdk-17-jre-headless; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -23,4 +23,14 @@ fi
 config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
 if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$config"; then
     cargo pgrx init --pg15 "$PG_CONFIG"
+fi
+
+# spark-submit for the SPARK task type's tests: PySpark (which bundles Spark) in a virtualenv,
+# run in local mode on the installed Java 17.
+SPARK_VENV=${SCHED_SPARK_VENV:-/opt/sched-spark}
+PYSPARK_VERSION=3.5.3
+if ! "$SPARK_VENV/bin/python" -c "import pyspark, sys; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+    echo "setup: installing pyspark $PYSPARK_VERSION into $SPARK_VENV"
+    python3 -m venv "$SPARK_VENV"
+    "$SPARK_VENV/bin/pip" install -q "pyspark==$PYSPARK_VERSION"
 fi

@@ -4,7 +4,8 @@
 //! Administrators register such types from SQL; `mr` is one built in.
 //!
 //! Template syntax: `{field}` is the field's value; `[...]` is an optional part, left out
-//! unless every field it names has a value; `{{`, `}}`, `[[` and `]]` are the characters
+//! unless every field it names has a value; `[?field=a|b:...]` is also left out unless the
+//! field's value is one of those listed; `{{`, `}}`, `[[` and `]]` are the characters
 //! themselves. A list renders as its items, each quoted, separated by spaces.
 
 use std::sync::OnceLock;
@@ -43,7 +44,8 @@ pub enum ValueKind {
 const KINDS: &str = "string, integer, boolean, enum, list";
 
 /// The command types pg_sched ships, in the format administrators register theirs.
-const BUILTIN: &[&str] = &[r#"{
+const BUILTIN: &[&str] = &[
+    r#"{
     "name": "mr",
     "description": "Hadoop MapReduce: hadoop jar main_jar [main_class] -D options args",
     "fields": {
@@ -55,7 +57,28 @@ const BUILTIN: &[&str] = &[r#"{
         "main_args": {"kind": "list"}
     },
     "command": "hadoop jar {main_jar}[ {main_class}][ -D mapreduce.job.name={app_name}][ -D mapreduce.job.queuename={queue}][ {others}][ {main_args}]"
-}"#];
+}"#,
+    r#"{
+    "name": "spark",
+    "description": "Apache Spark: spark-submit (spark-sql -f for program_type sql), from $SPARK_HOME/bin or PATH",
+    "fields": {
+        "program_type": {"kind": "enum", "values": ["java", "scala", "python", "sql"], "required": true},
+        "main_file": {"kind": "string", "required": true},
+        "main_class": {"kind": "string"},
+        "master": {"kind": "string"},
+        "deploy_mode": {"kind": "enum", "values": ["client", "cluster"]},
+        "app_name": {"kind": "string"},
+        "driver_cores": {"kind": "integer"},
+        "driver_memory": {"kind": "string"},
+        "num_executors": {"kind": "integer"},
+        "executor_cores": {"kind": "integer"},
+        "executor_memory": {"kind": "string"},
+        "main_args": {"kind": "list"},
+        "others": {"kind": "list"}
+    },
+    "command": "[?program_type=sql:\"${{SPARK_HOME:+$SPARK_HOME/bin/}}spark-sql\"][?program_type=java|scala|python:\"${{SPARK_HOME:+$SPARK_HOME/bin/}}spark-submit\"][ --master {master}][ --deploy-mode {deploy_mode}][ --name {app_name}][ --driver-cores {driver_cores}][ --driver-memory {driver_memory}][ --num-executors {num_executors}][ --executor-cores {executor_cores}][ --executor-memory {executor_memory}][ {others}][?program_type=java|scala: --class {main_class}][?program_type=sql: -f {main_file}][?program_type=java|scala|python: {main_file}][?program_type=java|scala|python: {main_args}]"
+}"#,
+];
 
 /// The built-in command types.
 pub fn builtin_command_types() -> &'static [CommandType] {
@@ -246,18 +269,29 @@ impl CommandType {
             match part {
                 Part::Text(text) => out.push_str(&text),
                 Part::Field(name) => out.push_str(&value_of(&name).unwrap_or_default()),
-                Part::Optional(inner) => {
+                Part::Optional(condition, inner) => {
+                    let chosen = condition.is_none_or(|c| {
+                        let value = settings
+                            .get(&c.field)
+                            .or(self.field(&c.field).and_then(|f| f.default.as_ref()));
+                        let text = match value {
+                            Some(Value::String(text)) => Some(text.clone()),
+                            Some(Value::Null) | None => None,
+                            Some(other) => Some(other.to_string()),
+                        };
+                        text.is_some_and(|text| c.values.contains(&text))
+                    });
                     let present = inner
                         .iter()
                         .all(|p| !matches!(p, Part::Field(name) if value_of(name).is_none()));
-                    if present {
+                    if chosen && present {
                         for p in inner {
                             match p {
                                 Part::Text(text) => out.push_str(&text),
                                 Part::Field(name) => {
                                     out.push_str(&value_of(&name).unwrap_or_default())
                                 }
-                                Part::Optional(_) => {}
+                                Part::Optional(..) => {}
                             }
                         }
                     }
@@ -454,21 +488,30 @@ pub fn shell_quote(text: &str) -> String {
 enum Part {
     Text(String),
     Field(String),
-    Optional(Vec<Part>),
+    Optional(Option<Condition>, Vec<Part>),
+}
+
+/// `?field=a|b:` at the start of an optional part.
+#[derive(Debug, Clone, PartialEq)]
+struct Condition {
+    field: String,
+    values: Vec<String>,
 }
 
 /// The template's parts; an error says what is wrong and where (character position).
 fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> {
     let chars: Vec<char> = template.chars().collect();
     let mut top: Vec<Part> = Vec::new();
-    let mut group: Option<(usize, Vec<Part>)> = None;
+    let mut group: Option<(usize, Option<Condition>, Vec<Part>)> = None;
     let mut text = String::new();
     let mut i = 0;
-    let flush = |text: &mut String, group: &mut Option<(usize, Vec<Part>)>, top: &mut Vec<Part>| {
+    let flush = |text: &mut String,
+                 group: &mut Option<(usize, Option<Condition>, Vec<Part>)>,
+                 top: &mut Vec<Part>| {
         if !text.is_empty() {
             let part = Part::Text(std::mem::take(text));
             match group {
-                Some((_, parts)) => parts.push(part),
+                Some((_, _, parts)) => parts.push(part),
                 None => top.push(part),
             }
         }
@@ -504,7 +547,7 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
                 flush(&mut text, &mut group, &mut top);
                 let part = Part::Field(name);
                 match &mut group {
-                    Some((_, parts)) => parts.push(part),
+                    Some((_, _, parts)) => parts.push(part),
                     None => top.push(part),
                 }
                 i = end + 1;
@@ -520,20 +563,49 @@ fn parse_template(template: &str, fields: &[&str]) -> Result<Vec<Part>, String> 
                     return Err(format!("'[' at position {i}: optional parts do not nest"));
                 }
                 flush(&mut text, &mut group, &mut top);
-                group = Some((i, Vec::new()));
+                let start = i;
+                let mut condition = None;
+                if chars.get(i + 1) == Some(&'?') {
+                    let end = chars[i + 2..]
+                        .iter()
+                        .position(|&c| c == ':')
+                        .map(|n| i + 2 + n)
+                        .ok_or_else(|| {
+                            format!("'[?' at position {i} needs field=value|value: before its text")
+                        })?;
+                    let written: String = chars[i + 2..end].iter().collect();
+                    let (field, values) = written.split_once('=').ok_or_else(|| {
+                        format!("'[?{written}:' at position {i}: write [?field=value|value:...]")
+                    })?;
+                    if !fields.contains(&field) {
+                        return Err(format!(
+                            "'[?{written}:' at position {i} names no field \"{field}\""
+                        ));
+                    }
+                    let values: Vec<String> = values.split('|').map(str::to_owned).collect();
+                    if values.iter().any(String::is_empty) {
+                        return Err(format!("'[?{written}:' at position {i} has an empty value"));
+                    }
+                    condition = Some(Condition {
+                        field: field.to_owned(),
+                        values,
+                    });
+                    i = end;
+                }
+                group = Some((start, condition, Vec::new()));
             }
             ']' => {
                 flush(&mut text, &mut group, &mut top);
-                let (_, parts) = group.take().ok_or_else(|| {
+                let (_, condition, parts) = group.take().ok_or_else(|| {
                     format!("']' at position {i} closes nothing; write ]] for a bracket")
                 })?;
-                top.push(Part::Optional(parts));
+                top.push(Part::Optional(condition, parts));
             }
             other => text.push(other),
         }
         i += 1;
     }
-    if let Some((start, _)) = group {
+    if let Some((start, _, _)) = group {
         return Err(format!(
             "'[' at position {start} is never closed; write [[ for a bracket"
         ));

@@ -187,7 +187,7 @@ fn specs_using_command_types_are_validated_like_built_in_types() {
         ),
         (
             json!({"name": "t", "type": "tol"}),
-            "tasks[0].type: unknown task type \"tol\"; allowed: empty, mr, python, shell, tool",
+            "tasks[0].type: unknown task type \"tol\"; allowed: empty, mr, python, shell, spark, tool",
         ),
     ] {
         let err = check(task.clone()).unwrap_err();
@@ -244,4 +244,71 @@ fn registered_names_are_words_and_not_built_in() {
         "definition.command: {x} at position 0 names no field; fields: none"
     );
     register("tool", json!({"command": "x"})).unwrap();
+}
+
+#[test]
+fn spark_picks_its_program_and_options_by_program_type() {
+    let spark = builtin_command_types()
+        .iter()
+        .find(|t| t.name == "spark")
+        .unwrap();
+    let submit = r#""${SPARK_HOME:+$SPARK_HOME/bin/}spark-submit""#;
+    assert_eq!(
+        spark
+            .render(&settings(json!({
+                "program_type": "java", "main_file": "/jobs/app.jar", "main_class": "org.App",
+                "master": "yarn", "deploy_mode": "cluster", "app_name": "my app", "driver_cores": 2,
+                "executor_memory": "2g", "others": ["--conf", "a=b"], "main_args": ["x y"]
+            })))
+            .unwrap(),
+        format!(
+            "{submit} --master 'yarn' --deploy-mode 'cluster' --name 'my app' --driver-cores '2' --executor-memory '2g' '--conf' 'a=b' --class 'org.App' '/jobs/app.jar' 'x y'"
+        )
+    );
+    assert_eq!(
+        spark
+            .render(&settings(
+                json!({"program_type": "python", "main_file": "job.py", "main_class": "ignored"})
+            ))
+            .unwrap(),
+        format!("{submit} 'job.py'")
+    );
+    assert_eq!(
+        spark
+            .render(&settings(
+                json!({"program_type": "sql", "main_file": "q.sql", "main_args": ["ignored"]})
+            ))
+            .unwrap(),
+        r#""${SPARK_HOME:+$SPARK_HOME/bin/}spark-sql" -f 'q.sql'"#
+    );
+}
+
+#[test]
+fn conditional_parts_name_a_field_and_values() {
+    for (command, expected) in [
+        (
+            "x [?nope=a:y]",
+            "command: '[?nope=a:' at position 2 names no field \"nope\"",
+        ),
+        (
+            "x [?m=:y]",
+            "command: '[?m=:' at position 2 has an empty value",
+        ),
+        (
+            "x [?m a]",
+            "command: '[?' at position 2 needs field=value|value: before its text",
+        ),
+        (
+            "x [?m:y]",
+            "command: '[?m:' at position 2: write [?field=value|value:...]",
+        ),
+        ("x [?m=a:y", "command: '[' at position 2 is never closed"),
+    ] {
+        let err =
+            def(json!({"fields": {"m": {"kind": "string"}}, "command": command})).unwrap_err();
+        assert!(
+            err.starts_with(expected),
+            "{command}: {err} lacks {expected}"
+        );
+    }
 }

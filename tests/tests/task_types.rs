@@ -273,7 +273,8 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
             ("empty", true),
             ("mr", true),
             ("python", true),
-            ("shell", true)
+            ("shell", true),
+            ("spark", true)
         ]
     );
 
@@ -288,4 +289,60 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
     admin
         .execute("SELECT sched.drop_task_type('copy')", &[])
         .unwrap();
+}
+
+/// The Spark installation of `make setup`'s PySpark virtualenv.
+fn spark_home() -> String {
+    let venv = std::env::var("SCHED_SPARK_VENV").unwrap_or_else(|_| "/opt/sched-spark".into());
+    let out = std::process::Command::new(format!("{venv}/bin/python"))
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .expect("the PySpark virtualenv of make setup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn spark_submits_a_pyspark_job_in_local_mode_and_passes_its_out_value_on() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let job = cluster.dir.join("job.py");
+    std::fs::write(
+        &job,
+        "import sys\n\
+         from pyspark.sql import SparkSession\n\
+         spark = SparkSession.builder.getOrCreate()\n\
+         n = int(sys.argv[1])\n\
+         total = spark.range(1, n + 1).selectExpr('sum(id) AS s').first()['s']\n\
+         print('app %s sum %d' % (spark.sparkContext.appName, total))\n\
+         print('${setValue(total=%d)}' % total)\n\
+         spark.stop()\n",
+    )
+    .unwrap();
+    define(
+        &mut db,
+        &serde_json::json!({"name": "sparky", "params": {"n": "100"}, "tasks": [
+            {"name": "sum", "type": "spark", "program_type": "python", "main_file": job.display().to_string(),
+             "master": "local[1]", "app_name": "sum to ${n}", "driver_memory": "512m",
+             "others": ["--conf", "spark.ui.enabled=false"], "main_args": ["${n}"],
+             "out": [{"name": "total", "type": "long"}]},
+            {"name": "report", "type": "shell", "deps": ["sum"], "script": "echo total=${total}"}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &["--spark-home", &spark_home()]);
+    let id = start(&mut db, "sparky");
+    assert_eq!(wait(&mut db, id, 180), "succeeded");
+    let out = task_output(&mut db, id, "sum");
+    assert!(
+        out.iter().any(|l| l == "app sum to 100 sum 5050"),
+        "{out:?}"
+    );
+    assert_eq!(task_output(&mut db, id, "report"), ["total=5050"]);
 }

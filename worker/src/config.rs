@@ -53,6 +53,11 @@ pub struct Config {
     #[arg(long, env = "SCHED_PYTHON", default_value = "python3")]
     pub python: PathBuf,
 
+    /// Spark installation whose bin/spark-submit and bin/spark-sql spark tasks run (tasks
+    /// get it as SPARK_HOME); without it they find them on PATH.
+    #[arg(long, env = "SPARK_HOME")]
+    pub spark_home: Option<PathBuf>,
+
     /// Directory under which each task gets its own working directory.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
     pub work_dir: std::path::PathBuf,

@@ -5,7 +5,8 @@
 //!
 //! A task sees an allowlisted environment, never the worker's (whose connection string may
 //! hold the database password): `PATH`, `HOME`, `LANG`, `LC_*`, `TZ`, the `SCHED_*` task
-//! variables and the `env` its workflow and task declare. A task with a tenant runs as that OS
+//! variables, `SPARK_HOME` when the worker has `--spark-home`, and the `env` its workflow and
+//! task declare. A task with a tenant runs as that OS
 //! user (uid, gid, no supplementary groups, its home as `HOME`), which only a worker running
 //! as root can do.
 
@@ -38,6 +39,12 @@ static BASH: OnceLock<PathBuf> = OnceLock::new();
 /// The python interpreter as found at start, or why there is none: a worker without python
 /// still runs everything else, and says why when a python task comes.
 static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// `--spark-home`, given to tasks as SPARK_HOME.
+static SPARK_HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+pub fn set_spark_home(home: Option<PathBuf>) {
+    let _ = SPARK_HOME.set(home);
+}
 
 /// The part of the worker's environment that tasks inherit, read once.
 static INHERITED_ENV: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
@@ -352,6 +359,9 @@ fn start_process(
         .process_group(0);
     if matches!(program, Program::Python(..)) {
         command.env("PYTHONUNBUFFERED", "1");
+    }
+    if let Some(home) = SPARK_HOME.get().and_then(Option::as_ref) {
+        command.env("SPARK_HOME", home);
     }
     if let Some(declared) = task.settings.get("env").and_then(|e| e.as_object()) {
         command.envs(

@@ -55,6 +55,7 @@ pub async fn run(config: Config) -> Result<()> {
     if let Err(why) = executor::find_python(&config.python) {
         warn!("{why}; python tasks will fail on this worker");
     }
+    executor::set_spark_home(config.spark_home.clone());
     let url = config.database_url().map_err(|e| anyhow::anyhow!(e))?;
     let pg_config = db::connect_config(&url)?;
     if config.database_url.is_some() && pg_config.get_password().is_some() {
