@@ -20,13 +20,15 @@ $$;
 -- lowest first: built-ins and task facts, globals, upstream OUT, local, start parameters):
 -- the instance's values, the OUT values of its direct predecessors that succeeded (earliest
 -- finished first, then by task id, for the conflict rule), and its local params resolved
--- over them at the instance's business time. Called by the claim, for such tasks only.
+-- over them at the instance's business time. Called by the claim, for such tasks only;
+-- plpgsql, so that its statement is planned once per session, not at every claim.
 CREATE FUNCTION sched._task_context(settings jsonb, local_params jsonb, inputs_from bigint[], task_name text,
                                     task_id bigint, task_instance_id bigint, instance_id bigint)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT sched._resolve_task(
+BEGIN
+    RETURN (SELECT sched._resolve_task(
         settings, local_params,
         CASE WHEN inputs_from IS NOT NULL THEN (
             SELECT pg_catalog.jsonb_agg(u.out_params ORDER BY u.ended_at, u.task_id)
@@ -38,7 +40,8 @@ AS $$
                                       'system.task.definition.name', task_name,
                                       'system.task.definition.code', task_id::text),
         pg_catalog.to_char(wi.business_time AT TIME ZONE wi.time_zone, 'YYYY-MM-DD HH24:MI:SS'))
-    FROM sched.workflow_instance wi WHERE wi.id = instance_id
+    FROM sched.workflow_instance wi WHERE wi.id = instance_id);
+END
 $$;
 COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint) IS
     'Internal: {"params", "settings"} of an attempt of a task with parameters, as its claim stores them; a failure to resolve is returned in settings as resolve_error.';

@@ -321,7 +321,7 @@ fn parse_field(name: &str, spec: &Value) -> Result<CommandField, SpecError> {
             ),
         ));
     }
-    if crate::spec::COMMON_TASK_FIELDS.contains(&name) {
+    if crate::spec::TASK_FIELDS.contains(&name) {
         return Err(at(
             "",
             format!(

@@ -29,8 +29,8 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "params",
     "tasks",
 ];
-pub(crate) const COMMON_TASK_FIELDS: &[&str] = TASK_FIELDS;
-const TASK_FIELDS: &[&str] = &[
+/// The fields every task may have, whatever its type.
+pub(crate) const TASK_FIELDS: &[&str] = &[
     "name",
     "type",
     "deps",

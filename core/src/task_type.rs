@@ -9,6 +9,8 @@ use crate::error::{Path, SpecError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskType {
     pub name: &'static str,
+    /// What it runs, for sched.task_types.
+    pub description: &'static str,
     pub fields: &'static [TaskField],
 }
 
@@ -29,10 +31,12 @@ pub enum FieldKind {
 pub const TASK_TYPES: &[TaskType] = &[
     TaskType {
         name: "empty",
+        description: "no process; succeeds at once",
         fields: &[],
     },
     TaskType {
         name: "python",
+        description: "the worker's --python on script",
         fields: &[TaskField {
             name: "script",
             required: true,
@@ -41,6 +45,7 @@ pub const TASK_TYPES: &[TaskType] = &[
     },
     TaskType {
         name: "shell",
+        description: "bash -c script",
         fields: &[TaskField {
             name: "script",
             required: true,

@@ -21,6 +21,15 @@ mod spec;
 
 pgrx::pg_module_magic!();
 
+/// Raises `invalid_parameter_value` with `message`, which names the field at fault.
+pub(crate) fn fail(message: String) -> ! {
+    ereport!(
+        ERROR,
+        pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message
+    );
+}
+
 extension_sql_file!("../../sql/000_bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!(
     "../../sql/010_definitions.sql",

@@ -4,32 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use pgrx::JsonB;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::Value;
 
-fn fail(message: String) -> ! {
-    ereport!(
-        ERROR,
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        message
-    );
-}
+use crate::fail;
 
 fn business_time(text: &str) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .unwrap_or_else(|e| fail(format!("schedule_time: {e}")))
-}
-
-fn facts(facts: &Value) -> Vec<(&str, String)> {
-    facts
-        .as_object()
-        .map(|f| {
-            f.iter()
-                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn text_map(value: &Value) -> BTreeMap<String, String> {
@@ -66,7 +49,9 @@ fn values(
         value => sched_core::parse_params(value, "params").unwrap_or_else(|e| fail(e.to_string())),
     };
     let (globals, given) = (parse(globals), parse(params));
-    let builtins = sched_core::builtins(at, &self::facts(facts));
+    let facts = text_map(facts);
+    let facts: Vec<(&str, String)> = facts.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let builtins = sched_core::builtins(at, &facts);
     let merged = sched_core::merge(&[&builtins, &globals, &given]);
     sched_core::resolve_params(&merged, at, "params").unwrap_or_else(|e| fail(e.to_string()))
 }

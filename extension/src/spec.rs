@@ -1,19 +1,13 @@
 //! The workflow spec validator and the task-type registry's validation, exposed to the SQL
 //! that stores definitions.
 
+use pgrx::JsonB;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::Value;
 
-use crate::gucs;
+use crate::fail;
 
-fn fail(message: String) -> ! {
-    ereport!(
-        ERROR,
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        message
-    );
-}
+use crate::gucs;
 
 /// The registered command types, from `{name: definition}` as sched.task_type stores them.
 fn registered(types: &Value) -> Vec<sched_core::CommandType> {
@@ -91,17 +85,11 @@ pub fn builtin_task_types() -> TableIterator<
                     )
                 })
                 .collect();
-            let description = match t.name {
-                "empty" => "no process; succeeds at once",
-                "shell" => "bash -c script",
-                "python" => "the worker's --python on script",
-                _ => "",
-            };
             (
                 t.name.to_owned(),
                 JsonB(Value::Object(fields)),
                 None,
-                description.to_owned(),
+                t.description.to_owned(),
             )
         })
         .collect();

@@ -46,7 +46,8 @@ fn a_manual_run_keeps_one_business_time_for_all_its_tasks() {
     define(
         &mut db,
         r#"{"name": "slowly", "tasks": [
-              {"name": "a", "type": "shell", "script": "echo $[yyyyMMddHHmmss]; sleep 1.5"},
+              {"name": "a", "type": "shell",
+               "script": "echo $[yyyyMMddHHmmss]; s=$(date +%s); while [ $(date +%s) -le $s ]; do sleep 0.05; done"},
               {"name": "b", "type": "shell", "script": "echo $[yyyyMMddHHmmss]", "deps": ["a"]}]}"#,
     );
     let _worker = cluster.worker("w1", &[]);
@@ -196,15 +197,16 @@ fn out_params_pass_to_direct_successors_by_the_conflict_rule_and_locals_win() {
     let flag = flag.display();
     // b and c both feed d. b finishes first (c waits for it): x is empty from b, so c's
     // non-empty value wins; y is set by both, so the earlier b wins; d's local w overrides
-    // both and reads y; only_b is declared by b but never printed: its default. c prints
+    // both and reads y; only_b is declared by b but never printed: its default. c waits until
+    // the worker has reaped b (kill -0 succeeds on a zombie), so b's end is recorded first. c prints
     // the Python way. e sees d's x but not y: only direct predecessors pass values.
     let spec = format!(
         r#"{{"name": "diamond", "tasks": [
             {{"name": "b", "type": "shell",
-              "script": "echo '${{setValue(x=)}}'; echo '${{setValue(y=from_b)}}'; echo '#{{setValue(w=b)}}'; touch {flag}",
+              "script": "echo '${{setValue(x=)}}'; echo '${{setValue(y=from_b)}}'; echo '#{{setValue(w=b)}}'; echo $$ > {flag}.new && mv {flag}.new {flag}",
               "out": ["x", "y", "w", {{"name": "only_b", "default": "dflt"}}]}},
             {{"name": "c", "type": "shell",
-              "script": "while [ ! -f {flag} ]; do sleep 0.05; done; sleep 0.3; python3 -c 'print(\"${{setValue(x=%s)}}\" % \"from_c\"); print(\"${{setValue(y=from_c)}}\"); print(\"${{setValue(w=c)}}\")'",
+              "script": "while [ ! -f {flag} ]; do sleep 0.05; done; while kill -0 $(cat {flag}) 2>/dev/null; do sleep 0.05; done; python3 -c 'print(\"${{setValue(x=%s)}}\" % \"from_c\"); print(\"${{setValue(y=from_c)}}\"); print(\"${{setValue(w=c)}}\")'",
               "out": ["x", "y", "w"]}},
             {{"name": "d", "type": "shell", "deps": ["b", "c"], "params": {{"w": "local ${{y}}"}},
               "script": "echo x=${{x}} y=${{y}} w=${{w}} only=${{only_b}}; echo '${{setValue(x=from_d)}}'",
