@@ -29,6 +29,11 @@ macro_rules! keyword_enum {
                 }
             }
 
+            /// The value named `text` (as written by `as_str`, any case).
+            pub fn from_name(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text))
+            }
+
             pub(crate) fn parse(value: &Value, path: Path<'_>) -> Result<Self, SpecError> {
                 let text = value
                     .as_str()

@@ -9,6 +9,7 @@ mod keyword;
 mod limits;
 mod params;
 mod spec;
+pub mod sql;
 mod task_type;
 
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
@@ -16,11 +17,11 @@ pub use error::SpecError;
 pub use keyword::{ExecutionType, FailureStrategy, ParamType, Priority};
 pub use limits::Limits;
 pub use params::{
-    OutCapture, OutParam, Param, builtins, check_params, check_value, has_placeholders, merge,
-    parse_out, parse_params, resolve_params, resolve_params_over, resolve_template,
-    upstream_values,
+    OutCapture, OutParam, Param, builtins, check_params, check_value, expand_times,
+    has_placeholders, merge, parse_out, parse_params, resolve_params, resolve_params_over,
+    resolve_template, upstream_values,
 };
 pub use spec::{
     TaskSpec, WorkflowSpec, parse_spec, parse_spec_with, validate_spec, validate_spec_with,
 };
-pub use task_type::{FieldKind, TASK_TYPES, TaskField, TaskType};
+pub use task_type::{FieldKind, Runs, TASK_TYPES, TaskField, TaskType};

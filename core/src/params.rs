@@ -134,7 +134,7 @@ pub fn parse_out(value: &Value, field: &str) -> Result<Vec<OutParam>, SpecError>
                 ));
             }
         };
-        check_name(&param.name, &format!("{path}.name"))?;
+        check_param_name(&param.name, &format!("{path}.name"))?;
         if let Some(first) = out.iter().position(|o| o.name == param.name) {
             return Err(error(
                 format!("{path}.name"),
@@ -184,13 +184,13 @@ pub fn parse_params(value: &Value, field: &str) -> Result<BTreeMap<String, Param
     let mut params = BTreeMap::new();
     for (name, value) in entries {
         let path = format!("{field}.{name}");
-        check_name(name, &path)?;
+        check_param_name(name, &path)?;
         params.insert(name.clone(), parse_param(value, &path)?);
     }
     Ok(params)
 }
 
-fn check_name(name: &str, path: &str) -> Result<(), SpecError> {
+pub(crate) fn check_param_name(name: &str, path: &str) -> Result<(), SpecError> {
     let valid = (1..=MAX_NAME_BYTES).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name
@@ -411,6 +411,19 @@ pub fn resolve_template(
     let substituted = reference::substitute(template, &mut Resolved(values), &mut budget, 0)
         .map_err(|e| reference_error(e, field, field))?;
     time::expand(&substituted, business(business_time)).map_err(|message| error(field, message))
+}
+
+/// Expands the `$[...]` time expressions of `text` at `business_time`, leaving `${...}` as
+/// they are: for SQL texts, whose references are bound rather than substituted.
+pub fn expand_times(
+    text: &str,
+    business_time: NaiveDateTime,
+    field: &str,
+) -> Result<String, SpecError> {
+    if !text.contains("$[") {
+        return Ok(text.to_owned());
+    }
+    time::expand(text, business(business_time)).map_err(|message| error(field, message))
 }
 
 /// Whether `text` has anything to resolve (`${` or `$[`), so that callers can skip plain

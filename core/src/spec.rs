@@ -377,10 +377,26 @@ fn parse_task(
         }
         None => BTreeMap::new(),
     };
-    let out = match obj.get("out") {
+    let mut out = match obj.get("out") {
         Some(value) => params::parse_out(value, &field("out").to_string())?,
         None => Vec::new(),
     };
+    // A procedure's out and inout arguments are its OUT params, declared or not.
+    if let ("procedure", Some(args)) = (type_name.as_str(), settings.get_mut("args")) {
+        let parsed = crate::sql::parse_args(args, &field("args").to_string())?;
+        for exported in parsed
+            .iter()
+            .filter_map(crate::sql::ProcedureArg::out_param)
+        {
+            if !out.iter().any(|o| o.name == exported.name) {
+                out.push(exported);
+            }
+        }
+        *args = parsed
+            .iter()
+            .map(crate::sql::ProcedureArg::to_json)
+            .collect();
+    }
 
     Ok(TaskSpec {
         name,

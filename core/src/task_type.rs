@@ -11,7 +11,20 @@ pub struct TaskType {
     pub name: &'static str,
     /// What it runs, for sched.task_types.
     pub description: &'static str,
+    pub runs: Runs,
     pub fields: &'static [TaskField],
+}
+
+/// How a worker executes a task of the type: each is one module of the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// Nothing: the task succeeds when claimed.
+    Nothing,
+    /// A process in its own group and directory (shell, python, command types).
+    Process,
+    /// Statements on a database: the scheduler's own, as the workflow's owner, or a
+    /// datasource of the worker's configuration.
+    Sql,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,42 +38,187 @@ pub struct TaskField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     NonEmptyString,
+    /// A statement whose `${...}` are bound ([`crate::sql`]).
+    Sql,
+    /// An array of statements.
+    SqlList,
+    Boolean,
+    /// The most result rows kept: 0 to [`crate::sql::MAX_LIMIT_ROWS`].
+    RowLimit,
+    /// A datasource of the workers' configuration.
+    Datasource,
+    /// `name` or `schema.name`.
+    ProcedureName,
+    /// A procedure's `args`.
+    ProcedureArgs,
 }
+
+const SCRIPT: TaskField = TaskField {
+    name: "script",
+    required: true,
+    kind: FieldKind::NonEmptyString,
+};
+const DATASOURCE: TaskField = TaskField {
+    name: "datasource",
+    required: false,
+    kind: FieldKind::Datasource,
+};
 
 /// Sorted by name: error messages list the allowed types in this order.
 pub const TASK_TYPES: &[TaskType] = &[
     TaskType {
         name: "empty",
         description: "no process; succeeds at once",
+        runs: Runs::Nothing,
         fields: &[],
+    },
+    TaskType {
+        name: "procedure",
+        description: "CALL procedure(args) as the workflow's owner, or on a worker's datasource; out and inout args become OUT params",
+        runs: Runs::Sql,
+        fields: &[
+            TaskField {
+                name: "procedure",
+                required: true,
+                kind: FieldKind::ProcedureName,
+            },
+            TaskField {
+                name: "args",
+                required: false,
+                kind: FieldKind::ProcedureArgs,
+            },
+            DATASOURCE,
+        ],
     },
     TaskType {
         name: "python",
         description: "the worker's --python on script",
-        fields: &[TaskField {
-            name: "script",
-            required: true,
-            kind: FieldKind::NonEmptyString,
-        }],
+        runs: Runs::Process,
+        fields: &[SCRIPT],
     },
     TaskType {
         name: "shell",
         description: "bash -c script",
-        fields: &[TaskField {
-            name: "script",
-            required: true,
-            kind: FieldKind::NonEmptyString,
-        }],
+        runs: Runs::Process,
+        fields: &[SCRIPT],
+    },
+    TaskType {
+        name: "sql",
+        description: "statements as the workflow's owner on the scheduler's database, or on a worker's datasource; ${name} bound as parameters",
+        runs: Runs::Sql,
+        fields: &[
+            TaskField {
+                name: "sql",
+                required: true,
+                kind: FieldKind::Sql,
+            },
+            DATASOURCE,
+            TaskField {
+                name: "pre_statements",
+                required: false,
+                kind: FieldKind::SqlList,
+            },
+            TaskField {
+                name: "post_statements",
+                required: false,
+                kind: FieldKind::SqlList,
+            },
+            TaskField {
+                name: "query",
+                required: false,
+                kind: FieldKind::Boolean,
+            },
+            TaskField {
+                name: "limit_rows",
+                required: false,
+                kind: FieldKind::RowLimit,
+            },
+        ],
     },
 ];
 
 impl FieldKind {
+    /// The kind as sched.task_types shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::NonEmptyString => "string",
+            FieldKind::Sql => "sql",
+            FieldKind::SqlList => "list of sql",
+            FieldKind::Boolean => "boolean",
+            FieldKind::RowLimit => "integer",
+            FieldKind::Datasource => "datasource",
+            FieldKind::ProcedureName => "procedure name",
+            FieldKind::ProcedureArgs => "list of {name, direction, type, value}",
+        }
+    }
+
     pub(crate) fn check(self, value: &Value, path: Path<'_>) -> Result<(), SpecError> {
+        let field = path.to_string();
         match self {
             FieldKind::NonEmptyString => match value.as_str() {
                 Some(text) if !text.is_empty() => Ok(()),
                 _ => Err(SpecError::new(path, "must be a non-empty string")),
             },
+            FieldKind::Sql => match value.as_str() {
+                Some(text) if !text.trim().is_empty() => crate::sql::check(text, &field),
+                _ => Err(SpecError::new(path, "must be a non-empty string of SQL")),
+            },
+            FieldKind::SqlList => {
+                let items = value.as_array().ok_or_else(|| {
+                    SpecError::new(path, "must be an array of SQL statements (strings)")
+                })?;
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str() {
+                        Some(text) if !text.trim().is_empty() => {
+                            crate::sql::check(text, &format!("{field}[{i}]"))?
+                        }
+                        _ => {
+                            return Err(SpecError {
+                                path: format!("{field}[{i}]"),
+                                message: "must be a non-empty string of SQL".into(),
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            FieldKind::Boolean => match value {
+                Value::Bool(_) => Ok(()),
+                _ => Err(SpecError::new(path, "must be true or false")),
+            },
+            FieldKind::RowLimit => match value.as_i64() {
+                Some(n) if (0..=crate::sql::MAX_LIMIT_ROWS).contains(&n) => Ok(()),
+                _ => Err(SpecError::new(
+                    path,
+                    format!(
+                        "must be a whole number from 0 to {}",
+                        crate::sql::MAX_LIMIT_ROWS
+                    ),
+                )),
+            },
+            FieldKind::Datasource => match value.as_str() {
+                Some(name)
+                    if (1..=63).contains(&name.len())
+                        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
+                {
+                    Ok(())
+                }
+                _ => Err(SpecError::new(
+                    path,
+                    "must name a datasource of the workers' configuration: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+                )),
+            },
+            FieldKind::ProcedureName => match value.as_str() {
+                Some(name) => crate::sql::check_procedure_name(name, &field),
+                None => Err(SpecError::new(
+                    path,
+                    "must be a string: name or schema.name",
+                )),
+            },
+            FieldKind::ProcedureArgs => crate::sql::parse_args(value, &field).map(|_| ()),
         }
     }
 }

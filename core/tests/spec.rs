@@ -288,7 +288,7 @@ fn task_name_must_follow_name_rules() {
 fn unknown_task_type_lists_known_types() {
     assert_error(
         with_task(json!({"type": "pyton"})),
-        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, mr, python, shell, spark",
+        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, mr, procedure, python, shell, spark, sql",
     );
     assert_error(
         with_task(json!({"type": 3})),
