@@ -89,5 +89,5 @@ COMMENT ON COLUMN sched.task_definition.settings IS 'Type-specific settings, e.g
 COMMENT ON COLUMN sched.task_definition.params IS 'Local IN params as normalised ({"name": {"value", "type"}}); NULL when none.';
 COMMENT ON COLUMN sched.task_definition.inputs_from IS 'Ids of its direct predecessors that declare OUT params, whose values it receives; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.dep_count IS 'Number of tasks this one depends on.';
-COMMENT ON COLUMN sched.task_definition.parameterized IS 'Resolved when claimed: its settings hold ${...} or $[...], it has local params, or it receives upstream OUT params.';
+COMMENT ON COLUMN sched.task_definition.parameterized IS 'Resolved when claimed: its settings hold ${...} or $[...], it has local params, it receives upstream OUT params, or it is a sql or procedure task (whose parameters are bound when claimed).';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';

@@ -94,7 +94,8 @@ BEGIN
                        THEN jsonb_build_object('command_type', cmd_types->(task.t->>'type')) ELSE '{}' END,
            task.t->'params', source.ids,
            (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
-               OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type')),
+               OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type'))
+               OR task.t->>'type' IN ('sql', 'procedure'),
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id;

@@ -152,6 +152,7 @@ BEGIN
     DELETE FROM sched.task_log_line l USING sched.task_instance_history th
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_result r WHERE r.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_instance ti WHERE ti.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_instance_history th WHERE th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.workflow_instance wi WHERE wi.id = ANY(expired);

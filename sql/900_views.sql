@@ -136,6 +136,35 @@ COMMENT ON COLUMN sched.task_instances.started_at IS 'When a worker started it.'
 COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';
 COMMENT ON COLUMN sched.task_instances.duration IS 'ended_at - started_at.';
 
+CREATE VIEW sched.task_results WITH (security_barrier) AS
+SELECT r.task_instance_id,
+       r.workflow_instance_id,
+       w.name AS workflow,
+       td.name AS task,
+       r.columns,
+       r.rows,
+       r.row_count,
+       r.truncated,
+       r.stored_at
+FROM sched.task_result r
+JOIN sched.workflow_instance i ON i.id = r.workflow_instance_id
+JOIN sched.workflow w ON w.id = i.workflow_id
+JOIN (SELECT id, task_id FROM sched.task_instance
+      UNION ALL
+      SELECT id, task_id FROM sched.task_instance_history) ti ON ti.id = r.task_instance_id
+JOIN sched.task_definition td ON td.id = ti.task_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.task_results IS 'What sql and procedure tasks returned, one row per attempt: the first limit_rows rows of the statement''s result (of the CALL''s out values for a procedure).';
+COMMENT ON COLUMN sched.task_results.task_instance_id IS 'The task attempt (sched.task_instances.id).';
+COMMENT ON COLUMN sched.task_results.workflow_instance_id IS 'Workflow instance id.';
+COMMENT ON COLUMN sched.task_results.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.task_results.task IS 'Task name.';
+COMMENT ON COLUMN sched.task_results.columns IS 'Column names, in order.';
+COMMENT ON COLUMN sched.task_results.rows IS 'The rows kept, each a JSON array of values as text (null for NULL), in column order.';
+COMMENT ON COLUMN sched.task_results.row_count IS 'Rows the statement returned, kept or not.';
+COMMENT ON COLUMN sched.task_results.truncated IS 'Fewer rows were kept than returned.';
+COMMENT ON COLUMN sched.task_results.stored_at IS 'When it was stored.';
+
 CREATE VIEW sched.workers AS
 SELECT wk.id,
        wk.name,

@@ -33,7 +33,7 @@ TO sched_user, sched_admin;
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
-                sched.commands, sched.tenants, sched.task_types
+                sched.commands, sched.tenants, sched.task_types, sched.task_results
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION
@@ -45,5 +45,7 @@ GRANT EXECUTE ON FUNCTION
     sched.complete_task(bigint, bigint, integer),
     sched.append_log(bigint, bigint[], integer[], text[]),
     sched.kill_requests(bigint),
-    sched.deregister_worker(bigint)
+    sched.deregister_worker(bigint),
+    sched.run_sql_task(bigint, bigint),
+    sched.store_task_result(bigint, bigint, jsonb)
 TO sched_worker;

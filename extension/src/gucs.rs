@@ -16,6 +16,7 @@ pub static MAX_SPEC_BYTES: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024 * 
 pub static MAX_TASKS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -75,6 +76,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Sighup,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"sched.max_sql_task_workers",
+        c"Most sql and procedure tasks that run at once on the scheduler's database, each in a background worker of its own.",
+        c"Others wait for a free one; each also needs a slot of max_worker_processes.",
+        &MAX_SQL_TASK_WORKERS,
+        1,
+        1024,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     // Limits on specs: superuser-only, so that a user cannot lift them for a session.
     let defaults = sched_core::Limits::default();

@@ -18,6 +18,7 @@ mod owned;
 mod params;
 mod principal;
 mod spec;
+mod sql_task;
 
 pgrx::pg_module_magic!();
 
@@ -102,9 +103,14 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../../sql/190_sql_tasks.sql",
+    name = "sql_tasks",
+    requires = ["task_types", sql_task::execute_as]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["task_types"]
+    requires = ["sql_tasks"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

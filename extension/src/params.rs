@@ -130,25 +130,59 @@ pub fn resolve_task(
                 all.insert((*name).clone(), value.clone());
             }
         }
+        let types: BTreeMap<String, sched_core::ParamType> = locals
+            .iter()
+            .map(|(name, param)| (name.clone(), param.param_type))
+            .collect();
         let resolved = sched_core::resolve_params_over(&locals, &all, at, "params")
             .map_err(|e| e.to_string())?;
         all.extend(resolved.iter().map(|(k, v)| (k.clone(), v.clone())));
         layer.extend(resolved);
         layer.retain(|name, _| !started.contains(&name));
-        Ok::<_, String>((layer, all, at))
+        Ok::<_, String>((layer, all, at, types))
     })();
-    let (layer, all, at) = match outcome {
+    let (layer, all, at, types) = match outcome {
         Ok(done) => done,
         Err(why) => {
             fields.insert("resolve_error".into(), why.into());
             return JsonB(serde_json::json!({"params": {}, "settings": fields}));
         }
     };
-    let mut failure = None;
+    let mut failure = bind_statements(&mut fields, &all, &types, at).err();
     'fields: for (name, value) in fields.iter_mut() {
         // The environment is passed as declared, as in DolphinScheduler; `out` is the worker's,
-        // `command_type` the definition of a command type.
-        if matches!(name.as_str(), "env" | "out" | "command_type") {
+        // `command_type` the definition of a command type; statements were bound above.
+        if failure.is_some()
+            || matches!(
+                name.as_str(),
+                "env"
+                    | "out"
+                    | "command_type"
+                    | "sql"
+                    | "pre_statements"
+                    | "post_statements"
+                    | "bound"
+            )
+        {
+            continue;
+        }
+        // A procedure's argument values are resolved as texts: they are bound when called.
+        if name == "args"
+            && let Value::Array(args) = value
+        {
+            for arg in args.iter_mut() {
+                if let Some(Value::String(text)) = arg.get_mut("value")
+                    && sched_core::has_placeholders(text)
+                {
+                    match sched_core::resolve_template(text, &all, at, "args") {
+                        Ok(resolved) => *text = resolved,
+                        Err(err) => {
+                            failure = Some(err.to_string());
+                            break 'fields;
+                        }
+                    }
+                }
+            }
             continue;
         }
         let texts: Vec<&mut Value> = match value {
@@ -188,4 +222,38 @@ pub fn resolve_task(
         fields.insert("resolve_error".into(), why.into());
     }
     JsonB(serde_json::json!({"params": object(layer), "settings": fields}))
+}
+
+/// A sql task's statements, bound for execution (`settings.bound`: `pre`, `main`, `post`,
+/// each [`sched_core::sql::Bound`] as JSON): `$[...]` expanded, `${name}` made parameters
+/// typed by the task's declared params, `!{name}` spliced.
+fn bind_statements(
+    fields: &mut serde_json::Map<String, Value>,
+    values: &BTreeMap<String, String>,
+    types: &BTreeMap<String, sched_core::ParamType>,
+    at: chrono::NaiveDateTime,
+) -> Result<(), String> {
+    let Some(Value::String(main)) = fields.get("sql") else {
+        return Ok(());
+    };
+    let bind = |text: &str, field: &str| -> Result<Value, String> {
+        let expanded = sched_core::expand_times(text, at, field).map_err(|e| e.to_string())?;
+        sched_core::sql::bind(&expanded, values, types, field)
+            .map(|bound| bound.to_json())
+            .map_err(|e| e.to_string())
+    };
+    let main = bind(main, "sql")?;
+    let list = |field: &str| -> Result<Value, String> {
+        let texts = fields.get(field).and_then(Value::as_array);
+        texts
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, text)| bind(text.as_str().unwrap_or_default(), &format!("{field}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array)
+    };
+    let bound = serde_json::json!({"pre": list("pre_statements")?, "main": main, "post": list("post_statements")?});
+    fields.insert("bound".into(), bound);
+    Ok(())
 }

@@ -81,7 +81,7 @@ pub fn builtin_task_types() -> TableIterator<
                 .map(|f| {
                     (
                         f.name.to_owned(),
-                        serde_json::json!({"kind": "string", "required": f.required}),
+                        serde_json::json!({"kind": f.kind.as_str(), "required": f.required}),
                     )
                 })
                 .collect();

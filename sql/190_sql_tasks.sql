@@ -1,0 +1,109 @@
+-- SQL and procedure tasks (DESIGN §6): on the scheduler's own database they run as the
+-- workflow's owner, in a background worker connected as that role (extension/src/sql_task.rs);
+-- on a datasource, in the worker that has it. Either way the worker stores the result here.
+
+CREATE TABLE sched.task_result (
+    task_instance_id     bigint PRIMARY KEY,
+    workflow_instance_id bigint NOT NULL,
+    columns              text[] NOT NULL,
+    rows                 jsonb NOT NULL,
+    row_count            bigint NOT NULL,
+    truncated            boolean NOT NULL,
+    stored_at            timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX task_result_instance ON sched.task_result (workflow_instance_id);
+COMMENT ON TABLE sched.task_result IS 'What the statement of a sql task (or the CALL of a procedure task) returned, one row per attempt; read through sched.task_results. Deleted with its workflow instance.';
+COMMENT ON COLUMN sched.task_result.task_instance_id IS 'The task attempt.';
+COMMENT ON COLUMN sched.task_result.workflow_instance_id IS 'The workflow instance of the attempt.';
+COMMENT ON COLUMN sched.task_result.columns IS 'Column names of the result, in order.';
+COMMENT ON COLUMN sched.task_result.rows IS 'The first limit_rows rows, each a JSON array of the columns'' values as text (null for NULL).';
+COMMENT ON COLUMN sched.task_result.row_count IS 'Rows the statement returned, kept or not.';
+COMMENT ON COLUMN sched.task_result.truncated IS 'Fewer rows were kept than returned (limit_rows, or 4 MB of values).';
+COMMENT ON COLUMN sched.task_result.stored_at IS 'When the worker stored it.';
+
+CREATE FUNCTION sched.run_sql_task(worker_id bigint, task_instance_id bigint) RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- The transaction stays open while the statements run (on a connection of the worker's own);
+-- it holds one of sched.max_sql_task_workers advisory locks, so that at most that many run at
+-- once, and no row lock.
+CREATE FUNCTION sched._run_sql_task(principal regrole, worker_id bigint, task_instance_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task      record;
+    slots     integer := current_setting('sched.max_sql_task_workers')::integer;
+    slot      integer;
+    got       boolean := false;
+BEGIN
+    PERFORM sched._worker_guard(principal, worker_id);
+    SELECT ti.state, ti.kill_requested, td.task_type,
+           CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END AS settings,
+           w.owner, r.rolcanlogin
+      INTO task
+      FROM sched.task_instance ti
+      JOIN sched.task_definition td ON td.id = ti.task_id
+      JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+      JOIN sched.workflow w ON w.id = wi.workflow_id
+      JOIN pg_catalog.pg_roles r ON r.oid = w.owner
+     WHERE ti.id = task_instance_id AND ti.worker_id = _run_sql_task.worker_id;
+    IF NOT FOUND OR task.state NOT IN ('dispatched', 'running') THEN
+        RAISE EXCEPTION 'task instance % is not running on worker %', task_instance_id, worker_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF task.task_type NOT IN ('sql', 'procedure') OR task.settings ? 'datasource' THEN
+        RAISE EXCEPTION 'task instance % is not a sql or procedure task on the scheduler''s database', task_instance_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF task.kill_requested THEN
+        RETURN jsonb_build_object('error', 'killed before it started');
+    END IF;
+    IF NOT task.rolcanlogin THEN
+        RETURN jsonb_build_object('error', format(
+            'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+            task.owner, task.owner));
+    END IF;
+    FOR slot IN 1..slots LOOP
+        IF pg_try_advisory_xact_lock(hashtext('pg_sched.sql_task'), slot) THEN
+            got := true;
+            EXIT;
+        END IF;
+    END LOOP;
+    IF NOT got THEN
+        PERFORM pg_advisory_xact_lock(hashtext('pg_sched.sql_task'), 1 + (task_instance_id % slots)::integer);
+    END IF;
+    RETURN sched._execute_as(task.owner::oid, task.settings);
+END
+$$;
+COMMENT ON FUNCTION sched.run_sql_task(bigint, bigint) IS
+    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role, and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
+COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
+    'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
+
+CREATE FUNCTION sched.store_task_result(worker_id bigint, task_instance_id bigint, result jsonb) RETURNS boolean
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._store_task_result(principal regrole, worker_id bigint, task_instance_id bigint, result jsonb)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._worker_guard(principal, worker_id);
+    INSERT INTO sched.task_result (task_instance_id, workflow_instance_id, columns, rows, row_count, truncated)
+    SELECT ti.id, ti.workflow_instance_id,
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(result->'columns', '[]'))),
+           coalesce(result->'rows', '[]'), coalesce((result->>'row_count')::bigint, 0),
+           coalesce((result->>'truncated')::boolean, false)
+      FROM sched.task_instance ti
+     WHERE ti.id = task_instance_id AND ti.worker_id = _store_task_result.worker_id
+       AND ti.state IN ('dispatched', 'running')
+    ON CONFLICT ON CONSTRAINT task_result_pkey DO UPDATE
+       SET columns = excluded.columns, rows = excluded.rows, row_count = excluded.row_count,
+           truncated = excluded.truncated, stored_at = excluded.stored_at;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
+    'Worker protocol: stores what a running sql or procedure task''s statement returned ({"columns", "rows", "row_count", "truncated"}), before the worker reports it complete. false when the attempt is no longer running on that worker.';
