@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "SPARK_HOME")]
     pub spark_home: Option<PathBuf>,
 
+    /// JSON file naming the datasources sql and procedure tasks may use on this worker:
+    /// {"name": {"kind": "postgresql"|"mysql", "url": ..., "password_file": ...}}.
+    #[arg(long, env = "SCHED_DATASOURCES")]
+    pub datasources: Option<PathBuf>,
+
     /// Directory under which each task gets its own working directory.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
     pub work_dir: std::path::PathBuf,

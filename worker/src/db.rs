@@ -185,6 +185,48 @@ pub struct Claimed {
     pub worker_id: i64,
 }
 
+impl Claimed {
+    pub fn lease(&self) -> crate::reporter::Lease {
+        crate::reporter::Lease {
+            task_instance_id: self.task_instance_id,
+            worker_id: self.worker_id,
+        }
+    }
+}
+
+/// A driver error as a task's log shows it: the server's message, detail and hint.
+pub fn error_text(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_owned();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            text
+        }
+        None => err.to_string(),
+    }
+}
+
+/// Stores what a sql or procedure task's statement returned, before its completion.
+pub async fn store_task_result(
+    pool: &Pool,
+    lease: crate::reporter::Lease,
+    result: &serde_json::Value,
+) -> Result<()> {
+    query(
+        pool,
+        call_timeout(),
+        "SELECT sched.store_task_result($1, $2, $3)",
+        &[&lease.worker_id, &lease.task_instance_id, result],
+    )
+    .await
+    .map(|_| ())
+}
+
 pub async fn register(
     pool: &Pool,
     name: &str,

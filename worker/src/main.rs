@@ -1,6 +1,7 @@
 //! sched-worker: claims task instances from a pg_sched database and runs them.
 
 mod config;
+mod datasources;
 mod db;
 mod executor;
 mod heartbeat;

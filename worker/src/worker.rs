@@ -3,8 +3,7 @@
 //! and shut down gracefully on SIGTERM.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,12 +15,13 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::{self, Config};
+use crate::datasources::Datasources;
 use crate::db;
 use crate::executor;
 use crate::heartbeat::{self, Beat};
 use crate::notifier::{self, Wake};
 use crate::output;
-use crate::reporter::{self, Lease, Reports};
+use crate::reporter::{self, Lease};
 use crate::slots::Slots;
 use crate::wakeups::Budget;
 use crate::watchdog;
@@ -67,7 +67,12 @@ pub async fn run(config: Config) -> Result<()> {
     // Before registering: a registered worker may be given tasks at once.
     std::fs::create_dir_all(&config.work_dir)
         .with_context(|| format!("cannot create --work-dir {}", config.work_dir.display()))?;
+    let datasources = Arc::new(match &config.datasources {
+        Some(path) => Datasources::load(path).map_err(|e| anyhow::anyhow!(e))?,
+        None => Datasources::default(),
+    });
     let pool = db::pool(pg_config.clone())?;
+    let database_config = pg_config.clone();
     let registration = Registration {
         name: config.name(),
         host: config::host_name(),
@@ -124,15 +129,20 @@ pub async fn run(config: Config) -> Result<()> {
     }
 
     let mut worker = Worker {
-        pool,
+        pool: pool.clone(),
         registration,
-        work_dir: config.work_dir.clone(),
+        context: executor::Context {
+            work_dir: config.work_dir.clone(),
+            reports,
+            pool: pool.clone(),
+            database: database_config,
+            datasources,
+        },
         worker_id,
         running_count,
         slots,
         running: HashMap::new(),
         pending_claim: None,
-        reports,
         budget: Budget::new(),
         breaker: Breaker::default(),
         status,
@@ -144,15 +154,14 @@ pub async fn run(config: Config) -> Result<()> {
 struct Worker {
     pool: Pool,
     registration: Registration,
-    work_dir: PathBuf,
+    context: executor::Context,
     worker_id: Arc<AtomicI64>,
     running_count: Arc<AtomicUsize>,
     slots: Arc<Slots>,
-    /// Claimed and not yet reported, with the process group to kill.
-    running: HashMap<Lease, Option<Arc<AtomicI32>>>,
+    /// Claimed and not yet reported, with how to kill it.
+    running: HashMap<Lease, Option<executor::Stop>>,
     /// A claim whose answer was lost: its token and slots, kept for the retry.
     pending_claim: Option<(i64, usize)>,
-    reports: Reports,
     /// Paces claims and kill checks that find nothing (notifications can be spoofed).
     budget: Budget,
     breaker: Breaker,
@@ -350,10 +359,10 @@ impl Worker {
                 self.slots.give(1);
                 continue;
             }
-            let started = executor::start(&task, &self.work_dir, self.reports.clone());
+            let started = executor::start(&task, &self.context);
             match &started.handed_back {
                 Some(why) => self.trip(why),
-                None if started.process_group.is_some() => self.heal(),
+                None if started.stop.is_some() => self.heal(),
                 None => {}
             }
             self.running.insert(
@@ -361,7 +370,7 @@ impl Worker {
                     task_instance_id: task.task_instance_id,
                     worker_id: task.worker_id,
                 },
-                started.process_group,
+                started.stop,
             );
         }
         self.running_count
@@ -410,7 +419,7 @@ impl Worker {
                     };
                     if let Some(Some(group)) = self.running.get(&lease) {
                         info!(task_instance_id, "killing task on request");
-                        executor::kill(group);
+                        group.stop();
                     }
                 }
             }
@@ -421,7 +430,7 @@ impl Worker {
 
     fn kill_all(&self) {
         for group in self.running.values().flatten() {
-            executor::kill(group);
+            group.stop();
         }
     }
 
@@ -456,7 +465,7 @@ impl Worker {
         let old = self.id();
         for (lease, group) in &self.running {
             if let (true, Some(group)) = (lease.worker_id == old, group) {
-                executor::kill(group);
+                group.stop();
             }
         }
         let r = &self.registration;

@@ -1,14 +1,14 @@
-//! Running one claimed task. Shell tasks run `bash -c <script>`, python tasks the worker's
-//! `--python` on their script (written to `script.py`), each in its own process group and
-//! working directory; `empty` tasks start no process. Output lines and the final exit code go
-//! to the reporter in order, so a task's log is stored before its completion.
+//! Tasks that run a process: shell tasks `bash -c <script>`, python tasks the worker's
+//! `--python` on their script (written to `script.py`), command types (spark, mr, registered
+//! ones) their rendered command line; each in its own process group and working directory.
+//! Output lines and the final exit code go to the reporter in order, so a task's log is
+//! stored before its completion.
 //!
 //! A task sees an allowlisted environment, never the worker's (whose connection string may
 //! hold the database password): `PATH`, `HOME`, `LANG`, `LC_*`, `TZ`, the `SCHED_*` task
 //! variables, `SPARK_HOME` when the worker has `--spark-home`, and the `env` its workflow and
-//! task declare. A task with a tenant runs as that OS
-//! user (uid, gid, no supplementary groups, its home as `HOME`), which only a worker running
-//! as root can do.
+//! task declare. A task with a tenant runs as that OS user (uid, gid, no supplementary
+//! groups, its home as `HOME`), which only a worker running as root can do.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -23,13 +23,13 @@ use std::time::SystemTime;
 
 use tokio::process::Command;
 
+use super::{
+    Context, EXIT_NOT_STARTED, Execution, Started, Stop, exported, hand_back, not_started,
+};
 use crate::db::Claimed;
 use crate::out_params::OutParams;
 use crate::output::{CappedLines, LogBudget, to_text};
 use crate::reporter::{Lease, Outcome, Reports};
-
-/// Exit code reported when the task's process could not be started.
-const EXIT_NOT_STARTED: i32 = 127;
 /// After the script exits, how long output still held open by escaped processes is read.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
 
@@ -149,14 +149,6 @@ fn bash() -> &'static Path {
         .unwrap_or(Path::new("bash"))
 }
 
-/// A started task: the process group to kill, 0 once the process has been reaped (its id may
-/// then belong to someone else); none for tasks without a process. `handed_back` says why this
-/// worker could not start it (the task goes back to the queue, the worker backs off).
-pub struct Started {
-    pub process_group: Option<Arc<AtomicI32>>,
-    pub handed_back: Option<String>,
-}
-
 /// Task directories are removed on a thread of their own: removing a huge one must not stall
 /// the event loop, and the thread costs a channel send per task, not a blocking-pool hop.
 fn remove_later(dir: PathBuf) {
@@ -178,124 +170,65 @@ fn remove_later(dir: PathBuf) {
     }
 }
 
-pub fn start(task: &Claimed, work_dir: &Path, reports: Reports) -> Started {
-    let lease = Lease {
-        task_instance_id: task.task_instance_id,
-        worker_id: task.worker_id,
-    };
-    // A parameter that could only be resolved when the task was claimed, and failed.
-    if let Some(why) = task.settings.get("resolve_error").and_then(|e| e.as_str()) {
-        return not_started(&reports, lease, format!("cannot resolve parameters: {why}"));
-    }
-    let outs = match OutParams::of(&task.settings) {
-        Ok(outs) => outs,
-        Err(why) => return not_started(&reports, lease, why),
-    };
-    match task.task_type.as_str() {
-        kind @ ("shell" | "python") => {
-            let script = task.settings["script"]
+/// Shell, python and command-type tasks.
+pub struct Process;
+
+impl Execution for Process {
+    fn start(&self, task: &Claimed, context: &Context) -> Started {
+        let lease = task.lease();
+        let reports = &context.reports;
+        let outs = match OutParams::of(&task.settings) {
+            Ok(outs) => outs,
+            Err(why) => return not_started(reports, lease, why),
+        };
+        let script = || {
+            task.settings["script"]
                 .as_str()
                 .unwrap_or_default()
-                .to_owned();
-            let program = if kind == "shell" {
-                Program::Shell(script)
-            } else {
-                match PYTHON.get() {
-                    Some(Ok(python)) => Program::Python(python.clone(), script),
-                    Some(Err(why)) => return not_started(&reports, lease, why.clone()),
-                    None => {
-                        return not_started(&reports, lease, "no python interpreter".into());
-                    }
-                }
-            };
-            start_process(
-                task,
-                lease,
-                program,
-                work_dir.join(format!("task-{}", task.task_instance_id)),
-                reports,
-                outs,
-            )
-        }
-        // A command type: the database rendered its command line from the task's fields.
-        _ if task.settings.get("command_type").is_some() => {
-            let Some(command) = task.settings.get("command").and_then(|c| c.as_str()) else {
-                return not_started(
-                    &reports,
-                    lease,
-                    "no command was rendered for this task".into(),
-                );
-            };
-            let interpreter = match task.settings["command_type"]
-                .get("interpreter")
-                .and_then(|i| i.as_str())
-            {
-                None => bash().to_owned(),
-                Some(name) => match find_program(Path::new(name)) {
-                    Some(found) => found,
-                    None => {
-                        return not_started(
-                            &reports,
-                            lease,
-                            format!(
-                                "interpreter {name} of task type \"{}\" was not found",
-                                task.task_type
-                            ),
-                        );
-                    }
-                },
-            };
-            start_process(
-                task,
-                lease,
-                Program::Command(interpreter, command.to_owned()),
-                work_dir.join(format!("task-{}", task.task_instance_id)),
-                reports,
-                outs,
-            )
-        }
-        "empty" => {
-            let (exit_code, out_params, why) = exported(outs.as_ref(), 0);
-            finish_with(&reports, lease, exit_code, why, out_params);
-            Started {
-                process_group: None,
-                handed_back: None,
+                .to_owned()
+        };
+        let program = match task.task_type.as_str() {
+            "shell" => Program::Shell(script()),
+            "python" => match PYTHON.get() {
+                Some(Ok(python)) => Program::Python(python.clone(), script()),
+                Some(Err(why)) => return not_started(reports, lease, why.clone()),
+                None => return not_started(reports, lease, "no python interpreter".into()),
+            },
+            // A command type: the database rendered its command line from the task's fields.
+            _ => {
+                let Some(command) = task.settings.get("command").and_then(|c| c.as_str()) else {
+                    return not_started(
+                        reports,
+                        lease,
+                        "no command was rendered for this task".into(),
+                    );
+                };
+                let interpreter = match task.settings["command_type"]
+                    .get("interpreter")
+                    .and_then(|i| i.as_str())
+                {
+                    None => bash().to_owned(),
+                    Some(name) => match find_program(Path::new(name)) {
+                        Some(found) => found,
+                        None => {
+                            return not_started(
+                                reports,
+                                lease,
+                                format!(
+                                    "interpreter {name} of task type \"{}\" was not found",
+                                    task.task_type
+                                ),
+                            );
+                        }
+                    },
+                };
+                Program::Command(interpreter, command.to_owned())
             }
-        }
-        // Only reachable when the database knows a type this worker binary does not.
-        other => not_started(
-            &reports,
-            lease,
-            format!(
-                "version {} does not support task type \"{other}\"",
-                env!("CARGO_PKG_VERSION")
-            ),
-        ),
-    }
-}
-
-/// Fails a task that cannot run as specified (a tenant this host lacks, a type this worker
-/// does not know), with the reason as its only log line.
-fn not_started(reports: &Reports, lease: Lease, why: String) -> Started {
-    finish(
-        reports,
-        lease,
-        EXIT_NOT_STARTED,
-        Some(format!("sched-worker: {why}")),
-    );
-    Started {
-        process_group: None,
-        handed_back: None,
-    }
-}
-
-/// Hands back a task this worker could not start for a reason of its own (its task directory
-/// or the process could not be created): another worker may well run it.
-fn hand_back(reports: &Reports, lease: Lease, why: String) -> Started {
-    reports.handed_back(lease);
-    Started {
-        process_group: None,
-        handed_back: Some(why),
+        };
+        let dir = context
+            .work_dir
+            .join(format!("task-{}", task.task_instance_id));
+        start_process(task, lease, program, dir, reports.clone(), outs)
     }
 }
 
@@ -470,7 +403,7 @@ fn start_process(
     });
     crate::watchdog::watch(pgid);
     Started {
-        process_group: group,
+        stop: group.map(Stop::ProcessGroup),
         handed_back: None,
     }
 }
@@ -502,48 +435,6 @@ async fn emit(
     if budget.admit(&text) {
         *line_no += 1;
         reports.line(lease, *line_no, text).await;
-    }
-}
-
-/// Reports a task that ran no process (or could not start one, saying why): it started and
-/// ended now.
-fn finish(reports: &Reports, lease: Lease, exit_code: i32, why: Option<String>) {
-    finish_with(reports, lease, exit_code, why, None);
-}
-
-fn finish_with(
-    reports: &Reports,
-    lease: Lease,
-    exit_code: i32,
-    why: Option<String>,
-    out_params: Option<serde_json::Value>,
-) {
-    let at = SystemTime::now();
-    reports.finished(Outcome {
-        lease,
-        exit_code,
-        started: at,
-        ended: at,
-        last_line: why.map(|text| (1, text)),
-        handed_back: false,
-        out_params,
-    });
-}
-
-/// The OUT params a task exports as it ends with `exit_code`. A printed value that does not
-/// fit its declared type fails a task that succeeded otherwise, saying why in its log.
-fn exported(
-    outs: Option<&OutParams>,
-    exit_code: i32,
-) -> (i32, Option<serde_json::Value>, Option<String>) {
-    match outs.map(OutParams::export) {
-        None => (exit_code, None, None),
-        Some(Ok(values)) => (exit_code, Some(values), None),
-        Some(Err(why)) => (
-            if exit_code == 0 { 1 } else { exit_code },
-            None,
-            Some(format!("sched-worker: {why}")),
-        ),
     }
 }
 
