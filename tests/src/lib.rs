@@ -395,3 +395,120 @@ pub fn wait_gone(pid: i32) {
         },
     );
 }
+
+/// A `hadoop` that prints each argument it was given between brackets, one per line: no
+/// Hadoop distribution can be installed here, and the point is the exact command line.
+pub fn recording_hadoop(cluster: &Cluster) -> String {
+    let bin = cluster.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let hadoop = bin.join("hadoop");
+    std::fs::write(&hadoop, "#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n").unwrap();
+    std::fs::set_permissions(&hadoop, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+/// The Spark installation of `make setup`'s PySpark virtualenv.
+pub fn spark_home() -> String {
+    let venv = std::env::var("SCHED_SPARK_VENV").unwrap_or_else(|_| "/opt/sched-spark".into());
+    let out = std::process::Command::new(format!("{venv}/bin/python"))
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .expect("the PySpark virtualenv of make setup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A real MariaDB server (Debian's mariadb-server), in a directory of its own, listening on
+/// a free local port; root over its socket, and a database `shop` for user `etl`, whose
+/// password is `password`.
+pub struct MariaDb {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Child,
+}
+
+impl MariaDb {
+    pub const PASSWORD: &str = "etl-secret-pw";
+
+    pub fn start(under: &Path) -> MariaDb {
+        let dir = under.join("mariadb");
+        let data = dir.join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        run_ok(Command::new("mariadb-install-db").args([
+            "--no-defaults",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            &format!("--datadir={}", data.display()),
+        ]));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new("mariadbd")
+            .args([
+                "--no-defaults",
+                "--user=root",
+                &format!("--datadir={}", data.display()),
+                &format!("--socket={}", dir.join("sock").display()),
+                &format!("--port={port}"),
+                "--bind-address=127.0.0.1",
+                &format!("--pid-file={}", dir.join("pid").display()),
+                "--innodb-buffer-pool-size=16M",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mariadbd");
+        let server = MariaDb { dir, port, child };
+        wait_for(
+            Duration::from_secs(60),
+            "MariaDB to accept connections",
+            || server.sql("SELECT 1").is_ok().then_some(()),
+        );
+        server
+            .sql(&format!(
+                "CREATE DATABASE shop; CREATE USER etl@'%' IDENTIFIED BY '{}'; GRANT ALL ON shop.* TO etl@'%';",
+                Self::PASSWORD
+            ))
+            .expect("create the etl user");
+        server
+    }
+
+    /// Runs statements as root with the mariadb client; its output on success.
+    pub fn sql(&self, statements: &str) -> Result<String, String> {
+        let out = Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-uroot",
+                &format!("--socket={}", self.dir.join("sock").display()),
+                "-N",
+                "-B",
+                "-e",
+                statements,
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -97,17 +97,6 @@ fn a_worker_without_the_python_interpreter_fails_python_tasks_saying_why() {
     );
 }
 
-/// A `hadoop` that prints each argument it was given between brackets, one per line: no
-/// Hadoop distribution can be installed here, and the point is the exact command line.
-fn recording_hadoop(cluster: &Cluster) -> String {
-    let bin = cluster.dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let hadoop = bin.join("hadoop");
-    std::fs::write(&hadoop, "#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n").unwrap();
-    std::fs::set_permissions(&hadoop, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
-}
-
 #[test]
 fn mr_runs_hadoop_jar_with_each_resolved_value_as_one_argument() {
     let cluster = Cluster::start(&[]);
@@ -272,9 +261,11 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
             ("copy", false),
             ("empty", true),
             ("mr", true),
+            ("procedure", true),
             ("python", true),
             ("shell", true),
-            ("spark", true)
+            ("spark", true),
+            ("sql", true)
         ]
     );
 
@@ -289,24 +280,6 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
     admin
         .execute("SELECT sched.drop_task_type('copy')", &[])
         .unwrap();
-}
-
-/// The Spark installation of `make setup`'s PySpark virtualenv.
-fn spark_home() -> String {
-    let venv = std::env::var("SCHED_SPARK_VENV").unwrap_or_else(|_| "/opt/sched-spark".into());
-    let out = std::process::Command::new(format!("{venv}/bin/python"))
-        .args([
-            "-c",
-            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
-        ])
-        .output()
-        .expect("the PySpark virtualenv of make setup");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]
