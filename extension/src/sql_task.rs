@@ -23,7 +23,7 @@ use pgrx::JsonB;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use sched_core::sql::{Bound, ProcedureArg};
+use sched_core::sql::{Bound, Dialect, Statement};
 use serde_json::{Value, json};
 
 use crate::fail;
@@ -207,52 +207,14 @@ fn run(settings: &Value) -> Value {
         .unwrap_or(sched_core::sql::DEFAULT_LIMIT_ROWS)
         .max(0) as usize;
     let mut log = Vec::new();
-    let mut statements: Vec<(String, Bound, bool)> = Vec::new();
-    if let Some(bound) = settings.get("bound") {
-        let list = |key: &str| -> Vec<Bound> {
-            bound[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Bound::from_json)
-                .collect()
-        };
-        for (i, b) in list("pre").into_iter().enumerate() {
-            statements.push((format!("pre_statements[{i}]"), b, false));
-        }
-        let Some(main) = Bound::from_json(&bound["main"]) else {
-            return json!({"error": "the task's statement was not bound"});
-        };
-        let query = settings
-            .get("query")
-            .and_then(Value::as_bool)
-            .unwrap_or_else(|| sched_core::sql::is_query(&main.postgres()));
-        statements.push(("sql".into(), main, query));
-        for (i, b) in list("post").into_iter().enumerate() {
-            statements.push((format!("post_statements[{i}]"), b, false));
-        }
-    } else if let Some(procedure) = settings.get("procedure").and_then(Value::as_str) {
-        let args = match sched_core::sql::parse_args(
-            settings.get("args").unwrap_or(&Value::Array(Vec::new())),
-            "args",
-        ) {
-            Ok(args) => args,
-            Err(e) => return json!({"error": e.to_string()}),
-        };
-        let outs = args.iter().any(|a: &ProcedureArg| a.out_param().is_some());
-        statements.push((
-            "procedure".into(),
-            sched_core::sql::postgres_call(procedure, &args),
-            outs,
-        ));
-    } else {
-        return json!({"error": "the task has neither sql nor procedure"});
-    }
-
+    let statements = match sched_core::sql::statements(settings, Dialect::Postgres) {
+        Ok(statements) => statements,
+        Err(why) => return json!({"error": why}),
+    };
     // SAFETY: SPI is used between connect and finish, inside the worker's transaction.
     unsafe { pg_sys::SPI_connect() };
     let mut result = json!({"columns": [], "rows": [], "row_count": 0, "truncated": false});
-    for (field, bound, keep) in &statements {
+    for Statement { field, bound, keep } in &statements {
         let mut rows = Rows {
             columns: Vec::new(),
             kept: Vec::new(),

@@ -4,14 +4,12 @@
 //! which the task never sees. A worker that lacks the datasource fails the task saying so:
 //! tasks reach the workers that have it through their worker group.
 
-use std::sync::{Arc, Mutex};
-
 use futures_util::{StreamExt, pin_mut};
 use mysql_async::prelude::Queryable;
-use sched_core::sql::{Bound, ProcedureArg};
+use sched_core::sql::{Dialect, Statement};
 use serde_json::Value;
+use tokio_postgres::NoTls;
 use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{CancelToken, NoTls};
 
 use super::sql::{self, SqlResult};
 use super::{Context, Execution, Started, not_started};
@@ -39,12 +37,16 @@ impl Execution for Datasource {
                 ),
             );
         };
-        let statements = match statements(task, source.kind) {
+        let dialect = match source.kind {
+            Kind::Postgres => Dialect::Postgres,
+            Kind::Mysql => Dialect::Mysql,
+        };
+        let statements = match sched_core::sql::statements(&task.settings, dialect) {
             Ok(statements) => statements,
             Err(why) => return not_started(&context.reports, task.lease(), why),
         };
         let limit = sql::limit_rows(&task.settings);
-        let token: Arc<Mutex<Option<CancelToken>>> = Arc::default();
+        let token = sql::Cancel::default();
         let set_token = token.clone();
         let work = async move {
             let mut result = match source.kind {
@@ -54,13 +56,7 @@ impl Execution for Datasource {
             result.limit(limit);
             result
         };
-        let on_kill = move || {
-            if let Some(token) = token.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                tokio::spawn(async move {
-                    let _ = token.cancel_query(NoTls).await;
-                });
-            }
-        };
+        let on_kill = move || token.cancel();
         sql::spawn(
             task,
             context.pool.clone(),
@@ -69,100 +65,6 @@ impl Execution for Datasource {
             on_kill,
         )
     }
-}
-
-/// One statement to run: where it came from (for the log), what, and whether its result is
-/// the task's.
-struct Statement {
-    field: String,
-    bound: Bound,
-    keep: bool,
-}
-
-fn statements(task: &Claimed, kind: Kind) -> Result<Vec<Statement>, String> {
-    let settings = &task.settings;
-    let mut all = Vec::new();
-    if let Some(bound) = settings.get("bound") {
-        let list = |key: &str| -> Vec<Bound> {
-            bound[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Bound::from_json)
-                .collect()
-        };
-        for (i, b) in list("pre").into_iter().enumerate() {
-            all.push(Statement {
-                field: format!("pre_statements[{i}]"),
-                bound: b,
-                keep: false,
-            });
-        }
-        let main = Bound::from_json(&bound["main"]).ok_or("the task's statement was not bound")?;
-        let keep = settings
-            .get("query")
-            .and_then(Value::as_bool)
-            .unwrap_or_else(|| sched_core::sql::is_query(&main.postgres()));
-        all.push(Statement {
-            field: "sql".into(),
-            bound: main,
-            keep,
-        });
-        for (i, b) in list("post").into_iter().enumerate() {
-            all.push(Statement {
-                field: format!("post_statements[{i}]"),
-                bound: b,
-                keep: false,
-            });
-        }
-        return Ok(all);
-    }
-    let procedure = settings["procedure"]
-        .as_str()
-        .ok_or("the task has neither sql nor procedure")?;
-    let args = sched_core::sql::parse_args(
-        settings.get("args").unwrap_or(&Value::Array(Vec::new())),
-        "args",
-    )
-    .map_err(|e| e.to_string())?;
-    let outs = args.iter().any(|a: &ProcedureArg| a.out_param().is_some());
-    match kind {
-        Kind::Postgres => all.push(Statement {
-            field: "procedure".into(),
-            bound: sched_core::sql::postgres_call(procedure, &args),
-            keep: outs,
-        }),
-        Kind::Mysql => {
-            let (sets, call, select) = sched_core::sql::mysql_call(procedure, &args);
-            for bound in sets {
-                all.push(Statement {
-                    field: "procedure (inout)".into(),
-                    bound,
-                    keep: false,
-                });
-            }
-            all.push(Statement {
-                field: "procedure".into(),
-                bound: call,
-                keep: false,
-            });
-            if let Some(select) = select {
-                let bound = sched_core::sql::bind(
-                    &select,
-                    &Default::default(),
-                    &Default::default(),
-                    "procedure",
-                )
-                .map_err(|e| e.to_string())?;
-                all.push(Statement {
-                    field: "procedure (out values)".into(),
-                    bound,
-                    keep: true,
-                });
-            }
-        }
-    }
-    Ok(all)
 }
 
 /// A value sent as text, for the server to read with its type's input function: what a
@@ -216,7 +118,7 @@ async fn postgres(
     source: &datasources::Datasource,
     statements: &[Statement],
     limit: usize,
-    token: Arc<Mutex<Option<CancelToken>>>,
+    token: sql::Cancel,
 ) -> SqlResult {
     let mut config: tokio_postgres::Config = match source.url.parse() {
         Ok(config) => config,
@@ -238,7 +140,7 @@ async fn postgres(
         }
     };
     tokio::spawn(connection);
-    *token.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.cancel_token());
+    token.set(client.cancel_token());
     let mut result = SqlResult::default();
     let outcome: Result<(), String> = async {
         client
@@ -510,38 +412,21 @@ async fn mysql(
             let failed = |e: mysql_async::Error| format!("{}: {e}", statement.field);
             let mut rows = Vec::new();
             let mut count = 0u64;
-            let (columns, affected) = if order.is_empty() {
-                let mut set = conn.query_iter(text).await.map_err(failed)?;
-                let columns = column_names(set.columns_ref());
-                set.for_each(|row| {
-                    count += 1;
-                    if rows.len() < limit {
-                        rows.push(row_text(row));
-                    }
+            let params: Vec<mysql_async::Value> = order
+                .iter()
+                .map(|a| match &a.value {
+                    None => mysql_async::Value::NULL,
+                    Some(v) => mysql_async::Value::Bytes(v.clone().into_bytes()),
                 })
-                .await
-                .map_err(failed)?;
-                (columns, set.affected_rows())
+                .collect();
+            let (columns, affected) = if params.is_empty() {
+                let set = conn.query_iter(text).await.map_err(failed)?;
+                read_rows(set, limit, &mut count, &mut rows).await
             } else {
-                let params: Vec<mysql_async::Value> = order
-                    .iter()
-                    .map(|a| match &a.value {
-                        None => mysql_async::Value::NULL,
-                        Some(v) => mysql_async::Value::Bytes(v.clone().into_bytes()),
-                    })
-                    .collect();
-                let mut set = conn.exec_iter(text, params).await.map_err(failed)?;
-                let columns = column_names(set.columns_ref());
-                set.for_each(|row| {
-                    count += 1;
-                    if rows.len() < limit {
-                        rows.push(row_text(row));
-                    }
-                })
-                .await
-                .map_err(failed)?;
-                (columns, set.affected_rows())
-            };
+                let set = conn.exec_iter(text, params).await.map_err(failed)?;
+                read_rows(set, limit, &mut count, &mut rows).await
+            }
+            .map_err(failed)?;
             if columns.is_empty() {
                 log(&mut result, statement, false, affected, 0);
             } else {
@@ -561,8 +446,26 @@ async fn mysql(
     result
 }
 
-fn column_names(columns: &[mysql_async::Column]) -> Vec<String> {
-    columns.iter().map(|c| c.name_str().into_owned()).collect()
+/// A MySQL result's column names and affected rows; its first `limit` rows kept as text.
+async fn read_rows<P: mysql_async::prelude::Protocol>(
+    mut set: mysql_async::QueryResult<'_, '_, P>,
+    limit: usize,
+    count: &mut u64,
+    rows: &mut Vec<Vec<Option<String>>>,
+) -> Result<(Vec<String>, u64), mysql_async::Error> {
+    let columns = set
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    set.for_each(|row| {
+        *count += 1;
+        if rows.len() < limit {
+            rows.push(row_text(row));
+        }
+    })
+    .await?;
+    Ok((columns, set.affected_rows()))
 }
 
 fn row_text(row: mysql_async::Row) -> Vec<Option<String>> {

@@ -4,9 +4,7 @@
 //! the call holds a connection of its own while they run, so the pool stays free for claims
 //! and reports, and a kill is a cancel request on that connection.
 
-use std::sync::{Arc, Mutex};
-
-use tokio_postgres::{CancelToken, NoTls};
+use tokio_postgres::NoTls;
 
 use super::sql::{self, SqlResult};
 use super::{Context, Execution, Started};
@@ -18,8 +16,10 @@ impl Execution for InDatabase {
     fn start(&self, task: &Claimed, context: &Context) -> Started {
         let mut config = context.database.clone();
         // The task's own bounds apply, not the worker's bound on its protocol calls.
-        config.options("-c statement_timeout=0 -c idle_in_transaction_session_timeout=0");
-        let token: Arc<Mutex<Option<CancelToken>>> = Arc::default();
+        config.options(
+            "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0",
+        );
+        let token = sql::Cancel::default();
         let set_token = token.clone();
         let (worker_id, task_instance_id) = (task.worker_id, task.task_instance_id);
         let work = async move {
@@ -32,7 +32,7 @@ impl Execution for InDatabase {
                 }
             };
             tokio::spawn(connection);
-            *set_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.cancel_token());
+            set_token.set(client.cancel_token());
             match client
                 .query_one(
                     "SELECT sched.run_sql_task($1, $2)",
@@ -44,13 +44,7 @@ impl Execution for InDatabase {
                 Err(err) => SqlResult::failed(crate::db::error_text(&err)),
             }
         };
-        let on_kill = move || {
-            if let Some(token) = token.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                tokio::spawn(async move {
-                    let _ = token.cancel_query(NoTls).await;
-                });
-            }
-        };
+        let on_kill = move || token.cancel();
         sql::spawn(
             task,
             context.pool.clone(),

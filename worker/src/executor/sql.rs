@@ -2,11 +2,12 @@
 //! log, the stored result, the OUT values and the outcome, in that order.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+use tokio_postgres::{CancelToken, NoTls};
 
 use super::{EXIT_KILLED, Started, Stop};
 use crate::db::{self, Claimed};
@@ -73,6 +74,25 @@ impl SqlResult {
         if self.rows.len() > limit {
             self.rows.truncate(limit);
             self.truncated = true;
+        }
+    }
+}
+
+/// The cancel token of a PostgreSQL connection running a task's statements, once connected:
+/// a kill sends the server a cancel request for them.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<Mutex<Option<CancelToken>>>);
+
+impl Cancel {
+    pub fn set(&self, token: CancelToken) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+    }
+
+    pub fn cancel(&self) {
+        if let Some(token) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            tokio::spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+            });
         }
     }
 }
