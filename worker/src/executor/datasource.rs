@@ -153,24 +153,24 @@ async fn postgres(
             };
             let text = statement.bound.postgres();
             if statement.bound.args.is_empty() {
-                let messages = client.simple_query(&text).await.map_err(failed)?;
+                // Streamed, so that a big result is counted, not held.
+                let messages = client.simple_query_raw(&text).await.map_err(failed)?;
+                pin_mut!(messages);
                 let mut columns = Vec::new();
                 let mut rows = Vec::new();
                 let mut count = 0;
-                for message in messages {
-                    match message {
+                while let Some(message) = messages.next().await {
+                    match message.map_err(failed)? {
                         tokio_postgres::SimpleQueryMessage::RowDescription(cols) => {
                             columns = cols.iter().map(|c| c.name().to_owned()).collect();
                             rows.clear();
                         }
-                        tokio_postgres::SimpleQueryMessage::Row(row) => {
-                            if rows.len() < limit {
-                                rows.push(
-                                    (0..row.len())
-                                        .map(|i| row.get(i).map(str::to_owned))
-                                        .collect(),
-                                );
-                            }
+                        tokio_postgres::SimpleQueryMessage::Row(row) if rows.len() < limit => {
+                            rows.push(
+                                (0..row.len())
+                                    .map(|i| row.get(i).map(str::to_owned))
+                                    .collect(),
+                            );
                         }
                         tokio_postgres::SimpleQueryMessage::CommandComplete(n) => count = n,
                         _ => {}
