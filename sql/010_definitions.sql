@@ -30,6 +30,8 @@ CREATE TABLE sched.workflow_version (
     tenant           text,
     -- Some task declares OUT params: only then is the instance's output gathered at its end.
     has_out          boolean NOT NULL DEFAULT false,
+    timeout_after    interval,
+    timeout_strategy text,
     spec             jsonb NOT NULL,
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -47,6 +49,8 @@ COMMENT ON COLUMN sched.workflow_version.priority IS 'Default instance priority,
 COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group of its tasks.';
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
+COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
+COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
 COMMENT ON COLUMN sched.workflow_version.created_by IS 'Name of the role that created this version.';
 COMMENT ON COLUMN sched.workflow_version.created_at IS 'When this version was created.';
@@ -71,6 +75,12 @@ CREATE TABLE sched.task_definition (
     -- Resolved when claimed: some text of it holds ${...} or $[...], it has local params, or
     -- upstream OUT params come in. Only such tasks pay for resolution.
     parameterized       boolean NOT NULL DEFAULT false,
+    -- Run policies (reference §4.2-4.4); defaults cost nothing.
+    retries             integer NOT NULL DEFAULT 0,
+    retry_interval      interval,
+    delay               interval,
+    timeout_after       interval,
+    timeout_strategy    text,
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
@@ -90,4 +100,9 @@ COMMENT ON COLUMN sched.task_definition.params IS 'Local IN params as normalised
 COMMENT ON COLUMN sched.task_definition.inputs_from IS 'Ids of its direct predecessors that declare OUT params, whose values it receives; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.dep_count IS 'Number of tasks this one depends on.';
 COMMENT ON COLUMN sched.task_definition.parameterized IS 'Resolved when claimed: its settings hold ${...} or $[...], it has local params, it receives upstream OUT params, or it is a sql or procedure task (whose parameters are bound when claimed).';
+COMMENT ON COLUMN sched.task_definition.retries IS 'How many times a failed attempt is tried again (never a killed one); 0 for none.';
+COMMENT ON COLUMN sched.task_definition.retry_interval IS 'How long a retry waits in delayed after the failure.';
+COMMENT ON COLUMN sched.task_definition.delay IS 'How long the first attempt waits in delayed once ready; NULL for none.';
+COMMENT ON COLUMN sched.task_definition.timeout_after IS 'Timeout, counted from the attempt''s start; NULL for none.';
+COMMENT ON COLUMN sched.task_definition.timeout_strategy IS 'What the timeout does: warn (an alert), fail (the attempt is killed and fails, which is retryable) or warn_fail.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';

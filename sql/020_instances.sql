@@ -20,6 +20,9 @@ CREATE TABLE sched.workflow_instance (
     -- Set once any attempt fails or is killed with nothing left to replace it: decides the final
     -- state, and under failure strategy end it stops everything else.
     has_failure         boolean NOT NULL DEFAULT false,
+    -- The workflow timeout, when it has one: when it strikes and what it does then.
+    timeout_at          timestamptz,
+    timeout_strategy    text,
     started_by          text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
@@ -34,6 +37,7 @@ CREATE INDEX workflow_instance_finished ON sched.workflow_instance (ended_at) WH
 CREATE INDEX workflow_instance_by_version ON sched.workflow_instance (workflow_version_id);
 CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)
     WHERE state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
+CREATE INDEX workflow_instance_timeout ON sched.workflow_instance (timeout_at) WHERE timeout_at IS NOT NULL;
 COMMENT ON TABLE sched.workflow_instance IS 'One run of one workflow version.';
 COMMENT ON COLUMN sched.workflow_instance.id IS 'Instance id, returned by start_workflow.';
 COMMENT ON COLUMN sched.workflow_instance.workflow_id IS 'The workflow that was started.';
@@ -50,6 +54,8 @@ COMMENT ON COLUMN sched.workflow_instance.param_values IS 'Parameter values of t
 COMMENT ON COLUMN sched.workflow_instance.out_params IS 'Output parameters of the run, set when it finishes: the OUT values of its succeeded tasks, the last finished winning a name; NULL when none.';
 COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run as (start option or spec); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
+COMMENT ON COLUMN sched.workflow_instance.timeout_at IS 'When the workflow timeout strikes (warn: an alert; stop: the instance is stopped); NULL for none or once it struck.';
+COMMENT ON COLUMN sched.workflow_instance.timeout_strategy IS 'What the workflow timeout does: warn or stop.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
 COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
 COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';
@@ -60,6 +66,8 @@ CREATE TABLE sched.task_instance (
     workflow_instance_id bigint NOT NULL,
     task_id              bigint NOT NULL,
     attempt              integer NOT NULL DEFAULT 1,
+    -- Retries so far of this task in this instance (0 for a first attempt or a failover).
+    retry                integer NOT NULL DEFAULT 0,
     state                sched.task_state NOT NULL,
     worker_group         text NOT NULL,
     -- Copied from the instance and the task so that the claim query reads one index.
@@ -70,6 +78,14 @@ CREATE TABLE sched.task_instance (
     claim_token          bigint,
     exit_code            integer,
     kill_requested       boolean NOT NULL DEFAULT false,
+    -- Why it was killed or asked to be: stop, failure_strategy_end, timeout, workflow_timeout, failover.
+    kill_reason          text,
+    -- A delayed attempt becomes queued at this time (delay, retry interval).
+    not_before           timestamptz,
+    -- Set by the claim for a task with a timeout: when it strikes, and when the master looks
+    -- next (the alert, then the backstop kill).
+    timeout_at           timestamptz,
+    check_at             timestamptz,
     -- Only for tasks with parameters: what the claim resolved, {"params": ..., "settings": ...}.
     resolved             jsonb,
     out_params           jsonb,
@@ -94,11 +110,21 @@ CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
 CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
 CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
     WHERE state IN ('dispatched', 'running');
+-- The master's clock: attempts waiting for their time, running attempts with a timeout. Rows
+-- without either are in neither index.
+CREATE INDEX task_instance_delayed ON sched.task_instance (not_before) WHERE state = 'delayed';
+CREATE INDEX task_instance_check ON sched.task_instance (check_at)
+    WHERE check_at IS NOT NULL AND state IN ('dispatched', 'running');
 COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';
 COMMENT ON COLUMN sched.task_instance.id IS 'Task instance id; with worker_id it is the lease a worker presents.';
 COMMENT ON COLUMN sched.task_instance.workflow_instance_id IS 'The workflow instance.';
 COMMENT ON COLUMN sched.task_instance.task_id IS 'The task definition.';
-COMMENT ON COLUMN sched.task_instance.attempt IS 'Attempt number, 1 for the first run; failover adds one.';
+COMMENT ON COLUMN sched.task_instance.attempt IS 'Attempt number, 1 for the first run; a retry or a failover adds one.';
+COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
+COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop, failure_strategy_end, timeout (its own), workflow_timeout or failover; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';
+COMMENT ON COLUMN sched.task_instance.timeout_at IS 'For an attempt of a task with a timeout, when the timeout strikes (from its start).';
+COMMENT ON COLUMN sched.task_instance.check_at IS 'When the master next looks at its timeout: to alert (warn), to kill what the worker has not (fail); NULL once done.';
 COMMENT ON COLUMN sched.task_instance.state IS 'Current state (sched.task_state).';
 COMMENT ON COLUMN sched.task_instance.worker_group IS 'Only workers of this group may claim it.';
 COMMENT ON COLUMN sched.task_instance.workflow_priority IS 'Priority of the instance, 0 = highest.';

@@ -51,11 +51,13 @@ BEGIN
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
-                                        execution_type, priority, worker_group, tenant, has_out, spec, created_by)
+                                        execution_type, priority, worker_group, tenant, has_out,
+                                        timeout_after, timeout_strategy, spec, created_by)
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
-            jsonb_path_exists(norm, '$.tasks[*].out'), norm, sched._role_name(principal))
+            jsonb_path_exists(norm, '$.tasks[*].out'),
+            (norm#>>'{timeout,after}')::interval, norm#>>'{timeout,strategy}', norm, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
     any_env := wf_env <> '{}' OR jsonb_path_exists(norm, '$.tasks[*].env');
@@ -83,20 +85,25 @@ BEGIN
         WHERE up.t ? 'out' GROUP BY e.down_id
     )
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
-                                       settings, params, inputs_from, parameterized, dep_count, successors)
+                                       settings, params, inputs_from, parameterized, dep_count, successors,
+                                       retries, retry_interval, delay, timeout_after, timeout_strategy)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
-                THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params'])
+                THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
+                                     'retries', 'retry_interval', 'delay'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
-                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params'] END
+                ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params',
+                                    'retries', 'retry_interval', 'delay'] END
                || CASE WHEN any_cmd AND cmd_types ? (task.t->>'type')
                        THEN jsonb_build_object('command_type', cmd_types->(task.t->>'type')) ELSE '{}' END,
            task.t->'params', source.ids,
            (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
                OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type'))
                OR task.t->>'type' IN ('sql', 'procedure'),
-           jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}')
+           jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}'),
+           coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
+           (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}'
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id;
 

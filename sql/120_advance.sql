@@ -24,18 +24,57 @@ END
 $$;
 COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers of these groups.';
 
-CREATE FUNCTION sched._kill_active(instances bigint[]) RETURNS void
+-- The one place attempts are created: first attempts of ready tasks (attempt 1, retry 0),
+-- retries (retry > 0) and failovers (attempt > 1, retry as before). An attempt waits in delayed
+-- when its task has a delay (first attempts) or a retry interval (retries); the master
+-- releases it on time, woken at commit. Returns the worker groups that got queued attempts.
+CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[])
+RETURNS text[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    groups  text[];
+    delayed boolean;
+BEGIN
+    WITH created AS (
+        INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, retry, state, not_before,
+                                         worker_group, workflow_priority, task_priority, tenant)
+        SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), coalesce(n.retry, 0),
+               CASE WHEN w.wait > interval '0' THEN 'delayed' ELSE 'queued' END::sched.task_state,
+               CASE WHEN w.wait > interval '0' THEN now() + w.wait END,
+               coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
+        FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
+        JOIN sched.task_definition td ON td.id = n.task_id
+        JOIN sched.workflow_instance wi ON wi.id = n.instance_id
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN coalesce(n.retry, 0) > 0 THEN td.retry_interval
+                        WHEN coalesce(n.attempt, 1) = 1 THEN td.delay END AS wait) w
+        ORDER BY wi.id, td.priority, td.id
+        RETURNING state, worker_group)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'), bool_or(state = 'delayed')
+    INTO groups, delayed
+    FROM created;
+    IF delayed THEN
+        PERFORM sched._wake_master();
+    END IF;
+    RETURN groups;
+END
+$$;
+COMMENT ON FUNCTION sched._new_attempts(bigint[], bigint[], integer[], integer[]) IS
+    'Internal: creates attempts (queued, or delayed by the task''s delay or retry interval) of these tasks in these instances; attempts and retries may be NULL for first attempts. Returns the worker groups that got queued ones.';
+
+CREATE FUNCTION sched._kill_active(instances bigint[], reason text) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     notified bigint;
 BEGIN
     -- Never started: nothing to kill, the attempt just ends.
-    UPDATE sched.task_instance ti SET state = 'killed', ended_at = now()
+    UPDATE sched.task_instance ti SET state = 'killed', ended_at = now(), kill_reason = reason
     WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('delayed', 'queued');
 
     WITH asked AS (
-        UPDATE sched.task_instance ti SET kill_requested = true
+        UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason
         WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('dispatched', 'running')
           AND NOT ti.kill_requested
         RETURNING ti.worker_id)
@@ -44,8 +83,8 @@ BEGIN
     FROM (SELECT DISTINCT worker_id AS w FROM asked) s;
 END
 $$;
-COMMENT ON FUNCTION sched._kill_active(bigint[]) IS
-    'Internal: ends queued attempts of these instances as killed and asks workers to kill the running ones.';
+COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
+    'Internal: ends queued and delayed attempts of these instances as killed and asks workers to kill the running ones, recording the reason.';
 
 CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
 LANGUAGE plpgsql
@@ -65,6 +104,7 @@ BEGIN
                             WHEN wi.has_failure THEN 'failed'
                             ELSE 'succeeded' END::sched.workflow_state,
                ended_at = now(),
+               timeout_at = NULL,
                -- The last finished task wins a name: downstream tasks refine what upstream ones
                -- said. Read only where some task declares OUT params: no index serves this, so
                -- that other instances' attempts do not maintain one.
@@ -93,19 +133,40 @@ AS $$
 DECLARE
     ending     bigint[];
     groups     text[];
+    retried    bigint[];
+    r_inst     bigint[];
+    r_task     bigint[];
+    r_attempt  integer[];
+    r_retry    integer[];
 BEGIN
 
-    -- ---------- Failures: the first one decides; under "end" it stops everything ----------
     IF any_failed THEN
+        -- ---------- Retry or fail: the one place that decides ----------
+        -- A failed attempt (never a killed one) of a task with retries left, in an instance
+        -- that still runs, gets a new attempt; only when none is left does it count as a failure.
+        SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
+               array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
+        INTO retried, r_inst, r_task, r_attempt, r_retry
+        FROM sched.task_instance ti
+        JOIN sched.task_definition td ON td.id = ti.task_id
+        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+        WHERE ti.id = ANY(finished) AND ti.state = 'failed' AND ti.retry < td.retries
+          AND wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
+        IF retried IS NOT NULL THEN
+            groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+        END IF;
+
+        -- ---------- Failures: the first one decides; under "end" it stops everything ----------
         WITH failing AS (
             UPDATE sched.workflow_instance wi SET has_failure = true
             WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti
-                            WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed'))
+                            WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed')
+                              AND NOT ti.id = ANY(coalesce(retried, '{}')))
               AND NOT wi.has_failure
             RETURNING wi.id, wi.failure_strategy)
         SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
         IF ending IS NOT NULL THEN
-            PERFORM sched._kill_active(ending);
+            PERFORM sched._kill_active(ending, 'failure_strategy_end');
         END IF;
     END IF;
 
@@ -138,18 +199,12 @@ BEGIN
         UNION ALL
         SELECT j.workflow_instance_id, j.task_id
         FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
-        WHERE j.deps_done = td.dep_count
-    ), queued AS (
-        INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
-                                         workflow_priority, task_priority, tenant)
-        SELECT r.workflow_instance_id, r.task_id, 'queued', coalesce(td.worker_group, wi.worker_group),
-               wi.priority, td.priority, wi.tenant
-        FROM ready r
-        JOIN sched.task_definition td ON td.id = r.task_id
-        JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
-        ORDER BY wi.id, td.priority, td.id
-        RETURNING worker_group)
-    SELECT array_agg(DISTINCT worker_group) INTO groups FROM queued;
+        WHERE j.deps_done = td.dep_count)
+    SELECT array_agg(workflow_instance_id), array_agg(task_id) INTO r_inst, r_task FROM ready;
+    IF r_inst IS NOT NULL THEN
+        groups := array(SELECT DISTINCT g FROM unnest(groups || sched._new_attempts(r_inst, r_task, NULL, NULL)) g
+                        WHERE g IS NOT NULL);
+    END IF;
 
     PERFORM sched._finish_if_done(touched);
     RETURN groups;
@@ -164,6 +219,10 @@ AS $$
 DECLARE
     instances bigint[];
     groups    text[];
+    r_inst    bigint[];
+    r_task    bigint[];
+    r_attempt integer[];
+    r_retry   integer[];
 BEGIN
     SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
     FROM sched.task_instance ti
@@ -184,22 +243,21 @@ BEGIN
     -- of the same task is queued, unless the instance is being stopped or is ending.
     -- Only in the instances locked above: an attempt claimed since is the next tick's.
     WITH lost AS (
-        UPDATE sched.task_instance ti SET state = 'need_fault_tolerance', ended_at = now()
+        UPDATE sched.task_instance ti SET state = 'need_fault_tolerance', ended_at = now(),
+                                          kill_reason = coalesce(ti.kill_reason, 'failover')
         WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
           AND ti.workflow_instance_id = ANY(instances)
-        RETURNING ti.*
-    ), requeued AS (
-        INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, state, worker_group,
-                                         workflow_priority, task_priority, tenant)
-        SELECT l.workflow_instance_id, l.task_id, l.attempt + 1, 'queued', l.worker_group,
-               l.workflow_priority, l.task_priority, l.tenant
-        FROM lost l
-        JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
-        WHERE wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
-          AND NOT l.kill_requested
-        ORDER BY l.id
-        RETURNING worker_group)
-    SELECT array_agg(DISTINCT worker_group) INTO groups FROM requeued;
+        RETURNING ti.*)
+    SELECT array_agg(l.workflow_instance_id ORDER BY l.id), array_agg(l.task_id ORDER BY l.id),
+           array_agg(l.attempt + 1 ORDER BY l.id), array_agg(l.retry ORDER BY l.id)
+    INTO r_inst, r_task, r_attempt, r_retry
+    FROM lost l
+    JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
+    WHERE wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
+      AND NOT l.kill_requested;
+    IF r_inst IS NOT NULL THEN
+        groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+    END IF;
 
     IF groups IS NOT NULL THEN
         PERFORM sched._notify_ready(groups);

@@ -25,7 +25,7 @@ DECLARE
     biz_at   timestamptz;
     vals     jsonb;
     inst_id  bigint;
-    groups   text[];
+    roots    bigint[];
     who      text := sched._role_name(principal);
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start_workflow.name;
@@ -102,25 +102,21 @@ BEGIN
 
     INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
-                                         param_values, tenant, started_by, started_at)
+                                         param_values, tenant, started_by, started_at, timeout_at, timeout_strategy)
     OVERRIDING SYSTEM VALUE
     VALUES (inst_id, wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
-            vals, tenant, who, now());
+            vals, tenant, who, now(), now() + v.timeout_after, v.timeout_strategy);
+    IF v.timeout_after IS NOT NULL THEN
+        PERFORM sched._wake_master();
+    END IF;
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES ('start_process', wf.id, inst_id, who,
             jsonb_build_object('params', params, 'options', options));
 
-    WITH queued AS (
-        INSERT INTO sched.task_instance (workflow_instance_id, task_id, state, worker_group,
-                                         workflow_priority, task_priority, tenant)
-        SELECT inst_id, td.id, 'queued', coalesce(td.worker_group, grp), prio, td.priority, tenant
-        FROM sched.task_definition td
-        WHERE td.workflow_version_id = v.id AND td.dep_count = 0
-        ORDER BY td.priority, td.id
-        RETURNING worker_group)
-    SELECT array_agg(DISTINCT worker_group) INTO groups FROM queued;
-    PERFORM sched._notify_ready(groups);
+    SELECT array_agg(td.id) INTO roots
+    FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.dep_count = 0;
+    PERFORM sched._notify_ready(sched._new_attempts(array_fill(inst_id, ARRAY[cardinality(roots)]), roots, NULL, NULL));
     RETURN inst_id;
 END
 $$;
@@ -207,7 +203,7 @@ BEGIN
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
     VALUES ('stop', inst.workflow_id, inst.id, sched._role_name(principal));
     UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
-    PERFORM sched._kill_active(ARRAY[inst.id]);
+    PERFORM sched._kill_active(ARRAY[inst.id], 'stop');
     PERFORM sched._finish_if_done(ARRAY[inst.id]);
 END
 $$;

@@ -188,6 +188,9 @@ BEGIN
         UPDATE sched.task_instance ti
            SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
                started_at = now(),
+               timeout_at = now() + td.timeout_after,
+               check_at = CASE WHEN td.timeout_strategy = 'fail' THEN now() + td.timeout_after + interval '15 s'
+                               ELSE now() + td.timeout_after END,
                -- Resolved once per attempt and stored: a retried claim returns the same.
                resolved = CASE WHEN td.parameterized
                                THEN sched._task_context(td.settings, td.params, td.inputs_from, td.name, td.id,
@@ -282,7 +285,9 @@ BEGIN
           AND ti.worker_id = _complete.worker_id AND ti.state IN ('dispatched', 'running');
     END IF;
 
-    -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed.
+    -- Exit codes as DolphinScheduler reads them: 0 succeeded, 137 (SIGKILL) killed, else failed;
+    -- but an attempt killed for its timeout (by the master, or by the worker, which reports
+    -- 124 as timeout(1) does) failed, which may be retried.
     -- The worker's own clock says when the process really started and ended; it is kept within
     -- [claim, now] so that a skewed worker clock cannot produce impossible durations.
     WITH reported AS (
@@ -291,7 +296,12 @@ BEGIN
             AS r(id, exit_code, started_at, ended_at, out_params)
     ), finished AS (
         UPDATE sched.task_instance ti
-           SET state = CASE r.exit_code WHEN 0 THEN 'succeeded' WHEN 137 THEN 'killed' ELSE 'failed' END::sched.task_state,
+           SET state = CASE WHEN r.exit_code = 0 THEN 'succeeded'
+                            WHEN r.exit_code = 137 AND ti.kill_reason IS DISTINCT FROM 'timeout' THEN 'killed'
+                            ELSE 'failed' END::sched.task_state,
+               kill_reason = CASE WHEN r.exit_code = 124 AND ti.timeout_at <= now() THEN 'timeout'
+                                  ELSE ti.kill_reason END,
+               check_at = NULL,
                exit_code = r.exit_code,
                started_at = least(greatest(r.started_at, ti.started_at), now()),
                ended_at = least(greatest(coalesce(r.ended_at, now()), r.started_at, ti.started_at), now()),

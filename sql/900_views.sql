@@ -96,10 +96,13 @@ SELECT ti.id,
        ti.state::text AS state,
        ti.state NOT IN ('delayed', 'queued', 'dispatched', 'running') AS finished,
        ti.attempt,
+       ti.retry,
        wk.name AS worker,
        ti.worker_group,
        ti.exit_code,
        ti.kill_requested,
+       ti.kill_reason,
+       ti.not_before,
        -- Set by the claim; an attempt not yet claimed has seen nothing.
        CASE WHEN ti.started_at IS NOT NULL OR ti.resolved IS NOT NULL
             THEN i.param_values || coalesce(ti.resolved->'params', '{}') END AS params,
@@ -124,7 +127,10 @@ COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
-COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1.';
+COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
+COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
+COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop, failure_strategy_end, timeout (its own), workflow_timeout or failover; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
 COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';
 COMMENT ON COLUMN sched.task_instances.exit_code IS 'Exit code (0 succeeded, 137 killed).';
@@ -241,3 +247,18 @@ COMMENT ON COLUMN sched.task_types.command IS 'Command template of a command typ
 COMMENT ON COLUMN sched.task_types.interpreter IS 'Program that runs the command with -c; NULL is bash.';
 COMMENT ON COLUMN sched.task_types.created_by IS 'Role that registered it; NULL for built-in types.';
 COMMENT ON COLUMN sched.task_types.created_at IS 'When it was registered; NULL for built-in types.';
+
+CREATE VIEW sched.alerts WITH (security_barrier) AS
+SELECT a.id, a.kind, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.message, a.created_at
+FROM sched.alert a
+JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
+JOIN sched.workflow w ON w.id = i.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised (task and workflow timeouts), for the workflows you may see.';
+COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
+COMMENT ON COLUMN sched.alerts.kind IS 'task_timeout or workflow_timeout.';
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id.';
+COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
+COMMENT ON COLUMN sched.alerts.message IS 'What happened.';
+COMMENT ON COLUMN sched.alerts.created_at IS 'When it was raised.';

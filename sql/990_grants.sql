@@ -33,7 +33,7 @@ TO sched_user, sched_admin;
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
-                sched.commands, sched.tenants, sched.task_types, sched.task_results
+                sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

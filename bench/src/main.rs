@@ -42,6 +42,7 @@ fn main() {
     ];
     results.push(chain40(&mut db));
     results.push(chain40_params(&mut db));
+    results.push(retry_chain(&mut db));
     results.push(idle_start(&mut db));
     drop(workers);
 
@@ -125,6 +126,34 @@ fn chain40_params(db: &mut Client) -> Value {
     )
 }
 
+/// chain40 where every task fails its first attempt and succeeds on its retry (retry_interval
+/// 0): what a retry costs on the hot path.
+fn retry_chain(db: &mut Client) -> Value {
+    let marks = std::env::temp_dir().join("sched-bench-retry");
+    let _ = std::fs::remove_dir_all(&marks);
+    std::fs::create_dir_all(&marks).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(&marks)
+        .status();
+    let result = chain(
+        db,
+        "retry_chain",
+        |_| {
+            json!({
+                "script": format!(
+                    "f={}/$SCHED_WORKFLOW_INSTANCE_ID-$SCHED_TASK_NAME; [ -e $f ] || {{ : > $f; exit 1; }}",
+                    marks.display()
+                ),
+                "retries": 1, "retry_interval": "0 s",
+            })
+        },
+        json!({}),
+    );
+    let _ = std::fs::remove_dir_all(&marks);
+    result
+}
+
 /// A chain of 40 shell tasks, each made of `task(i)`, in a workflow with `params`.
 fn chain(db: &mut Client, scenario: &str, task: impl Fn(usize) -> Value, params: Value) -> Value {
     let tasks: Vec<Value> = (0..40)
@@ -154,8 +183,8 @@ fn chain(db: &mut Client, scenario: &str, task: impl Fn(usize) -> Value, params:
         totals.push(row.get::<_, f64>(0) * 1000.0);
         let rows = db
             .query(
-                "SELECT extract(epoch FROM started_at - lag(ended_at) OVER (ORDER BY task))::float8
-                 FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY task",
+                "SELECT extract(epoch FROM started_at - lag(ended_at) OVER (ORDER BY id))::float8
+                 FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY id",
                 &[&id],
             )
             .unwrap();
@@ -429,7 +458,7 @@ fn print_table(report: &Value) {
     );
     for s in report["scenarios"].as_array().unwrap() {
         match s["scenario"].as_str().unwrap() {
-            name @ ("chain40" | "chain40_params") => {
+            name @ ("chain40" | "chain40_params" | "retry_chain") => {
                 line(&format!("{name} total (ms)"), &s["total_ms"], floor1);
                 line(&format!("{name} hop (ms)"), &s["hop_ms"], floor1);
             }

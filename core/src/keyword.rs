@@ -82,6 +82,32 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// What a task's timeout does (DolphinScheduler's TaskTimeoutStrategy).
+    TimeoutStrategy, what: "timeout strategy", not_yet: [],
+    {
+        /// An alert; the task keeps running.
+        #[default]
+        Warn => "warn",
+        /// The task is killed and fails (which is retryable).
+        Fail => "fail",
+        /// Both.
+        WarnFail => "warn_fail",
+    }
+}
+
+keyword_enum! {
+    /// What a workflow's timeout does.
+    WorkflowTimeoutStrategy, what: "timeout strategy", not_yet: [],
+    {
+        /// An alert; the instance keeps running.
+        #[default]
+        Warn => "warn",
+        /// The instance is stopped.
+        Stop => "stop",
+    }
+}
+
+keyword_enum! {
     /// Order in which ready work is claimed; listed from most to least urgent.
     Priority, what: "priority", not_yet: [],
     {

@@ -8,19 +8,23 @@ mod error;
 mod keyword;
 mod limits;
 mod params;
+mod policy;
 mod spec;
 pub mod sql;
 mod task_type;
 
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
-pub use keyword::{ExecutionType, FailureStrategy, ParamType, Priority};
+pub use keyword::{
+    ExecutionType, FailureStrategy, ParamType, Priority, TimeoutStrategy, WorkflowTimeoutStrategy,
+};
 pub use limits::Limits;
 pub use params::{
     OutCapture, OutParam, Param, builtins, check_params, check_value, expand_times,
     has_placeholders, merge, parse_out, parse_params, resolve_params, resolve_params_over,
     resolve_template, upstream_values,
 };
+pub use policy::{TaskPolicy, Timeout, WorkflowTimeout, parse_duration};
 pub use spec::{
     TaskSpec, WorkflowSpec, parse_spec, parse_spec_with, validate_spec, validate_spec_with,
 };

@@ -27,6 +27,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "tenant",
     "env",
     "params",
+    "timeout",
     "tasks",
 ];
 /// The fields every task may have, whatever its type.
@@ -40,12 +41,16 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
     "env",
     "params",
     "out",
+    "retries",
+    "retry_interval",
+    "timeout",
+    "delay",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right
 /// and keeps specs from silently losing settings they rely on.
 const WORKFLOW_FIELDS_NOT_YET: &[&str] = &["notify"];
-const TASK_FIELDS_NOT_YET: &[&str] = &["retries", "retry_interval", "timeout", "delay"];
+const TASK_FIELDS_NOT_YET: &[&str] = &[];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowSpec {
@@ -63,6 +68,7 @@ pub struct WorkflowSpec {
     pub env: Map<String, Value>,
     /// Global parameters, resolved once per instance at its business time.
     pub params: BTreeMap<String, Param>,
+    pub timeout: Option<crate::WorkflowTimeout>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -84,6 +90,8 @@ pub struct TaskSpec {
     pub out: Vec<OutParam>,
     /// The type-specific fields (e.g. `script` for `shell`), validated against the type.
     pub settings: Map<String, Value>,
+    /// Retries, timeout, delay.
+    pub policy: crate::TaskPolicy,
 }
 
 /// Parses and validates a spec given as JSON text, refusing text over the limits before
@@ -189,6 +197,10 @@ fn validate(
         None => BTreeMap::new(),
     };
     let globals = params::check_params(&params, &BTreeMap::new(), "params")?;
+    let timeout = obj
+        .get("timeout")
+        .map(crate::policy::parse_workflow_timeout)
+        .transpose()?;
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -214,6 +226,7 @@ fn validate(
         tenant,
         env,
         params,
+        timeout,
         tasks,
     })
 }
@@ -243,6 +256,9 @@ impl WorkflowSpec {
         if !self.params.is_empty() {
             spec["params"] = params_json(&self.params);
         }
+        if let Some(timeout) = &self.timeout {
+            spec["timeout"] = timeout.to_json();
+        }
         spec
     }
 }
@@ -267,6 +283,7 @@ impl TaskSpec {
         if !self.params.is_empty() {
             obj.insert("params".into(), params_json(&self.params));
         }
+        self.policy.write(&mut obj);
         if !self.out.is_empty() {
             obj.insert(
                 "out".into(),
@@ -412,6 +429,7 @@ fn parse_task(
         params,
         out,
         settings,
+        policy: crate::policy::parse_task_policy(obj, |name| field(name).to_string())?,
     })
 }
 

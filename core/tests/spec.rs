@@ -197,7 +197,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, env, params, tasks",
+         execution_type, priority, worker_group, tenant, env, params, timeout, tasks",
     );
 }
 
@@ -246,22 +246,77 @@ fn unknown_task_field_lists_common_and_type_fields() {
     assert_error(
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
-         description, env, params, out, script",
+         description, env, params, out, retries, retry_interval, timeout, delay, script",
     );
 }
 
 #[test]
-fn planned_task_fields_are_not_supported_yet() {
-    assert_error(
-        with_task(json!({"retries": 2})),
-        "tasks[0].retries: not supported yet",
-    );
-    for field in ["retry_interval", "timeout", "delay"] {
-        assert_error(
-            with_task(json!({field: null})),
-            &format!("tasks[0].{field}: not supported yet"),
-        );
+fn run_policies_are_checked_and_round_trip() {
+    for (task, expected) in [
+        (
+            json!({"retries": -1}),
+            "tasks[0].retries: must be a whole number from 0 to 100",
+        ),
+        (
+            json!({"retries": "2"}),
+            "tasks[0].retries: must be a whole number from 0 to 100",
+        ),
+        (
+            json!({"retry_interval": "soon"}),
+            "tasks[0].retry_interval: \"soon\" is not a duration such as \"30 s\", \"5 min\" or \"1 h 30 min\" (units ms, s, min, h, d)",
+        ),
+        (
+            json!({"retry_interval": 5}),
+            "tasks[0].retry_interval: must be a string, a duration such as \"5 min\"",
+        ),
+        (
+            json!({"delay": "31 d"}),
+            "tasks[0].delay: \"31 d\" is out of range; allowed: 0 s to 30 days",
+        ),
+        (
+            json!({"timeout": "5 min"}),
+            "tasks[0].timeout: must be an object {\"after\": \"10 min\", \"strategy\": one of warn, fail, warn_fail}",
+        ),
+        (
+            json!({"timeout": {"strategy": "fail"}}),
+            "tasks[0].timeout.after: required",
+        ),
+        (
+            json!({"timeout": {"after": "0 s"}}),
+            "tasks[0].timeout.after: \"0 s\" is out of range; allowed: 1 s to 30 days",
+        ),
+        (
+            json!({"timeout": {"after": "1 s", "strategy": "explode"}}),
+            "tasks[0].timeout.strategy: \"explode\" is not a valid timeout strategy; allowed: warn, fail, warn_fail",
+        ),
+        (
+            json!({"timeout": {"after": "1 s", "when": 1}}),
+            "tasks[0].timeout.when: unknown field; allowed: after, strategy",
+        ),
+    ] {
+        assert_error(with_task(task), expected);
     }
+    assert_error(
+        json!({"name": "wf", "timeout": {"after": "1 h", "strategy": "fail"}, "tasks": [{"name": "a", "type": "empty"}]}),
+        "timeout.strategy: \"fail\" is not a valid timeout strategy; allowed: warn, stop",
+    );
+    let spec = json!({"name": "wf", "timeout": {"after": "1 h"}, "tasks": [
+        {"name": "a", "type": "empty", "retries": 2, "timeout": {"after": "90 s", "strategy": "WARN_FAIL"}, "delay": "5 s"}]});
+    let parsed = validate_spec(&spec).unwrap();
+    let normal = parsed.to_json();
+    assert_eq!(
+        normal["timeout"],
+        json!({"after": "1 h", "strategy": "warn"})
+    );
+    let task = &normal["tasks"][0];
+    assert_eq!(task["retries"], 2);
+    assert_eq!(task["retry_interval"], "1 min");
+    assert_eq!(
+        task["timeout"],
+        json!({"after": "90 s", "strategy": "warn_fail"})
+    );
+    assert_eq!(task["delay"], "5 s");
+    assert_eq!(validate_spec(&normal).unwrap(), parsed);
 }
 
 #[test]

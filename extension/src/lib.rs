@@ -108,9 +108,14 @@ extension_sql_file!(
     requires = ["task_types", sql_task::execute_as]
 );
 extension_sql_file!(
+    "../../sql/200_policies.sql",
+    name = "policies",
+    requires = ["sql_tasks", master::wake_master]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["sql_tasks"]
+    requires = ["policies"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 
@@ -121,6 +126,7 @@ pub extern "C-unwind" fn _PG_init() {
     // The master exists only when the library is preloaded: a bgworker cannot be registered
     // later, and without one the SQL API still works (nothing fails workers over).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        master::init_shared_memory();
         master::register();
     }
 }

@@ -1,16 +1,22 @@
 //! The master: a background worker that does what no caller's transaction can, reacting to
-//! time. In this version that is worker liveness (workers silent for `sched.worker_timeout`
-//! are declared dead and their tasks failed over) and, once a minute, retention: log
-//! partitions made ahead and dropped after `sched.log_retention`, finished instances deleted
-//! after `sched.history_retention`.
+//! time: worker liveness (workers silent for `sched.worker_timeout` are declared dead and
+//! their tasks failed over), run policies (delayed attempts queued on time, timeouts), and
+//! once a minute retention: log partitions made ahead and dropped after
+//! `sched.log_retention`, finished instances deleted after `sched.history_retention`.
+//!
+//! Policies are event-timed: `sched._policy_tick` says when it next has work, and the master
+//! sleeps until then (at most a tick); a transaction that creates such work wakes it when it
+//! commits (`sched._wake_master`), through the master's latch, whose pid is in shared memory.
 //!
 //! It keeps no state outside tables, so it can be killed at any moment: an ERROR or SIGTERM
 //! ends the process and the postmaster starts a new one after `RESTART_AFTER`.
 
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
+use pgrx::{PgAtomic, PgXactCallbackEvent, pg_shmem_init, register_xact_callback};
 
 use crate::gucs;
 
@@ -21,6 +27,44 @@ const HISTORY_BATCH: i32 = 1000;
 const HISTORY_BATCHES_PER_PASS: usize = 20;
 /// Archive transactions per tick (each up to 1,000 instances or about 20,000 attempts).
 const ARCHIVE_BATCHES_PER_TICK: usize = 5;
+
+/// The running master's pid, 0 when there is none.
+static MASTER_PID: PgAtomic<AtomicI32> = unsafe { PgAtomic::new(c"pg_sched_master_pid") };
+/// Shared memory exists only when the library was preloaded.
+static SHARED: AtomicBool = AtomicBool::new(false);
+/// This backend's transaction has asked to wake the master at commit.
+static WAKE_PENDING: AtomicBool = AtomicBool::new(false);
+
+pub fn init_shared_memory() {
+    pg_shmem_init!(MASTER_PID);
+    SHARED.store(true, Ordering::Relaxed);
+}
+
+/// Wakes the master when the calling transaction commits: what it created (a delayed attempt,
+/// a timeout) is invisible to the master before.
+#[pg_extern(name = "_wake_master", volatile)]
+pub fn wake_master() {
+    if !SHARED.load(Ordering::Relaxed) || WAKE_PENDING.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    register_xact_callback(PgXactCallbackEvent::Commit, || {
+        WAKE_PENDING.store(false, Ordering::Relaxed);
+        let pid = MASTER_PID.get().load(Ordering::Relaxed);
+        if pid > 0 {
+            // SAFETY: BackendPidGetProc returns the live PGPROC of that pid or null; setting
+            // its latch is what PostgreSQL's own wakeups do.
+            unsafe {
+                let proc = pg_sys::BackendPidGetProc(pid);
+                if !proc.is_null() {
+                    pg_sys::SetLatch(&mut (*proc).procLatch);
+                }
+            }
+        }
+    });
+    register_xact_callback(PgXactCallbackEvent::Abort, || {
+        WAKE_PENDING.store(false, Ordering::Relaxed);
+    });
+}
 
 pub fn register() {
     BackgroundWorkerBuilder::new("pg_sched master")
@@ -49,12 +93,35 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             .expect("now() is never null")
     });
     log!("pg_sched master started for database \"{database}\"");
+    MASTER_PID
+        .get()
+        .store(unsafe { pg_sys::MyProcPid }, Ordering::Relaxed);
 
     let mut maintained: Option<Instant> = None;
-    while BackgroundWorker::wait_latch(Some(gucs::tick())) {
+    let mut ticked: Option<Instant> = None;
+    let mut sleep = gucs::tick();
+    while BackgroundWorker::wait_latch(Some(sleep)) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        let tick = gucs::tick();
+        let next_policy = BackgroundWorker::transaction(|| {
+            if !extension_ready() {
+                return None;
+            }
+            Spi::get_one::<f64>(
+                "SELECT extract(epoch FROM sched._policy_tick() - pg_catalog.clock_timestamp())::float8",
+            )
+            .expect("sched._policy_tick failed")
+        });
+        // Work due already (a row another transaction held) is looked at again shortly.
+        sleep = next_policy.map_or(tick, |seconds| {
+            Duration::from_secs_f64(if seconds > 0.0 { seconds } else { 0.01 }).min(tick)
+        });
+        if ticked.is_some_and(|at| at.elapsed() < tick) {
+            continue;
+        }
+        ticked = Some(Instant::now());
         let timeout_s = gucs::worker_timeout_s();
         BackgroundWorker::transaction(|| {
             if !extension_ready() {

@@ -160,10 +160,10 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
         "fields": {
             "src": {"kind": "string", "required": true},
             "mode": {"kind": "enum", "values": ["fast", "safe"], "default": "safe"},
-            "retries": {"kind": "integer"},
+            "copies": {"kind": "integer"},
             "tags": {"kind": "list"}
         },
-        "command": "echo copy {src} mode={mode}[ retries={retries}][ {tags}]",
+        "command": "echo copy {src} mode={mode}[ copies={copies}][ {tags}]",
         "interpreter": "sh"
     });
     let err = error_of(alice.execute(
@@ -224,8 +224,8 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
     define(
         &mut alice,
         r#"{"name": "cp", "tasks": [
-            {"name": "c", "type": "copy", "src": "${file}", "retries": "${n}", "tags": ["a b", "${file}"]},
-            {"name": "bad", "type": "copy", "src": "x", "retries": "${word}"}]}"#,
+            {"name": "c", "type": "copy", "src": "${file}", "copies": "${n}", "tags": ["a b", "${file}"]},
+            {"name": "bad", "type": "copy", "src": "x", "copies": "${word}"}]}"#,
     );
     let _worker = cluster.worker("w1", &[]);
     let id: i64 = alice
@@ -238,11 +238,11 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
     assert_eq!(wait(&mut alice, id, 60), "failed");
     assert_eq!(
         task_output(&mut alice, id, "c"),
-        ["copy it's.txt mode=safe retries=3 a b it's.txt"]
+        ["copy it's.txt mode=safe copies=3 a b it's.txt"]
     );
     assert_eq!(
         task_output(&mut alice, id, "bad"),
-        ["sched-worker: cannot resolve parameters: retries: must be an integer"]
+        ["sched-worker: cannot resolve parameters: copies: must be an integer"]
     );
 
     let types: Vec<(String, bool)> = alice

@@ -29,6 +29,27 @@ use crate::reporter::{Lease, Outcome, Reports};
 pub const EXIT_NOT_STARTED: i32 = 127;
 /// Exit code of a task that was killed (SIGKILL's 128 + 9), which pg_sched reads as `killed`.
 pub const EXIT_KILLED: i32 = 137;
+/// Exit code of a task this worker killed for its timeout, as timeout(1) reports it; pg_sched
+/// reads it as `failed` (retryable) when the attempt's timeout has passed.
+pub const EXIT_TIMED_OUT: i32 = 124;
+/// Between SIGTERM and SIGKILL when a process task times out.
+pub const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The timeout this worker enforces for a task: its `after`, when its strategy kills
+/// (`fail`, `warn_fail`); `warn` is the master's alone.
+pub fn enforced_timeout(settings: &serde_json::Value) -> Option<(std::time::Duration, String)> {
+    let timeout = settings.get("timeout")?;
+    let strategy = timeout.get("strategy")?.as_str()?;
+    if !matches!(strategy, "fail" | "warn_fail") {
+        return None;
+    }
+    let after = timeout.get("after")?.as_str()?;
+    let seconds = sched_core::parse_duration(after).ok()?;
+    Some((
+        std::time::Duration::from_secs_f64(seconds),
+        after.to_owned(),
+    ))
+}
 
 /// What every execution may use.
 pub struct Context {

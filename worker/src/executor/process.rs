@@ -338,6 +338,10 @@ fn start_process(
         }
     };
     let started = SystemTime::now();
+    let timeout = super::enforced_timeout(&task.settings);
+    let mut timeout_at = timeout
+        .as_ref()
+        .map(|(after, _)| tokio::time::Instant::now() + *after);
     let pgid = child.id().map(|pid| pid as i32);
     let group = pgid.map(|id| Arc::new(AtomicI32::new(id)));
     let live_group = group.clone();
@@ -352,9 +356,28 @@ fn start_process(
         let mut status = None;
         let mut ended = started;
         let mut drain_until: Option<tokio::time::Instant> = None;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut timed_out = false;
         while out.is_some() || err.is_some() || status.is_none() {
             let drain_over = crate::timer::until(drain_until);
+            let timeout_over = crate::timer::until(timeout_at);
+            let grace_over = crate::timer::until(kill_at);
             tokio::select! {
+                // The timeout: SIGTERM to the group, SIGKILL after the grace period.
+                () = timeout_over, if status.is_none() => {
+                    timeout_at = None;
+                    timed_out = true;
+                    if let Some(pgid) = pgid {
+                        signal_group(pgid, libc::SIGTERM);
+                    }
+                    kill_at = Some(tokio::time::Instant::now() + super::TIMEOUT_GRACE);
+                }
+                () = grace_over, if status.is_none() => {
+                    kill_at = None;
+                    if let Some(pgid) = pgid {
+                        kill_group(pgid);
+                    }
+                }
                 line = next(&mut out), if out.is_some() => match line {
                     Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut).await,
                     None => out = None,
@@ -384,7 +407,18 @@ fn start_process(
             Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
             _ => EXIT_NOT_STARTED,
         };
-        let (exit_code, out_params, why) = exported(outs.as_ref(), exit_code);
+        let (exit_code, out_params, why) = if timed_out {
+            let after = timeout.map(|(_, after)| after).unwrap_or_default();
+            (
+                super::EXIT_TIMED_OUT,
+                None,
+                Some(format!(
+                    "sched-worker: timed out after {after}; the task's process group was killed"
+                )),
+            )
+        } else {
+            exported(outs.as_ref(), exit_code)
+        };
         let last_line = match (budget.summary(), why) {
             (Some(dropped), Some(why)) => Some(format!("{dropped} {why}")),
             (dropped, why) => dropped.or(why),
@@ -448,8 +482,12 @@ pub fn kill(group: &AtomicI32) {
 
 /// SIGKILL to a whole process group; a group that is already gone is not an error.
 pub fn kill_group(pgid: i32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+fn signal_group(pgid: i32, signal: i32) {
     // SAFETY: killpg has no memory-safety preconditions.
     unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
+        libc::killpg(pgid, signal);
     }
 }

@@ -124,28 +124,39 @@ where
     let lease = task.lease();
     let task_type = task.task_type.clone();
     let settings = task.settings.clone();
+    let timeout = super::enforced_timeout(&settings);
     tokio::spawn(async move {
         let started = SystemTime::now();
+        let deadline = timeout
+            .as_ref()
+            .map(|(after, _)| tokio::time::Instant::now() + *after);
         let result = tokio::select! {
-            result = work => Some(result),
-            () = killed.notified() => None,
+            result = work => Ok(result),
+            () = killed.notified() => Err(EXIT_KILLED),
+            () = crate::timer::until(deadline) => Err(super::EXIT_TIMED_OUT),
         };
         let ended = SystemTime::now();
         match result {
-            None => {
+            Err(exit_code) => {
                 on_kill();
+                let why = if exit_code == EXIT_KILLED {
+                    "killed".to_owned()
+                } else {
+                    let after = timeout.map(|(_, after)| after).unwrap_or_default();
+                    format!("sched-worker: timed out after {after}; the statement was cancelled")
+                };
                 finish(
                     &reports,
                     lease,
-                    EXIT_KILLED,
+                    exit_code,
                     started,
                     ended,
                     1,
-                    Some("killed".into()),
+                    Some(why),
                     None,
                 );
             }
-            Some(result) => {
+            Ok(result) => {
                 report(
                     &pool, &reports, lease, &task_type, &settings, result, started, ended,
                 )
