@@ -23,6 +23,10 @@ CREATE TABLE sched.workflow_instance (
     -- The workflow timeout, when it has one: when it strikes and what it does then.
     timeout_at          timestamptz,
     timeout_strategy    text,
+    -- Run number: rerun_workflow runs the instance again from the start as run + 1.
+    run                 integer NOT NULL DEFAULT 1,
+    -- The tasks this run may run (start_tasks with task_scope, execute_task); NULL for all.
+    scope               bigint[],
     started_by          text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
@@ -56,6 +60,8 @@ COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run
 COMMENT ON COLUMN sched.workflow_instance.has_failure IS 'True once a task failed or was killed for good.';
 COMMENT ON COLUMN sched.workflow_instance.timeout_at IS 'When the workflow timeout strikes (warn: an alert; stop: the instance is stopped); NULL for none or once it struck.';
 COMMENT ON COLUMN sched.workflow_instance.timeout_strategy IS 'What the workflow timeout does: warn or stop.';
+COMMENT ON COLUMN sched.workflow_instance.run IS 'Run number, 1 for the first; rerun_workflow adds one. Attempts carry the run they belong to.';
+COMMENT ON COLUMN sched.workflow_instance.scope IS 'Ids of the task definitions this run may run (start_tasks and task_scope, execute_task); NULL for every task.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
 COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
 COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';
@@ -66,6 +72,7 @@ CREATE TABLE sched.task_instance (
     workflow_instance_id bigint NOT NULL,
     task_id              bigint NOT NULL,
     attempt              integer NOT NULL DEFAULT 1,
+    run                  integer NOT NULL DEFAULT 1,
     -- Retries so far of this task in this instance (0 for a first attempt or a failover).
     retry                integer NOT NULL DEFAULT 0,
     state                sched.task_state NOT NULL,
@@ -120,6 +127,7 @@ COMMENT ON COLUMN sched.task_instance.id IS 'Task instance id; with worker_id it
 COMMENT ON COLUMN sched.task_instance.workflow_instance_id IS 'The workflow instance.';
 COMMENT ON COLUMN sched.task_instance.task_id IS 'The task definition.';
 COMMENT ON COLUMN sched.task_instance.attempt IS 'Attempt number, 1 for the first run; a retry or a failover adds one.';
+COMMENT ON COLUMN sched.task_instance.run IS 'The run of its instance it belongs to (rerun_workflow starts a new one); earlier runs'' attempts are history.';
 COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
 COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop, failure_strategy_end, timeout (its own), workflow_timeout or failover; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';
@@ -158,7 +166,7 @@ CREATE TABLE sched.command (
         'start_process', 'start_current_task_process', 'recover_tolerance_fault_process',
         'recover_suspended_process', 'start_failure_task_process', 'complement_data', 'scheduler',
         'repeat_running', 'pause', 'stop', 'recover_waiting_thread', 'recover_serial_wait',
-        'execute_task')),
+        'execute_task', 'force_success', 'kill_task')),
     workflow_id          bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
     workflow_instance_id bigint REFERENCES sched.workflow_instance ON DELETE CASCADE,
     issued_by            text NOT NULL,
@@ -170,7 +178,7 @@ CREATE INDEX command_by_instance ON sched.command (workflow_instance_id);
 CREATE INDEX command_by_workflow ON sched.command (workflow_id);
 COMMENT ON TABLE sched.command IS 'Every request that created or changed a workflow instance, with DolphinScheduler''s command type.';
 COMMENT ON COLUMN sched.command.id IS 'Command id.';
-COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop.';
+COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop; force_success and kill_task (task operations DolphinScheduler records no command for) are pg_sched''s.';
 COMMENT ON COLUMN sched.command.workflow_id IS 'The workflow concerned.';
 COMMENT ON COLUMN sched.command.workflow_instance_id IS 'The instance created or changed.';
 COMMENT ON COLUMN sched.command.issued_by IS 'Name of the role that issued it.';

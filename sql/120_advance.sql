@@ -37,11 +37,14 @@ DECLARE
     delayed boolean;
 BEGIN
     WITH created AS (
-        INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, retry, state, not_before,
-                                         worker_group, workflow_priority, task_priority, tenant)
-        SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), coalesce(n.retry, 0),
-               CASE WHEN w.wait > interval '0' THEN 'delayed' ELSE 'queued' END::sched.task_state,
-               CASE WHEN w.wait > interval '0' THEN now() + w.wait END,
+        INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
+                                         ended_at, worker_group, workflow_priority, task_priority, tenant)
+        SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), wi.run, coalesce(n.retry, 0),
+               -- An instance being paused starts nothing: the attempt waits, paused, for resume.
+               CASE WHEN wi.state = 'ready_pause' THEN 'paused'
+                    WHEN w.wait > interval '0' THEN 'delayed' ELSE 'queued' END::sched.task_state,
+               CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
+               CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
         FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
         JOIN sched.task_definition td ON td.id = n.task_id
@@ -101,6 +104,7 @@ BEGIN
               AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'));
         UPDATE sched.workflow_instance wi
            SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
+                            WHEN wi.state = 'ready_pause' THEN 'paused'
                             WHEN wi.has_failure THEN 'failed'
                             ELSE 'succeeded' END::sched.workflow_state,
                ended_at = now(),
@@ -112,8 +116,8 @@ BEGIN
                             THEN (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
                                   FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
                                   WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
-                                    AND ti.state IN ('succeeded', 'forced_success')) END
-         WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop');
+                                    AND ti.run = wi.run AND ti.state IN ('succeeded', 'forced_success')) END
+         WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause');
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
         IF FOUND THEN
@@ -151,7 +155,7 @@ BEGIN
         JOIN sched.task_definition td ON td.id = ti.task_id
         JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
         WHERE ti.id = ANY(finished) AND ti.state = 'failed' AND ti.retry < td.retries
-          AND wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
+          AND wi.state IN ('running', 'ready_pause') AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
         IF retried IS NOT NULL THEN
             groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
         END IF;
@@ -174,7 +178,7 @@ BEGIN
     -- A task with one upstream task is ready as soon as that one succeeds; a join counts its
     -- upstream successes in join_progress, so no completion ever rescans the DAG.
     WITH ok AS (
-        SELECT ti.workflow_instance_id, ti.task_id
+        SELECT ti.workflow_instance_id, ti.task_id, wi.scope
         FROM sched.task_instance ti
         JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
         WHERE ti.id = ANY(finished)
@@ -187,6 +191,8 @@ BEGIN
         JOIN sched.task_definition done ON done.id = ok.task_id
         CROSS JOIN LATERAL unnest(done.successors) AS next(task_id)
         JOIN sched.task_definition td ON td.id = next.task_id
+        -- A run limited to some tasks (start_tasks, execute_task) makes only those ready.
+        WHERE ok.scope IS NULL OR next.task_id = ANY(ok.scope)
         GROUP BY ok.workflow_instance_id, next.task_id
     ), joined AS (
         INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done)

@@ -26,6 +26,7 @@ DECLARE
     vals     jsonb;
     inst_id  bigint;
     roots    bigint[];
+    scope    bigint[];
     who      text := sched._role_name(principal);
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start_workflow.name;
@@ -41,11 +42,16 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt IN ('start_tasks', 'task_scope', 'notify') THEN
+        IF opt IN ('notify') THEN
             RAISE EXCEPTION 'options.%: not supported yet', opt USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time', opt
+        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'start_tasks', 'task_scope') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, start_tasks, task_scope', opt
                 USING ERRCODE = 'invalid_parameter_value';
+        ELSIF opt = 'start_tasks' THEN
+            IF jsonb_typeof(options->opt) <> 'array' OR jsonb_array_length(options->opt) = 0
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(options->opt) e WHERE jsonb_typeof(e) <> 'string') THEN
+                RAISE EXCEPTION 'options.start_tasks: must be a non-empty array of task names' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
         ELSIF jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -53,6 +59,30 @@ BEGIN
 
     SELECT * INTO v FROM sched.workflow_version wv
     WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+
+    -- start_tasks and task_scope (DolphinScheduler's start node list with TASK_ONLY, TASK_POST,
+    -- TASK_PRE): the run is limited to those tasks, their downstream or their upstream.
+    IF options ? 'task_scope' AND NOT options ? 'start_tasks' THEN
+        RAISE EXCEPTION 'options.task_scope: needs options.start_tasks' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'start_tasks' THEN
+        IF lower(coalesce(options->>'task_scope', 'downstream')) NOT IN ('only', 'downstream', 'upstream') THEN
+            RAISE EXCEPTION 'options.task_scope: "%" is not allowed; allowed: only, downstream, upstream', options->>'task_scope'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT e.name INTO opt FROM jsonb_array_elements_text(options->'start_tasks') e(name)
+        WHERE NOT EXISTS (SELECT 1 FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.name = e.name)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'options.start_tasks: workflow "%" has no task "%"', wf.name, opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT array_agg(td.id) INTO roots FROM sched.task_definition td
+        WHERE td.workflow_version_id = v.id AND td.name IN (SELECT jsonb_array_elements_text(options->'start_tasks'));
+        scope := CASE lower(coalesce(options->>'task_scope', 'downstream'))
+                     WHEN 'only' THEN roots
+                     WHEN 'downstream' THEN sched._reach(roots, true)
+                     ELSE sched._reach(roots, false) END;
+    END IF;
 
     prio := coalesce(sched._priority_rank(options->>'priority', 'options.priority'), v.priority);
     IF options ? 'failure_strategy' THEN
@@ -102,10 +132,10 @@ BEGIN
 
     INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
-                                         param_values, tenant, started_by, started_at, timeout_at, timeout_strategy)
+                                         param_values, tenant, started_by, started_at, timeout_at, timeout_strategy, scope)
     OVERRIDING SYSTEM VALUE
     VALUES (inst_id, wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
-            vals, tenant, who, now(), now() + v.timeout_after, v.timeout_strategy);
+            vals, tenant, who, now(), now() + v.timeout_after, v.timeout_strategy, scope);
     IF v.timeout_after IS NOT NULL THEN
         PERFORM sched._wake_master();
     END IF;
@@ -114,14 +144,19 @@ BEGIN
     VALUES ('start_process', wf.id, inst_id, who,
             jsonb_build_object('params', params, 'options', options));
 
-    SELECT array_agg(td.id) INTO roots
-    FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.dep_count = 0;
-    PERFORM sched._notify_ready(sched._new_attempts(array_fill(inst_id, ARRAY[cardinality(roots)]), roots, NULL, NULL));
+    IF scope IS NOT NULL THEN
+        -- Only part of the DAG: its first tasks are those with no upstream task in it.
+        PERFORM sched._continue(inst_id, '{}', NULL);
+    ELSE
+        SELECT array_agg(td.id) INTO roots
+        FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.dep_count = 0;
+        PERFORM sched._notify_ready(sched._new_attempts(array_fill(inst_id, ARRAY[cardinality(roots)]), roots, NULL, NULL));
+    END IF;
     RETURN inst_id;
 END
 $$;
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
-    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now).';
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream.';
 
 CREATE FUNCTION sched._instance_for(principal regrole, instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql
@@ -193,9 +228,16 @@ DECLARE
     inst sched.workflow_instance;
 BEGIN
     inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state IN ('paused', 'stopped', 'failed', 'succeeded') THEN
-        RAISE EXCEPTION 'workflow instance % is already %; only an unfinished instance can be stopped', instance_id, inst.state
+    IF inst.state IN ('stopped', 'failed', 'succeeded') THEN
+        RAISE EXCEPTION 'workflow instance % is already %; stop applies to unfinished or paused instances', instance_id, inst.state
             USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- A paused instance runs nothing: it is stopped at once, and resume continues it alike.
+    IF inst.state = 'paused' THEN
+        INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
+        VALUES ('stop', inst.workflow_id, inst.id, sched._role_name(principal));
+        UPDATE sched.workflow_instance SET state = 'stopped', ended_at = now() WHERE id = inst.id;
+        RETURN;
     END IF;
     IF inst.state = 'ready_stop' THEN
         RETURN;

@@ -33,7 +33,7 @@ BEGIN
         CASE WHEN inputs_from IS NOT NULL THEN (
             SELECT pg_catalog.jsonb_agg(u.out_params ORDER BY u.ended_at, u.task_id)
             FROM sched.task_instance u
-            WHERE u.workflow_instance_id = instance_id AND u.task_id = ANY(inputs_from)
+            WHERE u.workflow_instance_id = instance_id AND u.task_id = ANY(inputs_from) AND u.run = wi.run
               AND u.state IN ('succeeded', 'forced_success') AND u.out_params IS NOT NULL) END,
         wi.param_values, wi.params,
         pg_catalog.jsonb_build_object('system.task.instance.id', task_instance_id::text,

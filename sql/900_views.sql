@@ -51,6 +51,7 @@ SELECT i.id,
        i.state::text AS state,
        i.state IN ('paused', 'stopped', 'failed', 'succeeded') AS finished,
        i.failure_strategy::text AS failure_strategy,
+       i.run,
        sched._priority_name(i.priority) AS priority,
        i.worker_group,
        i.param_values AS params,
@@ -74,6 +75,7 @@ COMMENT ON COLUMN sched.workflow_instances.version IS 'Workflow version it runs.
 COMMENT ON COLUMN sched.workflow_instances.state IS 'submitted, serial_wait, waiting_thread, running, ready_pause, paused, ready_stop, stopped, failed or succeeded.';
 COMMENT ON COLUMN sched.workflow_instances.finished IS 'State is paused, stopped, failed or succeeded. Filter on NOT finished to list unfinished runs through an index.';
 COMMENT ON COLUMN sched.workflow_instances.failure_strategy IS 'continue or end.';
+COMMENT ON COLUMN sched.workflow_instances.run IS 'Run number: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.workflow_instances.priority IS 'Instance priority.';
 COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of tasks that name none.';
 COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the run as resolved at its start: built-ins, the workflow''s globals, start parameters over them.';
@@ -96,6 +98,7 @@ SELECT ti.id,
        ti.state::text AS state,
        ti.state NOT IN ('delayed', 'queued', 'dispatched', 'running') AS finished,
        ti.attempt,
+       ti.run,
        ti.retry,
        wk.name AS worker,
        ti.worker_group,
@@ -128,6 +131,7 @@ COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
+COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
 COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop, failure_strategy_end, timeout (its own), workflow_timeout or failover; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';

@@ -14,6 +14,13 @@ GRANT EXECUTE ON FUNCTION
     sched.start_workflow(text, jsonb, jsonb),
     sched.wait_workflow(bigint, interval),
     sched.stop_workflow(bigint),
+    sched.pause_workflow(bigint),
+    sched.resume_workflow(bigint),
+    sched.recover_workflow(bigint),
+    sched.rerun_workflow(bigint),
+    sched.execute_task(bigint, text, text),
+    sched.force_success(bigint),
+    sched.kill_task(bigint),
     sched.task_log(bigint, integer, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),

@@ -73,9 +73,14 @@ extension_sql_file!(
     requires = ["advance"]
 );
 extension_sql_file!(
+    "../../sql/135_run_control.sql",
+    name = "run_control",
+    requires = ["run_api"]
+);
+extension_sql_file!(
     "../../sql/140_worker_api.sql",
     name = "worker_api",
-    requires = ["run_api"]
+    requires = ["run_control"]
 );
 extension_sql_file!(
     "../../sql/150_roles.sql",
