@@ -81,6 +81,8 @@ CREATE TABLE sched.task_definition (
     delay               interval,
     timeout_after       interval,
     timeout_strategy    text,
+    task_group_id       bigint,
+    task_group_priority integer NOT NULL DEFAULT 0,
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
@@ -105,4 +107,6 @@ COMMENT ON COLUMN sched.task_definition.retry_interval IS 'How long a retry wait
 COMMENT ON COLUMN sched.task_definition.delay IS 'How long the first attempt waits in delayed once ready; NULL for none.';
 COMMENT ON COLUMN sched.task_definition.timeout_after IS 'Timeout, counted from the attempt''s start; NULL for none.';
 COMMENT ON COLUMN sched.task_definition.timeout_strategy IS 'What the timeout does: warn (an alert), fail (the attempt is killed and fails, which is retryable) or warn_fail.';
+COMMENT ON COLUMN sched.task_definition.task_group_id IS 'The task group (sched.task_groups) whose slots cap how many of its tasks run at once; NULL for none.';
+COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the task group''s waiting attempts: larger gets a slot first.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';

@@ -89,6 +89,11 @@ CREATE TABLE sched.task_instance (
     kill_reason          text,
     -- A delayed attempt becomes queued at this time (delay, retry interval).
     not_before           timestamptz,
+    -- A task of a task group: its group, its rank there, and whether it holds one of the
+    -- group's slots (from being queued to its end). Without a slot it waits in delayed.
+    task_group_id        bigint,
+    task_group_priority  integer,
+    holds_slot           boolean NOT NULL DEFAULT false,
     -- Set by the claim for a task with a timeout: when it strikes, and when the master looks
     -- next (the alert, then the backstop kill).
     timeout_at           timestamptz,
@@ -120,6 +125,11 @@ CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
 -- The master's clock: attempts waiting for their time, running attempts with a timeout. Rows
 -- without either are in neither index.
 CREATE INDEX task_instance_delayed ON sched.task_instance (not_before) WHERE state = 'delayed';
+-- Task groups: who holds a slot, who waits for one (in the order slots are handed out).
+CREATE INDEX task_instance_slot_holders ON sched.task_instance (task_group_id) WHERE holds_slot;
+CREATE INDEX task_instance_slot_waiters ON sched.task_instance
+    (task_group_id, task_group_priority DESC, workflow_priority, task_priority, id)
+    WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NOT NULL;
 CREATE INDEX task_instance_check ON sched.task_instance (check_at)
     WHERE check_at IS NOT NULL AND state IN ('dispatched', 'running');
 COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';
@@ -128,6 +138,9 @@ COMMENT ON COLUMN sched.task_instance.workflow_instance_id IS 'The workflow inst
 COMMENT ON COLUMN sched.task_instance.task_id IS 'The task definition.';
 COMMENT ON COLUMN sched.task_instance.attempt IS 'Attempt number, 1 for the first run; a retry or a failover adds one.';
 COMMENT ON COLUMN sched.task_instance.run IS 'The run of its instance it belongs to (rerun_workflow starts a new one); earlier runs'' attempts are history.';
+COMMENT ON COLUMN sched.task_instance.task_group_id IS 'Task group of its task, copied; NULL for none.';
+COMMENT ON COLUMN sched.task_instance.task_group_priority IS 'Rank among the group''s waiting attempts, larger first.';
+COMMENT ON COLUMN sched.task_instance.holds_slot IS 'It holds a slot of its task group: from when it is queued until it ends.';
 COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
 COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop, failure_strategy_end, timeout (its own), workflow_timeout or failover; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';

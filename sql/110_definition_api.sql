@@ -20,6 +20,7 @@ DECLARE
     types      jsonb;
     cmd_types  jsonb;
     any_cmd    boolean;
+    missing    text;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -29,6 +30,14 @@ BEGIN
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
     norm := sched._normalize_spec(spec::text, types);
     wf_name := norm->>'name';
+    SELECT format('tasks[%s].task_group: no task group "%s"; create it with sched.create_task_group', t.i - 1, t.task->>'task_group')
+    INTO missing
+    FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
+    WHERE t.task ? 'task_group' AND NOT EXISTS (SELECT 1 FROM sched.task_group g WHERE g.name = t.task->>'task_group')
+    ORDER BY t.i LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '%', missing USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND THEN
@@ -86,7 +95,8 @@ BEGIN
     )
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
-                                       retries, retry_interval, delay, timeout_after, timeout_strategy)
+                                       retries, retry_interval, delay, timeout_after, timeout_strategy,
+                                       task_group_id, task_group_priority)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -103,7 +113,9 @@ BEGIN
                OR task.t->>'type' IN ('sql', 'procedure'),
            jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
-           (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}'
+           (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
+           (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
+           coalesce((task.t->>'task_group_priority')::integer, 0)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id;
 

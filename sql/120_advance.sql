@@ -33,19 +33,24 @@ RETURNS text[]
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    groups  text[];
-    delayed boolean;
+    groups      text[];
+    delayed     boolean;
+    task_groups bigint[];
 BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
-                                         ended_at, worker_group, workflow_priority, task_priority, tenant)
+                                         ended_at, worker_group, workflow_priority, task_priority, tenant,
+                                         task_group_id, task_group_priority)
         SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), wi.run, coalesce(n.retry, 0),
                -- An instance being paused starts nothing: the attempt waits, paused, for resume.
+               -- A task of a task group waits, delayed with no time, for a slot.
                CASE WHEN wi.state = 'ready_pause' THEN 'paused'
-                    WHEN w.wait > interval '0' THEN 'delayed' ELSE 'queued' END::sched.task_state,
+                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL THEN 'delayed'
+                    ELSE 'queued' END::sched.task_state,
                CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
-               coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
+               coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
+               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END
         FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
         JOIN sched.task_definition td ON td.id = n.task_id
         JOIN sched.workflow_instance wi ON wi.id = n.instance_id
@@ -53,12 +58,17 @@ BEGIN
             SELECT CASE WHEN coalesce(n.retry, 0) > 0 THEN td.retry_interval
                         WHEN coalesce(n.attempt, 1) = 1 THEN td.delay END AS wait) w
         ORDER BY wi.id, td.priority, td.id
-        RETURNING state, worker_group)
-    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'), bool_or(state = 'delayed')
-    INTO groups, delayed
+        RETURNING state, worker_group, not_before, task_group_id)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
+           bool_or(state = 'delayed' AND not_before IS NOT NULL),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL)
+    INTO groups, delayed, task_groups
     FROM created;
     IF delayed THEN
         PERFORM sched._wake_master();
+    END IF;
+    IF task_groups IS NOT NULL THEN
+        PERFORM sched._grant_slots(task_groups);
     END IF;
     RETURN groups;
 END
@@ -71,10 +81,17 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     notified bigint;
+    slots    bigint[];
 BEGIN
     -- Never started: nothing to kill, the attempt just ends.
-    UPDATE sched.task_instance ti SET state = 'killed', ended_at = now(), kill_reason = reason
-    WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('delayed', 'queued');
+    WITH ended AS (
+        UPDATE sched.task_instance ti SET state = 'killed', ended_at = now(), kill_reason = reason
+        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('delayed', 'queued')
+        RETURNING ti.id, ti.holds_slot)
+    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM ended;
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
 
     WITH asked AS (
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason
@@ -93,7 +110,9 @@ CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    inst bigint;
+    inst      bigint;
+    wf_id     bigint;
+    exec_type text;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
     -- task_instance_active, never a scan of every active task in the system.
@@ -117,11 +136,16 @@ BEGIN
                                   FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
                                   WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
                                     AND ti.run = wi.run AND ti.state IN ('succeeded', 'forced_success')) END
-         WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause');
+         WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause')
+        RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
+        INTO wf_id, exec_type;
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
         IF FOUND THEN
             DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
+            IF exec_type = 'serial_wait' OR current_setting('sched.max_running_instances')::integer > 0 THEN
+                PERFORM sched._on_instance_end(wf_id, exec_type);
+            END IF;
         END IF;
     END LOOP;
 END
@@ -229,6 +253,7 @@ DECLARE
     r_task    bigint[];
     r_attempt integer[];
     r_retry   integer[];
+    slots     bigint[];
 BEGIN
     SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
     FROM sched.task_instance ti
@@ -254,15 +279,25 @@ BEGIN
         WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
           AND ti.workflow_instance_id = ANY(instances)
         RETURNING ti.*)
-    SELECT array_agg(l.workflow_instance_id ORDER BY l.id), array_agg(l.task_id ORDER BY l.id),
-           array_agg(l.attempt + 1 ORDER BY l.id), array_agg(l.retry ORDER BY l.id)
-    INTO r_inst, r_task, r_attempt, r_retry
+    SELECT array_agg(l.workflow_instance_id ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.task_id ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.attempt + 1 ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.retry ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.id) FILTER (WHERE l.holds_slot)
+    INTO r_inst, r_task, r_attempt, r_retry, slots
     FROM lost l
     JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
-    WHERE wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
-      AND NOT l.kill_requested;
+    CROSS JOIN LATERAL (SELECT wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
+                               AND NOT l.kill_requested AS requeue) q;
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
     IF r_inst IS NOT NULL THEN
         groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+        -- The engine's own command, which no user can issue.
+        INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+        SELECT 'recover_tolerance_fault_process', wi.workflow_id, wi.id, 'pg_sched', jsonb_build_object('workers', workers)
+        FROM sched.workflow_instance wi WHERE wi.id IN (SELECT DISTINCT unnest(r_inst)) ORDER BY wi.id;
     END IF;
 
     IF groups IS NOT NULL THEN

@@ -27,6 +27,7 @@ DECLARE
     inst_id  bigint;
     roots    bigint[];
     scope    bigint[];
+    initial  sched.workflow_state := 'running';
     who      text := sched._role_name(principal);
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start_workflow.name;
@@ -130,12 +131,19 @@ BEGIN
                            'system.project.name', v.project),
         to_char(biz_at AT TIME ZONE current_setting('TimeZone'), 'YYYY-MM-DD HH24:MI:SS'));
 
+    -- Parallel workflows under no running limit start at once, without a lock.
+    IF v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0 THEN
+        initial := sched._admit(wf.id, v.execution_type, who);
+    END IF;
     INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
-                                         param_values, tenant, started_by, started_at, timeout_at, timeout_strategy, scope)
+                                         param_values, tenant, started_by, started_at, ended_at,
+                                         timeout_at, timeout_strategy, scope)
     OVERRIDING SYSTEM VALUE
-    VALUES (inst_id, wf.id, v.id, 'running', strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
-            vals, tenant, who, now(), now() + v.timeout_after, v.timeout_strategy, scope);
+    VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
+            vals, tenant, who, CASE WHEN initial = 'running' THEN now() END,
+            CASE WHEN initial = 'stopped' THEN now() END,
+            now() + v.timeout_after, v.timeout_strategy, scope);
     IF v.timeout_after IS NOT NULL THEN
         PERFORM sched._wake_master();
     END IF;
@@ -143,15 +151,16 @@ BEGIN
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES ('start_process', wf.id, inst_id, who,
             jsonb_build_object('params', params, 'options', options));
-
-    IF scope IS NOT NULL THEN
-        -- Only part of the DAG: its first tasks are those with no upstream task in it.
-        PERFORM sched._continue(inst_id, '{}', NULL);
-    ELSE
-        SELECT array_agg(td.id) INTO roots
-        FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.dep_count = 0;
-        PERFORM sched._notify_ready(sched._new_attempts(array_fill(inst_id, ARRAY[cardinality(roots)]), roots, NULL, NULL));
+    IF initial = 'stopped' THEN
+        -- serial_discard: an earlier instance is active, this one never runs.
+        INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+        VALUES ('stop', wf.id, inst_id, who, '{"reason": "serial_discard"}');
     END IF;
+    IF initial <> 'running' THEN
+        RETURN inst_id;
+    END IF;
+
+    PERFORM sched._queue_roots(inst_id);
     RETURN inst_id;
 END
 $$;

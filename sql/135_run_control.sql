@@ -121,7 +121,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    inst sched.workflow_instance;
+    inst  sched.workflow_instance;
+    slots bigint[];
 BEGIN
     inst := sched._instance_for(principal, instance_id, true);
     IF inst.state <> 'running' THEN
@@ -130,8 +131,14 @@ BEGIN
     PERFORM sched._record(principal, 'pause', inst);
     UPDATE sched.workflow_instance SET state = 'ready_pause' WHERE id = inst.id;
     -- What has not started waits, paused; what runs finishes.
-    UPDATE sched.task_instance ti SET state = 'paused', ended_at = now(), not_before = NULL
-    WHERE ti.workflow_instance_id = inst.id AND ti.state IN ('delayed', 'queued');
+    WITH paused AS (
+        UPDATE sched.task_instance ti SET state = 'paused', ended_at = now(), not_before = NULL
+        WHERE ti.workflow_instance_id = inst.id AND ti.state IN ('delayed', 'queued')
+        RETURNING ti.id, ti.holds_slot)
+    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM paused;
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
     PERFORM sched._finish_if_done(ARRAY[inst.id]);
 END
 $$;
@@ -274,8 +281,9 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ti   sched.task_instance;
-    inst sched.workflow_instance;
+    ti    sched.task_instance;
+    inst  sched.workflow_instance;
+    slots bigint[];
 BEGIN
     SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
     IF NOT FOUND THEN
@@ -297,9 +305,15 @@ BEGIN
     END IF;
     PERFORM sched._record(principal, 'force_success', inst, jsonb_build_object('task_instance_id', task_instance_id));
     -- A pending retry is cancelled.
-    UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'forced_success'
-    WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
-      AND t.id > ti.id AND t.state IN ('delayed', 'queued');
+    WITH cancelled AS (
+        UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'forced_success'
+        WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
+          AND t.id > ti.id AND t.state IN ('delayed', 'queued')
+        RETURNING t.id, t.holds_slot)
+    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM cancelled;
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
     UPDATE sched.task_instance t SET state = 'forced_success' WHERE t.id = ti.id;
     IF inst.state IN ('running', 'ready_pause') THEN
         UPDATE sched.workflow_instance i SET has_failure = EXISTS (
@@ -339,6 +353,9 @@ BEGIN
     PERFORM sched._record(principal, 'kill_task', inst, jsonb_build_object('task_instance_id', task_instance_id));
     IF ti.state IN ('delayed', 'queued') THEN
         UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'user' WHERE t.id = ti.id;
+        IF ti.holds_slot THEN
+            PERFORM sched._release_slots(ARRAY[ti.id]);
+        END IF;
         PERFORM sched._notify_ready(sched._advance(ARRAY[ti.id], ARRAY[inst.id], true));
     ELSIF NOT ti.kill_requested THEN
         UPDATE sched.task_instance t SET kill_requested = true, kill_reason = 'user' WHERE t.id = ti.id;

@@ -248,6 +248,7 @@ DECLARE
     wanted     bigint[];
     locked     bigint[];
     timeout    text;
+    slots      bigint[];
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -311,11 +312,15 @@ BEGIN
            AND ti.worker_id = _complete.worker_id
            AND ti.state IN ('dispatched', 'running')
            AND (deferred IS NULL OR NOT ti.id = ANY(deferred))
-        RETURNING ti.id, ti.workflow_instance_id, ti.state)
-    SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state IN ('failed', 'killed'))
-    INTO done, touched, any_failed
+        RETURNING ti.id, ti.workflow_instance_id, ti.state, ti.holds_slot)
+    SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state IN ('failed', 'killed')),
+           array_agg(id) FILTER (WHERE holds_slot)
+    INTO done, touched, any_failed, slots
     FROM finished;
 
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
         ready_groups := sched._advance(done, touched, any_failed);

@@ -32,21 +32,30 @@ AS $$
 DECLARE
     groups  text[];
     inst    record;
-    next_at timestamptz;
-    killed  bigint;
+    next_at     timestamptz;
+    killed      bigint;
+    task_groups bigint[];
 BEGIN
-    -- Delayed attempts whose time has come.
+    -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
+    -- for a slot.
     WITH released AS (
-        UPDATE sched.task_instance ti SET state = 'queued', not_before = NULL
+        UPDATE sched.task_instance ti
+           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+               not_before = NULL
         WHERE ti.id = ANY(ARRAY(
                   SELECT d.id FROM sched.task_instance d
                   WHERE d.state = 'delayed' AND d.not_before <= now()
                   ORDER BY d.not_before LIMIT 10000
                   FOR UPDATE SKIP LOCKED))
           AND ti.state = 'delayed'
-        RETURNING ti.worker_group)
-    SELECT array_agg(DISTINCT worker_group) INTO groups FROM released;
+        RETURNING ti.worker_group, ti.task_group_id)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
+    INTO groups, task_groups FROM released;
     PERFORM sched._notify_ready(groups);
+    IF task_groups IS NOT NULL THEN
+        PERFORM sched._grant_slots(task_groups);
+    END IF;
 
     -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
     -- group at the timeout and reports 124), and the master asks for the kill 15 s later if

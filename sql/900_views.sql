@@ -97,6 +97,7 @@ SELECT ti.id,
        td.task_type AS type,
        ti.state::text AS state,
        ti.state NOT IN ('delayed', 'queued', 'dispatched', 'running') AS finished,
+       ti.started_at IS NOT NULL AS started,
        ti.attempt,
        ti.run,
        ti.retry,
@@ -130,6 +131,7 @@ COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
+COMMENT ON COLUMN sched.task_instances.started IS 'A worker started it; false for an attempt still waiting, or one that ended in the queue (killed or paused before it ran).';
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
@@ -266,3 +268,37 @@ COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alerts.message IS 'What happened.';
 COMMENT ON COLUMN sched.alerts.created_at IS 'When it was raised.';
+
+CREATE VIEW sched.unserved_tasks WITH (security_barrier) AS
+SELECT ti.id AS task_instance_id, ti.workflow_instance_id, w.name AS workflow, td.name AS task,
+       ti.worker_group, ti.queued_at
+FROM sched.task_instance ti
+JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
+JOIN sched.workflow w ON w.id = i.workflow_id
+JOIN sched.task_definition td ON td.id = ti.task_id
+WHERE ti.state = 'queued'
+  AND NOT EXISTS (SELECT 1 FROM sched.worker wk WHERE wk.alive AND ti.worker_group = ANY(wk.groups))
+  AND sched._visible(w.owner);
+COMMENT ON VIEW sched.unserved_tasks IS 'Ready attempts that no live worker serves: their worker group has no worker (a typo in worker_group, a group whose workers are all down).';
+COMMENT ON COLUMN sched.unserved_tasks.task_instance_id IS 'The waiting attempt.';
+COMMENT ON COLUMN sched.unserved_tasks.workflow_instance_id IS 'Workflow instance id.';
+COMMENT ON COLUMN sched.unserved_tasks.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.unserved_tasks.task IS 'Task name.';
+COMMENT ON COLUMN sched.unserved_tasks.worker_group IS 'The worker group no live worker serves.';
+COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
+
+CREATE VIEW sched.task_groups AS
+SELECT g.name, g.size, g.description, g.owner::text AS owner,
+       (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = g.id AND h.holds_slot) AS in_use,
+       (SELECT count(*) FROM sched.task_instance w
+        WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL) AS waiting,
+       g.created_at
+FROM sched.task_group g;
+COMMENT ON VIEW sched.task_groups IS 'Task groups, with how many of their slots are in use and how many attempts wait for one.';
+COMMENT ON COLUMN sched.task_groups.name IS 'Task group name.';
+COMMENT ON COLUMN sched.task_groups.size IS 'Slots: tasks of the group that run at once at most.';
+COMMENT ON COLUMN sched.task_groups.description IS 'Free text.';
+COMMENT ON COLUMN sched.task_groups.owner IS 'Role that created it.';
+COMMENT ON COLUMN sched.task_groups.in_use IS 'Attempts holding a slot (queued or running).';
+COMMENT ON COLUMN sched.task_groups.waiting IS 'Attempts waiting for a slot.';
+COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';

@@ -21,6 +21,8 @@ GRANT EXECUTE ON FUNCTION
     sched.execute_task(bigint, text, text),
     sched.force_success(bigint),
     sched.kill_task(bigint),
+    sched.create_task_group(text, integer, text, boolean),
+    sched.drop_task_group(text),
     sched.task_log(bigint, integer, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
@@ -40,7 +42,8 @@ TO sched_user, sched_admin;
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
-                sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts
+                sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
+                sched.unserved_tasks, sched.task_groups
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

@@ -73,11 +73,16 @@ keyword_enum! {
 
 keyword_enum! {
     /// How instances of one workflow run relative to each other.
-    ExecutionType, what: "execution type",
-    not_yet: ["serial_wait", "serial_discard", "serial_priority"],
+    ExecutionType, what: "execution type", not_yet: [],
     {
         #[default]
         Parallel => "parallel",
+        /// One at a time, the others waiting in serial_wait, first come first served.
+        SerialWait => "serial_wait",
+        /// A new instance is stopped at once while an earlier one is active.
+        SerialDiscard => "serial_discard",
+        /// A new instance stops the earlier active ones and runs.
+        SerialPriority => "serial_priority",
     }
 }
 

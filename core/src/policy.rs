@@ -21,6 +21,9 @@ pub struct TaskPolicy {
     pub retry_interval: Option<String>,
     pub timeout: Option<Timeout>,
     pub delay: Option<String>,
+    /// The task group whose slots cap it, and its rank there (larger first).
+    pub task_group: Option<String>,
+    pub task_group_priority: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +110,42 @@ pub(crate) fn parse_task_policy(
     if let Some(value) = obj.get("retry_interval") {
         policy.retry_interval = Some(duration(value, Path::Field(&field("retry_interval")), 0.0)?);
     }
+    if let Some(value) = obj.get("task_group") {
+        let path = field("task_group");
+        policy.task_group = Some(
+            value
+                .as_str()
+                .filter(|name| {
+                    (1..=63).contains(&name.len())
+                        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                })
+                .ok_or_else(|| {
+                    SpecError::new(
+                        Path::Field(&path),
+                        "must name a task group: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+                    )
+                })?
+                .to_owned(),
+        );
+    }
+    if let Some(value) = obj.get("task_group_priority") {
+        let path = field("task_group_priority");
+        policy.task_group_priority = value
+            .as_i64()
+            .filter(|n| (0..=1_000_000).contains(n))
+            .ok_or_else(|| {
+                SpecError::new(
+                    Path::Field(&path),
+                    "must be a whole number from 0 to 1000000 (larger runs first)",
+                )
+            })?;
+        if policy.task_group.is_none() {
+            return Err(SpecError::new(Path::Field(&path), "needs task_group"));
+        }
+    }
     if policy.retries > 0 && policy.retry_interval.is_none() {
         policy.retry_interval = Some(DEFAULT_RETRY_INTERVAL.to_owned());
     }
@@ -186,6 +225,13 @@ impl TaskPolicy {
         }
         if let Some(delay) = &self.delay {
             obj.insert("delay".into(), delay.clone().into());
+        }
+        if let Some(group) = &self.task_group {
+            obj.insert("task_group".into(), group.clone().into());
+            obj.insert(
+                "task_group_priority".into(),
+                self.task_group_priority.into(),
+            );
         }
     }
 }

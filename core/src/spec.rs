@@ -45,6 +45,8 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
     "retry_interval",
     "timeout",
     "delay",
+    "task_group",
+    "task_group_priority",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right

@@ -246,7 +246,8 @@ fn unknown_task_field_lists_common_and_type_fields() {
     assert_error(
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
-         description, env, params, out, retries, retry_interval, timeout, delay, script",
+         description, env, params, out, retries, retry_interval, timeout, delay, task_group, \
+         task_group_priority, script",
     );
 }
 
@@ -402,20 +403,20 @@ fn invalid_failure_strategy_lists_allowed_values() {
 }
 
 #[test]
-fn serial_execution_types_are_not_supported_yet() {
-    assert_error(
-        json!({"name": "wf", "execution_type": "serial_wait", "tasks": []}),
-        "execution_type: \"serial_wait\" is not supported yet; allowed: parallel",
-    );
-    for kind in ["SERIAL_DISCARD", "serial_priority"] {
-        assert_error_contains(
-            json!({"name": "wf", "execution_type": kind, "tasks": []}),
-            "is not supported yet",
-        );
+fn execution_types_are_parsed_in_any_case() {
+    for (kind, normal) in [
+        ("SERIAL_WAIT", "serial_wait"),
+        ("serial_discard", "serial_discard"),
+        ("Serial_Priority", "serial_priority"),
+        ("parallel", "parallel"),
+    ] {
+        let spec = validate_spec(&json!({"name": "wf", "execution_type": kind, "tasks": [{"name": "a", "type": "empty"}]}))
+            .unwrap();
+        assert_eq!(spec.to_json()["execution_type"], normal);
     }
     assert_error_contains(
         json!({"name": "wf", "execution_type": "batch", "tasks": []}),
-        "execution_type: \"batch\" is not a valid execution type; allowed: parallel",
+        "execution_type: \"batch\" is not a valid execution type; allowed: parallel, serial_wait, serial_discard, serial_priority",
     );
 }
 

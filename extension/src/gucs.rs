@@ -17,6 +17,7 @@ pub static MAX_TASKS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
+pub static MAX_RUNNING_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -85,6 +86,16 @@ pub fn init() {
         1,
         1024,
         GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.max_running_instances",
+        c"Most workflow instances that run at once; 0 for no limit.",
+        c"Instances started beyond it wait in waiting_thread and start by priority, then first come, as others end.",
+        &MAX_RUNNING_INSTANCES,
+        0,
+        1_000_000,
+        GucContext::Suset,
         GucFlags::default(),
     );
     // Limits on specs: superuser-only, so that a user cannot lift them for a session.

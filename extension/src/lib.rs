@@ -68,9 +68,14 @@ extension_sql_file!(
     requires = ["definition_api"]
 );
 extension_sql_file!(
+    "../../sql/125_admission.sql",
+    name = "admission",
+    requires = ["advance"]
+);
+extension_sql_file!(
     "../../sql/130_run_api.sql",
     name = "run_api",
-    requires = ["advance"]
+    requires = ["admission"]
 );
 extension_sql_file!(
     "../../sql/135_run_control.sql",
@@ -118,9 +123,14 @@ extension_sql_file!(
     requires = ["sql_tasks", master::wake_master]
 );
 extension_sql_file!(
+    "../../sql/205_task_groups.sql",
+    name = "task_groups_api",
+    requires = ["policies"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["policies"]
+    requires = ["task_groups_api"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

@@ -323,6 +323,30 @@ fn a_report_under_a_lease_that_was_taken_away_is_refused() {
             ("a".to_owned(), "queued".to_owned(), 2)
         ]
     );
+    // The engine records its own command, which no user can issue or forge.
+    let recorded: Vec<(String, String)> = db
+        .query(
+            "SELECT command_type, issued_by FROM sched.commands WHERE workflow_instance_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        recorded[1],
+        (
+            "recover_tolerance_fault_process".to_owned(),
+            "pg_sched".to_owned()
+        )
+    );
+    db.batch_execute("CREATE ROLE carol LOGIN IN ROLE sched_user")
+        .unwrap();
+    let err = error_of(cluster.connect_as("carol").execute(
+        "INSERT INTO sched.command (command_type, workflow_id, issued_by) VALUES ('recover_serial_wait', 1, 'carol')",
+        &[],
+    ));
+    assert!(err.contains("permission denied for table command"), "{err}");
     let err = error_of(worker.query_one("SELECT sched.complete_task($1, $2, 0)", &[&old, &task]));
     assert!(err.contains("not registered or was declared dead"), "{err}");
     let alive: bool = worker

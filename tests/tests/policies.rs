@@ -247,3 +247,38 @@ fn workflow_timeouts_alert_or_stop_the_instance() {
         .get(0);
     assert_eq!(issued, "pg_sched master");
 }
+
+#[test]
+fn the_master_asks_for_the_kill_of_a_timed_out_task_its_worker_did_not_kill() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "stuck", "tasks": [
+            {"name": "t", "type": "shell", "timeout": {"after": "1 s", "strategy": "fail"}, "script": "sleep 600"}]}"#,
+    );
+    let worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "stuck");
+    wait_for(Duration::from_secs(30), "the task to run", || {
+        (states(&attempts(&mut db, id, "t")) == ["running"]).then_some(())
+    });
+    // A frozen worker enforces nothing; 15 s past the timeout the master asks for the kill.
+    worker.signal(libc::SIGSTOP);
+    wait_for(Duration::from_secs(60), "the master's kill request", || {
+        let r = db
+            .query_one(
+                "SELECT kill_requested, kill_reason FROM sched.task_instances WHERE workflow_instance_id = $1",
+                &[&id],
+            )
+            .unwrap();
+        let (asked, reason): (bool, Option<String>) = (r.get(0), r.get(1));
+        (asked && reason.as_deref() == Some("timeout")).then_some(())
+    });
+    worker.signal(libc::SIGCONT);
+    assert_eq!(wait(&mut db, id, 60), "failed");
+    let t = attempts(&mut db, id, "t");
+    assert_eq!(
+        (t[0].0.as_str(), t[0].3.as_deref()),
+        ("failed", Some("timeout"))
+    );
+}

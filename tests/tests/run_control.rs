@@ -441,3 +441,65 @@ fn kill_task_applies_the_failure_strategy_and_commands_refuse_other_states() {
     let err = call(&mut bob, "SELECT sched.recover_workflow($1)", id).unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
 }
+
+#[test]
+fn a_paused_instance_can_be_stopped_a_queued_attempt_killed_and_a_killed_one_forced() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let gate = cluster.dir.join("gate");
+    define(
+        &mut db,
+        &json!({"name": "mixed", "failure_strategy": "continue", "tasks": [
+            {"name": "a", "type": "shell", "script": gated(&gate, "echo a")},
+            {"name": "q", "type": "shell", "script": "echo q"},
+            {"name": "after_q", "type": "shell", "deps": ["q"], "script": "echo after"}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &["--slots", "1"]);
+    let id = start(&mut db, "mixed");
+    wait_for(Duration::from_secs(30), "a running and q queued", || {
+        let list = attempts(&mut db, id);
+        (of(&list, "a") == ["running"] && of(&list, "q") == ["queued"]).then_some(())
+    });
+    // A queued attempt is killed at once; the failure strategy continue lets a finish.
+    let q = attempt_id(&mut db, id, "q");
+    call(&mut db, "SELECT sched.kill_task($1)", q).unwrap();
+    assert_eq!(state_of(&mut db, id, "q").as_deref(), Some("killed"));
+    // Killed in the queue, which a killed process is not.
+    let started: Vec<(String, bool)> = db
+        .query(
+            "SELECT task, started FROM sched.task_instances WHERE workflow_instance_id = $1 ORDER BY task",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(started, [("a".to_owned(), true), ("q".to_owned(), false)]);
+    // The killed attempt is forced: its downstream runs.
+    call(&mut db, "SELECT sched.force_success($1)", q).unwrap();
+    open(&gate);
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    assert_eq!(of(&attempts(&mut db, id), "after_q"), ["succeeded"]);
+
+    // Paused, then stopped: it stays stopped, and resume still continues it.
+    std::fs::remove_file(&gate).unwrap();
+    let id = start(&mut db, "mixed");
+    wait_state(&mut db, id, "a", "running");
+    call(&mut db, "SELECT sched.pause_workflow($1)", id).unwrap();
+    open(&gate);
+    assert_eq!(wait(&mut db, id, 60), "paused");
+    call(&mut db, "SELECT sched.stop_workflow($1)", id).unwrap();
+    assert_eq!(instance_state(&mut db, id), "stopped");
+    call(&mut db, "SELECT sched.resume_workflow($1)", id).unwrap();
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    assert_eq!(
+        commands(&mut db, id),
+        [
+            "start_process",
+            "pause",
+            "stop",
+            "recover_suspended_process"
+        ]
+    );
+}
