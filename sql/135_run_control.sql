@@ -3,17 +3,31 @@
 -- refused, changing nothing, in a state it does not apply to. Public functions are
 -- trampolines over `_<name>(principal, ...)`, as in 110_definition_api.sql.
 
--- Raises the refusal of `action` for an instance in `state`.
-CREATE FUNCTION sched._refuse(instance_id bigint, state sched.workflow_state, action text, allowed text) RETURNS void
+-- The instance a command acts on: locked, checked to be one of `allowed` (else refused, naming
+-- its state and those allowed), and the command recorded.
+CREATE FUNCTION sched._command(principal regrole, instance_id bigint, action text, allowed sched.workflow_state[],
+                               command_type text, params jsonb DEFAULT '{}')
+RETURNS sched.workflow_instance
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    inst  sched.workflow_instance;
+    names text[] := allowed::text[];
 BEGIN
-    RAISE EXCEPTION 'workflow instance % is %; % applies to % instances', instance_id, state, action, allowed
-        USING ERRCODE = 'object_not_in_prerequisite_state';
+    inst := sched._instance_for(principal, instance_id, true);
+    IF NOT inst.state = ANY(allowed) THEN
+        RAISE EXCEPTION 'workflow instance % is %; % applies to % instances', instance_id, inst.state, action,
+            CASE WHEN cardinality(names) = 1 THEN names[1]
+                 ELSE array_to_string(names[1:cardinality(names) - 1], ', ') || ' or ' || names[cardinality(names)] END
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+    VALUES (command_type, inst.workflow_id, inst.id, sched._role_name(principal), params);
+    RETURN inst;
 END
 $$;
-COMMENT ON FUNCTION sched._refuse(bigint, sched.workflow_state, text, text) IS
-    'Internal: raises object_not_in_prerequisite_state naming the instance''s state and the states the command applies to.';
+COMMENT ON FUNCTION sched._command(regrole, bigint, text, sched.workflow_state[], text, jsonb) IS
+    'Internal: locks the instance a command acts on, refuses it unless its state is allowed, and records the command.';
 
 -- A finished instance's attempts may have moved to the history; one that runs again brings
 -- them back, so that the engine reads the run where it writes it.
@@ -104,15 +118,6 @@ $$;
 COMMENT ON FUNCTION sched._continue(bigint, sched.task_state[], bigint[]) IS
     'Internal: makes a finished instance run again: new attempts of the tasks that are due (never run, last attempt in rerun, or in redo, with their upstream tasks done), join counters rebuilt.';
 
-CREATE FUNCTION sched._record(principal regrole, command_type text, inst sched.workflow_instance, params jsonb DEFAULT '{}')
-RETURNS void
-LANGUAGE sql
-AS $$
-    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-    VALUES (command_type, inst.workflow_id, inst.id, sched._role_name(principal), params);
-$$;
-COMMENT ON FUNCTION sched._record(regrole, text, sched.workflow_instance, jsonb) IS 'Internal: records a command.';
-
 CREATE FUNCTION sched.pause_workflow(instance_id bigint) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -124,11 +129,7 @@ DECLARE
     inst  sched.workflow_instance;
     slots bigint[];
 BEGIN
-    inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state <> 'running' THEN
-        PERFORM sched._refuse(instance_id, inst.state, 'pause', 'running');
-    END IF;
-    PERFORM sched._record(principal, 'pause', inst);
+    inst := sched._command(principal, instance_id, 'pause', '{running}', 'pause');
     UPDATE sched.workflow_instance SET state = 'ready_pause' WHERE id = inst.id;
     -- What has not started waits, paused; what runs finishes.
     WITH paused AS (
@@ -155,11 +156,7 @@ AS $$
 DECLARE
     inst sched.workflow_instance;
 BEGIN
-    inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state NOT IN ('paused', 'stopped') THEN
-        PERFORM sched._refuse(instance_id, inst.state, 'resume', 'paused or stopped');
-    END IF;
-    PERFORM sched._record(principal, 'recover_suspended_process', inst);
+    inst := sched._command(principal, instance_id, 'resume', '{paused,stopped}', 'recover_suspended_process');
     PERFORM sched._continue(inst.id, '{paused,killed}', NULL);
 END
 $$;
@@ -176,11 +173,7 @@ AS $$
 DECLARE
     inst sched.workflow_instance;
 BEGIN
-    inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state <> 'failed' THEN
-        PERFORM sched._refuse(instance_id, inst.state, 'recover', 'failed');
-    END IF;
-    PERFORM sched._record(principal, 'start_failure_task_process', inst);
+    inst := sched._command(principal, instance_id, 'recover', '{failed}', 'start_failure_task_process');
     PERFORM sched._continue(inst.id, '{failed,killed}', NULL);
 END
 $$;
@@ -197,11 +190,7 @@ AS $$
 DECLARE
     inst sched.workflow_instance;
 BEGIN
-    inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state NOT IN ('paused', 'stopped', 'failed', 'succeeded') THEN
-        PERFORM sched._refuse(instance_id, inst.state, 'rerun', 'finished (paused, stopped, failed or succeeded)');
-    END IF;
-    PERFORM sched._record(principal, 'repeat_running', inst, jsonb_build_object('run', inst.run + 1));
+    inst := sched._command(principal, instance_id, 'rerun', '{paused,stopped,failed,succeeded}', 'repeat_running');
     UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = inst.id;
     PERFORM sched._continue(inst.id, '{}', NULL);
 END
@@ -221,20 +210,17 @@ DECLARE
     task_id bigint;
     redo    bigint[];
 BEGIN
-    inst := sched._instance_for(principal, instance_id, true);
-    IF inst.state NOT IN ('paused', 'stopped', 'failed', 'succeeded') THEN
-        PERFORM sched._refuse(instance_id, inst.state, 'execute_task', 'finished (paused, stopped, failed or succeeded)');
-    END IF;
     IF scope IS NULL OR lower(scope) NOT IN ('only', 'downstream') THEN
         RAISE EXCEPTION 'scope: "%" is not allowed; allowed: only, downstream', scope USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    inst := sched._command(principal, instance_id, 'execute_task', '{paused,stopped,failed,succeeded}', 'execute_task',
+                           jsonb_build_object('task', task, 'scope', lower(scope)));
     SELECT td.id INTO task_id FROM sched.task_definition td
     WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = _execute_task.task;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task: workflow instance % has no task "%"', instance_id, task USING ERRCODE = 'invalid_parameter_value';
     END IF;
     redo := CASE WHEN lower(scope) = 'only' THEN ARRAY[task_id] ELSE sched._reach(ARRAY[task_id], true) END;
-    PERFORM sched._record(principal, 'execute_task', inst, jsonb_build_object('task', task, 'scope', lower(scope)));
     UPDATE sched.workflow_instance SET scope = redo WHERE id = inst.id;
     PERFORM sched._continue(inst.id, '{}', redo);
 END
@@ -303,7 +289,9 @@ BEGIN
         RAISE EXCEPTION 'task instance % is not its task''s last attempt; force the last one', task_instance_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    PERFORM sched._record(principal, 'force_success', inst, jsonb_build_object('task_instance_id', task_instance_id));
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+    VALUES ('force_success', inst.workflow_id, inst.id, sched._role_name(principal),
+            jsonb_build_object('task_instance_id', task_instance_id));
     -- A pending retry is cancelled.
     WITH cancelled AS (
         UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'forced_success'
@@ -350,7 +338,9 @@ BEGIN
         RAISE EXCEPTION 'task instance % is %; kill_task applies to delayed, queued or running attempts', task_instance_id, ti.state
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    PERFORM sched._record(principal, 'kill_task', inst, jsonb_build_object('task_instance_id', task_instance_id));
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+    VALUES ('kill_task', inst.workflow_id, inst.id, sched._role_name(principal),
+            jsonb_build_object('task_instance_id', task_instance_id));
     IF ti.state IN ('delayed', 'queued') THEN
         UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'user' WHERE t.id = ti.id;
         IF ti.holds_slot THEN

@@ -512,3 +512,33 @@ impl Drop for MariaDb {
         let _ = self.child.wait();
     }
 }
+
+/// The command types recorded for an instance, in order.
+pub fn commands(db: &mut Client, instance: i64) -> Vec<String> {
+    db.query(
+        "SELECT command_type FROM sched.commands WHERE workflow_instance_id = $1 ORDER BY id",
+        &[&instance],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// Waits until `n` attempts of the instance are running.
+pub fn wait_running(db: &mut Client, instance: i64, n: i64) {
+    wait_for(
+        Duration::from_secs(60),
+        &format!("{n} running attempts of instance {instance}"),
+        || {
+            let running: i64 = db
+            .query_one(
+                "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
+                &[&instance],
+            )
+            .unwrap()
+            .get(0);
+            (running == n).then_some(())
+        },
+    );
+}

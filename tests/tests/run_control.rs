@@ -56,17 +56,6 @@ fn attempt_id(db: &mut Client, id: i64, task: &str) -> i64 {
     .get(0)
 }
 
-fn commands(db: &mut Client, id: i64) -> Vec<String> {
-    db.query(
-        "SELECT command_type FROM sched.commands WHERE workflow_instance_id = $1 ORDER BY id",
-        &[&id],
-    )
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
-}
-
 fn call(db: &mut Client, sql: &str, id: i64) -> Result<(), String> {
     db.execute(sql, &[&id])
         .map(|_| ())

@@ -1,8 +1,6 @@
 //! Task groups: a group's size caps how many of its tasks run at once across workflows, slots
 //! go by task_group_priority, and every way an attempt ends gives its slot back.
 
-use std::time::Duration;
-
 use sched_tests::*;
 use serde_json::json;
 
@@ -109,16 +107,7 @@ fn failures_stops_and_kills_give_their_slots_back() {
 
     let hog = start(&mut db, "hog");
     let queued_behind = start(&mut db, "g");
-    wait_for(Duration::from_secs(30), "the hog to hold the slot", || {
-        let n: i64 = db
-            .query_one(
-                "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
-                &[&hog],
-            )
-            .unwrap()
-            .get(0);
-        (n == 1).then_some(())
-    });
+    wait_running(&mut db, hog, 1);
     let waiting: i64 = db
         .query_one(
             "SELECT waiting FROM sched.task_groups WHERE name = 'one'",
@@ -136,16 +125,7 @@ fn failures_stops_and_kills_give_their_slots_back() {
     // A waiting attempt that is stopped, and a kill of the holder, free the group too.
     let hog = start(&mut db, "hog");
     let behind = start(&mut db, "g");
-    wait_for(Duration::from_secs(30), "the hog to run", || {
-        let n: i64 = db
-            .query_one(
-                "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
-                &[&hog],
-            )
-            .unwrap()
-            .get(0);
-        (n == 1).then_some(())
-    });
+    wait_running(&mut db, hog, 1);
     db.execute("SELECT sched.stop_workflow($1)", &[&behind])
         .unwrap();
     assert_eq!(wait(&mut db, behind, 60), "stopped");
