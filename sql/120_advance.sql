@@ -232,8 +232,8 @@ BEGIN
         WHERE j.deps_done = td.dep_count)
     SELECT array_agg(workflow_instance_id), array_agg(task_id) INTO r_inst, r_task FROM ready;
     IF r_inst IS NOT NULL THEN
-        groups := array(SELECT DISTINCT g FROM unnest(groups || sched._new_attempts(r_inst, r_task, NULL, NULL)) g
-                        WHERE g IS NOT NULL);
+        -- A group twice is one notification: PostgreSQL folds them.
+        groups := groups || sched._new_attempts(r_inst, r_task, NULL, NULL);
     END IF;
 
     PERFORM sched._finish_if_done(touched);
