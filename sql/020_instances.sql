@@ -161,6 +161,16 @@ COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became read
 COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
 
+-- Locks the engine takes for the transaction, as row locks: advisory locks would be open to
+-- anyone who can call pg_advisory_lock, and a user holding one could stall every start.
+-- Nobody else can lock these rows (FOR UPDATE needs UPDATE privilege on the table).
+CREATE TABLE sched.engine_lock (
+    name text PRIMARY KEY
+);
+INSERT INTO sched.engine_lock VALUES ('running_limit'), ('role_anchor');
+COMMENT ON TABLE sched.engine_lock IS 'One row per lock the engine takes for a transaction (running_limit: admission under sched.max_running_instances; role_anchor: granting the DROP ROLE anchor).';
+COMMENT ON COLUMN sched.engine_lock.name IS 'The lock.';
+
 CREATE TABLE sched.join_progress (
     workflow_instance_id bigint NOT NULL,
     task_id              bigint NOT NULL,

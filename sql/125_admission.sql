@@ -35,7 +35,7 @@ BEGIN
     IF limit_n = 0 THEN
         RETURN true;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('pg_sched.running_limit'));
+    PERFORM 1 FROM sched.engine_lock l WHERE l.name = 'running_limit' FOR UPDATE;
     RETURN (SELECT count(*) FROM sched.workflow_instance wi
             WHERE wi.state IN ('running', 'ready_pause', 'ready_stop')) < limit_n;
 END
@@ -43,9 +43,9 @@ $$;
 COMMENT ON FUNCTION sched._below_running_limit() IS
     'Internal: whether one more instance may run under sched.max_running_instances (0: no limit); takes the limit''s lock for the transaction.';
 
--- The state a new instance of this workflow starts in. Serial types take the workflow's
--- advisory lock for the transaction: two starts racing in different transactions serialize,
--- and the second sees the first.
+-- The state a new instance of this workflow starts in. Serial types lock the workflow's row
+-- for the transaction: two starts racing in different transactions serialize, and the second
+-- sees the first.
 CREATE FUNCTION sched._admit(workflow_id bigint, execution_type text, principal_name text) RETURNS sched.workflow_state
 LANGUAGE plpgsql
 AS $$
@@ -53,7 +53,9 @@ DECLARE
     earlier bigint[];
 BEGIN
     IF execution_type <> 'parallel' THEN
-        PERFORM pg_advisory_xact_lock(hashtext('pg_sched.serial'), workflow_id::integer);
+        -- The workflow's row: the foreign keys of parallel starts take only KEY SHARE on it,
+        -- which this does not wait for.
+        PERFORM 1 FROM sched.workflow w WHERE w.id = _admit.workflow_id FOR NO KEY UPDATE;
         SELECT array_agg(wi.id ORDER BY wi.id) INTO earlier
         FROM sched.workflow_instance wi
         WHERE wi.workflow_id = _admit.workflow_id AND wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
@@ -91,7 +93,7 @@ DECLARE
     kind    text;
 BEGIN
     IF execution_type = 'serial_wait' THEN
-        PERFORM pg_advisory_xact_lock(hashtext('pg_sched.serial'), workflow_id::integer);
+        PERFORM 1 FROM sched.workflow w WHERE w.id = _on_instance_end.workflow_id FOR NO KEY UPDATE;
         IF NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
                        WHERE wi.workflow_id = _on_instance_end.workflow_id
                          AND wi.state IN ('running', 'ready_pause', 'ready_stop', 'waiting_thread')) THEN

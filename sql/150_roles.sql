@@ -26,7 +26,7 @@ BEGIN
     IF NOT anchored THEN
         -- Two GRANTs on one table in concurrent transactions fail with "tuple concurrently
         -- updated": granting is serialised, and only granting (owners are anchored once).
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sched.role_anchor'));
+        PERFORM 1 FROM sched.engine_lock l WHERE l.name = 'role_anchor' FOR UPDATE;
         EXECUTE pg_catalog.format('GRANT SELECT ON sched.role_anchor TO %s', role);
     END IF;
 END

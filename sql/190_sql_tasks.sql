@@ -21,12 +21,20 @@ COMMENT ON COLUMN sched.task_result.row_count IS 'Rows the statement returned, k
 COMMENT ON COLUMN sched.task_result.truncated IS 'Fewer rows were kept than returned (limit_rows, or 4 MB of values).';
 COMMENT ON COLUMN sched.task_result.stored_at IS 'When the worker stored it.';
 
+-- The slots of sched.max_sql_task_workers, as rows a running task keeps locked (no user can).
+CREATE TABLE sched.sql_task_slot (
+    slot integer PRIMARY KEY
+);
+INSERT INTO sched.sql_task_slot SELECT generate_series(1, 1024);
+COMMENT ON TABLE sched.sql_task_slot IS 'One row per possible slot of sched.max_sql_task_workers; a running sql or procedure task on the scheduler''s database keeps one locked.';
+COMMENT ON COLUMN sched.sql_task_slot.slot IS 'Slot number, 1 to 1024.';
+
 CREATE FUNCTION sched.run_sql_task(worker_id bigint, task_instance_id bigint) RETURNS jsonb
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 -- The transaction stays open while the statements run (on a connection of the worker's own);
--- it holds one of sched.max_sql_task_workers advisory locks, so that at most that many run at
--- once, and no row lock.
+-- it keeps one of the first sched.max_sql_task_workers rows of sched.sql_task_slot locked, so
+-- that at most that many run at once, and no other row.
 CREATE FUNCTION sched._run_sql_task(principal regrole, worker_id bigint, task_instance_id bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -35,7 +43,6 @@ DECLARE
     task      record;
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
-    got       boolean := false;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
@@ -64,14 +71,11 @@ BEGIN
             'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
             task.owner, task.owner));
     END IF;
-    FOR slot IN 1..slots LOOP
-        IF pg_try_advisory_xact_lock(hashtext('pg_sched.sql_task'), slot) THEN
-            got := true;
-            EXIT;
-        END IF;
-    END LOOP;
-    IF NOT got THEN
-        PERFORM pg_advisory_xact_lock(hashtext('pg_sched.sql_task'), 1 + (task_instance_id % slots)::integer);
+    SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
+    ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF slot IS NULL THEN
+        -- All taken: wait for one, spread over them.
+        PERFORM 1 FROM sched.sql_task_slot s WHERE s.slot = 1 + (task_instance_id % slots)::integer FOR UPDATE;
     END IF;
     RETURN sched._execute_as(task.owner::oid, task.settings);
 END

@@ -294,7 +294,7 @@ fn two_serial_starts_racing_in_different_transactions_serialize() {
         || {
             let n: i64 = db
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%start_workflow%'",
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%start_workflow%'",
                 &[],
             )
             .unwrap()
@@ -311,4 +311,39 @@ fn two_serial_starts_racing_in_different_transactions_serialize() {
     std::fs::write(&gate, "").unwrap();
     assert_eq!(wait(&mut db, a, 60), "succeeded");
     assert_eq!(wait(&mut db, b, 60), "succeeded");
+}
+
+#[test]
+fn a_user_cannot_hold_the_locks_that_starts_and_slots_wait_for() {
+    let cluster = Cluster::start(&["sched.max_running_instances = 5"]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; CREATE ROLE bob LOGIN IN ROLE sched_user;",
+    )
+    .unwrap();
+    let mut bob = cluster.connect_as("bob");
+    // Whatever advisory locks bob takes are not the engine's...
+    bob.batch_execute(
+        "SELECT pg_advisory_lock(hashtext('pg_sched.running_limit'));
+         SELECT pg_advisory_lock(hashtext('pg_sched.serial'), n) FROM generate_series(1, 20) n;
+         SELECT pg_advisory_lock(hashtext('pg_sched.sql_task'), n) FROM generate_series(1, 20) n;",
+    )
+    .unwrap();
+    // ...and the engine's row locks are out of his reach.
+    for table in ["sched.engine_lock", "sched.sql_task_slot", "sched.workflow"] {
+        let err = error_of(bob.query(&format!("SELECT 1 FROM {table} FOR UPDATE"), &[]));
+        assert!(err.contains("permission denied"), "{table}: {err}");
+    }
+    let mut alice = cluster.connect_as("alice");
+    alice
+        .batch_execute("SET statement_timeout = '10s'")
+        .unwrap();
+    define(
+        &mut alice,
+        r#"{"name": "hers", "execution_type": "serial_wait", "tasks": [
+            {"name": "q", "type": "sql", "sql": "SELECT 1 AS one", "out": ["one"]}]}"#,
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut alice, "hers");
+    assert_eq!(wait(&mut alice, id, 60), "succeeded");
 }

@@ -274,7 +274,7 @@ fn a_killed_sql_task_stops_its_statement_and_the_setting_bounds_how_many_run() {
             let r = db
             .query_one(
                 "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_sched sql task' AND query LIKE '%pg_sleep%'),
-                        (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'),
+                        (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%run_sql_task%'),
                         (SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running')",
                 &[&id],
             )
@@ -294,7 +294,7 @@ fn a_killed_sql_task_stops_its_statement_and_the_setting_bounds_how_many_run() {
     wait_for(Duration::from_secs(30), "the statements to end", || {
         let left: i64 = db
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_sched sql task' OR wait_event = 'advisory'",
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_sched sql task' OR (wait_event_type = 'Lock' AND query LIKE '%run_sql_task%')",
                 &[],
             )
             .unwrap()
