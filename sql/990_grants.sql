@@ -31,9 +31,11 @@ GRANT EXECUTE ON FUNCTION
     sched.drop_task_type(text)
 TO sched_user, sched_admin;
 
-GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz) TO sched_user, sched_admin;
+GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz), sched.cron_next(text, integer, timestamptz, text)
+TO sched_user, sched_admin;
 -- Pure, and called by sched.resolve's body as the caller.
-GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text) TO sched_user, sched_admin;
+GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text), sched._cron_fires(text, integer, double precision, text)
+TO sched_user, sched_admin;
 
 -- The views call these as the querying role.
 GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types()

@@ -3,6 +3,7 @@
 //! the worker.
 
 mod command_type;
+pub mod cron;
 mod dag;
 mod error;
 mod keyword;

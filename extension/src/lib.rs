@@ -12,6 +12,7 @@
 
 use pgrx::prelude::*;
 
+mod cron;
 mod gucs;
 mod master;
 mod owned;
@@ -128,9 +129,14 @@ extension_sql_file!(
     requires = ["policies"]
 );
 extension_sql_file!(
+    "../../sql/210_cron.sql",
+    name = "cron",
+    requires = ["task_groups_api", cron::cron_fires]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["task_groups_api"]
+    requires = ["cron"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 
