@@ -18,3 +18,33 @@ COMMENT ON FUNCTION sched._cron_next(regrole, text, integer, timestamptz, text) 
     'Internal: the computation of sched.cron_next.';
 COMMENT ON FUNCTION sched._cron_fires(text, integer, double precision, text) IS
     'Internal: fire times of a cron expression as seconds since the epoch; pure.';
+
+CREATE FUNCTION sched.cron_describe(expr text, lang text DEFAULT 'en') RETURNS text
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+CREATE FUNCTION sched._cron_describe(principal regrole, expr text, lang text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT sched._cron_words(expr, lang) $$;
+COMMENT ON FUNCTION sched.cron_describe(text, text) IS
+    'A cron expression in words, in English (en) or Chinese (zh), e.g. sched.cron_describe(''0 30 2 1 * ?'') = ''At 02:30, on day 1 of the month''.';
+COMMENT ON FUNCTION sched._cron_describe(regrole, text, text) IS 'Internal: the computation of sched.cron_describe.';
+COMMENT ON FUNCTION sched._cron_words(text, text) IS 'Internal: a cron expression in words; pure.';
+
+CREATE FUNCTION sched.cron_parse(expr text) RETURNS jsonb
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+CREATE FUNCTION sched._cron_parse(principal regrole, expr text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT sched._cron_structure(expr) $$;
+COMMENT ON FUNCTION sched.cron_parse(text) IS
+    'The structure a visual cron builder edits: {"dialect": "quartz"|"unix", "second", "minute", "hour", "day_of_month", "month", "day_of_week", "year"}, each field an array of parts {"kind": every | any | value (value) | range (from, to) | interval (start, end, step; start null for */step) | last_day (offset) | last_weekday | nearest_weekday (day) | last_weekday_of_month (weekday) | nth_weekday (weekday, nth)}. sched.cron_build turns it back into an expression.';
+COMMENT ON FUNCTION sched._cron_parse(regrole, text) IS 'Internal: the computation of sched.cron_parse.';
+COMMENT ON FUNCTION sched._cron_structure(text) IS 'Internal: the structure of a cron expression; pure.';
+
+CREATE FUNCTION sched.cron_build(spec jsonb) RETURNS text
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+CREATE FUNCTION sched._cron_build(principal regrole, spec jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT sched._cron_text(spec) $$;
+COMMENT ON FUNCTION sched.cron_build(jsonb) IS
+    'The cron expression of a structure as sched.cron_parse returns it; cron_build(cron_parse(e)) gives e back (names as numbers). Values are checked as in an expression.';
+COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computation of sched.cron_build.';
+COMMENT ON FUNCTION sched._cron_text(jsonb) IS 'Internal: the expression of a cron structure; pure.';

@@ -4,6 +4,17 @@ use pgrx::prelude::*;
 
 use crate::fail;
 
+/// The expression, or an error naming it (`cron: day-of-week: ...`).
+fn parsed(expr: &str) -> sched_core::cron::Cron {
+    sched_core::cron::parse(expr, None).unwrap_or_else(|e| {
+        if e.path == "cron" {
+            fail(e.to_string())
+        } else {
+            fail(format!("cron: {e}"))
+        }
+    })
+}
+
 /// The next `n` fire times of `expr` strictly after `after` (seconds since the epoch), in
 /// `timezone`, as seconds since the epoch.
 #[pg_extern(name = "_cron_fires", immutable, parallel_safe)]
@@ -11,11 +22,31 @@ pub fn cron_fires(expr: &str, n: i32, after: f64, timezone: &str) -> SetOfIterat
     if !(1..=1000).contains(&n) {
         fail(format!("n: must be between 1 and 1000, got {n}"));
     }
-    let cron = sched_core::cron::parse(expr, None).unwrap_or_else(|e| fail(format!("cron: {e}")));
+    let cron = parsed(expr);
     let tz =
         sched_core::cron::time_zone(timezone, "timezone").unwrap_or_else(|e| fail(e.to_string()));
     let after = chrono::DateTime::from_timestamp(after.floor() as i64, 0)
         .unwrap_or_else(|| fail("after: out of range".into()));
     let fires = cron.next_fires(after, tz, n as usize);
     SetOfIterator::new(fires.into_iter().map(|t| t.timestamp() as f64))
+}
+
+/// `expr` in words, `lang` en or zh.
+#[pg_extern(name = "_cron_words", immutable, parallel_safe)]
+pub fn cron_words(expr: &str, lang: &str) -> String {
+    let cron = parsed(expr);
+    sched_core::cron::describe(&cron, lang).unwrap_or_else(|e| fail(e.to_string()))
+}
+
+/// The per-field structure of `expr` that a builder edits.
+#[pg_extern(name = "_cron_structure", immutable, parallel_safe)]
+pub fn cron_structure(expr: &str) -> pgrx::JsonB {
+    let cron = parsed(expr);
+    pgrx::JsonB(cron.to_json())
+}
+
+/// The expression of a structure as `_cron_structure` returns it.
+#[pg_extern(name = "_cron_text", immutable, parallel_safe)]
+pub fn cron_text(spec: pgrx::JsonB) -> String {
+    sched_core::cron::build(&spec.0).unwrap_or_else(|e| fail(format!("spec.{e}")))
 }

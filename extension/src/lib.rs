@@ -131,7 +131,13 @@ extension_sql_file!(
 extension_sql_file!(
     "../../sql/210_cron.sql",
     name = "cron",
-    requires = ["task_groups_api", cron::cron_fires]
+    requires = [
+        "task_groups_api",
+        cron::cron_fires,
+        cron::cron_words,
+        cron::cron_structure,
+        cron::cron_text
+    ]
 );
 extension_sql_file!(
     "../../sql/900_views.sql",

@@ -71,3 +71,63 @@ fn cron_next_lists_fire_times_in_a_zone_and_refuses_bad_input_naming_the_field()
         assert!(err.contains(expected), "{sql}: {err}");
     }
 }
+
+#[test]
+fn cron_describe_parse_and_build_serve_a_visual_builder() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN IN ROLE sched_user")
+        .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    let one = |db: &mut Client, sql: &str| -> String { db.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        one(&mut alice, "SELECT sched.cron_describe('0 30 2 1 * ?')"),
+        "At 02:30, on day 1 of the month"
+    );
+    assert_eq!(
+        one(
+            &mut alice,
+            "SELECT sched.cron_describe('0 15 10 ? * MON-FRI', 'zh')"
+        ),
+        "在 10:15，仅星期一至星期五"
+    );
+    // What a builder edits comes back as the same expression.
+    assert_eq!(
+        one(
+            &mut alice,
+            "SELECT sched.cron_build(sched.cron_parse('0 0/5 14 L * ? 2025'))"
+        ),
+        "0 0/5 14 L * ? 2025"
+    );
+    assert_eq!(
+        one(
+            &mut alice,
+            "SELECT sched.cron_parse('0 15 10 ? * 6#3')->'day_of_week'->0->>'kind'"
+        ),
+        "nth_weekday"
+    );
+    assert_eq!(
+        one(
+            &mut alice,
+            r#"SELECT sched.cron_build(jsonb_set(sched.cron_parse('0 0 12 * * ?'), '{hour}', '[{"kind": "range", "from": 9, "to": 17}]'))"#
+        ),
+        "0 0 9-17 * * ?"
+    );
+    for (sql, expected) in [
+        (
+            r#"SELECT sched.cron_build('{"dialect": "unix", "minute": [{"kind": "value", "value": 75}], "hour": [{"kind": "every"}], "day_of_month": [{"kind": "every"}], "month": [{"kind": "every"}], "day_of_week": [{"kind": "every"}]}')"#,
+            "spec.minute: (field 1) \"75\" is not a number 0-59",
+        ),
+        (
+            "SELECT sched.cron_describe('0 0 * * *', 'fr')",
+            "lang: \"fr\" is not supported; allowed: en, zh",
+        ),
+        (
+            "SELECT sched.cron_parse('0 0 * *')",
+            "cron: \"0 0 * *\" has 4 fields",
+        ),
+    ] {
+        let err = error_of(alice.query(sql, &[]));
+        assert!(err.contains(expected), "{sql}: {err}");
+    }
+}

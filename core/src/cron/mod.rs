@@ -8,6 +8,12 @@
 //! not exist (the hour skipped in spring) is skipped; a local time that happens twice (the
 //! hour repeated in autumn) fires once, at its first occurrence.
 
+mod describe;
+mod structure;
+
+pub use describe::describe;
+pub use structure::build;
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -23,7 +29,7 @@ pub enum Dialect {
 }
 
 /// One comma-separated item of a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     /// `*`
     Every,
