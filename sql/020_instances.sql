@@ -27,6 +27,9 @@ CREATE TABLE sched.workflow_instance (
     run                 integer NOT NULL DEFAULT 1,
     -- The tasks this run may run (start_tasks with task_scope, execute_task); NULL for all.
     scope               bigint[],
+    -- The schedule whose fire at schedule_time created it, or the backfill it is a date of.
+    schedule_id         bigint,
+    backfill_id         bigint,
     started_by          text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
@@ -42,6 +45,9 @@ CREATE INDEX workflow_instance_by_version ON sched.workflow_instance (workflow_v
 CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)
     WHERE state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
 CREATE INDEX workflow_instance_timeout ON sched.workflow_instance (timeout_at) WHERE timeout_at IS NOT NULL;
+-- A schedule fires once per fire time, whatever restarts, crashes or promotions happen.
+CREATE UNIQUE INDEX workflow_instance_one_per_fire ON sched.workflow_instance (schedule_id, schedule_time)
+    WHERE schedule_id IS NOT NULL;
 COMMENT ON TABLE sched.workflow_instance IS 'One run of one workflow version.';
 COMMENT ON COLUMN sched.workflow_instance.id IS 'Instance id, returned by start_workflow.';
 COMMENT ON COLUMN sched.workflow_instance.workflow_id IS 'The workflow that was started.';
@@ -62,6 +68,8 @@ COMMENT ON COLUMN sched.workflow_instance.timeout_at IS 'When the workflow timeo
 COMMENT ON COLUMN sched.workflow_instance.timeout_strategy IS 'What the workflow timeout does: warn or stop.';
 COMMENT ON COLUMN sched.workflow_instance.run IS 'Run number, 1 for the first; rerun_workflow adds one. Attempts carry the run they belong to.';
 COMMENT ON COLUMN sched.workflow_instance.scope IS 'Ids of the task definitions this run may run (start_tasks and task_scope, execute_task); NULL for every task.';
+COMMENT ON COLUMN sched.workflow_instance.schedule_id IS 'The schedule whose fire created it (its schedule_time is the fire time); NULL otherwise.';
+COMMENT ON COLUMN sched.workflow_instance.backfill_id IS 'The backfill it runs a date of; NULL otherwise.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
 COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
 COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';

@@ -113,6 +113,7 @@ DECLARE
     inst      bigint;
     wf_id     bigint;
     exec_type text;
+    backfill  bigint;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
     -- task_instance_active, never a scan of every active task in the system.
@@ -137,14 +138,18 @@ BEGIN
                                   WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
                                     AND ti.run = wi.run AND ti.state IN ('succeeded', 'forced_success')) END
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause')
-        RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
-        INTO wf_id, exec_type;
+        RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
+                  wi.backfill_id
+        INTO wf_id, exec_type, backfill;
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
         IF FOUND THEN
             DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
             IF exec_type = 'serial_wait' OR current_setting('sched.max_running_instances')::integer > 0 THEN
                 PERFORM sched._on_instance_end(wf_id, exec_type);
+            END IF;
+            IF backfill IS NOT NULL THEN
+                PERFORM sched._advance_backfill(backfill);
             END IF;
         END IF;
     END LOOP;

@@ -6,8 +6,11 @@ RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
--- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded.
-CREATE FUNCTION sched._start_workflow(principal regrole, name text, params jsonb, options jsonb)
+-- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
+-- with the command type (start_process, scheduler, complement_data) and, for a schedule's
+-- fire, the schedule.
+CREATE FUNCTION sched._start(principal regrole, name text, params jsonb, options jsonb,
+                             command_type text, schedule_id bigint)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -30,9 +33,9 @@ DECLARE
     initial  sched.workflow_state := 'running';
     who      text := sched._role_name(principal);
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start_workflow.name;
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', _start_workflow.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'workflow "%" does not exist', _start.name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
 
@@ -138,18 +141,18 @@ BEGIN
     INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
                                          param_values, tenant, started_by, started_at, ended_at,
-                                         timeout_at, timeout_strategy, scope)
+                                         timeout_at, timeout_strategy, scope, schedule_id)
     OVERRIDING SYSTEM VALUE
     VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
             vals, tenant, who, CASE WHEN initial = 'running' THEN now() END,
             CASE WHEN initial = 'stopped' THEN now() END,
-            now() + v.timeout_after, v.timeout_strategy, scope);
+            now() + v.timeout_after, v.timeout_strategy, scope, _start.schedule_id);
     IF v.timeout_after IS NOT NULL THEN
         PERFORM sched._wake_master();
     END IF;
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-    VALUES ('start_process', wf.id, inst_id, who,
+    VALUES (_start.command_type, wf.id, inst_id, who,
             jsonb_build_object('params', params, 'options', options));
     IF initial = 'stopped' THEN
         -- serial_discard: an earlier instance is active, this one never runs.
@@ -164,6 +167,14 @@ BEGIN
     RETURN inst_id;
 END
 $$;
+CREATE FUNCTION sched._start_workflow(principal regrole, name text, params jsonb, options jsonb)
+RETURNS bigint
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sched._start(principal, name, params, options, 'start_process', NULL) $$;
+
+COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint) IS
+    'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data) and the schedule of a fire.';
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
     'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream.';
 

@@ -36,6 +36,8 @@ DECLARE
     killed      bigint;
     task_groups bigint[];
 BEGIN
+    PERFORM sched._fire_schedules();
+
     -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
     -- for a slot.
     WITH released AS (
@@ -112,10 +114,11 @@ BEGIN
     SELECT least((SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state IN ('dispatched', 'running')),
-                 (SELECT min(wi.timeout_at) FROM sched.workflow_instance wi WHERE wi.timeout_at IS NOT NULL))
+                 (SELECT min(wi.timeout_at) FROM sched.workflow_instance wi WHERE wi.timeout_at IS NOT NULL),
+                 (SELECT min(sc.next_fire_at) FROM sched.schedule sc WHERE sc.enabled AND sc.next_fire_at IS NOT NULL))
     INTO next_at;
     RETURN next_at;
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout; returns when it next has something to do.';

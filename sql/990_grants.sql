@@ -23,6 +23,13 @@ GRANT EXECUTE ON FUNCTION
     sched.kill_task(bigint),
     sched.create_task_group(text, integer, text, boolean),
     sched.drop_task_group(text),
+    sched.schedule(text, text, jsonb),
+    sched.unschedule(bigint),
+    sched.enable_schedule(bigint),
+    sched.disable_schedule(bigint),
+    sched.backfill(text, timestamptz, timestamptz, jsonb),
+    sched.backfill(text, timestamptz[], jsonb),
+    sched.cancel_backfill(bigint, boolean),
     sched.task_log(bigint, integer, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
@@ -47,7 +54,7 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
-                sched.unserved_tasks, sched.task_groups
+                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

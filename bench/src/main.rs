@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 const CHAIN_RUNS: usize = 5;
 const IDLE_SAMPLES: usize = 200;
+/// Fires of the every-second schedule of cron_lateness: a minute.
+const CRON_FIRES: i64 = 60;
 const THROUGHPUT_TASKS: usize = 10_000;
 const THROUGHPUT_RUNS: usize = 3;
 const WIDE_TASKS: usize = 10_000;
@@ -44,6 +46,7 @@ fn main() {
     results.push(chain40_params(&mut db));
     results.push(retry_chain(&mut db));
     results.push(idle_start(&mut db));
+    results.push(cron_lateness(&mut db));
     drop(workers);
 
     // Shell throughput is bound by process start latency, not CPU, below ~32 slots a worker.
@@ -199,6 +202,53 @@ fn chain(db: &mut Client, scenario: &str, task: impl Fn(usize) -> Value, params:
         "runs": CHAIN_RUNS,
         "total_ms": summary(&mut totals),
         "hop_ms": summary(&mut hops),
+    })
+}
+
+/// A `* * * * * ?` (Quartz, every second) schedule for 60 s: how long after each fire time
+/// its instance was created, and how many fire times got no instance.
+fn cron_lateness(db: &mut Client) -> Value {
+    define(
+        db,
+        json!({"name": "bench_cron", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    let id: i64 = db
+        .query_one("SELECT sched.schedule('bench_cron', '* * * * * ?')", &[])
+        .unwrap()
+        .get(0);
+    let count = |db: &mut Client| -> i64 {
+        db.query_one(
+            "SELECT count(*) FROM sched.workflow_instance WHERE schedule_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while count(db) < CRON_FIRES && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    db.execute("SELECT sched.unschedule($1)", &[&id]).unwrap();
+    let rows = db
+        .query(
+            "SELECT extract(epoch FROM created_at - schedule_time)::float8 * 1000,
+                    extract(epoch FROM schedule_time)::float8
+             FROM sched.workflow_instance WHERE schedule_id = $1 ORDER BY schedule_time",
+            &[&id],
+        )
+        .unwrap();
+    let mut late: Vec<f64> = rows.iter().map(|r| r.get::<_, f64>(0)).collect();
+    let times: Vec<f64> = rows.iter().map(|r| r.get::<_, f64>(1)).collect();
+    let span = match (times.first(), times.last()) {
+        (Some(first), Some(last)) => (last - first) as i64 + 1,
+        _ => 0,
+    };
+    json!({
+        "scenario": "cron_lateness",
+        "runs": 1,
+        "fires": times.len(),
+        "missed": span - times.len() as i64,
+        "lateness_ms": summary(&mut late),
     })
 }
 
@@ -461,6 +511,17 @@ fn print_table(report: &Value) {
             name @ ("chain40" | "chain40_params" | "retry_chain") => {
                 line(&format!("{name} total (ms)"), &s["total_ms"], floor1);
                 line(&format!("{name} hop (ms)"), &s["hop_ms"], floor1);
+            }
+            "cron_lateness" => {
+                line(
+                    "cron_lateness: fire time → instance (ms)",
+                    &s["lateness_ms"],
+                    floor1,
+                );
+                println!(
+                    "{:<34} {:>12} of {} fires",
+                    "cron_lateness missed", s["missed"], s["fires"]
+                );
             }
             "idle_start" => line(
                 "idle_start commit→running (ms)",

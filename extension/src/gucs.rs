@@ -18,6 +18,7 @@ pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static MAX_RUNNING_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MISFIRE_THRESHOLD_S: GucSetting<i32> = GucSetting::<i32>::new(60);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -97,6 +98,16 @@ pub fn init() {
         1_000_000,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.misfire_threshold",
+        c"A schedule's fire this late counts as missed, and its misfire policy (all, latest, none) decides about it.",
+        c"Quartz's misfireThreshold; fires later than this were missed while the server or the master was down.",
+        &MISFIRE_THRESHOLD_S,
+        1,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     // Limits on specs: superuser-only, so that a user cannot lift them for a session.
     let defaults = sched_core::Limits::default();

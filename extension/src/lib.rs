@@ -140,9 +140,19 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../../sql/215_schedules.sql",
+    name = "schedules",
+    requires = ["cron"]
+);
+extension_sql_file!(
+    "../../sql/220_backfill.sql",
+    name = "backfill",
+    requires = ["schedules"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["cron"]
+    requires = ["backfill"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

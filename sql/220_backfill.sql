@@ -1,0 +1,271 @@
+-- Backfill (补数, reference §5): a workflow run once per date of a range or a list, each date
+-- its own instance with command type complement_data and that date as schedule_time, in
+-- serial (one after another, stopping at the first that does not succeed unless on_failure
+-- is continue) or in parallel (at most `parallelism` at once). A range's dates are the fire
+-- times of the workflow's enabled schedule within it, else every midnight of the time zone.
+-- The next dates start as instances end (sched._finish_if_done), in the ending transaction.
+
+CREATE TABLE sched.backfill (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow_id bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
+    mode        text NOT NULL CHECK (mode IN ('serial', 'parallel')),
+    parallelism integer NOT NULL CHECK (parallelism >= 1),
+    on_failure  text NOT NULL CHECK (on_failure IN ('stop', 'continue')),
+    run_options jsonb NOT NULL,
+    params      jsonb NOT NULL,
+    owner       regrole NOT NULL,
+    state       text NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled')),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ended_at    timestamptz
+);
+COMMENT ON TABLE sched.backfill IS 'Backfills: a workflow run once per date; read through sched.backfills.';
+COMMENT ON COLUMN sched.backfill.id IS 'Backfill id, returned by sched.backfill.';
+COMMENT ON COLUMN sched.backfill.workflow_id IS 'The workflow run.';
+COMMENT ON COLUMN sched.backfill.mode IS 'serial (one date after another) or parallel.';
+COMMENT ON COLUMN sched.backfill.parallelism IS 'Instances running at once at most (1 in serial mode).';
+COMMENT ON COLUMN sched.backfill.on_failure IS 'stop (no date starts after one did not succeed) or continue.';
+COMMENT ON COLUMN sched.backfill.run_options IS 'Start options of its instances (failure_strategy, priority, worker_group).';
+COMMENT ON COLUMN sched.backfill.params IS 'Start parameters of its instances.';
+COMMENT ON COLUMN sched.backfill.owner IS 'Role that asked for it; its instances start as it.';
+COMMENT ON COLUMN sched.backfill.state IS 'running, succeeded (every date succeeded), failed or cancelled.';
+COMMENT ON COLUMN sched.backfill.created_at IS 'When it was asked for.';
+COMMENT ON COLUMN sched.backfill.ended_at IS 'When its last instance ended, or it was cancelled.';
+
+CREATE TABLE sched.backfill_date (
+    backfill_id   bigint NOT NULL REFERENCES sched.backfill ON DELETE CASCADE,
+    position      integer NOT NULL,
+    schedule_time timestamptz NOT NULL,
+    instance_id   bigint,
+    cancelled     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (backfill_id, position),
+    UNIQUE (backfill_id, schedule_time)
+);
+COMMENT ON TABLE sched.backfill_date IS 'The dates of a backfill, in the order they run, with their instances.';
+COMMENT ON COLUMN sched.backfill_date.backfill_id IS 'The backfill.';
+COMMENT ON COLUMN sched.backfill_date.position IS 'Order of the date in the backfill, from 1.';
+COMMENT ON COLUMN sched.backfill_date.schedule_time IS 'The date (business time) of its instance.';
+COMMENT ON COLUMN sched.backfill_date.instance_id IS 'Its workflow instance; NULL while pending.';
+COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.';
+
+-- Starts the dates a backfill may start now; finishes it when nothing is left.
+CREATE FUNCTION sched._advance_backfill(backfill_id bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b        record;
+    running  integer;
+    stuck    boolean;
+    d        record;
+    inst     bigint;
+BEGIN
+    SELECT bf.*, w.name AS workflow INTO b
+    FROM sched.backfill bf JOIN sched.workflow w ON w.id = bf.workflow_id
+    WHERE bf.id = backfill_id FOR UPDATE OF bf;
+    IF NOT FOUND OR b.state <> 'running' THEN
+        RETURN;
+    END IF;
+    SELECT count(*) FILTER (WHERE wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded')),
+           bool_or(wi.state IN ('paused', 'stopped', 'failed'))
+    INTO running, stuck
+    FROM sched.backfill_date bd JOIN sched.workflow_instance wi ON wi.id = bd.instance_id
+    WHERE bd.backfill_id = b.id;
+    IF NOT (coalesce(stuck, false) AND b.on_failure = 'stop') THEN
+        FOR d IN
+            SELECT bd.position, bd.schedule_time FROM sched.backfill_date bd
+            WHERE bd.backfill_id = b.id AND bd.instance_id IS NULL AND NOT bd.cancelled
+            ORDER BY bd.position LIMIT greatest(0, b.parallelism - running)
+        LOOP
+            inst := sched._start(b.owner, b.workflow, b.params,
+                                 b.run_options || jsonb_build_object('schedule_time', d.schedule_time::text),
+                                 'complement_data', NULL);
+            UPDATE sched.workflow_instance SET backfill_id = b.id WHERE id = inst;
+            UPDATE sched.backfill_date bd SET instance_id = inst
+            WHERE bd.backfill_id = b.id AND bd.position = d.position;
+            running := running + 1;
+        END LOOP;
+    END IF;
+    -- Done: nothing runs and nothing more will start.
+    IF running = 0 AND (coalesce(stuck, false) AND b.on_failure = 'stop'
+                        OR NOT EXISTS (SELECT 1 FROM sched.backfill_date bd
+                                       WHERE bd.backfill_id = b.id AND bd.instance_id IS NULL AND NOT bd.cancelled)) THEN
+        UPDATE sched.backfill bf
+           SET state = CASE WHEN EXISTS (
+                                SELECT 1 FROM sched.backfill_date bd
+                                LEFT JOIN sched.workflow_instance wi ON wi.id = bd.instance_id
+                                WHERE bd.backfill_id = b.id AND (wi.state IS DISTINCT FROM 'succeeded'))
+                            THEN 'failed' ELSE 'succeeded' END,
+               ended_at = now()
+         WHERE bf.id = b.id;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._advance_backfill(bigint) IS
+    'Internal: starts as many pending dates of a backfill as it may run now (in order), and gives it its final state when nothing is left.';
+
+CREATE FUNCTION sched.backfill(workflow text, "from" timestamptz, "to" timestamptz, options jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._backfill(principal regrole, workflow text, "from" timestamptz, "to" timestamptz, options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf    sched.workflow;
+    s     sched.schedule;
+    tz    text := coalesce(options->>'timezone', 'UTC');
+    dates timestamptz[];
+    t     timestamptz;
+BEGIN
+    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
+        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _backfill.workflow;
+    IF FOUND THEN
+        SELECT * INTO s FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.enabled ORDER BY sc.id LIMIT 1;
+    END IF;
+    -- The schedule's fire times in [from, to], else every midnight of the time zone.
+    IF s.id IS NOT NULL THEN
+        t := sched._next_fire(s.cron, s.timezone, "from" - interval '1 second', "to");
+        WHILE t IS NOT NULL AND coalesce(cardinality(dates), 0) < 10000 LOOP
+            dates := dates || t;
+            t := sched._next_fire(s.cron, s.timezone, t, "to");
+        END LOOP;
+    ELSE
+        t := sched._next_fire('0 0 0 * * ?', tz, "from" - interval '1 second', "to");
+        WHILE t IS NOT NULL AND coalesce(cardinality(dates), 0) < 10000 LOOP
+            dates := dates || t;
+            t := sched._next_fire('0 0 0 * * ?', tz, t, "to");
+        END LOOP;
+    END IF;
+    IF dates IS NULL THEN
+        RAISE EXCEPTION 'from: no date of the % between % and %', CASE WHEN s.id IS NULL THEN 'days' ELSE 'schedule' END, "from", "to"
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN sched._backfill_dates(principal, workflow, dates, options);
+END
+$$;
+COMMENT ON FUNCTION sched.backfill(text, timestamptz, timestamptz, jsonb) IS
+    'Backfills a workflow over [from, to]: one instance per fire time of its enabled schedule in the range (both ends included), else per midnight in options.timezone (default UTC). options: mode serial (default) or parallel, parallelism (parallel mode), order desc (default) or asc, on_failure stop (default) or continue, failure_strategy, priority, worker_group, params, timezone. Returns the backfill id (sched.backfills).';
+
+CREATE FUNCTION sched.backfill(workflow text, dates timestamptz[], options jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._backfill(principal regrole, workflow text, dates timestamptz[], options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF dates IS NULL OR cardinality(dates) = 0 OR array_position(dates, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'dates: must be a non-empty array of timestamps' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN sched._backfill_dates(principal, workflow, dates, options);
+END
+$$;
+COMMENT ON FUNCTION sched.backfill(text, timestamptz[], jsonb) IS
+    'Backfills a workflow for a list of dates, as given (duplicates removed); options as for the range form.';
+
+CREATE FUNCTION sched._backfill_dates(principal regrole, workflow text, dates timestamptz[], options jsonb) RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf       sched.workflow;
+    opt      text;
+    mode     text := lower(coalesce(options->>'mode', 'serial'));
+    parallel integer;
+    run_opts jsonb;
+    new_id   bigint;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _backfill_dates.workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, format('workflow "%s"', wf.name));
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(options) LOOP
+        IF opt = 'notify' THEN
+            RAISE EXCEPTION 'options.notify: not supported yet' USING ERRCODE = 'feature_not_supported';
+        ELSIF opt NOT IN ('mode', 'parallelism', 'order', 'on_failure', 'timezone', 'failure_strategy', 'priority', 'worker_group', 'params') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: mode, parallelism, order, on_failure, timezone, failure_strategy, priority, worker_group, params', opt
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    IF mode NOT IN ('serial', 'parallel') THEN
+        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: serial, parallel', options->>'mode' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(coalesce(options->>'order', 'desc')) NOT IN ('asc', 'desc') THEN
+        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: asc, desc', options->>'order' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(coalesce(options->>'on_failure', 'stop')) NOT IN ('stop', 'continue') THEN
+        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: stop, continue', options->>'on_failure' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'parallelism' THEN
+        IF jsonb_typeof(options->'parallelism') <> 'number' OR (options->>'parallelism')::numeric NOT BETWEEN 1 AND 1000
+           OR (options->>'parallelism')::numeric <> trunc((options->>'parallelism')::numeric) THEN
+            RAISE EXCEPTION 'options.parallelism: must be a whole number from 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF mode <> 'parallel' THEN
+            RAISE EXCEPTION 'options.parallelism: applies to mode parallel' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF options ? 'params' AND jsonb_typeof(options->'params') <> 'object' THEN
+        RAISE EXCEPTION 'options.params: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params'];
+    IF run_opts ? 'failure_strategy' AND lower(run_opts->>'failure_strategy') NOT IN ('continue', 'end') THEN
+        RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end', run_opts->>'failure_strategy'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM sched._priority_rank(run_opts->>'priority', 'options.priority');
+    parallel := CASE WHEN mode = 'serial' THEN 1
+                     ELSE coalesce((options->>'parallelism')::integer, cardinality(dates)) END;
+    INSERT INTO sched.backfill (workflow_id, mode, parallelism, on_failure, run_options, params, owner, state)
+    VALUES (wf.id, mode, greatest(parallel, 1), lower(coalesce(options->>'on_failure', 'stop')), run_opts,
+            coalesce(options->'params', '{}'), principal, 'running')
+    RETURNING id INTO new_id;
+    INSERT INTO sched.backfill_date (backfill_id, position, schedule_time)
+    SELECT new_id, row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
+                                               CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'desc' THEN d END DESC), d
+    FROM (SELECT DISTINCT unnest(dates) AS d) x;
+    PERFORM sched._advance_backfill(new_id);
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION sched._backfill_dates(regrole, text, timestamptz[], jsonb) IS 'Internal: creates a backfill of these dates and starts its first instances.';
+
+CREATE FUNCTION sched.cancel_backfill(backfill_id bigint, stop_running boolean DEFAULT false) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._cancel_backfill(principal regrole, backfill_id bigint, stop_running boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b    sched.backfill;
+    inst bigint;
+BEGIN
+    SELECT * INTO b FROM sched.backfill bf WHERE bf.id = backfill_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, b.owner, format('backfill %s', backfill_id));
+    IF b.state <> 'running' THEN
+        RAISE EXCEPTION 'backfill % is %; cancel applies to running backfills', backfill_id, b.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE sched.backfill_date bd SET cancelled = true WHERE bd.backfill_id = b.id AND bd.instance_id IS NULL;
+    UPDATE sched.backfill bf SET state = 'cancelled', ended_at = now() WHERE bf.id = b.id;
+    IF coalesce(stop_running, false) THEN
+        FOR inst IN
+            SELECT wi.id FROM sched.backfill_date bd JOIN sched.workflow_instance wi ON wi.id = bd.instance_id
+            WHERE bd.backfill_id = b.id AND wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded', 'ready_stop')
+            ORDER BY wi.id
+        LOOP
+            PERFORM sched._stop_workflow(principal, inst);
+        END LOOP;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
+    'Cancels a running backfill: its pending dates never start; with stop_running, its running instances are stopped too.';
