@@ -249,6 +249,7 @@ DECLARE
     locked     bigint[];
     timeout    text;
     slots      bigint[];
+    timed_out  bigint[];
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -312,12 +313,16 @@ BEGIN
            AND ti.worker_id = _complete.worker_id
            AND ti.state IN ('dispatched', 'running')
            AND (deferred IS NULL OR NOT ti.id = ANY(deferred))
-        RETURNING ti.id, ti.workflow_instance_id, ti.state, ti.holds_slot)
+        RETURNING ti.id, ti.workflow_instance_id, ti.state, ti.holds_slot, ti.kill_reason)
     SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state IN ('failed', 'killed')),
-           array_agg(id) FILTER (WHERE holds_slot)
-    INTO done, touched, any_failed, slots
+           array_agg(id) FILTER (WHERE holds_slot), array_agg(id) FILTER (WHERE kill_reason = 'timeout')
+    INTO done, touched, any_failed, slots, timed_out
     FROM finished;
 
+    -- Killed by the worker for its timeout before the master raised the alert.
+    IF timed_out IS NOT NULL THEN
+        PERFORM sched._alert_task_timeouts(timed_out);
+    END IF;
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;

@@ -23,6 +23,20 @@ COMMENT ON COLUMN sched.alert.created_at IS 'When it was raised.';
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
 
+-- The timeout alert of these attempts, once each. Raised by the master when the timeout
+-- strikes, or by the completion of an attempt its worker killed for it first.
+CREATE FUNCTION sched._alert_task_timeouts(task_instance_ids bigint[]) RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO sched.alert (kind, workflow_instance_id, task_instance_id, message)
+    SELECT 'task_timeout', ti.workflow_instance_id, ti.id,
+           pg_catalog.format('task %s (attempt %s) has run longer than its timeout of %s', td.name, ti.id, td.timeout_after)
+    FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
+    WHERE ti.id = ANY(task_instance_ids) AND td.timeout_strategy IN ('warn', 'warn_fail')
+    ON CONFLICT DO NOTHING
+$$;
+COMMENT ON FUNCTION sched._alert_task_timeouts(bigint[]) IS 'Internal: raises the task_timeout alerts of these attempts (of warn and warn_fail timeouts), once each.';
+
 -- Runs as the bootstrap superuser in the master: search_path pinned as for _master_tick.
 CREATE FUNCTION sched._policy_tick() RETURNS timestamptz
 LANGUAGE plpgsql
@@ -62,18 +76,15 @@ BEGIN
     -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
     -- group at the timeout and reports 124), and the master asks for the kill 15 s later if
     -- the attempt still runs.
+    PERFORM sched._alert_task_timeouts(array(
+        SELECT ti.id FROM sched.task_instance ti
+        WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state IN ('dispatched', 'running')));
     WITH due AS (
         SELECT ti.id, ti.workflow_instance_id, ti.worker_id, ti.timeout_at, ti.kill_requested,
                td.name, td.timeout_after, td.timeout_strategy
         FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
         WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state IN ('dispatched', 'running')
         FOR NO KEY UPDATE OF ti SKIP LOCKED
-    ), warned AS (
-        INSERT INTO sched.alert (kind, workflow_instance_id, task_instance_id, message)
-        SELECT 'task_timeout', d.workflow_instance_id, d.id,
-               format('task %s (attempt %s) has run longer than its timeout of %s', d.name, d.id, d.timeout_after)
-        FROM due d WHERE d.timeout_strategy IN ('warn', 'warn_fail')
-        ON CONFLICT DO NOTHING
     ), checked AS (
         UPDATE sched.task_instance ti
            SET check_at = CASE WHEN d.timeout_strategy = 'warn_fail' AND ti.check_at < d.timeout_at + interval '15 s'
