@@ -98,21 +98,17 @@ fn seven_days_in_serial_then_in_parallel_by_three() {
         .collect();
     assert_eq!(outputs, expected);
 
-    let dates_list: Vec<String> = (1..=9)
-        .map(|d| format!("2024-04-{d:02} 00:00:00+00"))
-        .collect();
-    let mut with_duplicates = dates_list.clone();
-    with_duplicates.push(dates_list[0].clone());
+    // Seven days in parallel, three at a time, oldest first.
     let id: i64 = db
         .query_one(
-            "SELECT sched.backfill('daily', $1::text[]::timestamptz[], '{\"mode\": \"parallel\", \"parallelism\": 3, \"order\": \"asc\"}')",
-            &[&with_duplicates],
+            "SELECT sched.backfill('daily', date '2024-04-01', date '2024-04-07', '{\"mode\": \"parallel\", \"parallelism\": 3, \"order\": \"asc\"}')",
+            &[],
         )
         .unwrap()
         .get(0);
     assert_eq!(wait_backfill(&mut db, id), "succeeded");
     let got = dates(&mut db, id);
-    assert_eq!(got.len(), 9);
+    assert_eq!(got.len(), 7);
     assert_eq!(got[0].0, "2024-04-01");
     assert!(
         most_at_once(&mut db, id) <= 3,
@@ -120,6 +116,22 @@ fn seven_days_in_serial_then_in_parallel_by_three() {
         most_at_once(&mut db, id)
     );
     assert!(most_at_once(&mut db, id) >= 2, "it ran in parallel");
+    let days: Vec<String> = db
+        .query(
+            "SELECT ti.params->>'system.biz.curdate' FROM sched.backfill_dates d
+             JOIN sched.task_instances ti ON ti.workflow_instance_id = d.instance_id
+             WHERE d.backfill_id = $1 ORDER BY 1",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<String> = (1..=7).map(|d| format!("202404{d:02}")).collect();
+    assert_eq!(
+        days, expected,
+        "every date once, as the business date of its tasks"
+    );
     let (total, succeeded, pending): (i64, i64, i64) = {
         let r = db
             .query_one(
@@ -129,7 +141,23 @@ fn seven_days_in_serial_then_in_parallel_by_three() {
             .unwrap();
         (r.get(0), r.get(1), r.get(2))
     };
-    assert_eq!((total, succeeded, pending), (9, 9, 0));
+    assert_eq!((total, succeeded, pending), (7, 7, 0));
+
+    // A list is used as given, duplicates removed.
+    let list: Vec<String> = ["2024-05-02", "2024-05-01", "2024-05-02"]
+        .iter()
+        .map(|d| format!("{d} 00:00:00+00"))
+        .collect();
+    let id: i64 = db
+        .query_one(
+            "SELECT sched.backfill('daily', $1::text[]::timestamptz[], '{\"order\": \"asc\"}')",
+            &[&list],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_backfill(&mut db, id), "succeeded");
+    let got: Vec<String> = dates(&mut db, id).into_iter().map(|(d, _)| d).collect();
+    assert_eq!(got, ["2024-05-01", "2024-05-02"]);
 }
 
 #[test]
