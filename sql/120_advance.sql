@@ -180,10 +180,11 @@ BEGIN
         SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
                array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
         INTO retried, r_inst, r_task, r_attempt, r_retry
-        FROM sched.task_instance ti
+        FROM unnest(finished) AS f(id)
+        JOIN sched.task_instance ti ON ti.id = f.id
         JOIN sched.task_definition td ON td.id = ti.task_id
         JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(finished) AND ti.state = 'failed' AND ti.retry < td.retries
+        WHERE ti.state = 'failed' AND ti.retry < td.retries
           AND wi.state IN ('running', 'ready_pause') AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
         IF retried IS NOT NULL THEN
             groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
@@ -206,12 +207,14 @@ BEGIN
     -- ---------- Successors: only of tasks that succeeded, only in instances still running ----------
     -- A task with one upstream task is ready as soon as that one succeeds; a join counts its
     -- upstream successes in join_progress, so no completion ever rescans the DAG.
+    -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
+    -- the planner may walk a whole index of task_instance in instance order (a merge join).
     WITH ok AS (
         SELECT ti.workflow_instance_id, ti.task_id, wi.scope
-        FROM sched.task_instance ti
+        FROM unnest(finished) AS f(id)
+        JOIN sched.task_instance ti ON ti.id = f.id
         JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(finished)
-          AND ti.state IN ('succeeded', 'forced_success')
+        WHERE ti.state IN ('succeeded', 'forced_success')
           AND wi.state = 'running'
           AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
     ), successor AS (

@@ -105,19 +105,26 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         let tick = gucs::tick();
+        // Seconds to the next due work, and whether it was due already when the tick looked
+        // (a row another transaction held).
         let next_policy = BackgroundWorker::transaction(|| {
             if !extension_ready() {
                 return None;
             }
-            Spi::get_one::<f64>(
-                "SELECT extract(epoch FROM sched._policy_tick() - pg_catalog.clock_timestamp())::float8",
+            let (seconds, stuck) = Spi::get_two::<f64, bool>(
+                "SELECT extract(epoch FROM t - pg_catalog.clock_timestamp())::float8, t <= pg_catalog.now()
+                 FROM sched._policy_tick() AS t",
             )
-            .expect("sched._policy_tick failed")
+            .expect("sched._policy_tick failed");
+            seconds.map(|seconds| (seconds, stuck.unwrap_or(false)))
         });
-        // Work due already (a row another transaction held) is looked at again shortly.
-        sleep = next_policy.map_or(tick, |seconds| {
-            Duration::from_secs_f64(if seconds > 0.0 { seconds } else { 0.01 }).min(tick)
-        });
+        sleep = match next_policy {
+            None => tick,
+            // Work that could not be done is looked at again shortly; work that became due
+            // while the tick ran, at once.
+            Some((_, true)) => Duration::from_millis(10),
+            Some((seconds, false)) => Duration::from_secs_f64(seconds.max(0.0)).min(tick),
+        };
         if ticked.is_some_and(|at| at.elapsed() < tick) {
             continue;
         }
