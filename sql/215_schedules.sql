@@ -50,23 +50,19 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._next_fire(text, text, timestamptz, timestamptz) IS 'Internal: a schedule''s next fire time after a time, NULL past its end.';
 
-CREATE FUNCTION sched.schedule(workflow text, cron text, options jsonb DEFAULT '{}') RETURNS bigint
-LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
-
-CREATE FUNCTION sched._schedule(principal regrole, workflow text, cron text, options jsonb) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- The workflow a schedule or a backfill starts, after checking the principal may, and their
+-- options: `own` are the caller's keys, the rest are start options (failure_strategy,
+-- priority, worker_group, params), checked as a start would check them so that no fire fails
+-- on them later.
+CREATE FUNCTION sched._fire_options(principal regrole, workflow text, options jsonb, own text[]) RETURNS sched.workflow
+LANGUAGE plpgsql
 AS $$
 DECLARE
-    wf       sched.workflow;
-    opt      text;
-    tz       text := coalesce(options->>'timezone', 'UTC');
-    starts   timestamptz;
-    ends     timestamptz;
-    new_id   bigint;
-    run_opts jsonb;
+    wf      sched.workflow;
+    opt     text;
+    allowed text[] := own || ARRAY['failure_strategy', 'priority', 'worker_group', 'params'];
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _schedule.workflow;
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _fire_options.workflow;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
     END IF;
@@ -77,16 +73,47 @@ BEGIN
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
         IF opt = 'notify' THEN
             RAISE EXCEPTION 'options.notify: not supported yet' USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('timezone', 'start', 'end', 'enabled', 'misfire', 'failure_strategy', 'priority', 'worker_group', 'params') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: timezone, start, end, enabled, misfire, failure_strategy, priority, worker_group, params', opt
+        ELSIF NOT opt = ANY(allowed) THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
-        RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     IF options ? 'params' AND jsonb_typeof(options->'params') <> 'object' THEN
         RAISE EXCEPTION 'options.params: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'failure_strategy' AND lower(options->>'failure_strategy') NOT IN ('continue', 'end') THEN
+        RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end', options->>'failure_strategy'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM sched._priority_rank(options->>'priority', 'options.priority');
+    IF options ? 'worker_group' AND options->>'worker_group' !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', options->>'worker_group'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN wf;
+END
+$$;
+COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[]) IS
+    'Internal: the workflow a schedule or backfill starts, with its options checked (its own keys, and the start options).';
+
+CREATE FUNCTION sched.schedule(workflow text, cron text, options jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._schedule(principal regrole, workflow text, cron text, options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf       sched.workflow;
+    tz       text := coalesce(options->>'timezone', 'UTC');
+    starts   timestamptz;
+    ends     timestamptz;
+    new_id   bigint;
+    run_opts jsonb;
+BEGIN
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire']);
+    IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF lower(coalesce(options->>'misfire', 'all')) NOT IN ('all', 'latest', 'none') THEN
         RAISE EXCEPTION 'options.misfire: "%" is not allowed; allowed: all, latest, none', options->>'misfire'
@@ -105,16 +132,7 @@ BEGIN
     IF starts IS NOT NULL AND ends IS NOT NULL AND ends < starts THEN
         RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Checked now as a start would check them, so that a fire does not fail on them later.
     run_opts := options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params'];
-    IF run_opts ? 'failure_strategy' AND lower(run_opts->>'failure_strategy') NOT IN ('continue', 'end') THEN
-        RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end', run_opts->>'failure_strategy'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM sched._priority_rank(run_opts->>'priority', 'options.priority');
-    IF run_opts ? 'worker_group' AND run_opts->>'worker_group' !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'options.worker_group: "%" is not a valid name', run_opts->>'worker_group' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner, next_fire_at)
     VALUES (wf.id, cron, tz, starts, ends, coalesce((options->>'enabled')::boolean, true), lower(coalesce(options->>'misfire', 'all')),
             run_opts, coalesce(options->'params', '{}'), principal,

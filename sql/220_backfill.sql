@@ -169,28 +169,12 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     wf       sched.workflow;
-    opt      text;
     mode     text := lower(coalesce(options->>'mode', 'serial'));
     parallel integer;
     run_opts jsonb;
     new_id   bigint;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _backfill_dates.workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM sched._check_owner(principal, wf.owner, format('workflow "%s"', wf.name));
-    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt = 'notify' THEN
-            RAISE EXCEPTION 'options.notify: not supported yet' USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('mode', 'parallelism', 'order', 'on_failure', 'timezone', 'failure_strategy', 'priority', 'worker_group', 'params') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: mode, parallelism, order, on_failure, timezone, failure_strategy, priority, worker_group, params', opt
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
+    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone']);
     IF mode NOT IN ('serial', 'parallel') THEN
         RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: serial, parallel', options->>'mode' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -209,15 +193,7 @@ BEGIN
             RAISE EXCEPTION 'options.parallelism: applies to mode parallel' USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
-    IF options ? 'params' AND jsonb_typeof(options->'params') <> 'object' THEN
-        RAISE EXCEPTION 'options.params: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params'];
-    IF run_opts ? 'failure_strategy' AND lower(run_opts->>'failure_strategy') NOT IN ('continue', 'end') THEN
-        RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end', run_opts->>'failure_strategy'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM sched._priority_rank(run_opts->>'priority', 'options.priority');
     parallel := CASE WHEN mode = 'serial' THEN 1
                      ELSE coalesce((options->>'parallelism')::integer, cardinality(dates)) END;
     INSERT INTO sched.backfill (workflow_id, mode, parallelism, on_failure, run_options, params, owner, state)
