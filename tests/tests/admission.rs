@@ -33,15 +33,21 @@ fn start_order(db: &mut Client, ids: &[i64]) -> Vec<i64> {
     .collect()
 }
 
-fn commands_of(db: &mut Client, id: i64) -> Vec<String> {
-    db.query(
-        "SELECT command_type FROM sched.commands WHERE workflow_instance_id = $1 ORDER BY id",
-        &[&id],
-    )
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
+/// Asserts that these instances ran one after another, never two at once.
+fn one_at_a_time(db: &mut Client, ids: &[i64]) {
+    let spans: Vec<(f64, f64)> = db
+        .query(
+            "SELECT extract(epoch FROM started_at)::float8, extract(epoch FROM ended_at)::float8
+             FROM sched.workflow_instance WHERE id = ANY($1) ORDER BY started_at",
+            &[&ids],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "{spans:?}");
+    }
 }
 
 #[test]
@@ -163,21 +169,9 @@ fn the_running_limit_holds_instances_in_waiting_thread_and_starts_them_by_priori
     let order = start_order(&mut db, &all);
     assert_eq!(order, [first[0], urgent, waiting[0], waiting[1]]);
     // Never more than one at a time.
-    let spans: Vec<(f64, f64)> = db
-        .query(
-            "SELECT extract(epoch FROM started_at)::float8, extract(epoch FROM ended_at)::float8
-             FROM sched.workflow_instance WHERE id = ANY($1) ORDER BY started_at",
-            &[&all],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    for pair in spans.windows(2) {
-        assert!(pair[1].0 >= pair[0].1, "{spans:?}");
-    }
+    one_at_a_time(&mut db, &all);
     assert_eq!(
-        commands_of(&mut db, urgent),
+        commands(&mut db, urgent),
         ["start_process", "recover_waiting_thread"]
     );
 }
@@ -211,20 +205,7 @@ fn serial_execution_types_wait_discard_or_take_priority() {
 
     // serial_priority: the earlier one is stopped, the new one runs.
     let old = start(&mut db, "serial_priority");
-    wait_for(
-        Duration::from_secs(30),
-        "the old instance's task to run",
-        || {
-            let n: i64 = db
-            .query_one(
-                "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
-                &[&old],
-            )
-            .unwrap()
-            .get(0);
-            (n == 1).then_some(())
-        },
-    );
+    wait_running(&mut db, old, 1);
     let new = start(&mut db, "serial_priority");
     assert_eq!(wait(&mut db, old, 60), "stopped");
     assert_eq!(instance_state(&mut db, new), "running");
@@ -234,25 +215,13 @@ fn serial_execution_types_wait_discard_or_take_priority() {
         assert_eq!(wait(&mut db, *id, 60), "succeeded");
     }
     // The waiting ones ran one after another, never overlapping.
-    let spans: Vec<(f64, f64)> = db
-        .query(
-            "SELECT extract(epoch FROM started_at)::float8, extract(epoch FROM ended_at)::float8
-             FROM sched.workflow_instance WHERE id = ANY($1) ORDER BY id",
-            &[&waits],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    for pair in spans.windows(2) {
-        assert!(pair[1].0 >= pair[0].1, "{spans:?}");
-    }
+    one_at_a_time(&mut db, &waits);
     assert_eq!(
-        commands_of(&mut db, waits[1]),
+        commands(&mut db, waits[1]),
         ["start_process", "recover_serial_wait"]
     );
-    assert_eq!(commands_of(&mut db, discarded), ["start_process", "stop"]);
-    assert_eq!(commands_of(&mut db, old), ["start_process", "stop"]);
+    assert_eq!(commands(&mut db, discarded), ["start_process", "stop"]);
+    assert_eq!(commands(&mut db, old), ["start_process", "stop"]);
     assert!(
         db.query(
             "SELECT 1 FROM sched.task_instances WHERE workflow_instance_id = $1",

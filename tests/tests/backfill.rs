@@ -59,7 +59,14 @@ fn seven_days_in_serial_then_in_parallel_by_three() {
     let mut db = cluster.connect();
     define(
         &mut db,
-        r#"{"name": "daily", "tasks": [{"name": "t", "type": "shell", "script": "sleep 0.3; echo day=${system.biz.curdate}"}]}"#,
+        r#"{"name": "daily", "tasks": [{"name": "t", "type": "shell", "script": "echo day=${system.biz.curdate}"}]}"#,
+    );
+    // The parallel run's first dates wait until the test has seen three of them running.
+    let gate = cluster.dir.join("gate");
+    define(
+        &mut db,
+        &json!({"name": "held", "tasks": [{"name": "t", "type": "shell", "script": gated(&gate)}]})
+            .to_string(),
     );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
     let id: i64 = db
@@ -101,11 +108,24 @@ fn seven_days_in_serial_then_in_parallel_by_three() {
     // Seven days in parallel, three at a time, oldest first.
     let id: i64 = db
         .query_one(
-            "SELECT sched.backfill('daily', date '2024-04-01', date '2024-04-07', '{\"mode\": \"parallel\", \"parallelism\": 3, \"order\": \"asc\"}')",
+            "SELECT sched.backfill('held', date '2024-04-01', date '2024-04-07', '{\"mode\": \"parallel\", \"parallelism\": 3, \"order\": \"asc\"}')",
             &[],
         )
         .unwrap()
         .get(0);
+    wait_for(Duration::from_secs(60), "three dates running", || {
+        let (running, pending): (i64, i64) = {
+            let r = db
+                .query_one(
+                    "SELECT running, pending FROM sched.backfills WHERE id = $1",
+                    &[&id],
+                )
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        (running == 3 && pending == 4).then_some(())
+    });
+    std::fs::write(&gate, "").unwrap();
     assert_eq!(wait_backfill(&mut db, id), "succeeded");
     let got = dates(&mut db, id);
     assert_eq!(got.len(), 7);

@@ -45,7 +45,7 @@ fn failed_tasks_are_retried_after_their_interval_and_fail_the_instance_only_when
         r#"{"name": "hopeless", "tasks": [
             {"name": "never", "type": "shell", "retries": 1, "retry_interval": "0 s", "script": "exit 3"},
             {"name": "after_never", "type": "shell", "deps": ["never"], "script": "echo must not run"},
-            {"name": "independent", "type": "shell", "script": "sleep 1; echo ran"}]}"#,
+            {"name": "independent", "type": "shell", "script": "echo ran"}]}"#,
     );
     let _worker = cluster.worker("w1", &["--slots", "2"]);
     let id = start(&mut db, "retrying");
@@ -133,19 +133,24 @@ fn task_timeouts_warn_fail_and_both() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
     let pid_file = cluster.dir.join("child.pid");
+    // warns runs past its timeout until the test has seen its alert.
+    let gate = cluster.dir.join("gate");
     define(
         &mut db,
         &json!({"name": "timeouts", "failure_strategy": "continue", "tasks": [
             {"name": "fails", "type": "shell", "retries": 1, "retry_interval": "0 s",
              "timeout": {"after": "1 s", "strategy": "fail"},
              "script": format!("sleep 600 & echo $! > {}; wait", pid_file.display())},
-            {"name": "warns", "type": "shell", "timeout": {"after": "1 s", "strategy": "warn"}, "script": "sleep 3; echo done"},
+            {"name": "warns", "type": "shell", "timeout": {"after": "1 s", "strategy": "warn"},
+             "script": format!("while [ ! -e {} ]; do sleep 0.05; done; echo done", gate.display())},
             {"name": "both", "type": "shell", "timeout": {"after": "1 s", "strategy": "warn_fail"}, "script": "sleep 600"},
             {"name": "sql", "type": "sql", "timeout": {"after": "1 s", "strategy": "fail"}, "sql": "SELECT pg_sleep(600)"}]})
         .to_string(),
     );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
     let id = start(&mut db, "timeouts");
+    wait_alert(&mut db, id, "task_timeout", "warns");
+    std::fs::write(&gate, "").unwrap();
     assert_eq!(wait(&mut db, id, 120), "failed");
     let fails = attempts(&mut db, id, "fails");
     assert_eq!(states(&fails), ["failed", "failed"], "{fails:?}");
@@ -196,10 +201,31 @@ fn task_timeouts_warn_fail_and_both() {
     );
 }
 
+/// Waits for the alert of this kind on the instance (of the named task, for a task alert).
+fn wait_alert(db: &mut Client, id: i64, kind: &str, task: &str) {
+    wait_for(
+        Duration::from_secs(60),
+        &format!("the {kind} alert of {task}"),
+        || {
+            let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM sched.alerts a LEFT JOIN sched.task_instances ti ON ti.id = a.task_instance_id
+                 WHERE a.workflow_instance_id = $1 AND a.kind = $2 AND ($3 = '' OR ti.task = $3)",
+                &[&id, &kind, &task],
+            )
+            .unwrap()
+            .get(0);
+            (n > 0).then_some(())
+        },
+    );
+}
+
 #[test]
 fn workflow_timeouts_alert_or_stop_the_instance() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
+    // briefly runs past the workflow's timeout until the test has seen the alert.
+    let gate = cluster.dir.join("gate");
     define(
         &mut db,
         r#"{"name": "stopper", "timeout": {"after": "1 s", "strategy": "stop"}, "tasks": [
@@ -207,13 +233,17 @@ fn workflow_timeouts_alert_or_stop_the_instance() {
     );
     define(
         &mut db,
-        r#"{"name": "warner", "timeout": {"after": "1 s"}, "tasks": [
-            {"name": "briefly", "type": "shell", "script": "sleep 2; echo ok"}]}"#,
+        &json!({"name": "warner", "timeout": {"after": "1 s"}, "tasks": [
+            {"name": "briefly", "type": "shell",
+             "script": format!("while [ ! -e {} ]; do sleep 0.05; done; echo ok", gate.display())}]})
+        .to_string(),
     );
     let _worker = cluster.worker("w1", &["--slots", "2"]);
     let stopped = start(&mut db, "stopper");
     let warned = start(&mut db, "warner");
     assert_eq!(wait(&mut db, stopped, 60), "stopped");
+    wait_alert(&mut db, warned, "workflow_timeout", "");
+    std::fs::write(&gate, "").unwrap();
     assert_eq!(wait(&mut db, warned, 60), "succeeded");
     let forever = attempts(&mut db, stopped, "forever");
     assert_eq!(forever.len(), 1);

@@ -18,10 +18,24 @@ fn most_at_once(db: &mut Client, ids: &[i64]) -> i64 {
     .get(0)
 }
 
+/// (slots in use, attempts waiting) of a task group.
+fn usage(db: &mut Client, group: &str) -> (i64, i64) {
+    let r = db
+        .query_one(
+            "SELECT in_use, waiting FROM sched.task_groups WHERE name = $1",
+            &[&group],
+        )
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
 #[test]
 fn a_group_of_two_caps_twenty_ready_tasks_across_workflows_and_hands_slots_by_priority() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
+    // The tasks hold their slots until the test has seen who holds them.
+    let gate = cluster.dir.join("gate");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
     db.execute(
         "SELECT sched.create_task_group('pool', 2, 'two at a time')",
         &[],
@@ -32,7 +46,7 @@ fn a_group_of_two_caps_twenty_ready_tasks_across_workflows_and_hands_slots_by_pr
             .map(|i| {
                 json!({"name": format!("{prefix}{i}"), "type": "shell", "task_group": "pool",
                        "task_group_priority": if prefix == "a" && i == 9 { 10 } else { 0 },
-                       "script": "sleep 0.2"})
+                       "script": script})
             })
             .collect()
     };
@@ -47,15 +61,7 @@ fn a_group_of_two_caps_twenty_ready_tasks_across_workflows_and_hands_slots_by_pr
     // Queued before any worker is there: the slots are handed out when the tasks become ready.
     let a = start(&mut db, "wa");
     let b = start(&mut db, "wb");
-    let (in_use, waiting): (i64, i64) = {
-        let r = db
-            .query_one(
-                "SELECT in_use, waiting FROM sched.task_groups WHERE name = 'pool'",
-                &[],
-            )
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let (in_use, waiting) = usage(&mut db, "pool");
     assert_eq!((in_use, waiting), (2, 18));
     let first: Vec<String> = db
         .query(
@@ -68,19 +74,15 @@ fn a_group_of_two_caps_twenty_ready_tasks_across_workflows_and_hands_slots_by_pr
         .collect();
     // The higher task_group_priority got a slot first, then queue order.
     assert_eq!(first, ["a0", "a9"]);
+    // Eight free slots on the worker, two running tasks: the group decides.
     let _worker = cluster.worker("w1", &["--slots", "8"]);
+    wait_running(&mut db, a, 2);
+    assert_eq!(usage(&mut db, "pool"), (2, 18));
+    std::fs::write(&gate, "").unwrap();
     assert_eq!(wait(&mut db, a, 120), "succeeded");
     assert_eq!(wait(&mut db, b, 120), "succeeded");
     assert_eq!(most_at_once(&mut db, &[a, b]), 2);
-    let (in_use, waiting): (i64, i64) = {
-        let r = db
-            .query_one(
-                "SELECT in_use, waiting FROM sched.task_groups WHERE name = 'pool'",
-                &[],
-            )
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let (in_use, waiting) = usage(&mut db, "pool");
     assert_eq!((in_use, waiting), (0, 0));
 }
 
@@ -139,15 +141,7 @@ fn failures_stops_and_kills_give_their_slots_back() {
     db.execute("SELECT sched.kill_task($1)", &[&sleeper])
         .unwrap();
     assert_eq!(wait(&mut db, hog, 60), "failed");
-    let (in_use, waiting): (i64, i64) = {
-        let r = db
-            .query_one(
-                "SELECT in_use, waiting FROM sched.task_groups WHERE name = 'one'",
-                &[],
-            )
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let (in_use, waiting) = usage(&mut db, "one");
     assert_eq!((in_use, waiting), (0, 0));
 
     // The API checks what it is given and who asks.
