@@ -248,4 +248,30 @@ fn schedules_are_checked_and_turned_on_and_off_by_their_owner() {
         .unwrap();
     let err = error_of(alice.execute("SELECT sched.unschedule($1)", &[&id]));
     assert!(err.contains("does not exist"), "{err}");
+
+    // start and end bound the fires; offline from the start, nothing is due.
+    let first = |db: &mut Client, options: serde_json::Value| -> Option<String> {
+        let id: i64 = db
+            .query_one(
+                "SELECT sched.schedule('daily', '30 2 * * *', $1)",
+                &[&options],
+            )
+            .unwrap()
+            .get(0);
+        db.query_one(
+            "SELECT to_char(next_fire_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM sched.schedules WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(
+        first(&mut alice, json!({"start": "2030-01-01 00:00:00+00"})).as_deref(),
+        Some("2030-01-01 02:30")
+    );
+    assert_eq!(
+        first(&mut alice, json!({"end": "2020-01-01 00:00:00+00"})),
+        None
+    );
+    assert_eq!(first(&mut alice, json!({"enabled": false})), None);
 }
