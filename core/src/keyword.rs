@@ -157,3 +157,47 @@ keyword_enum! {
         List => "list",
     }
 }
+
+keyword_enum! {
+    /// How the results of a group's items, or of the groups, combine (CONDITIONS, DEPENDENT).
+    Relation, what: "relation", not_yet: [],
+    {
+        #[default]
+        And => "and",
+        Or => "or",
+    }
+}
+
+keyword_enum! {
+    /// The period a DEPENDENT item's date value counts in.
+    Cycle, what: "cycle", not_yet: [],
+    {
+        Hour => "hour",
+        #[default]
+        Day => "day",
+        Week => "week",
+        Month => "month",
+    }
+}
+
+keyword_enum! {
+    /// What a DEPENDENT task does when what it depends on failed.
+    DependentFailure, what: "failure policy", not_yet: [],
+    {
+        /// It fails at once.
+        #[default]
+        Fail => "fail",
+        /// It keeps waiting, for a rerun to succeed, until wait_for has passed.
+        Wait => "wait",
+    }
+}
+
+keyword_enum! {
+    /// The outcome a CONDITIONS item expects of an upstream task.
+    ConditionStatus, what: "status", not_yet: [],
+    {
+        #[default]
+        Succeeded => "succeeded",
+        Failed => "failed",
+    }
+}

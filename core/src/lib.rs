@@ -6,8 +6,10 @@ mod command_type;
 pub mod cron;
 mod dag;
 mod error;
+pub mod expr;
 mod keyword;
 mod limits;
+pub mod logic;
 mod params;
 mod policy;
 mod spec;
@@ -17,7 +19,8 @@ mod task_type;
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{
-    ExecutionType, FailureStrategy, ParamType, Priority, TimeoutStrategy, WorkflowTimeoutStrategy,
+    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, ParamType, Priority,
+    Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
 };
 pub use limits::Limits;
 pub use params::{

@@ -47,6 +47,7 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
     "delay",
     "task_group",
     "task_group_priority",
+    "enabled",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right
@@ -94,6 +95,9 @@ pub struct TaskSpec {
     pub settings: Map<String, Value>,
     /// Retries, timeout, delay.
     pub policy: crate::TaskPolicy,
+    /// False for a forbidden task (DolphinScheduler's "prohibit execution"): it is passed
+    /// through, its successors depending on its predecessors.
+    pub enabled: bool,
 }
 
 /// Parses and validates a spec given as JSON text, refusing text over the limits before
@@ -210,11 +214,12 @@ fn validate(
         .ok_or_else(|| SpecError::new(field("tasks"), "must be a non-empty array"))?;
     limits.check_tasks(task_values.len())?;
     let mut edges = 0;
-    let tasks = task_values
+    let mut tasks = task_values
         .iter()
         .enumerate()
         .map(|(i, task)| parse_task(i, task, limits, &mut edges, &globals, registered))
         .collect::<Result<Vec<_>, _>>()?;
+    crate::logic::link_branches(&mut tasks, limits, &mut edges)?;
     check_graph(&tasks)?;
 
     Ok(WorkflowSpec {
@@ -286,6 +291,9 @@ impl TaskSpec {
             obj.insert("params".into(), params_json(&self.params));
         }
         self.policy.write(&mut obj);
+        if !self.enabled {
+            obj.insert("enabled".into(), false.into());
+        }
         if !self.out.is_empty() {
             obj.insert(
                 "out".into(),
@@ -339,17 +347,27 @@ fn parse_task(
                 field,
             )?;
             for setting in task_type.fields {
-                match obj.get(setting.name) {
-                    Some(value) => {
-                        setting.kind.check(value, field(setting.name))?;
+                match (obj.get(setting.name), setting.kind) {
+                    (Some(value), crate::FieldKind::Logic(kind)) => {
+                        let path = field(setting.name).to_string();
+                        settings.insert(
+                            setting.name.to_owned(),
+                            crate::logic::normalize(kind, value, &path)?,
+                        );
+                    }
+                    (Some(value), kind) => {
+                        kind.check(value, field(setting.name))?;
                         check_template(value, &field(setting.name).to_string())?;
                         settings.insert(setting.name.to_owned(), value.clone());
                     }
-                    None if setting.required => {
+                    (None, _) if setting.required => {
                         return Err(SpecError::new(field(setting.name), "required"));
                     }
-                    None => {}
+                    (None, _) => {}
                 }
+            }
+            if task_type.runs == crate::Runs::Scheduler {
+                crate::logic::check_task(task_type.name, obj, &mut settings, i)?;
             }
             task_type.name.to_owned()
         }
@@ -432,6 +450,12 @@ fn parse_task(
         out,
         settings,
         policy: crate::policy::parse_task_policy(obj, |name| field(name).to_string())?,
+        enabled: optional(obj, "enabled", field, |value, path| {
+            value
+                .as_bool()
+                .ok_or_else(|| SpecError::new(path, "must be true or false"))
+        })?
+        .unwrap_or(true),
     })
 }
 

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::error::{Path, SpecError};
+use crate::logic::LogicField;
 
 /// A task type and the fields a task of this type may carry next to the common ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum Runs {
     /// Statements on a database: the scheduler's own, as the workflow's owner, or a
     /// datasource of the worker's configuration.
     Sql,
+    /// No worker: the scheduler decides it in the database (logic tasks, [`crate::logic`]).
+    Scheduler,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,8 @@ pub enum FieldKind {
     ProcedureName,
     /// A procedure's `args`.
     ProcedureArgs,
+    /// A field of a logic task, with rules of its own.
+    Logic(LogicField),
 }
 
 const SCRIPT: TaskField = TaskField {
@@ -64,8 +69,38 @@ const DATASOURCE: TaskField = TaskField {
     kind: FieldKind::Datasource,
 };
 
+const fn logic(name: &'static str, required: bool, kind: LogicField) -> TaskField {
+    TaskField {
+        name,
+        required,
+        kind: FieldKind::Logic(kind),
+    }
+}
+
 /// Sorted by name: error messages list the allowed types in this order.
 pub const TASK_TYPES: &[TaskType] = &[
+    TaskType {
+        name: "conditions",
+        description: "decides, once its upstream tasks ended (failed ones too), between on_success and on_failure; the other branch is skipped",
+        runs: Runs::Scheduler,
+        fields: &[
+            logic("conditions", true, LogicField::Conditions),
+            logic("on_success", false, LogicField::TaskNames),
+            logic("on_failure", false, LogicField::TaskNames),
+        ],
+    },
+    TaskType {
+        name: "dependent",
+        description: "waits until instances of other workflows (or tasks of them) succeeded for the periods its date values name",
+        runs: Runs::Scheduler,
+        fields: &[
+            logic("relation", false, LogicField::Relation),
+            logic("groups", true, LogicField::DependentGroups),
+            logic("check_interval", false, LogicField::Duration),
+            logic("on_failure", false, LogicField::DependentFailure),
+            logic("wait_for", false, LogicField::Duration),
+        ],
+    },
     TaskType {
         name: "empty",
         description: "no process; succeeds at once",
@@ -135,6 +170,21 @@ pub const TASK_TYPES: &[TaskType] = &[
             },
         ],
     },
+    TaskType {
+        name: "sub_process",
+        description: "runs another workflow as a child instance and ends as it ends, with its OUT params",
+        runs: Runs::Scheduler,
+        fields: &[logic("workflow", true, LogicField::WorkflowName)],
+    },
+    TaskType {
+        name: "switch",
+        description: "runs the branch of the first case whose condition holds, else default; the others are skipped",
+        runs: Runs::Scheduler,
+        fields: &[
+            logic("cases", true, LogicField::Cases),
+            logic("default", false, LogicField::TaskNames),
+        ],
+    },
 ];
 
 impl FieldKind {
@@ -149,6 +199,18 @@ impl FieldKind {
             FieldKind::Datasource => "datasource",
             FieldKind::ProcedureName => "procedure name",
             FieldKind::ProcedureArgs => "list of {name, direction, type, value}",
+            FieldKind::Logic(LogicField::WorkflowName) => "workflow name",
+            FieldKind::Logic(LogicField::TaskNames) => "list of task names",
+            FieldKind::Logic(LogicField::Conditions) => {
+                "{relation, groups: [{relation, items: [{task, status}]}]}"
+            }
+            FieldKind::Logic(LogicField::Cases) => "list of {when, then}",
+            FieldKind::Logic(LogicField::Relation) => "and or or",
+            FieldKind::Logic(LogicField::DependentGroups) => {
+                "list of {relation, items: [{workflow, task, cycle, date_value, parameter_passing}]}"
+            }
+            FieldKind::Logic(LogicField::Duration) => "duration",
+            FieldKind::Logic(LogicField::DependentFailure) => "fail or wait",
         }
     }
 
@@ -219,6 +281,7 @@ impl FieldKind {
                 )),
             },
             FieldKind::ProcedureArgs => crate::sql::parse_args(value, &field).map(|_| ()),
+            FieldKind::Logic(kind) => crate::logic::normalize(kind, value, &field).map(|_| ()),
         }
     }
 }

@@ -247,7 +247,7 @@ fn unknown_task_field_lists_common_and_type_fields() {
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
          description, env, params, out, retries, retry_interval, timeout, delay, task_group, \
-         task_group_priority, script",
+         task_group_priority, enabled, script",
     );
 }
 
@@ -344,7 +344,7 @@ fn task_name_must_follow_name_rules() {
 fn unknown_task_type_lists_known_types() {
     assert_error(
         with_task(json!({"type": "pyton"})),
-        "tasks[0].type: unknown task type \"pyton\"; allowed: empty, mr, procedure, python, shell, spark, sql",
+        "tasks[0].type: unknown task type \"pyton\"; allowed: conditions, dependent, empty, mr, procedure, python, shell, spark, sql, sub_process, switch",
     );
     assert_error(
         with_task(json!({"type": 3})),

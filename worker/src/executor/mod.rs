@@ -140,6 +140,16 @@ pub fn start(task: &Claimed, context: &Context) -> Started {
             datasource::Datasource.start(task, context)
         }
         Runs::Sql => in_database::InDatabase.start(task, context),
+        // The scheduler never queues these; a claim of one means a database this worker
+        // does not match.
+        Runs::Scheduler => not_started(
+            &context.reports,
+            lease,
+            format!(
+                "task type \"{}\" runs in the scheduler, not on workers",
+                task.task_type
+            ),
+        ),
     }
 }
 
