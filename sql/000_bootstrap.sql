@@ -35,10 +35,10 @@ COMMENT ON TYPE sched.workflow_state IS
 
 CREATE TYPE sched.task_state AS ENUM (
     'delayed', 'queued', 'dispatched', 'running', 'succeeded', 'failed', 'killed', 'paused',
-    'forced_success', 'need_fault_tolerance'
+    'forced_success', 'need_fault_tolerance', 'skipped', 'forbidden'
 );
 COMMENT ON TYPE sched.task_state IS
-    'State of one task attempt. Active: delayed, queued, dispatched, running; every other state is final for that attempt.';
+    'State of one task attempt. Active: delayed, queued, dispatched, running; every other state is final for that attempt. skipped: on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped); forbidden: a task with enabled false, passed through. Neither counts for or against the instance.';
 
 CREATE TYPE sched.failure_strategy AS ENUM ('continue', 'end');
 COMMENT ON TYPE sched.failure_strategy IS

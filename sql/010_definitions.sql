@@ -83,6 +83,12 @@ CREATE TABLE sched.task_definition (
     timeout_strategy    text,
     task_group_id       bigint,
     task_group_priority integer NOT NULL DEFAULT 0,
+    -- Decided by the scheduler in the database, never queued for a worker: sub_process,
+    -- conditions, switch, dependent, or forbidden (enabled false, whatever its type).
+    logic               text,
+    -- Every task that depends on it is a CONDITIONS task: its failure is theirs to judge,
+    -- not the instance's.
+    feeds_conditions    boolean NOT NULL DEFAULT false,
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
@@ -110,3 +116,5 @@ COMMENT ON COLUMN sched.task_definition.timeout_strategy IS 'What the timeout do
 COMMENT ON COLUMN sched.task_definition.task_group_id IS 'The task group (sched.task_groups) whose slots cap how many of its tasks run at once; NULL for none.';
 COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the task group''s waiting attempts: larger gets a slot first.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';
+COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
+COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';

@@ -30,6 +30,12 @@ CREATE TABLE sched.workflow_instance (
     -- The schedule whose fire at schedule_time created it, or the backfill it is a date of.
     schedule_id         bigint,
     backfill_id         bigint,
+    -- A sub-process's instance: the parent instance and the SUB_PROCESS attempt it runs for,
+    -- and every ancestor, root first. Locks are taken ancestors first (lower ids first), so
+    -- that a child's end may lock its parent without risking a deadlock.
+    parent_instance_id      bigint,
+    parent_task_instance_id bigint,
+    ancestors               bigint[],
     started_by          text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
@@ -45,6 +51,10 @@ CREATE INDEX workflow_instance_by_version ON sched.workflow_instance (workflow_v
 CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_id)
     WHERE state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
 CREATE INDEX workflow_instance_timeout ON sched.workflow_instance (timeout_at) WHERE timeout_at IS NOT NULL;
+CREATE INDEX workflow_instance_children ON sched.workflow_instance (parent_task_instance_id) WHERE parent_task_instance_id IS NOT NULL;
+CREATE INDEX workflow_instance_by_parent ON sched.workflow_instance (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
+-- DEPENDENT tasks look for the latest instance of a workflow in a period of business time.
+CREATE INDEX workflow_instance_by_business_time ON sched.workflow_instance (workflow_id, business_time, id);
 -- A schedule fires once per fire time, whatever restarts, crashes or promotions happen.
 CREATE UNIQUE INDEX workflow_instance_one_per_fire ON sched.workflow_instance (schedule_id, schedule_time)
     WHERE schedule_id IS NOT NULL;
@@ -70,6 +80,9 @@ COMMENT ON COLUMN sched.workflow_instance.run IS 'Run number, 1 for the first; r
 COMMENT ON COLUMN sched.workflow_instance.scope IS 'Ids of the task definitions this run may run (start_tasks and task_scope, execute_task); NULL for every task.';
 COMMENT ON COLUMN sched.workflow_instance.schedule_id IS 'The schedule whose fire created it (its schedule_time is the fire time); NULL otherwise.';
 COMMENT ON COLUMN sched.workflow_instance.backfill_id IS 'The backfill it runs a date of; NULL otherwise.';
+COMMENT ON COLUMN sched.workflow_instance.parent_instance_id IS 'For the instance of a sub_process task: the instance it runs in; NULL otherwise.';
+COMMENT ON COLUMN sched.workflow_instance.parent_task_instance_id IS 'For the instance of a sub_process task: the attempt of that task it runs for (the latest, after a resume or recover); NULL otherwise.';
+COMMENT ON COLUMN sched.workflow_instance.ancestors IS 'Ids of the instances above a sub-process instance, the top one first; NULL for a top-level instance.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';
 COMMENT ON COLUMN sched.workflow_instance.created_at IS 'When the instance was created.';
 COMMENT ON COLUMN sched.workflow_instance.started_at IS 'When its first tasks became ready.';
@@ -109,13 +122,19 @@ CREATE TABLE sched.task_instance (
     -- Only for tasks with parameters: what the claim resolved, {"params": ..., "settings": ...}.
     resolved             jsonb,
     out_params           jsonb,
+    -- A CONDITIONS or SWITCH attempt: the successors on the branch it took; the others are
+    -- skipped. NULL for every other attempt.
+    branch               bigint[],
+    -- A waiting DEPENDENT attempt: when the master looks again.
+    recheck_at           timestamptz,
     queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at           timestamptz,
     ended_at             timestamptz,
     CONSTRAINT ended_at_set_exactly_when_final
         CHECK ((ended_at IS NOT NULL) = (state NOT IN ('delayed', 'queued', 'dispatched', 'running'))),
+    -- Logic tasks run with no worker, in the scheduler.
     CONSTRAINT worker_set_when_claimed
-        CHECK (worker_id IS NOT NULL OR state NOT IN ('dispatched', 'running'))
+        CHECK (worker_id IS NOT NULL OR state <> 'dispatched')
 );
 -- Every task passes through queued and running and leaves dead entries in the partial indexes
 -- below; vacuum them long before the default 20 % of the table.
@@ -138,6 +157,7 @@ CREATE INDEX task_instance_slot_holders ON sched.task_instance (task_group_id) W
 CREATE INDEX task_instance_slot_waiters ON sched.task_instance
     (task_group_id, task_group_priority DESC, workflow_priority, task_priority, id)
     WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NOT NULL;
+CREATE INDEX task_instance_recheck ON sched.task_instance (recheck_at) WHERE recheck_at IS NOT NULL;
 CREATE INDEX task_instance_check ON sched.task_instance (check_at)
     WHERE check_at IS NOT NULL AND state IN ('dispatched', 'running');
 COMMENT ON TABLE sched.task_instance IS 'One attempt of one task in one workflow instance.';
@@ -165,6 +185,8 @@ COMMENT ON COLUMN sched.task_instance.exit_code IS 'Exit code reported by the wo
 COMMENT ON COLUMN sched.task_instance.kill_requested IS 'Set by stop or failure strategy end; the worker kills the process group.';
 COMMENT ON COLUMN sched.task_instance.resolved IS 'For a task with parameters, what its claim resolved: params (its own layer: task facts, upstream OUT values, local params) and settings (with ${...} and $[...] substituted). NULL for other tasks.';
 COMMENT ON COLUMN sched.task_instance.out_params IS 'The declared OUT params as the attempt exported them (printed with setValue, else the default); NULL when it declares none.';
+COMMENT ON COLUMN sched.task_instance.branch IS 'For a CONDITIONS or SWITCH attempt: ids of the successors on the branch it took (the others are skipped); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.recheck_at IS 'For a waiting DEPENDENT attempt: when the master evaluates it again (sooner when an instance it depends on ends); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';
 COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
@@ -183,13 +205,15 @@ CREATE TABLE sched.join_progress (
     workflow_instance_id bigint NOT NULL,
     task_id              bigint NOT NULL,
     deps_done            integer NOT NULL,
+    deps_skipped         integer NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_instance_id, task_id)
 );
 COMMENT ON TABLE sched.join_progress IS
     'For tasks with several upstream tasks: how many have succeeded so far in an instance. A counter keeps readiness O(1) per completion in wide DAGs.';
 COMMENT ON COLUMN sched.join_progress.workflow_instance_id IS 'The workflow instance.';
 COMMENT ON COLUMN sched.join_progress.task_id IS 'The downstream task definition.';
-COMMENT ON COLUMN sched.join_progress.deps_done IS 'Upstream tasks that succeeded; the task is ready at dep_count.';
+COMMENT ON COLUMN sched.join_progress.deps_done IS 'Upstream tasks that are done (succeeded, skipped, forbidden; for a CONDITIONS task also failed); the task is ready at dep_count.';
+COMMENT ON COLUMN sched.join_progress.deps_skipped IS 'Of those, how many were skipped (or are successors a CONDITIONS or SWITCH task did not choose): at dep_count the task is skipped too.';
 
 CREATE TABLE sched.command (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -58,6 +58,10 @@ BEGIN
     END IF;
     -- The owner wrote the code that runs as the tenant, whoever replaces it.
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
+    -- Sub-processes and DEPENDENT items run and read other workflows as the owner.
+    IF jsonb_path_exists(norm, '$.tasks[*] ? (@.type == "sub_process" || @.type == "dependent")') THEN
+        PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
                                         execution_type, priority, worker_group, tenant, has_out,
@@ -65,7 +69,7 @@ BEGIN
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
-            jsonb_path_exists(norm, '$.tasks[*].out'),
+            jsonb_path_exists(norm, '$.tasks[*] ? (exists(@.out) || @.type == "sub_process" || exists(@.groups[*].items[*] ? (@.parameter_passing == true)))'),
             (norm#>>'{timeout,after}')::interval, norm#>>'{timeout,strategy}', norm, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
@@ -78,33 +82,41 @@ BEGIN
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
+    -- Tasks that pass OUT params on: those that declare them, sub-processes (their child's) and
+    -- DEPENDENT tasks passing parameters (their upstream instances').
     WITH task AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id
+        SELECT t, nextval('sched.task_definition_id_seq') AS id,
+               t ? 'out' OR t->>'type' = 'sub_process'
+                   OR (t->>'type' = 'dependent' AND jsonb_path_exists(t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
+               CASE WHEN t->>'enabled' = 'false' THEN 'forbidden'
+                    WHEN t->>'type' IN ('sub_process', 'conditions', 'switch', 'dependent') THEN t->>'type' END AS logic
         FROM jsonb_array_elements(norm->'tasks') AS t
     ), edge AS (
-        SELECT up.id AS up_id, down.id AS down_id
+        SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
         FROM task down
         CROSS JOIN LATERAL jsonb_array_elements_text(down.t->'deps') AS d(dep)
         JOIN task up ON up.t->>'name' = d.dep
     ), successor AS (
-        SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids FROM edge GROUP BY up_id
+        SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids,
+               bool_and(down_logic IS NOT DISTINCT FROM 'conditions') AS feeds_conditions
+        FROM edge GROUP BY up_id
     ), source AS (
         SELECT e.down_id, array_agg(e.up_id ORDER BY e.up_id) AS ids
         FROM edge e JOIN task up ON up.id = e.up_id
-        WHERE up.t ? 'out' GROUP BY e.down_id
+        WHERE up.outputs GROUP BY e.down_id
     )
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority)
+                                       task_group_id, task_group_priority, logic, feeds_conditions)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
-                                     'retries', 'retry_interval', 'delay'])
+                                     'retries', 'retry_interval', 'delay', 'enabled'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
                 ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params',
-                                    'retries', 'retry_interval', 'delay'] END
+                                    'retries', 'retry_interval', 'delay', 'enabled'] END
                || CASE WHEN any_cmd AND cmd_types ? (task.t->>'type')
                        THEN jsonb_build_object('command_type', cmd_types->(task.t->>'type')) ELSE '{}' END,
            task.t->'params', source.ids,
@@ -115,7 +127,8 @@ BEGIN
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
            (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
-           coalesce((task.t->>'task_group_priority')::integer, 0)
+           coalesce((task.t->>'task_group_priority')::integer, 0),
+           task.logic, coalesce(successor.feeds_conditions, false)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id;
 

@@ -27,7 +27,9 @@ COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers 
 -- The one place attempts are created: first attempts of ready tasks (attempt 1, retry 0),
 -- retries (retry > 0) and failovers (attempt > 1, retry as before). An attempt waits in delayed
 -- when its task has a delay (first attempts) or a retry interval (retries); the master
--- releases it on time, woken at commit. Returns the worker groups that got queued attempts.
+-- releases it on time, woken at commit. An attempt of a logic task runs at once, with no worker,
+-- and is decided before this returns (230_logic_tasks.sql). Returns the worker groups that got
+-- queued attempts.
 CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[])
 RETURNS text[]
 LANGUAGE plpgsql
@@ -36,21 +38,24 @@ DECLARE
     groups      text[];
     delayed     boolean;
     task_groups bigint[];
+    logic       bigint[];
 BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
                                          ended_at, worker_group, workflow_priority, task_priority, tenant,
-                                         task_group_id, task_group_priority)
+                                         task_group_id, task_group_priority, started_at)
         SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), wi.run, coalesce(n.retry, 0),
                -- An instance being paused starts nothing: the attempt waits, paused, for resume.
                -- A task of a task group waits, delayed with no time, for a slot.
                CASE WHEN wi.state = 'ready_pause' THEN 'paused'
+                    WHEN td.logic IS NOT NULL THEN 'running'
                     WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL THEN 'delayed'
                     ELSE 'queued' END::sched.task_state,
                CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
-               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END
+               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
+               CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END
         FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
         JOIN sched.task_definition td ON td.id = n.task_id
         JOIN sched.workflow_instance wi ON wi.id = n.instance_id
@@ -58,17 +63,21 @@ BEGIN
             SELECT CASE WHEN coalesce(n.retry, 0) > 0 THEN td.retry_interval
                         WHEN coalesce(n.attempt, 1) = 1 THEN td.delay END AS wait) w
         ORDER BY wi.id, td.priority, td.id
-        RETURNING state, worker_group, not_before, task_group_id)
+        RETURNING id, state, worker_group, not_before, task_group_id)
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
-           array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL)
-    INTO groups, delayed, task_groups
+           array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL),
+           array_agg(id) FILTER (WHERE state = 'running')
+    INTO groups, delayed, task_groups, logic
     FROM created;
     IF delayed THEN
         PERFORM sched._wake_master();
     END IF;
     IF task_groups IS NOT NULL THEN
         PERFORM sched._grant_slots(task_groups);
+    END IF;
+    IF logic IS NOT NULL THEN
+        PERFORM sched._run_logic(logic);
     END IF;
     RETURN groups;
 END
@@ -96,15 +105,22 @@ BEGIN
     WITH asked AS (
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason
         WHERE ti.workflow_instance_id = ANY(instances) AND ti.state IN ('dispatched', 'running')
-          AND NOT ti.kill_requested
+          AND NOT ti.kill_requested AND ti.worker_id IS NOT NULL
         RETURNING ti.worker_id)
     SELECT count(pg_catalog.pg_notify('sched_kill', w::text))
     INTO notified
     FROM (SELECT DISTINCT worker_id AS w FROM asked) s;
+
+    -- Last, once every worker's attempt has been dealt with: a sub-process child that stops
+    -- at once ends its attempt and advances the instance, which must find nothing else to kill.
+    IF EXISTS (SELECT 1 FROM sched.task_instance ti
+               WHERE ti.workflow_instance_id = ANY(instances) AND ti.state = 'running' AND ti.worker_id IS NULL) THEN
+        PERFORM sched._kill_logic(instances, NULL, reason);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
-    'Internal: ends queued and delayed attempts of these instances as killed and asks workers to kill the running ones, recording the reason.';
+    'Internal: ends queued and delayed attempts of these instances as killed, asks workers to kill the running ones and stops sub-process children, recording the reason.';
 
 CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
 LANGUAGE plpgsql
@@ -114,6 +130,7 @@ DECLARE
     wf_id     bigint;
     exec_type text;
     backfill  bigint;
+    parent    bigint;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
     -- task_instance_active, never a scan of every active task in the system.
@@ -139,8 +156,8 @@ BEGIN
                                     AND ti.run = wi.run AND ti.state IN ('succeeded', 'forced_success')) END
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause')
         RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
-                  wi.backfill_id
-        INTO wf_id, exec_type, backfill;
+                  wi.backfill_id, wi.parent_task_instance_id
+        INTO wf_id, exec_type, backfill, parent;
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
         IF FOUND THEN
@@ -151,15 +168,23 @@ BEGIN
             IF backfill IS NOT NULL THEN
                 PERFORM sched._advance_backfill(backfill);
             END IF;
+            IF parent IS NOT NULL THEN
+                PERFORM sched._end_parent_task(inst);
+            END IF;
+            IF EXISTS (SELECT 1 FROM sched.dependent_watch dw WHERE dw.workflow_id = wf_id) THEN
+                PERFORM sched._wake_dependents(wf_id);
+            END IF;
         END IF;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
-    'Internal: gives every instance with nothing left active its final state and its output parameters.';
+    'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child and wakes the DEPENDENT attempts waiting on its workflow.';
 
 -- finished: the attempts; touched: their instances; any_failed: whether one failed or was
--- killed. The caller knows all three from the statement that ended the attempts.
+-- killed. The caller knows all three from the statement that ended the attempts. touched may
+-- be empty when the caller finishes the instances itself (a logic task decided while its
+-- instance is still being advanced).
 CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean) RETURNS text[]
 LANGUAGE plpgsql
 AS $$
@@ -171,6 +196,9 @@ DECLARE
     r_task     bigint[];
     r_attempt  integer[];
     r_retry    integer[];
+    w_inst     bigint[];
+    w_task     bigint[];
+    passed     bigint[];
 BEGIN
 
     IF any_failed THEN
@@ -191,11 +219,14 @@ BEGIN
         END IF;
 
         -- ---------- Failures: the first one decides; under "end" it stops everything ----------
+        -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's.
         WITH failing AS (
             UPDATE sched.workflow_instance wi SET has_failure = true
-            WHERE wi.id IN (SELECT ti.workflow_instance_id FROM sched.task_instance ti
+            WHERE wi.id IN (SELECT ti.workflow_instance_id
+                            FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
                             WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed')
-                              AND NOT ti.id = ANY(coalesce(retried, '{}')))
+                              AND NOT ti.id = ANY(coalesce(retried, '{}'))
+                              AND NOT (ti.state = 'failed' AND td.feeds_conditions))
               AND NOT wi.has_failure
             RETURNING wi.id, wi.failure_strategy)
         SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
@@ -204,44 +235,76 @@ BEGIN
         END IF;
     END IF;
 
-    -- ---------- Successors: only of tasks that succeeded, only in instances still running ----------
-    -- A task with one upstream task is ready as soon as that one succeeds; a join counts its
-    -- upstream successes in join_progress, so no completion ever rescans the DAG.
+    -- ---------- Successors: of tasks that are done, only in instances still running ----------
+    -- A task with one upstream task is ready as soon as that one is done; a join counts its
+    -- done upstream tasks in join_progress, so no completion ever rescans the DAG. Done is
+    -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
+    -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
+    -- as skipped; a task whose upstream tasks are all skipped is skipped too.
     -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
     -- the planner may walk a whole index of task_instance in instance order (a merge join).
-    WITH ok AS (
-        SELECT ti.workflow_instance_id, ti.task_id, wi.scope
-        FROM unnest(finished) AS f(id)
-        JOIN sched.task_instance ti ON ti.id = f.id
-        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.state IN ('succeeded', 'forced_success')
-          AND wi.state = 'running'
-          AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
-    ), successor AS (
-        SELECT ok.workflow_instance_id, next.task_id, count(*)::integer AS n, min(td.dep_count) AS dep_count
-        FROM ok
-        JOIN sched.task_definition done ON done.id = ok.task_id
-        CROSS JOIN LATERAL unnest(done.successors) AS next(task_id)
-        JOIN sched.task_definition td ON td.id = next.task_id
-        -- A run limited to some tasks (start_tasks, execute_task) makes only those ready.
-        WHERE ok.scope IS NULL OR next.task_id = ANY(ok.scope)
-        GROUP BY ok.workflow_instance_id, next.task_id
-    ), joined AS (
-        INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done)
-        SELECT s.workflow_instance_id, s.task_id, s.n FROM successor s WHERE s.dep_count > 1
-        ON CONFLICT (workflow_instance_id, task_id)
-            DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done
-        RETURNING jp.workflow_instance_id, jp.task_id, jp.deps_done
-    ), ready AS (
-        SELECT s.workflow_instance_id, s.task_id FROM successor s WHERE s.dep_count = 1
-        UNION ALL
-        SELECT j.workflow_instance_id, j.task_id
-        FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
-        WHERE j.deps_done = td.dep_count)
-    SELECT array_agg(workflow_instance_id), array_agg(task_id) INTO r_inst, r_task FROM ready;
-    IF r_inst IS NOT NULL THEN
+    LOOP
+        WITH ok AS (
+            SELECT ti.workflow_instance_id, ti.task_id, ti.state, ti.branch, wi.scope
+            FROM unnest(finished) AS f(id)
+            JOIN sched.task_instance ti ON ti.id = f.id
+            JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+            WHERE (ti.state IN ('succeeded', 'forced_success', 'skipped', 'forbidden')
+                   OR (any_failed AND ti.state = 'failed' AND NOT ti.id = ANY(coalesce(retried, '{}'))))
+              AND wi.state = 'running'
+              AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
+        ), successor AS (
+            SELECT ok.workflow_instance_id, next.task_id, count(*)::integer AS n,
+                   count(*) FILTER (WHERE ok.state = 'skipped'
+                                       OR NOT next.task_id = ANY(coalesce(ok.branch, ARRAY[next.task_id])))::integer AS skipped,
+                   min(td.dep_count) AS dep_count, min(td.logic) AS logic
+            FROM ok
+            JOIN sched.task_definition done ON done.id = ok.task_id
+            CROSS JOIN LATERAL unnest(done.successors) AS next(task_id)
+            JOIN sched.task_definition td ON td.id = next.task_id
+            -- A run limited to some tasks (start_tasks, execute_task) makes only those ready.
+            WHERE (ok.scope IS NULL OR next.task_id = ANY(ok.scope))
+              AND (ok.state <> 'failed' OR td.logic = 'conditions')
+            GROUP BY ok.workflow_instance_id, next.task_id
+        ), joined AS (
+            INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done, deps_skipped)
+            SELECT s.workflow_instance_id, s.task_id, s.n, s.skipped FROM successor s WHERE s.dep_count > 1
+            ON CONFLICT (workflow_instance_id, task_id)
+                DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done,
+                              deps_skipped = jp.deps_skipped + excluded.deps_skipped
+            RETURNING jp.workflow_instance_id, jp.task_id, jp.deps_done, jp.deps_skipped
+        ), ready AS (
+            SELECT s.workflow_instance_id, s.task_id, s.skipped = 1 AS skip, s.logic
+            FROM successor s WHERE s.dep_count = 1
+            UNION ALL
+            SELECT j.workflow_instance_id, j.task_id, j.deps_skipped = td.dep_count, td.logic
+            FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
+            WHERE j.deps_done = td.dep_count
+        ), passing AS (
+            -- Skipped and forbidden tasks pass here, their successors in the next round: a long
+            -- chain of them is a loop, not a recursion through _new_attempts.
+            INSERT INTO sched.task_instance (workflow_instance_id, task_id, run, state, ended_at, worker_group,
+                                             workflow_priority, task_priority, tenant)
+            SELECT r.workflow_instance_id, r.task_id, wi.run,
+                   CASE WHEN r.skip THEN 'skipped' ELSE 'forbidden' END::sched.task_state, now(),
+                   coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
+            FROM ready r
+            JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
+            JOIN sched.task_definition td ON td.id = r.task_id
+            WHERE r.skip OR r.logic = 'forbidden'
+            RETURNING id)
+        SELECT (SELECT array_agg(p.id) FROM passing p),
+               w_inst || array_agg(r.workflow_instance_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'),
+               w_task || array_agg(r.task_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden')
+        INTO passed, w_inst, w_task
+        FROM ready r;
+        EXIT WHEN passed IS NULL;
+        finished := passed;
+        any_failed := false;
+    END LOOP;
+    IF w_inst IS NOT NULL THEN
         -- A group twice is one notification: PostgreSQL folds them.
-        groups := groups || sched._new_attempts(r_inst, r_task, NULL, NULL);
+        groups := groups || sched._new_attempts(w_inst, w_task, NULL, NULL);
     END IF;
 
     PERFORM sched._finish_if_done(touched);
@@ -249,7 +312,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
-    'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks all succeeded, and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
+    'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks are all done (skipping those only skipped tasks lead to, passing forbidden ones), and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 
 CREATE FUNCTION sched._fail_over(workers bigint[]) RETURNS void
 LANGUAGE plpgsql
@@ -271,10 +334,8 @@ BEGIN
     END IF;
     -- An instance locked by someone else (a user's open stop_workflow) is skipped, not waited
     -- for: its attempts stay on the dead registration, which the master's next ticks retry.
-    SELECT array_agg(l.id) INTO instances FROM (
-        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(instances)
-        ORDER BY wi.id FOR NO KEY UPDATE SKIP LOCKED) l;
-    IF instances IS NULL THEN
+    instances := sched._lock_family(instances, false);
+    IF cardinality(instances) = 0 THEN
         RETURN;
     END IF;
 

@@ -10,6 +10,7 @@ AS $$
 DECLARE
     wi    sched.workflow_instance;
     roots bigint[];
+    logic boolean;
 BEGIN
     SELECT * INTO wi FROM sched.workflow_instance i WHERE i.id = instance_id;
     IF wi.scope IS NOT NULL THEN
@@ -17,9 +18,13 @@ BEGIN
         PERFORM sched._continue(instance_id, '{}', NULL);
         RETURN;
     END IF;
-    SELECT array_agg(td.id) INTO roots
+    SELECT array_agg(td.id), bool_or(td.logic IS NOT NULL) INTO roots, logic
     FROM sched.task_definition td WHERE td.workflow_version_id = wi.workflow_version_id AND td.dep_count = 0;
     PERFORM sched._notify_ready(sched._new_attempts(array_fill(instance_id, ARRAY[cardinality(roots)]), roots, NULL, NULL));
+    -- Logic roots are decided at once, and may have been all there was to run.
+    IF logic THEN
+        PERFORM sched._finish_if_done(ARRAY[instance_id]);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION sched._queue_roots(bigint) IS 'Internal: queues the first attempts of an instance''s run.';

@@ -8,9 +8,11 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
 -- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
 -- with the command type (start_process, scheduler, complement_data) and, for a schedule's
--- fire, the schedule.
+-- fire, the schedule. parent_task is the SUB_PROCESS attempt a child instance runs for: the
+-- child takes its parent's business time, failure strategy, priority and worker group, and
+-- starts at once, admitted with its parent.
 CREATE FUNCTION sched._start(principal regrole, name text, params jsonb, options jsonb,
-                             command_type text, schedule_id bigint)
+                             command_type text, schedule_id bigint, parent_task bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -32,6 +34,8 @@ DECLARE
     scope    bigint[];
     initial  sched.workflow_state := 'running';
     who      text := sched._role_name(principal);
+    parent   sched.workflow_instance;
+    zone     text := current_setting('TimeZone');
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
     IF NOT FOUND THEN
@@ -124,6 +128,16 @@ BEGIN
     END IF;
     -- A manual run's business time is its start, fixed for the whole run.
     biz_at := coalesce(sched_at, now());
+    IF parent_task IS NOT NULL THEN
+        SELECT wi.* INTO parent FROM sched.workflow_instance wi
+        JOIN sched.task_instance ti ON ti.workflow_instance_id = wi.id WHERE ti.id = parent_task;
+        prio := parent.priority;
+        strategy := parent.failure_strategy;
+        grp := parent.worker_group;
+        sched_at := parent.schedule_time;
+        biz_at := parent.business_time;
+        zone := parent.time_zone;
+    END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');
     vals := sched._instance_values(
@@ -132,28 +146,31 @@ BEGIN
                            'system.workflow.definition.code', wf.id::text,
                            'system.workflow.instance.id', inst_id::text,
                            'system.project.name', v.project),
-        to_char(biz_at AT TIME ZONE current_setting('TimeZone'), 'YYYY-MM-DD HH24:MI:SS'));
+        to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
 
     -- Parallel workflows under no running limit start at once, without a lock.
-    IF v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0 THEN
+    IF parent_task IS NULL AND (v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0) THEN
         initial := sched._admit(wf.id, v.execution_type, who);
     END IF;
     INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
                                          worker_group, params, schedule_time, business_time, time_zone,
                                          param_values, tenant, started_by, started_at, ended_at,
-                                         timeout_at, timeout_strategy, scope, schedule_id)
+                                         timeout_at, timeout_strategy, scope, schedule_id,
+                                         parent_instance_id, parent_task_instance_id, ancestors)
     OVERRIDING SYSTEM VALUE
-    VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, current_setting('TimeZone'),
+    VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, zone,
             vals, tenant, who, CASE WHEN initial = 'running' THEN now() END,
             CASE WHEN initial = 'stopped' THEN now() END,
-            now() + v.timeout_after, v.timeout_strategy, scope, _start.schedule_id);
+            now() + v.timeout_after, v.timeout_strategy, scope, _start.schedule_id,
+            parent.id, parent_task, CASE WHEN parent.id IS NOT NULL THEN coalesce(parent.ancestors, '{}') || parent.id END);
     IF v.timeout_after IS NOT NULL THEN
         PERFORM sched._wake_master();
     END IF;
 
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES (_start.command_type, wf.id, inst_id, who,
-            jsonb_build_object('params', params, 'options', options));
+            jsonb_build_object('params', params, 'options', options)
+            || CASE WHEN parent_task IS NOT NULL THEN jsonb_build_object('parent_task_instance_id', parent_task) ELSE '{}' END);
     IF initial = 'stopped' THEN
         -- serial_discard: an earlier instance is active, this one never runs.
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
@@ -173,8 +190,8 @@ LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sched._start(principal, name, params, options, 'start_process', NULL) $$;
 
-COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint) IS
-    'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data) and the schedule of a fire.';
+COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigint) IS
+    'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data), the schedule of a fire and, for a sub-process, the SUB_PROCESS attempt it runs for.';
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
     'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream.';
 
@@ -186,7 +203,9 @@ DECLARE
     owner regrole;
 BEGIN
     IF lock THEN
-        SELECT * INTO inst FROM sched.workflow_instance wi WHERE wi.id = instance_id FOR NO KEY UPDATE;
+        -- With the instances above it first: ending a sub-process instance ends its attempt.
+        PERFORM sched._lock_family(ARRAY[instance_id], true);
+        SELECT * INTO inst FROM sched.workflow_instance wi WHERE wi.id = instance_id;
     ELSE
         SELECT * INTO inst FROM sched.workflow_instance wi WHERE wi.id = instance_id;
     END IF;

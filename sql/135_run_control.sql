@@ -73,7 +73,7 @@ BEGIN
         ORDER BY ti.task_id, ti.id DESC
     ), done AS (
         SELECT l.task_id FROM latest l
-        WHERE l.state IN ('succeeded', 'forced_success') AND NOT l.task_id = ANY(coalesce(redo, '{}'))
+        WHERE l.state IN ('succeeded', 'forced_success', 'skipped', 'forbidden') AND NOT l.task_id = ANY(coalesce(redo, '{}'))
     ), ups AS (
         SELECT next.task_id, count(*) AS in_scope, count(d.task_id) AS done
         FROM tasks up
@@ -103,14 +103,16 @@ BEGIN
     IF r_inst IS NOT NULL THEN
         PERFORM sched._notify_ready(sched._new_attempts(r_inst, r_task, r_attempt, NULL));
     END IF;
-    -- A failure stands while its task's last attempt is still a failure.
+    -- A failure stands while its task's last attempt is still a failure (and no CONDITIONS task
+    -- judges it).
     UPDATE sched.workflow_instance i SET has_failure = EXISTS (
-        SELECT 1 FROM (SELECT DISTINCT ON (ti.task_id) ti.state
+        SELECT 1 FROM (SELECT DISTINCT ON (ti.task_id) ti.state, ti.task_id
                        FROM sched.task_instance ti
                        WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
                          AND (wi.scope IS NULL OR ti.task_id = ANY(wi.scope))
                        ORDER BY ti.task_id, ti.id DESC) l
-        WHERE l.state IN ('failed', 'killed'))
+        JOIN sched.task_definition td ON td.id = l.task_id
+        WHERE l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
     WHERE i.id = instance_id;
     PERFORM sched._finish_if_done(ARRAY[instance_id]);
 END
@@ -126,25 +128,14 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    inst  sched.workflow_instance;
-    slots bigint[];
+    inst sched.workflow_instance;
 BEGIN
     inst := sched._command(principal, instance_id, 'pause', '{running}', 'pause');
-    UPDATE sched.workflow_instance SET state = 'ready_pause' WHERE id = inst.id;
-    -- What has not started waits, paused; what runs finishes.
-    WITH paused AS (
-        UPDATE sched.task_instance ti SET state = 'paused', ended_at = now(), not_before = NULL
-        WHERE ti.workflow_instance_id = inst.id AND ti.state IN ('delayed', 'queued')
-        RETURNING ti.id, ti.holds_slot)
-    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM paused;
-    IF slots IS NOT NULL THEN
-        PERFORM sched._release_slots(slots);
-    END IF;
-    PERFORM sched._finish_if_done(ARRAY[inst.id]);
+    PERFORM sched._pause_instance(inst.id);
 END
 $$;
 COMMENT ON FUNCTION sched.pause_workflow(bigint) IS
-    'Pauses a running instance (ready_pause): running tasks finish, nothing new starts; it is paused once nothing runs. resume_workflow continues it.';
+    'Pauses a running instance (ready_pause): running tasks finish, nothing new starts, sub-process children pause too; it is paused once nothing runs. resume_workflow continues it (and its children).';
 
 CREATE FUNCTION sched.resume_workflow(instance_id bigint) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -305,10 +296,11 @@ BEGIN
     UPDATE sched.task_instance t SET state = 'forced_success' WHERE t.id = ti.id;
     IF inst.state IN ('running', 'ready_pause') THEN
         UPDATE sched.workflow_instance i SET has_failure = EXISTS (
-            SELECT 1 FROM (SELECT DISTINCT ON (t.task_id) t.state FROM sched.task_instance t
+            SELECT 1 FROM (SELECT DISTINCT ON (t.task_id) t.state, t.task_id FROM sched.task_instance t
                            WHERE t.workflow_instance_id = inst.id AND t.run = inst.run
                            ORDER BY t.task_id, t.id DESC) l
-            WHERE l.state IN ('failed', 'killed'))
+            JOIN sched.task_definition td ON td.id = l.task_id
+            WHERE l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
         WHERE i.id = inst.id;
         PERFORM sched._notify_ready(sched._advance(ARRAY[ti.id], ARRAY[inst.id], false));
     END IF;
@@ -347,6 +339,11 @@ BEGIN
             PERFORM sched._release_slots(ARRAY[ti.id]);
         END IF;
         PERFORM sched._notify_ready(sched._advance(ARRAY[ti.id], ARRAY[inst.id], true));
+    ELSIF ti.worker_id IS NULL THEN
+        -- A logic task: a DEPENDENT one ends now, a sub-process once its child has stopped.
+        IF sched._kill_logic(ARRAY[inst.id], ti.id, 'user') IS NOT NULL THEN
+            PERFORM sched._notify_ready(sched._advance(ARRAY[ti.id], ARRAY[inst.id], true));
+        END IF;
     ELSIF NOT ti.kill_requested THEN
         UPDATE sched.task_instance t SET kill_requested = true, kill_reason = 'user' WHERE t.id = ti.id;
         PERFORM pg_notify('sched_kill', ti.worker_id::text);

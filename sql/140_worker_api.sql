@@ -264,8 +264,12 @@ BEGIN
     -- moment, but one held by a user's open transaction (a stop_workflow not yet committed)
     -- lasts as long as that user likes: the reports of such instances are handed back as
     -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
-    SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO wanted
-    FROM sched.task_instance ti WHERE ti.id = ANY(task_instance_ids);
+    -- A sub-process instance is locked with the instances above it (230_logic_tasks.sql).
+    SELECT array_agg(DISTINCT f.id) INTO wanted
+    FROM (SELECT DISTINCT ti.workflow_instance_id AS id FROM sched.task_instance ti
+          WHERE ti.id = ANY(task_instance_ids)) i
+    JOIN sched.workflow_instance wi ON wi.id = i.id
+    CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
     SELECT array_agg(l.id) INTO locked FROM (
         SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
         ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
@@ -282,8 +286,8 @@ BEGIN
         END;
         PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
         SELECT array_agg(ti.id) INTO deferred
-        FROM sched.task_instance ti
-        WHERE ti.id = ANY(task_instance_ids) AND NOT ti.workflow_instance_id = ANY(coalesce(locked, '{}'))
+        FROM sched.task_instance ti JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ coalesce(locked, '{}')
           AND ti.worker_id = _complete.worker_id AND ti.state IN ('dispatched', 'running');
     END IF;
 

@@ -107,6 +107,8 @@ BEGIN
         ORDER BY wi.id
         FOR NO KEY UPDATE OF wi SKIP LOCKED
     LOOP
+        -- A sub-process instance is stopped only with its parents locked too; never waited for.
+        CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
         INSERT INTO sched.alert (kind, workflow_instance_id, message)
         VALUES ('workflow_timeout', inst.id,
@@ -122,7 +124,8 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least((SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
+    SELECT least(sched._dependent_tick(),
+                 (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state IN ('dispatched', 'running')),
                  (SELECT min(wi.timeout_at) FROM sched.workflow_instance wi WHERE wi.timeout_at IS NOT NULL),
@@ -132,4 +135,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts; returns when it next has something to do.';

@@ -15,6 +15,8 @@ CREATE TABLE sched.backfill (
     params      jsonb NOT NULL,
     owner       regrole NOT NULL,
     state       text NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled')),
+    -- A dependent backfill (options.dependents): the backfill it follows.
+    triggered_by bigint REFERENCES sched.backfill ON DELETE SET NULL,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ended_at    timestamptz
 );
@@ -28,6 +30,7 @@ COMMENT ON COLUMN sched.backfill.run_options IS 'Start options of its instances 
 COMMENT ON COLUMN sched.backfill.params IS 'Start parameters of its instances.';
 COMMENT ON COLUMN sched.backfill.owner IS 'Role that asked for it; its instances start as it.';
 COMMENT ON COLUMN sched.backfill.state IS 'running, succeeded (every date succeeded), failed or cancelled.';
+COMMENT ON COLUMN sched.backfill.triggered_by IS 'For a backfill of a workflow with DEPENDENT tasks on another (options.dependents): the other workflow''s backfill; NULL otherwise.';
 COMMENT ON COLUMN sched.backfill.created_at IS 'When it was asked for.';
 COMMENT ON COLUMN sched.backfill.ended_at IS 'When its last instance ended, or it was cancelled.';
 
@@ -145,7 +148,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.backfill(text, timestamptz, timestamptz, jsonb) IS
-    'Backfills a workflow over [from, to]: one instance per fire time of its enabled schedule in the range (both ends included), else per midnight in options.timezone (default UTC). options: mode serial (default) or parallel, parallelism (parallel mode), order desc (default) or asc, on_failure stop (default) or continue, failure_strategy, priority, worker_group, params, timezone. Returns the backfill id (sched.backfills).';
+    'Backfills a workflow over [from, to]: one instance per fire time of its enabled schedule in the range (both ends included), else per midnight in options.timezone (default UTC). options: mode serial (default) or parallel, parallelism (parallel mode), order desc (default) or asc, on_failure stop (default) or continue, failure_strategy, priority, worker_group, params, timezone, dependents (true: also backfill, for the same dates, the workflows whose DEPENDENT tasks depend on this one in its cycle, from those tasks on). Returns the backfill id (sched.backfills).';
 
 CREATE FUNCTION sched.backfill(workflow text, dates timestamptz[], options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -173,8 +176,15 @@ DECLARE
     parallel integer;
     run_opts jsonb;
     new_id   bigint;
+    cycle    text := 'day';
+    s        sched.schedule;
+    first_at timestamptz;
+    dep      record;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone']);
+    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents']);
+    IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF mode NOT IN ('serial', 'parallel') THEN
         RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: serial, parallel', options->>'mode' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -193,12 +203,55 @@ BEGIN
             RAISE EXCEPTION 'options.parallelism: applies to mode parallel' USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
-    run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params'];
+    run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params', 'dependents'];
     parallel := CASE WHEN mode = 'serial' THEN 1
                      ELSE coalesce((options->>'parallelism')::integer, cardinality(dates)) END;
-    INSERT INTO sched.backfill (workflow_id, mode, parallelism, on_failure, run_options, params, owner, state)
-    VALUES (wf.id, mode, greatest(parallel, 1), lower(coalesce(options->>'on_failure', 'stop')), run_opts,
-            coalesce(options->'params', '{}'), principal, 'running')
+    new_id := sched._new_backfill(wf.id, mode, parallel, options, run_opts, principal, dates, NULL);
+
+    -- DolphinScheduler's ALL_DEPENDENT: the workflows with DEPENDENT tasks on this one in its
+    -- cycle (its schedule's, else daily) are backfilled for the same dates, from those tasks on.
+    -- Their DEPENDENT tasks order them after this backfill's dates by waiting for them.
+    IF coalesce((options->>'dependents')::boolean, false) THEN
+        SELECT * INTO s FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.enabled ORDER BY sc.id LIMIT 1;
+        IF s.id IS NOT NULL THEN
+            first_at := sched._next_fire(s.cron, s.timezone, now(), NULL);
+            cycle := coalesce(sched._fires_cycle(ARRAY[
+                to_char(first_at AT TIME ZONE s.timezone, 'YYYY-MM-DD HH24:MI:SS'),
+                to_char(sched._next_fire(s.cron, s.timezone, first_at, NULL) AT TIME ZONE s.timezone, 'YYYY-MM-DD HH24:MI:SS')]), 'day');
+        END IF;
+        FOR dep IN
+            SELECT w.id, w.name, w.owner, array_agg(DISTINCT td.name ORDER BY td.name) AS tasks
+            FROM sched.workflow w
+            JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+            JOIN sched.task_definition td ON td.workflow_version_id = v.id AND td.logic = 'dependent'
+            WHERE w.id <> wf.id AND EXISTS (
+                SELECT 1 FROM jsonb_array_elements(td.settings->'groups') g
+                CROSS JOIN LATERAL jsonb_array_elements(g->'items') i
+                WHERE i->>'workflow' = wf.name AND i->>'cycle' = cycle)
+            GROUP BY w.id, w.name, w.owner
+            ORDER BY w.id
+        LOOP
+            PERFORM sched._check_owner(principal, dep.owner,
+                format('workflow "%s" (it depends on "%s"; options.dependents)', dep.name, wf.name));
+            PERFORM sched._new_backfill(dep.id, mode, parallel, options,
+                                        run_opts || jsonb_build_object('start_tasks', to_jsonb(dep.tasks), 'task_scope', 'downstream'),
+                                        principal, dates, new_id);
+        END LOOP;
+    END IF;
+    RETURN new_id;
+END
+$$;
+
+CREATE FUNCTION sched._new_backfill(workflow_id bigint, mode text, parallel integer, options jsonb, run_opts jsonb,
+                                    principal regrole, dates timestamptz[], triggered_by bigint) RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    INSERT INTO sched.backfill (workflow_id, mode, parallelism, on_failure, run_options, params, owner, state, triggered_by)
+    VALUES (workflow_id, mode, greatest(parallel, 1), lower(coalesce(options->>'on_failure', 'stop')), run_opts,
+            coalesce(options->'params', '{}'), principal, 'running', triggered_by)
     RETURNING id INTO new_id;
     INSERT INTO sched.backfill_date (backfill_id, position, schedule_time)
     SELECT new_id, row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
@@ -208,6 +261,8 @@ BEGIN
     RETURN new_id;
 END
 $$;
+COMMENT ON FUNCTION sched._new_backfill(bigint, text, integer, jsonb, jsonb, regrole, timestamptz[], bigint) IS
+    'Internal: records a backfill of these dates (in options.order) with these start options and starts its first instances.';
 COMMENT ON FUNCTION sched._backfill_dates(regrole, text, timestamptz[], jsonb) IS 'Internal: creates a backfill of these dates and starts its first instances.';
 
 CREATE FUNCTION sched.cancel_backfill(backfill_id bigint, stop_running boolean DEFAULT false) RETURNS void

@@ -60,6 +60,8 @@ SELECT i.id,
        (i.business_time AT TIME ZONE i.time_zone)::date AS business_date,
        i.tenant,
        i.started_by,
+       i.parent_instance_id,
+       i.parent_task_instance_id,
        i.created_at,
        i.started_at,
        i.ended_at,
@@ -84,6 +86,8 @@ COMMENT ON COLUMN sched.workflow_instances.schedule_time IS 'Schedule time it ru
 COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in the starter''s time zone; system.biz.date is the day before.';
 COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it (for a schedule, its owner).';
+COMMENT ON COLUMN sched.workflow_instances.parent_instance_id IS 'For a sub-process''s instance: the instance whose SUB_PROCESS task runs it; NULL otherwise.';
+COMMENT ON COLUMN sched.workflow_instances.parent_task_instance_id IS 'For a sub-process''s instance: the SUB_PROCESS attempt it runs for (the latest); NULL otherwise.';
 COMMENT ON COLUMN sched.workflow_instances.created_at IS 'When it was created.';
 COMMENT ON COLUMN sched.workflow_instances.started_at IS 'When it started running.';
 COMMENT ON COLUMN sched.workflow_instances.ended_at IS 'When it finished; NULL while unfinished.';
@@ -111,6 +115,11 @@ SELECT ti.id,
        CASE WHEN ti.started_at IS NOT NULL OR ti.resolved IS NOT NULL
             THEN i.param_values || coalesce(ti.resolved->'params', '{}') END AS params,
        ti.out_params,
+       CASE WHEN td.logic = 'sub_process' THEN (
+           SELECT c.id FROM sched.workflow_instance c
+           WHERE c.parent_task_instance_id = ti.id AND c.parent_instance_id = ti.workflow_instance_id) END AS child_instance_id,
+       CASE WHEN ti.branch IS NOT NULL THEN (
+           SELECT coalesce(array_agg(b.name ORDER BY b.name), '{}') FROM sched.task_definition b WHERE b.id = ANY(ti.branch)) END AS branch,
        ti.queued_at,
        ti.started_at,
        ti.ended_at,
@@ -129,9 +138,11 @@ COMMENT ON COLUMN sched.task_instances.workflow_instance_id IS 'Workflow instanc
 COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
-COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success or need_fault_tolerance.';
+COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success, need_fault_tolerance, skipped (on a branch not taken, or after only skipped tasks) or forbidden (enabled false: passed through).';
+COMMENT ON COLUMN sched.task_instances.child_instance_id IS 'For a SUB_PROCESS attempt: the instance of its workflow it runs; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.branch IS 'For a CONDITIONS or SWITCH attempt: the names of the tasks on the branch it took; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
-COMMENT ON COLUMN sched.task_instances.started IS 'A worker started it; false for an attempt still waiting, or one that ended in the queue (killed or paused before it ran).';
+COMMENT ON COLUMN sched.task_instances.started IS 'A worker started it (the scheduler, for a logic task); false for an attempt still waiting, one that ended in the queue (killed or paused before it ran), or a skipped or forbidden one.';
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
@@ -334,7 +345,7 @@ SELECT b.id, w.name AS workflow, b.mode, b.parallelism, b.on_failure,
        count(*) FILTER (WHERE wi.state IN ('failed', 'stopped', 'paused')) AS failed,
        count(*) FILTER (WHERE wi.state NOT IN ('succeeded', 'failed', 'stopped', 'paused')) AS running,
        count(*) FILTER (WHERE d.instance_id IS NULL AND NOT d.cancelled) AS pending,
-       b.state, b.owner::text AS owner, b.created_at, b.ended_at
+       b.state, b.owner::text AS owner, b.triggered_by, b.created_at, b.ended_at
 FROM sched.backfill b
 JOIN sched.workflow w ON w.id = b.workflow_id
 LEFT JOIN sched.backfill_date d ON d.backfill_id = b.id
@@ -354,6 +365,7 @@ COMMENT ON COLUMN sched.backfills.running IS 'Dates whose instance is unfinished
 COMMENT ON COLUMN sched.backfills.pending IS 'Dates not started yet (and not cancelled).';
 COMMENT ON COLUMN sched.backfills.state IS 'running, succeeded, failed or cancelled.';
 COMMENT ON COLUMN sched.backfills.owner IS 'Role that asked for it.';
+COMMENT ON COLUMN sched.backfills.triggered_by IS 'For the backfill of a workflow that DEPENDENT-depends on another (options.dependents): the backfill of that other workflow; NULL otherwise.';
 COMMENT ON COLUMN sched.backfills.created_at IS 'When it was asked for.';
 COMMENT ON COLUMN sched.backfills.ended_at IS 'When it ended.';
 

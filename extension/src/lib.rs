@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 
 mod cron;
 mod gucs;
+mod logic;
 mod master;
 mod owned;
 mod params;
@@ -150,9 +151,19 @@ extension_sql_file!(
     requires = ["schedules"]
 );
 extension_sql_file!(
+    "../../sql/230_logic_tasks.sql",
+    name = "logic_tasks",
+    requires = [
+        "backfill",
+        logic::switch_choose,
+        logic::dependent_periods,
+        logic::fires_cycle
+    ]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["backfill"]
+    requires = ["logic_tasks"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

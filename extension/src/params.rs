@@ -15,7 +15,7 @@ fn business_time(text: &str) -> chrono::NaiveDateTime {
         .unwrap_or_else(|e| fail(format!("schedule_time: {e}")))
 }
 
-fn text_map(value: &Value) -> BTreeMap<String, String> {
+pub(crate) fn text_map(value: &Value) -> BTreeMap<String, String> {
     value
         .as_object()
         .map(|m| {

@@ -49,6 +49,21 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("extracting"), "{stdout}");
     assert!(stdout.contains("stopped"), "{stdout}");
     assert!(stdout.contains("42 rows in us on 2024-03-14"), "{stdout}");
+    // The logic tasks' example: the sub-process took the eu case, and the forbidden audit passed.
+    for (task, state) in [
+        ("eu_load", "succeeded"),
+        ("us_load", "skipped"),
+        ("audit", "forbidden"),
+        ("publish", "succeeded"),
+        ("page_someone", "skipped"),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(task) && l.contains(state)),
+            "{task} {state}: {stdout}"
+        );
+    }
 }
 
 #[test]

@@ -258,14 +258,18 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
     assert_eq!(
         names,
         [
+            ("conditions", true),
             ("copy", false),
+            ("dependent", true),
             ("empty", true),
             ("mr", true),
             ("procedure", true),
             ("python", true),
             ("shell", true),
             ("spark", true),
-            ("sql", true)
+            ("sql", true),
+            ("sub_process", true),
+            ("switch", true)
         ]
     );
 
