@@ -199,51 +199,53 @@ DECLARE
     w_inst     bigint[];
     w_task     bigint[];
     passed     bigint[];
+    deciding   bigint[];
 BEGIN
-
-    IF any_failed THEN
-        -- ---------- Retry or fail: the one place that decides ----------
-        -- A failed attempt (never a killed one) of a task with retries left, in an instance
-        -- that still runs, gets a new attempt; only when none is left does it count as a failure.
-        SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
-               array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
-        INTO retried, r_inst, r_task, r_attempt, r_retry
-        FROM unnest(finished) AS f(id)
-        JOIN sched.task_instance ti ON ti.id = f.id
-        JOIN sched.task_definition td ON td.id = ti.task_id
-        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.state = 'failed' AND ti.retry < td.retries
-          AND wi.state IN ('running', 'ready_pause') AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
-        IF retried IS NOT NULL THEN
-            groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
-        END IF;
-
-        -- ---------- Failures: the first one decides; under "end" it stops everything ----------
-        -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's.
-        WITH failing AS (
-            UPDATE sched.workflow_instance wi SET has_failure = true
-            WHERE wi.id IN (SELECT ti.workflow_instance_id
-                            FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
-                            WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed')
-                              AND NOT ti.id = ANY(coalesce(retried, '{}'))
-                              AND NOT (ti.state = 'failed' AND td.feeds_conditions))
-              AND NOT wi.has_failure
-            RETURNING wi.id, wi.failure_strategy)
-        SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
-        IF ending IS NOT NULL THEN
-            PERFORM sched._kill_active(ending, 'failure_strategy_end');
-        END IF;
-    END IF;
-
-    -- ---------- Successors: of tasks that are done, only in instances still running ----------
-    -- A task with one upstream task is ready as soon as that one is done; a join counts its
-    -- done upstream tasks in join_progress, so no completion ever rescans the DAG. Done is
-    -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
-    -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
-    -- as skipped; a task whose upstream tasks are all skipped is skipped too.
-    -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
-    -- the planner may walk a whole index of task_instance in instance order (a merge join).
+    -- One round per wave of attempts that end where they become ready (skipped, forbidden,
+    -- CONDITIONS, SWITCH): a long chain of them is a loop, never a recursion.
     LOOP
+        IF any_failed THEN
+            -- ---------- Retry or fail: the one place that decides ----------
+            -- A failed attempt (never a killed one) of a task with retries left, in an instance
+            -- that still runs, gets a new attempt; only when none is left does it count as a failure.
+            SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
+                   array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
+            INTO retried, r_inst, r_task, r_attempt, r_retry
+            FROM unnest(finished) AS f(id)
+            JOIN sched.task_instance ti ON ti.id = f.id
+            JOIN sched.task_definition td ON td.id = ti.task_id
+            JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+            WHERE ti.state = 'failed' AND ti.retry < td.retries
+              AND wi.state IN ('running', 'ready_pause') AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
+            IF retried IS NOT NULL THEN
+                groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+            END IF;
+
+            -- ---------- Failures: the first one decides; under "end" it stops everything ----------
+            -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's.
+            WITH failing AS (
+                UPDATE sched.workflow_instance wi SET has_failure = true
+                WHERE wi.id IN (SELECT ti.workflow_instance_id
+                                FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
+                                WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed')
+                                  AND NOT ti.id = ANY(coalesce(retried, '{}'))
+                                  AND NOT (ti.state = 'failed' AND td.feeds_conditions))
+                  AND NOT wi.has_failure
+                RETURNING wi.id, wi.failure_strategy)
+            SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';
+            IF ending IS NOT NULL THEN
+                PERFORM sched._kill_active(ending, 'failure_strategy_end');
+            END IF;
+        END IF;
+
+        -- ---------- Successors: of tasks that are done, only in instances still running ----------
+        -- A task with one upstream task is ready as soon as that one is done; a join counts its
+        -- done upstream tasks in join_progress, so no completion ever rescans the DAG. Done is
+        -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
+        -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
+        -- as skipped; a task whose upstream tasks are all skipped is skipped too.
+        -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
+        -- the planner may walk a whole index of task_instance in instance order (a merge join).
         WITH ok AS (
             SELECT ti.workflow_instance_id, ti.task_id, ti.state, ti.branch, wi.scope
             FROM unnest(finished) AS f(id)
@@ -281,26 +283,35 @@ BEGIN
             FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
             WHERE j.deps_done = td.dep_count
         ), passing AS (
-            -- Skipped and forbidden tasks pass here, their successors in the next round: a long
-            -- chain of them is a loop, not a recursion through _new_attempts.
-            INSERT INTO sched.task_instance (workflow_instance_id, task_id, run, state, ended_at, worker_group,
-                                             workflow_priority, task_priority, tenant)
+            -- Skipped and forbidden tasks pass here; CONDITIONS and SWITCH attempts start here,
+            -- to be decided below; their successors come in the next round.
+            INSERT INTO sched.task_instance (workflow_instance_id, task_id, run, state, started_at, ended_at,
+                                             worker_group, workflow_priority, task_priority, tenant)
             SELECT r.workflow_instance_id, r.task_id, wi.run,
-                   CASE WHEN r.skip THEN 'skipped' ELSE 'forbidden' END::sched.task_state, now(),
+                   CASE WHEN r.skip THEN 'skipped' WHEN r.logic = 'forbidden' THEN 'forbidden'
+                        ELSE 'running' END::sched.task_state,
+                   CASE WHEN NOT r.skip AND r.logic <> 'forbidden' THEN now() END,
+                   CASE WHEN r.skip OR r.logic = 'forbidden' THEN now() END,
                    coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
             FROM ready r
             JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
             JOIN sched.task_definition td ON td.id = r.task_id
-            WHERE r.skip OR r.logic = 'forbidden'
-            RETURNING id)
-        SELECT (SELECT array_agg(p.id) FROM passing p),
-               w_inst || array_agg(r.workflow_instance_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'),
-               w_task || array_agg(r.task_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden')
-        INTO passed, w_inst, w_task
+            WHERE r.skip OR r.logic IN ('forbidden', 'conditions', 'switch')
+            ORDER BY r.workflow_instance_id, td.priority, td.id
+            RETURNING id, state)
+        SELECT (SELECT array_agg(p.id ORDER BY p.id) FROM passing p),
+               (SELECT array_agg(p.id ORDER BY p.id) FILTER (WHERE p.state = 'running') FROM passing p),
+               w_inst || array_agg(r.workflow_instance_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'
+                                                                       AND r.logic IS DISTINCT FROM 'conditions'
+                                                                       AND r.logic IS DISTINCT FROM 'switch'),
+               w_task || array_agg(r.task_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'
+                                                          AND r.logic IS DISTINCT FROM 'conditions'
+                                                          AND r.logic IS DISTINCT FROM 'switch')
+        INTO passed, deciding, w_inst, w_task
         FROM ready r;
         EXIT WHEN passed IS NULL;
+        any_failed := deciding IS NOT NULL AND sched._decide_branches(deciding);
         finished := passed;
-        any_failed := false;
     END LOOP;
     IF w_inst IS NOT NULL THEN
         -- A group twice is one notification: PostgreSQL folds them.

@@ -61,9 +61,11 @@ BEGIN
         -- The workflow's row: the foreign keys of parallel starts take only KEY SHARE on it,
         -- which this does not wait for.
         PERFORM 1 FROM sched.workflow w WHERE w.id = _admit.workflow_id FOR NO KEY UPDATE;
+        -- Sub-process instances are admitted with their parents, not here.
         SELECT array_agg(wi.id ORDER BY wi.id) INTO earlier
         FROM sched.workflow_instance wi
-        WHERE wi.workflow_id = _admit.workflow_id AND wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded');
+        WHERE wi.workflow_id = _admit.workflow_id AND wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded')
+          AND wi.parent_instance_id IS NULL;
         IF earlier IS NOT NULL THEN
             IF execution_type = 'serial_wait' THEN
                 RETURN 'serial_wait';
@@ -100,7 +102,7 @@ BEGIN
     IF execution_type = 'serial_wait' THEN
         PERFORM 1 FROM sched.workflow w WHERE w.id = _on_instance_end.workflow_id FOR NO KEY UPDATE;
         IF NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
-                       WHERE wi.workflow_id = _on_instance_end.workflow_id
+                       WHERE wi.workflow_id = _on_instance_end.workflow_id AND wi.parent_instance_id IS NULL
                          AND wi.state IN ('running', 'ready_pause', 'ready_stop', 'waiting_thread')) THEN
             SELECT wi.id INTO next_id FROM sched.workflow_instance wi
             WHERE wi.workflow_id = _on_instance_end.workflow_id AND wi.state = 'serial_wait'

@@ -273,9 +273,18 @@ BEGIN
     END IF;
     -- A paused instance runs nothing: it is stopped at once, and resume continues it alike.
     IF inst.state = 'paused' THEN
+        -- With its paused sub-process children, which resume continues alike.
+        WITH RECURSIVE family AS (
+            SELECT inst.id AS id
+            UNION ALL
+            SELECT c.id FROM sched.workflow_instance c JOIN family f ON c.parent_instance_id = f.id
+            WHERE c.state = 'paused'
+        ), stopped AS (
+            UPDATE sched.workflow_instance wi SET state = 'stopped', ended_at = now()
+            WHERE wi.id IN (SELECT f.id FROM family f)
+            RETURNING wi.id, wi.workflow_id)
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
-        VALUES ('stop', inst.workflow_id, inst.id, sched._role_name(principal));
-        UPDATE sched.workflow_instance SET state = 'stopped', ended_at = now() WHERE id = inst.id;
+        SELECT 'stop', s.workflow_id, s.id, sched._role_name(principal) FROM stopped s ORDER BY s.id;
         RETURN;
     END IF;
     IF inst.state = 'ready_stop' THEN

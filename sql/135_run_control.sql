@@ -64,10 +64,10 @@ BEGIN
     WHERE i.id = instance_id RETURNING * INTO wi;
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = instance_id;
     WITH tasks AS (
-        SELECT td.id, td.successors, td.dep_count FROM sched.task_definition td
+        SELECT td.id, td.successors, td.dep_count, td.logic FROM sched.task_definition td
         WHERE td.workflow_version_id = wi.workflow_version_id AND (wi.scope IS NULL OR td.id = ANY(wi.scope))
     ), latest AS (
-        SELECT DISTINCT ON (ti.task_id) ti.task_id, ti.state, ti.attempt
+        SELECT DISTINCT ON (ti.task_id) ti.task_id, ti.state, ti.attempt, ti.branch
         FROM sched.task_instance ti
         WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
         ORDER BY ti.task_id, ti.id DESC
@@ -75,23 +75,31 @@ BEGIN
         SELECT l.task_id FROM latest l
         WHERE l.state IN ('succeeded', 'forced_success', 'skipped', 'forbidden') AND NOT l.task_id = ANY(coalesce(redo, '{}'))
     ), ups AS (
-        SELECT next.task_id, count(*) AS in_scope, count(d.task_id) AS done
+        -- As _advance counts them: a failure is done for a CONDITIONS task, and what a skipped
+        -- task or an unchosen branch leads to counts as skipped.
+        SELECT next.task_id, count(*) AS in_scope,
+               count(*) FILTER (WHERE d.task_id IS NOT NULL
+                                   OR (lu.state = 'failed' AND t.logic = 'conditions'
+                                       AND NOT up.id = ANY(coalesce(redo, '{}')))) AS done,
+               count(*) FILTER (WHERE d.task_id IS NOT NULL
+                                  AND (lu.state = 'skipped' OR NOT next.task_id = ANY(coalesce(lu.branch, ARRAY[next.task_id])))) AS skipped
         FROM tasks up
         CROSS JOIN LATERAL unnest(up.successors) AS next(task_id)
+        JOIN tasks t ON t.id = next.task_id
         LEFT JOIN done d ON d.task_id = up.id
-        WHERE next.task_id IN (SELECT t.id FROM tasks t)
+        LEFT JOIN latest lu ON lu.task_id = up.id
         GROUP BY next.task_id
     ), pending AS (
         SELECT t.id, t.dep_count, coalesce(u.in_scope, 0) AS in_scope, coalesce(u.done, 0) AS ups_done,
-               l.state AS last_state, l.attempt
+               coalesce(u.skipped, 0) AS ups_skipped, l.state AS last_state, l.attempt
         FROM tasks t
         LEFT JOIN ups u ON u.task_id = t.id
         LEFT JOIN latest l ON l.task_id = t.id
         WHERE t.id NOT IN (SELECT d.task_id FROM done d)
     ), joins AS (
         -- Upstream tasks outside the scope count as done.
-        INSERT INTO sched.join_progress (workflow_instance_id, task_id, deps_done)
-        SELECT instance_id, p.id, p.dep_count - p.in_scope + p.ups_done FROM pending p
+        INSERT INTO sched.join_progress (workflow_instance_id, task_id, deps_done, deps_skipped)
+        SELECT instance_id, p.id, p.dep_count - p.in_scope + p.ups_done, p.ups_skipped FROM pending p
         WHERE p.dep_count > 1 AND p.ups_done < p.in_scope AND p.dep_count - p.in_scope + p.ups_done > 0
     )
     SELECT array_agg(instance_id), array_agg(p.id ORDER BY p.id), array_agg(coalesce(p.attempt, 0) + 1 ORDER BY p.id)
@@ -100,11 +108,9 @@ BEGIN
     WHERE p.ups_done = p.in_scope
       AND (p.last_state IS NULL OR p.last_state = ANY(rerun) OR p.id = ANY(coalesce(redo, '{}')));
 
-    IF r_inst IS NOT NULL THEN
-        PERFORM sched._notify_ready(sched._new_attempts(r_inst, r_task, r_attempt, NULL));
-    END IF;
     -- A failure stands while its task's last attempt is still a failure (and no CONDITIONS task
-    -- judges it).
+    -- judges it), and the task does not run again now: decided before the new attempts, which
+    -- may end the instance at once (logic tasks).
     UPDATE sched.workflow_instance i SET has_failure = EXISTS (
         SELECT 1 FROM (SELECT DISTINCT ON (ti.task_id) ti.state, ti.task_id
                        FROM sched.task_instance ti
@@ -112,8 +118,12 @@ BEGIN
                          AND (wi.scope IS NULL OR ti.task_id = ANY(wi.scope))
                        ORDER BY ti.task_id, ti.id DESC) l
         JOIN sched.task_definition td ON td.id = l.task_id
-        WHERE l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
+        WHERE (l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
+          AND NOT l.task_id = ANY(coalesce(r_task, '{}')))
     WHERE i.id = instance_id;
+    IF r_inst IS NOT NULL THEN
+        PERFORM sched._notify_ready(sched._new_attempts(r_inst, r_task, r_attempt, NULL));
+    END IF;
     PERFORM sched._finish_if_done(ARRAY[instance_id]);
 END
 $$;
@@ -131,6 +141,12 @@ DECLARE
     inst sched.workflow_instance;
 BEGIN
     inst := sched._command(principal, instance_id, 'pause', '{running}', 'pause');
+    -- Paused alone, a child would end its SUB_PROCESS attempt paused while the parent runs on,
+    -- and the parent could end as if it had succeeded.
+    IF inst.parent_instance_id IS NOT NULL THEN
+        RAISE EXCEPTION 'workflow instance % is a sub-process of instance %; pause that one', instance_id, inst.parent_instance_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     PERFORM sched._pause_instance(inst.id);
 END
 $$;

@@ -92,9 +92,12 @@ $$;
 COMMENT ON FUNCTION sched._condition_holds(bigint, integer, bigint, jsonb) IS
     'Internal: whether a CONDITIONS task''s two-level AND/OR over {task, status} items holds in an instance''s run.';
 
--- Decides new logic attempts (running, no worker), one by one: each decision is advanced at
--- once, so that nothing decided waits unadvanced while a later one may end the instance.
-CREATE FUNCTION sched._run_logic(ids bigint[]) RETURNS void
+-- CONDITIONS and SWITCH attempts (running, just created) choose their branch and end. They
+-- are decided where they become ready, inside _advance's loop, so that a chain of them is a
+-- loop and not a recursion. Nothing here raises: _task_context and _switch_choose report
+-- their failures as values. Returns whether one failed (a SWITCH whose parameters do not
+-- resolve).
+CREATE FUNCTION sched._decide_branches(ids bigint[]) RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -106,6 +109,7 @@ DECLARE
     outcome text;
     chosen  bigint[];
     note    jsonb;
+    failed  boolean := false;
 BEGIN
     FOR r IN
         SELECT ti.id, ti.workflow_instance_id AS inst, ti.task_id, ti.run, td.logic, td.settings,
@@ -115,62 +119,80 @@ BEGIN
         JOIN sched.task_definition td ON td.id = ti.task_id
         ORDER BY ti.id
     LOOP
-        -- An earlier decision may have ended it already (failure strategy end).
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.task_instance t WHERE t.id = r.id AND t.state = 'running');
-        outcome := NULL;
         chosen := NULL;
         note := NULL;
-        -- A decision that errs fails its task, not the transaction that made it ready (a
-        -- worker's completion, a user's start).
-        BEGIN
-            CASE r.logic
-            WHEN 'forbidden' THEN
-                outcome := 'forbidden';
-            WHEN 'conditions' THEN
-                holds := coalesce(sched._condition_holds(r.inst, r.run, r.version_id, r.settings->'conditions'), false);
-                taken := r.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END;
+        IF r.logic = 'conditions' THEN
+            holds := coalesce(sched._condition_holds(r.inst, r.run, r.version_id, r.settings->'conditions'), false);
+            taken := r.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END;
+            chosen := sched._task_ids(r.version_id, taken);
+            outcome := 'succeeded';
+            note := jsonb_build_object('condition', holds);
+            PERFORM sched._logic_log(r.id, format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
+                                                  CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END || taken::text));
+        ELSE
+            ctx := sched._task_context(r.settings, r.local_params, r.inputs_from, r.name, r.task_id, r.id, r.inst);
+            IF ctx->'settings' ? 'resolve_error' THEN
+                outcome := 'failed';
+                PERFORM sched._logic_log(r.id, 'switch: cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
+            ELSE
+                choice := sched._switch_choose(r.settings->'cases',
+                    (SELECT wi.param_values FROM sched.workflow_instance wi WHERE wi.id = r.inst) || (ctx->'params'));
+                taken := CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                              THEN r.settings->'cases'->((choice->>'case')::integer)->'then'
+                              ELSE r.settings->'default' END;
                 chosen := sched._task_ids(r.version_id, taken);
                 outcome := 'succeeded';
-                note := jsonb_build_object('condition', holds);
-                PERFORM sched._logic_log(r.id, format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
-                                                      CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END || taken::text));
-            WHEN 'switch' THEN
-                ctx := sched._task_context(r.settings, r.local_params, r.inputs_from, r.name, r.task_id, r.id, r.inst);
-                IF ctx->'settings' ? 'resolve_error' THEN
-                    outcome := 'failed';
-                    PERFORM sched._logic_log(r.id, 'switch: cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
-                ELSE
-                    choice := sched._switch_choose(r.settings->'cases',
-                        (SELECT wi.param_values FROM sched.workflow_instance wi WHERE wi.id = r.inst) || (ctx->'params'));
-                    taken := CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                                  THEN r.settings->'cases'->((choice->>'case')::integer)->'then'
-                                  ELSE r.settings->'default' END;
-                    chosen := sched._task_ids(r.version_id, taken);
-                    outcome := 'succeeded';
-                    note := jsonb_build_object('case', choice->'case', 'params', ctx->'params');
-                    PERFORM sched._logic_log(r.id, format('switch: %s', e)) FROM jsonb_array_elements_text(choice->'errors') e;
-                    PERFORM sched._logic_log(r.id, CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                        THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
-                                    r.settings->'cases'->((choice->>'case')::integer)->>'when', taken::text)
-                        ELSE format('switch: no case holds: runs default %s', taken::text) END);
-                END IF;
-            WHEN 'sub_process' THEN
-                PERFORM sched._start_child(r.id);
-            WHEN 'dependent' THEN
-                PERFORM sched._check_dependent(r.id);
-            END CASE;
-        EXCEPTION WHEN others THEN
-            outcome := 'failed';
-            chosen := NULL;
-            note := jsonb_build_object('error', SQLERRM);
-            PERFORM sched._logic_log(r.id, format('%s: %s', r.logic, SQLERRM));
-        END;
-        IF outcome IS NOT NULL THEN
-            UPDATE sched.task_instance t
-               SET state = outcome::sched.task_state, ended_at = now(), branch = chosen, resolved = note
-             WHERE t.id = r.id;
-            PERFORM sched._notify_ready(sched._advance(ARRAY[r.id], '{}', outcome = 'failed'));
+                note := jsonb_build_object('case', choice->'case', 'params', ctx->'params');
+                PERFORM sched._logic_log(r.id, format('switch: %s', e)) FROM jsonb_array_elements_text(choice->'errors') e;
+                PERFORM sched._logic_log(r.id, CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                    THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
+                                r.settings->'cases'->((choice->>'case')::integer)->>'when', taken::text)
+                    ELSE format('switch: no case holds: runs default %s', taken::text) END);
+            END IF;
         END IF;
+        UPDATE sched.task_instance t
+           SET state = outcome::sched.task_state, ended_at = now(), branch = chosen, resolved = note
+         WHERE t.id = r.id;
+        failed := failed OR outcome = 'failed';
+    END LOOP;
+    RETURN failed;
+END
+$$;
+COMMENT ON FUNCTION sched._decide_branches(bigint[]) IS
+    'Internal: ends new CONDITIONS and SWITCH attempts with the branch each chose; returns whether one failed.';
+
+-- Decides new logic attempts (running, no worker) created outside _advance's loop (first tasks,
+-- recover, resume) and every SUB_PROCESS and DEPENDENT one, one by one: each decision is
+-- advanced at once, so that nothing decided waits unadvanced while a later one may end the
+-- instance.
+CREATE FUNCTION sched._run_logic(ids bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    r      record;
+    failed boolean;
+BEGIN
+    FOR r IN
+        SELECT ti.id, td.logic
+        FROM unnest(ids) AS i(id)
+        JOIN sched.task_instance ti ON ti.id = i.id
+        JOIN sched.task_definition td ON td.id = ti.task_id
+        ORDER BY ti.id
+    LOOP
+        -- An earlier decision may have ended it already (failure strategy end).
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.task_instance t WHERE t.id = r.id AND t.state = 'running');
+        CASE r.logic
+        WHEN 'forbidden' THEN
+            UPDATE sched.task_instance t SET state = 'forbidden', ended_at = now() WHERE t.id = r.id;
+            PERFORM sched._notify_ready(sched._advance(ARRAY[r.id], '{}', false));
+        WHEN 'conditions', 'switch' THEN
+            failed := sched._decide_branches(ARRAY[r.id]);
+            PERFORM sched._notify_ready(sched._advance(ARRAY[r.id], '{}', failed));
+        WHEN 'sub_process' THEN
+            PERFORM sched._start_child(r.id);
+        WHEN 'dependent' THEN
+            PERFORM sched._check_dependent(r.id);
+        END CASE;
     END LOOP;
 END
 $$;
@@ -193,8 +215,9 @@ DECLARE
     ctx      jsonb;
     params   jsonb;
     child_id bigint;
+    rerun    boolean;
 BEGIN
-    SELECT ti.id, ti.task_id, ti.workflow_instance_id, td.settings, td.params AS local_params, td.inputs_from, td.name
+    SELECT ti.id, ti.task_id, ti.run, ti.workflow_instance_id, td.settings, td.params AS local_params, td.inputs_from, td.name
     INTO t
     FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
     WHERE ti.id = task_instance_id;
@@ -207,12 +230,16 @@ BEGIN
     FOR NO KEY UPDATE;
 
     IF FOUND THEN
-        UPDATE sched.workflow_instance SET parent_task_instance_id = t.id WHERE id = child.id;
+        -- The child runs again from the start when its parent does: a new run of the parent
+        -- (rerun_workflow, however it was paused or recovered since) or execute_task.
         SELECT c.command_type, c.issued_by INTO cmd FROM sched.command c
         WHERE c.workflow_instance_id = parent.id ORDER BY c.id DESC LIMIT 1;
+        rerun := cmd.command_type = 'execute_task'
+                 OR (SELECT p.run FROM sched.task_instance p WHERE p.id = child.parent_task_instance_id) < t.run;
+        UPDATE sched.workflow_instance SET parent_task_instance_id = t.id WHERE id = child.id;
         PERFORM sched._logic_log(t.id, format('sub_process: continues instance %s (%s) of workflow "%s"',
                                               child.id, child.state, t.settings->>'workflow'));
-        IF cmd.command_type = 'repeat_running' THEN
+        IF rerun THEN
             INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
             VALUES ('repeat_running', child.workflow_id, child.id, cmd.issued_by, jsonb_build_object('parent_task_instance_id', t.id));
             UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = child.id;
@@ -302,7 +329,7 @@ DECLARE
     killed bigint[];
 BEGIN
     FOR c IN
-        SELECT ch.id, ch.workflow_id FROM sched.workflow_instance ch
+        SELECT ch.id, ch.workflow_id, ti.id AS attempt FROM sched.workflow_instance ch
         JOIN sched.task_instance ti ON ti.id = ch.parent_task_instance_id
         WHERE ch.parent_instance_id = ANY(instances) AND ti.state = 'running'
           AND (only_task IS NULL OR ti.id = only_task)
@@ -310,6 +337,8 @@ BEGIN
         ORDER BY ch.id
         FOR NO KEY UPDATE OF ch
     LOOP
+        -- The attempt ends killed, for this reason, once its child has stopped.
+        UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason WHERE ti.id = c.attempt;
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         VALUES ('stop', c.workflow_id, c.id, 'pg_sched', jsonb_build_object('reason', reason));
         UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = c.id;
@@ -405,7 +434,13 @@ DECLARE
     found_attempt boolean;
 BEGIN
     SELECT * INTO wi FROM sched.workflow_instance i WHERE i.id = instance_id;
-    SELECT w.id INTO dep_id FROM sched.workflow w WHERE w.name = item->>'workflow';
+    -- Read as the owner, checked again at every look: a right revoked since the definition (or
+    -- a name dropped and taken by another role) reads as a failure, never as their runs.
+    SELECT up.id INTO dep_id
+    FROM sched.workflow up, sched.workflow mine
+    WHERE up.name = item->>'workflow' AND mine.id = wi.workflow_id
+      AND (pg_catalog.pg_has_role(mine.owner, up.owner, 'MEMBER')
+           OR pg_catalog.pg_has_role(mine.owner, 'sched_admin', 'MEMBER'));
     workflow_id := dep_id;
     IF dep_id IS NULL THEN
         result := 'failed';
@@ -528,10 +563,12 @@ BEGIN
         IF t.recheck_at IS NULL THEN
             PERFORM sched._logic_log(t.id, 'dependent: waiting: ' || l) FROM unnest(lines) l;
         END IF;
+        -- A wake that came in since this look read the row (an upstream that ended) stands.
         UPDATE sched.task_instance ti
-           SET recheck_at = least(now() + (t.settings->>'check_interval')::interval,
-                                  CASE WHEN t.settings->>'on_failure' = 'wait'
-                                       THEN t.started_at + (t.settings->>'wait_for')::interval END)
+           SET recheck_at = CASE WHEN ti.recheck_at IS DISTINCT FROM t.recheck_at THEN ti.recheck_at
+                                 ELSE least(now() + (t.settings->>'check_interval')::interval,
+                                            CASE WHEN t.settings->>'on_failure' = 'wait'
+                                                 THEN t.started_at + (t.settings->>'wait_for')::interval END) END
          WHERE ti.id = t.id;
         INSERT INTO sched.dependent_watch (workflow_id, task_instance_id)
         SELECT DISTINCT w, t.id FROM unnest(waits) w
@@ -551,8 +588,9 @@ $$;
 COMMENT ON FUNCTION sched._check_dependent(bigint) IS
     'Internal: evaluates a DEPENDENT attempt (AND/OR short-circuit over its groups and items): succeeded or failed end it, waiting has it looked at again.';
 
--- An instance of workflow_id ended: the DEPENDENT attempts waiting on it are due now. One that
--- is being looked at this very moment is left to its own next check.
+-- An instance of workflow_id ended: the DEPENDENT attempts waiting on it are due now. Rows
+-- are locked in id order; one being looked at this very moment is waited for, and its look
+-- keeps this wake (_check_dependent).
 CREATE FUNCTION sched._wake_dependents(workflow_id bigint) RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -562,14 +600,17 @@ BEGIN
                     WHERE t.id IN (SELECT dw.task_instance_id FROM sched.dependent_watch dw
                                    WHERE dw.workflow_id = _wake_dependents.workflow_id)
                       AND t.state = 'running' AND t.recheck_at IS NOT NULL
-                    FOR NO KEY UPDATE SKIP LOCKED);
+                    ORDER BY t.id
+                    FOR NO KEY UPDATE);
     PERFORM sched._wake_master();
 END
 $$;
 COMMENT ON FUNCTION sched._wake_dependents(bigint) IS 'Internal: makes the DEPENDENT attempts waiting on a workflow due at once, and wakes the master.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
--- the next tick takes them). Returns when the next one is due.
+-- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay
+-- within PostgreSQL's cache of them. One that errs is logged and looked at again later: it
+-- must not stop the master. Returns when the next one is due.
 CREATE FUNCTION sched._dependent_tick() RETURNS timestamptz
 LANGUAGE plpgsql
 AS $$
@@ -579,13 +620,18 @@ BEGIN
     FOR r IN
         SELECT ti.id, ti.workflow_instance_id FROM sched.task_instance ti
         WHERE ti.recheck_at <= now() AND ti.recheck_at IS NOT NULL
-        ORDER BY ti.recheck_at LIMIT 1000
+        ORDER BY ti.recheck_at LIMIT 50
     LOOP
         CONTINUE WHEN cardinality(sched._lock_family(ARRAY[r.workflow_instance_id], false)) = 0;
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.task_instance t
                                   WHERE t.id = r.id AND t.state = 'running' AND t.recheck_at <= now());
-        PERFORM sched._check_dependent(r.id);
-        PERFORM sched._finish_if_done(ARRAY[r.workflow_instance_id]);
+        BEGIN
+            PERFORM sched._check_dependent(r.id);
+            PERFORM sched._finish_if_done(ARRAY[r.workflow_instance_id]);
+        EXCEPTION WHEN others THEN
+            RAISE WARNING 'pg_sched: DEPENDENT task instance %: %', r.id, SQLERRM;
+            UPDATE sched.task_instance t SET recheck_at = now() + interval '1 min' WHERE t.id = r.id;
+        END;
     END LOOP;
     DELETE FROM sched.dependent_watch dw
     WHERE NOT EXISTS (SELECT 1 FROM sched.task_instance t WHERE t.id = dw.task_instance_id AND t.state = 'running');

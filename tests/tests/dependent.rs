@@ -347,3 +347,61 @@ fn a_dependent_backfill_backfills_the_workflows_that_depend_on_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_dependent_task_reads_only_what_its_owner_may_still_see() {
+    let cluster = Cluster::start(&[]);
+    let mut db = utc(&cluster);
+    db.batch_execute(
+        "CREATE ROLE team LOGIN; GRANT sched_user TO team;
+         CREATE ROLE spy LOGIN; GRANT sched_user TO spy; GRANT team TO spy;",
+    )
+    .unwrap();
+    let mut team = cluster.connect_as("team");
+    team.batch_execute("SET TimeZone = 'UTC'").unwrap();
+    define(
+        &mut team,
+        &json!({"name": "private", "tasks": [{"name": "t", "type": "empty"}]}).to_string(),
+    );
+    let mut spy = cluster.connect_as("spy");
+    spy.batch_execute("SET TimeZone = 'UTC'").unwrap();
+    define(
+        &mut spy,
+        &dependent(
+            "peek",
+            json!([{"workflow": "private", "cycle": "day", "date_value": "today"}]),
+            json!({}),
+        )
+        .to_string(),
+    );
+    // Without membership the definition is refused.
+    db.batch_execute("CREATE ROLE outsider LOGIN; GRANT sched_user TO outsider;")
+        .unwrap();
+    let mut outsider = cluster.connect_as("outsider");
+    let err = error_of(outsider.query_one(
+        "SELECT sched.create_workflow($1)",
+        &[&dependent(
+            "peek2",
+            json!([{"workflow": "private", "cycle": "day", "date_value": "today"}]),
+            json!({}),
+        )],
+    ));
+    assert!(
+        err.contains("permission denied for workflow \"private\""),
+        "{err}"
+    );
+
+    let _worker = cluster.worker("w1", &[]);
+    let private = start_at(&mut team, "private", "2024-03-15 01:00:00+00");
+    assert_eq!(wait(&mut team, private, 60), "succeeded");
+    // Membership revoked after the definition: the private run is not theirs to see any more.
+    db.batch_execute("REVOKE team FROM spy").unwrap();
+    let peek = start_at(&mut spy, "peek", "2024-03-15 06:00:00+00");
+    assert_eq!(wait(&mut spy, peek, 60), "failed");
+    let log = task_output(&mut spy, peek, "d");
+    assert!(
+        log.iter()
+            .any(|l| l == "dependent: failed: private day today: failed"),
+        "{log:?}"
+    );
+}

@@ -351,3 +351,75 @@ fn bad_logic_fields_are_refused_naming_the_field() {
         .get(0);
     assert_eq!(count, 0);
 }
+
+#[test]
+fn a_long_chain_of_switch_tasks_is_decided_in_one_transaction() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let mut tasks = vec![json!({"name": "start", "type": "shell", "script": "echo go"})];
+    let mut last = "start".to_owned();
+    for i in 0..2000 {
+        let name = format!("s{i}");
+        let next = format!("s{}", i + 1);
+        tasks.push(json!({"name": name, "type": "switch", "deps": [last],
+                          "cases": [{"when": "true", "then": [if i == 1999 { "end".to_owned() } else { next }]}]}));
+        last = name;
+    }
+    tasks.push(json!({"name": "end", "type": "shell", "script": "echo end"}));
+    define(
+        &mut db,
+        &json!({"name": "switches", "tasks": tasks}).to_string(),
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "switches");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let got = states(&mut db, id);
+    assert_eq!(got.len(), 2002);
+    assert!(got.values().all(|s| s == "succeeded"), "{got:?}");
+}
+
+#[test]
+fn resume_after_a_pause_still_runs_the_conditions_task_that_judges_a_failure() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let gate = cluster.dir.join("gate");
+    define(
+        &mut db,
+        &json!({"name": "paused_judge", "tasks": [
+            {"name": "x", "type": "shell", "script": "exit 1"},
+            {"name": "y", "type": "shell",
+             "script": format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display())},
+            {"name": "c", "type": "conditions", "deps": ["x", "y"],
+             "conditions": {"groups": [{"items": [{"task": "x", "status": "succeeded"}]}]},
+             "on_success": ["ok"], "on_failure": ["bad"]},
+            {"name": "ok", "type": "empty"},
+            {"name": "bad", "type": "empty"}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "paused_judge");
+    wait_for(Duration::from_secs(30), "x failed and y running", || {
+        let got = states(&mut db, id);
+        (got.get("x").map(String::as_str) == Some("failed")
+            && got.get("y").map(String::as_str) == Some("running"))
+        .then_some(())
+    });
+    db.execute("SELECT sched.pause_workflow($1)", &[&id])
+        .unwrap();
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(wait(&mut db, id, 60), "paused");
+    db.execute("SELECT sched.resume_workflow($1)", &[&id])
+        .unwrap();
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    expect(
+        &mut db,
+        id,
+        &[
+            ("x", "failed"),
+            ("y", "succeeded"),
+            ("c", "succeeded"),
+            ("ok", "skipped"),
+            ("bad", "succeeded"),
+        ],
+    );
+}

@@ -317,3 +317,84 @@ fn a_workflow_cannot_include_itself_and_sub_processes_need_the_right_to_run_them
         "{err}"
     );
 }
+
+#[test]
+fn failure_strategy_end_stops_a_running_child() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let gate = cluster.dir.join("gate");
+    define(
+        &mut db,
+        &json!({"name": "child", "tasks": [
+            {"name": "slow", "type": "shell", "script": gated(&gate, "echo done")}]})
+        .to_string(),
+    );
+    define(
+        &mut db,
+        &json!({"name": "parent", "failure_strategy": "end", "tasks": [
+            {"name": "run_child", "type": "sub_process", "workflow": "child"},
+            {"name": "breaks", "type": "shell", "script": gated(&gate.with_extension("fail"), "exit 3")}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "parent");
+    let ids = wait_for(Duration::from_secs(30), "the child's task running", || {
+        let ids = family(&mut db, id);
+        (ids.len() == 2
+            && db
+                .query_one(
+                    "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
+                    &[&ids[1]],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                == 1)
+            .then_some(ids)
+    });
+    std::fs::write(gate.with_extension("fail"), "").unwrap();
+    assert_eq!(wait(&mut db, id, 60), "failed");
+    assert_eq!(wait(&mut db, ids[1], 60), "stopped");
+    let rows: Vec<String> = db
+        .query(
+            "SELECT task || '=' || state || '/' || coalesce(kill_reason, '-') FROM sched.task_instances
+             WHERE workflow_instance_id = ANY($1) ORDER BY id",
+            &[&ids],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "run_child=killed/failure_strategy_end",
+            "breaks=failed/-",
+            "slow=killed/failure_strategy_end"
+        ]
+    );
+}
+
+#[test]
+fn a_child_is_paused_through_its_parent_only() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let gate = cluster.dir.join("gate");
+    define_family(&mut db, &gated(&gate, "echo '${setValue(result=x)}'"));
+    let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "top");
+    let ids = wait_for(Duration::from_secs(30), "three levels", || {
+        let ids = family(&mut db, id);
+        (ids.len() == 3).then_some(ids)
+    });
+    let err = error_of(db.execute("SELECT sched.pause_workflow($1)", &[&ids[2]]));
+    assert!(
+        err.contains(&format!(
+            "workflow instance {} is a sub-process of instance {}; pause that one",
+            ids[2], ids[1]
+        )),
+        "{err}"
+    );
+    assert_eq!(states_of(&mut db, &ids), ["running"; 3]);
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+}
