@@ -200,6 +200,9 @@ DECLARE
     w_task     bigint[];
     passed     bigint[];
     deciding   bigint[];
+    p_inst     bigint[];
+    p_task     bigint[];
+    p_skip     boolean[];
 BEGIN
     -- One round per wave of attempts that end where they become ready (skipped, forbidden,
     -- CONDITIONS, SWITCH): a long chain of them is a loop, never a recursion.
@@ -282,34 +285,35 @@ BEGIN
             SELECT j.workflow_instance_id, j.task_id, j.deps_skipped = td.dep_count, td.logic
             FROM joined j JOIN sched.task_definition td ON td.id = j.task_id
             WHERE j.deps_done = td.dep_count
-        ), passing AS (
-            -- Skipped and forbidden tasks pass here; CONDITIONS and SWITCH attempts start here,
-            -- to be decided below; their successors come in the next round.
+        )
+        SELECT array_agg(r.workflow_instance_id) FILTER (WHERE r.skip OR r.logic IN ('forbidden', 'conditions', 'switch')),
+               array_agg(r.task_id) FILTER (WHERE r.skip OR r.logic IN ('forbidden', 'conditions', 'switch')),
+               array_agg(r.skip) FILTER (WHERE r.skip OR r.logic IN ('forbidden', 'conditions', 'switch')),
+               w_inst || array_agg(r.workflow_instance_id) FILTER (WHERE NOT (r.skip OR coalesce(r.logic IN ('forbidden', 'conditions', 'switch'), false))),
+               w_task || array_agg(r.task_id) FILTER (WHERE NOT (r.skip OR coalesce(r.logic IN ('forbidden', 'conditions', 'switch'), false)))
+        INTO p_inst, p_task, p_skip, w_inst, w_task
+        FROM ready r;
+        EXIT WHEN p_inst IS NULL;
+        -- Skipped and forbidden tasks pass here; CONDITIONS and SWITCH attempts start here and
+        -- are decided at once; their successors come in the next round. Tasks with none of
+        -- these never get here.
+        WITH passing AS (
             INSERT INTO sched.task_instance (workflow_instance_id, task_id, run, state, started_at, ended_at,
                                              worker_group, workflow_priority, task_priority, tenant)
-            SELECT r.workflow_instance_id, r.task_id, wi.run,
-                   CASE WHEN r.skip THEN 'skipped' WHEN r.logic = 'forbidden' THEN 'forbidden'
+            SELECT p.instance_id, p.task_id, wi.run,
+                   CASE WHEN p.skip THEN 'skipped' WHEN td.logic = 'forbidden' THEN 'forbidden'
                         ELSE 'running' END::sched.task_state,
-                   CASE WHEN NOT r.skip AND r.logic <> 'forbidden' THEN now() END,
-                   CASE WHEN r.skip OR r.logic = 'forbidden' THEN now() END,
+                   CASE WHEN NOT p.skip AND td.logic <> 'forbidden' THEN now() END,
+                   CASE WHEN p.skip OR td.logic = 'forbidden' THEN now() END,
                    coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant
-            FROM ready r
-            JOIN sched.workflow_instance wi ON wi.id = r.workflow_instance_id
-            JOIN sched.task_definition td ON td.id = r.task_id
-            WHERE r.skip OR r.logic IN ('forbidden', 'conditions', 'switch')
-            ORDER BY r.workflow_instance_id, td.priority, td.id
+            FROM unnest(p_inst, p_task, p_skip) AS p(instance_id, task_id, skip)
+            JOIN sched.workflow_instance wi ON wi.id = p.instance_id
+            JOIN sched.task_definition td ON td.id = p.task_id
+            ORDER BY p.instance_id, td.priority, td.id
             RETURNING id, state)
-        SELECT (SELECT array_agg(p.id ORDER BY p.id) FROM passing p),
-               (SELECT array_agg(p.id ORDER BY p.id) FILTER (WHERE p.state = 'running') FROM passing p),
-               w_inst || array_agg(r.workflow_instance_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'
-                                                                       AND r.logic IS DISTINCT FROM 'conditions'
-                                                                       AND r.logic IS DISTINCT FROM 'switch'),
-               w_task || array_agg(r.task_id) FILTER (WHERE NOT r.skip AND r.logic IS DISTINCT FROM 'forbidden'
-                                                          AND r.logic IS DISTINCT FROM 'conditions'
-                                                          AND r.logic IS DISTINCT FROM 'switch')
-        INTO passed, deciding, w_inst, w_task
-        FROM ready r;
-        EXIT WHEN passed IS NULL;
+        SELECT array_agg(p.id ORDER BY p.id), array_agg(p.id ORDER BY p.id) FILTER (WHERE p.state = 'running')
+        INTO passed, deciding
+        FROM passing p;
         any_failed := deciding IS NOT NULL AND sched._decide_branches(deciding);
         finished := passed;
     END LOOP;

@@ -124,8 +124,8 @@ fn pause_lets_running_tasks_finish_and_resume_continues_where_it_stopped() {
     );
 
     // A stopped instance resumes alike: what was killed runs again.
-    let id = start(&mut db, "pausable");
     std::fs::remove_file(&gate).unwrap();
+    let id = start(&mut db, "pausable");
     wait_state(&mut db, id, "a", "running");
     call(&mut db, "SELECT sched.stop_workflow($1)", id).unwrap();
     assert_eq!(wait(&mut db, id, 60), "stopped");
