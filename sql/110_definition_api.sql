@@ -21,6 +21,8 @@ DECLARE
     cmd_types  jsonb;
     any_cmd    boolean;
     missing    text;
+    refs       boolean;
+    gathers    boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -58,10 +60,6 @@ BEGIN
     END IF;
     -- The owner wrote the code that runs as the tenant, whoever replaces it.
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
-    -- Sub-processes and DEPENDENT items run and read other workflows as the owner.
-    IF jsonb_path_exists(norm, '$.tasks[*] ? (@.type == "sub_process" || @.type == "dependent")') THEN
-        PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
-    END IF;
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
                                         execution_type, priority, worker_group, tenant, has_out,
@@ -69,7 +67,7 @@ BEGIN
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
-            jsonb_path_exists(norm, '$.tasks[*] ? (exists(@.out) || @.type == "sub_process" || exists(@.groups[*].items[*] ? (@.parameter_passing == true)))'),
+            false,
             (norm#>>'{timeout,after}')::interval, norm#>>'{timeout,strategy}', norm, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
@@ -104,7 +102,7 @@ BEGIN
         SELECT e.down_id, array_agg(e.up_id ORDER BY e.up_id) AS ids
         FROM edge e JOIN task up ON up.id = e.up_id
         WHERE up.outputs GROUP BY e.down_id
-    )
+    ), created AS (
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
@@ -130,8 +128,20 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
-              LEFT JOIN source ON source.down_id = task.id;
+              LEFT JOIN source ON source.down_id = task.id
+    RETURNING logic)
+    SELECT bool_or(c.logic IN ('sub_process', 'dependent')), (SELECT bool_or(t.outputs) FROM task t)
+    INTO refs, gathers
+    FROM created c;
 
+    -- Known only now that the tasks are read: whether the instances gather OUT params, and
+    -- whether logic tasks name other workflows, which run and are read as the owner.
+    IF gathers THEN
+        UPDATE sched.workflow_version SET has_out = true WHERE id = version_id;
+    END IF;
+    IF refs THEN
+        PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
     RETURN version_id;
 END
 $$;

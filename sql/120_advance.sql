@@ -261,7 +261,7 @@ BEGIN
         ), successor AS (
             SELECT ok.workflow_instance_id, next.task_id, count(*)::integer AS n,
                    count(*) FILTER (WHERE ok.state = 'skipped'
-                                       OR NOT next.task_id = ANY(coalesce(ok.branch, ARRAY[next.task_id])))::integer AS skipped,
+                                       OR (ok.branch IS NOT NULL AND NOT next.task_id = ANY(ok.branch)))::integer AS skipped,
                    min(td.dep_count) AS dep_count, min(td.logic) AS logic
             FROM ok
             JOIN sched.task_definition done ON done.id = ok.task_id

@@ -291,7 +291,7 @@ COMMENT ON FUNCTION sched._start_child(bigint) IS
     'Internal: gives a SUB_PROCESS attempt its child instance: a new one, or the one it had, resumed, recovered or rerun as its parent was.';
 
 -- A child instance ended: its SUB_PROCESS attempt ends as it did (stopped is killed) and, if it
--- succeeded, with its OUT params. advance_parent false leaves the parent's finishing to the caller.
+-- succeeded, with its OUT params. finish_parent false leaves finishing the parent to the caller.
 CREATE FUNCTION sched._end_parent_task(child_id bigint, finish_parent boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 AS $$
