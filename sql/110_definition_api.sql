@@ -128,11 +128,10 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
-              LEFT JOIN source ON source.down_id = task.id
-    RETURNING logic)
-    SELECT bool_or(c.logic IN ('sub_process', 'dependent')), (SELECT bool_or(t.outputs) FROM task t)
+              LEFT JOIN source ON source.down_id = task.id)
+    SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs)
     INTO refs, gathers
-    FROM created c;
+    FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, and
     -- whether logic tasks name other workflows, which run and are read as the owner.

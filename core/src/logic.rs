@@ -533,6 +533,13 @@ pub(crate) fn link_branches(
     limits: &crate::Limits,
     edges: &mut usize,
 ) -> Result<(), SpecError> {
+    // Most workflows have no branches: they pay nothing here.
+    if !tasks
+        .iter()
+        .any(|t| matches!(t.task_type.as_str(), "conditions" | "switch"))
+    {
+        return Ok(());
+    }
     let index: HashMap<String, usize> = tasks
         .iter()
         .enumerate()
