@@ -39,6 +39,29 @@ fn family(db: &mut Client, top: i64) -> Vec<i64> {
     }
 }
 
+/// Waits until `top` has `levels` instances below and including it and the lowest one has a
+/// running task (named `task`, or any); returns the instance ids, top first.
+fn running_family(db: &mut Client, top: i64, levels: usize, task: Option<&str>) -> Vec<i64> {
+    wait_for(
+        Duration::from_secs(30),
+        "the lowest instance running a task",
+        || {
+            let ids = family(db, top);
+            (ids.len() == levels
+                && db
+                    .query_one(
+                        "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1
+                     AND ($2::text IS NULL OR task = $2) AND state = 'running'",
+                        &[&ids[levels - 1], &task],
+                    )
+                    .unwrap()
+                    .get::<_, i64>(0)
+                    == 1)
+                .then_some(ids)
+        },
+    )
+}
+
 fn states_of(db: &mut Client, ids: &[i64]) -> Vec<String> {
     ids.iter().map(|id| instance_state(db, *id)).collect()
 }
@@ -202,19 +225,7 @@ fn pause_and_stop_reach_the_children_and_resume_continues_them() {
     let _worker = cluster.worker("w1", &[]);
 
     let id = start(&mut db, "top");
-    let ids = wait_for(Duration::from_secs(30), "the leaf's calc running", || {
-        let ids = family(&mut db, id);
-        (ids.len() == 3
-            && db
-                .query_one(
-                    "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND task = 'calc' AND state = 'running'",
-                    &[&ids[2]],
-                )
-                .unwrap()
-                .get::<_, i64>(0)
-                == 1)
-            .then_some(ids)
-    });
+    let ids = running_family(&mut db, id, 3, Some("calc"));
     call(&mut db, "SELECT sched.pause_workflow($1)", id);
     assert_eq!(states_of(&mut db, &ids), ["ready_pause"; 3]);
     std::fs::write(&gate, "").unwrap();
@@ -232,19 +243,7 @@ fn pause_and_stop_reach_the_children_and_resume_continues_them() {
     // Stop: the leaf's running task is killed and every level ends stopped.
     std::fs::remove_file(&gate).unwrap();
     let id = start(&mut db, "top");
-    let ids = wait_for(Duration::from_secs(30), "the new leaf running", || {
-        let ids = family(&mut db, id);
-        (ids.len() == 3
-            && db
-                .query_one(
-                    "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND task = 'calc' AND state = 'running'",
-                    &[&ids[2]],
-                )
-                .unwrap()
-                .get::<_, i64>(0)
-                == 1)
-            .then_some(ids)
-    });
+    let ids = running_family(&mut db, id, 3, Some("calc"));
     call(&mut db, "SELECT sched.stop_workflow($1)", id);
     assert_eq!(wait(&mut db, id, 60), "stopped");
     wait_for(Duration::from_secs(30), "every level stopped", || {
@@ -338,19 +337,7 @@ fn failure_strategy_end_stops_a_running_child() {
     );
     let _worker = cluster.worker("w1", &[]);
     let id = start(&mut db, "parent");
-    let ids = wait_for(Duration::from_secs(30), "the child's task running", || {
-        let ids = family(&mut db, id);
-        (ids.len() == 2
-            && db
-                .query_one(
-                    "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
-                    &[&ids[1]],
-                )
-                .unwrap()
-                .get::<_, i64>(0)
-                == 1)
-            .then_some(ids)
-    });
+    let ids = running_family(&mut db, id, 2, None);
     std::fs::write(gate.with_extension("fail"), "").unwrap();
     assert_eq!(wait(&mut db, id, 60), "failed");
     assert_eq!(wait(&mut db, ids[1], 60), "stopped");
