@@ -333,6 +333,31 @@ $$;
 COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
     'CALL sched.wait_for_workflow(id): waits like wait_workflow and returns the state, but commits between polls so that a long wait holds back no vacuum. CALL it outside a transaction block; inside one, use wait_workflow.';
 
+-- Where an attempt's lines are (the UTC day it was queued, the partition key), after checking
+-- the principal may read its instance.
+CREATE FUNCTION sched._log_day(principal regrole, task_instance_id bigint) RETURNS date
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    inst_id bigint;
+    log_day date;
+BEGIN
+    SELECT ti.workflow_instance_id, (ti.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
+    FROM sched.task_instance ti WHERE ti.id = _log_day.task_instance_id;
+    IF NOT FOUND THEN
+        SELECT th.workflow_instance_id, (th.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
+        FROM sched.task_instance_history th WHERE th.id = _log_day.task_instance_id;
+    END IF;
+    IF inst_id IS NULL THEN
+        RAISE EXCEPTION 'task instance % does not exist', _log_day.task_instance_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._instance_for(principal, inst_id, false);
+    RETURN log_day;
+END
+$$;
+COMMENT ON FUNCTION sched._log_day(regrole, bigint) IS
+    'Internal: the day partition of an attempt''s log lines, once the principal is allowed to read them.';
+
 CREATE FUNCTION sched.task_log(task_instance_id bigint, skip_lines integer DEFAULT 0, limit_lines integer DEFAULT 1000)
 RETURNS SETOF text
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -343,7 +368,6 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    inst_id bigint;
     log_day date;
 BEGIN
     IF skip_lines IS NULL OR skip_lines < 0 THEN
@@ -352,16 +376,7 @@ BEGIN
     IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
         RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT ti.workflow_instance_id, (ti.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
-    FROM sched.task_instance ti WHERE ti.id = _task_log.task_instance_id;
-    IF NOT FOUND THEN
-        SELECT th.workflow_instance_id, (th.queued_at AT TIME ZONE 'UTC')::date INTO inst_id, log_day
-        FROM sched.task_instance_history th WHERE th.id = _task_log.task_instance_id;
-    END IF;
-    IF inst_id IS NULL THEN
-        RAISE EXCEPTION 'task instance % does not exist', _task_log.task_instance_id USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM sched._instance_for(principal, inst_id, false);
+    log_day := sched._log_day(principal, task_instance_id);
     RETURN QUERY
         SELECT l.line FROM sched.task_log_line l
         WHERE l.task_instance_id = _task_log.task_instance_id AND l.day = log_day

@@ -31,6 +31,9 @@ GRANT EXECUTE ON FUNCTION
     sched.backfill(text, timestamptz[], jsonb),
     sched.cancel_backfill(bigint, boolean),
     sched.task_log(bigint, integer, integer),
+    sched.task_log_tail(bigint, integer),
+    sched.task_log_text(bigint),
+    sched.task_log_follow(bigint, integer, interval),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),

@@ -161,9 +161,14 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../../sql/240_logs.sql",
+    name = "logs",
+    requires = ["logic_tasks"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["logic_tasks"]
+    requires = ["logs"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

@@ -1,0 +1,93 @@
+-- Reading task logs beyond paging (task_log in 130_run_api.sql): the last lines, the whole log
+-- as one text, and following a running attempt's log from a line number on. Workers store
+-- what a task prints at least every 200 ms while it runs (worker/src/reporter.rs), so what
+-- these return is at most that old. Public functions are trampolines over `_<name>`.
+
+CREATE FUNCTION sched.task_log_tail(task_instance_id bigint, lines integer DEFAULT 100)
+RETURNS SETOF text
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._task_log_tail(principal regrole, task_instance_id bigint, lines integer)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    log_day date;
+BEGIN
+    IF lines IS NULL OR lines < 1 OR lines > 100000 THEN
+        RAISE EXCEPTION 'lines: must be between 1 and 100000, got %', lines USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    log_day := sched._log_day(principal, task_instance_id);
+    RETURN QUERY
+        SELECT t.line FROM (
+            SELECT l.line_no, l.line FROM sched.task_log_line l
+            WHERE l.task_instance_id = _task_log_tail.task_instance_id AND l.day = log_day
+            ORDER BY l.line_no DESC LIMIT lines) t
+        ORDER BY t.line_no;
+END
+$$;
+COMMENT ON FUNCTION sched.task_log_tail(bigint, integer) IS
+    'The last lines (default 100) of a task attempt''s output, in order.';
+
+CREATE FUNCTION sched.task_log_text(task_instance_id bigint) RETURNS text
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._task_log_text(principal regrole, task_instance_id bigint) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    log_day date;
+BEGIN
+    log_day := sched._log_day(principal, task_instance_id);
+    RETURN coalesce((SELECT string_agg(l.line || E'\n', '' ORDER BY l.line_no) FROM sched.task_log_line l
+                     WHERE l.task_instance_id = _task_log_text.task_instance_id AND l.day = log_day), '');
+END
+$$;
+COMMENT ON FUNCTION sched.task_log_text(bigint) IS
+    'The whole output of a task attempt as one text, a newline after each line (psql: \copy (SELECT sched.task_log_text(id)) TO ''task.log'' for a download).';
+
+CREATE FUNCTION sched.task_log_follow(task_instance_id bigint, after_line integer DEFAULT 0, wait interval DEFAULT '10 s')
+RETURNS TABLE (line_no integer, line text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- Each statement of a volatile function takes a new snapshot, so the loop sees lines as
+-- workers store them; it reads only lines past the cursor, through the primary key.
+CREATE FUNCTION sched._task_log_follow(principal regrole, task_instance_id bigint, after_line integer, wait interval)
+RETURNS TABLE (line_no integer, line text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    log_day  date;
+    deadline timestamptz;
+    pause    double precision := 0.005;
+    found_any boolean;
+BEGIN
+    IF after_line IS NULL OR after_line < 0 THEN
+        RAISE EXCEPTION 'after_line: must be 0 or more, got %', after_line USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF wait IS NULL OR wait < interval '0' OR wait > interval '1 hour' THEN
+        RAISE EXCEPTION 'wait: must be between 0 and 1 hour, got %', wait USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    log_day := sched._log_day(principal, task_instance_id);
+    deadline := clock_timestamp() + wait;
+    LOOP
+        RETURN QUERY
+            SELECT l.line_no, l.line FROM sched.task_log_line l
+            WHERE l.task_instance_id = _task_log_follow.task_instance_id AND l.day = log_day
+              AND l.line_no > after_line
+            ORDER BY l.line_no LIMIT 10000;
+        found_any := FOUND;
+        -- Something new, the attempt has ended (its lines are all stored then), or time is up.
+        EXIT WHEN found_any OR clock_timestamp() >= deadline OR NOT EXISTS (
+            SELECT 1 FROM sched.task_instance ti
+            WHERE ti.id = _task_log_follow.task_instance_id AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'));
+        PERFORM pg_sleep(greatest(0, least(pause, extract(epoch FROM deadline - clock_timestamp()))));
+        pause := least(pause * 2, 0.1);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
+    'Follows a task attempt''s output: the lines after line number after_line (up to 10,000), waiting up to wait (default 10 s) for some while the attempt is active. Call again with the last line_no returned; an empty result for an attempt that has ended means its log is complete.';
