@@ -179,13 +179,29 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    wf sched.workflow;
+    wf   sched.workflow;
+    used text;
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _drop_workflow.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow "%" does not exist', _drop_workflow.name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    -- A sub-process or DEPENDENT task of another workflow would only fail from now on.
+    SELECT pg_catalog.format('workflow "%s" is used by task "%s" (%s) of workflow "%s"; change or drop that one first',
+                             wf.name, t->>'name', t->>'type', w.name)
+    INTO used
+    FROM sched.workflow w
+    JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+    CROSS JOIN LATERAL jsonb_array_elements(v.spec->'tasks') AS t
+    WHERE w.id <> wf.id
+      AND ((t->>'type' = 'sub_process' AND t->>'workflow' = wf.name)
+           OR (t->>'type' = 'dependent' AND jsonb_path_exists(t, '$.groups[*].items[*] ? (@.workflow == $w)',
+                                                                 jsonb_build_object('w', wf.name))))
+    ORDER BY w.name, t->>'name' LIMIT 1;
+    IF used IS NOT NULL THEN
+        RAISE EXCEPTION '%', used USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
     PERFORM sched._remove_workflow(wf);
 END
 $$;

@@ -232,7 +232,10 @@ BEGIN
                                 FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
                                 WHERE ti.id = ANY(finished) AND ti.state IN ('failed', 'killed')
                                   AND NOT ti.id = ANY(coalesce(retried, '{}'))
-                                  AND NOT (ti.state = 'failed' AND td.feeds_conditions))
+                                  AND NOT (ti.state = 'failed' AND td.feeds_conditions
+                                           AND EXISTS (SELECT 1 FROM sched.workflow_instance s
+                                                       WHERE s.id = ti.workflow_instance_id
+                                                         AND (s.scope IS NULL OR td.successors && s.scope))))
                   AND NOT wi.has_failure
                 RETURNING wi.id, wi.failure_strategy)
             SELECT array_agg(id) INTO ending FROM failing WHERE failure_strategy = 'end';

@@ -118,7 +118,8 @@ BEGIN
                          AND (wi.scope IS NULL OR ti.task_id = ANY(wi.scope))
                        ORDER BY ti.task_id, ti.id DESC) l
         JOIN sched.task_definition td ON td.id = l.task_id
-        WHERE (l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
+        WHERE (l.state = 'killed' OR (l.state = 'failed' AND NOT (td.feeds_conditions
+                                                                  AND (wi.scope IS NULL OR td.successors && wi.scope))))
           AND NOT l.task_id = ANY(coalesce(r_task, '{}')))
     WHERE i.id = instance_id;
     IF r_inst IS NOT NULL THEN

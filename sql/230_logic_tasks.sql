@@ -685,6 +685,11 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- The workflows named are locked (shared) first, so that two definitions racing to name
+    -- each other serialize, and the second sees the first.
+    PERFORM 1 FROM sched.workflow wf
+    WHERE wf.name IN (SELECT t->>'workflow' FROM jsonb_array_elements(norm->'tasks') t WHERE t->>'type' = 'sub_process')
+    ORDER BY wf.id FOR SHARE;
     SELECT s.i, array_to_string(s.path, ' -> ') AS path INTO r FROM (
         WITH RECURSIVE sub(i, path, wf) AS (
             SELECT t.i - 1, ARRAY[wf_name, t.task->>'workflow'], t.task->>'workflow'

@@ -423,3 +423,30 @@ fn resume_after_a_pause_still_runs_the_conditions_task_that_judges_a_failure() {
         ],
     );
 }
+
+#[test]
+fn a_run_limited_to_the_failing_task_fails_though_conditions_would_judge_it() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        &json!({"name": "scoped", "tasks": [
+            {"name": "x", "type": "shell", "script": "exit 1"},
+            {"name": "c", "type": "conditions", "deps": ["x"],
+             "conditions": {"groups": [{"items": [{"task": "x", "status": "succeeded"}]}]},
+             "on_failure": ["bad"]},
+            {"name": "bad", "type": "empty"}]})
+        .to_string(),
+    );
+    let _worker = cluster.worker("w1", &[]);
+    // Without c in the run, nothing judges x's failure.
+    let only = start_with(
+        &mut db,
+        "scoped",
+        json!({}),
+        json!({"start_tasks": ["x"], "task_scope": "only"}),
+    );
+    assert_eq!(wait(&mut db, only, 60), "failed");
+    let whole = start(&mut db, "scoped");
+    assert_eq!(wait(&mut db, whole, 60), "succeeded");
+}

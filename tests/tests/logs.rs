@@ -69,7 +69,10 @@ fn tail_text_and_errors() {
             "SELECT * FROM sched.task_log_follow($1, 0, '2 hours')",
             "wait: must be between 0 and 1 hour",
         ),
-        ("SELECT sched.task_log_text($1::bigint + 1000)", "does not exist"),
+        (
+            "SELECT sched.task_log_text($1::bigint + 1000)",
+            "does not exist",
+        ),
     ] {
         let err = error_of(db.query(sql, &[&ti]));
         assert!(err.contains(expected), "{sql}: {err}");

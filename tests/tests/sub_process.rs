@@ -304,6 +304,13 @@ fn a_workflow_cannot_include_itself_and_sub_processes_need_the_right_to_run_them
         .get(0);
     assert_eq!(version, 1, "a refused replace stores nothing");
 
+    // A workflow another one runs as a sub-process is not dropped from under it.
+    let err = error_of(db.execute("SELECT sched.drop_workflow('c')", &[]));
+    assert!(
+        err.contains("workflow \"c\" is used by task \"t\" (sub_process) of workflow \"b\"; change or drop that one first"),
+        "{err}"
+    );
+
     // Another user's workflow is not theirs to run as a sub-process.
     db.batch_execute("CREATE ROLE mallory LOGIN; GRANT sched_user TO mallory;")
         .unwrap();
