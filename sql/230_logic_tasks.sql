@@ -211,7 +211,7 @@ DECLARE
     t        record;
     parent   sched.workflow_instance;
     child    sched.workflow_instance;
-    cmd      record;
+    owner    regrole;
     ctx      jsonb;
     params   jsonb;
     child_id bigint;
@@ -232,26 +232,21 @@ BEGIN
     IF FOUND THEN
         -- The child runs again from the start when its parent does: a new run of the parent
         -- (rerun_workflow, however it was paused or recovered since) or execute_task.
-        SELECT c.command_type, c.issued_by INTO cmd FROM sched.command c
-        WHERE c.workflow_instance_id = parent.id ORDER BY c.id DESC LIMIT 1;
-        rerun := cmd.command_type = 'execute_task'
+        rerun := (SELECT c.command_type FROM sched.command c
+                  WHERE c.workflow_instance_id = parent.id ORDER BY c.id DESC LIMIT 1) = 'execute_task'
                  OR (SELECT p.run FROM sched.task_instance p WHERE p.id = child.parent_task_instance_id) < t.run;
         UPDATE sched.workflow_instance SET parent_task_instance_id = t.id WHERE id = child.id;
         PERFORM sched._logic_log(t.id, format('sub_process: continues instance %s (%s) of workflow "%s"',
                                               child.id, child.state, t.settings->>'workflow'));
+        -- As the parent workflow's owner, who runs its children, through the commands a user
+        -- would issue (which check that right again, and record them).
+        owner := (SELECT w.owner FROM sched.workflow w WHERE w.id = parent.workflow_id);
         IF rerun THEN
-            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-            VALUES ('repeat_running', child.workflow_id, child.id, cmd.issued_by, jsonb_build_object('parent_task_instance_id', t.id));
-            UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = child.id;
-            PERFORM sched._continue(child.id, '{}', NULL);
+            PERFORM sched._rerun_workflow(owner, child.id);
         ELSIF child.state IN ('paused', 'stopped') THEN
-            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-            VALUES ('recover_suspended_process', child.workflow_id, child.id, cmd.issued_by, jsonb_build_object('parent_task_instance_id', t.id));
-            PERFORM sched._continue(child.id, '{paused,killed}', NULL);
+            PERFORM sched._resume_workflow(owner, child.id);
         ELSIF child.state = 'failed' THEN
-            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-            VALUES ('start_failure_task_process', child.workflow_id, child.id, cmd.issued_by, jsonb_build_object('parent_task_instance_id', t.id));
-            PERFORM sched._continue(child.id, '{failed,killed}', NULL);
+            PERFORM sched._recover_workflow(owner, child.id);
         ELSIF child.state = 'succeeded' THEN
             PERFORM sched._end_parent_task(child.id, false);
         END IF;
@@ -419,6 +414,22 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._combine(text, text, text) IS 'Internal: DolphinScheduler''s AND/OR over succeeded, failed and waiting.';
 
+-- The state of a task's latest attempt in a run of an instance, also once the attempts of a
+-- finished instance have moved to the history; NULL when it has none.
+CREATE FUNCTION sched._latest_state(instance_id bigint, run integer, task_id bigint) RETURNS sched.task_state
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.state FROM (
+        SELECT l.id, l.state FROM sched.task_instance l
+        WHERE l.workflow_instance_id = instance_id AND l.task_id = _latest_state.task_id AND l.run = _latest_state.run
+        UNION ALL
+        SELECT h.id, h.state FROM sched.task_instance_history h
+        WHERE h.workflow_instance_id = instance_id AND h.task_id = _latest_state.task_id AND h.run = _latest_state.run) a
+    ORDER BY a.id DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION sched._latest_state(bigint, integer, bigint) IS
+    'Internal: the state of a task''s latest attempt in a run of an instance, live or in the history; NULL for none.';
+
 -- One DEPENDENT item for an instance: succeeded, failed or waiting, and the upstream instance
 -- it looked at last. In each period the latest instance (highest id; its business time is its
 -- schedule time, or its start for a manual run) decides; every period must succeed.
@@ -476,26 +487,14 @@ BEGIN
                                SELECT 1 FROM sched.task_definition td
                                WHERE td.workflow_version_id = cand.workflow_version_id
                                  AND td.logic IS DISTINCT FROM 'forbidden'
-                                 AND coalesce((SELECT a.state FROM (
-                                         SELECT l.id, l.state FROM sched.task_instance l
-                                         WHERE l.workflow_instance_id = cand.id AND l.task_id = td.id AND l.run = cand.run
-                                         UNION ALL
-                                         SELECT h.id, h.state FROM sched.task_instance_history h
-                                         WHERE h.workflow_instance_id = cand.id AND h.task_id = td.id AND h.run = cand.run) a
-                                      ORDER BY a.id DESC LIMIT 1), 'failed')
+                                 AND coalesce(sched._latest_state(cand.id, cand.run, td.id), 'failed')
                                      NOT IN ('succeeded', 'forced_success', 'skipped', 'forbidden'))
                            THEN 'failed' ELSE 'succeeded' END;
         ELSE
-            SELECT a.state INTO st FROM (
-                SELECT l.id, l.state FROM sched.task_instance l JOIN sched.task_definition td ON td.id = l.task_id
-                WHERE l.workflow_instance_id = cand.id AND l.run = cand.run
-                  AND td.workflow_version_id = cand.workflow_version_id AND td.name = item->>'task'
-                UNION ALL
-                SELECT h.id, h.state FROM sched.task_instance_history h JOIN sched.task_definition td ON td.id = h.task_id
-                WHERE h.workflow_instance_id = cand.id AND h.run = cand.run
-                  AND td.workflow_version_id = cand.workflow_version_id AND td.name = item->>'task') a
-            ORDER BY a.id DESC LIMIT 1;
-            found_attempt := FOUND;
+            st := sched._latest_state(cand.id, cand.run,
+                                      (SELECT td.id FROM sched.task_definition td
+                                       WHERE td.workflow_version_id = cand.workflow_version_id AND td.name = item->>'task'));
+            found_attempt := st IS NOT NULL;
             result := CASE WHEN found_attempt THEN
                                CASE WHEN st IN ('succeeded', 'forced_success', 'forbidden') THEN 'succeeded'
                                     WHEN st IN ('delayed', 'queued', 'dispatched', 'running') THEN 'waiting'

@@ -85,7 +85,7 @@ fn define_family(db: &mut Client, leaf_calc: &str) {
     define(
         db,
         &json!({"name": "top", "params": {"x": "top"}, "tasks": [
-            {"name": "run_mid", "type": "sub_process", "workflow": "mid"},
+            {"name": "run_mid", "type": "sub_process", "workflow": "mid", "params": {"tag": "${x}-t1"}},
             {"name": "show", "type": "shell", "deps": ["run_mid"], "script": "echo got=${result}"}]})
         .to_string(),
     );
@@ -132,6 +132,15 @@ fn three_levels_pass_params_down_and_out_params_up() {
         );
         assert_eq!(row.get::<_, String>(4), "postgres");
     }
+    // The sub_process task's own IN params are start parameters of its child.
+    let tag: Option<String> = db
+        .query_one(
+            "SELECT params->>'tag' FROM sched.workflow_instances WHERE id = $1",
+            &[&ids[1]],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tag.as_deref(), Some("top-t1"));
     let out: serde_json::Value = db
         .query_one(
             "SELECT out_params FROM sched.task_instances WHERE workflow_instance_id = $1 AND task = 'run_mid'",
