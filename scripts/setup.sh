@@ -34,3 +34,12 @@ if ! "$SPARK_VENV/bin/python" -c "import pyspark, sys; sys.exit(pyspark.__versio
     python3 -m venv "$SPARK_VENV"
     "$SPARK_VENV/bin/pip" install -q "pyspark==$PYSPARK_VERSION"
 fi
+
+# A real SMTP server for the alert tests: aiosmtpd in a virtualenv of its own.
+SMTP_VENV=${SCHED_SMTP_VENV:-/opt/sched-smtp}
+AIOSMTPD_VERSION=1.4.6
+if ! "$SMTP_VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    echo "setup: installing aiosmtpd $AIOSMTPD_VERSION into $SMTP_VENV"
+    python3 -m venv "$SMTP_VENV"
+    "$SMTP_VENV/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
+fi

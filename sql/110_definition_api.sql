@@ -40,6 +40,17 @@ BEGIN
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION '%', missing USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM sched._check_alert_group(norm#>>'{notify,alert_group}', 'notify.alert_group');
+    SELECT format('tasks[%s].send_result.alert_group: alert group "%s" does not exist; create it with sched.create_alert_group',
+                  t.i - 1, t.task#>>'{send_result,alert_group}')
+    INTO missing
+    FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
+    WHERE t.task ? 'send_result'
+      AND NOT EXISTS (SELECT 1 FROM sched.alert_group g WHERE g.name = t.task#>>'{send_result,alert_group}')
+    ORDER BY t.i LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '%', missing USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND THEN

@@ -131,6 +131,7 @@ DECLARE
     exec_type text;
     backfill  bigint;
     parent    bigint;
+    notify    text;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
     -- task_instance_active, never a scan of every active task in the system.
@@ -156,8 +157,8 @@ BEGIN
                                     AND ti.run = wi.run AND ti.state IN ('succeeded', 'forced_success')) END
          WHERE wi.id = inst AND wi.state IN ('running', 'ready_stop', 'ready_pause')
         RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
-                  wi.backfill_id, wi.parent_task_instance_id
-        INTO wf_id, exec_type, backfill, parent;
+                  wi.backfill_id, wi.parent_task_instance_id, wi.notify_strategy
+        INTO wf_id, exec_type, backfill, parent, notify;
         -- Join counters matter only while the instance runs; the table stays as small as
         -- the set of running instances.
         IF FOUND THEN
@@ -173,6 +174,9 @@ BEGIN
             END IF;
             IF EXISTS (SELECT 1 FROM sched.dependent_watch dw WHERE dw.workflow_id = wf_id) THEN
                 PERFORM sched._wake_dependents(wf_id);
+            END IF;
+            IF notify <> 'none' THEN
+                PERFORM sched._alert_workflow_end(inst);
             END IF;
         END IF;
     END LOOP;
@@ -343,6 +347,7 @@ DECLARE
     r_attempt integer[];
     r_retry   integer[];
     slots     bigint[];
+    lost_ids  bigint[];
 BEGIN
     SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
     FROM sched.task_instance ti
@@ -370,8 +375,9 @@ BEGIN
            array_agg(l.task_id ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.attempt + 1 ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.retry ORDER BY l.id) FILTER (WHERE requeue),
-           array_agg(l.id) FILTER (WHERE l.holds_slot)
-    INTO r_inst, r_task, r_attempt, r_retry, slots
+           array_agg(l.id) FILTER (WHERE l.holds_slot),
+           array_agg(l.id)
+    INTO r_inst, r_task, r_attempt, r_retry, slots, lost_ids
     FROM lost l
     JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
     CROSS JOIN LATERAL (SELECT wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
@@ -389,6 +395,9 @@ BEGIN
 
     IF groups IS NOT NULL THEN
         PERFORM sched._notify_ready(groups);
+    END IF;
+    IF lost_ids IS NOT NULL THEN
+        PERFORM sched._alert_fault_tolerance(lost_ids);
     END IF;
     PERFORM sched._finish_if_done(instances);
 END

@@ -36,6 +36,7 @@ DECLARE
     who      text := sched._role_name(principal);
     parent   sched.workflow_instance;
     zone     text := current_setting('TimeZone');
+    notify   jsonb;
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
     IF NOT FOUND THEN
@@ -50,11 +51,11 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt IN ('notify') THEN
-            RAISE EXCEPTION 'options.%: not supported yet', opt USING ERRCODE = 'feature_not_supported';
-        ELSIF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'start_tasks', 'task_scope') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, start_tasks, task_scope', opt
+        IF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'start_tasks', 'task_scope', 'notify') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, start_tasks, task_scope, notify', opt
                 USING ERRCODE = 'invalid_parameter_value';
+        ELSIF opt = 'notify' THEN
+            NULL;
         ELSIF opt = 'start_tasks' THEN
             IF jsonb_typeof(options->opt) <> 'array' OR jsonb_array_length(options->opt) = 0
                OR EXISTS (SELECT 1 FROM jsonb_array_elements(options->opt) e WHERE jsonb_typeof(e) <> 'string') THEN
@@ -138,6 +139,14 @@ BEGIN
         biz_at := parent.business_time;
         zone := parent.time_zone;
     END IF;
+    -- Who hears of the end: the workflow's notify, changed by the start's (or the schedule's).
+    -- A sub-process's instance alerts nothing of its own (reference §11).
+    IF parent_task IS NULL AND (options ? 'notify' OR v.spec ? 'notify') THEN
+        notify := sched._notify_with(v.spec->'notify', options->'notify', 'options.notify');
+        PERFORM sched._check_alert_group(notify->>'alert_group',
+                                         CASE WHEN options->'notify' ? 'alert_group' THEN 'options.notify.alert_group'
+                                              ELSE 'notify.alert_group' END);
+    END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');
     vals := sched._instance_values(
@@ -156,13 +165,15 @@ BEGIN
                                          worker_group, params, schedule_time, business_time, time_zone,
                                          param_values, tenant, started_by, started_at, ended_at,
                                          timeout_at, timeout_strategy, scope, schedule_id,
-                                         parent_instance_id, parent_task_instance_id, ancestors)
+                                         parent_instance_id, parent_task_instance_id, ancestors,
+                                         notify_strategy, alert_group)
     OVERRIDING SYSTEM VALUE
     VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, zone,
             vals, tenant, who, CASE WHEN initial = 'running' THEN now() END,
             CASE WHEN initial = 'stopped' THEN now() END,
             now() + v.timeout_after, v.timeout_strategy, scope, _start.schedule_id,
-            parent.id, parent_task, CASE WHEN parent.id IS NOT NULL THEN coalesce(parent.ancestors, '{}') || parent.id END);
+            parent.id, parent_task, CASE WHEN parent.id IS NOT NULL THEN coalesce(parent.ancestors, '{}') || parent.id END,
+            coalesce(notify->>'strategy', 'none'), notify->>'alert_group');
     IF v.timeout_after IS NOT NULL THEN
         PERFORM sched._wake_master();
     END IF;
@@ -193,7 +204,7 @@ AS $$ SELECT sched._start(principal, name, params, options, 'start_process', NUL
 COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigint) IS
     'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data), the schedule of a fire and, for a sub-process, the SUB_PROCESS attempt it runs for.';
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
-    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream.';
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream, notify ({"strategy": none | success | failure | all, "alert_group"}, over the workflow''s).';
 
 CREATE FUNCTION sched._instance_for(principal regrole, instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql

@@ -93,6 +93,8 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    send jsonb;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     INSERT INTO sched.task_result (task_instance_id, workflow_instance_id, columns, rows, row_count, truncated)
@@ -106,8 +108,19 @@ BEGIN
     ON CONFLICT ON CONSTRAINT task_result_pkey DO UPDATE
        SET columns = excluded.columns, rows = excluded.rows, row_count = excluded.row_count,
            truncated = excluded.truncated, stored_at = excluded.stored_at;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- send_result, as the attempt resolved it (its title may name parameters).
+    SELECT CASE WHEN td.parameterized THEN ti.resolved->'settings'->'send_result' ELSE td.settings->'send_result' END
+      INTO send
+      FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
+     WHERE ti.id = task_instance_id;
+    IF send IS NOT NULL THEN
+        PERFORM sched._alert_sql_result(task_instance_id, send);
+    END IF;
+    RETURN true;
 END
 $$;
 COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
-    'Worker protocol: stores what a running sql or procedure task''s statement returned ({"columns", "rows", "row_count", "truncated"}), before the worker reports it complete. false when the attempt is no longer running on that worker.';
+    'Worker protocol: stores what a running sql or procedure task''s statement returned ({"columns", "rows", "row_count", "truncated"}), before the worker reports it complete, and alerts it when the task has send_result. false when the attempt is no longer running on that worker.';

@@ -3,23 +3,6 @@
 -- workflow timeouts alert or stop. Each is read from a partial index that only holds rows
 -- with such a policy, so tasks without one cost the master nothing.
 
-CREATE TABLE sched.alert (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind                 text NOT NULL CHECK (kind IN ('task_timeout', 'workflow_timeout')),
-    workflow_instance_id bigint NOT NULL,
-    task_instance_id     bigint,
-    message              text NOT NULL,
-    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-CREATE UNIQUE INDEX alert_once ON sched.alert (kind, workflow_instance_id, coalesce(task_instance_id, 0));
-COMMENT ON TABLE sched.alert IS 'Alerts raised by the engine (timeouts), one per event; delivered by alert groups (a later version), read through sched.alerts.';
-COMMENT ON COLUMN sched.alert.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alert.kind IS 'task_timeout or workflow_timeout.';
-COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned.';
-COMMENT ON COLUMN sched.alert.task_instance_id IS 'The task attempt concerned; NULL for a workflow alert.';
-COMMENT ON COLUMN sched.alert.message IS 'What happened, in words.';
-COMMENT ON COLUMN sched.alert.created_at IS 'When it was raised.';
-
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
 
@@ -28,12 +11,20 @@ COMMENT ON FUNCTION sched._wake_master() IS
 CREATE FUNCTION sched._alert_task_timeouts(task_instance_ids bigint[]) RETURNS void
 LANGUAGE sql
 AS $$
-    INSERT INTO sched.alert (kind, workflow_instance_id, task_instance_id, message)
-    SELECT 'task_timeout', ti.workflow_instance_id, ti.id,
-           pg_catalog.format('task %s (attempt %s) has run longer than its timeout of %s', td.name, ti.id, td.timeout_after)
-    FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
+    SELECT count(sched._raise_alert(
+               'task_timeout', ti.workflow_instance_id, ti.id, wi.alert_group,
+               pg_catalog.format('pg_sched: task %s of workflow %s timed out (instance %s)', td.name, w.name, wi.id),
+               pg_catalog.format(E'Task %s of workflow %s (instance %s, attempt %s, started at %s) has run longer than its timeout of %s; its timeout strategy is %s.\n%s',
+                                 td.name, w.name, wi.id, ti.id, ti.started_at, td.timeout_after, td.timeout_strategy,
+                                 sched._alert_look(wi.id)),
+               jsonb_build_object('workflow', w.name, 'workflow_instance_id', wi.id, 'task', td.name,
+                                  'task_instance_id', ti.id, 'timeout', td.timeout_after::text,
+                                  'timeout_strategy', td.timeout_strategy, 'started_at', ti.started_at)))
+    FROM sched.task_instance ti
+    JOIN sched.task_definition td ON td.id = ti.task_id
+    JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+    JOIN sched.workflow w ON w.id = wi.workflow_id
     WHERE ti.id = ANY(task_instance_ids) AND td.timeout_strategy IN ('warn', 'warn_fail')
-    ON CONFLICT DO NOTHING
 $$;
 COMMENT ON FUNCTION sched._alert_task_timeouts(bigint[]) IS 'Internal: raises the task_timeout alerts of these attempts (of warn and warn_fail timeouts), once each.';
 
@@ -101,7 +92,8 @@ BEGIN
 
     -- Workflow timeouts: an alert, and under stop the instance is stopped.
     FOR inst IN
-        SELECT wi.id, wi.workflow_id, wi.timeout_strategy, wi.state, v.timeout_after
+        SELECT wi.id, wi.workflow_id, wi.timeout_strategy, wi.state, v.timeout_after, wi.alert_group, wi.started_at,
+               (SELECT w.name FROM sched.workflow w WHERE w.id = wi.workflow_id) AS workflow
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
@@ -110,11 +102,15 @@ BEGIN
         -- A sub-process instance is stopped only with its parents locked too; never waited for.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
-        INSERT INTO sched.alert (kind, workflow_instance_id, message)
-        VALUES ('workflow_timeout', inst.id,
-                format('workflow instance %s has run longer than its timeout of %s%s', inst.id, inst.timeout_after,
-                       CASE WHEN inst.timeout_strategy = 'stop' THEN '; it is being stopped' ELSE '' END))
-        ON CONFLICT DO NOTHING;
+        PERFORM sched._raise_alert(
+            'workflow_timeout', inst.id, NULL, inst.alert_group,
+            format('pg_sched: workflow %s timed out (instance %s)', inst.workflow, inst.id),
+            format(E'Workflow %s, instance %s (started at %s), has run longer than its timeout of %s%s.\n%s',
+                   inst.workflow, inst.id, inst.started_at, inst.timeout_after,
+                   CASE WHEN inst.timeout_strategy = 'stop' THEN '; it is being stopped' ELSE '' END,
+                   sched._alert_look(inst.id)),
+            jsonb_build_object('workflow', inst.workflow, 'workflow_instance_id', inst.id,
+                               'timeout', inst.timeout_after::text, 'timeout_strategy', inst.timeout_strategy));
         IF inst.timeout_strategy = 'stop' AND inst.state NOT IN ('ready_stop', 'paused', 'stopped', 'failed', 'succeeded') THEN
             INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
             VALUES ('stop', inst.workflow_id, inst.id, 'pg_sched master', '{"reason": "timeout"}');

@@ -60,7 +60,8 @@ AS $$
 DECLARE
     wf      sched.workflow;
     opt     text;
-    allowed text[] := own || ARRAY['failure_strategy', 'priority', 'worker_group', 'params'];
+    allowed text[] := own || ARRAY['failure_strategy', 'priority', 'worker_group', 'params', 'notify'];
+    notify  jsonb;
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _fire_options.workflow;
     IF NOT FOUND THEN
@@ -71,9 +72,7 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt = 'notify' THEN
-            RAISE EXCEPTION 'options.notify: not supported yet' USING ERRCODE = 'feature_not_supported';
-        ELSIF NOT opt = ANY(allowed) THEN
+        IF NOT opt = ANY(allowed) THEN
             RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -86,6 +85,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM sched._priority_rank(options->>'priority', 'options.priority');
+    IF options ? 'notify' THEN
+        notify := sched._notify_with((SELECT v.spec->'notify' FROM sched.workflow_version v
+                                      WHERE v.workflow_id = wf.id AND v.version = wf.current_version),
+                                     options->'notify', 'options.notify');
+        PERFORM sched._check_alert_group(notify->>'alert_group', 'options.notify.alert_group');
+    END IF;
     IF options ? 'worker_group' AND options->>'worker_group' !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
         RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', options->>'worker_group'
             USING ERRCODE = 'invalid_parameter_value';
@@ -147,7 +152,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.schedule(text, text, jsonb) IS
-    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA, default UTC), start, end, enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params. It fires as you, with schedule_time the nominal fire time.';
+    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA, default UTC), start, end, enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
 
 -- Turns a schedule on (continuing from now) or off.
 CREATE FUNCTION sched._set_schedule(principal regrole, schedule_id bigint, enabled boolean) RETURNS void

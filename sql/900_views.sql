@@ -62,6 +62,8 @@ SELECT i.id,
        i.started_by,
        i.parent_instance_id,
        i.parent_task_instance_id,
+       i.notify_strategy,
+       i.alert_group,
        i.created_at,
        i.started_at,
        i.ended_at,
@@ -84,6 +86,8 @@ COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the ru
 COMMENT ON COLUMN sched.workflow_instances.out_params IS 'Output parameters of the finished run: its succeeded tasks'' OUT values, the last finished winning a name; {} while it runs.';
 COMMENT ON COLUMN sched.workflow_instances.schedule_time IS 'Schedule time it runs for; NULL for a manual run.';
 COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in the starter''s time zone; system.biz.date is the day before.';
+COMMENT ON COLUMN sched.workflow_instances.notify_strategy IS 'Which ends alert its alert group: none, success, failure or all.';
+COMMENT ON COLUMN sched.workflow_instances.alert_group IS 'Alert group of its end, timeout and fault-tolerance alerts; NULL for none.';
 COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
 COMMENT ON COLUMN sched.workflow_instances.started_by IS 'Role that started it (for a schedule, its owner).';
 COMMENT ON COLUMN sched.workflow_instances.parent_instance_id IS 'For a sub-process''s instance: the instance whose SUB_PROCESS task runs it; NULL otherwise.';
@@ -266,19 +270,49 @@ COMMENT ON COLUMN sched.task_types.created_by IS 'Role that registered it; NULL 
 COMMENT ON COLUMN sched.task_types.created_at IS 'When it was registered; NULL for built-in types.';
 
 CREATE VIEW sched.alerts WITH (security_barrier) AS
-SELECT a.id, a.kind, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.message, a.created_at
+SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.alert_group,
+       d.channel_no, d.channel->>'type' AS channel,
+       CASE d.channel->>'type'
+            WHEN 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(d.channel->'to' || d.channel->'cc')), ', ')
+            WHEN 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
+            ELSE d.channel->>'command' END AS target,
+       d.state, d.attempts, d.last_error, a.title, a.message, a.details,
+       a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
 FROM sched.alert a
 JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
+LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
 WHERE sched._visible(w.owner);
-COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised (task and workflow timeouts), for the workflows you may see.';
+COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
 COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alerts.kind IS 'task_timeout or workflow_timeout.';
+COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance or sql_result.';
 COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id.';
 COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
-COMMENT ON COLUMN sched.alerts.message IS 'What happened.';
+COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';
+COMMENT ON COLUMN sched.alerts.channel_no IS 'Position of the channel in the group, from 1; NULL without a group.';
+COMMENT ON COLUMN sched.alerts.channel IS 'email, webhook or script; NULL without a group.';
+COMMENT ON COLUMN sched.alerts.target IS 'Recipients, URL (or the configured endpoint''s name) or command.';
+COMMENT ON COLUMN sched.alerts.state IS 'pending, sent or failed (after sched.alert_max_attempts attempts); NULL without a group.';
+COMMENT ON COLUMN sched.alerts.attempts IS 'Attempts to send it so far.';
+COMMENT ON COLUMN sched.alerts.last_error IS 'Why the last attempt failed.';
+COMMENT ON COLUMN sched.alerts.title IS 'Subject line.';
+COMMENT ON COLUMN sched.alerts.message IS 'What happened, where, when and how to look.';
+COMMENT ON COLUMN sched.alerts.details IS 'The same as data; for sql_result the columns and rows.';
 COMMENT ON COLUMN sched.alerts.created_at IS 'When it was raised.';
+COMMENT ON COLUMN sched.alerts.next_attempt_at IS 'When it is next tried, while pending.';
+COMMENT ON COLUMN sched.alerts.sent_at IS 'When it was sent.';
+
+CREATE VIEW sched.alert_groups AS
+SELECT g.name, g.channels, g.description, g.owner::text AS owner, g.created_at, g.updated_at
+FROM sched.alert_group g;
+COMMENT ON VIEW sched.alert_groups IS 'Alert groups and their channels, for every user: workflows of anyone may name them.';
+COMMENT ON COLUMN sched.alert_groups.name IS 'Name notify.alert_group and send_result.alert_group refer to.';
+COMMENT ON COLUMN sched.alert_groups.channels IS 'Its channels (email, webhook, script), normalised.';
+COMMENT ON COLUMN sched.alert_groups.description IS 'Free text.';
+COMMENT ON COLUMN sched.alert_groups.owner IS 'Role that may change or drop it (with sched_admin).';
+COMMENT ON COLUMN sched.alert_groups.created_at IS 'When it was created.';
+COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 
 CREATE VIEW sched.unserved_tasks WITH (security_barrier) AS
 SELECT ti.id AS task_instance_id, ti.workflow_instance_id, w.name AS workflow, td.name AS task,

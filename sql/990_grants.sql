@@ -34,6 +34,9 @@ GRANT EXECUTE ON FUNCTION
     sched.task_log_tail(bigint, integer),
     sched.task_log_text(bigint),
     sched.task_log_follow(bigint, integer, interval),
+    sched.create_alert_group(text, jsonb, text),
+    sched.alter_alert_group(text, jsonb, text),
+    sched.drop_alert_group(text),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),
@@ -57,7 +60,8 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
-                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates
+                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
+                sched.alert_groups
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION
@@ -71,5 +75,7 @@ GRANT EXECUTE ON FUNCTION
     sched.kill_requests(bigint),
     sched.deregister_worker(bigint),
     sched.run_sql_task(bigint, bigint),
-    sched.store_task_result(bigint, bigint, jsonb)
+    sched.store_task_result(bigint, bigint, jsonb),
+    sched.claim_alerts(bigint, integer),
+    sched.report_alerts(bigint, bigint[], integer[], text[])
 TO sched_worker;

@@ -201,3 +201,19 @@ keyword_enum! {
         Failed => "failed",
     }
 }
+
+keyword_enum! {
+    /// Which ends of a workflow instance alert its alert group (DolphinScheduler's
+    /// WarningType). Timeouts and fault tolerance alert the group whatever the strategy.
+    NotifyStrategy, what: "notify strategy", not_yet: ["global"],
+    {
+        #[default]
+        None => "none",
+        /// Succeeded.
+        Success => "success",
+        /// Failed (a stop is not a failure).
+        Failure => "failure",
+        /// Any end: succeeded, failed, stopped or paused.
+        All => "all",
+    }
+}

@@ -2,6 +2,7 @@
 //! PostgreSQL dependency so it can be unit-tested quickly and shared by the extension and
 //! the worker.
 
+pub mod alert;
 mod command_type;
 pub mod cron;
 mod dag;
@@ -19,8 +20,8 @@ mod task_type;
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{
-    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, ParamType, Priority,
-    Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
+    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy,
+    ParamType, Priority, Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
 };
 pub use limits::Limits;
 pub use params::{

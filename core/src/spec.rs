@@ -28,6 +28,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "env",
     "params",
     "timeout",
+    "notify",
     "tasks",
 ];
 /// The fields every task may have, whatever its type.
@@ -52,7 +53,7 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
 /// "not supported yet" rather than "unknown field" tells the user the spelling is right
 /// and keeps specs from silently losing settings they rely on.
-const WORKFLOW_FIELDS_NOT_YET: &[&str] = &["notify"];
+const WORKFLOW_FIELDS_NOT_YET: &[&str] = &[];
 const TASK_FIELDS_NOT_YET: &[&str] = &[];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +73,8 @@ pub struct WorkflowSpec {
     /// Global parameters, resolved once per instance at its business time.
     pub params: BTreeMap<String, Param>,
     pub timeout: Option<crate::WorkflowTimeout>,
+    /// Who hears of an instance's end, and where its timeouts and fault tolerance alert.
+    pub notify: Option<crate::alert::Notify>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -207,6 +210,10 @@ fn validate(
         .get("timeout")
         .map(crate::policy::parse_workflow_timeout)
         .transpose()?;
+    let notify = obj
+        .get("notify")
+        .map(|value| crate::alert::Notify::parse(value, "notify", false))
+        .transpose()?;
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -234,6 +241,7 @@ fn validate(
         env,
         params,
         timeout,
+        notify,
         tasks,
     })
 }
@@ -265,6 +273,9 @@ impl WorkflowSpec {
         }
         if let Some(timeout) = &self.timeout {
             spec["timeout"] = timeout.to_json();
+        }
+        if let Some(notify) = &self.notify {
+            spec["notify"] = notify.to_json();
         }
         spec
     }

@@ -54,6 +54,8 @@ pub enum FieldKind {
     ProcedureName,
     /// A procedure's `args`.
     ProcedureArgs,
+    /// Where a sql task's result is mailed ([`crate::alert::normalize_send_result`]).
+    SendResult,
     /// A field of a logic task, with rules of its own.
     Logic(LogicField),
 }
@@ -67,6 +69,12 @@ const DATASOURCE: TaskField = TaskField {
     name: "datasource",
     required: false,
     kind: FieldKind::Datasource,
+};
+
+const SEND_RESULT: TaskField = TaskField {
+    name: "send_result",
+    required: false,
+    kind: FieldKind::SendResult,
 };
 
 const fn logic(name: &'static str, required: bool, kind: LogicField) -> TaskField {
@@ -123,6 +131,7 @@ pub const TASK_TYPES: &[TaskType] = &[
                 kind: FieldKind::ProcedureArgs,
             },
             DATASOURCE,
+            SEND_RESULT,
         ],
     },
     TaskType {
@@ -168,6 +177,7 @@ pub const TASK_TYPES: &[TaskType] = &[
                 required: false,
                 kind: FieldKind::RowLimit,
             },
+            SEND_RESULT,
         ],
     },
     TaskType {
@@ -199,6 +209,7 @@ impl FieldKind {
             FieldKind::Datasource => "datasource",
             FieldKind::ProcedureName => "procedure name",
             FieldKind::ProcedureArgs => "list of {name, direction, type, value}",
+            FieldKind::SendResult => "{alert_group, title, rows}",
             FieldKind::Logic(LogicField::WorkflowName) => "workflow name",
             FieldKind::Logic(LogicField::TaskNames) => "list of task names",
             FieldKind::Logic(LogicField::Conditions) => {
@@ -281,6 +292,7 @@ impl FieldKind {
                 )),
             },
             FieldKind::ProcedureArgs => crate::sql::parse_args(value, &field).map(|_| ()),
+            FieldKind::SendResult => crate::alert::normalize_send_result(value, &field).map(|_| ()),
             FieldKind::Logic(kind) => crate::logic::normalize(kind, value, &field).map(|_| ()),
         }
     }

@@ -197,16 +197,26 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, env, params, timeout, tasks",
+         execution_type, priority, worker_group, tenant, env, params, timeout, notify, tasks",
     );
 }
 
 #[test]
-fn planned_workflow_fields_are_not_supported_yet() {
+fn notify_is_checked_and_read_back_normalised() {
+    let task = json!([{"name": "a", "type": "empty"}]);
     assert_error(
-        json!({"name": "wf", "notify": {}, "tasks": []}),
-        "notify: not supported yet",
+        json!({"name": "wf", "notify": {"strategy": "failure"}, "tasks": task}),
+        "notify.alert_group: required when strategy is success, failure or all",
     );
+    let spec = sched_core::validate_spec(
+        &json!({"name": "wf", "notify": {"strategy": "ALL", "alert_group": "ops"}, "tasks": task}),
+    )
+    .unwrap();
+    assert_eq!(
+        spec.to_json()["notify"],
+        json!({"strategy": "all", "alert_group": "ops"})
+    );
+    assert_eq!(sched_core::validate_spec(&spec.to_json()).unwrap(), spec);
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static MAX_RUNNING_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MISFIRE_THRESHOLD_S: GucSetting<i32> = GucSetting::<i32>::new(60);
+pub static ALERT_MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static ALERT_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -108,6 +110,26 @@ pub fn init() {
         86_400,
         GucContext::Sighup,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"sched.alert_max_attempts",
+        c"Attempts to send an alert to one channel before it is marked failed.",
+        c"Alert workers retry a failed delivery after sched.alert_retry_delay, doubling each time.",
+        &ALERT_MAX_ATTEMPTS,
+        1,
+        100,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.alert_retry_delay",
+        c"Wait before the first retry of a failed alert delivery; each further retry waits twice as long, at most an hour.",
+        c"Counted from the failed attempt.",
+        &ALERT_RETRY_DELAY_MS,
+        100,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
     );
     // Limits on specs: superuser-only, so that a user cannot lift them for a session.
     let defaults = sched_core::Limits::default();

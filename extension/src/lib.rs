@@ -12,6 +12,7 @@
 
 use pgrx::prelude::*;
 
+mod alert;
 mod cron;
 mod gucs;
 mod logic;
@@ -120,9 +121,14 @@ extension_sql_file!(
     requires = ["task_types", sql_task::execute_as]
 );
 extension_sql_file!(
+    "../../sql/195_alerts.sql",
+    name = "alerts",
+    requires = ["sql_tasks", alert::channels, alert::notify_with]
+);
+extension_sql_file!(
     "../../sql/200_policies.sql",
     name = "policies",
-    requires = ["sql_tasks", master::wake_master]
+    requires = ["alerts", master::wake_master]
 );
 extension_sql_file!(
     "../../sql/205_task_groups.sql",

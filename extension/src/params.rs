@@ -187,6 +187,10 @@ pub fn resolve_task(
         }
         let texts: Vec<&mut Value> = match value {
             Value::Array(items) => items.iter_mut().collect(),
+            // A sql task's result email: its title may name parameters.
+            Value::Object(send) if name == "send_result" => {
+                send.get_mut("title").into_iter().collect()
+            }
             one => vec![one],
         };
         for text in texts {

@@ -606,9 +606,15 @@ fn log_partitions_are_made_ahead_and_dropped_after_the_retention() {
 fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
+    db.execute(
+        "SELECT sched.create_alert_group('ops', '[{\"type\": \"webhook\", \"url\": \"http://127.0.0.1:9/x\"}]')",
+        &[],
+    )
+    .unwrap();
     define(
         &mut db,
-        r#"{"name": "join", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+        r#"{"name": "join", "notify": {"strategy": "all", "alert_group": "ops"},
+            "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
               {"name": "c", "type": "empty", "deps": ["a", "b"]}]}"#,
     );
     define(
@@ -648,6 +654,14 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
     );
     assert_eq!(task_states(&mut db, done).len(), 3);
 
+    let alerted: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.alerts WHERE workflow_instance_id = $1",
+            &[&done],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(alerted, 1);
     let expired: i32 = db
         .query_one(
             "SELECT sched._expire_history(now() + '100 days', '90 days')",
@@ -671,6 +685,15 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
         .unwrap()
         .get(0);
     assert_eq!(attempts, 0);
+    // Its alert and the alert's outbox row went with it.
+    let alerts: i64 = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM sched.alert) + (SELECT count(*) FROM sched.alert_delivery)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(alerts, 0);
     assert_eq!(
         task_states(&mut db, pending).len(),
         1,

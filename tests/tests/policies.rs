@@ -180,7 +180,7 @@ fn task_timeouts_warn_fail_and_both() {
     let alerted: Vec<String> = db
         .query(
             "SELECT ti.task FROM sched.alerts a JOIN sched.task_instances ti ON ti.id = a.task_instance_id
-             WHERE a.workflow_instance_id = $1 AND a.kind = 'task_timeout' ORDER BY ti.task",
+             WHERE a.workflow_instance_id = $1 AND a.event = 'task_timeout' ORDER BY ti.task",
             &[&id],
         )
         .unwrap()
@@ -210,7 +210,7 @@ fn wait_alert(db: &mut Client, id: i64, kind: &str, task: &str) {
             let n: i64 = db
             .query_one(
                 "SELECT count(*) FROM sched.alerts a LEFT JOIN sched.task_instances ti ON ti.id = a.task_instance_id
-                 WHERE a.workflow_instance_id = $1 AND a.kind = $2 AND ($3 = '' OR ti.task = $3)",
+                 WHERE a.workflow_instance_id = $1 AND a.event = $2 AND ($3 = '' OR ti.task = $3)",
                 &[&id, &kind, &task],
             )
             .unwrap()
@@ -253,7 +253,7 @@ fn workflow_timeouts_alert_or_stop_the_instance() {
     );
     let alerts: Vec<(i64, String)> = db
         .query(
-            "SELECT workflow_instance_id, message FROM sched.alerts WHERE kind = 'workflow_timeout' ORDER BY workflow_instance_id",
+            "SELECT workflow_instance_id, message FROM sched.alerts WHERE event = 'workflow_timeout' ORDER BY workflow_instance_id",
             &[],
         )
         .unwrap()
@@ -263,7 +263,7 @@ fn workflow_timeouts_alert_or_stop_the_instance() {
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(alerts[0].0, stopped);
     assert!(
-        alerts[0].1.ends_with("it is being stopped"),
+        alerts[0].1.contains("; it is being stopped."),
         "{}",
         alerts[0].1
     );

@@ -49,6 +49,15 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("extracting"), "{stdout}");
     assert!(stdout.contains("stopped"), "{stdout}");
     assert!(stdout.contains("42 rows in us on 2024-03-14"), "{stdout}");
+    // The alerts example: the failure is in the outbox for both channels of the group.
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("workflow_failed") && l.contains("pending"))
+            .count()
+            == 2,
+        "{stdout}"
+    );
     // The logic tasks' example: the sub-process took the eu case, and the forbidden audit passed.
     for (task, state) in [
         ("eu_load", "succeeded"),

@@ -63,6 +63,13 @@ pub struct Config {
     #[arg(long, env = "SCHED_DATASOURCES")]
     pub datasources: Option<PathBuf>,
 
+    /// Deliver alerts too, with the SMTP server, credentials, sender and webhook endpoints of
+    /// this JSON file (mode 0600): {"smtp": {"host", "port", "tls", "user", "password",
+    /// "from"}, "webhooks": {name: {"url", "headers"}}, "allowed_urls": [prefix, ...],
+    /// "script_timeout_s"}.
+    #[arg(long, env = "SCHED_ALERTS")]
+    pub alerts: Option<PathBuf>,
+
     /// Directory under which each task gets its own working directory.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
     pub work_dir: std::path::PathBuf,

@@ -437,3 +437,66 @@ pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// An alert delivery claimed for this worker: the alert, and the channel to send it to.
+#[derive(Debug, Clone)]
+pub struct ClaimedAlert {
+    pub alert_id: i64,
+    pub channel_no: i32,
+    pub channel: serde_json::Value,
+    pub attempt: i32,
+    pub event: String,
+    pub workflow_instance_id: i64,
+    pub task_instance_id: Option<i64>,
+    pub title: String,
+    pub message: String,
+    pub details: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn claim_alerts(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<ClaimedAlert>> {
+    let rows = query(
+        pool,
+        call_timeout(),
+        "SELECT alert_id, channel_no, channel, attempt, event, workflow_instance_id, task_instance_id, \
+         title, message, details, created_at FROM sched.claim_alerts($1, $2)",
+        &[&worker_id, &max],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ClaimedAlert {
+            alert_id: r.get(0),
+            channel_no: r.get(1),
+            channel: r.get(2),
+            attempt: r.get(3),
+            event: r.get(4),
+            workflow_instance_id: r.get(5),
+            task_instance_id: r.get(6),
+            title: r.get(7),
+            message: r.get(8),
+            details: r.get(9),
+            created_at: r.get(10),
+        })
+        .collect())
+}
+
+/// Reports deliveries sent (`None`) or failed (the error); returns when the next pending
+/// one is due.
+pub async fn report_alerts(
+    pool: &Pool,
+    worker_id: i64,
+    outcomes: &[(i64, i32, Option<String>)],
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.0).collect();
+    let channels: Vec<i32> = outcomes.iter().map(|o| o.1).collect();
+    let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.2.clone()).collect();
+    let rows = query(
+        pool,
+        call_timeout(),
+        "SELECT sched.report_alerts($1, $2, $3, $4)",
+        &[&worker_id, &ids, &channels, &errors],
+    )
+    .await?;
+    Ok(rows[0].get(0))
+}

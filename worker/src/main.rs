@@ -1,5 +1,6 @@
 //! sched-worker: claims task instances from a pg_sched database and runs them.
 
+mod alerts;
 mod config;
 mod datasources;
 mod db;

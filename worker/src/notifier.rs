@@ -1,5 +1,5 @@
-//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group) and
-//! `sched_kill` (payload: a worker id). When the connection drops it reconnects with backoff
+//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group),
+//! `sched_kill` (payload: a worker id) and, for a worker that delivers alerts, `sched_alert`. When the connection drops it reconnects with backoff
 //! and reports `Resync`, because notifications sent meanwhile are lost.
 
 use std::time::Duration;
@@ -22,11 +22,16 @@ pub enum Wake {
     Resync,
 }
 
-pub fn spawn(config: tokio_postgres::Config, groups: Vec<String>, tx: mpsc::UnboundedSender<Wake>) {
+pub fn spawn(
+    config: tokio_postgres::Config,
+    groups: Vec<String>,
+    tx: mpsc::UnboundedSender<Wake>,
+    alerts: Option<mpsc::UnboundedSender<()>>,
+) {
     tokio::spawn(async move {
         let mut backoff = BACKOFF_MIN;
         loop {
-            match listen(&config, &groups, &tx).await {
+            match listen(&config, &groups, &tx, alerts.as_ref()).await {
                 Ended::ReceiverGone => return,
                 Ended::ConnectionLost { reason, listened } => {
                     warn!(%reason, "notification connection lost; reconnecting");
@@ -52,6 +57,7 @@ async fn listen(
     config: &tokio_postgres::Config,
     groups: &[String],
     tx: &mpsc::UnboundedSender<Wake>,
+    alerts: Option<&mpsc::UnboundedSender<()>>,
 ) -> Ended {
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
@@ -78,10 +84,12 @@ async fn listen(
         }
         "connection closed".to_owned()
     });
-    if let Err(err) = client
-        .batch_execute("LISTEN sched_ready; LISTEN sched_kill")
-        .await
-    {
+    let channels = if alerts.is_some() {
+        "LISTEN sched_ready; LISTEN sched_kill; LISTEN sched_alert"
+    } else {
+        "LISTEN sched_ready; LISTEN sched_kill"
+    };
+    if let Err(err) = client.batch_execute(channels).await {
         return Ended::ConnectionLost {
             reason: err.to_string(),
             listened: false,
@@ -91,8 +99,17 @@ async fn listen(
     if tx.send(Wake::Resync).is_err() {
         return Ended::ReceiverGone;
     }
+    if let Some(alerts) = alerts {
+        let _ = alerts.send(());
+    }
     while let Some(n) = msg_rx.recv().await {
         let wake = match n.channel() {
+            "sched_alert" => {
+                if let Some(alerts) = alerts {
+                    let _ = alerts.send(());
+                }
+                continue;
+            }
             "sched_ready" if groups.iter().any(|g| g == n.payload()) => Wake::Ready,
             "sched_kill" => match n.payload().parse() {
                 Ok(worker_id) => Wake::Kill(worker_id),

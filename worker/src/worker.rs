@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::alerts;
 use crate::config::{self, Config};
 use crate::datasources::Datasources;
 use crate::db;
@@ -94,7 +95,22 @@ pub async fn run(config: Config) -> Result<()> {
     let running_count = Arc::new(AtomicUsize::new(0));
     let slots = Arc::new(Slots::new(registration.slots));
     let (wake_tx, wake_rx) = mpsc::unbounded_channel();
-    notifier::spawn(pg_config, registration.groups.clone(), wake_tx);
+    let alert_wake = match &config.alerts {
+        Some(path) => {
+            let settings = alerts::Settings::load(path).map_err(|e| anyhow::anyhow!(e))?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            alerts::spawn(
+                pool.clone(),
+                worker_id.clone(),
+                settings,
+                config.work_dir.clone(),
+                rx,
+            );
+            Some(tx)
+        }
+        None => None,
+    };
+    notifier::spawn(pg_config, registration.groups.clone(), wake_tx, alert_wake);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let fenced = Arc::new(AtomicI64::new(0));
     let reports = reporter::spawn(

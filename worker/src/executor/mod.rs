@@ -18,7 +18,7 @@ use deadpool_postgres::Pool;
 use sched_core::Runs;
 use tokio::sync::Notify;
 
-pub use process::{find_bash, find_python, kill_group, set_spark_home};
+pub use process::{bash, find_bash, find_python, kill_group, set_spark_home};
 
 use crate::datasources::Datasources;
 use crate::db::Claimed;

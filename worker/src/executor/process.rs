@@ -143,7 +143,8 @@ fn find_program(program: &Path) -> Option<PathBuf> {
         .find(|candidate| executable(candidate))
 }
 
-fn bash() -> &'static Path {
+/// The bash that find_bash found.
+pub fn bash() -> &'static Path {
     BASH.get()
         .map(PathBuf::as_path)
         .unwrap_or(Path::new("bash"))
