@@ -48,15 +48,7 @@ fn only(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), Sp
 /// Alert group names, like task group names: letters, digits, '_', '-', '.', at most 63.
 pub fn check_group_name(value: &Value, path: &str) -> Result<String, SpecError> {
     match value.as_str() {
-        Some(name)
-            if (1..=63).contains(&name.len())
-                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
-        {
-            Ok(name.to_owned())
-        }
+        Some(name) if crate::spec::is_name(name) => Ok(name.to_owned()),
         _ => Err(error(
             path,
             "must name an alert group: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",

@@ -648,6 +648,16 @@ fn parse_string(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
         .ok_or_else(|| SpecError::new(path, "must be a string"))
 }
 
+/// The rule of names (workflows, groups, datasources): 1 to 63 letters, digits, '_', '-' or
+/// '.', starting with a letter or digit.
+pub(crate) fn is_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
 /// Names appear in SQL, file names and log lines, so they are restricted to a set that
 /// needs no quoting anywhere; 63 is PostgreSQL's identifier length limit.
 fn parse_name(value: &Value, path: Path<'_>) -> Result<String, SpecError> {

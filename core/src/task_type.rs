@@ -270,15 +270,7 @@ impl FieldKind {
                 )),
             },
             FieldKind::Datasource => match value.as_str() {
-                Some(name)
-                    if (1..=63).contains(&name.len())
-                        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
-                {
-                    Ok(())
-                }
+                Some(name) if crate::spec::is_name(name) => Ok(()),
                 _ => Err(SpecError::new(
                     path,
                     "must name a datasource of the workers' configuration: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
