@@ -182,6 +182,26 @@ $$;
 COMMENT ON FUNCTION sched.workflow_spec(text) IS
     'The normalised spec of the current version of a workflow; create_workflow(workflow_spec(name), true) round-trips.';
 
+CREATE FUNCTION sched.check_workflow(spec jsonb) RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- What create_workflow would store, without storing it: for workflows kept as code, to see
+-- whether a file changes anything before applying it.
+CREATE FUNCTION sched._check_workflow(principal regrole, spec jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF spec IS NULL THEN
+        RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN sched._normalize_spec(spec::text,
+                                 coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+END
+$$;
+COMMENT ON FUNCTION sched.check_workflow(jsonb) IS
+    'Validates a workflow spec as create_workflow would and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
+
 CREATE FUNCTION sched.drop_workflow(name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 

@@ -37,6 +37,10 @@ GRANT EXECUTE ON FUNCTION
     sched.create_alert_group(text, jsonb, text),
     sched.alter_alert_group(text, jsonb, text),
     sched.drop_alert_group(text),
+    sched.check_workflow(jsonb),
+    sched.workflow_graph(text, text),
+    sched.instance_graph(bigint, text),
+    sched.instance_tasks(bigint),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),

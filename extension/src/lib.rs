@@ -172,9 +172,14 @@ extension_sql_file!(
     requires = ["logic_tasks"]
 );
 extension_sql_file!(
+    "../../sql/250_graphs.sql",
+    name = "graphs",
+    requires = ["logs"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
-    requires = ["logs"]
+    requires = ["graphs"]
 );
 extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 

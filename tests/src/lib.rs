@@ -30,6 +30,13 @@ pub fn worker_bin() -> PathBuf {
         })
 }
 
+/// The `sched` command line, as `make install` builds it.
+pub fn sched_bin() -> PathBuf {
+    std::env::var_os("SCHED_CLI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched"))
+}
+
 /// Polls `check` every 20 ms until it returns Some, or panics naming `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;

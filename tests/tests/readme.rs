@@ -110,3 +110,73 @@ fn the_readme_parameter_examples_resolve_as_written() {
         assert_eq!(got, expected, "{template} with {params}");
     }
 }
+
+/// The README's `sh` block of sched commands runs as written, after its first SQL block
+/// (which defines etl_daily), with the connection in the libpq environment.
+#[test]
+fn the_readme_command_line_examples_run() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let block = |tag: &str| -> String {
+        let mut lines = readme.lines().skip_while(|l| l.trim_end() != tag).skip(1);
+        lines
+            .by_ref()
+            .take_while(|l| l.trim_end() != "```")
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let define = block("```sql");
+    let commands = block("```sh");
+    assert!(
+        commands.contains("sched apply"),
+        "no sched examples found in the README"
+    );
+
+    let cluster = Cluster::start(&[]);
+    let _worker = cluster.worker("w1", &[]);
+    let mut db = cluster.connect();
+    db.batch_execute(&define).unwrap();
+    let dir = cluster.dir.join("readme-cli");
+    std::fs::create_dir(&dir).unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        sched_bin().parent().unwrap().display(),
+        pg_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &commands])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("PGHOST", &cluster.dir)
+        .env("PGUSER", "postgres")
+        .env("PGDATABASE", "postgres")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README's sched examples failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    assert!(
+        std::fs::read_to_string(dir.join("etl_daily.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("flows/etl_daily.yaml"))
+            .unwrap()
+            .contains("name: etl_daily")
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("task.log"))
+            .unwrap()
+            .contains("extracting")
+    );
+    assert!(
+        stdout.contains("no changes"),
+        "export then apply changes nothing: {stdout}"
+    );
+}
