@@ -69,6 +69,34 @@ $$;
 COMMENT ON FUNCTION sched._render_graph(text, text, text[], text[], text[], text[], text[]) IS
     'Internal: a graph of named nodes and edges as DOT or Mermaid, filled by state when states are given.';
 
+-- The dependencies of a workflow version, by task name, in a stable order.
+CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from text[], OUT edge_to text[])
+LANGUAGE sql STABLE
+AS $$
+    SELECT array_agg(up.name ORDER BY up.id, down.id), array_agg(down.name ORDER BY up.id, down.id)
+      FROM sched.task_definition up
+      CROSS JOIN LATERAL unnest(up.successors) AS s(id)
+      JOIN sched.task_definition down ON down.id = s.id
+     WHERE up.workflow_version_id = version_id
+$$;
+COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task names.';
+
+-- The latest attempt of each task of an instance, live or archived.
+CREATE FUNCTION sched._latest_attempts(instance_id bigint)
+RETURNS TABLE (task_id bigint, id bigint, state text, attempt integer, worker_id bigint, exit_code integer,
+               started_at timestamptz, ended_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    SELECT DISTINCT ON (a.task_id) a.task_id, a.id, a.state::text, a.attempt, a.worker_id, a.exit_code, a.started_at, a.ended_at
+      FROM (SELECT ti.task_id, ti.id, ti.state, ti.attempt, ti.worker_id, ti.exit_code, ti.started_at, ti.ended_at
+              FROM sched.task_instance ti WHERE ti.workflow_instance_id = instance_id
+            UNION ALL
+            SELECT h.task_id, h.id, h.state, h.attempt, h.worker_id, h.exit_code, h.started_at, h.ended_at
+              FROM sched.task_instance_history h WHERE h.workflow_instance_id = instance_id) a
+     ORDER BY a.task_id, a.id DESC
+$$;
+COMMENT ON FUNCTION sched._latest_attempts(bigint) IS 'Internal: each task''s latest attempt in an instance (the hot table and the history).';
+
 CREATE FUNCTION sched.workflow_graph(name text, format text DEFAULT 'dot') RETURNS text
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -92,11 +120,8 @@ BEGIN
       INTO names, labels
       FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
-    SELECT array_agg(up.name ORDER BY up.id, down.id), array_agg(down.name ORDER BY up.id, down.id)
-      INTO ef, et
-      FROM sched.task_definition up JOIN sched.workflow_version v ON v.id = up.workflow_version_id
-      CROSS JOIN LATERAL unnest(up.successors) AS s(id)
-      JOIN sched.task_definition down ON down.id = s.id
+    SELECT e.edge_from, e.edge_to INTO ef, et
+      FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
     RETURN sched._render_graph(wf.name, format, names, labels, NULL, ef, et);
 END
@@ -127,21 +152,9 @@ BEGIN
            array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
       INTO names, labels, states
       FROM sched.task_definition td
-      LEFT JOIN LATERAL (
-          SELECT t.state, t.attempt FROM (
-              SELECT ti.id, ti.state, ti.attempt FROM sched.task_instance ti
-               WHERE ti.workflow_instance_id = instance_id AND ti.task_id = td.id
-              UNION ALL
-              SELECT h.id, h.state, h.attempt FROM sched.task_instance_history h
-               WHERE h.workflow_instance_id = instance_id AND h.task_id = td.id) t
-          ORDER BY t.id DESC LIMIT 1) a ON true
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
      WHERE td.workflow_version_id = inst.workflow_version_id;
-    SELECT array_agg(up.name ORDER BY up.id, down.id), array_agg(down.name ORDER BY up.id, down.id)
-      INTO ef, et
-      FROM sched.task_definition up
-      CROSS JOIN LATERAL unnest(up.successors) AS s(id)
-      JOIN sched.task_definition down ON down.id = s.id
-     WHERE up.workflow_version_id = inst.workflow_version_id;
+    SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
     RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
                                format, names, labels, states, ef, et);
 END
@@ -182,18 +195,11 @@ BEGIN
     )
     SELECT t.name, t.task_type,
            ARRAY(SELECT u.name FROM edges e JOIN tasks u ON u.id = e.up WHERE e.down = t.id ORDER BY u.name),
-           p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
+           p.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
       FROM tasks t
       JOIN placed p ON p.id = t.id
-      LEFT JOIN LATERAL (
-          SELECT x.* FROM (
-              SELECT ti.id, ti.state, ti.attempt, ti.worker_id, ti.exit_code, ti.started_at, ti.ended_at
-                FROM sched.task_instance ti WHERE ti.workflow_instance_id = instance_id AND ti.task_id = t.id
-              UNION ALL
-              SELECT h.id, h.state, h.attempt, h.worker_id, h.exit_code, h.started_at, h.ended_at
-                FROM sched.task_instance_history h WHERE h.workflow_instance_id = instance_id AND h.task_id = t.id) x
-          ORDER BY x.id DESC LIMIT 1) a ON true
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = t.id
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
      ORDER BY p.depth, t.id;
 END
