@@ -9,12 +9,13 @@ export PG_CONFIG
 setup:
 	@scripts/setup.sh
 
-## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker and sched into $(PREFIX)/bin.
+## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker, sched and sched-console into $(PREFIX)/bin.
 install: setup
 	cargo pgrx install --release -p pg_sched --pg-config "$(PG_CONFIG)"
-	cargo build --release -p sched-worker -p sched-cli
+	cargo build --release -p sched-worker -p sched-cli -p sched-console
 	install -D -m 0755 target/release/sched-worker "$(DESTDIR)$(PREFIX)/bin/sched-worker"
 	install -D -m 0755 target/release/sched "$(DESTDIR)$(PREFIX)/bin/sched"
+	install -D -m 0755 target/release/sched-console "$(DESTDIR)$(PREFIX)/bin/sched-console"
 
 ## A local cluster under .run/ with pg_sched, one worker and an example workflow; Ctrl-C stops it.
 run: install
@@ -25,7 +26,7 @@ stop:
 
 ## Unit tests, then integration tests against real clusters and real workers.
 test: install
-	cargo test -p sched-core -p sched-worker -p sched-cli
+	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2
 
 ## Benchmarks of the hot path next to pgbench's floor; writes bench/results/latest.json.

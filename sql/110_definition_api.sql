@@ -202,6 +202,30 @@ $$;
 COMMENT ON FUNCTION sched.check_workflow(jsonb) IS
     'Validates a workflow spec as create_workflow would and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
 
+CREATE FUNCTION sched.workflow_versions(name text)
+RETURNS TABLE (version integer, created_by text, created_at timestamptz, spec jsonb)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._workflow_versions(principal regrole, name text)
+RETURNS TABLE (version integer, created_by text, created_at timestamptz, spec jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf sched.workflow;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_versions.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _workflow_versions.name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    RETURN QUERY SELECT v.version, v.created_by, v.created_at, v.spec
+                   FROM sched.workflow_version v WHERE v.workflow_id = wf.id ORDER BY v.version DESC;
+END
+$$;
+COMMENT ON FUNCTION sched.workflow_versions(text) IS
+    'Every version of a workflow, newest first, with who made it, when, and its normalised spec.';
+
 CREATE FUNCTION sched.drop_workflow(name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 

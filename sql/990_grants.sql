@@ -38,6 +38,7 @@ GRANT EXECUTE ON FUNCTION
     sched.alter_alert_group(text, jsonb, text),
     sched.drop_alert_group(text),
     sched.check_workflow(jsonb),
+    sched.workflow_versions(text),
     sched.workflow_graph(text, text),
     sched.instance_graph(bigint, text),
     sched.instance_tasks(bigint),

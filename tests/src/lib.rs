@@ -37,6 +37,15 @@ pub fn sched_bin() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched"))
 }
 
+/// The web console's server, as `make install` builds it.
+pub fn console_bin() -> PathBuf {
+    std::env::var_os("SCHED_CONSOLE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched-console")
+        })
+}
+
 /// Polls `check` every 20 ms until it returns Some, or panics naming `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
