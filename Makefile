@@ -12,6 +12,7 @@ setup:
 ## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker, sched and sched-console into $(PREFIX)/bin.
 install: setup
 	cargo pgrx install --release -p pg_sched --pg-config "$(PG_CONFIG)"
+	cd console/web && npm ci --no-audit --no-fund && npm run build
 	cargo build --release -p sched-worker -p sched-cli -p sched-console
 	install -D -m 0755 target/release/sched-worker "$(DESTDIR)$(PREFIX)/bin/sched-worker"
 	install -D -m 0755 target/release/sched "$(DESTDIR)$(PREFIX)/bin/sched"

@@ -7,10 +7,16 @@ RUN_DIR=$PWD/.run
 PG_BIN=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
 DATA=$RUN_DIR/data
 WORKER_PID=$RUN_DIR/worker.pid
+CONSOLE_PID=$RUN_DIR/console.pid
+CONSOLE_LISTEN=${SCHED_CONSOLE_LISTEN:-127.0.0.1:8080}
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 stop() {
+    if [ -f "$CONSOLE_PID" ]; then
+        kill -TERM "$(cat "$CONSOLE_PID")" 2>/dev/null || true
+        rm -f "$CONSOLE_PID"
+    fi
     if [ -f "$WORKER_PID" ]; then
         # The worker's grace period is 5 s (below); give it that and the time to report.
         kill -TERM "$(cat "$WORKER_PID")" 2>/dev/null || true
@@ -72,10 +78,14 @@ trap 'echo; stop; echo "pg_sched stopped"; exit 0' INT TERM
 target/release/sched-worker --database-url "host=$RUN_DIR user=run_worker dbname=postgres" \
     --name run-worker --work-dir "$RUN_DIR/work" --shutdown-grace 5 2>>"$RUN_DIR/worker.log" &
 echo $! >"$WORKER_PID"
+target/release/sched-console --listen "$CONSOLE_LISTEN" --database-url "host=$RUN_DIR dbname=postgres" \
+    2>>"$RUN_DIR/console.log" &
+echo $! >"$CONSOLE_PID"
 
 cat <<MSG
 pg_sched is running (server log: .run/server.log, worker log: .run/worker.log).
-Connect with:
+The web console is at http://$CONSOLE_LISTEN (sign in as postgres: this local cluster
+trusts local connections, so any password is accepted). Connect with:
 
     psql -h $RUN_DIR -U postgres
 

@@ -5,7 +5,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.0
 
 missing=()
-for pkg in postgresql-15 postgresql-server-dev-15 clang libclang-dev python3 python3-venv openjdk-17-jre-headless mariadb-server mariadb-client graphviz; do
+for pkg in postgresql-15 postgresql-server-dev-15 clang libclang-dev python3 python3-venv openjdk-17-jre-headless mariadb-server mariadb-client graphviz chromium fonts-noto-cjk; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

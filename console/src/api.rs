@@ -236,7 +236,7 @@ pub async fn instance(Authed(s): Authed, Path(id): Path<i64>) -> Api {
 /// Live state of an instance as Server-Sent Events: a snapshot whenever it changed, re-read
 /// on the engine's notifications on the session's connection, and at least every 500 ms
 /// (a task's progress raises no notification of its own: that would cost every task's
-/// commit). Ends after the snapshot of its final state.
+/// commit). Ends after the snapshot of its final state; a failure to read sends `failed` and ends.
 pub async fn instance_events(
     Authed(s): Authed,
     Path(id): Path<i64>,
@@ -257,7 +257,7 @@ pub async fn instance_events(
                         Ok(v) => v,
                         Err(e) => {
                             let event = Event::default()
-                                .event("error")
+                                .event("failed")
                                 .data(json!({"error": e.message}).to_string());
                             return Some((Ok(event), (s, changes, last, None, true)));
                         }

@@ -3,6 +3,7 @@
 //! what that role may in SQL, through the SQL API (see `api.rs`).
 
 mod api;
+mod assets;
 mod error;
 mod session;
 
@@ -76,6 +77,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/backfills/{id}", get(api::backfill_progress))
         .route("/api/workers", get(api::workers))
         .route("/api/alerts", get(api::alerts))
+        .fallback(assets::serve)
         .with_state(app)
 }
 

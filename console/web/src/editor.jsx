@@ -1,0 +1,211 @@
+import React, { useCallback, useEffect, useMemo, useState } from 'react';
+import {
+  ReactFlow, ReactFlowProvider, Background, Controls, Handle, Position, addEdge,
+  useEdgesState, useNodesState, useReactFlow,
+} from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import { api } from './api.js';
+import { go, ErrorText, useT } from './main.jsx';
+import { layout } from './layout.js';
+
+// Fields every task may have besides its type's own (the common ones of a spec).
+const COMMON = ['description', 'worker_group', 'priority', 'retries', 'retry_interval', 'delay'];
+const LOGIC_OR_SPEC = new Set(['name', 'type', 'deps']);
+
+function TaskNode({ data, selected }) {
+  return (
+    <div className={`task-node${selected ? ' selected' : ''}${data.error ? ' invalid' : ''}`} data-task={data.task.name}>
+      <Handle type="target" position={Position.Left} aria-label={`${data.task.name} input`} />
+      <div className="task-name">{data.task.name}</div>
+      <div className="task-type">{data.task.type}</div>
+      {data.error ? <div className="task-error" role="alert">{data.error}</div> : null}
+      <Handle type="source" position={Position.Right} aria-label={`${data.task.name} output`} />
+    </div>
+  );
+}
+
+const nodeTypes = { task: TaskNode };
+let counter = 0;
+const uid = () => `n${Date.now().toString(36)}${counter++}`;
+
+function FieldInput({ name, kind, value, onChange }) {
+  const id = `field-${name}`;
+  const text = kind === 'sql' || kind === 'list of sql' || name === 'script' || name === 'sql';
+  const json = /list|\{/.test(kind) && kind !== 'list of sql';
+  if (kind === 'boolean') {
+    return <input id={id} type="checkbox" checked={!!value} onChange={(e) => onChange(e.target.checked)} />;
+  }
+  if (kind === 'integer') {
+    return <input id={id} type="number" value={value ?? ''} onChange={(e) => onChange(e.target.value === '' ? undefined : Number(e.target.value))} />;
+  }
+  if (json) {
+    return (
+      <textarea id={id} value={value === undefined ? '' : JSON.stringify(value)} onChange={(e) => {
+        try { onChange(e.target.value ? JSON.parse(e.target.value) : undefined); } catch { /* typing */ }
+      }} />
+    );
+  }
+  if (text) return <textarea id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || undefined)} />;
+  return <input id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || undefined)} />;
+}
+
+function Canvas({ name }) {
+  const { t } = useT();
+  const flow = useReactFlow();
+  const [types, setTypes] = useState([]);
+  const [nodes, setNodes, onNodesChange] = useNodesState([]);
+  const [edges, setEdges, onEdgesChange] = useEdgesState([]);
+  const [settings, setSettings] = useState({ name: name || '', failure_strategy: 'continue', execution_type: 'parallel', priority: 'medium', worker_group: 'default' });
+  const [params, setParams] = useState('');
+  const [selected, setSelected] = useState(null);
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(null);
+
+  useEffect(() => {
+    api('/task_types').then(setTypes, setError);
+    if (!name) return;
+    api('/workflows/' + encodeURIComponent(name)).then(async (wf) => {
+      const spec = wf.spec;
+      const ids = Object.fromEntries(spec.tasks.map((task) => [task.name, uid()]));
+      const loaded = spec.tasks.map((task) => ({ id: ids[task.name], type: 'task', position: { x: 0, y: 0 }, data: { task: { ...task } } }));
+      const links = spec.tasks.flatMap((task) => (task.deps || []).map((d) => ({ id: `${ids[d]}-${ids[task.name]}`, source: ids[d], target: ids[task.name] })));
+      setNodes(await layout(loaded, links));
+      setEdges(links);
+      const { tasks, params: p, ...rest } = spec;
+      setSettings(rest);
+      setParams(p ? JSON.stringify(p) : '');
+      setTimeout(() => flow.fitView(), 50);
+    }, setError);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [name]);
+
+  const onConnect = useCallback((c) => setEdges((es) => addEdge({ ...c, id: `${c.source}-${c.target}` }, es)), [setEdges]);
+  const onDrop = useCallback((event) => {
+    event.preventDefault();
+    const type = event.dataTransfer.getData('application/x-sched-type');
+    if (!type) return;
+    const position = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    setNodes((ns) => {
+      let n = ns.length + 1;
+      while (ns.some((x) => x.data.task.name === `${type}_${n}`)) n += 1;
+      return ns.concat({ id: uid(), type: 'task', position, data: { task: { name: `${type}_${n}`, type } } });
+    });
+  }, [flow, setNodes]);
+
+  const node = nodes.find((n) => n.id === selected);
+  const typeOf = (name) => types.find((x) => x.name === name);
+  const setTask = (id, change) => setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, data: { ...n.data, task: { ...n.data.task, ...change }, error: null } } : n)));
+
+  const spec = useMemo(() => {
+    const byId = Object.fromEntries(nodes.map((n) => [n.id, n.data.task.name]));
+    const tasks = nodes.map((n) => {
+      const task = Object.fromEntries(Object.entries(n.data.task).filter(([, v]) => v !== undefined && v !== ''));
+      task.deps = edges.filter((e) => e.target === n.id).map((e) => byId[e.source]);
+      return task;
+    });
+    const out = { ...settings, tasks };
+    if (params.trim()) {
+      try { out.params = JSON.parse(params); } catch { out.params = params; }
+    }
+    return out;
+  }, [nodes, edges, settings, params]);
+
+  const save = async () => {
+    setError(null);
+    setSaved(null);
+    try {
+      await api('/workflows', { method: 'POST', body: { spec } });
+      setSaved(settings.name);
+      if (!name) go('edit', settings.name);
+    } catch (err) {
+      setError(err);
+      const m = /^tasks\[(\d+)\]/.exec(err.field || '');
+      if (m) {
+        const target = nodes[Number(m[1])];
+        if (target) {
+          setNodes((ns) => ns.map((n) => (n.id === target.id ? { ...n, data: { ...n.data, error: err.message } } : n)));
+          setSelected(target.id);
+        }
+      }
+    }
+  };
+  const autoLayout = async () => {
+    setNodes(await layout(nodes, edges));
+    setTimeout(() => flow.fitView(), 50);
+  };
+
+  return (
+    <section className="editor">
+      <aside className="palette" aria-label={t.palette}>
+        <h3>{t.palette}</h3>
+        {types.map((tt) => (
+          <div key={tt.name} className="palette-item" draggable tabIndex={0} data-type={tt.name} title={tt.description}
+            onDragStart={(e) => { e.dataTransfer.setData('application/x-sched-type', tt.name); e.dataTransfer.effectAllowed = 'move'; }}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') {
+                setNodes((ns) => ns.concat({ id: uid(), type: 'task', position: { x: 40 + ns.length * 30, y: 40 + ns.length * 30 }, data: { task: { name: `${tt.name}_${ns.length + 1}`, type: tt.name } } }));
+              }
+            }}>
+            {tt.name}
+          </div>
+        ))}
+      </aside>
+      <div className="canvas" onDrop={onDrop} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; }}>
+        <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange}
+          onConnect={onConnect} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+          deleteKeyCode={['Delete', 'Backspace']} proOptions={{ hideAttribution: true }}>
+          <Background />
+          <Controls />
+        </ReactFlow>
+      </div>
+      <aside className="panel">
+        <div className="bar">
+          <button onClick={save}>{t.save}</button>
+          <button onClick={autoLayout}>{t.layout}</button>
+        </div>
+        {saved ? <p className="ok" role="status">{t.saved}: {saved}</p> : null}
+        <ErrorText error={error} />
+        {node ? (
+          <fieldset aria-label={t.task}>
+            <legend>{t.task}: {node.data.task.type}</legend>
+            <label>{t.name}<input id="field-name" value={node.data.task.name} onChange={(e) => setTask(node.id, { name: e.target.value })} /></label>
+            {Object.entries(typeOf(node.data.task.type)?.fields || {}).filter(([f]) => !LOGIC_OR_SPEC.has(f)).map(([f, def]) => (
+              <label key={f}>
+                {f}{def.required ? ' *' : ''}
+                <FieldInput name={f} kind={def.kind} value={node.data.task[f]} onChange={(v) => setTask(node.id, { [f]: v })} />
+              </label>
+            ))}
+            {COMMON.map((f) => (
+              <label key={f}>
+                {f}
+                <FieldInput name={f} kind={f === 'retries' ? 'integer' : 'string'} value={node.data.task[f]} onChange={(v) => setTask(node.id, { [f]: v })} />
+              </label>
+            ))}
+            <button onClick={() => { setNodes((ns) => ns.filter((n) => n.id !== node.id)); setEdges((es) => es.filter((e) => e.source !== node.id && e.target !== node.id)); setSelected(null); }}>{t.deleteNode}</button>
+          </fieldset>
+        ) : (
+          <fieldset aria-label={t.settings}>
+            <legend>{t.settings}</legend>
+            <label>{t.name}<input id="workflow-name" value={settings.name || ''} readOnly={!!name} onChange={(e) => setSettings({ ...settings, name: e.target.value })} /></label>
+            <label>{t.description}<input value={settings.description || ''} onChange={(e) => setSettings({ ...settings, description: e.target.value })} /></label>
+            <label>{t.failureStrategy}<select value={settings.failure_strategy} onChange={(e) => setSettings({ ...settings, failure_strategy: e.target.value })}><option>continue</option><option>end</option></select></label>
+            <label>{t.executionType}<select value={settings.execution_type} onChange={(e) => setSettings({ ...settings, execution_type: e.target.value })}>{['parallel', 'serial_wait', 'serial_discard', 'serial_priority'].map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.priority}<select value={settings.priority} onChange={(e) => setSettings({ ...settings, priority: e.target.value })}>{['highest', 'high', 'medium', 'low', 'lowest'].map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.workerGroup}<input value={settings.worker_group || ''} onChange={(e) => setSettings({ ...settings, worker_group: e.target.value })} /></label>
+            <label>{t.params}<textarea value={params} onChange={(e) => setParams(e.target.value)} /></label>
+            <label>{t.notify}<select value={settings.notify?.strategy || 'none'} onChange={(e) => setSettings({ ...settings, notify: e.target.value === 'none' && !settings.notify?.alert_group ? undefined : { ...settings.notify, strategy: e.target.value } })}>{['none', 'success', 'failure', 'all'].map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.alertGroup}<input value={settings.notify?.alert_group || ''} onChange={(e) => setSettings({ ...settings, notify: { strategy: settings.notify?.strategy || 'none', alert_group: e.target.value || undefined } })} /></label>
+          </fieldset>
+        )}
+      </aside>
+    </section>
+  );
+}
+
+export function Editor({ name }) {
+  return (
+    <ReactFlowProvider>
+      <Canvas name={name} />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,94 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { ReactFlow, Background, Position } from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import { useT } from './main.jsx';
+import { layout } from './layout.js';
+
+const colour = {
+  succeeded: '#b7e1a1', forced_success: '#d6efc7', failed: '#f4a6a6', killed: '#f8c78a',
+  need_fault_tolerance: '#d9b3e6', paused: '#f3e39a', running: '#9cc9f5', dispatched: '#c4dff9',
+  queued: '#e4e4e4', delayed: '#e4e4e4', skipped: '#f5f5f5', forbidden: '#f5f5f5',
+  stopped: '#f8c78a', cancelled: '#e4e4e4', pending: '#e4e4e4', sent: '#b7e1a1',
+};
+
+// Colour and the state's name: never colour alone.
+export function StateBadge({ state }) {
+  const { st } = useT();
+  return (
+    <span className="badge" style={{ background: colour[state] || '#fff' }} data-state={state}>
+      {st(state)}
+    </span>
+  );
+}
+
+export function InstanceGraph({ snapshot }) {
+  const { st } = useT();
+  const [positions, setPositions] = useState({});
+  const names = snapshot.tasks.map((t) => t.task).join(',');
+  const edges = useMemo(
+    () => snapshot.edges.map((e) => ({ id: `${e.up}->${e.down}`, source: e.up, target: e.down })),
+    // the edges only change with the tasks
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [names],
+  );
+  useEffect(() => {
+    const nodes = snapshot.tasks.map((t) => ({ id: t.task, position: { x: 0, y: 0 }, data: {} }));
+    layout(nodes, edges).then((laid) => setPositions(Object.fromEntries(laid.map((n) => [n.id, n.position]))));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [names]);
+  const nodes = snapshot.tasks.map((t) => ({
+    id: t.task,
+    position: positions[t.task] || { x: 0, y: 0 },
+    data: { label: `${t.task} · ${st(t.state)}` },
+    style: { background: colour[t.state] || '#fff', width: 170, borderStyle: t.task_instance_id ? 'solid' : 'dashed' },
+    className: 'state-' + t.state.replace(' ', '_'),
+    ariaLabel: `${t.task}: ${t.state}`,
+    draggable: false,
+    sourcePosition: Position.Right,
+    targetPosition: Position.Left,
+  }));
+  const laid = Object.keys(positions).length > 0;
+  return (
+    <div className="canvas small" aria-label="DAG">
+      <ReactFlow key={laid ? "laid" : "new"} nodes={nodes} edges={edges} fitView fitViewOptions={{ maxZoom: 1 }} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+        <Background />
+      </ReactFlow>
+    </div>
+  );
+}
+
+// One row per task, one bar per attempt from its start to its end (or now): retries and
+// failovers are attempts of their own, so they show as bars beside each other.
+export function Gantt({ attempts }) {
+  const started = attempts.filter((a) => a.started_at);
+  if (!started.length) return null;
+  const time = (s) => new Date(s).getTime();
+  const now = Date.now();
+  const t0 = Math.min(...started.map((a) => time(a.started_at)));
+  const t1 = Math.max(...started.map((a) => (a.ended_at ? time(a.ended_at) : now)), t0 + 1);
+  const tasks = [...new Set(attempts.map((a) => a.task))];
+  const width = 700;
+  const row = 22;
+  const x = (ms) => 120 + ((ms - t0) / (t1 - t0)) * (width - 130);
+  return (
+    <svg className="gantt" width={width} height={tasks.length * row + 20} role="img" aria-label="Gantt">
+      {tasks.map((task, i) => (
+        <text key={task} x="4" y={i * row + 15}>{task}</text>
+      ))}
+      {started.map((a) => {
+        const i = tasks.indexOf(a.task);
+        const x0 = x(time(a.started_at));
+        const x1 = Math.max(x(a.ended_at ? time(a.ended_at) : now), x0 + 2);
+        return (
+          <g key={a.id}>
+            <rect x={x0} y={i * row + 3} width={x1 - x0} height={row - 6} fill={colour[a.state] || '#ccc'} stroke="#555">
+              <title>{`${a.task} attempt ${a.attempt}: ${a.state}${a.kill_reason ? ' (' + a.kill_reason + ')' : ''}`}</title>
+            </rect>
+            {a.attempt > 1 ? <text x={x0 + 2} y={i * row + 15} className="attempt">{a.attempt}</text> : null}
+          </g>
+        );
+      })}
+      <text x="120" y={tasks.length * row + 16}>{t1 - t0 < 1000 ? `${t1 - t0} ms` : `${((t1 - t0) / 1000).toFixed(1)} s`}</text>
+    </svg>
+  );
+}
