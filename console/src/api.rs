@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::App;
 use crate::error::ApiError;
-use crate::session::{Authed, COOKIE};
+use crate::session::{Authed, COOKIE, Session};
 
 type Api = Result<Json<Value>, ApiError>;
 
@@ -233,15 +233,46 @@ pub async fn instance(Authed(s): Authed, Path(id): Path<i64>) -> Api {
     Ok(Json(snapshot(&s.client, id).await?))
 }
 
-/// Live state of an instance as Server-Sent Events: a snapshot whenever it changed, re-read
-/// on the engine's notifications on the session's connection, and at least every 500 ms
-/// (a task's progress raises no notification of its own: that would cost every task's
-/// commit). Ends after the snapshot of its final state; a failure to read sends `failed` and ends.
-pub async fn instance_events(
-    Authed(s): Authed,
-    Path(id): Path<i64>,
+/// What a live view shows: read again whenever the engine notifies the session's connection
+/// (tasks ready, kills, alerts) and at least every 500 ms, since a task's progress or a
+/// heartbeat raises no notification of its own (that would cost every task's commit).
+#[derive(Clone, Copy)]
+enum Live {
+    Instance(i64),
+    Backfill(i64),
+    Workers,
+    Alerts,
+}
+
+impl Live {
+    async fn read(self, c: &Client) -> Result<Value, ApiError> {
+        match self {
+            Live::Instance(id) => snapshot(c, id).await,
+            Live::Backfill(id) => backfill_snapshot(c, id).await,
+            Live::Workers => workers_now(c).await,
+            Live::Alerts => alerts_now(c).await,
+        }
+    }
+
+    /// Nothing will change any more: the stream ends after this snapshot.
+    fn finished(self, v: &Value) -> bool {
+        match self {
+            Live::Instance(_) => v["instance"]["finished"] == Value::Bool(true),
+            Live::Backfill(_) => v["backfill"]["state"]
+                .as_str()
+                .is_some_and(|s| s != "running"),
+            Live::Workers | Live::Alerts => false,
+        }
+    }
+}
+
+/// A live view as Server-Sent Events: a `snapshot` event at once and whenever it changed,
+/// ending after a finished one; a failure to read sends `failed` and ends.
+async fn live(
+    s: Arc<Session>,
+    what: Live,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let first = snapshot(&s.client, id).await?;
+    let first = what.read(&s.client).await?;
     let changes = s.changes.subscribe();
     let stream = futures_util::stream::unfold(
         (s, changes, None::<Value>, Some(first), false),
@@ -253,7 +284,7 @@ pub async fn instance_events(
             loop {
                 let snap = match current.take() {
                     Some(v) => v,
-                    None => match snapshot(&s.client, id).await {
+                    None => match what.read(&s.client).await {
                         Ok(v) => v,
                         Err(e) => {
                             let event = Event::default()
@@ -263,7 +294,7 @@ pub async fn instance_events(
                         }
                     },
                 };
-                let finished = snap["instance"]["finished"] == Value::Bool(true);
+                let finished = what.finished(&snap);
                 if last.as_ref() != Some(&snap) {
                     let event = Event::default().event("snapshot").data(snap.to_string());
                     return Some((Ok(event), (s, changes, Some(snap), None, finished)));
@@ -281,22 +312,45 @@ pub async fn instance_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-pub async fn control(
+pub async fn instance_events(
     Authed(s): Authed,
-    Path((id, action)): Path<(i64, String)>,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Instance(id)).await
+}
+
+pub async fn backfill_events(
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Backfill(id)).await
+}
+
+pub async fn worker_events(
+    Authed(s): Authed,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Workers).await
+}
+
+pub async fn alert_events(
+    Authed(s): Authed,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Alerts).await
+}
+
+/// Calls the SQL function an action names, from a fixed list: the action is never SQL.
+async fn act(
+    s: &Session,
+    actions: &[(&str, &str)],
+    action: &str,
+    id: i64,
 ) -> Result<StatusCode, ApiError> {
-    let function = match action.as_str() {
-        "pause" => "pause_workflow",
-        "resume" => "resume_workflow",
-        "stop" => "stop_workflow",
-        "recover" => "recover_workflow",
-        "rerun" => "rerun_workflow",
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("{other}: not an action; allowed: pause, resume, stop, recover, rerun"),
-            ));
-        }
+    let Some((_, function)) = actions.iter().find(|(a, _)| *a == action) else {
+        let allowed: Vec<&str> = actions.iter().map(|(a, _)| *a).collect();
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{action}: not an action; allowed: {}", allowed.join(", ")),
+        ));
     };
     s.client
         .execute(&format!("SELECT sched.{function}($1)"), &[&id])
@@ -304,24 +358,31 @@ pub async fn control(
     Ok(StatusCode::NO_CONTENT)
 }
 
+pub async fn control(
+    Authed(s): Authed,
+    Path((id, action)): Path<(i64, String)>,
+) -> Result<StatusCode, ApiError> {
+    const ACTIONS: &[(&str, &str)] = &[
+        ("pause", "pause_workflow"),
+        ("resume", "resume_workflow"),
+        ("stop", "stop_workflow"),
+        ("recover", "recover_workflow"),
+        ("rerun", "rerun_workflow"),
+    ];
+    act(&s, ACTIONS, &action, id).await
+}
+
 pub async fn attempt_control(
     Authed(s): Authed,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let function = match action.as_str() {
-        "kill" => "kill_task",
-        "force_success" => "force_success",
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("{other}: not an action; allowed: kill, force_success"),
-            ));
-        }
-    };
-    s.client
-        .execute(&format!("SELECT sched.{function}($1)"), &[&id])
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    act(
+        &s,
+        &[("kill", "kill_task"), ("force_success", "force_success")],
+        &action,
+        id,
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -437,21 +498,12 @@ pub async fn schedule_control(
     Authed(s): Authed,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let function = match action.as_str() {
-        "enable" => "enable_schedule",
-        "disable" => "disable_schedule",
-        "delete" => "unschedule",
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("{other}: not an action; allowed: enable, disable, delete"),
-            ));
-        }
-    };
-    s.client
-        .execute(&format!("SELECT sched.{function}($1)"), &[&id])
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    const ACTIONS: &[(&str, &str)] = &[
+        ("enable", "enable_schedule"),
+        ("disable", "disable_schedule"),
+        ("delete", "unschedule"),
+    ];
+    act(&s, ACTIONS, &action, id).await
 }
 
 pub async fn backfill(Authed(s): Authed, Json(body): Json<Value>) -> Api {
@@ -494,32 +546,39 @@ pub async fn backfill(Authed(s): Authed, Json(body): Json<Value>) -> Api {
     Ok(Json(json!({"backfill_id": id})))
 }
 
-pub async fn backfill_progress(Authed(s): Authed, Path(id): Path<i64>) -> Api {
-    let c = &s.client;
-    Ok(Json(json!({
+async fn backfill_snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
+    Ok(json!({
         "backfill": one(c, "SELECT * FROM sched.backfills WHERE id = $1", &[&id]).await?,
         "dates": rows(c, "SELECT * FROM sched.backfill_dates WHERE backfill_id = $1 ORDER BY position", &[&id]).await?,
-    })))
+    }))
+}
+
+pub async fn backfill_progress(Authed(s): Authed, Path(id): Path<i64>) -> Api {
+    Ok(Json(backfill_snapshot(&s.client, id).await?))
+}
+
+async fn workers_now(c: &Client) -> Result<Value, ApiError> {
+    rows(
+        c,
+        "SELECT * FROM sched.workers WHERE alive ORDER BY name",
+        &[],
+    )
+    .await
+}
+
+async fn alerts_now(c: &Client) -> Result<Value, ApiError> {
+    rows(
+        c,
+        "SELECT * FROM sched.alerts ORDER BY id DESC, channel_no LIMIT 200",
+        &[],
+    )
+    .await
 }
 
 pub async fn workers(Authed(s): Authed) -> Api {
-    Ok(Json(
-        rows(
-            &s.client,
-            "SELECT * FROM sched.workers WHERE alive ORDER BY name",
-            &[],
-        )
-        .await?,
-    ))
+    Ok(Json(workers_now(&s.client).await?))
 }
 
 pub async fn alerts(Authed(s): Authed) -> Api {
-    Ok(Json(
-        rows(
-            &s.client,
-            "SELECT * FROM sched.alerts ORDER BY id DESC, channel_no LIMIT 200",
-            &[],
-        )
-        .await?,
-    ))
+    Ok(Json(alerts_now(&s.client).await?))
 }

@@ -75,8 +75,11 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/schedules/{id}/{action}", post(api::schedule_control))
         .route("/api/backfills", post(api::backfill))
         .route("/api/backfills/{id}", get(api::backfill_progress))
+        .route("/api/backfills/{id}/events", get(api::backfill_events))
         .route("/api/workers", get(api::workers))
+        .route("/api/workers/events", get(api::worker_events))
         .route("/api/alerts", get(api::alerts))
+        .route("/api/alerts/events", get(api::alert_events))
         .fallback(assets::serve)
         .with_state(app)
 }

@@ -558,3 +558,40 @@ pub fn wait_running(db: &mut Client, instance: i64, n: i64) {
         },
     );
 }
+
+/// A running sched-console for a cluster, on a free loopback port; killed when dropped.
+pub struct Console {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl Console {
+    pub fn start(cluster: &Cluster) -> Console {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(console_bin())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url"])
+            .arg(format!("host={} dbname=postgres", cluster.dir.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sched-console (make install builds it)");
+        wait_for(Duration::from_secs(30), "the console to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Console {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

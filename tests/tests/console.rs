@@ -2,47 +2,10 @@
 //! API over the SQL API (as the signed-in role), with live instance state over SSE.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sched_tests::*;
 use serde_json::{Value, json};
-
-struct Console {
-    base: String,
-    child: Child,
-}
-
-impl Console {
-    fn start(cluster: &Cluster) -> Console {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(console_bin())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url"])
-            .arg(format!("host={} dbname=postgres", cluster.dir.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sched-console (make install builds it)");
-        wait_for(Duration::from_secs(30), "the console to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Console {
-            base: format!("http://127.0.0.1:{port}"),
-            child,
-        }
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A browser's view: its session cookie and CSRF token.
 struct Browser {
@@ -313,6 +276,39 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
         alice
             .get("/api/workers")
             .1
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "w1")
+    );
+    // The backfill's live stream ends with its final snapshot; the workers' one starts with
+    // the live workers.
+    let events = |path: &str, first_only: bool| -> Vec<Value> {
+        let response = alice
+            .agent
+            .get(&format!("{}{path}", console.base))
+            .header("cookie", alice.cookie.as_deref().unwrap())
+            .call()
+            .unwrap();
+        let mut seen = Vec::new();
+        for line in BufReader::new(response.into_body().into_reader()).lines() {
+            if let Some(data) = line.unwrap().strip_prefix("data: ") {
+                seen.push(serde_json::from_str(data).unwrap());
+                if first_only {
+                    break;
+                }
+            }
+        }
+        seen
+    };
+    let backfill_stream = events(&format!("/api/backfills/{backfill}/events"), false);
+    assert_eq!(
+        backfill_stream.last().unwrap()["backfill"]["state"],
+        "succeeded"
+    );
+    let workers_stream = events("/api/workers/events", true);
+    assert!(
+        workers_stream[0]
             .as_array()
             .unwrap()
             .iter()

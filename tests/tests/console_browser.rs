@@ -1,8 +1,7 @@
 //! The web console in a real browser: Playwright driving Debian's Chromium (headless) through
 //! console/web/e2e/console.mjs, against a real cluster, a worker and sched-console.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use sched_tests::*;
 
@@ -27,21 +26,7 @@ fn the_console_in_a_browser() {
     );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut console = Command::new(console_bin())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url"])
-        .arg(format!("host={} dbname=postgres", cluster.dir.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sched-console");
-    wait_for(Duration::from_secs(30), "the console to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let console = Console::start(&cluster);
     let shots = std::env::var("SCHED_SCREENSHOTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| cluster.dir.join("screenshots"));
@@ -50,14 +35,13 @@ fn the_console_in_a_browser() {
     let out = Command::new("node")
         .arg("e2e/console.mjs")
         .current_dir(&web)
-        .env("CONSOLE_URL", format!("http://127.0.0.1:{port}"))
+        .env("CONSOLE_URL", &console.base)
         .env("CONSOLE_USER", "alice")
         .env("CONSOLE_PASSWORD", "alice-pw")
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node (Node 20) and console/web's node_modules (make install)");
-    let _ = console.kill();
-    let _ = console.wait();
+    drop(console);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -20,6 +20,22 @@ function useRoute() {
   return hash.slice(2).split('/').map(decodeURIComponent);
 }
 
+// A live view: the server sends a snapshot at once and on every change, and ends the stream
+// after a final one; the browser would reconnect, so an ended stream is closed here.
+// `generation` reopens it (after an action on a finished instance).
+export function useLive(path, generation = 0) {
+  const [snapshot, setSnapshot] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const events = new EventSource('/api' + path);
+    events.addEventListener('snapshot', (e) => setSnapshot(JSON.parse(e.data)));
+    events.addEventListener('failed', (e) => setError(new Error(JSON.parse(e.data).error)));
+    events.onerror = () => events.close();
+    return () => events.close();
+  }, [path, generation]);
+  return [snapshot, error];
+}
+
 export function go(...parts) {
   window.location.hash = '#/' + parts.map(encodeURIComponent).join('/');
 }
@@ -313,21 +329,13 @@ function LogViewer({ attempt, onClose }) {
 
 function Instance({ id }) {
   const { t } = useT();
-  const [snap, setSnap] = useState(null);
-  const [error, setError] = useState(null);
   const [log, setLog] = useState(null);
+  const [actionError, setError] = useState(null);
   // Bumped after an action: the stream of a finished instance has ended, a rerun needs a new one.
   const [generation, setGeneration] = useState(0);
-  useEffect(() => {
-    // The server sends a snapshot at once and on every change, and ends the stream after the
-    // final one; the browser would reconnect, so an ended stream is closed here.
-    const events = new EventSource(`/api/instances/${id}/events`);
-    events.addEventListener('snapshot', (e) => setSnap(JSON.parse(e.data)));
-    events.addEventListener('failed', (e) => setError(new Error(JSON.parse(e.data).error)));
-    events.onerror = () => events.close();
-    return () => events.close();
-  }, [id, generation]);
-  if (error) return <ErrorText error={error} />;
+  const [snap, streamError] = useLive(`/instances/${id}/events`, generation);
+  const error = actionError || streamError;
+  if (error && !snap) return <ErrorText error={error} />;
   if (!snap) return null;
   const act = async (path) => {
     try {
@@ -348,6 +356,7 @@ function Instance({ id }) {
           <button key={a} onClick={() => act(`/instances/${id}/${a}`)}>{t[a]}</button>
         ))}
       </div>
+      <ErrorText error={error} />
       <InstanceGraph snapshot={snap} />
       <h3>{t.gantt}</h3>
       <Gantt attempts={snap.attempts} />
@@ -417,21 +426,8 @@ function Backfill({ name }) {
 
 function BackfillProgress({ id }) {
   const { t } = useT();
-  const [p, setP] = useState(null);
-  useEffect(() => {
-    let stop = false;
-    const tick = async () => {
-      const got = await api(`/backfills/${id}`);
-      if (stop) return;
-      setP(got);
-      if (got.backfill.state === 'running') setTimeout(tick, 1000);
-    };
-    tick().catch(() => {});
-    return () => {
-      stop = true;
-    };
-  }, [id]);
-  if (!p) return null;
+  const [p, error] = useLive(`/backfills/${id}/events`);
+  if (!p) return <ErrorText error={error} />;
   const b = p.backfill;
   return (
     <section>
@@ -452,21 +448,12 @@ function BackfillProgress({ id }) {
 }
 
 function Listing({ path, title, columns }) {
-  const [rows, setRows] = useState([]);
-  useEffect(() => {
-    let stop = false;
-    const tick = () => api(path).then((r) => !stop && setRows(r), () => {});
-    tick();
-    const timer = setInterval(tick, 3000);
-    return () => {
-      stop = true;
-      clearInterval(timer);
-    };
-  }, [path]);
+  const [rows, error] = useLive(path);
   return (
     <section>
       <h2>{title}</h2>
-      <Table rows={rows} columns={columns} />
+      <ErrorText error={error} />
+      <Table rows={rows || []} columns={columns} />
     </section>
   );
 }
@@ -506,13 +493,13 @@ function App() {
       : what === 'backfill' ? <Backfill name={arg} />
       : what === 'backfills' ? <BackfillProgress id={arg} />
       : what === 'workers' ? (
-        <Listing path="/workers" title={t.workers} columns={[
+        <Listing path="/workers/events" title={t.workers} columns={[
           { key: 'name', label: t.name }, { key: 'host', label: 'host' },
           { key: 'groups', label: t.groups, render: (w) => (w.groups || []).join(', ') },
           { key: 'slots', label: t.slots }, { key: 'running', label: t.running }, { key: 'last_heartbeat', label: '♥' }]} />
       )
       : what === 'alerts' ? (
-        <Listing path="/alerts" title={t.alerts} columns={[
+        <Listing path="/alerts/events" title={t.alerts} columns={[
           { key: 'id', label: '#' }, { key: 'event', label: t.event }, { key: 'workflow', label: t.workflows },
           { key: 'channel', label: t.channel }, { key: 'target', label: '→' },
           { key: 'state', label: t.state, render: (a) => (a.state ? <StateBadge state={a.state} /> : '') },
