@@ -216,8 +216,9 @@ pub async fn instances(Authed(s): Authed, Query(q): Query<InstancesQuery>) -> Ap
     ))
 }
 
-/// An instance, its tasks in DAG order with their latest attempts, every attempt (for the
-/// Gantt chart: retries and failovers are attempts of their own) and its graph.
+/// An instance, its tasks in DAG order with their latest attempts and upstream tasks (its
+/// graph), and every attempt (for the Gantt chart: retries and failovers are attempts of
+/// their own).
 async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
     Ok(json!({
         "instance": one(c, "SELECT * FROM sched.workflow_instances WHERE id = $1", &[&id]).await?,
@@ -225,7 +226,6 @@ async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
         "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, \
                              queued_at, started_at, ended_at FROM sched.task_instances \
                              WHERE workflow_instance_id = $1 ORDER BY id", &[&id]).await?,
-        "edges": rows(c, "SELECT t.task AS down, d AS up FROM sched.instance_tasks($1) t, unnest(t.deps) d", &[&id]).await?,
     }))
 }
 

@@ -341,7 +341,19 @@ fn notify_strategies_decide_which_ends_alert() {
             && message.contains(&format!("WHERE workflow_instance_id = {spec}")),
         "{message}"
     );
+
+    // Under all, a pause is an end too: once its running task finished, the instance is paused.
+    let paused = start_with(
+        &mut db,
+        "slow",
+        &json!({"notify": {"strategy": "all", "alert_group": "ops"}}),
+    );
+    wait_running(&mut db, paused, 1);
+    db.execute("SELECT sched.pause_workflow($1)", &[&paused])
+        .unwrap();
     std::fs::write(&gate, "").unwrap();
+    assert_eq!(wait(&mut db, paused, 60), "paused");
+    assert_eq!(events(&mut db, paused), ["workflow_paused"]);
 }
 
 #[test]
@@ -434,6 +446,15 @@ fn alert_groups_are_checked_and_owned() {
     ));
     assert!(
         err.contains("options.notify.strategy: \"sometimes\" is not a valid notify strategy"),
+        "{err}"
+    );
+    // Nor may its owner add a script channel later.
+    let err = error_of(alice.query_one(
+        "SELECT sched.alter_alert_group('team', '[{\"type\": \"script\", \"command\": \"id\"}]')",
+        &[],
+    ));
+    assert!(
+        err.contains("permission denied for an alert group with a script channel"),
         "{err}"
     );
     alice

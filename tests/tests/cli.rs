@@ -219,6 +219,26 @@ fn start_wait_status_logs_and_run_control() {
         expect(&cluster, "postgres", &["start", "bad", "--wait"], 1),
         "failed\n"
     );
+    let bad: i64 = db
+        .query_one(
+            "SELECT max(id) FROM sched.workflow_instances WHERE workflow = 'bad'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    expect(&cluster, "postgres", &["recover", &bad.to_string()], 0);
+    assert_eq!(
+        expect(&cluster, "postgres", &["wait", &bad.to_string()], 1),
+        "failed\n"
+    );
+    let attempts: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1",
+            &[&bad],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(attempts, 2, "recover ran the failed task again");
     let out = sched(&cluster, "postgres", &["start", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
@@ -264,7 +284,35 @@ fn start_wait_status_logs_and_run_control() {
     assert_eq!(text(&followed.stdout), "one\ntwo\n");
     assert_eq!(wait(&mut db, slow, 60), "succeeded");
 
-    // Run control and listings.
+    // Run control and listings. Waiting past --timeout exits 4 with the state so far.
+    std::fs::remove_file(&gate).unwrap();
+    let paused: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
+        .trim()
+        .parse()
+        .unwrap();
+    wait_running(&mut db, paused, 1);
+    assert_eq!(
+        expect(
+            &cluster,
+            "postgres",
+            &["wait", &paused.to_string(), "--timeout", "1"],
+            4
+        ),
+        "running\n"
+    );
+    expect(&cluster, "postgres", &["pause", &paused.to_string()], 0);
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(
+        expect(&cluster, "postgres", &["wait", &paused.to_string()], 3),
+        "paused\n"
+    );
+    std::fs::remove_file(&gate).unwrap();
+    expect(&cluster, "postgres", &["resume", &paused.to_string()], 0);
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(
+        expect(&cluster, "postgres", &["wait", &paused.to_string()], 0),
+        "succeeded\n"
+    );
     std::fs::remove_file(&gate).unwrap();
     let slow: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
         .trim()

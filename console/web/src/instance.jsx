@@ -26,7 +26,7 @@ export function InstanceGraph({ snapshot }) {
   const [positions, setPositions] = useState({});
   const names = snapshot.tasks.map((t) => t.task).join(',');
   const edges = useMemo(
-    () => snapshot.edges.map((e) => ({ id: `${e.up}->${e.down}`, source: e.up, target: e.down })),
+    () => snapshot.tasks.flatMap((t) => t.deps.map((up) => ({ id: `${up}->${t.task}`, source: up, target: t.task }))),
     // the edges only change with the tasks
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [names],
