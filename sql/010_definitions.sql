@@ -33,6 +33,8 @@ CREATE TABLE sched.workflow_version (
     timeout_after    interval,
     timeout_strategy text,
     spec             jsonb NOT NULL,
+    -- What it names that needs a right (155_use_grants.sql), checked again at every start.
+    uses             jsonb NOT NULL DEFAULT '[]',
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     UNIQUE (workflow_id, version)
@@ -52,6 +54,7 @@ COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT para
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
+COMMENT ON COLUMN sched.workflow_version.uses IS 'The worker groups, datasources, alert groups and task groups it names, as [{kind, name, field}]: its owner needs the right to use each, at definition and at every start.';
 COMMENT ON COLUMN sched.workflow_version.created_by IS 'Name of the role that created this version.';
 COMMENT ON COLUMN sched.workflow_version.created_at IS 'When this version was created.';
 

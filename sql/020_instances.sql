@@ -36,6 +36,9 @@ CREATE TABLE sched.workflow_instance (
     parent_instance_id      bigint,
     parent_task_instance_id bigint,
     ancestors               bigint[],
+    -- Of a root instance: how many sub-process instances its family created, bounded by
+    -- sched.max_subprocess_instances.
+    descendants             integer NOT NULL DEFAULT 0,
     -- Who hears of its end (none, success, failure, all), and the alert group that also
     -- hears of its timeouts and fault tolerance: the workflow's notify or the start's.
     notify_strategy     text NOT NULL DEFAULT 'none' CHECK (notify_strategy IN ('none', 'success', 'failure', 'all')),
@@ -87,6 +90,7 @@ COMMENT ON COLUMN sched.workflow_instance.backfill_id IS 'The backfill it runs a
 COMMENT ON COLUMN sched.workflow_instance.parent_instance_id IS 'For the instance of a sub_process task: the instance it runs in; NULL otherwise.';
 COMMENT ON COLUMN sched.workflow_instance.parent_task_instance_id IS 'For the instance of a sub_process task: the attempt of that task it runs for (the latest, after a resume or recover); NULL otherwise.';
 COMMENT ON COLUMN sched.workflow_instance.ancestors IS 'Ids of the instances above a sub-process instance, the top one first; NULL for a top-level instance.';
+COMMENT ON COLUMN sched.workflow_instance.descendants IS 'Of a top-level instance: the sub-process instances its family has created (at most sched.max_subprocess_instances); 0 for others.';
 COMMENT ON COLUMN sched.workflow_instance.notify_strategy IS 'Which ends alert its alert group: none, success, failure (a stop is not a failure) or all (any end, stops and pauses too).';
 COMMENT ON COLUMN sched.workflow_instance.alert_group IS 'Alert group of its end (by notify_strategy), timeout and fault-tolerance alerts; NULL for none.';
 COMMENT ON COLUMN sched.workflow_instance.started_by IS 'Name of the role that started the instance (for a schedule: its owner).';

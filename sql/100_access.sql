@@ -27,11 +27,45 @@ BEGIN
                                  OR pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER')) THEN
         RAISE EXCEPTION 'permission denied for %', what
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = pg_catalog.format('It belongs to role %s; role %s is neither a member of it nor of sched_admin.', owner, principal);
+                  DETAIL = pg_catalog.format('Role %s is neither a member of the role that owns it nor of sched_admin.', principal);
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._check_owner(regrole, regrole, text) IS 'Internal: raises unless principal may act on something owned by owner.';
+COMMENT ON FUNCTION sched._check_owner(regrole, regrole, text) IS 'Internal: raises unless principal may act on something owned by owner (a member of owner, or of sched_admin). The message never names the owner.';
+
+-- What runs code as the owner is the owner's alone: replacing a definition, scheduling it and
+-- starting it with parameters (which reach its SQL and scripts, `!{...}` included). sched_admin
+-- passes _check_owner, and would otherwise become any owner, superusers included.
+CREATE FUNCTION sched._check_owner_strict(principal regrole, owner regrole, what text, action text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF principal IS NULL OR NOT pg_catalog.pg_has_role(principal, owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied for %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('Only members of the role that owns it may %s (it runs as that role); role %s is not one, and sched_admin does not suffice.', action, principal);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_owner_strict(regrole, regrole, text, text) IS
+    'Internal: raises unless principal is a member of owner (sched_admin does not suffice): for what runs code as the owner.';
+
+CREATE FUNCTION sched._may_see(principal regrole, owner regrole) RETURNS boolean
+LANGUAGE sql STABLE
+AS $$ SELECT pg_catalog.pg_has_role(principal, owner, 'MEMBER') OR pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER') $$;
+COMMENT ON FUNCTION sched._may_see(regrole, regrole) IS
+    'Internal: may principal see things owned by owner; errors name another role''s workflows only when it may.';
+
+-- How an error names a workflow: by name when the principal may see it, else only as another
+-- role's, so that errors never reveal other users' workflows.
+CREATE FUNCTION sched._workflow_label(principal regrole, name text, owner regrole) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN sched._may_see(principal, owner) THEN pg_catalog.format('workflow "%s"', name)
+                ELSE 'a workflow of another role' END
+$$;
+COMMENT ON FUNCTION sched._workflow_label(regrole, text, regrole) IS
+    'Internal: ''workflow "name"'' for a principal that may see it, else ''a workflow of another role''.';
 
 CREATE FUNCTION sched._require_admin(principal regrole, what text) RETURNS void
 LANGUAGE plpgsql STABLE

@@ -20,7 +20,7 @@ DECLARE
     types      jsonb;
     cmd_types  jsonb;
     any_cmd    boolean;
-    missing    text;
+    uses       jsonb;
     refs       boolean;
     gathers    boolean;
 BEGIN
@@ -32,25 +32,7 @@ BEGIN
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
     norm := sched._normalize_spec(spec::text, types);
     wf_name := norm->>'name';
-    SELECT format('tasks[%s].task_group: no task group "%s"; create it with sched.create_task_group', t.i - 1, t.task->>'task_group')
-    INTO missing
-    FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-    WHERE t.task ? 'task_group' AND NOT EXISTS (SELECT 1 FROM sched.task_group g WHERE g.name = t.task->>'task_group')
-    ORDER BY t.i LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION '%', missing USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM sched._check_alert_group(norm#>>'{notify,alert_group}', 'notify.alert_group');
-    SELECT format('tasks[%s].send_result.alert_group: alert group "%s" does not exist; create it with sched.create_alert_group',
-                  t.i - 1, t.task#>>'{send_result,alert_group}')
-    INTO missing
-    FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-    WHERE t.task ? 'send_result'
-      AND NOT EXISTS (SELECT 1 FROM sched.alert_group g WHERE g.name = t.task#>>'{send_result,alert_group}')
-    ORDER BY t.i LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION '%', missing USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    uses := sched._spec_uses(norm);
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND THEN
@@ -59,7 +41,8 @@ BEGIN
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Call sched.create_workflow(spec, replace => true) to add a new version.';
         END IF;
-        PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf_name));
+        PERFORM sched._check_owner_strict(principal, wf.owner, pg_catalog.format('workflow "%s"', wf_name),
+                                          'replace its definition');
         new_version := wf.current_version + 1;
         UPDATE sched.workflow SET current_version = new_version, updated_at = now() WHERE id = wf.id;
     ELSE
@@ -69,17 +52,19 @@ BEGIN
         RETURNING * INTO wf;
         PERFORM sched._anchor_role(principal);
     END IF;
-    -- The owner wrote the code that runs as the tenant, whoever replaces it.
+    -- The owner's code runs as the tenant, on the worker group's hosts, with the datasources'
+    -- credentials, into the alert groups and task groups it names: the owner needs each right.
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
+    PERFORM sched._check_uses(wf.owner, uses);
 
     INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
                                         execution_type, priority, worker_group, tenant, has_out,
-                                        timeout_after, timeout_strategy, spec, created_by)
+                                        timeout_after, timeout_strategy, spec, uses, created_by)
     VALUES (wf.id, new_version, norm->>'project', norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
             false,
-            (norm#>>'{timeout,after}')::interval, norm#>>'{timeout,strategy}', norm, sched._role_name(principal))
+            (norm#>>'{timeout,after}')::interval, norm#>>'{timeout,strategy}', norm, uses, sched._role_name(principal))
     RETURNING id INTO version_id;
     wf_env := coalesce(norm->'env', '{}');
     any_env := wf_env <> '{}' OR jsonb_path_exists(norm, '$.tasks[*].env');
@@ -243,8 +228,11 @@ BEGIN
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
     -- A sub-process or DEPENDENT task of another workflow would only fail from now on.
-    SELECT pg_catalog.format('workflow "%s" is used by task "%s" (%s) of workflow "%s"; change or drop that one first',
-                             wf.name, t->>'name', t->>'type', w.name)
+    SELECT CASE WHEN sched._may_see(principal, w.owner)
+                THEN pg_catalog.format('workflow "%s" is used by task "%s" (%s) of workflow "%s"; change or drop that one first',
+                                       wf.name, t->>'name', t->>'type', w.name)
+                ELSE pg_catalog.format('workflow "%s" is used by a %s task of a workflow of another role; its owner must change or drop that one first',
+                                       wf.name, t->>'type') END
     INTO used
     FROM sched.workflow w
     JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version

@@ -167,7 +167,7 @@ BEGIN
                 PERFORM sched._on_instance_end(wf_id, exec_type);
             END IF;
             IF backfill IS NOT NULL THEN
-                PERFORM sched._advance_backfill(backfill);
+                PERFORM sched._advance_backfill(backfill, false);
             END IF;
             IF parent IS NOT NULL THEN
                 PERFORM sched._end_parent_task(inst);

@@ -5,6 +5,54 @@ CREATE FUNCTION sched.start_workflow(name text, params jsonb DEFAULT '{}', optio
 RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
+-- A sub-process instance is about to be created below `parent`: its family may not grow past
+-- sched.max_subprocess_instances instances nor sched.max_subprocess_depth levels. The count is
+-- kept on the top-level instance, which the caller's family lock holds.
+CREATE FUNCTION sched._count_descendant(parent sched.workflow_instance) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    top_id    bigint := coalesce(parent.ancestors[1], parent.id);
+    depth     integer := coalesce(cardinality(parent.ancestors), 0) + 1;
+    max_depth integer := current_setting('sched.max_subprocess_depth')::integer;
+    max_count integer := current_setting('sched.max_subprocess_instances')::integer;
+    created   integer;
+BEGIN
+    IF depth > max_depth THEN
+        RAISE EXCEPTION 'a sub-process instance would be % levels below instance %; sched.max_subprocess_depth allows %',
+            depth, top_id, max_depth USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    UPDATE sched.workflow_instance wi SET descendants = wi.descendants + 1 WHERE wi.id = top_id
+    RETURNING wi.descendants INTO created;
+    IF created > max_count THEN
+        RAISE EXCEPTION 'instance % has created % sub-process instances; sched.max_subprocess_instances allows %',
+            top_id, created - 1, max_count USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._count_descendant(sched.workflow_instance) IS
+    'Internal: counts a new sub-process instance below parent on its top-level instance, raising past sched.max_subprocess_instances or sched.max_subprocess_depth.';
+
+CREATE FUNCTION sched._check_unfinished_cap(who text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    cap        integer := current_setting('sched.max_unfinished_instances_per_role')::integer;
+    unfinished bigint;
+BEGIN
+    SELECT count(*) INTO unfinished FROM sched.workflow_instance wi
+    WHERE wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded') AND wi.started_by = who
+      AND wi.parent_instance_id IS NULL;
+    IF unfinished >= cap THEN
+        RAISE EXCEPTION 'role % has % unfinished workflow instances; sched.max_unfinished_instances_per_role allows %', who, unfinished, cap
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'Wait for some to finish, or stop them.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_unfinished_cap(text) IS
+    'Internal: raises when the role already has sched.max_unfinished_instances_per_role unfinished top-level instances.';
+
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
 -- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
 -- with the command type (start_process, scheduler, complement_data) and, for a schedule's
@@ -46,6 +94,10 @@ BEGIN
 
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF params <> '{}' THEN
+        PERFORM sched._check_owner_strict(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name),
+                                          'start it with parameters');
     END IF;
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -108,6 +160,11 @@ BEGIN
         RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', grp
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A worker group given at start must be one the starter may use; the owner's rights are
+    -- checked below for everything the instance runs with.
+    IF options ? 'worker_group' THEN
+        PERFORM sched._check_use(principal, 'worker_group', grp, 'options.worker_group');
+    END IF;
     -- A tenant given at start must be one the starter may use; either way the owner, whose
     -- code runs as it, must be allowed it (grants may have been revoked since the definition).
     IF options ? 'tenant' THEN
@@ -143,9 +200,24 @@ BEGIN
     -- A sub-process's instance alerts nothing of its own (reference §11).
     IF parent_task IS NULL AND (options ? 'notify' OR v.spec ? 'notify') THEN
         notify := sched._notify_with(v.spec->'notify', options->'notify', 'options.notify');
-        PERFORM sched._check_alert_group(notify->>'alert_group',
-                                         CASE WHEN options->'notify' ? 'alert_group' THEN 'options.notify.alert_group'
-                                              ELSE 'notify.alert_group' END);
+        IF options->'notify' ? 'alert_group' THEN
+            PERFORM sched._check_use(principal, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
+            PERFORM sched._check_use(wf.owner, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
+        END IF;
+    END IF;
+    -- Everything the instance runs with, for the owner whose code runs with it (grants may have
+    -- been revoked since the definition); nothing to look up for a workflow that names nothing.
+    IF v.uses <> '[]' THEN
+        PERFORM sched._check_uses(wf.owner, jsonb_path_query_array(v.uses, '$[*] ? (@.field != "worker_group")'));
+    END IF;
+    IF grp <> 'default' THEN
+        PERFORM sched._check_use(wf.owner, 'worker_group', grp,
+                                 CASE WHEN options ? 'worker_group' THEN 'options.worker_group' ELSE 'worker_group' END);
+    END IF;
+    IF parent_task IS NOT NULL THEN
+        PERFORM sched._count_descendant(parent);
+    ELSIF current_setting('sched.max_unfinished_instances_per_role')::integer > 0 THEN
+        PERFORM sched._check_unfinished_cap(who);
     END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');

@@ -165,6 +165,7 @@ DECLARE
     inst sched.workflow_instance;
 BEGIN
     inst := sched._command(principal, instance_id, 'resume', '{paused,stopped}', 'recover_suspended_process');
+    PERFORM sched._check_instance_rights(inst);
     PERFORM sched._continue(inst.id, '{paused,killed}', NULL);
 END
 $$;
@@ -182,6 +183,7 @@ DECLARE
     inst sched.workflow_instance;
 BEGIN
     inst := sched._command(principal, instance_id, 'recover', '{failed}', 'start_failure_task_process');
+    PERFORM sched._check_instance_rights(inst);
     PERFORM sched._continue(inst.id, '{failed,killed}', NULL);
 END
 $$;
@@ -199,6 +201,7 @@ DECLARE
     inst sched.workflow_instance;
 BEGIN
     inst := sched._command(principal, instance_id, 'rerun', '{paused,stopped,failed,succeeded}', 'repeat_running');
+    PERFORM sched._check_instance_rights(inst);
     UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = inst.id;
     PERFORM sched._continue(inst.id, '{}', NULL);
 END
@@ -223,6 +226,7 @@ BEGIN
     END IF;
     inst := sched._command(principal, instance_id, 'execute_task', '{paused,stopped,failed,succeeded}', 'execute_task',
                            jsonb_build_object('task', task, 'scope', lower(scope)));
+    PERFORM sched._check_instance_rights(inst);
     SELECT td.id INTO task_id FROM sched.task_definition td
     WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = _execute_task.task;
     IF NOT FOUND THEN

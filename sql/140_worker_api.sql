@@ -47,8 +47,9 @@ BEGIN
     IF host IS NULL THEN
         RAISE EXCEPTION 'host: must not be null' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF groups IS NULL OR cardinality(groups) = 0 THEN
-        RAISE EXCEPTION 'groups: must name at least one worker group' USING ERRCODE = 'invalid_parameter_value';
+    -- No group at all is a worker that only delivers alerts: it claims no task.
+    IF groups IS NULL THEN
+        RAISE EXCEPTION 'groups: must be an array of worker groups (empty for a worker that runs no task)' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOREACH g IN ARRAY groups LOOP
         IF g IS NULL OR g !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN

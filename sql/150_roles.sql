@@ -62,6 +62,12 @@ BEGIN
         RAISE EXCEPTION 'role: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM sched._check_os_user(os_user, 'os_user');
+    -- A root tenant would hand the worker hosts to whoever may use it; workers refuse any
+    -- user of uid 0 too, whatever its name.
+    IF os_user = 'root' THEN
+        RAISE EXCEPTION 'os_user: tasks never run as root; grant an unprivileged OS user'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     INSERT INTO sched.tenant_grant (role, os_user, granted_by)
     VALUES (role, os_user, sched._role_name(principal))
     ON CONFLICT DO NOTHING;
@@ -120,7 +126,8 @@ BEGIN
         PERFORM sched._remove_workflow(wf);
     END LOOP;
     DELETE FROM sched.tenant_grant g WHERE g.role = ANY(roles::regrole[]);
+    DELETE FROM sched.use_grant u WHERE u.role = ANY(roles::regrole[]);
 END
 $$;
 COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
-    'Internal, run before DROP OWNED: drops the workflows of roles (refused while one has unfinished instances) and their tenant grants.';
+    'Internal, run before DROP OWNED: drops the workflows of roles (refused while one has unfinished instances), their tenant grants and their use grants.';

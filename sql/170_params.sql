@@ -27,7 +27,22 @@ CREATE FUNCTION sched._task_context(settings jsonb, local_params jsonb, inputs_f
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    owner regrole;
 BEGIN
+    -- A datasource's credentials are used at the claim: its grant is checked here, every time,
+    -- so that a revoked grant stops the next attempt. The worker fails a refused task with the
+    -- reason.
+    IF settings ? 'datasource' THEN
+        SELECT w.owner INTO owner FROM sched.workflow_instance wi JOIN sched.workflow w ON w.id = wi.workflow_id
+        WHERE wi.id = instance_id;
+        IF NOT (EXISTS (SELECT 1 FROM sched.datasource d WHERE d.name = settings->>'datasource')
+                AND sched._may_use(owner, 'datasource', settings->>'datasource')) THEN
+            RETURN pg_catalog.jsonb_build_object('params', '{}'::jsonb, 'settings', settings || pg_catalog.jsonb_build_object(
+                'refused', pg_catalog.format('datasource "%s" does not exist or role %s (the workflow''s owner) may not use it',
+                                             settings->>'datasource', owner)));
+        END IF;
+    END IF;
     RETURN (SELECT sched._resolve_task(
         settings, local_params,
         CASE WHEN inputs_from IS NOT NULL THEN (

@@ -47,7 +47,7 @@ BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
            CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END AS settings,
-           w.owner, r.rolcanlogin
+           w.owner, r.rolcanlogin, r.rolvaliduntil
       INTO task
       FROM sched.task_instance ti
       JOIN sched.task_definition td ON td.id = ti.task_id
@@ -70,6 +70,13 @@ BEGIN
         RETURN jsonb_build_object('error', format(
             'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
             task.owner, task.owner));
+    END IF;
+    -- A role whose password expired can no longer log in itself; its workflows do not keep
+    -- running SQL as it.
+    IF task.rolvaliduntil < now() THEN
+        RETURN jsonb_build_object('error', format(
+            'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role: ALTER ROLE %s VALID UNTIL ''infinity'' (or a later time)',
+            task.owner, task.rolvaliduntil, task.owner));
     END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;

@@ -278,19 +278,6 @@ END
 $$;
 COMMENT ON FUNCTION sched._alert_group_name(text) IS 'Internal: checks an alert group name.';
 
--- Alert groups a workflow, a start or a schedule names must exist when named.
-CREATE FUNCTION sched._check_alert_group(name text, field text) RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sched.alert_group g WHERE g.name = _check_alert_group.name) THEN
-        RAISE EXCEPTION '%: alert group "%" does not exist; create it with sched.create_alert_group', field, name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION sched._check_alert_group(text, text) IS 'Internal: raises, naming the field, unless the alert group exists.';
-
 CREATE FUNCTION sched.create_alert_group(name text, channels jsonb, description text DEFAULT '') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -359,17 +346,20 @@ BEGIN
     END IF;
     PERFORM sched._check_owner(principal, g.owner, pg_catalog.format('alert group "%s"', name));
     -- The row lock above makes a concurrent definition naming it wait, then see it gone.
-    SELECT pg_catalog.format('workflow "%s"', w.name) INTO user_of
+    SELECT sched._workflow_label(principal, w.name, w.owner) INTO user_of
       FROM sched.workflow w JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
      WHERE v.spec->'notify'->>'alert_group' = g.name
         OR jsonb_path_exists(v.spec, '$.tasks[*].send_result ? (@.alert_group == $g)', jsonb_build_object('g', g.name))
      LIMIT 1;
     IF user_of IS NULL THEN
-        SELECT pg_catalog.format('schedule %s', s.id) INTO user_of FROM sched.schedule s
+        SELECT CASE WHEN sched._may_see(principal, s.owner) THEN pg_catalog.format('schedule %s', s.id)
+                    ELSE 'a schedule of another role' END INTO user_of FROM sched.schedule s
          WHERE s.run_options->'notify'->>'alert_group' = g.name LIMIT 1;
     END IF;
     IF user_of IS NULL THEN
-        SELECT pg_catalog.format('instance %s', wi.id) INTO user_of FROM sched.workflow_instance wi
+        SELECT CASE WHEN sched._may_see(principal, w.owner) THEN pg_catalog.format('instance %s', wi.id)
+                    ELSE 'an instance of another role' END INTO user_of
+          FROM sched.workflow_instance wi JOIN sched.workflow w ON w.id = wi.workflow_id
          WHERE wi.alert_group = g.name AND wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded') LIMIT 1;
     END IF;
     IF user_of IS NOT NULL THEN

@@ -121,7 +121,8 @@ BEGIN
         RAISE EXCEPTION 'task group "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, g.owner, format('task group "%s"', name));
-    SELECT format('workflow "%s" (version %s)', w.name, v.version) INTO used
+    SELECT CASE WHEN sched._may_see(principal, w.owner) THEN format('workflow "%s" (version %s)', w.name, v.version)
+                ELSE 'a workflow of another role' END INTO used
     FROM sched.task_definition td
     JOIN sched.workflow_version v ON v.id = td.workflow_version_id
     JOIN sched.workflow w ON w.id = v.workflow_id

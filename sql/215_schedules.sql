@@ -54,7 +54,8 @@ COMMENT ON FUNCTION sched._next_fire(text, text, timestamptz, timestamptz) IS 'I
 -- options: `own` are the caller's keys, the rest are start options (failure_strategy,
 -- priority, worker_group, params), checked as a start would check them so that no fire fails
 -- on them later.
-CREATE FUNCTION sched._fire_options(principal regrole, workflow text, options jsonb, own text[]) RETURNS sched.workflow
+CREATE FUNCTION sched._fire_options(principal regrole, workflow text, options jsonb, own text[], owner_action text)
+RETURNS sched.workflow
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -67,7 +68,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM sched._check_owner(principal, wf.owner, format('workflow "%s"', wf.name));
+    -- What fires later runs as the workflow's owner: with owner_action, only its members may.
+    IF owner_action IS NULL THEN
+        PERFORM sched._check_owner(principal, wf.owner, format('workflow "%s"', wf.name));
+    ELSE
+        PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), owner_action);
+    END IF;
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -89,17 +95,18 @@ BEGIN
         notify := sched._notify_with((SELECT v.spec->'notify' FROM sched.workflow_version v
                                       WHERE v.workflow_id = wf.id AND v.version = wf.current_version),
                                      options->'notify', 'options.notify');
-        PERFORM sched._check_alert_group(notify->>'alert_group', 'options.notify.alert_group');
+        PERFORM sched._check_use(principal, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
     END IF;
     IF options ? 'worker_group' AND options->>'worker_group' !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
         RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', options->>'worker_group'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM sched._check_use(principal, 'worker_group', options->>'worker_group', 'options.worker_group');
     RETURN wf;
 END
 $$;
-COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[]) IS
-    'Internal: the workflow a schedule or backfill starts, with its options checked (its own keys, and the start options).';
+COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[], text) IS
+    'Internal: the workflow a schedule or backfill starts, with its options checked (its own keys, and the start options); with owner_action, only members of its owner may (sched_admin does not suffice).';
 
 CREATE FUNCTION sched.schedule(workflow text, cron text, options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -116,7 +123,8 @@ DECLARE
     new_id   bigint;
     run_opts jsonb;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire']);
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'],
+                              'schedule it');
     IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
         RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;

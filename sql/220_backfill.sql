@@ -51,7 +51,7 @@ COMMENT ON COLUMN sched.backfill_date.instance_id IS 'Its workflow instance; NUL
 COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.';
 
 -- Starts the dates a backfill may start now; finishes it when nothing is left.
-CREATE FUNCTION sched._advance_backfill(backfill_id bigint) RETURNS void
+CREATE FUNCTION sched._advance_backfill(backfill_id bigint, raise_errors boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -78,9 +78,21 @@ BEGIN
             WHERE bd.backfill_id = b.id AND bd.instance_id IS NULL AND NOT bd.cancelled
             ORDER BY bd.position LIMIT greatest(0, b.parallelism - running)
         LOOP
-            inst := sched._start(b.owner, b.workflow, b.params,
-                                 b.run_options || jsonb_build_object('schedule_time', d.schedule_time::text),
-                                 'complement_data', NULL);
+            BEGIN
+                inst := sched._start(b.owner, b.workflow, b.params,
+                                     b.run_options || jsonb_build_object('schedule_time', d.schedule_time::text),
+                                     'complement_data', NULL);
+            EXCEPTION WHEN others THEN
+                IF raise_errors THEN
+                    RAISE;
+                END IF;
+                -- The instance whose end called this must end whatever the next date's start
+                -- says (a grant revoked since, a cap reached): the backfill stops, failed.
+                RAISE WARNING 'pg_sched: backfill % stops: its date % cannot start: %', b.id, d.schedule_time, SQLERRM;
+                UPDATE sched.backfill_date bd SET cancelled = true
+                WHERE bd.backfill_id = b.id AND bd.instance_id IS NULL;
+                EXIT;
+            END;
             UPDATE sched.workflow_instance SET backfill_id = b.id WHERE id = inst;
             UPDATE sched.backfill_date bd SET instance_id = inst
             WHERE bd.backfill_id = b.id AND bd.position = d.position;
@@ -102,7 +114,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._advance_backfill(bigint) IS
+COMMENT ON FUNCTION sched._advance_backfill(bigint, boolean) IS
     'Internal: starts as many pending dates of a backfill as it may run now (in order), and gives it its final state when nothing is left.';
 
 CREATE FUNCTION sched.backfill(workflow text, "from" timestamptz, "to" timestamptz, options jsonb DEFAULT '{}') RETURNS bigint
@@ -181,7 +193,12 @@ DECLARE
     first_at timestamptz;
     dep      record;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents']);
+    IF dates IS NOT NULL AND cardinality(dates) > 10000 THEN
+        RAISE EXCEPTION 'dates: % dates; a backfill runs at most 10000', cardinality(dates)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Split it into several backfills.';
+    END IF;
+    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents'],
+                              CASE WHEN options->'params' <> '{}' THEN 'backfill it with parameters' END);
     IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
         RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -231,9 +248,14 @@ BEGIN
             GROUP BY w.id, w.name, w.owner
             ORDER BY w.id
         LOOP
-            -- Another role's workflow may depend on this one; it is theirs to backfill.
-            IF NOT (pg_has_role(principal, dep.owner, 'MEMBER') OR pg_has_role(principal, 'sched_admin', 'MEMBER')) THEN
-                RAISE NOTICE 'options.dependents: workflow "%" depends on "%" but belongs to %; not backfilled', dep.name, wf.name, dep.owner;
+            -- Another role's workflow may depend on this one; it is theirs to backfill, and only
+            -- its owner's members may give it parameters.
+            IF NOT sched._may_see(principal, dep.owner) THEN
+                RAISE NOTICE 'options.dependents: a workflow of another role depends on "%"; not backfilled', wf.name;
+                CONTINUE;
+            END IF;
+            IF options->'params' <> '{}' AND NOT pg_has_role(principal, dep.owner, 'MEMBER') THEN
+                RAISE NOTICE 'options.dependents: workflow "%" depends on "%" but only its owner''s members may backfill it with parameters; not backfilled', dep.name, wf.name;
                 CONTINUE;
             END IF;
             PERFORM sched._new_backfill(dep.id, mode, parallel, options,

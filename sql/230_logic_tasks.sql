@@ -675,7 +675,15 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'tasks[%].%: no workflow "%"', r.i, r.field, r.name USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        PERFORM sched._check_owner(owner, w.owner, format('workflow "%s" (tasks[%s].%s)', r.name, r.i, r.field));
+        -- A sub-process runs the other workflow's code as its owner, with parameters from this
+        -- one: only its owner's members may (sched_admin does not suffice). A DEPENDENT task
+        -- only looks at its instances.
+        IF r.field = 'workflow' THEN
+            PERFORM sched._check_owner_strict(owner, w.owner, format('workflow "%s" (tasks[%s].%s)', r.name, r.i, r.field),
+                                              'run it as a sub-process');
+        ELSE
+            PERFORM sched._check_owner(owner, w.owner, format('workflow "%s" (tasks[%s].%s)', r.name, r.i, r.field));
+        END IF;
         IF r.task IS NOT NULL AND r.task <> '*' AND NOT EXISTS (
             SELECT 1 FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
             WHERE v.workflow_id = w.id AND v.version = w.current_version AND td.name = r.task) THEN

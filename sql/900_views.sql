@@ -272,9 +272,9 @@ COMMENT ON COLUMN sched.task_types.created_at IS 'When it was registered; NULL f
 CREATE VIEW sched.alerts WITH (security_barrier) AS
 SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.alert_group,
        d.channel_no, d.channel->>'type' AS channel,
-       CASE d.channel->>'type'
-            WHEN 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(d.channel->'to' || d.channel->'cc')), ', ')
-            WHEN 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
+       CASE WHEN NOT coalesce(sched._visible(g.owner), false) THEN NULL
+            WHEN d.channel->>'type' = 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(d.channel->'to' || d.channel->'cc')), ', ')
+            WHEN d.channel->>'type' = 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
             ELSE d.channel->>'command' END AS target,
        d.state, d.attempts, d.last_error, a.title, a.message, a.details,
        a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
@@ -282,6 +282,8 @@ FROM sched.alert a
 JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
 LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
+-- Addresses, URLs and commands are for the group's owner and sched_admin to see.
+LEFT JOIN sched.alert_group g ON g.name = a.alert_group
 WHERE sched._visible(w.owner);
 COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
 COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
@@ -292,7 +294,7 @@ COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a
 COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';
 COMMENT ON COLUMN sched.alerts.channel_no IS 'Position of the channel in the group, from 1; NULL without a group.';
 COMMENT ON COLUMN sched.alerts.channel IS 'email, webhook or script; NULL without a group.';
-COMMENT ON COLUMN sched.alerts.target IS 'Recipients, URL (or the configured endpoint''s name) or command.';
+COMMENT ON COLUMN sched.alerts.target IS 'Recipients, URL (or the configured endpoint''s name) or command; shown to the alert group''s owner and sched_admin only, NULL for others.';
 COMMENT ON COLUMN sched.alerts.state IS 'pending, sent or failed (after sched.alert_max_attempts attempts); NULL without a group.';
 COMMENT ON COLUMN sched.alerts.attempts IS 'Attempts to send it so far.';
 COMMENT ON COLUMN sched.alerts.last_error IS 'Why the last attempt failed.';
@@ -304,11 +306,20 @@ COMMENT ON COLUMN sched.alerts.next_attempt_at IS 'When it is next tried, while 
 COMMENT ON COLUMN sched.alerts.sent_at IS 'When it was sent.';
 
 CREATE VIEW sched.alert_groups AS
-SELECT g.name, g.channels, g.description, g.owner::text AS owner, g.created_at, g.updated_at
+SELECT g.name,
+       CASE WHEN sched._visible(g.owner) THEN g.channels
+            ELSE (SELECT jsonb_agg(jsonb_build_object('type', c->'type') ORDER BY n)
+                  FROM jsonb_array_elements(g.channels) WITH ORDINALITY AS x(c, n)) END AS channels,
+       g.description, g.owner::text AS owner,
+       sched._visible(g.owner) OR EXISTS (SELECT 1 FROM sched.use_grant u
+                                          WHERE u.kind = 'alert_group' AND u.name = g.name
+                                            AND pg_catalog.pg_has_role(u.role, 'MEMBER')) AS usable,
+       g.created_at, g.updated_at
 FROM sched.alert_group g;
-COMMENT ON VIEW sched.alert_groups IS 'Alert groups and their channels, for every user: workflows of anyone may name them.';
+COMMENT ON VIEW sched.alert_groups IS 'Alert groups, for every user; their addresses, URLs and commands only for their owner and sched_admin.';
 COMMENT ON COLUMN sched.alert_groups.name IS 'Name notify.alert_group and send_result.alert_group refer to.';
-COMMENT ON COLUMN sched.alert_groups.channels IS 'Its channels (email, webhook, script), normalised.';
+COMMENT ON COLUMN sched.alert_groups.channels IS 'Its channels (email, webhook, script), normalised; for others than its owner and sched_admin only their types.';
+COMMENT ON COLUMN sched.alert_groups.usable IS 'Whether you may name it (you own it, are in sched_admin, or were granted it with sched.grant_alert_group).';
 COMMENT ON COLUMN sched.alert_groups.description IS 'Free text.';
 COMMENT ON COLUMN sched.alert_groups.owner IS 'Role that may change or drop it (with sched_admin).';
 COMMENT ON COLUMN sched.alert_groups.created_at IS 'When it was created.';
@@ -417,3 +428,29 @@ COMMENT ON COLUMN sched.backfill_dates.position IS 'Order, from 1.';
 COMMENT ON COLUMN sched.backfill_dates.schedule_time IS 'The date (business time of its instance).';
 COMMENT ON COLUMN sched.backfill_dates.instance_id IS 'Its instance; NULL while pending.';
 COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its instance''s state.';
+
+CREATE VIEW sched.datasources WITH (security_barrier) AS
+SELECT d.name, d.kind, d.description, d.created_by, d.created_at
+FROM sched.datasource d
+WHERE pg_catalog.pg_has_role('sched_admin', 'MEMBER')
+   OR EXISTS (SELECT 1 FROM sched.use_grant u
+              WHERE u.kind = 'datasource' AND u.name = d.name AND pg_catalog.pg_has_role(u.role, 'MEMBER'));
+COMMENT ON VIEW sched.datasources IS 'Datasources you may name in sql and procedure tasks (sched_admin sees all); their connections are in the workers'' --datasources files.';
+COMMENT ON COLUMN sched.datasources.name IS 'Name a task''s datasource refers to.';
+COMMENT ON COLUMN sched.datasources.kind IS 'postgresql or mysql.';
+COMMENT ON COLUMN sched.datasources.description IS 'Free text.';
+COMMENT ON COLUMN sched.datasources.created_by IS 'Role that declared it.';
+COMMENT ON COLUMN sched.datasources.created_at IS 'When.';
+
+CREATE VIEW sched.use_grants WITH (security_barrier) AS
+SELECT u.kind, u.name, u.role, u.granted_by, u.granted_at
+FROM sched.use_grant u
+LEFT JOIN sched.alert_group ag ON u.kind = 'alert_group' AND ag.name = u.name
+LEFT JOIN sched.task_group tg ON u.kind = 'task_group' AND tg.name = u.name
+WHERE sched._visible(u.role) OR coalesce(sched._visible(coalesce(ag.owner, tg.owner)), false);
+COMMENT ON VIEW sched.use_grants IS 'Which roles may name which worker groups, datasources, alert groups and task groups (sched.grant_worker_group, grant_datasource, grant_alert_group, grant_task_group), for the grantee, the group''s owner and sched_admin.';
+COMMENT ON COLUMN sched.use_grants.kind IS 'worker_group, datasource, alert_group or task_group.';
+COMMENT ON COLUMN sched.use_grants.name IS 'Its name.';
+COMMENT ON COLUMN sched.use_grants.role IS 'Role allowed (and its members).';
+COMMENT ON COLUMN sched.use_grants.granted_by IS 'Role that granted it.';
+COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';

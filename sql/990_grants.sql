@@ -45,6 +45,16 @@ GRANT EXECUTE ON FUNCTION
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),
+    sched.create_datasource(text, text, text),
+    sched.drop_datasource(text),
+    sched.grant_worker_group(regrole, text),
+    sched.revoke_worker_group(regrole, text),
+    sched.grant_datasource(regrole, text),
+    sched.revoke_datasource(regrole, text),
+    sched.grant_alert_group(regrole, text),
+    sched.revoke_alert_group(regrole, text),
+    sched.grant_task_group(regrole, text),
+    sched.revoke_task_group(regrole, text),
     sched.register_task_type(text, jsonb, boolean),
     sched.drop_task_type(text)
 TO sched_user, sched_admin;
@@ -66,7 +76,7 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
-                sched.alert_groups
+                sched.alert_groups, sched.datasources, sched.use_grants
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION

@@ -18,6 +18,9 @@ pub static MAX_EDGES: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static MAX_RUNNING_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MAX_SUBPROCESS_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static MAX_SUBPROCESS_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static MAX_UNFINISHED_INSTANCES_PER_ROLE: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MISFIRE_THRESHOLD_S: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static ALERT_MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static ALERT_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
@@ -98,6 +101,38 @@ pub fn init() {
         &MAX_RUNNING_INSTANCES,
         0,
         1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // Sub-processes are admitted with their parent, past sched.max_running_instances, so
+    // one start could otherwise fan out without bound.
+    GucRegistry::define_int_guc(
+        c"sched.max_subprocess_instances",
+        c"Most sub-process instances one top-level instance may create, counting every level below it.",
+        c"A SUB_PROCESS task that would create more fails saying so.",
+        &MAX_SUBPROCESS_INSTANCES,
+        1,
+        10_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.max_subprocess_depth",
+        c"Most levels of sub-processes below a top-level instance.",
+        c"A SUB_PROCESS task that would nest deeper fails saying so.",
+        &MAX_SUBPROCESS_DEPTH,
+        1,
+        1000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.max_unfinished_instances_per_role",
+        c"Most unfinished workflow instances one role may have started (sub-processes not counted); 0 for no limit.",
+        c"A start beyond it is refused, naming the role; a schedule's fire beyond it is skipped with a warning.",
+        &MAX_UNFINISHED_INSTANCES_PER_ROLE,
+        0,
+        10_000_000,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -96,9 +96,14 @@ extension_sql_file!(
     requires = ["worker_api"]
 );
 extension_sql_file!(
+    "../../sql/155_use_grants.sql",
+    name = "use_grants",
+    requires = ["roles"]
+);
+extension_sql_file!(
     "../../sql/160_retention.sql",
     name = "retention",
-    requires = ["roles"]
+    requires = ["use_grants"]
 );
 extension_sql_file!(
     "../../sql/170_params.sql",
@@ -185,6 +190,12 @@ extension_sql_file!("../../sql/990_grants.sql", name = "grants", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // pgrx attaches a captured Rust backtrace to the DETAIL of errors that cross its guards
+    // whenever RUST_BACKTRACE is set in the server's environment: users would read the
+    // extension's internals in their error messages. Capture is decided once, from this.
+    // SAFETY: _PG_init runs in a single-threaded process (the postmaster, or a backend loading
+    // the library), before anything reads the environment concurrently.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     gucs::init();
     owned::init();
     // The master exists only when the library is preloaded: a bgworker cannot be registered

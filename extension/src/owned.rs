@@ -83,8 +83,19 @@ unsafe extern "C-unwind" fn process_utility(
 unsafe extern "C-unwind" fn before_drop_owned(stmt: *mut Node) {
     unsafe {
         let stmt = stmt as *mut pg_sys::DropOwnedStmt;
+        let roles = role_oids((*stmt).roles);
+        // PostgreSQL checks the right to DROP OWNED only when it runs the statement, after this
+        // hook: without the same check first, anyone could drop (or learn the names of) another
+        // role's workflows. A role it does not know, or may not act for, is left to PostgreSQL
+        // to refuse with its own error.
+        let user = pg_sys::GetUserId();
+        if roles
+            .iter()
+            .any(|&role| role == Oid::INVALID || !pg_sys::has_privs_of_role(user, role))
+        {
+            return;
+        }
         if let Some(function) = internal_function("sched._drop_owned(pg_catalog.oid[])") {
-            let roles = role_oids((*stmt).roles);
             call(function, &[datum(roles.into_datum())]);
         }
     }
@@ -98,7 +109,7 @@ unsafe extern "C-unwind" fn after_reassign_owned(stmt: *mut Node) {
             internal_function("sched._reassign_owned(pg_catalog.oid[], pg_catalog.oid)")
         {
             let roles = role_oids((*stmt).roles);
-            let new_owner = pg_sys::get_rolespec_oid((*stmt).newrole, false);
+            let new_owner = pg_sys::get_rolespec_oid((*stmt).newrole, true);
             call(
                 function,
                 &[datum(roles.into_datum()), datum(new_owner.into_datum())],
@@ -111,7 +122,7 @@ unsafe fn role_oids(list: *mut pg_sys::List) -> Vec<Oid> {
     unsafe {
         PgList::<RoleSpec>::from_pg(list)
             .iter_ptr()
-            .map(|role| pg_sys::get_rolespec_oid(role, false))
+            .map(|role| pg_sys::get_rolespec_oid(role, true))
             .collect()
     }
 }

@@ -63,17 +63,27 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Optio
 
 pub struct Cluster {
     pub dir: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Cluster {
     /// A fresh cluster with pg_sched preloaded and created in database `postgres`.
     /// `settings` are extra postgresql.conf lines.
     pub fn start(settings: &[&str]) -> Cluster {
+        Cluster::start_with_env(settings, &[])
+    }
+
+    /// As `start`, with these variables in the server's environment.
+    pub fn start_with_env(settings: &[&str], env: &[(&str, &str)]) -> Cluster {
         let n = CLUSTERS.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("sched-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create cluster dir");
         run_ok(Command::new("chown").arg("postgres").arg(&dir));
+        // Tests run their workers as root, whose tasks without a tenant run as `nobody`, and
+        // tasks write marker files here; sticky, as /tmp, so no task removes another's files.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+            .expect("open the cluster dir to tasks");
         let data = dir.join("data");
         run_ok(
             as_postgres(pg_bin().join("initdb"))
@@ -90,7 +100,13 @@ impl Cluster {
             conf.push('\n');
         }
         std::fs::write(data.join("postgresql.auto.conf"), conf).expect("write settings");
-        let cluster = Cluster { dir };
+        let cluster = Cluster {
+            dir,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
         cluster.start_server();
         let mut db = cluster.connect();
         db.batch_execute(&format!(
@@ -186,7 +202,8 @@ impl Cluster {
                 .arg(self.dir.join("data"))
                 .arg("-l")
                 .arg(self.dir.join("server.log"))
-                .arg("start"),
+                .arg("start")
+                .envs(self.env.iter().map(|(k, v)| (k, v))),
         );
     }
 
@@ -559,33 +576,89 @@ pub fn wait_running(db: &mut Client, instance: i64, n: i64) {
     );
 }
 
-/// A running sched-console for a cluster, on a free loopback port; killed when dropped.
+/// A running sched-console for a cluster, on a free loopback port; killed when dropped. Its
+/// standard error is in `log`.
 pub struct Console {
     pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub log: PathBuf,
     child: std::process::Child,
 }
 
 impl Console {
     pub fn start(cluster: &Cluster) -> Console {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(console_bin())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url"])
-            .arg(format!("host={} dbname=postgres", cluster.dir.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        Console::start_with(cluster, &[])
+    }
+
+    /// A console with extra command line flags.
+    pub fn start_with(cluster: &Cluster, args: &[&str]) -> Console {
+        let (addr, log, mut cmd) = Console::command(cluster, args);
+        let mut child = cmd
             .spawn()
             .expect("start sched-console (make install builds it)");
         wait_for(Duration::from_secs(30), "the console to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "sched-console exited ({status}) instead of listening:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::net::TcpStream::connect(addr).ok()
         });
         Console {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{addr}"),
+            addr,
+            log,
             child,
         }
+    }
+
+    /// Runs a console that must refuse to start: it exits unsuccessfully (within 30 s) and
+    /// without ever listening; returns what it wrote to standard error.
+    pub fn refused(cluster: &Cluster, args: &[&str]) -> String {
+        let (addr, log, mut cmd) = Console::command(cluster, args);
+        // Held as a Console, so that one that does start is killed when the test fails.
+        let mut console = Console {
+            base: format!("http://{addr}"),
+            addr,
+            log,
+            child: cmd
+                .spawn()
+                .expect("start sched-console (make install builds it)"),
+        };
+        let status = wait_for(Duration::from_secs(30), "the console to exit", || {
+            console.child.try_wait().unwrap()
+        });
+        let stderr = console.log();
+        assert!(
+            !status.success(),
+            "sched-console should have refused to start: {status}\n{stderr}"
+        );
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "sched-console listened on {addr} before refusing to start"
+        );
+        stderr
+    }
+
+    fn command(cluster: &Cluster, args: &[&str]) -> (std::net::SocketAddr, PathBuf, Command) {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let log = cluster.dir.join(format!("console-{}.log", addr.port()));
+        let mut cmd = Command::new(console_bin());
+        cmd.args(["--listen", &addr.to_string(), "--database-url"])
+            .arg(format!("host={} dbname=postgres", cluster.dir.display()))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("console log"));
+        (addr, log, cmd)
+    }
+
+    /// What the console wrote to standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -594,4 +667,51 @@ impl Drop for Console {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Makes the cluster verify passwords, as the console requires, for every role but
+/// `postgres` and the workers' role, which stay trusted on the socket (the other tests' way
+/// in).
+pub fn require_passwords(cluster: &Cluster) {
+    set_hba(
+        cluster,
+        &[
+            "local all postgres trust",
+            &format!("local all {WORKER_ROLE} trust"),
+            "local all all scram-sha-256",
+        ],
+    );
+}
+
+/// Replaces the cluster's pg_hba.conf with `lines` (which must keep `postgres` able to
+/// connect) and waits until the server has loaded it: a new connection reports a
+/// configuration load time after the reload was asked for.
+pub fn set_hba(cluster: &Cluster, lines: &[&str]) {
+    let mut db = cluster.connect();
+    let load_time = "SELECT pg_conf_load_time()::text";
+    let before: String = db.query_one(load_time, &[]).unwrap().get(0);
+    std::fs::write(
+        cluster.dir.join("data/pg_hba.conf"),
+        lines.join("\n") + "\n",
+    )
+    .expect("write pg_hba.conf");
+    db.execute("SELECT pg_reload_conf()", &[]).unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "PostgreSQL to load the new pg_hba.conf",
+        || {
+            let now: String = cluster.connect().query_one(load_time, &[]).unwrap().get(0);
+            (now != before).then_some(())
+        },
+    );
+}
+
+/// A connection as `user` with its password (for roles `require_passwords` left no other
+/// way in).
+pub fn connect_with_password(cluster: &Cluster, user: &str, password: &str) -> Client {
+    Client::connect(
+        &format!("{} password={password}", cluster.conn_string(user)),
+        postgres::NoTls,
+    )
+    .unwrap_or_else(|e| panic!("connect as {user} with a password: {e}"))
 }

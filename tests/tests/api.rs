@@ -611,8 +611,10 @@ fn specs_past_the_limits_are_refused_naming_the_setting() {
 fn unfinished_runs_are_found_through_an_index() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
-    db.batch_execute("CREATE ROLE alice LOGIN IN ROLE sched_user")
-        .unwrap();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; SELECT sched.grant_worker_group('alice', 'nobody');",
+    )
+    .unwrap();
     let mut alice = cluster.connect_as("alice");
     define(
         &mut alice,

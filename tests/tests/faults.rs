@@ -80,7 +80,9 @@ fn an_open_stop_transaction_stalls_neither_failover_nor_other_completions() {
     admin
         .batch_execute(
             "CREATE ROLE alice LOGIN IN ROLE sched_user;
-             CREATE ROLE bob LOGIN IN ROLE sched_user;",
+             CREATE ROLE bob LOGIN IN ROLE sched_user;
+             SELECT sched.grant_worker_group('alice', 'g1'), sched.grant_worker_group('bob', 'g1'),
+                    sched.grant_worker_group('bob', 'g2');",
         )
         .unwrap();
     let mut alice = cluster.connect_as("alice");
