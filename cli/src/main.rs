@@ -68,9 +68,13 @@ enum Command {
         task_instance_id: i64,
         #[arg(long)]
         follow: bool,
-        /// Write the log to this file instead of stdout.
+        /// Write the log to this file instead of stdout, as it was stored.
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        /// Print control characters as they are. By default they are shown escaped
+        /// (\u{1b}), so that a task's output cannot drive your terminal.
+        #[arg(long)]
+        raw: bool,
     },
     /// List workflows, instances, schedules, backfills or workers.
     Ls {
@@ -208,7 +212,8 @@ async fn run(cli: Cli) -> Result<u8> {
             task_instance_id,
             follow,
             output,
-        } => logs(&client, task_instance_id, follow, output.as_deref()).await,
+            raw,
+        } => logs(&client, task_instance_id, follow, output.as_deref(), raw).await,
         Command::Ls {
             what,
             workflow,
@@ -368,17 +373,28 @@ async fn logs(
     id: i64,
     follow: bool,
     output: Option<&std::path::Path>,
+    raw: bool,
 ) -> Result<u8> {
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::fs::File::create(path)?),
         None => Box::new(std::io::stdout().lock()),
     };
+    // A file gets the log as stored; stdout is likely a terminal, which the task's output
+    // (escape sequences: retitling, rewriting earlier lines, answer-back) must not drive.
+    let escape = output.is_none() && !raw;
+    fn shown(text: &str, lines: bool, escape: bool) -> std::borrow::Cow<'_, str> {
+        if escape {
+            output::escape_controls(text, lines)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    }
     if !follow {
         let text: String = client
             .query_one("SELECT sched.task_log_text($1)", &[&id])
             .await?
             .get(0);
-        out.write_all(text.as_bytes())?;
+        out.write_all(shown(&text, true, escape).as_bytes())?;
         return Ok(0);
     }
     let mut after = 0i32;
@@ -392,7 +408,7 @@ async fn logs(
         for row in &rows {
             after = row.get(0);
             let line: String = row.get(1);
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", shown(&line, false, escape))?;
         }
         out.flush()?;
         if rows.is_empty() {

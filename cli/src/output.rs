@@ -1,6 +1,26 @@
 //! Human output: aligned tables; `--json` prints values instead.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+
+/// `text` with its control characters (C0 but tab, DEL, C1) written as `\u{1b}`, so that
+/// printing it cannot drive a terminal; newlines are kept when `lines` (they separate lines).
+pub fn escape_controls(text: &str, lines: bool) -> Cow<'_, str> {
+    let control = |c: char| c.is_control() && c != '\t' && !(lines && c == '\n');
+    if !text.chars().any(control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A JSON value as a table cell: strings as they are, null as nothing.
 pub fn cell(value: &Value) -> String {
@@ -48,5 +68,24 @@ pub fn say(json: bool, value: Value, text: &str) {
         println!("{value}");
     } else {
         println!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_but_tabs_and_line_breaks_kept() {
+        let log = "ok\tfine\n\u{1b}]0;owned\u{7}\u{1b}[2J\rX\u{9b}31m\u{7f}\n";
+        assert_eq!(
+            escape_controls(log, true),
+            "ok\tfine\n\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{d}X\\u{9b}31m\\u{7f}\n"
+        );
+        assert_eq!(escape_controls("a\nb", false), "a\\u{a}b");
+        assert!(matches!(
+            escape_controls("plain \u{e9}t\u{e9} \u{65e5}", true),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

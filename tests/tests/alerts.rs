@@ -3,7 +3,6 @@
 //! endpoint and a script, with retries and giving up.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -426,7 +425,18 @@ fn alert_groups_are_checked_and_owned() {
         0,
         "a refused definition left a workflow"
     );
-    // Anyone may name a group; its owner changes it.
+    // A group is named by its owner's workflows and those it was granted to; its owner changes it.
+    let err = error_of(bob.query_one(
+        "SELECT sched.create_workflow('{\"name\": \"w\", \"notify\": {\"strategy\": \"failure\", \"alert_group\": \"team\"}, \"tasks\": [{\"name\": \"a\", \"type\": \"empty\"}]}')",
+        &[],
+    ));
+    assert_eq!(
+        err,
+        "notify.alert_group: role bob may not use alert group \"team\""
+    );
+    alice
+        .execute("SELECT sched.grant_alert_group('bob', 'team')", &[])
+        .unwrap();
     bob.execute(
         "SELECT sched.create_workflow('{\"name\": \"w\", \"notify\": {\"strategy\": \"failure\", \"alert_group\": \"team\"}, \"tasks\": [{\"name\": \"a\", \"type\": \"empty\"}]}')",
         &[],
@@ -463,20 +473,24 @@ fn alert_groups_are_checked_and_owned() {
             &[],
         )
         .unwrap();
-    let channels: Value = bob
-        .query_one(
+    // Its addresses are for its owner (and sched_admin); others see the channels' types.
+    let channels = |db: &mut Client| -> Value {
+        db.query_one(
             "SELECT channels FROM sched.alert_groups WHERE name = 'team'",
             &[],
         )
         .unwrap()
-        .get(0);
+        .get(0)
+    };
     assert_eq!(
-        channels,
+        channels(&mut alice),
         json!([{"type": "email", "to": ["all@example.com"], "cc": ["boss@example.com"]}])
     );
+    assert_eq!(channels(&mut bob), json!([{"type": "email"}]));
+    // Who uses it is named only to those who may see that workflow.
     let err = error_of(alice.query_one("SELECT sched.drop_alert_group('team')", &[]));
     assert!(
-        err.contains("alert group \"team\" is in use by workflow \"w\""),
+        err.contains("alert group \"team\" is in use by a workflow of another role"),
         "{err}"
     );
     bob.execute("SELECT sched.drop_workflow('w')", &[]).unwrap();
@@ -506,7 +520,7 @@ fn email_webhook_and_script_channels_deliver_and_retry() {
         {"type": "webhook", "url": hook.url("/flaky")},
         {"type": "webhook", "endpoint": "secret-hook", "format": "slack"},
         {"type": "webhook", "url": hook.url("/down"), "format": "feishu"},
-        {"type": "script", "command": format!("cat > {}; echo \"$SCHED_ALERT_EVENT\" >> {0}.event", script_out.display())},
+        {"type": "script", "command": format!("cat > {}; id -un > {0}.user; echo \"$SCHED_ALERT_EVENT\" >> {0}.event", script_out.display())},
         {"type": "webhook", "url": "http://localhost:9/elsewhere"},
     ]);
     db.execute("SELECT sched.create_alert_group('ops', $1)", &[&channels])
@@ -590,6 +604,13 @@ fn email_webhook_and_script_channels_deliver_and_retry() {
         serde_json::from_str(&std::fs::read_to_string(&script_out).ok()?).ok()
     });
     assert_eq!(script["workflow_instance_id"], id);
+    // A root worker runs scripts as its default tenant, never as root.
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.user", script_out.display()))
+            .unwrap()
+            .trim(),
+        "nobody"
+    );
 
     // /down fails every time: after three attempts it is failed, with the reason.
     let states: Vec<(i32, String, i32, Option<String>)> = wait_for(
@@ -662,7 +683,10 @@ fn a_sql_result_is_mailed_as_a_table_and_a_csv_attachment() {
             "send_result": {"alert_group": "reports", "title": "Totals for ${day}", "rows": 5}}]}"#,
     );
     let config = alerts_file(&cluster, smtp.port, &hook);
-    let _worker = cluster.worker("w1", &["--alerts", config.to_str().unwrap()]);
+    let _worker = cluster.worker(
+        "w1",
+        &["--alerts", config.to_str().unwrap(), "--group", "default"],
+    );
     let id = start(&mut db, "report");
     assert_eq!(wait(&mut db, id, 60), "succeeded");
     let mail = &smtp.wait_messages(1)[0];
@@ -743,7 +767,10 @@ fn timeouts_and_fault_tolerance_alert_the_group_whatever_the_strategy() {
         .to_string(),
     );
     let config = alerts_file(&cluster, free_port(), &hook);
-    let _alerts = cluster.worker("alerts", &["--alerts", config.to_str().unwrap()]);
+    let _alerts = cluster.worker(
+        "alerts",
+        &["--alerts", config.to_str().unwrap(), "--group", "default"],
+    );
     let mut doomed = cluster.worker("doomed", &["--group", "doomed"]);
     let late = start(&mut db, "late");
     let lost = start(&mut db, "lost");

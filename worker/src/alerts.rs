@@ -63,9 +63,9 @@ struct Endpoint {
 pub struct Settings {
     smtp: Option<Smtp>,
     endpoints: HashMap<String, Endpoint>,
-    /// URL prefixes a channel's own `url` must start with; None allows any. Users write those
-    /// URLs, so this keeps the alert workers from posting into networks they should not.
-    allowed_urls: Option<Vec<String>>,
+    /// Where a channel's own `url` may point; None allows any. Users write those URLs, so
+    /// this keeps the alert workers from posting into networks they should not.
+    allowed_urls: Option<Vec<reqwest::Url>>,
     script_timeout: Duration,
 }
 
@@ -107,8 +107,10 @@ impl Settings {
             None => None,
             Some(v) => Some(
                 v.as_array()
-                    .and_then(|a| a.iter().map(|p| p.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
-                    .ok_or("allowed_urls: must be an array of URL prefixes, e.g. [\"https://hooks.slack.com/\"]")?,
+                    .ok_or("allowed_urls: must be an array of URL prefixes, e.g. [\"https://hooks.slack.com/\"]")?
+                    .iter()
+                    .map(parse_allowed)
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
         };
         let smtp = obj.get("smtp").map(parse_smtp).transpose()?;
@@ -135,6 +137,71 @@ impl Settings {
             script_timeout,
         })
     }
+}
+
+/// An `allowed_urls` entry: scheme, host, optional port and path, nothing else.
+fn parse_allowed(value: &Value) -> Result<reqwest::Url, String> {
+    let text = value
+        .as_str()
+        .ok_or("allowed_urls: every entry must be a string")?;
+    let url = reqwest::Url::parse(text).map_err(|e| format!("allowed_urls: {text:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(format!(
+            "allowed_urls: {text:?} is not allowed; an entry is http(s)://host[:port][/path], \
+             without credentials, query or fragment"
+        ));
+    }
+    Ok(url)
+}
+
+/// Whether `url` is under `allowed`: the same scheme, host and port (a default port counts as
+/// given), and a path under its path on a segment boundary (`/x` covers `/x` and `/x/y`, not
+/// `/xy`). Both are parsed URLs, so `https://hooks.example.com.evil.com/` and
+/// `https://hooks.example.com@evil.com/` are other hosts, and dot segments are resolved.
+fn is_allowed(url: &reqwest::Url, allowed: &reqwest::Url) -> bool {
+    if url.scheme() != allowed.scheme()
+        || url.host() != allowed.host()
+        || url.port_or_known_default() != allowed.port_or_known_default()
+    {
+        return false;
+    }
+    let (path, prefix) = (url.path(), allowed.path());
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A channel's own URL, checked against what this worker may post to.
+fn channel_url(text: &str, allowed: Option<&[reqwest::Url]>) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text}: not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{text}: not an http:// or https:// URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the webhook url carries credentials; put them in an endpoint of the alert \
+                    workers' --alerts file"
+                .into(),
+        );
+    }
+    if let Some(allowed) = allowed
+        && !allowed.iter().any(|a| is_allowed(&url, a))
+    {
+        return Err(format!(
+            "{text} is not under an allowed_urls prefix of this worker's --alerts file"
+        ));
+    }
+    Ok(url)
 }
 
 fn parse_smtp(value: &Value) -> Result<Smtp, String> {
@@ -215,7 +282,10 @@ fn parse_endpoint(name: &str, value: &Value) -> Result<Endpoint, String> {
     let url = obj
         .get("url")
         .and_then(Value::as_str)
-        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .filter(|u| {
+            (u.starts_with("http://") || u.starts_with("https://"))
+                && reqwest::Url::parse(u).is_ok_and(|u| u.host().is_some())
+        })
         .ok_or_else(|| format!("{}: required, an http:// or https:// URL", at("url")))?
         .to_owned();
     let mut headers = Vec::new();
@@ -359,28 +429,25 @@ impl Sender {
 
     async fn webhook(&self, alert: &ClaimedAlert) -> Result<(), String> {
         let secret = alert.channel["endpoint"].is_string();
-        let (url, headers): (&str, &[(String, String)]) = match (
+        let (url, headers): (reqwest::Url, &[(String, String)]) = match (
             alert.channel["url"].as_str(),
             alert.channel["endpoint"].as_str(),
         ) {
-            (Some(url), _) => {
-                if let Some(allowed) = &self.settings.allowed_urls
-                    && !allowed.iter().any(|p| url.starts_with(p.as_str()))
-                {
-                    return Err(format!(
-                        "{url} is not under an allowed_urls prefix of this worker's --alerts file"
-                    ));
-                }
-                (url, &[])
-            }
+            (Some(url), _) => (
+                channel_url(url, self.settings.allowed_urls.as_deref())?,
+                &[],
+            ),
             (None, Some(name)) => {
                 let e = self.settings.endpoints.get(name).ok_or_else(|| {
                     format!("this worker's --alerts file names no webhook endpoint \"{name}\"")
                 })?;
-                (&e.url, &e.headers)
+                let url = reqwest::Url::parse(&e.url)
+                    .map_err(|err| format!("webhook endpoint \"{name}\": {err}"))?;
+                (url, &e.headers)
             }
             _ => return Err("webhook channel without url or endpoint".into()),
         };
+        let url = &url;
         let text = format!("{}\n{}", alert.title, alert.message);
         let body = match alert.channel["format"].as_str().unwrap_or("json") {
             "slack" => json!({"text": text}),
@@ -390,7 +457,7 @@ impl Sender {
         };
         let mut request = self
             .http
-            .post(url)
+            .post(url.clone())
             .header("content-type", "application/json")
             .body(body.to_string());
         for (k, v) in headers {
@@ -399,13 +466,13 @@ impl Sender {
         let response = request
             .send()
             .await
-            .map_err(|e| format!("POST {}: {e}", shown_url(url, secret)))?;
+            .map_err(|e| format!("POST {}: {e}", shown_url(url.as_str(), secret)))?;
         let status = response.status();
         let answer = response.text().await.unwrap_or_default();
         if !status.is_success() {
             return Err(format!(
                 "POST {}: HTTP {status}: {}",
-                shown_url(url, secret),
+                shown_url(url.as_str(), secret),
                 answer.chars().take(300).collect::<String>()
             ));
         }
@@ -415,7 +482,7 @@ impl Sender {
                 if let Some(code) = reply.get(key).and_then(Value::as_i64).filter(|c| *c != 0) {
                     return Err(format!(
                         "POST {}: answered {key} {code}: {}",
-                        shown_url(url, secret),
+                        shown_url(url.as_str(), secret),
                         answer.chars().take(300).collect::<String>()
                     ));
                 }
@@ -425,15 +492,23 @@ impl Sender {
     }
 
     /// `bash -c command` with the alert as JSON on stdin and a bare environment: the
-    /// worker's own (its connection string) is not the script's business.
+    /// worker's own (its connection string) is not the script's business. On a root worker it
+    /// runs as the default tenant, as tasks do: a script channel is sched_admin's, and
+    /// sched_admin is not root on the workers' hosts.
     async fn script(&self, alert: &ClaimedAlert) -> Result<(), String> {
         let command = alert.channel["command"]
             .as_str()
             .ok_or("script channel without command")?;
-        let mut child = tokio::process::Command::new(crate::executor::bash())
+        let mut cmd = tokio::process::Command::new(crate::executor::bash());
+        cmd.env_clear();
+        if let Some(run_as) = crate::users::for_task(None)? {
+            cmd.uid(run_as.user.uid)
+                .gid(run_as.user.gid)
+                .env("HOME", &run_as.user.home);
+        }
+        let mut child = cmd
             .arg("-c")
             .arg(command)
-            .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("SCHED_ALERT_ID", alert.alert_id.to_string())
             .env("SCHED_ALERT_EVENT", &alert.event)
@@ -722,6 +797,66 @@ mod tests {
                 assert!(!line.contains('\n'), "a bare line feed in {line:?}");
                 assert!(line.len() <= 998, "a line of {} bytes", line.len());
             }
+        }
+    }
+
+    #[test]
+    fn allowed_urls_compare_scheme_host_port_and_whole_path_segments() {
+        let allowed = |prefixes: &[&str]| {
+            Settings::parse(&json!({ "allowed_urls": prefixes }))
+                .unwrap()
+                .allowed_urls
+                .unwrap()
+        };
+        let check = |prefixes: &[&str], url: &str| channel_url(url, Some(&allowed(prefixes)));
+        let host = &["https://hooks.example.com"];
+        for ok in [
+            "https://hooks.example.com/",
+            "https://hooks.example.com/services/T1",
+            "HTTPS://HOOKS.EXAMPLE.COM/x",
+            "https://hooks.example.com:443/x",
+        ] {
+            assert!(check(host, ok).is_ok(), "{ok}");
+        }
+        for lookalike in [
+            "https://hooks.example.com.evil.com/",
+            "https://hooks.example.com@evil.com/",
+            "https://hooks.example.com:8443/",
+            "http://hooks.example.com/",
+            "https://evil.com/https://hooks.example.com/",
+            "https://evil.com/?u=https://hooks.example.com",
+            "https://hooks.example.co/",
+        ] {
+            let err = check(host, lookalike).unwrap_err();
+            assert!(
+                err.contains("not under an allowed_urls prefix") || err.contains("credentials"),
+                "{lookalike}: {err}"
+            );
+        }
+        let path = &["https://hooks.example.com/x"];
+        assert!(check(path, "https://hooks.example.com/x").is_ok());
+        assert!(check(path, "https://hooks.example.com/x/y").is_ok());
+        assert!(check(path, "https://hooks.example.com/xy").is_err());
+        assert!(check(path, "https://hooks.example.com/x/../y").is_err());
+        assert!(check(path, "https://hooks.example.com/").is_err());
+        let slash = &["https://hooks.example.com/x/"];
+        assert!(check(slash, "https://hooks.example.com/x/y").is_ok());
+        assert!(check(slash, "https://hooks.example.com/xy").is_err());
+        let port = &["http://127.0.0.1:8080/hook"];
+        assert!(check(port, "http://127.0.0.1:8080/hook/a").is_ok());
+        assert!(check(port, "http://127.0.0.1:8081/hook/a").is_err());
+        assert!(check(port, "http://127.0.0.1/hook/a").is_err());
+        assert!(channel_url("https://u:p@hooks.example.com/", None).is_err());
+        assert!(channel_url("file:///etc/passwd", None).is_err());
+        for bad in [
+            json!("hooks.example.com"),
+            json!("ftp://hooks.example.com/"),
+            json!("https://u@hooks.example.com/"),
+            json!("https://hooks.example.com/?a=1"),
+            json!(7),
+        ] {
+            let err = Settings::parse(&json!({ "allowed_urls": [bad] })).unwrap_err();
+            assert!(err.starts_with("allowed_urls:"), "{err}");
         }
     }
 

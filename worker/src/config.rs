@@ -33,8 +33,8 @@ pub struct Config {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// Worker group to serve; repeat for several.
-    #[arg(long = "group", default_value = "default")]
+    /// Worker group to serve; repeat for several [default: default, or none with --alerts].
+    #[arg(long = "group")]
     pub groups: Vec<String>,
 
     /// Tasks run at once at most [default: number of CPUs].
@@ -63,17 +63,26 @@ pub struct Config {
     #[arg(long, env = "SCHED_DATASOURCES")]
     pub datasources: Option<PathBuf>,
 
-    /// Deliver alerts too, with the SMTP server, credentials, sender and webhook endpoints of
-    /// this JSON file (mode 0600): {"smtp": {"host", "port", "tls", "user", "password",
-    /// "from"}, "webhooks": {name: {"url", "headers"}}, "allowed_urls": [prefix, ...],
-    /// "script_timeout_s"}.
+    /// Deliver alerts, with the SMTP server, credentials, sender and webhook endpoints of this
+    /// JSON file (mode 0600): {"smtp": {"host", "port", "tls", "user", "password", "from"},
+    /// "webhooks": {name: {"url", "headers"}}, "allowed_urls": [prefix, ...],
+    /// "script_timeout_s"}. Without --group the worker then runs no tasks.
     #[arg(long, env = "SCHED_ALERTS")]
     pub alerts: Option<PathBuf>,
 
-    /// Directory under which each task gets its own working directory.
-    #[arg(long, default_value_os_t = std::env::temp_dir().join("sched-worker"))]
-    pub work_dir: std::path::PathBuf,
+    /// OS user that tasks without a tenant run as when the worker runs as root (never root
+    /// itself); a worker of another user runs them as its own user.
+    #[arg(long, env = "SCHED_DEFAULT_TENANT")]
+    pub default_tenant: Option<String>,
+
+    /// Directory under which each task gets its own working directory; it must belong to the
+    /// worker's user and be writable by nobody else [default: /var/lib/sched-worker as root,
+    /// else $XDG_STATE_HOME/sched-worker or ~/.local/state/sched-worker].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
+
+pub const DEFAULT_TENANT: &str = "nobody";
 
 impl Config {
     /// The connection string, from the command line or from --database-url-file.
@@ -112,6 +121,41 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(1)
         })
+    }
+
+    /// The groups this worker serves. A worker named to deliver alerts serves none unless
+    /// told: its alert file holds secrets (SMTP and webhook credentials), which the tasks it
+    /// would otherwise run could reach.
+    pub fn groups(&self) -> Vec<String> {
+        if !self.groups.is_empty() || self.alerts.is_some() {
+            return self.groups.clone();
+        }
+        vec!["default".to_owned()]
+    }
+
+    /// `--work-dir`, or the default for the worker's user: never a world-writable place such
+    /// as /tmp, where another local user could create it first and plant task directories.
+    pub fn work_dir(&self) -> Result<PathBuf, String> {
+        if let Some(dir) = &self.work_dir {
+            return Ok(dir.clone());
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            return Ok(PathBuf::from("/var/lib/sched-worker"));
+        }
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute())
+                    .map(|home| home.join(".local/state"))
+            })
+            .ok_or(
+                "--work-dir: required, as neither XDG_STATE_HOME nor HOME is set to an absolute path",
+            )?;
+        Ok(state.join("sched-worker"))
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -109,12 +109,6 @@ impl Datasources {
     pub fn get(&self, name: &str) -> Option<&Datasource> {
         self.0.get(name)
     }
-
-    pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
-    }
 }
 
 fn read_secret(path: &Path, field: &str) -> Result<String, String> {

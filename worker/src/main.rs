@@ -12,8 +12,10 @@ mod output;
 mod reporter;
 mod slots;
 mod timer;
+mod users;
 mod wakeups;
 mod watchdog;
+mod workdir;
 mod worker;
 
 use clap::Parser;

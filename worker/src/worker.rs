@@ -24,8 +24,10 @@ use crate::notifier::{self, Wake};
 use crate::output;
 use crate::reporter::{self, Lease};
 use crate::slots::Slots;
+use crate::users;
 use crate::wakeups::Budget;
 use crate::watchdog;
+use crate::workdir::WorkDir;
 
 const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
 /// After the grace period: how long killed tasks' outcomes may take to reach the database.
@@ -65,9 +67,23 @@ pub async fn run(config: Config) -> Result<()> {
              from the process list or environment; put the connection string in --database-url-file"
         );
     }
-    // Before registering: a registered worker may be given tasks at once.
-    std::fs::create_dir_all(&config.work_dir)
-        .with_context(|| format!("cannot create --work-dir {}", config.work_dir.display()))?;
+    users::init(config.default_tenant.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    // Before registering: a registered worker may be given tasks at once. A root worker's
+    // tasks run as other users, who must be able to reach their own directories by path
+    // (many tools open files by absolute path), so others may search it but not list it.
+    // SAFETY: geteuid has no preconditions.
+    let create_mode = if unsafe { libc::geteuid() } == 0 {
+        0o711
+    } else {
+        0o700
+    };
+    let work_dir = Arc::new(
+        WorkDir::open(
+            &config.work_dir().map_err(|e| anyhow::anyhow!(e))?,
+            create_mode,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?,
+    );
     let datasources = Arc::new(match &config.datasources {
         Some(path) => Datasources::load(path).map_err(|e| anyhow::anyhow!(e))?,
         None => Datasources::default(),
@@ -77,7 +93,7 @@ pub async fn run(config: Config) -> Result<()> {
     let registration = Registration {
         name: config.name(),
         host: config::host_name(),
-        groups: config.groups.clone(),
+        groups: config.groups(),
         slots: config.slots(),
     };
     let first_id = db::register(
@@ -103,7 +119,7 @@ pub async fn run(config: Config) -> Result<()> {
                 pool.clone(),
                 worker_id.clone(),
                 settings,
-                config.work_dir.clone(),
+                work_dir.path().to_owned(),
                 rx,
             );
             Some(tx)
@@ -148,7 +164,7 @@ pub async fn run(config: Config) -> Result<()> {
         pool: pool.clone(),
         registration,
         context: executor::Context {
-            work_dir: config.work_dir.clone(),
+            work_dir,
             reports,
             pool: pool.clone(),
             database: database_config,
@@ -227,6 +243,10 @@ impl Worker {
             if allowed && want_kill_check {
                 want_kill_check = false;
                 self.kill_requested().await;
+            }
+            if self.registration.groups.is_empty() {
+                // Serves no group (alerts only): there is nothing it could claim.
+                want_claim = false;
             }
             if allowed && matches!(shutdown, Shutdown::No) && want_claim {
                 // With no slot free (busy, or the reporter is refilling them) the wish stays,

@@ -22,18 +22,14 @@ impl Execution for Datasource {
     fn start(&self, task: &Claimed, context: &Context) -> Started {
         let name = task.settings["datasource"].as_str().unwrap_or_default();
         let Some(source) = context.datasources.get(name).cloned() else {
-            let known = context.datasources.names();
+            // Only the name asked for: which datasources a worker holds is its operator's
+            // business, not that of whoever can name one in a task.
             return not_started(
                 &context.reports,
                 task.lease(),
                 format!(
-                    "this worker has no datasource {name:?} (it has: {}); add it to its --datasources file, \
-                     or give the task the worker_group of workers that have it",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
+                    "datasource: this worker has no datasource {name:?}; add it to its --datasources \
+                     file, or give the task the worker_group of workers that have it"
                 ),
             );
         };

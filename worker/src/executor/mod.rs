@@ -9,7 +9,6 @@ mod in_database;
 mod process;
 mod sql;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI32;
 use std::time::SystemTime;
@@ -53,7 +52,7 @@ pub fn enforced_timeout(settings: &serde_json::Value) -> Option<(std::time::Dura
 
 /// What every execution may use.
 pub struct Context {
-    pub work_dir: PathBuf,
+    pub work_dir: Arc<crate::workdir::WorkDir>,
     pub reports: Reports,
     pub pool: Pool,
     /// For the connection a task on the scheduler's database holds while it runs.
@@ -95,6 +94,10 @@ impl Stop {
 
 pub fn start(task: &Claimed, context: &Context) -> Started {
     let lease = task.lease();
+    // The claim refused what the task names (a datasource its owner may not use).
+    if let Some(why) = task.settings.get("refused").and_then(|e| e.as_str()) {
+        return not_started(&context.reports, lease, why.to_owned());
+    }
     // A parameter that could only be resolved when the task was claimed, and failed.
     if let Some(why) = task.settings.get("resolve_error").and_then(|e| e.as_str()) {
         return not_started(

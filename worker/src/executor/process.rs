@@ -7,10 +7,12 @@
 //! A task sees an allowlisted environment, never the worker's (whose connection string may
 //! hold the database password): `PATH`, `HOME`, `LANG`, `LC_*`, `TZ`, the `SCHED_*` task
 //! variables, `SPARK_HOME` when the worker has `--spark-home`, and the `env` its workflow and
-//! task declare. A task with a tenant runs as that OS user (uid, gid, no supplementary
-//! groups, its home as `HOME`), which only a worker running as root can do.
+//! task declare. On a worker running as root a task runs as its tenant, or without one as
+//! `--default-tenant` (uid, gid, no supplementary groups, that user's home as `HOME`); see
+//! `users`.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -30,6 +32,9 @@ use crate::db::Claimed;
 use crate::out_params::OutParams;
 use crate::output::{CappedLines, LogBudget, to_text};
 use crate::reporter::{Lease, Outcome, Reports};
+use crate::users::{self, RunAs};
+use crate::workdir::{self, WorkDir};
+
 /// After the script exits, how long output still held open by escaped processes is read.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
 
@@ -60,53 +65,6 @@ fn inherited_env() -> &'static [(OsString, OsString)] {
     })
 }
 
-/// The OS user a task of a tenant runs as.
-struct Tenant {
-    uid: u32,
-    gid: u32,
-    home: OsString,
-}
-
-/// Looks the tenant up on this host; the error is the task's failure message.
-fn tenant(name: &str) -> Result<Tenant, String> {
-    let c_name =
-        CString::new(name).map_err(|_| format!("tenant {name:?}: not a valid user name"))?;
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: every pointer is valid for the call; the strings it fills point into buf.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            c_name.as_ptr(),
-            &mut entry,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() {
-        return Err(format!(
-            "tenant {name:?}: no such OS user on worker host {}",
-            crate::config::host_name()
-        ));
-    }
-    // SAFETY: getpwnam_r succeeded, so pw_dir is a NUL-terminated string inside buf.
-    let home = OsStr::from_bytes(unsafe { CStr::from_ptr(entry.pw_dir) }.to_bytes()).to_owned();
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 && euid != entry.pw_uid {
-        return Err(format!(
-            "tenant {name:?}: this worker runs as uid {euid} and cannot switch to another OS user; \
-             run it as root to serve tenants"
-        ));
-    }
-    Ok(Tenant {
-        uid: entry.pw_uid,
-        gid: entry.pw_gid,
-        home,
-    })
-}
-
 /// Resolves bash on PATH; the worker refuses to start without it.
 pub fn find_bash() -> Result<(), String> {
     let found = find_program(Path::new("bash"))
@@ -117,22 +75,49 @@ pub fn find_bash() -> Result<(), String> {
 
 /// Resolves `--python` (a path, or a name on PATH) once.
 pub fn find_python(python: &Path) -> Result<(), String> {
-    let found = find_program(python).ok_or_else(|| {
-        format!(
+    let found = find_program(python).ok_or_else(|| match find(python, false) {
+        Some(there) => format!(
+            "python interpreter {} is {}, which the unprivileged users tasks run as cannot run \
+             (it, or a directory above it, is closed to others); install one they can or pass --python",
+            python.display(),
+            there.display()
+        ),
+        None => format!(
             "python interpreter {} was not found or is not executable; install it or pass --python",
             python.display()
-        )
+        ),
     });
     let _ = PYTHON.set(found.clone());
     found.map(|_| ())
 }
 
+/// A program the worker starts for tasks. A root worker runs tasks as other users, who must
+/// be able to run it too: there it takes only programs that others may execute through
+/// directories others may search (a python under /root, say, is passed over for the next one
+/// on PATH).
 fn find_program(program: &Path) -> Option<PathBuf> {
+    // SAFETY: geteuid has no preconditions.
+    find(program, unsafe { libc::geteuid() } == 0)
+}
+
+fn find(program: &Path, as_others: bool) -> Option<PathBuf> {
     let executable = |candidate: &Path| {
-        candidate
-            .metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
+        let Ok(real) = candidate.canonicalize() else {
+            return false;
+        };
+        let mode = |p: &Path| p.metadata().map(|m| m.permissions().mode()).ok();
+        match mode(&real) {
+            Some(m) if real.is_file() && m & 0o111 != 0 => {
+                let searchable = |p: &Path| {
+                    p.ancestors()
+                        .skip(1)
+                        .filter(|dir| !dir.as_os_str().is_empty())
+                        .all(|dir| mode(dir).is_some_and(|m| m & 0o001 != 0))
+                };
+                !as_others || (m & 0o001 != 0 && searchable(&real) && searchable(candidate))
+            }
+            _ => false,
+        }
     };
     if program.components().count() > 1 {
         return executable(program).then(|| program.to_owned());
@@ -226,10 +211,14 @@ impl Execution for Process {
                 Program::Command(interpreter, command.to_owned())
             }
         };
-        let dir = context
-            .work_dir
-            .join(format!("task-{}", task.task_instance_id));
-        start_process(task, lease, program, dir, reports.clone(), outs)
+        start_process(
+            task,
+            lease,
+            program,
+            &context.work_dir,
+            reports.clone(),
+            outs,
+        )
     }
 }
 
@@ -251,14 +240,16 @@ fn start_process(
     task: &Claimed,
     lease: Lease,
     program: Program,
-    dir: PathBuf,
+    work_dir: &WorkDir,
     reports: Reports,
     mut outs: Option<OutParams>,
 ) -> Started {
-    let tenant = match task.tenant.as_deref().map(tenant).transpose() {
-        Ok(tenant) => tenant,
+    let run_as = match users::for_task(task.tenant.as_deref()) {
+        Ok(run_as) => run_as,
         Err(why) => return not_started(&reports, lease, why),
     };
+    let name = format!("task-{}", task.task_instance_id);
+    let dir = work_dir.path().join(&name);
     let mut command = match &program {
         Program::Shell(script) => {
             let mut command = Command::new(bash());
@@ -277,7 +268,6 @@ fn start_process(
         }
     };
     command
-        .current_dir(&dir)
         .env_clear()
         .envs(inherited_env().iter().map(|(k, v)| (k, v)))
         .env("SCHED_TASK_INSTANCE_ID", task.task_instance_id.to_string())
@@ -304,25 +294,34 @@ fn start_process(
                 .filter_map(|(k, v)| v.as_str().map(|v| (k, v))),
         );
     }
-    if let (Some(tenant), Some(name)) = (&tenant, &task.tenant) {
-        // std clears the supplementary groups when a root parent sets the uid.
+    if let Some(RunAs { user, .. }) = &run_as {
         command
-            .uid(tenant.uid)
-            .gid(tenant.gid)
-            .env("HOME", &tenant.home)
-            .env("USER", name)
-            .env("LOGNAME", name);
+            .env("HOME", &user.home)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
     }
-    let prepared = std::fs::create_dir_all(&dir)
-        .and_then(|()| match &tenant {
-            Some(t) => std::os::unix::fs::chown(&dir, Some(t.uid), Some(t.gid)),
-            None => Ok(()),
-        })
-        .and_then(|()| match &program {
-            Program::Python(_, script) => std::fs::write(dir.join(PYTHON_SCRIPT), script),
-            Program::Shell(_) | Program::Command(..) => Ok(()),
-        });
-    let mut child = match prepared.and_then(|()| command.spawn()) {
+    let switch = run_as
+        .as_ref()
+        .filter(|r| r.switch)
+        .map(|r| (r.user.uid, r.user.gid));
+    let prepared = work_dir.create(&name, switch).and_then(|task_dir| {
+        if let Program::Python(_, script) = &program {
+            workdir::write_new(&task_dir, PYTHON_SCRIPT, script.as_bytes())?;
+        }
+        Ok(task_dir)
+    });
+    let spawned = prepared.and_then(|task_dir| {
+        match switch {
+            Some((uid, gid)) => enter_as(&mut command, task_dir, uid, gid),
+            // Nothing to drop: std spawns without forking the worker (posix_spawn), and only
+            // the worker's own user, who owns the work directory, could swap the directory.
+            None => {
+                command.current_dir(&dir);
+            }
+        }
+        command.spawn()
+    });
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
             let what = match &program {
@@ -334,10 +333,11 @@ fn start_process(
                 what.display(),
                 dir.display()
             );
-            remove_later(dir);
+            remove_later(work_dir.removal_path(&name));
             return hand_back(&reports, lease, why);
         }
     };
+    let dir = work_dir.removal_path(&name);
     let started = SystemTime::now();
     let timeout = super::enforced_timeout(&task.settings);
     let mut timeout_at = timeout
@@ -440,6 +440,32 @@ fn start_process(
     Started {
         stop: group.map(Stop::ProcessGroup),
         handed_back: None,
+    }
+}
+
+/// The child enters its task directory (by the handle the worker created it through, while
+/// still root: the work directory need not be searchable by the task's user) and then drops
+/// to the task's user, supplementary groups first and the uid last, after which it cannot
+/// regain root.
+fn enter_as(command: &mut Command, task_dir: OwnedFd, uid: u32, gid: u32) {
+    // SAFETY: the closure runs in the forked child before exec and calls only async-signal-
+    // safe functions (fchdir, setgroups, setgid, setuid, errno); task_dir stays open in the
+    // child until exec (O_CLOEXEC) and is closed in the worker when the command is dropped.
+    unsafe {
+        command.pre_exec(move || {
+            let check = |rc: libc::c_int| {
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            check(libc::fchdir(task_dir.as_raw_fd()))?;
+            check(libc::setgroups(0, std::ptr::null()))?;
+            check(libc::setgid(gid))?;
+            check(libc::setuid(uid))?;
+            Ok(())
+        });
     }
 }
 
