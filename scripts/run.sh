@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: a throwaway local cluster under .run/ (socket only, no TCP port) with pg_sched
-# preloaded, one sched-worker and an example workflow. Ctrl-C or `make stop` stops it all.
+# preloaded, one sched-worker, an example workflow and the web console, which a demo role
+# signs in to with its password. Ctrl-C or `make stop` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=$PWD/.run
@@ -9,6 +10,7 @@ DATA=$RUN_DIR/data
 WORKER_PID=$RUN_DIR/worker.pid
 CONSOLE_PID=$RUN_DIR/console.pid
 CONSOLE_LISTEN=${SCHED_CONSOLE_LISTEN:-127.0.0.1:8080}
+DEMO_PASSWORD_FILE=$RUN_DIR/demo.password
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -46,7 +48,21 @@ listen_addresses = ''
 unix_socket_directories = '$RUN_DIR'
 CONF
 fi
+# The console signs a role in only when PostgreSQL verified its password, so every role but
+# the two this script and the worker log in as (trusted on the socket; the console refuses
+# them) must give one. Rewritten each time: clusters of earlier runs trusted every role.
+as_postgres tee "$DATA/pg_hba.conf" >/dev/null <<'HBA'
+# written by scripts/run.sh
+local  all  postgres    trust
+local  all  run_worker  trust
+local  all  all         scram-sha-256
+HBA
 as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$RUN_DIR/server.log" -w start >/dev/null
+
+if [ ! -s "$DEMO_PASSWORD_FILE" ]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$DEMO_PASSWORD_FILE")
+fi
+DEMO_PASSWORD=$(cat "$DEMO_PASSWORD_FILE")
 
 PSQL=("$PG_BIN/psql" -h "$RUN_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 -q)
 # The extension keeps its version number while it is being developed: when the installed
@@ -56,13 +72,19 @@ if [ "$(cat "$RUN_DIR/extension.sha256" 2>/dev/null)" != "$script_sum" ]; then
     "${PSQL[@]}" -c "DROP EXTENSION IF EXISTS pg_sched CASCADE" 2>/dev/null
 fi
 echo "$script_sum" >"$RUN_DIR/extension.sha256"
-"${PSQL[@]}" <<'SQL'
+# The password goes through the environment, not psql's command line (ps would show it).
+DEMO_PASSWORD=$DEMO_PASSWORD "${PSQL[@]}" <<'SQL'
+\getenv demo_password DEMO_PASSWORD
 CREATE EXTENSION IF NOT EXISTS pg_sched;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'run_worker') THEN
         CREATE ROLE run_worker LOGIN IN ROLE sched_worker;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo') THEN
+        CREATE ROLE demo LOGIN IN ROLE sched_admin;
+    END IF;
 END $$;
+ALTER ROLE demo PASSWORD :'demo_password';
 SELECT sched.create_workflow('{
   "name": "example_etl",
   "description": "extract, two transforms in parallel, load",
@@ -81,11 +103,23 @@ echo $! >"$WORKER_PID"
 target/release/sched-console --listen "$CONSOLE_LISTEN" --database-url "host=$RUN_DIR dbname=postgres" \
     2>>"$RUN_DIR/console.log" &
 echo $! >"$CONSOLE_PID"
+# The console checks before it listens that PostgreSQL verifies passwords; say so if not.
+for _ in $(seq 100); do
+    if ! kill -0 "$(cat "$CONSOLE_PID")" 2>/dev/null; then
+        echo "sched-console did not start (.run/console.log):"
+        tail -n 20 "$RUN_DIR/console.log"
+        stop
+        exit 1
+    fi
+    (exec 3<>"/dev/tcp/${CONSOLE_LISTEN%:*}/${CONSOLE_LISTEN##*:}") 2>/dev/null && break
+    sleep 0.1
+done
 
 cat <<MSG
 pg_sched is running (server log: .run/server.log, worker log: .run/worker.log).
-The web console is at http://$CONSOLE_LISTEN (sign in as postgres: this local cluster
-trusts local connections, so any password is accepted). Connect with:
+The web console is at http://$CONSOLE_LISTEN: sign in as demo, password $DEMO_PASSWORD
+(a sched_admin; the password is in .run/demo.password). PostgreSQL checks the password of
+every role but postgres and run_worker (.run/data/pg_hba.conf). Connect with:
 
     psql -h $RUN_DIR -U postgres
 

@@ -2,11 +2,12 @@
 //! views) on the signed-in role's own connection. Nothing here decides what a user may do.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,8 @@ use tokio_postgres::types::ToSql;
 
 use crate::App;
 use crate::error::ApiError;
-use crate::session::{Authed, COOKIE, Session};
+use crate::limits;
+use crate::session::{Authed, COOKIE, Conn, Signed};
 
 type Api = Result<Json<Value>, ApiError>;
 
@@ -61,17 +63,59 @@ fn text(v: &Value, key: &str) -> Result<String, ApiError> {
         })
 }
 
+/// Signs in, counting each attempt against the role and the client address until it
+/// succeeds (see `limits.rs`).
 pub async fn sign_in(
     State(app): State<Arc<App>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let user = text(&body, "user")?;
+    // PostgreSQL cuts longer names to 63 bytes: names differing past that would be one role
+    // but different keys for the failure limit.
+    if user.is_empty() || user.len() > 63 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "user: a role name of 1 to 63 bytes",
+        ));
+    }
     let password = body
         .get("password")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (id, session) = app.sessions.sign_in(&user, password).await?;
+    let attempt = app
+        .failures
+        .begin(vec![
+            limits::role_key(&user),
+            limits::client_key(client.ip()),
+        ])
+        .map_err(|limited| {
+            let error =
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "").retry_after(limited.retry_after);
+            ApiError {
+                message: format!(
+                    "too many failed sign-ins for {} ({} in the last minute, the most \
+                     --max-failed-sign-ins allows); try again in {} s",
+                    limited.key,
+                    app.failures.max(),
+                    error.retry_after.unwrap_or(1)
+                ),
+                ..error
+            }
+        })?;
+    let (id, session) = match app.sessions.sign_in(&user, password).await {
+        Ok(signed) => {
+            attempt.forgive();
+            signed
+        }
+        Err(refused) => {
+            if !refused.about_password {
+                attempt.forgive();
+            }
+            return Err(refused.error);
+        }
+    };
     let cookie = Cookie::build((COOKIE, id))
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -85,15 +129,15 @@ pub async fn sign_in(
         .into_response())
 }
 
-pub async fn sign_out(State(app): State<Arc<App>>, jar: CookieJar, Authed(_): Authed) -> Response {
-    if let Some(c) = jar.get(COOKIE) {
-        app.sessions.sign_out(c.value());
-    }
+pub async fn sign_out(State(app): State<Arc<App>>, jar: CookieJar, s: Signed) -> Response {
+    app.sessions.sign_out(&s.id);
     (jar.remove(Cookie::from(COOKIE)), StatusCode::NO_CONTENT).into_response()
 }
 
-pub async fn me(Authed(s): Authed) -> Api {
-    Ok(Json(json!({"user": s.user, "csrf": s.csrf})))
+pub async fn me(s: Signed) -> Api {
+    Ok(Json(
+        json!({"user": s.session.user, "csrf": s.session.csrf}),
+    ))
 }
 
 pub async fn workflows(Authed(s): Authed) -> Api {
@@ -267,17 +311,20 @@ impl Live {
 }
 
 /// A live view as Server-Sent Events: a `snapshot` event at once and whenever it changed,
-/// ending after a finished one; a failure to read sends `failed` and ends.
+/// ending after a finished one, or when the session ends; a failure to read sends `failed`
+/// and ends. Each open stream holds one of the session's `--max-streams-per-session` places.
 async fn live(
-    s: Arc<Session>,
+    s: Conn,
     what: Live,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = s.session.open_stream()?;
     let first = what.read(&s.client).await?;
     let changes = s.changes.subscribe();
+    let ended = s.ended();
     let stream = futures_util::stream::unfold(
-        (s, changes, None::<Value>, Some(first), false),
-        move |(s, mut changes, last, next, done)| async move {
-            if done {
+        (s, slot, changes, ended, None::<Value>, Some(first), false),
+        move |(s, slot, mut changes, mut ended, last, next, done)| async move {
+            if done || *ended.borrow() {
                 return None;
             }
             let mut current = next;
@@ -290,20 +337,24 @@ async fn live(
                             let event = Event::default()
                                 .event("failed")
                                 .data(json!({"error": e.message}).to_string());
-                            return Some((Ok(event), (s, changes, last, None, true)));
+                            return Some((Ok(event), (s, slot, changes, ended, last, None, true)));
                         }
                     },
                 };
                 let finished = what.finished(&snap);
                 if last.as_ref() != Some(&snap) {
                     let event = Event::default().event("snapshot").data(snap.to_string());
-                    return Some((Ok(event), (s, changes, Some(snap), None, finished)));
+                    return Some((
+                        Ok(event),
+                        (s, slot, changes, ended, Some(snap), None, finished),
+                    ));
                 }
                 if finished {
                     return None;
                 }
                 tokio::select! {
                     _ = changes.recv() => {}
+                    _ = ended.changed() => return None,
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
             }
@@ -340,7 +391,7 @@ pub async fn alert_events(
 
 /// Calls the SQL function an action names, from a fixed list: the action is never SQL.
 async fn act(
-    s: &Session,
+    s: &Conn,
     actions: &[(&str, &str)],
     action: &str,
     id: i64,

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     pub hint: Option<String>,
     pub code: Option<String>,
+    /// Seconds until a limit lets this request through (a Retry-After header).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -24,7 +26,19 @@ impl ApiError {
             detail: None,
             hint: None,
             code: None,
+            retry_after: None,
         }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> ApiError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        // Round up: a client that waits exactly this long must find the limit lifted.
+        self.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        self
     }
 
     /// The field a validation message starts with (`tasks[1].script: required`).
@@ -60,6 +74,7 @@ impl From<tokio_postgres::Error> for ApiError {
             detail: db.detail().map(str::to_owned),
             hint: db.hint().map(str::to_owned),
             code: Some(db.code().code().to_owned()),
+            retry_after: None,
         }
     }
 }
@@ -72,8 +87,15 @@ impl IntoResponse for ApiError {
             "detail": self.detail,
             "hint": self.hint,
             "code": self.code,
+            "retry_after": self.retry_after,
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

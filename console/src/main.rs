@@ -1,10 +1,13 @@
 //! sched-console: the web console's server. Users sign in with their PostgreSQL role's
-//! password; each session is a connection as that role, so the console sees and does exactly
-//! what that role may in SQL, through the SQL API (see `api.rs`).
+//! password, which PostgreSQL itself must verify; each session is a connection as that role,
+//! so the console sees and does exactly what that role may in SQL, through the SQL API (see
+//! `api.rs`). It answers only requests addressed to it by one of its own host names.
 
 mod api;
 mod assets;
 mod error;
+mod limits;
+mod pg;
 mod session;
 
 use std::net::SocketAddr;
@@ -12,10 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Parser;
 
-use crate::session::Sessions;
+use crate::error::ApiError;
+use crate::limits::FailureLimit;
+use crate::session::{Limits, Sessions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +47,26 @@ struct Flags {
     /// Minutes a session lasts without being used.
     #[arg(long, default_value_t = 480)]
     session_idle_minutes: u64,
+    /// Seconds a session's PostgreSQL connection stays open without being used (no request,
+    /// no live view open); the next use opens it again with the password given at sign-in.
+    #[arg(long, default_value_t = 300)]
+    connection_idle_seconds: u64,
+    /// Host names (`name` or `name:port`, exactly as the browser's Host header has them) the
+    /// console answers for; other requests are refused, which keeps pages of other sites
+    /// from reaching it through DNS rebinding. Default: the --listen address and
+    /// localhost:<port> (and 127.0.0.1:<port>, [::1]:<port> when listening on all addresses).
+    #[arg(long, value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Failed sign-ins allowed per role, and per client address, in any minute; more are
+    /// refused (429, with Retry-After) until the oldest is a minute old.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_failed_sign_ins: u32,
+    /// Sessions one role may have at once; signing in once more is refused.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    max_sessions_per_user: u32,
+    /// Live views (Server-Sent Events streams) one session may have open at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    max_streams_per_session: u32,
     /// Mark cookies Secure (only sent over HTTPS). The default is on unless --listen is a
     /// loopback address, where the console is reached over plain HTTP.
     #[arg(long)]
@@ -46,7 +75,104 @@ struct Flags {
 
 pub struct App {
     pub sessions: Sessions,
+    pub failures: FailureLimit,
+    pub allowed_hosts: Vec<String>,
     pub secure_cookies: bool,
+}
+
+/// The Host names a console listening on `listen` is reached by when none are given.
+fn default_hosts(listen: SocketAddr) -> Vec<String> {
+    let port = listen.port();
+    let mut hosts = vec![listen.to_string(), format!("localhost:{port}")];
+    if listen.ip().is_unspecified() {
+        hosts.push(format!("127.0.0.1:{port}"));
+        hosts.push(format!("[::1]:{port}"));
+    }
+    hosts
+}
+
+fn check_allowed_hosts(hosts: &[String]) -> Result<Vec<String>, String> {
+    hosts
+        .iter()
+        .map(|h| {
+            let h = h.trim().to_ascii_lowercase();
+            let valid = !h.is_empty()
+                && h.parse::<axum::http::uri::Authority>()
+                    .is_ok_and(|a| a.as_str() == h && !h.contains('@'));
+            valid.then_some(h.clone()).ok_or_else(|| {
+                format!("--allowed-hosts: \"{h}\" is not a host name with an optional port (name or name:port)")
+            })
+        })
+        .collect()
+}
+
+/// Refuses requests addressed to a host the console does not answer for: a page of another
+/// site that rebinds its own name to this address still sends its own name as Host.
+async fn check_host(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_ascii_lowercase());
+    let allowed = |h: &Option<String>| {
+        h.as_ref()
+            .is_some_and(|h| app.allowed_hosts.iter().any(|a| a == h))
+    };
+    if allowed(&host) && (authority.is_none() || allowed(&authority)) {
+        return next.run(request).await;
+    }
+    let given = match (&host, &authority) {
+        (Some(h), Some(a)) if h != a => format!("Host \"{h}\" and request target \"{a}\""),
+        (Some(h), _) => format!("Host \"{h}\""),
+        (None, Some(a)) => format!("request target \"{a}\""),
+        (None, None) => "no Host header".to_owned(),
+    };
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "this console does not answer for {given}; it answers for: {} (--allowed-hosts)",
+            app.allowed_hosts.join(", ")
+        ),
+    )
+    .into_response()
+}
+
+/// Refuses to start when PostgreSQL lets a role in without checking a password: a
+/// connection as a role that does not exist, with a random password, must be asked for one.
+/// If PostgreSQL cannot be reached now the console starts anyway: every sign-in makes the
+/// same check.
+async fn check_passwords_are_verified(base: &tokio_postgres::Config) -> Result<(), String> {
+    let role = format!("sched_console_probe_{}", &session::random_token()[..12]);
+    let mut config = base.clone();
+    config
+        .user(&role)
+        .password(session::random_token())
+        .application_name("sched-console");
+    let attempt = pg::connect(&config).await;
+    if attempt.authenticated && !attempt.asked_password {
+        return Err(format!(
+            "PostgreSQL at {} does not check passwords: a connection as the role {role} (which does \
+             not exist) with a random password was let in without being asked for one, because \
+             pg_hba.conf has trust (or peer or ident) for it. Signing in to the console would then \
+             accept any password. Give the console's connections a password method in pg_hba.conf, \
+             above the line that matches now, e.g.\n\n    {}\n\n(keep trust or peer only for the \
+             roles that need it, such as postgres and the workers' role), then reload PostgreSQL \
+             (SELECT pg_reload_conf()) and start the console again.",
+            pg::describe(base),
+            pg::hba_line(base, "all")
+        ));
+    }
+    if let Err(pg::Failure::Unreachable(why)) = &attempt.result {
+        eprintln!(
+            "sched-console: cannot check now that PostgreSQL verifies passwords ({why}); every \
+             sign-in is checked"
+        );
+    }
+    Ok(())
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -81,20 +207,50 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/alerts", get(api::alerts))
         .route("/api/alerts/events", get(api::alert_events))
         .fallback(assets::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            check_host,
+        ))
         .with_state(app)
 }
 
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
+    let fail = |message: String| {
+        eprintln!("sched-console: {message}");
+        std::process::ExitCode::from(2)
+    };
     let base: tokio_postgres::Config = match flags.database_url.parse() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("sched-console: --database-url: not a connection string: {e}");
-            return std::process::ExitCode::from(2);
+        Err(e) => return fail(format!("--database-url: not a connection string: {e}")),
+    };
+    if let Err(e) = pg::check_hosts(&base) {
+        return fail(format!("--database-url {e}"));
+    }
+    let allowed_hosts = if flags.allowed_hosts.is_empty() {
+        default_hosts(flags.listen)
+    } else {
+        match check_allowed_hosts(&flags.allowed_hosts) {
+            Ok(h) => h,
+            Err(e) => return fail(e),
         }
     };
+    // The console keeps signed-in users' passwords in memory (see session.rs): no core
+    // dumps, and no ptrace or /proc/<pid>/mem for other processes of its OS user.
+    // SAFETY: prctl(PR_SET_DUMPABLE) only changes this process's flag.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    let limits = Limits {
+        session_idle: Duration::from_secs(flags.session_idle_minutes * 60),
+        connection_idle: Duration::from_secs(flags.connection_idle_seconds),
+        max_sessions_per_user: flags.max_sessions_per_user as usize,
+        max_streams_per_session: flags.max_streams_per_session as usize,
+    };
+    let reap_every =
+        (limits.connection_idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
     let app = Arc::new(App {
-        sessions: Sessions::new(base, Duration::from_secs(flags.session_idle_minutes * 60)),
+        sessions: Sessions::new(base.clone(), limits),
+        failures: FailureLimit::new(flags.max_failed_sign_ins as usize),
+        allowed_hosts,
         secure_cookies: flags
             .secure_cookies
             .unwrap_or(!flags.listen.ip().is_loopback()),
@@ -104,18 +260,31 @@ fn main() -> std::process::ExitCode {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async move {
+        if let Err(e) = check_passwords_are_verified(&base).await {
+            return fail(e);
+        }
         let listener = match tokio::net::TcpListener::bind(flags.listen).await {
             Ok(l) => l,
-            Err(e) => {
-                eprintln!("sched-console: cannot listen on {}: {e}", flags.listen);
-                return std::process::ExitCode::from(2);
-            }
+            Err(e) => return fail(format!("cannot listen on {}: {e}", flags.listen)),
         };
-        eprintln!("sched-console: listening on http://{}", flags.listen);
+        eprintln!(
+            "sched-console: listening on http://{}, answering for {}",
+            flags.listen,
+            app.allowed_hosts.join(", ")
+        );
+        let reaper = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(reap_every);
+            loop {
+                tick.tick().await;
+                reaper.sessions.reap();
+            }
+        });
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        match axum::serve(listener, router(app))
+        let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        match axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
         {

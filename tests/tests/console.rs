@@ -1,7 +1,11 @@
-//! The web console's server: signing in with a role's password, sessions and CSRF, and its
-//! API over the SQL API (as the signed-in role), with live instance state over SSE.
+//! The web console's server: signing in with a role's password (which PostgreSQL must
+//! verify), sessions and CSRF, the Host names it answers for, the limits on what one user
+//! holds, and its API over the SQL API (as the signed-in role), with live instance state
+//! over SSE.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
 use std::time::Duration;
 
 use sched_tests::*;
@@ -94,11 +98,7 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
          CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;",
     )
     .unwrap();
-    // Passwords are checked for these two: the rest of the cluster trusts local connections.
-    let hba = cluster.dir.join("data/pg_hba.conf");
-    let old = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(&hba, format!("local all alice,bob scram-sha-256\n{old}")).unwrap();
-    db.execute("SELECT pg_reload_conf()", &[]).unwrap();
+    require_passwords(&cluster);
     let console = Console::start(&cluster);
 
     let mut alice = Browser::new(&console);
@@ -318,4 +318,666 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
     // Signing out ends the session.
     assert_eq!(alice.post("/api/logout", json!({})).0, 204);
     assert_eq!(alice.get("/api/workflows").0, 401);
+}
+
+/// A reply read off the wire.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::String(self.body.clone()))
+    }
+}
+
+/// A TCP connection to `to` from the loopback address `from`, as a client on another
+/// address would come (all of 127.0.0.0/8 is this host's).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    let sockaddr = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let SocketAddr::V4(to) = to else {
+        panic!("the console listens on IPv4 here")
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns, with sockaddr_in values
+    // of the size passed; the descriptor is handed to TcpStream only once connected.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let local = sockaddr(from, 0);
+        let remote = sockaddr(*to.ip(), to.port());
+        assert_eq!(
+            libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len),
+            0,
+            "bind {from}: {}",
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(
+            libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len),
+            0,
+            "connect {to}: {}",
+            std::io::Error::last_os_error()
+        );
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// Writes one HTTP/1.1 request with exactly these headers (Host included, as a browser
+/// would send them) and reads the reply's status line and headers.
+fn send(
+    stream: &mut TcpStream,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>) {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("a reply's head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    (status, headers)
+}
+
+/// One request over a fresh connection from `from`; the whole reply.
+fn http(
+    console: &Console,
+    from: Ipv4Addr,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut stream = connect_from(from, console.addr);
+    let (status, headers) = send(&mut stream, host, method, path, headers, body);
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    let mut body = String::from_utf8_lossy(&rest).into_owned();
+    if headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        text = &rest[n + 2..];
+    }
+    out
+}
+
+const HERE: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+fn sign_in_from(console: &Console, from: Ipv4Addr, user: &str, password: &str) -> Reply {
+    let host = console.addr.to_string();
+    http(
+        console,
+        from,
+        &host,
+        "POST",
+        "/api/login",
+        &[("content-type", "application/json")],
+        &json!({"user": user, "password": password}).to_string(),
+    )
+}
+
+/// The connections the console has open as `user`.
+fn console_connections(db: &mut Client, user: &str) -> i64 {
+    db.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND application_name = 'sched-console'",
+        &[&user],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn the_os_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Under `trust` (the cluster's initdb default, and `make run`'s before this) or `peer`,
+/// PostgreSQL lets a role in whatever the password: the console must not take that for a
+/// signed-in user.
+#[test]
+fn the_console_signs_in_only_when_postgresql_verified_the_password() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user")
+        .unwrap();
+
+    // Everything is trusted: the console refuses to start, and says how to fix pg_hba.conf.
+    let refusal = Console::refused(&cluster, &[]);
+    for needle in [
+        "does not check passwords",
+        "pg_hba.conf",
+        "local  all  all  scram-sha-256",
+        "pg_reload_conf()",
+    ] {
+        assert!(refusal.contains(needle), "{needle:?} in:\n{refusal}");
+    }
+
+    // Passwords are verified for every role but postgres (and the workers' role) and, as
+    // peer, the OS user the console runs as.
+    let os_user = the_os_user();
+    db.batch_execute(&format!(
+        "CREATE ROLE \"{os_user}\" LOGIN PASSWORD 'os-user-pw' IN ROLE sched_admin"
+    ))
+    .unwrap();
+    set_hba(
+        &cluster,
+        &[
+            "local all postgres trust",
+            &format!("local all {WORKER_ROLE} trust"),
+            &format!("local all \"{os_user}\" peer"),
+            "local all all scram-sha-256",
+        ],
+    );
+    let console = Console::start(&cluster);
+    let mut alice = Browser::new(&console);
+    let (status, body) = alice.sign_in("alice", "wrong");
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("password authentication failed"),
+        "{body}"
+    );
+    assert_eq!(alice.sign_in("alice", "alice-pw").0, 200);
+    assert_eq!(alice.get("/api/me").1["user"], "alice");
+
+    // The superuser over its trusted socket, and the OS user over peer: any password would
+    // open the connection, so no password signs in.
+    for (user, how) in [("postgres", "trust"), (os_user.as_str(), "peer")] {
+        for password in ["wrong", "os-user-pw"] {
+            let mut b = Browser::new(&console);
+            let (status, body) = b.sign_in(user, password);
+            assert_eq!(status, 403, "{user} over {how}: {body}");
+            let error = body["error"].as_str().unwrap();
+            assert!(
+                error.contains(&format!(
+                    "PostgreSQL let {user} in without asking for a password"
+                )) && error.contains("pg_hba.conf"),
+                "{body}"
+            );
+            assert!(
+                body["hint"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("local  all  {user}  scram-sha-256")),
+                "{body}"
+            );
+            assert!(b.cookie.is_none(), "no session for {user}: {body}");
+            assert_eq!(b.get("/api/workflows").0, 401);
+        }
+    }
+    wait_for(
+        Duration::from_secs(30),
+        "the unchecked connections as postgres to close",
+        || (console_connections(&mut db, "postgres") == 0).then_some(()),
+    );
+    assert!(console.log().contains("refused a sign-in as postgres"));
+}
+
+/// A page of another site whose name was rebound to the console's address sends its own
+/// name as Host: the console answers only for its own names.
+#[test]
+fn the_console_answers_only_for_its_own_host_names() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user")
+        .unwrap();
+    require_passwords(&cluster);
+    let console = Console::start(&cluster);
+    let port = console.addr.port();
+    let sign_in = json!({"user": "alice", "password": "alice-pw"}).to_string();
+    let json_type = [("content-type", "application/json")];
+
+    for evil in [
+        "evil.example.com",
+        &format!("evil.example.com:{port}"),
+        "127.0.0.1",
+    ] {
+        let r = http(
+            &console,
+            HERE,
+            evil,
+            "POST",
+            "/api/login",
+            &json_type,
+            &sign_in,
+        );
+        assert_eq!(r.status, 421, "Host {evil}: {}", r.body);
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains(&format!("does not answer for Host \"{evil}\""))
+                && error.contains(&format!("127.0.0.1:{port}, localhost:{port}"))
+                && error.contains("--allowed-hosts"),
+            "{error}"
+        );
+        assert!(r.header("set-cookie").is_none());
+        assert_eq!(http(&console, HERE, evil, "GET", "/", &[], "").status, 421);
+    }
+    assert_eq!(console_connections(&mut db, "alice"), 0);
+    // No Host at all (HTTP/1.0) is refused as well.
+    let mut stream = TcpStream::connect(console.addr).unwrap();
+    stream.write_all(b"GET /api/me HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.0 421") || reply.starts_with("HTTP/1.1 421"),
+        "{reply}"
+    );
+
+    for own in [format!("127.0.0.1:{port}"), format!("LOCALHOST:{port}")] {
+        let r = http(
+            &console,
+            HERE,
+            &own,
+            "POST",
+            "/api/login",
+            &json_type,
+            &sign_in,
+        );
+        assert_eq!(r.status, 200, "Host {own}: {}", r.body);
+    }
+
+    let bad = Console::refused(
+        &cluster,
+        &["--allowed-hosts", "http://console.example.com/"],
+    );
+    assert!(
+        bad.contains("\"http://console.example.com/\" is not a host name"),
+        "{bad}"
+    );
+    // Named explicitly, the allowed hosts are those and only those.
+    let named = Console::start_with(
+        &cluster,
+        &[
+            "--allowed-hosts",
+            "console.example.com,sched.example.com:8443",
+        ],
+    );
+    let r = |host: &str| {
+        http(
+            &named,
+            HERE,
+            host,
+            "POST",
+            "/api/login",
+            &json_type,
+            &sign_in,
+        )
+        .status
+    };
+    assert_eq!(r("console.example.com"), 200);
+    assert_eq!(r("sched.example.com:8443"), 200);
+    assert_eq!(r(&named.addr.to_string()), 421);
+    assert_eq!(r("sched.example.com"), 421);
+}
+
+/// Password guessing: failures count per role (whatever address they come from) and per
+/// client address (whatever role they try), concurrent guesses included.
+#[test]
+fn failed_sign_ins_are_rate_limited_per_role_and_per_address() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user;
+         CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;
+         CREATE ROLE carol LOGIN PASSWORD 'carol-pw' IN ROLE sched_user;",
+    )
+    .unwrap();
+    require_passwords(&cluster);
+    let console = Console::start(&cluster);
+    let (a1, a2, a3) = (
+        Ipv4Addr::new(127, 0, 0, 1),
+        Ipv4Addr::new(127, 0, 0, 2),
+        Ipv4Addr::new(127, 0, 0, 3),
+    );
+
+    // A right password does not count; five wrong ones from one address in a minute do.
+    assert_eq!(sign_in_from(&console, a1, "alice", "alice-pw").status, 200);
+    for guess in 0..5 {
+        let r = sign_in_from(&console, a1, "alice", &format!("guess{guess}"));
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let limited = |r: &Reply, key: &str| {
+        assert_eq!(r.status, 429, "{}", r.body);
+        let wait: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains(&format!(
+                "too many failed sign-ins for {key} (5 in the last minute"
+            )) && error.contains("--max-failed-sign-ins"),
+            "{error}"
+        );
+    };
+    // Now even the right password waits, from that address…
+    limited(
+        &sign_in_from(&console, a1, "alice", "alice-pw"),
+        "role \"alice\" and client address 127.0.0.1",
+    );
+    // …for another role from the same address…
+    limited(
+        &sign_in_from(&console, a1, "bob", "bob-pw"),
+        "client address 127.0.0.1",
+    );
+    // …and for alice from another address; bob from there is not held back.
+    limited(
+        &sign_in_from(&console, a2, "alice", "alice-pw"),
+        "role \"alice\"",
+    );
+    assert_eq!(sign_in_from(&console, a2, "bob", "bob-pw").status, 200);
+
+    // Ten guesses at once: only five get to PostgreSQL.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..10)
+            .map(|i| {
+                let console = &console;
+                scope.spawn(move || sign_in_from(console, a3, "carol", &format!("g{i}")).status)
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+    assert_eq!((count(401), count(429)), (5, 5), "{statuses:?}");
+    let failed_logins = cluster
+        .server_log()
+        .matches("password authentication failed for user \"carol\"")
+        .count();
+    assert_eq!(failed_logins, 5);
+}
+
+/// One role cannot take every database connection by signing in again and again.
+#[test]
+fn a_role_has_at_most_max_sessions_per_user() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user;
+         CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;",
+    )
+    .unwrap();
+    require_passwords(&cluster);
+    let console = Console::start(&cluster);
+    let mut sessions: Vec<Browser> = (0..8)
+        .map(|_| {
+            let mut b = Browser::new(&console);
+            assert_eq!(b.sign_in("alice", "alice-pw").0, 200);
+            b
+        })
+        .collect();
+    let mut ninth = Browser::new(&console);
+    let (status, body) = ninth.sign_in("alice", "alice-pw");
+    assert_eq!(status, 429, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("alice already has 8 sessions")
+            && error.contains("--max-sessions-per-user 8")
+            && error.contains("sign out of one"),
+        "{error}"
+    );
+    assert!(ninth.cookie.is_none());
+    wait_for(
+        Duration::from_secs(30),
+        "the refused session's connection to close",
+        || (console_connections(&mut db, "alice") == 8).then_some(()),
+    );
+    // The limit is per role, and a refused session is not a failed password (more refusals
+    // than --max-failed-sign-ins allows do not lock alice out).
+    for _ in 0..6 {
+        assert_eq!(Browser::new(&console).sign_in("alice", "alice-pw").0, 429);
+    }
+    assert_eq!(Browser::new(&console).sign_in("bob", "bob-pw").0, 200);
+    assert_eq!(sessions[0].get("/api/workflows").0, 200);
+    assert_eq!(sessions[1].post("/api/logout", json!({})).0, 204);
+    assert_eq!(ninth.sign_in("alice", "alice-pw").0, 200);
+    assert_eq!(ninth.get("/api/workflows").0, 200);
+    sessions.clear();
+
+    // The flag sets the number.
+    let one = Console::start_with(&cluster, &["--max-sessions-per-user", "1"]);
+    assert_eq!(Browser::new(&one).sign_in("bob", "bob-pw").0, 200);
+    let (status, body) = Browser::new(&one).sign_in("bob", "bob-pw");
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("bob already has 1 sessions")
+    );
+}
+
+/// An open live stream, read as a browser would: the reply's head and its first event.
+struct Stream {
+    status: u16,
+    body: String,
+    connection: BufReader<TcpStream>,
+}
+
+impl Stream {
+    /// Whether the server has ended the stream (read what it sent until then).
+    fn ended(&mut self) -> bool {
+        self.connection
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.connection.read_line(&mut line) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+fn open_stream(console: &Console, browser: &Browser, path: &str) -> Stream {
+    let mut tcp = TcpStream::connect(console.addr).unwrap();
+    let cookie = browser.cookie.clone().unwrap();
+    let (status, _) = send(
+        &mut tcp,
+        &console.addr.to_string(),
+        "GET",
+        path,
+        &[("cookie", &cookie)],
+        "",
+    );
+    let mut connection = BufReader::new(tcp);
+    let mut body = String::new();
+    // The first event, or (refused) the whole error body.
+    loop {
+        let mut line = String::new();
+        if connection.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        body.push_str(&line);
+        if status == 200 && line.starts_with("data: ") || status != 200 && line.contains('}') {
+            break;
+        }
+    }
+    Stream {
+        status,
+        body,
+        connection,
+    }
+}
+
+/// Live views hold a session's connection busy twice a second: a session has a few.
+#[test]
+fn live_streams_per_session_are_capped() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_admin")
+        .unwrap();
+    require_passwords(&cluster);
+    let console = Console::start(&cluster);
+    let mut alice = Browser::new(&console);
+    assert_eq!(alice.sign_in("alice", "alice-pw").0, 200);
+    let workers = open_stream(&console, &alice, "/api/workers/events");
+    assert_eq!(workers.status, 200, "{}", workers.body);
+    let alerts = open_stream(&console, &alice, "/api/alerts/events");
+    assert_eq!(alerts.status, 200, "{}", alerts.body);
+    let _more: Vec<Stream> = (0..2)
+        .map(|_| {
+            let s = open_stream(&console, &alice, "/api/workers/events");
+            assert_eq!(s.status, 200, "{}", s.body);
+            s
+        })
+        .collect();
+    let fifth = open_stream(&console, &alice, "/api/workers/events");
+    assert_eq!(fifth.status, 429, "{}", fifth.body);
+    assert!(
+        fifth
+            .body
+            .contains("this session already has 4 live views open")
+            && fifth.body.contains("--max-streams-per-session 4"),
+        "{}",
+        fifth.body
+    );
+    // Plain requests still work, and another session has places of its own.
+    assert_eq!(alice.get("/api/workers").0, 200);
+    let mut again = Browser::new(&console);
+    assert_eq!(again.sign_in("alice", "alice-pw").0, 200);
+    assert_eq!(
+        open_stream(&console, &again, "/api/workers/events").status,
+        200
+    );
+    // A stream whose client went away gives its place back.
+    drop(workers);
+    let reopened = wait_for(
+        Duration::from_secs(30),
+        "a closed stream's place to be given back",
+        || {
+            let s = open_stream(&console, &alice, "/api/workers/events");
+            (s.status == 200).then_some(s)
+        },
+    );
+    assert!(
+        reopened.body.contains("event: snapshot"),
+        "{}",
+        reopened.body
+    );
+    // Signing out ends the session's streams.
+    let mut alerts = alerts;
+    assert!(!alerts.ended());
+    assert_eq!(alice.post("/api/logout", json!({})).0, 204);
+    wait_for(
+        Duration::from_secs(30),
+        "the signed-out session's stream to end",
+        || alerts.ended().then_some(()),
+    );
+}
+
+/// An unused session holds no database connection: it is closed after
+/// --connection-idle-seconds and opened again, with the password PostgreSQL checks again, on
+/// the next request.
+#[test]
+fn idle_session_connections_are_released_and_reopened() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user")
+        .unwrap();
+    require_passwords(&cluster);
+    let console = Console::start_with(&cluster, &["--connection-idle-seconds", "2"]);
+    let mut alice = Browser::new(&console);
+    assert_eq!(alice.sign_in("alice", "alice-pw").0, 200);
+    assert_eq!(console_connections(&mut db, "alice"), 1);
+    let released = || {
+        wait_for(
+            Duration::from_secs(30),
+            "alice's idle connection to be closed",
+            || (console_connections(&mut cluster.connect(), "alice") == 0).then_some(()),
+        )
+    };
+    released();
+    // The session lives on: the next request opens a connection again.
+    let (status, body) = alice.get("/api/workflows");
+    assert_eq!((status, body), (200, json!([])));
+    assert_eq!(console_connections(&mut db, "alice"), 1);
+    assert_eq!(alice.get("/api/me").1["user"], "alice");
+    released();
+    // Reopening checks the password again: once it changed, the session is over.
+    db.batch_execute("ALTER ROLE alice PASSWORD 'changed-pw'")
+        .unwrap();
+    let (status, body) = alice.get("/api/workflows");
+    assert_eq!(status, 401, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("signed out: reconnecting as alice")
+            && error.contains("password authentication failed"),
+        "{error}"
+    );
+    assert_eq!(alice.get("/api/me").0, 401);
 }

@@ -26,6 +26,9 @@ fn the_console_in_a_browser() {
     );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
 
+    // The console signs in only roles whose password PostgreSQL verifies; alice's and bob's
+    // connections above are already open.
+    require_passwords(&cluster);
     let console = Console::start(&cluster);
     let shots = std::env::var("SCHED_SCREENSHOTS")
         .map(std::path::PathBuf::from)
