@@ -67,6 +67,22 @@ $$;
 COMMENT ON FUNCTION sched._workflow_label(regrole, text, regrole) IS
     'Internal: ''workflow "name"'' for a principal that may see it, else ''a workflow of another role''.';
 
+-- The rule of names (worker groups, alert groups, task groups, datasources), as sched-core's
+-- spec::is_name has it for specs.
+CREATE FUNCTION sched._check_name(value text, field text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF value IS NULL OR value !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION '%: "%" is not a valid %; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', field, value, what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN value;
+END
+$$;
+COMMENT ON FUNCTION sched._check_name(text, text, text) IS
+    'Internal: returns value when it is a valid name (1-63 letters, digits, _, - or ., starting with a letter or digit), else raises naming field and what it names.';
+
 CREATE FUNCTION sched._require_admin(principal regrole, what text) RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$

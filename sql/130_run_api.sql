@@ -156,10 +156,7 @@ BEGIN
         strategy := v.failure_strategy;
     END IF;
     grp := coalesce(options->>'worker_group', v.worker_group);
-    IF grp !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', grp
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM sched._check_name(grp, 'options.worker_group', 'name');
     -- A worker group given at start must be one the starter may use; the owner's rights are
     -- checked below for everything the instance runs with.
     IF options ? 'worker_group' THEN

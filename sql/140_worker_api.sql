@@ -52,10 +52,7 @@ BEGIN
         RAISE EXCEPTION 'groups: must be an array of worker groups (empty for a worker that runs no task)' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOREACH g IN ARRAY groups LOOP
-        IF g IS NULL OR g !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-            RAISE EXCEPTION 'groups: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', g
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
+        PERFORM sched._check_name(g, 'groups', 'name');
     END LOOP;
     IF slots IS NULL OR slots NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'slots: must be between 1 and 10000, got %', slots USING ERRCODE = 'invalid_parameter_value';

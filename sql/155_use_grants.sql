@@ -187,10 +187,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sched._require_admin(principal, 'sched.create_datasource');
-    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'name: "%" is not a valid datasource name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM sched._check_name(name, 'name', 'datasource name');
     IF kind IS NULL OR lower(kind) NOT IN ('postgresql', 'mysql') THEN
         RAISE EXCEPTION 'kind: "%" is not allowed; allowed: postgresql, mysql', kind USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -238,9 +235,8 @@ BEGIN
             RAISE EXCEPTION 'name: datasource "%" does not exist', name
                 USING ERRCODE = 'undefined_object', HINT = 'Declare it with sched.create_datasource first.';
         END IF;
-        IF kind = 'worker_group' AND (name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$') THEN
-            RAISE EXCEPTION 'worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', name
-                USING ERRCODE = 'invalid_parameter_value';
+        IF kind = 'worker_group' THEN
+            PERFORM sched._check_name(name, 'worker_group', 'name');
         END IF;
         RETURN;
     END IF;

@@ -265,19 +265,6 @@ END
 $$;
 COMMENT ON FUNCTION sched._check_channels(regrole, jsonb) IS 'Internal: an alert group''s channels, normalised; script channels need sched_admin.';
 
-CREATE FUNCTION sched._alert_group_name(name text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'name: "%" is not a valid alert group name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN name;
-END
-$$;
-COMMENT ON FUNCTION sched._alert_group_name(text) IS 'Internal: checks an alert group name.';
-
 CREATE FUNCTION sched.create_alert_group(name text, channels jsonb, description text DEFAULT '') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -290,7 +277,7 @@ DECLARE
     new_id bigint;
 BEGIN
     INSERT INTO sched.alert_group (name, channels, description, owner)
-    VALUES (sched._alert_group_name(name), norm, coalesce(description, ''), principal)
+    VALUES (sched._check_name(name, 'name', 'alert group name'), norm, coalesce(description, ''), principal)
     ON CONFLICT ON CONSTRAINT alert_group_name_key DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN

@@ -78,10 +78,7 @@ AS $$
 DECLARE
     existing sched.task_group;
 BEGIN
-    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'name: "%" is not a valid task group name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM sched._check_name(name, 'name', 'task group name');
     IF size IS NULL OR size NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'size: must be between 1 and 100000, got %', size USING ERRCODE = 'invalid_parameter_value';
     END IF;

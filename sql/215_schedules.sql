@@ -97,9 +97,8 @@ BEGIN
                                      options->'notify', 'options.notify');
         PERFORM sched._check_use(principal, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
     END IF;
-    IF options ? 'worker_group' AND options->>'worker_group' !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'options.worker_group: "%" is not a valid name; use 1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit', options->>'worker_group'
-            USING ERRCODE = 'invalid_parameter_value';
+    IF options ? 'worker_group' THEN
+        PERFORM sched._check_name(options->>'worker_group', 'options.worker_group', 'name');
     END IF;
     PERFORM sched._check_use(principal, 'worker_group', options->>'worker_group', 'options.worker_group');
     RETURN wf;

@@ -89,8 +89,9 @@ impl Browser {
     }
 }
 
-#[test]
-fn users_sign_in_with_their_role_and_see_only_what_it_may() {
+/// A cluster that verifies passwords, with sched_users alice and bob (passwords alice-pw and
+/// bob-pw), and a superuser connection to it.
+fn alice_and_bob() -> (Cluster, Client) {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
     db.batch_execute(
@@ -99,6 +100,12 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
     )
     .unwrap();
     require_passwords(&cluster);
+    (cluster, db)
+}
+
+#[test]
+fn users_sign_in_with_their_role_and_see_only_what_it_may() {
+    let (cluster, _db) = alice_and_bob();
     let console = Console::start(&cluster);
 
     let mut alice = Browser::new(&console);
@@ -760,14 +767,7 @@ fn failed_sign_ins_are_rate_limited_per_role_and_per_address() {
 /// One role cannot take every database connection by signing in again and again.
 #[test]
 fn a_role_has_at_most_max_sessions_per_user() {
-    let cluster = Cluster::start(&[]);
-    let mut db = cluster.connect();
-    db.batch_execute(
-        "CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user;
-         CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;",
-    )
-    .unwrap();
-    require_passwords(&cluster);
+    let (cluster, mut db) = alice_and_bob();
     let console = Console::start(&cluster);
     let mut sessions: Vec<Browser> = (0..8)
         .map(|_| {
