@@ -747,3 +747,76 @@ fn waiting_with_the_procedure_lets_the_vacuum_horizon_move() {
         .unwrap();
     assert_eq!(waiter.join().unwrap(), "stopped");
 }
+
+#[test]
+fn worker_sessions_commit_durably_and_stay_open_whatever_their_role_says() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    // What an administrator may have set for every session of the workers' role; a trigger
+    // on the worker table records what the worker's sessions really run with.
+    db.batch_execute(&format!(
+        "ALTER ROLE {WORKER_ROLE} SET synchronous_commit = off;
+         ALTER ROLE {WORKER_ROLE} SET idle_session_timeout = '1s';
+         CREATE TABLE public.seen (synchronous_commit text, idle_session_timeout text);
+         CREATE FUNCTION public.record_settings() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             INSERT INTO public.seen VALUES (current_setting('synchronous_commit'), current_setting('idle_session_timeout'));
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER record_settings BEFORE UPDATE ON sched.worker
+             FOR EACH ROW EXECUTE FUNCTION public.record_settings();"
+    ))
+    .unwrap();
+    let _worker = cluster.worker("w1", &[]);
+    let seen: Vec<(String, String)> = wait_for(
+        Duration::from_secs(30),
+        "a heartbeat to record its session's settings",
+        || {
+            let rows = db.query("SELECT DISTINCT * FROM public.seen", &[]).unwrap();
+            (!rows.is_empty()).then(|| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        },
+    );
+    assert_eq!(seen, vec![("on".to_owned(), "0".to_owned())]);
+}
+
+#[test]
+fn a_long_lock_on_the_attempts_neither_fences_a_healthy_worker_nor_runs_a_task_twice() {
+    // Calls time out after 5 s, heartbeats after 2 s, and the worker fences itself after 4 s
+    // without one.
+    let cluster = Cluster::start(&["sched.worker_timeout = 6"]);
+    let mut db = cluster.connect();
+    let runs = cluster.dir.join("runs");
+    define(&mut db, &counting_spec(&runs, 1));
+    let worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut db, "counted");
+    wait_running(&mut db, id, 2);
+    // What VACUUM FULL or ALTER TABLE takes, held while the worker's calls wait behind it
+    // and time out (four times: past the fence's 4 s, and long enough for every pooled connection to have a statement stuck behind the lock).
+    let mut locker = cluster.connect();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE sched.task_instance IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let log = cluster.dir.join(format!("worker-{}.log", worker.name));
+    wait_for(
+        Duration::from_secs(60),
+        "two of the worker's calls to time out behind the lock",
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            (text.matches("did not answer within").count() >= 4).then_some(())
+        },
+    );
+    lock.commit().unwrap();
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    assert_eq!(runs_of(&runs), ["a", "b", "c"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("killing tasks"), "{text}");
+    assert!(!text.contains("heartbeat failed"), "{text}");
+    let alive: bool = db
+        .query_one(
+            "SELECT alive FROM sched.worker WHERE name = 'w1' ORDER BY id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(alive, "the worker's first registration was lost");
+}

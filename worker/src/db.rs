@@ -59,18 +59,34 @@ async fn timed<T>(limit: Duration, call: impl Future<Output = Result<T>>) -> Res
 }
 
 /// Runs one statement, prepared once per connection, on a pooled connection, within `limit`.
+/// A statement that outlives its call is cancelled and its connection never handed out again:
+/// it would go on running on the server (behind a lock, say), and the next call to take that
+/// connection would wait behind it.
 async fn query(
     pool: &Pool,
     limit: Duration,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>> {
-    timed(limit, async {
-        let client = pool.get().await?;
+    let deadline = tokio::time::Instant::now() + limit;
+    let client = timed(limit, async { Ok(pool.get().await?) }).await?;
+    let call = async {
         let statement = client.prepare_cached(sql).await?;
         Ok(client.query(&statement, params).await?)
-    })
-    .await
+    };
+    match tokio::time::timeout_at(deadline, call).await {
+        Ok(result) => result,
+        Err(_) => {
+            let cancel = client.cancel_token();
+            tokio::spawn(async move {
+                let _ = cancel.cancel_query(NoTls).await;
+            });
+            drop(deadpool_postgres::Object::take(client));
+            Err(anyhow::anyhow!(
+                "the database did not answer within {limit:?}"
+            ))
+        }
+    }
 }
 
 fn ids_of(rows: Vec<tokio_postgres::Row>) -> Result<Vec<i64>> {
@@ -111,10 +127,12 @@ fn io_source(err: &tokio_postgres::Error) -> Option<std::io::ErrorKind> {
 
 /// Session settings the worker needs whatever its role's defaults say: a statement_timeout
 /// set on the role would make big reports fail on every try, a lock_timeout would break the
-/// completion's own bounded lock wait. The statement bound stays, generous, so the server
-/// abandons what a vanished worker asked for.
-const SESSION_OPTIONS: &str =
-    "-c statement_timeout=300s -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+/// completion's own bounded lock wait, an idle_session_timeout would close the pool's idle
+/// connections under it, and an asynchronous commit could lose a claim or a completion that
+/// the worker already acted on. The statement bound stays, generous, so the server abandons
+/// what a vanished worker asked for.
+const SESSION_OPTIONS: &str = "-c statement_timeout=300s -c lock_timeout=0 \
+     -c idle_in_transaction_session_timeout=0 -c idle_session_timeout=0 -c synchronous_commit=on";
 
 pub fn connect_config(url: &str) -> Result<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(url)
@@ -142,6 +160,17 @@ pub fn connect_config(url: &str) -> Result<tokio_postgres::Config> {
 }
 
 pub fn pool(config: tokio_postgres::Config) -> Result<Pool> {
+    pool_of(config, POOL_SIZE)
+}
+
+/// The heartbeat's own pool of one connection: it must never wait behind the other calls,
+/// whatever they wait for (a lock held by VACUUM FULL, say), or a healthy worker would fence
+/// itself.
+pub fn heartbeat_pool(config: tokio_postgres::Config) -> Result<Pool> {
+    pool_of(config, 1)
+}
+
+fn pool_of(config: tokio_postgres::Config, size: usize) -> Result<Pool> {
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -150,7 +179,7 @@ pub fn pool(config: tokio_postgres::Config) -> Result<Pool> {
         },
     );
     Pool::builder(manager)
-        .max_size(POOL_SIZE)
+        .max_size(size)
         .build()
         .context("building the connection pool")
 }

@@ -146,7 +146,7 @@ pub async fn run(config: Config) -> Result<()> {
     let status = Arc::new(Mutex::new(None));
     heartbeat::spawn(
         heartbeat::Shared {
-            pool: pool.clone(),
+            pool: db::heartbeat_pool(database_config.clone())?,
             worker_id: worker_id.clone(),
             running: running_count.clone(),
             status: status.clone(),
