@@ -37,6 +37,8 @@ use crate::workdir::{self, WorkDir};
 
 /// After the script exits, how long output still held open by escaped processes is read.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
+/// Lines per stream taken, when the drain is over, from what is already in the pipes.
+const SWEEP_LINES: usize = 10_000;
 
 /// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
 /// PATH entry before the right one) for every task.
@@ -399,7 +401,13 @@ fn start_process(
                     drain_until = Some(tokio::time::Instant::now() + PIPE_DRAIN);
                 }
                 // A process that left the group (setsid, a daemon) may hold the pipes open.
-                () = drain_over => break,
+                // Output already in the pipes is still taken: on a starved runtime the timer
+                // and the script's last lines are ready at the same poll.
+                () = drain_over => {
+                    sweep(&mut out, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
+                    sweep(&mut err, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
+                    break;
+                }
             }
         }
         // Death by signal is reported as 128 + signal, so SIGKILL gives 137, which pg_sched
@@ -466,6 +474,25 @@ fn enter_as(command: &mut Command, task_dir: OwnedFd, uid: u32, gid: u32) {
             check(libc::setuid(uid))?;
             Ok(())
         });
+    }
+}
+
+/// Emits the lines already in a pipe, without waiting for more.
+async fn sweep<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut Option<CappedLines<R>>,
+    reports: &Reports,
+    lease: Lease,
+    line_no: &mut i32,
+    budget: &mut LogBudget,
+    outs: &mut Option<OutParams>,
+) {
+    for _ in 0..SWEEP_LINES {
+        match tokio::time::timeout(Duration::ZERO, next(stream)).await {
+            Ok(Some((bytes, cut))) => {
+                emit(reports, lease, line_no, budget, outs, &bytes, cut).await
+            }
+            Ok(None) | Err(_) => return,
+        }
     }
 }
 
