@@ -12,6 +12,7 @@ CREATE TABLE sched.worker (
     running        integer NOT NULL DEFAULT 0,
     status         text,
     alive          boolean NOT NULL DEFAULT true,
+    registration_token bigint,
     ended_at       timestamptz,
     CONSTRAINT ended_at_set_exactly_when_dead CHECK ((ended_at IS NULL) = alive)
 );
@@ -27,6 +28,7 @@ COMMENT ON COLUMN sched.worker.registered_at IS 'When it registered.';
 COMMENT ON COLUMN sched.worker.last_heartbeat IS 'Last heartbeat.';
 COMMENT ON COLUMN sched.worker.running IS 'Tasks running at its last heartbeat.';
 COMMENT ON COLUMN sched.worker.status IS 'NULL when healthy; else what keeps it from taking tasks (e.g. backing off after tasks could not be started), as of its last heartbeat.';
+COMMENT ON COLUMN sched.worker.registration_token IS 'Drawn by the worker process; a registration retried with it (after its answer was lost) returns this row instead of making another.';
 COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
 

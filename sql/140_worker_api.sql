@@ -26,11 +26,12 @@ $$;
 COMMENT ON FUNCTION sched._worker_guard(regrole, bigint) IS
     'Internal: raises SW001 unless the worker is alive, insufficient_privilege unless the principal registered it; returns its groups.';
 
-CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1)
+CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1,
+                                      token bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer)
+CREATE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer, token bigint)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -63,6 +64,11 @@ BEGIN
     -- that is still heartbeating belongs to another live process: two workers sharing a name
     -- would take each other over forever.
     SELECT * INTO previous FROM sched.worker w WHERE w.name = _register_worker.name AND w.alive FOR UPDATE;
+    -- The same process asking again (its first answer was lost): the registration it made.
+    IF FOUND AND previous.registration_token = token
+       AND pg_catalog.pg_has_role(principal, previous.login_role, 'MEMBER') THEN
+        RETURN previous.id;
+    END IF;
     IF FOUND THEN
         IF previous.last_heartbeat > now() - interval '10 seconds' THEN
             RAISE EXCEPTION 'name: worker "%" is registered and alive (last heartbeat % ago)',
@@ -78,14 +84,14 @@ BEGIN
         PERFORM sched._fail_over(ARRAY[previous.id]);
     END IF;
 
-    INSERT INTO sched.worker (name, host, groups, slots, login_role)
-    VALUES (_register_worker.name, host, groups, slots, principal)
+    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token)
+    VALUES (_register_worker.name, host, groups, slots, principal, token)
     RETURNING id INTO new_id;
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer) IS
-    'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over.';
+COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer, bigint) IS
+    'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over, unless it is this registration asked for again with the same token (a retry after a lost answer), whose id is returned.';
 
 CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0, status text DEFAULT NULL) RETURNS boolean
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';

@@ -80,7 +80,7 @@ GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances,
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION
-    sched.register_worker(text, text, text[], integer),
+    sched.register_worker(text, text, text[], integer, bigint),
     sched.heartbeat(bigint, integer, text),
     sched.release_tasks(bigint, bigint[]),
     sched.claim_tasks(bigint, integer, bigint),

@@ -820,3 +820,83 @@ fn a_long_lock_on_the_attempts_neither_fences_a_healthy_worker_nor_runs_a_task_t
         .get(0);
     assert!(alive, "the worker's first registration was lost");
 }
+
+#[test]
+fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
+    let cluster = Cluster::start(&[]);
+    cluster.stop_server();
+    let log = cluster.dir.join("worker-early.log");
+    let mut cmd = cluster.worker_command("early");
+    cmd.arg("--database-url")
+        .arg(cluster.conn_string(WORKER_ROLE))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut worker = Worker {
+        child: cmd.spawn().unwrap(),
+        name: "early".to_owned(),
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "the worker to say it waits for the database",
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("cannot register yet")
+                .then_some(())
+        },
+    );
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "the worker gave up"
+    );
+    cluster.start_server();
+    let mut db = cluster.connect();
+    wait_for(Duration::from_secs(60), "the worker to register", || {
+        let alive: i64 = db
+            .query_one(
+                "SELECT count(*) FROM sched.worker WHERE name = 'early' AND alive",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (alive == 1).then_some(())
+    });
+    define(
+        &mut db,
+        r#"{"name": "after", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let id = start(&mut db, "after");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let registrations: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.worker WHERE name = 'early'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(registrations, 1);
+}
+
+#[test]
+fn a_registration_retried_after_its_answer_was_lost_is_the_same_registration() {
+    let cluster = Cluster::start(&[]);
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let register = |db: &mut Client, token: i64| {
+        db.query_one(
+            "SELECT sched.register_worker('w', 'h', ARRAY['default'], 1, $1)",
+            &[&token],
+        )
+        .map(|r| r.get::<_, i64>(0))
+    };
+    let first = register(&mut worker, 42).unwrap();
+    assert_eq!(register(&mut worker, 42).unwrap(), first);
+    // Another process of the same name is still refused while this one lives.
+    let err = error_of(register(&mut worker, 43));
+    assert!(err.contains("is registered and alive"), "{err}");
+    let rows: i64 = cluster
+        .connect()
+        .query_one("SELECT count(*) FROM sched.worker WHERE name = 'w'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}

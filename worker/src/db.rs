@@ -93,6 +93,40 @@ fn ids_of(rows: Vec<tokio_postgres::Row>) -> Result<Vec<i64>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// True when a call may well succeed if tried again: the server is down, starting up or out
+/// of connections, or did not answer in time.
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    is_server_down(err)
+        || err
+            .to_string()
+            .starts_with("the database did not answer within")
+        || err.chain().any(|e| {
+            e.downcast_ref::<tokio_postgres::Error>()
+                .is_some_and(|pg| match pg.code() {
+                    // too_many_connections, configuration_limit_exceeded (a role's connection limit).
+                    Some(code) => matches!(code.code(), "53300" | "53400"),
+                    None => io_source(pg).is_some() || pg.is_closed(),
+                })
+                || e.downcast_ref::<std::io::Error>().is_some()
+        })
+}
+
+/// A number no other worker process draws: identifies this process's registration.
+pub fn registration_token() -> i64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: the buffer is valid for 8 bytes; getrandom fills at most that.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if got != bytes.len() as isize {
+        // Without the kernel's randomness, the pid and the clock are unique enough here.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        return nanos ^ (i64::from(std::process::id()) << 40);
+    }
+    i64::from_ne_bytes(bytes)
+}
+
 /// True when the server is plainly not running (nothing listens, or it says it is shutting
 /// down or starting up), as opposed to not answering: a down server runs no master either.
 pub fn is_server_down(err: &anyhow::Error) -> bool {
@@ -256,18 +290,21 @@ pub async fn store_task_result(
     .map(|_| ())
 }
 
+/// Registers this worker process; `token` is the process's own, so that a call retried after
+/// its answer was lost gets the registration the first call made instead of a second one.
 pub async fn register(
     pool: &Pool,
     name: &str,
     host: &str,
     groups: &[String],
     slots: i32,
+    token: i64,
 ) -> Result<i64> {
     let rows = query(
         pool,
         call_timeout(),
-        "SELECT sched.register_worker($1, $2, $3, $4)",
-        &[&name, &host, &groups, &slots],
+        "SELECT sched.register_worker($1, $2, $3, $4, $5)",
+        &[&name, &host, &groups, &slots, &token],
     )
     .await?;
     Ok(rows[0].get(0))

@@ -51,7 +51,14 @@ struct Registration {
     host: String,
     groups: Vec<String>,
     slots: usize,
+    /// This process's, for every registration it makes (see db::register).
+    token: i64,
 }
+
+/// The first registration waits for a database that is down, starting or out of connections,
+/// as the worker's later calls do, instead of exiting: workers are often started with, or
+/// before, their database.
+const FIRST_REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> Result<()> {
     executor::find_bash().map_err(|e| anyhow::anyhow!(e))?;
@@ -95,16 +102,29 @@ pub async fn run(config: Config) -> Result<()> {
         host: config::host_name(),
         groups: config.groups(),
         slots: config.slots(),
+        token: db::registration_token(),
     };
-    let first_id = db::register(
-        &pool,
-        &registration.name,
-        &registration.host,
-        &registration.groups,
-        registration.slots as i32,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(describe_connect_error(&e, &pg_config)))?;
+    let mut backoff = Duration::from_secs(1);
+    let first_id = loop {
+        match db::register(
+            &pool,
+            &registration.name,
+            &registration.host,
+            &registration.groups,
+            registration.slots as i32,
+            registration.token,
+        )
+        .await
+        {
+            Ok(id) => break id,
+            Err(err) if db::is_transient(&err) => {
+                warn!(error = %format!("{err:#}"), "cannot register yet; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(FIRST_REGISTRATION_BACKOFF_MAX);
+            }
+            Err(err) => return Err(anyhow::anyhow!(describe_connect_error(&err, &pg_config))),
+        }
+    };
     info!(worker_id = first_id, name = %registration.name, slots = registration.slots, groups = ?registration.groups, "registered");
 
     let worker_id = Arc::new(AtomicI64::new(first_id));
@@ -507,7 +527,16 @@ impl Worker {
         let r = &self.registration;
         let mut backoff = Duration::from_millis(100);
         loop {
-            match db::register(&self.pool, &r.name, &r.host, &r.groups, r.slots as i32).await {
+            match db::register(
+                &self.pool,
+                &r.name,
+                &r.host,
+                &r.groups,
+                r.slots as i32,
+                r.token,
+            )
+            .await
+            {
                 Ok(new_id) => {
                     self.worker_id.store(new_id, Ordering::Relaxed);
                     info!(old_worker_id = old, worker_id = new_id, "registered again");
