@@ -117,7 +117,9 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         {
             Ok(id) => break id,
-            Err(err) if db::is_transient(&err) => {
+            // A socket directory that does not exist is a mistake in the connection string, not
+            // a server that is down (whose directory is there, without the socket).
+            Err(err) if db::is_transient(&err) && missing_socket_dir(&pg_config).is_none() => {
                 warn!(error = %format!("{err:#}"), "cannot register yet; retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(FIRST_REGISTRATION_BACKOFF_MAX);
@@ -556,6 +558,14 @@ impl Worker {
             }
         }
     }
+}
+
+/// A Unix-socket host of the connection string whose directory does not exist.
+fn missing_socket_dir(config: &tokio_postgres::Config) -> Option<std::path::PathBuf> {
+    config.get_hosts().iter().find_map(|h| match h {
+        tokio_postgres::config::Host::Unix(dir) if !dir.is_dir() => Some(dir.clone()),
+        _ => None,
+    })
 }
 
 fn describe_connect_error(err: &anyhow::Error, config: &tokio_postgres::Config) -> String {
