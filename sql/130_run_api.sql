@@ -41,7 +41,8 @@ DECLARE
     unfinished bigint;
 BEGIN
     SELECT count(*) INTO unfinished FROM sched.workflow_instance wi
-    WHERE wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded') AND wi.started_by = who
+    -- Unfinished is ended_at IS NULL (the constraint ended_at_set_exactly_when_finished).
+    WHERE wi.ended_at IS NULL AND wi.started_by = who
       AND wi.parent_instance_id IS NULL;
     IF unfinished >= cap THEN
         RAISE EXCEPTION 'role % has % unfinished workflow instances; sched.max_unfinished_instances_per_role allows %', who, unfinished, cap
