@@ -79,6 +79,12 @@ GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances,
                 sched.alert_groups, sched.datasources, sched.use_grants
 TO sched_user, sched_admin;
 
+-- Monitoring (260_metrics.sql) counts every role's work, so not for sched_user; pg_monitor is
+-- PostgreSQL's role for monitoring agents, which need nothing else of the schema.
+GRANT USAGE ON SCHEMA sched TO pg_monitor;
+GRANT EXECUTE ON FUNCTION sched._master_running() TO sched_admin, pg_monitor;
+GRANT SELECT ON sched.metrics TO sched_admin, pg_monitor;
+
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint),
     sched.heartbeat(bigint, integer, text),

@@ -182,6 +182,11 @@ extension_sql_file!(
     requires = ["logs"]
 );
 extension_sql_file!(
+    "../../sql/260_metrics.sql",
+    name = "metrics",
+    requires = ["graphs"]
+);
+extension_sql_file!(
     "../../sql/900_views.sql",
     name = "views",
     requires = ["graphs"]
