@@ -9,18 +9,29 @@
 //! commits (`sched._wake_master`), through the master's latch, whose pid is in shared memory.
 //!
 //! It keeps no state outside tables, so it can be killed at any moment: an ERROR or SIGTERM
-//! ends the process and the postmaster starts a new one after `RESTART_AFTER`.
+//! ends the process and the launcher starts a new one after `RESTART_AFTER`.
+//!
+//! The launcher is the background worker the server starts (once recovery is over: never on a
+//! standby, at once on promotion). It connects to no database, so that it can wait quietly for
+//! `sched.database` to exist, where a worker connecting to a missing database would fail and
+//! be restarted every few seconds; then it starts the master as a dynamic background worker,
+//! and starts it again whenever it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
+    SignalWakeFlags,
+};
 use pgrx::prelude::*;
 use pgrx::{PgAtomic, PgXactCallbackEvent, pg_shmem_init, register_xact_callback};
 
 use crate::gucs;
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
+/// How often the launcher looks for the database and at the master.
+const LAUNCHER_POLL: Duration = Duration::from_secs(1);
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Finished instances deleted per transaction, and transactions per pass: 20,000 a minute.
 const HISTORY_BATCH: i32 = 1000;
@@ -67,13 +78,73 @@ pub fn wake_master() {
 }
 
 pub fn register() {
-    BackgroundWorkerBuilder::new("pg_sched master")
-        .set_type("pg_sched master")
+    BackgroundWorkerBuilder::new("pg_sched launcher")
+        .set_type("pg_sched launcher")
         .set_library("pg_sched")
-        .set_function("pg_sched_master_main")
+        .set_function("pg_sched_launcher_main")
         .enable_spi_access()
         .set_restart_time(Some(RESTART_AFTER))
         .load();
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn pg_sched_launcher_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // No database: only the shared catalogs, where pg_database is.
+    BackgroundWorker::connect_worker_to_spi(None, None);
+    let database = gucs::database();
+    let mut master: Option<DynamicBackgroundWorker> = None;
+    let mut ended_at: Option<Instant> = None;
+    let mut said_waiting = false;
+    while BackgroundWorker::wait_latch(Some(LAUNCHER_POLL)) {
+        if let Some(running) = &master {
+            match running.pid() {
+                Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted) => continue,
+                Err(_) => {
+                    master = None;
+                    ended_at = Some(Instant::now());
+                }
+            }
+        }
+        if ended_at.is_some_and(|at| at.elapsed() < RESTART_AFTER) {
+            continue;
+        }
+        if !database_exists(&database) {
+            if !std::mem::replace(&mut said_waiting, true) {
+                log!(
+                    "pg_sched: waiting for database \"{database}\" (sched.database) to be created"
+                );
+            }
+            continue;
+        }
+        said_waiting = false;
+        master = BackgroundWorkerBuilder::new("pg_sched master")
+            .set_type("pg_sched master")
+            .set_library("pg_sched")
+            .set_function("pg_sched_master_main")
+            .enable_spi_access()
+            .set_restart_time(None)
+            .set_notify_pid(unsafe { pg_sys::MyProcPid })
+            .load_dynamic()
+            .map_err(|_| warning!("pg_sched: cannot start the master: no background worker slot is free (max_worker_processes)"))
+            .ok();
+        if master.is_none() {
+            ended_at = Some(Instant::now());
+        }
+    }
+    // The master gets its own SIGTERM at shutdown. Exit code 1 asks the postmaster to restart
+    // the launcher: a SIGTERM from pg_terminate_backend must not switch failover off.
+    unsafe { pg_sys::proc_exit(1) };
+}
+
+fn database_exists(name: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    BackgroundWorker::transaction(|| unsafe {
+        pg_sys::get_database_oid(name.as_ptr(), true) != pg_sys::InvalidOid
+    })
 }
 
 #[pg_guard]
@@ -153,9 +224,8 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             archive();
         }
     }
-    // Exit code 1 asks the postmaster to restart us; 0 would unregister the master for good
-    // (a SIGTERM from pg_terminate_backend must not switch failover off).
-    unsafe { pg_sys::proc_exit(1) };
+    // The launcher starts the next master, however this one ended.
+    unsafe { pg_sys::proc_exit(0) };
 }
 
 /// Retention, in a transaction of its own so that it never holds up the failover tick;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub use postgres::Client;
 
+pub mod ha;
+
 static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Role the test workers log in as: a member of sched_worker and nothing else.
@@ -214,16 +216,22 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = as_postgres(pg_bin().join("pg_ctl"))
-            .args(["-m", "immediate", "-D"])
-            .arg(self.dir.join("data"))
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        discard_server(&self.dir);
+    }
+}
+
+/// Stops the server under `dir` at once and removes it, unless a test failed: then it is kept
+/// for its logs.
+pub(crate) fn discard_server(dir: &Path) {
+    let _ = as_postgres(pg_bin().join("pg_ctl"))
+        .args(["-m", "immediate", "-D"])
+        .arg(dir.join("data"))
+        .arg("stop")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !std::thread::panicking() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -322,6 +330,28 @@ pub fn task_states(db: &mut Client, instance: i64) -> Vec<(String, String, i32)>
     .collect()
 }
 
+/// The id of the instance's attempt that is running, once one is (within 30 s).
+pub fn running_attempt(db: &mut Client, instance: i64) -> i64 {
+    wait_for(Duration::from_secs(30), "a task to run", || {
+        db.query_opt(
+            "SELECT id FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
+            &[&instance],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    })
+}
+
+/// Whether a process runs whose command line starts with `prefix` and a space (a task's
+/// `exec -a <prefix> ...`).
+pub fn process_runs(prefix: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", &format!("^{prefix} ")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 pub fn instance_state(db: &mut Client, instance: i64) -> String {
     db.query_one(
         "SELECT state::text FROM sched.workflow_instance WHERE id = $1",
@@ -385,6 +415,11 @@ impl Proxy {
     /// From now on nothing gets through in either direction, and nothing is closed.
     pub fn blackhole(&self) {
         self.blackhole.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwarding resumes, with whatever was held back.
+    pub fn restore(&self) {
+        self.blackhole.store(false, Ordering::SeqCst);
     }
 }
 
@@ -592,7 +627,16 @@ impl Console {
 
     /// A console with extra command line flags.
     pub fn start_with(cluster: &Cluster, args: &[&str]) -> Console {
-        let (addr, log, mut cmd) = Console::command(cluster, args);
+        Console::start_at(
+            cluster,
+            &format!("host={} dbname=postgres", cluster.dir.display()),
+            args,
+        )
+    }
+
+    /// A console of the database `url` names (its log in `cluster`'s directory).
+    pub fn start_at(cluster: &Cluster, url: &str, args: &[&str]) -> Console {
+        let (addr, log, mut cmd) = Console::command(cluster, url, args);
         let mut child = cmd
             .spawn()
             .expect("start sched-console (make install builds it)");
@@ -616,7 +660,8 @@ impl Console {
     /// Runs a console that must refuse to start: it exits unsuccessfully (within 30 s) and
     /// without ever listening; returns what it wrote to standard error.
     pub fn refused(cluster: &Cluster, args: &[&str]) -> String {
-        let (addr, log, mut cmd) = Console::command(cluster, args);
+        let url = format!("host={} dbname=postgres", cluster.dir.display());
+        let (addr, log, mut cmd) = Console::command(cluster, &url, args);
         // Held as a Console, so that one that does start is killed when the test fails.
         let mut console = Console {
             base: format!("http://{addr}"),
@@ -641,15 +686,18 @@ impl Console {
         stderr
     }
 
-    fn command(cluster: &Cluster, args: &[&str]) -> (std::net::SocketAddr, PathBuf, Command) {
+    fn command(
+        cluster: &Cluster,
+        url: &str,
+        args: &[&str],
+    ) -> (std::net::SocketAddr, PathBuf, Command) {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
         let log = cluster.dir.join(format!("console-{}.log", addr.port()));
         let mut cmd = Command::new(console_bin());
-        cmd.args(["--listen", &addr.to_string(), "--database-url"])
-            .arg(format!("host={} dbname=postgres", cluster.dir.display()))
+        cmd.args(["--listen", &addr.to_string(), "--database-url", url])
             .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("console log"));
@@ -659,6 +707,10 @@ impl Console {
     /// What the console wrote to standard error so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 }
 

@@ -392,21 +392,8 @@ fn a_worker_cut_off_from_the_database_kills_its_tasks_before_they_are_failed_ove
     ));
     let _far = cluster.start_worker("far", &mut cmd);
     let id = start(&mut db, "cut");
-    let first: i64 = wait_for(Duration::from_secs(30), "the task to run", || {
-        db.query_opt(
-            "SELECT id FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'",
-            &[&id],
-        )
-        .unwrap()
-        .map(|r| r.get(0))
-    });
-    let running = || {
-        std::process::Command::new("pgrep")
-            .args(["-f", &format!("^fenced-{first} ")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
+    let first = running_attempt(&mut db, id);
+    let running = || process_runs(&format!("fenced-{first}"));
     wait_for(Duration::from_secs(10), "the task's process", || {
         running().then_some(())
     });
@@ -899,4 +886,73 @@ fn a_registration_retried_after_its_answer_was_lost_is_the_same_registration() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 1);
+}
+
+#[test]
+fn the_master_waits_quietly_for_its_database_and_starts_once_it_exists() {
+    let cluster = Cluster::start(&["sched.database = 'later'"]);
+    let mut db = cluster.connect();
+    wait_for(
+        Duration::from_secs(30),
+        "the launcher to say it waits",
+        || {
+            cluster
+                .server_log()
+                .contains("waiting for database \"later\"")
+                .then_some(())
+        },
+    );
+    // A few of the launcher's looks later, it has said so once and failed nothing.
+    let launcher_looks = || -> i64 {
+        let mut db = cluster.connect();
+        db.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_sched launcher'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(launcher_looks(), 1);
+    db.batch_execute("CREATE DATABASE later").unwrap();
+    let mut later = postgres::Client::connect(
+        &format!("host={} user=postgres dbname=later", cluster.dir.display()),
+        postgres::NoTls,
+    )
+    .unwrap();
+    later.batch_execute("CREATE EXTENSION pg_sched").unwrap();
+    wait_for(Duration::from_secs(30), "the master to start", || {
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE backend_type = 'pg_sched master' AND datname = 'later'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (n == 1).then_some(())
+    });
+    let log = cluster.server_log();
+    assert_eq!(
+        log.matches("waiting for database \"later\"").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("does not exist"), "{log}");
+    // It fails over in that database.
+    define(
+        &mut later,
+        r#"{"name": "there", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
+    let mut cmd = cluster.worker_command("there");
+    cmd.arg("--database-url").arg(format!(
+        "host={} user={WORKER_ROLE} dbname=later",
+        cluster.dir.display()
+    ));
+    let _w = cluster.start_worker_in(
+        &format!("host={} user=postgres dbname=later", cluster.dir.display()),
+        "there",
+        &mut cmd,
+    );
+    let id = start(&mut later, "there");
+    assert_eq!(wait(&mut later, id, 60), "succeeded");
 }
