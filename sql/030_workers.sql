@@ -32,6 +32,27 @@ COMMENT ON COLUMN sched.worker.registration_token IS 'Drawn by the worker proces
 COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
 
+-- An outcome that reached the database after its attempt was failed over: the task did finish
+-- (a worker cut off from the database kept it), but its new attempt had already been queued.
+-- Kept beside the attempt so that an operator sees what ran twice and why.
+CREATE TABLE sched.late_report (
+    task_instance_id     bigint PRIMARY KEY,
+    workflow_instance_id bigint NOT NULL,
+    worker_id            bigint NOT NULL,
+    exit_code            integer NOT NULL,
+    started_at           timestamptz,
+    ended_at             timestamptz,
+    reported_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE sched.late_report IS 'Outcomes reported under a lease after the attempt was failed over; the attempt stays need_fault_tolerance and its new attempt stands. Shown as sched.task_instances.late_exit_code.';
+COMMENT ON COLUMN sched.late_report.task_instance_id IS 'The failed-over attempt the outcome belongs to.';
+COMMENT ON COLUMN sched.late_report.workflow_instance_id IS 'Its workflow instance (for retention).';
+COMMENT ON COLUMN sched.late_report.worker_id IS 'The registration that ran it and reported late.';
+COMMENT ON COLUMN sched.late_report.exit_code IS 'The exit code the worker reported.';
+COMMENT ON COLUMN sched.late_report.started_at IS 'When the process started, by the worker''s clock.';
+COMMENT ON COLUMN sched.late_report.ended_at IS 'When the process ended, by the worker''s clock.';
+COMMENT ON COLUMN sched.late_report.reported_at IS 'When the report arrived.';
+
 -- Partitioned by day so that retention drops whole partitions (the master creates them ahead
 -- and drops those past sched.log_retention, 160_retention.sql). The key is the UTC day the
 -- attempt was queued, not the time of the line, so that every line of an attempt lands in one

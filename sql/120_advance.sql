@@ -336,7 +336,7 @@ $$;
 COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
     'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks are all done (skipping those only skipped tasks lead to, passing forbidden ones), and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 
-CREATE FUNCTION sched._fail_over(workers bigint[]) RETURNS void
+CREATE FUNCTION sched._fail_over(workers bigint[], attempts bigint[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -348,10 +348,12 @@ DECLARE
     r_retry   integer[];
     slots     bigint[];
     lost_ids  bigint[];
+    ended     bigint[];
 BEGIN
     SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
     FROM sched.task_instance ti
-    WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running');
+    WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+      AND (attempts IS NULL OR ti.id = ANY(attempts));
     IF instances IS NULL THEN
         RETURN;
     END IF;
@@ -365,10 +367,17 @@ BEGIN
     -- DolphinScheduler §10.3: the lost attempt becomes need_fault_tolerance and a new attempt
     -- of the same task is queued, unless the instance is being stopped or is ending.
     -- Only in the instances locked above: an attempt claimed since is the next tick's.
+    -- A live worker's attempt that it says it does not run (attempts given) went with a lost
+    -- commit: one it was asked to kill ends as the kill would have ended it.
     WITH lost AS (
-        UPDATE sched.task_instance ti SET state = 'need_fault_tolerance', ended_at = now(),
-                                          kill_reason = coalesce(ti.kill_reason, 'failover')
+        UPDATE sched.task_instance ti
+           SET state = CASE WHEN attempts IS NULL OR NOT ti.kill_requested THEN 'need_fault_tolerance'
+                            WHEN ti.kill_reason = 'timeout' THEN 'failed'
+                            ELSE 'killed' END::sched.task_state,
+               ended_at = now(),
+               kill_reason = coalesce(ti.kill_reason, 'failover')
         WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+          AND (attempts IS NULL OR ti.id = ANY(attempts))
           AND ti.workflow_instance_id = ANY(instances)
         RETURNING ti.*)
     SELECT array_agg(l.workflow_instance_id ORDER BY l.id) FILTER (WHERE requeue),
@@ -376,8 +385,9 @@ BEGIN
            array_agg(l.attempt + 1 ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.retry ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.id) FILTER (WHERE l.holds_slot),
-           array_agg(l.id)
-    INTO r_inst, r_task, r_attempt, r_retry, slots, lost_ids
+           array_agg(l.id) FILTER (WHERE l.state = 'need_fault_tolerance'),
+           array_agg(l.id) FILTER (WHERE l.state <> 'need_fault_tolerance')
+    INTO r_inst, r_task, r_attempt, r_retry, slots, lost_ids, ended
     FROM lost l
     JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
     CROSS JOIN LATERAL (SELECT wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
@@ -399,8 +409,11 @@ BEGIN
     IF lost_ids IS NOT NULL THEN
         PERFORM sched._alert_fault_tolerance(lost_ids);
     END IF;
+    IF ended IS NOT NULL THEN
+        PERFORM sched._notify_ready(sched._advance(ended, instances, true));
+    END IF;
     PERFORM sched._finish_if_done(instances);
 END
 $$;
-COMMENT ON FUNCTION sched._fail_over(bigint[]) IS
-    'Internal: moves the running attempts of dead workers to need_fault_tolerance and queues new attempts.';
+COMMENT ON FUNCTION sched._fail_over(bigint[], bigint[]) IS
+    'Internal: moves the running attempts of dead workers (or only the attempts given, which a live worker does not run; those to be killed end killed) to need_fault_tolerance and queues new attempts.';

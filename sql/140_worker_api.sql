@@ -4,14 +4,14 @@
 -- reported) changes nothing. Public functions are trampolines over `_<name>(principal, ...)`,
 -- as in 110_definition_api.sql: the principal must be the role that registered the worker.
 
-CREATE FUNCTION sched._worker_guard(principal regrole, worker_id bigint) RETURNS text[]
+CREATE FUNCTION sched._worker_guard(principal regrole, worker_id bigint, alive_only boolean DEFAULT true) RETURNS text[]
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     w sched.worker;
 BEGIN
     SELECT * INTO w FROM sched.worker wk WHERE wk.id = worker_id;
-    IF NOT FOUND OR NOT w.alive THEN
+    IF NOT FOUND OR (alive_only AND NOT w.alive) THEN
         RAISE EXCEPTION 'worker % is not registered or was declared dead', worker_id
             USING ERRCODE = 'SW001', HINT = 'Register again with sched.register_worker.';
     END IF;
@@ -20,11 +20,11 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = pg_catalog.format('It was registered by role %s.', w.login_role);
     END IF;
-    RETURN w.groups;
+    RETURN CASE WHEN w.alive THEN w.groups END;
 END
 $$;
-COMMENT ON FUNCTION sched._worker_guard(regrole, bigint) IS
-    'Internal: raises SW001 unless the worker is alive, insufficient_privilege unless the principal registered it; returns its groups.';
+COMMENT ON FUNCTION sched._worker_guard(regrole, bigint, boolean) IS
+    'Internal: raises SW001 unless the worker is registered (and alive, with alive_only), insufficient_privilege unless the principal registered it; returns its groups, NULL for a dead registration.';
 
 CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1,
                                       token bigint DEFAULT NULL)
@@ -93,27 +93,112 @@ $$;
 COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer, bigint) IS
     'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over, unless it is this registration asked for again with the same token (a retry after a lost answer), whose id is returned.';
 
-CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0, status text DEFAULT NULL) RETURNS boolean
+CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0, status text DEFAULT NULL,
+                                leases bigint[] DEFAULT NULL, token bigint DEFAULT NULL) RETURNS boolean
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._heartbeat(principal regrole, worker_id bigint, running integer, status text) RETURNS boolean
+CREATE FUNCTION sched._heartbeat(principal regrole, worker_id bigint, running integer, status text, leases bigint[],
+                                 token bigint)
+RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    lock_timeout text;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
-    -- Re-checked under the row lock: the master may have declared it dead in between.
-    UPDATE sched.worker SET last_heartbeat = now(), running = coalesce(_heartbeat.running, 0),
-                            status = left(_heartbeat.status, 1000)
-    WHERE id = worker_id AND alive;
-    RETURN FOUND;
+    -- Liveness must not wait for a standby: with the only synchronous standby gone, every
+    -- commit waits, and workers would fence and kill their tasks for a database that answers.
+    -- What this transaction fails over is found again if it is lost with a promotion.
+    PERFORM pg_catalog.set_config('synchronous_commit', 'local', true);
+    -- Re-checked under the row lock: the master may have declared it dead in between. The
+    -- token tells this registration from another that got the same id from a promoted
+    -- standby whose sequence had not seen the first.
+    UPDATE sched.worker w SET last_heartbeat = now(), running = coalesce(_heartbeat.running, 0),
+                              status = left(_heartbeat.status, 1000)
+    WHERE w.id = worker_id AND w.alive
+      AND (_heartbeat.token IS NULL OR w.registration_token IS NOT DISTINCT FROM _heartbeat.token);
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- The heartbeat must get through whatever locks the attempts (VACUUM FULL, ALTER TABLE, a
+    -- completion): reconciling waits for no lock, and is the next heartbeat's if one is held.
+    IF leases IS NOT NULL THEN
+        lock_timeout := pg_catalog.current_setting('lock_timeout');
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
+            PERFORM sched._reconcile(worker_id, ARRAY(
+                SELECT ti.id FROM sched.task_instance ti
+                WHERE ti.worker_id = _heartbeat.worker_id AND ti.state IN ('dispatched', 'running')
+                  AND NOT ti.id = ANY(leases)));
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+        PERFORM pg_catalog.set_config('lock_timeout', lock_timeout, true);
+    END IF;
+    RETURN true;
 EXCEPTION WHEN SQLSTATE 'SW001' THEN
     -- Declared dead: its tasks were failed over; it must kill what it runs and register anew.
     RETURN false;
 END
 $$;
-COMMENT ON FUNCTION sched.heartbeat(bigint, integer, text) IS
-    'Worker protocol: records that the worker is alive, how many tasks it runs and, when it is not healthy, why (status). false means it was declared dead: it must kill its tasks and register again.';
+COMMENT ON FUNCTION sched.heartbeat(bigint, integer, text, bigint[], bigint) IS
+    'Worker protocol: records that the worker is alive, how many tasks it runs and, when it is not healthy, why (status); token, when given, must be the one it registered with. With leases (the task instance ids it runs or has yet to report), an attempt the database believes runs on it but that it does not list, claimed longer than the grace ago, is failed over (or ends killed if it was to be killed): its claim or its report was lost with a commit. false means it was declared dead: it must kill its tasks and register again.';
+
+-- A commit the worker acted on can be lost (promotion of an asynchronous standby, a crash with
+-- synchronous_commit off) and leave the database believing that a live worker runs an attempt
+-- it never had or already finished. A claim's answer can also be in flight, or retried after a
+-- lost connection, for a while; the grace covers that, so only an attempt the worker has had
+-- every chance to know of is taken from it.
+CREATE FUNCTION sched._reconcile(worker_id bigint, unknown bigint[]) RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    stale bigint[];
+BEGIN
+    IF cardinality(unknown) = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT array_agg(ti.id) INTO stale
+    FROM sched.task_instance ti
+    WHERE ti.id = ANY(unknown) AND ti.worker_id = _reconcile.worker_id
+      AND ti.state IN ('dispatched', 'running')
+      AND ti.started_at < now() - sched._lease_grace();
+    IF stale IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM sched._fail_over(ARRAY[worker_id], stale);
+    RETURN cardinality(stale);
+END
+$$;
+COMMENT ON FUNCTION sched._reconcile(bigint, bigint[]) IS
+    'Internal: fails over (or ends killed, when they were to be killed) the given attempts of a live worker that it says it does not run, once claimed longer than sched._lease_grace() ago; returns how many.';
+
+CREATE FUNCTION sched._lease_grace() RETURNS interval
+LANGUAGE sql STABLE
+AS $$
+    -- A claim's answer may wait for a call timeout (half the worker timeout, at least 5 s) and
+    -- a retry; the worker timeout, at least 15 s, outlasts both.
+    SELECT greatest(coalesce(pg_catalog.current_setting('sched.worker_timeout', true), '30s')::interval,
+                    interval '15 seconds')
+$$;
+COMMENT ON FUNCTION sched._lease_grace() IS
+    'Internal: how long after its claim an attempt a worker does not report may be taken from it: sched.worker_timeout, at least 15 s.';
+
+CREATE FUNCTION sched.unknown_tasks(worker_id bigint, task_instance_ids bigint[]) RETURNS integer
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._unknown_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._worker_guard(principal, _unknown_tasks.worker_id);
+    RETURN sched._reconcile(_unknown_tasks.worker_id, task_instance_ids);
+END
+$$;
+COMMENT ON FUNCTION sched.unknown_tasks(bigint, bigint[]) IS
+    'Worker protocol: the worker was asked to kill (or holds leases of) these task instances but does not run them; those it was asked to kill end killed, the others are failed over, once claimed longer than the grace (sched.worker_timeout, at least 15 s) ago. Returns how many were taken from it.';
 
 CREATE FUNCTION sched.release_tasks(worker_id bigint, task_instance_ids bigint[]) RETURNS SETOF bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -338,6 +423,20 @@ BEGIN
         accepted := cardinality(done);
         ready_groups := sched._advance(done, touched, any_failed);
     END IF;
+    -- Finished work is never thrown away: an outcome that arrives after its attempt was failed
+    -- over (its worker was cut off, kept it, and reported once the database answered) is kept
+    -- beside the attempt. A retry of an accepted report finds its attempt finished, not failed
+    -- over, and records nothing.
+    IF accepted + coalesce(cardinality(deferred), 0) < cardinality(task_instance_ids) THEN
+        INSERT INTO sched.late_report (task_instance_id, workflow_instance_id, worker_id, exit_code, started_at, ended_at)
+        SELECT r.id, ti.workflow_instance_id, _complete.worker_id, r.exit_code, r.started_at, r.ended_at
+        FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at)
+             AS r(id, exit_code, started_at, ended_at)
+        JOIN sched.task_instance ti ON ti.id = r.id
+        WHERE ti.worker_id = _complete.worker_id AND ti.state = 'need_fault_tolerance'
+          AND r.exit_code IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[]) IS
@@ -361,9 +460,11 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    groups  text[] := sched._worker_guard(principal, _complete_tasks.worker_id);
+    -- A registration declared dead may still report what it finished (its leases decide);
+    -- it claims nothing.
+    groups  text[] := sched._worker_guard(principal, _complete_tasks.worker_id, false);
     outcome record;
-    claimed integer;
+    claimed integer := 0;
     others  text[];
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
@@ -371,8 +472,10 @@ BEGIN
                                coalesce(_complete_tasks.out_params, '{}'));
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
-    RETURN QUERY SELECT c.*, false FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token) c;
-    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF groups IS NOT NULL THEN
+        RETURN QUERY SELECT c.*, false FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token) c;
+        GET DIAGNOSTICS claimed = ROW_COUNT;
+    END IF;
     IF outcome.deferred IS NOT NULL THEN
         RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
                      FROM unnest(outcome.deferred) d;
@@ -381,7 +484,7 @@ BEGIN
     -- its own groups when it filled every slot it asked for (more may be waiting).
     IF outcome.ready_groups IS NOT NULL THEN
         others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
-                        WHERE NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
+                        WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
         PERFORM sched._notify_ready(others);
     END IF;
 END
@@ -423,7 +526,8 @@ AS $$
 DECLARE
     stored integer;
 BEGIN
-    PERFORM sched._worker_guard(principal, _append_log.worker_id);
+    -- A dead registration's lines still belong to attempts it holds until they are failed over.
+    PERFORM sched._worker_guard(principal, _append_log.worker_id, false);
     -- Idempotent per (task, line): a batch retried after a lost connection is not stored twice.
     INSERT INTO sched.task_log_line (task_instance_id, line_no, day, line)
     SELECT u.id, u.line_no, (ti.queued_at AT TIME ZONE 'UTC')::date, u.line

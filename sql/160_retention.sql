@@ -153,6 +153,7 @@ BEGIN
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_result r WHERE r.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.late_report lr WHERE lr.workflow_instance_id = ANY(expired);
     DELETE FROM sched.alert a WHERE a.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_instance ti WHERE ti.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_instance_history th WHERE th.workflow_instance_id = ANY(expired);

@@ -127,7 +127,8 @@ SELECT ti.id,
        ti.queued_at,
        ti.started_at,
        ti.ended_at,
-       ti.ended_at - ti.started_at AS duration
+       ti.ended_at - ti.started_at AS duration,
+       (SELECT lr.exit_code FROM sched.late_report lr WHERE lr.task_instance_id = ti.id) AS late_exit_code
 FROM (SELECT * FROM sched.task_instance
       UNION ALL
       SELECT * FROM sched.task_instance_history) ti
@@ -162,6 +163,7 @@ COMMENT ON COLUMN sched.task_instances.queued_at IS 'When it became ready.';
 COMMENT ON COLUMN sched.task_instances.started_at IS 'When a worker started it.';
 COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';
 COMMENT ON COLUMN sched.task_instances.duration IS 'ended_at - started_at.';
+COMMENT ON COLUMN sched.task_instances.late_exit_code IS 'For a failed-over attempt (need_fault_tolerance) whose worker finished it after all and reported it late: the exit code it reported. NULL otherwise.';
 
 CREATE VIEW sched.task_results WITH (security_barrier) AS
 SELECT r.task_instance_id,

@@ -87,7 +87,8 @@ GRANT SELECT ON sched.metrics TO sched_admin, pg_monitor;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint),
-    sched.heartbeat(bigint, integer, text),
+    sched.heartbeat(bigint, integer, text, bigint[], bigint),
+    sched.unknown_tasks(bigint, bigint[]),
     sched.release_tasks(bigint, bigint[]),
     sched.claim_tasks(bigint, integer, bigint),
     sched.complete_tasks(bigint, bigint[], integer[], timestamptz[], timestamptz[], integer, bigint, jsonb[]),

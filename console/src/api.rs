@@ -21,6 +21,7 @@ use tokio_postgres::types::ToSql;
 use crate::App;
 use crate::error::ApiError;
 use crate::limits;
+use crate::metrics;
 use crate::session::{Authed, COOKIE, Conn, Signed};
 
 type Api = Result<Json<Value>, ApiError>;
@@ -63,13 +64,24 @@ fn text(v: &Value, key: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Signs in, counting each attempt against the role and the client address until it
-/// succeeds (see `limits.rs`).
 pub async fn sign_in(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let result = try_sign_in(&app, client, jar, body).await;
+    metrics::sign_in(&result);
+    result
+}
+
+/// Signs in, counting each attempt against the role and the client address until it
+/// succeeds (see `limits.rs`).
+async fn try_sign_in(
+    app: &App,
+    client: SocketAddr,
+    jar: CookieJar,
+    body: Value,
 ) -> Result<Response, ApiError> {
     let user = text(&body, "user")?;
     // PostgreSQL cuts longer names to 63 bytes: names differing past that would be one role

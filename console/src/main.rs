@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod error;
 mod limits;
+mod metrics;
 mod pg;
 mod session;
 
@@ -71,6 +72,10 @@ struct Flags {
     /// loopback address, where the console is reached over plain HTTP.
     #[arg(long)]
     secure_cookies: Option<bool>,
+    /// Serve Prometheus metrics over HTTP at this address (ADDR:PORT, path /metrics); off
+    /// when not given. It has no sign-in: keep it on loopback or an internal network.
+    #[arg(long, env = "SCHED_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 pub struct App {
@@ -176,7 +181,7 @@ async fn check_passwords_are_verified(base: &tokio_postgres::Config) -> Result<(
 }
 
 fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/api/login", post(api::sign_in))
         .route("/api/logout", post(api::sign_out))
         .route("/api/me", get(api::me))
@@ -210,8 +215,14 @@ fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             check_host,
-        ))
-        .with_state(app)
+        ));
+    // Outermost, so that requests refused for their Host are counted too.
+    let router = if metrics::enabled() {
+        router.layer(axum::middleware::from_fn(metrics::track))
+    } else {
+        router
+    };
+    router.with_state(app)
 }
 
 fn main() -> std::process::ExitCode {
@@ -255,6 +266,13 @@ fn main() -> std::process::ExitCode {
             .secure_cookies
             .unwrap_or(!flags.listen.ip().is_loopback()),
     });
+    // Before the runtime: the exporter then gets a thread of its own (see metrics::install).
+    if let Some(listen) = flags.metrics_listen {
+        if let Err(e) = metrics::install(listen) {
+            return fail(e);
+        }
+        eprintln!("sched-console: serving metrics at http://{listen}/metrics");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

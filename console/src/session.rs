@@ -22,6 +22,7 @@ use tokio_postgres::{AsyncMessage, Client, Config};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
+use crate::metrics;
 use crate::pg;
 
 pub const COOKIE: &str = "sched_session";
@@ -119,6 +120,7 @@ impl Session {
                     ),
                 )
             })?;
+        metrics::stream_opened();
         Ok(StreamSlot(self.clone()))
     }
 }
@@ -132,6 +134,7 @@ impl Drop for StreamSlot {
         // Idle time counts from the end of the stream, so touch before the count drops.
         self.0.touch();
         self.0.streams.fetch_sub(1, Ordering::SeqCst);
+        metrics::stream_closed();
     }
 }
 
@@ -262,6 +265,7 @@ impl Sessions {
             });
         }
         all.insert(id.clone(), session.clone());
+        metrics::sessions(all.len());
         Ok((id, session))
     }
 
@@ -273,6 +277,7 @@ impl Sessions {
             }
             keep
         });
+        metrics::sessions(all.len());
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
@@ -280,6 +285,7 @@ impl Sessions {
         let session = all.get(id)?.clone();
         if session.idle_longer_than(self.limits.session_idle) {
             all.remove(id);
+            metrics::sessions(all.len());
             session.end();
             return None;
         }
@@ -288,7 +294,9 @@ impl Sessions {
     }
 
     pub fn sign_out(&self, id: &str) {
-        if let Some(s) = self.by_id.lock().expect("sessions lock").remove(id) {
+        let mut all = self.by_id.lock().expect("sessions lock");
+        if let Some(s) = all.remove(id) {
+            metrics::sessions(all.len());
             s.end();
         }
     }

@@ -1,5 +1,6 @@
 //! Command line and environment settings of a worker.
 
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,12 @@ pub struct Config {
     /// else $XDG_STATE_HOME/sched-worker or ~/.local/state/sched-worker].
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+
+    /// Serve Prometheus metrics over HTTP at this address (ADDR:PORT, path /metrics); off
+    /// when not given. Anyone who can reach it can read them: keep it on loopback or an
+    /// internal network.
+    #[arg(long, env = "SCHED_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub const DEFAULT_TENANT: &str = "nobody";

@@ -134,7 +134,11 @@ pub fn is_server_down(err: &anyhow::Error) -> bool {
         let io_kind = match e.downcast_ref::<tokio_postgres::Error>() {
             Some(pg) => {
                 if let Some(code) = pg.code() {
-                    return matches!(code.code(), "57P01" | "57P02" | "57P03");
+                    // 25006: a server that no longer takes writes (demoted, or a standby).
+                    return matches!(code.code(), "57P01" | "57P02" | "57P03" | "25006");
+                }
+                if read_only(pg) {
+                    return true;
                 }
                 io_source(pg)
             }
@@ -145,6 +149,22 @@ pub fn is_server_down(err: &anyhow::Error) -> bool {
             Some(std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
         )
     })
+}
+
+/// With target_session_attrs=read-write, every host answered but none takes writes: a failover
+/// is under way and no primary runs, so no master either.
+fn read_only(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+            && io.to_string() == "database does not allow writes"
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The kind of the I/O error behind a driver error, if one is.
@@ -316,12 +336,17 @@ pub async fn heartbeat(
     worker_id: i64,
     running: i32,
     status: Option<&str>,
+    leases: &[i64],
+    token: i64,
 ) -> Result<(bool, Settings)> {
     let rows = query(
         pool,
         heartbeat_timeout(),
-        concat!("SELECT sched.heartbeat($1, $2, $3), ", settings_columns!()),
-        &[&worker_id, &running, &status],
+        concat!(
+            "SELECT sched.heartbeat($1, $2, $3, $4, $5), ",
+            settings_columns!()
+        ),
+        &[&worker_id, &running, &status, &leases, &token],
     )
     .await?;
     Ok((rows[0].get(0), Settings::from_row(&rows[0], 1)))
@@ -491,6 +516,19 @@ pub async fn kill_requests(pool: &Pool, worker_id: i64) -> Result<Vec<i64>> {
         )
         .await?,
     )
+}
+
+/// Tells the database that this worker does not run these attempts (it was asked to kill
+/// them): it takes them back once past the grace for claims in flight.
+pub async fn unknown_tasks(pool: &Pool, worker_id: i64, ids: &[i64]) -> Result<i32> {
+    let rows = query(
+        pool,
+        call_timeout(),
+        "SELECT sched.unknown_tasks($1, $2)",
+        &[&worker_id, &ids],
+    )
+    .await?;
+    Ok(rows[0].get(0))
 }
 
 pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {

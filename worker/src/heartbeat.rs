@@ -10,6 +10,11 @@
 //! then no master is running to fail anything over, and one that starts counts silence from
 //! its own start.
 //!
+//! Each heartbeat lists the attempts the worker runs or has yet to report, so that an attempt
+//! the database believes runs here after a lost commit (a promoted asynchronous standby) is
+//! taken back instead of staying running for ever. Each renews, too, the deadline the
+//! watchdog holds (see watchdog.rs), which is the fence's: two thirds of sched.worker_timeout.
+//!
 //! Every answer also carries the server's current settings, so a reload of
 //! sched.worker_timeout or sched.max_log_bytes_per_task reaches the worker.
 
@@ -23,6 +28,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::db;
+use crate::metrics;
 use crate::output;
 use crate::slots::Slots;
 use crate::watchdog;
@@ -49,6 +55,9 @@ pub fn interval(worker_timeout: Option<Duration>) -> Duration {
     }
 }
 
+/// The first retry of a failed heartbeat; each further one waits twice as long, up to a period.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+
 /// How long without a heartbeat the worker keeps its tasks.
 fn fence_after(worker_timeout: Duration) -> Duration {
     worker_timeout * 2 / 3
@@ -61,8 +70,26 @@ pub struct Shared {
     /// What the next heartbeat says about this worker's health; None is healthy.
     pub status: Arc<Mutex<Option<String>>>,
     pub slots: Arc<Slots>,
-    /// Set to the registration a fence voided (see reporter::Shared).
+    /// Set to the registration a fence voided.
     pub fenced: Arc<AtomicI64>,
+    /// The task instances the current registration runs or has yet to report: the database
+    /// takes from it any attempt it believes runs here that is not listed.
+    pub leases: Arc<Mutex<Vec<i64>>>,
+    /// This process's registration token: an id the database gave another registration too
+    /// (after an asynchronous failover) is not this worker's.
+    pub token: i64,
+}
+
+impl Shared {
+    /// Kills every task and claims nothing until the database answers again. Here, not in the
+    /// worker loop: that may be waiting on the silent database.
+    fn fence(&self) {
+        metrics::fenced(true);
+        self.fenced
+            .store(self.worker_id.load(Ordering::Relaxed), Ordering::SeqCst);
+        self.slots.hold(true);
+        watchdog::fence();
+    }
 }
 
 pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSender<Beat>) {
@@ -74,6 +101,8 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
         let mut server_down = true;
         let mut fenced = false;
         let mut next = Instant::now() + every;
+        let mut retry = RETRY_FIRST;
+        watchdog::renew(fence_after(timeout));
         loop {
             let fence_at = (!fenced && !server_down).then(|| last_ok + fence_after(timeout));
             // Biased: when a heartbeat has just failed, both may be due, and the fence must
@@ -83,10 +112,7 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                 () = crate::timer::until(fence_at) => {
                     warn!(silent = ?last_ok.elapsed(), "no heartbeat got through for two thirds of sched.worker_timeout; killing tasks and claiming nothing until the database answers");
                     fenced = true;
-                    // Here, not in the worker loop: it may be waiting on the silent database.
-                    shared.fenced.store(shared.worker_id.load(Ordering::Relaxed), Ordering::SeqCst);
-                    shared.slots.hold(true);
-                    watchdog::kill_all();
+                    shared.fence();
                     if beats.send(Beat::Fence).is_err() {
                         return;
                     }
@@ -98,10 +124,33 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
             let id = shared.worker_id.load(Ordering::Relaxed);
             let load = shared.running.load(Ordering::Relaxed) as i32;
             let said = shared.status.lock().ok().and_then(|s| s.clone());
-            let beat = match db::heartbeat(&shared.pool, id, load, said.as_deref()).await {
+            let leases = shared.leases.lock().map(|l| l.clone()).unwrap_or_default();
+            let beat = match db::heartbeat(
+                &shared.pool,
+                id,
+                load,
+                said.as_deref(),
+                &leases,
+                shared.token,
+            )
+            .await
+            {
                 Ok((alive, now)) => {
                     last_ok = Instant::now();
+                    retry = RETRY_FIRST;
                     server_down = true;
+                    // Frozen past the deadline (SIGSTOP, a stalled VM): the watchdog has killed
+                    // the tasks, and their attempts may be failed over already.
+                    if watchdog::renew(fence_after(timeout)) && !fenced {
+                        warn!(
+                            "this worker was frozen past its deadline; its tasks were killed, and it registers again"
+                        );
+                        fenced = true;
+                        shared.fence();
+                        if beats.send(Beat::Fence).is_err() {
+                            return;
+                        }
+                    }
                     if let Some(t) = now.worker_timeout.filter(|t| *t != timeout) {
                         info!(worker_timeout = ?t, "sched.worker_timeout changed");
                         timeout = t;
@@ -120,6 +169,22 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                 }
                 Err(err) => {
                     server_down = db::is_server_down(&err);
+                    // Tried again soon, not a period later: the fence falls due two periods
+                    // after the last answer, and a connection a restarting server closed must
+                    // get its refused (server down) try in before that.
+                    next = Instant::now() + retry.min(every);
+                    retry = (retry * 2).min(every);
+                    // No master runs while no server answers: the deadline moves on with the
+                    // tries. Silence from a server that is up lets it run out, as the fence does.
+                    if server_down && watchdog::renew(fence_after(timeout)) && !fenced {
+                        warn!("this worker was frozen past its deadline; its tasks were killed");
+                        fenced = true;
+                        shared.fence();
+                        if beats.send(Beat::Fence).is_err() {
+                            return;
+                        }
+                    }
+                    metrics::heartbeat_failed();
                     warn!(error = %format!("{err:#}"), "heartbeat failed");
                     None
                 }

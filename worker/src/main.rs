@@ -6,6 +6,7 @@ mod datasources;
 mod db;
 mod executor;
 mod heartbeat;
+mod metrics;
 mod notifier;
 mod out_params;
 mod output;
@@ -36,6 +37,14 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Before the runtime: the exporter then gets a thread of its own (see metrics::install).
+    if let Some(listen) = config.metrics_listen {
+        if let Err(err) = metrics::install(listen, config.slots()) {
+            eprintln!("sched-worker: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+        tracing::info!("serving metrics at http://{listen}/metrics");
+    }
     // One thread: the work is waiting on PostgreSQL and on child processes, and a small
     // footprint matters more than parallel polling.
     let runtime = match tokio::runtime::Builder::new_current_thread()

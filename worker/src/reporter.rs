@@ -21,7 +21,9 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::db::{self, Claimed};
+use crate::metrics;
 use crate::slots::Slots;
+use crate::watchdog;
 
 /// Log lines of still-running tasks wait this long to be sent together.
 const LOG_BATCH_WINDOW: Duration = Duration::from_millis(200);
@@ -76,6 +78,7 @@ pub struct Reports {
 
 impl Reports {
     pub async fn line(&self, lease: Lease, line_no: i32, text: String) {
+        metrics::log_bytes(text.len());
         let _ = self
             .lines
             .send(Line {
@@ -87,6 +90,7 @@ impl Reports {
     }
 
     pub fn finished(&self, outcome: Outcome) {
+        metrics::queued();
         let _ = self.finished.send(outcome);
     }
 
@@ -120,8 +124,6 @@ pub struct Shared {
     pub slots: Arc<Slots>,
     /// The current registration: only it may claim.
     pub worker_id: Arc<AtomicI64>,
-    /// A registration whose tasks were killed by a fence: nothing of it is reported.
-    pub fenced: Arc<AtomicI64>,
 }
 
 pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
@@ -189,9 +191,26 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
                     });
                 }
             }
-            let fenced = shared.fenced.load(Ordering::SeqCst);
-            lines.retain(|l| l.lease.worker_id != fenced);
             send_lines(pool, &mut lines).await;
+            // A task a fence killed did not fail: its attempt is failed over, and its outcome
+            // is never reported. One that finished before the fence is reported as ever, late
+            // if need be: finished work is never thrown away.
+            let (void, kept): (Vec<Outcome>, Vec<Outcome>) = std::mem::take(&mut finished)
+                .into_iter()
+                .partition(|o| !o.handed_back && watchdog::voided(o.started, o.ended));
+            finished = kept;
+            if !void.is_empty() {
+                shared.slots.give(void.len());
+                metrics::voided(void.len());
+                let voided = Reported {
+                    leases: void.iter().map(|o| o.lease).collect(),
+                    claimed: Vec::new(),
+                    worker_gone: false,
+                };
+                if done.send(voided).is_err() {
+                    return;
+                }
+            }
             if !finished.is_empty() || !retried.is_empty() {
                 let (reported, again) =
                     send_completions(&shared, std::mem::take(&mut finished), retried).await;
@@ -332,6 +351,7 @@ async fn send_completions(
             }
         }
         if mine.is_empty() {
+            metrics::reported(&[], released.len());
             shared.slots.give(holding);
             out.push(Reported {
                 leases: released,
@@ -349,12 +369,11 @@ async fn send_completions(
             0
         };
         // One token for every try: a retry after a lost answer gets the tasks the lost try
-        // claimed. A fence voids the outcomes even while they wait for a retry: a killed
-        // task must not be recorded as killed, it is failed over.
+        // claimed.
         let token = db::claim_token();
         let result = complete(shared, worker_id, &mine, reserved as i32, token).await;
         let worker_gone = result.is_none();
-        let db::Completed { claimed, deferred } = result.flatten().unwrap_or_default();
+        let db::Completed { claimed, deferred } = result.unwrap_or_default();
         shared.slots.give(if current {
             reserved - claimed.len()
         } else {
@@ -369,6 +388,7 @@ async fn send_completions(
         let (later, reported): (Vec<Outcome>, Vec<Outcome>) = mine
             .into_iter()
             .partition(|o| deferred.contains(&o.lease.task_instance_id));
+        metrics::reported(&reported, released.len());
         again.extend(later);
         out.push(Reported {
             leases: reported.iter().map(|o| o.lease).chain(released).collect(),
@@ -379,23 +399,19 @@ async fn send_completions(
     (out, again)
 }
 
-/// One completing call, retried through lost connections: Some(None) when a fence voided the
-/// outcomes, None when the registration is gone. A batch the database refuses for what it
-/// holds is reported one outcome at a time instead, so that one bad report holds up no other.
+/// One completing call, retried through lost connections: None when the registration is gone.
+/// A batch the database refuses for what it holds is reported one outcome at a time instead,
+/// so that one bad report holds up no other.
 async fn complete(
     shared: &Shared,
     worker_id: i64,
     outcomes: &[Outcome],
     claim_max: i32,
     token: i64,
-) -> Option<Option<db::Completed>> {
+) -> Option<db::Completed> {
     let call = |batch: Vec<Outcome>, claim_max: i32| async move {
-        if shared.fenced.load(Ordering::SeqCst) == worker_id {
-            return Ok(None);
-        }
-        db::complete_and_claim(&shared.pool, worker_id, &batch, claim_max, token)
-            .await
-            .map(Some)
+        let completing = db::complete_and_claim(&shared.pool, worker_id, &batch, claim_max, token);
+        metrics::report(completing).await
     };
     match retry_unless_refused("complete_tasks", || call(outcomes.to_vec(), claim_max)).await {
         Ok(result) => result,
@@ -430,16 +446,14 @@ async fn complete(
                                     db::release(&shared.pool, worker_id, &ids)
                                 })
                                 .await?;
-                                Some(Some(db::Completed::default()))
+                                Some(db::Completed::default())
                             }
                         }
                     }
                 }?;
-                if let Some(done) = result {
-                    all.deferred.extend(done.deferred);
-                }
+                all.deferred.extend(result.deferred);
             }
-            Some(Some(all))
+            Some(all)
         }
     }
 }

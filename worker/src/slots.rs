@@ -5,6 +5,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::metrics;
+
 #[derive(Debug)]
 pub struct Slots {
     free: AtomicUsize,
@@ -36,6 +38,7 @@ impl Slots {
         if self.closed() {
             return 0;
         }
+        metrics::free_slots(0);
         self.free.swap(0, Ordering::SeqCst)
     }
 
@@ -46,11 +49,12 @@ impl Slots {
             self.give(freed);
             return 0;
         }
+        metrics::free_slots(0);
         freed + self.free.swap(0, Ordering::SeqCst)
     }
 
     pub fn give(&self, n: usize) {
-        self.free.fetch_add(n, Ordering::SeqCst);
+        metrics::free_slots(self.free.fetch_add(n, Ordering::SeqCst) + n);
     }
 
     /// Shutting down: no more claims.

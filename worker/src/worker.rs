@@ -20,6 +20,7 @@ use crate::datasources::Datasources;
 use crate::db;
 use crate::executor;
 use crate::heartbeat::{self, Beat};
+use crate::metrics;
 use crate::notifier::{self, Wake};
 use crate::output;
 use crate::reporter::{self, Lease};
@@ -131,6 +132,7 @@ pub async fn run(config: Config) -> Result<()> {
 
     let worker_id = Arc::new(AtomicI64::new(first_id));
     let running_count = Arc::new(AtomicUsize::new(0));
+    let leases = Arc::new(Mutex::new(Vec::new()));
     let slots = Arc::new(Slots::new(registration.slots));
     let (wake_tx, wake_rx) = mpsc::unbounded_channel();
     let alert_wake = match &config.alerts {
@@ -156,7 +158,6 @@ pub async fn run(config: Config) -> Result<()> {
             pool: pool.clone(),
             slots: slots.clone(),
             worker_id: worker_id.clone(),
-            fenced: fenced.clone(),
         },
         done_tx,
     );
@@ -166,6 +167,10 @@ pub async fn run(config: Config) -> Result<()> {
         output::set_log_cap(cap);
     }
     let status = Arc::new(Mutex::new(None));
+    // Before the heartbeat, which gives it its first deadline.
+    if let Err(err) = watchdog::start() {
+        warn!(error = %err, "cannot start the watchdog: if this worker is killed with SIGKILL or frozen, its tasks keep running");
+    }
     heartbeat::spawn(
         heartbeat::Shared {
             pool: db::heartbeat_pool(database_config.clone())?,
@@ -174,13 +179,12 @@ pub async fn run(config: Config) -> Result<()> {
             status: status.clone(),
             slots: slots.clone(),
             fenced: fenced.clone(),
+            leases: leases.clone(),
+            token: registration.token,
         },
         settings,
         beat_tx,
     );
-    if let Err(err) = watchdog::start() {
-        warn!(error = %err, "cannot start the watchdog: if this worker is killed with SIGKILL, its tasks keep running");
-    }
 
     let mut worker = Worker {
         pool: pool.clone(),
@@ -194,8 +198,10 @@ pub async fn run(config: Config) -> Result<()> {
         },
         worker_id,
         running_count,
+        leases,
         slots,
         running: HashMap::new(),
+        recovering: None,
         pending_claim: None,
         budget: Budget::new(),
         breaker: Breaker::default(),
@@ -211,9 +217,14 @@ struct Worker {
     context: executor::Context,
     worker_id: Arc<AtomicI64>,
     running_count: Arc<AtomicUsize>,
+    /// The task instances of `running` under the current registration, for the heartbeat.
+    leases: Arc<Mutex<Vec<i64>>>,
     slots: Arc<Slots>,
     /// Claimed and not yet reported, with how to kill it.
     running: HashMap<Lease, Option<executor::Stop>>,
+    /// Heard from the database after a fence: the fenced registration, ended once what
+    /// finished before the fence is reported under it.
+    recovering: Option<i64>,
     /// A claim whose answer was lost: its token and slots, kept for the retry.
     pending_claim: Option<(i64, usize)>,
     /// Paces claims and kill checks that find nothing (notifications can be spoofed).
@@ -242,6 +253,22 @@ impl Worker {
         self.worker_id.load(Ordering::Relaxed)
     }
 
+    /// What the heartbeat tells the database about the tasks here.
+    fn publish_running(&self) {
+        self.running_count
+            .store(self.running.len(), Ordering::Relaxed);
+        let id = self.id();
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.clear();
+            leases.extend(
+                self.running
+                    .keys()
+                    .filter(|l| l.worker_id == id)
+                    .map(|l| l.task_instance_id),
+            );
+        }
+    }
+
     async fn event_loop(
         &mut self,
         config: &Config,
@@ -260,6 +287,15 @@ impl Worker {
         let mut shutdown = Shutdown::No;
 
         loop {
+            if let Some(fenced) = self.recovering
+                && !self.running.keys().any(|l| l.worker_id == fenced)
+            {
+                self.recovering = None;
+                // Declared dead meanwhile, it has registered again already.
+                if fenced == self.id() {
+                    self.recover().await;
+                }
+            }
             let allowed_at = self.budget.next_allowed();
             let allowed = allowed_at <= Instant::now();
             if allowed && want_kill_check {
@@ -317,7 +353,7 @@ impl Worker {
                         self.running.remove(lease);
                     }
                     self.start_all(reported.claimed);
-                    self.running_count.store(self.running.len(), Ordering::Relaxed);
+                    self.publish_running();
                     if reported.worker_gone && reported.leases.iter().any(|l| l.worker_id == self.id()) {
                         self.start_over().await;
                     }
@@ -328,7 +364,7 @@ impl Worker {
                         self.start_over().await;
                     },
                     Beat::Fence => self.fence(),
-                    Beat::Reachable => self.recover().await,
+                    Beat::Reachable => self.recovering = Some(self.id()),
                 },
                 _ = poll.tick() => {
                     want_claim = true;
@@ -388,7 +424,7 @@ impl Worker {
     /// Claims up to `free` tasks; the slots taken for them are given back if unused.
     async fn claim(&mut self, token: i64, free: usize) {
         let id = self.id();
-        match db::claim(&self.pool, id, free as i32, token).await {
+        match metrics::claim(db::claim(&self.pool, id, free as i32, token)).await {
             Ok(tasks) => {
                 if tasks.is_empty() {
                     self.budget.spend();
@@ -410,6 +446,7 @@ impl Worker {
     }
 
     fn start_all(&mut self, tasks: Vec<db::Claimed>) {
+        metrics::claimed(tasks.len());
         for task in tasks {
             // Claimed under a registration that has since been declared dead: the master fails
             // it over, and running it here too would run it twice.
@@ -418,6 +455,7 @@ impl Worker {
                 continue;
             }
             let started = executor::start(&task, &self.context);
+            metrics::started(&started);
             match &started.handed_back {
                 Some(why) => self.trip(why),
                 None if started.stop.is_some() => self.heal(),
@@ -431,8 +469,8 @@ impl Worker {
                 started.stop,
             );
         }
-        self.running_count
-            .store(self.running.len(), Ordering::Relaxed);
+        self.publish_running();
+        metrics::running(self.running.len());
     }
 
     fn trip(&mut self, why: &str) {
@@ -445,6 +483,7 @@ impl Worker {
             until: Some(Instant::now() + backoff),
         };
         self.slots.hold(true);
+        metrics::backing_off(true);
         let status = format!("backing off for {backoff:?}: tasks could not be started: {why}");
         warn!("{status}; they went back to the queue");
         if let Ok(mut s) = self.status.lock() {
@@ -458,6 +497,7 @@ impl Worker {
         }
         info!("tasks start again; no longer backing off");
         self.breaker = Breaker::default();
+        metrics::backing_off(false);
         if let Ok(mut s) = self.status.lock() {
             *s = None;
         }
@@ -470,15 +510,27 @@ impl Worker {
                 if ids.is_empty() {
                     self.budget.spend();
                 }
+                let mut unknown = Vec::new();
                 for task_instance_id in ids {
                     let lease = Lease {
                         task_instance_id,
                         worker_id: id,
                     };
-                    if let Some(Some(group)) = self.running.get(&lease) {
-                        info!(task_instance_id, "killing task on request");
-                        group.stop();
+                    match self.running.get(&lease) {
+                        Some(Some(group)) => {
+                            info!(task_instance_id, "killing task on request");
+                            group.stop();
+                        }
+                        Some(None) => {}
+                        None => unknown.push(task_instance_id),
                     }
+                }
+                // Never heard of here (its claim, or its report, went with a lost commit): the
+                // database must end it, or its instance never stops.
+                if !unknown.is_empty()
+                    && let Err(err) = db::unknown_tasks(&self.pool, id, &unknown).await
+                {
+                    warn!(error = %format!("{err:#}"), "could not report kill requests for tasks unknown here");
                 }
             }
             Err(err) if db::is_worker_gone(&err) => self.start_over().await,
@@ -518,9 +570,11 @@ impl Worker {
     }
 
     /// The registration is gone (declared dead): every lease it held is void, so its processes
-    /// are killed (their reports will be refused) and the worker registers anew.
+    /// are killed, their outcomes void like a fence's (their attempts are failed over), and the
+    /// worker registers anew.
     async fn start_over(&mut self) {
         let old = self.id();
+        watchdog::fence();
         for (lease, group) in &self.running {
             if let (true, Some(group)) = (lease.worker_id == old, group) {
                 group.stop();
@@ -541,6 +595,7 @@ impl Worker {
             {
                 Ok(new_id) => {
                     self.worker_id.store(new_id, Ordering::Relaxed);
+                    metrics::fenced(false);
                     info!(old_worker_id = old, worker_id = new_id, "registered again");
                     if self.fenced.load(Ordering::SeqCst) != 0 {
                         self.slots.hold(self.breaker.until.is_some());
