@@ -14,7 +14,7 @@ use std::task::{Context, Poll, ready};
 use socket2::{SockRef, TcpKeepalive};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{Client, Config, Connection, NoTls};
 
@@ -65,28 +65,49 @@ impl Failure {
     }
 }
 
-/// Opens a connection as `config` says (its first host that accepts a socket), with no TLS
-/// (the console never had any), and reports what the server asked for.
+/// Opens a connection as `config` says (its first host that accepts a socket and, with
+/// `target_session_attrs=read-write`, takes writes, so that the console follows a promotion as
+/// libpq does), with no TLS (the console never had any), and reports what the server asked for.
 pub async fn connect(config: &Config) -> Attempt {
-    let flags = Arc::new(AtomicU8::new(0));
-    let attempt = |result| Attempt {
-        asked_password: flags.load(Ordering::SeqCst) & ASKED_PASSWORD != 0,
-        authenticated: flags.load(Ordering::SeqCst) & AUTHENTICATED != 0,
-        result,
-    };
-    let stream = match open_socket(config).await {
-        Ok(inner) => Watched {
-            inner,
-            sniffer: Sniffer::default(),
-            flags: flags.clone(),
-        },
-        Err(e) => return attempt(Err(Failure::Unreachable(e))),
-    };
-    let result = config
-        .connect_raw(stream, NoTls)
-        .await
-        .map_err(Failure::Refused);
-    attempt(result)
+    let hosts = config.get_hosts().len().max(config.get_hostaddrs().len());
+    let mut last = String::from("no host to connect to");
+    for i in 0..hosts {
+        let flags = Arc::new(AtomicU8::new(0));
+        let attempt = |result| Attempt {
+            asked_password: flags.load(Ordering::SeqCst) & ASKED_PASSWORD != 0,
+            authenticated: flags.load(Ordering::SeqCst) & AUTHENTICATED != 0,
+            result,
+        };
+        let stream = match open_socket(config, i).await {
+            Some(Ok(inner)) => Watched {
+                inner,
+                sniffer: Sniffer::default(),
+                flags: flags.clone(),
+            },
+            Some(Err(e)) => {
+                last = e;
+                continue;
+            }
+            None => continue,
+        };
+        match config.connect_raw(stream, NoTls).await {
+            // A standby (or a primary set read-only) reports so as the session starts.
+            Ok((_, connection))
+                if config.get_target_session_attrs() == TargetSessionAttrs::ReadWrite
+                    && ["in_hot_standby", "default_transaction_read_only"]
+                        .iter()
+                        .any(|p| connection.parameter(p) == Some("on")) =>
+            {
+                last = format!("{}: the server does not allow writes", host_name(config, i));
+            }
+            result => return attempt(result.map_err(Failure::Refused)),
+        }
+    }
+    Attempt {
+        asked_password: false,
+        authenticated: false,
+        result: Err(Failure::Unreachable(last)),
+    }
 }
 
 /// Where a connection string points, as the pg_hba.conf line that would cover it starts
@@ -129,64 +150,66 @@ pub fn check_hosts(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn open_socket(config: &Config) -> Result<Inner, String> {
-    let count = config.get_hosts().len().max(config.get_hostaddrs().len());
-    let mut last = String::from("no host to connect to");
-    for i in 0..count {
-        let port = config
-            .get_ports()
-            .get(i)
-            .or_else(|| config.get_ports().first())
-            .copied()
-            .unwrap_or(5432);
-        let target = match (config.get_hostaddrs().get(i), config.get_hosts().get(i)) {
-            (Some(ip), _) => Host::Tcp(ip.to_string()),
-            (None, Some(host)) => host.clone(),
-            (None, None) => continue,
-        };
-        let opened = async {
-            match &target {
-                Host::Tcp(name) => {
-                    let stream = TcpStream::connect((name.as_str(), port)).await?;
-                    stream.set_nodelay(true)?;
-                    if config.get_keepalives() {
-                        let mut keepalive =
-                            TcpKeepalive::new().with_time(config.get_keepalives_idle());
-                        if let Some(every) = config.get_keepalives_interval() {
-                            keepalive = keepalive.with_interval(every);
-                        }
-                        if let Some(retries) = config.get_keepalives_retries() {
-                            keepalive = keepalive.with_retries(retries);
-                        }
-                        SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
-                    }
-                    Ok::<_, io::Error>(Inner::Tcp(stream))
-                }
-                Host::Unix(dir) => Ok(Inner::Unix(
-                    UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
-                )),
-            }
-        };
-        let opened = match config.get_connect_timeout() {
-            Some(limit) => match tokio::time::timeout(*limit, opened).await {
-                Ok(r) => r,
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
-            },
-            None => opened.await,
-        };
-        match opened {
-            Ok(inner) => return Ok(inner),
-            Err(e) => {
-                last = match &target {
-                    Host::Tcp(name) => format!("cannot connect to {name}:{port}: {e}"),
-                    Host::Unix(dir) => {
-                        format!("cannot connect to {}/.s.PGSQL.{port}: {e}", dir.display())
-                    }
-                }
-            }
-        }
+fn port_of(config: &Config, i: usize) -> u16 {
+    config
+        .get_ports()
+        .get(i)
+        .or_else(|| config.get_ports().first())
+        .copied()
+        .unwrap_or(5432)
+}
+
+fn target_of(config: &Config, i: usize) -> Option<Host> {
+    match (config.get_hostaddrs().get(i), config.get_hosts().get(i)) {
+        (Some(ip), _) => Some(Host::Tcp(ip.to_string())),
+        (None, Some(host)) => Some(host.clone()),
+        (None, None) => None,
     }
-    Err(last)
+}
+
+fn host_name(config: &Config, i: usize) -> String {
+    let port = port_of(config, i);
+    match target_of(config, i) {
+        Some(Host::Tcp(name)) => format!("{name}:{port}"),
+        Some(Host::Unix(dir)) => format!("{}/.s.PGSQL.{port}", dir.display()),
+        None => "no host".to_owned(),
+    }
+}
+
+/// A socket to the `i`th host of `config`; None when there is no such host.
+async fn open_socket(config: &Config, i: usize) -> Option<Result<Inner, String>> {
+    let port = port_of(config, i);
+    let target = target_of(config, i)?;
+    let opened = async {
+        match &target {
+            Host::Tcp(name) => {
+                let stream = TcpStream::connect((name.as_str(), port)).await?;
+                stream.set_nodelay(true)?;
+                if config.get_keepalives() {
+                    let mut keepalive = TcpKeepalive::new().with_time(config.get_keepalives_idle());
+                    if let Some(every) = config.get_keepalives_interval() {
+                        keepalive = keepalive.with_interval(every);
+                    }
+                    if let Some(retries) = config.get_keepalives_retries() {
+                        keepalive = keepalive.with_retries(retries);
+                    }
+                    SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+                }
+                Ok::<_, io::Error>(Inner::Tcp(stream))
+            }
+            Host::Unix(dir) => Ok(Inner::Unix(
+                UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
+            )),
+        }
+    };
+    let opened = match config.get_connect_timeout() {
+        Some(limit) => match tokio::time::timeout(*limit, opened).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+        },
+        None => opened.await,
+    };
+    Some(opened.map_err(|e| format!("cannot connect to {}: {e}", host_name(config, i))))
 }
 
 pub enum Inner {

@@ -981,3 +981,54 @@ fn idle_session_connections_are_released_and_reopened() {
     );
     assert_eq!(alice.get("/api/me").0, 401);
 }
+
+#[test]
+fn the_console_takes_the_host_that_allows_writes_when_asked_to() {
+    let cluster = Cluster::start(&[]);
+    cluster
+        .connect()
+        .batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user")
+        .unwrap();
+    // Before passwords are required: pg_basebackup connects as the trusted superuser.
+    let standby = sched_tests::ha::Standby::of(&cluster, &[]);
+    require_passwords(&cluster);
+    // The standby checks passwords as the primary does, or the console would refuse it.
+    std::fs::copy(
+        cluster.dir.join("data/pg_hba.conf"),
+        standby.dir.join("data/pg_hba.conf"),
+    )
+    .unwrap();
+    standby
+        .connect()
+        .batch_execute("SELECT pg_reload_conf()")
+        .unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the standby to ask for passwords",
+        || {
+            postgres::Client::connect(
+                &format!(
+                    "host={} user=alice password=wrong dbname=postgres",
+                    standby.dir.display()
+                ),
+                postgres::NoTls,
+            )
+            .is_err()
+            .then_some(())
+        },
+    );
+    // The standby first: a console that took the first host to answer would be read-only.
+    let url = format!(
+        "host={},{} dbname=postgres target_session_attrs=read-write",
+        standby.dir.display(),
+        cluster.dir.display()
+    );
+    let console = Console::start_at(&cluster, &url, &[]);
+    let mut alice = Browser::new(&console);
+    let (status, body) = alice.sign_in("alice", "alice-pw");
+    assert_eq!(status, 200, "{body}");
+    let spec =
+        json!({"name": "written", "tasks": [{"name": "a", "type": "shell", "script": "true"}]});
+    let (status, body) = alice.post("/api/workflows", json!({"spec": spec}));
+    assert_eq!(status, 200, "a write through the console failed: {body}");
+}
