@@ -3,7 +3,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX    ?= /usr/local
 export PG_CONFIG
 
-.PHONY: setup install run stop test bench clean
+.PHONY: setup install run stop test chaos bench clean
 
 ## Installs what is missing, and only that: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
 setup:
@@ -29,6 +29,12 @@ stop:
 test: install
 	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2
+
+## The chaos test of `make test`, bigger and longer, for operators; CHAOS_TASKS, CHAOS_WORKERS,
+## CHAOS_SECONDS (in the environment or on the command line) size it, CHAOS_SEED replays a run.
+chaos: install
+	CHAOS_TASKS=$${CHAOS_TASKS:-5000} CHAOS_WORKERS=$${CHAOS_WORKERS:-5} CHAOS_SECONDS=$${CHAOS_SECONDS:-300} \
+		cargo test -p sched-tests --test chaos -- --nocapture
 
 ## Benchmarks of the hot path next to pgbench's floor; writes bench/results/latest.json.
 bench: install
