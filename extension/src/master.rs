@@ -142,8 +142,32 @@ fn database_exists(name: &str) -> bool {
     let Ok(name) = std::ffi::CString::new(name) else {
         return false;
     };
+    // A heap scan, not get_database_oid's index scan: with no database selected, opening the
+    // index reads pg_class when the shared relcache init file is missing (a fresh cluster),
+    // and that fails.
     BackgroundWorker::transaction(|| unsafe {
-        pg_sys::get_database_oid(name.as_ptr(), true) != pg_sys::InvalidOid
+        let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, lock);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_database_datname as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::Oid::from(pg_sys::F_NAMEEQ),
+            pg_sys::Datum::from(name.as_ptr()),
+        );
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::Oid::from(pg_sys::DatabaseNameIndexId),
+            false,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
+        let found = !pg_sys::systable_getnext(scan).is_null();
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, lock);
+        found
     })
 }
 

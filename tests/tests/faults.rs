@@ -750,14 +750,22 @@ fn worker_sessions_commit_durably_and_stay_open_whatever_their_role_says() {
              INSERT INTO public.seen VALUES (current_setting('synchronous_commit'), current_setting('idle_session_timeout'));
              RETURN NEW;
          END $$;
-         CREATE TRIGGER record_settings BEFORE UPDATE ON sched.worker
+         CREATE TRIGGER record_settings BEFORE UPDATE ON sched.task_instance
              FOR EACH ROW EXECUTE FUNCTION public.record_settings();"
     ))
     .unwrap();
+    // Claims and reports, which the worker acts on, commit durably (heartbeats need not: see
+    // sched.heartbeat).
+    define(
+        &mut db,
+        r#"{"name": "one", "tasks": [{"name": "a", "type": "shell", "script": "true"}]}"#,
+    );
     let _worker = cluster.worker("w1", &[]);
+    let id = start(&mut db, "one");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
     let seen: Vec<(String, String)> = wait_for(
         Duration::from_secs(30),
-        "a heartbeat to record its session's settings",
+        "a claim to record its session's settings",
         || {
             let rows = db.query("SELECT DISTINCT * FROM public.seen", &[]).unwrap();
             (!rows.is_empty()).then(|| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -938,6 +946,8 @@ fn the_master_waits_quietly_for_its_database_and_starts_once_it_exists() {
         "{log}"
     );
     assert!(!log.contains("does not exist"), "{log}");
+    // Not even once on a fresh cluster, whose shared catalogs' cache file is not written yet.
+    assert!(!log.contains("FATAL"), "{log}");
     // It fails over in that database.
     define(
         &mut later,
