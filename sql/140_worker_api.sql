@@ -80,7 +80,7 @@ BEGIN
             RAISE EXCEPTION 'name: worker "%" is already registered by role %', _register_worker.name, previous.login_role
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = previous.id;
+        UPDATE sched.worker SET alive = false, ended_at = now(), ended_why = 'replaced' WHERE id = previous.id;
         PERFORM sched._fail_over(ARRAY[previous.id]);
     END IF;
 
@@ -560,22 +560,24 @@ $$;
 COMMENT ON FUNCTION sched.kill_requests(bigint) IS
     'Worker protocol: the task instances running on the worker that it must kill.';
 
-CREATE FUNCTION sched.deregister_worker(worker_id bigint) RETURNS void
+CREATE FUNCTION sched.deregister_worker(worker_id bigint, fenced boolean DEFAULT false) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._deregister_worker(principal regrole, worker_id bigint) RETURNS void
+CREATE FUNCTION sched._deregister_worker(principal regrole, worker_id bigint, fenced boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     PERFORM sched._worker_guard(principal, _deregister_worker.worker_id);
-    UPDATE sched.worker SET alive = false, ended_at = now() WHERE id = _deregister_worker.worker_id;
+    UPDATE sched.worker SET alive = false, ended_at = now(),
+                            ended_why = CASE WHEN fenced THEN 'fenced' ELSE 'shutdown' END
+    WHERE id = _deregister_worker.worker_id;
     PERFORM sched._fail_over(ARRAY[_deregister_worker.worker_id]);
 END
 $$;
-COMMENT ON FUNCTION sched.deregister_worker(bigint) IS
-    'Worker protocol: a clean shutdown; anything still running on it is failed over.';
+COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
+    'Worker protocol: ends the registration, a clean shutdown, or (fenced) one whose tasks the worker killed when its heartbeats did not get through; anything still running on it is failed over.';
 
 -- The master runs this as the bootstrap superuser, so its search_path is pinned like a
 -- SECURITY DEFINER function's: a planted public.= or public.array_agg must never run here.
@@ -591,7 +593,7 @@ BEGIN
     -- Silence counts only from when a heartbeat could have been seen: after a restart of the
     -- server (or a promotion, or a restart of the master) heartbeats from before it are no
     -- evidence that a worker died, and every worker gets a full timeout to be heard again.
-    UPDATE sched.worker w SET alive = false, ended_at = now()
+    UPDATE sched.worker w SET alive = false, ended_at = now(), ended_why = 'timed_out'
     WHERE w.alive AND greatest(w.last_heartbeat, master_started_at) < now() - worker_timeout;
     GET DIAGNOSTICS expired = ROW_COUNT;
     -- Recently dead registrations' active attempts, not only those of workers that expired now:

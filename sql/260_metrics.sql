@@ -75,8 +75,7 @@ WITH active AS (
     GROUP BY 1
 ), settings AS (
     -- The defaults stand in when the library is not loaded in this session.
-    SELECT coalesce(pg_catalog.current_setting('sched.worker_timeout', true), '30s')::interval AS worker_timeout,
-           coalesce(pg_catalog.current_setting('sched.misfire_threshold', true), '60s')::interval AS misfire_threshold
+    SELECT coalesce(pg_catalog.current_setting('sched.misfire_threshold', true), '60s')::interval AS misfire_threshold
 )
 -- Joins rather than sub-selects per label set: the planner's guesses for these small sets are
 -- generous, and estimated costs past jit_above_cost would have every scrape pay a second of
@@ -155,16 +154,13 @@ SELECT 'sched_workers',
        (SELECT count(*) FROM live l WHERE (l.status IS NULL) = (st.state = 'live'))::float8
 FROM unnest(ARRAY['live', 'unhealthy']) AS st(state)
 UNION ALL
--- How a registration ended is not recorded. A clean shutdown heartbeats until it deregisters;
--- a worker declared dead, taken over by a restart under its name (after 10 s of silence) or
--- ending a fenced registration was silent for at least two thirds of sched.worker_timeout
--- (heartbeats come every third of it at most).
+-- Every end but a clean shutdown is a worker that died or went silent: declared dead, taken
+-- over by a restart under its name, or ended after a fence.
 SELECT 'sched_workers_ended_last_hour',
        jsonb_build_object('reason', r.reason),
-       (SELECT count(*) FROM sched.worker w, settings
+       (SELECT count(*) FROM sched.worker w
         WHERE NOT w.alive AND w.ended_at > statement_timestamp() - interval '1 hour'
-          AND (w.ended_at - w.last_heartbeat >= least(settings.worker_timeout * 2 / 3, interval '10 s'))
-              = (r.reason = 'dead'))::float8
+          AND (w.ended_why <> 'shutdown') = (r.reason = 'dead'))::float8
 FROM unnest(ARRAY['dead', 'shutdown']) AS r(reason)
 UNION ALL
 SELECT 'sched_workers_slots', '{}'::jsonb, coalesce((SELECT sum(l.slots) FROM live l), 0)::float8

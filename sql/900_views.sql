@@ -205,7 +205,8 @@ SELECT wk.id,
        wk.last_heartbeat,
        wk.alive,
        wk.registered_at,
-       wk.ended_at
+       wk.ended_at,
+       wk.ended_why
 FROM sched.worker wk;
 COMMENT ON VIEW sched.workers IS 'Registered workers, live and gone.';
 COMMENT ON COLUMN sched.workers.id IS 'Worker id.';
@@ -219,6 +220,7 @@ COMMENT ON COLUMN sched.workers.last_heartbeat IS 'Last heartbeat.';
 COMMENT ON COLUMN sched.workers.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.workers.registered_at IS 'When it registered.';
 COMMENT ON COLUMN sched.workers.ended_at IS 'When it shut down or was declared dead.';
+COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it killed its tasks when its heartbeats did not get through), timed_out (declared dead by the master), replaced (by a worker of the same name). NULL while alive.';
 
 CREATE VIEW sched.commands WITH (security_barrier) AS
 SELECT c.id,

@@ -95,7 +95,7 @@ GRANT EXECUTE ON FUNCTION
     sched.complete_task(bigint, bigint, integer),
     sched.append_log(bigint, bigint[], integer[], text[]),
     sched.kill_requests(bigint),
-    sched.deregister_worker(bigint),
+    sched.deregister_worker(bigint, boolean),
     sched.run_sql_task(bigint, bigint),
     sched.store_task_result(bigint, bigint, jsonb),
     sched.claim_alerts(bigint, integer),

@@ -309,6 +309,20 @@ fn a_worker_frozen_past_its_deadline_kills_its_tasks_before_anyone_else_runs_the
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
     assert_eq!(first_state, ("need_fault_tolerance".to_owned(), None));
+    let ended: Vec<Option<String>> = db
+        .query(
+            "SELECT ended_why FROM sched.workers WHERE name = 'cold' ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ended,
+        [Some("timed_out".to_owned()), None],
+        "the frozen registration was declared dead, the next one lives"
+    );
 }
 
 #[test]

@@ -531,12 +531,12 @@ pub async fn unknown_tasks(pool: &Pool, worker_id: i64, ids: &[i64]) -> Result<i
     Ok(rows[0].get(0))
 }
 
-pub async fn deregister(pool: &Pool, worker_id: i64) -> Result<()> {
+pub async fn deregister(pool: &Pool, worker_id: i64, fenced: bool) -> Result<()> {
     query(
         pool,
         call_timeout(),
-        "SELECT sched.deregister_worker($1)",
-        &[&worker_id],
+        "SELECT sched.deregister_worker($1, $2)",
+        &[&worker_id, &fenced],
     )
     .await?;
     Ok(())

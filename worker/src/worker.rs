@@ -389,7 +389,8 @@ impl Worker {
                 },
             }
         }
-        match tokio::time::timeout(REPORT_WAIT, db::deregister(&self.pool, self.id())).await {
+        match tokio::time::timeout(REPORT_WAIT, db::deregister(&self.pool, self.id(), false)).await
+        {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 warn!(error = %format!("{err:#}"), "could not deregister; the master will time this worker out")
@@ -562,7 +563,7 @@ impl Worker {
     /// is ended (which fails them over if the master has not yet) and the worker starts anew.
     async fn recover(&mut self) {
         let old = self.id();
-        if let Err(err) = db::deregister(&self.pool, old).await {
+        if let Err(err) = db::deregister(&self.pool, old, true).await {
             warn!(error = %format!("{err:#}"), "could not end the fenced registration; the master will time it out");
         }
         self.start_over().await;
