@@ -70,7 +70,7 @@ CREATE TABLE sched.task_log_line (
 ) PARTITION BY RANGE (day);
 CREATE TABLE sched.task_log_line_default PARTITION OF sched.task_log_line DEFAULT;
 COMMENT ON TABLE sched.task_log_line IS 'Output of task attempts (stdout and stderr), one row per line; read with sched.task_log. One partition per day (task_log_line_YYYYMMDD), kept for sched.log_retention.';
-COMMENT ON TABLE sched.task_log_line_default IS 'Lines of days that have no partition of their own (yet); the master moves them when it creates the day''s partition.';
+COMMENT ON TABLE sched.task_log_line_default IS 'Lines of days that have no partition of their own: a day that began while no master ran (a fresh install) keeps its lines here until retention.';
 COMMENT ON COLUMN sched.task_log_line.task_instance_id IS 'The task attempt.';
 COMMENT ON COLUMN sched.task_log_line.day IS 'UTC day the attempt was queued; the partition key.';
 COMMENT ON COLUMN sched.task_log_line.line_no IS 'Line number from 1, in output order.';

@@ -15,7 +15,7 @@ CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (w
 COMMENT ON TABLE sched.task_instance_history IS
     'Task attempts of finished instances, moved here from sched.task_instance a minute after the instance ended; one partition per UTC day of ended_at (task_instance_history_YYYYMMDD), kept for sched.history_retention. Read both through sched.task_instances.';
 COMMENT ON TABLE sched.task_instance_history_default IS
-    'Attempts of days that have no partition of their own (yet); the master moves them when it creates the day''s partition.';
+    'Attempts of days that have no partition of their own: a day that began while no master ran (a fresh install) keeps its attempts here until their instances expire.';
 
 -- Which instances' attempts have moved to the history.
 ALTER TABLE sched.workflow_instance ADD COLUMN archived boolean NOT NULL DEFAULT false;
@@ -40,6 +40,7 @@ DECLARE
     cutoff   date := today - retention;
     lo       text;
     hi       text;
+    occupied boolean;
     old      record;
 BEGIN
     FOR d IN SELECT g::date FROM generate_series(today - 1, today + 2, interval '1 day') g LOOP
@@ -53,10 +54,15 @@ BEGIN
             lo := quote_literal(d::timestamp AT TIME ZONE 'UTC');
             hi := quote_literal((d + 1)::timestamp AT TIME ZONE 'UTC');
         END IF;
+        -- A day that already has rows in the default partition (it began while no master ran,
+        -- as on a fresh install) keeps them there, with the rest of its rows, until retention.
+        -- Moving them to a new partition is not atomic to readers: a query planned after the
+        -- attach and reading a snapshot from before it prunes the default partition and does
+        -- not see the new one's rows, and an instance or its lines would vanish for a moment.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sched.%I WHERE %I >= %s AND %I < %s)',
+                       base || '_default', key, lo, key, hi) INTO occupied;
+        CONTINUE WHEN occupied;
         EXECUTE format('CREATE TABLE sched.%I (LIKE sched.%I INCLUDING DEFAULTS)', part, base);
-        EXECUTE format('WITH moved AS (DELETE FROM sched.%I WHERE %I >= %s AND %I < %s RETURNING *)
-                        INSERT INTO sched.%I SELECT * FROM moved',
-                       base || '_default', key, lo, key, hi, part);
         EXECUTE format('ALTER TABLE sched.%I ATTACH PARTITION sched.%I FOR VALUES FROM (%s) TO (%s)',
                        base, part, lo, hi);
         EXECUTE format('COMMENT ON TABLE sched.%I IS %L', part,
@@ -72,8 +78,9 @@ BEGIN
     LOOP
         EXECUTE format('DROP TABLE sched.%I', old.relname);
     END LOOP;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE LOG 'pg_sched master: % is locked by another transaction; its partitions are maintained on a later pass', parent;
+EXCEPTION WHEN lock_not_available OR check_violation THEN
+    -- Locked, or a row of the day arrived in the default partition since the look above.
+    RAISE LOG 'pg_sched master: % is locked by another transaction or just got rows of a new day; its partitions are maintained on a later pass', parent;
 END
 $$;
 COMMENT ON FUNCTION sched._maintain_days(regclass, text, date, interval) IS
