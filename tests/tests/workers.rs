@@ -288,6 +288,18 @@ fn losing_the_database_connections_mid_task_loses_and_repeats_nothing() {
     );
     // No fallback polling: after the cut only a re-established LISTEN can wake the worker.
     let _worker = cluster.worker("w1", &["--poll-interval-ms", "600000"]);
+    // Its LISTEN connection is made after it registers: the cut must find it.
+    wait_for(Duration::from_secs(30), "the worker to listen", || {
+        let listening: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = 'sched-worker' AND query ILIKE 'LISTEN%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (listening > 0).then_some(())
+    });
     let id = start(&mut db, "flaky_network");
     wait_for(Duration::from_secs(30), "the task to start", || {
         started.exists().then_some(())
