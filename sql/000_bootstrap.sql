@@ -40,6 +40,24 @@ CREATE TYPE sched.task_state AS ENUM (
 COMMENT ON TYPE sched.task_state IS
     'State of one task attempt. Active: delayed, queued, dispatched, running; every other state is final for that attempt. skipped: on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped); forbidden: a task with enabled false, passed through. Neither counts for or against the instance.';
 
+-- The state sets, named once. Immutable, so a query is planned with the constant array and an
+-- index whose predicate lists the same states still serves it.
+CREATE FUNCTION sched._task_states_active() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{delayed,queued,dispatched,running}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_active() IS
+    'Internal: the states of an attempt that is not over (task_instance_active''s predicate).';
+CREATE FUNCTION sched._task_states_claimed() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{dispatched,running}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_claimed() IS
+    'Internal: the states of an attempt a worker holds (task_instance_claimed''s predicate).';
+CREATE FUNCTION sched._workflow_states_finished() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{paused,stopped,failed,succeeded}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_finished() IS
+    'Internal: the states of a workflow instance that has ended (workflow_instance_unfinished excludes them).';
+
 CREATE TYPE sched.failure_strategy AS ENUM ('continue', 'end');
 COMMENT ON TYPE sched.failure_strategy IS
     'What a failed task does to the rest of its workflow instance: continue lets independent branches finish, end kills running tasks and starts nothing new.';

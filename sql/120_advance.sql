@@ -352,7 +352,7 @@ DECLARE
 BEGIN
     SELECT array_agg(DISTINCT ti.workflow_instance_id) INTO instances
     FROM sched.task_instance ti
-    WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+    WHERE ti.worker_id = ANY(workers) AND ti.state = ANY(sched._task_states_claimed())
       AND (attempts IS NULL OR ti.id = ANY(attempts));
     IF instances IS NULL THEN
         RETURN;
@@ -376,7 +376,7 @@ BEGIN
                             ELSE 'killed' END::sched.task_state,
                ended_at = now(),
                kill_reason = coalesce(ti.kill_reason, 'failover')
-        WHERE ti.worker_id = ANY(workers) AND ti.state IN ('dispatched', 'running')
+        WHERE ti.worker_id = ANY(workers) AND ti.state = ANY(sched._task_states_claimed())
           AND (attempts IS NULL OR ti.id = ANY(attempts))
           AND ti.workflow_instance_id = ANY(instances)
         RETURNING ti.*)

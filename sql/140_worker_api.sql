@@ -129,7 +129,7 @@ BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
             PERFORM sched._reconcile(worker_id, ARRAY(
                 SELECT ti.id FROM sched.task_instance ti
-                WHERE ti.worker_id = _heartbeat.worker_id AND ti.state IN ('dispatched', 'running')
+                WHERE ti.worker_id = _heartbeat.worker_id AND ti.state = ANY(sched._task_states_claimed())
                   AND NOT ti.id = ANY(leases)));
         EXCEPTION WHEN lock_not_available THEN
             NULL;
@@ -162,7 +162,7 @@ BEGIN
     SELECT array_agg(ti.id) INTO stale
     FROM sched.task_instance ti
     WHERE ti.id = ANY(unknown) AND ti.worker_id = _reconcile.worker_id
-      AND ti.state IN ('dispatched', 'running')
+      AND ti.state = ANY(sched._task_states_claimed())
       AND ti.started_at < now() - sched._lease_grace();
     IF stale IS NULL THEN
         RETURN 0;

@@ -45,7 +45,7 @@ WITH active AS (
            count(*) AS n,
            min(ti.queued_at) AS oldest
     FROM sched.task_instance ti
-    WHERE ti.state IN ('delayed', 'queued', 'dispatched', 'running')
+    WHERE ti.state = ANY(sched._task_states_active())
     GROUP BY 1, 2, 3, 4
 ), live AS (
     SELECT w.groups, w.slots, w.running, w.status, w.last_heartbeat
@@ -122,9 +122,9 @@ SELECT 'sched_workflow_instances',
        coalesce(c.n, 0)::float8
 FROM unnest(enum_range(NULL::sched.workflow_state)) AS s(state)
 LEFT JOIN (SELECT wi.state, count(*) AS n FROM sched.workflow_instance wi
-           WHERE wi.state NOT IN ('paused', 'stopped', 'failed', 'succeeded')
+           WHERE wi.state <> ALL(sched._workflow_states_finished())
            GROUP BY wi.state) c ON c.state = s.state
-WHERE s.state NOT IN ('paused', 'stopped', 'failed', 'succeeded')
+WHERE s.state <> ALL(sched._workflow_states_finished())
 UNION ALL
 SELECT 'sched_workflow_instances_ended_5m',
        jsonb_build_object('state', s.state),

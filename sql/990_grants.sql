@@ -5,6 +5,9 @@
 
 REVOKE ALL ON ALL ROUTINES IN SCHEMA sched FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA sched FROM PUBLIC;
+-- The named state sets are constants that views read as their readers: anyone may evaluate them.
+GRANT EXECUTE ON FUNCTION sched._task_states_active(), sched._task_states_claimed(),
+                          sched._workflow_states_finished() TO PUBLIC;
 GRANT USAGE ON SCHEMA sched TO sched_admin, sched_user, sched_worker;
 
 GRANT EXECUTE ON FUNCTION
