@@ -62,15 +62,7 @@ impl Standby {
             env: primary.env.clone(),
             paused: Cell::new(None),
         };
-        run_ok(
-            as_postgres(pg_bin().join("pg_ctl"))
-                .args(["-w", "-t", "60", "-D"])
-                .arg(&data)
-                .arg("-l")
-                .arg(standby.dir.join("server.log"))
-                .arg("start")
-                .envs(standby.env.iter().map(|(k, v)| (k, v))),
-        );
+        crate::start_server_in(&standby.dir, &standby.env);
         standby.wait_replication(primary, "state", "streaming");
         standby
     }
@@ -230,15 +222,7 @@ impl Standby {
 
     /// Starts it again and waits until it streams from `primary`.
     pub fn restart(&self, primary: &Cluster) {
-        run_ok(
-            as_postgres(pg_bin().join("pg_ctl"))
-                .args(["-w", "-t", "60", "-D"])
-                .arg(self.dir.join("data"))
-                .arg("-l")
-                .arg(self.dir.join("server.log"))
-                .arg("start")
-                .envs(self.env.iter().map(|(k, v)| (k, v))),
-        );
+        crate::start_server_in(&self.dir, &self.env);
         self.wait_replication(primary, "state", "streaming");
     }
 }

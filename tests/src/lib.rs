@@ -198,15 +198,7 @@ impl Cluster {
 
     /// Starts the server (again, after `stop_server`).
     pub fn start_server(&self) {
-        run_ok(
-            as_postgres(pg_bin().join("pg_ctl"))
-                .args(["-w", "-t", "60", "-D"])
-                .arg(self.dir.join("data"))
-                .arg("-l")
-                .arg(self.dir.join("server.log"))
-                .arg("start")
-                .envs(self.env.iter().map(|(k, v)| (k, v))),
-        );
+        start_server_in(&self.dir, &self.env);
     }
 
     pub fn server_log(&self) -> String {
@@ -218,6 +210,19 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         discard_server(&self.dir);
     }
+}
+
+/// Starts the server whose data and log are under `dir`, with `env` in its environment.
+pub(crate) fn start_server_in(dir: &Path, env: &[(String, String)]) {
+    run_ok(
+        as_postgres(pg_bin().join("pg_ctl"))
+            .args(["-w", "-t", "60", "-D"])
+            .arg(dir.join("data"))
+            .arg("-l")
+            .arg(dir.join("server.log"))
+            .arg("start")
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    );
 }
 
 /// Stops the server under `dir` at once and removes it, unless a test failed: then it is kept
