@@ -63,11 +63,11 @@ GRANT EXECUTE ON FUNCTION
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz), sched.cron_next(text, integer, timestamptz, text),
-    sched.cron_describe(text, text), sched.cron_parse(text), sched.cron_build(jsonb)
+    sched.cron_prev(text, integer, timestamptz, text), sched.cron_describe(text, text), sched.cron_parse(text), sched.cron_build(jsonb)
 TO sched_user, sched_admin;
 -- Pure, and called by sched.resolve's body as the caller.
 GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text), sched._cron_fires(text, integer, double precision, text),
-    sched._cron_words(text, text), sched._cron_structure(text), sched._cron_text(jsonb)
+    sched._cron_prev_fires(text, integer, double precision, text), sched._cron_words(text, text), sched._cron_structure(text), sched._cron_text(jsonb)
 TO sched_user, sched_admin;
 
 -- The views call these as the querying role.

@@ -31,6 +31,29 @@ pub fn cron_fires(expr: &str, n: i32, after: f64, timezone: &str) -> SetOfIterat
     SetOfIterator::new(fires.into_iter().map(|t| t.timestamp() as f64))
 }
 
+/// The previous `n` fire times of `expr` strictly before `before` (seconds since the epoch),
+/// in `timezone`, latest first, as seconds since the epoch.
+#[pg_extern(name = "_cron_prev_fires", immutable, parallel_safe)]
+pub fn cron_prev_fires(
+    expr: &str,
+    n: i32,
+    before: f64,
+    timezone: &str,
+) -> SetOfIterator<'static, f64> {
+    if !(1..=1000).contains(&n) {
+        fail(format!("n: must be between 1 and 1000, got {n}"));
+    }
+    let cron = parsed(expr);
+    let tz =
+        sched_core::cron::time_zone(timezone, "timezone").unwrap_or_else(|e| fail(e.to_string()));
+    // Fires are whole seconds: one strictly before a fractional `before` is one before the
+    // next whole second.
+    let before = chrono::DateTime::from_timestamp(before.ceil() as i64, 0)
+        .unwrap_or_else(|| fail("before: out of range".into()));
+    let fires = cron.prev_fires(before, tz, n as usize);
+    SetOfIterator::new(fires.into_iter().map(|t| t.timestamp() as f64))
+}
+
 /// `expr` in words, `lang` en or zh.
 #[pg_extern(name = "_cron_words", immutable, parallel_safe)]
 pub fn cron_words(expr: &str, lang: &str) -> String {

@@ -146,6 +146,7 @@ extension_sql_file!(
     requires = [
         "task_groups_api",
         cron::cron_fires,
+        cron::cron_prev_fires,
         cron::cron_words,
         cron::cron_structure,
         cron::cron_text

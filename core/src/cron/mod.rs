@@ -1,20 +1,28 @@
-//! Cron expressions (reference §9): Quartz, as DolphinScheduler writes them (6 or 7 fields,
-//! seconds first, an optional year; `?`, `L`, `L-n`, `W`, `LW`, `n#k`, `nL`, names), and Unix
-//! (5 fields, as Vixie cron reads them: Sunday is 0 or 7, and day-of-month and day-of-week are
-//! OR'ed when both are restricted; `@daily`-style macros). The dialect follows from the field
-//! count.
+//! Cron expressions (reference §9): Quartz, as DolphinScheduler writes them and Quartz 2.3
+//! reads them (6 or 7 fields, seconds first, an optional year; `?`, `L`, `L-n`, `W`, `LW`,
+//! `L-nW`, `n#k`, `nL`, names; ranges that wrap around the field; `/n` for a step from the
+//! field's first value; no step larger than the field), and Unix (5 fields, as Vixie cron
+//! reads them: Sunday is 0 or 7, `SUN` closing a range is 7, and day-of-month and day-of-week
+//! are OR'ed when both are restricted; `@daily`-style macros). The dialect follows from the
+//! field count.
 //!
 //! Fire times are local times of an IANA time zone. Daylight saving: a local time that does
 //! not exist (the hour skipped in spring) is skipped; a local time that happens twice (the
-//! hour repeated in autumn) fires once, at its first occurrence.
+//! hour repeated in autumn) fires once, at its first occurrence. `next_fires` and
+//! `prev_fires` find the same fire times, forwards and backwards.
 
 mod describe;
+#[cfg(test)]
+mod props;
 mod structure;
 
 pub use describe::describe;
 pub use structure::build;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::error::SpecError;
@@ -46,8 +54,9 @@ pub enum Part {
     },
     /// Day-of-month `L` or `L-offset`: the last day, or that many days before it.
     Last(u32),
-    /// Day-of-month `LW`: the last weekday (Monday to Friday) of the month.
-    LastWeekday,
+    /// Day-of-month `LW` or `L-nW`: the weekday (Monday to Friday) nearest the last day, or
+    /// nearest the day that many days before it (`LW` is the last weekday of the month).
+    LastWeekday(u32),
     /// Day-of-month `nW`: the weekday nearest to day n, within the month.
     NearestWeekday(u32),
     /// Day-of-week `nL`: the last such weekday of the month.
@@ -57,7 +66,8 @@ pub enum Part {
 }
 
 /// The fields, in Quartz order. Day-of-week values are kept as the dialect numbers them
-/// (Quartz 1 = Sunday .. 7 = Saturday; Unix 0 = Sunday .. 6, 7 also Sunday).
+/// (Quartz 1 = Sunday .. 7 = Saturday; Unix 0 = Sunday .. 6, 7 also Sunday). A Quartz range
+/// or stepped range whose start is after its end wraps around (hours `22-2`, `FRI-MON`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {
     pub dialect: Dialect,
@@ -109,6 +119,29 @@ impl Kind {
             Kind::DayOfWeek if dialect == Dialect::Quartz => (1, 7),
             Kind::DayOfWeek => (0, 7),
             Kind::Year => (1970, LAST_YEAR as u32),
+        }
+    }
+
+    /// How many values the field has before it wraps around; years do not.
+    fn cycle(self) -> Option<u32> {
+        match self {
+            Kind::Second | Kind::Minute => Some(60),
+            Kind::Hour => Some(24),
+            Kind::DayOfMonth => Some(31),
+            Kind::Month => Some(12),
+            Kind::DayOfWeek => Some(7),
+            Kind::Year => None,
+        }
+    }
+
+    /// The largest step Quartz accepts: under the field's cycle for the 0-based fields, the
+    /// whole cycle for the 1-based ones.
+    fn max_step(self) -> Option<u32> {
+        match self {
+            Kind::Second | Kind::Minute => Some(59),
+            Kind::Hour => Some(23),
+            Kind::Year => None,
+            other => other.cycle(),
         }
     }
 
@@ -299,45 +332,63 @@ fn parse_field(
         kind.value(token, dialect)
             .ok_or_else(|| fail(token, format!("is not {}", kind.rule(dialect))))
     };
+    let quartz = dialect == Dialect::Quartz;
+    // A range's end. Vixie cron reads SUN at the end of a day-of-week range as 7 (MON-SUN).
+    let end = |token: &str| {
+        if !quartz && kind == Kind::DayOfWeek && token.eq_ignore_ascii_case("SUN") {
+            Ok(7)
+        } else {
+            value(token)
+        }
+    };
+    // Quartz wraps a range whose start is after its end around the field (not years).
+    let range = |item: &str, a: &str, b: &str| {
+        let (a, b) = (value(a)?, end(b)?);
+        if a > b && !(quartz && kind.cycle().is_some()) {
+            return Err(fail(item, "is a range whose start is after its end".into()));
+        }
+        Ok((a, b))
+    };
     let mut parts = Vec::new();
     for item in text.split(',') {
         let upper = item.to_ascii_uppercase();
         let part = match upper.as_str() {
             "" => return Err(fail(text, "has an empty item".into())),
             "*" => Part::Every,
-            "?" if dialect == Dialect::Quartz
-                && matches!(kind, Kind::DayOfMonth | Kind::DayOfWeek) =>
-            {
-                Part::Any
-            }
+            "?" if quartz && matches!(kind, Kind::DayOfMonth | Kind::DayOfWeek) => Part::Any,
             "?" => {
                 return Err(fail(
                     "?",
                     "is only allowed in day-of-month and day-of-week of a Quartz cron".into(),
                 ));
             }
-            "L" if kind == Kind::DayOfMonth && dialect == Dialect::Quartz => Part::Last(0),
+            "L" if kind == Kind::DayOfMonth && quartz => Part::Last(0),
             // Quartz: L alone in day-of-week is Saturday.
-            "L" if kind == Kind::DayOfWeek && dialect == Dialect::Quartz => Part::Value(7),
-            "LW" if kind == Kind::DayOfMonth && dialect == Dialect::Quartz => Part::LastWeekday,
-            _ if dialect == Dialect::Quartz
-                && kind == Kind::DayOfMonth
-                && upper.starts_with("L-") =>
-            {
-                let offset: u32 = upper[2..]
+            "L" if kind == Kind::DayOfWeek && quartz => Part::Value(7),
+            "LW" if kind == Kind::DayOfMonth && quartz => Part::LastWeekday(0),
+            _ if quartz && kind == Kind::DayOfMonth && upper.starts_with("L-") => {
+                let (offset, weekday) = match upper[2..].strip_suffix('W') {
+                    Some(offset) => (offset, true),
+                    None => (&upper[2..], false),
+                };
+                let offset: u32 = offset
                     .parse()
                     .ok()
                     .filter(|n| (1..=30).contains(n))
-                    .ok_or_else(|| fail(item, "is not L-n with n from 1 to 30".into()))?;
-                Part::Last(offset)
+                    .ok_or_else(|| fail(item, "is not L-n or L-nW with n from 1 to 30".into()))?;
+                if weekday {
+                    Part::LastWeekday(offset)
+                } else {
+                    Part::Last(offset)
+                }
             }
-            _ if dialect == Dialect::Quartz && kind == Kind::DayOfMonth && upper.ends_with('W') => {
+            _ if quartz && kind == Kind::DayOfMonth && upper.ends_with('W') => {
                 Part::NearestWeekday(value(&item[..item.len() - 1])?)
             }
-            _ if dialect == Dialect::Quartz && kind == Kind::DayOfWeek && upper.ends_with('L') => {
+            _ if quartz && kind == Kind::DayOfWeek && upper.ends_with('L') => {
                 Part::LastOf(value(&item[..item.len() - 1])?)
             }
-            _ if dialect == Dialect::Quartz && kind == Kind::DayOfWeek && upper.contains('#') => {
+            _ if quartz && kind == Kind::DayOfWeek && upper.contains('#') => {
                 let (day, nth) = item.split_once('#').unwrap_or_default();
                 let nth: u32 = nth
                     .parse()
@@ -354,6 +405,14 @@ fn parse_field(
                         "has a step that is not a whole number of 1 or more".into(),
                     )
                 })?;
+                if let Some(max) = kind.max_step().filter(|max| step > *max) {
+                    return Err(fail(
+                        item,
+                        format!(
+                            "has a step larger than the field; allowed: a step from 1 to {max}"
+                        ),
+                    ));
+                }
                 let (lo, _) = kind.range(dialect);
                 match base {
                     "*" => Part::Step {
@@ -362,15 +421,22 @@ fn parse_field(
                         step,
                         star: true,
                     },
+                    // Quartz: a bare /n steps from the field's first value.
+                    "" if quartz => Part::Step {
+                        from: lo,
+                        to: None,
+                        step,
+                        star: false,
+                    },
+                    "" => {
+                        return Err(fail(
+                            item,
+                            "has no start before the step; a Unix cron writes */n".into(),
+                        ));
+                    }
                     _ => match base.split_once('-') {
                         Some((a, b)) => {
-                            let (a, b) = (value(a)?, value(b)?);
-                            if a > b {
-                                return Err(fail(
-                                    item,
-                                    "is a range whose start is after its end".into(),
-                                ));
-                            }
+                            let (a, b) = range(item, a, b)?;
                             Part::Step {
                                 from: a,
                                 to: Some(b),
@@ -389,11 +455,7 @@ fn parse_field(
             }
             _ if item.contains('-') => {
                 let (a, b) = item.split_once('-').unwrap_or_default();
-                let (a, b) = (value(a)?, value(b)?);
-                // Unix day-of-week 5-7 is Friday to Sunday; otherwise a range runs upwards.
-                if a > b {
-                    return Err(fail(item, "is a range whose start is after its end".into()));
-                }
+                let (a, b) = range(item, a, b)?;
                 Part::Range(a, b)
             }
             _ => Part::Value(value(item)?),
@@ -406,24 +468,31 @@ fn parse_field(
     Ok(parts)
 }
 
-/// The values a plain part allows, within `lo..=hi`.
-fn plain(part: &Part, lo: u32, hi: u32, value: u32) -> bool {
+/// Whether a plain part (not `L`, `W`, `#`) allows `value` of field `kind`. A stepped part
+/// without an end runs to the field's last value; a Quartz range whose start is after its
+/// end runs over the end of the field and on from its start.
+fn plain(part: &Part, kind: Kind, dialect: Dialect, value: u32) -> bool {
+    let (_, hi) = kind.range(dialect);
+    let within = |from: u32, to: u32, step: u32| {
+        if from <= to {
+            (from..=to).contains(&value) && (value - from).is_multiple_of(step)
+        } else {
+            let cycle = kind.cycle().unwrap_or(1);
+            let distance = (value + cycle - from) % cycle;
+            distance <= to + cycle - from && distance.is_multiple_of(step)
+        }
+    };
     match *part {
         Part::Every => true,
         Part::Value(v) => v == value,
-        Part::Range(a, b) => (a..=b).contains(&value),
-        Part::Step { from, to, step, .. } => {
-            value >= from
-                && value <= to.unwrap_or(hi)
-                && (value - from).is_multiple_of(step)
-                && value >= lo
-        }
+        Part::Range(a, b) => within(a, b, 1),
+        Part::Step { from, to, step, .. } => within(from, to.unwrap_or(hi), step),
         _ => false,
     }
 }
 
-fn allows(parts: &[Part], lo: u32, hi: u32, value: u32) -> bool {
-    parts.iter().any(|p| plain(p, lo, hi, value))
+fn allows(parts: &[Part], kind: Kind, dialect: Dialect, value: u32) -> bool {
+    parts.iter().any(|p| plain(p, kind, dialect, value))
 }
 
 fn last_day(year: i32, month: u32) -> u32 {
@@ -435,9 +504,20 @@ fn last_day(year: i32, month: u32) -> u32 {
     next.and_then(|d| d.pred_opt()).map_or(28, |d| d.day())
 }
 
-fn is_weekday(date: NaiveDate) -> bool {
-    date.weekday().number_from_monday() <= 5
+/// Quartz's `W`: the weekday nearest day `target` of `date`'s month, not leaving the month.
+fn nearest_weekday(date: NaiveDate, target: u32, last: u32) -> Option<u32> {
+    let at = date.with_day(target)?;
+    Some(match at.weekday().number_from_monday() {
+        6 if target == 1 => target + 2,
+        6 => target - 1,
+        7 if target == last => target - 2,
+        7 => target + 1,
+        _ => target,
+    })
 }
+
+/// The earliest local date looked at (the year field's first year).
+const FIRST_YEAR: i32 = 1970;
 
 impl Cron {
     fn star(parts: &[Part]) -> bool {
@@ -452,28 +532,11 @@ impl Cron {
         let day = date.day();
         self.day_of_month.iter().any(|part| match *part {
             Part::Last(offset) => last > offset && day == last - offset,
-            Part::LastWeekday => {
-                let mut d = last;
-                while !is_weekday(date.with_day(d).unwrap_or(date)) {
-                    d -= 1;
-                }
-                day == d
+            Part::LastWeekday(offset) => {
+                last > offset && nearest_weekday(date, last - offset, last) == Some(day)
             }
-            Part::NearestWeekday(n) => {
-                let target = n.min(last);
-                let Some(at) = date.with_day(target) else {
-                    return false;
-                };
-                let nearest = match at.weekday().number_from_monday() {
-                    6 if target == 1 => target + 2,
-                    6 => target - 1,
-                    7 if target == last => target - 2,
-                    7 => target + 1,
-                    _ => target,
-                };
-                day == nearest
-            }
-            ref p => plain(p, 1, 31, day),
+            Part::NearestWeekday(n) => nearest_weekday(date, n.min(last), last) == Some(day),
+            ref p => plain(p, Kind::DayOfMonth, self.dialect, day),
         })
     }
 
@@ -488,30 +551,23 @@ impl Cron {
         self.day_of_week.iter().any(|part| match *part {
             Part::LastOf(v) => number(v) == weekday && date.day() + 7 > last,
             Part::Nth(v, n) => number(v) == weekday && (date.day() - 1) / 7 + 1 == n,
-            Part::Every => true,
-            Part::Value(v) => number(v) == weekday,
-            Part::Range(a, b) => (a..=b).any(|v| number(v) == weekday),
-            Part::Step { from, to, step, .. } => {
-                let hi = to.unwrap_or(if self.dialect == Dialect::Quartz {
-                    7
-                } else {
-                    6
-                });
-                (from..=hi)
-                    .step_by(step as usize)
-                    .any(|v| number(v) == weekday)
-            }
-            _ => false,
+            ref p => match self.dialect {
+                Dialect::Quartz => plain(p, Kind::DayOfWeek, self.dialect, weekday + 1),
+                Dialect::Unix => {
+                    plain(p, Kind::DayOfWeek, self.dialect, weekday)
+                        || (weekday == 0 && plain(p, Kind::DayOfWeek, self.dialect, 7))
+                }
+            },
         })
     }
 
     /// Whether the schedule fires on this local date.
     pub fn fires_on(&self, date: NaiveDate) -> bool {
-        if !allows(&self.month, 1, 12, date.month()) {
+        if !allows(&self.month, Kind::Month, self.dialect, date.month()) {
             return false;
         }
         if let Some(year) = &self.year
-            && !allows(year, 1970, LAST_YEAR as u32, date.year() as u32)
+            && !allows(year, Kind::Year, self.dialect, date.year() as u32)
         {
             return false;
         }
@@ -535,44 +591,97 @@ impl Cron {
         }
     }
 
+    /// The allowed values of a time field from `from` on (upwards) or down to it.
+    fn times(&self, kind: Kind, from: u32, up: bool) -> impl Iterator<Item = u32> + '_ {
+        let parts = match kind {
+            Kind::Hour => &self.hour,
+            Kind::Minute => &self.minute,
+            _ => &self.second,
+        };
+        let (_, hi) = kind.range(self.dialect);
+        let values: Box<dyn Iterator<Item = u32>> = if up {
+            Box::new(from..=hi)
+        } else {
+            Box::new((0..=from).rev())
+        };
+        values.filter(move |v| allows(parts, kind, self.dialect, *v))
+    }
+
+    /// The first (`up`) or last allowed time of `date`, starting from `start` (that time of
+    /// the first date looked at).
+    fn time_on(
+        &self,
+        date: NaiveDate,
+        start: Option<NaiveTime>,
+        up: bool,
+    ) -> Option<NaiveDateTime> {
+        let edge = if up {
+            NaiveTime::MIN
+        } else {
+            NaiveTime::from_hms_opt(23, 59, 59)?
+        };
+        let first = start.unwrap_or(edge);
+        for hour in self.times(Kind::Hour, first.hour(), up) {
+            let minute_from = if hour == first.hour() {
+                first.minute()
+            } else {
+                edge.minute()
+            };
+            for minute in self.times(Kind::Minute, minute_from, up) {
+                let second_from = if hour == first.hour() && minute == first.minute() {
+                    first.second()
+                } else {
+                    edge.second()
+                };
+                if let Some(second) = self.times(Kind::Second, second_from, up).next() {
+                    return date.and_hms_opt(hour, minute, second);
+                }
+            }
+        }
+        None
+    }
+
     /// The first local time at or after `from` (whole seconds) that the fields allow, not
     /// looking past the end of `LAST_YEAR`.
     fn next_local(&self, from: NaiveDateTime) -> Option<NaiveDateTime> {
         let mut date = from.date();
         let mut start = Some(from.time());
         while date.year() <= LAST_YEAR {
-            if self.fires_on(date) {
-                let first = start.unwrap_or_default();
-                for hour in first.hour()..24 {
-                    if !allows(&self.hour, 0, 23, hour) {
-                        continue;
-                    }
-                    let min_from = if hour == first.hour() {
-                        first.minute()
-                    } else {
-                        0
-                    };
-                    for minute in min_from..60 {
-                        if !allows(&self.minute, 0, 59, minute) {
-                            continue;
-                        }
-                        let sec_from = if hour == first.hour() && minute == first.minute() {
-                            first.second()
-                        } else {
-                            0
-                        };
-                        if let Some(second) =
-                            (sec_from..60).find(|s| allows(&self.second, 0, 59, *s))
-                        {
-                            return date.and_hms_opt(hour, minute, second);
-                        }
-                    }
-                }
+            if self.fires_on(date)
+                && let Some(time) = self.time_on(date, start, true)
+            {
+                return Some(time);
             }
             date = date.succ_opt()?;
             start = None;
         }
         None
+    }
+
+    /// The last local time at or before `from` (whole seconds) that the fields allow, not
+    /// looking before `FIRST_YEAR`.
+    fn prev_local(&self, from: NaiveDateTime) -> Option<NaiveDateTime> {
+        let mut date = from.date();
+        let mut start = Some(from.time());
+        while date.year() >= FIRST_YEAR {
+            if self.fires_on(date)
+                && let Some(time) = self.time_on(date, start, false)
+            {
+                return Some(time);
+            }
+            date = date.pred_opt()?;
+            start = None;
+        }
+        None
+    }
+
+    /// The instant a local fire time fires at: none if daylight saving skips it, the first
+    /// occurrence if it repeats it.
+    fn instant(candidate: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+        match tz.from_local_datetime(&candidate) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+            LocalResult::None => None,
+        }
     }
 
     /// The fire times strictly after `after`, in `tz`, at most `n` of them.
@@ -589,14 +698,40 @@ impl Cron {
                 break;
             };
             local = candidate + Duration::seconds(1);
-            // A time skipped by daylight saving does not fire; a repeated one fires once.
-            let instant = match tz.from_local_datetime(&candidate) {
-                chrono::LocalResult::Single(t) => t,
-                chrono::LocalResult::Ambiguous(first, _) => first,
-                chrono::LocalResult::None => continue,
+            let Some(instant) = Self::instant(candidate, tz) else {
+                continue;
             };
-            let instant = instant.with_timezone(&Utc);
             if instant > after && fires.last().is_none_or(|last| instant > *last) {
+                fires.push(instant);
+            }
+        }
+        fires
+    }
+
+    /// The fire times strictly before `before`, in `tz`, latest first, at most `n` of them:
+    /// the same fire times as `next_fires`, looked for backwards.
+    pub fn prev_fires(&self, before: DateTime<Utc>, tz: Tz, n: usize) -> Vec<DateTime<Utc>> {
+        let mut fires: Vec<DateTime<Utc>> = Vec::with_capacity(n.min(1000));
+        let at = before.with_nanosecond(0).unwrap_or(before);
+        let mut local = at.with_timezone(&tz).naive_local();
+        // In the second pass of a repeated hour, later local times of that hour fired (at
+        // their first occurrence) before `before`: start from the local time whose first
+        // occurrence is `before`.
+        if let LocalResult::Ambiguous(first, second) = tz.from_local_datetime(&local)
+            && second.with_timezone(&Utc) == at
+        {
+            local =
+                at.naive_utc() + Duration::seconds(first.offset().fix().local_minus_utc().into());
+        }
+        while fires.len() < n {
+            let Some(candidate) = self.prev_local(local) else {
+                break;
+            };
+            local = candidate - Duration::seconds(1);
+            let Some(instant) = Self::instant(candidate, tz) else {
+                continue;
+            };
+            if instant < before && fires.last().is_none_or(|last| instant < *last) {
                 fires.push(instant);
             }
         }
@@ -718,6 +853,160 @@ mod tests {
         assert_eq!(
             next("0 0 0 ? * L", "2024-03-15T00:00:00Z", "UTC", 1),
             ["2024-03-16 00:00:00 Sat"]
+        );
+    }
+
+    #[test]
+    fn quartz_2_3_forms() {
+        // L-nW: the weekday nearest n days before the last day. 2024-06: the 30th is a
+        // Sunday, L-2W = the 28th (Friday); L-1W = the 29th, a Saturday, so Friday the 28th.
+        assert_eq!(
+            next("0 0 12 L-2W * ?", "2024-06-01T00:00:00Z", "UTC", 1),
+            ["2024-06-28 12:00:00 Fri"]
+        );
+        assert_eq!(
+            next("0 0 12 L-1W * ?", "2024-06-01T00:00:00Z", "UTC", 1),
+            ["2024-06-28 12:00:00 Fri"]
+        );
+        // 2024-03-24 (L-7) is a Sunday: Monday the 25th.
+        assert_eq!(
+            next("0 0 12 L-7W * ?", "2024-03-01T00:00:00Z", "UTC", 1),
+            ["2024-03-25 12:00:00 Mon"]
+        );
+        // Wrapped ranges: hours 13-0 are 13:00 to 23:00 and midnight.
+        assert_eq!(
+            next("0 0 13-0 * * ?", "2024-03-15T21:30:00Z", "UTC", 4),
+            [
+                "2024-03-15 22:00:00 Fri",
+                "2024-03-15 23:00:00 Fri",
+                "2024-03-16 00:00:00 Sat",
+                "2024-03-16 13:00:00 Sat"
+            ]
+        );
+        assert_eq!(
+            next("0 0 9 ? * FRI-MON", "2024-03-13T00:00:00Z", "UTC", 5),
+            [
+                "2024-03-15 09:00:00 Fri",
+                "2024-03-16 09:00:00 Sat",
+                "2024-03-17 09:00:00 Sun",
+                "2024-03-18 09:00:00 Mon",
+                "2024-03-22 09:00:00 Fri"
+            ]
+        );
+        assert_eq!(
+            next("0 0 0 1 NOV-FEB ?", "2024-03-15T00:00:00Z", "UTC", 5),
+            [
+                "2024-11-01 00:00:00 Fri",
+                "2024-12-01 00:00:00 Sun",
+                "2025-01-01 00:00:00 Wed",
+                "2025-02-01 00:00:00 Sat",
+                "2025-11-01 00:00:00 Sat"
+            ]
+        );
+        // A wrapped stepped range counts on over the field's end: 22, 0, 2.
+        assert_eq!(
+            next("0 0 22-2/2 * * ?", "2024-03-15T12:00:00Z", "UTC", 4),
+            [
+                "2024-03-15 22:00:00 Fri",
+                "2024-03-16 00:00:00 Sat",
+                "2024-03-16 02:00:00 Sat",
+                "2024-03-16 22:00:00 Sat"
+            ]
+        );
+        // A bare /n steps from the field's first value.
+        assert_eq!(
+            next("0 /20 * * * ?", "2024-03-15T12:05:00Z", "UTC", 3),
+            [
+                "2024-03-15 12:20:00 Fri",
+                "2024-03-15 12:40:00 Fri",
+                "2024-03-15 13:00:00 Fri"
+            ]
+        );
+        assert_eq!(
+            next("0 0 0 /10 * ?", "2024-03-02T00:00:00Z", "UTC", 3),
+            [
+                "2024-03-11 00:00:00 Mon",
+                "2024-03-21 00:00:00 Thu",
+                "2024-03-31 00:00:00 Sun"
+            ]
+        );
+        // FRI/2 in Quartz: from Friday by 2 to Saturday, Fridays only.
+        assert_eq!(
+            next("0 0 12 ? * FRI/2", "2024-03-13T00:00:00Z", "UTC", 2),
+            ["2024-03-15 12:00:00 Fri", "2024-03-22 12:00:00 Fri"]
+        );
+        // Unix: SUN at the end of a range is 7.
+        assert_eq!(
+            next("0 0 * * FRI-SUN", "2024-03-14T00:00:00Z", "UTC", 4),
+            [
+                "2024-03-15 00:00:00 Fri",
+                "2024-03-16 00:00:00 Sat",
+                "2024-03-17 00:00:00 Sun",
+                "2024-03-22 00:00:00 Fri"
+            ]
+        );
+        assert_eq!(
+            next("0 0 * * MON-SUN", "2024-03-15T12:00:00Z", "UTC", 2),
+            ["2024-03-16 00:00:00 Sat", "2024-03-17 00:00:00 Sun"]
+        );
+    }
+
+    fn prev(expr: &str, before: &str, tz: &str, n: usize) -> Vec<String> {
+        let cron = parse(expr, None).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let tz: Tz = tz.parse().unwrap();
+        cron.prev_fires(utc(before), tz, n)
+            .iter()
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S %:z")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prev_fires_go_back_strictly_before() {
+        assert_eq!(
+            prev("0 15 10 ? * MON-FRI", "2024-03-18T10:15:00Z", "UTC", 3),
+            [
+                "2024-03-15 10:15:00 +00:00",
+                "2024-03-14 10:15:00 +00:00",
+                "2024-03-13 10:15:00 +00:00"
+            ]
+        );
+        assert_eq!(
+            prev("0 15 10 ? * MON-FRI", "2024-03-18T10:15:01Z", "UTC", 1),
+            ["2024-03-18 10:15:00 +00:00"]
+        );
+        assert_eq!(
+            prev("0 0 12 L-2W * ?", "2024-07-01T00:00:00Z", "UTC", 1),
+            ["2024-06-28 12:00:00 +00:00"]
+        );
+        // Nothing before 1970 or before a year field's years.
+        assert!(prev("0 0 0 1 1 ? 2030", "2029-06-01T00:00:00Z", "UTC", 1).is_empty());
+        assert_eq!(
+            prev("0 0 0 1 1 ?", "1971-06-01T00:00:00Z", "UTC", 5),
+            ["1971-01-01 00:00:00 +00:00", "1970-01-01 00:00:00 +00:00"]
+        );
+        // Berlin: 02:30 does not exist on 2024-03-31 and happens twice on 2024-10-27.
+        assert_eq!(
+            prev("30 2 * * *", "2024-04-01T12:00:00Z", "Europe/Berlin", 2),
+            ["2024-04-01 02:30:00 +02:00", "2024-03-30 02:30:00 +01:00"]
+        );
+        assert_eq!(
+            prev("0 30 2 * * ?", "2024-10-28T12:00:00Z", "Europe/Berlin", 2),
+            ["2024-10-28 02:30:00 +01:00", "2024-10-27 02:30:00 +02:00"]
+        );
+        // From inside the repeated hour's second pass (02:10 CET): 02:30, 02:45 and 02:15
+        // fired in the first pass (CEST) and are before it.
+        assert_eq!(
+            prev("0 0/15 2 * * ?", "2024-10-27T01:10:00Z", "Europe/Berlin", 4),
+            [
+                "2024-10-27 02:45:00 +02:00",
+                "2024-10-27 02:30:00 +02:00",
+                "2024-10-27 02:15:00 +02:00",
+                "2024-10-27 02:00:00 +02:00"
+            ]
         );
     }
 
@@ -863,7 +1152,7 @@ mod tests {
         );
         assert_eq!(
             err("0 0 0 L-31 * ?"),
-            "day-of-month: (field 4) \"L-31\" is not L-n with n from 1 to 30"
+            "day-of-month: (field 4) \"L-31\" is not L-n or L-nW with n from 1 to 30"
         );
         assert_eq!(
             err("0 0 0 1 * ? 1969"),
@@ -877,6 +1166,63 @@ mod tests {
             err("*,5 * * * *"),
             "minute: (field 1) \"*,5\" mixes * or ? with other items"
         );
+        // Steps larger than their field, as Quartz refuses them.
+        for (expr, message) in [
+            (
+                "0/120 * * * * ?",
+                "second: (field 1) \"0/120\" has a step larger than the field; allowed: a step from 1 to 59",
+            ),
+            (
+                "0 0/120 * * * ?",
+                "minute: (field 2) \"0/120\" has a step larger than the field; allowed: a step from 1 to 59",
+            ),
+            (
+                "0 0 0/120 * * ?",
+                "hour: (field 3) \"0/120\" has a step larger than the field; allowed: a step from 1 to 23",
+            ),
+            (
+                "0 0 0 ? * 1/8",
+                "day-of-week: (field 6) \"1/8\" has a step larger than the field; allowed: a step from 1 to 7",
+            ),
+            (
+                "0 0 0 1 1/13 ?",
+                "month: (field 5) \"1/13\" has a step larger than the field; allowed: a step from 1 to 12",
+            ),
+            (
+                "0 0 0 1/32 * ?",
+                "day-of-month: (field 4) \"1/32\" has a step larger than the field; allowed: a step from 1 to 31",
+            ),
+            (
+                "*/60 * * * *",
+                "minute: (field 1) \"*/60\" has a step larger than the field; allowed: a step from 1 to 59",
+            ),
+            (
+                "0 0 0 1 1 ? 2030-2025",
+                "year: (field 7) \"2030-2025\" is a range whose start is after its end",
+            ),
+            (
+                "0 0 * * FRI-MON",
+                "day-of-week: (field 5) \"FRI-MON\" is a range whose start is after its end",
+            ),
+            (
+                "/5 * * * *",
+                "minute: (field 1) \"/5\" has no start before the step; a Unix cron writes */n",
+            ),
+            (
+                "0 0 0 L-0W * ?",
+                "day-of-month: (field 4) \"L-0W\" is not L-n or L-nW with n from 1 to 30",
+            ),
+        ] {
+            assert_eq!(err(expr), message, "{expr}");
+        }
+        // The largest steps are accepted.
+        for expr in [
+            "0/59 0/59 0/23 1/31 1/12 ?",
+            "0 0 0 ? * 1/7",
+            "*/59 */23 */31 */12 */7",
+        ] {
+            parse(expr, None).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        }
         assert!(
             time_zone("Mars/Olympus", "timezone")
                 .unwrap_err()

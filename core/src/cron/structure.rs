@@ -32,7 +32,7 @@ fn part_json(part: &Part) -> Value {
             json!({"kind": "interval", "start": if star { Value::Null } else { from.into() }, "end": to, "step": step})
         }
         Part::Last(offset) => json!({"kind": "last_day", "offset": offset}),
-        Part::LastWeekday => json!({"kind": "last_weekday"}),
+        Part::LastWeekday(offset) => json!({"kind": "last_weekday", "offset": offset}),
         Part::NearestWeekday(day) => json!({"kind": "nearest_weekday", "day": day}),
         Part::LastOf(day) => json!({"kind": "last_weekday_of_month", "weekday": day}),
         Part::Nth(day, nth) => json!({"kind": "nth_weekday", "weekday": day, "nth": nth}),
@@ -62,7 +62,8 @@ fn part_text(part: &Part) -> String {
         } => format!("{from}-{to}/{step}"),
         Part::Last(0) => "L".into(),
         Part::Last(offset) => format!("L-{offset}"),
-        Part::LastWeekday => "LW".into(),
+        Part::LastWeekday(0) => "LW".into(),
+        Part::LastWeekday(offset) => format!("L-{offset}W"),
         Part::NearestWeekday(day) => format!("{day}W"),
         Part::LastOf(day) => format!("{day}L"),
         Part::Nth(day, nth) => format!("{day}#{nth}"),
@@ -84,7 +85,9 @@ impl Cron {
 
     /// `{"dialect": "quartz"|"unix", "second": [part, ...], ...}`, each part
     /// `{"kind": "every"|"any"|"value"|"range"|"interval"|"last_day"|"last_weekday"|
-    /// "nearest_weekday"|"last_weekday_of_month"|"nth_weekday", ...}`.
+    /// "nearest_weekday"|"last_weekday_of_month"|"nth_weekday", ...}`. A range or interval
+    /// whose start is after its end wraps around (Quartz); `last_weekday` has an `offset`
+    /// (`L-nW`), 0 for `LW`.
     pub fn to_json(&self) -> Value {
         let mut obj = Map::new();
         obj.insert(
@@ -218,7 +221,10 @@ pub fn build(spec: &Value) -> Result<String, SpecError> {
                     0 => "L".to_owned(),
                     n => format!("L-{n}"),
                 },
-                "last_weekday" => "LW".to_owned(),
+                "last_weekday" => match part.get("offset").and_then(Value::as_u64).unwrap_or(0) {
+                    0 => "LW".to_owned(),
+                    n => format!("L-{n}W"),
+                },
                 "nearest_weekday" => format!("{}W", number(part, "day", &path)?),
                 "last_weekday_of_month" => format!("{}L", number(part, "weekday", &path)?),
                 "nth_weekday" => format!(
@@ -261,12 +267,35 @@ mod tests {
             "*/20 * * * * ?",
             "30 2 * * 1-5",
             "*/15 9-17 1,15 * *",
+            // Quartz 2.3's L-nW, wrapped ranges, wrapped stepped ranges.
+            "0 0 12 L-3W * ?",
+            "0 0 13-0 ? * 6-2",
+            "0 0 0 ? 11-2 2-6/2",
+            "0 50-10/5 22-2/2 28-3 * ?",
+            "0 0 * * 1-7",
         ] {
             let cron = parse(expr, None).unwrap();
             let built = build(&cron.to_json()).unwrap();
             assert_eq!(built, expr);
             assert_eq!(parse(&built, None).unwrap(), cron);
         }
+        // A bare /n is the step from the field's first value; Unix MON-SUN is 1-7.
+        let bare = parse("/5 /10 * /2 /3 ?", None).unwrap();
+        assert_eq!(build(&bare.to_json()).unwrap(), "0/5 0/10 * 1/2 1/3 ?");
+        assert_eq!(parse("0/5 0/10 * 1/2 1/3 ?", None).unwrap(), bare);
+        let sunday = parse("0 0 * * MON-SUN", None).unwrap();
+        assert_eq!(build(&sunday.to_json()).unwrap(), "0 0 * * 1-7");
+        assert_eq!(
+            parse("0 0 12 L-3W * ?", None).unwrap().to_json()["day_of_month"],
+            json!([{"kind": "last_weekday", "offset": 3}])
+        );
+        assert_eq!(
+            build(&json!({"second": [{"kind": "value", "value": 0}], "minute": [{"kind": "value", "value": 0}],
+                "hour": [{"kind": "value", "value": 9}], "day_of_month": [{"kind": "last_weekday"}],
+                "month": [{"kind": "every"}], "day_of_week": [{"kind": "any"}]}))
+            .unwrap(),
+            "0 0 9 LW * ?"
+        );
         // Names come back as numbers.
         let named = parse("0 0 12 ? JAN-MAR MON,FRI", None).unwrap();
         assert_eq!(build(&named.to_json()).unwrap(), "0 0 12 ? 1-3 2,6");
