@@ -56,6 +56,12 @@ COMMENT ON COLUMN sched.late_report.started_at IS 'When the process started, by 
 COMMENT ON COLUMN sched.late_report.ended_at IS 'When the process ended, by the worker''s clock.';
 COMMENT ON COLUMN sched.late_report.reported_at IS 'When the report arrived.';
 
+-- A type rather than a CHECK: the master's day partitions are made LIKE the parent, without
+-- its constraints, and attaching one requires them.
+CREATE TYPE sched.log_stream AS ENUM ('out', 'err');
+COMMENT ON TYPE sched.log_stream IS
+    'Where a task''s log line came from: out (stdout) or err (stderr, and the worker''s own lines about the attempt).';
+
 -- Partitioned by day so that retention drops whole partitions (the master creates them ahead
 -- and drops those past sched.log_retention, 160_retention.sql). The key is the UTC day the
 -- attempt was queued, not the time of the line, so that every line of an attempt lands in one
@@ -66,6 +72,7 @@ CREATE TABLE sched.task_log_line (
     day              date NOT NULL,
     logged_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     line             text NOT NULL,
+    stream           sched.log_stream NOT NULL DEFAULT 'out',
     PRIMARY KEY (task_instance_id, line_no, day)
 ) PARTITION BY RANGE (day);
 CREATE TABLE sched.task_log_line_default PARTITION OF sched.task_log_line DEFAULT;
@@ -76,3 +83,4 @@ COMMENT ON COLUMN sched.task_log_line.day IS 'UTC day the attempt was queued; th
 COMMENT ON COLUMN sched.task_log_line.line_no IS 'Line number from 1, in output order.';
 COMMENT ON COLUMN sched.task_log_line.logged_at IS 'When the worker stored the line.';
 COMMENT ON COLUMN sched.task_log_line.line IS 'The line, without its newline.';
+COMMENT ON COLUMN sched.task_log_line.stream IS 'Where the task wrote it: out (stdout; also a SQL task''s statement lines and what a logic task decided) or err (stderr; also the worker''s own lines about the attempt: why it did not start, timed out, failed to export, had output dropped).';

@@ -514,11 +514,11 @@ $$;
 COMMENT ON FUNCTION sched.complete_task(bigint, bigint, integer) IS
     'Worker protocol: reports one finished task; true when its lease was valid and the report accepted.';
 
-CREATE FUNCTION sched.append_log(worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
+CREATE FUNCTION sched.append_log(worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[], streams text[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._append_log(principal regrole, worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[])
+CREATE FUNCTION sched._append_log(principal regrole, worker_id bigint, task_instance_ids bigint[], line_nos integer[], lines text[], streams text[])
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -529,18 +529,18 @@ BEGIN
     -- A dead registration's lines still belong to attempts it holds until they are failed over.
     PERFORM sched._worker_guard(principal, _append_log.worker_id, false);
     -- Idempotent per (task, line): a batch retried after a lost connection is not stored twice.
-    INSERT INTO sched.task_log_line (task_instance_id, line_no, day, line)
-    SELECT u.id, u.line_no, (ti.queued_at AT TIME ZONE 'UTC')::date, u.line
-    FROM unnest(task_instance_ids, line_nos, lines) AS u(id, line_no, line)
+    INSERT INTO sched.task_log_line (task_instance_id, line_no, day, line, stream)
+    SELECT u.id, u.line_no, (ti.queued_at AT TIME ZONE 'UTC')::date, u.line, coalesce(u.stream::sched.log_stream, 'out')
+    FROM unnest(task_instance_ids, line_nos, lines, streams) AS u(id, line_no, line, stream)
     JOIN sched.task_instance ti ON ti.id = u.id
-    WHERE ti.worker_id = _append_log.worker_id AND ti.state IN ('dispatched', 'running')
+    WHERE ti.worker_id = _append_log.worker_id AND ti.state = ANY(sched._task_states_claimed())
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS stored = ROW_COUNT;
     RETURN stored;
 END
 $$;
-COMMENT ON FUNCTION sched.append_log(bigint, bigint[], integer[], text[]) IS
-    'Worker protocol: stores a batch of log lines of tasks running on the worker; returns how many were stored.';
+COMMENT ON FUNCTION sched.append_log(bigint, bigint[], integer[], text[], text[]) IS
+    'Worker protocol: stores a batch of log lines of tasks running on the worker, each from stream out (stdout) or err (stderr), parallel to lines; streams NULL (or shorter than lines) means out. Returns how many were stored.';
 
 CREATE FUNCTION sched.kill_requests(worker_id bigint) RETURNS SETOF bigint
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';

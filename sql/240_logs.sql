@@ -1,7 +1,37 @@
--- Reading task logs beyond paging (task_log in 130_run_api.sql): the last lines, the whole log
--- as one text, and following a running attempt's log from a line number on. Workers store
+-- Reading task logs beyond paging (task_log in 130_run_api.sql): the lines with their stream
+-- (stdout or stderr), the last lines, the whole log as one text, and following a running
+-- attempt's log from a line number on. Workers store
 -- what a task prints at least every 200 ms while it runs (worker/src/reporter.rs), so what
 -- these return is at most that old. Public functions are trampolines over `_<name>`.
+
+CREATE FUNCTION sched.task_log_lines(task_instance_id bigint, skip_lines integer DEFAULT 0, limit_lines integer DEFAULT 1000)
+RETURNS TABLE (line_no integer, stream text, line text, logged_at timestamptz)
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._task_log_lines(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
+RETURNS TABLE (line_no integer, stream text, line text, logged_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    log_day date;
+BEGIN
+    IF skip_lines IS NULL OR skip_lines < 0 THEN
+        RAISE EXCEPTION 'skip_lines: must be 0 or more, got %', skip_lines USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
+        RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    log_day := sched._log_day(principal, task_instance_id);
+    RETURN QUERY
+        SELECT l.line_no, l.stream::text, l.line, l.logged_at FROM sched.task_log_line l
+        WHERE l.task_instance_id = _task_log_lines.task_instance_id AND l.day = log_day
+        ORDER BY l.line_no
+        OFFSET skip_lines LIMIT limit_lines;
+END
+$$;
+COMMENT ON FUNCTION sched.task_log_lines(bigint, integer, integer) IS
+    'The output lines of a task attempt in the order the worker read them, each with its stream: out (stdout) or err (stderr, and the worker''s own lines about the attempt); page with skip_lines and limit_lines as with sched.task_log.';
 
 CREATE FUNCTION sched.task_log_tail(task_instance_id bigint, lines integer DEFAULT 100)
 RETURNS SETOF text
@@ -49,13 +79,13 @@ COMMENT ON FUNCTION sched.task_log_text(bigint) IS
     'The whole output of a task attempt as one text, a newline after each line (psql: \copy (SELECT sched.task_log_text(id)) TO ''task.log'' for a download).';
 
 CREATE FUNCTION sched.task_log_follow(task_instance_id bigint, after_line integer DEFAULT 0, wait interval DEFAULT '10 s')
-RETURNS TABLE (line_no integer, line text)
+RETURNS TABLE (line_no integer, line text, stream text)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 -- Each statement of a volatile function takes a new snapshot, so the loop sees lines as
 -- workers store them; it reads only lines past the cursor, through the primary key.
 CREATE FUNCTION sched._task_log_follow(principal regrole, task_instance_id bigint, after_line integer, wait interval)
-RETURNS TABLE (line_no integer, line text)
+RETURNS TABLE (line_no integer, line text, stream text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -75,7 +105,7 @@ BEGIN
     deadline := clock_timestamp() + wait;
     LOOP
         RETURN QUERY
-            SELECT l.line_no, l.line FROM sched.task_log_line l
+            SELECT l.line_no, l.line, l.stream::text FROM sched.task_log_line l
             WHERE l.task_instance_id = _task_log_follow.task_instance_id AND l.day = log_day
               AND l.line_no > after_line
             ORDER BY l.line_no LIMIT 10000;
@@ -83,11 +113,11 @@ BEGIN
         -- Something new, the attempt has ended (its lines are all stored then), or time is up.
         EXIT WHEN found_any OR clock_timestamp() >= deadline OR NOT EXISTS (
             SELECT 1 FROM sched.task_instance ti
-            WHERE ti.id = _task_log_follow.task_instance_id AND ti.state IN ('delayed', 'queued', 'dispatched', 'running'));
+            WHERE ti.id = _task_log_follow.task_instance_id AND ti.state = ANY(sched._task_states_active()));
         PERFORM pg_sleep(greatest(0, least(pause, extract(epoch FROM deadline - clock_timestamp()))));
         pause := least(pause * 2, 0.1);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
-    'Follows a task attempt''s output: the lines after line number after_line (up to 10,000), waiting up to wait (default 10 s) for some while the attempt is active. Call again with the last line_no returned; an empty result for an attempt that has ended means its log is complete.';
+    'Follows a task attempt''s output: the lines after line number after_line (up to 10,000) with their stream (out or err), waiting up to wait (default 10 s) for some while the attempt is active. Call again with the last line_no returned; an empty result for an attempt that has ended means its log is complete.';

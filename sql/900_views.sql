@@ -277,7 +277,8 @@ CREATE VIEW sched.alerts WITH (security_barrier) AS
 SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.alert_group,
        d.channel_no, d.channel->>'type' AS channel,
        CASE WHEN NOT coalesce(sched._visible(g.owner), false) THEN NULL
-            WHEN d.channel->>'type' = 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(d.channel->'to' || d.channel->'cc')), ', ')
+            -- -> and || bind alike, left to right: unparenthesised this read ((to || channel) -> 'cc').
+            WHEN d.channel->>'type' = 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text((d.channel->'to') || coalesce(d.channel->'cc', '[]'))), ', ')
             WHEN d.channel->>'type' = 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
             ELSE d.channel->>'command' END AS target,
        d.state, d.attempts, d.last_error, a.title, a.message, a.details,

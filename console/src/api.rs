@@ -454,19 +454,19 @@ pub struct LogQuery {
     limit: Option<i32>,
 }
 
-/// A page of a log, and whether the attempt may still add to it (the viewer's follow).
+/// A page of a log, each line's stream (`out` or `err`) alongside, and whether the attempt may
+/// still add to it (the viewer's follow).
 pub async fn log(Authed(s): Authed, Path(id): Path<i64>, Query(q): Query<LogQuery>) -> Api {
     let skip = q.skip.unwrap_or(0).max(0);
-    let lines: Vec<String> = s
+    let rows = s
         .client
         .query(
-            "SELECT sched.task_log($1, $2, $3)",
+            "SELECT line, stream FROM sched.task_log_lines($1, $2, $3)",
             &[&id, &skip, &q.limit.unwrap_or(1000).clamp(1, 10_000)],
         )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await?;
+    let lines: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let streams: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
     let finished: Option<bool> = s
         .client
         .query_opt(
@@ -476,7 +476,7 @@ pub async fn log(Authed(s): Authed, Path(id): Path<i64>, Query(q): Query<LogQuer
         .await?
         .map(|r| r.get(0));
     Ok(Json(
-        json!({"skip": skip, "lines": lines, "finished": finished.unwrap_or(true)}),
+        json!({"skip": skip, "lines": lines, "streams": streams, "finished": finished.unwrap_or(true)}),
     ))
 }
 

@@ -319,7 +319,7 @@ pub fn merge(layers: &[&BTreeMap<String, Param>]) -> BTreeMap<String, Param> {
 /// then `$[...]` at `business_time`; then checks the result against the parameter's type.
 /// Returns name to resolved text. An unknown `${name}` stays as written. Errors:
 /// `FIELD: reference cycle: a -> b -> a`, and for one parameter `FIELD.NAME: ...` (a
-/// malformed time expression, with its position in the value after substitution; a value
+/// malformed time expression, with its position in the value as written; a value
 /// not of its type; references nested too deep or expanding too far).
 pub fn resolve_params(
     params: &BTreeMap<String, Param>,
@@ -361,7 +361,21 @@ fn resolve(
         let substituted = chained
             .resolve(name, param, &mut budget, 0)
             .map_err(|e| reference_error(e, field, &path))?;
-        let value = time::expand(substituted, at).map_err(|message| error(&path, message))?;
+        let value = match time::expand(substituted, at) {
+            Ok(value) => value,
+            Err(wrong) => {
+                // Substituted again, now noting where values went, to place the error in the
+                // value as written; every reference it makes is resolved (and remembered) by now.
+                let (_, replaced) = reference::substitute_mapped(
+                    &param.value,
+                    &mut chained,
+                    &mut Budget::new(param.value.len()),
+                )
+                .map_err(|e| reference_error(e, field, &path))?;
+                let position = reference::written_position(&param.value, &replaced, wrong.start);
+                return Err(error(&path, wrong.message(position)));
+            }
+        };
         if !(lenient && value.contains("${")) {
             check_type(&value, param.param_type).map_err(|message| error(&path, message))?;
         }
@@ -400,7 +414,8 @@ pub fn check_value(value: &str, param_type: ParamType) -> Result<(), String> {
 /// by its value (unknown names stay as written; values are used as they are, not scanned
 /// again), then `$[...]` evaluated at `business_time`. `field` names the template in
 /// errors, e.g. `tasks[0].script: $[yyyyMMdd+x] at position 12: ...`, the position
-/// counting characters of the text after substitution.
+/// counting characters of the template as written (a `$[` that came in a `${name}`'s value is
+/// placed at that reference); the expression is shown as it was evaluated.
 pub fn resolve_template(
     template: &str,
     values: &BTreeMap<String, String>,
@@ -408,9 +423,13 @@ pub fn resolve_template(
     field: &str,
 ) -> Result<String, SpecError> {
     let mut budget = Budget::new(template.len());
-    let substituted = reference::substitute(template, &mut Resolved(values), &mut budget, 0)
-        .map_err(|e| reference_error(e, field, field))?;
-    time::expand(&substituted, business(business_time)).map_err(|message| error(field, message))
+    let (substituted, replaced) =
+        reference::substitute_mapped(template, &mut Resolved(values), &mut budget)
+            .map_err(|e| reference_error(e, field, field))?;
+    time::expand(&substituted, business(business_time)).map_err(|wrong| {
+        let position = reference::written_position(template, &replaced, wrong.start);
+        error(field, wrong.message(position))
+    })
 }
 
 /// Expands the `$[...]` time expressions of `text` at `business_time`, leaving `${...}` as
@@ -423,7 +442,8 @@ pub fn expand_times(
     if !text.contains("$[") {
         return Ok(text.to_owned());
     }
-    time::expand(text, business(business_time)).map_err(|message| error(field, message))
+    time::expand(text, business(business_time))
+        .map_err(|wrong| error(field, wrong.message(text[..wrong.start].chars().count())))
 }
 
 /// Whether `text` has anything to resolve (`${` or `$[`), so that callers can skip plain

@@ -490,6 +490,46 @@ fn unknown_function_is_named_with_its_position() {
 }
 
 #[test]
+fn positions_count_characters_of_the_template_as_written() {
+    let values: BTreeMap<String, String> = [
+        ("who", "wörld, and much more"),
+        ("n", "x"),
+        ("expr", "$[MMdd+x]"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let error = |text: &str| {
+        resolve_template(text, &values, d(), "t")
+            .unwrap_err()
+            .to_string()
+    };
+    // The second expression, after a value longer than its reference and a multi-byte
+    // character: the position is where the user wrote it.
+    assert!(
+        error("${who} é $[yyyyMMdd] $[yyyyMMdd+x]")
+            .starts_with("t: $[yyyyMMdd+x] at position 21: \"x\" is not a number of days")
+    );
+    // A value inside the expression: its `$[`, shown as evaluated.
+    assert!(error("ab $[yyyyMMdd+${n}]").starts_with("t: $[yyyyMMdd+x] at position 3:"));
+    // An expression that came in a value: the reference that brought it.
+    assert!(error("${n}${n} ${expr}").starts_with("t: $[MMdd+x] at position 9:"));
+    // The same for a parameter's value.
+    let mut params = BTreeMap::new();
+    params.insert(
+        "long".to_owned(),
+        varchar("a value much longer than its reference"),
+    );
+    params.insert("dt".to_owned(), varchar("${long} $[yyyyMMdd+x]"));
+    assert!(
+        resolve_params(&params, d(), "params")
+            .unwrap_err()
+            .to_string()
+            .starts_with("params.dt: $[yyyyMMdd+x] at position 8:")
+    );
+}
+
+#[test]
 fn missing_parenthesis() {
     assert_eq!(
         eval_error("$[add_months(yyyyMMdd,1]"),

@@ -12,16 +12,20 @@
 //! functions are executable by nobody but their owner, and a direct fmgr call does not check
 //! EXECUTE.
 //!
-//! The frame is written for errors to pass through untouched: an ERROR raised by the internal
-//! function longjmps through it with its SQLSTATE, DETAIL, HINT and CONTEXT intact, so it
-//! declares the few PostgreSQL functions it needs itself instead of using pgrx's guarded
-//! bindings (which turn errors into Rust panics), and holds nothing that needs dropping.
+//! An ERROR raised inside the internal function is caught here and raised again as it was
+//! (SQLSTATE, message, DETAIL, HINT, the object names) but without what only describes
+//! pg_sched's own insides: the CONTEXT lines of its PL/pgSQL and SQL functions
+//! (`PL/pgSQL function sched._schedule(...) line 33 at SQL statement`) and the internal
+//! statement they ran. The caller's own frames (a user's function that called sched) still add
+//! their CONTEXT when it is raised again. The frame declares the few PostgreSQL functions it
+//! needs itself instead of using pgrx's guarded bindings (which turn errors into Rust panics),
+//! and holds nothing that needs dropping, as a longjmp may cross it.
 
 use std::ffi::{c_char, c_int, c_void};
 
 use pgrx::pg_sys::{
-    AttrNumber, Datum, FmgrInfo, FunctionCallInfo, FunctionCallInfoBaseData, MemoryContext,
-    NullableDatum, Oid, Pg_finfo_record, REGROLEOID, SysCacheIdentifier, oidvector,
+    self, AttrNumber, Datum, ErrorData, FmgrInfo, FunctionCallInfo, FunctionCallInfoBaseData,
+    MemoryContext, NullableDatum, Oid, Pg_finfo_record, REGROLEOID, SysCacheIdentifier, oidvector,
 };
 
 const ERROR: c_int = 21;
@@ -48,6 +52,9 @@ unsafe extern "C-unwind" {
     fn errstart(elevel: c_int, domain: *const c_char) -> bool;
     fn errmsg_internal(fmt: *const c_char, ...) -> c_int;
     fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+    fn CopyErrorData() -> *mut ErrorData;
+    fn FlushErrorState();
+    fn ThrowErrorData(edata: *mut ErrorData);
 }
 
 #[unsafe(no_mangle)]
@@ -93,9 +100,45 @@ pub unsafe extern "C-unwind" fn sched_as_caller(fcinfo: FunctionCallInfo) -> Dat
         let Some(call) = (*target).fn_addr else {
             raise(c"an internal function without an entry point".as_ptr());
         };
-        let result = call(inner);
+        let result = call_quietly(call, inner);
         (*fcinfo).isnull = (*inner).isnull;
         result
+    }
+}
+
+/// `call(inner)` as PG_TRY would make it, an ERROR raised again without the context its own
+/// frames added. While it runs, the caller's context callbacks are off the stack, so that
+/// what the error collects is the internal frames' alone; raising it again runs the caller's.
+unsafe fn call_quietly(
+    call: unsafe extern "C-unwind" fn(FunctionCallInfo) -> Datum,
+    inner: FunctionCallInfo,
+) -> Datum {
+    unsafe {
+        let exception_stack = pg_sys::PG_exception_stack;
+        let context_stack = pg_sys::error_context_stack;
+        let memory_context = pg_sys::CurrentMemoryContext;
+        let mut result = Datum::from(0usize);
+        let jumped = cee_scape::call_with_sigsetjmp(false, |jump| {
+            pg_sys::PG_exception_stack = std::ptr::from_ref(jump).cast_mut().cast();
+            pg_sys::error_context_stack = std::ptr::null_mut();
+            result = call(inner);
+            0
+        });
+        pg_sys::PG_exception_stack = exception_stack;
+        pg_sys::error_context_stack = context_stack;
+        if jumped == 0 {
+            return result;
+        }
+        // As PG_CATCH: out of ErrorContext before copying the error.
+        pg_sys::CurrentMemoryContext = memory_context;
+        let error = CopyErrorData();
+        FlushErrorState();
+        (*error).context = std::ptr::null_mut();
+        (*error).internalquery = std::ptr::null_mut();
+        (*error).internalpos = 0;
+        ThrowErrorData(error);
+        // ThrowErrorData does not return for an ERROR; nothing may unwind into PostgreSQL's frames.
+        std::process::abort()
     }
 }
 

@@ -482,12 +482,13 @@ pub async fn append_log(
     ids: &[i64],
     line_nos: &[i32],
     lines: &[&str],
+    streams: Option<&[&str]>,
 ) -> Result<()> {
     query(
         pool,
         call_timeout(),
-        "SELECT sched.append_log($1, $2, $3, $4)",
-        &[&worker_id, &ids, &line_nos, &lines],
+        "SELECT sched.append_log($1, $2, $3, $4, $5)",
+        &[&worker_id, &ids, &line_nos, &lines, &streams],
     )
     .await?;
     Ok(())

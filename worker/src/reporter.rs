@@ -45,6 +45,25 @@ pub struct Lease {
     pub worker_id: i64,
 }
 
+/// Which of a task's outputs a line came from. The worker's own lines about an attempt (why
+/// it did not start, a timeout, dropped output, a SQL error) are `Err`, as a program's
+/// diagnostics would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+impl Stream {
+    /// As sched.task_log_line.stream stores it.
+    fn as_sql(self) -> &'static str {
+        match self {
+            Stream::Out => "out",
+            Stream::Err => "err",
+        }
+    }
+}
+
 /// How a task attempt ended, by the worker's clock.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -52,8 +71,8 @@ pub struct Outcome {
     pub exit_code: i32,
     pub started: SystemTime,
     pub ended: SystemTime,
-    /// A last log line (number, text) to store before the completion: why the task did not
-    /// start, or how much output was dropped.
+    /// A last log line (number, text) to store, as stream err, before the completion: why the
+    /// task did not start, or how much output was dropped.
     pub last_line: Option<(i32, String)>,
     /// This worker could not start it: it goes back to the queue instead of completing.
     pub handed_back: bool,
@@ -65,6 +84,7 @@ struct Line {
     lease: Lease,
     line_no: i32,
     text: String,
+    stream: Stream,
 }
 
 /// Where executors send output lines and outcomes. Outcomes have their own unbounded queue
@@ -77,7 +97,7 @@ pub struct Reports {
 }
 
 impl Reports {
-    pub async fn line(&self, lease: Lease, line_no: i32, text: String) {
+    pub async fn line(&self, lease: Lease, line_no: i32, text: String, stream: Stream) {
         metrics::log_bytes(text.len());
         let _ = self
             .lines
@@ -85,6 +105,7 @@ impl Reports {
                 lease,
                 line_no,
                 text,
+                stream,
             })
             .await;
     }
@@ -188,6 +209,7 @@ pub fn spawn(shared: Shared, done: mpsc::UnboundedSender<Reported>) -> Reports {
                         lease: outcome.lease,
                         line_no,
                         text,
+                        stream: Stream::Err,
                     });
                 }
             }
@@ -303,7 +325,12 @@ async fn append(pool: &Pool, worker_id: i64, batch: &[Line]) -> anyhow::Result<(
     let ids: Vec<i64> = batch.iter().map(|l| l.lease.task_instance_id).collect();
     let nos: Vec<i32> = batch.iter().map(|l| l.line_no).collect();
     let texts: Vec<&str> = batch.iter().map(|l| l.text.as_str()).collect();
-    db::append_log(pool, worker_id, &ids, &nos, &texts).await
+    // Most batches are all stdout, which the database takes as the default.
+    let streams: Option<Vec<&str>> = batch
+        .iter()
+        .any(|l| l.stream != Stream::Out)
+        .then(|| batch.iter().map(|l| l.stream.as_sql()).collect());
+    db::append_log(pool, worker_id, &ids, &nos, &texts, streams.as_deref()).await
 }
 
 /// Reports `finished` (whose slots are still taken) and `retried` (deferred before; their

@@ -295,7 +295,7 @@ function LogViewer({ attempt, onClose }) {
     let got = [];
     const more = async () => {
       const page = await api(`/attempts/${attempt}/log?skip=${got.length}&limit=1000`);
-      got = got.concat(page.lines);
+      got = got.concat(page.lines.map((text, i) => ({ text, err: page.streams[i] === 'err' })));
       if (!stop) {
         setLines(got);
         setFinished(page.finished);
@@ -322,7 +322,14 @@ function LogViewer({ attempt, onClose }) {
         <a href={`/api/attempts/${attempt}/log.txt`} download>{t.download}</a>
         <button onClick={onClose}>×</button>
       </div>
-      <pre aria-label={t.log} className={finished ? 'finished' : ''}>{lines.join('\n')}</pre>
+      {/* stderr lines are marked by colour and, for copies and screen readers, a prefix */}
+      <pre aria-label={t.log} className={finished ? 'finished' : ''}>
+        {lines.map((l, i) => (
+          <div key={i} className={l.err ? 'stderr' : undefined}>
+            {l.err ? <span className="stream" title={t.stderr}>err│</span> : null}{l.text}
+          </div>
+        ))}
+      </pre>
     </div>
   );
 }

@@ -133,6 +133,52 @@ pub(super) fn substitute(
     budget: &mut Budget,
     depth: usize,
 ) -> Result<String, RefError> {
+    substitute_traced(text, lookup, budget, depth, None)
+}
+
+/// A reference of the text as written (`written`, from `${` to `}`) and the value that
+/// replaced it in the text produced (`produced`); byte ranges.
+pub(super) struct Replaced {
+    written: std::ops::Range<usize>,
+    produced: std::ops::Range<usize>,
+}
+
+/// [`substitute`], also saying where each value went, so that a place in the text produced
+/// can be told in the text as written ([`written_position`]).
+pub(super) fn substitute_mapped(
+    text: &str,
+    lookup: &mut impl Lookup,
+    budget: &mut Budget,
+) -> Result<(String, Vec<Replaced>), RefError> {
+    let mut replaced = Vec::new();
+    let out = substitute_traced(text, lookup, budget, 0, Some(&mut replaced))?;
+    Ok((out, replaced))
+}
+
+/// The character of `written` that byte `produced_at` of the text produced from it comes
+/// from: in a value, the `${` of the reference it replaced.
+pub(super) fn written_position(written: &str, replaced: &[Replaced], produced_at: usize) -> usize {
+    let mut byte = produced_at;
+    for r in replaced {
+        if produced_at < r.produced.start {
+            break;
+        }
+        if produced_at < r.produced.end {
+            byte = r.written.start;
+            break;
+        }
+        byte = produced_at - r.produced.end + r.written.end;
+    }
+    written[..byte.min(written.len())].chars().count()
+}
+
+fn substitute_traced(
+    text: &str,
+    lookup: &mut impl Lookup,
+    budget: &mut Budget,
+    depth: usize,
+    mut replaced: Option<&mut Vec<Replaced>>,
+) -> Result<String, RefError> {
     if depth > MAX_DEPTH {
         return Err(RefError::TooDeep);
     }
@@ -151,7 +197,16 @@ pub(super) fn substitute(
             written.to_owned()
         };
         match lookup.value(&name, budget, depth)? {
-            Some(value) => budget.push(&mut out, value)?,
+            Some(value) => {
+                let at = out.len();
+                budget.push(&mut out, value)?;
+                if let Some(replaced) = replaced.as_deref_mut() {
+                    replaced.push(Replaced {
+                        written: start..end + 1,
+                        produced: at..out.len(),
+                    });
+                }
+            }
             None => budget.push(&mut out, &text[start..=end])?,
         }
         from = end + 1;

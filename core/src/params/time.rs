@@ -61,9 +61,24 @@ const DAYS_USAGE: &str = "use N, N/24 (hours), N/24/60 (minutes) or 7*N (weeks)"
 const OUT_OF_RANGE: &str =
     "the resulting date is out of the range of dates that can be represented";
 
-/// Replaces every `$[...]` of `text` by its value at `at`. The error reads
-/// `$[EXPR] at position P: what is wrong`, P counting characters from 0.
-pub(super) fn expand(text: &str, at: NaiveDateTime) -> Result<String, String> {
+/// A `$[...]` that has no value: where it starts in the text expanded (a byte index), what
+/// it says and why it is wrong.
+pub(super) struct TimeError {
+    pub(super) start: usize,
+    expr: String,
+    detail: String,
+}
+
+impl TimeError {
+    /// `$[EXPR] at position P: what is wrong`; the caller says which character P is, of the
+    /// text the user wrote, which may differ from the one expanded.
+    pub(super) fn message(&self, position: usize) -> String {
+        format!("$[{}] at position {position}: {}", self.expr, self.detail)
+    }
+}
+
+/// Replaces every `$[...]` of `text` by its value at `at`.
+pub(super) fn expand(text: &str, at: NaiveDateTime) -> Result<String, TimeError> {
     let mut out = String::new();
     let mut copied = 0;
     let mut from = 0;
@@ -75,9 +90,10 @@ pub(super) fn expand(text: &str, at: NaiveDateTime) -> Result<String, String> {
             Some(end) if end > body && text.as_bytes()[end] == b']' => {
                 let expr = &text[body..end];
                 if !(expr.len() == 1 && expr.as_bytes()[0].is_ascii_digit()) {
-                    let value = evaluate(expr, at).map_err(|detail| {
-                        let position = text[..start].chars().count();
-                        format!("$[{expr}] at position {position}: {detail}")
+                    let value = evaluate(expr, at).map_err(|detail| TimeError {
+                        start,
+                        expr: expr.to_owned(),
+                        detail,
                     })?;
                     out.push_str(&text[copied..start]);
                     out.push_str(&value);

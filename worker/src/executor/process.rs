@@ -31,7 +31,7 @@ use super::{
 use crate::db::Claimed;
 use crate::out_params::OutParams;
 use crate::output::{CappedLines, LogBudget, to_text};
-use crate::reporter::{Lease, Outcome, Reports};
+use crate::reporter::{Lease, Outcome, Reports, Stream};
 use crate::users::{self, RunAs};
 use crate::workdir::{self, WorkDir};
 
@@ -381,12 +381,14 @@ fn start_process(
                         kill_group(pgid);
                     }
                 }
+                // Lines are numbered as read: across the two pipes, that is the order in which
+                // they became readable.
                 line = next(&mut out), if out.is_some() => match line {
-                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut).await,
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut, Stream::Out).await,
                     None => out = None,
                 },
                 line = next(&mut err), if err.is_some() => match line {
-                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut).await,
+                    Some((bytes, cut)) => emit(&reports, lease, &mut line_no, &mut budget, &mut outs, &bytes, cut, Stream::Err).await,
                     None => err = None,
                 },
                 exited = child.wait(), if status.is_none() => {
@@ -404,8 +406,8 @@ fn start_process(
                 // Output already in the pipes is still taken: on a starved runtime the timer
                 // and the script's last lines are ready at the same poll.
                 () = drain_over => {
-                    sweep(&mut out, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
-                    sweep(&mut err, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
+                    sweep(&mut out, Stream::Out, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
+                    sweep(&mut err, Stream::Err, &reports, lease, &mut line_no, &mut budget, &mut outs).await;
                     break;
                 }
             }
@@ -479,7 +481,8 @@ fn enter_as(command: &mut Command, task_dir: OwnedFd, uid: u32, gid: u32) {
 
 /// Emits the lines already in a pipe, without waiting for more.
 async fn sweep<R: tokio::io::AsyncRead + Unpin>(
-    stream: &mut Option<CappedLines<R>>,
+    lines: &mut Option<CappedLines<R>>,
+    stream: Stream,
     reports: &Reports,
     lease: Lease,
     line_no: &mut i32,
@@ -487,9 +490,9 @@ async fn sweep<R: tokio::io::AsyncRead + Unpin>(
     outs: &mut Option<OutParams>,
 ) {
     for _ in 0..SWEEP_LINES {
-        match tokio::time::timeout(Duration::ZERO, next(stream)).await {
+        match tokio::time::timeout(Duration::ZERO, next(lines)).await {
             Ok(Some((bytes, cut))) => {
-                emit(reports, lease, line_no, budget, outs, &bytes, cut).await
+                emit(reports, lease, line_no, budget, outs, &bytes, cut, stream).await
             }
             Ok(None) | Err(_) => return,
         }
@@ -507,6 +510,7 @@ async fn next<R: tokio::io::AsyncRead + Unpin>(
 
 /// Sends a line to the reporter while the attempt's log budget lasts; waiting for room in the
 /// reporter's queue is what makes a task that writes faster than the database stores wait.
+#[allow(clippy::too_many_arguments)]
 async fn emit(
     reports: &Reports,
     lease: Lease,
@@ -515,6 +519,7 @@ async fn emit(
     outs: &mut Option<OutParams>,
     bytes: &[u8],
     cut: u64,
+    stream: Stream,
 ) {
     if let Some(outs) = outs {
         outs.line(&to_text(bytes, 0));
@@ -522,7 +527,7 @@ async fn emit(
     let text = to_text(bytes, cut);
     if budget.admit(&text) {
         *line_no += 1;
-        reports.line(lease, *line_no, text).await;
+        reports.line(lease, *line_no, text, stream).await;
     }
 }
 

@@ -11,7 +11,7 @@ use tokio_postgres::{CancelToken, NoTls};
 
 use super::{EXIT_KILLED, Started, Stop};
 use crate::db::{self, Claimed};
-use crate::reporter::{Lease, Outcome, Reports};
+use crate::reporter::{Lease, Outcome, Reports, Stream};
 
 /// What running a task's statements gave.
 #[derive(Debug, Default)]
@@ -206,7 +206,7 @@ async fn report(
     let mut line_no = 0;
     for line in std::mem::take(&mut result.log) {
         line_no += 1;
-        reports.line(lease, line_no, line).await;
+        reports.line(lease, line_no, line, Stream::Out).await;
     }
     if let Some(error) = result.error {
         finish(
@@ -254,6 +254,7 @@ async fn report(
                     lease,
                     line_no,
                     format!("sched-worker: the result could not be stored: {err:#}"),
+                    Stream::Err,
                 )
                 .await;
         }
