@@ -12,6 +12,7 @@ GRANT USAGE ON SCHEMA sched TO sched_admin, sched_user, sched_worker;
 
 GRANT EXECUTE ON FUNCTION
     sched.create_workflow(jsonb, boolean),
+    sched.import_dolphinscheduler(jsonb, jsonb),
     sched.workflow_spec(text),
     sched.drop_workflow(text),
     sched.start_workflow(text, jsonb, jsonb),

@@ -5,6 +5,7 @@
 mod code;
 mod connect;
 mod error;
+mod import;
 mod output;
 mod watch;
 
@@ -143,6 +144,30 @@ enum Command {
     },
     /// Write a workflow and its schedules as YAML, as apply reads it.
     Export { name: String },
+    /// Create the workflows and schedules of a DolphinScheduler 3.2/3.3 workflow export
+    /// (its JSON file), all or nothing; prints what it created and what it could not import.
+    ImportDs {
+        file: std::path::PathBuf,
+        /// Convert and validate, create nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Add versions to workflows that exist.
+        #[arg(long)]
+        replace: bool,
+        /// Also create workflows with tasks that cannot be converted, those as empty tasks.
+        #[arg(long)]
+        force: bool,
+        /// A DolphinScheduler datasource id and the datasource it becomes (ID= for the
+        /// scheduler's own database); repeatable.
+        #[arg(long = "datasource", value_name = "ID=NAME")]
+        datasources: Vec<String>,
+        /// A DolphinScheduler task group id and the task group it becomes; repeatable.
+        #[arg(long = "task-group", value_name = "ID=NAME")]
+        task_groups: Vec<String>,
+        /// A workflow code not in the file and the existing workflow it is; repeatable.
+        #[arg(long = "workflow", value_name = "CODE=NAME")]
+        workflows: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -280,6 +305,25 @@ async fn run(cli: Cli) -> Result<u8> {
             prune,
         } => code::apply(&mut client, &paths, dry_run, prune, json).await,
         Command::Export { name } => code::export(&client, &name).await,
+        Command::ImportDs {
+            file,
+            dry_run,
+            replace,
+            force,
+            datasources,
+            task_groups,
+            workflows,
+        } => {
+            let opts = import::Options {
+                dry_run,
+                replace,
+                force,
+                datasources: &datasources,
+                task_groups: &task_groups,
+                workflows: &workflows,
+            };
+            import::import_ds(&client, &file, opts, json).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod alert;
 mod command_type;
 pub mod cron;
 mod dag;
+pub mod dolphinscheduler;
 mod error;
 pub mod expr;
 mod keyword;

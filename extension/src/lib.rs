@@ -15,6 +15,7 @@ use pgrx::prelude::*;
 mod alert;
 mod cron;
 mod gucs;
+mod import;
 mod logic;
 mod master;
 mod owned;
@@ -186,6 +187,11 @@ extension_sql_file!(
     "../../sql/260_metrics.sql",
     name = "metrics",
     requires = ["graphs"]
+);
+extension_sql_file!(
+    "../../sql/270_import.sql",
+    name = "import",
+    requires = ["metrics", import::dolphinscheduler_convert]
 );
 extension_sql_file!(
     "../../sql/900_views.sql",
