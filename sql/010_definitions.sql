@@ -12,7 +12,7 @@ CREATE TABLE sched.workflow (
 COMMENT ON TABLE sched.workflow IS 'One row per workflow name; its definitions are in sched.workflow_version.';
 COMMENT ON COLUMN sched.workflow.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.workflow.name IS 'Unique workflow name, as passed to start_workflow.';
-COMMENT ON COLUMN sched.workflow.owner IS 'Role that created the workflow; its members and sched_admin may replace, run and drop it. DROP ROLE is refused while a role owns workflows; REASSIGN OWNED moves them, DROP OWNED drops them.';
+COMMENT ON COLUMN sched.workflow.owner IS 'Its project: the role that created the workflow, or the group role its spec''s project names; its members and sched_admin may replace, run and drop it. DROP ROLE is refused while a role owns workflows; REASSIGN OWNED moves them, DROP OWNED drops them.';
 COMMENT ON COLUMN sched.workflow.current_version IS 'Version that start_workflow runs.';
 COMMENT ON COLUMN sched.workflow.created_at IS 'When the first version was created.';
 COMMENT ON COLUMN sched.workflow.updated_at IS 'When the current version was created.';
@@ -21,7 +21,6 @@ CREATE TABLE sched.workflow_version (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     workflow_id      bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
     version          integer NOT NULL,
-    project          text NOT NULL,
     description      text NOT NULL,
     failure_strategy sched.failure_strategy NOT NULL,
     execution_type   text NOT NULL,
@@ -43,7 +42,6 @@ COMMENT ON TABLE sched.workflow_version IS 'Immutable versions of a workflow def
 COMMENT ON COLUMN sched.workflow_version.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.workflow_version.workflow_id IS 'The workflow this is a version of.';
 COMMENT ON COLUMN sched.workflow_version.version IS 'Version number, 1 for the first definition, +1 per replace.';
-COMMENT ON COLUMN sched.workflow_version.project IS 'Project label from the spec.';
 COMMENT ON COLUMN sched.workflow_version.description IS 'Free text from the spec.';
 COMMENT ON COLUMN sched.workflow_version.failure_strategy IS 'Default failure strategy of its instances.';
 COMMENT ON COLUMN sched.workflow_version.execution_type IS 'How concurrent instances relate (parallel).';
@@ -121,3 +119,17 @@ COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the t
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
+
+-- Project parameters (DolphinScheduler's): values every workflow of a project (its owning
+-- role) sees, below the workflow's own globals.
+CREATE TABLE sched.project_param (
+    role       regrole PRIMARY KEY,
+    params     jsonb NOT NULL,
+    updated_by text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE sched.project_param IS 'Project parameters: per owning role, the parameters its workflows'' instances see below their globals; read through sched.project_params.';
+COMMENT ON COLUMN sched.project_param.role IS 'The project: the role owning the workflows. DROP ROLE is refused while it has parameters; DROP OWNED removes them.';
+COMMENT ON COLUMN sched.project_param.params IS 'The parameters, normalised as a spec''s params: plain values or {"value", "type"}.';
+COMMENT ON COLUMN sched.project_param.updated_by IS 'Role that set them last.';
+COMMENT ON COLUMN sched.project_param.updated_at IS 'When they were set last.';

@@ -13,7 +13,7 @@ CREATE TABLE sched.workflow_instance (
     -- whole run (every task sees the same date, even across midnight), read in time_zone.
     schedule_time       timestamptz,
     business_time       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    time_zone           text NOT NULL DEFAULT pg_catalog.current_setting('TimeZone'),
+    time_zone           text NOT NULL DEFAULT 'UTC',
     param_values        jsonb NOT NULL DEFAULT '{}',
     out_params          jsonb,
     tenant              text,
@@ -76,7 +76,7 @@ COMMENT ON COLUMN sched.workflow_instance.worker_group IS 'Worker group of tasks
 COMMENT ON COLUMN sched.workflow_instance.params IS 'Start parameters given to start_workflow.';
 COMMENT ON COLUMN sched.workflow_instance.schedule_time IS 'The schedule time it runs for (start option schedule_time); NULL for a manual run.';
 COMMENT ON COLUMN sched.workflow_instance.business_time IS 'Business time of the run: schedule_time, else when it was created; $[...] and system.biz.* are computed from it.';
-COMMENT ON COLUMN sched.workflow_instance.time_zone IS 'Time zone business_time is read in (the starter''s TimeZone).';
+COMMENT ON COLUMN sched.workflow_instance.time_zone IS 'IANA zone business_time is read in for business values: the schedule''s, the backfill''s, the start option timezone, else the workflow''s timezone, else UTC.';
 COMMENT ON COLUMN sched.workflow_instance.param_values IS 'Parameter values of the run, resolved once at its start: built-ins, the workflow''s globals and the start parameters over them.';
 COMMENT ON COLUMN sched.workflow_instance.out_params IS 'Output parameters of the run, set when it finishes: the OUT values of its succeeded tasks, the last finished winning a name; NULL when none.';
 COMMENT ON COLUMN sched.workflow_instance.tenant IS 'OS user its shell tasks run as (start option or spec); NULL runs them as the worker''s user.';

@@ -50,6 +50,29 @@ $$;
 COMMENT ON FUNCTION sched._check_owner_strict(regrole, regrole, text, text) IS
     'Internal: raises unless principal is a member of owner (sched_admin does not suffice): for what runs code as the owner.';
 
+-- A project is a group role that owns workflows (DolphinScheduler's project): its members
+-- define, run and see them. Naming one in a spec needs membership, as SET ROLE would.
+CREATE FUNCTION sched._project_owner(principal regrole, project text) RETURNS regrole
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    role regrole;
+BEGIN
+    IF project IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT r.oid::regrole INTO role FROM pg_catalog.pg_roles r WHERE r.rolname = project;
+    IF role IS NULL OR NOT pg_catalog.pg_has_role(principal, role, 'MEMBER') THEN
+        RAISE EXCEPTION 'project: role "%" does not exist or role % is not a member of it', project, principal
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A project is a group role; its members (GRANT project TO member) define and run its workflows.';
+    END IF;
+    RETURN role;
+END
+$$;
+COMMENT ON FUNCTION sched._project_owner(regrole, text) IS
+    'Internal: the role a spec''s project names, which will own the workflow; raises unless principal is a member of it.';
+
 CREATE FUNCTION sched._may_see(principal regrole, owner regrole) RETURNS boolean
 LANGUAGE sql STABLE
 AS $$ SELECT pg_catalog.pg_has_role(principal, owner, 'MEMBER') OR pg_catalog.pg_has_role(principal, 'sched_admin', 'MEMBER') $$;

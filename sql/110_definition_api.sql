@@ -35,6 +35,10 @@ BEGIN
     uses := sched._spec_uses(norm);
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
+    IF FOUND AND norm ? 'project' AND sched._project_owner(principal, norm->>'project') <> wf.owner THEN
+        RAISE EXCEPTION 'project: workflow "%" belongs to another project; REASSIGN OWNED moves a project''s workflows', wf_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF FOUND THEN
         IF NOT replace THEN
             RAISE EXCEPTION 'workflow "%" already exists', wf_name
@@ -48,19 +52,19 @@ BEGIN
     ELSE
         new_version := 1;
         INSERT INTO sched.workflow (name, owner, current_version)
-        VALUES (wf_name, principal, new_version)
+        VALUES (wf_name, coalesce(sched._project_owner(principal, norm->>'project'), principal), new_version)
         RETURNING * INTO wf;
-        PERFORM sched._anchor_role(principal);
+        PERFORM sched._anchor_role(wf.owner);
     END IF;
     -- The owner's code runs as the tenant, on the worker group's hosts, with the datasources'
     -- credentials, into the alert groups and task groups it names: the owner needs each right.
     PERFORM sched._check_tenant(wf.owner, norm->>'tenant', 'tenant');
     PERFORM sched._check_uses(wf.owner, uses);
 
-    INSERT INTO sched.workflow_version (workflow_id, version, project, description, failure_strategy,
+    INSERT INTO sched.workflow_version (workflow_id, version, description, failure_strategy,
                                         execution_type, priority, worker_group, tenant, has_out,
                                         timeout_after, timeout_strategy, spec, uses, created_by)
-    VALUES (wf.id, new_version, norm->>'project', norm->>'description',
+    VALUES (wf.id, new_version, norm->>'description',
             (norm->>'failure_strategy')::sched.failure_strategy, norm->>'execution_type',
             sched._priority_rank(norm->>'priority', 'priority'), norm->>'worker_group', norm->>'tenant',
             false,
@@ -282,3 +286,37 @@ END
 $$;
 COMMENT ON FUNCTION sched._remove_workflow(sched.workflow) IS
     'Internal: deletes a workflow and its history, refused while an instance is unfinished; the caller holds its row lock and has checked the principal.';
+
+CREATE FUNCTION sched.set_project_params(project regrole, params jsonb) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- Project parameters reach every workflow of the project, SQL included: only its members may
+-- set them, as only they may start its workflows with parameters.
+CREATE FUNCTION sched._set_project_params(principal regrole, project regrole, params jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    norm jsonb;
+BEGIN
+    IF project IS NULL THEN
+        RAISE EXCEPTION 'project: required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM sched._check_owner_strict(principal, project, pg_catalog.format('project %s', project), 'set its parameters');
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params: must be a JSON object of parameters, e.g. {"region": "eu"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The rules of a spec's params.
+    norm := sched._normalize_params(params, 'params');
+    IF params = '{}' THEN
+        DELETE FROM sched.project_param pp WHERE pp.role = project;
+    ELSE
+        INSERT INTO sched.project_param AS pp (role, params, updated_by)
+        VALUES (project, norm, sched._role_name(principal))
+        ON CONFLICT (role) DO UPDATE SET params = excluded.params, updated_by = excluded.updated_by, updated_at = now();
+        PERFORM sched._anchor_role(project);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
+    'Sets the parameters of a project (the role owning workflows; members of it only): plain values or {"value", "type"} as a spec''s params, which its workflows'' instances see below their own globals (DolphinScheduler''s project parameters). {} removes them.';

@@ -54,6 +54,35 @@ $$;
 COMMENT ON FUNCTION sched._check_unfinished_cap(text) IS
     'Internal: raises when the role already has sched.max_unfinished_instances_per_role unfinished top-level instances.';
 
+-- A timestamp given as text: one with an offset or a zone name of its own is that instant, one
+-- without is a local time of zone (the business zone), never of the session's TimeZone.
+CREATE FUNCTION sched._zoned_timestamp(value text, zone text, field text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF value ~ '([0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*([Zz]|[+-][0-9]{1,2}(:?[0-9]{2})?)|[A-Za-z])\s*$' THEN
+        RETURN value::timestamptz;
+    END IF;
+    RETURN value::timestamp AT TIME ZONE zone;
+EXCEPTION WHEN others THEN
+    RAISE EXCEPTION '%: "%" is not a timestamp, e.g. "2024-03-15", "2024-03-15 02:30" (in %) or "2024-03-15 02:30+08"', field, value, zone
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+COMMENT ON FUNCTION sched._zoned_timestamp(text, text, text) IS
+    'Internal: a timestamp given as text, read as a local time of zone unless it carries an offset or zone; raises naming field.';
+
+-- The zone a workflow's business values are computed in when nothing else names one.
+CREATE FUNCTION sched._workflow_time_zone(workflow_id bigint) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(v.spec->>'timezone', 'UTC')
+    FROM sched.workflow w JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+    WHERE w.id = workflow_id
+$$;
+COMMENT ON FUNCTION sched._workflow_time_zone(bigint) IS
+    'Internal: the timezone of a workflow''s current spec, else UTC.';
+
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
 -- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
 -- with the command type (start_process, scheduler, complement_data) and, for a schedule's
@@ -84,8 +113,9 @@ DECLARE
     initial  sched.workflow_state := 'running';
     who      text := sched._role_name(principal);
     parent   sched.workflow_instance;
-    zone     text := current_setting('TimeZone');
+    zone     text;
     notify   jsonb;
+    unserved text;
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
     IF NOT FOUND THEN
@@ -104,8 +134,8 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'start_tasks', 'task_scope', 'notify') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, start_tasks, task_scope, notify', opt
+        IF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'timezone', 'start_tasks', 'task_scope', 'notify') THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, timezone, start_tasks, task_scope, notify', opt
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF opt = 'notify' THEN
             NULL;
@@ -174,13 +204,16 @@ BEGIN
         PERFORM sched._check_tenant(wf.owner, tenant, 'tenant');
     END IF;
 
+    -- Business values are computed in this zone (DolphinScheduler's schedule time zone): a
+    -- schedule's fire and a backfill pass theirs; a manual start may name one, else the
+    -- workflow's, else UTC, never the session's.
+    IF options ? 'timezone' THEN
+        zone := sched._check_time_zone(options->>'timezone', 'options.timezone');
+    ELSE
+        zone := coalesce(v.spec->>'timezone', 'UTC');
+    END IF;
     IF options ? 'schedule_time' THEN
-        BEGIN
-            sched_at := (options->>'schedule_time')::timestamptz;
-        EXCEPTION WHEN others THEN
-            RAISE EXCEPTION 'options.schedule_time: "%" is not a timestamp, e.g. "2024-03-15 00:05:00+00"', options->>'schedule_time'
-                USING ERRCODE = 'invalid_parameter_value';
-        END;
+        sched_at := sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time');
     END IF;
     -- A manual run's business time is its start, fixed for the whole run.
     biz_at := coalesce(sched_at, now());
@@ -219,12 +252,15 @@ BEGIN
     END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');
+    -- Project parameters sit below the workflow's globals (DolphinScheduler's precedence).
     vals := sched._instance_values(
-        coalesce(v.spec->'params', '{}'), params,
+        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
+            || coalesce(v.spec->'params', '{}'),
+        params,
         jsonb_build_object('system.workflow.definition.name', wf.name,
                            'system.workflow.definition.code', wf.id::text,
                            'system.workflow.instance.id', inst_id::text,
-                           'system.project.name', v.project),
+                           'system.project.name', sched._role_name(wf.owner)),
         to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
 
     -- Parallel workflows under no running limit start at once, without a lock.
@@ -257,6 +293,19 @@ BEGIN
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         VALUES ('stop', wf.id, inst_id, who, '{"reason": "serial_discard"}');
     END IF;
+    -- A group no live worker serves (a typo, its workers down) would leave tasks queued with no
+    -- word: say so now. Logic tasks are decided in the database and need no worker; every
+    -- other task is claimed by one (sql tasks too, which then run here).
+    IF parent_task IS NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', x.g), ', ' ORDER BY x.g) INTO unserved
+        FROM (SELECT DISTINCT coalesce(td.worker_group, grp) AS g FROM sched.task_definition td
+              WHERE td.workflow_version_id = v.id AND td.logic IS NULL) x
+        WHERE NOT EXISTS (SELECT 1 FROM sched.worker wk WHERE wk.alive AND x.g = ANY(wk.groups));
+        IF unserved IS NOT NULL THEN
+            RAISE NOTICE 'no live worker serves worker group %; instance %''s tasks there wait in queued until one does', unserved, inst_id
+                USING HINT = 'Start a worker with --group, or see sched.unserved_tasks.';
+        END IF;
+    END IF;
     IF initial <> 'running' THEN
         RETURN inst_id;
     END IF;
@@ -274,7 +323,7 @@ AS $$ SELECT sched._start(principal, name, params, options, 'start_process', NUL
 COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigint) IS
     'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data), the schedule of a fire and, for a sub-process, the SUB_PROCESS attempt it runs for.';
 COMMENT ON FUNCTION sched.start_workflow(text, jsonb, jsonb) IS
-    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now), start_tasks (task names) with task_scope only, downstream (default) or upstream, notify ({"strategy": none | success | failure | all, "alert_group"}, over the workflow''s).';
+    'Starts the current version of a workflow and returns the new instance id. Works inside the caller''s transaction: nothing runs before it commits, nothing ever runs if it rolls back. params: start parameters (plain values or {"value", "type"}), resolved once; options: priority, worker_group, failure_strategy, tenant, schedule_time (the business time; default now; a time without an offset is read in the zone), timezone (IANA zone the business values are computed in; default the workflow''s timezone, else UTC), start_tasks (task names) with task_scope only, downstream (default) or upstream, notify ({"strategy": none | success | failure | all, "alert_group"}, over the workflow''s).';
 
 CREATE FUNCTION sched._instance_for(principal regrole, instance_id bigint, lock boolean) RETURNS sched.workflow_instance
 LANGUAGE plpgsql

@@ -107,13 +107,23 @@ DECLARE
 BEGIN
     UPDATE sched.workflow w SET owner = new_owner::regrole WHERE w.owner = ANY(roles::regrole[]);
     GET DIAGNOSTICS moved = ROW_COUNT;
+    -- Project parameters go with the workflows, unless the new owner has its own (of several
+    -- old roles', the first's).
+    DELETE FROM sched.project_param pp
+    WHERE pp.role = ANY(roles::regrole[])
+      AND (EXISTS (SELECT 1 FROM sched.project_param n WHERE n.role = new_owner::regrole)
+           OR pp.role::oid > (SELECT min(o.role::oid) FROM sched.project_param o WHERE o.role = ANY(roles::regrole[])));
+    UPDATE sched.project_param pp SET role = new_owner::regrole WHERE pp.role = ANY(roles::regrole[]);
+    IF FOUND THEN
+        moved := moved + 1;
+    END IF;
     IF moved > 0 THEN
         PERFORM sched._anchor_role(new_owner::regrole);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION sched._reassign_owned(oid[], oid) IS
-    'Internal, run after REASSIGN OWNED: the workflows of roles now belong to new_owner.';
+    'Internal, run after REASSIGN OWNED: the workflows of roles now belong to new_owner, and their project parameters unless new_owner has its own.';
 
 CREATE FUNCTION sched._drop_owned(roles oid[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -127,7 +137,8 @@ BEGIN
     END LOOP;
     DELETE FROM sched.tenant_grant g WHERE g.role = ANY(roles::regrole[]);
     DELETE FROM sched.use_grant u WHERE u.role = ANY(roles::regrole[]);
+    DELETE FROM sched.project_param pp WHERE pp.role = ANY(roles::regrole[]);
 END
 $$;
 COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
-    'Internal, run before DROP OWNED: drops the workflows of roles (refused while one has unfinished instances), their tenant grants and their use grants.';
+    'Internal, run before DROP OWNED: drops the workflows of roles (refused while one has unfinished instances), their tenant grants, use grants and project parameters.';

@@ -128,7 +128,7 @@ DECLARE
     listed text;
 BEGIN
     SELECT wi.id, wi.state::text AS state, wi.notify_strategy, wi.alert_group, wi.started_at, wi.ended_at,
-           wi.started_by, wi.run, wi.schedule_time, w.name AS workflow, v.project,
+           wi.started_by, wi.run, wi.schedule_time, w.name AS workflow, sched._role_name(w.owner) AS project,
            (SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = wi.id ORDER BY c.id DESC LIMIT 1) AS command
       INTO inst
       FROM sched.workflow_instance wi

@@ -116,7 +116,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     wf       sched.workflow;
-    tz       text := coalesce(options->>'timezone', 'UTC');
+    tz       text;
     starts   timestamptz;
     ends     timestamptz;
     new_id   bigint;
@@ -124,6 +124,7 @@ DECLARE
 BEGIN
     wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'],
                               'schedule it');
+    tz := coalesce(options->>'timezone', sched._workflow_time_zone(wf.id));
     IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
         RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -131,16 +132,9 @@ BEGIN
         RAISE EXCEPTION 'options.misfire: "%" is not allowed; allowed: all, latest, none', options->>'misfire'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    BEGIN
-        starts := (options->>'start')::timestamptz;
-    EXCEPTION WHEN others THEN
-        RAISE EXCEPTION 'options.start: "%" is not a timestamp', options->>'start' USING ERRCODE = 'invalid_parameter_value';
-    END;
-    BEGIN
-        ends := (options->>'end')::timestamptz;
-    EXCEPTION WHEN others THEN
-        RAISE EXCEPTION 'options.end: "%" is not a timestamp', options->>'end' USING ERRCODE = 'invalid_parameter_value';
-    END;
+    PERFORM sched._check_time_zone(tz, 'options.timezone');
+    starts := sched._zoned_timestamp(options->>'start', tz, 'options.start');
+    ends := sched._zoned_timestamp(options->>'end', tz, 'options.end');
     IF starts IS NOT NULL AND ends IS NOT NULL AND ends < starts THEN
         RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -159,7 +153,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.schedule(text, text, jsonb) IS
-    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA, default UTC), start, end, enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
+    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
 
 -- Turns a schedule on (continuing from now) or off.
 CREATE FUNCTION sched._set_schedule(principal regrole, schedule_id bigint, enabled boolean) RETURNS void
@@ -261,7 +255,7 @@ BEGIN
                                   WHERE wi.schedule_id = s.id AND wi.schedule_time = fire);
             BEGIN
                 inst := sched._start(s.owner, s.workflow, s.params,
-                                     s.run_options || jsonb_build_object('schedule_time', fire::text), 'scheduler', s.id);
+                                     s.run_options || jsonb_build_object('schedule_time', fire::text, 'timezone', s.timezone), 'scheduler', s.id);
                 last_fire := fire;
                 last_inst := inst;
             EXCEPTION WHEN others THEN

@@ -117,6 +117,79 @@ $$;
 COMMENT ON FUNCTION sched._advance_backfill(bigint, boolean) IS
     'Internal: starts as many pending dates of a backfill as it may run now (in order), and gives it its final state when nothing is left.';
 
+-- The zone a backfill's range is read in and its business values are computed in
+-- (DolphinScheduler's schedule time zone): options.timezone, else the workflow's enabled
+-- schedule's, else the workflow's timezone, else UTC.
+CREATE FUNCTION sched._backfill_zone(wf sched.workflow, options jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF options ? 'timezone' THEN
+        RETURN sched._check_time_zone(options->>'timezone', 'options.timezone');
+    END IF;
+    RETURN coalesce((SELECT sc.timezone FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.enabled ORDER BY sc.id LIMIT 1),
+                    sched._workflow_time_zone(wf.id));
+END
+$$;
+COMMENT ON FUNCTION sched._backfill_zone(sched.workflow, jsonb) IS
+    'Internal: the zone of a backfill: options.timezone, else the workflow''s enabled schedule''s, else its timezone, else UTC.';
+
+-- The dates of a range: the fire times of the workflow's enabled schedule in [lo, hi], else
+-- every midnight of the zone. A range of more than 10,000 is refused once the 10,001st is
+-- found, without computing the rest.
+CREATE FUNCTION sched._range_dates(principal regrole, workflow text, lo timestamptz, hi timestamptz, day_form boolean, options jsonb)
+RETURNS timestamptz[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf    sched.workflow;
+    s     sched.schedule;
+    zone  text;
+    cron  text := '0 0 0 * * ?';
+    dates timestamptz[];
+    t     timestamptz;
+    shown text;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _range_dates.workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, format('workflow "%s"', wf.name));
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    zone := sched._backfill_zone(wf, options);
+    -- Days (passed as UTC midnights) are the zone's: from the first one's midnight to the end
+    -- of the last one.
+    IF day_form THEN
+        lo := (lo AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE zone;
+        hi := ((hi AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE zone - interval '1 microsecond';
+    END IF;
+    SELECT * INTO s FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.enabled ORDER BY sc.id LIMIT 1;
+    IF s.id IS NOT NULL THEN
+        cron := s.cron;
+        zone := s.timezone;
+    END IF;
+    t := sched._next_fire(cron, zone, lo - interval '1 second', hi);
+    WHILE t IS NOT NULL AND coalesce(cardinality(dates), 0) <= 10000 LOOP
+        dates := dates || t;
+        t := sched._next_fire(cron, zone, t, hi);
+    END LOOP;
+    IF cardinality(dates) > 10000 THEN
+        RAISE EXCEPTION 'to: the range holds more than 10000 dates; a backfill runs at most 10000'
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Split it into several backfills.';
+    END IF;
+    IF dates IS NULL THEN
+        shown := CASE WHEN day_form THEN format('%s and %s', lo AT TIME ZONE zone, hi AT TIME ZONE zone) ELSE format('%s and %s', lo, hi) END;
+        RAISE EXCEPTION 'from: no date of the % between % (%)', CASE WHEN s.id IS NULL THEN 'days' ELSE 'schedule' END, shown, zone
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN dates;
+END
+$$;
+COMMENT ON FUNCTION sched._range_dates(regrole, text, timestamptz, timestamptz, boolean, jsonb) IS
+    'Internal: the dates of a backfill over a range: its workflow''s enabled schedule''s fire times in it, else the midnights of the backfill''s zone; day_form reads lo and hi as whole days of that zone.';
+
 CREATE FUNCTION sched.backfill(workflow text, "from" timestamptz, "to" timestamptz, options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -124,43 +197,97 @@ CREATE FUNCTION sched._backfill(principal regrole, workflow text, "from" timesta
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    wf    sched.workflow;
-    s     sched.schedule;
-    tz    text := coalesce(options->>'timezone', 'UTC');
-    dates timestamptz[];
-    t     timestamptz;
 BEGIN
     IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
         RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _backfill.workflow;
-    IF FOUND THEN
-        SELECT * INTO s FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.enabled ORDER BY sc.id LIMIT 1;
-    END IF;
-    -- The schedule's fire times in [from, to], else every midnight of the time zone.
-    IF s.id IS NOT NULL THEN
-        t := sched._next_fire(s.cron, s.timezone, "from" - interval '1 second', "to");
-        WHILE t IS NOT NULL AND coalesce(cardinality(dates), 0) < 10000 LOOP
-            dates := dates || t;
-            t := sched._next_fire(s.cron, s.timezone, t, "to");
-        END LOOP;
-    ELSE
-        t := sched._next_fire('0 0 0 * * ?', tz, "from" - interval '1 second', "to");
-        WHILE t IS NOT NULL AND coalesce(cardinality(dates), 0) < 10000 LOOP
-            dates := dates || t;
-            t := sched._next_fire('0 0 0 * * ?', tz, t, "to");
-        END LOOP;
-    END IF;
-    IF dates IS NULL THEN
-        RAISE EXCEPTION 'from: no date of the % between % and %', CASE WHEN s.id IS NULL THEN 'days' ELSE 'schedule' END, "from", "to"
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN sched._backfill_dates(principal, workflow, dates, options);
+    RETURN sched._backfill_dates(principal, workflow, sched._range_dates(principal, workflow, "from", "to", false, options), options);
 END
 $$;
 COMMENT ON FUNCTION sched.backfill(text, timestamptz, timestamptz, jsonb) IS
-    'Backfills a workflow over [from, to]: one instance per fire time of its enabled schedule in the range (both ends included), else per midnight in options.timezone (default UTC). options: mode serial (default) or parallel, parallelism (parallel mode), order desc (default) or asc, on_failure stop (default) or continue, failure_strategy, priority, worker_group, params, timezone, dependents (true: also backfill, for the same dates, the workflows whose DEPENDENT tasks depend on this one in its cycle, from those tasks on). Returns the backfill id (sched.backfills).';
+    'Backfills a workflow over [from, to] (instants): one instance per fire time of its enabled schedule in the range (both ends included), else per midnight of the backfill''s zone. The zone (options.timezone, else the schedule''s, else the workflow''s timezone, else UTC) is the one its instances'' business values are computed in. options: mode serial (default) or parallel, parallelism (parallel mode), order desc (default) or asc, on_failure stop (default) or continue, failure_strategy, priority, worker_group, params, timezone, dry_run (true: returns NULL and says in a NOTICE which dates it would run; sched.backfill_preview lists them), dependents (true: also backfill, for the same dates, the workflows whose DEPENDENT tasks depend on this one in its cycle, from those tasks on). Returns the backfill id (sched.backfills).';
+
+CREATE FUNCTION sched.backfill(workflow text, "from" date, "to" date, options jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._backfill(principal regrole, workflow text, "from" date, "to" date, options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
+        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN sched._backfill_dates(principal, workflow, sched._range_dates(principal, workflow, "from"::timestamp AT TIME ZONE 'UTC',
+                                                                         "to"::timestamp AT TIME ZONE 'UTC', true, options), options);
+END
+$$;
+COMMENT ON FUNCTION sched.backfill(text, date, date, jsonb) IS
+    'Backfills a workflow over the days from .. to (both included) of the backfill''s zone (options.timezone, else its enabled schedule''s, else the workflow''s timezone, else UTC): one instance per fire time of its enabled schedule in those days, else per day at midnight. Options as for the timestamp form.';
+
+CREATE FUNCTION sched.backfill_preview(workflow text, "from" date, "to" date, options jsonb DEFAULT '{}')
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._backfill_preview(principal regrole, workflow text, "from" date, "to" date, options jsonb)
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
+        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY SELECT * FROM sched._backfill_plan(principal, workflow,
+        sched._range_dates(principal, workflow, "from"::timestamp AT TIME ZONE 'UTC', "to"::timestamp AT TIME ZONE 'UTC', true, options),
+        options);
+END
+$$;
+COMMENT ON FUNCTION sched.backfill_preview(text, date, date, jsonb) IS
+    'What sched.backfill with the same arguments would run, without running anything: each date in the order it would run, its business date and the zone. Checks the options as the backfill does.';
+
+CREATE FUNCTION sched.backfill_preview(workflow text, "from" timestamptz, "to" timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._backfill_preview(principal regrole, workflow text, "from" timestamptz, "to" timestamptz, options jsonb)
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
+        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY SELECT * FROM sched._backfill_plan(principal, workflow,
+        sched._range_dates(principal, workflow, "from", "to", false, options), options);
+END
+$$;
+COMMENT ON FUNCTION sched.backfill_preview(text, timestamptz, timestamptz, jsonb) IS
+    'What sched.backfill over these instants would run, without running anything (see the date form).';
+
+-- The dates of a backfill in the order it runs them, as backfill_preview shows them; the
+-- options are checked as the backfill itself checks them.
+CREATE FUNCTION sched._backfill_plan(principal regrole, workflow text, dates timestamptz[], options jsonb)
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf   sched.workflow;
+    zone text;
+BEGIN
+    wf := sched._backfill_checked(principal, workflow, dates, options);
+    zone := sched._backfill_zone(wf, options);
+    RETURN QUERY
+    SELECT (row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
+                                        CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'desc' THEN d END DESC))::integer,
+           d, (d AT TIME ZONE zone)::date, zone
+    FROM (SELECT DISTINCT unnest(dates) AS d) x
+    ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION sched._backfill_plan(regrole, text, timestamptz[], jsonb) IS
+    'Internal: the dates of a backfill in the order it runs them, with their business dates and zone, its options checked.';
 
 CREATE FUNCTION sched.backfill(workflow text, dates timestamptz[], options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -179,26 +306,24 @@ $$;
 COMMENT ON FUNCTION sched.backfill(text, timestamptz[], jsonb) IS
     'Backfills a workflow for a list of dates, as given (duplicates removed); options as for the range form.';
 
-CREATE FUNCTION sched._backfill_dates(principal regrole, workflow text, dates timestamptz[], options jsonb) RETURNS bigint
+-- A backfill's workflow, its dates and options checked, before anything is written.
+CREATE FUNCTION sched._backfill_checked(principal regrole, workflow text, dates timestamptz[], options jsonb)
+RETURNS sched.workflow
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    wf       sched.workflow;
-    mode     text := lower(coalesce(options->>'mode', 'serial'));
-    parallel integer;
-    run_opts jsonb;
-    new_id   bigint;
-    cycle    text := 'day';
-    s        sched.schedule;
-    first_at timestamptz;
-    dep      record;
+    wf   sched.workflow;
+    mode text := lower(coalesce(options->>'mode', 'serial'));
 BEGIN
     IF dates IS NOT NULL AND cardinality(dates) > 10000 THEN
         RAISE EXCEPTION 'dates: % dates; a backfill runs at most 10000', cardinality(dates)
             USING ERRCODE = 'program_limit_exceeded', HINT = 'Split it into several backfills.';
     END IF;
-    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents'],
+    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents', 'dry_run'],
                               CASE WHEN options->'params' <> '{}' THEN 'backfill it with parameters' END);
+    IF options ? 'dry_run' AND jsonb_typeof(options->'dry_run') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.dry_run: must be true or false' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
         RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -220,7 +345,40 @@ BEGIN
             RAISE EXCEPTION 'options.parallelism: applies to mode parallel' USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
-    run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params', 'dependents'];
+    RETURN wf;
+END
+$$;
+COMMENT ON FUNCTION sched._backfill_checked(regrole, text, timestamptz[], jsonb) IS
+    'Internal: the workflow of a backfill, its dates and options checked (the principal''s rights included).';
+
+CREATE FUNCTION sched._backfill_dates(principal regrole, workflow text, dates timestamptz[], options jsonb) RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf       sched.workflow;
+    mode     text := lower(coalesce(options->>'mode', 'serial'));
+    parallel integer;
+    run_opts jsonb;
+    new_id   bigint;
+    cycle    text := 'day';
+    s        sched.schedule;
+    first_at timestamptz;
+    dep      record;
+    zone     text;
+    planned  text;
+BEGIN
+    wf := sched._backfill_checked(principal, workflow, dates, options);
+    zone := sched._backfill_zone(wf, options);
+    IF coalesce((options->>'dry_run')::boolean, false) THEN
+        SELECT string_agg(to_char(p.schedule_time AT TIME ZONE p.time_zone, 'YYYY-MM-DD HH24:MI:SS'), ', ' ORDER BY p.position) INTO planned
+        FROM sched._backfill_plan(principal, workflow, dates, options) p;
+        RAISE NOTICE 'dry run: backfill of "%" would run % date(s), in this order (local times of %): %',
+            wf.name, (SELECT count(DISTINCT d) FROM unnest(dates) d), zone, planned;
+        RETURN NULL;
+    END IF;
+    -- Every instance computes its business values in the backfill's zone.
+    run_opts := options - ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'params', 'dependents', 'dry_run']
+                || jsonb_build_object('timezone', zone);
     parallel := CASE WHEN mode = 'serial' THEN 1
                      ELSE coalesce((options->>'parallelism')::integer, cardinality(dates)) END;
     new_id := sched._new_backfill(wf.id, mode, parallel, options, run_opts, principal, dates, NULL);

@@ -17,7 +17,7 @@ COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role s
 CREATE VIEW sched.workflows WITH (security_barrier) AS
 SELECT w.name,
        w.current_version AS version,
-       v.project,
+       sched._role_name(w.owner) AS project,
        v.description,
        w.owner,
        (SELECT count(*) FROM sched.task_definition td WHERE td.workflow_version_id = v.id) AS task_count,
@@ -33,7 +33,7 @@ WHERE sched._visible(w.owner);
 COMMENT ON VIEW sched.workflows IS 'Defined workflows with their current version.';
 COMMENT ON COLUMN sched.workflows.name IS 'Workflow name.';
 COMMENT ON COLUMN sched.workflows.version IS 'Current version, the one start_workflow runs.';
-COMMENT ON COLUMN sched.workflows.project IS 'Project label.';
+COMMENT ON COLUMN sched.workflows.project IS 'Its project: the role that owns it (a group role whose members share its workflows, or the role that defined it).';
 COMMENT ON COLUMN sched.workflows.description IS 'Description from the spec.';
 COMMENT ON COLUMN sched.workflows.owner IS 'Owning role.';
 COMMENT ON COLUMN sched.workflows.task_count IS 'Number of tasks in the current version.';
@@ -58,6 +58,7 @@ SELECT i.id,
        coalesce(i.out_params, '{}') AS out_params,
        i.schedule_time,
        (i.business_time AT TIME ZONE i.time_zone)::date AS business_date,
+       i.time_zone,
        i.tenant,
        i.started_by,
        i.parent_instance_id,
@@ -85,7 +86,8 @@ COMMENT ON COLUMN sched.workflow_instances.worker_group IS 'Worker group of task
 COMMENT ON COLUMN sched.workflow_instances.params IS 'Parameter values of the run as resolved at its start: built-ins, the workflow''s globals, start parameters over them.';
 COMMENT ON COLUMN sched.workflow_instances.out_params IS 'Output parameters of the finished run: its succeeded tasks'' OUT values, the last finished winning a name; {} while it runs.';
 COMMENT ON COLUMN sched.workflow_instances.schedule_time IS 'Schedule time it runs for; NULL for a manual run.';
-COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in the starter''s time zone; system.biz.date is the day before.';
+COMMENT ON COLUMN sched.workflow_instances.business_date IS 'Day of its business time (schedule time, else start) in time_zone; system.biz.date is the day before.';
+COMMENT ON COLUMN sched.workflow_instances.time_zone IS 'IANA zone its business values (system.biz.date, $[...]) are computed in: its schedule''s, its backfill''s, the start option timezone, else the workflow''s timezone, else UTC.';
 COMMENT ON COLUMN sched.workflow_instances.notify_strategy IS 'Which ends alert its alert group: none, success, failure or all.';
 COMMENT ON COLUMN sched.workflow_instances.alert_group IS 'Alert group of its end, timeout and fault-tolerance alerts; NULL for none.';
 COMMENT ON COLUMN sched.workflow_instances.tenant IS 'OS user its shell tasks run as on workers; NULL is the worker''s user.';
@@ -395,7 +397,7 @@ SELECT b.id, w.name AS workflow, b.mode, b.parallelism, b.on_failure,
        count(*) FILTER (WHERE wi.state IN ('failed', 'stopped', 'paused')) AS failed,
        count(*) FILTER (WHERE wi.state NOT IN ('succeeded', 'failed', 'stopped', 'paused')) AS running,
        count(*) FILTER (WHERE d.instance_id IS NULL AND NOT d.cancelled) AS pending,
-       b.state, b.owner::text AS owner, b.triggered_by, b.created_at, b.ended_at
+       b.state, b.run_options->>'timezone' AS time_zone, b.owner::text AS owner, b.triggered_by, b.created_at, b.ended_at
 FROM sched.backfill b
 JOIN sched.workflow w ON w.id = b.workflow_id
 LEFT JOIN sched.backfill_date d ON d.backfill_id = b.id
@@ -414,6 +416,7 @@ COMMENT ON COLUMN sched.backfills.failed IS 'Dates whose instance failed, was st
 COMMENT ON COLUMN sched.backfills.running IS 'Dates whose instance is unfinished.';
 COMMENT ON COLUMN sched.backfills.pending IS 'Dates not started yet (and not cancelled).';
 COMMENT ON COLUMN sched.backfills.state IS 'running, succeeded, failed or cancelled.';
+COMMENT ON COLUMN sched.backfills.time_zone IS 'IANA zone its range was read in and its instances'' business values are computed in.';
 COMMENT ON COLUMN sched.backfills.owner IS 'Role that asked for it.';
 COMMENT ON COLUMN sched.backfills.triggered_by IS 'For the backfill of a workflow that DEPENDENT-depends on another (options.dependents): the backfill of that other workflow; NULL otherwise.';
 COMMENT ON COLUMN sched.backfills.created_at IS 'When it was asked for.';
@@ -459,3 +462,13 @@ COMMENT ON COLUMN sched.use_grants.name IS 'Its name.';
 COMMENT ON COLUMN sched.use_grants.role IS 'Role allowed (and its members).';
 COMMENT ON COLUMN sched.use_grants.granted_by IS 'Role that granted it.';
 COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
+
+CREATE VIEW sched.project_params WITH (security_barrier) AS
+SELECT sched._role_name(pp.role) AS project, pp.params, pp.updated_by, pp.updated_at
+FROM sched.project_param pp
+WHERE sched._visible(pp.role);
+COMMENT ON VIEW sched.project_params IS 'Project parameters (sched.set_project_params), for the project''s members and sched_admin.';
+COMMENT ON COLUMN sched.project_params.project IS 'The project: the role owning the workflows that see them.';
+COMMENT ON COLUMN sched.project_params.params IS 'The parameters: plain values or {"value", "type"}; a workflow''s globals, upstream OUT values, local and start parameters win over them.';
+COMMENT ON COLUMN sched.project_params.updated_by IS 'Role that set them last.';
+COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';

@@ -33,6 +33,9 @@ GRANT EXECUTE ON FUNCTION
     sched.disable_schedule(bigint),
     sched.backfill(text, timestamptz, timestamptz, jsonb),
     sched.backfill(text, timestamptz[], jsonb),
+    sched.backfill(text, date, date, jsonb),
+    sched.backfill_preview(text, date, date, jsonb),
+    sched.backfill_preview(text, timestamptz, timestamptz, jsonb),
     sched.cancel_backfill(bigint, boolean),
     sched.task_log(bigint, integer, integer),
     sched.task_log_tail(bigint, integer),
@@ -44,6 +47,7 @@ GRANT EXECUTE ON FUNCTION
     sched.drop_alert_group(text),
     sched.check_workflow(jsonb),
     sched.workflow_versions(text),
+    sched.set_project_params(regrole, jsonb),
     sched.workflow_graph(text, text),
     sched.instance_graph(bigint, text),
     sched.instance_tasks(bigint),
@@ -64,16 +68,16 @@ GRANT EXECUTE ON FUNCTION
     sched.drop_task_type(text)
 TO sched_user, sched_admin;
 
-GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz), sched.cron_next(text, integer, timestamptz, text),
+GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz, text), sched.cron_next(text, integer, timestamptz, text),
     sched.cron_prev(text, integer, timestamptz, text), sched.cron_describe(text, text), sched.cron_parse(text), sched.cron_build(jsonb)
 TO sched_user, sched_admin;
 -- Pure, and called by sched.resolve's body as the caller.
-GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text), sched._cron_fires(text, integer, double precision, text),
+GRANT EXECUTE ON FUNCTION sched._resolve_template(text, jsonb, text), sched._check_time_zone(text, text), sched._cron_fires(text, integer, double precision, text),
     sched._cron_prev_fires(text, integer, double precision, text), sched._cron_words(text, text), sched._cron_structure(text), sched._cron_text(jsonb)
 TO sched_user, sched_admin;
 
 -- The views call these as the querying role.
-GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types()
+GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types(), sched._role_name(regrole)
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
@@ -81,7 +85,7 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
-                sched.alert_groups, sched.datasources, sched.use_grants
+                sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params
 TO sched_user, sched_admin;
 
 -- Monitoring (260_metrics.sql) counts every role's work, so not for sched_user; pg_monitor is

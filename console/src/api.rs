@@ -279,6 +279,8 @@ async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
     Ok(json!({
         "instance": one(c, "SELECT * FROM sched.workflow_instances WHERE id = $1", &[&id]).await?,
         "tasks": rows(c, "SELECT * FROM sched.instance_tasks($1)", &[&id]).await?,
+        "unserved_worker_groups": rows(c, "SELECT DISTINCT worker_group FROM sched.unserved_tasks \
+                                           WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
         "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, \
                              queued_at, started_at, ended_at FROM sched.task_instances \
                              WHERE workflow_instance_id = $1 ORDER BY id", &[&id]).await?,
@@ -576,10 +578,11 @@ pub async fn backfill(Authed(s): Authed, Json(body): Json<Value>) -> Api {
         body.get("from").and_then(Value::as_str),
         body.get("to").and_then(Value::as_str),
     ) {
+        // The form's dates are whole days of the backfill's zone.
         (Some(from), Some(to)) => s
             .client
             .query_one(
-                "SELECT sched.backfill($1, $2::text::timestamptz, $3::text::timestamptz, $4)",
+                "SELECT sched.backfill($1, $2::text::date, $3::text::date, $4)",
                 &[&workflow, &from, &to, &options],
             )
             .await?
@@ -607,6 +610,22 @@ pub async fn backfill(Authed(s): Authed, Json(body): Json<Value>) -> Api {
         }
     };
     Ok(Json(json!({"backfill_id": id})))
+}
+
+/// The dates a backfill over a range of days would run, in order, with their business dates
+/// and zone; nothing starts.
+pub async fn backfill_preview(Authed(s): Authed, Json(body): Json<Value>) -> Api {
+    let workflow = text(&body, "workflow")?;
+    let options = body.get("options").cloned().unwrap_or(json!({}));
+    let from = text(&body, "from")?;
+    let to = text(&body, "to")?;
+    Ok(Json(json!({"dates": rows(
+        &s.client,
+        "SELECT position, schedule_time, business_date, time_zone \
+         FROM sched.backfill_preview($1, $2::text::date, $3::text::date, $4) ORDER BY position",
+        &[&workflow, &from, &to, &options],
+    )
+    .await?})))
 }
 
 async fn backfill_snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {

@@ -205,6 +205,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/schedules", post(api::schedule))
         .route("/api/schedules/{id}/{action}", post(api::schedule_control))
         .route("/api/backfills", post(api::backfill))
+        .route("/api/backfills/preview", post(api::backfill_preview))
         .route("/api/backfills/{id}", get(api::backfill_progress))
         .route("/api/backfills/{id}/events", get(api::backfill_events))
         .route("/api/workers", get(api::workers))

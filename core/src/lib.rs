@@ -27,8 +27,8 @@ pub use keyword::{
 pub use limits::Limits;
 pub use params::{
     OutCapture, OutParam, Param, builtins, check_params, check_value, expand_times,
-    has_placeholders, merge, parse_out, parse_params, resolve_params, resolve_params_over,
-    resolve_template, upstream_values,
+    has_placeholders, merge, normalize_params, parse_out, parse_params, resolve_params,
+    resolve_params_over, resolve_template, upstream_values,
 };
 pub use policy::{TaskPolicy, Timeout, WorkflowTimeout, parse_duration};
 pub use spec::{

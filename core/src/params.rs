@@ -168,6 +168,24 @@ pub fn check_params(
     resolve(params, &fixed, at, field, true)
 }
 
+/// A parameter set as a spec's `params` are checked (types, `$[...]`, reference cycles), in
+/// its normalised JSON form: what project parameters are stored as.
+pub fn normalize_params(value: &Value, field: &str) -> Result<Value, SpecError> {
+    let params = parse_params(value, field)?;
+    check_params(&params, &BTreeMap::new(), field)?;
+    Ok(params_json(&params))
+}
+
+/// The normalised JSON of a parameter set.
+pub(crate) fn params_json(params: &BTreeMap<String, Param>) -> Value {
+    Value::Object(
+        params
+            .iter()
+            .map(|(name, param)| (name.clone(), param.to_json()))
+            .collect(),
+    )
+}
+
 /// A params object from a spec or a start call: `{"name": "plain value"}` or
 /// `{"name": {"value": "...", "type": "integer"}}` (both fields optional, value `""` and
 /// type `varchar` by default). Numbers and booleans given as values are taken as their

@@ -13,7 +13,6 @@ use crate::limits::Limits;
 use crate::params::{self, OutParam, Param};
 use crate::task_type::TaskType;
 
-const DEFAULT_PROJECT: &str = "default";
 const DEFAULT_WORKER_GROUP: &str = "default";
 
 const WORKFLOW_FIELDS: &[&str] = &[
@@ -25,6 +24,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "priority",
     "worker_group",
     "tenant",
+    "timezone",
     "env",
     "params",
     "timeout",
@@ -59,7 +59,9 @@ const TASK_FIELDS_NOT_YET: &[&str] = &[];
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowSpec {
     pub name: String,
-    pub project: String,
+    /// The project: the group role that owns the workflow, whose members act on it; `None`
+    /// for the role that defines it.
+    pub project: Option<String>,
     pub description: String,
     pub failure_strategy: FailureStrategy,
     pub execution_type: ExecutionType,
@@ -68,6 +70,9 @@ pub struct WorkflowSpec {
     /// OS user that its process tasks run as on workers (DolphinScheduler's tenant); `None`
     /// runs them as the worker's user.
     pub tenant: Option<String>,
+    /// IANA zone a manual start's business time is read in when the start names none;
+    /// `None` is UTC.
+    pub timezone: Option<String>,
     /// Environment variables of every task, below the tasks' own.
     pub env: Map<String, Value>,
     /// Global parameters, resolved once per instance at its business time.
@@ -189,8 +194,7 @@ fn validate(
     let field = Path::Field;
 
     let name = parse_name(required(obj, "name", field("name"))?, field("name"))?;
-    let project =
-        optional(obj, "project", field, parse_name)?.unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
+    let project = optional(obj, "project", field, parse_role)?;
     let description = optional(obj, "description", field, parse_string)?.unwrap_or_default();
     let failure_strategy =
         optional(obj, "failure_strategy", field, FailureStrategy::parse)?.unwrap_or_default();
@@ -200,6 +204,11 @@ fn validate(
     let worker_group = optional(obj, "worker_group", field, parse_name)?
         .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_owned());
     let tenant = optional(obj, "tenant", field, parse_os_user)?;
+    let timezone = optional(obj, "timezone", field, |value, path| {
+        let zone = parse_string(value, path)?;
+        crate::cron::time_zone(&zone, &path.to_string())?;
+        Ok(zone)
+    })?;
     let env = optional(obj, "env", field, parse_env)?.unwrap_or_default();
     let params = match obj.get("params") {
         Some(value) => params::parse_params(value, "params")?,
@@ -238,6 +247,7 @@ fn validate(
         priority,
         worker_group,
         tenant,
+        timezone,
         env,
         params,
         timeout,
@@ -254,7 +264,6 @@ impl WorkflowSpec {
     pub fn to_json(&self) -> Value {
         let mut spec = json!({
             "name": self.name,
-            "project": self.project,
             "description": self.description,
             "failure_strategy": self.failure_strategy.as_str(),
             "execution_type": self.execution_type.as_str(),
@@ -262,8 +271,14 @@ impl WorkflowSpec {
             "worker_group": self.worker_group,
             "tasks": self.tasks.iter().map(TaskSpec::to_json).collect::<Vec<_>>(),
         });
+        if let Some(project) = &self.project {
+            spec["project"] = project.clone().into();
+        }
         if let Some(tenant) = &self.tenant {
             spec["tenant"] = tenant.clone().into();
+        }
+        if let Some(timezone) = &self.timezone {
+            spec["timezone"] = timezone.clone().into();
         }
         if !self.env.is_empty() {
             spec["env"] = Value::Object(self.env.clone());
@@ -320,12 +335,7 @@ impl TaskSpec {
 }
 
 fn params_json(params: &BTreeMap<String, Param>) -> Value {
-    Value::Object(
-        params
-            .iter()
-            .map(|(name, param)| (name.clone(), param.to_json()))
-            .collect(),
-    )
+    params::params_json(params)
 }
 
 /// `edges` counts the dependencies of the tasks parsed so far, for the workflow's limit;
@@ -672,6 +682,21 @@ fn parse_name(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
 }
 
 /// OS user names as useradd accepts them by default (plus upper case), at most 32 bytes.
+/// A PostgreSQL role name as written in SQL without quotes' case folding: 1 to 63 bytes.
+fn parse_role(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
+    let role = parse_string(value, path)?;
+    if role.is_empty() || role.len() > 63 || role.chars().any(char::is_control) {
+        return Err(SpecError::new(
+            path,
+            format!(
+                "{} is not a role name: 1 to 63 bytes, no control characters",
+                quote(&role)
+            ),
+        ));
+    }
+    Ok(role)
+}
+
 fn parse_os_user(value: &Value, path: Path<'_>) -> Result<String, SpecError> {
     parse_word(
         value,

@@ -61,7 +61,8 @@ fn valid_diamond_is_accepted() {
 #[test]
 fn defaults_are_filled() {
     let spec = validate_spec(&diamond()).unwrap();
-    assert_eq!(spec.project, "default");
+    assert_eq!(spec.project, None);
+    assert_eq!(spec.timezone, None);
     assert_eq!(spec.description, "");
     assert_eq!(spec.failure_strategy, FailureStrategy::Continue);
     assert_eq!(spec.execution_type, ExecutionType::Parallel);
@@ -80,7 +81,7 @@ fn normalised_json_has_every_field() {
     assert_eq!(
         json,
         json!({
-            "name": "etl_daily", "project": "default", "description": "",
+            "name": "etl_daily", "description": "",
             "failure_strategy": "continue", "execution_type": "parallel",
             "priority": "medium", "worker_group": "default",
             "tasks": [
@@ -197,7 +198,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, env, params, timeout, notify, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, tasks",
     );
 }
 
@@ -947,5 +948,37 @@ fn a_python_task_needs_its_script() {
     assert_error(
         json!({"name": "wf", "tasks": [{"name": "p", "type": "python", "script": ""}]}),
         "tasks[0].script: must be a non-empty string",
+    );
+}
+
+#[test]
+fn timezone_is_an_iana_zone_and_reads_back() {
+    let spec = validate_spec(&json!({"name": "wf", "timezone": "Asia/Shanghai",
+        "tasks": [{"name": "a", "type": "empty"}]}))
+    .unwrap();
+    assert_eq!(spec.timezone.as_deref(), Some("Asia/Shanghai"));
+    assert_eq!(spec.to_json()["timezone"], "Asia/Shanghai");
+    assert_error(
+        json!({"name": "wf", "timezone": "Mars/Olympus", "tasks": [{"name": "a", "type": "empty"}]}),
+        "timezone: \"Mars/Olympus\" is not an IANA time zone name, e.g. \"UTC\", \"Asia/Shanghai\", \"Europe/Berlin\"",
+    );
+}
+
+#[test]
+fn project_is_a_role_name_left_out_unless_given() {
+    let spec = validate_spec(&json!({"name": "wf", "project": "Data Team",
+        "tasks": [{"name": "a", "type": "empty"}]}))
+    .unwrap();
+    assert_eq!(spec.to_json()["project"], "Data Team");
+    assert!(
+        validate_spec(&diamond())
+            .unwrap()
+            .to_json()
+            .get("project")
+            .is_none()
+    );
+    assert_error(
+        json!({"name": "wf", "project": "", "tasks": [{"name": "a", "type": "empty"}]}),
+        "project: \"\" is not a role name: 1 to 63 bytes, no control characters",
     );
 }

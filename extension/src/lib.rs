@@ -64,7 +64,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../../sql/110_definition_api.sql",
     name = "definition_api",
-    requires = ["access", spec::normalize_spec]
+    requires = [
+        "access",
+        spec::normalize_spec,
+        spec::normalize_params,
+        spec::check_time_zone
+    ]
 );
 extension_sql_file!(
     "../../sql/120_advance.sql",

@@ -104,3 +104,18 @@ pub fn builtin_task_types() -> TableIterator<
     }));
     TableIterator::new(rows)
 }
+
+/// Parameters checked as a spec's `params` are, normalised; raises naming `field`.
+#[pg_extern(name = "_normalize_params", immutable, parallel_safe)]
+pub fn normalize_params(params: JsonB, field: &str) -> JsonB {
+    sched_core::normalize_params(&params.0, field)
+        .map(JsonB)
+        .unwrap_or_else(|err| fail(err.to_string()))
+}
+
+/// `zone` when it is an IANA time zone name (as schedules take them); raises naming `field`.
+#[pg_extern(name = "_check_time_zone", immutable, parallel_safe)]
+pub fn check_time_zone(zone: &str, field: &str) -> String {
+    sched_core::cron::time_zone(zone, field).unwrap_or_else(|err| fail(err.to_string()));
+    zone.to_owned()
+}

@@ -267,6 +267,30 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
             .0,
         204
     );
+    // The preview lists the days' dates in the zone asked for and starts nothing.
+    let (status, body) = alice.post(
+        "/api/backfills/preview",
+        json!({"workflow": "alices", "from": "2024-03-01", "to": "2024-03-02", "options": {"timezone": "Asia/Tokyo", "order": "asc"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let previewed: Vec<(String, String)> = body["dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["business_date"].as_str().unwrap().to_owned(),
+                d["time_zone"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        previewed,
+        [
+            ("2024-03-01".to_owned(), "Asia/Tokyo".to_owned()),
+            ("2024-03-02".to_owned(), "Asia/Tokyo".to_owned())
+        ]
+    );
     let (status, body) = alice.post(
         "/api/backfills",
         json!({"workflow": "alices", "from": "2024-03-01", "to": "2024-03-02", "options": {"mode": "parallel", "parallelism": 2}}),

@@ -121,13 +121,19 @@ await step('run a backfill and see its progress', async () => {
   await page.getByLabel('From').fill('2024-03-01');
   await page.getByLabel('To').fill('2024-03-03');
   await page.getByLabel('Mode').selectOption('parallel');
+  // The dates are the enabled schedule's fires in the range's days, read in the schedule's
+  // zone: three at 04:30 Shanghai, as in DolphinScheduler.
+  await page.getByRole('button', { name: 'Preview dates' }).click();
+  await page.locator('table.preview tbody tr').nth(2).waitFor();
+  const previewed = await page.locator('table.preview tbody tr').count();
+  const zones = await page.locator('table.preview tbody tr td:nth-child(4)').allTextContents();
+  if (previewed !== 3 || zones.some((z) => z !== 'Asia/Shanghai')) throw new Error(`preview ${previewed} dates in ${zones}`);
+  await shot('backfill-preview');
   await page.getByRole('button', { name: 'Run' }).click();
   await page.locator('h2 .badge[data-state="succeeded"]').waitFor({ timeout: 90000 });
-  // The dates are the enabled schedule's fires in the range (two at 04:30 Shanghai), as in
-  // DolphinScheduler.
   const count = (await page.locator('.count').textContent()).trim();
   const rows = await page.locator('tbody tr').count();
-  if (count !== `${rows}/${rows}` || rows !== 2) throw new Error(`progress ${count} over ${rows} dates`);
+  if (count !== `${rows}/${rows}` || rows !== 3) throw new Error(`progress ${count} over ${rows} dates`);
   await shot('backfill');
 });
 

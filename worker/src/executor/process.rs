@@ -236,6 +236,27 @@ enum Program {
     Command(PathBuf, String),
 }
 
+/// DolphinScheduler's `system.task.execute.path`: the task's directory, which only the worker
+/// knows. The database leaves the reference as written when it resolves the rest.
+const EXECUTE_PATH: &str = "${system.task.execute.path}";
+
+impl Program {
+    fn in_dir(self, dir: &Path) -> Program {
+        let place = |text: String| {
+            if text.contains(EXECUTE_PATH) {
+                text.replace(EXECUTE_PATH, &dir.to_string_lossy())
+            } else {
+                text
+            }
+        };
+        match self {
+            Program::Shell(script) => Program::Shell(place(script)),
+            Program::Python(python, script) => Program::Python(python, place(script)),
+            Program::Command(interpreter, line) => Program::Command(interpreter, place(line)),
+        }
+    }
+}
+
 const PYTHON_SCRIPT: &str = "script.py";
 
 fn start_process(
@@ -252,6 +273,7 @@ fn start_process(
     };
     let name = format!("task-{}", task.task_instance_id);
     let dir = work_dir.path().join(&name);
+    let program = program.in_dir(&dir);
     let mut command = match &program {
         Program::Shell(script) => {
             let mut command = Command::new(bash());
