@@ -3,22 +3,38 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX    ?= /usr/local
 export PG_CONFIG
 
-.PHONY: setup install run stop test chaos bench clean
+.PHONY: setup test-setup install run stop test chaos bench clean
 
-## Installs what is missing, and only that: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
+## What building and running need, and only what is missing: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
 setup:
 	@scripts/setup.sh
 
+## What only the tests need, and only what is missing: MariaDB, Chromium, Java and PySpark, aiosmtpd.
+test-setup: setup
+	@scripts/test-setup.sh
+
 ## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker, sched and sched-console into $(PREFIX)/bin.
-install: setup
+install: setup console/web/dist/index.html
 	cargo pgrx install --release -p pg_sched --pg-config "$(PG_CONFIG)"
-	cd console/web && npm ci --no-audit --no-fund && npm run build
 	cargo build --release -p sched-worker -p sched-cli -p sched-console
 	install -D -m 0755 target/release/sched-worker "$(DESTDIR)$(PREFIX)/bin/sched-worker"
 	install -D -m 0755 target/release/sched "$(DESTDIR)$(PREFIX)/bin/sched"
 	install -D -m 0755 target/release/sched-console "$(DESTDIR)$(PREFIX)/bin/sched-console"
 
-## A local cluster under .run/ with pg_sched, one worker and an example workflow; Ctrl-C stops it.
+# The console's web app, which sched-console embeds: rebuilt only when a source is newer than
+# the last build, its packages only when the lock file is newer than the last install.
+WEB_SOURCES := $(shell find console/web/src -type f) console/web/index.html console/web/vite.config.js
+
+console/web/dist/index.html: console/web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd console/web && npm run build
+	touch $@
+
+console/web/node_modules/.package-lock.json: console/web/package.json console/web/package-lock.json
+	cd console/web && npm ci --no-audit --no-fund
+	touch $@
+
+## A local cluster under .run/ with pg_sched, one worker, an example workflow started once and the
+## web console on SCHED_CONSOLE_LISTEN (127.0.0.1:8080); Ctrl-C stops it.
 run: install
 	@scripts/run.sh
 
@@ -26,7 +42,7 @@ stop:
 	@scripts/run.sh stop
 
 ## Unit tests, then integration tests against real clusters and real workers.
-test: install
+test: install test-setup
 	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2
 

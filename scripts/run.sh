@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: a throwaway local cluster under .run/ (socket only, no TCP port) with pg_sched
-# preloaded, one sched-worker, an example workflow and the web console, which a demo role
-# signs in to with its password. Ctrl-C or `make stop` stops it all.
+# preloaded, one sched-worker, an example workflow (started once) and the web console on
+# SCHED_CONSOLE_LISTEN (default 127.0.0.1:8080), which a demo role signs in to with its
+# password. Ctrl-C or `make stop` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=$PWD/.run
@@ -115,19 +116,31 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+# The port names the socket file; PostgreSQL took it from PGPORT if that is set.
+PORT=$("${PSQL[@]}" -At -c "SHOW port")
+INSTANCE=$("${PSQL[@]}" -At -c "SELECT sched.start_workflow('example_etl')")
+
 cat <<MSG
 pg_sched is running (server log: .run/server.log, worker log: .run/worker.log).
-The web console is at http://$CONSOLE_LISTEN: sign in as demo, password $DEMO_PASSWORD
-(a sched_admin; the password is in .run/demo.password). PostgreSQL checks the password of
-every role but postgres and run_worker (.run/data/pg_hba.conf). Connect with:
+The web console is at http://$CONSOLE_LISTEN (SCHED_CONSOLE_LISTEN=host:port moves it):
+sign in as demo, password $DEMO_PASSWORD (a sched_admin; the password is in
+.run/demo.password). PostgreSQL checks the password of every role but postgres and
+run_worker (.run/data/pg_hba.conf).
 
-    psql -h $RUN_DIR -U postgres
+example_etl is running as instance $INSTANCE. To use sched (or psql) against this cluster:
 
-and try:
+    export PGHOST=$RUN_DIR PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
+    sched wait $INSTANCE
+    sched status $INSTANCE
+    sched logs $INSTANCE extract
+    sched start example_etl --wait
 
-    SELECT sched.start_workflow('example_etl');
-    SELECT sched.wait_workflow(1);
-    SELECT task, state, started_at, ended_at FROM sched.task_instances ORDER BY id;
+or in psql:
+
+    psql -h $RUN_DIR -p $PORT -U postgres
+    SELECT sched.wait_workflow($INSTANCE);
+    SELECT task, state, started_at, ended_at FROM sched.task_instances
+    WHERE workflow_instance_id = $INSTANCE ORDER BY id;
 
 Ctrl-C here (or 'make stop' elsewhere) stops everything.
 MSG

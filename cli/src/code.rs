@@ -2,9 +2,10 @@
 //! workflow per file (YAML or JSON: the spec, plus an optional `schedules:` list of
 //! `{cron, ...sched.schedule options}`), in one transaction, adding a version only when the
 //! normalised spec changed and showing a diff of what changes; `export` writes a workflow
-//! back in that form, so that export then apply changes nothing.
+//! back in that form, its defaults left out and its keys in a fixed order, so that export
+//! then apply changes nothing and exporting twice gives the same text.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -259,17 +260,21 @@ pub async fn apply(
     if prune {
         let mine = tx
             .query(
-                "SELECT name FROM sched.workflows WHERE owner = current_user::text::regrole ORDER BY name",
+                "SELECT name, sched.workflow_spec(name) FROM sched.workflows \
+                 WHERE owner = current_user::text::regrole ORDER BY name",
                 &[],
             )
             .await?;
-        for row in mine {
-            let name: String = row.get(0);
-            if !seen.contains(&name) {
-                tx.execute("SELECT sched.drop_workflow($1)", &[&name])
-                    .await?;
-                changes.push(json!({"workflow": name, "change": "dropped", "diff": format!("- workflow {name}")}));
-            }
+        let unwanted: BTreeMap<String, BTreeSet<String>> = mine
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, Value>(1)))
+            .filter(|(name, _)| !seen.contains(name))
+            .map(|(name, spec)| (name, used_workflows(&spec)))
+            .collect();
+        for name in drop_order(&unwanted) {
+            tx.execute("SELECT sched.drop_workflow($1)", &[&name])
+                .await?;
+            changes.push(json!({"workflow": name, "change": "dropped", "diff": format!("- workflow {name}")}));
         }
     }
     if dry_run {
@@ -301,12 +306,194 @@ pub async fn apply(
     Ok(0)
 }
 
+/// The workflows a spec's tasks name (SUB_PROCESS `workflow`, DEPENDENT
+/// `groups[].items[].workflow`): those `drop_workflow` refuses to drop while it exists.
+fn used_workflows(spec: &Value) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for task in spec["tasks"].as_array().into_iter().flatten() {
+        match task["type"].as_str() {
+            Some("sub_process") => used.extend(task["workflow"].as_str().map(str::to_owned)),
+            Some("dependent") => {
+                for group in task["groups"].as_array().into_iter().flatten() {
+                    for item in group["items"].as_array().into_iter().flatten() {
+                        used.extend(item["workflow"].as_str().map(str::to_owned));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    used
+}
+
+/// The order to drop `workflows` (each with the workflows it uses) in: a workflow before
+/// the ones it uses, else by name. Workflows in a cycle of uses come last, by name, for
+/// drop_workflow to refuse with its reason.
+fn drop_order(workflows: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut users: BTreeMap<&str, usize> = workflows.keys().map(|n| (n.as_str(), 0)).collect();
+    for (name, uses) in workflows {
+        for used in uses.iter().filter(|u| *u != name) {
+            if let Some(count) = users.get_mut(used.as_str()) {
+                *count += 1;
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(workflows.len());
+    while let Some(next) = users
+        .iter()
+        .find(|(_, count)| **count == 0)
+        .map(|(name, _)| *name)
+    {
+        users.remove(next);
+        for used in &workflows[next] {
+            if let Some(count) = users.get_mut(used.as_str()) {
+                *count -= 1;
+            }
+        }
+        order.push(next.to_owned());
+    }
+    order.extend(users.into_keys().map(str::to_owned));
+    order
+}
+
+/// Fields of a normalised spec that hold their default (README, Workflow spec), the default
+/// as JSON text. Only those whose default does not depend on anything else: a task's worker
+/// group, say, inherits the workflow's.
+const WORKFLOW_DEFAULTS: &[(&str, &str)] = &[
+    ("project", r#""default""#),
+    ("description", r#""""#),
+    ("failure_strategy", r#""continue""#),
+    ("execution_type", r#""parallel""#),
+    ("priority", r#""medium""#),
+    ("worker_group", r#""default""#),
+    ("env", "{}"),
+    ("params", "{}"),
+];
+const TASK_DEFAULTS: &[(&str, &str)] = &[
+    ("description", r#""""#),
+    ("deps", "[]"),
+    ("priority", r#""medium""#),
+    ("enabled", "true"),
+    ("env", "{}"),
+    ("params", "{}"),
+    ("out", "[]"),
+    ("retries", "0"),
+    ("task_group_priority", "0"),
+];
+
+/// A normalised spec as one would write it: fields holding their defaults left out, a
+/// parameter `{"value": v, "type": "varchar"}` as `v`, an OUT parameter of type varchar
+/// without a default as its name, a timeout's `warn` strategy left out.
+fn without_defaults(spec: &Value) -> Value {
+    fn strip(obj: &mut Map<String, Value>, defaults: &[(&str, &str)]) {
+        for (key, default) in defaults {
+            let default: Value = serde_json::from_str(default).expect("a default is JSON");
+            if obj.get(*key) == Some(&default) {
+                obj.remove(*key);
+            }
+        }
+        if let Some(Value::Object(params)) = obj.get_mut("params") {
+            for param in params.values_mut() {
+                if param["type"] == "varchar"
+                    && param.as_object().is_some_and(|p| p.len() == 2)
+                    && let Some(value) = param.get("value").cloned()
+                {
+                    *param = value;
+                }
+            }
+        }
+        if let Some(Value::Object(timeout)) = obj.get_mut("timeout")
+            && timeout.get("strategy") == Some(&json!("warn"))
+        {
+            timeout.remove("strategy");
+        }
+    }
+    let mut spec = spec.as_object().cloned().unwrap_or_default();
+    strip(&mut spec, WORKFLOW_DEFAULTS);
+    if let Some(Value::Array(tasks)) = spec.get_mut("tasks") {
+        for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
+            strip(task, TASK_DEFAULTS);
+            if let Some(Value::Array(out)) = task.get_mut("out") {
+                for param in out.iter_mut() {
+                    if param["type"] == "varchar"
+                        && param["default"] == ""
+                        && param.as_object().is_some_and(|p| p.len() == 3)
+                    {
+                        *param = param["name"].clone();
+                    }
+                }
+            }
+        }
+    }
+    Value::Object(spec)
+}
+
+/// Keys written first, in this order, in a workflow, a task and a schedule; the others
+/// follow by name, then [`LAST_KEYS`], so that the text of one definition never changes.
+const FIRST_KEYS: &[&str] = &[
+    "name",
+    "cron",
+    "type",
+    "deps",
+    "description",
+    "project",
+    "tenant",
+    "worker_group",
+    "priority",
+];
+const LAST_KEYS: &[&str] = &["params", "env", "tasks", "schedules"];
+
+/// `value` as YAML whose mappings keep their order: with `reading`, [`FIRST_KEYS`] first and
+/// [`LAST_KEYS`] last (the workflow, its tasks and its schedules); elsewhere (parameters,
+/// groups, timeouts) by name.
+fn ordered(value: &Value, reading: bool) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Value::Object(map) => {
+            let rank = |key: &str| {
+                if !reading {
+                    return (1, 0);
+                }
+                if let Some(i) = FIRST_KEYS.iter().position(|k| *k == key) {
+                    (0, i)
+                } else if let Some(i) = LAST_KEYS.iter().position(|k| *k == key) {
+                    (2, i)
+                } else {
+                    (1, 0)
+                }
+            };
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            Y::Mapping(
+                keys.into_iter()
+                    .map(|k| {
+                        let child = reading && (k == "tasks" || k == "schedules");
+                        (Y::String(k.clone()), ordered(&map[k.as_str()], child))
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Y::Sequence(items.iter().map(|v| ordered(v, reading)).collect()),
+        other => serde_yaml_ng::to_value(other).unwrap_or(Y::Null),
+    }
+}
+
 pub async fn export(client: &Client, name: &str) -> Result<u8> {
     let spec: Value = client
         .query_one("SELECT sched.workflow_spec($1)", &[&name])
         .await?
         .get(0);
-    let mut out = spec.as_object().cloned().unwrap_or_default();
+    // The list of defaults is checked against the spec language, not trusted: should one
+    // of them no longer be a default, the spec is written out in full instead.
+    let short = without_defaults(&spec);
+    let same = client
+        .query_one("SELECT sched.check_workflow($1) = $2", &[&short, &spec])
+        .await
+        .is_ok_and(|row| row.get::<_, bool>(0));
+    let mut out = if same { short } else { spec }
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let schedules: Vec<Value> = existing_schedules(client, name)
         .await?
         .into_iter()
@@ -315,6 +502,87 @@ pub async fn export(client: &Client, name: &str) -> Result<u8> {
     if !schedules.is_empty() {
         out.insert("schedules".into(), Value::Array(schedules));
     }
-    print!("{}", yaml(&Value::Object(out)));
+    print!(
+        "{}",
+        serde_yaml_ng::to_string(&ordered(&Value::Object(out), true)).unwrap_or_default()
+    );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uses(spec: Value) -> BTreeSet<String> {
+        used_workflows(&spec)
+    }
+
+    #[test]
+    fn sub_processes_and_dependent_items_are_uses() {
+        let spec = json!({"name": "a", "tasks": [
+            {"name": "child", "type": "sub_process", "workflow": "b"},
+            {"name": "dep", "type": "dependent", "groups": [
+                {"items": [{"workflow": "c", "cycle": "day", "date_value": "today"}]},
+                {"items": [{"workflow": "d", "cycle": "day", "date_value": "today"}]}]},
+            {"name": "other", "type": "shell", "script": "true", "workflow": "x"}]});
+        assert_eq!(
+            uses(spec),
+            ["b", "c", "d"].map(str::to_owned).into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn a_workflow_is_dropped_before_the_ones_it_uses() {
+        let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        let workflows: BTreeMap<String, BTreeSet<String>> = [
+            ("a_child".to_owned(), set(&[])),
+            ("b_parent".to_owned(), set(&["a_child", "kept"])),
+            ("c_grandparent".to_owned(), set(&["b_parent"])),
+            ("d_alone".to_owned(), set(&["d_alone"])),
+        ]
+        .into();
+        assert_eq!(
+            drop_order(&workflows),
+            ["c_grandparent", "b_parent", "a_child", "d_alone"]
+        );
+        let cycle: BTreeMap<String, BTreeSet<String>> = [
+            ("x".to_owned(), set(&["y"])),
+            ("y".to_owned(), set(&["x"])),
+            ("z".to_owned(), set(&[])),
+        ]
+        .into();
+        assert_eq!(drop_order(&cycle), ["z", "x", "y"]);
+    }
+
+    #[test]
+    fn defaults_are_left_out_and_keys_keep_one_order() {
+        let normal = json!({
+            "name": "etl", "description": "", "failure_strategy": "end",
+            "execution_type": "parallel", "priority": "medium", "worker_group": "default",
+            "params": {"dt": {"value": "x", "type": "varchar"}, "n": {"value": "1", "type": "integer"}},
+            "timeout": {"after": "1 h", "strategy": "warn"},
+            "tasks": [{"name": "load", "type": "shell", "script": "echo", "deps": [],
+                       "priority": "high", "description": "",
+                       "out": ["rows", {"name": "rows2", "type": "varchar", "default": ""}],
+                       "timeout": {"after": "1 min", "strategy": "fail"}}]});
+        let short = without_defaults(&normal);
+        assert_eq!(
+            short,
+            json!({
+                "name": "etl", "failure_strategy": "end",
+                "params": {"dt": "x", "n": {"value": "1", "type": "integer"}},
+                "timeout": {"after": "1 h"},
+                "tasks": [{"name": "load", "type": "shell", "script": "echo", "priority": "high",
+                           "out": ["rows", "rows2"],
+                           "timeout": {"after": "1 min", "strategy": "fail"}}]})
+        );
+        let text = serde_yaml_ng::to_string(&ordered(&short, true)).unwrap();
+        assert_eq!(
+            text,
+            "name: etl\nfailure_strategy: end\ntimeout:\n  after: 1 h\n\
+             params:\n  dt: x\n  n:\n    type: integer\n    value: '1'\n\
+             tasks:\n- name: load\n  type: shell\n  priority: high\n  out:\n  - rows\n  - rows2\n  \
+             script: echo\n  timeout:\n    after: 1 min\n    strategy: fail\n"
+        );
+    }
 }

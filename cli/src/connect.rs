@@ -13,7 +13,15 @@ const SOCKET_DIR: &str = "/var/run/postgresql";
 
 pub async fn connect(url: Option<&str>) -> Result<Client> {
     let config = config(url, &|name: &str| std::env::var(name).ok())?;
-    let (client, connection) = config.connect(NoTls).await?;
+    // The driver's own text names no server: say which one, as whom, so that a wrong
+    // PGHOST or a stale socket directory shows at once.
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+        usage(format!(
+            "could not connect to {}: {}",
+            target(&config),
+            crate::error::CliError::from(e)
+        ))
+    })?;
     tokio::spawn(async move {
         if let Err(err) = connection.await {
             eprintln!("sched: connection lost: {err}");
@@ -72,6 +80,30 @@ pub fn config(url: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
     }
     Ok(config)
+}
+
+/// Where a connection goes, as `host:port as user` (hosts tried in turn separated by ",").
+fn target(config: &Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            // libpq's rule: one port for all hosts, or one per host.
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(h) if h.contains(':') => format!("[{h}]:{port}"),
+                Host::Tcp(h) => format!("{h}:{port}"),
+                Host::Unix(dir) => format!("{}:{port}", dir.display()),
+            }
+        })
+        .collect();
+    format!(
+        "{} as {}",
+        hosts.join(","),
+        config.get_user().unwrap_or_default()
+    )
 }
 
 fn os_user() -> String {
@@ -171,5 +203,22 @@ mod tests {
         assert_eq!(c.get_user(), Some("bob"));
         assert_eq!(c.get_password(), None);
         std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_target_names_hosts_ports_and_the_user() {
+        let env = |name: &str| match name {
+            "PGHOST" => Some("/var/run/postgresql".to_owned()),
+            "PGUSER" => Some("alice".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            target(&config(None, &env).unwrap()),
+            "/var/run/postgresql:5432 as alice"
+        );
+        let c = config(Some("host=db1,::1 port=5433,5434 user=bob"), &env).unwrap();
+        assert_eq!(target(&c), "db1:5433,[::1]:5434 as bob");
+        let c = config(Some("postgres://carol@db2:6543/app"), &env).unwrap();
+        assert_eq!(target(&c), "db2:6543 as carol");
     }
 }

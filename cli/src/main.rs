@@ -21,7 +21,7 @@ use crate::output::{cell, print_table};
 
 /// Exit codes: 0 succeeded (or done), 1 the workflow or a backfill date failed, 2 an error
 /// (the command line, the connection, the database said no), 3 stopped or paused, 4 still
-/// running when --timeout passed.
+/// running when --timeout passed, 130 waiting was interrupted (Ctrl-C; the run goes on).
 #[derive(Debug, Parser)]
 #[command(name = "sched", version, about = "pg_sched from the command line")]
 struct Cli {
@@ -64,9 +64,13 @@ enum Command {
     },
     /// An instance's tasks in DAG order: state, attempt, worker, duration, exit code.
     Status { id: i64 },
-    /// A task attempt's log; --follow streams it until the attempt ends.
+    /// A task attempt's log: `logs ATTEMPT_ID`, or `logs INSTANCE_ID TASK` for the latest
+    /// attempt of that task in that instance; --follow streams it until the attempt ends.
     Logs {
-        task_instance_id: i64,
+        /// An attempt id (`attempt id` in `sched status`), or an instance id with TASK.
+        id: i64,
+        /// A task of instance ID: its latest attempt.
+        task: Option<String>,
         #[arg(long)]
         follow: bool,
         /// Write the log to this file instead of stdout, as it was stored.
@@ -76,6 +80,10 @@ enum Command {
         /// (\u{1b}), so that a task's output cannot drive your terminal.
         #[arg(long)]
         raw: bool,
+        /// Mark each line with the stream it came from: `out│ ` (stdout) or `err│ ` (stderr,
+        /// and the worker's own words about the attempt).
+        #[arg(long)]
+        streams: bool,
     },
     /// List workflows, instances, schedules, backfills or workers.
     Ls {
@@ -108,6 +116,13 @@ enum Command {
         order: Option<String>,
         #[arg(long = "option", value_name = "NAME=VALUE")]
         options: Vec<String>,
+        /// The IANA zone the dates are read in and business dates computed in; default the
+        /// workflow's schedule's, else its timezone, else UTC.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// List the dates it would run, in order, without running anything.
+        #[arg(long, conflicts_with = "wait")]
+        dry_run: bool,
         #[arg(long)]
         wait: bool,
     },
@@ -234,11 +249,19 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Wait { id, timeout } => watch::instance(&client, id, json, timeout).await,
         Command::Status { id } => status(&client, id, json).await,
         Command::Logs {
-            task_instance_id,
+            id,
+            task,
             follow,
             output,
             raw,
-        } => logs(&client, task_instance_id, follow, output.as_deref(), raw).await,
+            streams,
+        } => {
+            let attempt = match task {
+                Some(task) => latest_attempt(&client, id, &task, follow).await?,
+                None => id,
+            };
+            logs(&client, attempt, follow, output.as_deref(), raw, streams).await
+        }
         Command::Ls {
             what,
             workflow,
@@ -254,9 +277,22 @@ async fn run(cli: Cli) -> Result<u8> {
             parallel,
             order,
             options,
+            timezone,
+            dry_run,
             wait,
         } => {
             let mut opts = pairs(&options, "--option", true)?;
+            if let Some(zone) = &timezone {
+                opts.insert("timezone".into(), zone.clone().into());
+                // Timestamps without an offset (--dates, --from with a time) are local times of
+                // the zone, as plain dates are.
+                client
+                    .execute(
+                        "SELECT pg_catalog.set_config('TimeZone', $1, false)",
+                        &[zone],
+                    )
+                    .await?;
+            }
             if let Some(n) = parallel {
                 opts.insert("mode".into(), "parallel".into());
                 opts.insert("parallelism".into(), n.into());
@@ -265,10 +301,91 @@ async fn run(cli: Cli) -> Result<u8> {
                 opts.insert("order".into(), order.into());
             }
             let opts = Value::Object(opts);
+            // Plain dates are whole days of the backfill's zone (the server's date form);
+            // anything else is an instant.
+            let day = |text: &str| {
+                text.len() == 10
+                    && text.chars().enumerate().all(|(i, c)| {
+                        if i == 4 || i == 7 {
+                            c == '-'
+                        } else {
+                            c.is_ascii_digit()
+                        }
+                    })
+            };
+            let cast = match (&from, &to) {
+                (Some(from), Some(to)) if day(from) && day(to) => "date",
+                _ => "timestamptz",
+            };
+            if dry_run {
+                let rows = match (&from, &to) {
+                    (Some(from), Some(to)) => {
+                        client
+                            .query(
+                                &format!(
+                                    "SELECT position, to_char(schedule_time AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI:SS'), \
+                                     business_date::text, time_zone \
+                                     FROM sched.backfill_preview($1, $2::text::{cast}, $3::text::{cast}, $4) ORDER BY position"
+                                ),
+                                &[&name, from, to, &opts],
+                            )
+                            .await?
+                    }
+                    _ if !dates.is_empty() => {
+                        let mut checked = opts.clone();
+                        checked["dry_run"] = true.into();
+                        client
+                            .query_one(
+                                "SELECT sched.backfill($1, $2::text[]::timestamptz[], $3)",
+                                &[&name, &dates, &checked],
+                            )
+                            .await?;
+                        let desc = opts.get("order").and_then(Value::as_str) != Some("asc");
+                        client
+                            .query(
+                                &format!(
+                                    "SELECT (row_number() OVER (ORDER BY d {order}))::integer, d::text, NULL::text, NULL::text \
+                                     FROM (SELECT DISTINCT unnest($1::text[]::timestamptz[]) AS d) x ORDER BY 1",
+                                    order = if desc { "DESC" } else { "ASC" }
+                                ),
+                                &[&dates],
+                            )
+                            .await?
+                    }
+                    _ => return Err(usage("backfill: give --from and --to, or --dates")),
+                };
+                let listed: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.get::<_, i32>(0).to_string(),
+                            r.get::<_, String>(1),
+                            r.get::<_, Option<String>>(2).unwrap_or_default(),
+                            r.get::<_, Option<String>>(3).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                if json {
+                    let items: Vec<Value> = listed
+                        .iter()
+                        .map(|r| json!({"position": r[0].parse::<i64>().unwrap_or(0), "schedule_time": r[1], "business_date": r[2], "time_zone": r[3]}))
+                        .collect();
+                    println!("{}", Value::Array(items));
+                } else {
+                    output::print_table(
+                        &["position", "schedule_time", "business_date", "time_zone"],
+                        &listed,
+                    );
+                    println!("dry run: {} date(s), nothing started", listed.len());
+                }
+                return Ok(0);
+            }
             let id: i64 = match (from, to) {
                 (Some(from), Some(to)) => client
                     .query_one(
-                        "SELECT sched.backfill($1, $2::text::timestamptz, $3::text::timestamptz, $4)",
+                        &format!(
+                            "SELECT sched.backfill($1, $2::text::{cast}, $3::text::{cast}, $4)"
+                        ),
                         &[&name, &from, &to, &opts],
                     )
                     .await?
@@ -293,12 +410,14 @@ async fn run(cli: Cli) -> Result<u8> {
             format,
             instance,
         } => graph(&client, name, format, instance).await,
-        Command::Pause { id } => control(&client, "pause_workflow", id).await,
-        Command::Resume { id } => control(&client, "resume_workflow", id).await,
-        Command::Stop { id } => control(&client, "stop_workflow", id).await,
-        Command::Recover { id } => control(&client, "recover_workflow", id).await,
-        Command::Rerun { id } => control(&client, "rerun_workflow", id).await,
-        Command::Kill { task_instance_id } => control(&client, "kill_task", task_instance_id).await,
+        Command::Pause { id } => control(&mut client, Control::Pause, id, json).await,
+        Command::Resume { id } => control(&mut client, Control::Resume, id, json).await,
+        Command::Stop { id } => control(&mut client, Control::Stop, id, json).await,
+        Command::Recover { id } => control(&mut client, Control::Recover, id, json).await,
+        Command::Rerun { id } => control(&mut client, Control::Rerun, id, json).await,
+        Command::Kill { task_instance_id } => {
+            control(&mut client, Control::Kill, task_instance_id, json).await
+        }
         Command::Apply {
             paths,
             dry_run,
@@ -345,11 +464,120 @@ fn pairs(items: &[String], flag: &str, json_values: bool) -> Result<Map<String, 
     Ok(map)
 }
 
-async fn control(client: &Client, function: &str, id: i64) -> Result<u8> {
-    client
-        .execute(&format!("SELECT sched.{function}($1)"), &[&id])
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Pause,
+    Resume,
+    Stop,
+    Recover,
+    Rerun,
+    Kill,
+}
+
+impl Control {
+    fn function(self) -> &'static str {
+        match self {
+            Control::Pause => "pause_workflow",
+            Control::Resume => "resume_workflow",
+            Control::Stop => "stop_workflow",
+            Control::Recover => "recover_workflow",
+            Control::Rerun => "rerun_workflow",
+            Control::Kill => "kill_task",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Control::Pause => "pause requested",
+            Control::Resume => "resumed",
+            Control::Stop => "stop requested",
+            Control::Recover => "recovering its failed and killed tasks",
+            Control::Rerun => "rerunning from the start",
+            Control::Kill => "kill requested",
+        }
+    }
+}
+
+/// What a run-control command did, e.g. `instance 42: stop requested (was running, now
+/// ready_stop)`; the states are read around the call in its transaction.
+fn control_line(
+    action: Control,
+    subject: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> String {
+    let states = match (before, after) {
+        (Some(b), Some(a)) if a != b => format!(" (was {b}, now {a})"),
+        (Some(b), _) => format!(" (was {b})"),
+        (None, Some(a)) => format!(" (now {a})"),
+        (None, None) => String::new(),
+    };
+    format!("{subject}: {}{states}", action.done())
+}
+
+async fn control(client: &mut Client, action: Control, id: i64, json: bool) -> Result<u8> {
+    let (state_sql, subject) = if action == Control::Kill {
+        (
+            "SELECT state, format('attempt %s (task \"%s\" of instance %s)', id, task, workflow_instance_id) \
+             FROM sched.task_instances WHERE id = $1",
+            format!("attempt {id}"),
+        )
+    } else {
+        (
+            "SELECT state, 'instance ' || id FROM sched.workflow_instances WHERE id = $1",
+            format!("instance {id}"),
+        )
+    };
+    let tx = client.transaction().await?;
+    let before = tx.query_opt(state_sql, &[&id]).await?;
+    tx.execute(&format!("SELECT sched.{}($1)", action.function()), &[&id])
         .await?;
+    let after = tx.query_opt(state_sql, &[&id]).await?;
+    tx.commit().await?;
+    let before: Option<String> = before.as_ref().map(|r| r.get(0));
+    let after_state: Option<String> = after.as_ref().map(|r| r.get(0));
+    let subject = after
+        .as_ref()
+        .map(|r| r.get::<_, String>(1))
+        .unwrap_or(subject);
+    output::say(
+        json,
+        json!({"id": id, "action": action.function(), "was": before, "now": after_state}),
+        &control_line(action, &subject, before.as_deref(), after_state.as_deref()),
+    );
     Ok(0)
+}
+
+/// The latest attempt of `task` in instance `instance`; with `wait`, one that has none yet
+/// is waited for while the instance runs (`sched start` then `sched logs ID TASK --follow`).
+async fn latest_attempt(client: &Client, instance: i64, task: &str, wait: bool) -> Result<i64> {
+    loop {
+        let rows = client
+            .query(
+                "SELECT t.task, t.task_instance_id, i.state, \
+                        i.state::sched.workflow_state = ANY (sched._workflow_states_finished()) \
+                 FROM sched.instance_tasks($1) t, sched.workflow_instances i WHERE i.id = $1",
+                &[&instance],
+            )
+            .await?;
+        let Some(row) = rows.iter().find(|r| r.get::<_, String>(0) == task) else {
+            let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            return Err(usage(format!(
+                "instance {instance} has no task \"{task}\"; its tasks: {}",
+                names.join(", ")
+            )));
+        };
+        if let Some(attempt) = row.get::<_, Option<i64>>(1) {
+            return Ok(attempt);
+        }
+        let (state, finished): (String, bool) = (row.get(2), row.get(3));
+        if !wait || finished {
+            return Err(usage(format!(
+                "instance {instance} ({state}): task \"{task}\" has not run (no attempt)"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
@@ -372,14 +600,30 @@ async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
         None => return Err(usage(format!("workflow instance {id} does not exist"))),
     };
     let tasks: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
+    // Queued tasks of a group no live worker serves would wait without a word.
+    let unserved: Vec<String> = client
+        .query(
+            "SELECT DISTINCT worker_group FROM sched.unserved_tasks WHERE workflow_instance_id = $1 ORDER BY 1",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     if json {
         println!(
             "{}",
-            json!({"instance_id": id, "workflow": workflow, "state": state, "tasks": tasks})
+            json!({"instance_id": id, "workflow": workflow, "state": state, "tasks": tasks,
+                   "unserved_worker_groups": unserved})
         );
         return Ok(0);
     }
     println!("{workflow} #{id}: {state}");
+    for group in &unserved {
+        println!(
+            "warning: no live worker serves worker group \"{group}\"; its queued tasks wait until one does"
+        );
+    }
     let table: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
@@ -418,6 +662,7 @@ async fn logs(
     follow: bool,
     output: Option<&std::path::Path>,
     raw: bool,
+    streams: bool,
 ) -> Result<u8> {
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::fs::File::create(path)?),
@@ -433,6 +678,31 @@ async fn logs(
             std::borrow::Cow::Borrowed(text)
         }
     }
+    let mark = |stream: &str| match (streams, stream) {
+        (false, _) => "",
+        (true, "err") => "err│ ",
+        (true, _) => "out│ ",
+    };
+    if !follow && streams {
+        const PAGE: i32 = 10_000;
+        let mut skip = 0;
+        loop {
+            let rows = client
+                .query(
+                    "SELECT stream, line FROM sched.task_log_lines($1, $2, $3)",
+                    &[&id, &skip, &PAGE],
+                )
+                .await?;
+            for row in &rows {
+                let line: String = row.get(1);
+                writeln!(out, "{}{}", mark(row.get(0)), shown(&line, false, escape))?;
+            }
+            if rows.len() < PAGE as usize {
+                return Ok(0);
+            }
+            skip += PAGE;
+        }
+    }
     if !follow {
         let text: String = client
             .query_one("SELECT sched.task_log_text($1)", &[&id])
@@ -445,14 +715,14 @@ async fn logs(
     loop {
         let rows = client
             .query(
-                "SELECT line_no, line FROM sched.task_log_follow($1, $2, '5 s')",
+                "SELECT line_no, line, stream FROM sched.task_log_follow($1, $2, '5 s')",
                 &[&id, &after],
             )
             .await?;
         for row in &rows {
             after = row.get(0);
             let line: String = row.get(1);
-            writeln!(out, "{}", shown(&line, false, escape))?;
+            writeln!(out, "{}{}", mark(row.get(2)), shown(&line, false, escape))?;
         }
         out.flush()?;
         if rows.is_empty() {
@@ -650,4 +920,40 @@ async fn graph(
         return Err(usage(format!("dot -Tsvg failed: {status}")));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_control_says_what_it_did() {
+        assert_eq!(
+            control_line(
+                Control::Stop,
+                "instance 42",
+                Some("running"),
+                Some("ready_stop")
+            ),
+            "instance 42: stop requested (was running, now ready_stop)"
+        );
+        assert_eq!(
+            control_line(
+                Control::Resume,
+                "instance 7",
+                Some("paused"),
+                Some("paused")
+            ),
+            "instance 7: resumed (was paused)"
+        );
+        assert_eq!(
+            control_line(
+                Control::Kill,
+                "attempt 9 (task \"load\" of instance 7)",
+                Some("running"),
+                None
+            ),
+            "attempt 9 (task \"load\" of instance 7): kill requested (was running)"
+        );
+    }
 }

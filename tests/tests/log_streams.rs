@@ -106,6 +106,31 @@ for i in $(seq 200); do echo "out $i"; echo "err $i" >&2; done
         .map(|r| r.get(0))
         .collect();
     assert_eq!(text, ["one", "two", "three", "four", "five"]);
+    // `sched logs --streams` marks each line, whole and followed alike.
+    for follow in [false, true] {
+        let mut cmd = std::process::Command::new(sched_bin());
+        cmd.arg("--database-url")
+            .arg(cluster.conn_string("postgres"))
+            .args(["logs", &id.to_string(), "both", "--streams"]);
+        if follow {
+            cmd.arg("--follow");
+        }
+        let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let head: Vec<&str> = printed.lines().take(5).collect();
+        assert_eq!(
+            head,
+            [
+                "out│ one",
+                "err│ two",
+                "err│ three",
+                "out│ four",
+                "err│ five"
+            ],
+            "follow {follow}: {printed}"
+        );
+        assert_eq!(printed.lines().count(), 405);
+    }
     let followed: Vec<(i32, String, String)> = db
         .query(
             "SELECT line_no, line, stream FROM sched.task_log_follow($1, 3, '0 s')",
