@@ -492,10 +492,10 @@ CREATE FUNCTION sched.task_log(task_instance_id bigint, skip_lines integer DEFAU
 RETURNS SETOF text
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._task_log(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
-RETURNS SETOF text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- A page of an attempt's log lines, what sched.task_log and sched.task_log_lines show.
+CREATE FUNCTION sched._log_page(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
+RETURNS TABLE (line_no integer, stream text, line text, logged_at timestamptz)
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     log_day date;
@@ -508,11 +508,19 @@ BEGIN
     END IF;
     log_day := sched._log_day(principal, task_instance_id);
     RETURN QUERY
-        SELECT l.line FROM sched.task_log_line l
-        WHERE l.task_instance_id = _task_log.task_instance_id AND l.day = log_day
+        SELECT l.line_no, l.stream::text, l.line, l.logged_at FROM sched.task_log_line l
+        WHERE l.task_instance_id = _log_page.task_instance_id AND l.day = log_day
         ORDER BY l.line_no
         OFFSET skip_lines LIMIT limit_lines;
 END
 $$;
+COMMENT ON FUNCTION sched._log_page(regrole, bigint, integer, integer) IS
+    'Internal: a page of an attempt''s log lines with their streams, once the principal is allowed to read them.';
+
+CREATE FUNCTION sched._task_log(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
+RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p.line FROM sched._log_page(principal, task_instance_id, skip_lines, limit_lines) p $$;
 COMMENT ON FUNCTION sched.task_log(bigint, integer, integer) IS
     'The output lines (stdout and stderr) of a task attempt, in order; page with skip_lines and limit_lines.';

@@ -150,6 +150,12 @@ DECLARE
     t     timestamptz;
     shown text;
 BEGIN
+    IF lo IS NULL OR hi IS NULL OR hi < lo THEN
+        RAISE EXCEPTION 'to: must not be before from (from %, to %)',
+            CASE WHEN day_form THEN ((lo AT TIME ZONE 'UTC')::date)::text ELSE lo::text END,
+            CASE WHEN day_form THEN ((hi AT TIME ZONE 'UTC')::date)::text ELSE hi::text END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _range_dates.workflow;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow: "%" does not exist', workflow USING ERRCODE = 'undefined_object';
@@ -198,9 +204,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
-        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     RETURN sched._backfill_dates(principal, workflow, sched._range_dates(principal, workflow, "from", "to", false, options), options);
 END
 $$;
@@ -215,9 +218,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
-        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     RETURN sched._backfill_dates(principal, workflow, sched._range_dates(principal, workflow, "from"::timestamp AT TIME ZONE 'UTC',
                                                                          "to"::timestamp AT TIME ZONE 'UTC', true, options), options);
 END
@@ -235,9 +235,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
-        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     RETURN QUERY SELECT * FROM sched._backfill_plan(principal, workflow,
         sched._range_dates(principal, workflow, "from"::timestamp AT TIME ZONE 'UTC', "to"::timestamp AT TIME ZONE 'UTC', true, options),
         options);
@@ -256,9 +253,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF "from" IS NULL OR "to" IS NULL OR "to" < "from" THEN
-        RAISE EXCEPTION 'to: must not be before from (from %, to %)', "from", "to" USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     RETURN QUERY SELECT * FROM sched._backfill_plan(principal, workflow,
         sched._range_dates(principal, workflow, "from", "to", false, options), options);
 END

@@ -10,26 +10,9 @@ LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
 
 CREATE FUNCTION sched._task_log_lines(principal regrole, task_instance_id bigint, skip_lines integer, limit_lines integer)
 RETURNS TABLE (line_no integer, stream text, line text, logged_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    log_day date;
-BEGIN
-    IF skip_lines IS NULL OR skip_lines < 0 THEN
-        RAISE EXCEPTION 'skip_lines: must be 0 or more, got %', skip_lines USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF limit_lines IS NULL OR limit_lines < 1 OR limit_lines > 100000 THEN
-        RAISE EXCEPTION 'limit_lines: must be between 1 and 100000, got %', limit_lines USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    log_day := sched._log_day(principal, task_instance_id);
-    RETURN QUERY
-        SELECT l.line_no, l.stream::text, l.line, l.logged_at FROM sched.task_log_line l
-        WHERE l.task_instance_id = _task_log_lines.task_instance_id AND l.day = log_day
-        ORDER BY l.line_no
-        OFFSET skip_lines LIMIT limit_lines;
-END
-$$;
+AS $$ SELECT * FROM sched._log_page(principal, task_instance_id, skip_lines, limit_lines) $$;
 COMMENT ON FUNCTION sched.task_log_lines(bigint, integer, integer) IS
     'The output lines of a task attempt in the order the worker read them, each with its stream: out (stdout) or err (stderr, and the worker''s own lines about the attempt); page with skip_lines and limit_lines as with sched.task_log.';
 

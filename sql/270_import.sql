@@ -1,5 +1,5 @@
 -- Import from DolphinScheduler: its workflow export (3.2 or 3.3+ JSON) converted by sched-core
--- (core/src/dolphinscheduler.rs) into specs and schedules, which are created here with the
+-- (core/src/dolphinscheduler/) into specs and schedules, which are created here with the
 -- same internal functions as create_workflow and schedule, in one transaction.
 
 COMMENT ON FUNCTION sched._dolphinscheduler_convert(jsonb, jsonb) IS

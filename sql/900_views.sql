@@ -167,6 +167,31 @@ COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';
 COMMENT ON COLUMN sched.task_instances.duration IS 'ended_at - started_at.';
 COMMENT ON COLUMN sched.task_instances.late_exit_code IS 'For a failed-over attempt (need_fault_tolerance) whose worker finished it after all and reported it late: the exit code it reported. NULL otherwise.';
 
+-- A security barrier, so that a reader's own conditions on the lines run only on the lines
+-- of attempts it may see.
+CREATE VIEW sched.task_logs WITH (security_barrier) AS
+SELECT l.task_instance_id,
+       ti.workflow_instance_id,
+       ti.workflow,
+       ti.task,
+       ti.attempt,
+       l.line_no,
+       l.stream::text AS stream,
+       l.line,
+       l.logged_at
+FROM sched.task_log_line l
+JOIN sched.task_instances ti ON ti.id = l.task_instance_id;
+COMMENT ON VIEW sched.task_logs IS 'Task output, a row per line, of the attempts you may see (sched.task_log and sched.task_log_lines page one attempt''s). Filter on task_instance_id or workflow_instance_id.';
+COMMENT ON COLUMN sched.task_logs.task_instance_id IS 'The attempt (sched.task_instances.id).';
+COMMENT ON COLUMN sched.task_logs.workflow_instance_id IS 'Its workflow instance.';
+COMMENT ON COLUMN sched.task_logs.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.task_logs.task IS 'Task name.';
+COMMENT ON COLUMN sched.task_logs.attempt IS 'Attempt number of the task.';
+COMMENT ON COLUMN sched.task_logs.line_no IS 'Line number in the attempt''s output, from 1, in the order the worker read the lines.';
+COMMENT ON COLUMN sched.task_logs.stream IS 'out (stdout; a SQL task''s statement lines; a logic task''s decisions) or err (stderr, and the worker''s own lines about the attempt).';
+COMMENT ON COLUMN sched.task_logs.line IS 'The line, without its line break.';
+COMMENT ON COLUMN sched.task_logs.logged_at IS 'When the database stored it.';
+
 CREATE VIEW sched.task_results WITH (security_barrier) AS
 SELECT r.task_instance_id,
        r.workflow_instance_id,

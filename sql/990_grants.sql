@@ -82,7 +82,7 @@ TO sched_user, sched_admin;
 
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 
-GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.workers,
+GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.task_logs, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params

@@ -5,7 +5,7 @@
 //! `make test` does both. `SCHED_WORKER_BIN` and `SCHED_PG_BIN` override the locations.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -199,6 +199,30 @@ impl Cluster {
     /// Starts the server (again, after `stop_server`).
     pub fn start_server(&self) {
         start_server_in(&self.dir, &self.env);
+    }
+
+    /// Runs the `sched` command line as `user` against this cluster.
+    pub fn sched(&self, user: &str, args: &[&str]) -> Output {
+        Command::new(sched_bin())
+            .arg("--database-url")
+            .arg(self.conn_string(user))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sched (make install builds it)")
+    }
+
+    /// Runs `sched` and expects this exit code; returns its stdout.
+    pub fn sched_expect(&self, user: &str, args: &[&str], code: i32) -> String {
+        let out = self.sched(user, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "sched {args:?}\nstdout: {}\nstderr: {}",
+            lossy(&out.stdout),
+            lossy(&out.stderr)
+        );
+        lossy(&out.stdout)
     }
 
     pub fn server_log(&self) -> String {
@@ -771,4 +795,70 @@ pub fn connect_with_password(cluster: &Cluster, user: &str, password: &str) -> C
         postgres::NoTls,
     )
     .unwrap_or_else(|e| panic!("connect as {user} with a password: {e}"))
+}
+
+/// Output bytes as text, invalid UTF-8 replaced.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// aiosmtpd, storing what it receives in a maildir; its handler adds X-RcptTo.
+pub struct Smtp {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Smtp {
+    pub fn start(dir: &Path) -> Smtp {
+        let venv = std::env::var("SCHED_SMTP_VENV").unwrap_or_else(|_| "/opt/sched-smtp".into());
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new(format!("{venv}/bin/python"))
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (scripts/setup.sh installs it)");
+        wait_for(Duration::from_secs(30), "aiosmtpd to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Smtp {
+            port,
+            maildir,
+            child,
+        }
+    }
+
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+    }
+
+    pub fn wait_messages(&self, n: usize) -> Vec<Vec<u8>> {
+        wait_for(Duration::from_secs(60), &format!("{n} emails"), || {
+            let m = self.messages();
+            (m.len() >= n).then_some(m)
+        })
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

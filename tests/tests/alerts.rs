@@ -4,74 +4,12 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sched_tests::*;
 use serde_json::{Value, json};
-
-/// aiosmtpd, storing what it receives in a maildir; its handler adds X-RcptTo.
-struct Smtp {
-    port: u16,
-    maildir: PathBuf,
-    child: Child,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Smtp {
-    fn start(dir: &Path) -> Smtp {
-        let venv = std::env::var("SCHED_SMTP_VENV").unwrap_or_else(|_| "/opt/sched-smtp".into());
-        let port = free_port();
-        let maildir = dir.join("maildir");
-        let child = Command::new(format!("{venv}/bin/python"))
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd (scripts/setup.sh installs it)");
-        wait_for(Duration::from_secs(30), "aiosmtpd to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Smtp {
-            port,
-            maildir,
-            child,
-        }
-    }
-
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
-    }
-
-    fn wait_messages(&self, n: usize) -> Vec<Vec<u8>> {
-        wait_for(Duration::from_secs(60), &format!("{n} emails"), || {
-            let m = self.messages();
-            (m.len() >= n).then_some(m)
-        })
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Request {

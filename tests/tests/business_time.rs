@@ -4,12 +4,20 @@
 //! backfill, the start or the workflow, never in the session's or the server's; backfill dry
 //! runs; the NOTICE of a start no live worker serves.
 
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sched_tests::*;
 use serde_json::{Value, json};
+
+/// A connection that keeps the NOTICEs it receives.
+fn noticing(cluster: &Cluster) -> (Client, Arc<Mutex<Vec<String>>>) {
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = notices.clone();
+    let mut config: postgres::Config = cluster.conn_string("postgres").parse().unwrap();
+    config.notice_callback(move |n| seen.lock().unwrap().push(n.message().to_owned()));
+    (config.connect(postgres::NoTls).unwrap(), notices)
+}
 
 /// Globals that show every business value an instance was created with.
 fn spec(name: &str, extra: Value) -> String {
@@ -177,32 +185,30 @@ fn fires_backfills_and_manual_starts_compute_business_dates_in_the_schedules_zon
     .unwrap();
     let spring = parallel_backfill(&mut db, "new_york", "2024-03-09", "2024-03-11", json!({}));
     let autumn = parallel_backfill(&mut db, "new_york", "2024-11-02", "2024-11-04", json!({}));
-    assert_eq!(
-        backfilled(&mut db, spring),
-        vec![
-            row(
-                "2024-03-09 06:30",
-                "America/New_York",
-                "20240308",
-                "20240309",
-                "2024-03-08"
-            ),
-            row(
-                "2024-03-10 06:30",
-                "America/New_York",
-                "20240309",
-                "20240310",
-                "2024-03-09"
-            ),
-            row(
-                "2024-03-11 05:30",
-                "America/New_York",
-                "20240310",
-                "20240311",
-                "2024-03-10"
-            ),
-        ]
-    );
+    let spring_days = vec![
+        row(
+            "2024-03-09 06:30",
+            "America/New_York",
+            "20240308",
+            "20240309",
+            "2024-03-08",
+        ),
+        row(
+            "2024-03-10 06:30",
+            "America/New_York",
+            "20240309",
+            "20240310",
+            "2024-03-09",
+        ),
+        row(
+            "2024-03-11 05:30",
+            "America/New_York",
+            "20240310",
+            "20240311",
+            "2024-03-10",
+        ),
+    ];
+    assert_eq!(backfilled(&mut db, spring), spring_days);
     assert_eq!(
         backfilled(&mut db, autumn),
         vec![
@@ -229,6 +235,43 @@ fn fires_backfills_and_manual_starts_compute_business_dates_in_the_schedules_zon
             ),
         ],
         "the repeated 01:30 fires once"
+    );
+    // Its fires across the spring-forward, the clock set back to them.
+    let new_york: i64 = db
+        .query_one(
+            "SELECT id FROM sched.schedules WHERE workflow = 'new_york'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    db.batch_execute(&format!(
+        "UPDATE sched.schedule SET next_fire_at = '2024-03-09 06:30+00', end_at = '2024-03-11 06:00+00'
+         WHERE id = {new_york};
+         SELECT sched._wake_master();"
+    ))
+    .unwrap();
+    let fires: Vec<i64> = wait_for(Duration::from_secs(60), "three fires", || {
+        let ids: Vec<i64> = db
+            .query(
+                "SELECT id FROM sched.workflow_instance WHERE schedule_id = $1 ORDER BY schedule_time",
+                &[&new_york],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (ids.len() == 3).then_some(ids)
+    });
+    let fired: Vec<(String, String, String, String, String)> = fires
+        .iter()
+        .map(|id| {
+            let (t, zone, biz, cur, _, dt, _) = values(&mut db, *id);
+            (t, zone, biz, cur, dt)
+        })
+        .collect();
+    assert_eq!(
+        fired, spring_days,
+        "the fires run as the backfill of their days did"
     );
 
     // No schedule: midnights of UTC, or of options.timezone.
@@ -421,11 +464,7 @@ fn a_backfill_dry_run_lists_its_dates_and_starts_nothing() {
         "newest first, as DolphinScheduler's complement runs by default"
     );
 
-    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = notices.clone();
-    let mut config: postgres::Config = cluster.conn_string("postgres").parse().unwrap();
-    config.notice_callback(move |n| seen.lock().unwrap().push(n.message().to_owned()));
-    let mut noticed = config.connect(postgres::NoTls).unwrap();
+    let (mut noticed, notices) = noticing(&cluster);
     let id: Option<i64> = noticed
         .query_one(
             "SELECT sched.backfill('nightly', date '2024-03-01', date '2024-03-03', '{\"dry_run\": true, \"order\": \"asc\"}')",
@@ -459,10 +498,9 @@ fn a_backfill_dry_run_lists_its_dates_and_starts_nothing() {
     );
 
     // The CLI's --dry-run and --timezone.
-    let out = Command::new(sched_bin())
-        .arg("--database-url")
-        .arg(cluster.conn_string("postgres"))
-        .args([
+    let text = cluster.sched_expect(
+        "postgres",
+        &[
             "backfill",
             "nightly",
             "--from",
@@ -472,15 +510,8 @@ fn a_backfill_dry_run_lists_its_dates_and_starts_nothing() {
             "--dry-run",
             "--timezone",
             "America/New_York",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        0,
     );
     // Two New York days hold the 04:00 Shanghai fires of 2024-03-01 15:00 and 2024-03-02 15:00 local.
     assert!(
@@ -516,11 +547,7 @@ fn a_start_no_live_worker_serves_says_so_naming_the_group() {
             {"name": "c", "type": "sql", "sql": "SELECT 1"}]})
         .to_string(),
     );
-    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = notices.clone();
-    let mut config: postgres::Config = cluster.conn_string("postgres").parse().unwrap();
-    config.notice_callback(move |n| seen.lock().unwrap().push(n.message().to_owned()));
-    let mut noticed = config.connect(postgres::NoTls).unwrap();
+    let (mut noticed, notices) = noticing(&cluster);
     let first: i64 = noticed
         .query_one("SELECT sched.start_workflow('grouped')", &[])
         .unwrap()
@@ -558,14 +585,7 @@ fn a_start_no_live_worker_serves_says_so_naming_the_group() {
         (!rows.is_empty()).then_some(rows)
     });
     assert_eq!(unserved, vec!["etl-hosts".to_owned()]);
-    let status = Command::new(sched_bin())
-        .arg("--database-url")
-        .arg(cluster.conn_string("postgres"))
-        .args(["status", &second.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&status.stdout);
+    let text = cluster.sched_expect("postgres", &["status", &second.to_string()], 0);
     assert!(
         text.contains("warning: no live worker serves worker group \"etl-hosts\"; its queued tasks wait until one does"),
         "{text}"

@@ -2,38 +2,11 @@
 //! workers: start and wait (a progress bar under a pseudo-terminal, lines otherwise), status,
 //! logs, listings, run control, backfill, graphs through Graphviz, and apply/export.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sched_tests::*;
 use serde_json::{Value, json};
-
-fn sched(cluster: &Cluster, user: &str, args: &[&str]) -> Output {
-    Command::new(sched_bin())
-        .arg("--database-url")
-        .arg(cluster.conn_string(user))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sched (make install builds it)")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs sched and expects this exit code; returns stdout.
-fn expect(cluster: &Cluster, user: &str, args: &[&str], code: i32) -> String {
-    let out = sched(cluster, user, args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "sched {args:?}\nstdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 #[test]
 fn graphs_are_dot_and_mermaid_that_graphviz_renders() {
@@ -105,22 +78,12 @@ fn graphs_are_dot_and_mermaid_that_graphviz_renders() {
     assert!(err.contains("permission denied"), "{err}");
 
     // The CLI: svg through Graphviz, and an instance's picture.
-    let svg = expect(
-        &cluster,
-        "postgres",
-        &["graph", "shape", "--format", "svg"],
-        0,
-    );
+    let svg = cluster.sched_expect("postgres", &["graph", "shape", "--format", "svg"], 0);
     assert!(
         svg.contains("<svg") && svg.contains(">report</text>"),
         "{svg}"
     );
-    let dot = expect(
-        &cluster,
-        "postgres",
-        &["graph", "--instance", &id.to_string()],
-        0,
-    );
+    let dot = cluster.sched_expect("postgres", &["graph", "--instance", &id.to_string()], 0);
     assert!(dot.contains("succeeded"), "{dot}");
 }
 
@@ -140,7 +103,7 @@ fn render_svg(dot: &str) -> String {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "dot -Tsvg failed on:\n{dot}");
-    text(&out.stdout)
+    lossy(&out.stdout)
 }
 
 #[test]
@@ -167,14 +130,10 @@ fn start_wait_status_logs_and_run_control() {
     let _worker = cluster.worker("w1", &["--slots", "4"]);
 
     // Not a terminal: progress is a line per change on stderr, the final state on stdout.
-    let out = sched(
-        &cluster,
-        "postgres",
-        &["start", "ok", "--param", "x=41", "--wait"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "succeeded\n");
-    let progress = text(&out.stderr);
+    let out = cluster.sched("postgres", &["start", "ok", "--param", "x=41", "--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
+    assert_eq!(lossy(&out.stdout), "succeeded\n");
+    let progress = lossy(&out.stderr);
     assert!(progress.contains("2/2 tasks done"), "{progress}");
     let id: i64 = db
         .query_one(
@@ -184,15 +143,14 @@ fn start_wait_status_logs_and_run_control() {
         .unwrap()
         .get(0);
 
-    let status = expect(&cluster, "postgres", &["status", &id.to_string()], 0);
+    let status = cluster.sched_expect("postgres", &["status", &id.to_string()], 0);
     let first = status.find("first").unwrap();
     let second = status.find("second").unwrap();
     assert!(
         status.starts_with(&format!("ok #{id}: succeeded\n")) && first < second,
         "{status}"
     );
-    let json_status: Value = serde_json::from_str(&expect(
-        &cluster,
+    let json_status: Value = serde_json::from_str(&cluster.sched_expect(
         "postgres",
         &["--json", "status", &id.to_string()],
         0,
@@ -204,10 +162,12 @@ fn start_wait_status_logs_and_run_control() {
         .as_i64()
         .unwrap()
         .to_string();
-    assert_eq!(expect(&cluster, "postgres", &["logs", &ti], 0), "x is 41\n");
+    assert_eq!(
+        cluster.sched_expect("postgres", &["logs", &ti], 0),
+        "x is 41\n"
+    );
     let file = cluster.dir.join("first.log");
-    expect(
-        &cluster,
+    cluster.sched_expect(
         "postgres",
         &["logs", &ti, "--output", file.to_str().unwrap()],
         0,
@@ -216,7 +176,7 @@ fn start_wait_status_logs_and_run_control() {
 
     // A failure exits 1; a database error exits 2 and reads like psql, not like the driver.
     assert_eq!(
-        expect(&cluster, "postgres", &["start", "bad", "--wait"], 1),
+        cluster.sched_expect("postgres", &["start", "bad", "--wait"], 1),
         "failed\n"
     );
     let bad: i64 = db
@@ -226,9 +186,9 @@ fn start_wait_status_logs_and_run_control() {
         )
         .unwrap()
         .get(0);
-    expect(&cluster, "postgres", &["recover", &bad.to_string()], 0);
+    cluster.sched_expect("postgres", &["recover", &bad.to_string()], 0);
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &bad.to_string()], 1),
+        cluster.sched_expect("postgres", &["wait", &bad.to_string()], 1),
         "failed\n"
     );
     let attempts: i64 = db
@@ -239,25 +199,22 @@ fn start_wait_status_logs_and_run_control() {
         .unwrap()
         .get(0);
     assert_eq!(attempts, 2, "recover ran the failed task again");
-    let out = sched(&cluster, "postgres", &["start", "nope"]);
+    let out = cluster.sched("postgres", &["start", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out.stderr),
+        lossy(&out.stderr),
         "sched: workflow \"nope\" does not exist\n"
     );
-    let out = sched(
-        &cluster,
-        "postgres",
-        &["start", "ok", "--option", "priority=urgent"],
-    );
+    let out = cluster.sched("postgres", &["start", "ok", "--option", "priority=urgent"]);
     assert!(
-        text(&out.stderr).contains("options.priority: \"urgent\""),
+        lossy(&out.stderr).contains("options.priority: \"urgent\""),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 
     // Follow a running task's log to its end.
-    let slow: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
+    let slow: i64 = cluster
+        .sched_expect("postgres", &["start", "slow"], 0)
         .trim()
         .parse()
         .unwrap();
@@ -281,51 +238,51 @@ fn start_wait_status_logs_and_run_control() {
     });
     std::fs::write(&gate, "").unwrap();
     let followed = follower.wait_with_output().unwrap();
-    assert_eq!(text(&followed.stdout), "one\ntwo\n");
+    assert_eq!(lossy(&followed.stdout), "one\ntwo\n");
     assert_eq!(wait(&mut db, slow, 60), "succeeded");
 
     // Run control and listings. Waiting past --timeout exits 4 with the state so far.
     std::fs::remove_file(&gate).unwrap();
-    let paused: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
+    let paused: i64 = cluster
+        .sched_expect("postgres", &["start", "slow"], 0)
         .trim()
         .parse()
         .unwrap();
     wait_running(&mut db, paused, 1);
     assert_eq!(
-        expect(
-            &cluster,
+        cluster.sched_expect(
             "postgres",
             &["wait", &paused.to_string(), "--timeout", "1"],
             4
         ),
         "running\n"
     );
-    expect(&cluster, "postgres", &["pause", &paused.to_string()], 0);
+    cluster.sched_expect("postgres", &["pause", &paused.to_string()], 0);
     std::fs::write(&gate, "").unwrap();
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &paused.to_string()], 3),
+        cluster.sched_expect("postgres", &["wait", &paused.to_string()], 3),
         "paused\n"
     );
     std::fs::remove_file(&gate).unwrap();
-    expect(&cluster, "postgres", &["resume", &paused.to_string()], 0);
+    cluster.sched_expect("postgres", &["resume", &paused.to_string()], 0);
     std::fs::write(&gate, "").unwrap();
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &paused.to_string()], 0),
+        cluster.sched_expect("postgres", &["wait", &paused.to_string()], 0),
         "succeeded\n"
     );
     std::fs::remove_file(&gate).unwrap();
-    let slow: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
+    let slow: i64 = cluster
+        .sched_expect("postgres", &["start", "slow"], 0)
         .trim()
         .parse()
         .unwrap();
     wait_running(&mut db, slow, 1);
-    expect(&cluster, "postgres", &["stop", &slow.to_string()], 0);
+    cluster.sched_expect("postgres", &["stop", &slow.to_string()], 0);
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &slow.to_string()], 3),
+        cluster.sched_expect("postgres", &["wait", &slow.to_string()], 3),
         "stopped\n"
     );
-    let listed = expect(
-        &cluster,
+    let listed = cluster.sched_expect(
         "postgres",
         &["ls", "instances", "--state", "stopped", "--since", "1 hour"],
         0,
@@ -339,8 +296,7 @@ fn start_wait_status_logs_and_run_control() {
         "{listed}"
     );
     assert_eq!(listed.lines().count(), 3, "{listed}");
-    let listed: Value = serde_json::from_str(&expect(
-        &cluster,
+    let listed: Value = serde_json::from_str(&cluster.sched_expect(
         "postgres",
         &["--json", "ls", "instances", "--workflow", "ok"],
         0,
@@ -353,11 +309,19 @@ fn start_wait_status_logs_and_run_control() {
             .iter()
             .all(|i| i["workflow"] == "ok")
     );
-    assert!(expect(&cluster, "postgres", &["ls", "workflows"], 0).contains("slow"));
-    assert!(expect(&cluster, "postgres", &["ls", "workers"], 0).contains("w1"));
-    expect(&cluster, "postgres", &["rerun", &id.to_string()], 0);
+    assert!(
+        cluster
+            .sched_expect("postgres", &["ls", "workflows"], 0)
+            .contains("slow")
+    );
+    assert!(
+        cluster
+            .sched_expect("postgres", &["ls", "workers"], 0)
+            .contains("w1")
+    );
+    cluster.sched_expect("postgres", &["rerun", &id.to_string()], 0);
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &id.to_string()], 0),
+        cluster.sched_expect("postgres", &["wait", &id.to_string()], 0),
         "succeeded\n"
     );
     let runs: i32 = db
@@ -368,7 +332,8 @@ fn start_wait_status_logs_and_run_control() {
         .unwrap()
         .get(0);
     assert_eq!(runs, 2);
-    let killed: i64 = expect(&cluster, "postgres", &["start", "slow"], 0)
+    let killed: i64 = cluster
+        .sched_expect("postgres", &["start", "slow"], 0)
         .trim()
         .parse()
         .unwrap();
@@ -380,9 +345,9 @@ fn start_wait_status_logs_and_run_control() {
         )
         .unwrap()
         .get(0);
-    expect(&cluster, "postgres", &["kill", &ti.to_string()], 0);
+    cluster.sched_expect("postgres", &["kill", &ti.to_string()], 0);
     assert_eq!(
-        expect(&cluster, "postgres", &["wait", &killed.to_string()], 1),
+        cluster.sched_expect("postgres", &["wait", &killed.to_string()], 1),
         "failed\n"
     );
 }
@@ -435,7 +400,7 @@ fn progress_is_a_bar_under_a_terminal() {
         Duration::from_secs(30),
         "the bar at 1/2 with the running task",
         || {
-            let seen = text(&screen.lock().unwrap());
+            let seen = lossy(&screen.lock().unwrap());
             (seen.contains("1/2 tasks") && seen.contains("running: held")).then_some(())
         },
     );
@@ -443,7 +408,7 @@ fn progress_is_a_bar_under_a_terminal() {
     let status = child.wait().unwrap();
     reader.join().unwrap();
     assert_eq!(status.code(), Some(0));
-    let screen = text(&screen.lock().unwrap());
+    let screen = lossy(&screen.lock().unwrap());
     assert!(screen.contains("gated #"), "{screen:?}");
     assert!(screen.contains("2/2 tasks"), "{screen:?}");
     assert!(
@@ -466,8 +431,7 @@ fn backfill_waits_over_its_dates() {
         r#"{"name": "daily", "tasks": [{"name": "a", "type": "shell", "script": "echo ${system.biz.date}"}]}"#,
     );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
-    let out = sched(
-        &cluster,
+    let out = cluster.sched(
         "postgres",
         &[
             "backfill",
@@ -481,15 +445,14 @@ fn backfill_waits_over_its_dates() {
             "--wait",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "succeeded\n");
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
+    assert_eq!(lossy(&out.stdout), "succeeded\n");
     assert!(
-        text(&out.stderr).contains("3/3 dates done"),
+        lossy(&out.stderr).contains("3/3 dates done"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
-    let id = expect(
-        &cluster,
+    let id = cluster.sched_expect(
         "postgres",
         &["backfill", "daily", "--dates", "2024-04-01,2024-04-05"],
         0,
@@ -502,12 +465,7 @@ fn backfill_waits_over_its_dates() {
         .unwrap()
         .get(0);
     assert_eq!(dates, 2);
-    let listed = expect(
-        &cluster,
-        "postgres",
-        &["ls", "backfills", "--workflow", "daily"],
-        0,
-    );
+    let listed = cluster.sched_expect("postgres", &["ls", "backfills", "--workflow", "daily"], 0);
     assert_eq!(listed.lines().count(), 4, "{listed}");
 }
 
@@ -550,7 +508,7 @@ fn apply_and_export_keep_workflows_as_code() {
         .collect()
     };
 
-    let dry = expect(&cluster, "alice", &["apply", "--dry-run", path], 0);
+    let dry = cluster.sched_expect("alice", &["apply", "--dry-run", path], 0);
     assert!(
         dry.contains("etl: created") && dry.contains("+name: etl") && dry.contains("(dry run"),
         "{dry}"
@@ -558,13 +516,13 @@ fn apply_and_export_keep_workflows_as_code() {
     assert!(dry.contains("+ schedule 0 0 2 * * ?"), "{dry}");
     assert_eq!(versions(&mut db), [("bobs".to_owned(), 1)]);
 
-    let applied = expect(&cluster, "alice", &["apply", path], 0);
+    let applied = cluster.sched_expect("alice", &["apply", path], 0);
     assert!(
         applied.contains("etl: created") && applied.contains("other: created"),
         "{applied}"
     );
     assert_eq!(
-        expect(&cluster, "alice", &["apply", path], 0),
+        cluster.sched_expect("alice", &["apply", path], 0),
         "no changes\n"
     );
     assert_eq!(
@@ -589,7 +547,7 @@ fn apply_and_export_keep_workflows_as_code() {
          schedules:\n  - cron: \"0 30 2 * * ?\"\n    timezone: Asia/Shanghai\n    priority: high\n",
     )
     .unwrap();
-    let changed = expect(&cluster, "alice", &["apply", path], 0);
+    let changed = cluster.sched_expect("alice", &["apply", path], 0);
     assert!(
         changed.contains("etl: changed") && changed.contains("+  name: load"),
         "{changed}"
@@ -601,14 +559,14 @@ fn apply_and_export_keep_workflows_as_code() {
     assert_eq!(versions(&mut db)[1], ("etl".to_owned(), 2));
 
     // Export then apply changes nothing.
-    let exported = expect(&cluster, "alice", &["export", "etl"], 0);
+    let exported = cluster.sched_expect("alice", &["export", "etl"], 0);
     assert!(
         exported.contains("schedules:") && exported.contains("Asia/Shanghai"),
         "{exported}"
     );
     std::fs::write(&etl, &exported).unwrap();
     assert_eq!(
-        expect(&cluster, "alice", &["apply", path], 0),
+        cluster.sched_expect("alice", &["apply", path], 0),
         "no changes\n"
     );
 
@@ -618,9 +576,9 @@ fn apply_and_export_keep_workflows_as_code() {
         "name: zbad\ntasks:\n  - name: a\n    type: shel\n",
     )
     .unwrap();
-    let out = sched(&cluster, "alice", &["apply", path]);
+    let out = cluster.sched("alice", &["apply", path]);
     assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let err = lossy(&out.stderr);
     assert!(
         err.contains("zbad.yaml") && err.contains("tasks[0].type"),
         "{err}"
@@ -629,7 +587,7 @@ fn apply_and_export_keep_workflows_as_code() {
 
     // Prune drops alice's workflows no file defines, never bob's.
     std::fs::remove_file(dir.join("other.json")).unwrap();
-    let pruned = expect(&cluster, "alice", &["apply", "--prune", path], 0);
+    let pruned = cluster.sched_expect("alice", &["apply", "--prune", path], 0);
     assert!(pruned.contains("other: dropped"), "{pruned}");
     assert_eq!(
         versions(&mut db),

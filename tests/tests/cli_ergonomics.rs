@@ -4,39 +4,12 @@
 //! without defaults, and connection errors that name the server.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sched_tests::*;
 use serde_json::json;
-
-fn sched(cluster: &Cluster, user: &str, args: &[&str]) -> Output {
-    Command::new(sched_bin())
-        .arg("--database-url")
-        .arg(cluster.conn_string(user))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sched (make install builds it)")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs sched and expects this exit code; returns stdout.
-fn expect(cluster: &Cluster, user: &str, args: &[&str], code: i32) -> String {
-    let out = sched(cluster, user, args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "sched {args:?}\nstdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// A workflow of one task that prints `one`, waits for `gate` to exist, prints `two`.
 fn define_gated(db: &mut Client, name: &str, gate: &std::path::Path) {
@@ -49,7 +22,8 @@ fn define_gated(db: &mut Client, name: &str, gate: &std::path::Path) {
 }
 
 fn started(cluster: &Cluster, name: &str) -> i64 {
-    expect(cluster, "postgres", &["start", name], 0)
+    cluster
+        .sched_expect("postgres", &["start", name], 0)
         .trim()
         .parse()
         .unwrap()
@@ -83,9 +57,9 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
 
     // Progress lines (not a terminal) never go backwards, though the retry puts a failed
     // task back to waiting.
-    let out = sched(&cluster, "postgres", &["start", "retried", "--wait"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let progress = text(&out.stderr);
+    let out = cluster.sched("postgres", &["start", "retried", "--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
+    let progress = lossy(&out.stderr);
     let counts: Vec<u64> = progress
         .lines()
         .filter_map(|l| l.split_once(": ")?.1.split_once('/')?.0.parse().ok())
@@ -105,7 +79,7 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
 
     // `logs INSTANCE TASK` is the latest attempt; the attempt id still works.
     assert_eq!(
-        expect(&cluster, "postgres", &["logs", &ids, "flaky"], 0),
+        cluster.sched_expect("postgres", &["logs", &ids, "flaky"], 0),
         "second try\n"
     );
     let first_attempt: i64 = db
@@ -116,18 +90,13 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
         .unwrap()
         .get(0);
     assert_eq!(
-        expect(
-            &cluster,
-            "postgres",
-            &["logs", &first_attempt.to_string()],
-            0
-        ),
+        cluster.sched_expect("postgres", &["logs", &first_attempt.to_string()], 0),
         "first try\n"
     );
-    let out = sched(&cluster, "postgres", &["logs", &ids, "nope"]);
+    let out = cluster.sched("postgres", &["logs", &ids, "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out.stderr),
+        lossy(&out.stderr),
         format!("sched: instance {id} has no task \"nope\"; its tasks: first, flaky\n")
     );
 
@@ -151,10 +120,10 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
     });
     std::fs::write(&gate, "").unwrap();
     assert_eq!(
-        text(&running.wait_with_output().unwrap().stdout),
+        lossy(&running.wait_with_output().unwrap().stdout),
         "one\ntwo\n"
     );
-    assert_eq!(text(&later.wait_with_output().unwrap().stdout), "after\n");
+    assert_eq!(lossy(&later.wait_with_output().unwrap().stdout), "after\n");
     assert_eq!(wait(&mut db, chain, 60), "succeeded");
     std::fs::remove_file(&gate).unwrap();
 
@@ -163,13 +132,16 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
     let p = paused.to_string();
     wait_running(&mut db, paused, 1);
     assert_eq!(
-        expect(&cluster, "postgres", &["pause", &p], 0),
+        cluster.sched_expect("postgres", &["pause", &p], 0),
         format!("instance {paused}: pause requested (was running, now ready_pause)\n")
     );
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(expect(&cluster, "postgres", &["wait", &p], 3), "paused\n");
+    assert_eq!(
+        cluster.sched_expect("postgres", &["wait", &p], 3),
+        "paused\n"
+    );
     std::fs::remove_file(&gate).unwrap();
-    let resumed = expect(&cluster, "postgres", &["resume", &p], 0);
+    let resumed = cluster.sched_expect("postgres", &["resume", &p], 0);
     assert!(
         resumed.starts_with(&format!("instance {paused}: resumed (was paused")),
         "{resumed}"
@@ -181,13 +153,13 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
     wait_running(&mut db, killed, 1);
     let attempt = running_attempt(&mut db, killed);
     assert_eq!(
-        expect(&cluster, "postgres", &["kill", &attempt.to_string()], 0),
+        cluster.sched_expect("postgres", &["kill", &attempt.to_string()], 0),
         format!(
             "attempt {attempt} (task \"waits\" of instance {killed}): kill requested (was running)\n"
         )
     );
     assert_eq!(wait(&mut db, killed, 60), "failed");
-    let recovered = expect(&cluster, "postgres", &["recover", &killed.to_string()], 0);
+    let recovered = cluster.sched_expect("postgres", &["recover", &killed.to_string()], 0);
     assert!(
         recovered.starts_with(&format!(
             "instance {killed}: recovering its failed and killed tasks (was failed, now "
@@ -196,22 +168,22 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
     );
     wait_running(&mut db, killed, 1);
     assert_eq!(
-        expect(&cluster, "postgres", &["stop", &killed.to_string()], 0),
+        cluster.sched_expect("postgres", &["stop", &killed.to_string()], 0),
         format!("instance {killed}: stop requested (was running, now ready_stop)\n")
     );
     assert_eq!(wait(&mut db, killed, 60), "stopped");
-    let rerun = expect(&cluster, "postgres", &["--json", "rerun", &ids], 0);
+    let rerun = cluster.sched_expect("postgres", &["--json", "rerun", &ids], 0);
     let rerun: serde_json::Value = serde_json::from_str(&rerun).unwrap();
     assert_eq!(rerun["was"], "succeeded");
     assert_eq!(rerun["action"], "rerun_workflow");
     // A refused command says why and prints nothing on stdout.
-    let out = sched(&cluster, "postgres", &["stop", &killed.to_string()]);
+    let out = cluster.sched("postgres", &["stop", &killed.to_string()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stdout).is_empty());
+    assert!(lossy(&out.stdout).is_empty());
     assert!(
-        text(&out.stderr).contains("is already stopped"),
+        lossy(&out.stderr).contains("is already stopped"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 }
 
@@ -266,7 +238,7 @@ fn ctrl_c_while_waiting_says_how_to_reattach() {
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr.lock().unwrap());
-    assert_eq!(text(&out.stdout), "running\n");
+    assert_eq!(lossy(&out.stdout), "running\n");
     let said = stderr.lock().unwrap().clone();
     assert!(
         said.contains(&format!(
@@ -302,7 +274,7 @@ fn ctrl_c_while_waiting_says_how_to_reattach() {
     std::fs::write(&gate, "").unwrap();
     for instance in [id, second] {
         assert_eq!(
-            expect(&cluster, "postgres", &["wait", &instance.to_string()], 0),
+            cluster.sched_expect("postgres", &["wait", &instance.to_string()], 0),
             "succeeded\n"
         );
     }
@@ -339,7 +311,7 @@ fn apply_prune_drops_users_before_what_they_use() {
     )
     .unwrap();
     let path = dir.to_str().unwrap();
-    expect(&cluster, "alice", &["apply", path], 0);
+    cluster.sched_expect("alice", &["apply", path], 0);
     let names = |db: &mut Client| -> Vec<String> {
         db.query("SELECT name FROM sched.workflows ORDER BY name", &[])
             .unwrap()
@@ -353,20 +325,14 @@ fn apply_prune_drops_users_before_what_they_use() {
         std::fs::remove_file(dir.join(file)).unwrap();
     }
     // The dry run lists the drops in the order they would run, and drops nothing.
-    let dry = expect(
-        &cluster,
-        "alice",
-        &["apply", "--prune", "--dry-run", path],
-        0,
-    );
+    let dry = cluster.sched_expect("alice", &["apply", "--prune", "--dry-run", path], 0);
     assert_eq!(
         dry,
         "z_parent: dropped\n- workflow z_parent\nm_watcher: dropped\n- workflow m_watcher\n\
          a_child: dropped\n- workflow a_child\n(dry run: nothing was changed)\n"
     );
     assert_eq!(names(&mut db), ["a_child", "keep", "m_watcher", "z_parent"]);
-    let dry: serde_json::Value = serde_json::from_str(&expect(
-        &cluster,
+    let dry: serde_json::Value = serde_json::from_str(&cluster.sched_expect(
         "alice",
         &["--json", "apply", "--prune", "--dry-run", path],
         0,
@@ -375,7 +341,7 @@ fn apply_prune_drops_users_before_what_they_use() {
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["changes"][0]["change"], "dropped");
 
-    let pruned = expect(&cluster, "alice", &["apply", "--prune", path], 0);
+    let pruned = cluster.sched_expect("alice", &["apply", "--prune", path], 0);
     assert!(pruned.contains("a_child: dropped"), "{pruned}");
     assert_eq!(names(&mut db), ["keep"]);
 }
@@ -397,7 +363,7 @@ fn export_leaves_defaults_out_in_a_stable_order() {
     );
     db.batch_execute("SELECT sched.schedule('etl', '0 0 2 * * ?', '{\"timezone\": \"UTC\"}')")
         .unwrap();
-    let exported = expect(&cluster, "postgres", &["export", "etl"], 0);
+    let exported = cluster.sched_expect("postgres", &["export", "etl"], 0);
     assert_eq!(
         exported,
         "name: etl\n\
@@ -408,7 +374,7 @@ fn export_leaves_defaults_out_in_a_stable_order() {
          schedules:\n- cron: 0 0 2 * * ?\n"
     );
     assert_eq!(
-        expect(&cluster, "postgres", &["export", "etl"], 0),
+        cluster.sched_expect("postgres", &["export", "etl"], 0),
         exported
     );
 
@@ -417,7 +383,7 @@ fn export_leaves_defaults_out_in_a_stable_order() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("etl.yaml"), &exported).unwrap();
     assert_eq!(
-        expect(&cluster, "postgres", &["apply", dir.to_str().unwrap()], 0),
+        cluster.sched_expect("postgres", &["apply", dir.to_str().unwrap()], 0),
         "no changes\n"
     );
 }
@@ -425,10 +391,10 @@ fn export_leaves_defaults_out_in_a_stable_order() {
 #[test]
 fn connection_errors_name_the_server_and_the_role() {
     let cluster = Cluster::start(&[]);
-    let out = sched(&cluster, "nobody", &["ls"]);
+    let out = cluster.sched("nobody", &["ls"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        text(&out.stderr),
+        lossy(&out.stderr),
         format!(
             "sched: could not connect to {}:5432 as nobody: role \"nobody\" does not exist\n",
             cluster.dir.display()
@@ -448,7 +414,7 @@ fn connection_errors_name_the_server_and_the_role() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let err = lossy(&out.stderr);
     assert!(
         err.starts_with(&format!(
             "sched: could not connect to {}:5499 as alice: ",

@@ -3,8 +3,6 @@
 //! the schedule functions without pg_sched's insides in their CONTEXT.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use postgres::error::ErrorPosition;
@@ -106,17 +104,40 @@ for i in $(seq 200); do echo "out $i"; echo "err $i" >&2; done
         .map(|r| r.get(0))
         .collect();
     assert_eq!(text, ["one", "two", "three", "four", "five"]);
+    // The view has a row per line with its stream, for the attempts the reader may see.
+    let viewed: Vec<(String, String)> = db
+        .query(
+            "SELECT stream, line FROM sched.task_logs WHERE task_instance_id = $1 ORDER BY line_no LIMIT 3",
+            &[&ti],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        viewed,
+        [
+            ("out".into(), "one".into()),
+            ("err".into(), "two".into()),
+            ("err".into(), "three".into())
+        ]
+    );
+    db.batch_execute("CREATE ROLE outsider LOGIN IN ROLE sched_user")
+        .unwrap();
+    let seen: i64 = cluster
+        .connect_as("outsider")
+        .query_one("SELECT count(*) FROM sched.task_logs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 0, "another role's lines are not shown");
     // `sched logs --streams` marks each line, whole and followed alike.
     for follow in [false, true] {
-        let mut cmd = std::process::Command::new(sched_bin());
-        cmd.arg("--database-url")
-            .arg(cluster.conn_string("postgres"))
-            .args(["logs", &id.to_string(), "both", "--streams"]);
+        let id = id.to_string();
+        let mut args = vec!["logs", &id, "both", "--streams"];
         if follow {
-            cmd.arg("--follow");
+            args.push("--follow");
         }
-        let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
-        let printed = String::from_utf8_lossy(&out.stdout);
+        let printed = cluster.sched_expect("postgres", &args, 0);
         let head: Vec<&str> = printed.lines().take(5).collect();
         assert_eq!(
             head,
@@ -196,64 +217,19 @@ for i in $(seq 200); do echo "out $i"; echo "err $i" >&2; done
     assert!(got[1].2.starts_with("sched-worker: "), "{got:?}");
 }
 
-/// aiosmtpd, storing what it receives in a maildir (as in alerts.rs).
-struct Smtp {
-    port: u16,
-    maildir: PathBuf,
-    child: Child,
-}
-
-impl Smtp {
-    fn start(dir: &Path) -> Smtp {
-        let venv = std::env::var("SCHED_SMTP_VENV").unwrap_or_else(|_| "/opt/sched-smtp".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let maildir = dir.join("maildir");
-        let child = Command::new(format!("{venv}/bin/python"))
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd (scripts/setup.sh installs it)");
-        wait_for(Duration::from_secs(30), "aiosmtpd to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Smtp {
-            port,
-            maildir,
-            child,
-        }
-    }
-
-    /// The X-RcptTo header of every message received.
-    fn recipients(&self) -> Vec<String> {
-        std::fs::read_dir(self.maildir.join("new"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_else(|_| Vec::new())
-            .iter()
-            .filter_map(|f| std::fs::read(f).ok())
-            .map(|mail| {
-                use mailparse::MailHeaderMap;
-                let parsed = mailparse::parse_mail(&mail).unwrap();
-                parsed
-                    .headers
-                    .get_first_value("X-RcptTo")
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The X-RcptTo header of every message the server received.
+fn recipients(smtp: &Smtp) -> Vec<String> {
+    smtp.messages()
+        .iter()
+        .map(|mail| {
+            use mailparse::MailHeaderMap;
+            let parsed = mailparse::parse_mail(mail).unwrap();
+            parsed
+                .headers
+                .get_first_value("X-RcptTo")
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[test]
@@ -297,7 +273,7 @@ fn an_email_alert_names_its_recipients_to_the_groups_owner_only() {
         ],
     );
     let mut received = wait_for(Duration::from_secs(60), "two emails", || {
-        let r = smtp.recipients();
+        let r = recipients(&smtp);
         (r.len() >= 2).then_some(r)
     });
     received.sort();

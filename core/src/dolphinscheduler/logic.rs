@@ -13,6 +13,46 @@ fn relation(obj: &Map<String, Value>, path: &str) -> Result<Option<String>, Spec
     Ok(keyword(obj, "relation", path, &["AND", "OR"])?.map(|r| r.to_ascii_lowercase()))
 }
 
+/// A task's `dependence`, where 3.2 and later nest it; older files had its fields flat.
+fn dependence<'a>(
+    tp: &'a Map<String, Value>,
+    path: &str,
+) -> Result<(&'a Map<String, Value>, String), SpecError> {
+    let dpath = format!("{path}.dependence");
+    let dep = match tp.get("dependence") {
+        Some(d) => object(d, &dpath)?,
+        None => tp,
+    };
+    Ok((dep, dpath))
+}
+
+/// `dependTaskList` as our groups of items, each with its relation, and the relation between
+/// the groups: `item` converts one `dependItemList` entry, or leaves it out with None.
+fn dependence_groups(
+    dep: &Map<String, Value>,
+    dpath: &str,
+    mut item: impl FnMut(&Map<String, Value>, &str) -> Result<Option<Value>, SpecError>,
+) -> Result<(Vec<Value>, Option<String>), SpecError> {
+    let mut groups = Vec::new();
+    for (g, group) in list(dep, "dependTaskList", dpath)?.iter().enumerate() {
+        let gpath = format!("{dpath}.dependTaskList[{g}]");
+        let group = object(group, &gpath)?;
+        let mut items = Vec::new();
+        for (k, entry) in list(group, "dependItemList", &gpath)?.iter().enumerate() {
+            let ipath = format!("{gpath}.dependItemList[{k}]");
+            if let Some(ours) = item(object(entry, &ipath)?, &ipath)? {
+                items.push(ours);
+            }
+        }
+        let mut ours = json!({"items": items});
+        if let Some(r) = relation(group, &gpath)? {
+            ours["relation"] = r.into();
+        }
+        groups.push(ours);
+    }
+    Ok((groups, relation(dep, dpath)?))
+}
+
 pub(super) fn dependent_task(
     tp: &Map<String, Value>,
     path: &str,
@@ -21,66 +61,50 @@ pub(super) fn dependent_task(
     refs: &mut HashSet<usize>,
     out: &mut Map<String, Value>,
 ) -> Result<(), SpecError> {
-    // 3.2 and later nest the settings under `dependence`; older files had them flat.
-    let dpath = format!("{path}.dependence");
-    let dep = match tp.get("dependence") {
-        Some(d) => object(d, &dpath)?,
-        None => tp,
-    };
-    if let Some(r) = relation(dep, &dpath)? {
-        out.insert("relation".into(), r.into());
-    }
-    let mut groups = Vec::new();
-    for (g, group) in list(dep, "dependTaskList", &dpath)?.iter().enumerate() {
-        let gpath = format!("{dpath}.dependTaskList[{g}]");
-        let group = object(group, &gpath)?;
-        let mut items = Vec::new();
-        for (k, item) in list(group, "dependItemList", &gpath)?.iter().enumerate() {
-            let ipath = format!("{gpath}.dependItemList[{k}]");
-            let item = object(item, &ipath)?;
-            let code = number(item, "definitionCode", &ipath)?
-                .ok_or_else(|| err(&format!("{ipath}.definitionCode"), "required"))?;
-            let Some(workflow) = ctx.workflow(code, refs) else {
-                notes.push((not_in_file(code), true));
-                continue;
-            };
-            let mut ours = json!({
-                "workflow": workflow,
-                "cycle": required_text(item, "cycle", &ipath)?,
-                "date_value": required_text(item, "dateValue", &ipath)?,
-            });
-            match number(item, "depTaskCode", &ipath)?.unwrap_or(0) {
-                // DolphinScheduler's DEPENDENT_WORKFLOW_CODE: the instance's own state.
-                0 => {}
-                // DEPENDENT_ALL_TASK_CODE: every task of it.
-                -1 => ours["task"] = "*".into(),
-                task_code => {
-                    let found = ctx
-                        .workflow_index
-                        .get(&code)
-                        .and_then(|&i| ctx.heads[i].task_names.get(&task_code));
-                    match found {
-                        Some(task) => ours["task"] = task.clone().into(),
-                        None => {
-                            notes.push((
-                                format!("task code {task_code} of workflow code {code} is not in the file"),
-                                true,
-                            ));
-                            continue;
-                        }
+    let (dep, dpath) = dependence(tp, path)?;
+    let (groups, relation) = dependence_groups(dep, &dpath, |item, ipath| {
+        let code = number(item, "definitionCode", ipath)?
+            .ok_or_else(|| err(&format!("{ipath}.definitionCode"), "required"))?;
+        let Some(workflow) = ctx.workflow(code, refs) else {
+            notes.push((not_in_file(code), true));
+            return Ok(None);
+        };
+        let mut ours = json!({
+            "workflow": workflow,
+            "cycle": required_text(item, "cycle", ipath)?,
+            "date_value": required_text(item, "dateValue", ipath)?,
+        });
+        match number(item, "depTaskCode", ipath)?.unwrap_or(0) {
+            // DolphinScheduler's DEPENDENT_WORKFLOW_CODE: the instance's own state.
+            0 => {}
+            // DEPENDENT_ALL_TASK_CODE: every task of it.
+            -1 => ours["task"] = "*".into(),
+            task_code => {
+                let found = ctx
+                    .workflow_index
+                    .get(&code)
+                    .and_then(|&i| ctx.heads[i].task_names.get(&task_code));
+                match found {
+                    Some(task) => ours["task"] = task.clone().into(),
+                    None => {
+                        notes.push((
+                            format!(
+                                "task code {task_code} of workflow code {code} is not in the file"
+                            ),
+                            true,
+                        ));
+                        return Ok(None);
                     }
                 }
             }
-            if item.get("parameterPassing").and_then(Value::as_bool) == Some(true) {
-                ours["parameter_passing"] = true.into();
-            }
-            items.push(ours);
         }
-        let mut ours = json!({"items": items});
-        if let Some(r) = relation(group, &gpath)? {
-            ours["relation"] = r.into();
+        if item.get("parameterPassing").and_then(Value::as_bool) == Some(true) {
+            ours["parameter_passing"] = true.into();
         }
-        groups.push(ours);
+        Ok(Some(ours))
+    })?;
+    if let Some(r) = relation {
+        out.insert("relation".into(), r.into());
     }
     out.insert("groups".into(), groups.into());
     if let Some(seconds) = number(dep, "checkInterval", &dpath)?.filter(|s| *s > 0) {
@@ -155,42 +179,27 @@ pub(super) fn conditions_task(
     notes: &mut Vec<(String, bool)>,
     out: &mut Map<String, Value>,
 ) -> Result<(), SpecError> {
-    let dpath = format!("{path}.dependence");
-    let dep = match tp.get("dependence") {
-        Some(d) => object(d, &dpath)?,
-        None => tp,
-    };
-    let mut groups = Vec::new();
-    for (g, group) in list(dep, "dependTaskList", &dpath)?.iter().enumerate() {
-        let gpath = format!("{dpath}.dependTaskList[{g}]");
-        let group = object(group, &gpath)?;
-        let mut items = Vec::new();
-        for (k, item) in list(group, "dependItemList", &gpath)?.iter().enumerate() {
-            let ipath = format!("{gpath}.dependItemList[{k}]");
-            let item = object(item, &ipath)?;
-            let code = number(item, "depTaskCode", &ipath)?
-                .ok_or_else(|| err(&format!("{ipath}.depTaskCode"), "required"))?;
-            let status = match keyword(item, "status", &ipath, &["SUCCESS", "FAILURE"])?.as_deref()
-            {
-                Some("FAILURE") => "failed",
-                _ => "succeeded",
-            };
-            match ctx.task(code) {
-                Some(task) => items.push(json!({"task": task, "status": status})),
-                None => notes.push((
+    let (dep, dpath) = dependence(tp, path)?;
+    let (groups, relation) = dependence_groups(dep, &dpath, |item, ipath| {
+        let code = number(item, "depTaskCode", ipath)?
+            .ok_or_else(|| err(&format!("{ipath}.depTaskCode"), "required"))?;
+        let status = match keyword(item, "status", ipath, &["SUCCESS", "FAILURE"])?.as_deref() {
+            Some("FAILURE") => "failed",
+            _ => "succeeded",
+        };
+        match ctx.task(code) {
+            Some(task) => Ok(Some(json!({"task": task, "status": status}))),
+            None => {
+                notes.push((
                     format!("condition on task code {code}, which is not a task of this workflow"),
                     true,
-                )),
+                ));
+                Ok(None)
             }
         }
-        let mut ours = json!({"items": items});
-        if let Some(r) = relation(group, &gpath)? {
-            ours["relation"] = r.into();
-        }
-        groups.push(ours);
-    }
+    })?;
     let mut conditions = json!({"groups": groups});
-    if let Some(r) = relation(dep, &dpath)? {
+    if let Some(r) = relation {
         conditions["relation"] = r.into();
     }
     out.insert("conditions".into(), conditions);
