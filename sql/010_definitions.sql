@@ -29,6 +29,9 @@ CREATE TABLE sched.workflow_version (
     tenant           text,
     -- Some task declares OUT params: only then is the instance's output gathered at its end.
     has_out          boolean NOT NULL DEFAULT false,
+    -- The worker groups its worker-run tasks name, NULL for those that inherit the instance's:
+    -- a start checks them against live workers without reading every task.
+    worker_groups    text[] NOT NULL DEFAULT '{}',
     timeout_after    interval,
     timeout_strategy text,
     spec             jsonb NOT NULL,
@@ -48,6 +51,7 @@ COMMENT ON COLUMN sched.workflow_version.execution_type IS 'How concurrent insta
 COMMENT ON COLUMN sched.workflow_version.priority IS 'Default instance priority, 0 = highest .. 4 = lowest.';
 COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group of its tasks.';
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
+COMMENT ON COLUMN sched.workflow_version.worker_groups IS 'The distinct worker groups of its tasks that run on workers (not logic tasks); a NULL element stands for the tasks that inherit the instance''s group.';
 COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';

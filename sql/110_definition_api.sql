@@ -23,6 +23,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
+    groups     text[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -129,15 +130,15 @@ BEGIN
            task.logic, coalesce(successor.feeds_conditions, false)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
-    SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs)
-    INTO refs, gathers
+    SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
+           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}')
+    INTO refs, gathers, groups
     FROM task t;
 
-    -- Known only now that the tasks are read: whether the instances gather OUT params, and
-    -- whether logic tasks name other workflows, which run and are read as the owner.
-    IF gathers THEN
-        UPDATE sched.workflow_version SET has_out = true WHERE id = version_id;
-    END IF;
+    -- Known only now that the tasks are read: whether the instances gather OUT params, which
+    -- worker groups their tasks need, and whether logic tasks name other workflows, which run
+    -- and are read as the owner.
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;

@@ -116,6 +116,8 @@ DECLARE
     zone     text;
     notify   jsonb;
     unserved text;
+    options_allowed text[] := ARRAY['priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'timezone',
+                                    'start_tasks', 'task_scope', 'notify'];
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
     IF NOT FOUND THEN
@@ -134,8 +136,8 @@ BEGIN
         RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR opt IN SELECT jsonb_object_keys(options) LOOP
-        IF opt NOT IN ('priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'timezone', 'start_tasks', 'task_scope', 'notify') THEN
-            RAISE EXCEPTION 'options.%: unknown option; allowed: priority, worker_group, failure_strategy, tenant, schedule_time, timezone, start_tasks, task_scope, notify', opt
+        IF opt <> ALL(options_allowed) THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(options_allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF opt = 'notify' THEN
             NULL;
@@ -298,8 +300,7 @@ BEGIN
     -- other task is claimed by one (sql tasks too, which then run here).
     IF parent_task IS NULL THEN
         SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', x.g), ', ' ORDER BY x.g) INTO unserved
-        FROM (SELECT DISTINCT coalesce(td.worker_group, grp) AS g FROM sched.task_definition td
-              WHERE td.workflow_version_id = v.id AND td.logic IS NULL) x
+        FROM (SELECT DISTINCT coalesce(g, grp) AS g FROM unnest(v.worker_groups) AS g) x
         WHERE NOT EXISTS (SELECT 1 FROM sched.worker wk WHERE wk.alive AND x.g = ANY(wk.groups));
         IF unserved IS NOT NULL THEN
             RAISE NOTICE 'no live worker serves worker group %; instance %''s tasks there wait in queued until one does', unserved, inst_id

@@ -272,16 +272,26 @@ DECLARE
 BEGIN
     wf := sched._backfill_checked(principal, workflow, dates, options);
     zone := sched._backfill_zone(wf, options);
-    RETURN QUERY
-    SELECT (row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
-                                        CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'desc' THEN d END DESC))::integer,
-           d, (d AT TIME ZONE zone)::date, zone
-    FROM (SELECT DISTINCT unnest(dates) AS d) x
-    ORDER BY 1;
+    RETURN QUERY SELECT * FROM sched._backfill_order(dates, options, zone);
 END
 $$;
 COMMENT ON FUNCTION sched._backfill_plan(regrole, text, timestamptz[], jsonb) IS
     'Internal: the dates of a backfill in the order it runs them, with their business dates and zone, its options checked.';
+
+-- The one place the order of a backfill's dates is decided: options.order, newest first by
+-- default as in DolphinScheduler, duplicates removed.
+CREATE FUNCTION sched._backfill_order(dates timestamptz[], options jsonb, zone text)
+RETURNS TABLE ("position" integer, schedule_time timestamptz, business_date date, time_zone text)
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
+                                        CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'desc' THEN d END DESC))::integer,
+           d, (d AT TIME ZONE zone)::date, zone
+    FROM (SELECT DISTINCT unnest(dates) AS d) x
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION sched._backfill_order(timestamptz[], jsonb, text) IS
+    'Internal: a backfill''s dates in the order it runs them (options.order), with their business dates in zone.';
 
 CREATE FUNCTION sched.backfill(workflow text, dates timestamptz[], options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -360,14 +370,16 @@ DECLARE
     dep      record;
     zone     text;
     planned  text;
+    n_dates  bigint;
 BEGIN
     wf := sched._backfill_checked(principal, workflow, dates, options);
     zone := sched._backfill_zone(wf, options);
     IF coalesce((options->>'dry_run')::boolean, false) THEN
-        SELECT string_agg(to_char(p.schedule_time AT TIME ZONE p.time_zone, 'YYYY-MM-DD HH24:MI:SS'), ', ' ORDER BY p.position) INTO planned
-        FROM sched._backfill_plan(principal, workflow, dates, options) p;
+        SELECT count(*), string_agg(to_char(p.schedule_time AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'), ', ' ORDER BY p.position)
+        INTO n_dates, planned
+        FROM sched._backfill_order(dates, options, zone) p;
         RAISE NOTICE 'dry run: backfill of "%" would run % date(s), in this order (local times of %): %',
-            wf.name, (SELECT count(DISTINCT d) FROM unnest(dates) d), zone, planned;
+            wf.name, n_dates, zone, planned;
         RETURN NULL;
     END IF;
     -- Every instance computes its business values in the backfill's zone.
@@ -431,9 +443,7 @@ BEGIN
             coalesce(options->'params', '{}'), principal, 'running', triggered_by)
     RETURNING id INTO new_id;
     INSERT INTO sched.backfill_date (backfill_id, position, schedule_time)
-    SELECT new_id, row_number() OVER (ORDER BY CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'asc' THEN d END ASC,
-                                               CASE WHEN lower(coalesce(options->>'order', 'desc')) = 'desc' THEN d END DESC), d
-    FROM (SELECT DISTINCT unnest(dates) AS d) x;
+    SELECT new_id, o.position, o.schedule_time FROM sched._backfill_order(dates, options, 'UTC') o;
     PERFORM sched._advance_backfill(new_id);
     RETURN new_id;
 END
