@@ -331,6 +331,21 @@ pub fn task_output(db: &mut Client, instance: i64, task: &str) -> Vec<String> {
     .collect()
 }
 
+/// A task's stdout lines, in order. Lines of stdout and stderr are numbered as the worker
+/// reads them, so their relative order is only as good as the pipes': a test that asserts
+/// the order of a script's lines reads one stream.
+pub fn task_stdout(db: &mut Client, instance: i64, task: &str) -> Vec<String> {
+    db.query(
+        "SELECT l.line FROM sched.task_instances ti, sched.task_log_lines(ti.id, 0, 100000) l
+         WHERE ti.workflow_instance_id = $1 AND ti.task = $2 AND l.stream = 'out' ORDER BY ti.id, l.line_no",
+        &[&instance, &task],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
 pub fn start(db: &mut Client, name: &str) -> i64 {
     db.query_one("SELECT sched.start_workflow($1)", &[&name])
         .expect("start_workflow")

@@ -567,7 +567,7 @@ fn tasks_see_an_allowlisted_environment_and_tenants_cannot_read_the_workers_secr
         .unwrap()
         .get(0);
     assert_eq!(wait(&mut alice, started, 60), "succeeded");
-    let out = task_output(&mut alice, started, "tenant");
+    let out = task_stdout(&mut alice, started, "tenant");
     assert_eq!(out.first().map(String::as_str), Some("65534"), "{out:?}");
     for denied in ["denied-file", "denied-environ", "denied-url"] {
         assert!(out.iter().any(|l| l == denied), "{denied} missing: {out:?}");

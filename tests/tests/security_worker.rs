@@ -104,7 +104,7 @@ fn an_untenanted_task_on_a_root_worker_runs_as_the_default_tenant_and_cannot_rea
     );
     let id = start(&mut db, "probe");
     assert_eq!(wait(&mut db, id, 60), "succeeded");
-    let out = task_output(&mut db, id, "plain");
+    let out = task_stdout(&mut db, id, "plain");
     assert_eq!(out.first().map(String::as_str), Some("nobody"), "{out:?}");
     assert_eq!(out[1], "65534", "no supplementary groups: {out:?}");
     for expected in [
