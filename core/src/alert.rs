@@ -48,10 +48,10 @@ fn only(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), Sp
 /// Alert group names, like task group names: letters, digits, '_', '-', '.', at most 63.
 pub fn check_group_name(value: &Value, path: &str) -> Result<String, SpecError> {
     match value.as_str() {
-        Some(name) if crate::spec::is_name(name) => Ok(name.to_owned()),
+        Some(name) if crate::name::is_name(name) => Ok(name.to_owned()),
         _ => Err(error(
             path,
-            "must name an alert group: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+            format!("must name an alert group: {}", crate::name::NAME_RULE),
         )),
     }
 }
@@ -358,7 +358,10 @@ fn check_endpoint(value: &Value, path: &str) -> Result<String, SpecError> {
     check_group_name(value, path).map_err(|_| {
         error(
             path,
-            "must name a webhook endpoint of the alert workers' configuration: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+            format!(
+                "must name a webhook endpoint of the alert workers' configuration: {}",
+                crate::name::NAME_RULE
+            ),
         )
     })
 }

@@ -12,11 +12,15 @@ pub mod expr;
 mod keyword;
 mod limits;
 pub mod logic;
+mod name;
 mod params;
 mod policy;
 mod spec;
 pub mod sql;
+pub mod state;
 mod task_type;
+mod validate;
+pub mod vocabulary;
 
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
@@ -31,7 +35,6 @@ pub use params::{
     resolve_params_over, resolve_template, upstream_values,
 };
 pub use policy::{TaskPolicy, Timeout, WorkflowTimeout, parse_duration};
-pub use spec::{
-    TaskSpec, WorkflowSpec, parse_spec, parse_spec_with, validate_spec, validate_spec_with,
-};
+pub use spec::{TaskSpec, WorkflowSpec};
 pub use task_type::{FieldKind, Runs, TASK_TYPES, TaskField, TaskType};
+pub use validate::{parse_spec, parse_spec_with, validate_spec, validate_spec_with};

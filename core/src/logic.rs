@@ -1,4 +1,4 @@
-//! Logic tasks (reference §7, §8): SUB_PROCESS, CONDITIONS, SWITCH and DEPENDENT, which the
+//! Logic tasks: SUB_PROCESS, CONDITIONS, SWITCH and DEPENDENT, which the
 //! scheduler decides in the database instead of a worker running them. Here: their fields'
 //! validation and normal form, the branch edges they imply, and DEPENDENT's date values.
 
@@ -14,7 +14,7 @@ use crate::spec::TaskSpec;
 /// DEPENDENT's default check interval, as DolphinScheduler's.
 pub const DEFAULT_CHECK_INTERVAL: &str = "10 s";
 
-/// The date values of each cycle (reference §7), in the order the error message lists them.
+/// The date values of each cycle, in the order the error message lists them.
 pub fn date_values(cycle: Cycle) -> &'static [&'static str] {
     match cycle {
         Cycle::Hour => &[

@@ -1,4 +1,4 @@
-//! Parameters (reference §6): how specs and start calls declare them, the built-ins, the
+//! Parameters: how specs and start calls declare them, the built-ins, the
 //! precedence of their sources, and their resolution into the text a task receives.
 //!
 //! Resolution follows DolphinScheduler: a value's `${name}` references are substituted
@@ -284,7 +284,7 @@ fn no_nul(text: String, path: &str) -> Result<String, SpecError> {
     }
 }
 
-/// The built-in parameters (reference §6.3) for a business time: the instance's
+/// The built-in parameters for a business time: the instance's
 /// schedule time in the workflow's zone, or its creation time for a manual run.
 /// `system.biz.date` is the day before (`yyyyMMdd`), `system.biz.curdate` the day itself
 /// (`yyyyMMdd`), `system.datetime` the time (`yyyyMMddHHmmss`). `facts` are the other
@@ -319,8 +319,8 @@ pub fn builtins(business_time: NaiveDateTime, facts: &[(&str, String)]) -> BTree
         .collect()
 }
 
-/// Merges parameter sources, later layers winning. DolphinScheduler's order, lowest first
-/// (reference §6.2): built-in, project, global, upstream OUT, local, startup.
+/// Merges parameter sources, later layers winning. DolphinScheduler's order, lowest first:
+/// built-in, project, global, upstream OUT, local, startup.
 pub fn merge(layers: &[&BTreeMap<String, Param>]) -> BTreeMap<String, Param> {
     let mut merged = BTreeMap::new();
     for layer in layers {
@@ -404,7 +404,7 @@ fn resolve(
 
 /// The values a task receives from its direct predecessors' OUT parameters, given in the
 /// order they finished (earliest first; ties by smaller task id). Of several values of one
-/// name, a non-empty one wins over an empty one, then the earliest (reference §6.5, the
+/// name, a non-empty one wins over an empty one, then the earliest (DolphinScheduler's
 /// documented rule, made deterministic).
 pub fn upstream_values<'a>(
     outputs: impl IntoIterator<Item = &'a BTreeMap<String, String>>,

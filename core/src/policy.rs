@@ -1,4 +1,4 @@
-//! Per-task run policies (reference §4.2–4.4): retries and their interval, timeouts, delay;
+//! Per-task run policies: retries and their interval, timeouts, delay;
 //! and the workflow's timeout. Durations are written as PostgreSQL reads intervals
 //! (`"30 s"`, `"1 min"`, `"1 h 30 min"`), from a grammar small enough to check here.
 
@@ -125,7 +125,7 @@ pub(crate) fn parse_task_policy(
                 .ok_or_else(|| {
                     SpecError::new(
                         Path::Field(&path),
-                        "must name a task group: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+                        format!("must name a task group: {}", crate::name::NAME_RULE),
                     )
                 })?
                 .to_owned(),

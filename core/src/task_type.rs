@@ -270,10 +270,13 @@ impl FieldKind {
                 )),
             },
             FieldKind::Datasource => match value.as_str() {
-                Some(name) if crate::spec::is_name(name) => Ok(()),
+                Some(name) if crate::name::is_name(name) => Ok(()),
                 _ => Err(SpecError::new(
                     path,
-                    "must name a datasource of the workers' configuration: 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit",
+                    format!(
+                        "must name a datasource of the workers' configuration: {}",
+                        crate::name::NAME_RULE
+                    ),
                 )),
             },
             FieldKind::ProcedureName => match value.as_str() {

@@ -63,7 +63,7 @@ fn varchar(value: &str) -> Param {
     }
 }
 
-// The example table of reference §6.4, D = 2024-03-15 02:30:00.
+// DolphinScheduler's table of date expressions, with D = 2024-03-15 02:30:00.
 
 #[test]
 fn reference_examples_plain_pattern_and_day_offsets() {

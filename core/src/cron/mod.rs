@@ -1,4 +1,4 @@
-//! Cron expressions (reference §9): Quartz, as DolphinScheduler writes them and Quartz 2.3
+//! Cron expressions: Quartz, as DolphinScheduler writes them and Quartz 2.3
 //! reads them (6 or 7 fields, seconds first, an optional year; `?`, `L`, `L-n`, `W`, `LW`,
 //! `L-nW`, `n#k`, `nL`, names; ranges that wrap around the field; `/n` for a step from the
 //! field's first value; no step larger than the field), and Unix (5 fields, as Vixie cron

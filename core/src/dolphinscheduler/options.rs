@@ -42,7 +42,7 @@ impl Options {
                 Some(Value::Object(m)) => {
                     for (id, name) in m {
                         let ok = match name {
-                            Value::String(n) => crate::spec::is_name(n),
+                            Value::String(n) => crate::name::is_name(n),
                             Value::Null => null_ok,
                             _ => false,
                         };

@@ -151,7 +151,7 @@ pub(super) fn convert_task(
     if let Some(group) =
         text(task, "workerGroup", path)?.filter(|g| !g.is_empty() && *g != "default")
     {
-        if crate::spec::is_name(group) {
+        if crate::name::is_name(group) {
             out.insert("worker_group".into(), group.into());
         } else {
             notes.push((

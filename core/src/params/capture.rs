@@ -1,4 +1,4 @@
-//! OUT parameters printed by a task (reference §6.5, DolphinScheduler's
+//! OUT parameters printed by a task (DolphinScheduler's
 //! `TaskOutputParameterParser`): `${setValue(key=value)}` or `#{setValue(key=value)}`
 //! anywhere in a line, up to the next `)}`, which may come up to [`MAX_LINES`] lines later
 //! (the value then holds the line breaks). `key=value` splits at the first `=`; a later

@@ -1,5 +1,5 @@
 //! `$[...]` time expressions, as DolphinScheduler's `ParameterUtils.dateTemplateParse` and
-//! `TimePlaceholderUtils` evaluate them (reference §6.4), relative to a business time D.
+//! `TimePlaceholderUtils` evaluate them, relative to a business time D.
 //!
 //! An expression is `$[` followed by at least one character other than `$` and `]`, then
 //! `]` (DS's regex `\$\[([^\$\]]+)]`); `$[` not followed by such text stays as written,

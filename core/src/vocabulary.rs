@@ -1,0 +1,71 @@
+//! The words SQL and Rust must agree on, rendered once into `sql/1_schema/01_vocabulary.sql`:
+//! the states with their sets and the command table (`state`), the priorities in rank order
+//! (`Priority`) and the rule of names (`name`). `make vocabulary-sql` writes the file; a test
+//! fails when it differs from what this module renders.
+
+use std::fmt::Write;
+
+use crate::Priority;
+use crate::name::{NAME_PATTERN, NAME_RULE};
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The SQL of `sql/1_schema/01_vocabulary.sql`.
+pub fn render_sql() -> String {
+    let mut out = String::from(
+        "-- GENERATED from core/src/vocabulary.rs by `make vocabulary-sql`: edit core/src (state.rs,\n\
+         -- keyword.rs's Priority, name.rs), not this file. Immutable functions, so that a query is\n\
+         -- planned with their constants and an index whose predicate calls one still serves it.\n",
+    );
+    out.push_str(&crate::state::render_sql());
+    let priorities: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
+    let _ = write!(
+        out,
+        "\nCREATE FUNCTION sched._priorities() RETURNS text[]\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT '{{{}}}'::text[] $$;\n\
+         COMMENT ON FUNCTION sched._priorities() IS 'Internal: the priorities, most urgent first; a priority''s rank is its position from 0 (DolphinScheduler''s numbering).';\n",
+        priorities.join(",")
+    );
+    let _ = write!(
+        out,
+        "\nCREATE FUNCTION sched._name_pattern() RETURNS text\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {} $$;\n\
+         COMMENT ON FUNCTION sched._name_pattern() IS 'Internal: the rule of names (workflows, groups, datasources) as a regular expression.';\n\
+         \nCREATE FUNCTION sched._name_rule() RETURNS text\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {} $$;\n\
+         COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors say it.';\n",
+        quote(NAME_PATTERN),
+        quote(NAME_RULE)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GENERATED: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sql/1_schema/01_vocabulary.sql"
+    );
+
+    /// `make vocabulary-sql` (SCHED_BLESS=1) writes the file; otherwise it must be what this
+    /// module renders, so that the SQL cannot drift from core.
+    #[test]
+    fn the_sql_vocabulary_file_is_generated_from_core() {
+        let rendered = render_sql();
+        if std::env::var_os("SCHED_BLESS").is_some() {
+            std::fs::write(GENERATED, &rendered).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(GENERATED).unwrap_or_default();
+        assert!(
+            on_disk == rendered,
+            "{GENERATED} is not what core/src/vocabulary.rs renders: run `make vocabulary-sql`"
+        );
+    }
+}
