@@ -3,13 +3,14 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX    ?= /usr/local
 export PG_CONFIG
 
-.PHONY: setup test-setup install run stop test chaos bench clean
+.PHONY: setup test-setup install run stop test test-sql vocabulary-sql chaos bench clean
 
 ## What building and running need, and only what is missing: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
 setup:
 	@scripts/setup.sh
 
-## What only the tests need, and only what is missing: MariaDB, Chromium, Java and PySpark, aiosmtpd.
+## What only the tests need, and only what is missing: MariaDB, Chromium, Java and PySpark, aiosmtpd,
+## pgTAP.
 test-setup: setup
 	@scripts/test-setup.sh
 
@@ -33,6 +34,11 @@ console/web/node_modules/.package-lock.json: console/web/package.json console/we
 	cd console/web && npm ci --no-audit --no-fund
 	touch $@
 
+## Rewrites sql/1_schema/01_vocabulary.sql from core (the states, their sets and the command
+## table, the priorities, the name rule); a core test fails while the file differs.
+vocabulary-sql:
+	SCHED_BLESS=1 cargo test -p sched-core --lib vocabulary
+
 ## A local cluster under .run/ with pg_sched, one worker, an example workflow started once and the
 ## web console on SCHED_CONSOLE_LISTEN (127.0.0.1:8080); Ctrl-C stops it.
 run: install
@@ -41,10 +47,16 @@ run: install
 stop:
 	@scripts/run.sh stop
 
-## Unit tests, then integration tests against real clusters and real workers.
+## Unit tests, then the tests of sched-tests: the SQL tests (test-sql) and the integration tests
+## against real clusters and real workers.
 test: install test-setup
 	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2
+
+## The SQL tests alone, in seconds: tests/sql/*.sql call the engine's functions directly and check
+## them with pgTAP, each file in a transaction it rolls back (tests/tests/sql_unit.rs runs them).
+test-sql: install test-setup
+	cargo test -p sched-tests --test sql_unit
 
 ## The chaos test of `make test`, bigger and longer, for operators; CHAOS_TASKS, CHAOS_WORKERS,
 ## CHAOS_SECONDS (in the environment or on the command line) size it, CHAOS_SEED replays a run.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make test-setup` (run by `make test`, after `make setup`): what only the tests need, and
 # only what is missing: MariaDB (SQL tasks against MySQL), Chromium and CJK fonts (the web
-# console's browser tests), Java 17 and PySpark (SPARK tasks), aiosmtpd (alert mail).
-# Idempotent. Needs root (apt) on a fresh machine.
+# console's browser tests), Java 17 and PySpark (SPARK tasks), aiosmtpd (alert mail), pgTAP
+# (the SQL tests of tests/sql/). Idempotent. Needs root (apt) on a fresh machine.
 set -euo pipefail
 
 missing=()
-for pkg in python3-venv openjdk-17-jre-headless mariadb-server mariadb-client chromium fonts-noto-cjk; do
+for pkg in python3-venv openjdk-17-jre-headless mariadb-server mariadb-client chromium fonts-noto-cjk \
+    postgresql-15-pgtap; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -23,12 +23,44 @@ fn interrupts() -> Result<Signal> {
     Ok(signal(SignalKind::interrupt())?)
 }
 
+/// The state sets progress is shown by, as the server names them (`sched.state_model()`).
+struct StateSets {
+    claimed: Vec<String>,
+    waiting: Vec<String>,
+    finished: Vec<String>,
+}
+
+impl StateSets {
+    async fn read(client: &Client) -> Result<StateSets> {
+        let model: serde_json::Value = client
+            .query_one("SELECT sched.state_model()", &[])
+            .await?
+            .get(0);
+        let set = |kind: &str, name: &str| -> Vec<String> {
+            model[kind][name]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(StateSets {
+            claimed: set("task_sets", "claimed"),
+            waiting: set("task_sets", "waiting"),
+            finished: set("workflow_sets", "finished"),
+        })
+    }
+}
+
 /// How a final state maps to the exit code.
 pub fn exit_code(state: &str) -> u8 {
     match state {
         "succeeded" => 0,
         "failed" => 1,
-        "stopped" | "paused" => 3,
+        "stopped" => 3,
+        "paused" => 3,
         _ => 4,
     }
 }
@@ -125,6 +157,7 @@ pub async fn instance(client: &Client, id: i64, json: bool, timeout: Option<u64>
     let deadline = timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let mut interrupt = interrupts()?;
     let mut progress = Progress::new(format!("{workflow} #{id}"), "tasks");
+    let sets = StateSets::read(client).await?;
     let mut state = String::new();
     let look = async {
         loop {
@@ -144,10 +177,10 @@ pub async fn instance(client: &Client, id: i64, json: bool, timeout: Option<u64>
             for row in &rows {
                 let task: String = row.get(0);
                 let s: String = row.get(1);
-                match s.as_str() {
-                    "running" | "dispatched" => running.push(task),
-                    "not run" | "queued" | "delayed" => {}
-                    _ => done += 1,
+                if sets.claimed.contains(&s) {
+                    running.push(task);
+                } else if !sets.waiting.contains(&s) && s != "not run" {
+                    done += 1;
                 }
             }
             let running = if running.is_empty() {
@@ -156,11 +189,7 @@ pub async fn instance(client: &Client, id: i64, json: bool, timeout: Option<u64>
                 format!("running: {}", running.join(", "))
             };
             progress.show(done, total, running, "tasks");
-            if matches!(
-                state.as_str(),
-                "succeeded" | "failed" | "stopped" | "paused"
-            ) || deadline.is_some_and(|d| Instant::now() >= d)
-            {
+            if sets.finished.contains(&state) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok::<_, crate::error::CliError>(());
             }
             tokio::time::sleep(POLL).await;

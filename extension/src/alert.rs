@@ -1,11 +1,11 @@
 //! The checks of alert groups' channels and of notify options, exposed to the SQL of
-//! sql/195_alerts.sql.
+//! sql/3_engine/alerts.sql.
 
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use sched_core::alert::{Notify, normalize_channels};
 
-use crate::fail;
+use crate::error::fail;
 
 /// An alert group's channels, normalised, or an error naming the channel field at fault.
 #[pg_extern(name = "_normalize_channels", immutable, parallel_safe)]

@@ -2,7 +2,7 @@
 
 use pgrx::prelude::*;
 
-use crate::fail;
+use crate::error::fail;
 
 /// The expression, or an error naming it (`cron: day-of-week: ...`).
 fn parsed(expr: &str) -> sched_core::cron::Cron {

@@ -1,10 +1,10 @@
 //! Import from other schedulers: the pure conversion, exposed to the SQL that creates what
-//! it converted (sql/270_import.sql).
+//! it converted (sql/7_api/import.sql).
 
 use pgrx::JsonB;
 use pgrx::prelude::*;
 
-use crate::fail;
+use crate::error::fail;
 
 /// A DolphinScheduler 3.x export converted into workflow specs, schedules and what has no
 /// equivalent (see `sched_core::dolphinscheduler::convert`); raises `invalid_parameter_value`

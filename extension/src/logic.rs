@@ -1,11 +1,11 @@
 //! The pure parts of logic tasks (sched-core's `logic` and `expr`), for the SQL that decides
-//! them (230_logic_tasks.sql).
+//! them (sql/3_engine/branches.sql, dependent.sql).
 
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use serde_json::{Value, json};
 
-use crate::fail;
+use crate::error::fail;
 use crate::params::text_map;
 
 /// Which SWITCH case holds over `values` (the parameter values the task sees): `{"case": i}`

@@ -2,7 +2,7 @@
 //! `REASSIGN OWNED BY old TO new` moves old's workflows to new, and `DROP OWNED BY old` drops
 //! them (refused while one of them has unfinished instances), in the database where pg_sched is
 //! installed. `DROP ROLE` itself is refused by PostgreSQL while the role owns workflows or holds
-//! tenant grants, through the privilege sql/150_roles.sql gives such roles.
+//! tenant grants, through the privilege sql/7_api/roles.sql gives such roles.
 //!
 //! The hook frame only looks at the statement's node tag and passes every statement on
 //! unchanged, so that errors of the statement itself longjmp through it untouched; the work for

@@ -8,7 +8,7 @@ use pgrx::JsonB;
 use pgrx::prelude::*;
 use serde_json::Value;
 
-use crate::fail;
+use crate::error::fail;
 
 fn business_time(text: &str) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")

@@ -5,7 +5,7 @@ use pgrx::JsonB;
 use pgrx::prelude::*;
 use serde_json::Value;
 
-use crate::fail;
+use crate::error::fail;
 
 use crate::gucs;
 

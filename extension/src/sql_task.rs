@@ -26,7 +26,7 @@ use pgrx::prelude::*;
 use sched_core::sql::{Bound, Dialect, Statement};
 use serde_json::{Value, json};
 
-use crate::fail;
+use crate::error::fail;
 
 /// Room for the result (rows, log, error) in the shared segment.
 const OUTPUT_BYTES: usize = 4 << 20;

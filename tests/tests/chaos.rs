@@ -1,4 +1,4 @@
-//! Chaos (issue 23 §6): a DAG of a few hundred short shell tasks on several workers while
+//! Chaos (issue 23): a DAG of a few hundred short shell tasks on several workers while
 //! workers are killed with SIGKILL and restarted at once, one is frozen with SIGSTOP past
 //! sched.worker_timeout, PostgreSQL restarts without a checkpoint and a user holds an
 //! ACCESS EXCLUSIVE lock on the attempts. The instance must succeed with no task skipped, run

@@ -1,4 +1,4 @@
-//! The security model (DESIGN §6) as an attacker who is a sched_user would test it: identity is
+//! The security model (docs/architecture.md, "Security model") as an attacker who is a sched_user would test it: identity is
 //! the role executing the call, nothing running as superuser resolves names through schemas
 //! others can write, roles that own workflows cannot silently vanish, and tasks never see the
 //! worker's secrets.

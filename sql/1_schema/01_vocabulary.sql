@@ -1,0 +1,188 @@
+-- GENERATED from core/src/vocabulary.rs by `make vocabulary-sql`: edit core/src (state.rs,
+-- keyword.rs's Priority, name.rs), not this file. Immutable functions, so that a query is
+-- planned with their constants and an index whose predicate calls one still serves it.
+
+-- The states of workflow instances and task attempts, their named sets and the states each
+-- command applies in (core/src/state.rs).
+
+CREATE TYPE sched.workflow_state AS ENUM ('submitted', 'serial_wait', 'waiting_thread', 'running', 'ready_pause', 'paused', 'ready_stop', 'stopped', 'failed', 'succeeded');
+COMMENT ON TYPE sched.workflow_state IS
+    'State of a workflow instance. submitted: recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it); serial_wait: a serial_wait workflow''s instance waiting for the one before it to end; waiting_thread: waiting for room under sched.max_running_instances; running: admitted; its ready tasks are queued as they become ready; ready_pause: pausing: running attempts finish, nothing new starts; paused: paused with nothing running; resume continues it; ready_stop: stopping: running attempts are being killed; stopped: stopped by a user, a timeout or a parent; failed: ended with a failed task; succeeded: ended with every task done';
+
+CREATE TYPE sched.task_state AS ENUM ('delayed', 'queued', 'dispatched', 'running', 'succeeded', 'failed', 'killed', 'paused', 'forced_success', 'need_fault_tolerance', 'skipped', 'forbidden');
+COMMENT ON TYPE sched.task_state IS
+    'State of one task attempt. delayed: waiting for its delay (delay_time, or a retry''s interval); queued: ready, waiting for a worker to claim it; dispatched: claimed by a worker, not yet started (not written by this engine: a claim starts the attempt); running: running on a worker, or in the database; succeeded: ended with success; failed: ended with failure, or killed for its timeout; a retry may follow; killed: killed by a user, a stop or a failed sibling; paused: not started because its instance paused; forced_success: failed or killed, then marked successful by a user; need_fault_tolerance: its worker was lost; a new attempt replaces it; skipped: on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped); forbidden: a task with enabled false, passed through';
+
+CREATE FUNCTION sched._task_states_active() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{delayed,queued,dispatched,running}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_active() IS 'Internal: the states of an attempt that is not over (task_instance_active''s predicate); every other state is final.';
+
+CREATE FUNCTION sched._task_states_waiting() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{delayed,queued}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_waiting() IS 'Internal: the states of an attempt no worker holds yet.';
+
+CREATE FUNCTION sched._task_states_claimed() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{dispatched,running}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_claimed() IS 'Internal: the states of an attempt a worker holds (task_instance_claimed''s predicate).';
+
+CREATE FUNCTION sched._task_states_finished() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,failed,killed,paused,forced_success,need_fault_tolerance,skipped,forbidden}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_finished() IS 'Internal: the final states of an attempt: those not active.';
+
+CREATE FUNCTION sched._task_states_success() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,forced_success}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_success() IS 'Internal: the states whose OUT parameters reach downstream tasks, and that a CONDITIONS success branch counts.';
+
+CREATE FUNCTION sched._task_states_passed() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,forced_success,skipped,forbidden}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_passed() IS 'Internal: the states that let downstream tasks start and count as done when an instance is recovered or rerun.';
+
+CREATE FUNCTION sched._task_states_failure() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{failed,killed}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_failure() IS 'Internal: the states of an attempt that ended in failure: the instance has a failure, and recover or force_success applies.';
+
+CREATE FUNCTION sched._task_states_alerted() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{failed,killed,paused,need_fault_tolerance}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_alerted() IS 'Internal: the states a workflow-end alert lists the tasks of.';
+
+CREATE FUNCTION sched._task_states_dependent_success() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,forced_success,forbidden}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_dependent_success() IS 'Internal: the states a DEPENDENT item on one task counts as succeeded.';
+
+CREATE FUNCTION sched._task_states_bypassed() RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{skipped,forbidden}'::sched.task_state[] $$;
+COMMENT ON FUNCTION sched._task_states_bypassed() IS 'Internal: the states of a task passed over without running: graphs draw it dashed.';
+
+CREATE FUNCTION sched._workflow_states_finished() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{paused,stopped,failed,succeeded}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_finished() IS 'Internal: the states of an instance that has ended (workflow_instance_unfinished excludes them).';
+
+CREATE FUNCTION sched._workflow_states_unfinished() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{submitted,serial_wait,waiting_thread,running,ready_pause,ready_stop}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_unfinished() IS 'Internal: the states of an instance that has not ended.';
+
+CREATE FUNCTION sched._workflow_states_executing() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{running,ready_pause,ready_stop}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_executing() IS 'Internal: the states of an admitted instance that has not ended: it counts against running limits and its attempts advance it.';
+
+CREATE FUNCTION sched._workflow_states_admitted() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{running,ready_pause,ready_stop,waiting_thread}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_admitted() IS 'Internal: the states of an instance holding its serial turn: executing, or waiting for a thread.';
+
+CREATE FUNCTION sched._workflow_states_advancing() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{running,ready_pause}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_advancing() IS 'Internal: the states in which a failed attempt is retried and a forced success starts downstream tasks.';
+
+CREATE FUNCTION sched._workflow_states_ending() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{ready_stop,paused,stopped,failed,succeeded}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_ending() IS 'Internal: the states of an instance that is finished or being stopped: a stop, a timeout or a parent has nothing more to do.';
+
+CREATE FUNCTION sched._workflow_states_unsuccessful() RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{paused,stopped,failed}'::sched.workflow_state[] $$;
+COMMENT ON FUNCTION sched._workflow_states_unsuccessful() IS 'Internal: the states of an instance that ended without succeeding.';
+
+CREATE FUNCTION sched._command_workflow_states(command text) RETURNS sched.workflow_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE command
+    WHEN 'pause' THEN '{running}'::sched.workflow_state[]
+    WHEN 'resume' THEN '{paused,stopped}'::sched.workflow_state[]
+    WHEN 'recover' THEN '{failed}'::sched.workflow_state[]
+    WHEN 'rerun' THEN '{paused,stopped,failed,succeeded}'::sched.workflow_state[]
+    WHEN 'execute_task' THEN '{paused,stopped,failed,succeeded}'::sched.workflow_state[]
+    WHEN 'stop' THEN '{submitted,serial_wait,waiting_thread,running,ready_pause,paused,ready_stop}'::sched.workflow_state[]
+END $$;
+COMMENT ON FUNCTION sched._command_workflow_states(text) IS 'Internal: the instance states a command applies to (NULL for another command).';
+
+CREATE FUNCTION sched._command_task_states(command text) RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE command
+    WHEN 'force_success' THEN '{failed,killed}'::sched.task_state[]
+    WHEN 'kill_task' THEN '{delayed,queued,dispatched,running}'::sched.task_state[]
+END $$;
+COMMENT ON FUNCTION sched._command_task_states(text) IS 'Internal: the attempt states a command applies to (NULL for another command).';
+
+CREATE FUNCTION sched._command_reruns(command text) RETURNS sched.task_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE command
+    WHEN 'resume' THEN '{paused,killed}'::sched.task_state[]
+    WHEN 'recover' THEN '{failed,killed}'::sched.task_state[]
+END $$;
+COMMENT ON FUNCTION sched._command_reruns(text) IS 'Internal: the states of the attempts a command runs again (NULL for another command).';
+
+CREATE FUNCTION sched._outcomes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,failed,killed,timed_out}'::text[] $$;
+COMMENT ON FUNCTION sched._outcomes() IS 'Internal: what a worker may report an attempt ended as (complete_tasks'' outcomes).';
+
+CREATE FUNCTION sched._command_type(command text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE command
+    WHEN 'pause' THEN 'pause'
+    WHEN 'resume' THEN 'recover_suspended_process'
+    WHEN 'recover' THEN 'start_failure_task_process'
+    WHEN 'rerun' THEN 'repeat_running'
+    WHEN 'execute_task' THEN 'execute_task'
+    WHEN 'stop' THEN 'stop'
+    WHEN 'force_success' THEN 'force_success'
+    WHEN 'kill_task' THEN 'kill_task'
+END $$;
+COMMENT ON FUNCTION sched._command_type(text) IS 'Internal: the command type sched.command records a command as (NULL for another command).';
+
+CREATE FUNCTION sched._state_colour(state text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE state
+    WHEN 'delayed' THEN '#e4e4e4'
+    WHEN 'queued' THEN '#e4e4e4'
+    WHEN 'dispatched' THEN '#c4dff9'
+    WHEN 'running' THEN '#9cc9f5'
+    WHEN 'succeeded' THEN '#b7e1a1'
+    WHEN 'failed' THEN '#f4a6a6'
+    WHEN 'killed' THEN '#f8c78a'
+    WHEN 'paused' THEN '#f3e39a'
+    WHEN 'forced_success' THEN '#d6efc7'
+    WHEN 'need_fault_tolerance' THEN '#d9b3e6'
+    WHEN 'skipped' THEN '#f5f5f5'
+    WHEN 'forbidden' THEN '#f5f5f5'
+    ELSE '#ffffff' END $$;
+COMMENT ON FUNCTION sched._state_colour(text) IS 'Internal: the fill colour of a task state in graphs (white for a task that did not run).';
+
+CREATE FUNCTION sched.state_model() RETURNS jsonb
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
+COMMENT ON FUNCTION sched.state_model() IS 'The states of workflow instances and task attempts with their colours and meanings, the named sets of them and the states each command applies to, as JSON: what the console and other clients display and filter by.';
+
+CREATE FUNCTION sched._state_model(principal regrole) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
+COMMENT ON FUNCTION sched._state_model(regrole) IS 'Internal: what sched.state_model returns, the same for every caller.';
+
+CREATE FUNCTION sched._priorities() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{highest,high,medium,low,lowest}'::text[] $$;
+COMMENT ON FUNCTION sched._priorities() IS 'Internal: the priorities, most urgent first; a priority''s rank is its position from 0 (DolphinScheduler''s numbering).';
+
+CREATE FUNCTION sched._name_pattern() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' $$;
+COMMENT ON FUNCTION sched._name_pattern() IS 'Internal: the rule of names (workflows, groups, datasources) as a regular expression.';
+
+CREATE FUNCTION sched._name_rule() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit' $$;
+COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors say it.';

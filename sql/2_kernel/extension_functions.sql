@@ -1,0 +1,34 @@
+-- The functions the extension defines in Rust (extension/src), which pgrx creates before any
+-- file of sql/: their comments, for the readers of the catalog. Each is a thin wrapper over
+-- sched-core (core/src), named here by what SQL uses it for.
+
+COMMENT ON FUNCTION sched._instance_values(jsonb, jsonb, jsonb, text) IS
+    'Internal: the parameter values of a new instance (built-ins, facts, globals, start parameters over them) resolved at its business time.';
+COMMENT ON FUNCTION sched._resolve_task(jsonb, jsonb, jsonb, jsonb, jsonb, jsonb, text) IS
+    'Internal: resolves a task''s local params and settings for an attempt; never raises, a failure is returned in settings as resolve_error.';
+COMMENT ON FUNCTION sched._resolve_template(text, jsonb, text) IS
+    'Internal: the resolution of sched.resolve, pure; business_time is YYYY-MM-DD HH24:MI:SS.';
+
+COMMENT ON FUNCTION sched._normalize_task_type(text, jsonb) IS
+    'Internal: a task type definition validated and normalised, or an error naming its field.';
+COMMENT ON FUNCTION sched._command_types(jsonb) IS
+    'Internal: every command type, built-in and the given registered ones, by name.';
+COMMENT ON FUNCTION sched._builtin_task_types() IS
+    'Internal: the built-in task types as rows of sched.task_types.';
+COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
+    'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
+COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
+    'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
+
+COMMENT ON FUNCTION sched._wake_master() IS
+    'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
+COMMENT ON FUNCTION sched._cron_fires(text, integer, double precision, text) IS
+    'Internal: fire times of a cron expression as seconds since the epoch; pure.';
+COMMENT ON FUNCTION sched._cron_prev_fires(text, integer, double precision, text) IS
+    'Internal: previous fire times of a cron expression as seconds since the epoch, latest first; pure.';
+COMMENT ON FUNCTION sched._cron_words(text, text) IS 'Internal: a cron expression in words; pure.';
+COMMENT ON FUNCTION sched._cron_structure(text) IS 'Internal: the structure of a cron expression; pure.';
+COMMENT ON FUNCTION sched._cron_text(jsonb) IS 'Internal: the expression of a cron structure; pure.';
+
+COMMENT ON FUNCTION sched._dolphinscheduler_convert(jsonb, jsonb) IS
+    'Internal: a DolphinScheduler export converted into {workflows, schedules, unmapped, skipped}; pure, nothing validated as a spec.';

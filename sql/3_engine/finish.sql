@@ -1,0 +1,66 @@
+-- Ending an instance once nothing of it is active, and what its end sets off: the next
+-- waiting instance (admission), the next backfill dates, a parent's SUB_PROCESS attempt, the
+-- DEPENDENT attempts waiting for it, and its end alert.
+
+CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    inst      bigint;
+    wf_id     bigint;
+    exec_type text;
+    backfill  bigint;
+    parent    bigint;
+    notify    text;
+BEGIN
+    -- One instance at a time: with a scalar id the activity check is always a probe of
+    -- task_instance_active, never a scan of every active task in the system.
+    FOREACH inst IN ARRAY instances LOOP
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM sched.task_instance ti
+            WHERE ti.workflow_instance_id = inst
+              AND ti.state = ANY (sched._task_states_active()));
+        UPDATE sched.workflow_instance wi
+           SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
+                            WHEN wi.state = 'ready_pause' THEN 'paused'
+                            WHEN wi.has_failure THEN 'failed'
+                            ELSE 'succeeded' END::sched.workflow_state,
+               ended_at = now(),
+               timeout_at = NULL,
+               -- The last finished task wins a name: downstream tasks refine what upstream ones
+               -- said. Read only where some task declares OUT params: no index serves this, so
+               -- that other instances' attempts do not maintain one.
+               out_params = CASE WHEN (SELECT v.has_out FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
+                            THEN (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
+                                  FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
+                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
+                                    AND ti.run = wi.run AND ti.state = ANY (sched._task_states_success())) END
+         WHERE wi.id = inst AND wi.state = ANY (sched._workflow_states_executing())
+        RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
+                  wi.backfill_id, wi.parent_task_instance_id, wi.notify_strategy
+        INTO wf_id, exec_type, backfill, parent, notify;
+        -- Join counters matter only while the instance runs; the table stays as small as
+        -- the set of running instances.
+        IF FOUND THEN
+            DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
+            IF exec_type = 'serial_wait' OR current_setting('sched.max_running_instances')::integer > 0 THEN
+                PERFORM sched._on_instance_end(wf_id, exec_type);
+            END IF;
+            IF backfill IS NOT NULL THEN
+                PERFORM sched._advance_backfill(backfill, false);
+            END IF;
+            IF parent IS NOT NULL THEN
+                PERFORM sched._end_parent_task(inst);
+            END IF;
+            IF EXISTS (SELECT 1 FROM sched.dependent_watch dw WHERE dw.workflow_id = wf_id) THEN
+                PERFORM sched._wake_dependents(wf_id);
+            END IF;
+            IF notify <> 'none' THEN
+                PERFORM sched._alert_workflow_end(inst);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
+    'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child and wakes the DEPENDENT attempts waiting on its workflow.';

@@ -1,0 +1,184 @@
+-- Pictures of a DAG and its tasks in order: a workflow's tasks and dependencies as Graphviz DOT
+-- or Mermaid text, and an instance's, each task coloured by the state of its latest attempt.
+-- Task names are plain names (letters, digits, '_', '-', '.'), so they need no escaping beyond
+-- the quotes.
+
+-- nodes: (name, label, state or NULL); edges: (from, to). Nodes in definition order.
+CREATE FUNCTION sched._render_graph(title text, format text, names text[], labels text[], states text[],
+                                    edge_from text[], edge_to text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    out text;
+    i   integer;
+    by_state boolean := states IS NOT NULL;
+BEGIN
+    IF lower(coalesce(format, '')) NOT IN ('dot', 'mermaid') THEN
+        RAISE EXCEPTION 'format: "%" is not allowed; allowed: dot, mermaid', format USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(format) = 'dot' THEN
+        out := pg_catalog.format(E'digraph "%s" {\n  rankdir=LR;\n  node [shape=box, style="rounded,filled", fontname="Helvetica", fillcolor="#ffffff"];\n', title);
+        FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+            out := out || pg_catalog.format(E'  "%s" [label="%s"%s];\n', names[i], labels[i],
+                       CASE WHEN by_state THEN pg_catalog.format(', fillcolor="%s"%s', sched._state_colour(states[i]),
+                                                                CASE WHEN states[i] = ANY (sched._task_states_bypassed()::text[]) OR states[i] IS NULL
+                                                                     THEN ', style="rounded,filled,dashed"' ELSE '' END)
+                            ELSE '' END);
+        END LOOP;
+        FOR i IN 1 .. coalesce(cardinality(edge_from), 0) LOOP
+            out := out || pg_catalog.format(E'  "%s" -> "%s";\n', edge_from[i], edge_to[i]);
+        END LOOP;
+        RETURN out || E'}\n';
+    END IF;
+    -- Mermaid ids must be plain words: t1, t2, ... in definition order.
+    out := E'flowchart LR\n';
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        out := out || pg_catalog.format(E'  t%s["%s"]\n', i, replace(labels[i], '\n', '<br/>'));
+    END LOOP;
+    FOR i IN 1 .. coalesce(cardinality(edge_from), 0) LOOP
+        out := out || pg_catalog.format(E'  t%s --> t%s\n', array_position(names, edge_from[i]), array_position(names, edge_to[i]));
+    END LOOP;
+    IF by_state THEN
+        FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+            out := out || pg_catalog.format(E'  style t%s fill:%s\n', i, sched._state_colour(states[i]));
+        END LOOP;
+    END IF;
+    RETURN out;
+END
+$$;
+COMMENT ON FUNCTION sched._render_graph(text, text, text[], text[], text[], text[], text[]) IS
+    'Internal: a graph of named nodes and edges as DOT or Mermaid, filled by state when states are given.';
+
+-- The dependencies of a workflow version, by task name, in a stable order.
+CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from text[], OUT edge_to text[])
+LANGUAGE sql STABLE
+AS $$
+    SELECT array_agg(up.name ORDER BY up.id, down.id), array_agg(down.name ORDER BY up.id, down.id)
+      FROM sched.task_definition up
+      CROSS JOIN LATERAL unnest(up.successors) AS s(id)
+      JOIN sched.task_definition down ON down.id = s.id
+     WHERE up.workflow_version_id = version_id
+$$;
+COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task names.';
+
+-- The latest attempt of each task of an instance, live or archived.
+CREATE FUNCTION sched._latest_attempts(instance_id bigint)
+RETURNS TABLE (task_id bigint, id bigint, state text, attempt integer, worker_id bigint, exit_code integer,
+               started_at timestamptz, ended_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    SELECT DISTINCT ON (a.task_id) a.task_id, a.id, a.state::text, a.attempt, a.worker_id, a.exit_code, a.started_at, a.ended_at
+      FROM sched._attempts a WHERE a.workflow_instance_id = instance_id
+     ORDER BY a.task_id, a.id DESC
+$$;
+COMMENT ON FUNCTION sched._latest_attempts(bigint) IS 'Internal: each task''s latest attempt in an instance (the hot table and the history).';
+
+CREATE FUNCTION sched.workflow_graph(name text, format text DEFAULT 'dot') RETURNS text
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._workflow_graph(principal regrole, name text, format text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf     sched.workflow;
+    names  text[];
+    labels text[];
+    ef     text[];
+    et     text[];
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_graph.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _workflow_graph.name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+    SELECT array_agg(td.name ORDER BY td.id), array_agg(td.name || E'\\n' || td.task_type ORDER BY td.id)
+      INTO names, labels
+      FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
+     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
+    SELECT e.edge_from, e.edge_to INTO ef, et
+      FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
+     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
+    RETURN sched._render_graph(wf.name, format, names, labels, NULL, ef, et);
+END
+$$;
+COMMENT ON FUNCTION sched.workflow_graph(text, text) IS
+    'The tasks and dependencies of a workflow''s current version as text: format dot (Graphviz: dot -Tsvg) or mermaid.';
+
+CREATE FUNCTION sched.instance_graph(instance_id bigint, format text DEFAULT 'dot') RETURNS text
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._instance_graph(principal regrole, instance_id bigint, format text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst   sched.workflow_instance;
+    names  text[];
+    labels text[];
+    states text[];
+    ef     text[];
+    et     text[];
+BEGIN
+    inst := sched._instance_for(principal, instance_id, false);
+    -- Each task's latest attempt, live or archived; a task that never became ready has none.
+    SELECT array_agg(td.name ORDER BY td.id),
+           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state::text, 'not run')
+                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END ORDER BY td.id),
+           array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
+      INTO names, labels, states
+      FROM sched.task_definition td
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
+     WHERE td.workflow_version_id = inst.workflow_version_id;
+    SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
+    RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
+                               format, names, labels, states, ef, et);
+END
+$$;
+COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
+    'An instance''s DAG as workflow_graph draws it, each task filled by the state of its latest attempt (white with a dashed border: not run; pale and dashed: skipped or forbidden).';
+
+CREATE FUNCTION sched.instance_tasks(instance_id bigint)
+RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
+               worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint)
+RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
+               worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inst sched.workflow_instance;
+BEGIN
+    inst := sched._instance_for(principal, instance_id, false);
+    RETURN QUERY
+    WITH RECURSIVE tasks AS (
+        SELECT td.id, td.name, td.task_type, td.successors
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = inst.workflow_version_id AND (inst.scope IS NULL OR td.id = ANY(inst.scope))
+    ), edges AS (
+        SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
+        WHERE s.id IN (SELECT id FROM tasks)
+    ), walk AS (
+        -- The longest path from a root: every task comes after all its upstream tasks.
+        SELECT t.id, 0 AS depth FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.down = t.id)
+        UNION
+        SELECT e.down, w.depth + 1 FROM walk w JOIN edges e ON e.up = w.id
+    ), placed AS (
+        SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id
+    )
+    SELECT t.name, t.task_type,
+           ARRAY(SELECT u.name FROM edges e JOIN tasks u ON u.id = e.up WHERE e.down = t.id ORDER BY u.name),
+           p.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+           a.started_at, a.ended_at, a.ended_at - a.started_at
+      FROM tasks t
+      JOIN placed p ON p.id = t.id
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = t.id
+      LEFT JOIN sched.worker wk ON wk.id = a.worker_id
+     ORDER BY p.depth, t.id;
+END
+$$;
+COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
+    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times.';
