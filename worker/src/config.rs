@@ -146,8 +146,7 @@ impl Config {
         if let Some(dir) = &self.work_dir {
             return Ok(dir.clone());
         }
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+        if crate::os::euid() == 0 {
             return Ok(PathBuf::from("/var/lib/sched-worker"));
         }
         let state = std::env::var_os("XDG_STATE_HOME")

@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use crate::reporter::Outcome;
+use crate::protocol::{Claimed, ClaimedAlert, Lease, Outcome};
 
 /// SQLSTATE raised by pg_sched when a worker id is unknown or was declared dead.
 pub const WORKER_GONE: &str = "SW001";
@@ -33,9 +33,8 @@ static CALL_TIMEOUT_MS: AtomicU64 = AtomicU64::new(15_000);
 static HEARTBEAT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(3_000);
 
 /// Derives the call bounds from sched.worker_timeout: a heartbeat must fail within one
-/// heartbeat period, other calls (big batches) get half the timeout, at least 5 s.
-pub fn set_call_timeout(worker_timeout: Duration) {
-    let heartbeat = crate::heartbeat::interval(Some(worker_timeout));
+/// heartbeat period (`heartbeat`), other calls (big batches) get half the timeout, at least 5 s.
+pub fn set_call_timeout(worker_timeout: Duration, heartbeat: Duration) {
     HEARTBEAT_TIMEOUT_MS.store(heartbeat.as_millis() as u64, Ordering::Relaxed);
     let call = (worker_timeout / 2).max(Duration::from_secs(5));
     CALL_TIMEOUT_MS.store(call.as_millis() as u64, Ordering::Relaxed);
@@ -255,28 +254,6 @@ pub fn is_worker_gone(err: &anyhow::Error) -> bool {
         .any(|e| e.code() == Some(&SqlState::from_code(WORKER_GONE)))
 }
 
-/// A claimed task, with the lease (task instance id + worker id) to present when reporting.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub task_instance_id: i64,
-    pub workflow_instance_id: i64,
-    pub task_name: String,
-    pub task_type: String,
-    pub settings: serde_json::Value,
-    /// OS user to run the task as; `None` runs it as the worker's user.
-    pub tenant: Option<String>,
-    pub worker_id: i64,
-}
-
-impl Claimed {
-    pub fn lease(&self) -> crate::reporter::Lease {
-        crate::reporter::Lease {
-            task_instance_id: self.task_instance_id,
-            worker_id: self.worker_id,
-        }
-    }
-}
-
 /// A driver error as a task's log shows it: the server's message, detail and hint.
 pub fn error_text(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
@@ -297,7 +274,7 @@ pub fn error_text(err: &tokio_postgres::Error) -> String {
 /// Stores what a sql or procedure task's statement returned, before its completion.
 pub async fn store_task_result(
     pool: &Pool,
-    lease: crate::reporter::Lease,
+    lease: Lease,
     result: &serde_json::Value,
 ) -> Result<()> {
     query(
@@ -434,6 +411,7 @@ pub async fn complete_and_claim(
 ) -> Result<Completed> {
     let ids: Vec<i64> = outcomes.iter().map(|o| o.lease.task_instance_id).collect();
     let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
+    let kinds: Vec<&str> = outcomes.iter().map(|o| o.kind.as_str()).collect();
     let started: Vec<SystemTime> = outcomes.iter().map(|o| o.started).collect();
     let ended: Vec<SystemTime> = outcomes.iter().map(|o| o.ended).collect();
     // NULL unless some task of the batch declares OUT params: the common case sends nothing.
@@ -447,10 +425,10 @@ pub async fn complete_and_claim(
         concat!(
             "SELECT ",
             claimed_columns!(),
-            ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7, $8)"
+            ", deferred FROM sched.complete_tasks($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ),
         &[
-            &worker_id, &ids, &codes, &started, &ended, &claim_max, &token, &outs,
+            &worker_id, &ids, &codes, &started, &ended, &claim_max, &token, &outs, &kinds,
         ],
     )
     .await?;
@@ -541,22 +519,6 @@ pub async fn deregister(pool: &Pool, worker_id: i64, fenced: bool) -> Result<()>
     )
     .await?;
     Ok(())
-}
-
-/// An alert delivery claimed for this worker: the alert, and the channel to send it to.
-#[derive(Debug, Clone)]
-pub struct ClaimedAlert {
-    pub alert_id: i64,
-    pub channel_no: i32,
-    pub channel: serde_json::Value,
-    pub attempt: i32,
-    pub event: String,
-    pub workflow_instance_id: i64,
-    pub task_instance_id: Option<i64>,
-    pub title: String,
-    pub message: String,
-    pub details: serde_json::Value,
-    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn claim_alerts(pool: &Pool, worker_id: i64, max: i32) -> Result<Vec<ClaimedAlert>> {

@@ -95,8 +95,8 @@ impl Shared {
 pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSender<Beat>) {
     tokio::spawn(async move {
         let mut timeout = settings.worker_timeout.unwrap_or(Duration::from_secs(30));
-        db::set_call_timeout(timeout);
         let mut every = interval(Some(timeout));
+        db::set_call_timeout(timeout, every);
         let mut last_ok = Instant::now();
         let mut server_down = true;
         let mut fenced = false;
@@ -154,8 +154,8 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                     if let Some(t) = now.worker_timeout.filter(|t| *t != timeout) {
                         info!(worker_timeout = ?t, "sched.worker_timeout changed");
                         timeout = t;
-                        db::set_call_timeout(t);
                         every = interval(Some(t));
+                        db::set_call_timeout(t, every);
                         next = Instant::now() + every;
                     }
                     if let Some(cap) = now.max_log_bytes {

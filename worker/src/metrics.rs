@@ -15,8 +15,7 @@ use ::metrics::{
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
 
-use crate::executor::Started;
-use crate::reporter::Outcome;
+use crate::protocol::{Outcome, OutcomeKind};
 
 pub const CLAIMS: &str = "sched_worker_claims_total";
 pub const TASKS_CLAIMED: &str = "sched_worker_tasks_claimed_total";
@@ -74,7 +73,7 @@ impl Handles {
         );
         describe_counter!(
             TASKS_COMPLETED,
-            "Task attempts whose end this worker reported, by the exit code (0 succeeded, 137 killed, else failed), or that it handed back to the queue"
+            "Task attempts whose end this worker reported, by what the attempt became (succeeded, failed, including timeouts, or killed), or that it handed back to the queue"
         );
         describe_histogram!(CLAIM_DURATION, Unit::Seconds, "Duration of claim calls");
         describe_histogram!(
@@ -175,10 +174,9 @@ pub fn claimed(tasks: usize) {
     }
 }
 
-pub fn started(started: &Started) {
-    if let Some(h) = HANDLES.get()
-        && started.handed_back.is_none()
-    {
+/// A claimed task started here (not handed back).
+pub fn started() {
+    if let Some(h) = HANDLES.get() {
         h.tasks_started.increment(1);
     }
 }
@@ -187,14 +185,14 @@ pub fn started(started: &Started) {
 const STATES: [&str; 4] = ["succeeded", "failed", "killed", "handed_back"];
 const HANDED_BACK: usize = 3;
 
-/// How an attempt ended, as an index into `STATES`: by the exit code the worker reports, as
-/// the database reads it.
+/// How an attempt ended, as an index into `STATES`: by the outcome the worker reports, as the
+/// database reads it (a timeout fails the attempt).
 fn state(outcome: &Outcome) -> usize {
-    match outcome.exit_code {
+    match outcome.kind {
         _ if outcome.handed_back => HANDED_BACK,
-        0 => 0,
-        137 => 2,
-        _ => 1,
+        OutcomeKind::Succeeded => 0,
+        OutcomeKind::Killed => 2,
+        OutcomeKind::Failed | OutcomeKind::TimedOut => 1,
     }
 }
 
@@ -265,15 +263,16 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::reporter::Lease;
+    use crate::protocol::Lease;
 
-    fn outcome(exit_code: i32, handed_back: bool) -> Outcome {
+    fn outcome(kind: OutcomeKind, handed_back: bool) -> Outcome {
         Outcome {
             lease: Lease {
                 task_instance_id: 1,
                 worker_id: 1,
             },
-            exit_code,
+            kind,
+            exit_code: 0,
             started: SystemTime::now(),
             ended: SystemTime::now(),
             last_line: None,
@@ -283,13 +282,13 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_are_labelled_by_exit_code_unless_handed_back() {
-        let label = |exit_code, handed_back| STATES[state(&outcome(exit_code, handed_back))];
-        assert_eq!(label(0, false), "succeeded");
-        assert_eq!(label(137, false), "killed");
-        assert_eq!(label(1, false), "failed");
-        assert_eq!(label(-1, false), "failed");
-        assert_eq!(label(0, true), "handed_back");
+    fn outcomes_are_labelled_as_the_database_reads_them_unless_handed_back() {
+        let label = |kind, handed_back| STATES[state(&outcome(kind, handed_back))];
+        assert_eq!(label(OutcomeKind::Succeeded, false), "succeeded");
+        assert_eq!(label(OutcomeKind::Killed, false), "killed");
+        assert_eq!(label(OutcomeKind::Failed, false), "failed");
+        assert_eq!(label(OutcomeKind::TimedOut, false), "failed");
+        assert_eq!(label(OutcomeKind::Succeeded, true), "handed_back");
     }
 
     #[test]

@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::db::{self, Claimed};
+use crate::db;
 use crate::metrics;
+use crate::protocol::{Claimed, Lease, Outcome, OutcomeKind, Stream};
 use crate::slots::Slots;
 use crate::watchdog;
 
@@ -36,49 +37,6 @@ const BATCH_LINES: usize = 2_000;
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Lines queued for the reporter before tasks' output waits.
 const LINE_QUEUE: usize = 8_192;
-
-/// What a worker must present with every report: the attempt and the registration that
-/// claimed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Lease {
-    pub task_instance_id: i64,
-    pub worker_id: i64,
-}
-
-/// Which of a task's outputs a line came from. The worker's own lines about an attempt (why
-/// it did not start, a timeout, dropped output, a SQL error) are `Err`, as a program's
-/// diagnostics would be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Out,
-    Err,
-}
-
-impl Stream {
-    /// As sched.task_log_line.stream stores it.
-    fn as_sql(self) -> &'static str {
-        match self {
-            Stream::Out => "out",
-            Stream::Err => "err",
-        }
-    }
-}
-
-/// How a task attempt ended, by the worker's clock.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub lease: Lease,
-    pub exit_code: i32,
-    pub started: SystemTime,
-    pub ended: SystemTime,
-    /// A last log line (number, text) to store, as stream err, before the completion: why the
-    /// task did not start, or how much output was dropped.
-    pub last_line: Option<(i32, String)>,
-    /// This worker could not start it: it goes back to the queue instead of completing.
-    pub handed_back: bool,
-    /// The declared OUT params as exported; `None` when the task declares none.
-    pub out_params: Option<serde_json::Value>,
-}
 
 struct Line {
     lease: Lease,
@@ -119,6 +77,7 @@ impl Reports {
         let now = SystemTime::now();
         self.finished(Outcome {
             lease,
+            kind: OutcomeKind::Failed,
             exit_code: 0,
             started: now,
             ended: now,
@@ -369,7 +328,8 @@ async fn send_completions(
             for mut outcome in handed {
                 if to_kill.contains(&outcome.lease.task_instance_id) {
                     // Stopped meanwhile: it ends killed, as if it had started and been killed.
-                    outcome.exit_code = 137;
+                    outcome.kind = OutcomeKind::Killed;
+                    outcome.exit_code = crate::executor::EXIT_KILLED;
                     outcome.handed_back = false;
                     mine.push(outcome);
                 } else {

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use tracing::warn;
 
+use crate::os::euid;
+
 #[derive(Debug, Clone)]
 pub struct User {
     pub name: String,
@@ -27,11 +29,6 @@ pub struct RunAs {
 
 /// The user of tasks without a tenant on a worker running as root; None for other workers.
 static DEFAULT: OnceLock<Option<User>> = OnceLock::new();
-
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() }
-}
 
 /// Looks a user up in the host's user database.
 pub fn lookup(name: &str) -> Result<Option<User>, String> {

@@ -96,7 +96,7 @@ pub fn fence() {
         && let Some(live) = live.as_ref()
     {
         for &pgid in live {
-            crate::executor::kill_group(pgid);
+            crate::os::kill_group(pgid);
         }
     }
 }
@@ -212,7 +212,6 @@ pub fn run() -> std::process::ExitCode {
 
 fn kill_groups(groups: &HashSet<i32>) {
     for &pgid in groups {
-        // SAFETY: killpg has no memory-safety preconditions.
-        unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        crate::os::kill_group(pgid);
     }
 }

@@ -77,8 +77,7 @@ impl WorkDir {
         // SAFETY: raw is a descriptor just opened and owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let st = fstat(fd.as_raw_fd()).map_err(|e| format!("--work-dir {shown}: {e}"))?;
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
+        let me = crate::os::euid();
         let mode = st.st_mode & 0o7777;
         let mut wrong = Vec::new();
         if st.st_uid != me {

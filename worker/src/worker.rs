@@ -22,8 +22,10 @@ use crate::executor;
 use crate::heartbeat::{self, Beat};
 use crate::metrics;
 use crate::notifier::{self, Wake};
+use crate::os;
 use crate::output;
-use crate::reporter::{self, Lease};
+use crate::protocol::{Claimed, Lease};
+use crate::reporter;
 use crate::slots::Slots;
 use crate::users;
 use crate::wakeups::Budget;
@@ -62,7 +64,7 @@ struct Registration {
 const FIRST_REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> Result<()> {
-    executor::find_bash().map_err(|e| anyhow::anyhow!(e))?;
+    os::find_bash().map_err(|e| anyhow::anyhow!(e))?;
     if let Err(why) = executor::find_python(&config.python) {
         warn!("{why}; python tasks will fail on this worker");
     }
@@ -79,12 +81,7 @@ pub async fn run(config: Config) -> Result<()> {
     // Before registering: a registered worker may be given tasks at once. A root worker's
     // tasks run as other users, who must be able to reach their own directories by path
     // (many tools open files by absolute path), so others may search it but not list it.
-    // SAFETY: geteuid has no preconditions.
-    let create_mode = if unsafe { libc::geteuid() } == 0 {
-        0o711
-    } else {
-        0o700
-    };
+    let create_mode = if os::euid() == 0 { 0o711 } else { 0o700 };
     let work_dir = Arc::new(
         WorkDir::open(
             &config.work_dir().map_err(|e| anyhow::anyhow!(e))?,
@@ -446,7 +443,7 @@ impl Worker {
         }
     }
 
-    fn start_all(&mut self, tasks: Vec<db::Claimed>) {
+    fn start_all(&mut self, tasks: Vec<Claimed>) {
         metrics::claimed(tasks.len());
         for task in tasks {
             // Claimed under a registration that has since been declared dead: the master fails
@@ -456,7 +453,9 @@ impl Worker {
                 continue;
             }
             let started = executor::start(&task, &self.context);
-            metrics::started(&started);
+            if started.handed_back.is_none() {
+                metrics::started();
+            }
             match &started.handed_back {
                 Some(why) => self.trip(why),
                 None if started.stop.is_some() => self.heal(),

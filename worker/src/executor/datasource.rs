@@ -14,7 +14,7 @@ use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type};
 use super::sql::{self, SqlResult};
 use super::{Context, Execution, Started, not_started};
 use crate::datasources::{self, Kind};
-use crate::db::Claimed;
+use crate::protocol::Claimed;
 
 pub struct Datasource;
 

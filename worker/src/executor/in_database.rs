@@ -8,7 +8,7 @@ use tokio_postgres::NoTls;
 
 use super::sql::{self, SqlResult};
 use super::{Context, Execution, Started};
-use crate::db::Claimed;
+use crate::protocol::Claimed;
 
 pub struct InDatabase;
 

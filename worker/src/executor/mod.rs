@@ -17,19 +17,18 @@ use deadpool_postgres::Pool;
 use sched_core::Runs;
 use tokio::sync::Notify;
 
-pub use process::{bash, find_bash, find_python, kill_group, set_spark_home};
+pub use process::{find_python, set_spark_home};
 
 use crate::datasources::Datasources;
-use crate::db::Claimed;
 use crate::out_params::OutParams;
-use crate::reporter::{Lease, Outcome, Reports};
+use crate::protocol::{Claimed, Lease, Outcome};
+use crate::reporter::Reports;
 
 /// Exit code reported when the task could not be started.
 pub const EXIT_NOT_STARTED: i32 = 127;
-/// Exit code of a task that was killed (SIGKILL's 128 + 9), which pg_sched reads as `killed`.
+/// Exit code shown for a task that was killed (SIGKILL's 128 + 9).
 pub const EXIT_KILLED: i32 = 137;
-/// Exit code of a task this worker killed for its timeout, as timeout(1) reports it; pg_sched
-/// reads it as `failed` (retryable) when the attempt's timeout has passed.
+/// Exit code shown for a task this worker killed for its timeout, as timeout(1) reports it.
 pub const EXIT_TIMED_OUT: i32 = 124;
 /// Between SIGTERM and SIGKILL when a process task times out.
 pub const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -193,6 +192,7 @@ fn finish_with(
     let at = SystemTime::now();
     reports.finished(Outcome {
         lease,
+        kind: crate::protocol::exit_kind(exit_code),
         exit_code,
         started: at,
         ended: at,

@@ -14,7 +14,6 @@
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -28,10 +27,11 @@ use tokio::process::Command;
 use super::{
     Context, EXIT_NOT_STARTED, Execution, Started, Stop, exported, hand_back, not_started,
 };
-use crate::db::Claimed;
+use crate::os::{self, bash, kill_group, signal_group};
 use crate::out_params::OutParams;
 use crate::output::{CappedLines, LogBudget, to_text};
-use crate::reporter::{Lease, Outcome, Reports, Stream};
+use crate::protocol::{Claimed, Lease, Outcome, OutcomeKind, Stream};
+use crate::reporter::Reports;
 use crate::users::{self, RunAs};
 use crate::workdir::{self, WorkDir};
 
@@ -40,9 +40,6 @@ const PIPE_DRAIN: Duration = Duration::from_secs(1);
 /// Lines per stream taken, when the drain is over, from what is already in the pipes.
 const SWEEP_LINES: usize = 10_000;
 
-/// bash, found once on PATH: a bare `bash` would repeat the PATH search (one failed exec per
-/// PATH entry before the right one) for every task.
-static BASH: OnceLock<PathBuf> = OnceLock::new();
 /// The python interpreter as found at start, or why there is none: a worker without python
 /// still runs everything else, and says why when a python task comes.
 static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -67,17 +64,9 @@ fn inherited_env() -> &'static [(OsString, OsString)] {
     })
 }
 
-/// Resolves bash on PATH; the worker refuses to start without it.
-pub fn find_bash() -> Result<(), String> {
-    let found = find_program(Path::new("bash"))
-        .ok_or_else(|| "bash was not found on PATH; shell tasks need it".to_owned())?;
-    let _ = BASH.set(found);
-    Ok(())
-}
-
 /// Resolves `--python` (a path, or a name on PATH) once.
 pub fn find_python(python: &Path) -> Result<(), String> {
-    let found = find_program(python).ok_or_else(|| match find(python, false) {
+    let found = os::find_program(python).ok_or_else(|| match os::find(python, false) {
         Some(there) => format!(
             "python interpreter {} is {}, which the unprivileged users tasks run as cannot run \
              (it, or a directory above it, is closed to others); install one they can or pass --python",
@@ -91,50 +80,6 @@ pub fn find_python(python: &Path) -> Result<(), String> {
     });
     let _ = PYTHON.set(found.clone());
     found.map(|_| ())
-}
-
-/// A program the worker starts for tasks. A root worker runs tasks as other users, who must
-/// be able to run it too: there it takes only programs that others may execute through
-/// directories others may search (a python under /root, say, is passed over for the next one
-/// on PATH).
-fn find_program(program: &Path) -> Option<PathBuf> {
-    // SAFETY: geteuid has no preconditions.
-    find(program, unsafe { libc::geteuid() } == 0)
-}
-
-fn find(program: &Path, as_others: bool) -> Option<PathBuf> {
-    let executable = |candidate: &Path| {
-        let Ok(real) = candidate.canonicalize() else {
-            return false;
-        };
-        let mode = |p: &Path| p.metadata().map(|m| m.permissions().mode()).ok();
-        match mode(&real) {
-            Some(m) if real.is_file() && m & 0o111 != 0 => {
-                let searchable = |p: &Path| {
-                    p.ancestors()
-                        .skip(1)
-                        .filter(|dir| !dir.as_os_str().is_empty())
-                        .all(|dir| mode(dir).is_some_and(|m| m & 0o001 != 0))
-                };
-                !as_others || (m & 0o001 != 0 && searchable(&real) && searchable(candidate))
-            }
-            _ => false,
-        }
-    };
-    if program.components().count() > 1 {
-        return executable(program).then(|| program.to_owned());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| executable(candidate))
-}
-
-/// The bash that find_bash found.
-pub fn bash() -> &'static Path {
-    BASH.get()
-        .map(PathBuf::as_path)
-        .unwrap_or(Path::new("bash"))
 }
 
 /// Task directories are removed on a thread of their own: removing a huge one must not stall
@@ -196,7 +141,7 @@ impl Execution for Process {
                     .and_then(|i| i.as_str())
                 {
                     None => bash().to_owned(),
-                    Some(name) => match find_program(Path::new(name)) {
+                    Some(name) => match os::find_program(Path::new(name)) {
                         Some(found) => found,
                         None => {
                             return not_started(
@@ -434,8 +379,7 @@ fn start_process(
                 }
             }
         }
-        // Death by signal is reported as 128 + signal, so SIGKILL gives 137, which pg_sched
-        // reads as `killed`.
+        // Death by signal is shown as 128 + signal, as shells do: SIGKILL gives 137.
         let exit_code = match status {
             Some(Ok(s)) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
             _ => EXIT_NOT_STARTED,
@@ -456,8 +400,14 @@ fn start_process(
             (Some(dropped), Some(why)) => Some(format!("{dropped} {why}")),
             (dropped, why) => dropped.or(why),
         };
+        let kind = if timed_out {
+            OutcomeKind::TimedOut
+        } else {
+            crate::protocol::exit_kind(exit_code)
+        };
         reports.finished(Outcome {
             lease,
+            kind,
             exit_code,
             started,
             ended,
@@ -558,17 +508,5 @@ pub fn kill(group: &AtomicI32) {
     let pgid = group.load(Ordering::SeqCst);
     if pgid > 0 {
         kill_group(pgid);
-    }
-}
-
-/// SIGKILL to a whole process group; a group that is already gone is not an error.
-pub fn kill_group(pgid: i32) {
-    signal_group(pgid, libc::SIGKILL);
-}
-
-fn signal_group(pgid: i32, signal: i32) {
-    // SAFETY: killpg has no memory-safety preconditions.
-    unsafe {
-        libc::killpg(pgid, signal);
     }
 }

@@ -10,8 +10,9 @@ use tokio::sync::Notify;
 use tokio_postgres::{CancelToken, NoTls};
 
 use super::{EXIT_KILLED, Started, Stop};
-use crate::db::{self, Claimed};
-use crate::reporter::{Lease, Outcome, Reports, Stream};
+use crate::db;
+use crate::protocol::{Claimed, Lease, Outcome, OutcomeKind, Stream};
+use crate::reporter::Reports;
 
 /// What running a task's statements gave.
 #[derive(Debug, Default)]
@@ -183,6 +184,10 @@ fn finish(
 ) {
     reports.finished(Outcome {
         lease,
+        kind: match exit_code {
+            super::EXIT_TIMED_OUT => OutcomeKind::TimedOut,
+            code => crate::protocol::exit_kind(code),
+        },
         exit_code,
         started,
         ended,
