@@ -1,9 +1,10 @@
 //! sched-console: the web console's server. Users sign in with their PostgreSQL role's
 //! password, which PostgreSQL itself must verify; each session is a connection as that role,
 //! so the console sees and does exactly what that role may in SQL, through the SQL API (see
-//! `api.rs`). It answers only requests addressed to it by one of its own host names.
+//! `api/`). It answers only requests addressed to it by one of its own host names.
 
 mod api;
+mod app;
 mod assets;
 mod error;
 mod limits;
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Parser;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::limits::FailureLimit;
 use crate::session::{Limits, Sessions};
@@ -76,13 +78,6 @@ struct Flags {
     /// when not given. It has no sign-in: keep it on loopback or an internal network.
     #[arg(long, env = "SCHED_METRICS_LISTEN", value_name = "ADDR:PORT")]
     metrics_listen: Option<SocketAddr>,
-}
-
-pub struct App {
-    pub sessions: Sessions,
-    pub failures: FailureLimit,
-    pub allowed_hosts: Vec<String>,
-    pub secure_cookies: bool,
 }
 
 /// The Host names a console listening on `listen` is reached by when none are given.
@@ -182,36 +177,61 @@ async fn check_passwords_are_verified(base: &tokio_postgres::Config) -> Result<(
 
 fn router(app: Arc<App>) -> Router {
     let router = Router::new()
-        .route("/api/login", post(api::sign_in))
-        .route("/api/logout", post(api::sign_out))
-        .route("/api/me", get(api::me))
+        .route("/api/login", post(api::sign_in::sign_in))
+        .route("/api/logout", post(api::sign_in::sign_out))
+        .route("/api/me", get(api::sign_in::me))
         .route(
             "/api/workflows",
-            get(api::workflows).post(api::save_workflow),
+            get(api::workflows::workflows).post(api::workflows::save_workflow),
         )
-        .route("/api/workflows/{name}", get(api::workflow))
-        .route("/api/workflows/{name}/diff", get(api::diff))
-        .route("/api/workflows/{name}/start", post(api::start))
-        .route("/api/task_types", get(api::task_types))
-        .route("/api/instances", get(api::instances))
-        .route("/api/instances/{id}", get(api::instance))
-        .route("/api/instances/{id}/events", get(api::instance_events))
-        .route("/api/instances/{id}/{action}", post(api::control))
-        .route("/api/attempts/{id}/log", get(api::log))
-        .route("/api/attempts/{id}/log.txt", get(api::log_download))
-        .route("/api/attempts/{id}/{action}", post(api::attempt_control))
-        .route("/api/cron", get(api::cron))
-        .route("/api/cron/build", post(api::cron_build))
-        .route("/api/schedules", post(api::schedule))
-        .route("/api/schedules/{id}/{action}", post(api::schedule_control))
-        .route("/api/backfills", post(api::backfill))
-        .route("/api/backfills/preview", post(api::backfill_preview))
-        .route("/api/backfills/{id}", get(api::backfill_progress))
-        .route("/api/backfills/{id}/events", get(api::backfill_events))
-        .route("/api/workers", get(api::workers))
-        .route("/api/workers/events", get(api::worker_events))
-        .route("/api/alerts", get(api::alerts))
-        .route("/api/alerts/events", get(api::alert_events))
+        .route("/api/workflows/{name}", get(api::workflows::workflow))
+        .route("/api/workflows/{name}/diff", get(api::workflows::diff))
+        .route("/api/workflows/{name}/start", post(api::workflows::start))
+        .route("/api/task_types", get(api::task_types::task_types))
+        .route("/api/states", get(api::states::states))
+        .route("/api/instances", get(api::instances::instances))
+        .route("/api/instances/{id}", get(api::instances::instance))
+        .route(
+            "/api/instances/{id}/events",
+            get(api::live::instance_events),
+        )
+        .route(
+            "/api/instances/{id}/{action}",
+            post(api::instances::control),
+        )
+        .route("/api/attempts/{id}/log", get(api::attempts::log))
+        .route(
+            "/api/attempts/{id}/log.txt",
+            get(api::attempts::log_download),
+        )
+        .route(
+            "/api/attempts/{id}/{action}",
+            post(api::attempts::attempt_control),
+        )
+        .route("/api/cron", get(api::cron::cron))
+        .route("/api/cron/build", post(api::cron::cron_build))
+        .route("/api/schedules", post(api::schedules::schedule))
+        .route(
+            "/api/schedules/{id}/{action}",
+            post(api::schedules::schedule_control),
+        )
+        .route("/api/backfills", post(api::backfills::backfill))
+        .route(
+            "/api/backfills/preview",
+            post(api::backfills::backfill_preview),
+        )
+        .route(
+            "/api/backfills/{id}",
+            get(api::backfills::backfill_progress),
+        )
+        .route(
+            "/api/backfills/{id}/events",
+            get(api::live::backfill_events),
+        )
+        .route("/api/workers", get(api::workers::workers))
+        .route("/api/workers/events", get(api::live::worker_events))
+        .route("/api/alerts", get(api::alerts::alerts))
+        .route("/api/alerts/events", get(api::live::alert_events))
         .fallback(assets::serve)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

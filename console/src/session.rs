@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio_postgres::{AsyncMessage, Client, Config};
@@ -145,10 +143,6 @@ impl Sessions {
             limits,
             by_id: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
     }
 
     /// Opens a connection as `user`, accepted only if PostgreSQL asked for the password.
@@ -360,40 +354,6 @@ impl Sessions {
     }
 }
 
-/// The signed-in session of a request, without its connection (signing out needs none); a
-/// write also needs the session's CSRF token.
-pub struct Signed {
-    pub id: String,
-    pub session: Arc<Session>,
-}
-
-impl FromRequestParts<Arc<crate::App>> for Signed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<crate::App>,
-    ) -> Result<Self, Self::Rejection> {
-        let jar = axum_extra::extract::CookieJar::from_headers(&parts.headers);
-        let (id, session) = jar
-            .get(COOKIE)
-            .and_then(|c| Some((c.value().to_owned(), app.sessions.get(c.value())?)))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not signed in"))?;
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if given != Some(session.csrf.as_str()) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "missing or wrong {CSRF_HEADER} header: send the token sign-in returned"
-                    ),
-                ));
-            }
-        }
-        Ok(Signed { id, session })
-    }
-}
-
 /// A session and its open connection.
 pub struct Conn {
     pub session: Arc<Session>,
@@ -404,21 +364,5 @@ impl std::ops::Deref for Conn {
     type Target = Session;
     fn deref(&self) -> &Session {
         &self.session
-    }
-}
-
-/// The signed-in session of a request with its connection, opened if it was released.
-pub struct Authed(pub Conn);
-
-impl FromRequestParts<Arc<crate::App>> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<crate::App>,
-    ) -> Result<Self, Self::Rejection> {
-        let Signed { id, session } = Signed::from_request_parts(parts, app).await?;
-        let client = app.sessions.client(&id, &session).await?;
-        Ok(Authed(Conn { session, client }))
     }
 }

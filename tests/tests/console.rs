@@ -192,6 +192,20 @@ fn users_sign_in_with_their_role_and_see_only_what_it_may() {
     );
     let (_, snap) = alice.get(&format!("/api/instances/{id}"));
     assert_eq!(snap["tasks"][0]["state"], "succeeded");
+    // The app colours and filters by the engine's own state model, not a copy of it.
+    let (status, model) = alice.get("/api/states");
+    assert_eq!(status, 200);
+    let succeeded = model["task_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "succeeded")
+        .unwrap();
+    assert_eq!(succeeded["colour"], "#b7e1a1");
+    assert_eq!(
+        model["workflow_sets"]["finished"],
+        json!(["paused", "stopped", "failed", "succeeded"])
+    );
     assert_eq!(snap["attempts"].as_array().unwrap().len(), 1);
     let attempt = snap["attempts"][0]["id"].as_i64().unwrap();
     let (_, page) = alice.get(&format!("/api/attempts/{attempt}/log?skip=0&limit=10"));

@@ -1,12 +1,14 @@
+// The DAG editor page: a workflow's tasks on a canvas with each task's and the workflow's
+// settings, saved as a new version of the workflow.
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import {
   ReactFlow, ReactFlowProvider, Background, Controls, Handle, Position, addEdge,
   useEdgesState, useNodesState, useReactFlow,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { api } from './api.js';
-import { go, ErrorText, useT } from './main.jsx';
-import { layout } from './layout.js';
+import { api } from '../api.js';
+import { go, ErrorText, useT } from '../ui.jsx';
+import { layout } from '../layout.js';
 
 // Fields every task may have besides its type's own (the common ones of a spec).
 const COMMON = ['description', 'worker_group', 'priority', 'retries', 'retry_interval', 'delay'];

@@ -1,6 +1,8 @@
+// The cron builder page: an expression edited field by field, its meaning and next fire times,
+// saved as a workflow's schedule.
 import React, { useEffect, useState } from 'react';
-import { api } from './api.js';
-import { go, ErrorText, useT } from './main.jsx';
+import { api } from '../api.js';
+import { go, ErrorText, useT } from '../ui.jsx';
 
 const FIELDS = ['second', 'minute', 'hour', 'day_of_month', 'month', 'day_of_week'];
 

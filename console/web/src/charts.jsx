@@ -1,28 +1,14 @@
+// An instance drawn: its DAG with each task in its state's colour, and its attempts over time
+// (a Gantt chart). The instance page (pages/instance.jsx) shows both.
 import React, { useEffect, useMemo, useState } from 'react';
 import { ReactFlow, Background, Position } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useT } from './main.jsx';
+import { useColour, useT } from './ui.jsx';
 import { layout } from './layout.js';
-
-const colour = {
-  succeeded: '#b7e1a1', forced_success: '#d6efc7', failed: '#f4a6a6', killed: '#f8c78a',
-  need_fault_tolerance: '#d9b3e6', paused: '#f3e39a', running: '#9cc9f5', dispatched: '#c4dff9',
-  queued: '#e4e4e4', delayed: '#e4e4e4', skipped: '#f5f5f5', forbidden: '#f5f5f5',
-  stopped: '#f8c78a', cancelled: '#e4e4e4', pending: '#e4e4e4', sent: '#b7e1a1',
-};
-
-// Colour and the state's name: never colour alone.
-export function StateBadge({ state }) {
-  const { st } = useT();
-  return (
-    <span className="badge" style={{ background: colour[state] || '#fff' }} data-state={state}>
-      {st(state)}
-    </span>
-  );
-}
 
 export function InstanceGraph({ snapshot }) {
   const { st } = useT();
+  const colour = useColour();
   const [positions, setPositions] = useState({});
   const names = snapshot.tasks.map((t) => t.task).join(',');
   const edges = useMemo(
@@ -40,7 +26,7 @@ export function InstanceGraph({ snapshot }) {
     id: t.task,
     position: positions[t.task] || { x: 0, y: 0 },
     data: { label: `${t.task} · ${st(t.state)}` },
-    style: { background: colour[t.state] || '#fff', width: 170, borderStyle: t.task_instance_id ? 'solid' : 'dashed' },
+    style: { background: colour(t.state) || '#fff', width: 170, borderStyle: t.task_instance_id ? 'solid' : 'dashed' },
     className: 'state-' + t.state.replace(' ', '_'),
     ariaLabel: `${t.task}: ${t.state}`,
     draggable: false,
@@ -60,6 +46,7 @@ export function InstanceGraph({ snapshot }) {
 // One row per task, one bar per attempt from its start to its end (or now): retries and
 // failovers are attempts of their own, so they show as bars beside each other.
 export function Gantt({ attempts }) {
+  const colour = useColour();
   const started = attempts.filter((a) => a.started_at);
   if (!started.length) return null;
   const time = (s) => new Date(s).getTime();
@@ -81,7 +68,7 @@ export function Gantt({ attempts }) {
         const x1 = Math.max(x(a.ended_at ? time(a.ended_at) : now), x0 + 2);
         return (
           <g key={a.id}>
-            <rect x={x0} y={i * row + 3} width={x1 - x0} height={row - 6} fill={colour[a.state] || '#ccc'} stroke="#555">
+            <rect x={x0} y={i * row + 3} width={x1 - x0} height={row - 6} fill={colour(a.state) || '#ccc'} stroke="#555">
               <title>{`${a.task} attempt ${a.attempt}: ${a.state}${a.kill_reason ? ' (' + a.kill_reason + ')' : ''}`}</title>
             </rect>
             {a.attempt > 1 ? <text x={x0 + 2} y={i * row + 15} className="attempt">{a.attempt}</text> : null}

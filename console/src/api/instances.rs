@@ -1,0 +1,68 @@
+//! Workflow instances (`/api/instances`): the list, one instance's snapshot (also what its
+//! live view sends, see `live.rs`), and the actions on a run.
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+use super::{Api, act, one, rows};
+use crate::app::Authed;
+use crate::error::ApiError;
+
+#[derive(serde::Deserialize)]
+pub struct InstancesQuery {
+    workflow: Option<String>,
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn instances(Authed(s): Authed, Query(q): Query<InstancesQuery>) -> Api {
+    Ok(Json(
+        rows(
+            &s.client,
+            "SELECT * FROM sched.workflow_instances WHERE ($1::text IS NULL OR workflow = $1) \
+             AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3",
+            &[
+                &q.workflow,
+                &q.state,
+                &q.limit.unwrap_or(100).clamp(1, 1000),
+            ],
+        )
+        .await?,
+    ))
+}
+
+/// An instance, its tasks in DAG order with their latest attempts and upstream tasks (its
+/// graph), and every attempt (for the Gantt chart: retries and failovers are attempts of
+/// their own).
+pub(super) async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
+    Ok(json!({
+        "instance": one(c, "SELECT * FROM sched.workflow_instances WHERE id = $1", &[&id]).await?,
+        "tasks": rows(c, "SELECT * FROM sched.instance_tasks($1)", &[&id]).await?,
+        "unserved_worker_groups": rows(c, "SELECT DISTINCT worker_group FROM sched.unserved_tasks \
+                                           WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
+        "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, \
+                             queued_at, started_at, ended_at FROM sched.task_instances \
+                             WHERE workflow_instance_id = $1 ORDER BY id", &[&id]).await?,
+    }))
+}
+
+pub async fn instance(Authed(s): Authed, Path(id): Path<i64>) -> Api {
+    Ok(Json(snapshot(&s.client, id).await?))
+}
+
+pub async fn control(
+    Authed(s): Authed,
+    Path((id, action)): Path<(i64, String)>,
+) -> Result<StatusCode, ApiError> {
+    const ACTIONS: &[(&str, &str)] = &[
+        ("pause", "pause_workflow"),
+        ("resume", "resume_workflow"),
+        ("stop", "stop_workflow"),
+        ("recover", "recover_workflow"),
+        ("rerun", "rerun_workflow"),
+    ];
+    act(&s, ACTIONS, &action, id).await
+}

@@ -1,0 +1,127 @@
+//! Live views (`/api/…/events`): an instance, a backfill, the workers, the alerts, sent as
+//! Server-Sent Events whenever what they show changes.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+use crate::app::Authed;
+use crate::error::ApiError;
+use crate::session::Conn;
+
+/// What a live view shows: read again whenever the engine notifies the session's connection
+/// (tasks ready, kills, alerts) and at least every 500 ms, since a task's progress or a
+/// heartbeat raises no notification of its own (that would cost every task's commit).
+#[derive(Clone, Copy)]
+enum Live {
+    Instance(i64),
+    Backfill(i64),
+    Workers,
+    Alerts,
+}
+
+impl Live {
+    async fn read(self, c: &Client) -> Result<Value, ApiError> {
+        match self {
+            Live::Instance(id) => super::instances::snapshot(c, id).await,
+            Live::Backfill(id) => super::backfills::backfill_snapshot(c, id).await,
+            Live::Workers => super::workers::workers_now(c).await,
+            Live::Alerts => super::alerts::alerts_now(c).await,
+        }
+    }
+
+    /// Nothing will change any more: the stream ends after this snapshot.
+    fn finished(self, v: &Value) -> bool {
+        match self {
+            Live::Instance(_) => v["instance"]["finished"] == Value::Bool(true),
+            Live::Backfill(_) => v["backfill"]["state"]
+                .as_str()
+                .is_some_and(|s| s != "running"),
+            Live::Workers | Live::Alerts => false,
+        }
+    }
+}
+
+/// A live view as Server-Sent Events: a `snapshot` event at once and whenever it changed,
+/// ending after a finished one, or when the session ends; a failure to read sends `failed`
+/// and ends. Each open stream holds one of the session's `--max-streams-per-session` places.
+async fn live(
+    s: Conn,
+    what: Live,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = s.session.open_stream()?;
+    let first = what.read(&s.client).await?;
+    let changes = s.changes.subscribe();
+    let ended = s.ended();
+    let stream = futures_util::stream::unfold(
+        (s, slot, changes, ended, None::<Value>, Some(first), false),
+        move |(s, slot, mut changes, mut ended, last, next, done)| async move {
+            if done || *ended.borrow() {
+                return None;
+            }
+            let mut current = next;
+            loop {
+                let snap = match current.take() {
+                    Some(v) => v,
+                    None => match what.read(&s.client).await {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let event = Event::default()
+                                .event("failed")
+                                .data(json!({"error": e.message}).to_string());
+                            return Some((Ok(event), (s, slot, changes, ended, last, None, true)));
+                        }
+                    },
+                };
+                let finished = what.finished(&snap);
+                if last.as_ref() != Some(&snap) {
+                    let event = Event::default().event("snapshot").data(snap.to_string());
+                    return Some((
+                        Ok(event),
+                        (s, slot, changes, ended, Some(snap), None, finished),
+                    ));
+                }
+                if finished {
+                    return None;
+                }
+                tokio::select! {
+                    _ = changes.recv() => {}
+                    _ = ended.changed() => return None,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+pub async fn instance_events(
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Instance(id)).await
+}
+
+pub async fn backfill_events(
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Backfill(id)).await
+}
+
+pub async fn worker_events(
+    Authed(s): Authed,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Workers).await
+}
+
+pub async fn alert_events(
+    Authed(s): Authed,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    live(s, Live::Alerts).await
+}
