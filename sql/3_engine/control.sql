@@ -133,45 +133,40 @@ $$;
 COMMENT ON FUNCTION sched._continue(bigint, sched.task_state[], bigint[]) IS
     'Internal: makes a finished instance run again: new attempts of the tasks that are due (never run, last attempt in rerun, or in redo, with their upstream tasks done), join counters rebuilt.';
 
-CREATE FUNCTION sched._resume_workflow(principal regrole, instance_id bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- Resume, recover and rerun: the command checked and recorded, the rights the instance's names
+-- need checked again, and the instance continued, rerun in a new run. Which states each
+-- applies to and which attempts each runs again are the command table's (core/src/state.rs).
+-- A parent's SUB_PROCESS task issues them to its child as the parent's owner (subprocess.sql).
+CREATE FUNCTION sched._continue_command(principal regrole, instance_id bigint, action text) RETURNS void
+LANGUAGE plpgsql
 AS $$
 DECLARE
-    inst sched.workflow_instance;
+    inst sched.workflow_instance := sched._command(principal, instance_id, action);
 BEGIN
-    inst := sched._command(principal, instance_id, 'resume');
     PERFORM sched._check_instance_rights(inst);
-    PERFORM sched._continue(inst.id, sched._command_reruns('resume'), NULL);
+    IF action = 'rerun' THEN
+        UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = inst.id;
+    END IF;
+    PERFORM sched._continue(inst.id, coalesce(sched._command_reruns(action), '{}'), NULL);
 END
 $$;
+COMMENT ON FUNCTION sched._continue_command(regrole, bigint, text) IS
+    'Internal: resume, recover or rerun an instance for principal, as the command table says.';
+
+CREATE FUNCTION sched._resume_workflow(principal regrole, instance_id bigint) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sched._continue_command(principal, instance_id, 'resume') $$;
 
 CREATE FUNCTION sched._recover_workflow(principal regrole, instance_id bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    inst sched.workflow_instance;
-BEGIN
-    inst := sched._command(principal, instance_id, 'recover');
-    PERFORM sched._check_instance_rights(inst);
-    PERFORM sched._continue(inst.id, sched._command_reruns('recover'), NULL);
-END
-$$;
+AS $$ SELECT sched._continue_command(principal, instance_id, 'recover') $$;
 
 CREATE FUNCTION sched._rerun_workflow(principal regrole, instance_id bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    inst sched.workflow_instance;
-BEGIN
-    inst := sched._command(principal, instance_id, 'rerun');
-    PERFORM sched._check_instance_rights(inst);
-    UPDATE sched.workflow_instance SET run = run + 1, has_failure = false WHERE id = inst.id;
-    PERFORM sched._continue(inst.id, '{}', NULL);
-END
-$$;
+AS $$ SELECT sched._continue_command(principal, instance_id, 'rerun') $$;
 
 -- The tasks reachable from `start` (and `start` itself), downstream along successors or
 -- upstream against them.
