@@ -189,3 +189,8 @@ AS $$
     WHERE ti.id = ANY(task_instance_ids) AND td.timeout_strategy IN ('warn', 'warn_fail')
 $$;
 COMMENT ON FUNCTION sched._alert_task_timeouts(bigint[]) IS 'Internal: raises the task_timeout alerts of these attempts (of warn and warn_fail timeouts), once each.';
+
+-- How long a worker may hold a claimed delivery before another may try it.
+CREATE FUNCTION sched._alert_claim_lapse() RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$ SELECT interval '2 minutes' $$;
+COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed delivery is a worker''s before another may try it.';

@@ -83,3 +83,44 @@ END
 $$;
 COMMENT ON FUNCTION sched._fail_over(bigint[], bigint[]) IS
     'Internal: moves the running attempts of dead workers (or only the attempts given, which a live worker does not run; those to be killed end killed) to need_fault_tolerance and queues new attempts.';
+
+
+-- A commit the worker acted on can be lost (promotion of an asynchronous standby, a crash with
+-- synchronous_commit off) and leave the database believing that a live worker runs an attempt
+-- it never had or already finished. A claim's answer can also be in flight, or retried after a
+-- lost connection, for a while; the grace covers that, so only an attempt the worker has had
+-- every chance to know of is taken from it.
+CREATE FUNCTION sched._reconcile(worker_id bigint, unknown bigint[]) RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    stale bigint[];
+BEGIN
+    IF cardinality(unknown) = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT array_agg(ti.id) INTO stale
+    FROM sched.task_instance ti
+    WHERE ti.id = ANY(unknown) AND ti.worker_id = _reconcile.worker_id
+      AND ti.state = ANY(sched._task_states_claimed())
+      AND ti.started_at < now() - sched._lease_grace();
+    IF stale IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM sched._fail_over(ARRAY[worker_id], stale);
+    RETURN cardinality(stale);
+END
+$$;
+COMMENT ON FUNCTION sched._reconcile(bigint, bigint[]) IS
+    'Internal: fails over (or ends killed, when they were to be killed) the given attempts of a live worker that it says it does not run, once claimed longer than sched._lease_grace() ago; returns how many.';
+
+CREATE FUNCTION sched._lease_grace() RETURNS interval
+LANGUAGE sql STABLE
+AS $$
+    -- A claim's answer may wait for a call timeout (half the worker timeout, at least 5 s) and
+    -- a retry; the worker timeout, at least 15 s, outlasts both.
+    SELECT greatest(coalesce(pg_catalog.current_setting('sched.worker_timeout', true), '30s')::interval,
+                    interval '15 seconds')
+$$;
+COMMENT ON FUNCTION sched._lease_grace() IS
+    'Internal: how long after its claim an attempt a worker does not report may be taken from it: sched.worker_timeout, at least 15 s.';

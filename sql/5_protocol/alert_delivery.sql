@@ -1,11 +1,7 @@
 -- Alert delivery: workers started with --alerts claim deliveries with SKIP LOCKED, send them,
 -- and report, retrying failures with a doubling delay up to sched.alert_max_attempts. No
--- worker's task loop waits for any of it.
-
--- How long a worker may hold a claimed delivery before another may try it.
-CREATE FUNCTION sched._alert_claim_lapse() RETURNS interval
-LANGUAGE sql IMMUTABLE AS $$ SELECT interval '2 minutes' $$;
-COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed delivery is a worker''s before another may try it.';
+-- worker's task loop waits for any of it. How long a claimed delivery stays its worker's is
+-- sched._alert_claim_lapse (3_engine/alerts.sql).
 
 -- Worker protocol. Claims due deliveries for a worker started with --alerts: each becomes
 -- this worker's until its claim lapses, and counts an attempt.

@@ -3,7 +3,9 @@
 -- claim_tasks: every report presents it, and a report for an attempt that is no longer running
 -- on that worker (failed over, already reported) changes nothing. Public functions are
 -- trampolines over `_<name>(principal, ...)` (2_kernel/access.sql): the principal must be the
--- role that registered the worker.
+-- role that registered the worker. Each is the guard (_worker_guard) around an engine
+-- function: claiming is 3_engine/claim.sql, completing 3_engine/complete.sql, a heartbeat's
+-- reconciliation 3_engine/failover.sql.
 
 CREATE FUNCTION sched._worker_guard(principal regrole, worker_id bigint, alive_only boolean DEFAULT true) RETURNS text[]
 LANGUAGE plpgsql STABLE
@@ -146,46 +148,6 @@ $$;
 COMMENT ON FUNCTION sched.heartbeat(bigint, integer, text, bigint[], bigint) IS
     'Worker protocol: records that the worker is alive, how many tasks it runs and, when it is not healthy, why (status); token, when given, must be the one it registered with. With leases (the task instance ids it runs or has yet to report), an attempt the database believes runs on it but that it does not list, claimed longer than the grace ago, is failed over (or ends killed if it was to be killed): its claim or its report was lost with a commit. false means it was declared dead: it must kill its tasks and register again.';
 
--- A commit the worker acted on can be lost (promotion of an asynchronous standby, a crash with
--- synchronous_commit off) and leave the database believing that a live worker runs an attempt
--- it never had or already finished. A claim's answer can also be in flight, or retried after a
--- lost connection, for a while; the grace covers that, so only an attempt the worker has had
--- every chance to know of is taken from it.
-CREATE FUNCTION sched._reconcile(worker_id bigint, unknown bigint[]) RETURNS integer
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    stale bigint[];
-BEGIN
-    IF cardinality(unknown) = 0 THEN
-        RETURN 0;
-    END IF;
-    SELECT array_agg(ti.id) INTO stale
-    FROM sched.task_instance ti
-    WHERE ti.id = ANY(unknown) AND ti.worker_id = _reconcile.worker_id
-      AND ti.state = ANY(sched._task_states_claimed())
-      AND ti.started_at < now() - sched._lease_grace();
-    IF stale IS NULL THEN
-        RETURN 0;
-    END IF;
-    PERFORM sched._fail_over(ARRAY[worker_id], stale);
-    RETURN cardinality(stale);
-END
-$$;
-COMMENT ON FUNCTION sched._reconcile(bigint, bigint[]) IS
-    'Internal: fails over (or ends killed, when they were to be killed) the given attempts of a live worker that it says it does not run, once claimed longer than sched._lease_grace() ago; returns how many.';
-
-CREATE FUNCTION sched._lease_grace() RETURNS interval
-LANGUAGE sql STABLE
-AS $$
-    -- A claim's answer may wait for a call timeout (half the worker timeout, at least 5 s) and
-    -- a retry; the worker timeout, at least 15 s, outlasts both.
-    SELECT greatest(coalesce(pg_catalog.current_setting('sched.worker_timeout', true), '30s')::interval,
-                    interval '15 seconds')
-$$;
-COMMENT ON FUNCTION sched._lease_grace() IS
-    'Internal: how long after its claim an attempt a worker does not report may be taken from it: sched.worker_timeout, at least 15 s.';
-
 CREATE FUNCTION sched.unknown_tasks(worker_id bigint, task_instance_ids bigint[]) RETURNS integer
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
@@ -234,78 +196,6 @@ $$;
 COMMENT ON FUNCTION sched.release_tasks(bigint, bigint[]) IS
     'Worker protocol: hands back claimed tasks the worker could not start (its task directory or process could not be created): they are queued again as they were, without counting as a failure. Returns the ones not handed back because a kill was requested meanwhile; the worker reports those as killed.';
 
-CREATE FUNCTION sched._claim(worker_id bigint, groups text[], max_tasks integer, claim_token bigint)
-RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
-               settings jsonb, attempt integer, tenant text)
-LANGUAGE plpgsql
-AS $$
-#variable_conflict use_column
-DECLARE
-    already       integer;
-    grp           text;
-    got           integer;
-    left_to_claim integer;
-BEGIN
-    IF max_tasks IS NULL OR max_tasks < 1 THEN
-        RETURN;
-    END IF;
-    -- A call retried after its answer was lost (the connection dropped after the commit) must
-    -- get the tasks the first call claimed, or they would sit running on a live worker that
-    -- never heard of them.
-    IF _claim.claim_token IS NOT NULL THEN
-        RETURN QUERY
-        SELECT ti.id, ti.workflow_instance_id, td.name, td.task_type,
-               CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END,
-               ti.attempt, ti.tenant
-        FROM sched.task_instance ti
-        JOIN sched.task_definition td ON td.id = ti.task_id
-        WHERE ti.worker_id = _claim.worker_id AND ti.state = ANY (sched._task_states_claimed())
-          AND ti.claim_token = _claim.claim_token;
-        GET DIAGNOSTICS already = ROW_COUNT;
-        IF already > 0 THEN
-            RETURN;
-        END IF;
-    END IF;
-    -- One group at a time, each read in index order from its own part of the ready index; a
-    -- worker of several groups fills its slots from them in the order it lists them.
-    -- The picked ids come as an array from an uncorrelated sub-select, which runs once, with
-    -- LIMIT and SKIP LOCKED, before the UPDATE joins anything; and an id array keeps the
-    -- (generic) plan on the primary key whatever the size of the table: joining a CTE was
-    -- planned as a hash join over every row once the table held a large backlog.
-    left_to_claim := least(_claim.max_tasks, 1000);
-    FOREACH grp IN ARRAY _claim.groups LOOP
-        RETURN QUERY
-        UPDATE sched.task_instance ti
-           SET state = 'running', worker_id = _claim.worker_id, claim_token = _claim.claim_token,
-               started_at = now(),
-               timeout_at = now() + td.timeout_after,
-               check_at = CASE WHEN td.timeout_strategy = 'fail' THEN now() + td.timeout_after + interval '15 s'
-                               ELSE now() + td.timeout_after END,
-               -- Resolved once per attempt and stored: a retried claim returns the same.
-               resolved = CASE WHEN td.parameterized
-                               THEN sched._task_context(td.settings, td.params, td.inputs_from, td.name, td.id,
-                                                        ti.id, ti.workflow_instance_id) END
-          FROM sched.task_definition td
-         WHERE ti.id = ANY(ARRAY(
-                   SELECT q.id
-                   FROM sched.task_instance q
-                   WHERE q.state = 'queued' AND q.worker_group = grp
-                   ORDER BY q.workflow_priority, q.task_priority, q.id
-                   LIMIT left_to_claim
-                   FOR UPDATE SKIP LOCKED))
-           AND td.id = ti.task_id
-        RETURNING ti.id, ti.workflow_instance_id, td.name, td.task_type,
-                  CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END,
-                  ti.attempt, ti.tenant;
-        GET DIAGNOSTICS got = ROW_COUNT;
-        left_to_claim := left_to_claim - got;
-        EXIT WHEN left_to_claim <= 0;
-    END LOOP;
-END
-$$;
-COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
-    'Internal: claims up to max_tasks queued task instances of these groups for a worker, group by group in the order given: highest priority first, then FIFO. With a claim token already used by this worker, returns what that call claimed instead.';
-
 CREATE FUNCTION sched.claim_tasks(worker_id bigint, max_tasks integer, claim_token bigint DEFAULT NULL)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer, tenant text)
@@ -325,131 +215,6 @@ END
 $$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
     'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
-
-CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
-                                started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
-                                outcomes text[] DEFAULT '{}', OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    done       bigint[];
-    touched    bigint[];
-    any_failed boolean;
-    wanted     bigint[];
-    locked     bigint[];
-    timeout    text;
-    slots      bigint[];
-    timed_out  bigint[];
-BEGIN
-    IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
-        RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
-            cardinality(task_instance_ids), cardinality(exit_codes) USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF cardinality(outcomes) > 0 AND (cardinality(outcomes) <> cardinality(task_instance_ids)
-                                      OR NOT outcomes <@ sched._outcomes()) THEN
-        RAISE EXCEPTION 'outcomes: must have one entry per task instance id, each one of %; got %',
-            pg_catalog.array_to_string(sched._outcomes(), ', '), outcomes USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    accepted := 0;
-    IF cardinality(task_instance_ids) = 0 THEN
-        RETURN;
-    END IF;
-
-    -- The instances are locked in id order. A lock held by another completion is gone in a
-    -- moment, but one held by a user's open transaction (a stop_workflow not yet committed)
-    -- lasts as long as that user likes: the reports of such instances are handed back as
-    -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
-    -- A sub-process instance is locked with the instances above it (2_kernel/locks.sql).
-    SELECT array_agg(DISTINCT f.id) INTO wanted
-    FROM (SELECT DISTINCT ti.workflow_instance_id AS id FROM sched.task_instance ti
-          WHERE ti.id = ANY(task_instance_ids)) i
-    JOIN sched.workflow_instance wi ON wi.id = i.id
-    CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
-    SELECT array_agg(l.id) INTO locked FROM (
-        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
-        ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
-    IF cardinality(locked) IS DISTINCT FROM cardinality(wanted) THEN
-        timeout := pg_catalog.current_setting('lock_timeout');
-        BEGIN
-            PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM 1 FROM sched.workflow_instance wi
-            WHERE wi.id = ANY(wanted) AND NOT wi.id = ANY(coalesce(locked, '{}'))
-            ORDER BY wi.id FOR NO KEY UPDATE OF wi;
-            locked := wanted;
-        EXCEPTION WHEN lock_not_available THEN
-            NULL;
-        END;
-        PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
-        SELECT array_agg(ti.id) INTO deferred
-        FROM sched.task_instance ti JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ coalesce(locked, '{}')
-          AND ti.worker_id = _complete.worker_id AND ti.state = ANY (sched._task_states_claimed());
-    END IF;
-
-    -- The worker says how each attempt ended (sched._outcomes(), core/src/state.rs's Outcome);
-    -- a report without one (a script calling complete_task) reads its exit code: 0 succeeded,
-    -- anything else failed. An attempt killed for its timeout, by the master (kill_reason
-    -- timeout) or by the worker (timed_out), failed, and may be retried.
-    -- The worker's own clock says when the process really started and ended; it is kept within
-    -- [claim, now] so that a skewed worker clock cannot produce impossible durations.
-    WITH reported AS (
-        SELECT r.id, r.exit_code, r.started_at, r.ended_at, r.out_params,
-               coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' ELSE 'failed' END) AS outcome
-        FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at,
-                    _complete.out_params, outcomes)
-            AS r(id, exit_code, started_at, ended_at, out_params, outcome)
-    ), finished AS (
-        UPDATE sched.task_instance ti
-           SET state = CASE WHEN r.outcome = 'succeeded' THEN 'succeeded'
-                            WHEN r.outcome = 'killed' AND ti.kill_reason IS DISTINCT FROM 'timeout' THEN 'killed'
-                            ELSE 'failed' END::sched.task_state,
-               kill_reason = CASE WHEN r.outcome = 'timed_out' AND ti.timeout_at <= now() THEN 'timeout'
-                                  ELSE ti.kill_reason END,
-               check_at = NULL,
-               exit_code = r.exit_code,
-               started_at = least(greatest(r.started_at, ti.started_at), now()),
-               ended_at = least(greatest(coalesce(r.ended_at, now()), r.started_at, ti.started_at), now()),
-               out_params = r.out_params
-          FROM reported r
-         WHERE ti.id = r.id
-           AND ti.worker_id = _complete.worker_id
-           AND ti.state = ANY (sched._task_states_claimed())
-           AND (deferred IS NULL OR NOT ti.id = ANY(deferred))
-        RETURNING ti.id, ti.workflow_instance_id, ti.state, ti.holds_slot, ti.kill_reason)
-    SELECT array_agg(id), array_agg(DISTINCT workflow_instance_id), bool_or(state = ANY (sched._task_states_failure())),
-           array_agg(id) FILTER (WHERE holds_slot), array_agg(id) FILTER (WHERE kill_reason = 'timeout')
-    INTO done, touched, any_failed, slots, timed_out
-    FROM finished;
-
-    -- Killed by the worker for its timeout before the master raised the alert.
-    IF timed_out IS NOT NULL THEN
-        PERFORM sched._alert_task_timeouts(timed_out);
-    END IF;
-    IF slots IS NOT NULL THEN
-        PERFORM sched._release_slots(slots);
-    END IF;
-    IF done IS NOT NULL THEN
-        accepted := cardinality(done);
-        ready_groups := sched._advance(done, touched, any_failed);
-    END IF;
-    -- Finished work is never thrown away: an outcome that arrives after its attempt was failed
-    -- over (its worker was cut off, kept it, and reported once the database answered) is kept
-    -- beside the attempt. A retry of an accepted report finds its attempt finished, not failed
-    -- over, and records nothing.
-    IF accepted + coalesce(cardinality(deferred), 0) < cardinality(task_instance_ids) THEN
-        INSERT INTO sched.late_report (task_instance_id, workflow_instance_id, worker_id, exit_code, started_at, ended_at)
-        SELECT r.id, ti.workflow_instance_id, _complete.worker_id, r.exit_code, r.started_at, r.ended_at
-        FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at)
-             AS r(id, exit_code, started_at, ended_at)
-        JOIN sched.task_instance ti ON ti.id = r.id
-        WHERE ti.worker_id = _complete.worker_id AND ti.state = 'need_fault_tolerance'
-          AND r.exit_code IS NOT NULL
-        ON CONFLICT DO NOTHING;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]) IS
-    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,

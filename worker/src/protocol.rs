@@ -75,13 +75,16 @@ pub(crate) struct Outcome {
     pub out_params: Option<serde_json::Value>,
 }
 
+/// Exit code of a task that was killed (SIGKILL's 128 + 9).
+pub(crate) const EXIT_KILLED: i32 = 137;
+
 /// How a process's exit code reads, as DolphinScheduler reads it: 0 succeeded, 137 (SIGKILL's
 /// 128 + 9: a kill request, a stop, the worker's shutdown) killed, anything else failed. A
 /// process this worker killed for its timeout is `TimedOut`, whatever its code.
 pub(crate) fn exit_kind(exit_code: i32) -> OutcomeKind {
     match exit_code {
         0 => OutcomeKind::Succeeded,
-        137 => OutcomeKind::Killed,
+        EXIT_KILLED => OutcomeKind::Killed,
         _ => OutcomeKind::Failed,
     }
 }

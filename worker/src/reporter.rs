@@ -329,7 +329,7 @@ async fn send_completions(
                 if to_kill.contains(&outcome.lease.task_instance_id) {
                     // Stopped meanwhile: it ends killed, as if it had started and been killed.
                     outcome.kind = OutcomeKind::Killed;
-                    outcome.exit_code = crate::executor::EXIT_KILLED;
+                    outcome.exit_code = crate::protocol::EXIT_KILLED;
                     outcome.handed_back = false;
                     mine.push(outcome);
                 } else {

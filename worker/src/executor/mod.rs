@@ -26,8 +26,6 @@ use crate::reporter::Reports;
 
 /// Exit code reported when the task could not be started.
 pub const EXIT_NOT_STARTED: i32 = 127;
-/// Exit code shown for a task that was killed (SIGKILL's 128 + 9).
-pub const EXIT_KILLED: i32 = 137;
 /// Exit code shown for a task this worker killed for its timeout, as timeout(1) reports it.
 pub const EXIT_TIMED_OUT: i32 = 124;
 /// Between SIGTERM and SIGKILL when a process task times out.

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_postgres::{CancelToken, NoTls};
 
-use super::{EXIT_KILLED, Started, Stop};
+use super::{Started, Stop};
 use crate::db;
+use crate::protocol::EXIT_KILLED;
 use crate::protocol::{Claimed, Lease, Outcome, OutcomeKind, Stream};
 use crate::reporter::Reports;
 
