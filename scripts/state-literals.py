@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Fails on a list of state literals written outside core/src/state.rs and the SQL generated
-from it: `state IN ('queued', 'running')`, `'{paused,stopped}'`, `["running", "failed"]`,
-`"succeeded" | "failed"`. Sets of states are named once, in core/src/state.rs; SQL calls
+"""Fails on a list of two or more quoted state names written outside core/src/state.rs and
+the SQL generated from it: an SQL IN list or array literal, a Rust or JavaScript array, a
+match pattern joined by `|`. Sets of states are named once, in core/src/state.rs; SQL calls
 sched._task_states_<set>() and friends, clients read sched.state_model().
 See docs/architecture.md, "States".
 

@@ -52,6 +52,25 @@ pub const TASK_STATES: &[State] = &[
     st("forbidden", "#f5f5f5", "a task with enabled false, passed through"),
 ];
 
+/// The states of a backfill (`sched.backfill.state`): text, checked against
+/// `sched._backfill_states()`.
+#[rustfmt::skip]
+pub const BACKFILL_STATES: &[State] = &[
+    st("running", "#9cc9f5", "dates are still to start or running"),
+    st("succeeded", "#b7e1a1", "every date's instance succeeded"),
+    st("failed", "#f4a6a6", "a date's instance did not succeed (and on_failure stop ended the backfill, or every date has ended)"),
+    st("cancelled", "#e4e4e4", "cancelled by cancel_backfill: no further date starts"),
+];
+
+/// The states of an alert's delivery to one channel (`sched.alert_delivery.state`): text,
+/// checked against `sched._delivery_states()`.
+#[rustfmt::skip]
+pub const DELIVERY_STATES: &[State] = &[
+    st("pending", "#e4e4e4", "not yet sent; a worker started with --alerts sends it when it is due"),
+    st("sent", "#b7e1a1", "sent to its channel"),
+    st("failed", "#f4a6a6", "every attempt failed (sched.alert_max_attempts)"),
+];
+
 /// Which enum a set or a command is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Of {
@@ -273,6 +292,32 @@ pub fn render_sql() -> String {
          COMMENT ON FUNCTION sched._outcomes() IS 'Internal: what a worker may report an attempt ended as (complete_tasks'' outcomes).';\n",
         sql_array(&outcomes)
     );
+    for (function, states, of) in [
+        ("_backfill_states", BACKFILL_STATES, "a backfill"),
+        (
+            "_delivery_states",
+            DELIVERY_STATES,
+            "an alert's delivery to one channel",
+        ),
+    ] {
+        let names: Vec<&str> = states.iter().map(|s| s.name).collect();
+        let _ = write!(
+            out,
+            "\nCREATE FUNCTION sched.{function}() RETURNS text[]\n\
+             LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+             AS $$ SELECT {}::text[] $$;\n\
+             COMMENT ON FUNCTION sched.{function}() IS {};\n",
+            sql_array(&names),
+            quote(&format!(
+                "Internal: the states of {of}. {}",
+                states
+                    .iter()
+                    .map(|s| format!("{}: {}", s.name, s.doc))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        );
+    }
     out.push_str("\nCREATE FUNCTION sched._command_type(command text) RETURNS text\nLANGUAGE sql IMMUTABLE PARALLEL SAFE\nAS $$ SELECT CASE command\n");
     for c in COMMANDS {
         let _ = writeln!(
@@ -340,12 +385,6 @@ fn command_function(
 
 /// What `sched.state_model()` returns.
 pub fn model_json() -> serde_json::Value {
-    let states = |of: Of| -> serde_json::Value {
-        of.states()
-            .iter()
-            .map(|s| serde_json::json!({"name": s.name, "colour": s.colour, "doc": s.doc}))
-            .collect()
-    };
     let sets = |of: Of| -> serde_json::Value {
         SETS.iter()
             .filter(|s| s.of == of)
@@ -353,9 +392,17 @@ pub fn model_json() -> serde_json::Value {
             .collect::<serde_json::Map<_, _>>()
             .into()
     };
+    let listed = |states: &[State]| -> serde_json::Value {
+        states
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "colour": s.colour, "doc": s.doc}))
+            .collect()
+    };
     serde_json::json!({
-        "workflow_states": states(Of::Workflow),
-        "task_states": states(Of::Task),
+        "workflow_states": listed(WORKFLOW_STATES),
+        "task_states": listed(TASK_STATES),
+        "backfill_states": listed(BACKFILL_STATES),
+        "delivery_states": listed(DELIVERY_STATES),
         "workflow_sets": sets(Of::Workflow),
         "task_sets": sets(Of::Task),
         "commands": COMMANDS.iter().map(|c| serde_json::json!({

@@ -52,7 +52,7 @@ CREATE TABLE sched.alert_delivery (
     alert_id        bigint NOT NULL REFERENCES sched.alert ON DELETE CASCADE,
     channel_no      integer NOT NULL,
     channel         jsonb NOT NULL,
-    state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    state           text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._delivery_states())),
     attempts        integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_error      text,

@@ -46,7 +46,7 @@ CREATE TABLE sched.backfill (
     run_options jsonb NOT NULL,
     params      jsonb NOT NULL,
     owner       regrole NOT NULL,
-    state       text NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled')),
+    state       text NOT NULL CHECK (state = ANY (sched._backfill_states())),
     -- A dependent backfill (options.dependents): the backfill it follows.
     triggered_by bigint REFERENCES sched.backfill ON DELETE SET NULL,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),

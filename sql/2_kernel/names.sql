@@ -2,6 +2,15 @@
 -- core/src/name.rs, rendered into 1_schema/01_vocabulary.sql), and
 -- how roles and workflows are named in messages.
 
+-- How an error lists what is allowed: "a", "a or b", "a, b or c".
+CREATE FUNCTION sched._listed(names text[]) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN cardinality(names) <= 1 THEN names[1]
+                ELSE pg_catalog.array_to_string(names[1:cardinality(names) - 1], ', ') || ' or ' || names[cardinality(names)] END
+$$;
+COMMENT ON FUNCTION sched._listed(text[]) IS 'Internal: names joined as an error lists them (a, b or c).';
+
 -- How an error names a workflow: by name when the principal may see it, else only as another
 -- role's, so that errors never reveal other users' workflows.
 CREATE FUNCTION sched._workflow_label(principal regrole, name text, owner regrole) RETURNS text

@@ -14,14 +14,11 @@ AS $$
 DECLARE
     inst    sched.workflow_instance;
     allowed sched.workflow_state[] := sched._command_workflow_states(action);
-    names   text[] := allowed::text[];
 BEGIN
     inst := sched._instance_for(principal, instance_id, true);
-    IF NOT inst.state = ANY(allowed) THEN
+    IF inst.state <> ALL (allowed) THEN
         RAISE EXCEPTION 'workflow instance % is %; % applies to % instances', instance_id, inst.state, action,
-            CASE WHEN cardinality(names) = 1 THEN names[1]
-                 ELSE array_to_string(names[1:cardinality(names) - 1], ', ') || ' or ' || names[cardinality(names)] END
-            USING ERRCODE = 'object_not_in_prerequisite_state';
+            sched._listed(allowed::text[]) USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES (sched._command_type(action), inst.workflow_id, inst.id, sched._role_name(principal), params);
@@ -30,6 +27,31 @@ END
 $$;
 COMMENT ON FUNCTION sched._command(regrole, bigint, text, jsonb) IS
     'Internal: locks the instance a command acts on, refuses it unless its state is allowed, and records the command.';
+
+-- The attempt a task command (force_success, kill_task) acts on, and its instance: the instance
+-- locked as _command locks it, the attempt read again under that lock and refused unless its
+-- state is one the command applies to. `missing` ends the error for an attempt not found.
+CREATE FUNCTION sched._command_attempt(principal regrole, task_instance_id bigint, action text, missing text,
+                                       OUT ti sched.task_instance, OUT inst sched.workflow_instance)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    allowed sched.task_state[] := sched._command_task_states(action);
+BEGIN
+    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task instance % %', task_instance_id, missing USING ERRCODE = 'undefined_object';
+    END IF;
+    inst := sched._instance_for(principal, ti.workflow_instance_id, true);
+    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
+    IF ti.state <> ALL (allowed) THEN
+        RAISE EXCEPTION 'task instance % is %; % applies to % attempts', task_instance_id, ti.state, action,
+            sched._listed(allowed::text[]) USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._command_attempt(regrole, bigint, text, text) IS
+    'Internal: locks the instance of the attempt a task command acts on and refuses it unless the attempt''s state is one the command applies to.';
 
 -- A finished instance's attempts may have moved to the history; one that runs again brings
 -- them back, so that the engine reads the run where it writes it.

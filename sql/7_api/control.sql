@@ -39,7 +39,7 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
-    VALUES ('stop', inst.workflow_id, inst.id, sched._role_name(principal));
+    VALUES (sched._command_type('stop'), inst.workflow_id, inst.id, sched._role_name(principal));
     UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
     PERFORM sched._kill_active(ARRAY[inst.id], 'stop');
     PERFORM sched._finish_if_done(ARRAY[inst.id]);
@@ -125,21 +125,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ti    sched.task_instance;
-    inst  sched.workflow_instance;
-    slots bigint[];
+    target record := sched._command_attempt(principal, task_instance_id, 'force_success',
+                                            'does not exist (or its instance finished and was archived: recover it first)');
+    ti     sched.task_instance := target.ti;
+    inst   sched.workflow_instance := target.inst;
+    slots  bigint[];
 BEGIN
-    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'task instance % does not exist (or its instance finished and was archived: recover it first)', task_instance_id
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    inst := sched._instance_for(principal, ti.workflow_instance_id, true);
-    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
-    IF ti.state <> ALL (sched._command_task_states('force_success')) THEN
-        RAISE EXCEPTION 'task instance % is %; force_success applies to failed or killed attempts', task_instance_id, ti.state
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
     IF ti.run <> inst.run OR EXISTS (
         SELECT 1 FROM sched.task_instance t
         WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
@@ -184,19 +175,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ti   sched.task_instance;
-    inst sched.workflow_instance;
+    target record := sched._command_attempt(principal, task_instance_id, 'kill_task', 'does not exist or has finished');
+    ti     sched.task_instance := target.ti;
+    inst   sched.workflow_instance := target.inst;
 BEGIN
-    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'task instance % does not exist or has finished', task_instance_id USING ERRCODE = 'undefined_object';
-    END IF;
-    inst := sched._instance_for(principal, ti.workflow_instance_id, true);
-    SELECT * INTO ti FROM sched.task_instance t WHERE t.id = task_instance_id;
-    IF ti.state <> ALL (sched._command_task_states('kill_task')) THEN
-        RAISE EXCEPTION 'task instance % is %; kill_task applies to delayed, queued or running attempts', task_instance_id, ti.state
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
     INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
     VALUES (sched._command_type('kill_task'), inst.workflow_id, inst.id, sched._role_name(principal),
             jsonb_build_object('task_instance_id', task_instance_id));

@@ -29,7 +29,7 @@ SELECT is(ARRAY[(pg_temp.attempt('a')).state::text, (pg_temp.attempt('a')).kill_
 SELECT is((SELECT count(*) FROM sched.command WHERE workflow_instance_id = current_setting('sqlt.inst')::bigint
            AND command_type = 'kill_task'), 2::bigint, 'each kill is recorded');
 SELECT throws_ok(format('SELECT sched._kill_task(%L, %s)', 'postgres', (pg_temp.attempt('b')).id), '55000',
-                 format('task instance %s is killed; kill_task applies to delayed, queued or running attempts', (pg_temp.attempt('b')).id),
+                 format('task instance %s is killed; kill_task applies to delayed, queued, dispatched or running attempts', (pg_temp.attempt('b')).id),
                  'a finished attempt refuses');
 
 SELECT * FROM finish();

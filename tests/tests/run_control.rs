@@ -416,7 +416,9 @@ fn kill_task_applies_the_failure_strategy_and_commands_refuse_other_states() {
     );
     let err = call(&mut db, "SELECT sched.kill_task($1)", x).unwrap_err();
     assert!(
-        err.contains("is killed; kill_task applies to delayed, queued or running attempts"),
+        err.contains(
+            "is killed; kill_task applies to delayed, queued, dispatched or running attempts"
+        ),
         "{err}"
     );
     let err = call(&mut db, "SELECT sched.stop_workflow($1)", id).unwrap_err();

@@ -64,18 +64,19 @@ export function Listing({ path, title, columns }) {
   );
 }
 
-// The engine's states as the server names them (sched.state_model(): colours, sets, commands),
-// read once after sign-in. Backfill dates and alert deliveries have statuses of their own,
-// coloured here.
+// The states as the server names them (sched.state_model(): instances, attempts, backfills,
+// alert deliveries, with colours, sets and commands), read once after sign-in.
 export const States = createContext(null);
-const statuses = { cancelled: '#e4e4e4', pending: '#e4e4e4', sent: '#b7e1a1' };
 
-// A function from a state (or status) to its fill colour.
+// A function from a state to its fill colour (a backfill date not started yet is `pending`,
+// coloured as a pending delivery).
 export function useColour() {
   const model = useContext(States);
   return (state) => {
-    const found = model && [...model.task_states, ...model.workflow_states].find((s) => s.name === state);
-    return (found && found.colour) || statuses[state];
+    if (!model) return undefined;
+    const all = [...model.task_states, ...model.workflow_states, ...model.backfill_states, ...model.delivery_states];
+    const found = all.find((s) => s.name === state);
+    return found && found.colour;
   };
 }
 
