@@ -38,10 +38,12 @@ use crate::watchdog;
 pub enum Beat {
     /// The database declared this registration dead.
     Lost(i64),
-    /// Silent too long while the database may be up: kill everything, claim nothing.
-    Fence,
-    /// Heard from the database again after a fence.
-    Reachable,
+    /// Silent too long while the database may be up: kill everything of this registration,
+    /// claim nothing. A registration the worker has replaced already is not fenced again: its
+    /// tasks were killed when it was replaced, and the new one's are not void.
+    Fence(i64),
+    /// Heard from the database again after this registration was fenced.
+    Reachable(i64),
 }
 
 /// Heartbeats come every 3 s, or three times per sched.worker_timeout when that is shorter,
@@ -82,8 +84,12 @@ pub struct Shared {
 
 impl Shared {
     /// Kills every task and claims nothing until the database answers again. Here, not in the
-    /// worker loop: that may be waiting on the silent database.
-    fn fence(&self) {
+    /// worker loop: that may be waiting on the silent database. A registration the worker loop
+    /// has already replaced (it heard it was declared dead) had its tasks killed then.
+    fn fence(&self, id: i64) {
+        if self.worker_id.load(Ordering::SeqCst) != id {
+            return;
+        }
         metrics::fenced(true);
         self.fenced
             .store(self.worker_id.load(Ordering::Relaxed), Ordering::SeqCst);
@@ -112,8 +118,9 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                 () = crate::timer::until(fence_at) => {
                     warn!(silent = ?last_ok.elapsed(), "no heartbeat got through for two thirds of sched.worker_timeout; killing tasks and claiming nothing until the database answers");
                     fenced = true;
-                    shared.fence();
-                    if beats.send(Beat::Fence).is_err() {
+                    let id = shared.worker_id.load(Ordering::SeqCst);
+                    shared.fence(id);
+                    if beats.send(Beat::Fence(id)).is_err() {
                         return;
                     }
                     continue;
@@ -146,8 +153,8 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                             "this worker was frozen past its deadline; its tasks were killed, and it registers again"
                         );
                         fenced = true;
-                        shared.fence();
-                        if beats.send(Beat::Fence).is_err() {
+                        shared.fence(id);
+                        if beats.send(Beat::Fence(id)).is_err() {
                             return;
                         }
                     }
@@ -163,7 +170,7 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                     }
                     match (alive, std::mem::take(&mut fenced)) {
                         (false, _) => Some(Beat::Lost(id)),
-                        (true, true) => Some(Beat::Reachable),
+                        (true, true) => Some(Beat::Reachable(id)),
                         (true, false) => None,
                     }
                 }
@@ -179,8 +186,8 @@ pub fn spawn(shared: Shared, settings: db::Settings, beats: mpsc::UnboundedSende
                     if server_down && watchdog::renew(fence_after(timeout)) && !fenced {
                         warn!("this worker was frozen past its deadline; its tasks were killed");
                         fenced = true;
-                        shared.fence();
-                        if beats.send(Beat::Fence).is_err() {
+                        shared.fence(id);
+                        if beats.send(Beat::Fence(id)).is_err() {
                             return;
                         }
                     }

@@ -75,10 +75,10 @@ pub fn forget(pgid: Option<i32>) {
     }
 }
 
-/// When the latest fences were, in milliseconds since the Unix epoch: a task's outcome may
-/// reach the reporter after a later fence than the one that killed it. Fences are rare; the
-/// oldest are forgotten.
-static FENCES_MS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// When the latest fences were, from the first kill sent to the last, in milliseconds since
+/// the Unix epoch: a task's outcome may reach the reporter after a later fence than the one
+/// that killed it. Fences are rare; the oldest are forgotten.
+static FENCES_MS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 const FENCES_KEPT: usize = 64;
 /// The deadline the watchdog holds, in milliseconds since the Unix epoch (0: none).
 static ALIVE_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
@@ -91,7 +91,9 @@ fn millis(at: SystemTime) -> u64 {
 /// The tasks running now are void: SIGKILL to every running task's process group, and every
 /// outcome of a task that was running at this moment is void (see `voided`).
 pub fn fence() {
-    remember_fence(millis(SystemTime::now()));
+    // A span, not an instant: a task killed here was running at some moment of it, whichever
+    // thread reaps it and however this one is delayed between the kills.
+    let from = millis(SystemTime::now());
     if let Ok(live) = LIVE.lock()
         && let Some(live) = live.as_ref()
     {
@@ -99,14 +101,15 @@ pub fn fence() {
             crate::os::kill_group(pgid);
         }
     }
+    remember_fence(from, millis(SystemTime::now()));
 }
 
-fn remember_fence(at_ms: u64) {
+fn remember_fence(from_ms: u64, to_ms: u64) {
     if let Ok(mut fences) = FENCES_MS.lock() {
         if fences.len() == FENCES_KEPT {
             fences.remove(0);
         }
-        fences.push(at_ms);
+        fences.push((from_ms, to_ms));
     }
 }
 
@@ -121,7 +124,7 @@ pub fn renew(within: Duration) -> bool {
     // The watchdog killed at the passed deadline: a fence, for outcomes reported later.
     let missed = before != 0 && before < millis(now);
     if missed {
-        remember_fence(before);
+        remember_fence(before, before);
     }
     missed
 }
@@ -131,11 +134,11 @@ pub fn renew(within: Duration) -> bool {
 pub fn voided(started: SystemTime, ended: SystemTime) -> bool {
     let (started, ended) = (millis(started), millis(ended));
     let until = ALIVE_UNTIL_MS.load(Ordering::SeqCst);
-    let during = |fence: u64| started <= fence && fence <= ended;
-    (until != 0 && until < millis(SystemTime::now()) && during(until))
+    let during = |from: u64, to: u64| started <= to && from <= ended;
+    (until != 0 && until < millis(SystemTime::now()) && during(until, until))
         || FENCES_MS
             .lock()
-            .is_ok_and(|fences| fences.iter().any(|&fence| during(fence)))
+            .is_ok_and(|fences| fences.iter().any(|&(from, to)| during(from, to)))
 }
 
 /// The watchdog's main: follow the pipe until it closes, then kill what is left; kill what is

@@ -360,8 +360,12 @@ impl Worker {
                         warn!(worker_id = id, "declared dead by the database (missed heartbeats); killing its tasks and registering again");
                         self.start_over().await;
                     },
-                    Beat::Fence => self.fence(),
-                    Beat::Reachable => self.recovering = Some(self.id()),
+                    Beat::Fence(id) => if id == self.id() {
+                        self.fence();
+                    },
+                    Beat::Reachable(id) => if id == self.id() {
+                        self.recovering = Some(id);
+                    },
                 },
                 _ = poll.tick() => {
                     want_claim = true;
