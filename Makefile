@@ -3,7 +3,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX    ?= /usr/local
 export PG_CONFIG
 
-.PHONY: setup test-setup install run stop test test-sql vocabulary-sql chaos bench clean
+.PHONY: setup test-setup install run stop test test-sql vocabulary-sql release-sql chaos bench clean
 
 ## What building and running need, and only what is missing: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
 setup:
@@ -14,9 +14,12 @@ setup:
 test-setup: setup
 	@scripts/test-setup.sh
 
-## Release build: the extension into $(PG_CONFIG)'s PostgreSQL, sched-worker, sched and sched-console into $(PREFIX)/bin.
+## Release build: the extension into $(PG_CONFIG)'s PostgreSQL (with the kept scripts of
+## sql/releases/: earlier releases' install scripts and the upgrade scripts), sched-worker, sched
+## and sched-console into $(PREFIX)/bin.
 install: setup console/web/dist/index.html
 	cargo pgrx install --release -p pg_sched --pg-config "$(PG_CONFIG)"
+	install -m 0644 sql/releases/pg_sched--*.sql "$(DESTDIR)$$("$(PG_CONFIG)" --sharedir)/extension/"
 	cargo build --release -p sched-worker -p sched-cli -p sched-console
 	install -D -m 0755 target/release/sched-worker "$(DESTDIR)$(PREFIX)/bin/sched-worker"
 	install -D -m 0755 target/release/sched "$(DESTDIR)$(PREFIX)/bin/sched"
@@ -40,16 +43,23 @@ vocabulary-sql:
 	SCHED_BLESS=1 cargo test -p sched-core --lib vocabulary
 
 ## A local cluster under .run/ with pg_sched, one worker, an example workflow started once and the
-## web console on SCHED_CONSOLE_LISTEN (127.0.0.1:8080); Ctrl-C stops it.
+## web console on SCHED_CONSOLE_LISTEN (127.0.0.1:8080); Ctrl-C stops it. What you made there
+## survives rebuilds (the extension is updated in place); `make run RESET=1` starts afresh.
 run: install
 	@scripts/run.sh
 
 stop:
 	@scripts/run.sh stop
 
+## Keeps the install script of the version in Cargo.toml in sql/releases/, when a release is cut;
+## `make test` fails while the kept script differs from the generated one.
+release-sql:
+	scripts/release-sql.sh
+
 ## Unit tests, then the tests of sched-tests: the SQL tests (test-sql) and the integration tests
 ## against real clusters and real workers.
 test: install test-setup
+	scripts/release-sql.sh --check
 	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2
 

@@ -2,7 +2,8 @@
 # `make run`: a throwaway local cluster under .run/ (socket only, no TCP port) with pg_sched
 # preloaded, one sched-worker, an example workflow (started once) and the web console on
 # SCHED_CONSOLE_LISTEN (default 127.0.0.1:8080), which a demo role signs in to with its
-# password. Ctrl-C or `make stop` stops it all.
+# password. Ctrl-C or `make stop` stops it all. What was made in .run/ survives rebuilds: the
+# extension is updated in place (RESET=1 drops it all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=$PWD/.run
@@ -39,6 +40,10 @@ if [ "${1:-}" = stop ]; then
 fi
 
 stop # a previous run left running (or killed) must not get in the way
+if [ "${RESET:-}" = 1 ]; then
+    rm -rf "$RUN_DIR"
+    echo "RESET=1: .run/ removed; starting from an empty cluster"
+fi
 mkdir -p "$RUN_DIR"
 [ "$(id -u)" = 0 ] && chown postgres "$RUN_DIR"
 if [ ! -f "$DATA/PG_VERSION" ]; then
@@ -66,13 +71,16 @@ fi
 DEMO_PASSWORD=$(cat "$DEMO_PASSWORD_FILE")
 
 PSQL=("$PG_BIN/psql" -h "$RUN_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 -q)
-# The extension keeps its version number while it is being developed: when the installed
-# script changed since the last run, recreate it (workflows defined in .run/ are dropped).
-script_sum=$(cat "$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --sharedir)"/extension/pg_sched--*.sql | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$RUN_DIR/extension.sha256" 2>/dev/null)" != "$script_sum" ]; then
-    "${PSQL[@]}" -c "DROP EXTENSION IF EXISTS pg_sched CASCADE" 2>/dev/null
+# What the user made in .run/ is kept: the extension is updated in place to the version just
+# installed, as in production. RESET=1 (make run RESET=1) starts from an empty cluster.
+installed=$("${PSQL[@]}" -At -c "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'")
+if [ -n "$installed" ] && ! "${PSQL[@]}" -c "ALTER EXTENSION pg_sched UPDATE" 2>"$RUN_DIR/update.err"; then
+    echo "the pg_sched of .run/ is version $installed and cannot be updated to this build's:" >&2
+    cat "$RUN_DIR/update.err" >&2
+    echo "(versions before 0.2.0 have no upgrade path); \`make run RESET=1\` starts afresh, dropping .run/" >&2
+    stop
+    exit 1
 fi
-echo "$script_sum" >"$RUN_DIR/extension.sha256"
 # The password goes through the environment, not psql's command line (ps would show it).
 DEMO_PASSWORD=$DEMO_PASSWORD "${PSQL[@]}" <<'SQL'
 \getenv demo_password DEMO_PASSWORD
