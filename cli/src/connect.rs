@@ -27,6 +27,17 @@ pub async fn connect(url: Option<&str>) -> Result<Client> {
             eprintln!("sched: connection lost: {err}");
         }
     });
+    // Every command speaks the SQL API of its own release: say so at once when the
+    // database has another, instead of failing later on a function that is missing.
+    let installed = client
+        .query_opt(
+            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
+            &[],
+        )
+        .await?
+        .map(|row| row.get::<_, String>(0));
+    sched_core::protocol::check_client("sched", env!("CARGO_PKG_VERSION"), installed.as_deref())
+        .map_err(|why| usage(format!("{}: {why}", target(&config))))?;
     Ok(client)
 }
 

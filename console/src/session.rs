@@ -145,7 +145,8 @@ impl Sessions {
         }
     }
 
-    /// Opens a connection as `user`, accepted only if PostgreSQL asked for the password.
+    /// Opens a connection as `user`, accepted only if PostgreSQL asked for the password and the
+    /// database has the pg_sched of this console's release.
     async fn connect(
         &self,
         user: &str,
@@ -173,6 +174,22 @@ impl Sessions {
                 }
             }
         });
+        let installed = client
+            .query_opt(
+                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
+                &[],
+            )
+            .await
+            .map_err(|e| Denied::Unavailable(e.to_string()))?
+            .map(|row| row.get::<_, String>(0));
+        if let Err(why) = sched_core::protocol::check_client(
+            "sched-console",
+            env!("CARGO_PKG_VERSION"),
+            installed.as_deref(),
+        ) {
+            eprintln!("sched-console: refused a sign-in as {user}: {why}");
+            return Err(Denied::Unavailable(why));
+        }
         client
             .batch_execute("LISTEN sched_ready; LISTEN sched_kill; LISTEN sched_alert")
             .await

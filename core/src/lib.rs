@@ -15,6 +15,7 @@ pub mod logic;
 mod name;
 mod params;
 mod policy;
+pub mod protocol;
 mod spec;
 pub mod sql;
 pub mod state;

@@ -1,12 +1,13 @@
 //! The words SQL and Rust must agree on, rendered once into `sql/1_schema/01_vocabulary.sql`:
 //! the states with their sets and the command table (`state`), the priorities in rank order
-//! (`Priority`) and the rule of names (`name`). `make vocabulary-sql` writes the file; a test
+//! (`Priority`), the rule of names (`name`) and the worker protocols served (`protocol`). `make vocabulary-sql` writes the file; a test
 //! fails when it differs from what this module renders.
 
 use std::fmt::Write;
 
 use crate::Priority;
 use crate::name::{NAME_PATTERN, NAME_RULE};
+use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
 
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -16,7 +17,7 @@ fn quote(text: &str) -> String {
 pub fn render_sql() -> String {
     let mut out = String::from(
         "-- GENERATED from core/src/vocabulary.rs by `make vocabulary-sql`: edit core/src (state.rs,\n\
-         -- keyword.rs's Priority, name.rs), not this file. Immutable functions, so that a query is\n\
+         -- keyword.rs's Priority, name.rs, protocol.rs), not this file. Immutable functions, so that a query is\n\
          -- planned with their constants and an index whose predicate calls one still serves it.\n",
     );
     out.push_str(&crate::state::render_sql());
@@ -41,6 +42,17 @@ pub fn render_sql() -> String {
          COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors say it.';\n",
         quote(NAME_PATTERN),
         quote(NAME_RULE)
+    );
+    let _ = write!(
+        out,
+        "\nCREATE FUNCTION sched._worker_protocol() RETURNS integer\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {WORKER_PROTOCOL} $$;\n\
+         COMMENT ON FUNCTION sched._worker_protocol() IS 'Internal: the worker protocol of this release; register_worker serves it and the ones down to _worker_protocol_oldest().';\n\
+         \nCREATE FUNCTION sched._worker_protocol_oldest() RETURNS integer\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {WORKER_PROTOCOL_OLDEST} $$;\n\
+         COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';\n"
     );
     out
 }

@@ -309,12 +309,37 @@ fn archive() {
     }
 }
 
-/// The master starts with the server, possibly long before CREATE EXTENSION runs.
+/// The master starts with the server, possibly long before CREATE EXTENSION runs; and after a
+/// new release's library was installed and the server restarted, it finds the SQL of the
+/// release before until ALTER EXTENSION pg_sched UPDATE runs. It works only on the SQL of its
+/// own release, which is the only SQL it was tested against, and waits otherwise (saying so
+/// once); the update's commit lets it go on, nothing of what it would have done is lost (a fire
+/// missed meanwhile is a misfire, handled by the schedule's policy).
 fn extension_ready() -> bool {
-    Spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_sched')",
+    let installed = Spi::get_one::<String>(
+        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
     )
     .ok()
-    .flatten()
-    .unwrap_or(false)
+    .flatten();
+    let library = env!("CARGO_PKG_VERSION");
+    let ready = installed.as_deref() == Some(library);
+    WAITING_FOR.with_borrow_mut(|said| match installed {
+        Some(sql) if !ready && said.as_deref() != Some(&sql) => {
+            log!(
+                "pg_sched master: the extension's SQL in this database is version {sql} and the library {library}; \
+                 the master waits until ALTER EXTENSION pg_sched UPDATE"
+            );
+            *said = Some(sql);
+        }
+        _ if ready && said.take().is_some() => {
+            log!("pg_sched master: the extension's SQL is version {library}, the library's; the master goes on");
+        }
+        _ => {}
+    });
+    ready
+}
+
+thread_local! {
+    /// The SQL version the master last said it waits on, so that it says it once.
+    static WAITING_FOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }

@@ -1,5 +1,5 @@
 -- GENERATED from core/src/vocabulary.rs by `make vocabulary-sql`: edit core/src (state.rs,
--- keyword.rs's Priority, name.rs), not this file. Immutable functions, so that a query is
+-- keyword.rs's Priority, name.rs, protocol.rs), not this file. Immutable functions, so that a query is
 -- planned with their constants and an index whose predicate calls one still serves it.
 
 -- The states of workflow instances and task attempts, their named sets and the states each
@@ -196,3 +196,13 @@ CREATE FUNCTION sched._name_rule() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '1-63 letters, digits, ''_'', ''-'' or ''.'', starting with a letter or digit' $$;
 COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors say it.';
+
+CREATE FUNCTION sched._worker_protocol() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 2 $$;
+COMMENT ON FUNCTION sched._worker_protocol() IS 'Internal: the worker protocol of this release; register_worker serves it and the ones down to _worker_protocol_oldest().';
+
+CREATE FUNCTION sched._worker_protocol_oldest() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1 $$;
+COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';

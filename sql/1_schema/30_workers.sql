@@ -17,7 +17,8 @@ CREATE TABLE sched.worker (
     ended_at       timestamptz,
     ended_why      text CHECK (ended_why IN ('shutdown', 'fenced', 'timed_out', 'replaced')),
     CONSTRAINT ended_at_set_exactly_when_dead CHECK ((ended_at IS NULL) = alive),
-    CONSTRAINT ended_why_set_exactly_when_dead CHECK ((ended_why IS NULL) = alive)
+    CONSTRAINT ended_why_set_exactly_when_dead CHECK ((ended_why IS NULL) = alive),
+    protocol       integer NOT NULL
 );
 CREATE UNIQUE INDEX worker_alive_name ON sched.worker (name) WHERE alive;
 COMMENT ON TABLE sched.worker IS 'Registered sched-worker processes; a restart registers a new row.';
@@ -34,6 +35,7 @@ COMMENT ON COLUMN sched.worker.status IS 'NULL when healthy; else what keeps it 
 COMMENT ON COLUMN sched.worker.registration_token IS 'Drawn by the worker process; a registration retried with it (after its answer was lost) returns this row instead of making another.';
 COMMENT ON COLUMN sched.worker.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.worker.ended_at IS 'When it shut down or was declared dead.';
+COMMENT ON COLUMN sched.worker.protocol IS 'The worker protocol it speaks (core/src/protocol.rs); 1 for the workers of release 0.2.0, which did not say.';
 COMMENT ON COLUMN sched.worker.ended_why IS 'How it ended: shutdown (the worker deregistered), fenced (the worker ended it after it had killed its tasks for want of heartbeats), timed_out (silent for sched.worker_timeout, declared dead by the master), replaced (a worker of the same name registered after 10 s of its silence). NULL while alive.';
 
 -- An outcome that reached the database after its attempt was failed over: the task did finish

@@ -29,12 +29,15 @@ $$;
 COMMENT ON FUNCTION sched._worker_guard(regrole, bigint, boolean) IS
     'Internal: raises SW001 unless the worker is registered (and alive, with alive_only), insufficient_privilege unless the principal registered it; returns its groups, NULL for a dead registration.';
 
+-- protocol defaults to 1: the workers of release 0.2.0 did not say theirs, and they keep
+-- working through an upgrade (the README's "Upgrading").
 CREATE FUNCTION sched.register_worker(name text, host text, groups text[] DEFAULT ARRAY['default'], slots integer DEFAULT 1,
-                                      token bigint DEFAULT NULL)
+                                      token bigint DEFAULT NULL, protocol integer DEFAULT 1)
 RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer, token bigint)
+CREATE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer, token bigint,
+                                       protocol integer)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -60,6 +63,14 @@ BEGIN
     END LOOP;
     IF slots IS NULL OR slots NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'slots: must be between 1 and 10000, got %', slots USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF protocol IS NULL OR protocol NOT BETWEEN sched._worker_protocol_oldest() AND sched._worker_protocol() THEN
+        RAISE EXCEPTION 'protocol: this sched-worker speaks worker protocol %, and pg_sched % serves protocols % to %: %',
+            coalesce(protocol::text, 'NULL'), sched._extension_version(), sched._worker_protocol_oldest(), sched._worker_protocol(),
+            CASE WHEN protocol > sched._worker_protocol()
+                 THEN pg_catalog.format('install the pg_sched of the worker''s release and run ALTER EXTENSION pg_sched UPDATE, or run a sched-worker of release %s', sched._extension_version())
+                 ELSE pg_catalog.format('upgrade sched-worker to release %s', sched._extension_version()) END
+            USING ERRCODE = 'SW002';
     END IF;
 
     -- A worker restarting under its old name replaces the old registration at once instead of
@@ -87,14 +98,14 @@ BEGIN
         PERFORM sched._fail_over(ARRAY[previous.id]);
     END IF;
 
-    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token)
-    VALUES (_register_worker.name, host, groups, slots, principal, token)
+    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token, protocol)
+    VALUES (_register_worker.name, host, groups, slots, principal, token, _register_worker.protocol)
     RETURNING id INTO new_id;
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer, bigint) IS
-    'Worker protocol: registers a worker and returns its id. A live worker of the same name is replaced and its running tasks failed over, unless it is this registration asked for again with the same token (a retry after a lost answer), whose id is returned.';
+COMMENT ON FUNCTION sched.register_worker(text, text, text[], integer, bigint, integer) IS
+    'Worker protocol: registers a worker speaking the given protocol version and returns its id; a protocol the extension does not serve is refused (SW002) naming both and what to upgrade. A live worker of the same name is replaced and its running tasks failed over, unless it is this registration asked for again with the same token (a retry after a lost answer), whose id is returned.';
 
 CREATE FUNCTION sched.heartbeat(worker_id bigint, running integer DEFAULT 0, status text DEFAULT NULL,
                                 leases bigint[] DEFAULT NULL, token bigint DEFAULT NULL) RETURNS boolean

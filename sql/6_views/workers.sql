@@ -18,7 +18,8 @@ SELECT wk.id,
        wk.alive,
        wk.registered_at,
        wk.ended_at,
-       wk.ended_why
+       wk.ended_why,
+       wk.protocol
 FROM sched.worker wk;
 COMMENT ON VIEW sched.workers IS 'Registered workers, live and gone.';
 COMMENT ON COLUMN sched.workers.id IS 'Worker id.';
@@ -32,4 +33,5 @@ COMMENT ON COLUMN sched.workers.last_heartbeat IS 'Last heartbeat.';
 COMMENT ON COLUMN sched.workers.alive IS 'False once it shut down or missed heartbeats for sched.worker_timeout.';
 COMMENT ON COLUMN sched.workers.registered_at IS 'When it registered.';
 COMMENT ON COLUMN sched.workers.ended_at IS 'When it shut down or was declared dead.';
+COMMENT ON COLUMN sched.workers.protocol IS 'The worker protocol it speaks: during a rolling upgrade, the workers still of the release before show the older one.';
 COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it killed its tasks when its heartbeats did not get through), timed_out (declared dead by the master), replaced (by a worker of the same name). NULL while alive.';

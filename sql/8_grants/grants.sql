@@ -108,7 +108,7 @@ GRANT EXECUTE ON FUNCTION sched._master_running() TO sched_admin, pg_monitor;
 GRANT SELECT ON sched.metrics TO sched_admin, pg_monitor;
 
 GRANT EXECUTE ON FUNCTION
-    sched.register_worker(text, text, text[], integer, bigint),
+    sched.register_worker(text, text, text[], integer, bigint, integer),
     sched.heartbeat(bigint, integer, text, bigint[], bigint),
     sched.unknown_tasks(bigint, bigint[]),
     sched.release_tasks(bigint, bigint[]),

@@ -16,7 +16,7 @@ SELECT sched.create_workflow('{"name": "sqlt_retry", "failure_strategy": "end", 
 CREATE TEMP TABLE inst (name text PRIMARY KEY, id bigint);
 INSERT INTO inst SELECT w, sched._start('postgres', 'sqlt_' || w, '{}', '{}', 'start_process', NULL)
 FROM unnest(ARRAY['dag', 'retry']) w;
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 -- The instance's attempts as "task state", oldest first.
 CREATE FUNCTION pg_temp.attempts(instance text) RETURNS text[] LANGUAGE sql
 AS $$ SELECT array_agg(td.name || ' ' || ti.state ORDER BY ti.id)

@@ -13,7 +13,7 @@ CREATE TEMP TABLE inst (name text PRIMARY KEY, id bigint);
 INSERT INTO inst SELECT 'medium', sched._start('postgres', 'sqlt_queue', '{}', '{}', 'start_process', NULL);
 INSERT INTO inst SELECT 'lowest', sched._start('postgres', 'sqlt_queue', '{}', '{"priority": "lowest"}', 'start_process', NULL);
 INSERT INTO inst SELECT 'highest', sched._start('postgres', 'sqlt_queue', '{}', '{"priority": "highest"}', 'start_process', NULL);
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default,sqlt-b}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default,sqlt-b}', 10, NULL, sched._worker_protocol())::text, true);
 -- What a claim returned, as sorted "instance/task": which attempts, not the order of the rows.
 CREATE FUNCTION pg_temp.claim(groups text[], n integer, token bigint) RETURNS text[] LANGUAGE sql
 AS $$ SELECT array_agg(i.name || '/' || c.task_name ORDER BY i.name || '/' || c.task_name)

@@ -17,8 +17,8 @@ SELECT sched.create_workflow('{"name": "sqlt_codes", "tasks": [
     {"name": "plain_zero", "type": "shell", "script": "true"},
     {"name": "plain_137", "type": "shell", "script": "true"}]}'::jsonb);
 SELECT set_config('sqlt.inst', sched._start('postgres', 'sqlt_codes', '{}', '{}', 'start_process', NULL)::text, true);
-SELECT set_config('sqlt.w1', sched._register_worker('postgres', 'sqlt-w1', 'here', '{default}', 10, NULL)::text, true);
-SELECT set_config('sqlt.w2', sched._register_worker('postgres', 'sqlt-w2', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w1', sched._register_worker('postgres', 'sqlt-w1', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
+SELECT set_config('sqlt.w2', sched._register_worker('postgres', 'sqlt-w2', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 CREATE FUNCTION pg_temp.w(n integer) RETURNS bigint LANGUAGE sql AS $$ SELECT current_setting('sqlt.w' || n)::bigint $$;
 CREATE FUNCTION pg_temp.attempt(task text) RETURNS sched.task_instance LANGUAGE sql
 AS $$ SELECT ti.* FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id

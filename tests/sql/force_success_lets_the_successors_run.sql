@@ -9,7 +9,7 @@ SELECT sched.create_workflow('{"name": "sqlt_force", "tasks": [
     {"name": "b", "type": "shell", "script": "true"},
     {"name": "after_a", "type": "shell", "script": "true", "deps": ["a"]}]}'::jsonb);
 SELECT set_config('sqlt.inst', sched._start('postgres', 'sqlt_force', '{}', '{}', 'start_process', NULL)::text, true);
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 SELECT count(*) FROM sched._claim(current_setting('sqlt.w')::bigint, '{default}', 10, NULL);
 CREATE FUNCTION pg_temp.attempt(task text) RETURNS sched.task_instance LANGUAGE sql
 AS $$ SELECT ti.* FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id

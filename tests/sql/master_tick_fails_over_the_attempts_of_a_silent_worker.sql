@@ -9,7 +9,7 @@ SELECT sched.create_workflow('{"name": "sqlt_lost", "tasks": [
 CREATE TEMP TABLE inst (name text PRIMARY KEY, id bigint);
 INSERT INTO inst SELECT n, sched._start('postgres', 'sqlt_lost', '{}', '{}', 'start_process', NULL)
 FROM unnest(ARRAY['running', 'stopping']) n;
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 SELECT count(*) FROM sched._claim(current_setting('sqlt.w')::bigint, '{default}', 10, NULL);
 UPDATE sched.task_instance SET kill_requested = true, kill_reason = 'stop'
 WHERE workflow_instance_id = (SELECT id FROM inst WHERE name = 'stopping');
@@ -41,7 +41,7 @@ SELECT is((SELECT state::text FROM sched.workflow_instance WHERE id = (SELECT id
 
 -- A live worker's attempts it does not run (as unknown_tasks reports): one it was asked to
 -- kill ends as the kill would have ended it.
-SELECT set_config('sqlt.w2', sched._register_worker('postgres', 'sqlt-w2', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w2', sched._register_worker('postgres', 'sqlt-w2', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 SELECT count(*) FROM sched._claim(current_setting('sqlt.w2')::bigint, '{default}', 10, NULL);
 UPDATE sched.task_instance SET kill_requested = true, kill_reason = 'user' WHERE state = 'running' AND attempt = 2
   AND task_id = (SELECT id FROM sched.task_definition WHERE name = 'a' AND workflow_version_id =

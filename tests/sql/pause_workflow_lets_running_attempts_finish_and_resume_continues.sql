@@ -10,7 +10,7 @@ SELECT sched.create_workflow('{"name": "sqlt_pause", "tasks": [
     {"name": "b", "type": "shell", "script": "true", "worker_group": "sqlt-nobody"},
     {"name": "after_a", "type": "shell", "script": "true", "deps": ["a"]}]}'::jsonb);
 SELECT set_config('sqlt.inst', sched._start('postgres', 'sqlt_pause', '{}', '{}', 'start_process', NULL)::text, true);
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 SELECT count(*) FROM sched._claim(current_setting('sqlt.w')::bigint, '{default}', 10, NULL);
 CREATE FUNCTION pg_temp.attempts() RETURNS text[] LANGUAGE sql
 AS $$ SELECT array_agg(td.name || ' ' || ti.attempt || ' ' || ti.state ORDER BY ti.id)

@@ -10,7 +10,7 @@ SELECT sched.create_workflow('{"name": "sqlt_stop", "tasks": [
 CREATE TEMP TABLE inst (name text PRIMARY KEY, id bigint);
 INSERT INTO inst SELECT n, sched._start('postgres', 'sqlt_stop', '{}', '{}', 'start_process', NULL)
 FROM unnest(ARRAY['running', 'paused']) n;
-SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL)::text, true);
+SELECT set_config('sqlt.w', sched._register_worker('postgres', 'sqlt-w', 'here', '{default}', 10, NULL, sched._worker_protocol())::text, true);
 SELECT count(*) FROM sched._claim(current_setting('sqlt.w')::bigint, '{default}', 10, NULL);
 CREATE FUNCTION pg_temp.id(instance text) RETURNS bigint LANGUAGE sql AS $$ SELECT id FROM inst WHERE name = instance $$;
 CREATE FUNCTION pg_temp.attempts(instance text) RETURNS text[] LANGUAGE sql

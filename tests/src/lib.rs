@@ -39,6 +39,32 @@ pub fn sched_bin() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched"))
 }
 
+/// The sched-worker of an earlier release, as `make release-workers` builds it.
+pub fn release_worker_bin(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/releases")
+        .join(version)
+        .join("sched-worker")
+}
+
+/// The releases before this one, oldest first: those whose install scripts are kept in
+/// sql/releases/ (CHANGELOG.md), every one of which must update to this version.
+pub fn earlier_releases() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/releases");
+    let key = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .expect("sql/releases")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let version = name.strip_prefix("pg_sched--")?.strip_suffix(".sql")?;
+            (!version.contains("--") && version != env!("CARGO_PKG_VERSION"))
+                .then(|| version.to_owned())
+        })
+        .collect();
+    versions.sort_by_key(|v| key(v));
+    versions
+}
+
 /// The web console's server, as `make install` builds it.
 pub fn console_bin() -> PathBuf {
     std::env::var_os("SCHED_CONSOLE_BIN")
@@ -77,6 +103,17 @@ impl Cluster {
 
     /// As `start`, with these variables in the server's environment.
     pub fn start_with_env(settings: &[&str], env: &[(&str, &str)]) -> Cluster {
+        Cluster::start_inner(settings, env, None)
+    }
+
+    /// As `start`, with the SQL of an earlier release (its kept install script, under this
+    /// build's library), as a database looks after the library was upgraded and before
+    /// ALTER EXTENSION pg_sched UPDATE.
+    pub fn start_release(version: &str, settings: &[&str]) -> Cluster {
+        Cluster::start_inner(settings, &[], Some(version))
+    }
+
+    fn start_inner(settings: &[&str], env: &[(&str, &str)], version: Option<&str>) -> Cluster {
         let n = CLUSTERS.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("sched-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -111,8 +148,9 @@ impl Cluster {
         };
         cluster.start_server();
         let mut db = cluster.connect();
+        let version = version.map_or(String::new(), |v| format!(" VERSION '{v}'"));
         db.batch_execute(&format!(
-            "CREATE EXTENSION pg_sched; CREATE ROLE {WORKER_ROLE} LOGIN IN ROLE sched_worker;"
+            "CREATE EXTENSION pg_sched{version}; CREATE ROLE {WORKER_ROLE} LOGIN IN ROLE sched_worker;"
         ))
         .expect("create extension");
         cluster

@@ -186,16 +186,8 @@ fn the_installed_script_follows_the_layers() {
         .unwrap();
     let extensions =
         PathBuf::from(String::from_utf8(share.stdout).unwrap().trim()).join("extension");
-    let script = fs::read_dir(&extensions)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("pg_sched--")
-                && name.ends_with(".sql")
-                && name.matches("--").count() == 1
-        })
-        .expect("pg_sched's install script");
+    // This version's: the kept scripts of earlier releases are installed beside it.
+    let script = extensions.join(concat!("pg_sched--", env!("CARGO_PKG_VERSION"), ".sql"));
     let text = fs::read_to_string(&script).unwrap();
     let mut at = 0;
     for file in order.lines() {

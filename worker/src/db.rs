@@ -12,10 +12,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use sched_core::protocol::WORKER_PROTOCOL;
+
 use crate::protocol::{Claimed, ClaimedAlert, Lease, Outcome};
 
 /// SQLSTATE raised by pg_sched when a worker id is unknown or was declared dead.
 pub const WORKER_GONE: &str = "SW001";
+/// SQLSTATE raised by pg_sched when it does not serve the worker's protocol version.
+const PROTOCOL_REFUSED: &str = "SW002";
 
 const POOL_SIZE: usize = 4;
 
@@ -249,9 +253,7 @@ pub fn is_refused_as_data(err: &anyhow::Error) -> bool {
 
 /// True when the database refused a call because this worker registration is gone.
 pub fn is_worker_gone(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
-        .any(|e| e.code() == Some(&SqlState::from_code(WORKER_GONE)))
+    has_code(err, &SqlState::from_code(WORKER_GONE))
 }
 
 /// A driver error as a task's log shows it: the server's message, detail and hint.
@@ -297,14 +299,66 @@ pub async fn register(
     slots: i32,
     token: i64,
 ) -> Result<i64> {
-    let rows = query(
+    let answer = query(
         pool,
         call_timeout(),
-        "SELECT sched.register_worker($1, $2, $3, $4, $5)",
-        &[&name, &host, &groups, &slots, &token],
+        "SELECT sched.register_worker($1, $2, $3, $4, $5, $6)",
+        &[&name, &host, &groups, &slots, &token, &WORKER_PROTOCOL],
     )
-    .await?;
-    Ok(rows[0].get(0))
+    .await;
+    match answer {
+        Ok(rows) => Ok(rows[0].get(0)),
+        Err(err) if has_code(&err, &SqlState::UNDEFINED_FUNCTION) => {
+            // The extension's SQL predates the protocol argument (release 0.2.0), or is absent.
+            let version = query(
+                pool,
+                call_timeout(),
+                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
+                &[],
+            )
+            .await
+            .ok()
+            .and_then(|rows| rows.first().map(|r| r.get::<_, String>(0)));
+            let mine = env!("CARGO_PKG_VERSION");
+            Err(anyhow::Error::new(ProtocolRefused(match version {
+                Some(version) => format!(
+                    "pg_sched {version} in this database is older than this sched-worker {mine},                      which speaks worker protocol {WORKER_PROTOCOL}: install the pg_sched of release                      {mine} and run ALTER EXTENSION pg_sched UPDATE, or run a sched-worker of release {version}"
+                ),
+                None => "the pg_sched extension is not installed in this database: CREATE EXTENSION pg_sched".to_owned(),
+            })))
+        }
+        Err(err) if has_code(&err, &SqlState::from_code(PROTOCOL_REFUSED)) => {
+            let text = err
+                .chain()
+                .find_map(|e| e.downcast_ref::<tokio_postgres::Error>())
+                .map(error_text)
+                .unwrap_or_else(|| format!("{err:#}"));
+            Err(anyhow::Error::new(ProtocolRefused(text)))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The extension does not serve this worker's protocol: registering again cannot help.
+#[derive(Debug)]
+pub struct ProtocolRefused(String);
+
+impl std::fmt::Display for ProtocolRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolRefused {}
+
+pub fn is_protocol_refused(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<ProtocolRefused>().is_some()
+}
+
+fn has_code(err: &anyhow::Error, code: &SqlState) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
+        .any(|e| e.code() == Some(code))
 }
 
 /// Whether the registration is still alive, and the server's settings as of now.

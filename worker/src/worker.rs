@@ -115,6 +115,7 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         {
             Ok(id) => break id,
+            Err(err) if db::is_protocol_refused(&err) => return Err(err),
             // A socket directory that does not exist is a mistake in the connection string, not
             // a server that is down (whose directory is there, without the socket).
             Err(err) if db::is_transient(&err) && missing_socket_dir(&pg_config).is_none() => {

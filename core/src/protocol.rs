@@ -1,0 +1,71 @@
+//! Versions across processes. The worker protocol's version is what a `sched-worker` and the
+//! extension's `sched_worker` functions must agree on; the clients (`sched`, `sched-console`)
+//! need the extension of their own minor release (`check_client`). The extension serves the workers of its own protocol and of the
+//! one before, so that workers can be restarted one by one after `ALTER EXTENSION pg_sched
+//! UPDATE` (the README's "Upgrading"). Raise `WORKER_PROTOCOL` when a release changes what a
+//! worker calls or what the calls mean, and keep the older calls working until
+//! `WORKER_PROTOCOL_OLDEST` moves past them.
+//!
+//! | protocol | first release | change |
+//! |---|---|---|
+//! | 1 | 0.2.0 | the baseline (`register_worker` without a protocol argument) |
+//! | 2 | 0.3.0 | `register_worker` says the worker's protocol |
+
+/// The protocol this build's worker speaks and its extension serves.
+pub const WORKER_PROTOCOL: i32 = 2;
+
+/// The oldest protocol the extension still serves.
+pub const WORKER_PROTOCOL_OLDEST: i32 = 1;
+
+/// Whether a client of release `mine` (`sched`, `sched-console`) can use the SQL API of the
+/// pg_sched installed in the database (`installed`, None when it is not): the same minor
+/// release (before 1.0, a minor release may change the API; a patch does not). The error says
+/// what to upgrade.
+pub fn check_client(tool: &str, mine: &str, installed: Option<&str>) -> Result<(), String> {
+    let Some(installed) = installed else {
+        return Err(format!(
+            "the pg_sched extension is not installed in this database: CREATE EXTENSION pg_sched \
+             (as a superuser), or connect to the database that has it"
+        ));
+    };
+    let minor = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??))
+    };
+    match (minor(installed), minor(mine)) {
+        (Some(theirs), Some(ours)) if theirs == ours => Ok(()),
+        (Some(theirs), Some(ours)) if theirs < ours => Err(format!(
+            "pg_sched {installed} in this database is older than this {tool} {mine}: install the \
+             pg_sched of release {mine} and run ALTER EXTENSION pg_sched UPDATE, or use a {tool} \
+             of release {installed}"
+        )),
+        _ => Err(format!(
+            "pg_sched {installed} in this database is newer than this {tool} {mine}: upgrade \
+             {tool} to release {installed}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_needs_the_extension_of_its_minor_release() {
+        assert_eq!(check_client("sched", "0.3.0", Some("0.3.0")), Ok(()));
+        assert_eq!(check_client("sched", "0.3.2", Some("0.3.0")), Ok(()));
+        let older = check_client("sched", "0.3.0", Some("0.2.0")).unwrap_err();
+        assert!(
+            older.contains("pg_sched 0.2.0 in this database is older than this sched 0.3.0"),
+            "{older}"
+        );
+        assert!(older.contains("ALTER EXTENSION pg_sched UPDATE"), "{older}");
+        let newer = check_client("sched-console", "0.3.0", Some("0.4.0")).unwrap_err();
+        assert!(
+            newer.contains("upgrade sched-console to release 0.4.0"),
+            "{newer}"
+        );
+        let absent = check_client("sched", "0.3.0", None).unwrap_err();
+        assert!(absent.contains("CREATE EXTENSION pg_sched"), "{absent}");
+    }
+}
