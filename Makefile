@@ -3,7 +3,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX    ?= /usr/local
 export PG_CONFIG
 
-.PHONY: setup test-setup install run stop test test-sql vocabulary-sql release-sql release-workers chaos bench clean
+.PHONY: setup test-setup install run stop test test-sql vocabulary-sql release-sql package earlier-releases chaos bench clean
 
 ## What building and running need, and only what is missing: Debian packages, cargo-pgrx 0.18.0, pgrx's config.
 setup:
@@ -56,13 +56,19 @@ stop:
 release-sql:
 	scripts/release-sql.sh
 
-## The sched-worker of every earlier release (CHANGELOG.md), for the upgrade tests; built once.
-release-workers: setup
-	scripts/release-worker.sh
+## Debian packages of this release into target/debian/: the extension, sched-worker and
+## sched-console (with systemd units and /etc/sched/), sched-cli. See scripts/package.sh.
+package: setup console/web/dist/index.html
+	scripts/package.sh
+
+## Every earlier release (CHANGELOG.md) built from its release commit into target/releases/,
+## packages and sched-worker, for the upgrade tests; built once.
+earlier-releases: setup console/web/dist/index.html
+	scripts/earlier-releases.sh
 
 ## Unit tests, then the tests of sched-tests: the SQL tests (test-sql) and the integration tests
 ## against real clusters and real workers.
-test: release-workers install test-setup
+test: earlier-releases install package test-setup
 	scripts/release-sql.sh --check
 	cargo test -p sched-core -p sched-worker -p sched-cli -p sched-console
 	cargo test -p sched-tests --tests -- --test-threads=2

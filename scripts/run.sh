@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: a throwaway local cluster under .run/ (socket only, no TCP port) with pg_sched
+# `make run`: a local cluster under .run/ (SCHED_RUN_DIR moves it; socket only, no TCP port) with pg_sched
 # preloaded, one sched-worker, an example workflow (started once) and the web console on
 # SCHED_CONSOLE_LISTEN (default 127.0.0.1:8080), which a demo role signs in to with its
 # password. Ctrl-C or `make stop` stops it all. What was made in .run/ survives rebuilds: the
 # extension is updated in place (RESET=1 drops it all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_DIR=$PWD/.run
+RUN_DIR=${SCHED_RUN_DIR:-$PWD/.run}
 PG_BIN=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
 DATA=$RUN_DIR/data
 WORKER_PID=$RUN_DIR/worker.pid
@@ -42,7 +42,7 @@ fi
 stop # a previous run left running (or killed) must not get in the way
 if [ "${RESET:-}" = 1 ]; then
     rm -rf "$RUN_DIR"
-    echo "RESET=1: .run/ removed; starting from an empty cluster"
+    echo "RESET=1: $RUN_DIR removed; starting from an empty cluster"
 fi
 mkdir -p "$RUN_DIR"
 [ "$(id -u)" = 0 ] && chown postgres "$RUN_DIR"
@@ -75,9 +75,9 @@ PSQL=("$PG_BIN/psql" -h "$RUN_DIR" -U postgres -d postgres -v ON_ERROR_STOP=1 -q
 # installed, as in production. RESET=1 (make run RESET=1) starts from an empty cluster.
 installed=$("${PSQL[@]}" -At -c "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'")
 if [ -n "$installed" ] && ! "${PSQL[@]}" -c "ALTER EXTENSION pg_sched UPDATE" 2>"$RUN_DIR/update.err"; then
-    echo "the pg_sched of .run/ is version $installed and cannot be updated to this build's:" >&2
+    echo "the pg_sched of $RUN_DIR is version $installed and cannot be updated to this build's:" >&2
     cat "$RUN_DIR/update.err" >&2
-    echo "(versions before 0.2.0 have no upgrade path); \`make run RESET=1\` starts afresh, dropping .run/" >&2
+    echo "(versions before 0.2.0 have no upgrade path); \`make run RESET=1\` starts afresh, dropping $RUN_DIR" >&2
     stop
     exit 1
 fi

@@ -23,10 +23,11 @@ pub const WORKER_PROTOCOL_OLDEST: i32 = 1;
 /// what to upgrade.
 pub fn check_client(tool: &str, mine: &str, installed: Option<&str>) -> Result<(), String> {
     let Some(installed) = installed else {
-        return Err(format!(
-            "the pg_sched extension is not installed in this database: CREATE EXTENSION pg_sched \
-             (as a superuser), or connect to the database that has it"
-        ));
+        return Err(
+            "the pg_sched extension is not installed in this database: CREATE EXTENSION \
+                    pg_sched (as a superuser), or connect to the database that has it"
+                .to_owned(),
+        );
     };
     let minor = |v: &str| -> Option<(u64, u64)> {
         let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());

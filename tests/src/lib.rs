@@ -39,12 +39,35 @@ pub fn sched_bin() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/sched"))
 }
 
-/// The sched-worker of an earlier release, as `make release-workers` builds it.
+/// The sched-worker of an earlier release, as `make earlier-releases` builds it.
 pub fn release_worker_bin(version: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/releases")
         .join(version)
         .join("sched-worker")
+}
+
+/// The Debian packages of an earlier release (`make earlier-releases`), or of this one
+/// (`make package`) for None.
+pub fn packages(version: Option<&str>) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let dir = match version {
+        Some(v) => root.join("releases").join(v).join("debian"),
+        None => root.join("debian"),
+    };
+    let version = version.unwrap_or(env!("CARGO_PKG_VERSION"));
+    let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (make package / make earlier-releases)",
+                dir.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(&format!("_{version}_")))
+        .collect();
+    debs.sort();
+    debs
 }
 
 /// The releases before this one, oldest first: those whose install scripts are kept in

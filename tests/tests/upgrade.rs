@@ -288,7 +288,7 @@ fn update_keeps_everything(release: &str) {
     let old_bin = release_worker_bin(release);
     assert!(
         old_bin.exists(),
-        "{} is missing: make release-workers builds it",
+        "{} is missing: make earlier-releases builds it",
         old_bin.display()
     );
     let mut old = Command::new(&old_bin);
