@@ -70,6 +70,16 @@ pub fn packages(version: Option<&str>) -> Vec<PathBuf> {
     debs
 }
 
+/// The version of pg_sched whose SQL the database has.
+pub fn extension_version(db: &mut Client) -> String {
+    db.query_one(
+        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
 /// The releases before this one, oldest first: those whose install scripts are kept in
 /// sql/releases/ (CHANGELOG.md), every one of which must update to this version.
 pub fn earlier_releases() -> Vec<String> {

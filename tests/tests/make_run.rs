@@ -115,14 +115,7 @@ fn make_run_keeps_what_was_made_and_updates_the_extension_in_place() {
     run.stop();
 
     run.start(false);
-    let version: String = run
-        .connect()
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_sched'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let version = extension_version(&mut run.connect());
     assert_eq!(version, CURRENT, "make run did not update the extension");
     assert_eq!(
         run.workflows(),

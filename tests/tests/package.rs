@@ -151,13 +151,7 @@ fn the_previous_release_s_packages_upgrade_to_this_one_s_and_nothing_is_lost() {
 
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
-    let version: String = db
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_sched'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let version = extension_version(&mut db);
     assert_eq!(version, previous);
     // The administrator's one step: the connection string, into the file the package made.
     std::fs::write(CONN, cluster.conn_string(WORKER_ROLE)).unwrap();
@@ -203,13 +197,7 @@ fn the_previous_release_s_packages_upgrade_to_this_one_s_and_nothing_is_lost() {
         },
     );
     db.batch_execute("ALTER EXTENSION pg_sched UPDATE").unwrap();
-    let version: String = db
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_sched'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let version = extension_version(&mut db);
     assert_eq!(version, CURRENT);
     let worker = unit_worker(&cluster, "worker-unit-new.log");
     wait_registered(&mut db, Some(2));

@@ -185,6 +185,29 @@ fn tables(db: &mut Client) -> BTreeMap<String, Vec<String>> {
     .collect()
 }
 
+/// A count and a digest of each table's rows, on the given columns.
+fn digest(
+    db: &mut impl postgres::GenericClient,
+    tables: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, (i64, String)> {
+    tables
+        .iter()
+        .map(|(table, columns)| {
+            let row = db
+                .query_one(
+                    &format!(
+                        "SELECT count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) \
+                         FROM (SELECT {} FROM {table}) r",
+                        columns.join(", ")
+                    ),
+                    &[],
+                )
+                .unwrap();
+            (table.clone(), (row.get(0), row.get(1)))
+        })
+        .collect()
+}
+
 fn marks(dir: &Path, task: &str) -> usize {
     std::fs::read_to_string(dir.join(task)).map_or(0, |t| t.lines().count())
 }
@@ -309,6 +332,14 @@ fn update_keeps_everything(release: &str) {
     .env("RUST_LOG", "info");
     let _old = cluster.start_worker("old", &mut old);
 
+    define(
+        &mut alice,
+        &json!({"name": "flaky", "notify": {"strategy": "failure", "alert_group": "oncall"},
+                "tasks": [{"name": "fails", "type": "shell", "script": "echo failing; exit 1"}]})
+        .to_string(),
+    );
+    let failed = start(&mut alice, "flaky");
+    assert_eq!(wait(&mut alice, failed, 60), "failed");
     let finished = start(&mut alice, "every_type");
     assert_eq!(wait(&mut alice, finished, 120), "succeeded");
     let running = start(&mut alice, "long");
@@ -368,39 +399,9 @@ fn update_keeps_everything(release: &str) {
             Err(e) => panic!("locking every table: {e}"),
         }
     };
-    let mut before = BTreeMap::new();
-    for (table, columns) in &tables_before {
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM (SELECT {} FROM {table}) r",
-                    columns.join(", ")
-                ),
-                &[],
-            )
-            .unwrap();
-        before.insert(
-            table.clone(),
-            (row.get::<_, i64>(0), row.get::<_, String>(1)),
-        );
-    }
+    let before = digest(&mut tx, &tables_before);
     tx.batch_execute("ALTER EXTENSION pg_sched UPDATE").unwrap();
-    let mut after = BTreeMap::new();
-    for (table, columns) in &tables_before {
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM (SELECT {} FROM {table}) r",
-                    columns.join(", ")
-                ),
-                &[],
-            )
-            .unwrap();
-        after.insert(
-            table.clone(),
-            (row.get::<_, i64>(0), row.get::<_, String>(1)),
-        );
-    }
+    let after = digest(&mut tx, &tables_before);
     let old_protocols: Vec<i32> = tx
         .query("SELECT DISTINCT protocol FROM sched.worker", &[])
         .unwrap()
@@ -429,6 +430,8 @@ fn update_keeps_everything(release: &str) {
         "sched.alert_group",
         "sched.task_group",
         "sched.datasource",
+        "sched.alert",
+        "sched.project_param",
     ] {
         assert!(
             before[table].0 > 0,
@@ -440,13 +443,7 @@ fn update_keeps_everything(release: &str) {
         vec![1],
         "registrations of {release} are of protocol 1"
     );
-    let version: String = su
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_sched'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let version = extension_version(&mut su);
     assert_eq!(version, CURRENT);
 
     // The master goes on, the old worker finishes what runs, and runs nothing twice.
