@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds each earlier release (those named, or every release in CHANGELOG.md but the version
-# in Cargo.toml) from its release commit, for the upgrade tests: its Debian packages into
+# in Cargo.toml) from its release commit (named in CHANGELOG.md, else its tag vVERSION), for the upgrade tests: its Debian packages into
 # target/releases/VERSION/debian/ (scripts/package.sh) and its sched-worker into
 # target/releases/VERSION/sched-worker. The sources come from git, not from the network; the
 # build shares target/ with this tree's, so only the release's own crates are compiled again.
@@ -25,7 +25,11 @@ commit=$(awk -v v="$version" '
     inside && match($0, /release commit `[0-9a-f]+`/) { print substr($0, RSTART + 16, RLENGTH - 17); exit }
 ' CHANGELOG.md)
 if [ -z "$commit" ]; then
-    echo "CHANGELOG.md names no release commit for $version (a line with: release commit \`HASH\`)" >&2
+    commit=$(git rev-parse -q --verify "v$version^{commit}" || true)
+fi
+if [ -z "$commit" ]; then
+    echo "CHANGELOG.md names no release commit for $version (a line with: release commit \`HASH\`)," \
+        "and there is no tag v$version" >&2
     exit 1
 fi
 rm -rf "$out"

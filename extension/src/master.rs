@@ -295,10 +295,14 @@ fn maintain() -> bool {
 }
 
 /// Moves the attempts of instances that finished a minute ago to the history, a few batches
-/// a tick, each in its own transaction.
+/// a tick, each in its own transaction (which looks again at which SQL is installed: it may
+/// have been replaced since the tick).
 fn archive() {
     for _ in 0..ARCHIVE_BATCHES_PER_TICK {
         let moved = BackgroundWorker::transaction(|| {
+            if !extension_ready() {
+                return 0;
+            }
             Spi::get_one::<i32>("SELECT sched._archive_finished(pg_catalog.now())")
                 .expect("sched._archive_finished failed")
                 .unwrap_or(0)
