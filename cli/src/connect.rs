@@ -30,10 +30,7 @@ pub async fn connect(url: Option<&str>) -> Result<Client> {
     // Every command speaks the SQL API of its own release: say so at once when the
     // database has another, instead of failing later on a function that is missing.
     let installed = client
-        .query_opt(
-            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
-            &[],
-        )
+        .query_opt(sched_core::protocol::EXTENSION_VERSION, &[])
         .await?
         .map(|row| row.get::<_, String>(0));
     sched_core::protocol::check_client("sched", env!("CARGO_PKG_VERSION"), installed.as_deref())

@@ -175,10 +175,7 @@ impl Sessions {
             }
         });
         let installed = client
-            .query_opt(
-                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
-                &[],
-            )
+            .query_opt(sched_core::protocol::EXTENSION_VERSION, &[])
             .await
             .map_err(|e| Denied::Unavailable(e.to_string()))?
             .map(|row| row.get::<_, String>(0));

@@ -17,7 +17,13 @@ pub const WORKER_PROTOCOL: i32 = 2;
 /// The oldest protocol the extension still serves.
 pub const WORKER_PROTOCOL_OLDEST: i32 = 1;
 
-/// Whether a client of release `mine` (`sched`, `sched-console`) can use the SQL API of the
+/// The version of pg_sched whose SQL the database has (no row: not installed), as every
+/// process that checks it reads it: the catalog, which every release has.
+pub const EXTENSION_VERSION: &str =
+    "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'";
+
+/// Whether a client of release `mine` (`sched`, `sched-console`, and `sched-worker` when the
+/// SQL is too old to say its protocol) can use the SQL API of the
 /// pg_sched installed in the database (`installed`, None when it is not): the same minor
 /// release (before 1.0, a minor release may change the API; a patch does not). The error says
 /// what to upgrade.

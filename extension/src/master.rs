@@ -320,11 +320,9 @@ fn archive() {
 /// once); the update's commit lets it go on, nothing of what it would have done is lost (a fire
 /// missed meanwhile is a misfire, handled by the schedule's policy).
 fn extension_ready() -> bool {
-    let installed = Spi::get_one::<String>(
-        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
-    )
-    .ok()
-    .flatten();
+    let installed = Spi::get_one::<String>(sched_core::protocol::EXTENSION_VERSION)
+        .ok()
+        .flatten();
     let library = env!("CARGO_PKG_VERSION");
     let ready = installed.as_deref() == Some(library);
     WAITING_FOR.with_borrow_mut(|said| match installed {

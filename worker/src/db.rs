@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use sched_core::protocol::WORKER_PROTOCOL;
+use sched_core::protocol::{EXTENSION_VERSION, WORKER_PROTOCOL, check_client};
 
 use crate::protocol::{Claimed, ClaimedAlert, Lease, Outcome};
 
@@ -310,22 +310,18 @@ pub async fn register(
         Ok(rows) => Ok(rows[0].get(0)),
         Err(err) if has_code(&err, &SqlState::UNDEFINED_FUNCTION) => {
             // The extension's SQL predates the protocol argument (release 0.2.0), or is absent.
-            let version = query(
-                pool,
-                call_timeout(),
-                "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_sched'",
-                &[],
+            let installed = query(pool, call_timeout(), EXTENSION_VERSION, &[])
+                .await
+                .ok()
+                .and_then(|rows| rows.first().map(|r| r.get::<_, String>(0)));
+            let why = check_client(
+                "sched-worker",
+                env!("CARGO_PKG_VERSION"),
+                installed.as_deref(),
             )
-            .await
-            .ok()
-            .and_then(|rows| rows.first().map(|r| r.get::<_, String>(0)));
-            let mine = env!("CARGO_PKG_VERSION");
-            Err(anyhow::Error::new(ProtocolRefused(match version {
-                Some(version) => format!(
-                    "pg_sched {version} in this database is older than this sched-worker {mine},                      which speaks worker protocol {WORKER_PROTOCOL}: install the pg_sched of release                      {mine} and run ALTER EXTENSION pg_sched UPDATE, or run a sched-worker of release {version}"
-                ),
-                None => "the pg_sched extension is not installed in this database: CREATE EXTENSION pg_sched".to_owned(),
-            })))
+            .err()
+            .unwrap_or_else(|| format!("{err:#}"));
+            Err(anyhow::Error::new(ProtocolRefused(why)))
         }
         Err(err) if has_code(&err, &SqlState::from_code(PROTOCOL_REFUSED)) => {
             let text = err
