@@ -13,6 +13,7 @@
 use pgrx::prelude::*;
 
 mod alert;
+mod api_token;
 mod cron;
 mod error;
 mod gucs;

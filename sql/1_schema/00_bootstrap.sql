@@ -7,7 +7,7 @@
 -- State changes happen in the transaction of whoever causes them (a user's start or stop, a
 -- worker's completion, the master's failover); the master background worker only reacts to time.
 --
--- This file: the three roles the extension's privileges are granted to, and the types that
+-- This file: the four roles the extension's privileges are granted to, and the types that
 -- are not states (states, priorities and the name rule are in 01_vocabulary.sql, generated
 -- from core).
 
@@ -21,6 +21,11 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sched_worker') THEN
         CREATE ROLE sched_worker NOLOGIN;
+    END IF;
+    -- The role of the console's connection for API tokens (7_api/api_tokens.sql): it may turn a
+    -- valid token into its creator's identity, and nothing else.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sched_api') THEN
+        CREATE ROLE sched_api NOLOGIN;
     END IF;
 END
 $roles$;

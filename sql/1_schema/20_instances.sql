@@ -62,6 +62,9 @@ CREATE INDEX workflow_instance_unfinished ON sched.workflow_instance (workflow_i
 CREATE INDEX workflow_instance_timeout ON sched.workflow_instance (timeout_at) WHERE timeout_at IS NOT NULL;
 CREATE INDEX workflow_instance_children ON sched.workflow_instance (parent_task_instance_id) WHERE parent_task_instance_id IS NOT NULL;
 CREATE INDEX workflow_instance_by_parent ON sched.workflow_instance (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
+-- The runs list (sched.list_workflow_instances) by state, newest first, a rare state too. A
+-- state change is no HOT update anyway (workflow_instance_unfinished's predicate reads it).
+CREATE INDEX workflow_instance_by_state ON sched.workflow_instance (state, id);
 -- DEPENDENT tasks look for the latest instance of a workflow in a period of business time.
 CREATE INDEX workflow_instance_by_business_time ON sched.workflow_instance (workflow_id, business_time, id);
 -- A schedule fires once per fire time, whatever restarts, crashes or promotions happen.

@@ -6,7 +6,11 @@
 --
 -- This file: instances, attempts, their output and results, commands, and the tasks no worker serves.
 
-CREATE VIEW sched.workflow_instances WITH (security_barrier) AS
+-- Every row of each view, for everyone, with the owner its visibility is decided by: the
+-- views below filter them; the list functions (7_api/lists.sql) filter them for their caller,
+-- in a plan that can read the newest first through an index (a security_barrier view is
+-- planned on its own, so an ORDER BY ... LIMIT outside it sorts every row it can see).
+CREATE VIEW sched._workflow_instance_rows AS
 SELECT i.id,
        w.name AS workflow,
        v.version,
@@ -30,11 +34,19 @@ SELECT i.id,
        i.created_at,
        i.started_at,
        i.ended_at,
-       i.ended_at - i.started_at AS duration
+       i.ended_at - i.started_at AS duration,
+       (SELECT c.command_type FROM sched.command c
+        WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) AS command_type,
+       w.owner
 FROM sched.workflow_instance i
 JOIN sched.workflow w ON w.id = i.workflow_id
-JOIN sched.workflow_version v ON v.id = i.workflow_version_id
-WHERE sched._visible(w.owner);
+JOIN sched.workflow_version v ON v.id = i.workflow_version_id;
+COMMENT ON VIEW sched._workflow_instance_rows IS 'Internal: the rows of sched.workflow_instances, of every owner; its columns mean the same.';
+
+CREATE VIEW sched.workflow_instances WITH (security_barrier) AS
+SELECT r.* FROM sched._workflow_instance_rows r
+WHERE sched._visible(r.owner);
+
 COMMENT ON VIEW sched.workflow_instances IS 'Runs of workflows.';
 COMMENT ON COLUMN sched.workflow_instances.id IS 'Instance id (start_workflow''s result).';
 COMMENT ON COLUMN sched.workflow_instances.workflow IS 'Workflow name.';
@@ -60,8 +72,10 @@ COMMENT ON COLUMN sched.workflow_instances.created_at IS 'When it was created.';
 COMMENT ON COLUMN sched.workflow_instances.started_at IS 'When it started running.';
 COMMENT ON COLUMN sched.workflow_instances.ended_at IS 'When it finished; NULL while unfinished.';
 COMMENT ON COLUMN sched.workflow_instances.duration IS 'ended_at - started_at.';
+COMMENT ON COLUMN sched.workflow_instances.command_type IS 'How it was created, as DolphinScheduler names it: start_process, scheduler (a cron fire), complement_data (a backfill), start_current_task_process (execute_task), ...; see sched.commands for what changed it since.';
+COMMENT ON COLUMN sched.workflow_instances.owner IS 'The role that owns its workflow (its project).';
 
-CREATE VIEW sched.task_instances WITH (security_barrier) AS
+CREATE VIEW sched._task_instance_rows AS
 SELECT ti.id,
        ti.workflow_instance_id,
        w.name AS workflow,
@@ -92,13 +106,19 @@ SELECT ti.id,
        ti.started_at,
        ti.ended_at,
        ti.ended_at - ti.started_at AS duration,
-       (SELECT lr.exit_code FROM sched.late_report lr WHERE lr.task_instance_id = ti.id) AS late_exit_code
+       (SELECT lr.exit_code FROM sched.late_report lr WHERE lr.task_instance_id = ti.id) AS late_exit_code,
+       w.owner
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
 JOIN sched.task_definition td ON td.id = ti.task_id
-LEFT JOIN sched.worker wk ON wk.id = ti.worker_id
-WHERE sched._visible(w.owner);
+LEFT JOIN sched.worker wk ON wk.id = ti.worker_id;
+COMMENT ON VIEW sched._task_instance_rows IS 'Internal: the rows of sched.task_instances, of every owner; its columns mean the same.';
+
+CREATE VIEW sched.task_instances WITH (security_barrier) AS
+SELECT r.* FROM sched._task_instance_rows r
+WHERE sched._visible(r.owner);
+
 COMMENT ON VIEW sched.task_instances IS 'Task attempts, running and past (sched.task_instance and sched.task_instance_history); a task that never became ready has no row.';
 COMMENT ON COLUMN sched.task_instances.id IS 'Task instance id (for sched.task_log).';
 COMMENT ON COLUMN sched.task_instances.workflow_instance_id IS 'Workflow instance id.';
@@ -126,6 +146,25 @@ COMMENT ON COLUMN sched.task_instances.started_at IS 'When a worker started it.'
 COMMENT ON COLUMN sched.task_instances.ended_at IS 'When it ended.';
 COMMENT ON COLUMN sched.task_instances.duration IS 'ended_at - started_at.';
 COMMENT ON COLUMN sched.task_instances.late_exit_code IS 'For a failed-over attempt (need_fault_tolerance) whose worker finished it after all and reported it late: the exit code it reported. NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.owner IS 'The role that owns its workflow (its project).';
+
+-- The internal views' columns mean what the public ones' do.
+DO $columns$
+DECLARE
+    col record;
+BEGIN
+    FOR col IN SELECT c.relname, a.attname, pg_catalog.col_description(a.attrelid, a.attnum) AS doc
+               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+               WHERE c.relnamespace = 'sched'::regnamespace AND c.relname IN ('workflow_instances', 'task_instances')
+                 AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN sched.%I.%I IS %L',
+                                  CASE col.relname WHEN 'workflow_instances' THEN '_workflow_instance_rows'
+                                                   ELSE '_task_instance_rows' END,
+                                  col.attname, col.doc);
+    END LOOP;
+END
+$columns$;
 
 -- A security barrier, so that a reader's own conditions on the lines run only on the lines
 -- of attempts it may see.

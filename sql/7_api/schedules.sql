@@ -4,20 +4,20 @@
 CREATE FUNCTION sched.schedule(workflow text, cron text, options jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._schedule(principal regrole, workflow text, cron text, options jsonb) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- A schedule as sched.schedule and sched.alter_schedule make it, every option checked, not
+-- yet stored (id NULL).
+CREATE FUNCTION sched._schedule_row(principal regrole, workflow text, cron text, options jsonb, action text)
+RETURNS sched.schedule
+LANGUAGE plpgsql
 AS $$
 DECLARE
     wf       sched.workflow;
     tz       text;
     starts   timestamptz;
     ends     timestamptz;
-    new_id   bigint;
-    run_opts jsonb;
+    enabled  boolean;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'],
-                              'schedule it');
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'], action);
     tz := coalesce(options->>'timezone', sched._workflow_time_zone(wf.id));
     IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
         RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
@@ -32,16 +32,30 @@ BEGIN
     IF starts IS NOT NULL AND ends IS NOT NULL AND ends < starts THEN
         RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    run_opts := options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params'];
+    enabled := coalesce((options->>'enabled')::boolean, true);
+    RETURN ROW(NULL, wf.id, cron, tz, starts, ends, enabled, lower(coalesce(options->>'misfire', 'all')),
+               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params'],
+               coalesce(options->'params', '{}'), principal, now(),
+               -- Checks the expression and the zone, naming them; the caller stores it only if enabled.
+               sched._next_fire(cron, tz, greatest(now(), starts - interval '1 second'), ends),
+               NULL, NULL)::sched.schedule;
+END
+$$;
+COMMENT ON FUNCTION sched._schedule_row(regrole, text, text, jsonb, text) IS
+    'Internal: the schedule sched.schedule and sched.alter_schedule store, its options checked (only members of the workflow''s owner may, as it fires as them).';
+
+CREATE FUNCTION sched._schedule(principal regrole, workflow text, cron text, options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      sched.schedule := sched._schedule_row(principal, workflow, cron, options, 'schedule it');
+    new_id bigint;
+BEGIN
     INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner, next_fire_at)
-    VALUES (wf.id, cron, tz, starts, ends, coalesce((options->>'enabled')::boolean, true), lower(coalesce(options->>'misfire', 'all')),
-            run_opts, coalesce(options->'params', '{}'), principal,
-            -- Checks the expression and the zone, naming them.
-            sched._next_fire(cron, tz, greatest(now(), starts - interval '1 second'), ends))
+    VALUES (s.workflow_id, s.cron, s.timezone, s.start_at, s.end_at, s.enabled, s.misfire, s.run_options, s.params, s.owner,
+            CASE WHEN s.enabled THEN s.next_fire_at END)
     RETURNING sched.schedule.id INTO new_id;
-    IF NOT coalesce((options->>'enabled')::boolean, true) THEN
-        UPDATE sched.schedule s SET next_fire_at = NULL WHERE s.id = new_id;
-    END IF;
     PERFORM sched._wake_master();
     RETURN new_id;
 END
@@ -105,3 +119,42 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.unschedule(bigint) IS 'Deletes a schedule; the instances it created stay.';
+
+CREATE FUNCTION sched.alter_schedule(schedule_id bigint, cron text DEFAULT NULL, options jsonb DEFAULT '{}') RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._alter_schedule(principal regrole, schedule_id bigint, cron text, options jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      sched.schedule;
+    merged jsonb;
+    new    sched.schedule;
+BEGIN
+    SELECT * INTO s FROM sched.schedule sc WHERE sc.id = schedule_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schedule_id: schedule % does not exist', schedule_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, s.owner, format('schedule %s', schedule_id));
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- What options leaves out stays; a null removes it (its default applies).
+    merged := jsonb_strip_nulls(
+        s.run_options
+        || jsonb_build_object('timezone', s.timezone, 'start', s.start_at, 'end', s.end_at,
+                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params)
+        || options);
+    new := sched._schedule_row(principal, (SELECT w.name FROM sched.workflow w WHERE w.id = s.workflow_id),
+                               coalesce(cron, s.cron), merged, 'change its schedule');
+    UPDATE sched.schedule sc
+       SET cron = new.cron, timezone = new.timezone, start_at = new.start_at, end_at = new.end_at,
+           enabled = new.enabled, misfire = new.misfire, run_options = new.run_options, params = new.params,
+           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END
+     WHERE sc.id = schedule_id;
+    PERFORM sched._wake_master();
+END
+$$;
+COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
+    'Changes a schedule in place, keeping its id and history: cron (NULL keeps it) and any option of sched.schedule (an option left out stays, a null removes it). It continues from now, and fires from then on as you (only members of the workflow''s owner may).';

@@ -44,6 +44,11 @@ GRANT EXECUTE ON FUNCTION
     sched.unschedule(bigint),
     sched.enable_schedule(bigint),
     sched.disable_schedule(bigint),
+    sched.alter_schedule(bigint, text, jsonb),
+    sched.list_workflow_instances(jsonb, bigint, integer),
+    sched.list_task_instances(jsonb, bigint, integer),
+    sched.create_api_token(text, timestamptz),
+    sched.revoke_api_token(text, regrole),
     sched.backfill(text, timestamptz, timestamptz, jsonb),
     sched.backfill(text, timestamptz[], jsonb),
     sched.backfill(text, date, date, jsonb),
@@ -98,7 +103,8 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.task_logs, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
-                sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params
+                sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
+                sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups
 TO sched_user, sched_admin;
 
 -- Monitoring (6_views/metrics.sql) counts every role's work, so not for sched_user; pg_monitor is
@@ -106,6 +112,13 @@ TO sched_user, sched_admin;
 GRANT USAGE ON SCHEMA sched TO pg_monitor;
 GRANT EXECUTE ON FUNCTION sched._master_running() TO sched_admin, pg_monitor;
 GRANT SELECT ON sched.metrics TO sched_admin, pg_monitor;
+
+-- The console's token connection (7_api/api_tokens.sql). assume_api_token is called again by
+-- the role it switched to, so anyone may call it, and so may anyone _api_token_role, which it
+-- calls as that role; both check that the session is one of a member of sched_api.
+GRANT EXECUTE ON FUNCTION sched.assume_api_token(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sched._api_token_role(text) TO PUBLIC;
+GRANT USAGE ON SCHEMA sched TO sched_api;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint, integer),

@@ -275,3 +275,90 @@ fn schedules_are_checked_and_turned_on_and_off_by_their_owner() {
     );
     assert_eq!(first(&mut alice, json!({"enabled": false})), None);
 }
+
+#[test]
+fn alter_schedule_changes_a_schedule_in_place_and_a_refused_change_changes_nothing() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; CREATE ROLE bob LOGIN IN ROLE sched_user;",
+    )
+    .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    define(
+        &mut alice,
+        r#"{"name": "nightly", "tasks": [{"name": "t", "type": "empty"}]}"#,
+    );
+    let id: i64 = alice
+        .query_one(
+            "SELECT sched.schedule('nightly', '0 0 2 * * ?', '{\"timezone\": \"Asia/Shanghai\", \"end\": \"2099-01-01 00:00\", \"priority\": \"high\"}')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let row = |db: &mut Client| -> serde_json::Value {
+        db.query_one(
+            "SELECT to_jsonb(s) - 'created_at' FROM sched.schedules s WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let before = row(&mut alice);
+
+    // Refused changes name the field and change nothing.
+    let mut bob = cluster.connect_as("bob");
+    for (who, cron, options, expected) in [
+        ("alice", Some("61 * * * * ?"), json!({}), "cron"),
+        ("alice", None, json!({"timezone": "Mars/Olympus"}), "options.timezone"),
+        ("alice", None, json!({"misfire": "sometimes"}), "options.misfire"),
+        ("alice", None, json!({"colour": "red"}), "options.colour: unknown option"),
+        ("bob", None, json!({"enabled": false}), "permission denied"),
+    ] {
+        let c = if who == "alice" { &mut alice } else { &mut bob };
+        let e = error_of(c.execute(
+            "SELECT sched.alter_schedule($1, $2, $3)",
+            &[&id, &cron, &options],
+        ));
+        assert!(e.contains(expected), "{cron:?} {options}: {e}");
+        assert_eq!(row(&mut alice), before, "a refused change changed the schedule");
+    }
+    let e = error_of(alice.execute("SELECT sched.alter_schedule(999999)", &[]));
+    assert!(e.contains("schedule_id: schedule 999999 does not exist"), "{e}");
+
+    // A new expression keeps the rest; an option given replaces it, a null one removes it.
+    alice
+        .execute(
+            "SELECT sched.alter_schedule($1, '0 30 3 * * ?', '{\"end\": null, \"priority\": \"low\"}')",
+            &[&id],
+        )
+        .unwrap();
+    let after = row(&mut alice);
+    assert_eq!(after["id"], id);
+    assert_eq!(after["cron"], "0 30 3 * * ?");
+    assert_eq!(after["timezone"], "Asia/Shanghai");
+    assert_eq!(after["end_at"], serde_json::Value::Null);
+    assert_eq!(after["run_options"], json!({"priority": "low"}));
+    let local: String = alice
+        .query_one(
+            "SELECT to_char(next_fire_at AT TIME ZONE 'Asia/Shanghai', 'HH24:MI') FROM sched.schedules WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(local, "03:30");
+
+    // Offline stays offline (no next fire) until enabled, and the change keeps it so.
+    alice
+        .execute("SELECT sched.alter_schedule($1, NULL, '{\"enabled\": false}')", &[&id])
+        .unwrap();
+    alice
+        .execute("SELECT sched.alter_schedule($1, '0 0 4 * * ?')", &[&id])
+        .unwrap();
+    let off = row(&mut alice);
+    assert_eq!((off["enabled"].clone(), off["next_fire_at"].clone()), (json!(false), serde_json::Value::Null));
+    alice
+        .execute("SELECT sched.enable_schedule($1)", &[&id])
+        .unwrap();
+    assert!(row(&mut alice)["next_fire_at"].is_string());
+}

@@ -193,12 +193,23 @@ fn every_function_that_runs_privileged_pins_its_search_path() {
     );
 
     // Every public function is the caller-capturing trampoline (never SECURITY DEFINER itself,
-    // which would make its owner the caller) over an internal function that exists.
+    // which would make its owner the caller) over an internal function that exists. But
+    // assume_api_token: it switches the session's current role as SET ROLE does, which the
+    // end of a SECURITY DEFINER frame would undo; it checks its session itself, and must be
+    // SECURITY INVOKER (tests/tests/api_tokens.rs).
+    let invoker: bool = db
+        .query_one(
+            "SELECT NOT prosecdef FROM pg_proc WHERE oid = 'sched.assume_api_token(text)'::regprocedure",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(invoker, "sched.assume_api_token must be SECURITY INVOKER");
     let wrong: Vec<String> = db
         .query(
             "SELECT p.oid::regprocedure::text
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'sched'
-             WHERE p.proname NOT LIKE '\\_%' AND p.prokind = 'f'
+             WHERE p.proname NOT LIKE '\\_%' AND p.prokind = 'f' AND p.proname <> 'assume_api_token'
                AND (p.prosecdef OR p.prosrc <> 'sched_as_caller'
                     OR to_regprocedure(format('sched._%s(regrole%s)', p.proname,
                          (SELECT string_agg(', ' || format_type(t, NULL), '' ORDER BY i)

@@ -1,0 +1,142 @@
+-- Lists a page at a time, newest first (what the console's runs and task runs pages call):
+-- keyset paging on id (`before`: the last id of the page before), filters by name. The views
+-- (6_views/runs.sql) give the same rows, but a security_barrier view is planned on its own,
+-- so ORDER BY id DESC LIMIT n over one sorts every row the caller may see: at a million runs,
+-- seconds. These find a page's ids in the tables themselves, each filter on the column an
+-- index or the statistics know (a workflow's id, the state's enum value), in a plan that
+-- reads the newest first and stops at the page's end, then return the views' rows of those
+-- ids (sched._workflow_instance_rows, sched._task_instance_rows).
+-- Public functions are trampolines over `_<name>(principal, ...)` (2_kernel/access.sql).
+
+-- The filters of a list, checked: only the keys of `conditions` ({filter: [SQL condition over
+-- the values as $2, kind]}), each a string (an id may be a number), times, dates and ids
+-- parsable; returns the conditions of those given (every value is bound, never spliced).
+CREATE FUNCTION sched._list_conditions(filters jsonb, conditions jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    k    text;
+    kind text;
+    sql  text := '';
+BEGIN
+    IF filters IS NULL OR jsonb_typeof(filters) <> 'object' THEN
+        RAISE EXCEPTION 'filters: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(filters) ORDER BY 1 LOOP
+        kind := conditions->k->>1;
+        IF kind IS NULL THEN
+            RAISE EXCEPTION 'filters.%: not a filter; allowed: %', k,
+                            (SELECT string_agg(c, ', ' ORDER BY c) FROM jsonb_object_keys(conditions) c)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        CONTINUE WHEN jsonb_typeof(filters->k) = 'null';
+        IF NOT (jsonb_typeof(filters->k) = 'string' OR (kind = 'id' AND jsonb_typeof(filters->k) = 'number')) THEN
+            RAISE EXCEPTION 'filters.%: must be a string', k USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        BEGIN
+            CASE kind
+                WHEN 'time' THEN PERFORM (filters->>k)::timestamptz;
+                WHEN 'date' THEN PERFORM (filters->>k)::date;
+                WHEN 'id' THEN PERFORM (filters->>k)::bigint;
+                WHEN 'workflow_state' THEN PERFORM (filters->>k)::sched.workflow_state;
+                WHEN 'task_state' THEN PERFORM (filters->>k)::sched.task_state;
+                ELSE NULL;
+            END CASE;
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION 'filters.%: "%" is not %', k, filters->>k,
+                            CASE kind WHEN 'date' THEN 'a date (YYYY-MM-DD)' WHEN 'id' THEN 'an id'
+                                      WHEN 'workflow_state' THEN 'a workflow state; allowed: ' || array_to_string(enum_range(NULL::sched.workflow_state), ', ')
+                                      WHEN 'task_state' THEN 'a task state; allowed: ' || array_to_string(enum_range(NULL::sched.task_state), ', ')
+                                      ELSE 'a time (ISO 8601, e.g. 2026-12-05T08:00:00Z)' END
+                USING ERRCODE = 'invalid_parameter_value';
+        END;
+        sql := sql || ' AND ' || (conditions->k->>0);
+    END LOOP;
+    RETURN sql;
+END
+$$;
+COMMENT ON FUNCTION sched._list_conditions(jsonb, jsonb) IS
+    'Internal: checks a list''s filters ({filter: value}) against its conditions ({filter: [SQL over the values as $2, text|time|date|id|workflow_state|task_state]}) and returns the conditions of those given.';
+
+CREATE FUNCTION sched._list_checks(before bigint, max_rows integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows: must be between 1 and 1000, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF before IS NOT NULL AND before < 1 THEN
+        RAISE EXCEPTION 'before: must be an id (the last id of the page before), got %', before
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._list_checks(bigint, integer) IS 'Internal: checks a list''s paging arguments.';
+
+CREATE FUNCTION sched.list_workflow_instances(filters jsonb DEFAULT '{}', before bigint DEFAULT NULL, max_rows integer DEFAULT 50)
+RETURNS SETOF sched.workflow_instances
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._list_workflow_instances(principal regrole, filters jsonb, before bigint, max_rows integer)
+RETURNS SETOF sched.workflow_instances
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conditions text := sched._list_conditions(filters, $c${
+        "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
+        "state": ["i.state = ($2->>'state')::sched.workflow_state", "workflow_state"],
+        "from": ["i.created_at >= ($2->>'from')::timestamptz", "time"],
+        "to": ["i.created_at < ($2->>'to')::timestamptz", "time"],
+        "business_date": ["(i.business_time AT TIME ZONE i.time_zone)::date = ($2->>'business_date')::date", "date"],
+        "started_by": ["i.started_by = $2->>'started_by'", "text"],
+        "command_type": ["(SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) = $2->>'command_type'", "text"]}$c$);
+    ids bigint[];
+BEGIN
+    PERFORM sched._list_checks(before, max_rows);
+    EXECUTE
+        'SELECT array(SELECT i.id FROM sched.workflow_instance i JOIN sched.workflow w ON w.id = i.workflow_id
+         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
+           AND ($3 IS NULL OR i.id < $3)' || conditions || '
+         ORDER BY i.id DESC LIMIT $4)'
+        INTO ids USING principal, filters, before, max_rows;
+    RETURN QUERY SELECT r.* FROM sched._workflow_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
+END
+$$;
+COMMENT ON FUNCTION sched.list_workflow_instances(jsonb, bigint, integer) IS
+    'Workflow instances you may see, newest first, a page at a time: the rows of sched.workflow_instances with id below before (the last id of the page before; NULL for the first page), at most max_rows (1 to 1000). filters: workflow, state, started_by, command_type (equal), business_date (YYYY-MM-DD), from and to (created at or after, before).';
+
+CREATE FUNCTION sched.list_task_instances(filters jsonb DEFAULT '{}', before bigint DEFAULT NULL, max_rows integer DEFAULT 50)
+RETURNS SETOF sched.task_instances
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._list_task_instances(principal regrole, filters jsonb, before bigint, max_rows integer)
+RETURNS SETOF sched.task_instances
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conditions text := sched._list_conditions(filters, $c${
+        "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
+        "task": ["ti.task_id IN (SELECT td.id FROM sched.task_definition td WHERE td.name = $2->>'task')", "text"],
+        "state": ["ti.state = ($2->>'state')::sched.task_state", "task_state"],
+        "worker": ["ti.worker_id IN (SELECT wk.id FROM sched.worker wk WHERE wk.name = $2->>'worker')", "text"],
+        "instance": ["ti.workflow_instance_id = ($2->>'instance')::bigint", "id"],
+        "from": ["ti.queued_at >= ($2->>'from')::timestamptz", "time"],
+        "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$);
+    ids bigint[];
+BEGIN
+    PERFORM sched._list_checks(before, max_rows);
+    EXECUTE
+        'SELECT array(SELECT ti.id FROM sched._attempts ti
+         JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id JOIN sched.workflow w ON w.id = i.workflow_id
+         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
+           AND ($3 IS NULL OR ti.id < $3)' || conditions || '
+         ORDER BY ti.id DESC LIMIT $4)'
+        INTO ids USING principal, filters, before, max_rows;
+    RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
+END
+$$;
+COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
+    'Task attempts you may see, newest first, a page at a time: the rows of sched.task_instances with id below before (NULL for the first page), at most max_rows (1 to 1000). filters: workflow, task, state, worker (equal), instance (a workflow instance id), from and to (queued at or after, before).';
