@@ -62,7 +62,8 @@ impl From<tokio_postgres::Error> for ApiError {
         let status = match db.code().code() {
             "42501" => StatusCode::FORBIDDEN,
             "42704" => StatusCode::NOT_FOUND,
-            "42710" | "55006" | "55000" => StatusCode::CONFLICT,
+            "42710" | "55006" | "55000" | "23505" => StatusCode::CONFLICT,
+            c if c.starts_with("28") => StatusCode::UNAUTHORIZED,
             c if c.starts_with("22") || c.starts_with("0A") || c.starts_with("P0") => {
                 StatusCode::BAD_REQUEST
             }

@@ -11,6 +11,7 @@ mod limits;
 mod metrics;
 mod pg;
 mod session;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::limits::FailureLimit;
 use crate::session::{Limits, Sessions};
+use crate::tokens::Tokens;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +49,12 @@ struct Flags {
         default_value = "host=/var/run/postgresql dbname=postgres"
     )]
     database_url: String,
+    /// Where and as whom the console checks API tokens and acts for them (`Authorization:
+    /// Bearer`, tokens of sched.create_api_token): a connection string with a role that is a
+    /// member of sched_api (and its password, or a pg_hba.conf line that lets it in). Without
+    /// it, requests with a token are refused.
+    #[arg(long, env = "SCHED_TOKEN_DATABASE_URL", hide_env_values = true)]
+    token_database_url: Option<String>,
     /// Minutes a session lasts without being used.
     #[arg(long, default_value_t = 480)]
     session_idle_minutes: u64,
@@ -180,6 +188,13 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/login", post(api::sign_in::sign_in))
         .route("/api/logout", post(api::sign_in::sign_out))
         .route("/api/me", get(api::sign_in::me))
+        .route("/api/openapi.json", get(api::openapi::document))
+        .route("/api/dashboard", get(api::dashboard::dashboard))
+        .route(
+            "/api/tokens",
+            get(api::tokens::tokens).post(api::tokens::create_token),
+        )
+        .route("/api/tokens/{name}/revoke", post(api::tokens::revoke_token))
         .route(
             "/api/workflows",
             get(api::workflows::workflows).post(api::workflows::save_workflow),
@@ -187,9 +202,27 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/workflows/{name}", get(api::workflows::workflow))
         .route("/api/workflows/{name}/diff", get(api::workflows::diff))
         .route("/api/workflows/{name}/start", post(api::workflows::start))
+        .route(
+            "/api/workflows/{name}/export.yaml",
+            get(api::workflows::export),
+        )
+        .route("/api/workflows/{name}/copy", post(api::workflows::copy))
+        .route(
+            "/api/workflows/{name}/delete",
+            post(api::workflows::drop_workflow),
+        )
         .route("/api/task_types", get(api::task_types::task_types))
         .route("/api/states", get(api::states::states))
         .route("/api/instances", get(api::instances::instances))
+        .route("/api/instances/batch", post(api::instances::control_many))
+        .route(
+            "/api/task_instances",
+            get(api::task_instances::task_instances),
+        )
+        .route(
+            "/api/task_instances/batch",
+            post(api::task_instances::control_many),
+        )
         .route("/api/instances/{id}", get(api::instances::instance))
         .route(
             "/api/instances/{id}/events",
@@ -210,7 +243,14 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/cron", get(api::cron::cron))
         .route("/api/cron/build", post(api::cron::cron_build))
-        .route("/api/schedules", post(api::schedules::schedule))
+        .route(
+            "/api/schedules",
+            get(api::schedules::schedules).post(api::schedules::schedule),
+        )
+        .route(
+            "/api/schedules/{id}",
+            axum::routing::patch(api::schedules::alter_schedule),
+        )
         .route(
             "/api/schedules/{id}/{action}",
             post(api::schedules::schedule_control),
@@ -227,6 +267,33 @@ fn router(app: Arc<App>) -> Router {
         .route(
             "/api/backfills/{id}/events",
             get(api::live::backfill_events),
+        )
+        .route(
+            "/api/task_groups",
+            get(api::groups::task_groups).post(api::groups::save_task_group),
+        )
+        .route(
+            "/api/task_groups/{name}/delete",
+            post(api::groups::drop_task_group),
+        )
+        .route(
+            "/api/alert_groups",
+            get(api::groups::alert_groups).post(api::groups::create_alert_group),
+        )
+        .route(
+            "/api/alert_groups/{name}",
+            axum::routing::patch(api::groups::alter_alert_group),
+        )
+        .route(
+            "/api/alert_groups/{name}/delete",
+            post(api::groups::drop_alert_group),
+        )
+        .route("/api/rights", get(api::rights::rights))
+        .route("/api/rights/grant", post(api::rights::grant))
+        .route("/api/datasources", post(api::rights::create_datasource))
+        .route(
+            "/api/datasources/{name}/delete",
+            post(api::rights::drop_datasource),
         )
         .route("/api/workers", get(api::workers::workers))
         .route("/api/workers/events", get(api::live::worker_events))
@@ -259,6 +326,14 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = pg::check_hosts(&base) {
         return fail(format!("--database-url {e}"));
     }
+    let token_base: Option<tokio_postgres::Config> = match flags.token_database_url.as_deref().map(str::parse) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return fail(format!("--token-database-url: not a connection string: {e}")),
+    };
+    if let Some(Err(e)) = token_base.as_ref().map(pg::check_hosts) {
+        return fail(format!("--token-database-url {e}"));
+    }
     let allowed_hosts = if flags.allowed_hosts.is_empty() {
         default_hosts(flags.listen)
     } else {
@@ -281,6 +356,7 @@ fn main() -> std::process::ExitCode {
         (limits.connection_idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
     let app = Arc::new(App {
         sessions: Sessions::new(base.clone(), limits),
+        tokens: Tokens::new(token_base),
         failures: FailureLimit::new(flags.max_failed_sign_ins as usize),
         allowed_hosts,
         secure_cookies: flags
@@ -317,6 +393,7 @@ fn main() -> std::process::ExitCode {
             loop {
                 tick.tick().await;
                 reaper.sessions.reap();
+                reaper.tokens.reap(&reaper.sessions);
             }
         });
         let shutdown = async {

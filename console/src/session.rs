@@ -78,7 +78,68 @@ enum Denied {
     Unavailable(String),
 }
 
+/// A new connection made ready for the console: the engine's notifications on it reach
+/// `changes` (live views re-read), and the database has the pg_sched of this console's
+/// release.
+pub async fn watch_changes(
+    client: Client,
+    mut connection: pg::PgConnection,
+    changes: &broadcast::Sender<()>,
+) -> Result<Client, String> {
+    let tx = changes.clone();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(_) = message {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let installed = client
+        .query_opt(sched_core::protocol::EXTENSION_VERSION, &[])
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|row| row.get::<_, String>(0));
+    sched_core::protocol::check_client(
+        "sched-console",
+        env!("CARGO_PKG_VERSION"),
+        installed.as_deref(),
+    )?;
+    client
+        .batch_execute("LISTEN sched_ready; LISTEN sched_kill; LISTEN sched_alert")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(client)
+}
+
 impl Session {
+    /// The session of an API token (see `tokens.rs`): no password, no CSRF token (a program
+    /// sends its token in a header no other site can make a browser send), its connection
+    /// already open.
+    pub fn for_token(user: String, client: Arc<Client>, changes: broadcast::Sender<()>, max_streams: usize) -> Session {
+        Session {
+            user,
+            password: Zeroizing::new(String::new()),
+            csrf: String::new(),
+            changes,
+            connection: tokio::sync::Mutex::new(Some(client)),
+            last_used: Mutex::new(Instant::now()),
+            streams: AtomicUsize::new(0),
+            max_streams,
+            ended: watch::channel(false).0,
+        }
+    }
+
+    /// A token session's connection, while open; using it is use of the session.
+    pub async fn client_for_token(&self) -> Option<Arc<Client>> {
+        self.touch();
+        self.connection.lock().await.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    pub fn idle(&self, limit: Duration) -> bool {
+        self.idle_longer_than(limit)
+    }
+
     fn touch(&self) {
         *self.last_used.lock().expect("session lock") = Instant::now();
     }
@@ -159,38 +220,16 @@ impl Sessions {
             .password(password)
             .application_name("sched-console");
         let attempt = pg::connect(&config).await;
-        let (client, mut connection) = match attempt.result {
+        let (client, connection) = match attempt.result {
             Ok(_) if !attempt.asked_password => return Err(Denied::NotChecked),
             Ok(pair) => pair,
             Err(f) if f.is_authentication() => return Err(Denied::Authentication(f.message())),
             Err(f) => return Err(Denied::Unavailable(f.message())),
         };
-        let tx = changes.clone();
-        tokio::spawn(async move {
-            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(Ok(message)) = messages.next().await {
-                if let AsyncMessage::Notification(_) = message {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let installed = client
-            .query_opt(sched_core::protocol::EXTENSION_VERSION, &[])
-            .await
-            .map_err(|e| Denied::Unavailable(e.to_string()))?
-            .map(|row| row.get::<_, String>(0));
-        if let Err(why) = sched_core::protocol::check_client(
-            "sched-console",
-            env!("CARGO_PKG_VERSION"),
-            installed.as_deref(),
-        ) {
+        let client = watch_changes(client, connection, changes).await.map_err(|why| {
             eprintln!("sched-console: refused a sign-in as {user}: {why}");
-            return Err(Denied::Unavailable(why));
-        }
-        client
-            .batch_execute("LISTEN sched_ready; LISTEN sched_kill; LISTEN sched_alert")
-            .await
-            .map_err(|e| Denied::Unavailable(e.to_string()))?;
+            Denied::Unavailable(why)
+        })?;
         Ok(client)
     }
 
@@ -218,6 +257,10 @@ impl Sessions {
 
     /// Signs `user` in: a connection PostgreSQL checked the password of, and a session for
     /// it if the role has room for one more.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     pub async fn sign_in(
         &self,
         user: &str,

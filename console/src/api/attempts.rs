@@ -10,17 +10,13 @@ use super::{Api, act};
 use crate::app::Authed;
 use crate::error::ApiError;
 
+pub(super) const ACTIONS: &[(&str, &str)] = &[("kill", "kill_task"), ("force_success", "force_success")];
+
 pub async fn attempt_control(
     Authed(s): Authed,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<StatusCode, ApiError> {
-    act(
-        &s,
-        &[("kill", "kill_task"), ("force_success", "force_success")],
-        &action,
-        id,
-    )
-    .await
+    act(&s, ACTIONS, &action, id).await
 }
 
 #[derive(serde::Deserialize)]

@@ -1,36 +1,31 @@
 //! Workflow instances (`/api/instances`): the list, one instance's snapshot (also what its
 //! live view sends, see `live.rs`), and the actions on a run.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tokio_postgres::Client;
 
-use super::{Api, act, one, rows};
+use super::{Api, act, act_on_each, one, page, rows};
 use crate::app::Authed;
 use crate::error::ApiError;
 
-#[derive(serde::Deserialize)]
-pub struct InstancesQuery {
-    workflow: Option<String>,
-    state: Option<String>,
-    limit: Option<i64>,
-}
-
-pub async fn instances(Authed(s): Authed, Query(q): Query<InstancesQuery>) -> Api {
+/// Workflow instances, newest first, a page at a time, filtered (`sched.list_workflow_instances`).
+pub async fn instances(Authed(s): Authed, Query(q): Query<HashMap<String, String>>) -> Api {
+    const FILTERS: &[&str] = &[
+        "workflow",
+        "state",
+        "from",
+        "to",
+        "business_date",
+        "started_by",
+        "command_type",
+    ];
     Ok(Json(
-        rows(
-            &s.client,
-            "SELECT * FROM sched.workflow_instances WHERE ($1::text IS NULL OR workflow = $1) \
-             AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3",
-            &[
-                &q.workflow,
-                &q.state,
-                &q.limit.unwrap_or(100).clamp(1, 1000),
-            ],
-        )
-        .await?,
+        page(&s.client, "list_workflow_instances", &q, FILTERS).await?,
     ))
 }
 
@@ -43,7 +38,7 @@ pub(super) async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
         "tasks": rows(c, "SELECT * FROM sched.instance_tasks($1)", &[&id]).await?,
         "unserved_worker_groups": rows(c, "SELECT DISTINCT worker_group FROM sched.unserved_tasks \
                                            WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
-        "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, \
+        "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, child_instance_id, \
                              queued_at, started_at, ended_at FROM sched.task_instances \
                              WHERE workflow_instance_id = $1 ORDER BY id", &[&id]).await?,
     }))
@@ -53,16 +48,22 @@ pub async fn instance(Authed(s): Authed, Path(id): Path<i64>) -> Api {
     Ok(Json(snapshot(&s.client, id).await?))
 }
 
+const ACTIONS: &[(&str, &str)] = &[
+    ("pause", "pause_workflow"),
+    ("resume", "resume_workflow"),
+    ("stop", "stop_workflow"),
+    ("recover", "recover_workflow"),
+    ("rerun", "rerun_workflow"),
+];
+
 pub async fn control(
     Authed(s): Authed,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<StatusCode, ApiError> {
-    const ACTIONS: &[(&str, &str)] = &[
-        ("pause", "pause_workflow"),
-        ("resume", "resume_workflow"),
-        ("stop", "stop_workflow"),
-        ("recover", "recover_workflow"),
-        ("rerun", "rerun_workflow"),
-    ];
     act(&s, ACTIONS, &action, id).await
+}
+
+/// One action on many instances (`{"action": "stop", "ids": [...]}`).
+pub async fn control_many(Authed(s): Authed, Json(body): Json<Value>) -> Api {
+    act_on_each(&s, ACTIONS, &body).await
 }

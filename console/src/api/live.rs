@@ -73,7 +73,7 @@ async fn live(
                         Err(e) => {
                             let event = Event::default()
                                 .event("failed")
-                                .data(json!({"error": e.message}).to_string());
+                                .data(json!({"error": e.message, "status": e.status.as_u16()}).to_string());
                             return Some((Ok(event), (s, slot, changes, ended, last, None, true)));
                         }
                     },

@@ -12,7 +12,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde_json::{Value, json};
 
 use super::{Api, text};
-use crate::app::{App, Signed};
+use crate::app::{App, Authed, Signed};
 use crate::error::ApiError;
 use crate::limits;
 use crate::metrics;
@@ -100,8 +100,8 @@ pub async fn sign_out(State(app): State<Arc<App>>, jar: CookieJar, s: Signed) ->
     (jar.remove(Cookie::from(COOKIE)), StatusCode::NO_CONTENT).into_response()
 }
 
-pub async fn me(s: Signed) -> Api {
-    Ok(Json(
-        json!({"user": s.session.user, "csrf": s.session.csrf}),
-    ))
+/// Who the request acts as: the signed-in role (and the session's CSRF token), or the role
+/// of its API token.
+pub async fn me(Authed(s): Authed) -> Api {
+    Ok(Json(json!({"user": s.session.user, "csrf": s.session.csrf})))
 }

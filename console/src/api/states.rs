@@ -1,5 +1,6 @@
 //! The engine's states (`/api/states`): `sched.state_model()`, whose colours, sets and command
-//! table the app shows and filters by instead of keeping its own (core/src/state.rs names them).
+//! table the app shows and filters by instead of keeping its own (core/src/state.rs names them),
+//! and the priorities, most urgent first.
 
 use axum::Json;
 
@@ -9,7 +10,10 @@ use crate::app::Authed;
 pub async fn states(Authed(s): Authed) -> Api {
     let row = s
         .client
-        .query_one("SELECT sched.state_model()", &[])
+        .query_one(
+            "SELECT sched.state_model() || jsonb_build_object('priorities', to_jsonb(sched._priorities()))",
+            &[],
+        )
         .await?;
     Ok(Json(row.get(0)))
 }

@@ -7,19 +7,74 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Api, rows};
+use super::{Api, rows, text};
 use crate::app::Authed;
 use crate::error::ApiError;
 
-pub async fn workflows(Authed(s): Authed) -> Api {
+/// Every workflow you may see, with its last run and its schedules (the expression in words
+/// in the language asked for, and the next fire).
+pub async fn workflows(Authed(s): Authed, Query(q): Query<LangQuery>) -> Api {
     Ok(Json(
         rows(
             &s.client,
-            "SELECT * FROM sched.workflows ORDER BY name",
-            &[],
+            "SELECT w.*, \
+                    (SELECT to_jsonb(r) FROM (SELECT id, state, started_at, ended_at \
+                      FROM sched.list_workflow_instances(jsonb_build_object('workflow', w.name), NULL, 1)) r) AS last_run, \
+                    (SELECT coalesce(jsonb_agg(jsonb_build_object('id', sc.id, 'cron', sc.cron, 'enabled', sc.enabled, \
+                             'words', sched.cron_describe(sc.cron, $1), 'next_fire_at', sc.next_fire_at) ORDER BY sc.id), '[]') \
+                      FROM sched.schedules sc WHERE sc.workflow = w.name) AS schedules \
+             FROM sched.workflows w ORDER BY w.name",
+            &[&q.lang.as_deref().unwrap_or("en")],
         )
         .await?,
     ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The workflow's spec as YAML, the form `sched apply` reads.
+pub async fn export(Authed(s): Authed, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let spec: Value = s
+        .client
+        .query_one("SELECT sched.workflow_spec($1)", &[&name])
+        .await?
+        .get(0);
+    let yaml = serde_yaml_ng::to_string(&spec).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("YAML: {e}"))
+    })?;
+    let disposition = format!("attachment; filename=\"{}.yaml\"", name.replace(['"', '\\', '/'], "_"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        yaml,
+    )
+        .into_response())
+}
+
+/// A copy under a new name (`{"name": ...}`): the current version's spec, defined anew.
+pub async fn copy(Authed(s): Authed, Path(name): Path<String>, Json(body): Json<Value>) -> Api {
+    let new_name = text(&body, "name")?;
+    let version_id: i64 = s
+        .client
+        .query_one(
+            "SELECT sched.create_workflow(jsonb_set(sched.workflow_spec($1), '{name}', to_jsonb($2::text)))",
+            &[&name, &new_name],
+        )
+        .await?
+        .get(0);
+    Ok(Json(json!({"version_id": version_id})))
+}
+
+pub async fn drop_workflow(Authed(s): Authed, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    s.client
+        .execute("SELECT sched.drop_workflow($1)", &[&name])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn workflow(Authed(s): Authed, Path(name): Path<String>) -> Api {

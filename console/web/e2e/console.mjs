@@ -3,6 +3,8 @@
 // log, build a schedule, run a backfill, and see none of another user's workflows. Run by
 // tests/tests/console_browser.rs against a real cluster, workers and sched-console.
 import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { texts } from '../src/i18n.js';
 
 const url = process.env.CONSOLE_URL;
 const shots = process.env.SCREENSHOTS;
@@ -10,7 +12,9 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
-const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+// A context of its own: axe-core's runner needs one.
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+const page = await context.newPage();
 page.setDefaultTimeout(30000);
 
 async function step(name, fn) {
@@ -42,6 +46,8 @@ await step('sign in as a sched_user', async () => {
   await page.fill('input[name=user]', process.env.CONSOLE_USER);
   await page.fill('input[name=password]', process.env.CONSOLE_PASSWORD);
   await page.click('button[type=submit]');
+  await page.getByRole('heading', { name: 'Home' }).waitFor();
+  await page.getByRole('link', { name: 'Workflows' }).click();
   await page.getByRole('heading', { name: 'Workflows' }).waitFor();
 });
 
@@ -87,6 +93,11 @@ await step('save', async () => {
 await step('start it and watch every node turn succeeded', async () => {
   await page.goto(`${url}/#/workflows/ui_flow`);
   await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Add parameter' }).click();
+  await page.getByLabel('Name 1').fill('who');
+  await page.getByLabel('Value 1').fill('the start form');
+  await page.getByLabel('Failure strategy').selectOption('end');
+  await shot('start-dialog');
   await page.getByRole('button', { name: 'Run' }).click();
   await page.waitForFunction(() => document.querySelectorAll('.react-flow__node.state-succeeded').length === 3, null, { timeout: 60000 });
   await page.locator('h2 .badge[data-state="succeeded"]').waitFor();
@@ -116,6 +127,19 @@ await step('build a schedule in the cron builder and see the next fire times', a
   await shot('cron');
 });
 
+await step('edit the schedule in place; a bad expression is refused on its field', async () => {
+  await page.getByRole('link', { name: 'Schedules' }).click();
+  const row = page.getByRole('row', { name: /ui_flow/ });
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await page.fill('input[name=cron]', '0 99 4 * * ?');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('input[name=cron][aria-invalid=true]').waitFor();
+  await page.fill('input[name=cron]', '0 45 4 * * ?');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('row', { name: /0 45 4 \* \* \?/ }).waitFor();
+  await shot('schedules');
+});
+
 await step('run a backfill and see its progress', async () => {
   await page.goto(`${url}/#/backfill/ui_flow`);
   await page.getByLabel('From').fill('2024-03-01');
@@ -137,12 +161,153 @@ await step('run a backfill and see its progress', async () => {
   await shot('backfill');
 });
 
-await step('Chinese UI text', async () => {
+await step('runs: filters and pages come from the server', async () => {
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Workflow').fill('ui_flow');
+  await page.getByLabel('Started as').selectOption('complement_data');
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 3);
+  await page.getByLabel('Started as').selectOption('start_process');
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  await page.getByLabel('Started as').selectOption('');
+  await page.getByRole('checkbox', { name: 'Select all on this page' }).check();
+  await page.getByText('4 selected').waitFor();
+  await shot('instances');
+});
+
+await step('task runs, filtered by task', async () => {
+  await page.getByRole('link', { name: 'Task runs' }).click();
+  await page.getByLabel('Task', { exact: true }).fill('shell_2');
+  await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].length === 4
+    && [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('shell_2')));
+  await shot('task-instances');
+});
+
+await step('projects: the roles that own workflows, then one project\'s workflows', async () => {
+  await page.getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('row', { name: /alice/ }).click();
+  await page.getByRole('heading', { name: 'Project: alice' }).waitFor();
+  await page.getByRole('row', { name: /ui_flow/ }).getByRole('link', { name: 'Export YAML' }).waitFor();
+  await shot('projects');
+});
+
+await step('a task group and an alert group, made in their forms', async () => {
+  await page.getByRole('link', { name: 'Task groups' }).click();
+  await page.fill('input[name=group-name]', 'etl_slots');
+  await page.fill('input[name=group-size]', '2');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('row', { name: /etl_slots/ }).waitFor();
+  await shot('task-groups');
+  await page.getByRole('link', { name: 'Alert groups' }).click();
+  await page.fill('input[name=alert-group-name]', 'oncall');
+  await page.fill('input[name=channel-0-to]', 'not an address');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('alert').filter({ hasText: 'channels[0].to' }).waitFor();
+  await page.fill('input[name=channel-0-to]', 'ops@example.com, dba@example.com');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('row', { name: /oncall/ }).waitFor();
+  await shot('alert-groups');
+});
+
+await step('an unknown run says so', async () => {
+  await page.goto(`${url}/#/instances/999999`);
+  await page.getByRole('alert').filter({ hasText: 'Not found' }).waitFor();
+});
+
+await step('home: charts and numbers of what ran', async () => {
+  await page.getByRole('link', { name: 'Home' }).click();
+  await page.locator('.chart canvas').first().waitFor();
+  await shot('home');
+});
+
+await step('an API token, shown once', async () => {
+  await page.getByRole('link', { name: 'API tokens' }).click();
+  await page.fill('input[name=token-name]', 'nightly-export');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = await page.locator('code.token').textContent();
+  if (!/^pgs_[0-9a-f]{64}$/.test(token)) throw new Error(`token ${token}`);
+  await page.getByRole('row', { name: /nightly-export/ }).waitFor();
+  await shot('tokens');
+});
+
+// Every page, in both languages: no serious accessibility violation (axe-core), and in
+// Chinese no English word of the UI's own text left.
+const pages = ['home', 'projects', 'projects/alice', 'workflows', 'workflows/ui_flow', 'edit/ui_flow', 'instances',
+  'tasks', 'schedules', 'cron/ui_flow', 'backfill/ui_flow', 'workers', 'alerts', 'task-groups', 'alert-groups',
+  'rights', 'tokens'];
+async function audit(lang) {
+  for (const p of pages) {
+    await page.goto(`${url}/#/${p}`);
+    await page.locator('main h2, main [role=alert]').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    if (bad.length) {
+      throw new Error(`${lang} #/${p}: ${bad.map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`).join('; ')}`);
+    }
+  }
+}
+
+await step('every page passes axe-core in English', () => audit('en'));
+
+await step('Chinese UI text, complete', async () => {
   await page.getByRole('button', { name: '中文' }).click();
   await page.getByRole('link', { name: '工作流' }).waitFor();
   await page.goto(`${url}/#/workers`);
   await page.getByRole('heading', { name: 'Worker' }).waitFor();
   await shot('workers-zh');
+  const missing = Object.keys(texts.en).filter((k) => !(k in texts.zh));
+  if (missing.length) throw new Error(`untranslated: ${missing.join(', ')}`);
+  const chinese = new Set(Object.values(texts.zh));
+  const english = Object.values(texts.en)
+    .filter((v) => typeof v === 'string' && /^[A-Z][a-z]+( [a-z]+)*$/.test(v) && v.length > 3 && !chinese.has(v));
+  for (const p of pages) {
+    await page.goto(`${url}/#/${p}`);
+    await page.locator('main h2, main [role=alert]').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const shown = (await page.locator('header, main').allInnerTexts()).join('\n');
+    const left = english.filter((w) => shown.split(/[\n\t]/).some((line) => line.trim() === w));
+    if (left.length) throw new Error(`#/${p} still shows English: ${left.join(', ')}`);
+  }
+  await page.goto(`${url}/#/home`);
+  await page.locator('.chart canvas').first().waitFor();
+  await shot('home-zh');
+});
+
+await step('every page passes axe-core in Chinese', () => audit('zh'));
+
+await step('sign in as a sched_admin', async () => {
+  await page.getByRole('button', { name: '退出' }).click();
+  await page.fill('input[name=user]', process.env.ADMIN_USER);
+  await page.fill('input[name=password]', process.env.ADMIN_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.locator('header .who', { hasText: process.env.ADMIN_USER }).waitFor();
+});
+
+await step('a sched_admin sees every role\'s tokens', async () => {
+  await page.goto(`${url}/#/tokens`);
+  await page.locator('tbody tr', { hasText: 'nightly-export' }).filter({ hasText: 'alice' }).waitFor();
+});
+
+await step('a sched_admin sees every role\'s workflows', async () => {
+  await page.goto(`${url}/#/workflows`);
+  await page.getByRole('cell', { name: 'bobs_secret' }).waitFor();
+});
+
+await step('a sched_admin: every page passes axe-core in both languages', async () => {
+  await audit('zh');
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('link', { name: 'Workflows' }).waitFor();
+  await audit('en');
+  await page.goto(`${url}/#/tokens`);
+  await page.getByRole('row', { name: /nightly-export/ }).waitFor();
+  await shot('tokens-admin');
+  await page.goto(`${url}/#/rights`);
+  await page.getByLabel('Kind').first().selectOption('worker_group');
+  await page.fill('input[name=grant-role]', 'alice');
+  await page.fill('input[name=grant-name]', 'etl');
+  await page.getByRole('button', { name: 'Grant', exact: true }).click();
+  await page.getByRole('row', { name: /Worker group.*etl.*alice/ }).waitFor();
+  await shot('rights');
 });
 
 await browser.close();

@@ -1,81 +1,161 @@
-// An instance drawn: its DAG with each task in its state's colour, and its attempts over time
-// (a Gantt chart). The instance page (pages/instance.jsx) shows both.
-import React, { useEffect, useMemo, useState } from 'react';
-import { ReactFlow, Background, Position } from '@xyflow/react';
+// An instance drawn: its DAG with each task in its state's colour (minimap, zoom, search), and
+// its attempts over time (a Gantt chart). The instance page (pages/instance.jsx) shows both.
+import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { ReactFlow, Background, Controls, MiniMap, Position } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useColour, useT } from './ui.jsx';
-import { layout } from './layout.js';
+import { NODE_H, NODE_W, layout } from './layout.js';
 
-export function InstanceGraph({ snapshot }) {
-  const { st } = useT();
+// Above this many tasks the graph is laid out by depth (each task a column after its
+// deepest upstream task, as sched.instance_tasks computes it): ELK's layered layout is
+// better drawn but takes seconds at thousands of nodes.
+const ELK_MAX = 300;
+
+function byDepth(tasks) {
+  const rows = {};
+  return Object.fromEntries(tasks.map((t) => {
+    const row = rows[t.depth] || 0;
+    rows[t.depth] = row + 1;
+    return [t.task, { x: t.depth * (NODE_W + 60), y: row * (NODE_H + 20) }];
+  }));
+}
+
+// onOpen(task): a click on a task (the instance page opens a sub-process task's child run).
+export function InstanceGraph({ snapshot, onOpen }) {
+  const { t, st } = useT();
   const colour = useColour();
   const [positions, setPositions] = useState({});
-  const names = snapshot.tasks.map((t) => t.task).join(',');
+  const [query, setQuery] = useState('');
+  const flow = useRef(null);
+  const names = snapshot.tasks.map((x) => x.task).join(',');
   const edges = useMemo(
-    () => snapshot.tasks.flatMap((t) => t.deps.map((up) => ({ id: `${up}->${t.task}`, source: up, target: t.task }))),
+    () => snapshot.tasks.flatMap((x) => x.deps.map((up) => ({ id: `${up}->${x.task}`, source: up, target: x.task }))),
     // the edges only change with the tasks
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [names],
   );
   useEffect(() => {
-    const nodes = snapshot.tasks.map((t) => ({ id: t.task, position: { x: 0, y: 0 }, data: {} }));
+    if (snapshot.tasks.length > ELK_MAX) {
+      setPositions(byDepth(snapshot.tasks));
+      return;
+    }
+    const nodes = snapshot.tasks.map((x) => ({ id: x.task, position: { x: 0, y: 0 }, data: {} }));
     layout(nodes, edges).then((laid) => setPositions(Object.fromEntries(laid.map((n) => [n.id, n.position]))));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names]);
-  const nodes = snapshot.tasks.map((t) => ({
-    id: t.task,
-    position: positions[t.task] || { x: 0, y: 0 },
-    data: { label: `${t.task} · ${st(t.state)}` },
-    style: { background: colour(t.state) || '#fff', width: 170, borderStyle: t.task_instance_id ? 'solid' : 'dashed' },
-    className: 'state-' + t.state.replace(' ', '_'),
-    ariaLabel: `${t.task}: ${t.state}`,
+  const matches = query ? snapshot.tasks.filter((x) => x.task.includes(query)).map((x) => x.task) : [];
+  const nodes = snapshot.tasks.map((x) => ({
+    id: x.task,
+    position: positions[x.task] || { x: 0, y: 0 },
+    data: { label: `${x.task} · ${st(x.state)}` },
+    style: { background: colour(x.state) || '#fff', width: NODE_W, borderStyle: x.task_instance_id ? 'solid' : 'dashed' },
+    className: 'state-' + x.state.replace(' ', '_') + (matches.includes(x.task) ? ' match' : ''),
+    ariaLabel: `${x.task}: ${x.state}`,
     draggable: false,
     sourcePosition: Position.Right,
     targetPosition: Position.Left,
   }));
   const laid = Object.keys(positions).length > 0;
+  const find = (e) => {
+    e.preventDefault();
+    if (flow.current && matches.length) flow.current.fitView({ nodes: matches.map((id) => ({ id })), maxZoom: 1.2, duration: 200 });
+  };
   return (
-    <div className="canvas small" aria-label="DAG">
-      <ReactFlow key={laid ? "laid" : "new"} nodes={nodes} edges={edges} fitView fitViewOptions={{ maxZoom: 1 }} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
-        <Background />
-      </ReactFlow>
-    </div>
+    <>
+      <form className="bar" onSubmit={find} role="search">
+        <label className="inline">{t.findTask}
+          <input value={query} onChange={(e) => setQuery(e.target.value)} />
+        </label>
+        <button type="submit">{t.find}</button>
+        {query ? <span role="status">{t.found(matches.length)}</span> : null}
+      </form>
+      <div className="canvas graph" aria-label="DAG">
+        <ReactFlow key={laid ? 'laid' : 'new'} nodes={nodes} edges={edges} fitView fitViewOptions={{ maxZoom: 1 }}
+          minZoom={0.02} nodesConnectable={false} onlyRenderVisibleElements proOptions={{ hideAttribution: true }}
+          onInit={(instance) => { flow.current = instance; }}
+          onNodeClick={onOpen ? (_, node) => onOpen(node.id) : undefined}>
+          <Background />
+          <Controls showInteractive={false} />
+          <MiniMap pannable zoomable nodeColor={(n) => n.style.background} ariaLabel={t.minimap} />
+        </ReactFlow>
+      </div>
+    </>
   );
 }
 
-// One row per task, one bar per attempt from its start to its end (or now): retries and
-// failovers are attempts of their own, so they show as bars beside each other.
+// One row per task (per task and run, once an instance was rerun), one bar per attempt from
+// its start to its end (or now): retries and failovers are attempts of their own, so they
+// show as bars beside each other. Full width, a time axis in local time, zoom in on a part.
 export function Gantt({ attempts }) {
+  const { t } = useT();
   const colour = useColour();
+  const box = useRef(null);
+  const [width, setWidth] = useState(1000);
+  const [view, setView] = useState([0, 1]);
+  useEffect(() => {
+    if (!box.current) return undefined;
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.max(400, entry.contentRect.width)));
+    observer.observe(box.current);
+    return () => observer.disconnect();
+  }, []);
   const started = attempts.filter((a) => a.started_at);
-  if (!started.length) return null;
-  const time = (s) => new Date(s).getTime();
+  if (!started.length) return <div ref={box} />;
+  const time = (v) => new Date(v).getTime();
   const now = Date.now();
-  const t0 = Math.min(...started.map((a) => time(a.started_at)));
-  const t1 = Math.max(...started.map((a) => (a.ended_at ? time(a.ended_at) : now)), t0 + 1);
-  const tasks = [...new Set(attempts.map((a) => a.task))];
-  const width = 700;
+  const first = Math.min(...started.map((a) => time(a.started_at)));
+  const last = Math.max(...started.map((a) => (a.ended_at ? time(a.ended_at) : now)), first + 1);
+  const t0 = first + (last - first) * view[0];
+  const t1 = first + (last - first) * view[1];
+  const runs = new Set(attempts.map((a) => a.run)).size > 1;
+  const key = (a) => (runs ? `${a.task} · ${t.run} ${a.run}` : a.task);
+  const rows = [...new Set(started.map(key))];
+  const label = 160;
   const row = 22;
-  const x = (ms) => 120 + ((ms - t0) / (t1 - t0)) * (width - 130);
+  const axis = 24;
+  const x = (ms) => label + ((ms - t0) / (t1 - t0)) * (width - label - 10);
+  const ticks = Array.from({ length: 6 }, (_, i) => t0 + ((t1 - t0) * i) / 5);
+  const zoom = (factor) => setView(([a, b]) => {
+    const mid = (a + b) / 2;
+    const half = Math.min(0.5, ((b - a) * factor) / 2);
+    const lo = Math.max(0, Math.min(mid - half, 1 - 2 * half));
+    return [lo, lo + 2 * half];
+  });
   return (
-    <svg className="gantt" width={width} height={tasks.length * row + 20} role="img" aria-label="Gantt">
-      {tasks.map((task, i) => (
-        <text key={task} x="4" y={i * row + 15}>{task}</text>
-      ))}
-      {started.map((a) => {
-        const i = tasks.indexOf(a.task);
-        const x0 = x(time(a.started_at));
-        const x1 = Math.max(x(a.ended_at ? time(a.ended_at) : now), x0 + 2);
-        return (
-          <g key={a.id}>
-            <rect x={x0} y={i * row + 3} width={x1 - x0} height={row - 6} fill={colour(a.state) || '#ccc'} stroke="#555">
-              <title>{`${a.task} attempt ${a.attempt}: ${a.state}${a.kill_reason ? ' (' + a.kill_reason + ')' : ''}`}</title>
-            </rect>
-            {a.attempt > 1 ? <text x={x0 + 2} y={i * row + 15} className="attempt">{a.attempt}</text> : null}
+    <div ref={box} className="gantt-box">
+      <div className="bar">
+        <button onClick={() => zoom(0.5)}>{t.zoomIn}</button>
+        <button onClick={() => zoom(2)}>{t.zoomOut}</button>
+        <button onClick={() => setView([0, 1])}>{t.zoomReset}</button>
+        <button onClick={() => setView(([a, b]) => [Math.max(0, a - (b - a) / 2), Math.max(b - a, b - (b - a) / 2)])}>◀</button>
+        <button onClick={() => setView(([a, b]) => [Math.min(1 - (b - a), a + (b - a) / 2), Math.min(1, b + (b - a) / 2)])}>▶</button>
+      </div>
+      <svg className="gantt" width={width} height={rows.length * row + axis + 4} role="img" aria-label={t.gantt}>
+        <defs><clipPath id="gantt-bars"><rect x={label} y="0" width={width - label} height={rows.length * row} /></clipPath></defs>
+        {rows.map((r, i) => <text key={r} x="4" y={i * row + 15}>{r}</text>)}
+        {ticks.map((tick) => (
+          <g key={tick}>
+            <line x1={x(tick)} x2={x(tick)} y1="0" y2={rows.length * row} stroke="#e3e7ec" />
+            <text x={x(tick)} y={rows.length * row + 16} textAnchor="middle">
+              {new Date(tick).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })}
+            </text>
           </g>
-        );
-      })}
-      <text x="120" y={tasks.length * row + 16}>{t1 - t0 < 1000 ? `${t1 - t0} ms` : `${((t1 - t0) / 1000).toFixed(1)} s`}</text>
-    </svg>
+        ))}
+        <g clipPath="url(#gantt-bars)">
+          {started.map((a) => {
+            const i = rows.indexOf(key(a));
+            const x0 = x(time(a.started_at));
+            const x1 = Math.max(x(a.ended_at ? time(a.ended_at) : now), x0 + 2);
+            return (
+              <g key={a.id}>
+                <rect x={x0} y={i * row + 3} width={x1 - x0} height={row - 6} fill={colour(a.state) || '#ccc'} stroke="#555">
+                  <title>{`${a.task} ${t.attempt} ${a.attempt}: ${a.state}${a.kill_reason ? ' (' + a.kill_reason + ')' : ''}`}</title>
+                </rect>
+                {a.attempt > 1 ? <text x={x0 + 2} y={i * row + 15} className="attempt">{a.attempt}</text> : null}
+              </g>
+            );
+          })}
+        </g>
+      </svg>
+    </div>
   );
 }

@@ -1,7 +1,9 @@
 // The console's shared UI kit, used by every page (pages/): the language context, navigation,
-// live views, error text, tables, and state badges with their colours.
+// live views, error, loading and empty states, tables with selection, keyset paging, batch
+// actions, local times, the engine's command table, and state badges with their colours.
 import React, { createContext, useContext, useEffect, useState } from 'react';
 import { texts } from './i18n.js';
+import { api } from './api.js';
 
 export const Lang = createContext({ t: texts.en, lang: 'en', st: (s) => s });
 export const useT = () => useContext(Lang);
@@ -15,8 +17,20 @@ export function useLive(path, generation = 0) {
   useEffect(() => {
     const events = new EventSource('/api' + path);
     events.addEventListener('snapshot', (e) => setSnapshot(JSON.parse(e.data)));
-    events.addEventListener('failed', (e) => setError(new Error(JSON.parse(e.data).error)));
-    events.onerror = () => events.close();
+    events.addEventListener('failed', (e) => {
+      const failed = JSON.parse(e.data);
+      setError(Object.assign(new Error(failed.error), { status: failed.status }));
+    });
+    // A stream refused before it opened (an unknown instance, a forbidden one) is asked again
+    // as a plain request, whose JSON error says why.
+    let opened = false;
+    events.onopen = () => {
+      opened = true;
+    };
+    events.onerror = () => {
+      events.close();
+      if (!opened) api(path).catch(setError);
+    };
     return () => events.close();
   }, [path, generation]);
   return [snapshot, error];
@@ -27,24 +41,123 @@ export function go(...parts) {
 }
 
 export function ErrorText({ error }) {
+  const { t } = useT();
   if (!error) return null;
+  const why = error.status === 404 ? t.notFound : error.status === 403 ? t.forbidden : null;
   return (
     <p className="error" role="alert">
+      {why ? <strong>{why} </strong> : null}
       {error.message}
       {error.hint ? <span className="hint"> {error.hint}</span> : null}
     </p>
   );
 }
 
-export function Table({ columns, rows, onRow }) {
+// What a list shows while it loads, and when it has nothing.
+export function Loading() {
+  const { t } = useT();
+  return <p className="muted" role="status">{t.loading}</p>;
+}
+
+export function Empty() {
+  const { t } = useT();
+  return <p className="muted" role="status">{t.empty}</p>;
+}
+
+// Whether the engine's command table lets `command` apply to `state` (sched.state_model()).
+export function useAllowed() {
+  const model = useContext(States);
+  return (command, state) => {
+    const c = model && model.commands.find((x) => x.name === command);
+    return Boolean(c && c.applies_to.includes(state));
+  };
+}
+
+// A time as the browser's local time, with its zone named once in the page's footer.
+export function when(value) {
+  if (!value) return '';
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString(undefined, { hour12: false });
+}
+
+export const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// Keyset paging: the server returns a page and the cursor of the next; the cursors of the
+// pages before are kept here, so that "previous" goes back without an offset.
+export function usePages(path, query) {
+  const [cursors, setCursors] = useState([null]);
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+  const [generation, setGeneration] = useState(0);
+  const key = JSON.stringify(query);
+  useEffect(() => setCursors([null]), [key]);
+  const before = cursors[cursors.length - 1];
+  useEffect(() => {
+    const q = new URLSearchParams();
+    Object.entries(query).forEach(([k, v]) => v !== '' && v != null && q.set(k, v));
+    if (before != null) q.set('before', before);
+    setError(null);
+    api(`${path}?${q}`).then(setPage, (e) => {
+      setPage({ rows: [], next: null });
+      setError(e);
+    });
+  }, [path, key, before, generation]);
+  return {
+    rows: page ? page.rows : null,
+    error,
+    number: cursors.length,
+    next: page && page.next != null ? () => setCursors((c) => [...c, page.next]) : null,
+    previous: cursors.length > 1 ? () => setCursors((c) => c.slice(0, -1)) : null,
+    reload: () => setGeneration((g) => g + 1),
+  };
+}
+
+export function Pager({ pages }) {
+  const { t } = useT();
+  return (
+    <div className="bar pager">
+      <button disabled={!pages.previous} onClick={pages.previous || undefined}>{t.previous}</button>
+      <span>{t.page} {pages.number}</span>
+      <button disabled={!pages.next} onClick={pages.next || undefined}>{t.next}</button>
+    </div>
+  );
+}
+
+// A table; with onRow, a row opens by click or, focused, by Enter; with `selected`, each row
+// has a checkbox for batch actions.
+export function Table({ columns, rows, onRow, selected, onSelect }) {
+  const { t } = useT();
+  if (rows == null) return <Loading />;
+  if (rows.length === 0) return <Empty />;
+  const all = selected && rows.every((r) => selected.has(r.id));
+  const toggle = (id) => {
+    const next = new Set(selected);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    onSelect(next);
+  };
   return (
     <table>
       <thead>
-        <tr>{columns.map((c) => <th key={c.key}>{c.label}</th>)}</tr>
+        <tr>
+          {selected ? (
+            <th>
+              <input type="checkbox" aria-label={t.selectAll} checked={all}
+                onChange={() => onSelect(all ? new Set() : new Set(rows.map((r) => r.id)))} />
+            </th>
+          ) : null}
+          {columns.map((c) => <th key={c.key} aria-sort={c.sort}>{c.label}</th>)}
+        </tr>
       </thead>
       <tbody>
         {rows.map((r, i) => (
-          <tr key={r.id ?? r.name ?? i} onClick={onRow ? () => onRow(r) : undefined} className={onRow ? 'link' : ''}>
+          <tr key={r.id ?? r.name ?? i} onClick={onRow ? () => onRow(r) : undefined} className={onRow ? 'link' : ''}
+            tabIndex={onRow ? 0 : undefined} onKeyDown={onRow ? (e) => e.key === 'Enter' && onRow(r) : undefined}>
+            {selected ? (
+              <td onClick={(e) => e.stopPropagation()}>
+                <input type="checkbox" aria-label={`${t.select} ${r.id}`} checked={selected.has(r.id)} onChange={() => toggle(r.id)} />
+              </td>
+            ) : null}
             {columns.map((c) => <td key={c.key}>{c.render ? c.render(r) : String(r[c.key] ?? '')}</td>)}
           </tr>
         ))}
@@ -88,5 +201,36 @@ export function StateBadge({ state }) {
     <span className="badge" style={{ background: colour(state) || '#fff' }} data-state={state}>
       {st(state)}
     </span>
+  );
+}
+
+// A date-time input's local value as an RFC 3339 time.
+export const rfc3339 = (local) => (local ? new Date(local).toISOString() : '');
+
+// Runs each action on the selected ids; the server says per id whether it was done.
+export function BatchBar({ path, actions, selected, onDone }) {
+  const { t } = useT();
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const run = async (action) => {
+    setError(null);
+    try {
+      const done = await api(path, { method: 'POST', body: { action, ids: [...selected] } });
+      const failed = done.filter((d) => !d.ok);
+      setResult(t.batchDone(done.length - failed.length, failed.map((f) => `#${f.id}: ${f.error}`)));
+      onDone();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <div className="bar" role="group" aria-label={t.batch}>
+      <span>{t.selected(selected.size)}</span>
+      {actions.map((a) => (
+        <button key={a} disabled={selected.size === 0} onClick={() => run(a)}>{t[a] || a}</button>
+      ))}
+      {result ? <span role="status">{result}</span> : null}
+      <ErrorText error={error} />
+    </div>
   );
 }

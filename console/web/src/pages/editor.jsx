@@ -7,7 +7,7 @@ import {
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { api } from '../api.js';
-import { go, ErrorText, useT } from '../ui.jsx';
+import { ErrorText, useT } from '../ui.jsx';
 import { layout } from '../layout.js';
 
 // Fields every task may have besides its type's own (the common ones of a spec).
@@ -17,11 +17,11 @@ const LOGIC_OR_SPEC = new Set(['name', 'type', 'deps']);
 function TaskNode({ data, selected }) {
   return (
     <div className={`task-node${selected ? ' selected' : ''}${data.error ? ' invalid' : ''}`} data-task={data.task.name}>
-      <Handle type="target" position={Position.Left} aria-label={`${data.task.name} input`} />
+      <Handle type="target" position={Position.Left} title={`${data.task.name} input`} />
       <div className="task-name">{data.task.name}</div>
       <div className="task-type">{data.task.type}</div>
       {data.error ? <div className="task-error" role="alert">{data.error}</div> : null}
-      <Handle type="source" position={Position.Right} aria-label={`${data.task.name} output`} />
+      <Handle type="source" position={Position.Right} title={`${data.task.name} output`} />
     </div>
   );
 }
@@ -118,7 +118,8 @@ function Canvas({ name }) {
     try {
       await api('/workflows', { method: 'POST', body: { spec } });
       setSaved(settings.name);
-      if (!name) go('edit', settings.name);
+      // The URL names the new workflow without reloading the page, which keeps its state.
+      if (!name) window.history.replaceState(null, '', `#/edit/${encodeURIComponent(settings.name)}`);
     } catch (err) {
       setError(err);
       const m = /^tasks\[(\d+)\]/.exec(err.field || '');
@@ -205,8 +206,10 @@ function Canvas({ name }) {
 }
 
 export function Editor({ name }) {
+  const { t } = useT();
   return (
     <ReactFlowProvider>
+      <h2 className="sr-only">{t.edit}{name ? `: ${name}` : ''}</h2>
       <Canvas name={name} />
     </ReactFlowProvider>
   );

@@ -2,7 +2,7 @@
 // on the run and on its attempts.
 import React, { useEffect, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorText, StateBadge, Table, useLive, useT } from '../ui.jsx';
+import { ErrorText, Loading, StateBadge, Table, go, useAllowed, useLive, useT, when, zone } from '../ui.jsx';
 import { Gantt, InstanceGraph } from '../charts.jsx';
 
 function LogViewer({ attempt, onClose }) {
@@ -56,6 +56,7 @@ function LogViewer({ attempt, onClose }) {
 
 export function Instance({ id }) {
   const { t } = useT();
+  const allowed = useAllowed();
   const [log, setLog] = useState(null);
   const [actionError, setError] = useState(null);
   // Bumped after an action: the stream of a finished instance has ended, a rerun needs a new one.
@@ -63,7 +64,7 @@ export function Instance({ id }) {
   const [snap, streamError] = useLive(`/instances/${id}/events`, generation);
   const error = actionError || streamError;
   if (error && !snap) return <ErrorText error={error} />;
-  if (!snap) return null;
+  if (!snap) return <Loading />;
   const act = async (path) => {
     try {
       await api(path, { method: 'POST', body: {} });
@@ -73,13 +74,29 @@ export function Instance({ id }) {
     }
   };
   const inst = snap.instance;
+  // The sub-workflow instance each task started, by its attempt.
+  const child = Object.fromEntries(snap.attempts.filter((a) => a.child_instance_id).map((a) => [a.id, a.child_instance_id]));
   return (
     <section>
       <h2>
-        {inst.workflow} #{inst.id} <StateBadge state={inst.state} />
+        <a href={`#/workflows/${encodeURIComponent(inst.workflow)}`}>{inst.workflow}</a> #{inst.id} <StateBadge state={inst.state} />
       </h2>
+      <dl className="facts">
+        <dt>{t.commandType}</dt><dd>{t.commandTypes[inst.command_type] || inst.command_type}</dd>
+        <dt>{t.run}</dt><dd>{inst.run}</dd>
+        <dt>{t.businessDate}</dt><dd>{inst.business_date} ({inst.time_zone})</dd>
+        <dt>{t.startedBy}</dt><dd>{inst.started_by}</dd>
+        <dt>{t.startedAt}</dt><dd>{when(inst.started_at)}</dd>
+        <dt>{t.endedAt}</dt><dd>{when(inst.ended_at)}</dd>
+        <dt>{t.duration}</dt><dd>{inst.duration || ''}</dd>
+        <dt>{t.paramsShort}</dt><dd><code>{JSON.stringify(inst.params)}</code></dd>
+        {inst.parent_instance_id ? (
+          <><dt>{t.parent}</dt><dd><a href={`#/instances/${inst.parent_instance_id}`}>#{inst.parent_instance_id}</a></dd></>
+        ) : null}
+      </dl>
+      <p className="muted">{t.timesIn(zone)}</p>
       <div className="bar">
-        {['pause', 'resume', 'stop', 'recover', 'rerun'].map((a) => (
+        {['pause', 'resume', 'stop', 'recover', 'rerun'].filter((a) => allowed(a, inst.state)).map((a) => (
           <button key={a} onClick={() => act(`/instances/${id}/${a}`)}>{t[a]}</button>
         ))}
       </div>
@@ -87,7 +104,10 @@ export function Instance({ id }) {
       {(snap.unserved_worker_groups || []).map((g) => (
         <p key={g.worker_group} className="error" role="status">{t.unserved(g.worker_group)}</p>
       ))}
-      <InstanceGraph snapshot={snap} />
+      <InstanceGraph snapshot={snap} onOpen={(task) => {
+        const row = snap.tasks.find((x) => x.task === task);
+        if (row && child[row.task_instance_id]) go('instances', String(child[row.task_instance_id]));
+      }} />
       <h3>{t.gantt}</h3>
       <Gantt attempts={snap.attempts} />
       <Table
@@ -105,8 +125,15 @@ export function Instance({ id }) {
               r.task_instance_id ? (
                 <span className="bar">
                   <button onClick={() => setLog(r.task_instance_id)}>{t.log}</button>
-                  <button onClick={() => act(`/attempts/${r.task_instance_id}/kill`)}>{t.kill}</button>
-                  <button onClick={() => act(`/attempts/${r.task_instance_id}/force_success`)}>{t.forceSuccess}</button>
+                  {child[r.task_instance_id] ? (
+                    <button onClick={() => go('instances', String(child[r.task_instance_id]))}>{t.openChild}</button>
+                  ) : null}
+                  {allowed('kill_task', r.state) ? (
+                    <button onClick={() => act(`/attempts/${r.task_instance_id}/kill`)}>{t.kill}</button>
+                  ) : null}
+                  {allowed('force_success', r.state) ? (
+                    <button onClick={() => act(`/attempts/${r.task_instance_id}/force_success`)}>{t.forceSuccess}</button>
+                  ) : null}
                 </span>
               ) : null,
           },

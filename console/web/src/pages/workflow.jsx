@@ -1,7 +1,7 @@
 // One workflow's page: its last runs, schedules and versions (with diffs), and starting a run.
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useCallback, useContext, useEffect, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorText, StateBadge, Table, go, useT } from '../ui.jsx';
+import { ErrorText, Loading, StateBadge, States, Table, go, useT, when } from '../ui.jsx';
 
 export function Workflow({ name }) {
   const { t } = useT();
@@ -14,7 +14,7 @@ export function Workflow({ name }) {
     load();
   }, [load]);
   if (error) return <ErrorText error={error} />;
-  if (!wf) return null;
+  if (!wf) return <Loading />;
   const showDiff = async (v) => {
     setDiff(await api(`/workflows/${encodeURIComponent(name)}/diff?from=${v - 1}&to=${v}`));
   };
@@ -69,53 +69,127 @@ export function Workflow({ name }) {
   );
 }
 
+// Start parameters as a table of name, type and value; the workflow's own globals are the
+// rows it starts with, their values the defaults.
+const TYPES = ['varchar', 'integer', 'long', 'float', 'double', 'date', 'time', 'timestamp', 'boolean', 'list'];
+
+export function ParamsTable({ rows, onChange }) {
+  const { t } = useT();
+  const set = (i, key, value) => onChange(rows.map((r, j) => (j === i ? { ...r, [key]: value } : r)));
+  return (
+    <table className="params" aria-label={t.paramsShort}>
+      <thead><tr><th>{t.name}</th><th>{t.type}</th><th>{t.paramValue}</th><th /></tr></thead>
+      <tbody>
+        {rows.map((r, i) => (
+          <tr key={i}>
+            <td><input aria-label={`${t.name} ${i + 1}`} value={r.name} onChange={(e) => set(i, 'name', e.target.value)} /></td>
+            <td>
+              <select aria-label={`${t.type} ${i + 1}`} value={r.type} onChange={(e) => set(i, 'type', e.target.value)}>
+                {TYPES.map((ty) => <option key={ty}>{ty}</option>)}
+              </select>
+            </td>
+            <td><input aria-label={`${t.paramValue} ${i + 1}`} value={r.value} onChange={(e) => set(i, 'value', e.target.value)} /></td>
+            <td><button type="button" aria-label={`${t.remove} ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))}>×</button></td>
+          </tr>
+        ))}
+      </tbody>
+      <tfoot><tr><td colSpan="4">
+        <button type="button" onClick={() => onChange([...rows, { name: '', type: 'varchar', value: '' }])}>{t.addParam}</button>
+      </td></tr></tfoot>
+    </table>
+  );
+}
+
+// The table's rows as the SQL API's params: a plain value for varchar, else {value, type}.
+export function paramsOf(rows) {
+  return Object.fromEntries(rows.filter((r) => r.name).map((r) => [r.name, r.type === 'varchar' ? r.value : { value: r.value, type: r.type }]));
+}
+
+function rowsOf(params) {
+  return Object.entries(params || {}).map(([name, v]) => (v !== null && typeof v === 'object'
+    ? { name, type: v.type || 'varchar', value: String(v.value ?? '') }
+    : { name, type: 'varchar', value: String(v ?? '') }));
+}
+
 function StartDialog({ name, spec, onClose }) {
   const { t } = useT();
-  const [params, setParams] = useState('{}');
+  const model = useContext(States);
+  const [params, setParams] = useState(rowsOf(spec.params));
   const [scheduleTime, setScheduleTime] = useState('');
   const [startTasks, setStartTasks] = useState([]);
   const [scope, setScope] = useState('downstream');
-  const [options, setOptions] = useState('{}');
+  const [failure, setFailure] = useState(spec.failure_strategy || 'continue');
+  const [priority, setPriority] = useState('');
+  const [group, setGroup] = useState('');
+  const [tenant, setTenant] = useState('');
   const [error, setError] = useState(null);
-  const submit = async () => {
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
     try {
-      const opts = JSON.parse(options || '{}');
-      if (scheduleTime) opts.schedule_time = scheduleTime;
+      const opts = { failure_strategy: failure };
+      if (priority) opts.priority = priority;
+      if (group) opts.worker_group = group;
+      if (tenant) opts.tenant = tenant;
+      if (scheduleTime) opts.schedule_time = new Date(scheduleTime).toISOString();
       if (startTasks.length) {
         opts.start_tasks = startTasks;
         opts.task_scope = scope;
       }
       const r = await api(`/workflows/${encodeURIComponent(name)}/start`, {
         method: 'POST',
-        body: { params: JSON.parse(params || '{}'), options: opts },
+        body: { params: paramsOf(params), options: opts },
       });
       go('instances', String(r.instance_id));
     } catch (err) {
       setError(err);
     }
   };
+  const invalid = (field) => (error && error.field && error.field.startsWith(field) ? 'true' : undefined);
   return (
-    <div className="dialog" role="dialog" aria-label={t.start}>
-      <label>{t.params}<textarea value={params} onChange={(e) => setParams(e.target.value)} /></label>
-      <label>{t.scheduleTime}<input value={scheduleTime} placeholder="2024-03-15 02:00+08" onChange={(e) => setScheduleTime(e.target.value)} /></label>
-      <label>
-        {t.startTasks}
-        <select multiple value={startTasks} onChange={(e) => setStartTasks([...e.target.selectedOptions].map((o) => o.value))}>
-          {spec.tasks.map((task) => <option key={task.name}>{task.name}</option>)}
-        </select>
-      </label>
-      <label>
-        {t.scope}
-        <select value={scope} onChange={(e) => setScope(e.target.value)}>
-          <option>only</option><option>downstream</option><option>upstream</option>
-        </select>
-      </label>
-      <label>{t.options}<textarea value={options} onChange={(e) => setOptions(e.target.value)} /></label>
+    <form className="dialog" role="dialog" aria-label={t.start} onSubmit={submit}>
+      <h3>{t.start}: {name}</h3>
+      <ParamsTable rows={params} onChange={setParams} />
+      <div className="form-grid">
+        <label>{t.failureStrategy}
+          <select value={failure} onChange={(e) => setFailure(e.target.value)} aria-invalid={invalid('options.failure_strategy')}>
+            <option value="continue">{t.strategies.continue}</option>
+            <option value="end">{t.strategies.end}</option>
+          </select>
+        </label>
+        <label>{t.priority}
+          <select value={priority} onChange={(e) => setPriority(e.target.value)} aria-invalid={invalid('options.priority')}>
+            <option value="">{t.workflowDefault}</option>
+            {(model && model.priorities ? model.priorities : []).map((p) => <option key={p} value={p}>{t.priorities[p] || p}</option>)}
+          </select>
+        </label>
+        <label>{t.workerGroup}
+          <input value={group} placeholder={spec.worker_group || 'default'} onChange={(e) => setGroup(e.target.value)} aria-invalid={invalid('options.worker_group')} />
+        </label>
+        <label>{t.tenant}
+          <input value={tenant} onChange={(e) => setTenant(e.target.value)} aria-invalid={invalid('options.tenant')} />
+        </label>
+        <label>{t.scheduleTime}
+          <input type="datetime-local" value={scheduleTime} onChange={(e) => setScheduleTime(e.target.value)} aria-invalid={invalid('options.schedule_time')} />
+        </label>
+        <label>
+          {t.startTasks}
+          <select multiple value={startTasks} onChange={(e) => setStartTasks([...e.target.selectedOptions].map((o) => o.value))}>
+            {spec.tasks.map((task) => <option key={task.name}>{task.name}</option>)}
+          </select>
+        </label>
+        <label>
+          {t.scope}
+          <select value={scope} onChange={(e) => setScope(e.target.value)}>
+            {['only', 'downstream', 'upstream'].map((sc) => <option key={sc} value={sc}>{t.scopes[sc]}</option>)}
+          </select>
+        </label>
+      </div>
       <div className="bar">
-        <button onClick={submit}>{t.run}</button>
-        <button onClick={onClose}>×</button>
+        <button type="submit">{t.run}</button>
+        <button type="button" onClick={onClose}>{t.cancel}</button>
       </div>
       <ErrorText error={error} />
-    </div>
+    </form>
   );
 }

@@ -1,0 +1,153 @@
+//! API tokens (`Authorization: Bearer`, DolphinScheduler's Open API tokens): a program acts as
+//! the role that created its token (`sched.create_api_token`), with exactly that role's
+//! rights, as a signed-in user would.
+//!
+//! The console has no password of that role. It opens its token connection as the role
+//! `--token-database-url` names (a member of `sched_api`, which may do nothing but this), and
+//! before every request it serves for a token it calls `sched.assume_api_token(token)`, which
+//! checks the token in the database (unknown, revoked, expired, its role no longer allowed to
+//! log in: refused) and makes its creator the current role. A connection serves one token
+//! only, so nothing of one token's requests is seen by another's; it is closed after
+//! `--connection-idle-seconds` without use. Failed tokens count against the client's address
+//! like failed sign-ins.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use tokio::sync::broadcast;
+use tokio_postgres::Config;
+
+use crate::error::ApiError;
+use crate::limits::{self, FailureLimit};
+use crate::pg;
+use crate::session::{self, Conn, Session};
+
+const ASSUME: &str = "SELECT sched.assume_api_token($1)";
+
+pub struct Tokens {
+    base: Option<Config>,
+    /// Open token connections, by token.
+    by_token: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Tokens {
+    pub fn new(base: Option<Config>) -> Tokens {
+        Tokens {
+            base,
+            by_token: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A connection acting as the token's role, or why not.
+    pub async fn conn(
+        &self,
+        token: &str,
+        client: IpAddr,
+        failures: &FailureLimit,
+        sessions: &session::Sessions,
+    ) -> Result<Conn, ApiError> {
+        let Some(base) = &self.base else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this console takes no API tokens: it was started without --token-database-url",
+            ));
+        };
+        let attempt = failures
+            .begin(vec![limits::client_key(client)])
+            .map_err(|limited| {
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "too many refused API tokens from {} in the last minute; try again later",
+                        limited.key
+                    ),
+                )
+                .retry_after(limited.retry_after)
+            })?;
+        let cached = self.by_token.lock().expect("tokens lock").get(token).cloned();
+        let checked = match cached {
+            // A connection opened now checked the token as it opened.
+            None => self.open(base, token, sessions).await,
+            Some(session) => match session.client_for_token().await {
+                None => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the token connection closed; try again",
+                )),
+                Some(client) => match client.query_one(ASSUME, &[&token]).await {
+                    Ok(_) => Ok(Conn { session, client }),
+                    Err(e) => Err(refusal(e)),
+                },
+            },
+        };
+        match checked {
+            Ok(conn) => {
+                attempt.forgive();
+                Ok(conn)
+            }
+            Err(error) => {
+                self.by_token.lock().expect("tokens lock").remove(token);
+                if error.status != StatusCode::UNAUTHORIZED {
+                    attempt.forgive();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn open(
+        &self,
+        base: &Config,
+        token: &str,
+        sessions: &session::Sessions,
+    ) -> Result<Conn, ApiError> {
+        let unavailable = |why: String| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot open the token connection ({}): {why}", pg::describe(base)),
+            )
+        };
+        let mut config = base.clone();
+        config.application_name("sched-console (API token)");
+        let (client, connection) = pg::connect(&config).await.result.map_err(|f| unavailable(f.message()))?;
+        let (changes, _) = broadcast::channel(16);
+        let client = session::watch_changes(client, connection, &changes).await.map_err(unavailable)?;
+        let user: String = client.query_one(ASSUME, &[&token]).await.map_err(refusal)?.get(0);
+        let client = Arc::new(client);
+        let session = Arc::new(Session::for_token(
+            user,
+            client.clone(),
+            changes,
+            sessions.limits().max_streams_per_session,
+        ));
+        self.by_token
+            .lock()
+            .expect("tokens lock")
+            .insert(token.to_owned(), session.clone());
+        Ok(Conn { session, client })
+    }
+
+    /// Closes the token connections unused for `--connection-idle-seconds`. Run periodically.
+    pub fn reap(&self, sessions: &session::Sessions) {
+        let idle = sessions.limits().connection_idle;
+        self.by_token
+            .lock()
+            .expect("tokens lock")
+            .retain(|_, s| !s.idle(idle));
+    }
+}
+
+/// A refused token (SQLSTATE class 28, from sched.assume_api_token) is 401; anything else
+/// says the database could not check it now.
+fn refusal(e: tokio_postgres::Error) -> ApiError {
+    let error = ApiError::from(e);
+    if error.status == StatusCode::UNAUTHORIZED {
+        error
+    } else {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..error
+        }
+    }
+}
