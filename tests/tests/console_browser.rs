@@ -1,5 +1,7 @@
 //! The web console in a real browser: Playwright driving Debian's Chromium (headless) through
-//! console/web/e2e/console.mjs, against a real cluster, a worker and sched-console.
+//! console/web/e2e/console.mjs, against a real cluster, a worker and sched-console: every
+//! page as a sched_user and as a sched_admin, in English and Chinese, each checked by
+//! axe-core.
 
 use std::process::Command;
 
@@ -11,7 +13,8 @@ fn the_console_in_a_browser() {
     let mut db = cluster.connect();
     db.batch_execute(
         "CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE sched_user;
-         CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;",
+         CREATE ROLE bob LOGIN PASSWORD 'bob-pw' IN ROLE sched_user;
+         CREATE ROLE boss LOGIN PASSWORD 'boss-pw' IN ROLE sched_admin;",
     )
     .unwrap();
     let mut alice = cluster.connect_as("alice");
@@ -41,6 +44,8 @@ fn the_console_in_a_browser() {
         .env("CONSOLE_URL", &console.base)
         .env("CONSOLE_USER", "alice")
         .env("CONSOLE_PASSWORD", "alice-pw")
+        .env("ADMIN_USER", "boss")
+        .env("ADMIN_PASSWORD", "boss-pw")
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node (Node 20) and console/web's node_modules (make install)");
@@ -65,7 +70,7 @@ fn the_console_in_a_browser() {
         .collect();
     assert_eq!(states, ["succeeded"]);
     let schedules: i64 = alice
-        .query_one("SELECT count(*) FROM sched.schedules WHERE workflow = 'ui_flow' AND cron = '0 30 4 * * ?'", &[])
+        .query_one("SELECT count(*) FROM sched.schedules WHERE workflow = 'ui_flow' AND cron = '0 45 4 * * ?'", &[])
         .unwrap()
         .get(0);
     assert_eq!(schedules, 1);

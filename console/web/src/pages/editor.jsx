@@ -1,13 +1,13 @@
 // The DAG editor page: a workflow's tasks on a canvas with each task's and the workflow's
 // settings, saved as a new version of the workflow.
-import React, { useCallback, useEffect, useMemo, useState } from 'react';
+import React, { useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import {
   ReactFlow, ReactFlowProvider, Background, Controls, Handle, Position, addEdge,
   useEdgesState, useNodesState, useReactFlow,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { api } from '../api.js';
-import { ErrorText, useT } from '../ui.jsx';
+import { ErrorText, States, useT } from '../ui.jsx';
 import { layout } from '../layout.js';
 
 // Fields every task may have besides its type's own (the common ones of a spec).
@@ -52,6 +52,7 @@ function FieldInput({ name, kind, value, onChange }) {
 }
 
 function Canvas({ name }) {
+  const model = useContext(States);
   const { t } = useT();
   const flow = useReactFlow();
   const [types, setTypes] = useState([]);
@@ -193,7 +194,7 @@ function Canvas({ name }) {
             <label>{t.description}<input value={settings.description || ''} onChange={(e) => setSettings({ ...settings, description: e.target.value })} /></label>
             <label>{t.failureStrategy}<select value={settings.failure_strategy} onChange={(e) => setSettings({ ...settings, failure_strategy: e.target.value })}><option>continue</option><option>end</option></select></label>
             <label>{t.executionType}<select value={settings.execution_type} onChange={(e) => setSettings({ ...settings, execution_type: e.target.value })}>{['parallel', 'serial_wait', 'serial_discard', 'serial_priority'].map((x) => <option key={x}>{x}</option>)}</select></label>
-            <label>{t.priority}<select value={settings.priority} onChange={(e) => setSettings({ ...settings, priority: e.target.value })}>{['highest', 'high', 'medium', 'low', 'lowest'].map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.priority}<select value={settings.priority} onChange={(e) => setSettings({ ...settings, priority: e.target.value })}>{(model && model.priorities ? model.priorities : []).map((x) => <option key={x}>{x}</option>)}</select></label>
             <label>{t.workerGroup}<input value={settings.worker_group || ''} onChange={(e) => setSettings({ ...settings, worker_group: e.target.value })} /></label>
             <label>{t.params}<textarea value={params} onChange={(e) => setParams(e.target.value)} /></label>
             <label>{t.notify}<select value={settings.notify?.strategy || 'none'} onChange={(e) => setSettings({ ...settings, notify: e.target.value === 'none' && !settings.notify?.alert_group ? undefined : { ...settings.notify, strategy: e.target.value } })}>{['none', 'success', 'failure', 'all'].map((x) => <option key={x}>{x}</option>)}</select></label>
