@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sched_tests::{Client, Cluster, Worker, pg_bin, wait_for};
+use sched_tests::{Client, Cluster, Console, Worker, pg_bin, require_passwords, wait_for};
 use serde_json::{Value, json};
 
 const CHAIN_RUNS: usize = 5;
@@ -23,6 +23,9 @@ const SOAK_BATCHES: usize = 100;
 /// Batches in "the first" and "the last" 100k tasks.
 const SOAK_WINDOW: usize = 10;
 const PGBENCH_SECONDS: &str = "5";
+/// console_lists: workflow instances in the database, and requests timed per page.
+const LIST_INSTANCES: i64 = 1_000_000;
+const LIST_REQUESTS: usize = 20;
 
 fn main() {
     // Durable commits, as in production: the floor and our figures pay the same fsync.
@@ -63,9 +66,11 @@ fn main() {
     results.push(throughput(&mut db, "empty", "throughput_empty"));
     results.push(wide10k(&mut db));
     results.push(memory(&mut db, &workers[0]));
-    // Last: it leaves a million task instances of history behind.
+    // It leaves a million task instances of history behind, for console_lists.
     results.push(soak(&mut db));
     drop(workers);
+    // Last: it changes pg_hba.conf (the console needs passwords checked).
+    results.push(console_lists(&cluster, &mut db));
 
     let report = json!({
         "date": iso_now(),
@@ -372,6 +377,102 @@ fn soak(db: &mut Client) -> Value {
     })
 }
 
+/// The console's list pages at a million workflow instances (and soak's million task
+/// attempts), as a program calls them: HTTP with an API token, timed at the client, so the
+/// figure is the server's answer including its JSON. First and deep pages, filters that match
+/// many and none, the task runs, and the home page's numbers.
+fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
+    define(db, json!({"name": "bench_list", "tasks": [{"name": "t", "type": "empty"}]}));
+    let _worker = cluster.worker("bench-list", &[]);
+    let first = start(db, "bench_list");
+    wait_finished(db, first, Duration::from_secs(60));
+    // Copies of that finished run, each with the command that started it.
+    let columns: String = db
+        .query_one(
+            "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+             FROM information_schema.columns
+             WHERE table_schema = 'sched' AND table_name = 'workflow_instance' AND column_name <> 'id'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    db.batch_execute(&format!(
+        "INSERT INTO sched.workflow_instance ({columns})
+         SELECT {columns} FROM sched.workflow_instance, generate_series(2, {LIST_INSTANCES}) WHERE id = {first};
+         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
+         SELECT 'start_process', workflow_id, id, 'bench' FROM sched.workflow_instance WHERE id > {first};
+         ANALYZE sched.workflow_instance; ANALYZE sched.command;
+         CREATE ROLE bench_user LOGIN PASSWORD 'bench-user-pw' IN ROLE sched_user;
+         CREATE ROLE bench_few LOGIN PASSWORD 'bench-few-pw' IN ROLE sched_user;
+         CREATE ROLE bench_api LOGIN PASSWORD 'bench-api-pw' IN ROLE sched_api;
+         UPDATE sched.workflow SET owner = 'bench_user'::regrole WHERE name IN ('bench_list', 'bench_soak');
+         UPDATE sched.workflow SET owner = 'bench_few'::regrole WHERE name = 'bench_single';"
+    ))
+    .unwrap();
+    // bench_user sees the million runs and soak's million attempts; bench_few only
+    // idle_start's few hundred among them, the worst case of a keyset page.
+    let mut token_of = |role: &str| -> String {
+        db.batch_execute(&format!("SET ROLE {role}")).unwrap();
+        let token = db
+            .query_one("SELECT sched.create_api_token('bench')", &[])
+            .unwrap()
+            .get(0);
+        db.batch_execute("RESET ROLE").unwrap();
+        token
+    };
+    let token = token_of("bench_user");
+    let few = token_of("bench_few");
+    let total: i64 = db
+        .query_one("SELECT count(*) FROM sched.workflow_instance", &[])
+        .unwrap()
+        .get(0);
+    let middle: i64 = db
+        .query_one("SELECT max(id) - $1::bigint / 2 FROM sched.workflow_instance", &[&LIST_INSTANCES])
+        .unwrap()
+        .get(0);
+    require_passwords(cluster);
+    let url = format!(
+        "host={} dbname=postgres user=bench_api password=bench-api-pw",
+        cluster.dir.display()
+    );
+    let console = Console::start_with(cluster, &["--token-database-url", &url]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let pages = [
+        ("runs_few_visible", "/api/instances".to_owned(), &few),
+        ("task_runs_few_visible", "/api/task_instances".to_owned(), &few),
+        ("runs_first_page", "/api/instances".to_owned(), &token),
+        ("runs_deep_page", format!("/api/instances?before={middle}"), &token),
+        ("runs_by_workflow", "/api/instances?workflow=bench_list".to_owned(), &token),
+        ("runs_by_state_many", "/api/instances?state=succeeded".to_owned(), &token),
+        ("runs_by_state_none", "/api/instances?state=failed".to_owned(), &token),
+        ("task_runs_first_page", "/api/task_instances".to_owned(), &token),
+        ("home", "/api/dashboard".to_owned(), &token),
+    ];
+    let mut figures = serde_json::Map::new();
+    for (name, path, token) in pages {
+        let mut samples = Vec::new();
+        for _ in 0..LIST_REQUESTS {
+            let began = Instant::now();
+            agent
+                .get(&format!("{}{path}", console.base))
+                .header("authorization", &format!("Bearer {token}"))
+                .call()
+                .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+                .body_mut()
+                .read_to_string()
+                .unwrap();
+            samples.push(began.elapsed().as_secs_f64() * 1000.0);
+        }
+        figures.insert(format!("{name}_ms"), summary(&mut samples));
+    }
+    json!({
+        "scenario": "console_lists",
+        "runs": LIST_REQUESTS,
+        "instances": total,
+        "pages": figures,
+    })
+}
+
 /// Starts `name` (all of whose `tasks` are ready at once) and returns tasks per second from
 /// the first becoming ready to the last ending.
 fn drain_rate(db: &mut Client, name: &str, tasks: usize) -> f64 {
@@ -548,6 +649,12 @@ fn print_table(report: &Value) {
                 "{:<34} master {} MB, worker {} MB",
                 "resident memory", s["master_rss_mb"], s["worker_rss_mb"]
             ),
+            "console_lists" => {
+                println!("console pages at {} instances:", s["instances"]);
+                for (name, v) in s["pages"].as_object().unwrap() {
+                    line(&format!("  {name}"), v, floor1);
+                }
+            }
             "soak" => println!(
                 "{:<34} first 100k {:.0} tasks/s, last 100k {:.0} tasks/s ({:.2}x)",
                 "soak: 1M empty tasks",
