@@ -382,7 +382,10 @@ fn soak(db: &mut Client) -> Value {
 /// figure is the server's answer including its JSON. First and deep pages, filters that match
 /// many and none, the task runs, and the home page's numbers.
 fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
-    define(db, json!({"name": "bench_list", "tasks": [{"name": "t", "type": "empty"}]}));
+    define(
+        db,
+        json!({"name": "bench_list", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
     let _worker = cluster.worker("bench-list", &[]);
     let first = start(db, "bench_list");
     wait_finished(db, first, Duration::from_secs(60));
@@ -427,7 +430,10 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
         .unwrap()
         .get(0);
     let middle: i64 = db
-        .query_one("SELECT max(id) - $1::bigint / 2 FROM sched.workflow_instance", &[&LIST_INSTANCES])
+        .query_one(
+            "SELECT max(id) - $1::bigint / 2 FROM sched.workflow_instance",
+            &[&LIST_INSTANCES],
+        )
         .unwrap()
         .get(0);
     require_passwords(cluster);
@@ -439,13 +445,37 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let pages = [
         ("runs_few_visible", "/api/instances".to_owned(), &few),
-        ("task_runs_few_visible", "/api/task_instances".to_owned(), &few),
+        (
+            "task_runs_few_visible",
+            "/api/task_instances".to_owned(),
+            &few,
+        ),
         ("runs_first_page", "/api/instances".to_owned(), &token),
-        ("runs_deep_page", format!("/api/instances?before={middle}"), &token),
-        ("runs_by_workflow", "/api/instances?workflow=bench_list".to_owned(), &token),
-        ("runs_by_state_many", "/api/instances?state=succeeded".to_owned(), &token),
-        ("runs_by_state_none", "/api/instances?state=failed".to_owned(), &token),
-        ("task_runs_first_page", "/api/task_instances".to_owned(), &token),
+        (
+            "runs_deep_page",
+            format!("/api/instances?before={middle}"),
+            &token,
+        ),
+        (
+            "runs_by_workflow",
+            "/api/instances?workflow=bench_list".to_owned(),
+            &token,
+        ),
+        (
+            "runs_by_state_many",
+            "/api/instances?state=succeeded".to_owned(),
+            &token,
+        ),
+        (
+            "runs_by_state_none",
+            "/api/instances?state=failed".to_owned(),
+            &token,
+        ),
+        (
+            "task_runs_first_page",
+            "/api/task_instances".to_owned(),
+            &token,
+        ),
         ("home", "/api/dashboard".to_owned(), &token),
     ];
     let mut figures = serde_json::Map::new();

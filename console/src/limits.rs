@@ -60,6 +60,39 @@ impl FailureLimit {
     pub fn begin(&self, keys: Vec<String>) -> Result<Attempt<'_>, Limited> {
         let now = Instant::now();
         let mut seen = self.seen.lock().expect("limit lock");
+        Self::over(&mut seen, &keys, now, self.max)?;
+        for k in &keys {
+            seen.entry(k.clone()).or_default().push_back(now);
+        }
+        Ok(Attempt {
+            limit: self,
+            keys,
+            at: now,
+        })
+    }
+
+    /// Whether `keys` are under the limit, counting nothing: for requests that are not
+    /// guesses while they run (an API token is not guessable), only their refusals count.
+    pub fn check(&self, keys: &[String]) -> Result<(), Limited> {
+        let mut seen = self.seen.lock().expect("limit lock");
+        Self::over(&mut seen, keys, Instant::now(), self.max)
+    }
+
+    /// Counts one refusal against `keys`.
+    pub fn record(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().expect("limit lock");
+        for k in keys {
+            seen.entry(k.clone()).or_default().push_back(now);
+        }
+    }
+
+    fn over(
+        seen: &mut HashMap<String, VecDeque<Instant>>,
+        keys: &[String],
+        now: Instant,
+        max: usize,
+    ) -> Result<(), Limited> {
         // Forget what fell out of the window everywhere, so the map only holds the last
         // minute's failures (which the limit itself bounds per address).
         seen.retain(|_, times| {
@@ -75,28 +108,24 @@ impl FailureLimit {
             .iter()
             .filter_map(|k| {
                 let times = seen.get(k)?;
-                (times.len() >= self.max).then(|| {
+                (times.len() >= max).then(|| {
                     // The attempt that must age out before this key is under the limit again.
-                    let oldest = times[times.len() - self.max];
+                    let oldest = times[times.len() - max];
                     (k, WINDOW.saturating_sub(now.duration_since(oldest)))
                 })
             })
             .collect();
-        if let Some(wait) = over.iter().map(|(_, w)| *w).max() {
-            let names: Vec<&str> = over.iter().map(|(k, _)| k.as_str()).collect();
-            return Err(Limited {
-                key: names.join(" and "),
+        match over.iter().map(|(_, w)| *w).max() {
+            Some(wait) => Err(Limited {
+                key: over
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 retry_after: wait,
-            });
+            }),
+            None => Ok(()),
         }
-        for k in &keys {
-            seen.entry(k.clone()).or_default().push_back(now);
-        }
-        Ok(Attempt {
-            limit: self,
-            keys,
-            at: now,
-        })
     }
 }
 

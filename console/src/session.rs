@@ -116,7 +116,12 @@ impl Session {
     /// The session of an API token (see `tokens.rs`): no password, no CSRF token (a program
     /// sends its token in a header no other site can make a browser send), its connection
     /// already open.
-    pub fn for_token(user: String, client: Arc<Client>, changes: broadcast::Sender<()>, max_streams: usize) -> Session {
+    pub fn for_token(
+        user: String,
+        client: Arc<Client>,
+        changes: broadcast::Sender<()>,
+        max_streams: usize,
+    ) -> Session {
         Session {
             user,
             password: Zeroizing::new(String::new()),
@@ -133,7 +138,12 @@ impl Session {
     /// A token session's connection, while open; using it is use of the session.
     pub async fn client_for_token(&self) -> Option<Arc<Client>> {
         self.touch();
-        self.connection.lock().await.as_ref().filter(|c| !c.is_closed()).cloned()
+        self.connection
+            .lock()
+            .await
+            .as_ref()
+            .filter(|c| !c.is_closed())
+            .cloned()
     }
 
     pub fn idle(&self, limit: Duration) -> bool {
@@ -226,10 +236,12 @@ impl Sessions {
             Err(f) if f.is_authentication() => return Err(Denied::Authentication(f.message())),
             Err(f) => return Err(Denied::Unavailable(f.message())),
         };
-        let client = watch_changes(client, connection, changes).await.map_err(|why| {
-            eprintln!("sched-console: refused a sign-in as {user}: {why}");
-            Denied::Unavailable(why)
-        })?;
+        let client = watch_changes(client, connection, changes)
+            .await
+            .map_err(|why| {
+                eprintln!("sched-console: refused a sign-in as {user}: {why}");
+                Denied::Unavailable(why)
+            })?;
         Ok(client)
     }
 

@@ -54,19 +54,23 @@ impl Tokens {
                 "this console takes no API tokens: it was started without --token-database-url",
             ));
         };
-        let attempt = failures
-            .begin(vec![limits::client_key(client)])
-            .map_err(|limited| {
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "too many refused API tokens from {} in the last minute; try again later",
-                        limited.key
-                    ),
-                )
-                .retry_after(limited.retry_after)
-            })?;
-        let cached = self.by_token.lock().expect("tokens lock").get(token).cloned();
+        let keys = [limits::client_key(client)];
+        failures.check(&keys).map_err(|limited| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many refused API tokens from {} in the last minute; try again later",
+                    limited.key
+                ),
+            )
+            .retry_after(limited.retry_after)
+        })?;
+        let cached = self
+            .by_token
+            .lock()
+            .expect("tokens lock")
+            .get(token)
+            .cloned();
         let checked = match cached {
             // A connection opened now checked the token as it opened.
             None => self.open(base, token, sessions).await,
@@ -81,19 +85,16 @@ impl Tokens {
                 },
             },
         };
-        match checked {
-            Ok(conn) => {
-                attempt.forgive();
-                Ok(conn)
-            }
-            Err(error) => {
-                self.by_token.lock().expect("tokens lock").remove(token);
-                if error.status != StatusCode::UNAUTHORIZED {
-                    attempt.forgive();
-                }
-                Err(error)
-            }
+        if checked.is_err() {
+            self.by_token.lock().expect("tokens lock").remove(token);
         }
+        if checked
+            .as_ref()
+            .is_err_and(|e| e.status == StatusCode::UNAUTHORIZED)
+        {
+            failures.record(&keys);
+        }
+        checked
     }
 
     async fn open(
@@ -105,15 +106,27 @@ impl Tokens {
         let unavailable = |why: String| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot open the token connection ({}): {why}", pg::describe(base)),
+                format!(
+                    "cannot open the token connection ({}): {why}",
+                    pg::describe(base)
+                ),
             )
         };
         let mut config = base.clone();
         config.application_name("sched-console (API token)");
-        let (client, connection) = pg::connect(&config).await.result.map_err(|f| unavailable(f.message()))?;
+        let (client, connection) = pg::connect(&config)
+            .await
+            .result
+            .map_err(|f| unavailable(f.message()))?;
         let (changes, _) = broadcast::channel(16);
-        let client = session::watch_changes(client, connection, &changes).await.map_err(unavailable)?;
-        let user: String = client.query_one(ASSUME, &[&token]).await.map_err(refusal)?.get(0);
+        let client = session::watch_changes(client, connection, &changes)
+            .await
+            .map_err(unavailable)?;
+        let user: String = client
+            .query_one(ASSUME, &[&token])
+            .await
+            .map_err(refusal)?
+            .get(0);
         let client = Arc::new(client);
         let session = Arc::new(Session::for_token(
             user,

@@ -32,9 +32,8 @@ pub fn assume_api_token(token: &str) -> String {
                 .to_owned(),
         );
     }
-    let member = Spi::get_one::<bool>(
-        "SELECT pg_catalog.pg_has_role(session_user, 'sched_api', 'MEMBER')",
-    );
+    let member =
+        Spi::get_one::<bool>("SELECT pg_catalog.pg_has_role(session_user, 'sched_api', 'MEMBER')");
     if member != Ok(Some(true)) {
         fail_as(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

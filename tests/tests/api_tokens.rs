@@ -207,7 +207,10 @@ fn a_program_with_a_token_starts_waits_and_reads_logs_as_its_creator() {
         let (status, body) = program.get("/api/workflows");
         (status == 401).then_some(body)
     });
-    assert!(body["error"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
 
     // A console started without a token connection takes no tokens.
     let plain = Console::start(&cluster);
@@ -215,7 +218,10 @@ fn a_program_with_a_token_starts_waits_and_reads_logs_as_its_creator() {
     let (status, body) = Program::new(&plain, Some(&long)).get("/api/workflows");
     assert_eq!(status, 401);
     assert!(
-        body["error"].as_str().unwrap().contains("--token-database-url"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("--token-database-url"),
         "{body}"
     );
 }
@@ -228,10 +234,18 @@ fn the_api_describes_itself_and_a_signed_in_user_makes_tokens_in_the_console() {
     let (status, doc) = anyone.get("/api/openapi.json");
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
-    for path in ["/api/tokens", "/api/instances", "/api/task_instances", "/api/schedules/{id}"] {
+    for path in [
+        "/api/tokens",
+        "/api/instances",
+        "/api/task_instances",
+        "/api/schedules/{id}",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
-    assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["scheme"],
+        "bearer"
+    );
 
     // Signed in with a password (cookie and CSRF token), alice makes a token for a program.
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -264,16 +278,34 @@ fn the_api_describes_itself_and_a_signed_in_user_makes_tokens_in_the_console() {
         )
     };
     let (status, body) = post("/api/tokens", json!({"name": "bad name!"}));
-    assert_eq!((status, body["field"].as_str()), (400, Some("name")), "{body}");
-    let (status, body) = post("/api/tokens", json!({"name": "nightly", "expires": "yesterday"}));
-    assert_eq!((status, body["field"].as_str()), (400, Some("expires")), "{body}");
-    let (status, made) = post("/api/tokens", json!({"name": "nightly", "expires": "infinity"}));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("name")),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/api/tokens",
+        json!({"name": "nightly", "expires": "yesterday"}),
+    );
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("expires")),
+        "{body}"
+    );
+    let (status, made) = post(
+        "/api/tokens",
+        json!({"name": "nightly", "expires": "infinity"}),
+    );
     assert_eq!(status, 200, "{made}");
     let token = made["token"].as_str().unwrap();
     let (status, me) = Program::new(&console, Some(token)).get("/api/me");
     assert_eq!((status, me["user"].as_str()), (200, Some("alice")));
     let (status, again) = post("/api/tokens", json!({"name": "nightly"}));
-    assert_eq!((status, again["field"].as_str()), (409, Some("name")), "{again}");
+    assert_eq!(
+        (status, again["field"].as_str()),
+        (409, Some("name")),
+        "{again}"
+    );
     let (status, _) = post("/api/tokens/nightly/revoke", json!({}));
     assert_eq!(status, 204);
     assert_eq!(Program::new(&console, Some(token)).get("/api/me").0, 401);
@@ -290,11 +322,21 @@ fn only_the_token_connection_turns_a_token_into_its_role() {
     let token = create_token(&mut alice, "ci", None);
 
     // Holding a token is not enough: the session must be one of sched_api's.
-    for (user, password) in [("alice", "alice-pw"), ("bob", "bob-pw"), ("boss", "boss-pw")] {
+    for (user, password) in [
+        ("alice", "alice-pw"),
+        ("bob", "bob-pw"),
+        ("boss", "boss-pw"),
+    ] {
         let mut c = connect_with_password(&cluster, user, password);
         let e = error_of(c.query_one("SELECT sched.assume_api_token($1)", &[&token]));
-        assert!(e.contains("permission denied for API tokens"), "{user}: {e}");
-        let me: String = c.query_one("SELECT current_user::text", &[]).unwrap().get(0);
+        assert!(
+            e.contains("permission denied for API tokens"),
+            "{user}: {e}"
+        );
+        let me: String = c
+            .query_one("SELECT current_user::text", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(me, user);
     }
 
@@ -341,7 +383,8 @@ fn only_the_token_connection_turns_a_token_into_its_role() {
 
     // The same checks as signing in: a role that may not log in, or was renamed (a dropped
     // role's oid may be another's later), is refused.
-    let refused = |api: &mut Client| error_of(api.query_one("SELECT sched.assume_api_token($1)", &[&token]));
+    let refused =
+        |api: &mut Client| error_of(api.query_one("SELECT sched.assume_api_token($1)", &[&token]));
     db.batch_execute("ALTER ROLE alice NOLOGIN").unwrap();
     assert!(refused(&mut api).contains("role alice may not log in"));
     db.batch_execute("ALTER ROLE alice LOGIN; ALTER ROLE alice VALID UNTIL '2000-01-01'")
@@ -350,8 +393,10 @@ fn only_the_token_connection_turns_a_token_into_its_role() {
     db.batch_execute("ALTER ROLE alice VALID UNTIL 'infinity'; ALTER ROLE alice RENAME TO alicia")
         .unwrap();
     assert!(refused(&mut api).contains("was dropped or renamed"));
-    db.batch_execute("ALTER ROLE alicia RENAME TO alice").unwrap();
-    db.batch_execute("ALTER ROLE alice PASSWORD 'alice-pw'").unwrap();
+    db.batch_execute("ALTER ROLE alicia RENAME TO alice")
+        .unwrap();
+    db.batch_execute("ALTER ROLE alice PASSWORD 'alice-pw'")
+        .unwrap();
     assert_eq!(
         api.query_one("SELECT sched.assume_api_token($1)", &[&token])
             .unwrap()
@@ -370,8 +415,14 @@ fn only_the_token_connection_turns_a_token_into_its_role() {
         .get(0);
     for (sql, field) in [
         ("SELECT sched.create_api_token('no spaces please')", "name:"),
-        ("SELECT sched.create_api_token('old', now() - interval '1 day')", "expires:"),
-        ("SELECT sched.create_api_token('ci')", "name: you already have a token \"ci\""),
+        (
+            "SELECT sched.create_api_token('old', now() - interval '1 day')",
+            "expires:",
+        ),
+        (
+            "SELECT sched.create_api_token('ci')",
+            "name: you already have a token \"ci\"",
+        ),
     ] {
         let e = error_of(alice.query_one(sql, &[]));
         assert!(e.contains(field), "{sql}: {e}");
@@ -392,4 +443,41 @@ fn only_the_token_connection_turns_a_token_into_its_role() {
     assert!(refused(&mut api).contains("was revoked"));
     // Its name is free again.
     create_token(&mut alice, "ci", None);
+}
+
+#[test]
+fn only_refused_tokens_count_against_an_address_not_concurrent_requests() {
+    let (cluster, _db) = users();
+    let mut alice = connect_with_password(&cluster, "alice", "alice-pw");
+    let token = create_token(&mut alice, "busy", None);
+    let console = Console::start_with(
+        &cluster,
+        &[
+            "--token-database-url",
+            &token_url(&cluster),
+            "--max-failed-sign-ins",
+            "2",
+        ],
+    );
+    // Eight requests at once, more than the limit: a program's parallel calls are no guesses.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| Program::new(&console, Some(&token)).get("/api/workflows").0))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(statuses, [200; 8]);
+    // Refused tokens do count: after two, the address waits.
+    let forged = Program::new(&console, Some("pgs_forged"));
+    assert_eq!(forged.get("/api/me").0, 401);
+    assert_eq!(forged.get("/api/me").0, 401);
+    let (status, body) = forged.get("/api/me");
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many refused API tokens"),
+        "{body}"
+    );
 }

@@ -6,7 +6,13 @@
 use sched_tests::*;
 use serde_json::json;
 
-fn ids(db: &mut Client, sql: &str, filters: serde_json::Value, before: Option<i64>, n: i32) -> Vec<i64> {
+fn ids(
+    db: &mut Client,
+    sql: &str,
+    filters: serde_json::Value,
+    before: Option<i64>,
+    n: i32,
+) -> Vec<i64> {
     db.query(sql, &[&filters, &before, &n])
         .unwrap()
         .iter()
@@ -32,7 +38,10 @@ fn lists_page_newest_first_filter_by_name_and_show_only_what_is_yours() {
         &mut alice,
         r#"{"name": "bad", "tasks": [{"name": "x", "type": "shell", "script": "exit 3"}]}"#,
     );
-    define(&mut bob, r#"{"name": "bobs", "tasks": [{"name": "b", "type": "empty"}]}"#);
+    define(
+        &mut bob,
+        r#"{"name": "bobs", "tasks": [{"name": "b", "type": "empty"}]}"#,
+    );
     let _worker = cluster.worker("w1", &["--slots", "4"]);
     let mut oks = Vec::new();
     for _ in 0..7 {
@@ -73,31 +82,111 @@ fn lists_page_newest_first_filter_by_name_and_show_only_what_is_yours() {
     assert!(same, "a list row differs from the view's");
 
     // Filters by name; bob sees only his.
-    assert_eq!(ids(&mut alice, runs, json!({"state": "failed"}), None, 50), [bad]);
-    assert_eq!(ids(&mut alice, runs, json!({"workflow": "ok", "state": "succeeded"}), None, 2), [oks[6], oks[5]]);
-    assert_eq!(ids(&mut alice, runs, json!({"command_type": "start_process", "started_by": "alice"}), Some(oks[1]), 50), [oks[0]]);
-    assert_eq!(ids(&mut alice, runs, json!({"workflow": "bobs"}), None, 50), Vec::<i64>::new());
+    assert_eq!(
+        ids(&mut alice, runs, json!({"state": "failed"}), None, 50),
+        [bad]
+    );
+    assert_eq!(
+        ids(
+            &mut alice,
+            runs,
+            json!({"workflow": "ok", "state": "succeeded"}),
+            None,
+            2
+        ),
+        [oks[6], oks[5]]
+    );
+    assert_eq!(
+        ids(
+            &mut alice,
+            runs,
+            json!({"command_type": "start_process", "started_by": "alice"}),
+            Some(oks[1]),
+            50
+        ),
+        [oks[0]]
+    );
+    assert_eq!(
+        ids(&mut alice, runs, json!({"workflow": "bobs"}), None, 50),
+        Vec::<i64>::new()
+    );
     assert_eq!(ids(&mut bob, runs, json!({}), None, 50), [bobs]);
     let future = json!({"from": "2999-01-01T00:00:00Z"});
     assert_eq!(ids(&mut alice, runs, future, None, 50), Vec::<i64>::new());
 
     let attempts = "SELECT workflow_instance_id FROM sched.list_task_instances($1, $2, $3)";
-    assert_eq!(ids(&mut alice, attempts, json!({"task": "x"}), None, 50), [bad]);
-    assert_eq!(ids(&mut alice, attempts, json!({"instance": oks[0]}), None, 50), [oks[0], oks[0]]);
-    assert_eq!(ids(&mut alice, attempts, json!({"workflow": "ok", "worker": "w1", "state": "succeeded"}), None, 50).len(), 14);
+    assert_eq!(
+        ids(&mut alice, attempts, json!({"task": "x"}), None, 50),
+        [bad]
+    );
+    assert_eq!(
+        ids(&mut alice, attempts, json!({"instance": oks[0]}), None, 50),
+        [oks[0], oks[0]]
+    );
+    assert_eq!(
+        ids(
+            &mut alice,
+            attempts,
+            json!({"workflow": "ok", "worker": "w1", "state": "succeeded"}),
+            None,
+            50
+        )
+        .len(),
+        14
+    );
     assert_eq!(ids(&mut bob, attempts, json!({}), None, 50), [bobs]);
 
     // Bad input names what was wrong.
     for (sql, filters, n, expected) in [
-        (runs, json!({"colour": "red"}), 10, "filters.colour: not a filter; allowed: business_date, command_type, from, started_by, state, to, workflow"),
-        (runs, json!({"state": "done"}), 10, "filters.state: \"done\" is not a workflow state; allowed: submitted"),
-        (runs, json!({"from": "yesterday-ish"}), 10, "filters.from: \"yesterday-ish\" is not a time"),
-        (runs, json!({"business_date": "2026-13-01"}), 10, "filters.business_date: \"2026-13-01\" is not a date"),
-        (runs, json!({"workflow": 7}), 10, "filters.workflow: must be a string"),
+        (
+            runs,
+            json!({"colour": "red"}),
+            10,
+            "filters.colour: not a filter; allowed: business_date, command_type, from, started_by, state, to, workflow",
+        ),
+        (
+            runs,
+            json!({"state": "done"}),
+            10,
+            "filters.state: \"done\" is not a workflow state; allowed: submitted",
+        ),
+        (
+            runs,
+            json!({"from": "yesterday-ish"}),
+            10,
+            "filters.from: \"yesterday-ish\" is not a time",
+        ),
+        (
+            runs,
+            json!({"business_date": "2026-13-01"}),
+            10,
+            "filters.business_date: \"2026-13-01\" is not a date",
+        ),
+        (
+            runs,
+            json!({"workflow": 7}),
+            10,
+            "filters.workflow: must be a string",
+        ),
         (runs, json!([]), 10, "filters: must be a JSON object"),
-        (runs, json!({}), 0, "max_rows: must be between 1 and 1000, got 0"),
-        (attempts, json!({"state": "done"}), 10, "filters.state: \"done\" is not a task state"),
-        (attempts, json!({"instance": "seven"}), 10, "filters.instance: \"seven\" is not an id"),
+        (
+            runs,
+            json!({}),
+            0,
+            "max_rows: must be between 1 and 1000, got 0",
+        ),
+        (
+            attempts,
+            json!({"state": "done"}),
+            10,
+            "filters.state: \"done\" is not a task state",
+        ),
+        (
+            attempts,
+            json!({"instance": "seven"}),
+            10,
+            "filters.instance: \"seven\" is not an id",
+        ),
     ] {
         let e = error_of(alice.query(sql, &[&filters, &None::<i64>, &n]));
         assert!(e.contains(expected), "{filters} {n}: {e}");

@@ -310,9 +310,24 @@ fn alter_schedule_changes_a_schedule_in_place_and_a_refused_change_changes_nothi
     let mut bob = cluster.connect_as("bob");
     for (who, cron, options, expected) in [
         ("alice", Some("61 * * * * ?"), json!({}), "cron"),
-        ("alice", None, json!({"timezone": "Mars/Olympus"}), "options.timezone"),
-        ("alice", None, json!({"misfire": "sometimes"}), "options.misfire"),
-        ("alice", None, json!({"colour": "red"}), "options.colour: unknown option"),
+        (
+            "alice",
+            None,
+            json!({"timezone": "Mars/Olympus"}),
+            "options.timezone",
+        ),
+        (
+            "alice",
+            None,
+            json!({"misfire": "sometimes"}),
+            "options.misfire",
+        ),
+        (
+            "alice",
+            None,
+            json!({"colour": "red"}),
+            "options.colour: unknown option",
+        ),
         ("bob", None, json!({"enabled": false}), "permission denied"),
     ] {
         let c = if who == "alice" { &mut alice } else { &mut bob };
@@ -321,10 +336,17 @@ fn alter_schedule_changes_a_schedule_in_place_and_a_refused_change_changes_nothi
             &[&id, &cron, &options],
         ));
         assert!(e.contains(expected), "{cron:?} {options}: {e}");
-        assert_eq!(row(&mut alice), before, "a refused change changed the schedule");
+        assert_eq!(
+            row(&mut alice),
+            before,
+            "a refused change changed the schedule"
+        );
     }
     let e = error_of(alice.execute("SELECT sched.alter_schedule(999999)", &[]));
-    assert!(e.contains("schedule_id: schedule 999999 does not exist"), "{e}");
+    assert!(
+        e.contains("schedule_id: schedule 999999 does not exist"),
+        "{e}"
+    );
 
     // A new expression keeps the rest; an option given replaces it, a null one removes it.
     alice
@@ -350,13 +372,19 @@ fn alter_schedule_changes_a_schedule_in_place_and_a_refused_change_changes_nothi
 
     // Offline stays offline (no next fire) until enabled, and the change keeps it so.
     alice
-        .execute("SELECT sched.alter_schedule($1, NULL, '{\"enabled\": false}')", &[&id])
+        .execute(
+            "SELECT sched.alter_schedule($1, NULL, '{\"enabled\": false}')",
+            &[&id],
+        )
         .unwrap();
     alice
         .execute("SELECT sched.alter_schedule($1, '0 0 4 * * ?')", &[&id])
         .unwrap();
     let off = row(&mut alice);
-    assert_eq!((off["enabled"].clone(), off["next_fire_at"].clone()), (json!(false), serde_json::Value::Null));
+    assert_eq!(
+        (off["enabled"].clone(), off["next_fire_at"].clone()),
+        (json!(false), serde_json::Value::Null)
+    );
     alice
         .execute("SELECT sched.enable_schedule($1)", &[&id])
         .unwrap();

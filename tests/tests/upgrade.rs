@@ -402,11 +402,16 @@ fn update_keeps_everything(release: &str) {
     let before = digest(&mut tx, &tables_before);
     // The protocol the release's workers speak: 1 before the releases that say theirs.
     let says: bool = tx
-        .query_one("SELECT to_regprocedure('sched._worker_protocol()') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regprocedure('sched._worker_protocol()') IS NOT NULL",
+            &[],
+        )
         .unwrap()
         .get(0);
     let release_protocol: i32 = if says {
-        tx.query_one("SELECT sched._worker_protocol()", &[]).unwrap().get(0)
+        tx.query_one("SELECT sched._worker_protocol()", &[])
+            .unwrap()
+            .get(0)
     } else {
         1
     };

@@ -10,7 +10,8 @@ use super::{Api, act};
 use crate::app::Authed;
 use crate::error::ApiError;
 
-pub(super) const ACTIONS: &[(&str, &str)] = &[("kill", "kill_task"), ("force_success", "force_success")];
+pub(super) const ACTIONS: &[(&str, &str)] =
+    &[("kill", "kill_task"), ("force_success", "force_success")];
 
 pub async fn attempt_control(
     Authed(s): Authed,

@@ -12,20 +12,34 @@ use crate::error::ApiError;
 
 pub async fn task_groups(Authed(s): Authed) -> Api {
     Ok(Json(
-        rows(&s.client, "SELECT * FROM sched.task_groups ORDER BY name", &[]).await?,
+        rows(
+            &s.client,
+            "SELECT * FROM sched.task_groups ORDER BY name",
+            &[],
+        )
+        .await?,
     ))
 }
 
 /// `{"name", "size", "description"?, "replace"?}`: a new task group, or a new size for one.
-pub async fn save_task_group(Authed(s): Authed, Json(body): Json<Value>) -> Result<StatusCode, ApiError> {
+pub async fn save_task_group(
+    Authed(s): Authed,
+    Json(body): Json<Value>,
+) -> Result<StatusCode, ApiError> {
     let name = text(&body, "name")?;
     let size = body
         .get("size")
         .and_then(Value::as_i64)
         .and_then(|n| i32::try_from(n).ok())
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "size: required, a whole number"))?;
-    let description = body.get("description").and_then(Value::as_str).unwrap_or("");
-    let replace = body.get("replace").and_then(Value::as_bool).unwrap_or(false);
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let replace = body
+        .get("replace")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     s.client
         .execute(
             "SELECT sched.create_task_group($1, $2, $3, $4)",
@@ -35,7 +49,10 @@ pub async fn save_task_group(Authed(s): Authed, Json(body): Json<Value>) -> Resu
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn drop_task_group(Authed(s): Authed, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn drop_task_group(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.client
         .execute("SELECT sched.drop_task_group($1)", &[&name])
         .await?;
@@ -60,7 +77,10 @@ pub async fn alert_groups(Authed(s): Authed) -> Api {
 pub async fn create_alert_group(Authed(s): Authed, Json(body): Json<Value>) -> Api {
     let name = text(&body, "name")?;
     let channels = body.get("channels").cloned().unwrap_or(Value::Null);
-    let description = body.get("description").and_then(Value::as_str).unwrap_or("");
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let id: i64 = s
         .client
         .query_one(
@@ -89,7 +109,10 @@ pub async fn alter_alert_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn drop_alert_group(Authed(s): Authed, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn drop_alert_group(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.client
         .execute("SELECT sched.drop_alert_group($1)", &[&name])
         .await?;

@@ -71,9 +71,10 @@ async fn live(
                     None => match what.read(&s.client).await {
                         Ok(v) => v,
                         Err(e) => {
-                            let event = Event::default()
-                                .event("failed")
-                                .data(json!({"error": e.message, "status": e.status.as_u16()}).to_string());
+                            let event = Event::default().event("failed").data(
+                                json!({"error": e.message, "status": e.status.as_u16()})
+                                    .to_string(),
+                            );
                             return Some((Ok(event), (s, slot, changes, ended, last, None, true)));
                         }
                     },

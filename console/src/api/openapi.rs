@@ -31,8 +31,12 @@ mod tests {
     #[test]
     fn the_document_describes_every_route_and_only_those() {
         let doc: serde_json::Value = serde_json::from_str(super::DOCUMENT).expect("valid JSON");
-        let documented: BTreeSet<String> =
-            doc["paths"].as_object().expect("paths").keys().cloned().collect();
+        let documented: BTreeSet<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(documented, routed());
         assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     }

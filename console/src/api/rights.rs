@@ -54,10 +54,16 @@ pub async fn grant(Authed(s): Authed, Json(body): Json<Value>) -> Api {
 }
 
 /// `{"name", "kind", "description"?}` (sched_admin).
-pub async fn create_datasource(Authed(s): Authed, Json(body): Json<Value>) -> Result<StatusCode, ApiError> {
+pub async fn create_datasource(
+    Authed(s): Authed,
+    Json(body): Json<Value>,
+) -> Result<StatusCode, ApiError> {
     let name = text(&body, "name")?;
     let kind = text(&body, "kind")?;
-    let description = body.get("description").and_then(Value::as_str).unwrap_or("");
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     s.client
         .execute(
             "SELECT sched.create_datasource($1, $2, $3)",
@@ -67,7 +73,10 @@ pub async fn create_datasource(Authed(s): Authed, Json(body): Json<Value>) -> Re
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn drop_datasource(Authed(s): Authed, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn drop_datasource(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.client
         .execute("SELECT sched.drop_datasource($1)", &[&name])
         .await?;

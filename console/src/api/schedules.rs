@@ -63,7 +63,10 @@ pub async fn alter_schedule(
     let cron = body.get("cron").and_then(Value::as_str);
     let options = body.get("options").cloned().unwrap_or(json!({}));
     s.client
-        .execute("SELECT sched.alter_schedule($1, $2, $3)", &[&id, &cron, &options])
+        .execute(
+            "SELECT sched.alter_schedule($1, $2, $3)",
+            &[&id, &cron, &options],
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

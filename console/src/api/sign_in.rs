@@ -103,5 +103,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, jar: CookieJar, s: Signed) ->
 /// Who the request acts as: the signed-in role (and the session's CSRF token), or the role
 /// of its API token.
 pub async fn me(Authed(s): Authed) -> Api {
-    Ok(Json(json!({"user": s.session.user, "csrf": s.session.csrf})))
+    Ok(Json(
+        json!({"user": s.session.user, "csrf": s.session.csrf}),
+    ))
 }

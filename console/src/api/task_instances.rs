@@ -12,7 +12,9 @@ use crate::app::Authed;
 
 /// Attempts, newest first, a page at a time, filtered (`sched.list_task_instances`).
 pub async fn task_instances(Authed(s): Authed, Query(q): Query<HashMap<String, String>>) -> Api {
-    const FILTERS: &[&str] = &["workflow", "task", "state", "worker", "instance", "from", "to"];
+    const FILTERS: &[&str] = &[
+        "workflow", "task", "state", "worker", "instance", "from", "to",
+    ];
     Ok(Json(
         page(&s.client, "list_task_instances", &q, FILTERS).await?,
     ))

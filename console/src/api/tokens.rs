@@ -12,14 +12,22 @@ use crate::error::ApiError;
 
 pub async fn tokens(Authed(s): Authed) -> Api {
     Ok(Json(
-        rows(&s.client, "SELECT * FROM sched.api_tokens ORDER BY owner, created_at DESC", &[]).await?,
+        rows(
+            &s.client,
+            "SELECT * FROM sched.api_tokens ORDER BY owner, created_at DESC",
+            &[],
+        )
+        .await?,
     ))
 }
 
 /// `{"name": ..., "expires": RFC 3339 or "infinity", absent for 90 days}`.
 pub async fn create_token(Authed(s): Authed, Json(body): Json<Value>) -> Api {
     let name = text(&body, "name")?;
-    let expires = body.get("expires").and_then(Value::as_str).filter(|e| !e.is_empty());
+    let expires = body
+        .get("expires")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty());
     if let Some(e) = expires.filter(|e| *e != "infinity") {
         instant("expires", Some(e))?;
     }
@@ -41,7 +49,10 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let owner = body.get("owner").and_then(Value::as_str);
     s.client
-        .execute("SELECT sched.revoke_api_token($1, $2::text::regrole)", &[&name, &owner])
+        .execute(
+            "SELECT sched.revoke_api_token($1, $2::text::regrole)",
+            &[&name, &owner],
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -42,13 +42,18 @@ pub async fn export(Authed(s): Authed, Path(name): Path<String>) -> Result<Respo
         .query_one("SELECT sched.workflow_spec($1)", &[&name])
         .await?
         .get(0);
-    let yaml = serde_yaml_ng::to_string(&spec).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("YAML: {e}"))
-    })?;
-    let disposition = format!("attachment; filename=\"{}.yaml\"", name.replace(['"', '\\', '/'], "_"));
+    let yaml = serde_yaml_ng::to_string(&spec)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("YAML: {e}")))?;
+    let disposition = format!(
+        "attachment; filename=\"{}.yaml\"",
+        name.replace(['"', '\\', '/'], "_")
+    );
     Ok((
         [
-            (header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                "application/yaml; charset=utf-8".to_owned(),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         yaml,
@@ -70,7 +75,10 @@ pub async fn copy(Authed(s): Authed, Path(name): Path<String>, Json(body): Json<
     Ok(Json(json!({"version_id": version_id})))
 }
 
-pub async fn drop_workflow(Authed(s): Authed, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn drop_workflow(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.client
         .execute("SELECT sched.drop_workflow($1)", &[&name])
         .await?;
