@@ -326,11 +326,16 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = pg::check_hosts(&base) {
         return fail(format!("--database-url {e}"));
     }
-    let token_base: Option<tokio_postgres::Config> = match flags.token_database_url.as_deref().map(str::parse) {
-        None => None,
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return fail(format!("--token-database-url: not a connection string: {e}")),
-    };
+    let token_base: Option<tokio_postgres::Config> =
+        match flags.token_database_url.as_deref().map(str::parse) {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                return fail(format!(
+                    "--token-database-url: not a connection string: {e}"
+                ));
+            }
+        };
     if let Some(Err(e)) = token_base.as_ref().map(pg::check_hosts) {
         return fail(format!("--token-database-url {e}"));
     }

@@ -58,9 +58,15 @@ $$;
 COMMENT ON FUNCTION sched._list_conditions(jsonb, jsonb) IS
     'Internal: checks a list''s filters ({filter: value}) against its conditions ({filter: [SQL over the values as $2, text|time|date|id|workflow_state|task_state]}) and returns the conditions of those given.';
 
-CREATE FUNCTION sched._list_checks(before bigint, max_rows integer) RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+-- The ids of a list's page: the `id_column` of `source` (which joins sched.workflow as w), for
+-- the principal, below `before`, filtered (sched._list_conditions), newest first.
+CREATE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
+                                before bigint, max_rows integer) RETURNS bigint[]
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    filtered text := sched._list_conditions(filters, conditions);
+    ids      bigint[];
 BEGIN
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows: must be between 1 and 1000, got %', coalesce(max_rows::text, 'NULL')
@@ -70,9 +76,17 @@ BEGIN
         RAISE EXCEPTION 'before: must be an id (the last id of the page before), got %', before
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    EXECUTE format(
+        'SELECT array(SELECT %1$s FROM %2$s
+         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
+           AND ($3 IS NULL OR %1$s < $3)%3$s
+         ORDER BY %1$s DESC LIMIT $4)', id_column, source, filtered)
+        INTO ids USING principal, filters, before, max_rows;
+    RETURN ids;
 END
 $$;
-COMMENT ON FUNCTION sched._list_checks(bigint, integer) IS 'Internal: checks a list''s paging arguments.';
+COMMENT ON FUNCTION sched._list_ids(regrole, text, text, jsonb, jsonb, bigint, integer) IS
+    'Internal: the ids of a page of a list for principal (its paging arguments and filters checked), newest first.';
 
 CREATE FUNCTION sched.list_workflow_instances(filters jsonb DEFAULT '{}', before bigint DEFAULT NULL, max_rows integer DEFAULT 50)
 RETURNS SETOF sched.workflow_instances
@@ -84,23 +98,17 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    conditions text := sched._list_conditions(filters, $c${
+    conditions jsonb := $c${
         "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
         "state": ["i.state = ($2->>'state')::sched.workflow_state", "workflow_state"],
         "from": ["i.created_at >= ($2->>'from')::timestamptz", "time"],
         "to": ["i.created_at < ($2->>'to')::timestamptz", "time"],
         "business_date": ["(i.business_time AT TIME ZONE i.time_zone)::date = ($2->>'business_date')::date", "date"],
         "started_by": ["i.started_by = $2->>'started_by'", "text"],
-        "command_type": ["(SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) = $2->>'command_type'", "text"]}$c$);
-    ids bigint[];
+        "command_type": ["(SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) = $2->>'command_type'", "text"]}$c$;
+    ids bigint[] := sched._list_ids(principal, 'sched.workflow_instance i JOIN sched.workflow w ON w.id = i.workflow_id', 'i.id',
+                                    filters, conditions, before, max_rows);
 BEGIN
-    PERFORM sched._list_checks(before, max_rows);
-    EXECUTE
-        'SELECT array(SELECT i.id FROM sched.workflow_instance i JOIN sched.workflow w ON w.id = i.workflow_id
-         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
-           AND ($3 IS NULL OR i.id < $3)' || conditions || '
-         ORDER BY i.id DESC LIMIT $4)'
-        INTO ids USING principal, filters, before, max_rows;
     RETURN QUERY SELECT r.* FROM sched._workflow_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END
 $$;
@@ -117,24 +125,19 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    conditions text := sched._list_conditions(filters, $c${
+    conditions jsonb := $c${
         "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
         "task": ["ti.task_id IN (SELECT td.id FROM sched.task_definition td WHERE td.name = $2->>'task')", "text"],
         "state": ["ti.state = ($2->>'state')::sched.task_state", "task_state"],
         "worker": ["ti.worker_id IN (SELECT wk.id FROM sched.worker wk WHERE wk.name = $2->>'worker')", "text"],
         "instance": ["ti.workflow_instance_id = ($2->>'instance')::bigint", "id"],
         "from": ["ti.queued_at >= ($2->>'from')::timestamptz", "time"],
-        "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$);
-    ids bigint[];
+        "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$;
+    ids bigint[] := sched._list_ids(principal,
+                                    'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
+                                     JOIN sched.workflow w ON w.id = i.workflow_id', 'ti.id',
+                                    filters, conditions, before, max_rows);
 BEGIN
-    PERFORM sched._list_checks(before, max_rows);
-    EXECUTE
-        'SELECT array(SELECT ti.id FROM sched._attempts ti
-         JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id JOIN sched.workflow w ON w.id = i.workflow_id
-         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
-           AND ($3 IS NULL OR ti.id < $3)' || conditions || '
-         ORDER BY ti.id DESC LIMIT $4)'
-        INTO ids USING principal, filters, before, max_rows;
     RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END
 $$;

@@ -156,6 +156,65 @@ fn a_program_with_a_token_starts_waits_and_reads_logs_as_its_creator() {
     assert_eq!(page["rows"][0]["started_by"], "alice", "{page}");
     assert_eq!(page["rows"][0]["command_type"], "start_process", "{page}");
 
+    // One action on many runs: a result per id; an action that is none is refused whole.
+    let (status, done) = program.post(
+        "/api/instances/batch",
+        json!({"action": "rerun", "ids": [id, 999_999]}),
+    );
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (done[0]["ok"].clone(), done[1]["ok"].clone()),
+        (json!(true), json!(false)),
+        "{done}"
+    );
+    let (status, body) = program.post(
+        "/api/instances/batch",
+        json!({"action": "explode", "ids": [id]}),
+    );
+    assert_eq!(status, 404, "{body}");
+    wait_for(Duration::from_secs(60), "the rerun to succeed", || {
+        let (_, s) = program.get(&format!("/api/instances/{id}"));
+        (s["instance"]["state"] == "succeeded" && s["instance"]["run"] == 2).then_some(())
+    });
+    // A filter the list does not have is refused by name.
+    let (status, body) = program.get("/api/instances?colour=red");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("filters.colour")),
+        "{body}"
+    );
+
+    // A workflow exported as YAML, copied under a new name, and the copy dropped.
+    let yaml = program.get("/api/workflows/alices/export.yaml").1;
+    assert!(
+        yaml.as_str()
+            .is_some_and(|y| y.contains("name: alices") && y.contains("hello from the API")),
+        "{yaml}"
+    );
+    assert_eq!(
+        program
+            .post("/api/workflows/alices/copy", json!({"name": "alices_copy"}))
+            .0,
+        200
+    );
+    let names = |p: &Program| -> Vec<String> {
+        p.get("/api/workflows")
+            .1
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&program), ["alices", "alices_copy"]);
+    assert_eq!(
+        program
+            .post("/api/workflows/alices_copy/delete", json!({}))
+            .0,
+        204
+    );
+    assert_eq!(names(&program), ["alices"]);
+
     // Exactly alice's rights.
     let (_, workflows) = program.get("/api/workflows");
     let names: Vec<&str> = workflows

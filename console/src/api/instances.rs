@@ -15,18 +15,7 @@ use crate::error::ApiError;
 
 /// Workflow instances, newest first, a page at a time, filtered (`sched.list_workflow_instances`).
 pub async fn instances(Authed(s): Authed, Query(q): Query<HashMap<String, String>>) -> Api {
-    const FILTERS: &[&str] = &[
-        "workflow",
-        "state",
-        "from",
-        "to",
-        "business_date",
-        "started_by",
-        "command_type",
-    ];
-    Ok(Json(
-        page(&s.client, "list_workflow_instances", &q, FILTERS).await?,
-    ))
+    Ok(Json(page(&s.client, "list_workflow_instances", &q).await?))
 }
 
 /// An instance, its tasks in DAG order with their latest attempts and upstream tasks (its

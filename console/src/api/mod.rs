@@ -15,10 +15,10 @@ pub(crate) mod openapi;
 pub(crate) mod rights;
 pub(crate) mod schedules;
 pub(crate) mod sign_in;
-pub(crate) mod task_instances;
-pub(crate) mod tokens;
 pub(crate) mod states;
+pub(crate) mod task_instances;
 pub(crate) mod task_types;
+pub(crate) mod tokens;
 pub(crate) mod workers;
 pub(crate) mod workflows;
 
@@ -104,12 +104,11 @@ async fn act(
 /// (`sched.list_workflow_instances`, `sched.list_task_instances`): at most `limit` rows
 /// (default 50, at most 1000) and the cursor of the next page (`before`), `null` on the last.
 /// Keyset paging on `id`: a page costs the same however deep it is, at millions of rows.
-/// Filters are the query's non-empty strings of `names`; the SQL API checks them.
+/// Every other non-empty query parameter is a filter, which the SQL API checks by name.
 async fn page(
     client: &Client,
     function: &str,
     query: &std::collections::HashMap<String, String>,
-    names: &[&str],
 ) -> Result<Value, ApiError> {
     let number = |key: &str| -> Result<Option<i64>, ApiError> {
         query
@@ -117,19 +116,20 @@ async fn page(
             .filter(|v| !v.is_empty())
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    ApiError::new(StatusCode::BAD_REQUEST, format!("{key}: \"{v}\" is not a number"))
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("{key}: \"{v}\" is not a number"),
+                    )
                 })
             })
             .transpose()
     };
     let limit = number("limit")?.unwrap_or(50).clamp(1, 1000);
     let before = number("before")?;
-    let filters: serde_json::Map<String, Value> = names
+    let filters: serde_json::Map<String, Value> = query
         .iter()
-        .filter_map(|n| {
-            let v = query.get(*n).filter(|v| !v.is_empty())?;
-            Some(((*n).to_owned(), Value::String(v.clone())))
-        })
+        .filter(|(k, v)| !v.is_empty() && k.as_str() != "limit" && k.as_str() != "before")
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     let more = i32::try_from(limit + 1).expect("at most 1001");
     let Value::Array(mut found) = rows(
@@ -161,7 +161,9 @@ fn instant(
             chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    format!("{field}: \"{v}\" is not a time; use RFC 3339, e.g. 2026-12-05T08:00:00Z"),
+                    format!(
+                        "{field}: \"{v}\" is not a time; use RFC 3339, e.g. 2026-12-05T08:00:00Z"
+                    ),
                 )
             })
         })

@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Api, function_of, rows, text};
+use super::{Api, rows, text};
 use crate::app::Authed;
 use crate::error::ApiError;
 
@@ -23,25 +23,25 @@ pub async fn rights(Authed(s): Authed) -> Api {
 /// `{"kind": tenant | worker_group | datasource | alert_group | task_group, "role", "name",
 /// "grant": true | false}`.
 pub async fn grant(Authed(s): Authed, Json(body): Json<Value>) -> Api {
-    const GRANTS: &[(&str, &str)] = &[
-        ("tenant", "grant_tenant"),
-        ("worker_group", "grant_worker_group"),
-        ("datasource", "grant_datasource"),
-        ("alert_group", "grant_alert_group"),
-        ("task_group", "grant_task_group"),
-    ];
-    const REVOKES: &[(&str, &str)] = &[
-        ("tenant", "revoke_tenant"),
-        ("worker_group", "revoke_worker_group"),
-        ("datasource", "revoke_datasource"),
-        ("alert_group", "revoke_alert_group"),
-        ("task_group", "revoke_task_group"),
+    // What may be granted, each by sched.grant_<kind> and sched.revoke_<kind>.
+    const KINDS: &[&str] = &[
+        "tenant",
+        "worker_group",
+        "datasource",
+        "alert_group",
+        "task_group",
     ];
     let kind = text(&body, "kind")?;
     let role = text(&body, "role")?;
     let name = text(&body, "name")?;
     let granting = body.get("grant").and_then(Value::as_bool).unwrap_or(true);
-    let function = function_of(if granting { GRANTS } else { REVOKES }, &kind)?;
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("kind: \"{kind}\" is not one of: {}", KINDS.join(", ")),
+        ));
+    }
+    let function = format!("{}_{kind}", if granting { "grant" } else { "revoke" });
     let changed: bool = s
         .client
         .query_one(
