@@ -1,13 +1,42 @@
 //! The words SQL and Rust must agree on, rendered once into `sql/1_schema/01_vocabulary.sql`:
 //! the states with their sets and the command table (`state`), the priorities in rank order
-//! (`Priority`), the rule of names (`name`) and the worker protocols served (`protocol`). `make vocabulary-sql` writes the file; a test
-//! fails when it differs from what this module renders.
+//! (`Priority`), the rule of names (`name`), the worker protocols served (`protocol`) and the
+//! choices a spec's enum-like fields allow (`keyword`, with DEPENDENT's date values), which
+//! forms offer instead of keeping lists of their own. `make vocabulary-sql` writes the file; a
+//! test fails when it differs from what this module renders.
 
 use std::fmt::Write;
 
-use crate::Priority;
+use serde_json::{Value, json};
+
+use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
 use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
+use crate::{
+    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy,
+    ParamType, Priority, Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
+};
+
+/// The values of a spec's enum-like fields, for forms: each list in the order the spec's
+/// errors name them, DEPENDENT's cycles with their date values.
+pub fn spec_choices() -> Value {
+    fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Value {
+        all.iter().map(|v| name(*v)).collect()
+    }
+    json!({
+        "failure_strategies": names(FailureStrategy::ALL, FailureStrategy::as_str),
+        "execution_types": names(ExecutionType::ALL, ExecutionType::as_str),
+        "priorities": names(Priority::ALL, Priority::as_str),
+        "timeout_strategies": names(TimeoutStrategy::ALL, TimeoutStrategy::as_str),
+        "workflow_timeout_strategies": names(WorkflowTimeoutStrategy::ALL, WorkflowTimeoutStrategy::as_str),
+        "notify_strategies": names(NotifyStrategy::ALL, NotifyStrategy::as_str),
+        "param_types": names(ParamType::ALL, ParamType::as_str),
+        "relations": names(Relation::ALL, Relation::as_str),
+        "condition_statuses": names(ConditionStatus::ALL, ConditionStatus::as_str),
+        "dependent_failures": names(DependentFailure::ALL, DependentFailure::as_str),
+        "cycles": Cycle::ALL.iter().map(|c| json!({"cycle": c.as_str(), "date_values": date_values(*c)})).collect::<Vec<_>>(),
+    })
+}
 
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -53,6 +82,14 @@ pub fn render_sql() -> String {
          LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
          AS $$ SELECT {WORKER_PROTOCOL_OLDEST} $$;\n\
          COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';\n"
+    );
+    let _ = write!(
+        out,
+        "\nCREATE FUNCTION sched._spec_choices() RETURNS jsonb\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {}::jsonb $$;\n\
+         COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values), each list in the order errors name them: what forms offer.';\n",
+        quote(&spec_choices().to_string())
     );
     out
 }

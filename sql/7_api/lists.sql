@@ -58,8 +58,8 @@ $$;
 COMMENT ON FUNCTION sched._list_conditions(jsonb, jsonb) IS
     'Internal: checks a list''s filters ({filter: value}) against its conditions ({filter: [SQL over the values as $2, text|time|date|id|workflow_state|task_state]}) and returns the conditions of those given.';
 
--- The ids of a list's page: the `id_column` of `source` (which joins sched.workflow as w), for
--- the principal, below `before`, filtered (sched._list_conditions), newest first.
+-- The ids of a list's page: the `id_column` of `source` (which has the run as i), for the
+-- principal, below `before`, filtered (sched._list_conditions), newest first.
 CREATE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
                                 before bigint, max_rows integer) RETURNS bigint[]
 LANGUAGE plpgsql STABLE
@@ -76,12 +76,18 @@ BEGIN
         RAISE EXCEPTION 'before: must be an id (the last id of the page before), got %', before
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Visibility as the ids of the workflows the principal may see, on the instance's own
+    -- column: the planner then knows how many rows that leaves, and for a role that sees few
+    -- of many it reads those through workflow_instance_by_workflow instead of walking every
+    -- other role's rows newest first (half a second at a million runs).
     EXECUTE format(
         'SELECT array(SELECT %1$s FROM %2$s
-         WHERE (pg_catalog.pg_has_role($1, w.owner, ''MEMBER'') OR pg_catalog.pg_has_role($1, ''sched_admin'', ''MEMBER''))
+         WHERE i.workflow_id = ANY ($5)
            AND ($3 IS NULL OR %1$s < $3)%3$s
          ORDER BY %1$s DESC LIMIT $4)', id_column, source, filtered)
-        INTO ids USING principal, filters, before, max_rows;
+        INTO ids
+        USING principal, filters, before, max_rows,
+              ARRAY(SELECT w.id FROM sched.workflow w WHERE sched._may_see(principal, w.owner));
     RETURN ids;
 END
 $$;
@@ -106,7 +112,7 @@ DECLARE
         "business_date": ["(i.business_time AT TIME ZONE i.time_zone)::date = ($2->>'business_date')::date", "date"],
         "started_by": ["i.started_by = $2->>'started_by'", "text"],
         "command_type": ["(SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) = $2->>'command_type'", "text"]}$c$;
-    ids bigint[] := sched._list_ids(principal, 'sched.workflow_instance i JOIN sched.workflow w ON w.id = i.workflow_id', 'i.id',
+    ids bigint[] := sched._list_ids(principal, 'sched.workflow_instance i', 'i.id',
                                     filters, conditions, before, max_rows);
 BEGIN
     RETURN QUERY SELECT r.* FROM sched._workflow_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
@@ -134,8 +140,7 @@ DECLARE
         "from": ["ti.queued_at >= ($2->>'from')::timestamptz", "time"],
         "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$;
     ids bigint[] := sched._list_ids(principal,
-                                    'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
-                                     JOIN sched.workflow w ON w.id = i.workflow_id', 'ti.id',
+                                    'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id', 'ti.id',
                                     filters, conditions, before, max_rows);
 BEGIN
     RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;

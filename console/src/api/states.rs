@@ -1,6 +1,7 @@
 //! The engine's states (`/api/states`): `sched.state_model()`, whose colours, sets and command
 //! table the app shows and filters by instead of keeping its own (core/src/state.rs names them),
-//! and the priorities, most urgent first.
+//! and as `choices` the values a spec's enum-like fields allow (`sched._spec_choices()`), which
+//! the forms offer.
 
 use axum::Json;
 
@@ -11,7 +12,7 @@ pub async fn states(Authed(s): Authed) -> Api {
     let row = s
         .client
         .query_one(
-            "SELECT sched.state_model() || jsonb_build_object('priorities', to_jsonb(sched._priorities()))",
+            "SELECT sched.state_model() || jsonb_build_object('choices', sched._spec_choices())",
             &[],
         )
         .await?;
