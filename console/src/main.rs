@@ -201,6 +201,14 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/workflows/{name}", get(api::workflows::workflow))
         .route("/api/workflows/{name}/diff", get(api::workflows::diff))
+        .route(
+            "/api/workflows/{name}/compare",
+            get(api::workflows::compare),
+        )
+        .route(
+            "/api/workflows/{name}/versions/{version}/make_current",
+            post(api::workflows::make_current),
+        )
         .route("/api/workflows/{name}/start", post(api::workflows::start))
         .route(
             "/api/workflows/{name}/export.yaml",

@@ -106,14 +106,13 @@ pub struct DiffQuery {
     to: i32,
 }
 
-/// Two versions' specs as a unified diff of their pretty JSON.
-pub async fn diff(
-    Authed(s): Authed,
-    Path(name): Path<String>,
-    Query(q): Query<DiffQuery>,
-) -> Result<Response, ApiError> {
-    let specs = s
-        .client
+/// The pretty JSON of two versions' specs, or not found naming the version missing.
+async fn two_versions(
+    client: &tokio_postgres::Client,
+    name: &str,
+    q: &DiffQuery,
+) -> Result<(String, String), ApiError> {
+    let specs = client
         .query(
             "SELECT version, jsonb_pretty(spec) FROM sched.workflow_versions($1) WHERE version IN ($2, $3)",
             &[&name, &q.from, &q.to],
@@ -128,12 +127,120 @@ pub async fn diff(
                 ApiError::new(StatusCode::NOT_FOUND, format!("{name} has no version {v}"))
             })
     };
-    let (old, new) = (find(q.from)?, find(q.to)?);
+    Ok((find(q.from)?, find(q.to)?))
+}
+
+/// Two versions' specs as a unified diff of their pretty JSON.
+pub async fn diff(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, ApiError> {
+    let (old, new) = two_versions(&s.client, &name, &q).await?;
     let text = similar::TextDiff::from_lines(&old, &new)
         .unified_diff()
         .header(&format!("{name} v{}", q.from), &format!("{name} v{}", q.to))
         .to_string();
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// Two versions' specs side by side: rows of {old, new} lines with their numbers and how the
+/// row changed (same, changed, removed, added); removed and added lines between two unchanged
+/// ones are paired up, as a side-by-side view shows them.
+pub async fn compare(
+    Authed(s): Authed,
+    Path(name): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Api {
+    let (old, new) = two_versions(&s.client, &name, &q).await?;
+    Ok(Json(
+        json!({"from": q.from, "to": q.to, "rows": side_by_side(&old, &new)}),
+    ))
+}
+
+fn side_by_side(old: &str, new: &str) -> Vec<Value> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut rows = Vec::new();
+    let (mut removed, mut added): (Vec<(usize, &str)>, Vec<(usize, &str)>) = (vec![], vec![]);
+    let flush = |rows: &mut Vec<Value>,
+                 removed: &mut Vec<(usize, &str)>,
+                 added: &mut Vec<(usize, &str)>| {
+        for i in 0..removed.len().max(added.len()) {
+            let (o, n) = (removed.get(i), added.get(i));
+            let change = match (o, n) {
+                (Some(_), Some(_)) => "changed",
+                (Some(_), None) => "removed",
+                _ => "added",
+            };
+            rows.push(json!({
+                "old_no": o.map(|x| x.0 + 1), "old": o.map(|x| x.1.trim_end_matches('\n')),
+                "new_no": n.map(|x| x.0 + 1), "new": n.map(|x| x.1.trim_end_matches('\n')),
+                "change": change,
+            }));
+        }
+        removed.clear();
+        added.clear();
+    };
+    for change in diff.iter_all_changes() {
+        let line = change.value();
+        match change.tag() {
+            similar::ChangeTag::Delete => removed.push((change.old_index().unwrap_or(0), line)),
+            similar::ChangeTag::Insert => added.push((change.new_index().unwrap_or(0), line)),
+            similar::ChangeTag::Equal => {
+                flush(&mut rows, &mut removed, &mut added);
+                rows.push(json!({
+                    "old_no": change.old_index().map(|i| i + 1), "old": line.trim_end_matches('\n'),
+                    "new_no": change.new_index().map(|i| i + 1), "new": line.trim_end_matches('\n'),
+                    "change": "same",
+                }));
+            }
+        }
+    }
+    flush(&mut rows, &mut removed, &mut added);
+    rows
+}
+
+/// Makes an earlier version current again, as DolphinScheduler's version switch does: its
+/// spec is saved as a new version (the history keeps what was current), whose number it
+/// returns.
+pub async fn make_current(Authed(s): Authed, Path((name, version)): Path<(String, i32)>) -> Api {
+    let c = &s.client;
+    let saved = c
+        .query_opt(
+            "SELECT sched.create_workflow(spec, true) FROM sched.workflow_versions($1) WHERE version = $2",
+            &[&name, &version],
+        )
+        .await?;
+    if saved.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{name} has no version {version}"),
+        ));
+    }
+    let newest: i32 = c
+        .query_one(
+            "SELECT max(version) FROM sched.workflow_versions($1)",
+            &[&name],
+        )
+        .await?
+        .get(0);
+    Ok(Json(json!({"version": newest})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::side_by_side;
+
+    #[test]
+    fn side_by_side_pairs_the_lines_changed_between_unchanged_ones() {
+        let rows = side_by_side("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n");
+        let changes: Vec<&str> = rows.iter().map(|r| r["change"].as_str().unwrap()).collect();
+        assert_eq!(changes, ["same", "changed", "same", "same", "added"]);
+        assert_eq!(rows[1]["old"], "b");
+        assert_eq!(rows[1]["new"], "B");
+        assert_eq!(rows[4]["old_no"], serde_json::Value::Null);
+        assert_eq!(rows[4]["new_no"], 5);
+    }
 }
 
 pub async fn save_workflow(Authed(s): Authed, Json(body): Json<Value>) -> Api {

@@ -90,6 +90,64 @@ await step('save', async () => {
   await shot('editor');
 });
 
+// JSON with its keys sorted, to compare values whatever order the API writes them in.
+const canonical = (v) => JSON.stringify(v, (_, x) => (x && typeof x === 'object' && !Array.isArray(x)
+  ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+const specOf = (name) => page.evaluate(async (n) => (await (await fetch(`/api/workflows/${n}`)).json()).spec, name);
+
+await step('the task form: a code editor, policy fields, parameters, and an error on its field', async () => {
+  await node('shell_2').click();
+  await page.locator('.code-editor .cm-content').first().waitFor();
+  await page.fill('#field-retries', '1');
+  await page.fill('#field-timeout', 'soon');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('.field.invalid[data-field="timeout"] .field-error').waitFor();
+  await node('shell_2').locator('.task-error').waitFor();
+  await page.fill('#field-timeout', '1 min');
+  await page.selectOption('#field-timeout-strategy', 'warn');
+  await page.getByRole('button', { name: 'Add parameter' }).click();
+  await page.getByLabel('Name 1').fill('rows');
+  await page.getByLabel('Direction 1').selectOption('out');
+  await page.getByLabel('Type 1').selectOption('integer');
+  await page.getByLabel('Value 1').fill('0');
+  const axe = await new AxeBuilder({ page }).include('.panel').withTags(['wcag2a', 'wcag2aa']).analyze();
+  const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) throw new Error(`task form: ${bad.map((v) => v.id).join(', ')}`);
+  await shot('task-form');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved: ui_flow' }).waitFor();
+  const task = (await specOf('ui_flow')).tasks.find((x) => x.name === 'shell_2');
+  const want = { retries: 1, timeout: { after: '1 min', strategy: 'warn' }, out: [{ name: 'rows', type: 'integer', default: '0' }] };
+  for (const [k, v] of Object.entries(want)) {
+    if (canonical(task[k]) !== canonical(v)) throw new Error(`${k}: ${JSON.stringify(task[k])}`);
+  }
+  if (task.script !== 'echo hello from shell_2') throw new Error(`script ${task.script}`);
+});
+
+await step('forms for switch cases, conditions and dependent items', async () => {
+  await page.goto(`${url}/#/edit/ui_logic`);
+  await node('route').click();
+  const when1 = page.getByRole('group', { name: 'Case 1' }).getByLabel('When');
+  await when1.waitFor();
+  if ((await when1.inputValue()) !== '${region} == "eu"') throw new Error(`case 1: ${await when1.inputValue()}`);
+  await page.getByRole('button', { name: 'Add case' }).click();
+  await page.getByRole('group', { name: 'Case 2' }).getByLabel('When').fill('${region} == "us"');
+  await page.getByRole('group', { name: 'Then run 2' }).getByLabel('us').check();
+  await shot('task-form-switch');
+  await node('check').click();
+  await page.getByRole('group', { name: 'Item 1.1' }).getByLabel('State').selectOption('failed');
+  await node('wait_sql').click();
+  await page.getByRole('group', { name: 'Item 1.1' }).getByLabel('Cycle').selectOption('hour');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved: ui_logic' }).waitFor();
+  const tasks = Object.fromEntries((await specOf('ui_logic')).tasks.map((x) => [x.name, x]));
+  const cases = tasks.route.cases.map((c) => `${c.when} -> ${c.then}`).join('; ');
+  if (cases !== '${region} == "eu" -> eu; ${region} == "us" -> us') throw new Error(`cases: ${cases}`);
+  if (tasks.check.conditions.groups[0].items[0].status !== 'failed') throw new Error(JSON.stringify(tasks.check.conditions));
+  const item = tasks.wait_sql.groups[0].items[0];
+  if (item.cycle !== 'hour' || item.date_value !== 'currentHour') throw new Error(JSON.stringify(item));
+});
+
 await step('start it and watch every node turn succeeded', async () => {
   await page.goto(`${url}/#/workflows/ui_flow`);
   await page.getByRole('button', { name: 'Start' }).click();
@@ -227,6 +285,54 @@ await step('an API token, shown once', async () => {
   if (!/^pgs_[0-9a-f]{64}$/.test(token)) throw new Error(`token ${token}`);
   await page.getByRole('row', { name: /nightly-export/ }).waitFor();
   await shot('tokens');
+});
+
+await step('versions: side by side, and an old one made current again', async () => {
+  await page.goto(`${url}/#/workflows/ui_flow`);
+  await page.getByRole('button', { name: 'Diff 2' }).click();
+  await page.locator('table.side-by-side tr[data-change="added"], table.side-by-side tr[data-change="changed"]').first().waitFor();
+  await shot('versions');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Make current 1' }).click();
+  await page.getByRole('status').filter({ hasText: 'Version 1 saved as version 3.' }).waitFor();
+  const task = (await specOf('ui_flow')).tasks.find((x) => x.name === 'shell_2');
+  if (task.retries !== undefined || task.out !== undefined) throw new Error(`version 1 is not current: ${JSON.stringify(task)}`);
+});
+
+await step('a graph preview in the workflow list', async () => {
+  await page.getByRole('link', { name: 'Workflows' }).click();
+  await page.getByRole('row', { name: /ui_logic/ }).getByRole('button', { name: 'Graph preview' }).click();
+  await page.locator('svg.dag-preview g[data-task="wait_sql"]').waitFor();
+  if ((await page.locator('svg.dag-preview g').count()) !== 7) throw new Error('not 7 tasks drawn');
+  await shot('workflow-preview');
+});
+
+await step('time to interactive: 1,000 tasks in the editor, a run of 10,000', async () => {
+  let began = Date.now();
+  await page.goto(`${url}/#/edit/ui_big`);
+  await node('t999').waitFor({ state: 'attached' });
+  const shown = Date.now() - began;
+  began = Date.now();
+  await node('t500').dispatchEvent('click');
+  await page.locator('#field-name').waitFor();
+  await page.fill('#field-description', 'edited at size');
+  const edit = Date.now() - began;
+  console.log(`measured: editor with 1000 tasks laid out and drawn in ${shown} ms; select a task and type in ${edit} ms`);
+  await page.goto(`${url}/#/workflows/ui_huge`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Run' }).click();
+  await page.waitForURL(/#\/instances\/\d+/);
+  const run = page.url();
+  await page.goto(`${url}/#/home`);
+  await page.getByRole('heading', { name: 'Home' }).waitFor();
+  began = Date.now();
+  await page.goto(run);
+  // Measured, not asserted: generous deadlines, so a loaded machine does not fail the walk.
+  await page.locator('h2 .badge').waitFor({ timeout: 180000 });
+  const header = Date.now() - began;
+  await page.locator('.react-flow__node').first().waitFor({ timeout: 180000 });
+  console.log(`measured: a run of 10000 tasks: header shown in ${header} ms, graph drawn in ${Date.now() - began} ms`);
+  await shot('instance-10000');
 });
 
 // Every page, in both languages: no serious accessibility violation (axe-core), and in

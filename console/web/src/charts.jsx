@@ -4,21 +4,7 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { ReactFlow, Background, Controls, MiniMap, Position } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useColour, useT } from './ui.jsx';
-import { NODE_H, NODE_W, layout } from './layout.js';
-
-// Above this many tasks the graph is laid out by depth (each task a column after its
-// deepest upstream task, as sched.instance_tasks computes it): ELK's layered layout is
-// better drawn but takes seconds at thousands of nodes.
-const ELK_MAX = 300;
-
-function byDepth(tasks) {
-  const rows = {};
-  return Object.fromEntries(tasks.map((t) => {
-    const row = rows[t.depth] || 0;
-    rows[t.depth] = row + 1;
-    return [t.task, { x: t.depth * (NODE_W + 60), y: row * (NODE_H + 20) }];
-  }));
-}
+import { ELK_MAX, NODE_W, byDepth, layout } from './layout.js';
 
 // onOpen(task): a click on a task (the instance page opens a sub-process task's child run).
 export function InstanceGraph({ snapshot, onOpen }) {
@@ -36,7 +22,8 @@ export function InstanceGraph({ snapshot, onOpen }) {
   );
   useEffect(() => {
     if (snapshot.tasks.length > ELK_MAX) {
-      setPositions(byDepth(snapshot.tasks));
+      // The depth sched.instance_tasks computed.
+      setPositions(byDepth(snapshot.tasks.map((x) => x.task), Object.fromEntries(snapshot.tasks.map((x) => [x.task, x.depth]))));
       return;
     }
     const nodes = snapshot.tasks.map((x) => ({ id: x.task, position: { x: 0, y: 0 }, data: {} }));

@@ -59,6 +59,17 @@ const en = {
   kinds: { tenant: 'Tenant (OS user)', worker_group: 'Worker group', datasource: 'Datasource', alert_group: 'Alert group', task_group: 'Task group' },
   findTask: 'Find a task', find: 'Find', found: (n) => `${n} found`, minimap: 'Overview of the graph',
   zoomIn: 'Zoom in', zoomOut: 'Zoom out', zoomReset: 'All',
+  taskForm: {
+    case: 'Case', when: 'When', then: 'Then run', addCase: 'Add case', group: 'Group', relation: 'Relation',
+    item: 'Item', addItem: 'Add item', removeGroup: 'Remove group', addGroup: 'Add group',
+    allTasks: 'Task (empty: the whole workflow)', cycle: 'Cycle', dateValue: 'Date value', passParams: 'Pass its parameters',
+    direction: 'Direction', directions: { in: 'In', out: 'Out' }, enabled: 'Enabled (off: passed through)',
+    retries: 'Retries', retryInterval: 'Retry interval', delay: 'Delay', timeout: 'Timeout', timeoutStrategy: 'On timeout',
+    taskGroup: 'Task group', taskGroupPriority: 'Task group priority',
+  },
+  makeCurrent: 'Make current', confirmMakeCurrent: (v) => `Save version ${v}'s definition as the newest version?`,
+  madeCurrent: (v, n) => `Version ${v} saved as version ${n}.`, compareWith: (v) => `Changes from version ${v}`,
+  graphPreview: 'Graph preview', hidePreview: 'Hide preview',
 };
 const zh = {
   signIn: '登录', user: 'PostgreSQL 角色', password: '密码', signOut: '退出',
@@ -118,6 +129,17 @@ const zh = {
   kinds: { tenant: '租户（操作系统用户）', worker_group: 'Worker 分组', datasource: '数据源', alert_group: '告警组', task_group: '任务组' },
   findTask: '查找任务', find: '查找', found: (n) => `找到 ${n} 个`, minimap: '图的概览',
   zoomIn: '放大', zoomOut: '缩小', zoomReset: '全部',
+  taskForm: {
+    case: '分支', when: '条件', then: '则运行', addCase: '添加分支', group: '条件组', relation: '关系',
+    item: '条件项', addItem: '添加条件项', removeGroup: '删除条件组', addGroup: '添加条件组',
+    allTasks: '任务（留空：整个工作流）', cycle: '周期', dateValue: '日期', passParams: '传递其参数',
+    direction: '方向', directions: { in: '输入', out: '输出' }, enabled: '启用（关闭：禁止执行，直接跳过）',
+    retries: '失败重试次数', retryInterval: '重试间隔', delay: '延时执行', timeout: '超时时间', timeoutStrategy: '超时策略',
+    taskGroup: '任务组', taskGroupPriority: '任务组优先级',
+  },
+  makeCurrent: '设为当前版本', confirmMakeCurrent: (v) => `将版本 ${v} 的定义保存为最新版本？`,
+  madeCurrent: (v, n) => `版本 ${v} 已保存为版本 ${n}。`, compareWith: (v) => `相对版本 ${v} 的变化`,
+  graphPreview: 'DAG 预览', hidePreview: '隐藏预览',
 };
 export const states = {
   en: {},

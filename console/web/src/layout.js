@@ -1,8 +1,10 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
 
+import { NODE_H, NODE_W } from './depth.js';
+
+export { ELK_MAX, NODE_H, NODE_W, byDepth, depths } from './depth.js';
+
 const elk = new ELK();
-export const NODE_W = 170;
-export const NODE_H = 56;
 
 // Positions for nodes from a layered left-to-right layout of the edges (ELK, as Airflow 3).
 export async function layout(nodes, edges) {

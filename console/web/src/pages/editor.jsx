@@ -7,12 +7,10 @@ import {
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { api } from '../api.js';
-import { ErrorText, States, useT } from '../ui.jsx';
-import { layout } from '../layout.js';
-
-// Fields every task may have besides its type's own (the common ones of a spec).
-const COMMON = ['description', 'worker_group', 'priority', 'retries', 'retry_interval', 'delay'];
-const LOGIC_OR_SPEC = new Set(['name', 'type', 'deps']);
+import { ErrorText, Loading, States, useT } from '../ui.jsx';
+import { ELK_MAX, byDepth, depths, layout } from '../layout.js';
+import { TaskForm } from '../task-form.jsx';
+import { ParamsTable, paramsOf, rowsOf } from '../params.jsx';
 
 function TaskNode({ data, selected }) {
   return (
@@ -20,36 +18,23 @@ function TaskNode({ data, selected }) {
       <Handle type="target" position={Position.Left} title={`${data.task.name} input`} />
       <div className="task-name">{data.task.name}</div>
       <div className="task-type">{data.task.type}</div>
-      {data.error ? <div className="task-error" role="alert">{data.error}</div> : null}
+      {data.error ? <div className="task-error" role="alert">{data.error.message}</div> : null}
       <Handle type="source" position={Position.Right} title={`${data.task.name} output`} />
     </div>
   );
 }
 
 const nodeTypes = { task: TaskNode };
+
+// ELK's layout, or by depth for a large graph (layout.js).
+async function place(nodes, edges) {
+  if (nodes.length <= ELK_MAX) return layout(nodes, edges);
+  const deps = Object.fromEntries(nodes.map((n) => [n.id, edges.filter((e) => e.target === n.id).map((e) => e.source)]));
+  const at = byDepth(nodes.map((n) => n.id), depths(deps));
+  return nodes.map((n) => ({ ...n, position: at[n.id] }));
+}
 let counter = 0;
 const uid = () => `n${Date.now().toString(36)}${counter++}`;
-
-function FieldInput({ name, kind, value, onChange }) {
-  const id = `field-${name}`;
-  const text = kind === 'sql' || kind === 'list of sql' || name === 'script' || name === 'sql';
-  const json = /list|\{/.test(kind) && kind !== 'list of sql';
-  if (kind === 'boolean') {
-    return <input id={id} type="checkbox" checked={!!value} onChange={(e) => onChange(e.target.checked)} />;
-  }
-  if (kind === 'integer') {
-    return <input id={id} type="number" value={value ?? ''} onChange={(e) => onChange(e.target.value === '' ? undefined : Number(e.target.value))} />;
-  }
-  if (json) {
-    return (
-      <textarea id={id} value={value === undefined ? '' : JSON.stringify(value)} onChange={(e) => {
-        try { onChange(e.target.value ? JSON.parse(e.target.value) : undefined); } catch { /* typing */ }
-      }} />
-    );
-  }
-  if (text) return <textarea id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || undefined)} />;
-  return <input id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || undefined)} />;
-}
 
 function Canvas({ name }) {
   const model = useContext(States);
@@ -59,7 +44,7 @@ function Canvas({ name }) {
   const [nodes, setNodes, onNodesChange] = useNodesState([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState([]);
   const [settings, setSettings] = useState({ name: name || '', failure_strategy: 'continue', execution_type: 'parallel', priority: 'medium', worker_group: 'default' });
-  const [params, setParams] = useState('');
+  const [params, setParams] = useState([]);
   const [selected, setSelected] = useState(null);
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState(null);
@@ -72,11 +57,11 @@ function Canvas({ name }) {
       const ids = Object.fromEntries(spec.tasks.map((task) => [task.name, uid()]));
       const loaded = spec.tasks.map((task) => ({ id: ids[task.name], type: 'task', position: { x: 0, y: 0 }, data: { task: { ...task } } }));
       const links = spec.tasks.flatMap((task) => (task.deps || []).map((d) => ({ id: `${ids[d]}-${ids[task.name]}`, source: ids[d], target: ids[task.name] })));
-      setNodes(await layout(loaded, links));
+      setNodes(await place(loaded, links));
       setEdges(links);
       const { tasks, params: p, ...rest } = spec;
       setSettings(rest);
-      setParams(p ? JSON.stringify(p) : '');
+      setParams(rowsOf(p));
       setTimeout(() => flow.fitView(), 50);
     }, setError);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -96,6 +81,8 @@ function Canvas({ name }) {
   }, [flow, setNodes]);
 
   const node = nodes.find((n) => n.id === selected);
+  const choices = model?.choices;
+  const set = (change) => setSettings({ ...settings, ...change });
   const typeOf = (name) => types.find((x) => x.name === name);
   const setTask = (id, change) => setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, data: { ...n.data, task: { ...n.data.task, ...change }, error: null } } : n)));
 
@@ -107,9 +94,7 @@ function Canvas({ name }) {
       return task;
     });
     const out = { ...settings, tasks };
-    if (params.trim()) {
-      try { out.params = JSON.parse(params); } catch { out.params = params; }
-    }
+    if (params.length) out.params = paramsOf(params);
     return out;
   }, [nodes, edges, settings, params]);
 
@@ -123,18 +108,19 @@ function Canvas({ name }) {
       if (!name) window.history.replaceState(null, '', `#/edit/${encodeURIComponent(settings.name)}`);
     } catch (err) {
       setError(err);
-      const m = /^tasks\[(\d+)\]/.exec(err.field || '');
+      const m = /^tasks\[(\d+)\]\.?(.*)$/.exec(err.field || '');
       if (m) {
         const target = nodes[Number(m[1])];
         if (target) {
-          setNodes((ns) => ns.map((n) => (n.id === target.id ? { ...n, data: { ...n.data, error: err.message } } : n)));
+          const error = { field: m[2], message: err.message };
+          setNodes((ns) => ns.map((n) => (n.id === target.id ? { ...n, data: { ...n.data, error } } : n)));
           setSelected(target.id);
         }
       }
     }
   };
   const autoLayout = async () => {
-    setNodes(await layout(nodes, edges));
+    setNodes(await place(nodes, edges));
     setTimeout(() => flow.fitView(), 50);
   };
 
@@ -157,7 +143,7 @@ function Canvas({ name }) {
       <div className="canvas" onDrop={onDrop} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; }}>
         <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange}
           onConnect={onConnect} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
-          deleteKeyCode={['Delete', 'Backspace']} proOptions={{ hideAttribution: true }}>
+          deleteKeyCode={['Delete', 'Backspace']} minZoom={0.05} proOptions={{ hideAttribution: true }}>
           <Background />
           <Controls />
         </ReactFlow>
@@ -169,36 +155,25 @@ function Canvas({ name }) {
         </div>
         {saved ? <p className="ok" role="status">{t.saved}: {saved}</p> : null}
         <ErrorText error={error} />
-        {node ? (
-          <fieldset aria-label={t.task}>
-            <legend>{t.task}: {node.data.task.type}</legend>
-            <label>{t.name}<input id="field-name" value={node.data.task.name} onChange={(e) => setTask(node.id, { name: e.target.value })} /></label>
-            {Object.entries(typeOf(node.data.task.type)?.fields || {}).filter(([f]) => !LOGIC_OR_SPEC.has(f)).map(([f, def]) => (
-              <label key={f}>
-                {f}{def.required ? ' *' : ''}
-                <FieldInput name={f} kind={def.kind} value={node.data.task[f]} onChange={(v) => setTask(node.id, { [f]: v })} />
-              </label>
-            ))}
-            {COMMON.map((f) => (
-              <label key={f}>
-                {f}
-                <FieldInput name={f} kind={f === 'retries' ? 'integer' : 'string'} value={node.data.task[f]} onChange={(v) => setTask(node.id, { [f]: v })} />
-              </label>
-            ))}
-            <button onClick={() => { setNodes((ns) => ns.filter((n) => n.id !== node.id)); setEdges((es) => es.filter((e) => e.source !== node.id && e.target !== node.id)); setSelected(null); }}>{t.deleteNode}</button>
-          </fieldset>
+        {!choices ? <Loading /> : node ? (
+          <TaskForm key={node.id} task={node.data.task} type={typeOf(node.data.task.type)} choices={choices} error={node.data.error}
+            names={nodes.filter((n) => n.id !== node.id).map((n) => n.data.task.name)}
+            onChange={(change) => setTask(node.id, change)}
+            onDelete={() => { setNodes((ns) => ns.filter((n) => n.id !== node.id)); setEdges((es) => es.filter((e) => e.source !== node.id && e.target !== node.id)); setSelected(null); }} />
         ) : (
           <fieldset aria-label={t.settings}>
             <legend>{t.settings}</legend>
-            <label>{t.name}<input id="workflow-name" value={settings.name || ''} readOnly={!!name} onChange={(e) => setSettings({ ...settings, name: e.target.value })} /></label>
-            <label>{t.description}<input value={settings.description || ''} onChange={(e) => setSettings({ ...settings, description: e.target.value })} /></label>
-            <label>{t.failureStrategy}<select value={settings.failure_strategy} onChange={(e) => setSettings({ ...settings, failure_strategy: e.target.value })}><option>continue</option><option>end</option></select></label>
-            <label>{t.executionType}<select value={settings.execution_type} onChange={(e) => setSettings({ ...settings, execution_type: e.target.value })}>{['parallel', 'serial_wait', 'serial_discard', 'serial_priority'].map((x) => <option key={x}>{x}</option>)}</select></label>
-            <label>{t.priority}<select value={settings.priority} onChange={(e) => setSettings({ ...settings, priority: e.target.value })}>{(model && model.priorities ? model.priorities : []).map((x) => <option key={x}>{x}</option>)}</select></label>
-            <label>{t.workerGroup}<input value={settings.worker_group || ''} onChange={(e) => setSettings({ ...settings, worker_group: e.target.value })} /></label>
-            <label>{t.params}<textarea value={params} onChange={(e) => setParams(e.target.value)} /></label>
-            <label>{t.notify}<select value={settings.notify?.strategy || 'none'} onChange={(e) => setSettings({ ...settings, notify: e.target.value === 'none' && !settings.notify?.alert_group ? undefined : { ...settings.notify, strategy: e.target.value } })}>{['none', 'success', 'failure', 'all'].map((x) => <option key={x}>{x}</option>)}</select></label>
-            <label>{t.alertGroup}<input value={settings.notify?.alert_group || ''} onChange={(e) => setSettings({ ...settings, notify: { strategy: settings.notify?.strategy || 'none', alert_group: e.target.value || undefined } })} /></label>
+            <label>{t.name}<input id="workflow-name" value={settings.name || ''} readOnly={!!name} onChange={(e) => set({ name: e.target.value })} /></label>
+            <label>{t.description}<input value={settings.description || ''} onChange={(e) => set({ description: e.target.value })} /></label>
+            <label>{t.failureStrategy}<select value={settings.failure_strategy} onChange={(e) => set({ failure_strategy: e.target.value })}>{choices.failure_strategies.map((x) => <option key={x} value={x}>{t.strategies[x] || x}</option>)}</select></label>
+            <label>{t.executionType}<select value={settings.execution_type} onChange={(e) => set({ execution_type: e.target.value })}>{choices.execution_types.map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.priority}<select value={settings.priority} onChange={(e) => set({ priority: e.target.value })}>{choices.priorities.map((x) => <option key={x} value={x}>{t.priorities[x] || x}</option>)}</select></label>
+            <label>{t.workerGroup}<input value={settings.worker_group || ''} onChange={(e) => set({ worker_group: e.target.value })} /></label>
+            <label>{t.taskForm.timeout}<input value={settings.timeout?.after || ''} placeholder="2 h" onChange={(e) => set({ timeout: e.target.value ? { ...settings.timeout, after: e.target.value } : undefined })} /></label>
+            <label>{t.taskForm.timeoutStrategy}<select value={settings.timeout?.strategy || ''} disabled={!settings.timeout} onChange={(e) => set({ timeout: { ...settings.timeout, strategy: e.target.value || undefined } })}><option value="" />{choices.workflow_timeout_strategies.map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.notify}<select value={settings.notify?.strategy || 'none'} onChange={(e) => set({ notify: e.target.value === 'none' && !settings.notify?.alert_group ? undefined : { ...settings.notify, strategy: e.target.value } })}>{choices.notify_strategies.map((x) => <option key={x}>{x}</option>)}</select></label>
+            <label>{t.alertGroup}<input value={settings.notify?.alert_group || ''} onChange={(e) => set({ notify: { strategy: settings.notify?.strategy || 'none', alert_group: e.target.value || undefined } })} /></label>
+            <div className="field"><span>{t.paramsShort}</span><ParamsTable rows={params} onChange={setParams} /></div>
           </fieldset>
         )}
       </aside>

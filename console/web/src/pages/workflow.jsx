@@ -1,6 +1,7 @@
 // One workflow's page: its last runs, schedules and versions (with diffs), and starting a run.
 import React, { useCallback, useContext, useEffect, useState } from 'react';
 import { api } from '../api.js';
+import { ParamsTable, paramsOf, rowsOf } from '../params.jsx';
 import { ErrorText, Loading, StateBadge, States, Table, go, useT, when } from '../ui.jsx';
 
 export function Workflow({ name }) {
@@ -8,6 +9,7 @@ export function Workflow({ name }) {
   const [wf, setWf] = useState(null);
   const [error, setError] = useState(null);
   const [diff, setDiff] = useState(null);
+  const [notice, setNotice] = useState(null);
   const [starting, setStarting] = useState(false);
   const load = useCallback(() => api('/workflows/' + encodeURIComponent(name)).then(setWf, setError), [name]);
   useEffect(() => {
@@ -16,7 +18,19 @@ export function Workflow({ name }) {
   if (error) return <ErrorText error={error} />;
   if (!wf) return <Loading />;
   const showDiff = async (v) => {
-    setDiff(await api(`/workflows/${encodeURIComponent(name)}/diff?from=${v - 1}&to=${v}`));
+    setDiff(await api(`/workflows/${encodeURIComponent(name)}/compare?from=${v - 1}&to=${v}`));
+  };
+  const newest = Math.max(...wf.versions.map((v) => v.version));
+  const makeCurrent = async (v) => {
+    if (!window.confirm(t.confirmMakeCurrent(v))) return;
+    try {
+      const r = await api(`/workflows/${encodeURIComponent(name)}/versions/${v}/make_current`, { method: 'POST', body: {} });
+      setNotice(t.madeCurrent(v, r.version));
+      setDiff(null);
+      load();
+    } catch (err) {
+      setError(err);
+    }
   };
   const toggle = async (s) => {
     await api(`/schedules/${s.id}/${s.enabled ? 'disable' : 'enable'}`, { method: 'POST', body: {} });
@@ -61,54 +75,39 @@ export function Workflow({ name }) {
           { key: 'version', label: t.versions },
           { key: 'created_by', label: t.user },
           { key: 'created_at', label: t.created },
-          { key: 'diff', label: t.diff, render: (v) => (v.version > 1 ? <button onClick={() => showDiff(v.version)}>{t.diff}</button> : null) },
+          {
+            key: 'diff', label: t.diff, render: (v) => (
+              <span className="bar">
+                {v.version > 1 ? <button onClick={() => showDiff(v.version)} aria-label={`${t.diff} ${v.version}`}>{t.diff}</button> : null}
+                {v.version !== newest ? <button onClick={() => makeCurrent(v.version)} aria-label={`${t.makeCurrent} ${v.version}`}>{t.makeCurrent}</button> : null}
+              </span>
+            ),
+          },
         ]}
       />
-      {diff ? <pre className="diff" aria-label={t.diff}>{diff}</pre> : null}
+      {notice ? <p className="ok" role="status">{notice}</p> : null}
+      {diff ? <SideBySide diff={diff} /> : null}
     </section>
   );
 }
 
-// Start parameters as a table of name, type and value; the workflow's own globals are the
-// rows it starts with, their values the defaults.
-const TYPES = ['varchar', 'integer', 'long', 'float', 'double', 'date', 'time', 'timestamp', 'boolean', 'list'];
-
-export function ParamsTable({ rows, onChange }) {
+// Two versions side by side, changed lines coloured (removed red, added green).
+function SideBySide({ diff }) {
   const { t } = useT();
-  const set = (i, key, value) => onChange(rows.map((r, j) => (j === i ? { ...r, [key]: value } : r)));
   return (
-    <table className="params" aria-label={t.paramsShort}>
-      <thead><tr><th>{t.name}</th><th>{t.type}</th><th>{t.paramValue}</th><th /></tr></thead>
+    <table className="side-by-side" aria-label={t.compareWith(diff.from)}>
+      <caption>{t.compareWith(diff.from)}</caption>
+      <thead><tr><th scope="col">#</th><th scope="col">{t.version} {diff.from}</th><th scope="col">#</th><th scope="col">{t.version} {diff.to}</th></tr></thead>
       <tbody>
-        {rows.map((r, i) => (
-          <tr key={i}>
-            <td><input aria-label={`${t.name} ${i + 1}`} value={r.name} onChange={(e) => set(i, 'name', e.target.value)} /></td>
-            <td>
-              <select aria-label={`${t.type} ${i + 1}`} value={r.type} onChange={(e) => set(i, 'type', e.target.value)}>
-                {TYPES.map((ty) => <option key={ty}>{ty}</option>)}
-              </select>
-            </td>
-            <td><input aria-label={`${t.paramValue} ${i + 1}`} value={r.value} onChange={(e) => set(i, 'value', e.target.value)} /></td>
-            <td><button type="button" aria-label={`${t.remove} ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))}>×</button></td>
+        {diff.rows.map((r, i) => (
+          <tr key={i} className={`diff-${r.change}`} data-change={r.change}>
+            <td className="no">{r.old_no ?? ''}</td><td className="old">{r.old ?? ''}</td>
+            <td className="no">{r.new_no ?? ''}</td><td className="new">{r.new ?? ''}</td>
           </tr>
         ))}
       </tbody>
-      <tfoot><tr><td colSpan="4">
-        <button type="button" onClick={() => onChange([...rows, { name: '', type: 'varchar', value: '' }])}>{t.addParam}</button>
-      </td></tr></tfoot>
     </table>
   );
-}
-
-// The table's rows as the SQL API's params: a plain value for varchar, else {value, type}.
-export function paramsOf(rows) {
-  return Object.fromEntries(rows.filter((r) => r.name).map((r) => [r.name, r.type === 'varchar' ? r.value : { value: r.value, type: r.type }]));
-}
-
-function rowsOf(params) {
-  return Object.entries(params || {}).map(([name, v]) => (v !== null && typeof v === 'object'
-    ? { name, type: v.type || 'varchar', value: String(v.value ?? '') }
-    : { name, type: 'varchar', value: String(v ?? '') }));
 }
 
 function StartDialog({ name, spec, onClose }) {
@@ -153,14 +152,13 @@ function StartDialog({ name, spec, onClose }) {
       <div className="form-grid">
         <label>{t.failureStrategy}
           <select value={failure} onChange={(e) => setFailure(e.target.value)} aria-invalid={invalid('options.failure_strategy')}>
-            <option value="continue">{t.strategies.continue}</option>
-            <option value="end">{t.strategies.end}</option>
+            {(model?.choices?.failure_strategies || []).map((x) => <option key={x} value={x}>{t.strategies[x] || x}</option>)}
           </select>
         </label>
         <label>{t.priority}
           <select value={priority} onChange={(e) => setPriority(e.target.value)} aria-invalid={invalid('options.priority')}>
             <option value="">{t.workflowDefault}</option>
-            {(model && model.priorities ? model.priorities : []).map((p) => <option key={p} value={p}>{t.priorities[p] || p}</option>)}
+            {(model?.choices?.priorities || []).map((p) => <option key={p} value={p}>{t.priorities[p] || p}</option>)}
           </select>
         </label>
         <label>{t.workerGroup}

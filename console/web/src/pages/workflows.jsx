@@ -4,8 +4,46 @@
 import React, { useEffect, useState } from 'react';
 import { api } from '../api.js';
 import { Empty, ErrorText, Loading, StateBadge, Table, go, useT, when } from '../ui.jsx';
+import { byDepth, depths } from '../depth.js';
 
 const PAGE = 50;
+const BOX_W = 120;
+const BOX_H = 26;
+
+// A workflow's current DAG, small: each task a column after its deepest upstream task.
+function DagPreview({ name }) {
+  const { t } = useT();
+  const [spec, setSpec] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('/workflows/' + encodeURIComponent(name)).then((wf) => setSpec(wf.spec), setError);
+  }, [name]);
+  if (error) return <ErrorText error={error} />;
+  if (!spec) return <Loading />;
+  const deps = Object.fromEntries(spec.tasks.map((task) => [task.name, task.deps || []]));
+  const at = Object.fromEntries(Object.entries(byDepth(spec.tasks.map((task) => task.name), depths(deps), { width: BOX_W, height: BOX_H, colGap: 40, rowGap: 12 }))
+    .map(([n, p]) => [n, { x: p.x + 8, y: p.y + 8 }]));
+  const width = Math.max(...Object.values(at).map((p) => p.x)) + BOX_W + 8;
+  const height = Math.max(...Object.values(at).map((p) => p.y)) + BOX_H + 8;
+  return (
+    <figure className="dag-preview-box">
+      <figcaption>{t.graphPreview}: {name} ({spec.tasks.length})</figcaption>
+      <svg className="dag-preview" width={Math.min(width, 1200)} height={Math.min(height, 600)} viewBox={`0 0 ${width} ${height}`} role="img"
+        aria-label={`${t.graphPreview}: ${name}`}>
+        {spec.tasks.flatMap((task) => (task.deps || []).filter((d) => at[d]).map((d) => (
+          <path key={`${d}->${task.name}`} d={`M${at[d].x + BOX_W},${at[d].y + BOX_H / 2} L${at[task.name].x},${at[task.name].y + BOX_H / 2}`} />
+        )))}
+        {spec.tasks.map((task) => (
+          <g key={task.name} data-task={task.name}>
+            <rect x={at[task.name].x} y={at[task.name].y} width={BOX_W} height={BOX_H} rx="4" />
+            <text x={at[task.name].x + 6} y={at[task.name].y + 17}>{task.name.length > 16 ? `${task.name.slice(0, 15)}…` : task.name}</text>
+            <title>{`${task.name} (${task.type})`}</title>
+          </g>
+        ))}
+      </svg>
+    </figure>
+  );
+}
 
 function useWorkflows() {
   const { lang } = useT();
@@ -54,6 +92,7 @@ export function Workflows({ project }) {
   const { t } = useT();
   const [rows, error, reload] = useWorkflows();
   const [q, setQ] = useState('');
+  const [preview, setPreview] = useState(null);
   const [sort, setSort] = useState({ key: 'name', desc: false });
   const [page, setPage] = useState(0);
   const [actionError, setActionError] = useState(null);
@@ -125,6 +164,9 @@ export function Workflows({ project }) {
                     go('instances', String(started.instance_id));
                   })}>{t.start}</button>
                   <button onClick={() => go('edit', w.name)}>{t.edit}</button>
+                  <button aria-expanded={preview === w.name} onClick={() => setPreview(preview === w.name ? null : w.name)}>
+                    {preview === w.name ? t.hidePreview : t.graphPreview}
+                  </button>
                   <button onClick={() => go('cron', w.name)}>{t.schedule}</button>
                   {w.schedules.map((s) => (
                     <button key={s.id} onClick={() => act(() => api(`/schedules/${s.id}/${s.enabled ? 'disable' : 'enable'}`, { method: 'POST', body: {} }))}>
@@ -145,6 +187,7 @@ export function Workflows({ project }) {
           ]}
         />
       )}
+      {preview ? <DagPreview key={preview} name={preview} /> : null}
       {pages > 1 ? (
         <div className="bar pager">
           <button disabled={page === 0} onClick={() => setPage(page - 1)}>{t.previous}</button>
