@@ -65,6 +65,9 @@ CREATE INDEX workflow_instance_by_parent ON sched.workflow_instance (parent_inst
 -- The runs list (sched.list_workflow_instances) by state, newest first, a rare state too. A
 -- state change is no HOT update anyway (workflow_instance_unfinished's predicate reads it).
 CREATE INDEX workflow_instance_by_state ON sched.workflow_instance (state, id);
+-- The home page's counts over a range (sched.hourly_instance_states); a run's created_at never
+-- changes, so no update pays for it.
+CREATE INDEX workflow_instance_created ON sched.workflow_instance (created_at);
 -- DEPENDENT tasks look for the latest instance of a workflow in a period of business time.
 CREATE INDEX workflow_instance_by_business_time ON sched.workflow_instance (workflow_id, business_time, id);
 -- A schedule fires once per fire time, whatever restarts, crashes or promotions happen.

@@ -124,6 +124,8 @@ DECLARE
 BEGIN
     PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
+    -- Tests of alert groups concern no instance: they go by their own age.
+    DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
     -- Finished instances only, oldest first, a batch at a time: the master comes back soon.
     SELECT array_agg(x.id) INTO expired FROM (
         SELECT wi.id FROM sched.workflow_instance wi
@@ -151,4 +153,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
-    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many.';
+    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, deletes the tests of alert groups older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many instances.';

@@ -40,14 +40,15 @@ BEGIN
           FROM due
          WHERE d.alert_id = due.alert_id AND d.channel_no = due.channel_no
         RETURNING d.alert_id, d.channel_no, d.channel, d.attempts)
-    SELECT c.alert_id, c.channel_no, c.channel, c.attempts, a.event, a.workflow_instance_id, a.task_instance_id,
+    -- 0 for a test, which concerns no instance: the protocol's column has always been set.
+    SELECT c.alert_id, c.channel_no, c.channel, c.attempts, a.event, coalesce(a.workflow_instance_id, 0), a.task_instance_id,
            a.title, a.message, a.details, a.created_at
       FROM claimed c JOIN sched.alert a ON a.id = c.alert_id
      ORDER BY c.alert_id, c.channel_no;
 END
 $$;
 COMMENT ON FUNCTION sched.claim_alerts(bigint, integer) IS
-    'Worker protocol: claims up to max_alerts due alert deliveries (SKIP LOCKED), each with its channel and content; a claim lapses after 2 minutes.';
+    'Worker protocol: claims up to max_alerts due alert deliveries (SKIP LOCKED), each with its channel and content (workflow_instance_id 0 for a test of the group); a claim lapses after 2 minutes.';
 
 CREATE FUNCTION sched.report_alerts(worker_id bigint, alert_ids bigint[], channel_nos integer[], errors text[])
 RETURNS timestamptz

@@ -63,7 +63,7 @@ WITH active AS (
     SELECT a.worker_group FROM active a
 ), priorities AS (
     SELECT p.name, (p.rank - 1)::smallint AS rank
-    FROM unnest(ARRAY['highest', 'high', 'medium', 'low', 'lowest']) WITH ORDINALITY AS p(name, rank)
+    FROM unnest(sched._priorities()) WITH ORDINALITY AS p(name, rank)
 ), pending AS (
     SELECT d.channel->>'type' AS channel,
            count(*) AS n,

@@ -114,3 +114,29 @@ END
 $$;
 COMMENT ON FUNCTION sched.drop_alert_group(text) IS
     'Drops an alert group (its owner or sched_admin); refused while a workflow, a schedule or an unfinished instance names it. Alerts already raised keep their channels.';
+
+CREATE FUNCTION sched.test_alert_group(name text) RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._test_alert_group(principal regrole, name text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g sched.alert_group;
+BEGIN
+    SELECT * INTO g FROM sched.alert_group ag WHERE ag.name = _test_alert_group.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'name: alert group "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, g.owner, pg_catalog.format('alert group "%s"', name));
+    RETURN sched._raise_alert(
+        'test', NULL, NULL, g.name,
+        pg_catalog.format('pg_sched: test of alert group %s', g.name),
+        pg_catalog.format(E'A test of alert group %s, sent by %s at %s.\nNo workflow is concerned: if this arrived, the channel works.',
+                          g.name, principal, pg_catalog.now()),
+        jsonb_build_object('alert_group', g.name, 'sent_by', principal::text));
+END
+$$;
+COMMENT ON FUNCTION sched.test_alert_group(text) IS
+    'Sends a test alert (event test, no workflow instance) to each channel of an alert group (its owner or sched_admin), as an alert of the engine would go: returns its id; sched.alerts shows each delivery and its last error.';

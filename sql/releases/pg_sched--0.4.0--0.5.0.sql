@@ -1,8 +1,11 @@
 -- pg_sched 0.4.0 to 0.5.0 (CHANGELOG.md): the choices of a spec's enum-like fields for forms
 -- (sched._spec_choices), and the list functions finding a role's runs through the workflows it
--- may see, and sched.instance_tasks fast at 10,000 tasks. Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of
--- tests/tests/upgrade.rs checks that a database of an earlier release updated by it has the
--- schema of a fresh 0.5.0 install and keeps all it held. No table changes.
+-- may see, sched.instance_tasks fast at 10,000 tasks, and the home page's counts over a range
+-- (sched.hourly_instance_states, sched.hourly_task_states, the index workflow_instance_created).
+-- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
+-- checks that a database of an earlier release updated by it has the schema of a fresh 0.5.0
+-- install and keeps all it held. Tables: the one index, and sched.alert takes tests of alert
+-- groups (sched.test_alert_group), which concern no instance.
 
 \echo Use "ALTER EXTENSION pg_sched UPDATE" to load this file. \quit
 
@@ -138,3 +141,450 @@ BEGIN
      ORDER BY p.depth, t.id;
 END
 $$;
+
+-- 1_schema/20_instances.sql
+CREATE INDEX workflow_instance_created ON sched.workflow_instance (created_at);
+
+-- 7_api/dashboard.sql
+-- The range of a dashboard function, checked: both ends given, from before to.
+CREATE FUNCTION sched._check_range(range_from timestamptz, range_to timestamptz) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF range_from IS NULL OR range_to IS NULL OR range_from >= range_to THEN
+        RAISE EXCEPTION 'range_from, range_to: must both be given, range_from before range_to; got % and %',
+                        coalesce(range_from::text, 'NULL'), coalesce(range_to::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_range(timestamptz, timestamptz) IS 'Internal: raises unless range_from and range_to are given and range_from is before range_to.';
+
+CREATE FUNCTION sched.hourly_instance_states(range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, instances bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._hourly_instance_states(principal regrole, range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, instances bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._check_range(range_from, range_to);
+    RETURN QUERY
+    SELECT date_trunc('hour', i.created_at), w.name, i.state::text, count(*)
+      FROM sched.workflow_instance i
+      JOIN sched.workflow w ON w.id = i.workflow_id
+     WHERE i.workflow_id = ANY (ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner)))
+       AND i.created_at >= range_from AND i.created_at < range_to
+     GROUP BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sched.hourly_instance_states(timestamptz, timestamptz) IS
+    'Workflow instances you may see created in [range_from, range_to), by the hour (in the session''s time zone), workflow and the state they are in now: sched.instance_states_hourly for a range, read through an index.';
+
+CREATE FUNCTION sched.hourly_task_states(range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, attempts bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._hourly_task_states(principal regrole, range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, attempts bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    visible bigint[];
+BEGIN
+    PERFORM sched._check_range(range_from, range_to);
+    visible := ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner));
+    RETURN QUERY
+    WITH alive AS (
+        SELECT i.id, i.workflow_id FROM sched.workflow_instance i
+         WHERE i.workflow_id = ANY (visible) AND i.created_at < range_to AND i.ended_at >= range_from
+        UNION ALL
+        SELECT i.id, i.workflow_id FROM sched.workflow_instance i
+         WHERE i.workflow_id = ANY (visible) AND i.created_at < range_to
+           AND i.state <> ALL (sched._workflow_states_finished())
+    )
+    SELECT date_trunc('hour', ti.queued_at), w.name, ti.state::text, count(*)
+      FROM alive a
+      JOIN sched._attempts ti ON ti.workflow_instance_id = a.id
+      JOIN sched.workflow w ON w.id = a.workflow_id
+     WHERE ti.queued_at >= range_from AND ti.queued_at < range_to
+     GROUP BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
+    'Task attempts you may see queued in [range_from, range_to), by the hour (in the session''s time zone), workflow and the state they are in now: sched.task_states_hourly for a range, read through the runs alive in it.';
+
+-- 8_grants/grants.sql: nothing for PUBLIC, the public functions for users.
+REVOKE ALL ON FUNCTION
+    sched._check_range(timestamptz, timestamptz),
+    sched.hourly_instance_states(timestamptz, timestamptz),
+    sched._hourly_instance_states(regrole, timestamptz, timestamptz),
+    sched.hourly_task_states(timestamptz, timestamptz),
+    sched._hourly_task_states(regrole, timestamptz, timestamptz)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    sched.hourly_instance_states(timestamptz, timestamptz),
+    sched.hourly_task_states(timestamptz, timestamptz)
+TO sched_user, sched_admin;
+
+-- 1_schema/62_alerts.sql: a test of an alert group concerns no instance.
+ALTER TABLE sched.alert ALTER COLUMN workflow_instance_id DROP NOT NULL;
+ALTER TABLE sched.alert DROP CONSTRAINT alert_event_check;
+ALTER TABLE sched.alert ADD CONSTRAINT alert_event_check
+    CHECK (event IN ('workflow_succeeded', 'workflow_failed', 'workflow_stopped',
+                     'workflow_paused', 'task_timeout', 'workflow_timeout',
+                     'fault_tolerance', 'sql_result', 'test'));
+ALTER TABLE sched.alert ADD CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event = 'test');
+COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (a test, once as old as sched.history_retention).';
+COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test.';
+
+-- 4_master/retention.sql
+CREATE OR REPLACE FUNCTION sched._expire_history(now timestamptz, history_retention interval, batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    expired bigint[];
+BEGIN
+    PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
+                                 (now AT TIME ZONE 'UTC')::date, history_retention);
+    -- Tests of alert groups concern no instance: they go by their own age.
+    DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
+    -- Finished instances only, oldest first, a batch at a time: the master comes back soon.
+    SELECT array_agg(x.id) INTO expired FROM (
+        SELECT wi.id FROM sched.workflow_instance wi
+        WHERE wi.ended_at < now - history_retention
+        ORDER BY wi.ended_at
+        LIMIT batch
+        FOR UPDATE SKIP LOCKED) x;
+    IF expired IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- What the dropped partitions did not take. The bulk tables have no foreign keys
+    -- (1_schema/10_definitions.sql); commands cascade.
+    DELETE FROM sched.task_log_line l USING sched.task_instance ti
+    WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_log_line l USING sched.task_instance_history th
+    WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_result r WHERE r.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.late_report lr WHERE lr.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.alert a WHERE a.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_instance ti WHERE ti.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.task_instance_history th WHERE th.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.workflow_instance wi WHERE wi.id = ANY(expired);
+    RETURN cardinality(expired);
+END
+$$;
+COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
+    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, deletes the tests of alert groups older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many instances.';
+
+-- 5_protocol/alert_delivery.sql
+CREATE OR REPLACE FUNCTION sched._claim_alerts(principal regrole, worker_id bigint, max_alerts integer)
+RETURNS TABLE (alert_id bigint, channel_no integer, channel jsonb, attempt integer, event text,
+               workflow_instance_id bigint, task_instance_id bigint, title text, message text, details jsonb,
+               created_at timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    most integer := current_setting('sched.alert_max_attempts')::integer;
+BEGIN
+    PERFORM sched._worker_guard(principal, worker_id);
+    -- A claim that lapsed after the last attempt: its worker went away mid-send.
+    UPDATE sched.alert_delivery d
+       SET state = 'failed', last_error = coalesce(d.last_error || '; ', '') || 'the worker sending the last attempt went away'
+     WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.attempts >= most;
+    RETURN QUERY
+    WITH due AS (
+        SELECT d.alert_id, d.channel_no FROM sched.alert_delivery d
+         WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.attempts < most
+         ORDER BY d.next_attempt_at
+         LIMIT greatest(1, least(coalesce(max_alerts, 10), 1000))
+         FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE sched.alert_delivery d
+           SET attempts = d.attempts + 1, next_attempt_at = now() + sched._alert_claim_lapse(),
+               worker_id = _claim_alerts.worker_id
+          FROM due
+         WHERE d.alert_id = due.alert_id AND d.channel_no = due.channel_no
+        RETURNING d.alert_id, d.channel_no, d.channel, d.attempts)
+    -- 0 for a test, which concerns no instance: the protocol's column has always been set.
+    SELECT c.alert_id, c.channel_no, c.channel, c.attempts, a.event, coalesce(a.workflow_instance_id, 0), a.task_instance_id,
+           a.title, a.message, a.details, a.created_at
+      FROM claimed c JOIN sched.alert a ON a.id = c.alert_id
+     ORDER BY c.alert_id, c.channel_no;
+END
+$$;
+COMMENT ON FUNCTION sched.claim_alerts(bigint, integer) IS
+    'Worker protocol: claims up to max_alerts due alert deliveries (SKIP LOCKED), each with its channel and content (workflow_instance_id 0 for a test of the group); a claim lapses after 2 minutes.';
+
+-- 6_views/alerts.sql
+CREATE OR REPLACE VIEW sched.alerts WITH (security_barrier) AS
+SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.alert_group,
+       d.channel_no, d.channel->>'type' AS channel,
+       CASE WHEN NOT coalesce(sched._visible(g.owner), false) THEN NULL
+            -- -> and || bind alike, left to right: unparenthesised this read ((to || channel) -> 'cc').
+            WHEN d.channel->>'type' = 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text((d.channel->'to') || coalesce(d.channel->'cc', '[]'))), ', ')
+            WHEN d.channel->>'type' = 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
+            ELSE d.channel->>'command' END AS target,
+       d.state, d.attempts, d.last_error, a.title, a.message, a.details,
+       a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
+FROM sched.alert a
+LEFT JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
+LEFT JOIN sched.workflow w ON w.id = i.workflow_id
+LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
+-- Addresses, URLs and commands are for the group's owner and sched_admin to see.
+LEFT JOIN sched.alert_group g ON g.name = a.alert_group
+-- A test of a group (no instance) is for those who may see the group's channels.
+WHERE CASE WHEN a.workflow_instance_id IS NULL THEN coalesce(sched._visible(g.owner), false)
+           ELSE coalesce(sched._visible(w.owner), false) END;
+COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see, and tests of the alert groups you own: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
+COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
+COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test.';
+COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name; NULL for a test.';
+COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
+COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';
+COMMENT ON COLUMN sched.alerts.channel_no IS 'Position of the channel in the group, from 1; NULL without a group.';
+COMMENT ON COLUMN sched.alerts.channel IS 'email, webhook or script; NULL without a group.';
+COMMENT ON COLUMN sched.alerts.target IS 'Recipients, URL (or the configured endpoint''s name) or command; shown to the alert group''s owner and sched_admin only, NULL for others.';
+COMMENT ON COLUMN sched.alerts.state IS 'pending, sent or failed (after sched.alert_max_attempts attempts); NULL without a group.';
+COMMENT ON COLUMN sched.alerts.attempts IS 'Attempts to send it so far.';
+COMMENT ON COLUMN sched.alerts.last_error IS 'Why the last attempt failed.';
+COMMENT ON COLUMN sched.alerts.title IS 'Subject line.';
+COMMENT ON COLUMN sched.alerts.message IS 'What happened, where, when and how to look.';
+COMMENT ON COLUMN sched.alerts.details IS 'The same as data; for sql_result the columns and rows.';
+COMMENT ON COLUMN sched.alerts.created_at IS 'When it was raised.';
+COMMENT ON COLUMN sched.alerts.next_attempt_at IS 'When it is next tried, while pending.';
+COMMENT ON COLUMN sched.alerts.sent_at IS 'When it was sent.';
+
+-- 7_api/alert_groups.sql
+CREATE FUNCTION sched.test_alert_group(name text) RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._test_alert_group(principal regrole, name text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g sched.alert_group;
+BEGIN
+    SELECT * INTO g FROM sched.alert_group ag WHERE ag.name = _test_alert_group.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'name: alert group "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, g.owner, pg_catalog.format('alert group "%s"', name));
+    RETURN sched._raise_alert(
+        'test', NULL, NULL, g.name,
+        pg_catalog.format('pg_sched: test of alert group %s', g.name),
+        pg_catalog.format(E'A test of alert group %s, sent by %s at %s.\nNo workflow is concerned: if this arrived, the channel works.',
+                          g.name, principal, pg_catalog.now()),
+        jsonb_build_object('alert_group', g.name, 'sent_by', principal::text));
+END
+$$;
+
+COMMENT ON FUNCTION sched.test_alert_group(text) IS
+    'Sends a test alert (event test, no workflow instance) to each channel of an alert group (its owner or sched_admin), as an alert of the engine would go: returns its id; sched.alerts shows each delivery and its last error.';
+REVOKE ALL ON FUNCTION sched.test_alert_group(text), sched._test_alert_group(regrole, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sched.test_alert_group(text) TO sched_user, sched_admin;
+
+-- 6_views/metrics.sql: the priorities from the vocabulary, not a list of its own.
+CREATE OR REPLACE VIEW sched.metrics AS
+WITH active AS (
+    -- One pass over the active attempts (task_instance_active), classified once for every
+    -- metric about them. Logic attempts run in the scheduler, with no worker: a waiting
+    -- DEPENDENT task has a recheck time, any other is a SUB_PROCESS waiting for its child.
+    SELECT ti.worker_group,
+           ti.state::text AS state,
+           ti.workflow_priority,
+           CASE WHEN ti.state = 'delayed' AND ti.not_before IS NOT NULL THEN 'delay'
+                WHEN ti.state = 'delayed' THEN 'task_group'
+                WHEN ti.state = 'running' AND ti.worker_id IS NULL AND ti.recheck_at IS NOT NULL THEN 'dependent'
+                WHEN ti.state = 'running' AND ti.worker_id IS NULL THEN 'sub_process'
+           END AS waiting,
+           count(*) AS n,
+           min(ti.queued_at) AS oldest
+    FROM sched.task_instance ti
+    WHERE ti.state = ANY(sched._task_states_active())
+    GROUP BY 1, 2, 3, 4
+), live AS (
+    SELECT w.groups, w.slots, w.running, w.status, w.last_heartbeat
+    FROM sched.worker w
+    WHERE w.alive
+), live_groups AS (
+    SELECT g.worker_group, count(*) AS workers, sum(l.slots) AS slots
+    FROM live l, unnest(l.groups) AS g(worker_group)
+    GROUP BY 1
+), worker_groups AS (
+    -- Groups that someone serves or that have work: an unserved queue shows 0 workers, and a
+    -- drained queue 0 tasks rather than no sample.
+    SELECT lg.worker_group FROM live_groups lg
+    UNION
+    SELECT a.worker_group FROM active a
+), priorities AS (
+    SELECT p.name, (p.rank - 1)::smallint AS rank
+    FROM unnest(sched._priorities()) WITH ORDINALITY AS p(name, rank)
+), pending AS (
+    SELECT d.channel->>'type' AS channel,
+           count(*) AS n,
+           count(*) FILTER (WHERE d.attempts > 0) AS retried,
+           min(a.created_at) AS oldest
+    FROM sched.alert_delivery d
+    JOIN sched.alert a ON a.id = d.alert_id
+    WHERE d.state = 'pending'
+    GROUP BY 1
+), settings AS (
+    -- The defaults stand in when the library is not loaded in this session.
+    SELECT coalesce(pg_catalog.current_setting('sched.misfire_threshold', true), '60s')::interval AS misfire_threshold
+)
+-- Joins rather than sub-selects per label set: the planner's guesses for these small sets are
+-- generous, and estimated costs past jit_above_cost would have every scrape pay a second of
+-- JIT compilation.
+SELECT 'sched_queue_depth' AS metric,
+       jsonb_build_object('worker_group', g.worker_group, 'priority', p.name) AS labels,
+       coalesce(q.n, 0)::float8 AS value
+FROM worker_groups g
+CROSS JOIN priorities p
+LEFT JOIN (SELECT a.worker_group, a.workflow_priority, sum(a.n) AS n FROM active a
+           WHERE a.state = 'queued' GROUP BY 1, 2) q
+       ON q.worker_group = g.worker_group AND q.workflow_priority = p.rank
+UNION ALL
+-- From queued_at, when the attempt became ready: a wait in delayed before (delay, retry
+-- interval, task group slot) counts too.
+SELECT 'sched_oldest_queued_task_age_seconds',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - q.oldest)), 0)::float8
+FROM worker_groups g
+LEFT JOIN (SELECT a.worker_group, min(a.oldest) AS oldest FROM active a
+           WHERE a.state = 'queued' GROUP BY 1) q ON q.worker_group = g.worker_group
+UNION ALL
+-- A running attempt here is one a worker runs; logic attempts count as waiting below.
+SELECT 'sched_task_instances',
+       jsonb_build_object('worker_group', g.worker_group, 'state', s.state),
+       coalesce(c.n, 0)::float8
+FROM worker_groups g
+CROSS JOIN unnest(sched._task_states_active()::text[]) AS s(state)
+LEFT JOIN (SELECT a.worker_group, a.state, sum(a.n) AS n FROM active a
+           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group') GROUP BY 1, 2) c
+       ON c.worker_group = g.worker_group AND c.state = s.state
+UNION ALL
+SELECT 'sched_waiting_task_instances',
+       jsonb_build_object('reason', r.reason),
+       coalesce(c.n, 0)::float8
+FROM unnest(ARRAY['delay', 'task_group', 'dependent', 'sub_process']) AS r(reason)
+LEFT JOIN (SELECT a.waiting, sum(a.n) AS n FROM active a WHERE a.waiting IS NOT NULL GROUP BY 1) c
+       ON c.waiting = r.reason
+UNION ALL
+-- Only unfinished states (workflow_instance_unfinished): counting finished instances would
+-- read the whole history.
+SELECT 'sched_workflow_instances',
+       jsonb_build_object('state', s.state::text),
+       coalesce(c.n, 0)::float8
+FROM unnest(enum_range(NULL::sched.workflow_state)) AS s(state)
+LEFT JOIN (SELECT wi.state, count(*) AS n FROM sched.workflow_instance wi
+           WHERE wi.state <> ALL(sched._workflow_states_finished())
+           GROUP BY wi.state) c ON c.state = s.state
+WHERE s.state <> ALL(sched._workflow_states_finished())
+UNION ALL
+SELECT 'sched_workflow_instances_ended_5m',
+       jsonb_build_object('state', s.state),
+       coalesce(c.n, 0)::float8
+FROM unnest(sched._workflow_states_finished()::text[]) AS s(state)
+LEFT JOIN (SELECT wi.state::text AS state, count(*) AS n FROM sched.workflow_instance wi
+           WHERE wi.ended_at IS NOT NULL AND wi.ended_at > statement_timestamp() - interval '5 minutes'
+           GROUP BY wi.state) c ON c.state = s.state
+UNION ALL
+SELECT 'sched_schedule_lateness_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() -
+           (SELECT min(s.next_fire_at) FROM sched.schedule s WHERE s.enabled AND s.next_fire_at IS NOT NULL))), 0)::float8
+UNION ALL
+SELECT 'sched_schedules_overdue',
+       '{}'::jsonb,
+       (SELECT count(*) FROM sched.schedule s, settings
+        WHERE s.enabled AND s.next_fire_at IS NOT NULL
+          AND s.next_fire_at < statement_timestamp() - settings.misfire_threshold)::float8
+UNION ALL
+SELECT 'sched_schedules_online',
+       '{}'::jsonb,
+       (SELECT count(*) FROM sched.schedule s WHERE s.enabled AND s.next_fire_at IS NOT NULL)::float8
+UNION ALL
+SELECT 'sched_workers',
+       jsonb_build_object('state', st.state),
+       (SELECT count(*) FROM live l WHERE (l.status IS NULL) = (st.state = 'live'))::float8
+FROM unnest(ARRAY['live', 'unhealthy']) AS st(state)
+UNION ALL
+-- Every end but a clean shutdown is a worker that died or went silent: declared dead, taken
+-- over by a restart under its name, or ended after a fence.
+SELECT 'sched_workers_ended_last_hour',
+       jsonb_build_object('reason', r.reason),
+       (SELECT count(*) FROM sched.worker w
+        WHERE NOT w.alive AND w.ended_at > statement_timestamp() - interval '1 hour'
+          AND (w.ended_why <> 'shutdown') = (r.reason = 'dead'))::float8
+FROM unnest(ARRAY['dead', 'shutdown']) AS r(reason)
+UNION ALL
+SELECT 'sched_workers_slots', '{}'::jsonb, coalesce((SELECT sum(l.slots) FROM live l), 0)::float8
+UNION ALL
+SELECT 'sched_workers_running_tasks', '{}'::jsonb, coalesce((SELECT sum(l.running) FROM live l), 0)::float8
+UNION ALL
+SELECT 'sched_workers_max_heartbeat_age_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - (SELECT min(l.last_heartbeat) FROM live l))), 0)::float8
+UNION ALL
+SELECT 'sched_group_workers',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(lg.workers, 0)::float8
+FROM worker_groups g
+LEFT JOIN live_groups lg ON lg.worker_group = g.worker_group
+UNION ALL
+SELECT 'sched_group_slots',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(lg.slots, 0)::float8
+FROM worker_groups g
+LEFT JOIN live_groups lg ON lg.worker_group = g.worker_group
+UNION ALL
+SELECT 'sched_task_group_slots', jsonb_build_object('task_group', tg.name), tg.size::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_task_group_slots_in_use',
+       jsonb_build_object('task_group', tg.name),
+       (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = tg.id AND h.holds_slot)::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_task_group_waiting',
+       jsonb_build_object('task_group', tg.name),
+       (SELECT count(*) FROM sched.task_instance w
+        WHERE w.task_group_id = tg.id AND w.state = 'delayed' AND w.not_before IS NULL)::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_alerts_pending',
+       jsonb_build_object('channel', c.channel),
+       coalesce((SELECT p.n FROM pending p WHERE p.channel = c.channel), 0)::float8
+FROM unnest(ARRAY['email', 'webhook', 'script']) AS c(channel)
+UNION ALL
+SELECT 'sched_alerts_pending_retried',
+       jsonb_build_object('channel', c.channel),
+       coalesce((SELECT p.retried FROM pending p WHERE p.channel = c.channel), 0)::float8
+FROM unnest(ARRAY['email', 'webhook', 'script']) AS c(channel)
+UNION ALL
+SELECT 'sched_oldest_pending_alert_age_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - (SELECT min(p.oldest) FROM pending p))), 0)::float8
+UNION ALL
+SELECT 'sched_master_up', '{}'::jsonb, CASE WHEN sched._master_running() THEN 1 ELSE 0 END::float8
+UNION ALL
+-- Leaf tables only: a partitioned table has no storage of its own, its partitions carry it
+-- (labelled with the partitioned table as table). A relation dropped meanwhile has no size.
+SELECT 'sched_table_size_bytes',
+       jsonb_build_object('table', coalesce(root.relname, c.relname), 'partition', c.relname),
+       size.bytes::float8
+FROM pg_catalog.pg_class c
+LEFT JOIN pg_catalog.pg_class root ON c.relispartition AND root.oid = pg_catalog.pg_partition_root(c.oid)
+CROSS JOIN LATERAL (SELECT pg_catalog.pg_total_relation_size(c.oid) AS bytes) size
+WHERE c.relnamespace = 'sched'::regnamespace AND c.relkind = 'r' AND size.bytes IS NOT NULL;

@@ -794,6 +794,9 @@ CREATE INDEX workflow_instance_by_parent ON sched.workflow_instance (parent_inst
 -- The runs list (sched.list_workflow_instances) by state, newest first, a rare state too. A
 -- state change is no HOT update anyway (workflow_instance_unfinished's predicate reads it).
 CREATE INDEX workflow_instance_by_state ON sched.workflow_instance (state, id);
+-- The home page's counts over a range (sched.hourly_instance_states); a run's created_at never
+-- changes, so no update pays for it.
+CREATE INDEX workflow_instance_created ON sched.workflow_instance (created_at);
 -- DEPENDENT tasks look for the latest instance of a workflow in a period of business time.
 CREATE INDEX workflow_instance_by_business_time ON sched.workflow_instance (workflow_id, business_time, id);
 -- A schedule fires once per fire time, whatever restarts, crashes or promotions happen.
@@ -1259,23 +1262,25 @@ CREATE TABLE sched.alert (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event                text NOT NULL CHECK (event IN ('workflow_succeeded', 'workflow_failed', 'workflow_stopped',
                                                         'workflow_paused', 'task_timeout', 'workflow_timeout',
-                                                        'fault_tolerance', 'sql_result')),
-    workflow_instance_id bigint NOT NULL,
+                                                        'fault_tolerance', 'sql_result', 'test')),
+    workflow_instance_id bigint,
     task_instance_id     bigint,
     alert_group          text,
     title                text NOT NULL,
     message              text NOT NULL,
     details              jsonb NOT NULL DEFAULT '{}',
-    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Only a test of an alert group (sched.test_alert_group) concerns no instance.
+    CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event = 'test')
 );
 -- A timeout strikes once; the master and a worker's completion may both notice it.
 CREATE UNIQUE INDEX alert_once ON sched.alert (event, workflow_instance_id, coalesce(task_instance_id, 0))
     WHERE event IN ('task_timeout', 'workflow_timeout');
 CREATE INDEX alert_by_instance ON sched.alert (workflow_instance_id);
-COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it; read through sched.alerts. Deleted with their workflow instance.';
+COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (a test, once as old as sched.history_retention).';
 COMMENT ON COLUMN sched.alert.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance or sql_result.';
-COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned.';
+COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test.';
 COMMENT ON COLUMN sched.alert.task_instance_id IS 'The task attempt concerned (the first one, for fault tolerance); NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alert.alert_group IS 'The alert group it went to; NULL when the instance names none (the alert is only recorded).';
 COMMENT ON COLUMN sched.alert.title IS 'One line: the subject of its email.';
@@ -4744,6 +4749,8 @@ DECLARE
 BEGIN
     PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
+    -- Tests of alert groups concern no instance: they go by their own age.
+    DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
     -- Finished instances only, oldest first, a batch at a time: the master comes back soon.
     SELECT array_agg(x.id) INTO expired FROM (
         SELECT wi.id FROM sched.workflow_instance wi
@@ -4771,7 +4778,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
-    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many.';
+    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, deletes the tests of alert groups older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many instances.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -5082,14 +5089,15 @@ BEGIN
           FROM due
          WHERE d.alert_id = due.alert_id AND d.channel_no = due.channel_no
         RETURNING d.alert_id, d.channel_no, d.channel, d.attempts)
-    SELECT c.alert_id, c.channel_no, c.channel, c.attempts, a.event, a.workflow_instance_id, a.task_instance_id,
+    -- 0 for a test, which concerns no instance: the protocol's column has always been set.
+    SELECT c.alert_id, c.channel_no, c.channel, c.attempts, a.event, coalesce(a.workflow_instance_id, 0), a.task_instance_id,
            a.title, a.message, a.details, a.created_at
       FROM claimed c JOIN sched.alert a ON a.id = c.alert_id
      ORDER BY c.alert_id, c.channel_no;
 END
 $$;
 COMMENT ON FUNCTION sched.claim_alerts(bigint, integer) IS
-    'Worker protocol: claims up to max_alerts due alert deliveries (SKIP LOCKED), each with its channel and content; a claim lapses after 2 minutes.';
+    'Worker protocol: claims up to max_alerts due alert deliveries (SKIP LOCKED), each with its channel and content (workflow_instance_id 0 for a test of the group); a claim lapses after 2 minutes.';
 
 CREATE FUNCTION sched.report_alerts(worker_id bigint, alert_ids bigint[], channel_nos integer[], errors text[])
 RETURNS timestamptz
@@ -5635,17 +5643,19 @@ SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instanc
        d.state, d.attempts, d.last_error, a.title, a.message, a.details,
        a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
 FROM sched.alert a
-JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
-JOIN sched.workflow w ON w.id = i.workflow_id
+LEFT JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
+LEFT JOIN sched.workflow w ON w.id = i.workflow_id
 LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
 -- Addresses, URLs and commands are for the group's owner and sched_admin to see.
 LEFT JOIN sched.alert_group g ON g.name = a.alert_group
-WHERE sched._visible(w.owner);
-COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
+-- A test of a group (no instance) is for those who may see the group's channels.
+WHERE CASE WHEN a.workflow_instance_id IS NULL THEN coalesce(sched._visible(g.owner), false)
+           ELSE coalesce(sched._visible(w.owner), false) END;
+COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see, and tests of the alert groups you own: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
 COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance or sql_result.';
-COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id.';
-COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test.';
+COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name; NULL for a test.';
 COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';
 COMMENT ON COLUMN sched.alerts.channel_no IS 'Position of the channel in the group, from 1; NULL without a group.';
@@ -5919,7 +5929,7 @@ WITH active AS (
     SELECT a.worker_group FROM active a
 ), priorities AS (
     SELECT p.name, (p.rank - 1)::smallint AS rank
-    FROM unnest(ARRAY['highest', 'high', 'medium', 'low', 'lowest']) WITH ORDINALITY AS p(name, rank)
+    FROM unnest(sched._priorities()) WITH ORDINALITY AS p(name, rank)
 ), pending AS (
     SELECT d.channel->>'type' AS channel,
            count(*) AS n,
@@ -6686,6 +6696,32 @@ END
 $$;
 COMMENT ON FUNCTION sched.drop_alert_group(text) IS
     'Drops an alert group (its owner or sched_admin); refused while a workflow, a schedule or an unfinished instance names it. Alerts already raised keep their channels.';
+
+CREATE FUNCTION sched.test_alert_group(name text) RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._test_alert_group(principal regrole, name text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g sched.alert_group;
+BEGIN
+    SELECT * INTO g FROM sched.alert_group ag WHERE ag.name = _test_alert_group.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'name: alert group "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, g.owner, pg_catalog.format('alert group "%s"', name));
+    RETURN sched._raise_alert(
+        'test', NULL, NULL, g.name,
+        pg_catalog.format('pg_sched: test of alert group %s', g.name),
+        pg_catalog.format(E'A test of alert group %s, sent by %s at %s.\nNo workflow is concerned: if this arrived, the channel works.',
+                          g.name, principal, pg_catalog.now()),
+        jsonb_build_object('alert_group', g.name, 'sent_by', principal::text));
+END
+$$;
+COMMENT ON FUNCTION sched.test_alert_group(text) IS
+    'Sends a test alert (event test, no workflow instance) to each channel of an alert group (its owner or sched_admin), as an alert of the engine would go: returns its id; sched.alerts shows each delivery and its last error.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -7347,6 +7383,91 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 -- requires:
 --   sql_7_api_cron
 
+-- The console's home page over a chosen range: runs and attempts counted by the hour. The
+-- views sched.instance_states_hourly and sched.task_states_hourly count the whole history (for
+-- BI tools, which filter what they read); a range given to a view is applied after it counted
+-- every row, seconds at a million runs. These read only the range: runs through
+-- workflow_instance_created, attempts through the runs alive in it (created before its end, not
+-- ended before its start: an attempt is queued while its run is), each by its run's index.
+-- Public functions are trampolines over `_<name>(principal, ...)` (2_kernel/access.sql).
+
+-- The range of a dashboard function, checked: both ends given, from before to.
+CREATE FUNCTION sched._check_range(range_from timestamptz, range_to timestamptz) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF range_from IS NULL OR range_to IS NULL OR range_from >= range_to THEN
+        RAISE EXCEPTION 'range_from, range_to: must both be given, range_from before range_to; got % and %',
+                        coalesce(range_from::text, 'NULL'), coalesce(range_to::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._check_range(timestamptz, timestamptz) IS 'Internal: raises unless range_from and range_to are given and range_from is before range_to.';
+
+CREATE FUNCTION sched.hourly_instance_states(range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, instances bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._hourly_instance_states(principal regrole, range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, instances bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._check_range(range_from, range_to);
+    RETURN QUERY
+    SELECT date_trunc('hour', i.created_at), w.name, i.state::text, count(*)
+      FROM sched.workflow_instance i
+      JOIN sched.workflow w ON w.id = i.workflow_id
+     WHERE i.workflow_id = ANY (ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner)))
+       AND i.created_at >= range_from AND i.created_at < range_to
+     GROUP BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sched.hourly_instance_states(timestamptz, timestamptz) IS
+    'Workflow instances you may see created in [range_from, range_to), by the hour (in the session''s time zone), workflow and the state they are in now: sched.instance_states_hourly for a range, read through an index.';
+
+CREATE FUNCTION sched.hourly_task_states(range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, attempts bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._hourly_task_states(principal regrole, range_from timestamptz, range_to timestamptz)
+RETURNS TABLE (hour timestamptz, workflow text, state text, attempts bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    visible bigint[];
+BEGIN
+    PERFORM sched._check_range(range_from, range_to);
+    visible := ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner));
+    RETURN QUERY
+    WITH alive AS (
+        SELECT i.id, i.workflow_id FROM sched.workflow_instance i
+         WHERE i.workflow_id = ANY (visible) AND i.created_at < range_to AND i.ended_at >= range_from
+        UNION ALL
+        SELECT i.id, i.workflow_id FROM sched.workflow_instance i
+         WHERE i.workflow_id = ANY (visible) AND i.created_at < range_to
+           AND i.state <> ALL (sched._workflow_states_finished())
+    )
+    SELECT date_trunc('hour', ti.queued_at), w.name, ti.state::text, count(*)
+      FROM alive a
+      JOIN sched._attempts ti ON ti.workflow_instance_id = a.id
+      JOIN sched.workflow w ON w.id = a.workflow_id
+     WHERE ti.queued_at >= range_from AND ti.queued_at < range_to
+     GROUP BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
+    'Task attempts you may see queued in [range_from, range_to), by the hour (in the session''s time zone), workflow and the state they are in now: sched.task_states_hourly for a range, read through the runs alive in it.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:65
+-- requires:
+--   sql_7_api_dashboard
+
 -- Datasources: sched_admin declares the names; their connections are only in workers' files.
 -- Public functions are trampolines over `_<name>(principal, ...)` (2_kernel/access.sql).
 
@@ -7394,7 +7515,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:66
 -- requires:
 --   sql_7_api_datasources
 
@@ -7770,7 +7891,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:67
 -- requires:
 --   sql_7_api_definitions
 
@@ -7970,7 +8091,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:68
 -- requires:
 --   sql_7_api_graphs
 
@@ -8073,7 +8194,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:69
 -- requires:
 --   sql_7_api_import
 
@@ -8230,7 +8351,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:70
 -- requires:
 --   sql_7_api_lists
 
@@ -8400,7 +8521,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:71
 -- requires:
 --   sql_7_api_logs
 
@@ -8430,7 +8551,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:72
 -- requires:
 --   sql_7_api_params
 
@@ -8473,7 +8594,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:73
 -- requires:
 --   sql_7_api_projects
 
@@ -8535,7 +8656,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:74
 -- requires:
 --   sql_7_api_roles
 
@@ -8622,7 +8743,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_runs
 
@@ -8789,7 +8910,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_schedules
 
@@ -8864,7 +8985,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_task_groups
 
@@ -8937,7 +9058,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_task_types
 
@@ -9011,7 +9132,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_tenants
 
@@ -9149,7 +9270,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:80
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
@@ -9200,6 +9321,8 @@ GRANT EXECUTE ON FUNCTION
     sched.alter_schedule(bigint, text, jsonb),
     sched.list_workflow_instances(jsonb, bigint, integer),
     sched.list_task_instances(jsonb, bigint, integer),
+    sched.hourly_instance_states(timestamptz, timestamptz),
+    sched.hourly_task_states(timestamptz, timestamptz),
     sched.create_api_token(text, timestamptz),
     sched.revoke_api_token(text, regrole),
     sched.backfill(text, timestamptz, timestamptz, jsonb),
@@ -9216,6 +9339,7 @@ GRANT EXECUTE ON FUNCTION
     sched.create_alert_group(text, jsonb, text),
     sched.alter_alert_group(text, jsonb, text),
     sched.drop_alert_group(text),
+    sched.test_alert_group(text),
     sched.check_workflow(jsonb),
     sched.workflow_versions(text),
     sched.set_project_params(regrole, jsonb),

@@ -766,3 +766,109 @@ fn timeouts_and_fault_tolerance_alert_the_group_whatever_the_strategy() {
             .any(|e| e.starts_with("workflow_"))
     );
 }
+
+/// A test of an alert group (`sched.test_alert_group`, the console's "Send a test") goes to
+/// each of its channels as an engine alert would, concerns no instance, shows its deliveries
+/// and errors in sched.alerts to the group's owner only, and may be sent by its owner only.
+#[test]
+fn a_test_alert_reaches_every_channel_of_its_group() {
+    let cluster = Cluster::start(&[
+        "sched.alert_retry_delay = '200ms'",
+        "sched.alert_max_attempts = 2",
+    ]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; CREATE ROLE bob LOGIN IN ROLE sched_user;",
+    )
+    .unwrap();
+    let smtp = Smtp::start(&cluster.dir);
+    let hook = Hook::start();
+    let mut alice = cluster.connect_as("alice");
+    let mut bob = cluster.connect_as("bob");
+    let channels = json!([
+        {"type": "email", "to": ["ops@example.com"]},
+        {"type": "webhook", "url": hook.url("/hook")},
+        {"type": "webhook", "url": hook.url("/down")},
+    ]);
+    alice
+        .execute(
+            "SELECT sched.create_alert_group('oncall', $1)",
+            &[&channels],
+        )
+        .unwrap();
+    // Granted its use, bob still may not test it: its channels are alice's.
+    db.execute("SELECT sched.grant_alert_group('bob', 'oncall')", &[])
+        .unwrap();
+    let e = error_of(bob.query("SELECT sched.test_alert_group('oncall')", &[]));
+    assert!(
+        e.contains("permission denied for alert group \"oncall\""),
+        "{e}"
+    );
+    let e = error_of(alice.query("SELECT sched.test_alert_group('nope')", &[]));
+    assert!(
+        e.contains("name: alert group \"nope\" does not exist"),
+        "{e}"
+    );
+    let id: i64 = alice
+        .query_one("SELECT sched.test_alert_group('oncall')", &[])
+        .unwrap()
+        .get(0);
+
+    let config = alerts_file(&cluster, smtp.port, &hook);
+    let _alerts = cluster.worker(
+        "alerts",
+        &[
+            "--group",
+            "alerts-only",
+            "--alerts",
+            config.to_str().unwrap(),
+        ],
+    );
+    let mail = &smtp.wait_messages(1)[0];
+    let parsed = mailparse::parse_mail(mail).unwrap();
+    assert_eq!(
+        header(&parsed, "Subject"),
+        "pg_sched: test of alert group oncall"
+    );
+    assert!(header(&parsed, "To").contains("ops@example.com"));
+    let hooked = hook.wait_requests("/hook", 1);
+    assert_eq!(hooked[0].body["event"], "test");
+    assert_eq!(hooked[0].body["workflow_instance_id"], 0);
+    assert_eq!(hooked[0].body["details"]["sent_by"], "alice");
+
+    // The owner sees each delivery, the failing one with its error; bob sees none of it.
+    let states = wait_for(
+        Duration::from_secs(60),
+        "every delivery to be sent or failed",
+        || {
+            let rows: Vec<(String, Option<String>, Option<String>)> = alice
+                .query(
+                    "SELECT state, workflow, last_error FROM sched.alerts WHERE id = $1 ORDER BY channel_no",
+                    &[&id],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            (rows.len() == 3 && rows.iter().all(|r| r.0 != "pending")).then_some(rows)
+        },
+    );
+    let summary: Vec<(&str, Option<&str>)> = states
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_deref()))
+        .collect();
+    assert_eq!(summary, [("sent", None), ("sent", None), ("failed", None)]);
+    assert!(
+        states[2]
+            .2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("HTTP 500"),
+        "{states:?}"
+    );
+    let seen: i64 = bob
+        .query_one("SELECT count(*) FROM sched.alerts WHERE id = $1", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 0);
+}

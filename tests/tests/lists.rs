@@ -192,3 +192,125 @@ fn lists_page_newest_first_filter_by_name_and_show_only_what_is_yours() {
         assert!(e.contains(expected), "{filters} {n}: {e}");
     }
 }
+
+/// The home page's counts over a range (`sched.hourly_instance_states`,
+/// `sched.hourly_task_states`): what the hourly views count, for the range only, yours only;
+/// a bad range is refused naming it.
+#[test]
+fn counts_by_the_hour_over_a_range_are_the_views_for_that_range() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; CREATE ROLE bob LOGIN IN ROLE sched_user;",
+    )
+    .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    let mut bob = cluster.connect_as("bob");
+    define(
+        &mut alice,
+        r#"{"name": "ok", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty", "deps": ["a"]}]}"#,
+    );
+    define(
+        &mut bob,
+        r#"{"name": "bobs", "tasks": [{"name": "b", "type": "empty"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    for _ in 0..3 {
+        let id = start(&mut alice, "ok");
+        assert_eq!(wait(&mut alice, id, 60), "succeeded");
+    }
+    let id = start(&mut bob, "bobs");
+    assert_eq!(wait(&mut bob, id, 60), "succeeded");
+    // A run of last year, as if it had been kept: in the views, not in a range of today.
+    db.batch_execute(
+        "DO $$
+         DECLARE
+             c text;
+             v text;
+         BEGIN
+             SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position),
+                    string_agg(CASE WHEN data_type = 'timestamp with time zone'
+                                    THEN format('%I - interval ''1 year''', column_name)
+                                    ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position)
+               INTO c, v
+               FROM information_schema.columns
+              WHERE table_schema = 'sched' AND table_name = 'workflow_instance' AND column_name <> 'id';
+             EXECUTE format('INSERT INTO sched.workflow_instance (%s) SELECT %s FROM sched.workflow_instance ORDER BY id LIMIT 1', c, v);
+         END
+         $$",
+    )
+    .unwrap();
+
+    let count = |db: &mut Client, sql: &str| -> i64 { db.query_one(sql, &[]).unwrap().get(0) };
+    let today = "now() - interval '1 day', now() + interval '1 minute'";
+    assert_eq!(
+        count(
+            &mut alice,
+            &format!(
+                "SELECT sum(instances)::bigint FROM sched.hourly_instance_states({today}) WHERE workflow = 'ok' AND state = 'succeeded'"
+            )
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &mut alice,
+            "SELECT sum(instances)::bigint FROM sched.instance_states_hourly"
+        ),
+        4,
+        "the view counts last year's run too"
+    );
+    assert_eq!(
+        count(
+            &mut alice,
+            &format!("SELECT sum(attempts)::bigint FROM sched.hourly_task_states({today})")
+        ),
+        6
+    );
+    // The same rows as the views over the same range.
+    let same: bool = alice
+        .query_one(
+            &format!(
+                "SELECT (SELECT array_agg(to_jsonb(f) ORDER BY f.hour, f.workflow, f.state) FROM sched.hourly_task_states({today}) f)
+                      = (SELECT array_agg(to_jsonb(v) ORDER BY v.hour, v.workflow, v.state) FROM sched.task_states_hourly v
+                         WHERE hour >= date_trunc('hour', now() - interval '1 day'))"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(same, "hourly_task_states differs from task_states_hourly");
+    assert_eq!(
+        count(
+            &mut bob,
+            &format!(
+                "SELECT count(*) FROM sched.hourly_instance_states({today}) WHERE workflow = 'ok'"
+            )
+        ),
+        0,
+        "bob sees none of alice's runs"
+    );
+    assert_eq!(
+        count(
+            &mut bob,
+            &format!("SELECT sum(attempts)::bigint FROM sched.hourly_task_states({today})")
+        ),
+        1
+    );
+    let e = error_of(alice.query(
+        "SELECT * FROM sched.hourly_task_states(now(), now() - interval '1 hour')",
+        &[],
+    ));
+    assert!(
+        e.contains("range_from, range_to: must both be given, range_from before range_to"),
+        "{e}"
+    );
+    let e = error_of(alice.query(
+        "SELECT * FROM sched.hourly_instance_states(NULL, now())",
+        &[],
+    ));
+    assert!(
+        e.contains("range_from, range_to: must both be given"),
+        "{e}"
+    );
+}
