@@ -389,19 +389,27 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
     let _worker = cluster.worker("bench-list", &[]);
     let first = start(db, "bench_list");
     wait_finished(db, first, Duration::from_secs(60));
-    // Copies of that finished run, each with the command that started it.
-    let columns: String = db
-        .query_one(
-            "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
-             FROM information_schema.columns
-             WHERE table_schema = 'sched' AND table_name = 'workflow_instance' AND column_name <> 'id'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    // Copies of that finished run, each with the command that started it, spread over the year
+    // before it (one every 31 s, the newest id the latest) as a million runs of a schedule
+    // would be: the home page reads a range of them.
+    let (columns, values): (String, String) = {
+        let row = db
+            .query_one(
+                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position),
+                        string_agg(CASE WHEN data_type = 'timestamp with time zone'
+                                        THEN format('%I - (n - g) * interval ''31 s''', column_name)
+                                        ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position)
+                 FROM information_schema.columns
+                 WHERE table_schema = 'sched' AND table_name = 'workflow_instance' AND column_name <> 'id'",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
     db.batch_execute(&format!(
         "INSERT INTO sched.workflow_instance ({columns})
-         SELECT {columns} FROM sched.workflow_instance, generate_series(2, {LIST_INSTANCES}) WHERE id = {first};
+         SELECT {values} FROM sched.workflow_instance, generate_series(2, {LIST_INSTANCES}) AS g,
+              (SELECT {LIST_INSTANCES} AS n) AS k WHERE id = {first};
          INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by)
          SELECT 'start_process', workflow_id, id, 'bench' FROM sched.workflow_instance WHERE id > {first};
          ANALYZE sched.workflow_instance; ANALYZE sched.command;

@@ -296,6 +296,10 @@ fn router(app: Arc<App>) -> Router {
             "/api/alert_groups/{name}/delete",
             post(api::groups::drop_alert_group),
         )
+        .route(
+            "/api/alert_groups/{name}/test",
+            post(api::groups::test_alert_group),
+        )
         .route("/api/rights", get(api::rights::rights))
         .route("/api/rights/grant", post(api::rights::grant))
         .route("/api/datasources", post(api::rights::create_datasource))
@@ -304,6 +308,7 @@ fn router(app: Arc<App>) -> Router {
             post(api::rights::drop_datasource),
         )
         .route("/api/workers", get(api::workers::workers))
+        .route("/api/worker_groups", get(api::workers::worker_groups))
         .route("/api/workers/events", get(api::live::worker_events))
         .route("/api/alerts", get(api::alerts::alerts))
         .route("/api/alerts/events", get(api::live::alert_events))

@@ -1,6 +1,8 @@
 //! The home page (`/api/dashboard`): what runs now, the failures of the last 24 hours, and
 //! over a chosen range the states of instances and attempts, schedule lateness, and the
-//! worker groups. Each number comes from a view a BI tool reads too (sql/6_views/dashboard.sql).
+//! worker groups. Each number comes from a view a BI tool reads too (sql/6_views/dashboard.sql);
+//! the counts by the hour from the functions that read only the range of those views
+//! (sql/7_api/dashboard.sql).
 
 use axum::Json;
 use axum::extract::Query;
@@ -21,8 +23,8 @@ pub async fn dashboard(Authed(s): Authed, Query(q): Query<RangeQuery>) -> Api {
     let c = &s.client;
     let from = instant("from", q.from.as_deref())?;
     let to = instant("to", q.to.as_deref())?;
-    let range = "hour >= coalesce($1::timestamptz, now() - interval '24 hours') \
-                 AND hour < coalesce($2::timestamptz, now())";
+    let range =
+        "coalesce($1::timestamptz, now() - interval '24 hours'), coalesce($2::timestamptz, now())";
     Ok(Json(json!({
         "running": rows(c, "SELECT id, workflow, state, started_by, started_at, command_type \
                             FROM sched.workflow_instances WHERE NOT finished ORDER BY id DESC LIMIT 20", &[]).await?,
@@ -30,10 +32,10 @@ pub async fn dashboard(Authed(s): Authed, Query(q): Query<RangeQuery>) -> Api {
                              WHERE state = 'failed' AND ended_at > now() - interval '24 hours' \
                              ORDER BY id DESC LIMIT 20", &[]).await?,
         "instance_states": rows(c, &format!("SELECT hour, state, sum(instances)::bigint AS n \
-                                             FROM sched.instance_states_hourly WHERE {range} \
+                                             FROM sched.hourly_instance_states({range}) \
                                              GROUP BY hour, state ORDER BY hour, state"), &[&from, &to]).await?,
         "task_states": rows(c, &format!("SELECT hour, state, sum(attempts)::bigint AS n \
-                                         FROM sched.task_states_hourly WHERE {range} \
+                                         FROM sched.hourly_task_states({range}) \
                                          GROUP BY hour, state ORDER BY hour, state"), &[&from, &to]).await?,
         "lateness": rows(c, "SELECT workflow, count(*) AS fires, \
                              round(avg(extract(epoch FROM lateness))::numeric, 3)::float8 AS avg_s, \

@@ -118,3 +118,13 @@ pub async fn drop_alert_group(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Sends a test alert to each of the group's channels (`sched.test_alert_group`): its id.
+pub async fn test_alert_group(Authed(s): Authed, Path(name): Path<String>) -> Api {
+    let id: i64 = s
+        .client
+        .query_one("SELECT sched.test_alert_group($1)", &[&name])
+        .await?
+        .get(0);
+    Ok(Json(json!({"alert_id": id})))
+}

@@ -6,6 +6,11 @@ import '@xyflow/react/dist/style.css';
 import { useColour, useT } from './ui.jsx';
 import { ELK_MAX, NODE_W, byDepth, layout } from './layout.js';
 
+// Above this many tasks the minimap, which draws every task again, is left out.
+const MINIMAP_MAX = 2000;
+// Where a large graph opens: its first columns.
+const START_VIEW = { x: 20, y: 20, zoom: 0.5 };
+
 // onOpen(task): a click on a task (the instance page opens a sub-process task's child run).
 export function InstanceGraph({ snapshot, onOpen }) {
   const { t, st } = useT();
@@ -20,32 +25,65 @@ export function InstanceGraph({ snapshot, onOpen }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [names],
   );
+  // Fitted to the view, thousands of tasks would all be drawn, tiny: a large graph is laid out
+  // by the depth sched.instance_tasks computed, at once, and opens on its first columns (only
+  // what is in view is drawn); the search finds the rest.
+  const large = snapshot.tasks.length > ELK_MAX;
+  const byDepthAt = useMemo(
+    () => (large ? byDepth(snapshot.tasks.map((x) => x.task), Object.fromEntries(snapshot.tasks.map((x) => [x.task, x.depth]))) : null),
+    // the positions only change with the tasks
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [names],
+  );
   useEffect(() => {
-    if (snapshot.tasks.length > ELK_MAX) {
-      // The depth sched.instance_tasks computed.
-      setPositions(byDepth(snapshot.tasks.map((x) => x.task), Object.fromEntries(snapshot.tasks.map((x) => [x.task, x.depth]))));
-      return;
-    }
+    if (large) return;
     const nodes = snapshot.tasks.map((x) => ({ id: x.task, position: { x: 0, y: 0 }, data: {} }));
     layout(nodes, edges).then((laid) => setPositions(Object.fromEntries(laid.map((n) => [n.id, n.position]))));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names]);
-  const matches = query ? snapshot.tasks.filter((x) => x.task.includes(query)).map((x) => x.task) : [];
-  const nodes = snapshot.tasks.map((x) => ({
+  const at = byDepthAt || positions;
+  const matches = new Set(query ? snapshot.tasks.filter((x) => x.task.includes(query)).map((x) => x.task) : []);
+  // A large graph hands React Flow only the tasks in and around the view (it would otherwise
+  // measure and index all of them, seconds at 10,000), and their edges.
+  const [view, setView] = useState(START_VIEW);
+  const canvas = useRef(null);
+  const inView = (p) => {
+    if (!large) return true;
+    const w = canvas.current?.clientWidth || 1200;
+    const h = canvas.current?.clientHeight || 600;
+    const x = p.x * view.zoom + view.x;
+    const y = p.y * view.zoom + view.y;
+    return x > -w / 2 - NODE_W * view.zoom && x < w * 1.5 && y > -h / 2 - 60 * view.zoom && y < h * 1.5;
+  };
+  const shown = snapshot.tasks.filter((x) => inView(at[x.task] || { x: 0, y: 0 }));
+  const shownNames = new Set(shown.map((x) => x.task));
+  const nodes = shown.map((x) => ({
     id: x.task,
-    position: positions[x.task] || { x: 0, y: 0 },
+    position: at[x.task] || { x: 0, y: 0 },
     data: { label: `${x.task} · ${st(x.state)}` },
     style: { background: colour(x.state) || '#fff', width: NODE_W, borderStyle: x.task_instance_id ? 'solid' : 'dashed' },
-    className: 'state-' + x.state.replace(' ', '_') + (matches.includes(x.task) ? ' match' : ''),
+    className: 'state-' + x.state.replace(' ', '_') + (matches.has(x.task) ? ' match' : ''),
     ariaLabel: `${x.task}: ${x.state}`,
     draggable: false,
     sourcePosition: Position.Right,
     targetPosition: Position.Left,
   }));
-  const laid = Object.keys(positions).length > 0;
+  const shownEdges = large ? edges.filter((e) => shownNames.has(e.source) && shownNames.has(e.target)) : edges;
+  const laid = Object.keys(at).length > 0;
   const find = (e) => {
     e.preventDefault();
-    if (flow.current && matches.length) flow.current.fitView({ nodes: matches.map((id) => ({ id })), maxZoom: 1.2, duration: 200 });
+    if (!flow.current || !matches.size) return;
+    if (!large) {
+      flow.current.fitView({ nodes: [...matches].map((id) => ({ id })), maxZoom: 1.2, duration: 200 });
+      return;
+    }
+    // Found tasks may not be in React Flow yet: centre the view on the first one.
+    const p = at[[...matches][0]];
+    const w = canvas.current?.clientWidth || 1200;
+    const h = canvas.current?.clientHeight || 600;
+    const next = { x: w / 2 - (p.x + NODE_W / 2), y: h / 2 - p.y, zoom: 1 };
+    flow.current.setViewport(next);
+    setView(next);
   };
   return (
     <>
@@ -54,21 +92,25 @@ export function InstanceGraph({ snapshot, onOpen }) {
           <input value={query} onChange={(e) => setQuery(e.target.value)} />
         </label>
         <button type="submit">{t.find}</button>
-        {query ? <span role="status">{t.found(matches.length)}</span> : null}
+        {query ? <span role="status">{t.found(matches.size)}</span> : null}
       </form>
-      <div className="canvas graph" aria-label="DAG">
-        <ReactFlow key={laid ? 'laid' : 'new'} nodes={nodes} edges={edges} fitView fitViewOptions={{ maxZoom: 1 }}
+      <div className="canvas graph" aria-label="DAG" ref={canvas}>
+        <ReactFlow key={laid ? 'laid' : 'new'} nodes={nodes} edges={shownEdges} fitView={!large} fitViewOptions={{ maxZoom: 1 }}
+          defaultViewport={large ? START_VIEW : undefined} onMoveEnd={large ? (_, v) => setView(v) : undefined}
           minZoom={0.02} nodesConnectable={false} onlyRenderVisibleElements proOptions={{ hideAttribution: true }}
           onInit={(instance) => { flow.current = instance; }}
           onNodeClick={onOpen ? (_, node) => onOpen(node.id) : undefined}>
           <Background />
           <Controls showInteractive={false} />
-          <MiniMap pannable zoomable nodeColor={(n) => n.style.background} ariaLabel={t.minimap} />
+          {snapshot.tasks.length <= MINIMAP_MAX ? <MiniMap pannable zoomable nodeColor={(n) => n.style.background} ariaLabel={t.minimap} /> : null}
         </ReactFlow>
       </div>
     </>
   );
 }
+
+// Rows of the Gantt chart drawn at once; more are paged.
+const GANTT_ROWS = 200;
 
 // One row per task (per task and run, once an instance was rerun), one bar per attempt from
 // its start to its end (or now): retries and failovers are attempts of their own, so they
@@ -79,6 +121,7 @@ export function Gantt({ attempts }) {
   const box = useRef(null);
   const [width, setWidth] = useState(1000);
   const [view, setView] = useState([0, 1]);
+  const [page, setPage] = useState(0);
   useEffect(() => {
     if (!box.current) return undefined;
     const observer = new ResizeObserver(([entry]) => setWidth(Math.max(400, entry.contentRect.width)));
@@ -95,7 +138,11 @@ export function Gantt({ attempts }) {
   const t1 = first + (last - first) * view[1];
   const runs = new Set(attempts.map((a) => a.run)).size > 1;
   const key = (a) => (runs ? `${a.task} · ${t.run} ${a.run}` : a.task);
-  const rows = [...new Set(started.map(key))];
+  const allRows = [...new Set(started.map(key))];
+  const pages = Math.ceil(allRows.length / GANTT_ROWS);
+  const shownPage = Math.min(page, pages - 1);
+  const rows = allRows.slice(shownPage * GANTT_ROWS, (shownPage + 1) * GANTT_ROWS);
+  const rowOf = new Map(rows.map((r, i) => [r, i]));
   const label = 160;
   const row = 22;
   const axis = 24;
@@ -115,6 +162,13 @@ export function Gantt({ attempts }) {
         <button onClick={() => setView([0, 1])}>{t.zoomReset}</button>
         <button onClick={() => setView(([a, b]) => [Math.max(0, a - (b - a) / 2), Math.max(b - a, b - (b - a) / 2)])}>◀</button>
         <button onClick={() => setView(([a, b]) => [Math.min(1 - (b - a), a + (b - a) / 2), Math.min(1, b + (b - a) / 2)])}>▶</button>
+        {pages > 1 ? (
+          <span className="bar pager">
+            <button disabled={shownPage === 0} onClick={() => setPage(shownPage - 1)}>{t.previous}</button>
+            <span>{t.rowsOf(shownPage * GANTT_ROWS + 1, shownPage * GANTT_ROWS + rows.length, allRows.length)}</span>
+            <button disabled={shownPage + 1 >= pages} onClick={() => setPage(shownPage + 1)}>{t.next}</button>
+          </span>
+        ) : null}
       </div>
       <svg className="gantt" width={width} height={rows.length * row + axis + 4} role="img" aria-label={t.gantt}>
         <defs><clipPath id="gantt-bars"><rect x={label} y="0" width={width - label} height={rows.length * row} /></clipPath></defs>
@@ -128,8 +182,8 @@ export function Gantt({ attempts }) {
           </g>
         ))}
         <g clipPath="url(#gantt-bars)">
-          {started.map((a) => {
-            const i = rows.indexOf(key(a));
+          {started.filter((a) => rowOf.has(key(a))).map((a) => {
+            const i = rowOf.get(key(a));
             const x0 = x(time(a.started_at));
             const x1 = Math.max(x(a.ended_at ? time(a.ended_at) : now), x0 + 2);
             return (

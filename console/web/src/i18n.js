@@ -69,7 +69,10 @@ const en = {
   },
   makeCurrent: 'Make current', confirmMakeCurrent: (v) => `Save version ${v}'s definition as the newest version?`,
   madeCurrent: (v, n) => `Version ${v} saved as version ${n}.`, compareWith: (v) => `Changes from version ${v}`,
-  graphPreview: 'Graph preview', hidePreview: 'Hide preview',
+  graphPreview: 'Graph preview', hidePreview: 'Hide preview', rowsOf: (a, b, n) => `${a}–${b} of ${n}`,
+  host: 'Host', health: 'Health', healthy: 'Healthy', heartbeat: 'Heartbeat', secondsAgo: (s) => `${s} s ago`,
+  load: 'Load', protocol: 'Protocol', registered: 'Registered', since: 'waiting since',
+  sendTest: 'Send a test', testQueued: (g, id) => `Test alert #${id} queued to every channel of ${g}; its deliveries and errors show on`,
 };
 const zh = {
   signIn: '登录', user: 'PostgreSQL 角色', password: '密码', signOut: '退出',
@@ -139,7 +142,10 @@ const zh = {
   },
   makeCurrent: '设为当前版本', confirmMakeCurrent: (v) => `将版本 ${v} 的定义保存为最新版本？`,
   madeCurrent: (v, n) => `版本 ${v} 已保存为版本 ${n}。`, compareWith: (v) => `相对版本 ${v} 的变化`,
-  graphPreview: 'DAG 预览', hidePreview: '隐藏预览',
+  graphPreview: 'DAG 预览', hidePreview: '隐藏预览', rowsOf: (a, b, n) => `第 ${a}–${b} 项，共 ${n} 项`,
+  host: '主机', health: '健康状态', healthy: '正常', heartbeat: '心跳', secondsAgo: (s) => `${s} 秒前`,
+  load: '负载', protocol: '协议', registered: '注册时间', since: '等待自',
+  sendTest: '发送测试', testQueued: (g, id) => `测试告警 #${id} 已发往 ${g} 的每个渠道；发送结果与错误见`,
 };
 export const states = {
   en: {},

@@ -118,6 +118,11 @@ export function AlertGroups() {
   const [act, actError] = useAct(reload);
   const empty = { name: '', description: '', channels: [{ type: 'email', to: '' }], editing: false };
   const [form, setForm] = useState(empty);
+  const [tested, setTested] = useState(null);
+  const sendTest = (g) => act(async () => {
+    const r = await api(`/alert_groups/${encodeURIComponent(g.name)}/test`, { method: 'POST', body: {} });
+    setTested({ group: g.name, id: r.alert_id });
+  });
   const save = (e) => {
     e.preventDefault();
     const body = { channels: channelsOf(form.channels), description: form.description };
@@ -141,6 +146,9 @@ export function AlertGroups() {
         </div>
       </form>
       <ErrorText error={error || actError} />
+      {tested ? (
+        <p className="ok" role="status">{t.testQueued(tested.group, tested.id)} <a href="#/alerts">{t.alerts}</a></p>
+      ) : null}
       <Table
         rows={rows}
         columns={[
@@ -155,6 +163,7 @@ export function AlertGroups() {
                 {Array.isArray(g.channels) && g.channels.some((c) => Object.keys(c).length > 1) ? (
                   <button onClick={() => setForm({ name: g.name, description: g.description, channels: g.channels, editing: true })}>{t.edit}</button>
                 ) : null}
+                <button onClick={() => sendTest(g)} aria-label={`${t.sendTest} ${g.name}`}>{t.sendTest}</button>
                 <button onClick={() => window.confirm(t.confirmDropGroup(g.name)) && act(() => api(`/alert_groups/${encodeURIComponent(g.name)}/delete`, { method: 'POST', body: {} }))}>{t.delete}</button>
               </span>
             ),

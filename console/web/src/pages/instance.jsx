@@ -54,6 +54,33 @@ function LogViewer({ attempt, onClose }) {
   );
 }
 
+const TASK_ROWS = 100;
+
+// The tasks' table, a page at a time and searchable: a run of thousands of tasks draws 100.
+function TaskTable({ tasks, render }) {
+  const { t } = useT();
+  const [page, setPage] = useState(0);
+  const [q, setQ] = useState('');
+  const found = q ? tasks.filter((x) => x.task.includes(q)) : tasks;
+  const pages = Math.max(1, Math.ceil(found.length / TASK_ROWS));
+  const shown = Math.min(page, pages - 1);
+  return (
+    <>
+      {tasks.length > TASK_ROWS ? (
+        <div className="bar">
+          <label className="inline">{t.search}<input value={q} onChange={(e) => { setQ(e.target.value); setPage(0); }} /></label>
+          <span className="bar pager">
+            <button disabled={shown === 0} onClick={() => setPage(shown - 1)}>{t.previous}</button>
+            <span>{t.rowsOf(Math.min(found.length, shown * TASK_ROWS + 1), Math.min(found.length, (shown + 1) * TASK_ROWS), found.length)}</span>
+            <button disabled={shown + 1 >= pages} onClick={() => setPage(shown + 1)}>{t.next}</button>
+          </span>
+        </div>
+      ) : null}
+      {render(found.slice(shown * TASK_ROWS, (shown + 1) * TASK_ROWS))}
+    </>
+  );
+}
+
 export function Instance({ id }) {
   const { t } = useT();
   const allowed = useAllowed();
@@ -62,6 +89,14 @@ export function Instance({ id }) {
   // Bumped after an action: the stream of a finished instance has ended, a rerun needs a new one.
   const [generation, setGeneration] = useState(0);
   const [snap, streamError] = useLive(`/instances/${id}/events`, generation);
+  // The graph and the Gantt chart are drawn after the first paint of the rest: at thousands
+  // of tasks they take seconds, and the run's state and actions should not wait for them.
+  const [drawn, setDrawn] = useState(false);
+  useEffect(() => {
+    if (!snap || drawn) return undefined;
+    const frame = requestAnimationFrame(() => setTimeout(() => setDrawn(true), 0));
+    return () => cancelAnimationFrame(frame);
+  }, [snap, drawn]);
   const error = actionError || streamError;
   if (error && !snap) return <ErrorText error={error} />;
   if (!snap) return <Loading />;
@@ -104,14 +139,18 @@ export function Instance({ id }) {
       {(snap.unserved_worker_groups || []).map((g) => (
         <p key={g.worker_group} className="error" role="status">{t.unserved(g.worker_group)}</p>
       ))}
-      <InstanceGraph snapshot={snap} onOpen={(task) => {
-        const row = snap.tasks.find((x) => x.task === task);
-        if (row && child[row.task_instance_id]) go('instances', String(child[row.task_instance_id]));
-      }} />
-      <h3>{t.gantt}</h3>
-      <Gantt attempts={snap.attempts} />
-      <Table
-        rows={snap.tasks}
+      {drawn ? (
+        <>
+          <InstanceGraph snapshot={snap} onOpen={(task) => {
+            const row = snap.tasks.find((x) => x.task === task);
+            if (row && child[row.task_instance_id]) go('instances', String(child[row.task_instance_id]));
+          }} />
+          <h3>{t.gantt}</h3>
+          <Gantt attempts={snap.attempts} />
+        </>
+      ) : <Loading />}
+      <TaskTable tasks={snap.tasks} render={(rows) => <Table
+        rows={rows}
         columns={[
           { key: 'task', label: t.task },
           { key: 'state', label: t.state, render: (r) => <StateBadge state={r.state} /> },
@@ -138,7 +177,7 @@ export function Instance({ id }) {
               ) : null,
           },
         ]}
-      />
+      />} />
       {log ? <LogViewer attempt={log} onClose={() => setLog(null)} /> : null}
     </section>
   );
