@@ -18,9 +18,12 @@ const CONN: &str = "/etc/sched/worker.conn";
 
 fn apt_install(debs: &[PathBuf]) {
     let out = Command::new("apt-get")
+        // --reinstall: the machine may hold these very versions already (an earlier run's
+        // packages, with `make install`'s files over them since), and they must be on disk.
         .args([
             "install",
             "-y",
+            "--reinstall",
             "--allow-downgrades",
             "--no-install-recommends",
         ])
