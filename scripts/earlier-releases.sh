@@ -19,10 +19,17 @@ out=$PWD/target/releases/$version
 if [ -x "$out/sched-worker" ] && ls "$out"/debian/*.deb >/dev/null 2>&1; then
     exit 0
 fi
+# The section is read as one line: a wrapped paragraph may break "release commit" in two.
 commit=$(awk -v v="$version" '
     $0 ~ "^## " v " " { inside = 1; next }
     /^## / { inside = 0 }
-    inside && match($0, /release commit `[0-9a-f]+`/) { print substr($0, RSTART + 16, RLENGTH - 17); exit }
+    inside { text = text " " $0 }
+    END {
+        if (match(text, /release[ ]+commit[ ]+`[0-9a-f]+`/)) {
+            found = substr(text, RSTART, RLENGTH)
+            sub(/^[^`]*`/, "", found); sub(/`$/, "", found); print found
+        }
+    }
 ' CHANGELOG.md)
 if [ -z "$commit" ]; then
     commit=$(git rev-parse -q --verify "v$version^{commit}" || true)
