@@ -79,6 +79,15 @@ AS $$ SELECT pg_catalog.pg_has_role(principal, owner, 'MEMBER') OR pg_catalog.pg
 COMMENT ON FUNCTION sched._may_see(regrole, regrole) IS
     'Internal: may principal see things owned by owner; errors name another role''s workflows only when it may.';
 
+-- Lists and counts filter runs on their own workflow_id column with this (`= ANY`): the planner
+-- then knows how many rows a role that sees few of many leaves and reads them through
+-- workflow_instance_by_workflow, where a check of each row's owner walks every other role's.
+CREATE FUNCTION sched._visible_workflow_ids(principal regrole) RETURNS bigint[]
+LANGUAGE sql STABLE
+AS $$ SELECT ARRAY(SELECT w.id FROM sched.workflow w WHERE sched._may_see(principal, w.owner)) $$;
+COMMENT ON FUNCTION sched._visible_workflow_ids(regrole) IS
+    'Internal: the ids of the workflows principal may see (sched._may_see).';
+
 CREATE FUNCTION sched._require_admin(principal regrole, what text) RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$

@@ -35,7 +35,7 @@ BEGIN
     SELECT date_trunc('hour', i.created_at), w.name, i.state::text, count(*)
       FROM sched.workflow_instance i
       JOIN sched.workflow w ON w.id = i.workflow_id
-     WHERE i.workflow_id = ANY (ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner)))
+     WHERE i.workflow_id = ANY (sched._visible_workflow_ids(principal))
        AND i.created_at >= range_from AND i.created_at < range_to
      GROUP BY 1, 2, 3;
 END
@@ -56,7 +56,7 @@ DECLARE
     visible bigint[];
 BEGIN
     PERFORM sched._check_range(range_from, range_to);
-    visible := ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner));
+    visible := sched._visible_workflow_ids(principal);
     RETURN QUERY
     WITH alive AS (
         SELECT i.id, i.workflow_id FROM sched.workflow_instance i

@@ -1568,6 +1568,15 @@ AS $$ SELECT pg_catalog.pg_has_role(principal, owner, 'MEMBER') OR pg_catalog.pg
 COMMENT ON FUNCTION sched._may_see(regrole, regrole) IS
     'Internal: may principal see things owned by owner; errors name another role''s workflows only when it may.';
 
+-- Lists and counts filter runs on their own workflow_id column with this (`= ANY`): the planner
+-- then knows how many rows a role that sees few of many leaves and reads them through
+-- workflow_instance_by_workflow, where a check of each row's owner walks every other role's.
+CREATE FUNCTION sched._visible_workflow_ids(principal regrole) RETURNS bigint[]
+LANGUAGE sql STABLE
+AS $$ SELECT ARRAY(SELECT w.id FROM sched.workflow w WHERE sched._may_see(principal, w.owner)) $$;
+COMMENT ON FUNCTION sched._visible_workflow_ids(regrole) IS
+    'Internal: the ids of the workflows principal may see (sched._may_see).';
+
 CREATE FUNCTION sched._require_admin(principal regrole, what text) RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
@@ -7420,7 +7429,7 @@ BEGIN
     SELECT date_trunc('hour', i.created_at), w.name, i.state::text, count(*)
       FROM sched.workflow_instance i
       JOIN sched.workflow w ON w.id = i.workflow_id
-     WHERE i.workflow_id = ANY (ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner)))
+     WHERE i.workflow_id = ANY (sched._visible_workflow_ids(principal))
        AND i.created_at >= range_from AND i.created_at < range_to
      GROUP BY 1, 2, 3;
 END
@@ -7441,7 +7450,7 @@ DECLARE
     visible bigint[];
 BEGIN
     PERFORM sched._check_range(range_from, range_to);
-    visible := ARRAY(SELECT v.id FROM sched.workflow v WHERE sched._may_see(principal, v.owner));
+    visible := sched._visible_workflow_ids(principal);
     RETURN QUERY
     WITH alive AS (
         SELECT i.id, i.workflow_id FROM sched.workflow_instance i
@@ -8259,13 +8268,17 @@ COMMENT ON FUNCTION sched._list_conditions(jsonb, jsonb) IS
     'Internal: checks a list''s filters ({filter: value}) against its conditions ({filter: [SQL over the values as $2, text|time|date|id|workflow_state|task_state]}) and returns the conditions of those given.';
 
 -- The ids of a list's page: the `id_column` of `source` (which has the run as i), for the
--- principal, below `before`, filtered (sched._list_conditions), newest first.
+-- principal, below `before`, filtered (sched._list_conditions), newest first. `by_runs`, for a
+-- list of what runs hold (attempts), restricts source to the runs $6 created at or after $7.
 CREATE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
-                                before bigint, max_rows integer) RETURNS bigint[]
+                                before bigint, max_rows integer, by_runs text DEFAULT NULL) RETURNS bigint[]
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     filtered text := sched._list_conditions(filters, conditions);
+    visible  bigint[] := sched._visible_workflow_ids(principal);
+    runs     bigint[];
+    oldest   timestamptz;
     ids      bigint[];
 BEGIN
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
@@ -8276,23 +8289,41 @@ BEGIN
         RAISE EXCEPTION 'before: must be an id (the last id of the page before), got %', before
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Visibility as the ids of the workflows the principal may see, on the instance's own
-    -- column: the planner then knows how many rows that leaves, and for a role that sees few
-    -- of many it reads those through workflow_instance_by_workflow instead of walking every
-    -- other role's rows newest first (half a second at a million runs).
+    -- A role that sees a few runs among many: newest first, the scan below would step over
+    -- every other role's attempts before it finds the page (seconds at a million, the planner
+    -- cannot know that they are old). Up to 1,000 runs holding up to 10,000 matching rows are
+    -- read whole instead, through the runs' index, and sorted.
+    IF by_runs IS NOT NULL THEN
+        SELECT array_agg(r.id), min(r.created_at) INTO runs, oldest
+          FROM (SELECT i.id, i.created_at FROM sched.workflow_instance i
+                 WHERE i.workflow_id = ANY (visible) LIMIT 1001) r;
+        IF coalesce(cardinality(runs), 0) <= 1000 THEN
+            EXECUTE format(
+                'SELECT array(SELECT %1$s FROM %2$s
+                 WHERE %4$s AND i.workflow_id = ANY ($5)
+                   AND ($3 IS NULL OR %1$s < $3)%3$s
+                 LIMIT 10001)', id_column, source, filtered, by_runs)
+                INTO ids
+                USING principal, filters, before, max_rows, visible, coalesce(runs, '{}'), oldest;
+            IF cardinality(ids) <= 10000 THEN
+                RETURN ARRAY(SELECT x FROM unnest(ids) x ORDER BY x DESC LIMIT max_rows);
+            END IF;
+        END IF;
+    END IF;
+    -- Visibility on the run's own column: for a role that sees few runs the planner reads those
+    -- through workflow_instance_by_workflow instead of walking every other role's newest first.
     EXECUTE format(
         'SELECT array(SELECT %1$s FROM %2$s
          WHERE i.workflow_id = ANY ($5)
            AND ($3 IS NULL OR %1$s < $3)%3$s
          ORDER BY %1$s DESC LIMIT $4)', id_column, source, filtered)
         INTO ids
-        USING principal, filters, before, max_rows,
-              ARRAY(SELECT w.id FROM sched.workflow w WHERE sched._may_see(principal, w.owner));
+        USING principal, filters, before, max_rows, visible;
     RETURN ids;
 END
 $$;
-COMMENT ON FUNCTION sched._list_ids(regrole, text, text, jsonb, jsonb, bigint, integer) IS
-    'Internal: the ids of a page of a list for principal (its paging arguments and filters checked), newest first.';
+COMMENT ON FUNCTION sched._list_ids(regrole, text, text, jsonb, jsonb, bigint, integer, text) IS
+    'Internal: the ids of a page of a list for principal (its paging arguments and filters checked), newest first; by_runs (a condition on $6, the ids of the runs principal may see, and $7, the oldest one''s creation) lets a list of what runs hold read them run by run when principal sees few.';
 
 CREATE FUNCTION sched.list_workflow_instances(filters jsonb DEFAULT '{}', before bigint DEFAULT NULL, max_rows integer DEFAULT 50)
 RETURNS SETOF sched.workflow_instances
@@ -8341,7 +8372,9 @@ DECLARE
         "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$;
     ids bigint[] := sched._list_ids(principal,
                                     'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id', 'ti.id',
-                                    filters, conditions, before, max_rows);
+                                    filters, conditions, before, max_rows,
+                                    -- An attempt ends after its run began: days of history before the oldest run are not read.
+                                    'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)');
 BEGIN
     RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END

@@ -314,3 +314,91 @@ fn counts_by_the_hour_over_a_range_are_the_views_for_that_range() {
         "{e}"
     );
 }
+
+/// Task runs are found two ways: run by run for a role that sees up to 1,000 runs (its
+/// attempts may be older than a million of others'), newest first over every attempt for one
+/// that sees more. Both walk the view's rows in its order, each once, filtered alike.
+#[test]
+fn task_runs_page_alike_for_a_role_that_sees_few_runs_or_many() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user; CREATE ROLE bob LOGIN IN ROLE sched_user;",
+    )
+    .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    let mut bob = cluster.connect_as("bob");
+    define(
+        &mut alice,
+        r#"{"name": "ok", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty", "deps": ["a"]},
+                                   {"name": "c", "type": "shell", "script": "exit 0", "deps": ["a"]}]}"#,
+    );
+    define(
+        &mut bob,
+        r#"{"name": "bobs", "tasks": [{"name": "b", "type": "empty"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    let bobs = start(&mut bob, "bobs");
+    assert_eq!(wait(&mut bob, bobs, 60), "succeeded");
+    for _ in 0..4 {
+        let id = start(&mut alice, "ok");
+        assert_eq!(wait(&mut alice, id, 60), "succeeded");
+    }
+    let walk = |db: &mut Client, filters: serde_json::Value| {
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = ids(
+                db,
+                "SELECT id FROM sched.list_task_instances($1, $2, $3)",
+                filters.clone(),
+                before,
+                4,
+            );
+            if page.is_empty() {
+                break seen;
+            }
+            before = page.last().copied();
+            seen.extend(page);
+        }
+    };
+    let view = |db: &mut Client, condition: &str| -> Vec<i64> {
+        db.query(
+            &format!("SELECT id FROM sched.task_instances WHERE {condition} ORDER BY id DESC"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let all = view(&mut alice, "true");
+    assert_eq!(all.len(), 12, "alice's attempts: {all:?}");
+    let shells = view(&mut alice, "task = 'c'");
+    assert_eq!(walk(&mut alice, json!({})), all, "few runs");
+    assert_eq!(walk(&mut alice, json!({"task": "c"})), shells, "few runs");
+    assert_eq!(walk(&mut bob, json!({})), view(&mut bob, "true"));
+
+    // Past 1,000 runs: copies of a finished run, which a long history leaves (without their
+    // attempts, as retention drops history before the runs).
+    db.batch_execute(
+        "DO $copies$
+         DECLARE
+             columns text;
+         BEGIN
+             SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) INTO columns
+               FROM information_schema.columns
+              WHERE table_schema = 'sched' AND table_name = 'workflow_instance' AND column_name <> 'id';
+             EXECUTE format('INSERT INTO sched.workflow_instance (%1$s)
+                             SELECT %1$s FROM sched.workflow_instance, generate_series(1, 1000)
+                              WHERE id = (SELECT min(i.id) FROM sched.workflow_instance i
+                                            JOIN sched.workflow w ON w.id = i.workflow_id WHERE w.name = ''ok'')',
+                            columns);
+         END
+         $copies$;",
+    )
+    .unwrap();
+    assert_eq!(walk(&mut alice, json!({})), all, "many runs");
+    assert_eq!(walk(&mut alice, json!({"task": "c"})), shells, "many runs");
+    assert_eq!(walk(&mut bob, json!({})), view(&mut bob, "true"));
+}
