@@ -500,6 +500,17 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
             &token,
         ),
         ("home", "/api/dashboard".to_owned(), &token),
+        // What the home page waits for, and its attempts' chart, which it asks for apart.
+        (
+            "home_page",
+            "/api/dashboard?task_states=false".to_owned(),
+            &token,
+        ),
+        (
+            "home_task_chart",
+            "/api/dashboard/task_states".to_owned(),
+            &token,
+        ),
     ];
     let mut figures = serde_json::Map::new();
     for (name, path, token) in pages {

@@ -191,6 +191,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/openapi.json", get(api::openapi::document))
         .route("/api/dashboard", get(api::dashboard::dashboard))
         .route(
+            "/api/dashboard/task_states",
+            get(api::dashboard::task_states),
+        )
+        .route(
             "/api/tokens",
             get(api::tokens::tokens).post(api::tokens::create_token),
         )

@@ -176,6 +176,21 @@ fn a_program_with_a_token_starts_waits_and_reads_logs_as_its_creator() {
         let (_, s) = program.get(&format!("/api/instances/{id}"));
         (s["instance"]["state"] == "succeeded" && s["instance"]["run"] == 2).then_some(())
     });
+    // The home page's numbers; the attempts' counts, slow at a million, also alone.
+    let total = |rows: &Value| -> i64 {
+        rows.as_array()
+            .unwrap_or_else(|| panic!("{rows}"))
+            .iter()
+            .map(|r| r["n"].as_i64().unwrap())
+            .sum()
+    };
+    let (_, home) = program.get("/api/dashboard?task_states=false");
+    assert!(home.get("task_states").is_none(), "{home}");
+    assert_eq!(total(&home["instance_states"]), 1, "{home}");
+    let (_, whole) = program.get("/api/dashboard");
+    let (_, attempts) = program.get("/api/dashboard/task_states");
+    assert_eq!(attempts["task_states"], whole["task_states"], "{attempts}");
+    assert_eq!(total(&attempts["task_states"]), 2, "both runs' attempts");
     // A filter the list does not have is refused by name.
     let (status, body) = program.get("/api/instances?colour=red");
     assert_eq!(
