@@ -28,6 +28,8 @@ CREATE FUNCTION sched._hourly_instance_states(principal regrole, range_from time
 RETURNS TABLE (hour timestamptz, workflow text, state text, instances bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- Planned for its range: a day reads an index, a month may not.
+SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
     PERFORM sched._check_range(range_from, range_to);
@@ -51,6 +53,7 @@ CREATE FUNCTION sched._hourly_task_states(principal regrole, range_from timestam
 RETURNS TABLE (hour timestamptz, workflow text, state text, attempts bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     visible bigint[];
