@@ -13,6 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sched_core::{BackfillMode, BackfillOrder};
 use serde_json::{Map, Value, json};
 use tokio_postgres::Client;
 
@@ -112,7 +113,8 @@ enum Command {
         /// Run this many dates at once (parallel mode); default one after another.
         #[arg(long)]
         parallel: Option<i32>,
-        #[arg(long, value_parser = ["asc", "desc"])]
+        /// The order the dates run in; default the latest first.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(BackfillOrder::ALL.iter().map(|o| o.as_str())))]
         order: Option<String>,
         #[arg(long = "option", value_name = "NAME=VALUE")]
         options: Vec<String>,
@@ -294,7 +296,7 @@ async fn run(cli: Cli) -> Result<u8> {
                     .await?;
             }
             if let Some(n) = parallel {
-                opts.insert("mode".into(), "parallel".into());
+                opts.insert("mode".into(), BackfillMode::Parallel.as_str().into());
                 opts.insert("parallelism".into(), n.into());
             }
             if let Some(order) = order {
@@ -340,7 +342,12 @@ async fn run(cli: Cli) -> Result<u8> {
                                 &[&name, &dates, &checked],
                             )
                             .await?;
-                        let desc = opts.get("order").and_then(Value::as_str) != Some("asc");
+                        let desc = opts
+                            .get("order")
+                            .and_then(Value::as_str)
+                            .and_then(BackfillOrder::from_name)
+                            .unwrap_or_default()
+                            == BackfillOrder::Desc;
                         client
                             .query(
                                 &format!(

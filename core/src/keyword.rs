@@ -34,6 +34,8 @@ macro_rules! keyword_enum {
                 Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text))
             }
 
+            // Backfill options are checked by SQL, not parsed from a spec.
+            #[allow(dead_code)]
             pub(crate) fn parse(value: &Value, path: Path<'_>) -> Result<Self, SpecError> {
                 let text = value
                     .as_str()
@@ -215,5 +217,40 @@ keyword_enum! {
         Failure => "failure",
         /// Any end: succeeded, failed, stopped or paused.
         All => "all",
+    }
+}
+
+keyword_enum! {
+    /// How a backfill runs its dates (DolphinScheduler's complement data run mode).
+    BackfillMode, what: "backfill mode", not_yet: [],
+    {
+        /// One date after another.
+        #[default]
+        Serial => "serial",
+        /// Up to its parallelism at once.
+        Parallel => "parallel",
+    }
+}
+
+keyword_enum! {
+    /// The order a backfill runs its dates in.
+    BackfillOrder, what: "backfill order", not_yet: [],
+    {
+        /// The latest date first.
+        #[default]
+        Desc => "desc",
+        Asc => "asc",
+    }
+}
+
+keyword_enum! {
+    /// What a backfill does after a date's instance did not succeed.
+    BackfillOnFailure, what: "backfill failure policy", not_yet: [],
+    {
+        /// No further date starts.
+        #[default]
+        Stop => "stop",
+        /// The other dates run.
+        Continue => "continue",
     }
 }

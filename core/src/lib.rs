@@ -26,8 +26,9 @@ pub mod vocabulary;
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{
-    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy,
-    ParamType, Priority, Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DependentFailure,
+    ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority, Relation, TimeoutStrategy,
+    WorkflowTimeoutStrategy,
 };
 pub use limits::Limits;
 pub use params::{

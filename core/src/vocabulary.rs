@@ -1,8 +1,8 @@
 //! The words SQL and Rust must agree on, rendered once into `sql/1_schema/01_vocabulary.sql`:
 //! the states with their sets and the command table (`state`), the priorities in rank order
 //! (`Priority`), the rule of names (`name`), the worker protocols served (`protocol`) and the
-//! choices a spec's enum-like fields allow (`keyword`, with DEPENDENT's date values), which
-//! forms offer instead of keeping lists of their own. `make vocabulary-sql` writes the file; a
+//! choices a spec's enum-like fields and a backfill's options allow (`keyword`, with
+//! DEPENDENT's date values), which forms offer instead of keeping lists of their own. `make vocabulary-sql` writes the file; a
 //! test fails when it differs from what this module renders.
 
 use std::fmt::Write;
@@ -13,12 +13,14 @@ use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
 use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
 use crate::{
-    ConditionStatus, Cycle, DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy,
-    ParamType, Priority, Relation, TimeoutStrategy, WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DependentFailure,
+    ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority, Relation, TimeoutStrategy,
+    WorkflowTimeoutStrategy,
 };
 
-/// The values of a spec's enum-like fields, for forms: each list in the order the spec's
-/// errors name them, DEPENDENT's cycles with their date values.
+/// The values of a spec's enum-like fields and of a backfill's options, for forms and for the
+/// SQL that checks them: each list in the order errors name them (a backfill option's default
+/// first), DEPENDENT's cycles with their date values.
 pub fn spec_choices() -> Value {
     fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Value {
         all.iter().map(|v| name(*v)).collect()
@@ -34,6 +36,9 @@ pub fn spec_choices() -> Value {
         "relations": names(Relation::ALL, Relation::as_str),
         "condition_statuses": names(ConditionStatus::ALL, ConditionStatus::as_str),
         "dependent_failures": names(DependentFailure::ALL, DependentFailure::as_str),
+        "backfill_modes": names(BackfillMode::ALL, BackfillMode::as_str),
+        "backfill_orders": names(BackfillOrder::ALL, BackfillOrder::as_str),
+        "backfill_on_failure": names(BackfillOnFailure::ALL, BackfillOnFailure::as_str),
         "cycles": Cycle::ALL.iter().map(|c| json!({"cycle": c.as_str(), "date_values": date_values(*c)})).collect::<Vec<_>>(),
     })
 }
@@ -88,7 +93,11 @@ pub fn render_sql() -> String {
         "\nCREATE FUNCTION sched._spec_choices() RETURNS jsonb\n\
          LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
          AS $$ SELECT {}::jsonb $$;\n\
-         COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values), each list in the order errors name them: what forms offer.';\n",
+         COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values) and a backfill''s options (modes, orders, on_failure), each list in the order errors name them: what forms offer.';\n\
+         \nCREATE FUNCTION sched._choices(kind text) RETURNS text[]\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT ARRAY(SELECT pg_catalog.jsonb_array_elements_text(sched._spec_choices() OPERATOR(pg_catalog.->) kind)) $$;\n\
+         COMMENT ON FUNCTION sched._choices(text) IS 'Internal: one list of sched._spec_choices(), as an array.';\n",
         quote(&spec_choices().to_string())
     );
     out

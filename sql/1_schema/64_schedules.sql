@@ -40,9 +40,9 @@ COMMENT ON COLUMN sched.schedule.last_instance_id IS 'The instance of the last f
 CREATE TABLE sched.backfill (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     workflow_id bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
-    mode        text NOT NULL CHECK (mode IN ('serial', 'parallel')),
+    mode        text NOT NULL CHECK (mode = ANY (sched._choices('backfill_modes'))),
     parallelism integer NOT NULL CHECK (parallelism >= 1),
-    on_failure  text NOT NULL CHECK (on_failure IN ('stop', 'continue')),
+    on_failure  text NOT NULL CHECK (on_failure = ANY (sched._choices('backfill_on_failure'))),
     run_options jsonb NOT NULL,
     params      jsonb NOT NULL,
     owner       regrole NOT NULL,

@@ -121,14 +121,17 @@ BEGIN
     IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
         RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF mode NOT IN ('serial', 'parallel') THEN
-        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: serial, parallel', options->>'mode' USING ERRCODE = 'invalid_parameter_value';
+    IF mode <> ALL (sched._choices('backfill_modes')) THEN
+        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: %', options->>'mode', array_to_string(sched._choices('backfill_modes'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lower(coalesce(options->>'order', 'desc')) NOT IN ('asc', 'desc') THEN
-        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: asc, desc', options->>'order' USING ERRCODE = 'invalid_parameter_value';
+    IF lower(coalesce(options->>'order', 'desc')) <> ALL (sched._choices('backfill_orders')) THEN
+        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: %', options->>'order', array_to_string(sched._choices('backfill_orders'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lower(coalesce(options->>'on_failure', 'stop')) NOT IN ('stop', 'continue') THEN
-        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: stop, continue', options->>'on_failure' USING ERRCODE = 'invalid_parameter_value';
+    IF lower(coalesce(options->>'on_failure', 'stop')) <> ALL (sched._choices('backfill_on_failure')) THEN
+        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: %', options->>'on_failure', array_to_string(sched._choices('backfill_on_failure'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF options ? 'parallelism' THEN
         IF jsonb_typeof(options->'parallelism') <> 'number' OR (options->>'parallelism')::numeric NOT BETWEEN 1 AND 1000

@@ -1,23 +1,84 @@
--- pg_sched 0.4.0 to 0.5.0 (CHANGELOG.md): the choices of a spec's enum-like fields for forms
--- (sched._spec_choices), and the list functions finding a role's runs through the workflows it
--- may see (sched._visible_workflow_ids) and its attempts run by run when it sees few,
+-- pg_sched 0.4.0 to 0.5.0 (CHANGELOG.md): the choices of a spec's enum-like fields and of a
+-- backfill's options for forms and checks (sched._spec_choices, sched._choices), and the list
+-- functions finding a role's runs through the workflows it may see
+-- (sched._visible_workflow_ids) and its attempts run by run when it sees few,
 -- sched.instance_tasks fast at 10,000 tasks, and the home page's counts over a range
 -- (sched.hourly_instance_states, sched.hourly_task_states, the index workflow_instance_created).
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.5.0
--- install and keeps all it held. Tables: the one index, and sched.alert takes tests of alert
--- groups (sched.test_alert_group), which concern no instance.
+-- install and keeps all it held. Tables: the one index, sched.alert takes tests of alert
+-- groups (sched.test_alert_group), which concern no instance, and sched.backfill's checks of
+-- mode and on_failure read the vocabulary (the same values).
 
 \echo Use "ALTER EXTENSION pg_sched UPDATE" to load this file. \quit
 
 -- 1_schema/01_vocabulary.sql
 CREATE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '{"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"timeout_strategies":["warn","fail","warn_fail"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
-COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values), each list in the order errors name them: what forms offer.';
+AS $$ SELECT '{"backfill_modes":["serial","parallel"],"backfill_on_failure":["stop","continue"],"backfill_orders":["desc","asc"],"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"timeout_strategies":["warn","fail","warn_fail"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
+COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values) and a backfill''s options (modes, orders, on_failure), each list in the order errors name them: what forms offer.';
+
+CREATE FUNCTION sched._choices(kind text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY(SELECT pg_catalog.jsonb_array_elements_text(sched._spec_choices() OPERATOR(pg_catalog.->) kind)) $$;
+COMMENT ON FUNCTION sched._choices(text) IS 'Internal: one list of sched._spec_choices(), as an array.';
 -- As 8_grants does: revoked from PUBLIC with everything, then granted again.
-REVOKE ALL ON FUNCTION sched._spec_choices() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sched._spec_choices() TO PUBLIC;
+REVOKE ALL ON FUNCTION sched._spec_choices(), sched._choices(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sched._spec_choices(), sched._choices(text) TO PUBLIC;
+
+-- 1_schema/64_schedules.sql: a backfill's mode and failure policy are the vocabulary's.
+ALTER TABLE sched.backfill
+    DROP CONSTRAINT backfill_mode_check,
+    ADD CONSTRAINT backfill_mode_check CHECK (mode = ANY (sched._choices('backfill_modes'))),
+    DROP CONSTRAINT backfill_on_failure_check,
+    ADD CONSTRAINT backfill_on_failure_check CHECK (on_failure = ANY (sched._choices('backfill_on_failure')));
+
+-- 7_api/backfill.sql
+CREATE OR REPLACE FUNCTION sched._backfill_checked(principal regrole, workflow text, dates timestamptz[], options jsonb)
+RETURNS sched.workflow
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf   sched.workflow;
+    mode text := lower(coalesce(options->>'mode', 'serial'));
+BEGIN
+    IF dates IS NOT NULL AND cardinality(dates) > 10000 THEN
+        RAISE EXCEPTION 'dates: % dates; a backfill runs at most 10000', cardinality(dates)
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Split it into several backfills.';
+    END IF;
+    wf := sched._fire_options(principal, workflow, options, ARRAY['mode', 'parallelism', 'order', 'on_failure', 'timezone', 'dependents', 'dry_run'],
+                              CASE WHEN options->'params' <> '{}' THEN 'backfill it with parameters' END);
+    IF options ? 'dry_run' AND jsonb_typeof(options->'dry_run') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.dry_run: must be true or false' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF mode <> ALL (sched._choices('backfill_modes')) THEN
+        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: %', options->>'mode', array_to_string(sched._choices('backfill_modes'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(coalesce(options->>'order', 'desc')) <> ALL (sched._choices('backfill_orders')) THEN
+        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: %', options->>'order', array_to_string(sched._choices('backfill_orders'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(coalesce(options->>'on_failure', 'stop')) <> ALL (sched._choices('backfill_on_failure')) THEN
+        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: %', options->>'on_failure', array_to_string(sched._choices('backfill_on_failure'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'parallelism' THEN
+        IF jsonb_typeof(options->'parallelism') <> 'number' OR (options->>'parallelism')::numeric NOT BETWEEN 1 AND 1000
+           OR (options->>'parallelism')::numeric <> trunc((options->>'parallelism')::numeric) THEN
+            RAISE EXCEPTION 'options.parallelism: must be a whole number from 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF mode <> 'parallel' THEN
+            RAISE EXCEPTION 'options.parallelism: applies to mode parallel' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    RETURN wf;
+END
+$$;
+
 
 -- 2_kernel/access.sql
 -- Lists and counts filter runs on their own workflow_id column with this (`= ANY`): the planner

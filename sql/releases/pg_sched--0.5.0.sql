@@ -571,8 +571,13 @@ COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest wor
 
 CREATE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '{"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"timeout_strategies":["warn","fail","warn_fail"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
-COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values), each list in the order errors name them: what forms offer.';
+AS $$ SELECT '{"backfill_modes":["serial","parallel"],"backfill_on_failure":["stop","continue"],"backfill_orders":["desc","asc"],"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"timeout_strategies":["warn","fail","warn_fail"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
+COMMENT ON FUNCTION sched._spec_choices() IS 'Internal: the values a spec''s enum-like fields allow (failure strategies, execution types, priorities, timeout and notify strategies, parameter types, relations, condition statuses, DEPENDENT''s failure policies and its cycles with their date values) and a backfill''s options (modes, orders, on_failure), each list in the order errors name them: what forms offer.';
+
+CREATE FUNCTION sched._choices(kind text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY(SELECT pg_catalog.jsonb_array_elements_text(sched._spec_choices() OPERATOR(pg_catalog.->) kind)) $$;
+COMMENT ON FUNCTION sched._choices(text) IS 'Internal: one list of sched._spec_choices(), as an array.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1385,9 +1390,9 @@ COMMENT ON COLUMN sched.schedule.last_instance_id IS 'The instance of the last f
 CREATE TABLE sched.backfill (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     workflow_id bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
-    mode        text NOT NULL CHECK (mode IN ('serial', 'parallel')),
+    mode        text NOT NULL CHECK (mode = ANY (sched._choices('backfill_modes'))),
     parallelism integer NOT NULL CHECK (parallelism >= 1),
-    on_failure  text NOT NULL CHECK (on_failure IN ('stop', 'continue')),
+    on_failure  text NOT NULL CHECK (on_failure = ANY (sched._choices('backfill_on_failure'))),
     run_options jsonb NOT NULL,
     params      jsonb NOT NULL,
     owner       regrole NOT NULL,
@@ -6971,14 +6976,17 @@ BEGIN
     IF options ? 'dependents' AND jsonb_typeof(options->'dependents') <> 'boolean' THEN
         RAISE EXCEPTION 'options.dependents: must be true or false' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF mode NOT IN ('serial', 'parallel') THEN
-        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: serial, parallel', options->>'mode' USING ERRCODE = 'invalid_parameter_value';
+    IF mode <> ALL (sched._choices('backfill_modes')) THEN
+        RAISE EXCEPTION 'options.mode: "%" is not allowed; allowed: %', options->>'mode', array_to_string(sched._choices('backfill_modes'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lower(coalesce(options->>'order', 'desc')) NOT IN ('asc', 'desc') THEN
-        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: asc, desc', options->>'order' USING ERRCODE = 'invalid_parameter_value';
+    IF lower(coalesce(options->>'order', 'desc')) <> ALL (sched._choices('backfill_orders')) THEN
+        RAISE EXCEPTION 'options.order: "%" is not allowed; allowed: %', options->>'order', array_to_string(sched._choices('backfill_orders'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lower(coalesce(options->>'on_failure', 'stop')) NOT IN ('stop', 'continue') THEN
-        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: stop, continue', options->>'on_failure' USING ERRCODE = 'invalid_parameter_value';
+    IF lower(coalesce(options->>'on_failure', 'stop')) <> ALL (sched._choices('backfill_on_failure')) THEN
+        RAISE EXCEPTION 'options.on_failure: "%" is not allowed; allowed: %', options->>'on_failure', array_to_string(sched._choices('backfill_on_failure'), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF options ? 'parallelism' THEN
         IF jsonb_typeof(options->'parallelism') <> 'number' OR (options->>'parallelism')::numeric NOT BETWEEN 1 AND 1000
@@ -9328,7 +9336,7 @@ DECLARE
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'sched'::regnamespace
-               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|_state_colour|state_model|_priorities|_spec_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
+               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|_state_colour|state_model|_priorities|_spec_choices|_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
     END LOOP;

@@ -331,7 +331,7 @@ fn cancel_stops_what_is_pending_and_optionally_what_runs() {
         ),
         (
             "SELECT sched.backfill('slow', '2024-01-01'::timestamptz, '2024-01-03'::timestamptz, '{\"order\": \"random\"}')",
-            "options.order: \"random\" is not allowed; allowed: asc, desc",
+            "options.order: \"random\" is not allowed; allowed: desc, asc",
         ),
         (
             "SELECT sched.backfill('slow', '2024-01-01'::timestamptz, '2024-01-03'::timestamptz, '{\"on_failure\": \"panic\"}')",

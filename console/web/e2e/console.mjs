@@ -200,9 +200,13 @@ await step('edit the schedule in place; a bad expression is refused on its field
 
 await step('run a backfill and see its progress', async () => {
   await page.goto(`${url}/#/backfill/ui_flow`);
-  await page.getByLabel('From').fill('2024-03-01');
-  await page.getByLabel('To').fill('2024-03-03');
+  await page.getByLabel('From', { exact: true }).fill('2024-03-01');
+  await page.getByLabel('To', { exact: true }).fill('2024-03-03');
   await page.getByLabel('Mode').selectOption('parallel');
+  // The engine's choices, its default first.
+  const policies = await page.getByLabel('After a date fails').locator('option').allTextContents();
+  if (policies.join() !== 'stop,continue') throw new Error(`on_failure offers ${policies}`);
+  await page.getByLabel('After a date fails').selectOption('continue');
   // The dates are the enabled schedule's fires in the range's days, read in the schedule's
   // zone: three at 04:30 Shanghai, as in DolphinScheduler.
   await page.getByRole('button', { name: 'Preview dates' }).click();

@@ -1,22 +1,40 @@
-// The backfill form: a range of days or a list of dates, how to run them, and a preview.
-import React, { useState } from 'react';
+// The backfill form: a range of days or a list of dates, how to run them, and a preview. The
+// modes, orders and failure policies are the engine's (sched._spec_choices, each default
+// first), as /api/states gives them.
+import React, { useContext, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorText, go, useT } from '../ui.jsx';
+import { ErrorText, States, go, useT } from '../ui.jsx';
+
+const Choice = ({ label, value, options, onChange }) => (
+  <label>{label}<select value={value} onChange={(e) => onChange(e.target.value)}>
+    {options.map((o) => <option key={o}>{o}</option>)}
+  </select></label>
+);
 
 export function Backfill({ name }) {
   const { t } = useT();
+  const choices = useContext(States)?.choices;
+  const modes = choices?.backfill_modes || [];
+  const orders = choices?.backfill_orders || [];
+  const onFailures = choices?.backfill_on_failure || [];
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [dates, setDates] = useState('');
-  const [mode, setMode] = useState('serial');
+  // Unset: the engine's default, the first of each list.
+  const [mode, setMode] = useState(null);
   const [parallelism, setParallelism] = useState(2);
-  const [order, setOrder] = useState('desc');
+  const [order, setOrder] = useState(null);
+  const [onFailure, setOnFailure] = useState(null);
   const [timezone, setTimezone] = useState('');
   const [preview, setPreview] = useState(null);
   const [error, setError] = useState(null);
   const request = () => {
-    const options = { mode, order };
-    if (mode === 'parallel') options.parallelism = Number(parallelism);
+    const options = {};
+    if (mode) options.mode = mode;
+    if (order) options.order = order;
+    if (onFailure) options.on_failure = onFailure;
+    // Parallelism applies to every mode but the default, one date at a time.
+    if (mode && mode !== modes[0]) options.parallelism = Number(parallelism);
     if (timezone.trim()) options.timezone = timezone.trim();
     const body = { workflow: name, options };
     if (dates.trim()) body.dates = dates.split(',').map((d) => d.trim());
@@ -46,9 +64,10 @@ export function Backfill({ name }) {
       <label>{t.from}<input type="date" value={from} onChange={(e) => setFrom(e.target.value)} /></label>
       <label>{t.to}<input type="date" value={to} onChange={(e) => setTo(e.target.value)} /></label>
       <label>{t.dates}<input value={dates} onChange={(e) => setDates(e.target.value)} /></label>
-      <label>{t.mode}<select value={mode} onChange={(e) => setMode(e.target.value)}><option>serial</option><option>parallel</option></select></label>
+      <Choice label={t.mode} value={mode || modes[0] || ''} options={modes} onChange={setMode} />
       <label>{t.parallelism}<input type="number" min="1" value={parallelism} onChange={(e) => setParallelism(e.target.value)} /></label>
-      <label>{t.order}<select value={order} onChange={(e) => setOrder(e.target.value)}><option>desc</option><option>asc</option></select></label>
+      <Choice label={t.order} value={order || orders[0] || ''} options={orders} onChange={setOrder} />
+      <Choice label={t.onFailure} value={onFailure || onFailures[0] || ''} options={onFailures} onChange={setOnFailure} />
       <label>{t.timezone}<input value={timezone} placeholder="Asia/Shanghai" onChange={(e) => setTimezone(e.target.value)} /></label>
       <button onClick={showPreview} disabled={!from || !to}>{t.preview}</button>
       <button onClick={submit}>{t.run}</button>
