@@ -8,14 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use sched_core::export;
 use serde_json::{Map, Value, json};
 use similar::TextDiff;
 use tokio_postgres::{Client, GenericClient};
 
 use crate::error::{Result, usage};
-
-/// Schedule options whose defaults are left out of the canonical form.
-const SCHEDULE_DEFAULTS: &[(&str, &str)] = &[("timezone", "UTC"), ("misfire", "all")];
 
 struct Declared {
     file: PathBuf,
@@ -88,50 +86,18 @@ fn read(file: &Path) -> Result<Declared> {
     })
 }
 
-/// A schedule as options, defaults left out, so that two spellings of one schedule compare
-/// equal.
-fn canonical(mut s: Map<String, Value>) -> Map<String, Value> {
-    for (key, default) in SCHEDULE_DEFAULTS {
-        if s.get(*key)
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-            == Some(&default.to_ascii_lowercase())
-        {
-            s.remove(*key);
-        }
-    }
-    if s.get("enabled") == Some(&Value::Bool(true)) {
-        s.remove("enabled");
-    }
-    if s.get("params")
-        .is_some_and(|p| p.as_object().is_some_and(Map::is_empty))
-    {
-        s.remove("params");
-    }
-    s.retain(|_, v| !v.is_null());
-    s
-}
-
 async fn existing_schedules(
     client: &impl GenericClient,
     workflow: &str,
 ) -> Result<Vec<(i64, Map<String, Value>)>> {
-    let rows = client
-        .query(
-            "SELECT id, jsonb_build_object('cron', cron, 'timezone', timezone, 'enabled', enabled, 'misfire', misfire, \
-                    'start', start_at, 'end', end_at, 'params', params) || run_options \
-             FROM sched.schedules WHERE workflow = $1 ORDER BY id",
-            &[&workflow],
-        )
-        .await?;
+    let rows = client.query(export::SCHEDULES_SQL, &[&workflow]).await?;
     Ok(rows
         .iter()
         .map(|r| {
             let v: Value = r.get(1);
             (
                 r.get(0),
-                canonical(v.as_object().cloned().unwrap_or_default()),
+                export::canonical_schedule(v.as_object().cloned().unwrap_or_default()),
             )
         })
         .collect())
@@ -152,7 +118,7 @@ async fn declared_schedule(
             s.insert(key.into(), v);
         }
     }
-    Ok(canonical(s))
+    Ok(export::canonical_schedule(s))
 }
 
 fn yaml(value: &Value) -> String {
@@ -356,128 +322,6 @@ fn drop_order(workflows: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     order
 }
 
-/// Fields of a normalised spec that hold their default (README, Workflow spec), the default
-/// as JSON text. Only those whose default does not depend on anything else: a task's worker
-/// group, say, inherits the workflow's.
-const WORKFLOW_DEFAULTS: &[(&str, &str)] = &[
-    ("project", r#""default""#),
-    ("description", r#""""#),
-    ("failure_strategy", r#""continue""#),
-    ("execution_type", r#""parallel""#),
-    ("priority", r#""medium""#),
-    ("worker_group", r#""default""#),
-    ("env", "{}"),
-    ("params", "{}"),
-];
-const TASK_DEFAULTS: &[(&str, &str)] = &[
-    ("description", r#""""#),
-    ("deps", "[]"),
-    ("priority", r#""medium""#),
-    ("enabled", "true"),
-    ("env", "{}"),
-    ("params", "{}"),
-    ("out", "[]"),
-    ("retries", "0"),
-    ("task_group_priority", "0"),
-];
-
-/// A normalised spec as one would write it: fields holding their defaults left out, a
-/// parameter `{"value": v, "type": "varchar"}` as `v`, an OUT parameter of type varchar
-/// without a default as its name, a timeout's `warn` strategy left out.
-fn without_defaults(spec: &Value) -> Value {
-    fn strip(obj: &mut Map<String, Value>, defaults: &[(&str, &str)]) {
-        for (key, default) in defaults {
-            let default: Value = serde_json::from_str(default).expect("a default is JSON");
-            if obj.get(*key) == Some(&default) {
-                obj.remove(*key);
-            }
-        }
-        if let Some(Value::Object(params)) = obj.get_mut("params") {
-            for param in params.values_mut() {
-                if param["type"] == "varchar"
-                    && param.as_object().is_some_and(|p| p.len() == 2)
-                    && let Some(value) = param.get("value").cloned()
-                {
-                    *param = value;
-                }
-            }
-        }
-        if let Some(Value::Object(timeout)) = obj.get_mut("timeout")
-            && timeout.get("strategy") == Some(&json!("warn"))
-        {
-            timeout.remove("strategy");
-        }
-    }
-    let mut spec = spec.as_object().cloned().unwrap_or_default();
-    strip(&mut spec, WORKFLOW_DEFAULTS);
-    if let Some(Value::Array(tasks)) = spec.get_mut("tasks") {
-        for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
-            strip(task, TASK_DEFAULTS);
-            if let Some(Value::Array(out)) = task.get_mut("out") {
-                for param in out.iter_mut() {
-                    if param["type"] == "varchar"
-                        && param["default"] == ""
-                        && param.as_object().is_some_and(|p| p.len() == 3)
-                    {
-                        *param = param["name"].clone();
-                    }
-                }
-            }
-        }
-    }
-    Value::Object(spec)
-}
-
-/// Keys written first, in this order, in a workflow, a task and a schedule; the others
-/// follow by name, then [`LAST_KEYS`], so that the text of one definition never changes.
-const FIRST_KEYS: &[&str] = &[
-    "name",
-    "cron",
-    "type",
-    "deps",
-    "description",
-    "project",
-    "tenant",
-    "worker_group",
-    "priority",
-];
-const LAST_KEYS: &[&str] = &["params", "env", "tasks", "schedules"];
-
-/// `value` as YAML whose mappings keep their order: with `reading`, [`FIRST_KEYS`] first and
-/// [`LAST_KEYS`] last (the workflow, its tasks and its schedules); elsewhere (parameters,
-/// groups, timeouts) by name.
-fn ordered(value: &Value, reading: bool) -> serde_yaml_ng::Value {
-    use serde_yaml_ng::Value as Y;
-    match value {
-        Value::Object(map) => {
-            let rank = |key: &str| {
-                if !reading {
-                    return (1, 0);
-                }
-                if let Some(i) = FIRST_KEYS.iter().position(|k| *k == key) {
-                    (0, i)
-                } else if let Some(i) = LAST_KEYS.iter().position(|k| *k == key) {
-                    (2, i)
-                } else {
-                    (1, 0)
-                }
-            };
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-            Y::Mapping(
-                keys.into_iter()
-                    .map(|k| {
-                        let child = reading && (k == "tasks" || k == "schedules");
-                        (Y::String(k.clone()), ordered(&map[k.as_str()], child))
-                    })
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Y::Sequence(items.iter().map(|v| ordered(v, reading)).collect()),
-        other => serde_yaml_ng::to_value(other).unwrap_or(Y::Null),
-    }
-}
-
 pub async fn export(client: &Client, name: &str) -> Result<u8> {
     let spec: Value = client
         .query_one("SELECT sched.workflow_spec($1)", &[&name])
@@ -485,26 +329,19 @@ pub async fn export(client: &Client, name: &str) -> Result<u8> {
         .get(0);
     // The list of defaults is checked against the spec language, not trusted: should one
     // of them no longer be a default, the spec is written out in full instead.
-    let short = without_defaults(&spec);
+    let short = export::without_defaults(&spec);
     let same = client
         .query_one("SELECT sched.check_workflow($1) = $2", &[&short, &spec])
         .await
         .is_ok_and(|row| row.get::<_, bool>(0));
-    let mut out = if same { short } else { spec }
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let schedules: Vec<Value> = existing_schedules(client, name)
+    let schedules = existing_schedules(client, name)
         .await?
         .into_iter()
-        .map(|(_, s)| Value::Object(s))
+        .map(|(_, s)| s)
         .collect();
-    if !schedules.is_empty() {
-        out.insert("schedules".into(), Value::Array(schedules));
-    }
     print!(
         "{}",
-        serde_yaml_ng::to_string(&ordered(&Value::Object(out), true)).unwrap_or_default()
+        export::document(if same { &short } else { &spec }, schedules)
     );
     Ok(0)
 }
@@ -552,37 +389,5 @@ mod tests {
         ]
         .into();
         assert_eq!(drop_order(&cycle), ["z", "x", "y"]);
-    }
-
-    #[test]
-    fn defaults_are_left_out_and_keys_keep_one_order() {
-        let normal = json!({
-            "name": "etl", "description": "", "failure_strategy": "end",
-            "execution_type": "parallel", "priority": "medium", "worker_group": "default",
-            "params": {"dt": {"value": "x", "type": "varchar"}, "n": {"value": "1", "type": "integer"}},
-            "timeout": {"after": "1 h", "strategy": "warn"},
-            "tasks": [{"name": "load", "type": "shell", "script": "echo", "deps": [],
-                       "priority": "high", "description": "",
-                       "out": ["rows", {"name": "rows2", "type": "varchar", "default": ""}],
-                       "timeout": {"after": "1 min", "strategy": "fail"}}]});
-        let short = without_defaults(&normal);
-        assert_eq!(
-            short,
-            json!({
-                "name": "etl", "failure_strategy": "end",
-                "params": {"dt": "x", "n": {"value": "1", "type": "integer"}},
-                "timeout": {"after": "1 h"},
-                "tasks": [{"name": "load", "type": "shell", "script": "echo", "priority": "high",
-                           "out": ["rows", "rows2"],
-                           "timeout": {"after": "1 min", "strategy": "fail"}}]})
-        );
-        let text = serde_yaml_ng::to_string(&ordered(&short, true)).unwrap();
-        assert_eq!(
-            text,
-            "name: etl\nfailure_strategy: end\ntimeout:\n  after: 1 h\n\
-             params:\n  dt: x\n  n:\n    type: integer\n    value: '1'\n\
-             tasks:\n- name: load\n  type: shell\n  priority: high\n  out:\n  - rows\n  - rows2\n  \
-             script: echo\n  timeout:\n    after: 1 min\n    strategy: fail\n"
-        );
     }
 }

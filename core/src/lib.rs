@@ -8,6 +8,7 @@ pub mod cron;
 mod dag;
 pub mod dolphinscheduler;
 mod error;
+pub mod export;
 pub mod expr;
 mod keyword;
 mod limits;

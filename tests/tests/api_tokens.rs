@@ -199,11 +199,35 @@ fn a_program_with_a_token_starts_waits_and_reads_logs_as_its_creator() {
         "{body}"
     );
 
-    // A workflow exported as YAML, copied under a new name, and the copy dropped.
+    // A workflow exported as YAML: the text `sched export` writes, schedules included, its
+    // defaults left out. Then copied under a new name, and the copy dropped.
+    alice
+        .execute(
+            "SELECT sched.schedule('alices', '0 0 6 * * ?', '{\"timezone\": \"Asia/Shanghai\"}')",
+            &[],
+        )
+        .unwrap();
     let yaml = program.get("/api/workflows/alices/export.yaml").1;
+    let cli = std::process::Command::new(sched_bin())
+        .arg("--database-url")
+        .arg(format!(
+            "host={} user=alice password=alice-pw dbname=postgres",
+            cluster.dir.display()
+        ))
+        .args(["export", "alices"])
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{cli:?}");
+    assert_eq!(
+        yaml.as_str(),
+        Some(String::from_utf8_lossy(&cli.stdout).as_ref()),
+        "the console's export differs from sched export's"
+    );
     assert!(
-        yaml.as_str()
-            .is_some_and(|y| y.contains("name: alices") && y.contains("hello from the API")),
+        yaml.as_str().is_some_and(|y| y.contains("name: alices")
+            && y.contains("hello from the API")
+            && y.contains("timezone: Asia/Shanghai")
+            && !y.contains("priority: medium")),
         "{yaml}"
     );
     assert_eq!(

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sched_core::export;
 use serde_json::{Value, json};
 
 use super::{Api, rows, text};
@@ -35,15 +36,31 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-/// The workflow's spec as YAML, the form `sched apply` reads.
+/// The workflow as code (`sched_core::export`), the text `sched export` writes and `sched
+/// apply` reads: its spec with defaults left out, and its schedules.
 pub async fn export(Authed(s): Authed, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let spec: Value = s
-        .client
+    let c = &s.client;
+    let spec: Value = c
         .query_one("SELECT sched.workflow_spec($1)", &[&name])
         .await?
         .get(0);
-    let yaml = serde_yaml_ng::to_string(&spec)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("YAML: {e}")))?;
+    // The short form is checked against the spec language: should a default have changed,
+    // the whole spec is written instead.
+    let short = export::without_defaults(&spec);
+    let same = c
+        .query_one("SELECT sched.check_workflow($1) = $2", &[&short, &spec])
+        .await
+        .is_ok_and(|row| row.get::<_, bool>(0));
+    let schedules = c
+        .query(export::SCHEDULES_SQL, &[&name])
+        .await?
+        .iter()
+        .map(|r| {
+            let options: Value = r.get(1);
+            export::canonical_schedule(options.as_object().cloned().unwrap_or_default())
+        })
+        .collect();
+    let yaml = export::document(if same { &short } else { &spec }, schedules);
     let disposition = format!(
         "attachment; filename=\"{}.yaml\"",
         name.replace(['"', '\\', '/'], "_")
