@@ -116,6 +116,28 @@ fn check_allowed_hosts(hosts: &[String]) -> Result<Vec<String>, String> {
 
 /// Refuses requests addressed to a host the console does not answer for: a page of another
 /// site that rebinds its own name to this address still sends its own name as Host.
+/// What a request body may hold: axum's default, which the JSON extractors applied before.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Reads each request's body whole before its handler runs, whether the handler reads it or
+/// not. hyper keeps a connection alive only when the request's body was read to its end; when
+/// a handler that ignores it (sign-out, revoke, drop) answered before the body had arrived,
+/// the connection closed under the client's next request on it.
+async fn read_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body: could not be read whole; at most {BODY_LIMIT} bytes"),
+        )
+        .into_response(),
+    }
+}
+
 async fn check_host(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let host = request
         .headers()
@@ -317,6 +339,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/alerts", get(api::alerts::alerts))
         .route("/api/alerts/events", get(api::live::alert_events))
         .fallback(assets::serve)
+        .layer(axum::middleware::from_fn(read_body))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             check_host,
