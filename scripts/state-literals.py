@@ -14,7 +14,8 @@ import sys
 SCANNED = ["sql", "extension/src", "worker/src", "cli/src", "console/src", "console/web/src"]
 EXEMPT = {"sql/1_schema/01_vocabulary.sql"}
 # A release's kept install script is generated, vocabulary included; its upgrade scripts are
-# written by hand and checked, but for the lines they copy from the generated vocabulary.
+# written by hand and checked, but for the lines they copy from a generated vocabulary (the
+# current one, or the one a kept install script holds: the one of the release they lead to).
 RELEASED = re.compile(r"sql/releases/pg_sched--[^-]+\.sql$")
 UPGRADE = re.compile(r"sql/releases/pg_sched--[^-]+--[^-]+\.sql$")
 SUFFIXES = (".sql", ".rs", ".js", ".jsx", ".mjs")
@@ -45,6 +46,10 @@ def main(args):
     root = args[0] if args else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     states = state_names(root)
     generated = set(open(os.path.join(root, "sql/1_schema/01_vocabulary.sql"), encoding="utf-8"))
+    releases = os.path.join(root, "sql/releases")
+    for name in sorted(os.listdir(releases)) if os.path.isdir(releases) else []:
+        if RELEASED.match("sql/releases/" + name):
+            generated |= set(open(os.path.join(releases, name), encoding="utf-8"))
     problems = []
     for top in SCANNED:
         for base, _, names in os.walk(os.path.join(root, top)):

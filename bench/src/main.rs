@@ -50,6 +50,7 @@ fn main() {
     results.push(retry_chain(&mut db));
     results.push(idle_start(&mut db));
     results.push(cron_lateness(&mut db));
+    results.push(event_latency(&mut db));
     drop(workers);
 
     // Shell throughput is bound by process start latency, not CPU, below ~32 slots a worker.
@@ -282,6 +283,93 @@ fn idle_start(db: &mut Client) -> Value {
         "scenario": "idle_start",
         "runs": IDLE_SAMPLES,
         "commit_to_running_ms": summary(&mut samples),
+    })
+}
+
+/// Events to starts, each as commit to commit on the server's clock: a row inserted into a
+/// watched table (no debounce) to the instance its trigger created (the master's start), and
+/// an upstream instance's end to the downstream instance (the same transaction: what that
+/// transaction takes from the end's time to its commit).
+fn event_latency(db: &mut Client) -> Value {
+    db.batch_execute("CREATE TABLE bench_events (id bigint)")
+        .unwrap();
+    define(
+        db,
+        json!({"name": "bench_on_insert", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    define(
+        db,
+        json!({"name": "bench_upstream", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    define(
+        db,
+        json!({"name": "bench_downstream", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    db.query_one(
+        "SELECT sched.on_table_change('bench_events', 'bench_on_insert', '{\"operations\": [\"insert\"]}')",
+        &[],
+    )
+    .unwrap();
+    db.query_one(
+        "SELECT sched.on_workflow_end('bench_upstream', 'bench_downstream')",
+        &[],
+    )
+    .unwrap();
+    let mut table = Vec::new();
+    for i in 0..IDLE_SAMPLES as i64 {
+        let xid: String = db
+            .query_one(
+                "INSERT INTO bench_events VALUES ($1) RETURNING pg_current_xact_id()::text",
+                &[&i],
+            )
+            .unwrap()
+            .get(0);
+        wait_for(
+            Duration::from_secs(30),
+            "the table's trigger to start",
+            || {
+                let n: i64 = db
+                .query_one(
+                    "SELECT count(*) FROM sched.workflow_instance wi JOIN sched.workflow w ON w.id = wi.workflow_id
+                     WHERE w.name = 'bench_on_insert'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+                (n > i).then_some(())
+            },
+        );
+        let ms: f64 = db
+            .query_one(
+                "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - pg_xact_commit_timestamp($1::text::xid)) * 1000)::float8
+                 FROM sched.command c JOIN sched.workflow w ON w.id = c.workflow_id
+                 WHERE w.name = 'bench_on_insert' ORDER BY c.id DESC LIMIT 1",
+                &[&xid],
+            )
+            .unwrap()
+            .get(0);
+        table.push(ms);
+    }
+    let mut upstream = Vec::new();
+    for _ in 0..IDLE_SAMPLES {
+        let id = start(db, "bench_upstream");
+        wait_finished(db, id, Duration::from_secs(30));
+        let ms: f64 = db
+            .query_one(
+                "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - u.ended_at) * 1000)::float8
+                 FROM sched.workflow_instance u, sched.trigger_fire f, sched.command c
+                 WHERE u.id = $1 AND f.fire_key = 'instance:' || u.id AND c.workflow_instance_id = f.workflow_instance_id",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        upstream.push(ms);
+    }
+    json!({
+        "scenario": "event_latency",
+        "runs": IDLE_SAMPLES,
+        "table_insert_to_instance_ms": summary(&mut table),
+        "upstream_end_to_instance_ms": summary(&mut upstream),
     })
 }
 
@@ -686,6 +774,18 @@ fn print_table(report: &Value) {
                 println!(
                     "{:<34} {:>12} of {} fires",
                     "cron_lateness missed", s["missed"], s["fires"]
+                );
+            }
+            "event_latency" => {
+                line(
+                    "event: insert → instance (ms)",
+                    &s["table_insert_to_instance_ms"],
+                    floor1,
+                );
+                line(
+                    "event: upstream end → instance (ms)",
+                    &s["upstream_end_to_instance_ms"],
+                    floor1,
                 );
             }
             "idle_start" => line(

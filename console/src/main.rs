@@ -207,6 +207,7 @@ async fn check_passwords_are_verified(base: &tokio_postgres::Config) -> Result<(
 
 fn router(app: Arc<App>) -> Router {
     let router = Router::new()
+        .route("/hooks/{hook}", post(api::hooks::receive))
         .route("/api/login", post(api::sign_in::sign_in))
         .route("/api/logout", post(api::sign_in::sign_out))
         .route("/api/me", get(api::sign_in::me))

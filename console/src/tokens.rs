@@ -30,6 +30,17 @@ pub struct Tokens {
     base: Option<Config>,
     /// Open token connections, by token.
     by_token: Mutex<HashMap<String, Arc<Session>>>,
+    /// The connection webhook requests are checked on, as the token connection's role
+    /// (`sched.receive_webhook`, granted to sched_api): opened at the first request, again
+    /// after it closed. One at a time: a webhook's start is one short transaction.
+    hooks: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+}
+
+/// What `sched.receive_webhook` answered: the HTTP status, the instance started, why.
+pub struct Received {
+    pub status: u16,
+    pub instance: Option<i64>,
+    pub message: String,
 }
 
 impl Tokens {
@@ -37,7 +48,55 @@ impl Tokens {
         Tokens {
             base,
             by_token: Mutex::new(HashMap::new()),
+            hooks: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Hands a webhook request to the database, which holds the hook's secret and checks it.
+    pub async fn receive_webhook(
+        &self,
+        hook: &str,
+        body: &[u8],
+        timestamp: &str,
+        delivery: &str,
+        signature: &str,
+    ) -> Result<Received, ApiError> {
+        let Some(base) = &self.base else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this console takes no webhooks: it was started without --token-database-url",
+            ));
+        };
+        let mut hooks = self.hooks.lock().await;
+        if hooks.as_ref().is_none_or(|c| c.is_closed()) {
+            let mut config = base.clone();
+            config.application_name("sched-console (webhooks)");
+            let (client, connection) = pg::connect(&config).await.result.map_err(|f| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "cannot open the webhook connection ({}): {}",
+                        pg::describe(base),
+                        f.message()
+                    ),
+                )
+            })?;
+            tokio::spawn(connection);
+            *hooks = Some(client);
+        }
+        let client = hooks.as_ref().expect("opened above");
+        let row = client
+            .query_one(
+                "SELECT status, workflow_instance_id, message FROM sched.receive_webhook($1, $2, $3, $4, $5)",
+                &[&hook, &body, &timestamp, &delivery, &signature],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Received {
+            status: row.get::<_, i32>(0) as u16,
+            instance: row.get(1),
+            message: row.get(2),
+        })
     }
 
     /// A connection acting as the token's role, or why not.

@@ -254,3 +254,42 @@ keyword_enum! {
         Continue => "continue",
     }
 }
+
+keyword_enum! {
+    /// What starts a workflow besides a person and the clock (`sched.triggers`).
+    TriggerKind, what: "trigger kind", not_yet: [],
+    {
+        /// An instance of another workflow ended (`sched.on_workflow_end`).
+        #[default]
+        WorkflowEnd => "workflow_end",
+        /// Rows of a table changed (`sched.on_table_change`).
+        TableChange => "table_change",
+        /// A signed HTTP request (`sched.create_webhook`).
+        Webhook => "webhook",
+        /// Datasets the workflow's `schedule_on` names got events.
+        Dataset => "dataset",
+    }
+}
+
+keyword_enum! {
+    /// The changes of a table a trigger watches.
+    TableOperation, what: "table operation", not_yet: [],
+    {
+        #[default]
+        Insert => "insert",
+        Update => "update",
+        Delete => "delete",
+    }
+}
+
+keyword_enum! {
+    /// When a workflow scheduled on datasets starts.
+    DatasetMode, what: "dataset mode", not_yet: [],
+    {
+        /// Once every listed dataset has a new event.
+        #[default]
+        All => "all",
+        /// On any event (debounced).
+        Any => "any",
+    }
+}

@@ -6,6 +6,7 @@ pub mod alert;
 mod command_type;
 pub mod cron;
 mod dag;
+pub mod dataset;
 pub mod dolphinscheduler;
 mod error;
 pub mod export;
@@ -23,13 +24,14 @@ pub mod state;
 mod task_type;
 mod validate;
 pub mod vocabulary;
+pub mod webhook;
 
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{
-    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DependentFailure,
-    ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority, Relation, TimeoutStrategy,
-    WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DatasetMode,
+    DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority,
+    Relation, TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
 };
 pub use limits::Limits;
 pub use params::{

@@ -72,7 +72,7 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
     Ok(total)
 }
 
-fn duration(value: &Value, path: Path<'_>, min: f64) -> Result<String, SpecError> {
+pub(crate) fn duration(value: &Value, path: Path<'_>, min: f64) -> Result<String, SpecError> {
     let text = value
         .as_str()
         .ok_or_else(|| SpecError::new(path, "must be a string, a duration such as \"5 min\""))?;

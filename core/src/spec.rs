@@ -27,6 +27,7 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
     "task_group",
     "task_group_priority",
     "enabled",
+    "produces",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +54,8 @@ pub struct WorkflowSpec {
     pub timeout: Option<crate::WorkflowTimeout>,
     /// Who hears of an instance's end, and where its timeouts and fault tolerance alert.
     pub notify: Option<crate::alert::Notify>,
+    /// Starts it when datasets get events (`sched.triggers`, kind `dataset`).
+    pub schedule_on: Option<crate::dataset::ScheduleOn>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -79,6 +82,8 @@ pub struct TaskSpec {
     /// False for a forbidden task (DolphinScheduler's "prohibit execution"): it is passed
     /// through, its successors depending on its predecessors.
     pub enabled: bool,
+    /// Datasets each success of it updates (an event each, `sched.dataset_events`).
+    pub produces: Vec<String>,
 }
 
 impl WorkflowSpec {
@@ -117,6 +122,9 @@ impl WorkflowSpec {
         if let Some(notify) = &self.notify {
             spec["notify"] = notify.to_json();
         }
+        if let Some(schedule_on) = &self.schedule_on {
+            spec["schedule_on"] = schedule_on.to_json();
+        }
         spec
     }
 }
@@ -144,6 +152,9 @@ impl TaskSpec {
         self.policy.write(&mut obj);
         if !self.enabled {
             obj.insert("enabled".into(), false.into());
+        }
+        if !self.produces.is_empty() {
+            obj.insert("produces".into(), self.produces.clone().into());
         }
         if !self.out.is_empty() {
             obj.insert(

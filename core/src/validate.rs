@@ -30,6 +30,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "params",
     "timeout",
     "notify",
+    "schedule_on",
     "tasks",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
@@ -153,6 +154,10 @@ fn validate(
         .get("notify")
         .map(|value| crate::alert::Notify::parse(value, "notify", false))
         .transpose()?;
+    let schedule_on = obj
+        .get("schedule_on")
+        .map(crate::dataset::parse_schedule_on)
+        .transpose()?;
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -182,6 +187,7 @@ fn validate(
         params,
         timeout,
         notify,
+        schedule_on,
         tasks,
     })
 }
@@ -325,6 +331,10 @@ fn parse_task(
                 .ok_or_else(|| SpecError::new(path, "must be true or false"))
         })?
         .unwrap_or(true),
+        produces: match obj.get("produces") {
+            Some(value) => crate::dataset::parse_produces(value, &field("produces").to_string())?,
+            None => Vec::new(),
+        },
     })
 }
 

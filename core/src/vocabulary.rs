@@ -13,9 +13,9 @@ use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
 use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
 use crate::{
-    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DependentFailure,
-    ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority, Relation, TimeoutStrategy,
-    WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DatasetMode,
+    DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority,
+    Relation, TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
 };
 
 /// The values of a spec's enum-like fields and of a backfill's options, for forms and for the
@@ -39,6 +39,9 @@ pub fn spec_choices() -> Value {
         "backfill_modes": names(BackfillMode::ALL, BackfillMode::as_str),
         "backfill_orders": names(BackfillOrder::ALL, BackfillOrder::as_str),
         "backfill_on_failure": names(BackfillOnFailure::ALL, BackfillOnFailure::as_str),
+        "trigger_kinds": names(TriggerKind::ALL, TriggerKind::as_str),
+        "table_operations": names(TableOperation::ALL, TableOperation::as_str),
+        "dataset_modes": names(DatasetMode::ALL, DatasetMode::as_str),
         "cycles": Cycle::ALL.iter().map(|c| json!({"cycle": c.as_str(), "date_values": date_values(*c)})).collect::<Vec<_>>(),
     })
 }

@@ -179,7 +179,7 @@ fn specs_using_command_types_are_validated_like_built_in_types() {
         ),
         (
             json!({"name": "t", "type": "tool", "input": "a", "script": "x"}),
-            "tasks[0].script: unknown field; allowed: name, type, deps, priority, worker_group, description, env, params, out, retries, retry_interval, timeout, delay, task_group, task_group_priority, enabled, args, input, mode, n",
+            "tasks[0].script: unknown field; allowed: name, type, deps, priority, worker_group, description, env, params, out, retries, retry_interval, timeout, delay, task_group, task_group_priority, enabled, produces, args, input, mode, n",
         ),
         (
             json!({"name": "t", "type": "tool", "input": "$[yyyyMMdd+]"}),

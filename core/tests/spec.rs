@@ -198,7 +198,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, tasks",
     );
 }
 
@@ -258,7 +258,7 @@ fn unknown_task_field_lists_common_and_type_fields() {
         with_task(json!({"retires": 2})),
         "tasks[0].retires: unknown field; allowed: name, type, deps, priority, worker_group, \
          description, env, params, out, retries, retry_interval, timeout, delay, task_group, \
-         task_group_priority, enabled, script",
+         task_group_priority, enabled, produces, script",
     );
 }
 

@@ -25,6 +25,7 @@ mod params;
 mod principal;
 mod spec;
 mod sql_task;
+mod webhook;
 
 pgrx::pg_module_magic!();
 

@@ -98,10 +98,14 @@ CREATE TABLE sched.task_definition (
     -- The DAG is stored downstream-facing: completing a task reads its own row to find what
     -- may become ready, without a join over an edge table.
     successors          bigint[] NOT NULL,
+    -- Datasets a success of it updates; NULL when none.
+    produces            text[],
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
 CREATE INDEX task_definition_roots ON sched.task_definition (workflow_version_id) WHERE dep_count = 0;
+-- Completing attempts asks whether any task produces datasets before looking at theirs.
+CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
 COMMENT ON TABLE sched.task_definition IS 'The tasks of one workflow version.';
 COMMENT ON COLUMN sched.task_definition.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.task_definition.workflow_version_id IS 'The workflow version this task belongs to.';
@@ -122,6 +126,7 @@ COMMENT ON COLUMN sched.task_definition.timeout_strategy IS 'What the timeout do
 COMMENT ON COLUMN sched.task_definition.task_group_id IS 'The task group (sched.task_groups) whose slots cap how many of its tasks run at once; NULL for none.';
 COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the task group''s waiting attempts: larger gets a slot first.';
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';
+COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 

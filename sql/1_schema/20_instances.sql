@@ -239,7 +239,7 @@ CREATE TABLE sched.command (
         'start_process', 'start_current_task_process', 'recover_tolerance_fault_process',
         'recover_suspended_process', 'start_failure_task_process', 'complement_data', 'scheduler',
         'repeat_running', 'pause', 'stop', 'recover_waiting_thread', 'recover_serial_wait',
-        'execute_task', 'force_success', 'kill_task')),
+        'execute_task', 'force_success', 'kill_task', 'trigger')),
     workflow_id          bigint NOT NULL REFERENCES sched.workflow ON DELETE CASCADE,
     workflow_instance_id bigint REFERENCES sched.workflow_instance ON DELETE CASCADE,
     issued_by            text NOT NULL,
@@ -251,7 +251,7 @@ CREATE INDEX command_by_instance ON sched.command (workflow_instance_id);
 CREATE INDEX command_by_workflow ON sched.command (workflow_id);
 COMMENT ON TABLE sched.command IS 'Every request that created or changed a workflow instance, with DolphinScheduler''s command type.';
 COMMENT ON COLUMN sched.command.id IS 'Command id.';
-COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop; force_success and kill_task (task operations DolphinScheduler records no command for) are pg_sched''s.';
+COMMENT ON COLUMN sched.command.command_type IS 'DolphinScheduler command type in lower case, e.g. start_process, stop; force_success and kill_task (task operations DolphinScheduler records no command for) and trigger (a start by sched.triggers) are pg_sched''s.';
 COMMENT ON COLUMN sched.command.workflow_id IS 'The workflow concerned.';
 COMMENT ON COLUMN sched.command.workflow_instance_id IS 'The instance created or changed.';
 COMMENT ON COLUMN sched.command.issued_by IS 'Name of the role that issued it.';

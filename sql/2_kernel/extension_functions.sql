@@ -32,3 +32,6 @@ COMMENT ON FUNCTION sched._cron_text(jsonb) IS 'Internal: the expression of a cr
 
 COMMENT ON FUNCTION sched._dolphinscheduler_convert(jsonb, jsonb) IS
     'Internal: a DolphinScheduler export converted into {workflows, schedules, unmapped, skipped}; pure, nothing validated as a spec.';
+
+COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) IS
+    'Internal: whether a webhook request''s signature is sha256=<hex> of the HMAC-SHA256 of <timestamp>.<delivery>.<body> keyed with the secret; constant time, pure.';

@@ -104,6 +104,10 @@ BEGIN
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;
+    -- Looked at only where some task produces datasets (an empty partial index otherwise).
+    IF done IS NOT NULL AND EXISTS (SELECT 1 FROM sched.task_definition td WHERE td.produces IS NOT NULL) THEN
+        PERFORM sched._produce_datasets(done);
+    END IF;
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
         ready_groups := sched._advance(done, touched, any_failed);

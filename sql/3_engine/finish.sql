@@ -1,6 +1,6 @@
 -- Ending an instance once nothing of it is active, and what its end sets off: the next
 -- waiting instance (admission), the next backfill dates, a parent's SUB_PROCESS attempt, the
--- DEPENDENT attempts waiting for it, and its end alert.
+-- DEPENDENT attempts waiting for it, its end alert, and the workflows triggered by its end.
 
 CREATE FUNCTION sched._finish_if_done(instances bigint[]) RETURNS void
 LANGUAGE plpgsql
@@ -58,9 +58,12 @@ BEGIN
             IF notify <> 'none' THEN
                 PERFORM sched._alert_workflow_end(inst);
             END IF;
+            IF EXISTS (SELECT 1 FROM sched.trigger t WHERE t.upstream_workflow_id = wf_id) THEN
+                PERFORM sched._fire_workflow_end(inst);
+            END IF;
         END IF;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
-    'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child and wakes the DEPENDENT attempts waiting on its workflow.';
+    'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child wakes the DEPENDENT attempts waiting on its workflow and starts the workflows its end triggers.';

@@ -126,6 +126,13 @@ BEGIN
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
     -- Tests of alert groups concern no instance: they go by their own age.
     DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
+    -- Triggers' fires and dataset events go by their age too; an event a consumer has yet to
+    -- take stays.
+    DELETE FROM sched.trigger_fire f WHERE f.fired_at < now - history_retention;
+    DELETE FROM sched.dataset_event de
+    WHERE de.created_at < now - history_retention
+      AND de.id < coalesce((SELECT min(x.id) FROM sched.trigger_event e CROSS JOIN LATERAL unnest(e.dataset_event_ids) AS x(id)),
+                           9223372036854775807);
     -- Finished instances only, oldest first, a batch at a time: the master comes back soon.
     SELECT array_agg(x.id) INTO expired FROM (
         SELECT wi.id FROM sched.workflow_instance wi
@@ -153,4 +160,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
-    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, deletes the tests of alert groups older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many instances.';
+    'Internal, run by the master: keeps the day partitions of the history, drops those older than history_retention, deletes the tests of alert groups, the fires of triggers and the dataset events (but those a consumer has yet to take) older than history_retention, and deletes up to batch finished instances that ended more than history_retention before now with what is left of their attempts, logs and commands; returns how many instances.';

@@ -106,15 +106,15 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
-                                     'retries', 'retry_interval', 'delay', 'enabled'])
+                                     'retries', 'retry_interval', 'delay', 'enabled', 'produces'])
                      || jsonb_build_object('env', wf_env || coalesce(task.t->'env', '{}'))
                 ELSE task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'params',
-                                    'retries', 'retry_interval', 'delay', 'enabled'] END
+                                    'retries', 'retry_interval', 'delay', 'enabled', 'produces'] END
                || CASE WHEN any_cmd AND cmd_types ? (task.t->>'type')
                        THEN jsonb_build_object('command_type', cmd_types->(task.t->>'type')) ELSE '{}' END,
            task.t->'params', source.ids,
@@ -126,7 +126,8 @@ BEGIN
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
            (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
            coalesce((task.t->>'task_group_priority')::integer, 0),
-           task.logic, coalesce(successor.feeds_conditions, false)
+           task.logic, coalesce(successor.feeds_conditions, false),
+           CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -140,6 +141,9 @@ BEGIN
     UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
+    IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
+        PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
     END IF;
     RETURN version_id;
 END
@@ -281,6 +285,8 @@ BEGIN
     WHERE th.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_definition td USING sched.workflow_version v
     WHERE td.workflow_version_id = v.id AND v.workflow_id = wf.id;
+    -- Triggers cascade; a watched table's statement-level triggers must go too.
+    PERFORM sched._remove_trigger(t) FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'table_change';
     DELETE FROM sched.workflow WHERE id = wf.id;
 END
 $$;

@@ -1,5 +1,5 @@
 -- What PostgreSQL's role commands do to what roles own here. Workflows and tenant grants name
--- roles by OID (regrole), which PostgreSQL does not track: a bare DROP ROLE would leave them
+-- roles by OID (regrole), as do triggers, which PostgreSQL does not track: a bare DROP ROLE would leave them
 -- pointing at nothing. So a role that owns a workflow or holds a tenant grant is also granted
 -- SELECT on the empty table sched.role_anchor (2_kernel/access.sql), a privilege PostgreSQL
 -- does track: DROP ROLE is refused, from any database, with "privileges for table
@@ -18,6 +18,10 @@ DECLARE
 BEGIN
     UPDATE sched.workflow w SET owner = new_owner::regrole WHERE w.owner = ANY(roles::regrole[]);
     GET DIAGNOSTICS moved = ROW_COUNT;
+    UPDATE sched.trigger t SET owner = new_owner::regrole WHERE t.owner = ANY(roles::regrole[]);
+    IF FOUND THEN
+        moved := moved + 1;
+    END IF;
     -- Project parameters go with the workflows, unless the new owner has its own (of several
     -- old roles', the first's).
     DELETE FROM sched.project_param pp
@@ -34,7 +38,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._reassign_owned(oid[], oid) IS
-    'Internal, run after REASSIGN OWNED: the workflows of roles now belong to new_owner, and their project parameters unless new_owner has its own.';
+    'Internal, run after REASSIGN OWNED: the workflows and triggers of roles now belong to new_owner, and their project parameters unless new_owner has its own.';
 
 CREATE FUNCTION sched._drop_owned(roles oid[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -42,7 +46,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     wf sched.workflow;
+    t  sched.trigger;
 BEGIN
+    FOR t IN SELECT * FROM sched.trigger tr WHERE tr.owner = ANY(roles::regrole[]) AND tr.kind <> 'dataset' ORDER BY tr.id FOR UPDATE LOOP
+        PERFORM sched._remove_trigger(t);
+    END LOOP;
     FOR wf IN SELECT * FROM sched.workflow w WHERE w.owner = ANY(roles::regrole[]) ORDER BY w.id FOR UPDATE LOOP
         PERFORM sched._remove_workflow(wf);
     END LOOP;
@@ -52,4 +60,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
-    'Internal, run before DROP OWNED: drops the workflows of roles (refused while one has unfinished instances), their tenant grants, use grants and project parameters.';
+    'Internal, run before DROP OWNED: drops the triggers and workflows of roles (refused while one has unfinished instances), their tenant grants, use grants and project parameters.';

@@ -86,7 +86,13 @@ GRANT EXECUTE ON FUNCTION
     sched.grant_task_group(regrole, text),
     sched.revoke_task_group(regrole, text),
     sched.register_task_type(text, jsonb, boolean),
-    sched.drop_task_type(text)
+    sched.drop_task_type(text),
+    sched.on_workflow_end(text, text, jsonb),
+    sched.on_table_change(regclass, text, jsonb),
+    sched.create_webhook(text, jsonb),
+    sched.enable_trigger(bigint),
+    sched.disable_trigger(bigint),
+    sched.drop_trigger(bigint)
 TO sched_user, sched_admin;
 
 GRANT EXECUTE ON FUNCTION sched.resolve(text, jsonb, timestamptz, text), sched.cron_next(text, integer, timestamptz, text),
@@ -107,7 +113,8 @@ GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
-                sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups
+                sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups,
+                sched.triggers, sched.datasets, sched.dataset_events
 TO sched_user, sched_admin;
 
 -- Monitoring (6_views/metrics.sql) counts every role's work, so not for sched_user; pg_monitor is
@@ -122,6 +129,9 @@ GRANT SELECT ON sched.metrics TO sched_admin, pg_monitor;
 GRANT EXECUTE ON FUNCTION sched.assume_api_token(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sched._api_token_role(text) TO PUBLIC;
 GRANT USAGE ON SCHEMA sched TO sched_api;
+-- Webhook requests (7_api/triggers.sql) come in on that connection: it checks their signature
+-- and starts the workflow as the webhook's creator.
+GRANT EXECUTE ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) TO sched_api;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint, integer),

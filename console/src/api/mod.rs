@@ -9,6 +9,7 @@ pub(crate) mod backfills;
 pub(crate) mod cron;
 pub(crate) mod dashboard;
 pub(crate) mod groups;
+pub(crate) mod hooks;
 pub(crate) mod instances;
 pub(crate) mod live;
 pub(crate) mod openapi;
