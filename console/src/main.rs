@@ -327,6 +327,15 @@ fn router(app: Arc<App>) -> Router {
             "/api/alert_groups/{name}/test",
             post(api::groups::test_alert_group),
         )
+        .route(
+            "/api/triggers",
+            get(api::triggers::triggers).post(api::triggers::create_trigger),
+        )
+        .route(
+            "/api/triggers/{id}/{action}",
+            post(api::triggers::trigger_control),
+        )
+        .route("/api/datasets", get(api::triggers::datasets))
         .route("/api/rights", get(api::rights::rights))
         .route("/api/rights/grant", post(api::rights::grant))
         .route("/api/datasources", post(api::rights::create_datasource))

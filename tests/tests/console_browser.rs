@@ -54,6 +54,15 @@ fn the_console_in_a_browser() {
             .collect();
         serde_json::json!({"name": name, "tasks": tasks}).to_string()
     };
+    // Lineage on the triggers page: one dataset, its producer and its consumer.
+    define(
+        &mut alice,
+        r#"{"name": "ui_orders", "tasks": [{"name": "load", "type": "empty", "produces": ["dw.orders"]}]}"#,
+    );
+    define(
+        &mut alice,
+        r#"{"name": "ui_report", "schedule_on": {"datasets": ["dw.orders"]}, "tasks": [{"name": "r", "type": "empty"}]}"#,
+    );
     define(&mut alice, &layered("ui_big", 10, 100));
     define(&mut alice, &layered("ui_huge", 10, 1000));
     let mut bob = cluster.connect_as("bob");

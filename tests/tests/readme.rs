@@ -58,6 +58,32 @@ fn the_readme_tour_runs_as_written() {
             == 2,
         "{stdout}"
     );
+    // Events and datasets: the downstream was there when its upstream's end was seen; the
+    // table's change and the two datasets start theirs once the master takes them.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("ev_load") && l.contains("trigger") && l.contains("42")),
+        "{stdout}"
+    );
+    let mut db = cluster.connect();
+    for (workflow, param, value) in [
+        ("ev_ingest", "changed_rows", "2"),
+        ("ev_daily_report", "dataset_events", "dw.customers"),
+    ] {
+        wait_for(
+            std::time::Duration::from_secs(60),
+            &format!("the README's {workflow} to start"),
+            || {
+                db.query_opt(
+                    "SELECT 1 FROM sched.workflow_instances WHERE workflow = $1 AND command_type = 'trigger'
+                       AND params->>$2 LIKE '%' || $3 || '%'",
+                    &[&workflow, &param, &value],
+                )
+                .unwrap()
+            },
+        );
+    }
     // The logic tasks' example: the sub-process took the eu case, and the forbidden audit passed.
     for (task, state) in [
         ("eu_load", "succeeded"),

@@ -20,6 +20,7 @@ pub(crate) mod states;
 pub(crate) mod task_instances;
 pub(crate) mod task_types;
 pub(crate) mod tokens;
+pub(crate) mod triggers;
 pub(crate) mod workers;
 pub(crate) mod workflows;
 

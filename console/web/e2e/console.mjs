@@ -198,6 +198,21 @@ await step('edit the schedule in place; a bad expression is refused on its field
   await shot('schedules');
 });
 
+await step('triggers: lineage, a webhook made, shown once, disabled', async () => {
+  await page.getByRole('link', { name: 'Triggers', exact: true }).click();
+  await page.getByRole('img', { name: 'Lineage' }).waitFor();
+  const lineage = await page.getByRole('img', { name: 'Lineage' }).textContent();
+  if (!['ui_orders', 'dw.orders', 'ui_report'].every((w) => lineage.includes(w))) throw new Error(`lineage shows ${lineage}`);
+  await page.getByLabel('Kind').selectOption('webhook');
+  await page.getByLabel('Workflow').fill('ui_report');
+  await page.getByRole('button', { name: 'Create trigger' }).click();
+  await page.locator('.dialog code.token', { hasText: 'whsec_' }).waitFor();
+  const row = page.getByRole('row', { name: /webhook/ });
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await row.getByRole('button', { name: 'Enable' }).waitFor();
+  await shot('triggers');
+});
+
 await step('run a backfill and see its progress', async () => {
   await page.goto(`${url}/#/backfill/ui_flow`);
   await page.getByLabel('From', { exact: true }).fill('2024-03-01');
@@ -379,7 +394,7 @@ await step('time to interactive: 1,000 tasks in the editor, a run of 10,000', as
 // Chinese no English word of the UI's own text left.
 const pages = ['home', 'projects', 'projects/alice', 'workflows', 'workflows/ui_flow', 'edit/ui_flow', 'instances',
   'tasks', 'schedules', 'cron/ui_flow', 'backfill/ui_flow', 'workers', 'alerts', 'task-groups', 'alert-groups',
-  'rights', 'tokens'];
+  'rights', 'tokens', 'triggers'];
 async function audit(lang) {
   for (const p of pages) {
     await page.goto(`${url}/#/${p}`);

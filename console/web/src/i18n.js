@@ -73,6 +73,12 @@ const en = {
   host: 'Host', health: 'Health', healthy: 'Healthy', heartbeat: 'Heartbeat', secondsAgo: (s) => `${s} s ago`,
   load: 'Load', protocol: 'Protocol', registered: 'Registered', since: 'waiting since',
   sendTest: 'Send a test', testQueued: (g, id) => `Test alert #${id} queued to every channel of ${g}; its deliveries and errors show on`,
+  triggers: 'Triggers', triggersHelp: 'What starts a workflow when something happened: another workflow\'s end, a table\'s change, a signed webhook request, or new data (a spec\'s schedule_on). Each start runs as the trigger\'s owner, once per event.',
+  source: 'Source', upstream: 'Upstream workflow', table: 'Table', fires: 'Starts', lastFired: 'Last start',
+  waiting: 'Waiting events', createTrigger: 'Create trigger', dropTrigger: 'Drop', confirmDropTrigger: 'Drop this trigger? Its workflow and runs stay.',
+  webhookOnce: (path) => `Webhook ${path} created. Sign requests with this secret; it is shown only now:`,
+  datasets: 'Datasets', producers: 'Produced by', consumers: 'Starts', lastEvent: 'Last update', lineage: 'Lineage',
+  lastError: 'Last error', disabledBecause: 'Disabled:', updates: 'Updates kept',
 };
 const zh = {
   signIn: '登录', user: 'PostgreSQL 角色', password: '密码', signOut: '退出',
@@ -146,6 +152,12 @@ const zh = {
   host: '主机', health: '健康状态', healthy: '正常', heartbeat: '心跳', secondsAgo: (s) => `${s} 秒前`,
   load: '负载', protocol: '协议', registered: '注册时间', since: '等待自',
   sendTest: '发送测试', testQueued: (g, id) => `测试告警 #${id} 已发往 ${g} 的每个渠道；发送结果与错误见`,
+  triggers: '触发器', triggersHelp: '在事件发生时启动工作流：另一个工作流结束、表数据变化、签名的 Webhook 请求，或新的数据（规格中的 schedule_on）。每次启动以触发器所有者的身份进行，每个事件只启动一次。',
+  source: '来源', upstream: '上游工作流', table: '表', fires: '启动次数', lastFired: '最近启动',
+  waiting: '等待中的事件', createTrigger: '创建触发器', dropTrigger: '删除', confirmDropTrigger: '删除此触发器？其工作流和运行实例会保留。',
+  webhookOnce: (path) => `Webhook ${path} 已创建。请用此密钥签名请求；它只显示这一次：`,
+  datasets: '数据集', producers: '生产者', consumers: '触发', lastEvent: '最近更新', lineage: '血缘',
+  lastError: '最近错误', disabledBecause: '已停用：', updates: '保留的更新数',
 };
 export const states = {
   en: {},

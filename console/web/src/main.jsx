@@ -23,6 +23,7 @@ const Instance = page(() => import('./pages/instance.jsx'), 'Instance');
 const Backfill = page(() => import('./pages/backfill.jsx'), 'Backfill');
 const BackfillProgress = page(() => import('./pages/backfill-progress.jsx'), 'BackfillProgress');
 const Schedules = page(() => import('./pages/schedules.jsx'), 'Schedules');
+const Triggers = page(() => import('./pages/triggers.jsx'), 'Triggers');
 const Workers = page(() => import('./pages/workers.jsx'), 'Workers');
 const Alerts = page(() => import('./pages/alerts.jsx'), 'Alerts');
 const Tokens = page(() => import('./pages/tokens.jsx'), 'Tokens');
@@ -80,6 +81,7 @@ function App() {
       : what === 'instances' ? <Instances />
       : what === 'tasks' ? <TaskInstances />
       : what === 'schedules' ? <Schedules />
+      : what === 'triggers' ? <Triggers />
       : what === 'cron' ? <CronBuilder workflow={arg} />
       : what === 'backfill' ? <Backfill name={arg} />
       : what === 'backfills' ? <BackfillProgress id={arg} />
@@ -109,6 +111,7 @@ function App() {
                 ['instances', t.instances],
                 ['tasks', t.taskInstances],
                 ['schedules', t.schedules],
+                ['triggers', t.triggers],
                 ['workers', t.workers],
                 ['alerts', t.alerts],
                 ['task-groups', t.taskGroups],
