@@ -204,7 +204,7 @@ await step('triggers: lineage, a webhook made, shown once, disabled', async () =
   const lineage = await page.getByRole('img', { name: 'Lineage' }).textContent();
   if (!['ui_orders', 'dw.orders', 'ui_report'].every((w) => lineage.includes(w))) throw new Error(`lineage shows ${lineage}`);
   await page.getByLabel('Kind').selectOption('webhook');
-  await page.getByLabel('Workflow').fill('ui_report');
+  await page.getByLabel('Workflow', { exact: true }).fill('ui_report');
   await page.getByRole('button', { name: 'Create trigger' }).click();
   await page.locator('.dialog code.token', { hasText: 'whsec_' }).waitFor();
   const row = page.getByRole('row', { name: /webhook/ });
