@@ -288,8 +288,8 @@ fn idle_start(db: &mut Client) -> Value {
 
 /// Events to starts, each as commit to commit on the server's clock: a row inserted into a
 /// watched table (no debounce) to the instance its trigger created (the master's start), and
-/// an upstream instance's end to the downstream instance (the same transaction: what that
-/// transaction takes from the end's time to its commit).
+/// the commit that ended an upstream instance (its row's last writer) to the one that created
+/// its downstream instance: the same one, so 0.
 fn event_latency(db: &mut Client) -> Value {
     db.batch_execute("CREATE TABLE bench_events (id bigint)")
         .unwrap();
@@ -356,7 +356,7 @@ fn event_latency(db: &mut Client) -> Value {
         wait_finished(db, id, Duration::from_secs(30));
         let ms: f64 = db
             .query_one(
-                "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - u.ended_at) * 1000)::float8
+                "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - pg_xact_commit_timestamp(u.xmin)) * 1000)::float8
                  FROM sched.workflow_instance u, sched.trigger_fire f, sched.command c
                  WHERE u.id = $1 AND f.fire_key = 'instance:' || u.id AND c.workflow_instance_id = f.workflow_instance_id",
                 &[&id],

@@ -1,6 +1,7 @@
 //! The master: a background worker that does what no caller's transaction can, reacting to
 //! time: worker liveness (workers silent for `sched.worker_timeout` are declared dead and
-//! their tasks failed over), run policies (delayed attempts queued on time, timeouts), and
+//! their tasks failed over), run policies (delayed attempts queued on time, timeouts), the
+//! events of triggers (a watched table's change, a dataset's update: `sched._drain_events`), and
 //! once a minute retention: log partitions made ahead and dropped after
 //! `sched.log_retention`, finished instances deleted after `sched.history_retention`.
 //!
@@ -200,6 +201,17 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         let tick = gucs::tick();
+        // Events first, in a transaction of their own: a watched table's change waits for
+        // nothing else (sql/4_master/events.sql).
+        let next_event = BackgroundWorker::transaction(|| {
+            if !extension_ready() {
+                return None;
+            }
+            Spi::get_one::<f64>(
+                "SELECT extract(epoch FROM t - pg_catalog.clock_timestamp())::float8 FROM sched._drain_events() AS t",
+            )
+            .expect("sched._drain_events failed")
+        });
         // Seconds to the next due work, and whether it was due already when the tick looked
         // (a row another transaction held).
         let next_policy = BackgroundWorker::transaction(|| {
@@ -220,6 +232,9 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             Some((_, true)) => Duration::from_millis(10),
             Some((seconds, false)) => Duration::from_secs_f64(seconds.max(0.0)).min(tick),
         };
+        if let Some(seconds) = next_event {
+            sleep = sleep.min(Duration::from_secs_f64(seconds.max(0.0)));
+        }
         if ticked.is_some_and(|at| at.elapsed() < tick) {
             continue;
         }

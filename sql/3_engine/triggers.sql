@@ -43,14 +43,15 @@ COMMENT ON FUNCTION sched._trigger_refusal(sched.trigger) IS
     'Internal: why a trigger''s owner may no longer start its workflow (dropped, not a member of the workflow''s owner, no longer sees the upstream workflow, lost the table or TRIGGER on it), or NULL.';
 
 -- The values an event brings, as the start's parameters: mapped by the trigger's params
--- ({"param": "source"}, sources missing from the event left out), or all of them.
+-- ({"param": "source"}, sources missing from the event left out; an object or array as its
+-- JSON text), or all of them.
 CREATE FUNCTION sched._trigger_params(mapping jsonb, vals jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE WHEN mapping IS NULL THEN coalesce(vals, '{}')
-                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.'))
+                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.'))
                                FROM pg_catalog.jsonb_each_text(mapping) m
-                               WHERE (vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
+                               WHERE (vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
 $$;
 COMMENT ON FUNCTION sched._trigger_params(jsonb, jsonb) IS
     'Internal: an event''s values as start parameters, through a trigger''s mapping (a source may be a dotted path into JSON) or as they are.';

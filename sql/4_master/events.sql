@@ -3,9 +3,11 @@
 -- transaction, the master's tick: a crash or a failover before its commit leaves the events
 -- for the next master, after it leaves nothing to do again, so each event starts once.
 
--- Runs inside _policy_tick. Returns when a waiting trigger is next due, or NULL.
+-- The master calls it at every wake, in a transaction of its own before _policy_tick's, so
+-- that a start waits for nothing else. Returns when a waiting trigger is next due, or NULL.
 CREATE FUNCTION sched._drain_events() RETURNS timestamptz
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t         sched.trigger;
@@ -21,6 +23,9 @@ DECLARE
     next_at   timestamptz;
     exact     boolean := pg_catalog.current_setting('track_commit_timestamp')::boolean;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sched.trigger_event) THEN
+        RETURN NULL;
+    END IF;
     -- SKIP LOCKED: a trigger being dropped or disabled is served at the next tick.
     FOR t IN SELECT * FROM sched.trigger tr
              WHERE tr.id IN (SELECT DISTINCT e.trigger_id FROM sched.trigger_event e)
@@ -61,14 +66,19 @@ BEGIN
             JOIN sched.dataset_event de ON de.id = x.id
             JOIN sched.workflow w ON w.id = de.workflow_id
             WHERE e.id = ANY(ids) AND de.dataset = ANY(t.datasets);
+            -- Events of a dropped producer, or of datasets no longer listed, start nothing.
+            IF present IS NULL THEN
+                DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
+                CONTINUE;
+            END IF;
             due := CASE WHEN t.mode = 'all' THEN t.datasets <@ coalesce(present, '{}')
-                        ELSE present IS NOT NULL AND (t.debounce = interval '0' OR now() >= last_at + t.debounce) END;
+                        ELSE t.debounce = interval '0' OR now() >= last_at + t.debounce END;
             IF due THEN
                 DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
                 PERFORM sched._fire(t, jsonb_build_object('dataset_events', events::text), '{}', 'event:' || ids[1]);
                 CONTINUE;
             END IF;
-            IF t.mode = 'any' AND present IS NOT NULL THEN
+            IF t.mode = 'any' THEN
                 next_at := least(next_at, last_at + t.debounce);
             END IF;
             -- Dataset events are few (one per producing success): they wait as they came.
@@ -85,4 +95,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._drain_events() IS
-    'Internal, run by the master in its tick: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';
+    'Internal, run by the master at every wake, in a transaction of its own: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';

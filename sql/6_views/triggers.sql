@@ -12,7 +12,7 @@ SELECT t.id, t.kind,
        w.name AS workflow, t.owner::text AS owner, t.enabled, t.disabled_reason, t.last_error,
        jsonb_strip_nulls(jsonb_build_object(
            'states', t.end_states, 'operations', t.operations, 'mode', t.mode,
-           'debounce', CASE WHEN t.kind IN ('table_change', 'dataset') THEN t.debounce::text END,
+           'debounce', CASE WHEN t.debounce > interval '0' THEN t.debounce::text END,
            'max_wait', t.max_wait::text, 'min_rows', CASE WHEN t.kind = 'table_change' THEN t.min_rows END,
            'rate_limit', t.rate_limit, 'params', t.params)) AS options,
        t.created_at, t.last_fired_at, t.fire_count,

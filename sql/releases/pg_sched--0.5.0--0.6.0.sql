@@ -3,7 +3,7 @@
 -- (sched.trigger_event), their fires (sched.trigger_fire) and the datasets' events
 -- (sched.dataset_event); tasks that produce datasets (sched.task_definition.produces); the
 -- command type trigger; the functions that create, run and show them, and the engine's
--- functions that call them (_finish_if_done, _complete, _policy_tick, _expire_history,
+-- functions that call them (_finish_if_done, _complete, _expire_history,
 -- _create_workflow, _remove_workflow, _reassign_owned, _drop_owned).
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
@@ -226,14 +226,15 @@ COMMENT ON FUNCTION sched._trigger_refusal(sched.trigger) IS
     'Internal: why a trigger''s owner may no longer start its workflow (dropped, not a member of the workflow''s owner, no longer sees the upstream workflow, lost the table or TRIGGER on it), or NULL.';
 
 -- The values an event brings, as the start's parameters: mapped by the trigger's params
--- ({"param": "source"}, sources missing from the event left out), or all of them.
+-- ({"param": "source"}, sources missing from the event left out; an object or array as its
+-- JSON text), or all of them.
 CREATE FUNCTION sched._trigger_params(mapping jsonb, vals jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE WHEN mapping IS NULL THEN coalesce(vals, '{}')
-                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.'))
+                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.'))
                                FROM pg_catalog.jsonb_each_text(mapping) m
-                               WHERE (vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
+                               WHERE (vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
 $$;
 COMMENT ON FUNCTION sched._trigger_params(jsonb, jsonb) IS
     'Internal: an event''s values as start parameters, through a trigger''s mapping (a source may be a dotted path into JSON) or as they are.';
@@ -591,9 +592,11 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 -- transaction, the master's tick: a crash or a failover before its commit leaves the events
 -- for the next master, after it leaves nothing to do again, so each event starts once.
 
--- Runs inside _policy_tick. Returns when a waiting trigger is next due, or NULL.
+-- The master calls it at every wake, in a transaction of its own before _policy_tick's, so
+-- that a start waits for nothing else. Returns when a waiting trigger is next due, or NULL.
 CREATE FUNCTION sched._drain_events() RETURNS timestamptz
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t         sched.trigger;
@@ -609,6 +612,9 @@ DECLARE
     next_at   timestamptz;
     exact     boolean := pg_catalog.current_setting('track_commit_timestamp')::boolean;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sched.trigger_event) THEN
+        RETURN NULL;
+    END IF;
     -- SKIP LOCKED: a trigger being dropped or disabled is served at the next tick.
     FOR t IN SELECT * FROM sched.trigger tr
              WHERE tr.id IN (SELECT DISTINCT e.trigger_id FROM sched.trigger_event e)
@@ -649,14 +655,19 @@ BEGIN
             JOIN sched.dataset_event de ON de.id = x.id
             JOIN sched.workflow w ON w.id = de.workflow_id
             WHERE e.id = ANY(ids) AND de.dataset = ANY(t.datasets);
+            -- Events of a dropped producer, or of datasets no longer listed, start nothing.
+            IF present IS NULL THEN
+                DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
+                CONTINUE;
+            END IF;
             due := CASE WHEN t.mode = 'all' THEN t.datasets <@ coalesce(present, '{}')
-                        ELSE present IS NOT NULL AND (t.debounce = interval '0' OR now() >= last_at + t.debounce) END;
+                        ELSE t.debounce = interval '0' OR now() >= last_at + t.debounce END;
             IF due THEN
                 DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
                 PERFORM sched._fire(t, jsonb_build_object('dataset_events', events::text), '{}', 'event:' || ids[1]);
                 CONTINUE;
             END IF;
-            IF t.mode = 'any' AND present IS NOT NULL THEN
+            IF t.mode = 'any' THEN
                 next_at := least(next_at, last_at + t.debounce);
             END IF;
             -- Dataset events are few (one per producing success): they wait as they came.
@@ -673,117 +684,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._drain_events() IS
-    'Internal, run by the master in its tick: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';
-
--- 4_master/tick.sql
-CREATE OR REPLACE FUNCTION sched._policy_tick() RETURNS timestamptz
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
-AS $$
-DECLARE
-    groups  text[];
-    inst    record;
-    next_at     timestamptz;
-    killed      bigint;
-    task_groups bigint[];
-    events_at   timestamptz;
-BEGIN
-    -- First: a watched table's change waits for this tick alone.
-    IF EXISTS (SELECT 1 FROM sched.trigger_event) THEN
-        events_at := sched._drain_events();
-    END IF;
-    PERFORM sched._fire_schedules();
-
-    -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
-    -- for a slot.
-    WITH released AS (
-        UPDATE sched.task_instance ti
-           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
-               not_before = NULL
-        WHERE ti.id = ANY(ARRAY(
-                  SELECT d.id FROM sched.task_instance d
-                  WHERE d.state = 'delayed' AND d.not_before <= now()
-                  ORDER BY d.not_before LIMIT 10000
-                  FOR UPDATE SKIP LOCKED))
-          AND ti.state = 'delayed'
-        RETURNING ti.worker_group, ti.task_group_id)
-    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
-           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
-    INTO groups, task_groups FROM released;
-    PERFORM sched._notify_ready(groups);
-    IF task_groups IS NOT NULL THEN
-        PERFORM sched._grant_slots(task_groups);
-    END IF;
-
-    -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
-    -- group at the timeout and reports it timed_out), and the master asks for the kill 15 s later if
-    -- the attempt still runs.
-    PERFORM sched._alert_task_timeouts(array(
-        SELECT ti.id FROM sched.task_instance ti
-        WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state = ANY (sched._task_states_claimed())));
-    WITH due AS (
-        SELECT ti.id, ti.workflow_instance_id, ti.worker_id, ti.timeout_at, ti.kill_requested,
-               td.name, td.timeout_after, td.timeout_strategy
-        FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
-        WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state = ANY (sched._task_states_claimed())
-        FOR NO KEY UPDATE OF ti SKIP LOCKED
-    ), checked AS (
-        UPDATE sched.task_instance ti
-           SET check_at = CASE WHEN d.timeout_strategy = 'warn_fail' AND ti.check_at < d.timeout_at + interval '15 s'
-                               THEN d.timeout_at + interval '15 s' END,
-               kill_requested = ti.kill_requested OR (d.timeout_strategy IN ('fail', 'warn_fail')
-                                                      AND now() >= d.timeout_at + interval '15 s'),
-               kill_reason = CASE WHEN d.timeout_strategy IN ('fail', 'warn_fail') AND now() >= d.timeout_at + interval '15 s'
-                                       AND NOT ti.kill_requested THEN 'timeout' ELSE ti.kill_reason END
-          FROM due d
-         WHERE ti.id = d.id
-        RETURNING ti.worker_id, ti.kill_requested AND NOT d.kill_requested AS newly_killed)
-    SELECT count(pg_notify('sched_kill', w::text)) INTO killed
-    FROM (SELECT DISTINCT worker_id AS w FROM checked WHERE newly_killed) s;
-
-    -- Workflow timeouts: an alert, and under stop the instance is stopped.
-    FOR inst IN
-        SELECT wi.id, wi.workflow_id, wi.timeout_strategy, wi.state, v.timeout_after, wi.alert_group, wi.started_at,
-               (SELECT w.name FROM sched.workflow w WHERE w.id = wi.workflow_id) AS workflow
-        FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
-        WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
-        ORDER BY wi.id
-        FOR NO KEY UPDATE OF wi SKIP LOCKED
-    LOOP
-        -- A sub-process instance is stopped only with its parents locked too; never waited for.
-        CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
-        UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
-        PERFORM sched._raise_alert(
-            'workflow_timeout', inst.id, NULL, inst.alert_group,
-            format('pg_sched: workflow %s timed out (instance %s)', inst.workflow, inst.id),
-            format(E'Workflow %s, instance %s (started at %s), has run longer than its timeout of %s%s.\n%s',
-                   inst.workflow, inst.id, inst.started_at, inst.timeout_after,
-                   CASE WHEN inst.timeout_strategy = 'stop' THEN '; it is being stopped' ELSE '' END,
-                   sched._alert_look(inst.id)),
-            jsonb_build_object('workflow', inst.workflow, 'workflow_instance_id', inst.id,
-                               'timeout', inst.timeout_after::text, 'timeout_strategy', inst.timeout_strategy));
-        IF inst.timeout_strategy = 'stop' AND inst.state <> ALL (sched._workflow_states_ending()) THEN
-            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
-            VALUES ('stop', inst.workflow_id, inst.id, 'pg_sched master', '{"reason": "timeout"}');
-            UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
-            PERFORM sched._kill_active(ARRAY[inst.id], 'workflow_timeout');
-            PERFORM sched._finish_if_done(ARRAY[inst.id]);
-        END IF;
-    END LOOP;
-
-    SELECT least(sched._dependent_tick(), events_at,
-                 (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
-                 (SELECT min(t.check_at) FROM sched.task_instance t
-                  WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
-                 (SELECT min(wi.timeout_at) FROM sched.workflow_instance wi WHERE wi.timeout_at IS NOT NULL),
-                 (SELECT min(sc.next_fire_at) FROM sched.schedule sc WHERE sc.enabled AND sc.next_fire_at IS NOT NULL))
-    INTO next_at;
-    RETURN next_at;
-END
-$$;
-COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: starts triggers whose events are due, fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts; returns when it next has something to do.';
+    'Internal, run by the master at every wake, in a transaction of its own: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';
 
 -- 4_master/retention.sql
 CREATE OR REPLACE FUNCTION sched._expire_history(now timestamptz, history_retention interval, batch integer DEFAULT 1000)
@@ -849,7 +750,7 @@ SELECT t.id, t.kind,
        w.name AS workflow, t.owner::text AS owner, t.enabled, t.disabled_reason, t.last_error,
        jsonb_strip_nulls(jsonb_build_object(
            'states', t.end_states, 'operations', t.operations, 'mode', t.mode,
-           'debounce', CASE WHEN t.kind IN ('table_change', 'dataset') THEN t.debounce::text END,
+           'debounce', CASE WHEN t.debounce > interval '0' THEN t.debounce::text END,
            'max_wait', t.max_wait::text, 'min_rows', CASE WHEN t.kind = 'table_change' THEN t.min_rows END,
            'rate_limit', t.rate_limit, 'params', t.params)) AS options,
        t.created_at, t.last_fired_at, t.fire_count,

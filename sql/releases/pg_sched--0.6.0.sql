@@ -313,7 +313,7 @@ AS 'MODULE_PATHNAME', 'switch_choose_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/master.rs:56
+-- extension/src/master.rs:57
 -- pg_sched::master::_wake_master
 CREATE  FUNCTION "_wake_master"() RETURNS void
 STRICT VOLATILE 
@@ -4851,14 +4851,15 @@ COMMENT ON FUNCTION sched._trigger_refusal(sched.trigger) IS
     'Internal: why a trigger''s owner may no longer start its workflow (dropped, not a member of the workflow''s owner, no longer sees the upstream workflow, lost the table or TRIGGER on it), or NULL.';
 
 -- The values an event brings, as the start's parameters: mapped by the trigger's params
--- ({"param": "source"}, sources missing from the event left out), or all of them.
+-- ({"param": "source"}, sources missing from the event left out; an object or array as its
+-- JSON text), or all of them.
 CREATE FUNCTION sched._trigger_params(mapping jsonb, vals jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE WHEN mapping IS NULL THEN coalesce(vals, '{}')
-                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.'))
+                ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(m.key, vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.'))
                                FROM pg_catalog.jsonb_each_text(mapping) m
-                               WHERE (vals OPERATOR(pg_catalog.#>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
+                               WHERE (vals OPERATOR(pg_catalog.#>>) pg_catalog.string_to_array(m.value, '.')) IS NOT NULL), '{}') END
 $$;
 COMMENT ON FUNCTION sched._trigger_params(jsonb, jsonb) IS
     'Internal: an event''s values as start parameters, through a trigger''s mapping (a source may be a dotted path into JSON) or as they are.';
@@ -5024,9 +5025,11 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 -- transaction, the master's tick: a crash or a failover before its commit leaves the events
 -- for the next master, after it leaves nothing to do again, so each event starts once.
 
--- Runs inside _policy_tick. Returns when a waiting trigger is next due, or NULL.
+-- The master calls it at every wake, in a transaction of its own before _policy_tick's, so
+-- that a start waits for nothing else. Returns when a waiting trigger is next due, or NULL.
 CREATE FUNCTION sched._drain_events() RETURNS timestamptz
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t         sched.trigger;
@@ -5042,6 +5045,9 @@ DECLARE
     next_at   timestamptz;
     exact     boolean := pg_catalog.current_setting('track_commit_timestamp')::boolean;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sched.trigger_event) THEN
+        RETURN NULL;
+    END IF;
     -- SKIP LOCKED: a trigger being dropped or disabled is served at the next tick.
     FOR t IN SELECT * FROM sched.trigger tr
              WHERE tr.id IN (SELECT DISTINCT e.trigger_id FROM sched.trigger_event e)
@@ -5082,14 +5088,19 @@ BEGIN
             JOIN sched.dataset_event de ON de.id = x.id
             JOIN sched.workflow w ON w.id = de.workflow_id
             WHERE e.id = ANY(ids) AND de.dataset = ANY(t.datasets);
+            -- Events of a dropped producer, or of datasets no longer listed, start nothing.
+            IF present IS NULL THEN
+                DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
+                CONTINUE;
+            END IF;
             due := CASE WHEN t.mode = 'all' THEN t.datasets <@ coalesce(present, '{}')
-                        ELSE present IS NOT NULL AND (t.debounce = interval '0' OR now() >= last_at + t.debounce) END;
+                        ELSE t.debounce = interval '0' OR now() >= last_at + t.debounce END;
             IF due THEN
                 DELETE FROM sched.trigger_event e WHERE e.id = ANY(ids);
                 PERFORM sched._fire(t, jsonb_build_object('dataset_events', events::text), '{}', 'event:' || ids[1]);
                 CONTINUE;
             END IF;
-            IF t.mode = 'any' AND present IS NOT NULL THEN
+            IF t.mode = 'any' THEN
                 next_at := least(next_at, last_at + t.debounce);
             END IF;
             -- Dataset events are few (one per producing success): they wait as they came.
@@ -5106,7 +5117,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._drain_events() IS
-    'Internal, run by the master in its tick: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';
+    'Internal, run by the master at every wake, in a transaction of its own: starts the table-change and dataset triggers whose events are due (debounce, max_wait, min_rows; all or any of the datasets), deleting the events each start takes in the same transaction, and merges the events of those still waiting; returns when one is next due.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -5413,12 +5424,7 @@ DECLARE
     next_at     timestamptz;
     killed      bigint;
     task_groups bigint[];
-    events_at   timestamptz;
 BEGIN
-    -- First: a watched table's change waits for this tick alone.
-    IF EXISTS (SELECT 1 FROM sched.trigger_event) THEN
-        events_at := sched._drain_events();
-    END IF;
     PERFORM sched._fire_schedules();
 
     -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
@@ -5498,7 +5504,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), events_at,
+    SELECT least(sched._dependent_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -5509,7 +5515,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: starts triggers whose events are due, fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay
@@ -7053,7 +7059,7 @@ SELECT t.id, t.kind,
        w.name AS workflow, t.owner::text AS owner, t.enabled, t.disabled_reason, t.last_error,
        jsonb_strip_nulls(jsonb_build_object(
            'states', t.end_states, 'operations', t.operations, 'mode', t.mode,
-           'debounce', CASE WHEN t.kind IN ('table_change', 'dataset') THEN t.debounce::text END,
+           'debounce', CASE WHEN t.debounce > interval '0' THEN t.debounce::text END,
            'max_wait', t.max_wait::text, 'min_rows', CASE WHEN t.kind = 'table_change' THEN t.min_rows END,
            'rate_limit', t.rate_limit, 'params', t.params)) AS options,
        t.created_at, t.last_fired_at, t.fire_count,

@@ -680,6 +680,43 @@ fn webhooks_start_on_signed_requests_once_and_refuse_the_rest() {
     assert_eq!(status, 429, "{reply}");
     assert_eq!(instances(&mut db, "deploy").len(), 3);
 
+    // A mapping picks values by path, objects included, as text.
+    let row = alice
+        .query_one(
+            "SELECT path, secret FROM sched.create_webhook('deploy', '{\"params\": {\"repo\": \"repository.name\", \"whole\": \"repository\"}}')",
+            &[],
+        )
+        .unwrap();
+    let (mapped_path, mapped_secret): (String, String) = (row.get(0), row.get(1));
+    let mut r = agent
+        .post(&format!("{}{mapped_path}", console.base))
+        .header("x-sched-timestamp", &ts)
+        .header("x-sched-delivery", "m-1")
+        .header(
+            "x-hub-signature-256",
+            &sign(&mapped_secret, &ts, "m-1", body),
+        )
+        .send(body.as_bytes())
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        202,
+        "{}",
+        r.body_mut().read_to_string().unwrap()
+    );
+    let mapped = instances(&mut db, "deploy");
+    assert_eq!(
+        mapped.last().unwrap().3["repo"],
+        json!("app"),
+        "{:?}",
+        mapped.last()
+    );
+    assert_eq!(
+        mapped.last().unwrap().3["whole"],
+        json!(r#"{"name": "app"}"#)
+    );
+    assert!(mapped.last().unwrap().3.get("ref").is_none());
+
     // Disabled: refused, saying so.
     alice
         .execute("SELECT sched.disable_trigger($1)", &[&id])

@@ -210,6 +210,7 @@ await step('triggers: lineage, a webhook made, shown once, disabled', async () =
   const row = page.getByRole('row', { name: /webhook/ });
   await row.getByRole('button', { name: 'Disable' }).click();
   await row.getByRole('button', { name: 'Enable' }).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot('triggers');
 });
 

@@ -78,7 +78,7 @@ const en = {
   waiting: 'Waiting events', createTrigger: 'Create trigger', dropTrigger: 'Drop', confirmDropTrigger: 'Drop this trigger? Its workflow and runs stay.',
   webhookOnce: (path) => `Webhook ${path} created. Sign requests with this secret; it is shown only now:`,
   datasets: 'Datasets', producers: 'Produced by', consumers: 'Starts', lastEvent: 'Last update', lineage: 'Lineage',
-  lastError: 'Last error', disabledBecause: 'Disabled:', updates: 'Updates kept',
+  lastError: 'Last error', updates: 'Updates kept',
 };
 const zh = {
   signIn: '登录', user: 'PostgreSQL 角色', password: '密码', signOut: '退出',
@@ -157,7 +157,7 @@ const zh = {
   waiting: '等待中的事件', createTrigger: '创建触发器', dropTrigger: '删除', confirmDropTrigger: '删除此触发器？其工作流和运行实例会保留。',
   webhookOnce: (path) => `Webhook ${path} 已创建。请用此密钥签名请求；它只显示这一次：`,
   datasets: '数据集', producers: '生产者', consumers: '触发', lastEvent: '最近更新', lineage: '血缘',
-  lastError: '最近错误', disabledBecause: '已停用：', updates: '保留的更新数',
+  lastError: '最近错误', updates: '保留的更新数',
 };
 export const states = {
   en: {},

@@ -66,19 +66,26 @@ function Lineage({ datasets }) {
   const consumers = [...new Set(datasets.flatMap((d) => d.consumers))].sort();
   const rowH = 28;
   const height = Math.max(producers.length, names.length, consumers.length, 1) * rowH + 10;
-  const col = [10, 250, 490];
+  const col = [10, 260, 510];
   const y = (i) => 20 + i * rowH;
   const edges = datasets.flatMap((d, i) => [
-    ...[...new Set(d.producers.map((p) => p.workflow))].map((w) => ({ key: `p-${w}-${d.name}`, x1: col[0] + 200, y1: y(producers.indexOf(w)), x2: col[1], y2: y(i) })),
-    ...d.consumers.map((w) => ({ key: `c-${d.name}-${w}`, x1: col[1] + 200, y1: y(i), x2: col[2], y2: y(consumers.indexOf(w)) })),
+    ...[...new Set(d.producers.map((p) => p.workflow))].map((w) => ({ key: `p-${w}-${d.name}`, x1: col[0] + 215, y1: y(producers.indexOf(w)), x2: col[1] - 8, y2: y(i) })),
+    ...d.consumers.map((w) => ({ key: `c-${d.name}-${w}`, x1: col[1] + 215, y1: y(i), x2: col[2] - 8, y2: y(consumers.indexOf(w)) })),
   ]);
   const label = (text, x, i, cls) => (
     <text key={`${cls}-${text}`} x={x} y={y(i) + 4} className={cls}>{text.length > 28 ? text.slice(0, 27) + '…' : text}</text>
   );
   return (
     <figure>
-      <svg role="img" aria-label={t.lineage} viewBox={`0 0 700 ${height}`} width="100%" style={{ maxWidth: 700 }}>
-        {edges.map((e) => <line key={e.key} x1={e.x1} y1={e.y1} x2={e.x2} y2={e.y2} stroke="currentColor" strokeOpacity="0.4" />)}
+      <svg role="img" aria-label={t.lineage} viewBox={`0 0 740 ${height}`} width="100%" style={{ maxWidth: 740 }}>
+        <defs>
+          <marker id="lineage-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto">
+            <path d="M 0 0 L 10 5 L 0 10 z" fill="currentColor" />
+          </marker>
+        </defs>
+        {edges.map((e) => (
+          <line key={e.key} x1={e.x1} y1={e.y1} x2={e.x2} y2={e.y2} stroke="currentColor" strokeOpacity="0.5" markerEnd="url(#lineage-arrow)" />
+        ))}
         {producers.map((w, i) => label(w, col[0], i, 'producer'))}
         {names.map((n, i) => label(n, col[1], i, 'dataset'))}
         {consumers.map((w, i) => label(w, col[2], i, 'consumer'))}
@@ -130,7 +137,7 @@ export function Triggers() {
           { key: 'workflow', label: t.workflow, render: (r) => <a href={`#/workflows/${encodeURIComponent(r.workflow)}`}>{r.workflow}</a> },
           { key: 'owner', label: t.owner },
           { key: 'options', label: t.options, render: (r) => <code>{JSON.stringify(r.options)}</code> },
-          { key: 'enabled', label: t.status, render: (r) => (r.enabled ? t.online : `${t.disabledBecause} ${r.disabled_reason || ''}`) },
+          { key: 'enabled', label: t.status, render: (r) => (r.enabled ? t.online : [t.offline, r.disabled_reason].filter(Boolean).join(': ')) },
           { key: 'fire_count', label: t.fires },
           { key: 'last_fired_at', label: t.lastFired, render: (r) => when(r.last_fired_at) },
           { key: 'waiting_events', label: t.waiting },
