@@ -31,12 +31,12 @@ pub struct Tokens {
     /// Open token connections, by token.
     by_token: Mutex<HashMap<String, Arc<Session>>>,
     /// The connection webhook requests are checked on, as the token connection's role
-    /// (`sched.receive_webhook`, granted to sched_api): opened at the first request, again
+    /// (`sched._receive_webhook`, granted to sched_api): opened at the first request, again
     /// after it closed. One at a time: a webhook's start is one short transaction.
     hooks: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
 }
 
-/// What `sched.receive_webhook` answered: the HTTP status, the instance started, why.
+/// What `sched._receive_webhook` answered: the HTTP status, the instance started, why.
 pub struct Received {
     pub status: u16,
     pub instance: Option<i64>,
@@ -87,7 +87,7 @@ impl Tokens {
         let client = hooks.as_ref().expect("opened above");
         let row = client
             .query_one(
-                "SELECT status, workflow_instance_id, message FROM sched.receive_webhook($1, $2, $3, $4, $5)",
+                "SELECT status, workflow_instance_id, message FROM sched._receive_webhook($1, $2, $3, $4, $5)",
                 &[&hook, &body, &timestamp, &delivery, &signature],
             )
             .await

@@ -131,7 +131,7 @@ GRANT EXECUTE ON FUNCTION sched._api_token_role(text) TO PUBLIC;
 GRANT USAGE ON SCHEMA sched TO sched_api;
 -- Webhook requests (7_api/triggers.sql) come in on that connection: it checks their signature
 -- and starts the workflow as the webhook's creator.
-GRANT EXECUTE ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) TO sched_api;
+GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint, integer),

@@ -1077,7 +1077,7 @@ COMMENT ON FUNCTION sched.create_webhook(text, jsonb) IS
 -- The console's entry for a webhook request (its token connection's role, sched_api). The
 -- answer is an HTTP status with a message, never an error, so that the console does not need
 -- to know the cases; nothing is said about a hook before its signature is checked.
-CREATE FUNCTION sched.receive_webhook(hook text, body bytea, sent_at text, delivery text, signature text,
+CREATE FUNCTION sched._receive_webhook(hook text, body bytea, sent_at text, delivery text, signature text,
                                       OUT status integer, OUT workflow_instance_id bigint, OUT message text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1088,7 +1088,7 @@ DECLARE
     vals  jsonb;
     ts    bigint;
 BEGIN
-    SELECT * INTO t FROM sched.trigger tr WHERE tr.hook = receive_webhook.hook AND tr.kind = 'webhook' FOR NO KEY UPDATE;
+    SELECT * INTO t FROM sched.trigger tr WHERE tr.hook = _receive_webhook.hook AND tr.kind = 'webhook' FOR NO KEY UPDATE;
     IF NOT FOUND OR coalesce(delivery, '') = '' OR coalesce(sent_at, '') = ''
        OR NOT sched._webhook_signature_ok(t.secret, sent_at, delivery, body, coalesce(signature, '')) THEN
         status := 401;
@@ -1147,8 +1147,8 @@ BEGIN
     message := 'started';
 END
 $$;
-COMMENT ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) IS
-    'For sched-console (sched_api): checks a webhook request (signature, timestamp within 5 minutes, a delivery id not seen, the rate limit) and starts its workflow as the webhook''s creator; returns the HTTP status, the instance and a message.';
+COMMENT ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) IS
+    'Internal, for sched-console (sched_api): checks a webhook request (signature, timestamp within 5 minutes, a delivery id not seen, the rate limit) and starts its workflow as the webhook''s creator; returns the HTTP status, the instance and a message.';
 
 -- The trigger a principal may change: its owner's members, or sched_admin.
 CREATE FUNCTION sched._trigger_for(principal regrole, trigger_id bigint) RETURNS sched.trigger
@@ -1482,7 +1482,7 @@ BEGIN
                                  '_table_changed', '_produce_datasets', '_sync_dataset_trigger', '_drain_events',
                                  '_trigger_options', '_trigger_interval', '_trigger_target', 'on_workflow_end',
                                  '_on_workflow_end', 'on_table_change', '_on_table_change', 'create_webhook',
-                                 '_create_webhook', 'receive_webhook', '_trigger_for', 'enable_trigger', '_enable_trigger',
+                                 '_create_webhook', '_receive_webhook', '_trigger_for', 'enable_trigger', '_enable_trigger',
                                  'disable_trigger', '_disable_trigger', '_remove_trigger', 'drop_trigger', '_drop_trigger')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
@@ -1500,4 +1500,4 @@ TO sched_user, sched_admin;
 -- As REVOKE ALL ON ALL TABLES does for a fresh install: their privileges spelled out, none for PUBLIC.
 REVOKE ALL ON sched.trigger, sched.trigger_event, sched.trigger_fire, sched.dataset_event FROM PUBLIC;
 GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events TO sched_user, sched_admin;
-GRANT EXECUTE ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) TO sched_api;
+GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;

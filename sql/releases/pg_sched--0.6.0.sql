@@ -10038,7 +10038,7 @@ COMMENT ON FUNCTION sched.create_webhook(text, jsonb) IS
 -- The console's entry for a webhook request (its token connection's role, sched_api). The
 -- answer is an HTTP status with a message, never an error, so that the console does not need
 -- to know the cases; nothing is said about a hook before its signature is checked.
-CREATE FUNCTION sched.receive_webhook(hook text, body bytea, sent_at text, delivery text, signature text,
+CREATE FUNCTION sched._receive_webhook(hook text, body bytea, sent_at text, delivery text, signature text,
                                       OUT status integer, OUT workflow_instance_id bigint, OUT message text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -10049,7 +10049,7 @@ DECLARE
     vals  jsonb;
     ts    bigint;
 BEGIN
-    SELECT * INTO t FROM sched.trigger tr WHERE tr.hook = receive_webhook.hook AND tr.kind = 'webhook' FOR NO KEY UPDATE;
+    SELECT * INTO t FROM sched.trigger tr WHERE tr.hook = _receive_webhook.hook AND tr.kind = 'webhook' FOR NO KEY UPDATE;
     IF NOT FOUND OR coalesce(delivery, '') = '' OR coalesce(sent_at, '') = ''
        OR NOT sched._webhook_signature_ok(t.secret, sent_at, delivery, body, coalesce(signature, '')) THEN
         status := 401;
@@ -10108,8 +10108,8 @@ BEGIN
     message := 'started';
 END
 $$;
-COMMENT ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) IS
-    'For sched-console (sched_api): checks a webhook request (signature, timestamp within 5 minutes, a delivery id not seen, the rate limit) and starts its workflow as the webhook''s creator; returns the HTTP status, the instance and a message.';
+COMMENT ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) IS
+    'Internal, for sched-console (sched_api): checks a webhook request (signature, timestamp within 5 minutes, a delivery id not seen, the rate limit) and starts its workflow as the webhook''s creator; returns the HTTP status, the instance and a message.';
 
 -- The trigger a principal may change: its owner's members, or sched_admin.
 CREATE FUNCTION sched._trigger_for(principal regrole, trigger_id bigint) RETURNS sched.trigger
@@ -10474,7 +10474,7 @@ GRANT EXECUTE ON FUNCTION sched._api_token_role(text) TO PUBLIC;
 GRANT USAGE ON SCHEMA sched TO sched_api;
 -- Webhook requests (7_api/triggers.sql) come in on that connection: it checks their signature
 -- and starts the workflow as the webhook's creator.
-GRANT EXECUTE ON FUNCTION sched.receive_webhook(text, bytea, text, text, text) TO sched_api;
+GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;
 
 GRANT EXECUTE ON FUNCTION
     sched.register_worker(text, text, text[], integer, bigint, integer),

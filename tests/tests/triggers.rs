@@ -360,7 +360,7 @@ fn triggers_need_rights_at_creation_and_stop_when_they_are_revoked() {
     ));
     assert!(e.contains("permission denied"), "{e}");
     let e = error_of(alice.query_one(
-        "SELECT * FROM sched.receive_webhook('x', '', '0', 'd', 's')",
+        "SELECT * FROM sched._receive_webhook('x', '', '0', 'd', 's')",
         &[],
     ));
     assert!(e.contains("permission denied"), "{e}");

@@ -1,6 +1,6 @@
 //! Webhooks (`POST /hooks/{hook}`, made by `sched.create_webhook`): a program that knows a
 //! webhook's secret starts its workflow. The request is handed whole to the database
-//! (`sched.receive_webhook`), which holds the secret, checks the signature, the timestamp, the
+//! (`sched._receive_webhook`), which holds the secret, checks the signature, the timestamp, the
 //! delivery id and the rate limit, and starts the workflow as the webhook's creator. Requests
 //! with a bad signature count against the client's address like failed sign-ins.
 
