@@ -66,6 +66,7 @@ fn main() {
     ];
     results.push(throughput(&mut db, "empty", "throughput_empty"));
     results.push(wide10k(&mut db));
+    results.push(dynamic10k(&mut db));
     results.push(memory(&mut db, &workers[0]));
     // It leaves a million task instances of history behind, for console_lists.
     results.push(soak(&mut db));
@@ -418,20 +419,68 @@ fn wide10k(db: &mut Client) -> Value {
         creates.push(t.elapsed().as_secs_f64() * 1000.0);
         let id = start(db, "bench_wide10k");
         wait_finished(db, id, Duration::from_secs(600));
-        let ms: f64 = db
-            .query_one(
-                "SELECT (extract(epoch FROM ended_at - created_at) * 1000)::float8 FROM sched.workflow_instance WHERE id = $1",
-                &[&id],
-            )
-            .unwrap()
-            .get(0);
-        runs.push(ms);
+        runs.push(instance_ms(db, id));
     }
     json!({
         "scenario": "wide10k",
         "runs": WIDE_RUNS,
         "create_ms": summary(&mut creates),
         "run_ms": summary(&mut runs),
+    })
+}
+
+/// Milliseconds from an instance's creation to its end.
+fn instance_ms(db: &mut Client, id: i64) -> f64 {
+    db.query_one(
+        "SELECT (extract(epoch FROM ended_at - created_at) * 1000)::float8 FROM sched.workflow_instance WHERE id = $1",
+        &[&id],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// One dynamic task over a 10,000-element literal list of `empty` inline tasks that each export
+/// an OUT value. Expansion is the start's transaction (the dynamic task is the root: its
+/// elements are written and queued there); the run is the instance's; gathering is
+/// `_gather_elements` over the finished run, timed alone.
+fn dynamic10k(db: &mut Client) -> Value {
+    let spec = json!({"name": "bench_dynamic10k", "tasks": [
+        {"name": "each", "type": "dynamic", "over": {"n": (0..WIDE_TASKS).collect::<Vec<_>>()},
+         "run": {"type": "empty", "out": [{"name": "v", "default": "1"}]}}]});
+    db.query_one("SELECT sched.create_workflow($1, true)", &[&spec])
+        .unwrap();
+    let mut expansions = Vec::new();
+    let mut runs = Vec::new();
+    let mut gathers = Vec::new();
+    for _ in 0..WIDE_RUNS {
+        let t = Instant::now();
+        let id = start(db, "bench_dynamic10k");
+        expansions.push(t.elapsed().as_secs_f64() * 1000.0);
+        wait_finished(db, id, Duration::from_secs(600));
+        runs.push(instance_ms(db, id));
+        let t = Instant::now();
+        let gathered: i32 = db
+            .query_one(
+                "SELECT jsonb_array_length((sched._gather_elements($1, e.id, 1)->>'v')::jsonb)
+                 FROM sched.task_definition e JOIN sched.workflow_instance wi ON wi.id = $1
+                 JOIN sched.task_definition d ON d.id = e.element_of AND d.workflow_version_id = wi.workflow_version_id",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        gathers.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(
+            gathered as usize, WIDE_TASKS,
+            "every element's value gathered"
+        );
+    }
+    json!({
+        "scenario": "dynamic_10k",
+        "runs": WIDE_RUNS,
+        "elements": WIDE_TASKS,
+        "expand_ms": summary(&mut expansions),
+        "run_ms": summary(&mut runs),
+        "gather_ms": summary(&mut gathers),
     })
 }
 
@@ -808,6 +857,11 @@ fn print_table(report: &Value) {
             "wide10k" => {
                 line("wide10k create (ms)", &s["create_ms"], floor1);
                 line("wide10k run (ms)", &s["run_ms"], floor1);
+            }
+            "dynamic_10k" => {
+                line("dynamic_10k expand (ms)", &s["expand_ms"], floor1);
+                line("dynamic_10k run (ms)", &s["run_ms"], floor1);
+                line("dynamic_10k gather (ms)", &s["gather_ms"], floor1);
             }
             "memory" => println!(
                 "{:<34} master {} MB, worker {} MB",

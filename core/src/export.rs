@@ -75,6 +75,13 @@ fn task_defaults() -> [(&'static str, Value); 9] {
     ]
 }
 
+fn dynamic_defaults() -> [(&'static str, Value); 2] {
+    [
+        ("on_failure", json!(crate::OnFailure::default().as_str())),
+        ("max_items", json!(crate::dynamic::DEFAULT_MAX_ITEMS)),
+    ]
+}
+
 /// A normalised spec as one would write it: fields holding their defaults left out, a
 /// parameter `{"value": v, "type": "varchar"}` as `v`, an OUT parameter of type varchar
 /// without a default as its name, a timeout's `warn` strategy left out.
@@ -101,19 +108,29 @@ pub fn without_defaults(spec: &Value) -> Value {
             timeout.remove("strategy");
         }
     }
+    fn shorten_task(task: &mut Map<String, Value>) {
+        strip(task, &task_defaults());
+        if let Some(Value::Array(out)) = task.get_mut("out") {
+            for param in out.iter_mut() {
+                if param["type"] == "varchar"
+                    && param["default"] == ""
+                    && param.as_object().is_some_and(|p| p.len() == 3)
+                {
+                    *param = param["name"].clone();
+                }
+            }
+        }
+    }
     let mut spec = spec.as_object().cloned().unwrap_or_default();
     strip(&mut spec, &workflow_defaults());
     if let Some(Value::Array(tasks)) = spec.get_mut("tasks") {
         for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
-            strip(task, &task_defaults());
-            if let Some(Value::Array(out)) = task.get_mut("out") {
-                for param in out.iter_mut() {
-                    if param["type"] == "varchar"
-                        && param["default"] == ""
-                        && param.as_object().is_some_and(|p| p.len() == 3)
-                    {
-                        *param = param["name"].clone();
-                    }
+            shorten_task(task);
+            // A dynamic task's own defaults, and its inline element task's as any task's.
+            if task.get("type") == Some(&json!("dynamic")) {
+                strip(task, &dynamic_defaults());
+                if let Some(Value::Object(run)) = task.get_mut("run") {
+                    shorten_task(run);
                 }
             }
         }
@@ -187,6 +204,21 @@ pub fn document(spec: &Value, schedules: Vec<Map<String, Value>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dynamic_task_is_written_short_and_reads_back_the_same() {
+        let spec = json!({"name": "fan", "tasks": [
+            {"name": "each", "type": "dynamic", "over": {"f": ["a", "b"]}, "parallelism": 2,
+             "run": {"type": "shell", "script": "echo ${f}", "out": ["size"]}}]});
+        let normal = crate::validate_spec(&spec).unwrap().to_json();
+        let short = without_defaults(&normal);
+        assert_eq!(
+            short["tasks"][0],
+            json!({"name": "each", "type": "dynamic", "over": {"f": ["a", "b"]}, "parallelism": 2,
+                   "run": {"type": "shell", "script": "echo ${f}", "out": ["size"]}})
+        );
+        assert_eq!(crate::validate_spec(&short).unwrap().to_json(), normal);
+    }
 
     #[test]
     fn defaults_are_left_out_and_keys_keep_one_order() {

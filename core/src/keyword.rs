@@ -244,13 +244,14 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// What a backfill does after a date's instance did not succeed.
-    BackfillOnFailure, what: "backfill failure policy", not_yet: [],
+    /// What a backfill does after a date's instance did not succeed, and a dynamic task after
+    /// one of its elements failed for good.
+    OnFailure, what: "failure policy", not_yet: [],
     {
-        /// No further date starts.
+        /// Nothing further starts (a dynamic task's running elements are killed).
         #[default]
         Stop => "stop",
-        /// The other dates run.
+        /// The others run; the whole fails once they are done.
         Continue => "continue",
     }
 }

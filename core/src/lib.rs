@@ -8,6 +8,7 @@ pub mod cron;
 mod dag;
 pub mod dataset;
 pub mod dolphinscheduler;
+pub mod dynamic;
 mod error;
 pub mod export;
 pub mod expr;
@@ -29,9 +30,9 @@ pub mod webhook;
 pub use command_type::{CommandField, CommandType, ValueKind, builtin_command_types, shell_quote};
 pub use error::SpecError;
 pub use keyword::{
-    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DatasetMode,
-    DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority,
-    Relation, TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOrder, ConditionStatus, Cycle, DatasetMode, DependentFailure,
+    ExecutionType, FailureStrategy, NotifyStrategy, OnFailure, ParamType, Priority, Relation,
+    TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
 };
 pub use limits::Limits;
 pub use params::{

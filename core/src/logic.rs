@@ -306,6 +306,10 @@ pub(crate) fn normalize(kind: LogicField, value: &Value, path: &str) -> Result<V
         LogicField::DependentFailure => Ok(keyword(value, path, DependentFailure::parse)?
             .as_str()
             .into()),
+        LogicField::Over => crate::dynamic::normalize_over(value, path),
+        LogicField::ElementTask => crate::dynamic::normalize_run(value, path),
+        LogicField::Count => crate::dynamic::normalize_count(value, path),
+        LogicField::OnFailure => crate::dynamic::normalize_on_failure(value, path),
     }
 }
 
@@ -323,6 +327,14 @@ pub enum LogicField {
     DependentGroups,
     Duration,
     DependentFailure,
+    /// DYNAMIC's lists ([`crate::dynamic`]).
+    Over,
+    /// DYNAMIC's element task: a workflow's name or an inline task.
+    ElementTask,
+    /// DYNAMIC's `parallelism` and `max_items`.
+    Count,
+    /// DYNAMIC's `on_failure`.
+    OnFailure,
 }
 
 fn keyword<T>(
@@ -484,6 +496,7 @@ pub(crate) fn check_task(
                 _ => {}
             }
         }
+        "dynamic" => crate::dynamic::fill_defaults(settings),
         _ => {}
     }
     Ok(())

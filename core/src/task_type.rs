@@ -110,6 +110,18 @@ pub const TASK_TYPES: &[TaskType] = &[
         ],
     },
     TaskType {
+        name: "dynamic",
+        description: "runs its element task (inline, or a workflow as a sub-process) once per element of lists known at run time, or per combination of several; gathers the elements' OUT params into lists",
+        runs: Runs::Scheduler,
+        fields: &[
+            logic("over", true, LogicField::Over),
+            logic("run", true, LogicField::ElementTask),
+            logic("parallelism", false, LogicField::Count),
+            logic("on_failure", false, LogicField::OnFailure),
+            logic("max_items", false, LogicField::Count),
+        ],
+    },
+    TaskType {
         name: "empty",
         description: "no process; succeeds at once",
         runs: Runs::Nothing,
@@ -222,6 +234,10 @@ impl FieldKind {
             }
             FieldKind::Logic(LogicField::Duration) => "duration",
             FieldKind::Logic(LogicField::DependentFailure) => "fail or wait",
+            FieldKind::Logic(LogicField::Over) => "{element_param: list_param or [values]}",
+            FieldKind::Logic(LogicField::ElementTask) => "workflow name or {type, ...task fields}",
+            FieldKind::Logic(LogicField::Count) => "integer",
+            FieldKind::Logic(LogicField::OnFailure) => "stop or continue",
         }
     }
 

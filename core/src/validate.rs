@@ -244,6 +244,12 @@ fn parse_task(
             if task_type.runs == crate::Runs::Scheduler {
                 crate::logic::check_task(task_type.name, obj, &mut settings, i)?;
             }
+            if let Some(Value::Object(run)) = settings.get("run")
+                && task_type.name == "dynamic"
+            {
+                let element = parse_element_task(i, run, &name, limits, globals, registered)?;
+                settings.insert("run".into(), element);
+            }
             task_type.name.to_owned()
         }
         TypeRef::Command(command_type) => {
@@ -336,6 +342,33 @@ fn parse_task(
             None => Vec::new(),
         },
     })
+}
+
+/// A dynamic task's inline element task, checked as a task of the DAG would be; a problem
+/// is reported under the dynamic task's `run`.
+fn parse_element_task(
+    i: usize,
+    run: &Map<String, Value>,
+    name: &str,
+    limits: &Limits,
+    globals: &BTreeMap<String, String>,
+    registered: &[CommandType],
+) -> Result<Value, SpecError> {
+    let path = Path::TaskField(i, "run").to_string();
+    let task = crate::dynamic::inline_task(run, name, &path)?;
+    let outer = Path::Task(i).to_string();
+    let element = parse_task(i, &Value::Object(task), limits, &mut 0, globals, registered)
+        .map_err(|e| SpecError {
+            path: match e.path.strip_prefix(&outer) {
+                Some(rest) => format!("{path}{rest}"),
+                None => e.path,
+            },
+            message: e.message,
+        })?;
+    match element.to_json() {
+        Value::Object(task) => Ok(crate::dynamic::stored_run(task)),
+        other => Ok(other),
+    }
 }
 
 enum TypeRef<'a> {

@@ -13,9 +13,9 @@ use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
 use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
 use crate::{
-    BackfillMode, BackfillOnFailure, BackfillOrder, ConditionStatus, Cycle, DatasetMode,
-    DependentFailure, ExecutionType, FailureStrategy, NotifyStrategy, ParamType, Priority,
-    Relation, TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
+    BackfillMode, BackfillOrder, ConditionStatus, Cycle, DatasetMode, DependentFailure,
+    ExecutionType, FailureStrategy, NotifyStrategy, OnFailure, ParamType, Priority, Relation,
+    TableOperation, TimeoutStrategy, TriggerKind, WorkflowTimeoutStrategy,
 };
 
 /// The values of a spec's enum-like fields and of a backfill's options, for forms and for the
@@ -38,7 +38,7 @@ pub fn spec_choices() -> Value {
         "dependent_failures": names(DependentFailure::ALL, DependentFailure::as_str),
         "backfill_modes": names(BackfillMode::ALL, BackfillMode::as_str),
         "backfill_orders": names(BackfillOrder::ALL, BackfillOrder::as_str),
-        "backfill_on_failure": names(BackfillOnFailure::ALL, BackfillOnFailure::as_str),
+        "backfill_on_failure": names(OnFailure::ALL, OnFailure::as_str),
         "trigger_kinds": names(TriggerKind::ALL, TriggerKind::as_str),
         "table_operations": names(TableOperation::ALL, TableOperation::as_str),
         "dataset_modes": names(DatasetMode::ALL, DatasetMode::as_str),

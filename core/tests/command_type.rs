@@ -187,7 +187,7 @@ fn specs_using_command_types_are_validated_like_built_in_types() {
         ),
         (
             json!({"name": "t", "type": "tol"}),
-            "tasks[0].type: unknown task type \"tol\"; allowed: conditions, dependent, empty, mr, procedure, python, shell, spark, sql, sub_process, switch, tool",
+            "tasks[0].type: unknown task type \"tol\"; allowed: conditions, dependent, dynamic, empty, mr, procedure, python, shell, spark, sql, sub_process, switch, tool",
         ),
     ] {
         let err = check(task.clone()).unwrap_err();

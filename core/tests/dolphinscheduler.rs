@@ -651,3 +651,72 @@ fn referring_workflows_in_a_cycle_is_an_error() {
         "[0]: workflows refer to each other through SUB_PROCESS or DEPENDENT tasks in a cycle: a -> b -> a; import them one at a time"
     );
 }
+
+#[test]
+fn a_dynamic_task_runs_its_sub_workflow_over_its_lists() {
+    let child = workflow(
+        false,
+        200,
+        "child",
+        "[]",
+        vec![shell(21, "hello", "echo ${region} ${day}")],
+        vec![relation(0, 21)],
+        Value::Null,
+    );
+    let parent = workflow(
+        false,
+        100,
+        "fan",
+        "[]",
+        vec![task(
+            1,
+            "each",
+            "DYNAMIC",
+            json!({"processDefinitionCode": 200, "maxNumOfSubWorkflowInstances": 64,
+                   "degreeOfParallelism": 2, "filterCondition": "",
+                   "listParameters": [{"name": "region", "value": "eu; us", "separator": ";"},
+                                      {"name": "day", "value": "${days}", "separator": ","}]}),
+        )],
+        vec![relation(0, 1)],
+        Value::Null,
+    );
+    let result = convert(&json!([child.clone(), parent.clone()]), &json!({})).unwrap();
+    let fan = result["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "fan")
+        .unwrap();
+    let each = &fan["tasks"][0];
+    assert_eq!(each["type"], "dynamic");
+    assert_eq!(each["run"], "child");
+    assert_eq!(each["over"], json!({"region": ["eu", "us"], "day": "days"}));
+    assert_eq!(each["parallelism"], 2);
+    assert_eq!(each["max_items"], 64);
+    validate_spec(fan).unwrap();
+    assert!(
+        result["unmapped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["blocking"] == false)
+    );
+
+    // A filter would leave combinations out: not converting it changes what runs.
+    let mut filtered = parent;
+    filtered["taskDefinitionList"][0]["taskParams"]["filterCondition"] = json!("eu,1");
+    let result = convert(&json!([child, filtered]), &json!({})).unwrap();
+    let whats: Vec<(&str, bool)> = result["unmapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["what"].as_str().unwrap(), u["blocking"] == true))
+        .collect();
+    assert!(
+        whats.contains(&(
+            "filterCondition is not imported: every combination runs",
+            true
+        )),
+        "{whats:?}"
+    );
+}

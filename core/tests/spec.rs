@@ -355,7 +355,7 @@ fn task_name_must_follow_name_rules() {
 fn unknown_task_type_lists_known_types() {
     assert_error(
         with_task(json!({"type": "pyton"})),
-        "tasks[0].type: unknown task type \"pyton\"; allowed: conditions, dependent, empty, mr, procedure, python, shell, spark, sql, sub_process, switch",
+        "tasks[0].type: unknown task type \"pyton\"; allowed: conditions, dependent, dynamic, empty, mr, procedure, python, shell, spark, sql, sub_process, switch",
     );
     assert_error(
         with_task(json!({"type": 3})),
@@ -981,4 +981,42 @@ fn project_is_a_role_name_left_out_unless_given() {
         json!({"name": "wf", "project": "", "tasks": [{"name": "a", "type": "empty"}]}),
         "project: \"\" is not a role name: 1 to 63 bytes, no control characters",
     );
+}
+
+#[test]
+fn a_spec_with_a_dynamic_task_is_checked_and_normalised() {
+    let spec = json!({"name": "w", "tasks": [
+        {"name": "list", "type": "shell", "script": "true", "out": [{"name": "files", "type": "list"}]},
+        {"name": "each", "type": "dynamic", "deps": ["list"], "over": {"file": "files"},
+         "run": {"type": "SHELL", "script": "echo ${file}", "retries": 1}, "parallelism": 4}]});
+    let checked = validate_spec(&spec).unwrap().to_json();
+    let each = &checked["tasks"][1];
+    assert_eq!(each["on_failure"], json!("stop"));
+    assert_eq!(
+        each["max_items"],
+        json!(sched_core::dynamic::DEFAULT_MAX_ITEMS)
+    );
+    assert_eq!(each["run"]["type"], json!("shell"));
+    assert_eq!(each["run"]["retries"], json!(1));
+    assert!(each["run"].get("name").is_none());
+    // The normal form validates to itself.
+    assert_eq!(validate_spec(&checked).unwrap().to_json(), checked);
+
+    let mut bad = spec.clone();
+    bad["tasks"][1]["run"] = json!({"type": "shell"});
+    let e = validate_spec(&bad).unwrap_err();
+    assert_eq!(e.path, "tasks[1].run.script");
+    let mut bad = spec.clone();
+    bad["tasks"][1]["parallelism"] = json!(0);
+    assert_eq!(
+        validate_spec(&bad).unwrap_err().path,
+        "tasks[1].parallelism"
+    );
+    let mut bad = spec.clone();
+    bad["tasks"][1]["on_failure"] = json!("retry");
+    let e = validate_spec(&bad).unwrap_err();
+    assert!(e.message.contains("stop, continue"), "{}", e.message);
+    let mut bad = spec;
+    bad["tasks"][1].as_object_mut().unwrap().remove("over");
+    assert_eq!(validate_spec(&bad).unwrap_err().path, "tasks[1].over");
 }

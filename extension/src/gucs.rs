@@ -19,6 +19,7 @@ pub static MAX_SPEC_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 pub static MAX_SQL_TASK_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static MAX_RUNNING_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_SUBPROCESS_INSTANCES: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static MAX_DYNAMIC_ITEMS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_SUBPROCESS_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static MAX_UNFINISHED_INSTANCES_PER_ROLE: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MISFIRE_THRESHOLD_S: GucSetting<i32> = GucSetting::<i32>::new(60);
@@ -113,6 +114,18 @@ pub fn init() {
         &MAX_SUBPROCESS_INSTANCES,
         1,
         10_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // A dynamic task's spec caps its own runs (max_items); this caps every one, so that no
+    // list a task reads at run time can flood the queue.
+    GucRegistry::define_int_guc(
+        c"sched.max_dynamic_items",
+        c"Most elements one run of a DYNAMIC task may have, whatever its max_items says.",
+        c"A dynamic task whose lists make more fails saying so.",
+        &MAX_DYNAMIC_ITEMS,
+        1,
+        1_000_000,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -100,12 +100,16 @@ CREATE TABLE sched.task_definition (
     successors          bigint[] NOT NULL,
     -- Datasets a success of it updates; NULL when none.
     produces            text[],
+    -- The element task of a DYNAMIC task (its id here): no place in the DAG of its own.
+    element_of          bigint,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
 CREATE INDEX task_definition_roots ON sched.task_definition (workflow_version_id) WHERE dep_count = 0;
 -- Completing attempts asks whether any task produces datasets before looking at theirs.
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
+-- A dynamic attempt finds its element task.
+CREATE INDEX task_definition_elements ON sched.task_definition (element_of) WHERE element_of IS NOT NULL;
 COMMENT ON TABLE sched.task_definition IS 'The tasks of one workflow version.';
 COMMENT ON COLUMN sched.task_definition.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.task_definition.workflow_version_id IS 'The workflow version this task belongs to.';
@@ -128,6 +132,7 @@ COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the t
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
+COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning

@@ -148,6 +148,8 @@ CREATE TABLE sched.task_instance (
     queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at           timestamptz,
     ended_at             timestamptz,
+    -- An element of a DYNAMIC task: its index (its values are in sched.dynamic_element).
+    element              integer,
     CONSTRAINT ended_at_set_exactly_when_final
         CHECK ((ended_at IS NOT NULL) = (state <> ALL (sched._task_states_active()))),
     -- Logic tasks run with no worker, in the scheduler.
@@ -188,7 +190,7 @@ COMMENT ON COLUMN sched.task_instance.task_group_id IS 'Task group of its task, 
 COMMENT ON COLUMN sched.task_instance.task_group_priority IS 'Rank among the group''s waiting attempts, larger first.';
 COMMENT ON COLUMN sched.task_instance.holds_slot IS 'It holds a slot of its task group: from when it is queued until it ends.';
 COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
-COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';
 COMMENT ON COLUMN sched.task_instance.timeout_at IS 'For an attempt of a task with a timeout, when the timeout strikes (from its start).';
 COMMENT ON COLUMN sched.task_instance.check_at IS 'When the master next looks at its timeout: to alert (warn), to kill what the worker has not (fail); NULL once done.';
@@ -208,6 +210,7 @@ COMMENT ON COLUMN sched.task_instance.recheck_at IS 'For a waiting DEPENDENT att
 COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';
 COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
+COMMENT ON COLUMN sched.task_instance.element IS 'For an attempt of a DYNAMIC task''s element task: the element''s index, from 0 (its values: sched.dynamic_element); NULL otherwise.';
 
 -- Locks the engine takes for the transaction, as row locks: advisory locks would be open to
 -- anyone who can call pg_advisory_lock, and a user holding one could stall every start.

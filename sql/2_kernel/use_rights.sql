@@ -95,17 +95,21 @@ AS $$
         UNION ALL
         SELECT -1, 1, 'alert_group', norm#>>'{notify,alert_group}', 'notify.alert_group'
         UNION ALL
-        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s', t.i - 1, x.field)
+        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s%s', t.i - 1, b.prefix, x.field)
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        CROSS JOIN LATERAL (VALUES (0, 'worker_group', t.task->>'worker_group', 'worker_group'),
-                                   (1, 'datasource', t.task->>'datasource', 'datasource'),
-                                   (2, 'alert_group', t.task#>>'{send_result,alert_group}', 'send_result.alert_group'),
-                                   (3, 'task_group', t.task->>'task_group', 'task_group')) AS x(o, kind, name, field)
+        -- A dynamic task's inline element task names its own.
+        CROSS JOIN LATERAL (SELECT t.task AS body, '' AS prefix
+                            UNION ALL
+                            SELECT t.task->'run', 'run.' WHERE jsonb_typeof(t.task->'run') = 'object') b
+        CROSS JOIN LATERAL (VALUES (0, 'worker_group', b.body->>'worker_group', 'worker_group'),
+                                   (1, 'datasource', b.body->>'datasource', 'datasource'),
+                                   (2, 'alert_group', b.body#>>'{send_result,alert_group}', 'send_result.alert_group'),
+                                   (3, 'task_group', b.body->>'task_group', 'task_group')) AS x(o, kind, name, field)
     ) u
     WHERE u.name IS NOT NULL AND NOT (u.kind = 'worker_group' AND u.name = 'default')
 $$;
 COMMENT ON FUNCTION sched._spec_uses(jsonb) IS
-    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names, as [{kind, name, field}].';
+    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names (a dynamic task''s inline element task''s too), as [{kind, name, field}].';
 
 CREATE FUNCTION sched._check_uses(role regrole, uses jsonb) RETURNS void
 LANGUAGE plpgsql STABLE

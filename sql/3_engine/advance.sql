@@ -22,6 +22,8 @@ DECLARE
     r_task     bigint[];
     r_attempt  integer[];
     r_retry    integer[];
+    r_element  integer[];
+    first      boolean := true;
     w_inst     bigint[];
     w_task     bigint[];
     passed     bigint[];
@@ -38,8 +40,8 @@ BEGIN
             -- A failed attempt (never a killed one) of a task with retries left, in an instance
             -- that still runs, gets a new attempt; only when none is left does it count as a failure.
             SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
-                   array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
-            INTO retried, r_inst, r_task, r_attempt, r_retry
+                   array_agg(ti.attempt + 1), array_agg(ti.retry + 1), array_agg(ti.element)
+            INTO retried, r_inst, r_task, r_attempt, r_retry, r_element
             FROM unnest(finished) AS f(id)
             JOIN sched.task_instance ti ON ti.id = f.id
             JOIN sched.task_definition td ON td.id = ti.task_id
@@ -47,17 +49,18 @@ BEGIN
             WHERE ti.state = 'failed' AND ti.retry < td.retries
               AND wi.state = ANY (sched._workflow_states_advancing()) AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
             IF retried IS NOT NULL THEN
-                groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+                groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry, r_element);
             END IF;
 
             -- ---------- Failures: the first one decides; under "end" it stops everything ----------
-            -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's.
+            -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's;
+            -- an element's is its dynamic task's.
             WITH failing AS (
                 UPDATE sched.workflow_instance wi SET has_failure = true
                 WHERE wi.id IN (SELECT ti.workflow_instance_id
                                 FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
                                 WHERE ti.id = ANY(finished) AND ti.state = ANY (sched._task_states_failure())
-                                  AND NOT ti.id = ANY(coalesce(retried, '{}'))
+                                  AND NOT ti.id = ANY(coalesce(retried, '{}')) AND ti.element IS NULL
                                   AND NOT (ti.state = 'failed' AND td.feeds_conditions
                                            AND EXISTS (SELECT 1 FROM sched.workflow_instance s
                                                        WHERE s.id = ti.workflow_instance_id
@@ -69,6 +72,15 @@ BEGIN
                 PERFORM sched._kill_active(ending, 'failure_strategy_end');
             END IF;
         END IF;
+
+        -- ---------- Elements of dynamic tasks: counted for their dynamic attempt ----------
+        -- Only while an instance with a dynamic task runs does a completion look (the table is
+        -- empty otherwise); elements end only in the first round, the later ones pass logic tasks.
+        IF first AND EXISTS (SELECT 1 FROM sched.dynamic_progress) THEN
+            passed := ARRAY(SELECT f.id FROM unnest(finished) AS f(id) WHERE NOT f.id = ANY(coalesce(retried, '{}')));
+            groups := groups || sched._elements_ended(passed);
+        END IF;
+        first := false;
 
         -- ---------- Successors: of tasks that are done, only in instances still running ----------
         -- A task with one upstream task is ready as soon as that one is done; a join counts its

@@ -7,7 +7,8 @@
 -- releases it on time, woken at commit. An attempt of a logic task runs at once, with no worker,
 -- and is decided before this returns (3_engine/branches.sql). Returns the worker groups that got
 -- queued attempts.
-CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[])
+CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[],
+                                    elements integer[] DEFAULT NULL)
 RETURNS text[]
 LANGUAGE plpgsql
 AS $$
@@ -20,7 +21,7 @@ BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
                                          ended_at, worker_group, workflow_priority, task_priority, tenant,
-                                         task_group_id, task_group_priority, started_at)
+                                         task_group_id, task_group_priority, started_at, element)
         SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), wi.run, coalesce(n.retry, 0),
                -- An instance being paused starts nothing: the attempt waits, paused, for resume.
                -- A task of a task group waits, delayed with no time, for a slot.
@@ -32,14 +33,14 @@ BEGIN
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
                td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
-               CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END
-        FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
+               CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END, n.element
+        FROM unnest(instance_ids, task_ids, attempts, retries, elements) AS n(instance_id, task_id, attempt, retry, element)
         JOIN sched.task_definition td ON td.id = n.task_id
         JOIN sched.workflow_instance wi ON wi.id = n.instance_id
         CROSS JOIN LATERAL (
             SELECT CASE WHEN coalesce(n.retry, 0) > 0 THEN td.retry_interval
                         WHEN coalesce(n.attempt, 1) = 1 THEN td.delay END AS wait) w
-        ORDER BY wi.id, td.priority, td.id
+        ORDER BY wi.id, td.priority, td.id, n.element
         RETURNING id, state, worker_group, not_before, task_group_id)
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
@@ -59,34 +60,51 @@ BEGIN
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._new_attempts(bigint[], bigint[], integer[], integer[]) IS
-    'Internal: creates attempts (queued, or delayed by the task''s delay or retry interval) of these tasks in these instances; attempts and retries may be NULL for first attempts. Returns the worker groups that got queued ones.';
+COMMENT ON FUNCTION sched._new_attempts(bigint[], bigint[], integer[], integer[], integer[]) IS
+    'Internal: creates attempts (queued, or delayed by the task''s delay or retry interval) of these tasks in these instances; attempts and retries may be NULL for first attempts, elements NULL but for the elements of dynamic tasks. Returns the worker groups that got queued ones.';
 
-CREATE FUNCTION sched._kill_active(instances bigint[], reason text) RETURNS void
+-- Attempts to end for a reason: those not started end at once, killed (their task group slots
+-- released); those a worker runs are killed through it, which reports them killed. Returns how
+-- many ended at once.
+CREATE FUNCTION sched._kill_attempts(ids bigint[], reason text) RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    notified bigint;
+    ended    integer;
     slots    bigint[];
+    notified bigint;
 BEGIN
     -- Never started: nothing to kill, the attempt just ends.
-    WITH ended AS (
+    WITH killed AS (
         UPDATE sched.task_instance ti SET state = 'killed', ended_at = now(), kill_reason = reason
-        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state = ANY (sched._task_states_waiting())
+        WHERE ti.id = ANY(ids) AND ti.state = ANY (sched._task_states_waiting())
         RETURNING ti.id, ti.holds_slot)
-    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM ended;
+    SELECT count(*), array_agg(id) FILTER (WHERE holds_slot) INTO ended, slots FROM killed;
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;
 
     WITH asked AS (
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason
-        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state = ANY (sched._task_states_claimed())
+        WHERE ti.id = ANY(ids) AND ti.state = ANY (sched._task_states_claimed())
           AND NOT ti.kill_requested AND ti.worker_id IS NOT NULL
         RETURNING ti.worker_id)
     SELECT count(pg_catalog.pg_notify('sched_kill', w::text))
     INTO notified
     FROM (SELECT DISTINCT worker_id AS w FROM asked) s;
+    RETURN ended;
+END
+$$;
+COMMENT ON FUNCTION sched._kill_attempts(bigint[], text) IS
+    'Internal: ends these attempts for a reason: queued and delayed ones at once as killed, running ones through their workers; returns how many ended at once.';
+
+CREATE FUNCTION sched._kill_active(instances bigint[], reason text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM sched._kill_attempts(ARRAY(SELECT ti.id FROM sched.task_instance ti
+                                       WHERE ti.workflow_instance_id = ANY(instances)
+                                         AND ti.state = ANY (sched._task_states_active())), reason);
 
     -- Last, once every worker's attempt has been dealt with: a sub-process child that stops
     -- at once ends its attempt and advances the instance, which must find nothing else to kill.

@@ -104,7 +104,7 @@ COMMENT ON FUNCTION sched._decide_branches(bigint[]) IS
     'Internal: ends new CONDITIONS and SWITCH attempts with the branch each chose; returns whether one failed.';
 
 -- Decides new logic attempts (running, no worker) created outside _advance's loop (first tasks,
--- recover, resume) and every SUB_PROCESS and DEPENDENT one, one by one: each decision is
+-- recover, resume) and every SUB_PROCESS, DEPENDENT and DYNAMIC one, one by one: each decision is
 -- advanced at once, so that nothing decided waits unadvanced while a later one may end the
 -- instance.
 CREATE FUNCTION sched._run_logic(ids bigint[]) RETURNS void
@@ -134,9 +134,11 @@ BEGIN
             PERFORM sched._start_child(r.id);
         WHEN 'dependent' THEN
             PERFORM sched._check_dependent(r.id);
+        WHEN 'dynamic' THEN
+            PERFORM sched._expand(r.id);
         END CASE;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched._run_logic(bigint[]) IS
-    'Internal: decides new attempts of logic tasks: forbidden tasks pass, CONDITIONS and SWITCH choose their branch, a SUB_PROCESS starts (or continues) its child, a DEPENDENT task looks at what it depends on.';
+    'Internal: decides new attempts of logic tasks: forbidden tasks pass, CONDITIONS and SWITCH choose their branch, a SUB_PROCESS starts (or continues) its child, a DEPENDENT task looks at what it depends on, a DYNAMIC task expands its elements.';

@@ -53,7 +53,7 @@ BEGIN
                -- Resolved once per attempt and stored: a retried claim returns the same.
                resolved = CASE WHEN td.parameterized
                                THEN sched._task_context(td.settings, td.params, td.inputs_from, td.name, td.id,
-                                                        ti.id, ti.workflow_instance_id) END
+                                                        ti.id, ti.workflow_instance_id, ti.element) END
           FROM sched.task_definition td
          WHERE ti.id = ANY(ARRAY(
                    SELECT q.id

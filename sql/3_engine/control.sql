@@ -90,10 +90,11 @@ BEGIN
     WITH tasks AS (
         SELECT td.id, td.successors, td.dep_count, td.logic FROM sched.task_definition td
         WHERE td.workflow_version_id = wi.workflow_version_id AND (wi.scope IS NULL OR td.id = ANY(wi.scope))
+          AND td.element_of IS NULL
     ), latest AS (
         SELECT DISTINCT ON (ti.task_id) ti.task_id, ti.state, ti.attempt, ti.branch
         FROM sched.task_instance ti
-        WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
+        WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run AND ti.element IS NULL
         ORDER BY ti.task_id, ti.id DESC
     ), done AS (
         SELECT l.task_id FROM latest l
@@ -138,7 +139,7 @@ BEGIN
     UPDATE sched.workflow_instance i SET has_failure = EXISTS (
         SELECT 1 FROM (SELECT DISTINCT ON (ti.task_id) ti.state, ti.task_id
                        FROM sched.task_instance ti
-                       WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
+                       WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run AND ti.element IS NULL
                          AND (wi.scope IS NULL OR ti.task_id = ANY(wi.scope))
                        ORDER BY ti.task_id, ti.id DESC) l
         JOIN sched.task_definition td ON td.id = l.task_id

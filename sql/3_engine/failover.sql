@@ -12,6 +12,7 @@ DECLARE
     r_task    bigint[];
     r_attempt integer[];
     r_retry   integer[];
+    r_element integer[];
     slots     bigint[];
     lost_ids  bigint[];
     ended     bigint[];
@@ -50,10 +51,11 @@ BEGIN
            array_agg(l.task_id ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.attempt + 1 ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.retry ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.element ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.id) FILTER (WHERE l.holds_slot),
            array_agg(l.id) FILTER (WHERE l.state = 'need_fault_tolerance'),
            array_agg(l.id) FILTER (WHERE l.state <> 'need_fault_tolerance')
-    INTO r_inst, r_task, r_attempt, r_retry, slots, lost_ids, ended
+    INTO r_inst, r_task, r_attempt, r_retry, r_element, slots, lost_ids, ended
     FROM lost l
     JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
     CROSS JOIN LATERAL (SELECT wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
@@ -62,7 +64,7 @@ BEGIN
         PERFORM sched._release_slots(slots);
     END IF;
     IF r_inst IS NOT NULL THEN
-        groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+        groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry, r_element);
         -- The engine's own command, which no user can issue.
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         SELECT 'recover_tolerance_fault_process', wi.workflow_id, wi.id, 'pg_sched', jsonb_build_object('workers', workers)

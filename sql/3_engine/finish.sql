@@ -33,16 +33,17 @@ BEGIN
                out_params = CASE WHEN (SELECT v.has_out FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
                             THEN (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
                                   FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
-                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
+                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL AND ti.element IS NULL
                                     AND ti.run = wi.run AND ti.state = ANY (sched._task_states_success())) END
          WHERE wi.id = inst AND wi.state = ANY (sched._workflow_states_executing())
         RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
                   wi.backfill_id, wi.parent_task_instance_id, wi.notify_strategy
         INTO wf_id, exec_type, backfill, parent, notify;
-        -- Join counters matter only while the instance runs; the table stays as small as
-        -- the set of running instances.
+        -- Join counters and dynamic tasks' progress matter only while the instance runs; the
+        -- tables stay as small as the set of running instances.
         IF FOUND THEN
             DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
+            DELETE FROM sched.dynamic_progress dp WHERE dp.workflow_instance_id = inst;
             IF exec_type = 'serial_wait' OR current_setting('sched.max_running_instances')::integer > 0 THEN
                 PERFORM sched._on_instance_end(wf_id, exec_type);
             END IF;

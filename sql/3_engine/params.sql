@@ -8,12 +8,14 @@
 -- over them at the instance's business time. Called by the claim, for such tasks only;
 -- plpgsql, so that its statement is planned once per session, not at every claim.
 CREATE FUNCTION sched._task_context(settings jsonb, local_params jsonb, inputs_from bigint[], task_name text,
-                                    task_id bigint, task_instance_id bigint, instance_id bigint)
+                                    task_id bigint, task_instance_id bigint, instance_id bigint,
+                                    element integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    owner regrole;
+    owner          regrole;
+    element_values jsonb := '{}';
 BEGIN
     -- A datasource's credentials are used at the claim: its grant is checked here, every time,
     -- so that a revoked grant stops the next attempt. The worker fails a refused task with the
@@ -28,6 +30,13 @@ BEGIN
                                              settings->>'datasource', owner)));
         END IF;
     END IF;
+    -- An element of a dynamic task: its values win over every other of the same name, as a
+    -- start parameter would.
+    IF element IS NOT NULL THEN
+        SELECT e."values" INTO element_values FROM sched.dynamic_element e
+        WHERE e.workflow_instance_id = instance_id AND e.task_id = _task_context.task_id
+          AND e.run = (SELECT wi.run FROM sched.workflow_instance wi WHERE wi.id = instance_id) AND e.element = _task_context.element;
+    END IF;
     RETURN (SELECT sched._resolve_task(
         settings, local_params,
         CASE WHEN inputs_from IS NOT NULL THEN (
@@ -35,7 +44,7 @@ BEGIN
             FROM sched.task_instance u
             WHERE u.workflow_instance_id = instance_id AND u.task_id = ANY(inputs_from) AND u.run = wi.run
               AND u.state = ANY (sched._task_states_success()) AND u.out_params IS NOT NULL) END,
-        wi.param_values, wi.params,
+        wi.param_values || element_values, wi.params || element_values,
         pg_catalog.jsonb_build_object('system.task.instance.id', task_instance_id::text,
                                       'system.task.definition.name', task_name,
                                       'system.task.definition.code', task_id::text),
@@ -43,5 +52,5 @@ BEGIN
     FROM sched.workflow_instance wi WHERE wi.id = instance_id);
 END
 $$;
-COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint) IS
-    'Internal: {"params", "settings"} of an attempt of a task with parameters, as its claim stores them; a failure to resolve is returned in settings as resolve_error.';
+COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint, integer) IS
+    'Internal: {"params", "settings"} of an attempt of a task with parameters (of an element of a dynamic task: with the element''s values), as its claim stores them; a failure to resolve is returned in settings as resolve_error.';

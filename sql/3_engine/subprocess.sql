@@ -19,7 +19,8 @@ DECLARE
     child_id bigint;
     rerun    boolean;
 BEGIN
-    SELECT ti.id, ti.task_id, ti.run, ti.workflow_instance_id, td.settings, td.params AS local_params, td.inputs_from, td.name
+    SELECT ti.id, ti.task_id, ti.run, ti.element, ti.workflow_instance_id, td.settings, td.params AS local_params,
+           td.inputs_from, td.name
     INTO t
     FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
     WHERE ti.id = task_instance_id;
@@ -27,7 +28,8 @@ BEGIN
     SELECT c.* INTO child FROM sched.workflow_instance c
     WHERE c.parent_instance_id = parent.id
       AND c.parent_task_instance_id IN (SELECT p.id FROM sched.task_instance p
-                                        WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id)
+                                        WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id
+                                          AND p.element IS NOT DISTINCT FROM t.element)
     ORDER BY c.id DESC LIMIT 1
     FOR NO KEY UPDATE;
 
@@ -57,7 +59,7 @@ BEGIN
 
     -- The child's start parameters: the parent's globals and start parameters, under the task's
     -- own (upstream OUT values, its local params), so that they override the child's globals.
-    ctx := sched._task_context(t.settings, t.local_params, t.inputs_from, t.name, t.task_id, t.id, parent.id);
+    ctx := sched._task_context(t.settings, t.local_params, t.inputs_from, t.name, t.task_id, t.id, parent.id, t.element);
     SELECT coalesce(jsonb_object_agg(k, parent.param_values->k), '{}') INTO params
     FROM (SELECT jsonb_object_keys(coalesce(v.spec->'params', '{}')) AS k
           FROM sched.workflow_version v WHERE v.id = parent.workflow_version_id
@@ -65,6 +67,12 @@ BEGIN
     WHERE parent.param_values ? k;
     SELECT params || coalesce(jsonb_object_agg(p.key, p.value), '{}') INTO params
     FROM jsonb_each(coalesce(ctx->'params', '{}')) p WHERE p.key NOT LIKE 'system.%';
+    -- An element of a dynamic task starts its child with its values.
+    IF t.element IS NOT NULL THEN
+        params := params || (SELECT e."values" FROM sched.dynamic_element e
+                             WHERE e.workflow_instance_id = parent.id AND e.task_id = t.task_id
+                               AND e.run = t.run AND e.element = t.element);
+    END IF;
     BEGIN
         IF ctx->'settings' ? 'resolve_error' THEN
             RAISE EXCEPTION 'cannot resolve parameters: %', ctx#>>'{settings,resolve_error}';
@@ -152,8 +160,12 @@ BEGIN
         RETURNING ti.id)
     SELECT array_agg(id) INTO killed FROM ended;
     DELETE FROM sched.dependent_watch dw WHERE dw.task_instance_id = ANY(killed);
+    -- A dynamic attempt's elements go with it.
+    IF EXISTS (SELECT 1 FROM sched.dynamic_progress p WHERE p.task_instance_id = ANY(killed)) THEN
+        PERFORM sched._kill_elements(killed, reason);
+    END IF;
     RETURN killed;
 END
 $$;
 COMMENT ON FUNCTION sched._kill_logic(bigint[], bigint, text) IS
-    'Internal: ends running logic attempts of these instances (or just only_task): stops sub-process children, kills the rest; returns those killed at once.';
+    'Internal: ends running logic attempts of these instances (or just only_task): stops sub-process children, kills the rest (a dynamic attempt with its elements); returns those killed at once.';

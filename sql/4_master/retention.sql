@@ -150,6 +150,7 @@ BEGIN
     DELETE FROM sched.task_log_line l USING sched.task_instance_history th
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.dynamic_element e WHERE e.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_result r WHERE r.workflow_instance_id = ANY(expired);
     DELETE FROM sched.late_report lr WHERE lr.workflow_instance_id = ANY(expired);
     DELETE FROM sched.alert a WHERE a.workflow_instance_id = ANY(expired);

@@ -107,7 +107,25 @@ SELECT ti.id,
        ti.ended_at,
        ti.ended_at - ti.started_at AS duration,
        (SELECT lr.exit_code FROM sched.late_report lr WHERE lr.task_instance_id = ti.id) AS late_exit_code,
-       w.owner
+       w.owner,
+       ti.element,
+       CASE WHEN ti.element IS NOT NULL THEN (
+           SELECT e."values" FROM sched.dynamic_element e
+           WHERE e.workflow_instance_id = ti.workflow_instance_id AND e.task_id = ti.task_id
+             AND e.run = ti.run AND e.element = ti.element) END AS element_values,
+       -- A dynamic attempt's run: how many elements its lists made, and how many are in each
+       -- state of their latest attempt.
+       CASE WHEN td.logic = 'dynamic' THEN (
+           SELECT count(*)::integer FROM sched.dynamic_element e JOIN sched.task_definition et ON et.id = e.task_id
+           WHERE et.element_of = ti.task_id AND e.workflow_instance_id = ti.workflow_instance_id AND e.run = ti.run) END AS element_count,
+       CASE WHEN td.logic = 'dynamic' THEN (
+           SELECT coalesce(jsonb_object_agg(l.state, l.n), '{}') FROM (
+               SELECT s.state, count(*) AS n FROM (
+                   SELECT DISTINCT ON (a.element) a.state::text AS state
+                   FROM sched._attempts a JOIN sched.task_definition et ON et.id = a.task_id
+                   WHERE et.element_of = ti.task_id AND a.workflow_instance_id = ti.workflow_instance_id AND a.run = ti.run
+                   ORDER BY a.element, a.id DESC) s
+               GROUP BY s.state) l) END AS element_states
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
@@ -126,6 +144,10 @@ COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success, need_fault_tolerance, skipped (on a branch not taken, or after only skipped tasks) or forbidden (enabled false: passed through).';
+COMMENT ON COLUMN sched.task_instances.element IS 'For an attempt of a DYNAMIC task''s element (its task is named after the dynamic task, with []): the element''s index from 0; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.element_values IS 'For an attempt of a DYNAMIC task''s element: the values it runs with, {"name": "value"}; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.element_count IS 'For a DYNAMIC attempt: how many elements its lists expanded into (NULL until they did, or for other tasks).';
+COMMENT ON COLUMN sched.task_instances.element_states IS 'For a DYNAMIC attempt: its elements by the state of their latest attempt, {"succeeded": n, "running": n, ...}; elements not started yet have none. NULL for other tasks.';
 COMMENT ON COLUMN sched.task_instances.child_instance_id IS 'For a SUB_PROCESS attempt: the instance of its workflow it runs; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.branch IS 'For a CONDITIONS or SWITCH attempt: the names of the tasks on the branch it took; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';

@@ -130,10 +130,13 @@ DECLARE
     ti     sched.task_instance := target.ti;
     inst   sched.workflow_instance := target.inst;
     slots  bigint[];
+    retry_cancelled boolean;
+    dynamic_attempt bigint;
 BEGIN
     IF ti.run <> inst.run OR EXISTS (
         SELECT 1 FROM sched.task_instance t
         WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
+          AND t.element IS NOT DISTINCT FROM ti.element
           AND t.id > ti.id AND t.state <> ALL (sched._task_states_waiting())) THEN
         RAISE EXCEPTION 'task instance % is not its task''s last attempt; force the last one', task_instance_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -145,17 +148,36 @@ BEGIN
     WITH cancelled AS (
         UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'forced_success'
         WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
+          AND t.element IS NOT DISTINCT FROM ti.element
           AND t.id > ti.id AND t.state = ANY (sched._task_states_waiting())
         RETURNING t.id, t.holds_slot)
-    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM cancelled;
+    SELECT array_agg(id) FILTER (WHERE holds_slot), count(*) > 0 INTO slots, retry_cancelled FROM cancelled;
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;
     UPDATE sched.task_instance t SET state = 'forced_success' WHERE t.id = ti.id;
+    -- An element, for a dynamic attempt that still runs: one counted as failed is a failure no
+    -- more, one whose retry was cancelled has ended. After its dynamic task ended, recover runs
+    -- only the elements that did not succeed.
+    IF ti.element IS NOT NULL THEN
+        UPDATE sched.dynamic_progress p
+           SET failed = p.failed - CASE WHEN retry_cancelled THEN 0 ELSE 1 END,
+               ended = p.ended + CASE WHEN retry_cancelled THEN 1 ELSE 0 END
+        FROM sched.task_definition e
+        WHERE e.id = ti.task_id AND p.workflow_instance_id = ti.workflow_instance_id AND p.task_id = e.element_of
+          AND p.run = ti.run
+          AND EXISTS (SELECT 1 FROM sched.task_instance d WHERE d.id = p.task_instance_id AND d.state = 'running')
+        RETURNING p.task_instance_id INTO dynamic_attempt;
+        IF dynamic_attempt IS NOT NULL THEN
+            PERFORM sched._notify_ready(sched._release_elements(dynamic_attempt));
+            PERFORM sched._finish_if_done(ARRAY[inst.id]);
+        END IF;
+        RETURN;
+    END IF;
     IF inst.state = ANY (sched._workflow_states_advancing()) THEN
         UPDATE sched.workflow_instance i SET has_failure = EXISTS (
             SELECT 1 FROM (SELECT DISTINCT ON (t.task_id) t.state, t.task_id FROM sched.task_instance t
-                           WHERE t.workflow_instance_id = inst.id AND t.run = inst.run
+                           WHERE t.workflow_instance_id = inst.id AND t.run = inst.run AND t.element IS NULL
                            ORDER BY t.task_id, t.id DESC) l
             JOIN sched.task_definition td ON td.id = l.task_id
             WHERE l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))

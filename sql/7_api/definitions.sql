@@ -82,13 +82,26 @@ BEGIN
     -- environment is merged into each task's settings here, so that dispatch reads one row.
     -- Tasks that pass OUT params on: those that declare them, sub-processes (their child's) and
     -- DEPENDENT tasks passing parameters (their upstream instances').
-    WITH task AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id,
-               t ? 'out' OR t->>'type' = 'sub_process'
-                   OR (t->>'type' = 'dependent' AND jsonb_path_exists(t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
-               CASE WHEN t->>'enabled' = 'false' THEN 'forbidden'
-                    WHEN t->>'type' IN ('sub_process', 'conditions', 'switch', 'dependent') THEN t->>'type' END AS logic
+    -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
+    -- inline task or a SUB_PROCESS of the workflow it names.
+    WITH listed AS (
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of
         FROM jsonb_array_elements(norm->'tasks') AS t
+    ), task AS (
+        SELECT l.t, l.id, l.element_of,
+               l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
+                   OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
+               CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
+                    WHEN l.t->>'type' IN ('sub_process', 'conditions', 'switch', 'dependent', 'dynamic') THEN l.t->>'type' END AS logic
+        FROM (SELECT * FROM listed
+              UNION ALL
+              SELECT CASE WHEN jsonb_typeof(d.t->'run') = 'string'
+                          THEN jsonb_build_object('type', 'sub_process', 'workflow', d.t->'run', 'priority', d.t->'priority')
+                          ELSE d.t->'run' END
+                     || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
+                     || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
+                     nextval('sched.task_definition_id_seq'), d.id
+              FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
         FROM task down
@@ -106,7 +119,7 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -121,13 +134,17 @@ BEGIN
            (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
                OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type'))
                OR task.t->>'type' IN ('sql', 'procedure'),
-           jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}'),
+           -- An element task counts its dynamic task as its one upstream task, so that it is no
+           -- root; no task lists it as a successor.
+           CASE WHEN task.element_of IS NOT NULL THEN 1 ELSE jsonb_array_length(task.t->'deps') END,
+           coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
            (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
-           CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END
+           CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
+           task.element_of
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -277,6 +294,8 @@ BEGIN
     WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.join_progress j USING sched.workflow_instance i
     WHERE j.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.dynamic_element e USING sched.workflow_instance i
+    WHERE e.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_log_line l USING sched.task_instance_history th, sched.workflow_instance i
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_instance ti USING sched.workflow_instance i
@@ -295,6 +314,25 @@ COMMENT ON FUNCTION sched._remove_workflow(sched.workflow) IS
 
 -- ---------- Definitions ----------
 
+-- The workflows a version's tasks run as sub-processes: a SUB_PROCESS task's, and a DYNAMIC
+-- task's for each element (its run names one, or its inline element task is a SUB_PROCESS).
+CREATE FUNCTION sched._subprocess_refs(tasks jsonb)
+RETURNS TABLE (i integer, field text, workflow text)
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (t.n - 1)::integer, r.field, r.workflow
+    FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t(task, n)
+    CROSS JOIN LATERAL (
+        SELECT 'workflow' AS field, t.task->>'workflow' AS workflow WHERE t.task->>'type' = 'sub_process'
+        UNION ALL
+        SELECT 'run', t.task->>'run' WHERE t.task->>'type' = 'dynamic' AND jsonb_typeof(t.task->'run') = 'string'
+        UNION ALL
+        SELECT 'run.workflow', t.task#>>'{run,workflow}'
+        WHERE t.task->>'type' = 'dynamic' AND t.task#>>'{run,type}' = 'sub_process') r
+$$;
+COMMENT ON FUNCTION sched._subprocess_refs(jsonb) IS
+    'Internal: the workflows a spec''s tasks run as sub-processes (SUB_PROCESS tasks, DYNAMIC tasks'' elements), with the task''s index and the field naming each.';
+
 -- What create_workflow checks of logic tasks against other workflows: a sub-process's or a
 -- DEPENDENT item's workflow exists and its owner may be run by the new workflow's owner, a
 -- DEPENDENT item's task exists there, and no workflow includes itself as a sub-process.
@@ -306,21 +344,21 @@ DECLARE
     w sched.workflow;
 BEGIN
     FOR r IN
-        SELECT t.i - 1 AS i, x.field, x.name, x.task
-        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        CROSS JOIN LATERAL (
-            SELECT 'workflow' AS field, t.task->>'workflow' AS name, NULL::text AS task
-            WHERE t.task->>'type' = 'sub_process'
+        SELECT x.i, x.field, x.name, x.task, x.runs FROM (
+            SELECT sp.i, sp.field, sp.workflow AS name, NULL::text AS task, true AS runs
+            FROM sched._subprocess_refs(norm->'tasks') sp
             UNION ALL
-            SELECT format('groups[%s].items[%s].workflow', g.n - 1, it.k - 1), it.item->>'workflow', it.item->>'task'
-            FROM jsonb_array_elements(CASE WHEN t.task->>'type' = 'dependent' THEN t.task->'groups' ELSE '[]' END)
+            SELECT (t.i - 1)::integer, format('groups[%s].items[%s].workflow', g.n - 1, it.k - 1), it.item->>'workflow',
+                   it.item->>'task', false
+            FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
+            CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN t.task->>'type' = 'dependent' THEN t.task->'groups' ELSE '[]' END)
                  WITH ORDINALITY AS g(grp, n)
             CROSS JOIN LATERAL jsonb_array_elements(g.grp->'items') WITH ORDINALITY AS it(item, k)) x
-        ORDER BY t.i
+        ORDER BY x.i
     LOOP
         IF r.name = wf_name THEN
-            IF r.field = 'workflow' THEN
-                RAISE EXCEPTION 'tasks[%].workflow: workflow "%" cannot run itself as a sub-process', r.i, wf_name
+            IF r.runs THEN
+                RAISE EXCEPTION 'tasks[%].%: workflow "%" cannot run itself as a sub-process', r.i, r.field, wf_name
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             CONTINUE;
@@ -332,7 +370,7 @@ BEGIN
         -- A sub-process runs the other workflow's code as its owner, with parameters from this
         -- one: only its owner's members may (sched_admin does not suffice). A DEPENDENT task
         -- only looks at its instances.
-        IF r.field = 'workflow' THEN
+        IF r.runs THEN
             PERFORM sched._check_owner_strict(owner, w.owner, format('workflow "%s" (tasks[%s].%s)', r.name, r.i, r.field),
                                               'run it as a sub-process');
         ELSE
@@ -349,24 +387,23 @@ BEGIN
     -- The workflows named are locked (shared) first, so that two definitions racing to name
     -- each other serialize, and the second sees the first.
     PERFORM 1 FROM sched.workflow wf
-    WHERE wf.name IN (SELECT t->>'workflow' FROM jsonb_array_elements(norm->'tasks') t WHERE t->>'type' = 'sub_process')
+    WHERE wf.name IN (SELECT sp.workflow FROM sched._subprocess_refs(norm->'tasks') sp)
     ORDER BY wf.id FOR SHARE;
-    SELECT s.i, array_to_string(s.path, ' -> ') AS path INTO r FROM (
-        WITH RECURSIVE sub(i, path, wf) AS (
-            SELECT t.i - 1, ARRAY[wf_name, t.task->>'workflow'], t.task->>'workflow'
-            FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-            WHERE t.task->>'type' = 'sub_process'
+    SELECT s.i, s.field, array_to_string(s.path, ' -> ') AS path INTO r FROM (
+        WITH RECURSIVE sub(i, field, path, wf) AS (
+            SELECT sp.i, sp.field, ARRAY[wf_name, sp.workflow], sp.workflow
+            FROM sched._subprocess_refs(norm->'tasks') sp
           UNION ALL
-            SELECT s.i, s.path || (t.task->>'workflow'), t.task->>'workflow'
+            SELECT s.i, s.field, s.path || t.workflow, t.workflow
             FROM sub s
             JOIN sched.workflow up ON up.name = s.wf AND s.wf <> wf_name
             JOIN sched.workflow_version v ON v.workflow_id = up.id AND v.version = up.current_version
-            CROSS JOIN LATERAL jsonb_array_elements(v.spec->'tasks') AS t(task)
-            WHERE t.task->>'type' = 'sub_process' AND NOT (t.task->>'workflow') = ANY(s.path[2:])
+            CROSS JOIN LATERAL sched._subprocess_refs(v.spec->'tasks') AS t
+            WHERE NOT t.workflow = ANY(s.path[2:])
         )
-        SELECT sub.i, sub.path FROM sub WHERE sub.wf = wf_name ORDER BY sub.i, cardinality(sub.path) LIMIT 1) s;
+        SELECT sub.i, sub.field, sub.path FROM sub WHERE sub.wf = wf_name ORDER BY sub.i, cardinality(sub.path) LIMIT 1) s;
     IF FOUND THEN
-        RAISE EXCEPTION 'tasks[%].workflow: workflow "%" would include itself as a sub-process: %', r.i, wf_name, r.path
+        RAISE EXCEPTION 'tasks[%].%: workflow "%" would include itself as a sub-process: %', r.i, r.field, wf_name, r.path
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END

@@ -95,7 +95,7 @@ BEGIN
     SELECT array_agg(td.name ORDER BY td.id), array_agg(td.name || E'\\n' || td.task_type ORDER BY td.id)
       INTO names, labels
       FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
-     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
+     WHERE v.workflow_id = wf.id AND v.version = wf.current_version AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et
       FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
@@ -124,12 +124,19 @@ BEGIN
     -- Each task's latest attempt, live or archived; a task that never became ready has none.
     SELECT array_agg(td.name ORDER BY td.id),
            array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state::text, 'not run')
-                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END ORDER BY td.id),
+                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END
+                     -- A dynamic task is one node, with its elements counted by state.
+                     || CASE WHEN ep.element_count IS NOT NULL THEN E'\\n' || ep.element_count || ' elements'
+                             || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
+                                          FROM jsonb_each_text(ep.element_states) s), '')
+                             ELSE '' END ORDER BY td.id),
            array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
       INTO names, labels, states
       FROM sched.task_definition td
       LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
-     WHERE td.workflow_version_id = inst.workflow_version_id;
+      -- A dynamic attempt's counts, as sched.task_instances shows them.
+      LEFT JOIN sched._task_instance_rows ep ON ep.id = a.id AND td.logic = 'dynamic'
+     WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
     RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
                                format, names, labels, states, ef, et);
@@ -163,6 +170,7 @@ BEGIN
         SELECT td.id, td.name, td.task_type, td.successors
           FROM sched.task_definition td
          WHERE td.workflow_version_id = inst.workflow_version_id AND (inst.scope IS NULL OR td.id = ANY(inst.scope))
+           AND td.element_of IS NULL
     ), edges AS (
         SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
         WHERE s.id IN (SELECT id FROM tasks)

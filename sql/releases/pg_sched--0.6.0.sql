@@ -703,12 +703,16 @@ CREATE TABLE sched.task_definition (
     successors          bigint[] NOT NULL,
     -- Datasets a success of it updates; NULL when none.
     produces            text[],
+    -- The element task of a DYNAMIC task (its id here): no place in the DAG of its own.
+    element_of          bigint,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
 CREATE INDEX task_definition_roots ON sched.task_definition (workflow_version_id) WHERE dep_count = 0;
 -- Completing attempts asks whether any task produces datasets before looking at theirs.
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
+-- A dynamic attempt finds its element task.
+CREATE INDEX task_definition_elements ON sched.task_definition (element_of) WHERE element_of IS NOT NULL;
 COMMENT ON TABLE sched.task_definition IS 'The tasks of one workflow version.';
 COMMENT ON COLUMN sched.task_definition.id IS 'Surrogate key.';
 COMMENT ON COLUMN sched.task_definition.workflow_version_id IS 'The workflow version this task belongs to.';
@@ -731,6 +735,7 @@ COMMENT ON COLUMN sched.task_definition.task_group_priority IS 'Rank among the t
 COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that depend on this one.';
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
+COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning
@@ -903,6 +908,8 @@ CREATE TABLE sched.task_instance (
     queued_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at           timestamptz,
     ended_at             timestamptz,
+    -- An element of a DYNAMIC task: its index (its values are in sched.dynamic_element).
+    element              integer,
     CONSTRAINT ended_at_set_exactly_when_final
         CHECK ((ended_at IS NOT NULL) = (state <> ALL (sched._task_states_active()))),
     -- Logic tasks run with no worker, in the scheduler.
@@ -943,7 +950,7 @@ COMMENT ON COLUMN sched.task_instance.task_group_id IS 'Task group of its task, 
 COMMENT ON COLUMN sched.task_instance.task_group_priority IS 'Rank among the group''s waiting attempts, larger first.';
 COMMENT ON COLUMN sched.task_instance.holds_slot IS 'It holds a slot of its task group: from when it is queued until it ends.';
 COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
-COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';
 COMMENT ON COLUMN sched.task_instance.timeout_at IS 'For an attempt of a task with a timeout, when the timeout strikes (from its start).';
 COMMENT ON COLUMN sched.task_instance.check_at IS 'When the master next looks at its timeout: to alert (warn), to kill what the worker has not (fail); NULL once done.';
@@ -963,6 +970,7 @@ COMMENT ON COLUMN sched.task_instance.recheck_at IS 'For a waiting DEPENDENT att
 COMMENT ON COLUMN sched.task_instance.queued_at IS 'When the attempt became ready.';
 COMMENT ON COLUMN sched.task_instance.started_at IS 'When a worker claimed it and started it.';
 COMMENT ON COLUMN sched.task_instance.ended_at IS 'When the attempt reached a final state.';
+COMMENT ON COLUMN sched.task_instance.element IS 'For an attempt of a DYNAMIC task''s element task: the element''s index, from 0 (its values: sched.dynamic_element); NULL otherwise.';
 
 -- Locks the engine takes for the transaction, as row locks: advisory locks would be open to
 -- anyone who can call pg_advisory_lock, and a user holding one could stall every start.
@@ -1651,6 +1659,65 @@ COMMENT ON COLUMN sched.dataset_event.created_at IS 'When it succeeded.';
 -- requires:
 --   sql_1_schema_67_triggers
 
+-- DYNAMIC tasks (docs/architecture.md, "The life of a dynamic task"): an attempt of one expands
+-- its lists into elements, stored here once per run, and runs its element task once per
+-- element as ordinary attempts (sched.task_instance.element), at most parallelism at a time;
+-- its progress row counts them as they end (3_engine/dynamic.sql).
+
+-- A bulk table, without foreign keys (a check per element cost more than the expansion): it is
+-- cleared with its instances' attempts (4_master/retention.sql, 7_api/definitions.sql).
+CREATE TABLE sched.dynamic_element (
+    workflow_instance_id bigint NOT NULL,
+    task_id              bigint NOT NULL,
+    run                  integer NOT NULL,
+    element              integer NOT NULL,
+    "values"             jsonb NOT NULL,
+    PRIMARY KEY (workflow_instance_id, task_id, run, element)
+);
+COMMENT ON TABLE sched.dynamic_element IS 'The elements of the runs of DYNAMIC tasks: the values each element''s attempts run with, set when the dynamic task expanded its lists.';
+COMMENT ON COLUMN sched.dynamic_element.workflow_instance_id IS 'The workflow instance.';
+COMMENT ON COLUMN sched.dynamic_element.task_id IS 'The element task (sched.task_definition.element_of names its dynamic task).';
+COMMENT ON COLUMN sched.dynamic_element.run IS 'The run of the instance it belongs to; a rerun expands the lists again.';
+COMMENT ON COLUMN sched.dynamic_element.element IS 'Index of the element, from 0, in the order of the list (for several lists: the combinations, the last list varying fastest).';
+COMMENT ON COLUMN sched.dynamic_element."values" IS 'The element''s parameter values, {"name": "value"}: its attempts'' local params (a workflow''s start params), over any other of the same name.';
+
+CREATE TABLE sched.dynamic_progress (
+    workflow_instance_id bigint NOT NULL REFERENCES sched.workflow_instance ON DELETE CASCADE,
+    task_id              bigint NOT NULL,
+    run                  integer NOT NULL,
+    task_instance_id     bigint NOT NULL,
+    element_task         bigint NOT NULL,
+    total                integer NOT NULL,
+    pending              integer[],
+    released             integer NOT NULL DEFAULT 0,
+    ended                integer NOT NULL DEFAULT 0,
+    failed               integer NOT NULL DEFAULT 0,
+    parallelism          integer,
+    on_failure           text NOT NULL CHECK (on_failure = ANY (sched._choices('backfill_on_failure'))),
+    stopping             boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (workflow_instance_id, task_id, run)
+);
+COMMENT ON TABLE sched.dynamic_progress IS 'Per run of a DYNAMIC task in an instance: how far its elements are; its latest attempt (a resume, recover or retry runs only the elements that did not succeed) ends once they have.';
+COMMENT ON COLUMN sched.dynamic_progress.workflow_instance_id IS 'The workflow instance.';
+COMMENT ON COLUMN sched.dynamic_progress.task_id IS 'The dynamic task.';
+COMMENT ON COLUMN sched.dynamic_progress.run IS 'The run of the instance.';
+COMMENT ON COLUMN sched.dynamic_progress.task_instance_id IS 'The dynamic task''s attempt the elements now run for.';
+COMMENT ON COLUMN sched.dynamic_progress.element_task IS 'The element task, whose attempts are the elements.';
+COMMENT ON COLUMN sched.dynamic_progress.total IS 'Elements the lists expanded into.';
+COMMENT ON COLUMN sched.dynamic_progress.pending IS 'The elements this attempt runs, in order, when not all (a resume, recover or retry: those that did not succeed); NULL for all.';
+COMMENT ON COLUMN sched.dynamic_progress.released IS 'How many of them got attempts so far (parallelism holds the others back).';
+COMMENT ON COLUMN sched.dynamic_progress.ended IS 'How many of those ended for good (a retry pending is not an end).';
+COMMENT ON COLUMN sched.dynamic_progress.failed IS 'How many of those failed or were killed.';
+COMMENT ON COLUMN sched.dynamic_progress.parallelism IS 'Most elements running at once; NULL for no limit of its own.';
+COMMENT ON COLUMN sched.dynamic_progress.on_failure IS 'After an element failed: stop (the others are killed, nothing more starts) or continue; the dynamic task fails either way once the elements are done.';
+COMMENT ON COLUMN sched.dynamic_progress.stopping IS 'An element failed under on_failure stop: no element starts any more.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:17
+-- requires:
+--   sql_1_schema_68_dynamic
+
 -- Who is calling, and may they touch this workflow (docs/architecture.md, "Security model").
 --
 -- Identity is the role executing the call: current_user as the caller sees it, never the session
@@ -1825,7 +1892,7 @@ COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role s
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:17
+-- sql_files.rs:18
 -- requires:
 --   sql_2_kernel_access
 
@@ -1856,7 +1923,7 @@ $columns$;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:18
+-- sql_files.rs:19
 -- requires:
 --   sql_2_kernel_attempts
 
@@ -1900,7 +1967,7 @@ COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) I
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:19
+-- sql_files.rs:20
 -- requires:
 --   sql_2_kernel_extension_functions
 
@@ -1939,7 +2006,7 @@ COMMENT ON FUNCTION sched._lock_family(bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:20
+-- sql_files.rs:21
 -- requires:
 --   sql_2_kernel_locks
 
@@ -1991,7 +2058,7 @@ COMMENT ON FUNCTION sched._role_name(regrole) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:21
+-- sql_files.rs:22
 -- requires:
 --   sql_2_kernel_names
 
@@ -2018,7 +2085,7 @@ COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:22
+-- sql_files.rs:23
 -- requires:
 --   sql_2_kernel_notify
 
@@ -2050,7 +2117,7 @@ COMMENT ON FUNCTION sched._priority_name(smallint) IS 'Internal: priority rank t
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:23
+-- sql_files.rs:24
 -- requires:
 --   sql_2_kernel_priorities
 
@@ -2065,7 +2132,7 @@ COMMENT ON FUNCTION sched._extension_version() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:24
+-- sql_files.rs:25
 -- requires:
 --   sql_2_kernel_release
 
@@ -2103,7 +2170,7 @@ COMMENT ON FUNCTION sched._workflow_time_zone(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:25
+-- sql_files.rs:26
 -- requires:
 --   sql_2_kernel_time
 
@@ -2204,17 +2271,21 @@ AS $$
         UNION ALL
         SELECT -1, 1, 'alert_group', norm#>>'{notify,alert_group}', 'notify.alert_group'
         UNION ALL
-        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s', t.i - 1, x.field)
+        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s%s', t.i - 1, b.prefix, x.field)
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        CROSS JOIN LATERAL (VALUES (0, 'worker_group', t.task->>'worker_group', 'worker_group'),
-                                   (1, 'datasource', t.task->>'datasource', 'datasource'),
-                                   (2, 'alert_group', t.task#>>'{send_result,alert_group}', 'send_result.alert_group'),
-                                   (3, 'task_group', t.task->>'task_group', 'task_group')) AS x(o, kind, name, field)
+        -- A dynamic task's inline element task names its own.
+        CROSS JOIN LATERAL (SELECT t.task AS body, '' AS prefix
+                            UNION ALL
+                            SELECT t.task->'run', 'run.' WHERE jsonb_typeof(t.task->'run') = 'object') b
+        CROSS JOIN LATERAL (VALUES (0, 'worker_group', b.body->>'worker_group', 'worker_group'),
+                                   (1, 'datasource', b.body->>'datasource', 'datasource'),
+                                   (2, 'alert_group', b.body#>>'{send_result,alert_group}', 'send_result.alert_group'),
+                                   (3, 'task_group', b.body->>'task_group', 'task_group')) AS x(o, kind, name, field)
     ) u
     WHERE u.name IS NOT NULL AND NOT (u.kind = 'worker_group' AND u.name = 'default')
 $$;
 COMMENT ON FUNCTION sched._spec_uses(jsonb) IS
-    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names, as [{kind, name, field}].';
+    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names (a dynamic task''s inline element task''s too), as [{kind, name, field}].';
 
 CREATE FUNCTION sched._check_uses(role regrole, uses jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -2256,7 +2327,7 @@ COMMENT ON FUNCTION sched._check_instance_rights(sched.workflow_instance) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:26
+-- sql_files.rs:27
 -- requires:
 --   sql_2_kernel_use_rights
 
@@ -2395,7 +2466,7 @@ COMMENT ON FUNCTION sched._on_instance_end(bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:27
+-- sql_files.rs:28
 -- requires:
 --   sql_3_engine_admission
 
@@ -2423,6 +2494,8 @@ DECLARE
     r_task     bigint[];
     r_attempt  integer[];
     r_retry    integer[];
+    r_element  integer[];
+    first      boolean := true;
     w_inst     bigint[];
     w_task     bigint[];
     passed     bigint[];
@@ -2439,8 +2512,8 @@ BEGIN
             -- A failed attempt (never a killed one) of a task with retries left, in an instance
             -- that still runs, gets a new attempt; only when none is left does it count as a failure.
             SELECT array_agg(ti.id), array_agg(ti.workflow_instance_id), array_agg(ti.task_id),
-                   array_agg(ti.attempt + 1), array_agg(ti.retry + 1)
-            INTO retried, r_inst, r_task, r_attempt, r_retry
+                   array_agg(ti.attempt + 1), array_agg(ti.retry + 1), array_agg(ti.element)
+            INTO retried, r_inst, r_task, r_attempt, r_retry, r_element
             FROM unnest(finished) AS f(id)
             JOIN sched.task_instance ti ON ti.id = f.id
             JOIN sched.task_definition td ON td.id = ti.task_id
@@ -2448,17 +2521,18 @@ BEGIN
             WHERE ti.state = 'failed' AND ti.retry < td.retries
               AND wi.state = ANY (sched._workflow_states_advancing()) AND NOT (wi.has_failure AND wi.failure_strategy = 'end');
             IF retried IS NOT NULL THEN
-                groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+                groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry, r_element);
             END IF;
 
             -- ---------- Failures: the first one decides; under "end" it stops everything ----------
-            -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's.
+            -- A failure that only CONDITIONS tasks follow is theirs to judge, not the instance's;
+            -- an element's is its dynamic task's.
             WITH failing AS (
                 UPDATE sched.workflow_instance wi SET has_failure = true
                 WHERE wi.id IN (SELECT ti.workflow_instance_id
                                 FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
                                 WHERE ti.id = ANY(finished) AND ti.state = ANY (sched._task_states_failure())
-                                  AND NOT ti.id = ANY(coalesce(retried, '{}'))
+                                  AND NOT ti.id = ANY(coalesce(retried, '{}')) AND ti.element IS NULL
                                   AND NOT (ti.state = 'failed' AND td.feeds_conditions
                                            AND EXISTS (SELECT 1 FROM sched.workflow_instance s
                                                        WHERE s.id = ti.workflow_instance_id
@@ -2470,6 +2544,15 @@ BEGIN
                 PERFORM sched._kill_active(ending, 'failure_strategy_end');
             END IF;
         END IF;
+
+        -- ---------- Elements of dynamic tasks: counted for their dynamic attempt ----------
+        -- Only while an instance with a dynamic task runs does a completion look (the table is
+        -- empty otherwise); elements end only in the first round, the later ones pass logic tasks.
+        IF first AND EXISTS (SELECT 1 FROM sched.dynamic_progress) THEN
+            passed := ARRAY(SELECT f.id FROM unnest(finished) AS f(id) WHERE NOT f.id = ANY(coalesce(retried, '{}')));
+            groups := groups || sched._elements_ended(passed);
+        END IF;
+        first := false;
 
         -- ---------- Successors: of tasks that are done, only in instances still running ----------
         -- A task with one upstream task is ready as soon as that one is done; a join counts its
@@ -2561,7 +2644,7 @@ COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:28
+-- sql_files.rs:29
 -- requires:
 --   sql_3_engine_advance
 
@@ -2764,7 +2847,7 @@ COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:29
+-- sql_files.rs:30
 -- requires:
 --   sql_3_engine_alerts
 
@@ -2777,7 +2860,8 @@ COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed 
 -- releases it on time, woken at commit. An attempt of a logic task runs at once, with no worker,
 -- and is decided before this returns (3_engine/branches.sql). Returns the worker groups that got
 -- queued attempts.
-CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[])
+CREATE FUNCTION sched._new_attempts(instance_ids bigint[], task_ids bigint[], attempts integer[], retries integer[],
+                                    elements integer[] DEFAULT NULL)
 RETURNS text[]
 LANGUAGE plpgsql
 AS $$
@@ -2790,7 +2874,7 @@ BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
                                          ended_at, worker_group, workflow_priority, task_priority, tenant,
-                                         task_group_id, task_group_priority, started_at)
+                                         task_group_id, task_group_priority, started_at, element)
         SELECT n.instance_id, n.task_id, coalesce(n.attempt, 1), wi.run, coalesce(n.retry, 0),
                -- An instance being paused starts nothing: the attempt waits, paused, for resume.
                -- A task of a task group waits, delayed with no time, for a slot.
@@ -2802,14 +2886,14 @@ BEGIN
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
                td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
-               CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END
-        FROM unnest(instance_ids, task_ids, attempts, retries) AS n(instance_id, task_id, attempt, retry)
+               CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END, n.element
+        FROM unnest(instance_ids, task_ids, attempts, retries, elements) AS n(instance_id, task_id, attempt, retry, element)
         JOIN sched.task_definition td ON td.id = n.task_id
         JOIN sched.workflow_instance wi ON wi.id = n.instance_id
         CROSS JOIN LATERAL (
             SELECT CASE WHEN coalesce(n.retry, 0) > 0 THEN td.retry_interval
                         WHEN coalesce(n.attempt, 1) = 1 THEN td.delay END AS wait) w
-        ORDER BY wi.id, td.priority, td.id
+        ORDER BY wi.id, td.priority, td.id, n.element
         RETURNING id, state, worker_group, not_before, task_group_id)
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
@@ -2829,34 +2913,51 @@ BEGIN
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._new_attempts(bigint[], bigint[], integer[], integer[]) IS
-    'Internal: creates attempts (queued, or delayed by the task''s delay or retry interval) of these tasks in these instances; attempts and retries may be NULL for first attempts. Returns the worker groups that got queued ones.';
+COMMENT ON FUNCTION sched._new_attempts(bigint[], bigint[], integer[], integer[], integer[]) IS
+    'Internal: creates attempts (queued, or delayed by the task''s delay or retry interval) of these tasks in these instances; attempts and retries may be NULL for first attempts, elements NULL but for the elements of dynamic tasks. Returns the worker groups that got queued ones.';
 
-CREATE FUNCTION sched._kill_active(instances bigint[], reason text) RETURNS void
+-- Attempts to end for a reason: those not started end at once, killed (their task group slots
+-- released); those a worker runs are killed through it, which reports them killed. Returns how
+-- many ended at once.
+CREATE FUNCTION sched._kill_attempts(ids bigint[], reason text) RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    notified bigint;
+    ended    integer;
     slots    bigint[];
+    notified bigint;
 BEGIN
     -- Never started: nothing to kill, the attempt just ends.
-    WITH ended AS (
+    WITH killed AS (
         UPDATE sched.task_instance ti SET state = 'killed', ended_at = now(), kill_reason = reason
-        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state = ANY (sched._task_states_waiting())
+        WHERE ti.id = ANY(ids) AND ti.state = ANY (sched._task_states_waiting())
         RETURNING ti.id, ti.holds_slot)
-    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM ended;
+    SELECT count(*), array_agg(id) FILTER (WHERE holds_slot) INTO ended, slots FROM killed;
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;
 
     WITH asked AS (
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason
-        WHERE ti.workflow_instance_id = ANY(instances) AND ti.state = ANY (sched._task_states_claimed())
+        WHERE ti.id = ANY(ids) AND ti.state = ANY (sched._task_states_claimed())
           AND NOT ti.kill_requested AND ti.worker_id IS NOT NULL
         RETURNING ti.worker_id)
     SELECT count(pg_catalog.pg_notify('sched_kill', w::text))
     INTO notified
     FROM (SELECT DISTINCT worker_id AS w FROM asked) s;
+    RETURN ended;
+END
+$$;
+COMMENT ON FUNCTION sched._kill_attempts(bigint[], text) IS
+    'Internal: ends these attempts for a reason: queued and delayed ones at once as killed, running ones through their workers; returns how many ended at once.';
+
+CREATE FUNCTION sched._kill_active(instances bigint[], reason text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM sched._kill_attempts(ARRAY(SELECT ti.id FROM sched.task_instance ti
+                                       WHERE ti.workflow_instance_id = ANY(instances)
+                                         AND ti.state = ANY (sched._task_states_active())), reason);
 
     -- Last, once every worker's attempt has been dealt with: a sub-process child that stops
     -- at once ends its attempt and advances the instance, which must find nothing else to kill.
@@ -2871,7 +2972,7 @@ COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:30
+-- sql_files.rs:31
 -- requires:
 --   sql_3_engine_attempts
 
@@ -3066,7 +3167,7 @@ COMMENT ON FUNCTION sched._new_backfill(bigint, text, integer, jsonb, jsonb, reg
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:31
+-- sql_files.rs:32
 -- requires:
 --   sql_3_engine_backfill
 
@@ -3176,7 +3277,7 @@ COMMENT ON FUNCTION sched._decide_branches(bigint[]) IS
     'Internal: ends new CONDITIONS and SWITCH attempts with the branch each chose; returns whether one failed.';
 
 -- Decides new logic attempts (running, no worker) created outside _advance's loop (first tasks,
--- recover, resume) and every SUB_PROCESS and DEPENDENT one, one by one: each decision is
+-- recover, resume) and every SUB_PROCESS, DEPENDENT and DYNAMIC one, one by one: each decision is
 -- advanced at once, so that nothing decided waits unadvanced while a later one may end the
 -- instance.
 CREATE FUNCTION sched._run_logic(ids bigint[]) RETURNS void
@@ -3206,16 +3307,18 @@ BEGIN
             PERFORM sched._start_child(r.id);
         WHEN 'dependent' THEN
             PERFORM sched._check_dependent(r.id);
+        WHEN 'dynamic' THEN
+            PERFORM sched._expand(r.id);
         END CASE;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION sched._run_logic(bigint[]) IS
-    'Internal: decides new attempts of logic tasks: forbidden tasks pass, CONDITIONS and SWITCH choose their branch, a SUB_PROCESS starts (or continues) its child, a DEPENDENT task looks at what it depends on.';
+    'Internal: decides new attempts of logic tasks: forbidden tasks pass, CONDITIONS and SWITCH choose their branch, a SUB_PROCESS starts (or continues) its child, a DEPENDENT task looks at what it depends on, a DYNAMIC task expands its elements.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:32
+-- sql_files.rs:33
 -- requires:
 --   sql_3_engine_branches
 
@@ -3274,7 +3377,7 @@ BEGIN
                -- Resolved once per attempt and stored: a retried claim returns the same.
                resolved = CASE WHEN td.parameterized
                                THEN sched._task_context(td.settings, td.params, td.inputs_from, td.name, td.id,
-                                                        ti.id, ti.workflow_instance_id) END
+                                                        ti.id, ti.workflow_instance_id, ti.element) END
           FROM sched.task_definition td
          WHERE ti.id = ANY(ARRAY(
                    SELECT q.id
@@ -3298,7 +3401,7 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:33
+-- sql_files.rs:34
 -- requires:
 --   sql_3_engine_claim
 
@@ -3437,7 +3540,7 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:34
+-- sql_files.rs:35
 -- requires:
 --   sql_3_engine_complete
 
@@ -3533,10 +3636,11 @@ BEGIN
     WITH tasks AS (
         SELECT td.id, td.successors, td.dep_count, td.logic FROM sched.task_definition td
         WHERE td.workflow_version_id = wi.workflow_version_id AND (wi.scope IS NULL OR td.id = ANY(wi.scope))
+          AND td.element_of IS NULL
     ), latest AS (
         SELECT DISTINCT ON (ti.task_id) ti.task_id, ti.state, ti.attempt, ti.branch
         FROM sched.task_instance ti
-        WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
+        WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run AND ti.element IS NULL
         ORDER BY ti.task_id, ti.id DESC
     ), done AS (
         SELECT l.task_id FROM latest l
@@ -3581,7 +3685,7 @@ BEGIN
     UPDATE sched.workflow_instance i SET has_failure = EXISTS (
         SELECT 1 FROM (SELECT DISTINCT ON (ti.task_id) ti.state, ti.task_id
                        FROM sched.task_instance ti
-                       WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run
+                       WHERE ti.workflow_instance_id = instance_id AND ti.run = wi.run AND ti.element IS NULL
                          AND (wi.scope IS NULL OR ti.task_id = ANY(wi.scope))
                        ORDER BY ti.task_id, ti.id DESC) l
         JOIN sched.task_definition td ON td.id = l.task_id
@@ -3710,7 +3814,7 @@ COMMENT ON FUNCTION sched._pause_instance(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:35
+-- sql_files.rs:36
 -- requires:
 --   sql_3_engine_control
 
@@ -3922,9 +4026,307 @@ COMMENT ON FUNCTION sched._wake_dependents(bigint) IS 'Internal: makes the DEPEN
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:36
+-- sql_files.rs:37
 -- requires:
 --   sql_3_engine_dependent
+
+-- DYNAMIC tasks (docs/architecture.md, "The life of a dynamic task"): no worker runs the
+-- dynamic task itself. Its attempt expands its lists into elements in two set-based
+-- statements (their values, then the first attempts of its element task), counts the
+-- elements as they end (each end is a completion like any other, advanced by _advance), lets
+-- the held-back ones start as others end, and ends once they are done, with their OUT params
+-- gathered into lists, in element order.
+
+-- The parameter values the lists are read from: the instance's, under the task's own layer
+-- (upstream OUT values, its local params), as its claim would resolve them.
+CREATE FUNCTION sched._dynamic_lists(t record) RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    ctx    jsonb;
+    vals   jsonb;
+    lists  jsonb := '[]';
+    entry  record;
+    list   jsonb;
+BEGIN
+    ctx := sched._task_context(t.settings, t.local_params, t.inputs_from, t.name, t.task_id, t.id, t.workflow_instance_id);
+    IF ctx->'settings' ? 'resolve_error' THEN
+        RAISE EXCEPTION 'cannot resolve parameters: %', ctx#>>'{settings,resolve_error}';
+    END IF;
+    vals := (SELECT wi.param_values FROM sched.workflow_instance wi WHERE wi.id = t.workflow_instance_id)
+            || coalesce(ctx->'params', '{}');
+    FOR entry IN SELECT o.key, o.value FROM jsonb_each(t.settings->'over') o LOOP
+        IF jsonb_typeof(entry.value) = 'array' THEN
+            list := entry.value;
+        ELSIF NOT vals ? (entry.value#>>'{}') THEN
+            RAISE EXCEPTION 'over.%: no parameter "%" (an upstream OUT param, a local, global or start param)',
+                entry.key, entry.value#>>'{}';
+        ELSE
+            BEGIN
+                list := (vals->>(entry.value#>>'{}'))::jsonb;
+            EXCEPTION WHEN others THEN
+                list := NULL;
+            END;
+            IF jsonb_typeof(list) IS DISTINCT FROM 'array' THEN
+                RAISE EXCEPTION 'over.%: parameter "%" is not a list: % (a JSON array is, e.g. ["a", "b"])',
+                    entry.key, entry.value#>>'{}', left(vals->>(entry.value#>>'{}'), 200);
+            END IF;
+        END IF;
+        lists := lists || jsonb_build_array(jsonb_build_object('name', entry.key, 'list', list));
+    END LOOP;
+    RETURN lists;
+END
+$$;
+COMMENT ON FUNCTION sched._dynamic_lists(record) IS
+    'Internal: the lists a dynamic attempt runs over, [{name, list}] in the order of over''s names; raises, naming the field, when one is missing or not a list.';
+
+-- A new attempt of a dynamic task: the lists expanded into elements (or, when this run
+-- expanded them already, for a resume, recover or retry, the elements that did not succeed),
+-- and the first of them started.
+CREATE FUNCTION sched._expand(attempt_id bigint) RETURNS void
+LANGUAGE plpgsql
+-- The expansion's estimates (a million rows) set off JIT, which took longer than the statement.
+SET jit = off
+AS $$
+DECLARE
+    t        record;
+    lists    jsonb;
+    n        bigint := 1;
+    cap      bigint;
+    strides  bigint[] := '{}';
+    lens     bigint[] := '{}';
+    k        integer;
+    redo     integer[];
+    again    boolean;
+BEGIN
+    SELECT ti.id, ti.task_id, ti.run, ti.workflow_instance_id, td.settings, td.params AS local_params,
+           td.inputs_from, td.name, e.id AS element_task
+    INTO t
+    FROM sched.task_instance ti
+    JOIN sched.task_definition td ON td.id = ti.task_id
+    JOIN sched.task_definition e ON e.element_of = td.id
+    WHERE ti.id = attempt_id;
+    -- Its run expanded the lists already when it has elements: a resume, recover or retry.
+    again := EXISTS (SELECT 1 FROM sched.dynamic_element e
+                     WHERE e.workflow_instance_id = t.workflow_instance_id AND e.task_id = t.element_task AND e.run = t.run);
+    IF again THEN
+        WITH latest AS (
+            SELECT DISTINCT ON (a.element) a.element, a.state
+            FROM sched.task_instance a
+            WHERE a.workflow_instance_id = t.workflow_instance_id AND a.task_id = t.element_task AND a.run = t.run
+            ORDER BY a.element, a.id DESC)
+        SELECT coalesce(array_agg(e.element ORDER BY e.element)
+                            FILTER (WHERE l.state IS NULL OR l.state <> ALL (sched._task_states_success())), '{}'),
+               count(*)
+        INTO redo, n
+        FROM sched.dynamic_element e LEFT JOIN latest l ON l.element = e.element
+        WHERE e.workflow_instance_id = t.workflow_instance_id AND e.task_id = t.element_task AND e.run = t.run;
+        PERFORM sched._logic_log(t.id, format('dynamic: runs again the %s of %s elements that did not succeed', cardinality(redo), n));
+    ELSE
+        BEGIN
+            lists := sched._dynamic_lists(t);
+            -- The last list varies fastest: an element's index in list i is its index divided
+            -- by the product of the later lists' lengths, modulo list i's length.
+            FOR k IN REVERSE jsonb_array_length(lists) - 1 .. 0 LOOP
+                strides := n || strides;
+                lens := jsonb_array_length(lists->k->'list')::bigint || lens;
+                n := n * lens[1];
+            END LOOP;
+            cap := least((t.settings->>'max_items')::bigint, current_setting('sched.max_dynamic_items')::bigint);
+            IF n > cap THEN
+                RAISE EXCEPTION 'over: the lists make % elements, more than % allowed (max_items %, sched.max_dynamic_items %)',
+                    n, cap, t.settings->>'max_items', current_setting('sched.max_dynamic_items');
+            END IF;
+        EXCEPTION WHEN others THEN
+            UPDATE sched.task_instance ti SET state = 'failed', ended_at = now() WHERE ti.id = t.id;
+            PERFORM sched._logic_log(t.id, format('dynamic: %s', SQLERRM));
+            PERFORM sched._notify_ready(sched._advance(ARRAY[t.id], '{}', true));
+            RETURN;
+        END;
+        -- One statement for every element: each list's items read once into rows (a value as
+        -- text, as every parameter value is), each element joined to its item of each list.
+        WITH item AS MATERIALIZED (
+            SELECT l.ord AS k, x.i - 1 AS i, l.value->>'name' AS name,
+                   CASE WHEN jsonb_typeof(x.v) = 'string' THEN x.v ELSE to_jsonb(x.v::text) END AS v
+            FROM jsonb_array_elements(lists) WITH ORDINALITY AS l(value, ord)
+            CROSS JOIN LATERAL jsonb_array_elements(l.value->'list') WITH ORDINALITY AS x(v, i))
+        INSERT INTO sched.dynamic_element (workflow_instance_id, task_id, run, element, "values")
+        SELECT t.workflow_instance_id, t.element_task, t.run, e.i, jsonb_object_agg(it.name, it.v)
+        FROM generate_series(0, n - 1) AS e(i)
+        CROSS JOIN generate_subscripts(lens, 1) AS l(k)
+        JOIN item it ON it.k = l.k AND it.i = (e.i / strides[l.k]) % lens[l.k]
+        GROUP BY e.i;
+        PERFORM sched._logic_log(t.id, format('dynamic: %s elements over %s', n,
+                                              (SELECT string_agg(format('%s (%s)', l->>'name', jsonb_array_length(l->'list')), ' × ')
+                                               FROM jsonb_array_elements(lists) l)));
+    END IF;
+    INSERT INTO sched.dynamic_progress AS p (workflow_instance_id, task_id, run, task_instance_id, element_task, total,
+                                             pending, parallelism, on_failure)
+    VALUES (t.workflow_instance_id, t.task_id, t.run, t.id, t.element_task, n, redo,
+            (t.settings->>'parallelism')::integer, t.settings->>'on_failure')
+    ON CONFLICT (workflow_instance_id, task_id, run) DO UPDATE
+        SET task_instance_id = excluded.task_instance_id, total = excluded.total, pending = excluded.pending,
+            released = 0, ended = 0, failed = 0, stopping = false;
+    PERFORM sched._notify_ready(sched._release_elements(t.id));
+END
+$$;
+COMMENT ON FUNCTION sched._expand(bigint) IS
+    'Internal: starts an attempt of a dynamic task: expands its lists into elements (or takes those of its run that did not succeed), starts as many as its parallelism allows, and ends it at once when there are none.';
+
+-- Elements started while parallelism allows; the attempt ends when none is left running and
+-- none may start. Returns the worker groups that got queued attempts.
+CREATE FUNCTION sched._release_elements(attempt_id bigint) RETURNS text[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    p      sched.dynamic_progress;
+    todo   integer;
+    wi     sched.workflow_instance;
+    more   integer;
+    picked integer[];
+    groups text[];
+    outcome sched.task_state;
+BEGIN
+    SELECT * INTO p FROM sched.dynamic_progress dp WHERE dp.task_instance_id = attempt_id FOR UPDATE;
+    SELECT * INTO wi FROM sched.workflow_instance i WHERE i.id = p.workflow_instance_id;
+    todo := coalesce(cardinality(p.pending), p.total);
+    IF NOT p.stopping AND wi.state = 'running' AND p.released < todo THEN
+        more := least(todo - p.released, coalesce(p.parallelism - (p.released - p.ended), todo));
+        IF more > 0 THEN
+            picked := CASE WHEN p.pending IS NULL THEN ARRAY(SELECT generate_series(p.released, p.released + more - 1))
+                           ELSE p.pending[p.released + 1 : p.released + more] END;
+            UPDATE sched.dynamic_progress dp SET released = dp.released + more
+            WHERE dp.task_instance_id = attempt_id RETURNING * INTO p;
+            groups := sched._new_attempts(array_fill(p.workflow_instance_id, ARRAY[more]),
+                                          array_fill(p.element_task, ARRAY[more]), NULL, NULL, picked);
+            -- Sub-process elements that could not start ended at once, counted already.
+            SELECT * INTO p FROM sched.dynamic_progress dp WHERE dp.task_instance_id = attempt_id;
+        END IF;
+    END IF;
+    IF p.ended = p.released AND (p.released = todo OR p.stopping OR wi.state <> 'running')
+       AND EXISTS (SELECT 1 FROM sched.task_instance d WHERE d.id = attempt_id AND d.state = 'running') THEN
+        outcome := CASE WHEN p.failed > 0 OR p.stopping THEN 'failed'
+                        WHEN p.released < todo THEN 'paused' ELSE 'succeeded' END;
+        UPDATE sched.task_instance d
+           SET state = outcome, ended_at = now(),
+               out_params = CASE WHEN outcome = 'succeeded'
+                                 THEN sched._gather_elements(p.workflow_instance_id, p.element_task, p.run) END
+         WHERE d.id = attempt_id;
+        PERFORM sched._logic_log(attempt_id, format('dynamic: %s of %s elements ended, %s failed: %s',
+                                                    p.ended, todo, p.failed, outcome));
+        groups := groups || sched._advance(ARRAY[attempt_id], '{}', outcome = 'failed');
+    END IF;
+    RETURN groups;
+END
+$$;
+COMMENT ON FUNCTION sched._release_elements(bigint) IS
+    'Internal: starts the elements of a dynamic attempt that its parallelism now allows, and ends it (succeeded with the gathered OUT params, failed, or paused) once none runs and none may start.';
+
+-- Attempts of elements that ended for good (a pending retry is no end): counted for their
+-- dynamic attempt, which starts the next ones, stops the others after a failure under
+-- on_failure stop, or ends. Elements of an attempt that ended already (killed, paused) count
+-- for nothing. Returns the worker groups that got queued attempts.
+CREATE FUNCTION sched._elements_ended(ids bigint[]) RETURNS text[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    d      record;
+    groups text[];
+BEGIN
+    FOR d IN
+        WITH ended AS (
+            SELECT ti.workflow_instance_id, td.element_of, ti.run, count(*)::integer AS n,
+                   count(*) FILTER (WHERE ti.state = ANY (sched._task_states_failure()))::integer AS failed
+            FROM unnest(ids) AS f(id)
+            JOIN sched.task_instance ti ON ti.id = f.id
+            JOIN sched.task_definition td ON td.id = ti.task_id
+            WHERE ti.element IS NOT NULL AND ti.state <> ALL (sched._task_states_active())
+            GROUP BY 1, 2, 3)
+        UPDATE sched.dynamic_progress p
+           SET ended = p.ended + e.n, failed = p.failed + e.failed,
+               stopping = p.stopping OR (e.failed > 0 AND p.on_failure = 'stop')
+          FROM ended e
+         WHERE p.workflow_instance_id = e.workflow_instance_id AND p.task_id = e.element_of AND p.run = e.run
+           AND EXISTS (SELECT 1 FROM sched.task_instance a WHERE a.id = p.task_instance_id AND a.state = 'running')
+        RETURNING p.task_instance_id, p.stopping
+    LOOP
+        IF d.stopping THEN
+            PERFORM sched._kill_elements(ARRAY[d.task_instance_id], 'element_failed');
+        END IF;
+        groups := groups || sched._release_elements(d.task_instance_id);
+    END LOOP;
+    RETURN groups;
+END
+$$;
+COMMENT ON FUNCTION sched._elements_ended(bigint[]) IS
+    'Internal: counts element attempts that ended for good for their dynamic attempt, which then starts more, stops the others (on_failure stop) or ends.';
+
+-- The elements of dynamic attempts that end early (kill_task, a failure under on_failure stop):
+-- those not started end at once (counted here), running ones are killed through their
+-- workers, sub-process ones stop their children (their ends are counted as they come).
+CREATE FUNCTION sched._kill_elements(attempts bigint[], reason text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    p      sched.dynamic_progress;
+    killed integer;
+    c      record;
+BEGIN
+    FOR p IN SELECT * FROM sched.dynamic_progress dp WHERE dp.task_instance_id = ANY(attempts) LOOP
+        killed := sched._kill_attempts(ARRAY(SELECT ti.id FROM sched.task_instance ti
+                                             WHERE ti.workflow_instance_id = p.workflow_instance_id
+                                               AND ti.task_id = p.element_task AND ti.run = p.run
+                                               AND ti.state = ANY (sched._task_states_active())), reason);
+        UPDATE sched.dynamic_progress dp SET ended = dp.ended + killed WHERE dp.task_instance_id = p.task_instance_id;
+        FOR c IN
+            SELECT ti.id FROM sched.task_instance ti
+            WHERE ti.workflow_instance_id = p.workflow_instance_id AND ti.task_id = p.element_task
+              AND ti.run = p.run AND ti.state = 'running' AND ti.worker_id IS NULL
+            ORDER BY ti.id
+        LOOP
+            PERFORM sched._kill_logic(ARRAY[p.workflow_instance_id], c.id, reason);
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._kill_elements(bigint[], text) IS
+    'Internal: ends the elements of these dynamic attempts: those not started at once, running ones through their workers, sub-process ones by stopping their children.';
+
+-- The OUT params of a dynamic task: each name any element exported, as a list (JSON text, as
+-- a list parameter is) of every element's value in element order, null where one had none.
+CREATE FUNCTION sched._gather_elements(instance_id bigint, element_task bigint, run integer) RETURNS jsonb
+LANGUAGE sql STABLE
+-- Estimated at a row or two, the latest attempts were joined to the elements in a nested loop:
+-- seconds at 10,000; hashed, milliseconds. JIT, set off by the estimates, only added to it.
+SET enable_nestloop = off
+SET jit = off
+AS $$
+    WITH latest AS MATERIALIZED (
+        SELECT DISTINCT ON (a.element) a.element, a.out_params
+        FROM sched.task_instance a
+        WHERE a.workflow_instance_id = instance_id AND a.task_id = element_task AND a.run = _gather_elements.run
+          AND a.state = ANY (sched._task_states_success())
+        ORDER BY a.element, a.id DESC
+    ), elements AS (
+        SELECT e.element FROM sched.dynamic_element e
+        WHERE e.workflow_instance_id = instance_id AND e.task_id = element_task AND e.run = _gather_elements.run
+    ), names AS (
+        SELECT DISTINCT o.key FROM latest l CROSS JOIN LATERAL jsonb_object_keys(l.out_params) AS o(key)
+        WHERE l.out_params IS NOT NULL
+    )
+    SELECT jsonb_object_agg(n.key, (
+        SELECT jsonb_agg(l.out_params->n.key ORDER BY e.element)
+        FROM elements e LEFT JOIN latest l ON l.element = e.element)::text)
+    FROM names n
+$$;
+COMMENT ON FUNCTION sched._gather_elements(bigint, bigint, integer) IS
+    'Internal: the OUT params of a dynamic task''s run: every name its elements exported, each a JSON array of the elements'' values in element order; NULL when none exported any.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:38
+-- requires:
+--   sql_3_engine_dynamic
 
 -- Failover: the attempts of a worker declared dead become need_fault_tolerance and get new
 -- attempts, in the transaction that declares it dead (the master's tick, a registration, a
@@ -3940,6 +4342,7 @@ DECLARE
     r_task    bigint[];
     r_attempt integer[];
     r_retry   integer[];
+    r_element integer[];
     slots     bigint[];
     lost_ids  bigint[];
     ended     bigint[];
@@ -3978,10 +4381,11 @@ BEGIN
            array_agg(l.task_id ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.attempt + 1 ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.retry ORDER BY l.id) FILTER (WHERE requeue),
+           array_agg(l.element ORDER BY l.id) FILTER (WHERE requeue),
            array_agg(l.id) FILTER (WHERE l.holds_slot),
            array_agg(l.id) FILTER (WHERE l.state = 'need_fault_tolerance'),
            array_agg(l.id) FILTER (WHERE l.state <> 'need_fault_tolerance')
-    INTO r_inst, r_task, r_attempt, r_retry, slots, lost_ids, ended
+    INTO r_inst, r_task, r_attempt, r_retry, r_element, slots, lost_ids, ended
     FROM lost l
     JOIN sched.workflow_instance wi ON wi.id = l.workflow_instance_id
     CROSS JOIN LATERAL (SELECT wi.state = 'running' AND NOT (wi.has_failure AND wi.failure_strategy = 'end')
@@ -3990,7 +4394,7 @@ BEGIN
         PERFORM sched._release_slots(slots);
     END IF;
     IF r_inst IS NOT NULL THEN
-        groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry);
+        groups := sched._new_attempts(r_inst, r_task, r_attempt, r_retry, r_element);
         -- The engine's own command, which no user can issue.
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         SELECT 'recover_tolerance_fault_process', wi.workflow_id, wi.id, 'pg_sched', jsonb_build_object('workers', workers)
@@ -4055,7 +4459,7 @@ COMMENT ON FUNCTION sched._lease_grace() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:37
+-- sql_files.rs:39
 -- requires:
 --   sql_3_engine_failover
 
@@ -4094,16 +4498,17 @@ BEGIN
                out_params = CASE WHEN (SELECT v.has_out FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id)
                             THEN (SELECT jsonb_object_agg(o.key, o.value ORDER BY ti.ended_at, ti.task_id)
                                   FROM sched.task_instance ti CROSS JOIN LATERAL jsonb_each(ti.out_params) o
-                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL
+                                  WHERE ti.workflow_instance_id = inst AND ti.out_params IS NOT NULL AND ti.element IS NULL
                                     AND ti.run = wi.run AND ti.state = ANY (sched._task_states_success())) END
          WHERE wi.id = inst AND wi.state = ANY (sched._workflow_states_executing())
         RETURNING wi.workflow_id, (SELECT v.execution_type FROM sched.workflow_version v WHERE v.id = wi.workflow_version_id),
                   wi.backfill_id, wi.parent_task_instance_id, wi.notify_strategy
         INTO wf_id, exec_type, backfill, parent, notify;
-        -- Join counters matter only while the instance runs; the table stays as small as
-        -- the set of running instances.
+        -- Join counters and dynamic tasks' progress matter only while the instance runs; the
+        -- tables stay as small as the set of running instances.
         IF FOUND THEN
             DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = inst;
+            DELETE FROM sched.dynamic_progress dp WHERE dp.workflow_instance_id = inst;
             IF exec_type = 'serial_wait' OR current_setting('sched.max_running_instances')::integer > 0 THEN
                 PERFORM sched._on_instance_end(wf_id, exec_type);
             END IF;
@@ -4131,7 +4536,7 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:38
+-- sql_files.rs:40
 -- requires:
 --   sql_3_engine_finish
 
@@ -4208,7 +4613,7 @@ COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:39
+-- sql_files.rs:41
 -- requires:
 --   sql_3_engine_fires
 
@@ -4229,7 +4634,7 @@ COMMENT ON FUNCTION sched._logic_log(bigint, text) IS 'Internal: appends a line 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:40
+-- sql_files.rs:42
 -- requires:
 --   sql_3_engine_logic_log
 
@@ -4243,12 +4648,14 @@ COMMENT ON FUNCTION sched._logic_log(bigint, text) IS 'Internal: appends a line 
 -- over them at the instance's business time. Called by the claim, for such tasks only;
 -- plpgsql, so that its statement is planned once per session, not at every claim.
 CREATE FUNCTION sched._task_context(settings jsonb, local_params jsonb, inputs_from bigint[], task_name text,
-                                    task_id bigint, task_instance_id bigint, instance_id bigint)
+                                    task_id bigint, task_instance_id bigint, instance_id bigint,
+                                    element integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    owner regrole;
+    owner          regrole;
+    element_values jsonb := '{}';
 BEGIN
     -- A datasource's credentials are used at the claim: its grant is checked here, every time,
     -- so that a revoked grant stops the next attempt. The worker fails a refused task with the
@@ -4263,6 +4670,13 @@ BEGIN
                                              settings->>'datasource', owner)));
         END IF;
     END IF;
+    -- An element of a dynamic task: its values win over every other of the same name, as a
+    -- start parameter would.
+    IF element IS NOT NULL THEN
+        SELECT e."values" INTO element_values FROM sched.dynamic_element e
+        WHERE e.workflow_instance_id = instance_id AND e.task_id = _task_context.task_id
+          AND e.run = (SELECT wi.run FROM sched.workflow_instance wi WHERE wi.id = instance_id) AND e.element = _task_context.element;
+    END IF;
     RETURN (SELECT sched._resolve_task(
         settings, local_params,
         CASE WHEN inputs_from IS NOT NULL THEN (
@@ -4270,7 +4684,7 @@ BEGIN
             FROM sched.task_instance u
             WHERE u.workflow_instance_id = instance_id AND u.task_id = ANY(inputs_from) AND u.run = wi.run
               AND u.state = ANY (sched._task_states_success()) AND u.out_params IS NOT NULL) END,
-        wi.param_values, wi.params,
+        wi.param_values || element_values, wi.params || element_values,
         pg_catalog.jsonb_build_object('system.task.instance.id', task_instance_id::text,
                                       'system.task.definition.name', task_name,
                                       'system.task.definition.code', task_id::text),
@@ -4278,12 +4692,12 @@ BEGIN
     FROM sched.workflow_instance wi WHERE wi.id = instance_id);
 END
 $$;
-COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint) IS
-    'Internal: {"params", "settings"} of an attempt of a task with parameters, as its claim stores them; a failure to resolve is returned in settings as resolve_error.';
+COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bigint, bigint, integer) IS
+    'Internal: {"params", "settings"} of an attempt of a task with parameters (of an element of a dynamic task: with the element''s values), as its claim stores them; a failure to resolve is returned in settings as resolve_error.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:41
+-- sql_files.rs:43
 -- requires:
 --   sql_3_engine_params
 
@@ -4579,7 +4993,7 @@ COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:42
+-- sql_files.rs:44
 -- requires:
 --   sql_3_engine_start
 
@@ -4604,7 +5018,8 @@ DECLARE
     child_id bigint;
     rerun    boolean;
 BEGIN
-    SELECT ti.id, ti.task_id, ti.run, ti.workflow_instance_id, td.settings, td.params AS local_params, td.inputs_from, td.name
+    SELECT ti.id, ti.task_id, ti.run, ti.element, ti.workflow_instance_id, td.settings, td.params AS local_params,
+           td.inputs_from, td.name
     INTO t
     FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
     WHERE ti.id = task_instance_id;
@@ -4612,7 +5027,8 @@ BEGIN
     SELECT c.* INTO child FROM sched.workflow_instance c
     WHERE c.parent_instance_id = parent.id
       AND c.parent_task_instance_id IN (SELECT p.id FROM sched.task_instance p
-                                        WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id)
+                                        WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id
+                                          AND p.element IS NOT DISTINCT FROM t.element)
     ORDER BY c.id DESC LIMIT 1
     FOR NO KEY UPDATE;
 
@@ -4642,7 +5058,7 @@ BEGIN
 
     -- The child's start parameters: the parent's globals and start parameters, under the task's
     -- own (upstream OUT values, its local params), so that they override the child's globals.
-    ctx := sched._task_context(t.settings, t.local_params, t.inputs_from, t.name, t.task_id, t.id, parent.id);
+    ctx := sched._task_context(t.settings, t.local_params, t.inputs_from, t.name, t.task_id, t.id, parent.id, t.element);
     SELECT coalesce(jsonb_object_agg(k, parent.param_values->k), '{}') INTO params
     FROM (SELECT jsonb_object_keys(coalesce(v.spec->'params', '{}')) AS k
           FROM sched.workflow_version v WHERE v.id = parent.workflow_version_id
@@ -4650,6 +5066,12 @@ BEGIN
     WHERE parent.param_values ? k;
     SELECT params || coalesce(jsonb_object_agg(p.key, p.value), '{}') INTO params
     FROM jsonb_each(coalesce(ctx->'params', '{}')) p WHERE p.key NOT LIKE 'system.%';
+    -- An element of a dynamic task starts its child with its values.
+    IF t.element IS NOT NULL THEN
+        params := params || (SELECT e."values" FROM sched.dynamic_element e
+                             WHERE e.workflow_instance_id = parent.id AND e.task_id = t.task_id
+                               AND e.run = t.run AND e.element = t.element);
+    END IF;
     BEGIN
         IF ctx->'settings' ? 'resolve_error' THEN
             RAISE EXCEPTION 'cannot resolve parameters: %', ctx#>>'{settings,resolve_error}';
@@ -4737,15 +5159,19 @@ BEGIN
         RETURNING ti.id)
     SELECT array_agg(id) INTO killed FROM ended;
     DELETE FROM sched.dependent_watch dw WHERE dw.task_instance_id = ANY(killed);
+    -- A dynamic attempt's elements go with it.
+    IF EXISTS (SELECT 1 FROM sched.dynamic_progress p WHERE p.task_instance_id = ANY(killed)) THEN
+        PERFORM sched._kill_elements(killed, reason);
+    END IF;
     RETURN killed;
 END
 $$;
 COMMENT ON FUNCTION sched._kill_logic(bigint[], bigint, text) IS
-    'Internal: ends running logic attempts of these instances (or just only_task): stops sub-process children, kills the rest; returns those killed at once.';
+    'Internal: ends running logic attempts of these instances (or just only_task): stops sub-process children, kills the rest (a dynamic attempt with its elements); returns those killed at once.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:43
+-- sql_files.rs:45
 -- requires:
 --   sql_3_engine_subprocess
 
@@ -4802,7 +5228,7 @@ COMMENT ON FUNCTION sched._release_slots(bigint[]) IS 'Internal: gives back the 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:44
+-- sql_files.rs:46
 -- requires:
 --   sql_3_engine_task_groups
 
@@ -5016,7 +5442,7 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:45
+-- sql_files.rs:47
 -- requires:
 --   sql_3_engine_triggers
 
@@ -5121,7 +5547,7 @@ COMMENT ON FUNCTION sched._drain_events() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:46
+-- sql_files.rs:48
 -- requires:
 --   sql_4_master_events
 
@@ -5277,6 +5703,7 @@ BEGIN
     DELETE FROM sched.task_log_line l USING sched.task_instance_history th
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = ANY(expired);
     DELETE FROM sched.join_progress jp WHERE jp.workflow_instance_id = ANY(expired);
+    DELETE FROM sched.dynamic_element e WHERE e.workflow_instance_id = ANY(expired);
     DELETE FROM sched.task_result r WHERE r.workflow_instance_id = ANY(expired);
     DELETE FROM sched.late_report lr WHERE lr.workflow_instance_id = ANY(expired);
     DELETE FROM sched.alert a WHERE a.workflow_instance_id = ANY(expired);
@@ -5291,7 +5718,7 @@ COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:47
+-- sql_files.rs:49
 -- requires:
 --   sql_4_master_retention
 
@@ -5363,7 +5790,7 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:48
+-- sql_files.rs:50
 -- requires:
 --   sql_4_master_schedules
 
@@ -5552,7 +5979,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:49
+-- sql_files.rs:51
 -- requires:
 --   sql_4_master_tick
 
@@ -5644,7 +6071,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:50
+-- sql_files.rs:52
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -5756,7 +6183,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:51
+-- sql_files.rs:53
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -6129,7 +6556,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:52
+-- sql_files.rs:54
 -- requires:
 --   sql_5_protocol_worker
 
@@ -6202,7 +6629,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:53
+-- sql_files.rs:55
 -- requires:
 --   sql_6_views_alerts
 
@@ -6227,7 +6654,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:54
+-- sql_files.rs:56
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -6297,7 +6724,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:55
+-- sql_files.rs:57
 -- requires:
 --   sql_6_views_dashboard
 
@@ -6369,7 +6796,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:56
+-- sql_files.rs:58
 -- requires:
 --   sql_6_views_definitions
 
@@ -6609,7 +7036,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:57
+-- sql_files.rs:59
 -- requires:
 --   sql_6_views_metrics
 
@@ -6662,7 +7089,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:58
+-- sql_files.rs:60
 -- requires:
 --   sql_6_views_rights
 
@@ -6775,7 +7202,25 @@ SELECT ti.id,
        ti.ended_at,
        ti.ended_at - ti.started_at AS duration,
        (SELECT lr.exit_code FROM sched.late_report lr WHERE lr.task_instance_id = ti.id) AS late_exit_code,
-       w.owner
+       w.owner,
+       ti.element,
+       CASE WHEN ti.element IS NOT NULL THEN (
+           SELECT e."values" FROM sched.dynamic_element e
+           WHERE e.workflow_instance_id = ti.workflow_instance_id AND e.task_id = ti.task_id
+             AND e.run = ti.run AND e.element = ti.element) END AS element_values,
+       -- A dynamic attempt's run: how many elements its lists made, and how many are in each
+       -- state of their latest attempt.
+       CASE WHEN td.logic = 'dynamic' THEN (
+           SELECT count(*)::integer FROM sched.dynamic_element e JOIN sched.task_definition et ON et.id = e.task_id
+           WHERE et.element_of = ti.task_id AND e.workflow_instance_id = ti.workflow_instance_id AND e.run = ti.run) END AS element_count,
+       CASE WHEN td.logic = 'dynamic' THEN (
+           SELECT coalesce(jsonb_object_agg(l.state, l.n), '{}') FROM (
+               SELECT s.state, count(*) AS n FROM (
+                   SELECT DISTINCT ON (a.element) a.state::text AS state
+                   FROM sched._attempts a JOIN sched.task_definition et ON et.id = a.task_id
+                   WHERE et.element_of = ti.task_id AND a.workflow_instance_id = ti.workflow_instance_id AND a.run = ti.run
+                   ORDER BY a.element, a.id DESC) s
+               GROUP BY s.state) l) END AS element_states
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
@@ -6794,6 +7239,10 @@ COMMENT ON COLUMN sched.task_instances.workflow IS 'Workflow name.';
 COMMENT ON COLUMN sched.task_instances.task IS 'Task name.';
 COMMENT ON COLUMN sched.task_instances.type IS 'Task type.';
 COMMENT ON COLUMN sched.task_instances.state IS 'delayed, queued, dispatched, running, succeeded, failed, killed, paused, forced_success, need_fault_tolerance, skipped (on a branch not taken, or after only skipped tasks) or forbidden (enabled false: passed through).';
+COMMENT ON COLUMN sched.task_instances.element IS 'For an attempt of a DYNAMIC task''s element (its task is named after the dynamic task, with []): the element''s index from 0; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.element_values IS 'For an attempt of a DYNAMIC task''s element: the values it runs with, {"name": "value"}; NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.element_count IS 'For a DYNAMIC attempt: how many elements its lists expanded into (NULL until they did, or for other tasks).';
+COMMENT ON COLUMN sched.task_instances.element_states IS 'For a DYNAMIC attempt: its elements by the state of their latest attempt, {"succeeded": n, "running": n, ...}; elements not started yet have none. NULL for other tasks.';
 COMMENT ON COLUMN sched.task_instances.child_instance_id IS 'For a SUB_PROCESS attempt: the instance of its workflow it runs; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.branch IS 'For a CONDITIONS or SWITCH attempt: the names of the tasks on the branch it took; NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.finished IS 'The attempt reached a final state. Filter on NOT finished to list active attempts through an index.';
@@ -6926,7 +7375,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:61
 -- requires:
 --   sql_6_views_runs
 
@@ -7011,7 +7460,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:62
 -- requires:
 --   sql_6_views_schedules
 
@@ -7041,7 +7490,7 @@ COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:63
 -- requires:
 --   sql_6_views_task_groups
 
@@ -7136,7 +7585,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_triggers
 
@@ -7180,7 +7629,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_workers
 
@@ -7329,7 +7778,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:66
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -7439,7 +7888,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:67
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -7708,7 +8157,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:68
 -- requires:
 --   sql_7_api_backfill
 
@@ -7844,10 +8293,13 @@ DECLARE
     ti     sched.task_instance := target.ti;
     inst   sched.workflow_instance := target.inst;
     slots  bigint[];
+    retry_cancelled boolean;
+    dynamic_attempt bigint;
 BEGIN
     IF ti.run <> inst.run OR EXISTS (
         SELECT 1 FROM sched.task_instance t
         WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
+          AND t.element IS NOT DISTINCT FROM ti.element
           AND t.id > ti.id AND t.state <> ALL (sched._task_states_waiting())) THEN
         RAISE EXCEPTION 'task instance % is not its task''s last attempt; force the last one', task_instance_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -7859,17 +8311,36 @@ BEGIN
     WITH cancelled AS (
         UPDATE sched.task_instance t SET state = 'killed', ended_at = now(), kill_reason = 'forced_success'
         WHERE t.workflow_instance_id = ti.workflow_instance_id AND t.task_id = ti.task_id AND t.run = ti.run
+          AND t.element IS NOT DISTINCT FROM ti.element
           AND t.id > ti.id AND t.state = ANY (sched._task_states_waiting())
         RETURNING t.id, t.holds_slot)
-    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM cancelled;
+    SELECT array_agg(id) FILTER (WHERE holds_slot), count(*) > 0 INTO slots, retry_cancelled FROM cancelled;
     IF slots IS NOT NULL THEN
         PERFORM sched._release_slots(slots);
     END IF;
     UPDATE sched.task_instance t SET state = 'forced_success' WHERE t.id = ti.id;
+    -- An element, for a dynamic attempt that still runs: one counted as failed is a failure no
+    -- more, one whose retry was cancelled has ended. After its dynamic task ended, recover runs
+    -- only the elements that did not succeed.
+    IF ti.element IS NOT NULL THEN
+        UPDATE sched.dynamic_progress p
+           SET failed = p.failed - CASE WHEN retry_cancelled THEN 0 ELSE 1 END,
+               ended = p.ended + CASE WHEN retry_cancelled THEN 1 ELSE 0 END
+        FROM sched.task_definition e
+        WHERE e.id = ti.task_id AND p.workflow_instance_id = ti.workflow_instance_id AND p.task_id = e.element_of
+          AND p.run = ti.run
+          AND EXISTS (SELECT 1 FROM sched.task_instance d WHERE d.id = p.task_instance_id AND d.state = 'running')
+        RETURNING p.task_instance_id INTO dynamic_attempt;
+        IF dynamic_attempt IS NOT NULL THEN
+            PERFORM sched._notify_ready(sched._release_elements(dynamic_attempt));
+            PERFORM sched._finish_if_done(ARRAY[inst.id]);
+        END IF;
+        RETURN;
+    END IF;
     IF inst.state = ANY (sched._workflow_states_advancing()) THEN
         UPDATE sched.workflow_instance i SET has_failure = EXISTS (
             SELECT 1 FROM (SELECT DISTINCT ON (t.task_id) t.state, t.task_id FROM sched.task_instance t
-                           WHERE t.workflow_instance_id = inst.id AND t.run = inst.run
+                           WHERE t.workflow_instance_id = inst.id AND t.run = inst.run AND t.element IS NULL
                            ORDER BY t.task_id, t.id DESC) l
             JOIN sched.task_definition td ON td.id = l.task_id
             WHERE l.state = 'killed' OR (l.state = 'failed' AND NOT td.feeds_conditions))
@@ -7918,7 +8389,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:69
 -- requires:
 --   sql_7_api_control
 
@@ -7986,7 +8457,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:70
 -- requires:
 --   sql_7_api_cron
 
@@ -8074,7 +8545,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:71
 -- requires:
 --   sql_7_api_dashboard
 
@@ -8125,7 +8596,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:72
 -- requires:
 --   sql_7_api_datasources
 
@@ -8213,13 +8684,26 @@ BEGIN
     -- environment is merged into each task's settings here, so that dispatch reads one row.
     -- Tasks that pass OUT params on: those that declare them, sub-processes (their child's) and
     -- DEPENDENT tasks passing parameters (their upstream instances').
-    WITH task AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id,
-               t ? 'out' OR t->>'type' = 'sub_process'
-                   OR (t->>'type' = 'dependent' AND jsonb_path_exists(t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
-               CASE WHEN t->>'enabled' = 'false' THEN 'forbidden'
-                    WHEN t->>'type' IN ('sub_process', 'conditions', 'switch', 'dependent') THEN t->>'type' END AS logic
+    -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
+    -- inline task or a SUB_PROCESS of the workflow it names.
+    WITH listed AS (
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of
         FROM jsonb_array_elements(norm->'tasks') AS t
+    ), task AS (
+        SELECT l.t, l.id, l.element_of,
+               l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
+                   OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
+               CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
+                    WHEN l.t->>'type' IN ('sub_process', 'conditions', 'switch', 'dependent', 'dynamic') THEN l.t->>'type' END AS logic
+        FROM (SELECT * FROM listed
+              UNION ALL
+              SELECT CASE WHEN jsonb_typeof(d.t->'run') = 'string'
+                          THEN jsonb_build_object('type', 'sub_process', 'workflow', d.t->'run', 'priority', d.t->'priority')
+                          ELSE d.t->'run' END
+                     || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
+                     || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
+                     nextval('sched.task_definition_id_seq'), d.id
+              FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
         FROM task down
@@ -8237,7 +8721,7 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -8252,13 +8736,17 @@ BEGIN
            (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params', 'out'])::text ~ '\$[[{]'
                OR task.t ? 'params' OR source.ids IS NOT NULL OR (any_cmd AND cmd_types ? (task.t->>'type'))
                OR task.t->>'type' IN ('sql', 'procedure'),
-           jsonb_array_length(task.t->'deps'), coalesce(successor.ids, '{}'),
+           -- An element task counts its dynamic task as its one upstream task, so that it is no
+           -- root; no task lists it as a successor.
+           CASE WHEN task.element_of IS NOT NULL THEN 1 ELSE jsonb_array_length(task.t->'deps') END,
+           coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
            (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
-           CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END
+           CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
+           task.element_of
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -8408,6 +8896,8 @@ BEGIN
     WHERE l.task_instance_id = ti.id AND ti.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.join_progress j USING sched.workflow_instance i
     WHERE j.workflow_instance_id = i.id AND i.workflow_id = wf.id;
+    DELETE FROM sched.dynamic_element e USING sched.workflow_instance i
+    WHERE e.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_log_line l USING sched.task_instance_history th, sched.workflow_instance i
     WHERE l.task_instance_id = th.id AND th.workflow_instance_id = i.id AND i.workflow_id = wf.id;
     DELETE FROM sched.task_instance ti USING sched.workflow_instance i
@@ -8426,6 +8916,25 @@ COMMENT ON FUNCTION sched._remove_workflow(sched.workflow) IS
 
 -- ---------- Definitions ----------
 
+-- The workflows a version's tasks run as sub-processes: a SUB_PROCESS task's, and a DYNAMIC
+-- task's for each element (its run names one, or its inline element task is a SUB_PROCESS).
+CREATE FUNCTION sched._subprocess_refs(tasks jsonb)
+RETURNS TABLE (i integer, field text, workflow text)
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (t.n - 1)::integer, r.field, r.workflow
+    FROM jsonb_array_elements(tasks) WITH ORDINALITY AS t(task, n)
+    CROSS JOIN LATERAL (
+        SELECT 'workflow' AS field, t.task->>'workflow' AS workflow WHERE t.task->>'type' = 'sub_process'
+        UNION ALL
+        SELECT 'run', t.task->>'run' WHERE t.task->>'type' = 'dynamic' AND jsonb_typeof(t.task->'run') = 'string'
+        UNION ALL
+        SELECT 'run.workflow', t.task#>>'{run,workflow}'
+        WHERE t.task->>'type' = 'dynamic' AND t.task#>>'{run,type}' = 'sub_process') r
+$$;
+COMMENT ON FUNCTION sched._subprocess_refs(jsonb) IS
+    'Internal: the workflows a spec''s tasks run as sub-processes (SUB_PROCESS tasks, DYNAMIC tasks'' elements), with the task''s index and the field naming each.';
+
 -- What create_workflow checks of logic tasks against other workflows: a sub-process's or a
 -- DEPENDENT item's workflow exists and its owner may be run by the new workflow's owner, a
 -- DEPENDENT item's task exists there, and no workflow includes itself as a sub-process.
@@ -8437,21 +8946,21 @@ DECLARE
     w sched.workflow;
 BEGIN
     FOR r IN
-        SELECT t.i - 1 AS i, x.field, x.name, x.task
-        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        CROSS JOIN LATERAL (
-            SELECT 'workflow' AS field, t.task->>'workflow' AS name, NULL::text AS task
-            WHERE t.task->>'type' = 'sub_process'
+        SELECT x.i, x.field, x.name, x.task, x.runs FROM (
+            SELECT sp.i, sp.field, sp.workflow AS name, NULL::text AS task, true AS runs
+            FROM sched._subprocess_refs(norm->'tasks') sp
             UNION ALL
-            SELECT format('groups[%s].items[%s].workflow', g.n - 1, it.k - 1), it.item->>'workflow', it.item->>'task'
-            FROM jsonb_array_elements(CASE WHEN t.task->>'type' = 'dependent' THEN t.task->'groups' ELSE '[]' END)
+            SELECT (t.i - 1)::integer, format('groups[%s].items[%s].workflow', g.n - 1, it.k - 1), it.item->>'workflow',
+                   it.item->>'task', false
+            FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
+            CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN t.task->>'type' = 'dependent' THEN t.task->'groups' ELSE '[]' END)
                  WITH ORDINALITY AS g(grp, n)
             CROSS JOIN LATERAL jsonb_array_elements(g.grp->'items') WITH ORDINALITY AS it(item, k)) x
-        ORDER BY t.i
+        ORDER BY x.i
     LOOP
         IF r.name = wf_name THEN
-            IF r.field = 'workflow' THEN
-                RAISE EXCEPTION 'tasks[%].workflow: workflow "%" cannot run itself as a sub-process', r.i, wf_name
+            IF r.runs THEN
+                RAISE EXCEPTION 'tasks[%].%: workflow "%" cannot run itself as a sub-process', r.i, r.field, wf_name
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             CONTINUE;
@@ -8463,7 +8972,7 @@ BEGIN
         -- A sub-process runs the other workflow's code as its owner, with parameters from this
         -- one: only its owner's members may (sched_admin does not suffice). A DEPENDENT task
         -- only looks at its instances.
-        IF r.field = 'workflow' THEN
+        IF r.runs THEN
             PERFORM sched._check_owner_strict(owner, w.owner, format('workflow "%s" (tasks[%s].%s)', r.name, r.i, r.field),
                                               'run it as a sub-process');
         ELSE
@@ -8480,24 +8989,23 @@ BEGIN
     -- The workflows named are locked (shared) first, so that two definitions racing to name
     -- each other serialize, and the second sees the first.
     PERFORM 1 FROM sched.workflow wf
-    WHERE wf.name IN (SELECT t->>'workflow' FROM jsonb_array_elements(norm->'tasks') t WHERE t->>'type' = 'sub_process')
+    WHERE wf.name IN (SELECT sp.workflow FROM sched._subprocess_refs(norm->'tasks') sp)
     ORDER BY wf.id FOR SHARE;
-    SELECT s.i, array_to_string(s.path, ' -> ') AS path INTO r FROM (
-        WITH RECURSIVE sub(i, path, wf) AS (
-            SELECT t.i - 1, ARRAY[wf_name, t.task->>'workflow'], t.task->>'workflow'
-            FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-            WHERE t.task->>'type' = 'sub_process'
+    SELECT s.i, s.field, array_to_string(s.path, ' -> ') AS path INTO r FROM (
+        WITH RECURSIVE sub(i, field, path, wf) AS (
+            SELECT sp.i, sp.field, ARRAY[wf_name, sp.workflow], sp.workflow
+            FROM sched._subprocess_refs(norm->'tasks') sp
           UNION ALL
-            SELECT s.i, s.path || (t.task->>'workflow'), t.task->>'workflow'
+            SELECT s.i, s.field, s.path || t.workflow, t.workflow
             FROM sub s
             JOIN sched.workflow up ON up.name = s.wf AND s.wf <> wf_name
             JOIN sched.workflow_version v ON v.workflow_id = up.id AND v.version = up.current_version
-            CROSS JOIN LATERAL jsonb_array_elements(v.spec->'tasks') AS t(task)
-            WHERE t.task->>'type' = 'sub_process' AND NOT (t.task->>'workflow') = ANY(s.path[2:])
+            CROSS JOIN LATERAL sched._subprocess_refs(v.spec->'tasks') AS t
+            WHERE NOT t.workflow = ANY(s.path[2:])
         )
-        SELECT sub.i, sub.path FROM sub WHERE sub.wf = wf_name ORDER BY sub.i, cardinality(sub.path) LIMIT 1) s;
+        SELECT sub.i, sub.field, sub.path FROM sub WHERE sub.wf = wf_name ORDER BY sub.i, cardinality(sub.path) LIMIT 1) s;
     IF FOUND THEN
-        RAISE EXCEPTION 'tasks[%].workflow: workflow "%" would include itself as a sub-process: %', r.i, wf_name, r.path
+        RAISE EXCEPTION 'tasks[%].%: workflow "%" would include itself as a sub-process: %', r.i, r.field, wf_name, r.path
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
@@ -8507,7 +9015,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:73
 -- requires:
 --   sql_7_api_definitions
 
@@ -8608,7 +9116,7 @@ BEGIN
     SELECT array_agg(td.name ORDER BY td.id), array_agg(td.name || E'\\n' || td.task_type ORDER BY td.id)
       INTO names, labels
       FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
-     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
+     WHERE v.workflow_id = wf.id AND v.version = wf.current_version AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et
       FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
@@ -8637,12 +9145,19 @@ BEGIN
     -- Each task's latest attempt, live or archived; a task that never became ready has none.
     SELECT array_agg(td.name ORDER BY td.id),
            array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state::text, 'not run')
-                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END ORDER BY td.id),
+                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END
+                     -- A dynamic task is one node, with its elements counted by state.
+                     || CASE WHEN ep.element_count IS NOT NULL THEN E'\\n' || ep.element_count || ' elements'
+                             || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
+                                          FROM jsonb_each_text(ep.element_states) s), '')
+                             ELSE '' END ORDER BY td.id),
            array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
       INTO names, labels, states
       FROM sched.task_definition td
       LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
-     WHERE td.workflow_version_id = inst.workflow_version_id;
+      -- A dynamic attempt's counts, as sched.task_instances shows them.
+      LEFT JOIN sched._task_instance_rows ep ON ep.id = a.id AND td.logic = 'dynamic'
+     WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
     RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
                                format, names, labels, states, ef, et);
@@ -8676,6 +9191,7 @@ BEGIN
         SELECT td.id, td.name, td.task_type, td.successors
           FROM sched.task_definition td
          WHERE td.workflow_version_id = inst.workflow_version_id AND (inst.scope IS NULL OR td.id = ANY(inst.scope))
+           AND td.element_of IS NULL
     ), edges AS (
         SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
         WHERE s.id IN (SELECT id FROM tasks)
@@ -8707,7 +9223,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:74
 -- requires:
 --   sql_7_api_graphs
 
@@ -8810,7 +9326,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_import
 
@@ -8994,7 +9510,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_lists
 
@@ -9164,7 +9680,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_logs
 
@@ -9194,7 +9710,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_params
 
@@ -9237,7 +9753,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_projects
 
@@ -9307,7 +9823,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_roles
 
@@ -9394,7 +9910,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_runs
 
@@ -9561,7 +10077,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_schedules
 
@@ -9636,7 +10152,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_task_groups
 
@@ -9709,7 +10225,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_task_types
 
@@ -9783,7 +10299,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_tenants
 
@@ -10201,7 +10717,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_triggers
 
@@ -10339,7 +10855,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:87
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker

@@ -494,6 +494,14 @@ fn alert_groups_and_task_groups_are_used_by_their_owners_and_grantees_only() {
             "task group",
             "bobs_slots",
         ),
+        // A dynamic task's inline element task is checked as any task.
+        (
+            r#"{"name": "w", "tasks": [{"name": "a", "type": "dynamic", "over": {"n": [1]},
+                                        "run": {"type": "empty", "task_group": "bobs_slots"}}]}"#,
+            "tasks[0].run.task_group",
+            "task group",
+            "bobs_slots",
+        ),
     ] {
         let err = error_of(try_define(&mut alice, spec));
         assert_eq!(

@@ -261,6 +261,7 @@ fn administrators_register_task_types_that_specs_use_like_built_in_ones() {
             ("conditions", true),
             ("copy", false),
             ("dependent", true),
+            ("dynamic", true),
             ("empty", true),
             ("mr", true),
             ("procedure", true),

@@ -16,7 +16,13 @@ use super::refs::{Ctx, datasource, not_in_file};
 use crate::error::{SpecError, quote};
 
 /// Task types that run in the scheduler and take no worker policies nor OUT params.
-const LOGIC: &[&str] = &["sub_process", "conditions", "switch", "dependent"];
+const LOGIC: &[&str] = &[
+    "sub_process",
+    "conditions",
+    "switch",
+    "dependent",
+    "dynamic",
+];
 
 pub(super) fn convert_task(
     task: &Map<String, Value>,
@@ -58,20 +64,14 @@ pub(super) fn convert_task(
             "mr".into()
         }
         "SUB_PROCESS" | "SUB_WORKFLOW" => {
-            let key = if tp.contains_key("workflowDefinitionCode") {
-                "workflowDefinitionCode"
-            } else {
-                "processDefinitionCode"
-            };
-            let code = number(tp, key, &params_path)?
-                .ok_or_else(|| err(&format!("{params_path}.{key}"), "required"))?;
-            match ctx.workflow(code, refs) {
-                Some(name) => {
-                    out.insert("workflow".into(), name.into());
-                }
-                None => notes.push((not_in_file(code), true)),
+            if let Some(name) = sub_workflow(tp, &params_path, ctx, notes, refs)? {
+                out.insert("workflow".into(), name.into());
             }
             "sub_process".into()
+        }
+        "DYNAMIC" => {
+            dynamic_task(tp, &params_path, ctx, notes, refs, &mut out)?;
+            "dynamic".into()
         }
         "DEPENDENT" => {
             dependent_task(tp, &params_path, ctx, notes, refs, &mut out)?;
@@ -162,6 +162,92 @@ pub(super) fn convert_task(
     }
     policies(task, path, ctx, logic, &our_type, notes, &mut out)?;
     Ok(out)
+}
+
+/// The workflow a SUB_PROCESS or DYNAMIC task runs (3.3 names its code `workflowDefinitionCode`),
+/// by name; `None`, noted, when it is neither in the file nor mapped.
+fn sub_workflow(
+    tp: &Map<String, Value>,
+    path: &str,
+    ctx: &Ctx<'_, '_>,
+    notes: &mut Vec<(String, bool)>,
+    refs: &mut HashSet<usize>,
+) -> Result<Option<String>, SpecError> {
+    let key = if tp.contains_key("workflowDefinitionCode") {
+        "workflowDefinitionCode"
+    } else {
+        "processDefinitionCode"
+    };
+    let code = number(tp, key, path)?.ok_or_else(|| err(&format!("{path}.{key}"), "required"))?;
+    let name = ctx.workflow(code, refs);
+    if name.is_none() {
+        notes.push((not_in_file(code), true));
+    }
+    Ok(name)
+}
+
+/// DolphinScheduler 3.2's DYNAMIC: a sub-workflow per combination of its list parameters,
+/// each a text its separator splits (or one `${param}`, read as a list parameter at run time).
+fn dynamic_task(
+    tp: &Map<String, Value>,
+    path: &str,
+    ctx: &Ctx<'_, '_>,
+    notes: &mut Vec<(String, bool)>,
+    refs: &mut HashSet<usize>,
+    out: &mut Map<String, Value>,
+) -> Result<(), SpecError> {
+    if let Some(name) = sub_workflow(tp, path, ctx, notes, refs)? {
+        out.insert("run".into(), name.into());
+    }
+    let mut over = Map::new();
+    for (k, item) in list(tp, "listParameters", path)?.iter().enumerate() {
+        let at = format!("{path}.listParameters[{k}]");
+        let item = object(item, &at)?;
+        let name = required_text(item, "name", &at)?;
+        let value = text(item, "value", &at)?.unwrap_or_default().trim();
+        let list = match value
+            .strip_prefix("${")
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
+            Some(param) => Value::from(param),
+            None => {
+                let separator = text(item, "separator", &at)?
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(",");
+                value
+                    .split(separator)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(Value::from)
+                    .collect()
+            }
+        };
+        over.insert(name.to_owned(), list);
+    }
+    if over.is_empty() {
+        return Err(err(
+            &format!("{path}.listParameters"),
+            "required: at least one list",
+        ));
+    }
+    out.insert("over".into(), Value::Object(over));
+    if let Some(n) = number(tp, "degreeOfParallelism", path)?.filter(|n| *n > 0) {
+        out.insert("parallelism".into(), n.into());
+    }
+    if let Some(n) = number(tp, "maxNumOfSubWorkflowInstances", path)?.filter(|n| *n > 0) {
+        out.insert("max_items".into(), n.into());
+        notes.push((
+            format!("maxNumOfSubWorkflowInstances {n} is max_items: more elements fail the task instead of being cut off"),
+            false,
+        ));
+    }
+    if text(tp, "filterCondition", path)?.is_some_and(|f| !f.trim().is_empty()) {
+        notes.push((
+            "filterCondition is not imported: every combination runs".into(),
+            true,
+        ));
+    }
+    Ok(())
 }
 
 fn policies(
