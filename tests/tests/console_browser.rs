@@ -63,6 +63,12 @@ fn the_console_in_a_browser() {
         &mut alice,
         r#"{"name": "ui_report", "schedule_on": {"datasets": ["dw.orders"]}, "tasks": [{"name": "r", "type": "empty"}]}"#,
     );
+    // A dynamic task: one node with its elements' progress, its elements paged.
+    define(
+        &mut alice,
+        r#"{"name": "ui_fan", "tasks": [{"name": "each", "type": "dynamic", "over": {"f": ["a", "b", "c"]},
+            "parallelism": 2, "run": {"type": "shell", "script": "echo ${f}"}}]}"#,
+    );
     define(&mut alice, &layered("ui_big", 10, 100));
     define(&mut alice, &layered("ui_huge", 10, 1000));
     let mut bob = cluster.connect_as("bob");

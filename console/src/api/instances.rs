@@ -19,8 +19,9 @@ pub async fn instances(Authed(s): Authed, Query(q): Query<HashMap<String, String
 }
 
 /// An instance, its tasks in DAG order with their latest attempts and upstream tasks (its
-/// graph), and every attempt (for the Gantt chart: retries and failovers are attempts of
-/// their own).
+/// graph), every attempt but dynamic tasks' elements (for the Gantt chart: retries and
+/// failovers are attempts of their own), and its dynamic attempts' element counts (the
+/// elements themselves are paged, from `/task_instances`).
 pub(super) async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
     Ok(json!({
         "instance": one(c, "SELECT * FROM sched.workflow_instances WHERE id = $1", &[&id]).await?,
@@ -29,7 +30,9 @@ pub(super) async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
                                            WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
         "attempts": rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, child_instance_id, \
                              queued_at, started_at, ended_at FROM sched.task_instances \
-                             WHERE workflow_instance_id = $1 ORDER BY id", &[&id]).await?,
+                             WHERE workflow_instance_id = $1 AND element IS NULL ORDER BY id", &[&id]).await?,
+        "dynamic": rows(c, "SELECT id, task, element_count, element_states FROM sched.task_instances \
+                            WHERE workflow_instance_id = $1 AND type = 'dynamic' ORDER BY id", &[&id]).await?,
     }))
 }
 

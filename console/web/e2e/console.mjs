@@ -170,6 +170,19 @@ await step('open a log', async () => {
   await page.locator('.dialog.log').getByRole('button', { name: '×' }).click();
 });
 
+await step('a dynamic task: one node with its progress, its elements a page at a time', async () => {
+  await page.goto(`${url}/#/workflows/ui_fan`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Run' }).click();
+  await page.locator('h2 .badge[data-state="succeeded"]').waitFor({ timeout: 60000 });
+  await page.locator('.react-flow__node').getByRole('img', { name: '3 / 3' }).waitFor();
+  await page.getByRole('row', { name: /each/ }).getByRole('button', { name: 'Elements' }).click();
+  await page.locator('.dialog.elements').getByRole('row').filter({ hasText: '{"f":"b"}' }).waitFor();
+  await page.locator('.dialog.elements').scrollIntoViewIfNeeded();
+  await shot('dynamic');
+  await page.locator('.dialog.elements').getByRole('button', { name: '×' }).click();
+});
+
 await step('build a schedule in the cron builder and see the next fire times', async () => {
   await page.goto(`${url}/#/cron/ui_flow`);
   await page.fill('#cron-tz', 'Asia/Shanghai');

@@ -3,7 +3,7 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { ReactFlow, Background, Controls, MiniMap, Position } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useColour, useT } from './ui.jsx';
+import { ProgressRing, useColour, useElementProgress, useT } from './ui.jsx';
 import { ELK_MAX, NODE_W, byDepth, layout } from './layout.js';
 
 // Above this many tasks the minimap, which draws every task again, is left out.
@@ -18,6 +18,9 @@ export function InstanceGraph({ snapshot, onOpen }) {
   const [positions, setPositions] = useState({});
   const [query, setQuery] = useState('');
   const flow = useRef(null);
+  // A dynamic task is one node, with its elements' progress.
+  const progressOf = useElementProgress();
+  const dynamic = Object.fromEntries((snapshot.dynamic || []).map((d) => [d.task, progressOf(d)]));
   const names = snapshot.tasks.map((x) => x.task).join(',');
   const edges = useMemo(
     () => snapshot.tasks.flatMap((x) => x.deps.map((up) => ({ id: `${up}->${x.task}`, source: up, target: x.task }))),
@@ -60,10 +63,16 @@ export function InstanceGraph({ snapshot, onOpen }) {
   const nodes = shown.map((x) => ({
     id: x.task,
     position: at[x.task] || { x: 0, y: 0 },
-    data: { label: `${x.task} · ${st(x.state)}` },
+    data: {
+      label: dynamic[x.task]
+        ? <span>{`${x.task} · ${st(x.state)} `}<ProgressRing {...dynamic[x.task]} /></span>
+        : `${x.task} · ${st(x.state)}`,
+    },
     style: { background: colour(x.state) || '#fff', width: NODE_W, borderStyle: x.task_instance_id ? 'solid' : 'dashed' },
     className: 'state-' + x.state.replace(' ', '_') + (matches.has(x.task) ? ' match' : ''),
-    ariaLabel: `${x.task}: ${x.state}`,
+    ariaLabel: dynamic[x.task]
+      ? `${x.task}: ${x.state}, ${dynamic[x.task].done}/${dynamic[x.task].count}`
+      : `${x.task}: ${x.state}`,
     draggable: false,
     sourcePosition: Position.Right,
     targetPosition: Position.Left,

@@ -192,6 +192,35 @@ export function useColour() {
   return (state) => colours.get(state);
 }
 
+// A dynamic task's elements: how many of them ended (their latest attempt is in no active
+// state) of how many its lists made, from a row of sched.task_instances.
+export function useElementProgress() {
+  const model = useContext(States);
+  const active = useMemo(() => new Set(model ? model.task_sets.active : []), [model]);
+  return (row) => {
+    const states = (row && row.element_states) || {};
+    const done = Object.entries(states).filter(([s]) => !active.has(s)).reduce((n, [, c]) => n + c, 0);
+    return { done, count: (row && row.element_count) || 0 };
+  };
+}
+
+// A ring filled as far as `done` of `count`, with the numbers beside it: never the ring alone.
+export function ProgressRing({ done, count }) {
+  const r = 7;
+  const circumference = 2 * Math.PI * r;
+  const part = count > 0 ? done / count : 0;
+  return (
+    <span className="progress" role="img" aria-label={`${done} / ${count}`}>
+      <svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">
+        <circle cx="9" cy="9" r={r} fill="none" stroke="#ddd" strokeWidth="3" />
+        <circle cx="9" cy="9" r={r} fill="none" stroke="#2f6fdb" strokeWidth="3"
+          strokeDasharray={`${part * circumference} ${circumference}`} transform="rotate(-90 9 9)" />
+      </svg>
+      {done}/{count}
+    </span>
+  );
+}
+
 // Colour and the state's name: never colour alone.
 export function StateBadge({ state }) {
   const { st } = useT();

@@ -2,7 +2,9 @@
 // on the run and on its attempts.
 import React, { useEffect, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorText, Loading, StateBadge, Table, go, useAllowed, useLive, useT, when, zone } from '../ui.jsx';
+import {
+  ErrorText, Loading, Pager, ProgressRing, StateBadge, Table, go, useAllowed, useElementProgress, useLive, usePages, useT, when, zone,
+} from '../ui.jsx';
 import { Gantt, InstanceGraph } from '../charts.jsx';
 
 function LogViewer({ attempt, onClose }) {
@@ -54,6 +56,53 @@ function LogViewer({ attempt, onClose }) {
   );
 }
 
+// A dynamic task's elements, a page at a time, newest attempt first, with their values and the
+// actions on each.
+function Elements({ instance, task, progress, onLog, act, onClose }) {
+  const { t } = useT();
+  const allowed = useAllowed();
+  const pages = usePages('/task_instances', { instance, task: `${task}[]` });
+  return (
+    <div className="dialog elements" role="dialog" aria-label={t.elements}>
+      <div className="bar">
+        <strong>{t.elementsOf(task, progress.done, progress.count)}</strong>
+        <button onClick={onClose}>×</button>
+      </div>
+      <ErrorText error={pages.error} />
+      <Table
+        rows={pages.rows}
+        columns={[
+          { key: 'element', label: t.element },
+          { key: 'element_values', label: t.elementValues, render: (r) => <code>{JSON.stringify(r.element_values)}</code> },
+          { key: 'state', label: t.state, render: (r) => <StateBadge state={r.state} /> },
+          { key: 'attempt', label: t.attempt },
+          { key: 'worker', label: t.worker },
+          { key: 'exit_code', label: t.exitCode },
+          {
+            key: 'actions',
+            label: '',
+            render: (r) => (
+              <span className="bar">
+                <button onClick={() => onLog(r.id)}>{t.log}</button>
+                {r.child_instance_id ? (
+                  <button onClick={() => go('instances', String(r.child_instance_id))}>{t.openChild}</button>
+                ) : null}
+                {allowed('kill_task', r.state) ? (
+                  <button onClick={() => act(`/attempts/${r.id}/kill`).then(pages.reload)}>{t.kill}</button>
+                ) : null}
+                {allowed('force_success', r.state) ? (
+                  <button onClick={() => act(`/attempts/${r.id}/force_success`).then(pages.reload)}>{t.forceSuccess}</button>
+                ) : null}
+              </span>
+            ),
+          },
+        ]}
+      />
+      <Pager pages={pages} />
+    </div>
+  );
+}
+
 const TASK_ROWS = 100;
 
 // The tasks' table, a page at a time and searchable: a run of thousands of tasks draws 100.
@@ -85,6 +134,8 @@ export function Instance({ id }) {
   const { t } = useT();
   const allowed = useAllowed();
   const [log, setLog] = useState(null);
+  const [elementsOf, setElementsOf] = useState(null);
+  const progressOf = useElementProgress();
   const [actionError, setError] = useState(null);
   // Bumped after an action: the stream of a finished instance has ended, a rerun needs a new one.
   const [generation, setGeneration] = useState(0);
@@ -109,6 +160,8 @@ export function Instance({ id }) {
     }
   };
   const inst = snap.instance;
+  // Each dynamic task's latest attempt, with its element counts, by task.
+  const dynamic = Object.fromEntries((snap.dynamic || []).map((d) => [d.task, d]));
   // The sub-workflow instance each task started, by its attempt.
   const child = Object.fromEntries(snap.attempts.filter((a) => a.child_instance_id).map((a) => [a.id, a.child_instance_id]));
   return (
@@ -153,7 +206,16 @@ export function Instance({ id }) {
         rows={rows}
         columns={[
           { key: 'task', label: t.task },
-          { key: 'state', label: t.state, render: (r) => <StateBadge state={r.state} /> },
+          {
+            key: 'state',
+            label: t.state,
+            render: (r) => (
+              <span className="bar">
+                <StateBadge state={r.state} />
+                {dynamic[r.task] ? <ProgressRing {...progressOf(dynamic[r.task])} /> : null}
+              </span>
+            ),
+          },
           { key: 'attempt', label: t.attempt },
           { key: 'worker', label: t.worker },
           { key: 'exit_code', label: t.exitCode },
@@ -164,6 +226,9 @@ export function Instance({ id }) {
               r.task_instance_id ? (
                 <span className="bar">
                   <button onClick={() => setLog(r.task_instance_id)}>{t.log}</button>
+                  {dynamic[r.task] ? (
+                    <button onClick={() => setElementsOf(r.task)}>{t.elements}</button>
+                  ) : null}
                   {child[r.task_instance_id] ? (
                     <button onClick={() => go('instances', String(child[r.task_instance_id]))}>{t.openChild}</button>
                   ) : null}
@@ -179,6 +244,10 @@ export function Instance({ id }) {
         ]}
       />} />
       {log ? <LogViewer attempt={log} onClose={() => setLog(null)} /> : null}
+      {elementsOf ? (
+        <Elements instance={id} task={elementsOf} progress={progressOf(dynamic[elementsOf])} onLog={setLog}
+          act={act} onClose={() => setElementsOf(null)} />
+      ) : null}
     </section>
   );
 }
