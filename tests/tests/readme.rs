@@ -84,6 +84,11 @@ fn the_readme_tour_runs_as_written() {
             },
         );
     }
+    // The dynamic task's example: one element per file, their OUT values gathered in order.
+    assert!(
+        stdout.contains(r#"["a.csv:10", "b.csv:10", "c.csv:10"]"#),
+        "{stdout}"
+    );
     // The logic tasks' example: the sub-process took the eu case, and the forbidden audit passed.
     for (task, state) in [
         ("eu_load", "succeeded"),
