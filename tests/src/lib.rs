@@ -467,6 +467,25 @@ pub fn process_runs(prefix: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Waits until the master's first maintenance made today's partition of the attempts'
+/// history: a test that archives attempts itself (`sched._archive_finished`) before then races
+/// the partition's creation, and its insert into the default partition can fail.
+pub fn wait_history_partition(db: &mut Client) {
+    wait_for(
+        Duration::from_secs(30),
+        "the master to make today's history partition",
+        || {
+            db.query_one(
+                "SELECT to_regclass('sched.task_instance_history_' || to_char((now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD'))::text",
+                &[],
+            )
+            .unwrap()
+            .get::<_, Option<String>>(0)
+            .map(|_| ())
+        },
+    );
+}
+
 pub fn instance_state(db: &mut Client, instance: i64) -> String {
     db.query_one(
         "SELECT state::text FROM sched.workflow_instance WHERE id = $1",

@@ -173,8 +173,8 @@ fn parallelism_caps_the_running_elements() {
     wait_for(Duration::from_secs(60), "the instance to end", || {
         let running: i64 = db
             .query_one(
-                "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1
-                 AND element IS NOT NULL AND state IN ('queued', 'dispatched', 'running')",
+                "SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1
+                 AND element IS NOT NULL AND NOT finished",
                 &[&id],
             )
             .unwrap()

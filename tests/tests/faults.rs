@@ -625,6 +625,7 @@ fn finished_history_expires_after_the_retention_and_unfinished_never_does() {
 
     // A minute after the end, the attempts leave the hot table for the history; the views and
     // the logs still show them.
+    wait_history_partition(&mut db);
     let archived: i32 = db
         .query_one("SELECT sched._archive_finished(now() + '2 minutes')", &[])
         .unwrap()

@@ -225,6 +225,7 @@ fn rerun_runs_again_from_the_start_keeping_the_history_of_earlier_runs() {
         .get(0);
     assert_eq!(wait(&mut db, id, 60), "succeeded");
     // Move its attempts to the history, as the master does a minute after the end.
+    wait_history_partition(&mut db);
     db.execute(
         "SELECT sched._archive_finished(now() + interval '2 minutes')",
         &[],
