@@ -1465,15 +1465,16 @@ LANGUAGE plpgsql
 SET jit = off
 AS $$
 DECLARE
-    t        record;
-    lists    jsonb;
-    n        bigint := 1;
-    cap      bigint;
-    strides  bigint[] := '{}';
-    lens     bigint[] := '{}';
-    k        integer;
-    redo     integer[];
-    again    boolean;
+    t         record;
+    lists     jsonb;
+    n         bigint := 1;
+    cap       bigint;
+    k         integer;
+    list_name text;
+    list      jsonb;
+    elements  jsonb[] := ARRAY['{}'::jsonb];
+    redo      integer[];
+    again     boolean;
 BEGIN
     SELECT ti.id, ti.task_id, ti.run, ti.workflow_instance_id, td.settings, td.params AS local_params,
            td.inputs_from, td.name, e.id AS element_task
@@ -1483,8 +1484,10 @@ BEGIN
     JOIN sched.task_definition e ON e.element_of = td.id
     WHERE ti.id = attempt_id;
     -- Its run expanded the lists already when it has elements: a resume, recover or retry.
-    again := EXISTS (SELECT 1 FROM sched.dynamic_element e
-                     WHERE e.workflow_instance_id = t.workflow_instance_id AND e.task_id = t.element_task AND e.run = t.run);
+    -- min() reads the primary key for its first entry, whatever the estimates say: EXISTS was
+    -- planned as a scan of every run's elements.
+    again := (SELECT min(e.element) FROM sched.dynamic_element e
+              WHERE e.workflow_instance_id = t.workflow_instance_id AND e.task_id = t.element_task AND e.run = t.run) IS NOT NULL;
     IF again THEN
         WITH latest AS (
             SELECT DISTINCT ON (a.element) a.element, a.state
@@ -1501,12 +1504,8 @@ BEGIN
     ELSE
         BEGIN
             lists := sched._dynamic_lists(t);
-            -- The last list varies fastest: an element's index in list i is its index divided
-            -- by the product of the later lists' lengths, modulo list i's length.
-            FOR k IN REVERSE jsonb_array_length(lists) - 1 .. 0 LOOP
-                strides := n || strides;
-                lens := jsonb_array_length(lists->k->'list')::bigint || lens;
-                n := n * lens[1];
+            FOR k IN 0 .. jsonb_array_length(lists) - 1 LOOP
+                n := n * jsonb_array_length(lists->k->'list');
             END LOOP;
             cap := least((t.settings->>'max_items')::bigint, current_setting('sched.max_dynamic_items')::bigint);
             IF n > cap THEN
@@ -1519,19 +1518,21 @@ BEGIN
             PERFORM sched._notify_ready(sched._advance(ARRAY[t.id], '{}', true));
             RETURN;
         END;
-        -- One statement for every element: each list's items read once into rows (a value as
-        -- text, as every parameter value is), each element joined to its item of each list.
-        WITH item AS MATERIALIZED (
-            SELECT l.ord AS k, x.i - 1 AS i, l.value->>'name' AS name,
-                   CASE WHEN jsonb_typeof(x.v) = 'string' THEN x.v ELSE to_jsonb(x.v::text) END AS v
-            FROM jsonb_array_elements(lists) WITH ORDINALITY AS l(value, ord)
-            CROSS JOIN LATERAL jsonb_array_elements(l.value->'list') WITH ORDINALITY AS x(v, i))
+        -- Every element's values, the last list varying fastest: each list's items are read
+        -- once and crossed with the combinations of the lists before it (a value as text, as
+        -- every parameter value is); then one insert.
+        FOR k IN 0 .. jsonb_array_length(lists) - 1 LOOP
+            list_name := lists->k->>'name';
+            list := lists->k->'list';
+            elements := ARRAY(
+                SELECT c.v || jsonb_build_object(list_name, CASE WHEN jsonb_typeof(x.v) = 'string' THEN x.v ELSE to_jsonb(x.v::text) END)
+                FROM unnest(elements) WITH ORDINALITY AS c(v, j)
+                CROSS JOIN jsonb_array_elements(list) WITH ORDINALITY AS x(v, i)
+                ORDER BY c.j, x.i);
+        END LOOP;
         INSERT INTO sched.dynamic_element (workflow_instance_id, task_id, run, element, "values")
-        SELECT t.workflow_instance_id, t.element_task, t.run, e.i, jsonb_object_agg(it.name, it.v)
-        FROM generate_series(0, n - 1) AS e(i)
-        CROSS JOIN generate_subscripts(lens, 1) AS l(k)
-        JOIN item it ON it.k = l.k AND it.i = (e.i / strides[l.k]) % lens[l.k]
-        GROUP BY e.i;
+        SELECT t.workflow_instance_id, t.element_task, t.run, e.i - 1, e.v
+        FROM unnest(elements) WITH ORDINALITY AS e(v, i);
         PERFORM sched._logic_log(t.id, format('dynamic: %s elements over %s', n,
                                               (SELECT string_agg(format('%s (%s)', l->>'name', jsonb_array_length(l->'list')), ' × ')
                                                FROM jsonb_array_elements(lists) l)));
