@@ -188,7 +188,12 @@ fn logs_by_instance_and_task_and_run_control_says_what_it_did() {
 }
 
 /// Spawns sched with stderr collected as it comes.
-fn spawn_collecting(cluster: &Cluster, args: &[&str]) -> (Child, Arc<Mutex<String>>) {
+/// The CLI running with `args`, its stderr collected line by line as it comes (to wait on a
+/// progress line), and the reader, to join once the CLI ended so that its last lines are in.
+fn spawn_collecting(
+    cluster: &Cluster,
+    args: &[&str],
+) -> (Child, Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let mut child = Command::new(sched_bin())
         .arg("--database-url")
         .arg(cluster.conn_string("postgres"))
@@ -201,7 +206,7 @@ fn spawn_collecting(cluster: &Cluster, args: &[&str]) -> (Child, Arc<Mutex<Strin
     let stderr = Arc::new(Mutex::new(String::new()));
     let pipe = child.stderr.take().unwrap();
     let collected = stderr.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
             let mut all = collected.lock().unwrap();
@@ -209,7 +214,7 @@ fn spawn_collecting(cluster: &Cluster, args: &[&str]) -> (Child, Arc<Mutex<Strin
             all.push('\n');
         }
     });
-    (child, stderr)
+    (child, stderr, reader)
 }
 
 fn interrupt(child: &Child) {
@@ -227,7 +232,7 @@ fn ctrl_c_while_waiting_says_how_to_reattach() {
 
     let id = start(&mut db, "held");
     wait_running(&mut db, id, 1);
-    let (child, stderr) = spawn_collecting(&cluster, &["wait", &id.to_string()]);
+    let (child, stderr, reader) = spawn_collecting(&cluster, &["wait", &id.to_string()]);
     wait_for(Duration::from_secs(30), "the first progress line", || {
         stderr
             .lock()
@@ -237,6 +242,7 @@ fn ctrl_c_while_waiting_says_how_to_reattach() {
     });
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr.lock().unwrap());
     assert_eq!(lossy(&out.stdout), "running\n");
     let said = stderr.lock().unwrap().clone();
@@ -249,12 +255,13 @@ fn ctrl_c_while_waiting_says_how_to_reattach() {
     assert_eq!(instance_state(&mut db, id), "running");
 
     // start --wait: the hint names the instance it started.
-    let (child, stderr) = spawn_collecting(&cluster, &["start", "held", "--wait"]);
+    let (child, stderr, reader) = spawn_collecting(&cluster, &["start", "held", "--wait"]);
     wait_for(Duration::from_secs(30), "the first progress line", || {
         stderr.lock().unwrap().contains("tasks done").then_some(())
     });
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr.lock().unwrap());
     let second: i64 = db
         .query_one(
