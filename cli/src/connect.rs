@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
 use crate::error::{Result, usage};
 
@@ -22,9 +22,25 @@ pub async fn connect(url: Option<&str>) -> Result<Client> {
             crate::error::CliError::from(e)
         ))
     })?;
+    // The server's warnings are the user's to read, as psql shows them (the SQL check of a
+    // definition, say); each once, though `apply` checks a spec before it defines it.
+    let mut connection = connection;
     tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            eprintln!("sched: connection lost: {err}");
+        let mut said = std::collections::BTreeSet::new();
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notice(notice))) => {
+                    if notice.severity() == "WARNING" && said.insert(notice.message().to_owned()) {
+                        eprintln!("sched: warning: {}", notice.message());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => {
+                    eprintln!("sched: connection lost: {err}");
+                    break;
+                }
+                None => break,
+            }
         }
     });
     // Every command speaks the SQL API of its own release: say so at once when the

@@ -56,6 +56,9 @@ pub struct WorkflowSpec {
     pub notify: Option<crate::alert::Notify>,
     /// Starts it when datasets get events (`sched.triggers`, kind `dataset`).
     pub schedule_on: Option<crate::dataset::ScheduleOn>,
+    /// A sql or procedure task whose statements do not pass the catalog check at definition
+    /// refuses the spec, rather than being only warned of.
+    pub strict_sql: bool,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -124,6 +127,9 @@ impl WorkflowSpec {
         }
         if let Some(schedule_on) = &self.schedule_on {
             spec["schedule_on"] = schedule_on.to_json();
+        }
+        if self.strict_sql {
+            spec["strict_sql"] = true.into();
         }
         spec
     }

@@ -31,6 +31,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "timeout",
     "notify",
     "schedule_on",
+    "strict_sql",
     "tasks",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
@@ -158,6 +159,7 @@ fn validate(
         .get("schedule_on")
         .map(crate::dataset::parse_schedule_on)
         .transpose()?;
+    let strict_sql = optional(obj, "strict_sql", field, parse_bool)?.unwrap_or(false);
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -188,6 +190,7 @@ fn validate(
         timeout,
         notify,
         schedule_on,
+        strict_sql,
         tasks,
     })
 }
@@ -331,12 +334,7 @@ fn parse_task(
         out,
         settings,
         policy: crate::policy::parse_task_policy(obj, |name| field(name).to_string())?,
-        enabled: optional(obj, "enabled", field, |value, path| {
-            value
-                .as_bool()
-                .ok_or_else(|| SpecError::new(path, "must be true or false"))
-        })?
-        .unwrap_or(true),
+        enabled: optional(obj, "enabled", field, parse_bool)?.unwrap_or(true),
         produces: match obj.get("produces") {
             Some(value) => crate::dataset::parse_produces(value, &field("produces").to_string())?,
             None => Vec::new(),
@@ -540,6 +538,12 @@ fn optional<'a, T>(
     obj.get(key)
         .map(|value| parse(value, path(key)))
         .transpose()
+}
+
+fn parse_bool(value: &Value, path: Path<'_>) -> Result<bool, SpecError> {
+    value
+        .as_bool()
+        .ok_or_else(|| SpecError::new(path, "must be true or false"))
 }
 
 fn parse_string(value: &Value, path: Path<'_>) -> Result<String, SpecError> {

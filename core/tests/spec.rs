@@ -198,7 +198,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, tasks",
     );
 }
 
@@ -1019,4 +1019,17 @@ fn a_spec_with_a_dynamic_task_is_checked_and_normalised() {
     let mut bad = spec;
     bad["tasks"][1].as_object_mut().unwrap().remove("over");
     assert_eq!(validate_spec(&bad).unwrap_err().path, "tasks[1].over");
+}
+
+#[test]
+fn strict_sql_is_a_boolean_kept_only_when_set() {
+    let tasks = json!([{"name": "a", "type": "empty"}]);
+    assert_error(
+        json!({"name": "wf", "strict_sql": "yes", "tasks": tasks}),
+        "strict_sql: must be true or false",
+    );
+    let strict = validate_spec(&json!({"name": "wf", "strict_sql": true, "tasks": tasks})).unwrap();
+    assert_eq!(strict.to_json()["strict_sql"], json!(true));
+    let lax = validate_spec(&json!({"name": "wf", "strict_sql": false, "tasks": tasks})).unwrap();
+    assert!(lax.to_json().get("strict_sql").is_none());
 }

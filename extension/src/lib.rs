@@ -24,6 +24,7 @@ mod owned;
 mod params;
 mod principal;
 mod spec;
+mod sql_check;
 mod sql_task;
 mod webhook;
 

@@ -430,34 +430,17 @@ unsafe extern "C-unwind" fn collector_noop(_receiver: *mut pg_sys::DestReceiver)
 fn execute(bound: &Bound, rows: &mut Rows) -> (c_int, u64) {
     let text = CString::new(bound.postgres())
         .unwrap_or_else(|_| fail("the statement contains a NUL character".into()));
-    let count = bound.args.len();
-    // SAFETY: every pointer handed to SPI lives until SPI_execute_extended returns: the
-    // Params and Collector on this frame, the arrays palloc'd in SPI's context.
-    unsafe {
-        let types = pg_sys::palloc0(std::mem::size_of::<pg_sys::Oid>() * count.max(1))
-            .cast::<pg_sys::Oid>();
-        for (i, arg) in bound.args.iter().enumerate() {
-            *types.add(i) = type_oid(arg.pg_type());
-        }
-        let mut params = Params {
-            types,
-            count: count as c_int,
-            values: bound
-                .args
-                .iter()
-                .map(|a| {
-                    a.value
-                        .as_deref()
-                        .map(|v| CString::new(v).unwrap_or_default())
-                })
-                .collect(),
-        };
-        let list = pg_sys::makeParamList(count as c_int);
-        let params_ptr: *mut Params = &mut params;
-        (*list).paramFetch = Some(fetch_param);
-        (*list).paramFetchArg = params_ptr.cast();
-        (*list).parserSetup = Some(parser_setup);
-        (*list).parserSetupArg = params_ptr.cast();
+    let types: Vec<Option<&str>> = bound.args.iter().map(|a| a.pg_type()).collect();
+    let values = bound
+        .args
+        .iter()
+        .map(|a| {
+            a.value
+                .as_deref()
+                .map(|v| CString::new(v).unwrap_or_default())
+        })
+        .collect();
+    with_params(&types, values, |list| {
         let mut collector = Collector {
             base: pg_sys::DestReceiver {
                 receiveSlot: Some(collector_receive),
@@ -469,16 +452,57 @@ fn execute(bound: &Bound, rows: &mut Rows) -> (c_int, u64) {
             rows,
             outputs: Vec::new(),
         };
-        let options = pg_sys::SPIExecuteOptions {
-            params: list,
-            read_only: false,
-            allow_nonatomic: false,
-            must_return_tuples: false,
-            tcount: 0,
-            dest: (&mut collector as *mut Collector).cast(),
-            owner: std::ptr::null_mut(),
+        let options = execute_options(list, (&mut collector as *mut Collector).cast());
+        // SAFETY: the text, the parameters and the collector outlive the call.
+        let code = unsafe { pg_sys::SPI_execute_extended(text.as_ptr(), &options) };
+        (code, unsafe { pg_sys::SPI_processed })
+    })
+}
+
+/// How a task's statement runs: with these parameters, writing to `dest` (none: SPI keeps
+/// the rows), read-write, in the caller's transaction.
+pub(crate) fn execute_options(
+    params: pg_sys::ParamListInfo,
+    dest: *mut pg_sys::DestReceiver,
+) -> pg_sys::SPIExecuteOptions {
+    pg_sys::SPIExecuteOptions {
+        params,
+        read_only: false,
+        allow_nonatomic: false,
+        must_return_tuples: false,
+        tcount: 0,
+        dest,
+        owner: std::ptr::null_mut(),
+    }
+}
+
+/// Calls `run` with a parameter list of these declared types (`None`: inferred from where
+/// the parameter stands) and values (`None`: NULL), set up for SPI's parser and executor.
+pub(crate) fn with_params<R>(
+    types: &[Option<&str>],
+    values: Vec<Option<CString>>,
+    run: impl FnOnce(pg_sys::ParamListInfo) -> R,
+) -> R {
+    let count = types.len();
+    // SAFETY: the Params live on this frame until `run` returns, the arrays are palloc'd in
+    // the current (SPI's) context.
+    unsafe {
+        let oids = pg_sys::palloc0(std::mem::size_of::<pg_sys::Oid>() * count.max(1))
+            .cast::<pg_sys::Oid>();
+        for (i, name) in types.iter().enumerate() {
+            *oids.add(i) = type_oid(*name);
+        }
+        let mut params = Params {
+            types: oids,
+            count: count as c_int,
+            values,
         };
-        let code = pg_sys::SPI_execute_extended(text.as_ptr(), &options);
-        (code, pg_sys::SPI_processed)
+        let list = pg_sys::makeParamList(count as c_int);
+        let params_ptr: *mut Params = &mut params;
+        (*list).paramFetch = Some(fetch_param);
+        (*list).paramFetchArg = params_ptr.cast();
+        (*list).parserSetup = Some(parser_setup);
+        (*list).parserSetupArg = params_ptr.cast();
+        run(list)
     }
 }

@@ -19,6 +19,10 @@ COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
+COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
+    'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
+COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';

@@ -23,6 +23,7 @@ DECLARE
     refs       boolean;
     gathers    boolean;
     groups     text[];
+    checks_sql boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -148,16 +149,20 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}')
-    INTO refs, gathers, groups
+           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
+           bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
+    INTO refs, gathers, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, and whether logic tasks name other workflows, which run
-    -- and are read as the owner.
+    -- worker groups their tasks need, whether logic tasks name other workflows, which run
+    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
     UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
+    IF checks_sql THEN
+        PERFORM sched._check_sql(wf.owner, norm);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -198,19 +203,25 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 -- What create_workflow would store, without storing it: for workflows kept as code, to see
 -- whether a file changes anything before applying it.
 CREATE FUNCTION sched._check_workflow(principal regrole, spec jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    norm jsonb;
 BEGIN
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN sched._normalize_spec(spec::text,
-                                 coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+    norm := sched._normalize_spec(spec::text,
+                                  coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                                      sched._project_owner(principal, norm->>'project'), principal),
+                             norm);
+    RETURN norm;
 END
 $$;
 COMMENT ON FUNCTION sched.check_workflow(jsonb) IS
-    'Validates a workflow spec as create_workflow would and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
+    'Validates a workflow spec as create_workflow would (its SQL checked against the catalog, warnings included) and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
 
 CREATE FUNCTION sched.workflow_versions(name text)
 RETURNS TABLE (version integer, created_by text, created_at timestamptz, spec jsonb)

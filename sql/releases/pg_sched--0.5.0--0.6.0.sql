@@ -8,7 +8,9 @@
 -- tasks (sched.task_definition.element_of), elements (sched.task_instance.element, the same in
 -- the history), their values and progress (sched.dynamic_element, sched.dynamic_progress), the
 -- engine's functions that expand, count and gather them (3_engine/dynamic.sql) and those that
--- carry elements through retries, failovers, recover and the claim.
+-- carry elements through retries, failovers, recover and the claim. SQL checked at definition:
+-- sched._check_sql (2_kernel/sql_check.sql) over the Rust functions _sql_checks and
+-- _analyze_as, called by _create_workflow and _check_workflow.
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
 -- install and keeps all it held. Existing rows change nothing: the new columns are NULL (no task
@@ -28,6 +30,23 @@ CREATE  FUNCTION "_webhook_signature_ok"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'signature_ok_wrapper';
+
+-- extension/src/sql_check.rs
+CREATE  FUNCTION "_sql_checks"(
+	"tasks" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sql_checks_wrapper';
+CREATE  FUNCTION "_analyze_as"(
+	"owner" oid, /* pg_sys :: Oid */
+	"search_path" TEXT, /* & str */
+	"text" TEXT, /* & str */
+	"types" TEXT[] /* Vec < Option < String > > */
+) RETURNS bool /* bool */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
@@ -282,6 +301,96 @@ COMMENT ON COLUMN sched.dataset_event.created_at IS 'When it succeeded.';
 -- 2_kernel/extension_functions.sql
 COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) IS
     'Internal: whether a webhook request''s signature is sha256=<hex> of the HMAC-SHA256 of <timestamp>.<delivery>.<body> keyed with the secret; constant time, pure.';
+COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
+    'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
+COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
+
+-- 2_kernel/sql_check.sql
+-- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
+-- a workflow is defined (docs/architecture.md, "How a SQL task runs"): each statement parsed,
+-- analysed and planned as its owner would run it, in the defining transaction, nothing run
+-- (extension/src/sql_check.rs). A problem is a WARNING naming the task and the statement;
+-- with "strict_sql": true it refuses the definition.
+
+-- The search_path a session of this role starts with: its setting in this database, its own,
+-- the database's, every role's, else the server's.
+CREATE FUNCTION sched._login_search_path(role regrole) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(
+        (SELECT pg_catalog.substr(c.setting, pg_catalog.length('search_path=') + 1)
+         FROM pg_catalog.pg_db_role_setting s
+         CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS c(setting)
+         WHERE s.setrole IN (role, 0)
+           AND s.setdatabase IN ((SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), 0)
+           AND c.setting LIKE 'search_path=%'
+         ORDER BY s.setrole = 0, s.setdatabase = 0
+         LIMIT 1),
+        (SELECT f.setting FROM pg_catalog.pg_file_settings f
+         WHERE f.name = 'search_path' AND f.applied ORDER BY f.seqno DESC LIMIT 1),
+        (SELECT p.boot_val FROM pg_catalog.pg_settings p WHERE p.name = 'search_path'))
+$$;
+COMMENT ON FUNCTION sched._login_search_path(regrole) IS
+    'Internal: the search_path a new session of the role starts with in this database (role and database settings, else the server''s).';
+
+-- Checks the statements of a workflow's sql and procedure tasks (inline element tasks of
+-- dynamic tasks included) that run on the scheduler's database, as its owner.
+CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    tasks    jsonb;
+    path     text;
+    c        record;
+    skip     text;
+    problems text[] := '{}';
+    code     text;
+    problem  text;
+BEGIN
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'task', p.task) ORDER BY p.i, p.path) INTO tasks
+    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task
+          FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
+          UNION ALL
+          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), t.task->'run'
+          FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
+          WHERE pg_catalog.jsonb_typeof(t.task->'run') = 'object') p
+    WHERE p.task->>'type' IN ('sql', 'procedure') AND NOT p.task ? 'datasource';
+    IF tasks IS NULL THEN
+        RETURN;
+    END IF;
+    path := sched._login_search_path(owner);
+    FOR c IN
+        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks)) AS x(task text, field text, text text, types text[])
+    LOOP
+        -- After a statement that may change the schema the task's later ones are checked when
+        -- they run.
+        CONTINUE WHEN c.task = skip;
+        BEGIN
+            IF NOT sched._analyze_as(owner, path, c.text, c.types) THEN
+                skip := c.task;
+            END IF;
+        EXCEPTION WHEN others THEN
+            problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
+            code := coalesce(code, SQLSTATE);
+        END;
+    END LOOP;
+    IF pg_catalog.cardinality(problems) = 0 THEN
+        RETURN;
+    END IF;
+    IF (spec->>'strict_sql')::boolean THEN
+        RAISE EXCEPTION '%', pg_catalog.array_to_string(problems, '; ')
+            USING ERRCODE = code,
+                  HINT = pg_catalog.format('Checked as role %s against the current catalog ("strict_sql": true); without strict_sql these are warnings.', owner);
+    END IF;
+    FOREACH problem IN ARRAY problems LOOP
+        RAISE WARNING '%', problem
+            USING HINT = pg_catalog.format('Checked as role %s against the current catalog: the task would fail so when it runs. "strict_sql": true refuses such a definition.', owner);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._check_sql(regrole, jsonb) IS
+    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql.';
 
 -- 3_engine/triggers.sql
 -- Starting workflows on events (1_schema/67_triggers.sql): the start itself, with the trigger's
@@ -2441,6 +2550,7 @@ DECLARE
     refs       boolean;
     gathers    boolean;
     groups     text[];
+    checks_sql boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -2566,16 +2676,20 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}')
-    INTO refs, gathers, groups
+           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
+           bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
+    INTO refs, gathers, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, and whether logic tasks name other workflows, which run
-    -- and are read as the owner.
+    -- worker groups their tasks need, whether logic tasks name other workflows, which run
+    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
     UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
+    IF checks_sql THEN
+        PERFORM sched._check_sql(wf.owner, norm);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -2618,6 +2732,28 @@ END
 $$;
 COMMENT ON FUNCTION sched._remove_workflow(sched.workflow) IS
     'Internal: deletes a workflow and its history, refused while an instance is unfinished; the caller holds its row lock and has checked the principal.';
+
+-- 7_api/definitions.sql: check_workflow checks SQL as create_workflow does.
+CREATE OR REPLACE FUNCTION sched._check_workflow(principal regrole, spec jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    norm jsonb;
+BEGIN
+    IF spec IS NULL THEN
+        RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    norm := sched._normalize_spec(spec::text,
+                                  coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                                      sched._project_owner(principal, norm->>'project'), principal),
+                             norm);
+    RETURN norm;
+END
+$$;
+COMMENT ON FUNCTION sched.check_workflow(jsonb) IS
+    'Validates a workflow spec as create_workflow would (its SQL checked against the catalog, warnings included) and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
 
 -- 7_api/definitions.sql: the workflows a dynamic task runs per element are checked as sub-processes.
 CREATE FUNCTION sched._subprocess_refs(tasks jsonb)
@@ -2956,7 +3092,8 @@ BEGIN
                                  '_create_webhook', '_receive_webhook', '_trigger_for', 'enable_trigger', '_enable_trigger',
                                  'disable_trigger', '_disable_trigger', '_remove_trigger', 'drop_trigger', '_drop_trigger',
                                  '_new_attempts', '_task_context', '_dynamic_lists', '_expand', '_release_elements',
-                                 '_elements_ended', '_kill_elements', '_gather_elements', '_subprocess_refs', '_kill_attempts')
+                                 '_elements_ended', '_kill_elements', '_gather_elements', '_subprocess_refs', '_kill_attempts',
+                                 '_sql_checks', '_analyze_as', '_login_search_path', '_check_sql')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

@@ -47,6 +47,20 @@ COMMENT ON TYPE sched.failure_strategy IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/sql_check.rs:48
+-- pg_sched::sql_check::_analyze_as
+CREATE  FUNCTION "_analyze_as"(
+	"owner" oid, /* pg_sys :: Oid */
+	"search_path" TEXT, /* & str */
+	"text" TEXT, /* & str */
+	"types" TEXT[] /* Vec < Option < String > > */
+) RETURNS bool /* bool */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/spec.rs:65
 -- pg_sched::spec::_builtin_task_types
 CREATE  FUNCTION "_builtin_task_types"() RETURNS TABLE (
@@ -301,6 +315,17 @@ AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/sql_check.rs:24
+-- pg_sched::sql_check::_sql_checks
+CREATE  FUNCTION "_sql_checks"(
+	"tasks" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sql_checks_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/logic.rs:14
 -- pg_sched::logic::_switch_choose
 CREATE  FUNCTION "_switch_choose"(
@@ -373,6 +398,8 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   spec::builtin_task_types
 --   spec::normalize_params
 --   spec::check_time_zone
+--   sql_check::sql_checks
+--   sql_check::analyze_as
 --   sql_task::execute_as
 --   webhook::signature_ok
 
@@ -1948,6 +1975,10 @@ COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
+COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
+    'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
+COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
@@ -2136,6 +2167,97 @@ COMMENT ON FUNCTION sched._extension_version() IS
 -- requires:
 --   sql_2_kernel_release
 
+-- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
+-- a workflow is defined (docs/architecture.md, "How a SQL task runs"): each statement parsed,
+-- analysed and planned as its owner would run it, in the defining transaction, nothing run
+-- (extension/src/sql_check.rs). A problem is a WARNING naming the task and the statement;
+-- with "strict_sql": true it refuses the definition.
+
+-- The search_path a session of this role starts with: its setting in this database, its own,
+-- the database's, every role's, else the server's.
+CREATE FUNCTION sched._login_search_path(role regrole) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(
+        (SELECT pg_catalog.substr(c.setting, pg_catalog.length('search_path=') + 1)
+         FROM pg_catalog.pg_db_role_setting s
+         CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS c(setting)
+         WHERE s.setrole IN (role, 0)
+           AND s.setdatabase IN ((SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), 0)
+           AND c.setting LIKE 'search_path=%'
+         ORDER BY s.setrole = 0, s.setdatabase = 0
+         LIMIT 1),
+        (SELECT f.setting FROM pg_catalog.pg_file_settings f
+         WHERE f.name = 'search_path' AND f.applied ORDER BY f.seqno DESC LIMIT 1),
+        (SELECT p.boot_val FROM pg_catalog.pg_settings p WHERE p.name = 'search_path'))
+$$;
+COMMENT ON FUNCTION sched._login_search_path(regrole) IS
+    'Internal: the search_path a new session of the role starts with in this database (role and database settings, else the server''s).';
+
+-- Checks the statements of a workflow's sql and procedure tasks (inline element tasks of
+-- dynamic tasks included) that run on the scheduler's database, as its owner.
+CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    tasks    jsonb;
+    path     text;
+    c        record;
+    skip     text;
+    problems text[] := '{}';
+    code     text;
+    problem  text;
+BEGIN
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'task', p.task) ORDER BY p.i, p.path) INTO tasks
+    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task
+          FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
+          UNION ALL
+          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), t.task->'run'
+          FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
+          WHERE pg_catalog.jsonb_typeof(t.task->'run') = 'object') p
+    WHERE p.task->>'type' IN ('sql', 'procedure') AND NOT p.task ? 'datasource';
+    IF tasks IS NULL THEN
+        RETURN;
+    END IF;
+    path := sched._login_search_path(owner);
+    FOR c IN
+        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks)) AS x(task text, field text, text text, types text[])
+    LOOP
+        -- After a statement that may change the schema the task's later ones are checked when
+        -- they run.
+        CONTINUE WHEN c.task = skip;
+        BEGIN
+            IF NOT sched._analyze_as(owner, path, c.text, c.types) THEN
+                skip := c.task;
+            END IF;
+        EXCEPTION WHEN others THEN
+            problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
+            code := coalesce(code, SQLSTATE);
+        END;
+    END LOOP;
+    IF pg_catalog.cardinality(problems) = 0 THEN
+        RETURN;
+    END IF;
+    IF (spec->>'strict_sql')::boolean THEN
+        RAISE EXCEPTION '%', pg_catalog.array_to_string(problems, '; ')
+            USING ERRCODE = code,
+                  HINT = pg_catalog.format('Checked as role %s against the current catalog ("strict_sql": true); without strict_sql these are warnings.', owner);
+    END IF;
+    FOREACH problem IN ARRAY problems LOOP
+        RAISE WARNING '%', problem
+            USING HINT = pg_catalog.format('Checked as role %s against the current catalog: the task would fail so when it runs. "strict_sql": true refuses such a definition.', owner);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._check_sql(regrole, jsonb) IS
+    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:26
+-- requires:
+--   sql_2_kernel_sql_check
+
 -- Business time: the zone an instance's business values are computed in, and reading a time
 -- given without an offset in that zone (docs/architecture.md, "Parameters").
 
@@ -2170,7 +2292,7 @@ COMMENT ON FUNCTION sched._workflow_time_zone(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:26
+-- sql_files.rs:27
 -- requires:
 --   sql_2_kernel_time
 
@@ -2327,7 +2449,7 @@ COMMENT ON FUNCTION sched._check_instance_rights(sched.workflow_instance) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:27
+-- sql_files.rs:28
 -- requires:
 --   sql_2_kernel_use_rights
 
@@ -2466,7 +2588,7 @@ COMMENT ON FUNCTION sched._on_instance_end(bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:28
+-- sql_files.rs:29
 -- requires:
 --   sql_3_engine_admission
 
@@ -2644,7 +2766,7 @@ COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:29
+-- sql_files.rs:30
 -- requires:
 --   sql_3_engine_advance
 
@@ -2847,7 +2969,7 @@ COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:30
+-- sql_files.rs:31
 -- requires:
 --   sql_3_engine_alerts
 
@@ -2972,7 +3094,7 @@ COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:31
+-- sql_files.rs:32
 -- requires:
 --   sql_3_engine_attempts
 
@@ -3167,7 +3289,7 @@ COMMENT ON FUNCTION sched._new_backfill(bigint, text, integer, jsonb, jsonb, reg
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:32
+-- sql_files.rs:33
 -- requires:
 --   sql_3_engine_backfill
 
@@ -3318,7 +3440,7 @@ COMMENT ON FUNCTION sched._run_logic(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:33
+-- sql_files.rs:34
 -- requires:
 --   sql_3_engine_branches
 
@@ -3401,7 +3523,7 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:34
+-- sql_files.rs:35
 -- requires:
 --   sql_3_engine_claim
 
@@ -3540,7 +3662,7 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:35
+-- sql_files.rs:36
 -- requires:
 --   sql_3_engine_complete
 
@@ -3814,7 +3936,7 @@ COMMENT ON FUNCTION sched._pause_instance(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:36
+-- sql_files.rs:37
 -- requires:
 --   sql_3_engine_control
 
@@ -4026,7 +4148,7 @@ COMMENT ON FUNCTION sched._wake_dependents(bigint) IS 'Internal: makes the DEPEN
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:37
+-- sql_files.rs:38
 -- requires:
 --   sql_3_engine_dependent
 
@@ -4325,7 +4447,7 @@ COMMENT ON FUNCTION sched._gather_elements(bigint, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:38
+-- sql_files.rs:39
 -- requires:
 --   sql_3_engine_dynamic
 
@@ -4460,7 +4582,7 @@ COMMENT ON FUNCTION sched._lease_grace() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:39
+-- sql_files.rs:40
 -- requires:
 --   sql_3_engine_failover
 
@@ -4537,7 +4659,7 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:40
+-- sql_files.rs:41
 -- requires:
 --   sql_3_engine_finish
 
@@ -4614,7 +4736,7 @@ COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:41
+-- sql_files.rs:42
 -- requires:
 --   sql_3_engine_fires
 
@@ -4635,7 +4757,7 @@ COMMENT ON FUNCTION sched._logic_log(bigint, text) IS 'Internal: appends a line 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:42
+-- sql_files.rs:43
 -- requires:
 --   sql_3_engine_logic_log
 
@@ -4698,7 +4820,7 @@ COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:43
+-- sql_files.rs:44
 -- requires:
 --   sql_3_engine_params
 
@@ -4994,7 +5116,7 @@ COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:44
+-- sql_files.rs:45
 -- requires:
 --   sql_3_engine_start
 
@@ -5172,7 +5294,7 @@ COMMENT ON FUNCTION sched._kill_logic(bigint[], bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:45
+-- sql_files.rs:46
 -- requires:
 --   sql_3_engine_subprocess
 
@@ -5229,7 +5351,7 @@ COMMENT ON FUNCTION sched._release_slots(bigint[]) IS 'Internal: gives back the 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:46
+-- sql_files.rs:47
 -- requires:
 --   sql_3_engine_task_groups
 
@@ -5443,7 +5565,7 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:47
+-- sql_files.rs:48
 -- requires:
 --   sql_3_engine_triggers
 
@@ -5548,7 +5670,7 @@ COMMENT ON FUNCTION sched._drain_events() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:48
+-- sql_files.rs:49
 -- requires:
 --   sql_4_master_events
 
@@ -5719,7 +5841,7 @@ COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:49
+-- sql_files.rs:50
 -- requires:
 --   sql_4_master_retention
 
@@ -5791,7 +5913,7 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:50
+-- sql_files.rs:51
 -- requires:
 --   sql_4_master_schedules
 
@@ -5980,7 +6102,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:51
+-- sql_files.rs:52
 -- requires:
 --   sql_4_master_tick
 
@@ -6072,7 +6194,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:52
+-- sql_files.rs:53
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -6184,7 +6306,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:53
+-- sql_files.rs:54
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -6557,7 +6679,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:54
+-- sql_files.rs:55
 -- requires:
 --   sql_5_protocol_worker
 
@@ -6630,7 +6752,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:55
+-- sql_files.rs:56
 -- requires:
 --   sql_6_views_alerts
 
@@ -6655,7 +6777,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:56
+-- sql_files.rs:57
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -6725,7 +6847,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:57
+-- sql_files.rs:58
 -- requires:
 --   sql_6_views_dashboard
 
@@ -6797,7 +6919,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:58
+-- sql_files.rs:59
 -- requires:
 --   sql_6_views_definitions
 
@@ -7037,7 +7159,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:60
 -- requires:
 --   sql_6_views_metrics
 
@@ -7090,7 +7212,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:61
 -- requires:
 --   sql_6_views_rights
 
@@ -7376,7 +7498,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:62
 -- requires:
 --   sql_6_views_runs
 
@@ -7461,7 +7583,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:63
 -- requires:
 --   sql_6_views_schedules
 
@@ -7491,7 +7613,7 @@ COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_task_groups
 
@@ -7586,7 +7708,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_triggers
 
@@ -7630,7 +7752,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_workers
 
@@ -7779,7 +7901,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:67
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -7889,7 +8011,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:68
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -8158,7 +8280,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:69
 -- requires:
 --   sql_7_api_backfill
 
@@ -8390,7 +8512,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:70
 -- requires:
 --   sql_7_api_control
 
@@ -8458,7 +8580,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:71
 -- requires:
 --   sql_7_api_cron
 
@@ -8546,7 +8668,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:72
 -- requires:
 --   sql_7_api_dashboard
 
@@ -8597,7 +8719,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:73
 -- requires:
 --   sql_7_api_datasources
 
@@ -8626,6 +8748,7 @@ DECLARE
     refs       boolean;
     gathers    boolean;
     groups     text[];
+    checks_sql boolean;
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -8751,16 +8874,20 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}')
-    INTO refs, gathers, groups
+           coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
+           bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
+    INTO refs, gathers, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, and whether logic tasks name other workflows, which run
-    -- and are read as the owner.
+    -- worker groups their tasks need, whether logic tasks name other workflows, which run
+    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
     UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
+    END IF;
+    IF checks_sql THEN
+        PERFORM sched._check_sql(wf.owner, norm);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -8801,19 +8928,25 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 -- What create_workflow would store, without storing it: for workflows kept as code, to see
 -- whether a file changes anything before applying it.
 CREATE FUNCTION sched._check_workflow(principal regrole, spec jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    norm jsonb;
 BEGIN
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN sched._normalize_spec(spec::text,
-                                 coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+    norm := sched._normalize_spec(spec::text,
+                                  coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
+    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                                      sched._project_owner(principal, norm->>'project'), principal),
+                             norm);
+    RETURN norm;
 END
 $$;
 COMMENT ON FUNCTION sched.check_workflow(jsonb) IS
-    'Validates a workflow spec as create_workflow would and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
+    'Validates a workflow spec as create_workflow would (its SQL checked against the catalog, warnings included) and returns it normalised, storing nothing; workflow_spec(name) = check_workflow(spec) means the spec changes nothing.';
 
 CREATE FUNCTION sched.workflow_versions(name text)
 RETURNS TABLE (version integer, created_by text, created_at timestamptz, spec jsonb)
@@ -9016,7 +9149,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:74
 -- requires:
 --   sql_7_api_definitions
 
@@ -9224,7 +9357,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_graphs
 
@@ -9327,7 +9460,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_import
 
@@ -9511,7 +9644,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_lists
 
@@ -9681,7 +9814,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_logs
 
@@ -9711,7 +9844,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_params
 
@@ -9754,7 +9887,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_projects
 
@@ -9824,7 +9957,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_roles
 
@@ -9911,7 +10044,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_runs
 
@@ -10078,7 +10211,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_schedules
 
@@ -10153,7 +10286,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_task_groups
 
@@ -10226,7 +10359,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_task_types
 
@@ -10300,7 +10433,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_tenants
 
@@ -10718,7 +10851,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_triggers
 
@@ -10856,7 +10989,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:88
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker

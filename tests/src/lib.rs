@@ -203,6 +203,22 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("connect as {user}: {e}"))
     }
 
+    /// A connection as `user` whose notices and warnings (RAISE NOTICE, RAISE WARNING) are
+    /// collected, in order.
+    pub fn connect_with_notices(
+        &self,
+        user: &str,
+    ) -> (Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = notices.clone();
+        let client = <postgres::Config as std::str::FromStr>::from_str(&self.conn_string(user))
+            .expect("connection string")
+            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect as {user}: {e}"));
+        (client, notices)
+    }
+
     /// Starts a worker logged in as `WORKER_ROLE`; `args` are extra command line flags.
     pub fn worker(&self, name: &str, args: &[&str]) -> Worker {
         let mut cmd = self.worker_command(name);

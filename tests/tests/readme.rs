@@ -84,6 +84,13 @@ fn the_readme_tour_runs_as_written() {
             },
         );
     }
+    // The SQL check's example: a warning, then a refusal under strict_sql.
+    for said in [
+        r#"WARNING:  tasks[0].sql: relation "ordres" does not exist"#,
+        r#"NOTICE:  refused: tasks[0].sql: relation "ordres" does not exist"#,
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
     // The dynamic task's example: one element per file, their OUT values gathered in order.
     assert!(
         stdout.contains(r#"["a.csv:10", "b.csv:10", "c.csv:10"]"#),

@@ -145,20 +145,43 @@ pub fn bind(
     field: &str,
 ) -> Result<Bound, SpecError> {
     let value_of = |name: &str| {
-        values.get(name).cloned().ok_or_else(|| {
+        values.get(name).cloned().map(Some).ok_or_else(|| {
             error(
                 field,
                 format!("parameter {name:?} has no value; declare it in the task's or the workflow's params"),
             )
         })
     };
+    Ok(bind_with(text, types, field, value_of)?.expect("every splice has a value"))
+}
+
+/// Binds a statement before its values are known, as a definition is checked: every
+/// `${name}` a parameter with no value, typed as declared. `None` when it splices a value
+/// (`!{name}`): its text is known only when it runs.
+pub fn bind_unvalued(
+    text: &str,
+    types: &BTreeMap<String, ParamType>,
+    field: &str,
+) -> Result<Option<Bound>, SpecError> {
+    bind_with(text, types, field, |_| Ok(None))
+}
+
+fn bind_with(
+    text: &str,
+    types: &BTreeMap<String, ParamType>,
+    field: &str,
+    value_of: impl Fn(&str) -> Result<Option<String>, SpecError>,
+) -> Result<Option<Bound>, SpecError> {
     let mut parts = Vec::new();
     let mut args: Vec<Arg> = Vec::new();
     let mut text_part = String::new();
     for piece in scan(text, field)? {
         match piece {
             Piece::Text(t) => text_part.push_str(t),
-            Piece::Splice(name) => text_part.push_str(&value_of(name)?),
+            Piece::Splice(name) => match value_of(name)? {
+                Some(value) => text_part.push_str(&value),
+                None => return Ok(None),
+            },
             Piece::Bind(name) => {
                 if !text_part.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut text_part)));
@@ -168,7 +191,7 @@ pub fn bind(
                     None => {
                         args.push(Arg {
                             name: name.to_owned(),
-                            value: Some(value_of(name)?),
+                            value: value_of(name)?,
                             param_type: types.get(name).copied(),
                         });
                         args.len() - 1
@@ -181,7 +204,7 @@ pub fn bind(
     if !text_part.is_empty() {
         parts.push(Part::Text(text_part));
     }
-    Ok(Bound { parts, args })
+    Ok(Some(Bound { parts, args }))
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@
 //!
 //! The pieces: `lex` finds the placeholders, `bind` turns a text into a [`Bound`] statement,
 //! `procedure` reads a procedure task's `args` and writes its CALL, `statement` lists what a
-//! claimed task runs, and `result` reads its OUT values back from the rows.
+//! claimed task runs, `check` what of it can be checked at definition, and `result` reads its
+//! OUT values back from the rows.
 
 mod bind;
+mod check;
 mod lex;
 mod procedure;
 mod result;
@@ -19,7 +21,8 @@ mod statement;
 
 use crate::error::SpecError;
 
-pub use bind::{Arg, Bound, bind, pg_type};
+pub use bind::{Arg, Bound, bind, bind_unvalued, pg_type};
+pub use check::{Checkable, checkable};
 pub use lex::{check, is_query};
 pub use procedure::{
     Direction, ProcedureArg, check_procedure_name, mysql_call, parse_args, postgres_call,
