@@ -59,6 +59,9 @@ pub struct WorkflowSpec {
     /// A sql or procedure task whose statements do not pass the catalog check at definition
     /// refuses the spec, rather than being only warned of.
     pub strict_sql: bool,
+    /// A DROP or ALTER of a relation or function its SQL uses is refused while this is the
+    /// current version.
+    pub protect_objects: bool,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -130,6 +133,9 @@ impl WorkflowSpec {
         }
         if self.strict_sql {
             spec["strict_sql"] = true.into();
+        }
+        if self.protect_objects {
+            spec["protect_objects"] = true.into();
         }
         spec
     }

@@ -32,6 +32,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "notify",
     "schedule_on",
     "strict_sql",
+    "protect_objects",
     "tasks",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
@@ -160,6 +161,7 @@ fn validate(
         .map(crate::dataset::parse_schedule_on)
         .transpose()?;
     let strict_sql = optional(obj, "strict_sql", field, parse_bool)?.unwrap_or(false);
+    let protect_objects = optional(obj, "protect_objects", field, parse_bool)?.unwrap_or(false);
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -191,6 +193,7 @@ fn validate(
         notify,
         schedule_on,
         strict_sql,
+        protect_objects,
         tasks,
     })
 }

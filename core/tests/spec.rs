@@ -198,7 +198,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, protect_objects, tasks",
     );
 }
 
@@ -1022,14 +1022,16 @@ fn a_spec_with_a_dynamic_task_is_checked_and_normalised() {
 }
 
 #[test]
-fn strict_sql_is_a_boolean_kept_only_when_set() {
+fn strict_sql_and_protect_objects_are_booleans_kept_only_when_set() {
     let tasks = json!([{"name": "a", "type": "empty"}]);
-    assert_error(
-        json!({"name": "wf", "strict_sql": "yes", "tasks": tasks}),
-        "strict_sql: must be true or false",
-    );
-    let strict = validate_spec(&json!({"name": "wf", "strict_sql": true, "tasks": tasks})).unwrap();
-    assert_eq!(strict.to_json()["strict_sql"], json!(true));
-    let lax = validate_spec(&json!({"name": "wf", "strict_sql": false, "tasks": tasks})).unwrap();
-    assert!(lax.to_json().get("strict_sql").is_none());
+    for field in ["strict_sql", "protect_objects"] {
+        assert_error(
+            json!({"name": "wf", field: "yes", "tasks": tasks}),
+            &format!("{field}: must be true or false"),
+        );
+        let set = validate_spec(&json!({"name": "wf", field: true, "tasks": tasks})).unwrap();
+        assert_eq!(set.to_json()[field], json!(true));
+        let unset = validate_spec(&json!({"name": "wf", field: false, "tasks": tasks})).unwrap();
+        assert!(unset.to_json().get(field).is_none());
+    }
 }

@@ -6,9 +6,12 @@
 //! created), and never run: a query or a data-changing statement is EXPLAINed, which also
 //! checks the owner's privileges on what it reads and writes; a CALL is analysed, which
 //! finds its procedure. Any other statement (DDL, SET, ...) may change what the next ones
-//! see, so the task's later statements are checked only when they run.
+//! see, so the task's later statements are checked only when they run. What a checked
+//! statement uses (relations, functions and procedures, read from its analysed and
+//! rewritten form, views included) is returned for `sched.workflow_dependency`.
 
-use std::ffi::CString;
+use std::collections::BTreeSet;
+use std::ffi::{CString, c_void};
 
 use pgrx::JsonB;
 use pgrx::PgList;
@@ -20,7 +23,8 @@ use crate::error::fail;
 use crate::sql_task::{execute_options, with_params};
 
 /// The statements of these tasks that can be checked at definition, in the order they run:
-/// `[{"task": path, "field", "text", "types"}]`, from `[{"path": "tasks[3]", "task": {...}}]`.
+/// `[{"task": path, "name", "field", "text", "types"}]`, from
+/// `[{"path": "tasks[3]", "name": "load", "task": {...}}]`.
 #[pg_extern(name = "_sql_checks", stable, parallel_safe)]
 pub fn sql_checks(tasks: JsonB) -> JsonB {
     let now = std::time::SystemTime::now()
@@ -36,26 +40,33 @@ pub fn sql_checks(tasks: JsonB) -> JsonB {
         let checkable = sched_core::sql::checkable(&entry["task"], at)
             .unwrap_or_else(|e| fail(format!("{path}.{e}")));
         for c in checkable {
-            all.push(json!({"task": path, "field": c.field, "text": c.text, "types": c.types}));
+            all.push(
+                json!({"task": path, "name": entry["name"], "field": c.field,
+                            "text": c.text, "types": c.types}),
+            );
         }
     }
     JsonB(Value::Array(all))
 }
 
 /// Parses, analyses and plans `text` as `owner` with `search_path`, running nothing; raises
-/// what the statement would raise before it does anything. Returns false after a statement
-/// that is neither a query, a data change nor a CALL: what follows it is not checked.
+/// what the statement would raise before it does anything. Returns what it uses,
+/// `{"relations": [oid...], "functions": [oid...], "more": bool}`: `more` is false after a
+/// statement that is neither a query, a data change nor a CALL, when what follows is not
+/// checked.
 #[pg_extern(name = "_analyze_as")]
 pub fn analyze_as(
     owner: pg_sys::Oid,
     search_path: &str,
     text: &str,
     types: Vec<Option<String>>,
-) -> bool {
+) -> JsonB {
     let text = CString::new(text)
         .unwrap_or_else(|_| fail("the statement contains a NUL character".into()));
     let path = CString::new(search_path).unwrap_or_default();
     let types: Vec<Option<&str>> = types.iter().map(Option::as_deref).collect();
+    let mut uses = Uses::default();
+    let mut more = true;
     // SAFETY: the user id and the settings are put back before returning; an error unwinds
     // through the caller's subtransaction, whose abort puts both back. Restricted, the owner's
     // functions the planner may call cannot change role or leave anything in the session.
@@ -81,7 +92,6 @@ pub fn analyze_as(
         );
         pg_sys::SPI_connect();
         let all = text.to_bytes();
-        let mut checked_on = true;
         for raw in
             PgList::<pg_sys::RawStmt>::from_pg(pg_sys::pg_parse_query(text.as_ptr())).iter_ptr()
         {
@@ -96,10 +106,13 @@ pub fn analyze_as(
                 | pg_sys::NodeTag::T_InsertStmt
                 | pg_sys::NodeTag::T_UpdateStmt
                 | pg_sys::NodeTag::T_DeleteStmt
-                | pg_sys::NodeTag::T_MergeStmt => explain(&statement, &types),
-                pg_sys::NodeTag::T_CallStmt => prepare(&statement, &types),
+                | pg_sys::NodeTag::T_MergeStmt => {
+                    explain(&statement, &types);
+                    prepare(&statement, &types, &mut uses);
+                }
+                pg_sys::NodeTag::T_CallStmt => prepare(&statement, &types, &mut uses),
                 _ => {
-                    checked_on = false;
+                    more = false;
                     break;
                 }
             }
@@ -109,7 +122,50 @@ pub fn analyze_as(
         // owner's functions set while planning is undone with the search_path.
         pg_sys::AtEOXact_GUC(false, nest);
         pg_sys::SetUserIdAndSecContext(user, context);
-        checked_on
+    }
+    JsonB(json!({"relations": uses.relations, "functions": uses.functions, "more": more}))
+}
+
+/// The relations and functions (procedures too) a statement's analysed form names.
+#[derive(Default)]
+struct Uses {
+    relations: BTreeSet<u32>,
+    functions: BTreeSet<u32>,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn collect(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `context` is the Uses of the statement being walked; `node` is a node of its
+    // analysed form, of the type its tag says.
+    unsafe {
+        let uses = &mut *context.cast::<Uses>();
+        match (*node).type_ {
+            pg_sys::NodeTag::T_RangeTblEntry => {
+                let rte = node.cast::<pg_sys::RangeTblEntry>();
+                if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+                    uses.relations.insert((*rte).relid.to_u32());
+                }
+                // The walker goes on into the entry's subquery or functions itself.
+                return false;
+            }
+            pg_sys::NodeTag::T_Query => {
+                return pg_sys::query_tree_walker(
+                    node.cast(),
+                    Some(collect),
+                    context,
+                    pg_sys::QTW_EXAMINE_RTES_BEFORE as i32,
+                );
+            }
+            pg_sys::NodeTag::T_FuncExpr => {
+                uses.functions
+                    .insert((*node.cast::<pg_sys::FuncExpr>()).funcid.to_u32());
+            }
+            _ => {}
+        }
+        pg_sys::expression_tree_walker(node, Some(collect), context)
     }
 }
 
@@ -128,11 +184,13 @@ fn explain(statement: &str, types: &[Option<&str>]) {
     })
 }
 
-/// A CALL is no query EXPLAIN takes: analysing it finds its procedure.
-fn prepare(statement: &str, types: &[Option<&str>]) {
+/// Analysed (a CALL is no query EXPLAIN takes: analysing it finds its procedure), and what
+/// its analysed and rewritten form names added to `uses`.
+fn prepare(statement: &str, types: &[Option<&str>], uses: &mut Uses) {
     let text = CString::new(statement).unwrap_or_default();
     with_params(types, Vec::new(), |list| {
-        // SAFETY: the parser setup reads the Params `list` points at, alive for the call.
+        // SAFETY: the parser setup reads the Params `list` points at, alive for the call; the
+        // plan's sources and their queries live in SPI's context until SPI_finish.
         unsafe {
             let options = pg_sys::SPIPrepareOptions {
                 parserSetup: (*list).parserSetup,
@@ -140,11 +198,32 @@ fn prepare(statement: &str, types: &[Option<&str>]) {
                 parseMode: pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
                 cursorOptions: 0,
             };
-            if pg_sys::SPI_prepare_extended(text.as_ptr(), &options).is_null() {
+            let plan = pg_sys::SPI_prepare_extended(text.as_ptr(), &options);
+            if plan.is_null() {
                 let code = pg_sys::SPI_result;
                 fail(format!(
                     "the statement could not be checked (SPI code {code})"
                 ));
+            }
+            let context: *mut Uses = uses;
+            let sources = PgList::<pg_sys::CachedPlanSource>::from_pg(
+                pg_sys::SPI_plan_get_plan_sources(plan),
+            );
+            for source in sources.iter_ptr() {
+                for query in PgList::<pg_sys::Query>::from_pg((*source).query_list).iter_ptr() {
+                    let utility = (*query).utilityStmt;
+                    if !utility.is_null() && (*utility).type_ == pg_sys::NodeTag::T_CallStmt {
+                        let call = utility.cast::<pg_sys::CallStmt>();
+                        collect((*call).funcexpr.cast(), context.cast());
+                    } else {
+                        pg_sys::query_tree_walker(
+                            query,
+                            Some(collect),
+                            context.cast(),
+                            pg_sys::QTW_EXAMINE_RTES_BEFORE as i32,
+                        );
+                    }
+                }
             }
         }
     })

@@ -22,7 +22,7 @@ COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
-    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';

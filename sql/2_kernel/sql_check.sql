@@ -2,7 +2,8 @@
 -- a workflow is defined (docs/architecture.md, "How a SQL task runs"): each statement parsed,
 -- analysed and planned as its owner would run it, in the defining transaction, nothing run
 -- (extension/src/sql_check.rs). A problem is a WARNING naming the task and the statement;
--- with "strict_sql": true it refuses the definition.
+-- with "strict_sql": true it refuses the definition. What the statements use is recorded for
+-- the version in sched.workflow_dependency.
 
 -- The search_path a session of this role starts with: its setting in this database, its own,
 -- the database's, every role's, else the server's.
@@ -26,24 +27,27 @@ COMMENT ON FUNCTION sched._login_search_path(regrole) IS
     'Internal: the search_path a new session of the role starts with in this database (role and database settings, else the server''s).';
 
 -- Checks the statements of a workflow's sql and procedure tasks (inline element tasks of
--- dynamic tasks included) that run on the scheduler's database, as its owner.
-CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb) RETURNS void
+-- dynamic tasks included) that run on the scheduler's database, as its owner, and records
+-- what they use for the version (none when only checked).
+CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb, version_id bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     tasks    jsonb;
     path     text;
     c        record;
+    uses     jsonb;
     skip     text;
     problems text[] := '{}';
     code     text;
     problem  text;
 BEGIN
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'task', p.task) ORDER BY p.i, p.path) INTO tasks
-    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'name', p.name, 'task', p.task)
+                                ORDER BY p.i, p.path) INTO tasks
+    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task->>'name' AS name, t.task
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           UNION ALL
-          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), t.task->'run'
+          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), (t.task->>'name') || '[]', t.task->'run'
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           WHERE pg_catalog.jsonb_typeof(t.task->'run') = 'object') p
     WHERE p.task->>'type' IN ('sql', 'procedure') AND NOT p.task ? 'datasource';
@@ -52,14 +56,29 @@ BEGIN
     END IF;
     path := sched._login_search_path(owner);
     FOR c IN
-        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks)) AS x(task text, field text, text text, types text[])
+        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks))
+                      AS x(task text, name text, field text, text text, types text[])
     LOOP
         -- After a statement that may change the schema the task's later ones are checked when
         -- they run.
         CONTINUE WHEN c.task = skip;
         BEGIN
-            IF NOT sched._analyze_as(owner, path, c.text, c.types) THEN
+            uses := sched._analyze_as(owner, path, c.text, c.types);
+            IF NOT (uses->>'more')::boolean THEN
                 skip := c.task;
+            END IF;
+            IF version_id IS NOT NULL THEN
+                INSERT INTO sched.workflow_dependency (workflow_version_id, task, classid, objid, owned)
+                SELECT version_id, c.name, 'pg_catalog.pg_class'::regclass, r.oid,
+                       pg_catalog.pg_has_role(owner, r.relowner, 'MEMBER')
+                FROM pg_catalog.pg_class r
+                WHERE r.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'relations') o)
+                UNION
+                SELECT version_id, c.name, 'pg_catalog.pg_proc'::regclass, f.oid,
+                       pg_catalog.pg_has_role(owner, f.proowner, 'MEMBER')
+                FROM pg_catalog.pg_proc f
+                WHERE f.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'functions') o)
+                ON CONFLICT DO NOTHING;
             END IF;
         EXCEPTION WHEN others THEN
             problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
@@ -80,5 +99,5 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._check_sql(regrole, jsonb) IS
-    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql.';
+COMMENT ON FUNCTION sched._check_sql(regrole, jsonb, bigint) IS
+    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql; records what they use for version_id when given.';

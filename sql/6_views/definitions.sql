@@ -36,6 +36,26 @@ COMMENT ON COLUMN sched.workflows.worker_group IS 'Default worker group.';
 COMMENT ON COLUMN sched.workflows.created_at IS 'When version 1 was created.';
 COMMENT ON COLUMN sched.workflows.updated_at IS 'When the current version was created.';
 
+CREATE VIEW sched.workflow_dependencies WITH (security_barrier) AS
+SELECT w.name AS workflow,
+       v.version,
+       v.version = w.current_version AS current,
+       d.task,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN 'relation' ELSE 'function' END AS kind,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid::regclass::text
+            ELSE d.objid::regprocedure::text END AS object
+FROM sched.workflow_dependency d
+JOIN sched.workflow_version v ON v.id = d.workflow_version_id
+JOIN sched.workflow w ON w.id = v.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.workflow_dependencies IS 'What each workflow version''s SQL uses on this database (relations and functions), found when it was defined; DROP and ALTER of them warn while a schedule runs the workflow, and are refused under protect_objects.';
+COMMENT ON COLUMN sched.workflow_dependencies.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.workflow_dependencies.version IS 'Its version.';
+COMMENT ON COLUMN sched.workflow_dependencies.current IS 'Whether it is the current version (the one the guard of DROP and ALTER reads).';
+COMMENT ON COLUMN sched.workflow_dependencies.task IS 'The task whose statements use it.';
+COMMENT ON COLUMN sched.workflow_dependencies.kind IS 'relation (table, view, sequence, ...) or function (procedures too).';
+COMMENT ON COLUMN sched.workflow_dependencies.object IS 'The object, schema-qualified where not on the reader''s search_path; an OID once it was dropped.';
+
 CREATE VIEW sched.task_types AS
 SELECT b.name, true AS builtin, b.description, b.fields, b.command,
        NULL::text AS interpreter, NULL::text AS created_by, NULL::timestamptz AS created_at

@@ -162,7 +162,7 @@ BEGIN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;
     IF checks_sql THEN
-        PERFORM sched._check_sql(wf.owner, norm);
+        PERFORM sched._check_sql(wf.owner, norm, version_id);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');

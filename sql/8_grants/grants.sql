@@ -114,7 +114,7 @@ GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
                 sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups,
-                sched.triggers, sched.datasets, sched.dataset_events
+                sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies
 TO sched_user, sched_admin;
 
 -- Monitoring (6_views/metrics.sql) counts every role's work, so not for sched_user; pg_monitor is

@@ -10,7 +10,9 @@
 -- engine's functions that expand, count and gather them (3_engine/dynamic.sql) and those that
 -- carry elements through retries, failovers, recover and the claim. SQL checked at definition:
 -- sched._check_sql (2_kernel/sql_check.sql) over the Rust functions _sql_checks and
--- _analyze_as, called by _create_workflow and _check_workflow.
+-- _analyze_as, called by _create_workflow and _check_workflow; what the SQL uses
+-- (sched.workflow_dependency, sched.workflow_dependencies) and the event triggers that guard it
+-- (3_engine/object_guard.sql).
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
 -- install and keeps all it held. Existing rows change nothing: the new columns are NULL (no task
@@ -43,7 +45,7 @@ CREATE  FUNCTION "_analyze_as"(
 	"search_path" TEXT, /* & str */
 	"text" TEXT, /* & str */
 	"types" TEXT[] /* Vec < Option < String > > */
-) RETURNS bool /* bool */
+) RETURNS jsonb /* JsonB */
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
@@ -129,6 +131,28 @@ COMMENT ON COLUMN sched.dynamic_progress.failed IS 'How many of those failed or 
 COMMENT ON COLUMN sched.dynamic_progress.parallelism IS 'Most elements running at once; NULL for no limit of its own.';
 COMMENT ON COLUMN sched.dynamic_progress.on_failure IS 'After an element failed: stop (the others are killed, nothing more starts) or continue; the dynamic task fails either way once the elements are done.';
 COMMENT ON COLUMN sched.dynamic_progress.stopping IS 'An element failed under on_failure stop: no element starts any more.';
+
+-- 1_schema/69_dependencies.sql
+-- What the SQL of each workflow version uses on the scheduler's database: the relations and
+-- functions its sql and procedure tasks' statements name, as their check at definition found
+-- them (2_kernel/sql_check.sql). The guard of DROP and ALTER reads it (3_engine/object_guard.sql).
+CREATE TABLE sched.workflow_dependency (
+    workflow_version_id bigint NOT NULL REFERENCES sched.workflow_version ON DELETE CASCADE,
+    task                text NOT NULL,
+    classid             regclass NOT NULL CHECK (classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)),
+    objid               oid NOT NULL,
+    -- Only what its owner owns can a workflow protect: else any role that may read a table
+    -- could keep its owner from changing it.
+    owned               boolean NOT NULL,
+    PRIMARY KEY (workflow_version_id, task, classid, objid)
+);
+CREATE INDEX workflow_dependency_object ON sched.workflow_dependency (classid, objid);
+COMMENT ON TABLE sched.workflow_dependency IS 'The relations and functions the SQL of each workflow version uses on this database, found when it was defined.';
+COMMENT ON COLUMN sched.workflow_dependency.workflow_version_id IS 'The workflow version.';
+COMMENT ON COLUMN sched.workflow_dependency.task IS 'The task whose statements use it (an inline element task as <dynamic task>[]).';
+COMMENT ON COLUMN sched.workflow_dependency.classid IS 'pg_class for a relation (table, view, sequence, ...), pg_proc for a function or procedure.';
+COMMENT ON COLUMN sched.workflow_dependency.objid IS 'The object''s OID.';
+COMMENT ON COLUMN sched.workflow_dependency.owned IS 'Whether the workflow''s owner was a member of the object''s owner when the version was defined: only such objects does protect_objects protect.';
 
 -- 2_kernel/use_rights.sql: a dynamic task's inline element task names its own.
 CREATE OR REPLACE FUNCTION sched._spec_uses(norm jsonb) RETURNS jsonb
@@ -304,14 +328,15 @@ COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) I
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
-    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
 -- a workflow is defined (docs/architecture.md, "How a SQL task runs"): each statement parsed,
 -- analysed and planned as its owner would run it, in the defining transaction, nothing run
 -- (extension/src/sql_check.rs). A problem is a WARNING naming the task and the statement;
--- with "strict_sql": true it refuses the definition.
+-- with "strict_sql": true it refuses the definition. What the statements use is recorded for
+-- the version in sched.workflow_dependency.
 
 -- The search_path a session of this role starts with: its setting in this database, its own,
 -- the database's, every role's, else the server's.
@@ -335,24 +360,27 @@ COMMENT ON FUNCTION sched._login_search_path(regrole) IS
     'Internal: the search_path a new session of the role starts with in this database (role and database settings, else the server''s).';
 
 -- Checks the statements of a workflow's sql and procedure tasks (inline element tasks of
--- dynamic tasks included) that run on the scheduler's database, as its owner.
-CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb) RETURNS void
+-- dynamic tasks included) that run on the scheduler's database, as its owner, and records
+-- what they use for the version (none when only checked).
+CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb, version_id bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     tasks    jsonb;
     path     text;
     c        record;
+    uses     jsonb;
     skip     text;
     problems text[] := '{}';
     code     text;
     problem  text;
 BEGIN
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'task', p.task) ORDER BY p.i, p.path) INTO tasks
-    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'name', p.name, 'task', p.task)
+                                ORDER BY p.i, p.path) INTO tasks
+    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task->>'name' AS name, t.task
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           UNION ALL
-          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), t.task->'run'
+          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), (t.task->>'name') || '[]', t.task->'run'
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           WHERE pg_catalog.jsonb_typeof(t.task->'run') = 'object') p
     WHERE p.task->>'type' IN ('sql', 'procedure') AND NOT p.task ? 'datasource';
@@ -361,14 +389,29 @@ BEGIN
     END IF;
     path := sched._login_search_path(owner);
     FOR c IN
-        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks)) AS x(task text, field text, text text, types text[])
+        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks))
+                      AS x(task text, name text, field text, text text, types text[])
     LOOP
         -- After a statement that may change the schema the task's later ones are checked when
         -- they run.
         CONTINUE WHEN c.task = skip;
         BEGIN
-            IF NOT sched._analyze_as(owner, path, c.text, c.types) THEN
+            uses := sched._analyze_as(owner, path, c.text, c.types);
+            IF NOT (uses->>'more')::boolean THEN
                 skip := c.task;
+            END IF;
+            IF version_id IS NOT NULL THEN
+                INSERT INTO sched.workflow_dependency (workflow_version_id, task, classid, objid, owned)
+                SELECT version_id, c.name, 'pg_catalog.pg_class'::regclass, r.oid,
+                       pg_catalog.pg_has_role(owner, r.relowner, 'MEMBER')
+                FROM pg_catalog.pg_class r
+                WHERE r.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'relations') o)
+                UNION
+                SELECT version_id, c.name, 'pg_catalog.pg_proc'::regclass, f.oid,
+                       pg_catalog.pg_has_role(owner, f.proowner, 'MEMBER')
+                FROM pg_catalog.pg_proc f
+                WHERE f.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'functions') o)
+                ON CONFLICT DO NOTHING;
             END IF;
         EXCEPTION WHEN others THEN
             problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
@@ -389,8 +432,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._check_sql(regrole, jsonb) IS
-    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql.';
+COMMENT ON FUNCTION sched._check_sql(regrole, jsonb, bigint) IS
+    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql; records what they use for version_id when given.';
 
 -- 3_engine/triggers.sql
 -- Starting workflows on events (1_schema/67_triggers.sql): the start itself, with the trigger's
@@ -1808,6 +1851,116 @@ $$;
 COMMENT ON FUNCTION sched._gather_elements(bigint, bigint, integer) IS
     'Internal: the OUT params of a dynamic task''s run: every name its elements exported, each a JSON array of the elements'' values in element order; NULL when none exported any.';
 
+-- 3_engine/object_guard.sql
+-- DROP and ALTER of what workflows' SQL uses (sched.workflow_dependency, recorded when each
+-- version was defined): a NOTICE naming the workflows with an enabled schedule whose current
+-- version uses the object, and a refusal when one of the current versions asks for it
+-- ("protect_objects": true) and its owner owns the object (workflow_dependency.owned). Event
+-- triggers run for every role's DDL, so these run as their owner and read only the dependency
+-- table by its object index.
+
+-- Objects as [{classid, objid, identity}]; what: drop or alter.
+CREATE FUNCTION sched._guard_objects(objects jsonb, what text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT o->>'identity' AS identity,
+               pg_catalog.string_agg(DISTINCT w.name, ', ' ORDER BY w.name)
+                   FILTER (WHERE (v.spec->>'protect_objects')::boolean AND d.owned) AS protectors,
+               pg_catalog.string_agg(DISTINCT pg_catalog.format('%s (task %s)', w.name, d.task), ', '
+                                     ORDER BY pg_catalog.format('%s (task %s)', w.name, d.task))
+                   FILTER (WHERE EXISTS (SELECT 1 FROM sched.schedule s WHERE s.workflow_id = w.id AND s.enabled)) AS scheduled
+        FROM pg_catalog.jsonb_array_elements(objects) o
+        JOIN sched.workflow_dependency d ON d.classid = (o->>'classid')::oid::regclass AND d.objid = (o->>'objid')::oid
+        JOIN sched.workflow_version v ON v.id = d.workflow_version_id
+        JOIN sched.workflow w ON w.id = v.workflow_id AND w.current_version = v.version
+        GROUP BY 1
+    LOOP
+        IF r.protectors IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % %: the SQL of workflow % uses it ("protect_objects": true)', what, r.identity, r.protectors
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Define a version of the workflow that does not use it, or without protect_objects, first (sched.workflow_dependencies lists what each version uses).';
+        ELSIF r.scheduled IS NOT NULL THEN
+            RAISE NOTICE '% % is used by the SQL of scheduled workflows: %', what, r.identity, r.scheduled;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_objects(jsonb, text) IS
+    'Internal: for objects a DDL command drops or alters, a NOTICE naming the scheduled workflows whose current SQL uses them, or an error when one of them has protect_objects.';
+
+CREATE FUNCTION sched._guard_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A dropped column is an ALTER of its table.
+    PERFORM sched._guard_objects(o.objects, 'drop')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity', d.object_identity)) AS objects
+          FROM pg_event_trigger_dropped_objects() d
+          WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
+            AND d.objsubid = 0 AND d.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+    PERFORM sched._guard_objects(o.objects, 'alter')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid,
+                                              'identity', d.address_names[1] || '.' || d.address_names[2])) AS objects
+          FROM pg_event_trigger_dropped_objects() d
+          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid <> 0 AND d.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_dropped() IS
+    'Internal: the sql_drop event trigger''s function: the dropped relations and functions (and tables losing a column) that workflows'' SQL uses.';
+
+CREATE FUNCTION sched._guard_altered() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._guard_objects(o.objects, 'alter')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', c.classid, 'objid', c.objid, 'identity', c.object_identity)) AS objects
+          FROM pg_event_trigger_ddl_commands() c
+          WHERE c.command_tag LIKE 'ALTER %'
+            AND c.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
+            AND c.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_altered() IS
+    'Internal: the ddl_command_end event trigger''s function: the altered relations and functions that workflows'' SQL uses.';
+
+CREATE EVENT TRIGGER sched_guard_dropped ON sql_drop EXECUTE FUNCTION sched._guard_dropped();
+CREATE EVENT TRIGGER sched_guard_altered ON ddl_command_end WHEN TAG IN (
+    'ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE', 'ALTER SEQUENCE',
+    'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE')
+    EXECUTE FUNCTION sched._guard_altered();
+COMMENT ON EVENT TRIGGER sched_guard_dropped IS 'pg_sched: warns of (or refuses) dropping what scheduled (or protecting) workflows'' SQL uses.';
+COMMENT ON EVENT TRIGGER sched_guard_altered IS 'pg_sched: warns of (or refuses) altering what scheduled (or protecting) workflows'' SQL uses.';
+
+-- 6_views/definitions.sql: what each version's SQL uses.
+CREATE VIEW sched.workflow_dependencies WITH (security_barrier) AS
+SELECT w.name AS workflow,
+       v.version,
+       v.version = w.current_version AS current,
+       d.task,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN 'relation' ELSE 'function' END AS kind,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid::regclass::text
+            ELSE d.objid::regprocedure::text END AS object
+FROM sched.workflow_dependency d
+JOIN sched.workflow_version v ON v.id = d.workflow_version_id
+JOIN sched.workflow w ON w.id = v.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.workflow_dependencies IS 'What each workflow version''s SQL uses on this database (relations and functions), found when it was defined; DROP and ALTER of them warn while a schedule runs the workflow, and are refused under protect_objects.';
+COMMENT ON COLUMN sched.workflow_dependencies.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.workflow_dependencies.version IS 'Its version.';
+COMMENT ON COLUMN sched.workflow_dependencies.current IS 'Whether it is the current version (the one the guard of DROP and ALTER reads).';
+COMMENT ON COLUMN sched.workflow_dependencies.task IS 'The task whose statements use it.';
+COMMENT ON COLUMN sched.workflow_dependencies.kind IS 'relation (table, view, sequence, ...) or function (procedures too).';
+COMMENT ON COLUMN sched.workflow_dependencies.object IS 'The object, schema-qualified where not on the reader''s search_path; an OID once it was dropped.';
+
 -- 4_master/events.sql
 -- The master's part of triggers (1_schema/67_triggers.sql): events waiting in
 -- sched.trigger_event become starts. A start and the deletion of the events it takes are one
@@ -2689,7 +2842,7 @@ BEGIN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;
     IF checks_sql THEN
-        PERFORM sched._check_sql(wf.owner, norm);
+        PERFORM sched._check_sql(wf.owner, norm, version_id);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -3093,7 +3246,8 @@ BEGIN
                                  'disable_trigger', '_disable_trigger', '_remove_trigger', 'drop_trigger', '_drop_trigger',
                                  '_new_attempts', '_task_context', '_dynamic_lists', '_expand', '_release_elements',
                                  '_elements_ended', '_kill_elements', '_gather_elements', '_subprocess_refs', '_kill_attempts',
-                                 '_sql_checks', '_analyze_as', '_login_search_path', '_check_sql')
+                                 '_sql_checks', '_analyze_as', '_login_search_path', '_check_sql',
+                                 '_guard_objects', '_guard_dropped', '_guard_altered')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -3109,6 +3263,6 @@ GRANT EXECUTE ON FUNCTION
 TO sched_user, sched_admin;
 -- As REVOKE ALL ON ALL TABLES does for a fresh install: their privileges spelled out, none for PUBLIC.
 REVOKE ALL ON sched.trigger, sched.trigger_event, sched.trigger_fire, sched.dataset_event,
-              sched.dynamic_element, sched.dynamic_progress FROM PUBLIC;
-GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events TO sched_user, sched_admin;
+              sched.dynamic_element, sched.dynamic_progress, sched.workflow_dependency FROM PUBLIC;
+GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies TO sched_user, sched_admin;
 GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;

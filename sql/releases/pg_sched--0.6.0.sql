@@ -47,14 +47,14 @@ COMMENT ON TYPE sched.failure_strategy IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:48
+-- extension/src/sql_check.rs:57
 -- pg_sched::sql_check::_analyze_as
 CREATE  FUNCTION "_analyze_as"(
 	"owner" oid, /* pg_sys :: Oid */
 	"search_path" TEXT, /* & str */
 	"text" TEXT, /* & str */
 	"types" TEXT[] /* Vec < Option < String > > */
-) RETURNS bool /* bool */
+) RETURNS jsonb /* JsonB */
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
@@ -315,7 +315,7 @@ AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:24
+-- extension/src/sql_check.rs:28
 -- pg_sched::sql_check::_sql_checks
 CREATE  FUNCTION "_sql_checks"(
 	"tasks" jsonb /* JsonB */
@@ -1745,6 +1745,33 @@ COMMENT ON COLUMN sched.dynamic_progress.stopping IS 'An element failed under on
 -- requires:
 --   sql_1_schema_68_dynamic
 
+-- What the SQL of each workflow version uses on the scheduler's database: the relations and
+-- functions its sql and procedure tasks' statements name, as their check at definition found
+-- them (2_kernel/sql_check.sql). The guard of DROP and ALTER reads it (3_engine/object_guard.sql).
+CREATE TABLE sched.workflow_dependency (
+    workflow_version_id bigint NOT NULL REFERENCES sched.workflow_version ON DELETE CASCADE,
+    task                text NOT NULL,
+    classid             regclass NOT NULL CHECK (classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)),
+    objid               oid NOT NULL,
+    -- Only what its owner owns can a workflow protect: else any role that may read a table
+    -- could keep its owner from changing it.
+    owned               boolean NOT NULL,
+    PRIMARY KEY (workflow_version_id, task, classid, objid)
+);
+CREATE INDEX workflow_dependency_object ON sched.workflow_dependency (classid, objid);
+COMMENT ON TABLE sched.workflow_dependency IS 'The relations and functions the SQL of each workflow version uses on this database, found when it was defined.';
+COMMENT ON COLUMN sched.workflow_dependency.workflow_version_id IS 'The workflow version.';
+COMMENT ON COLUMN sched.workflow_dependency.task IS 'The task whose statements use it (an inline element task as <dynamic task>[]).';
+COMMENT ON COLUMN sched.workflow_dependency.classid IS 'pg_class for a relation (table, view, sequence, ...), pg_proc for a function or procedure.';
+COMMENT ON COLUMN sched.workflow_dependency.objid IS 'The object''s OID.';
+COMMENT ON COLUMN sched.workflow_dependency.owned IS 'Whether the workflow''s owner was a member of the object''s owner when the version was defined: only such objects does protect_objects protect.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:18
+-- requires:
+--   sql_1_schema_69_dependencies
+
 -- Who is calling, and may they touch this workflow (docs/architecture.md, "Security model").
 --
 -- Identity is the role executing the call: current_user as the caller sees it, never the session
@@ -1919,7 +1946,7 @@ COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role s
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:18
+-- sql_files.rs:19
 -- requires:
 --   sql_2_kernel_access
 
@@ -1950,7 +1977,7 @@ $columns$;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:19
+-- sql_files.rs:20
 -- requires:
 --   sql_2_kernel_attempts
 
@@ -1978,7 +2005,7 @@ COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
-    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; false after a statement that may change the schema.';
+    'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
@@ -1998,7 +2025,7 @@ COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) I
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:20
+-- sql_files.rs:21
 -- requires:
 --   sql_2_kernel_extension_functions
 
@@ -2037,7 +2064,7 @@ COMMENT ON FUNCTION sched._lock_family(bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:21
+-- sql_files.rs:22
 -- requires:
 --   sql_2_kernel_locks
 
@@ -2089,7 +2116,7 @@ COMMENT ON FUNCTION sched._role_name(regrole) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:22
+-- sql_files.rs:23
 -- requires:
 --   sql_2_kernel_names
 
@@ -2116,7 +2143,7 @@ COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:23
+-- sql_files.rs:24
 -- requires:
 --   sql_2_kernel_notify
 
@@ -2148,7 +2175,7 @@ COMMENT ON FUNCTION sched._priority_name(smallint) IS 'Internal: priority rank t
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:24
+-- sql_files.rs:25
 -- requires:
 --   sql_2_kernel_priorities
 
@@ -2163,7 +2190,7 @@ COMMENT ON FUNCTION sched._extension_version() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:25
+-- sql_files.rs:26
 -- requires:
 --   sql_2_kernel_release
 
@@ -2171,7 +2198,8 @@ COMMENT ON FUNCTION sched._extension_version() IS
 -- a workflow is defined (docs/architecture.md, "How a SQL task runs"): each statement parsed,
 -- analysed and planned as its owner would run it, in the defining transaction, nothing run
 -- (extension/src/sql_check.rs). A problem is a WARNING naming the task and the statement;
--- with "strict_sql": true it refuses the definition.
+-- with "strict_sql": true it refuses the definition. What the statements use is recorded for
+-- the version in sched.workflow_dependency.
 
 -- The search_path a session of this role starts with: its setting in this database, its own,
 -- the database's, every role's, else the server's.
@@ -2195,24 +2223,27 @@ COMMENT ON FUNCTION sched._login_search_path(regrole) IS
     'Internal: the search_path a new session of the role starts with in this database (role and database settings, else the server''s).';
 
 -- Checks the statements of a workflow's sql and procedure tasks (inline element tasks of
--- dynamic tasks included) that run on the scheduler's database, as its owner.
-CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb) RETURNS void
+-- dynamic tasks included) that run on the scheduler's database, as its owner, and records
+-- what they use for the version (none when only checked).
+CREATE FUNCTION sched._check_sql(owner regrole, spec jsonb, version_id bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     tasks    jsonb;
     path     text;
     c        record;
+    uses     jsonb;
     skip     text;
     problems text[] := '{}';
     code     text;
     problem  text;
 BEGIN
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'task', p.task) ORDER BY p.i, p.path) INTO tasks
-    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('path', p.path, 'name', p.name, 'task', p.task)
+                                ORDER BY p.i, p.path) INTO tasks
+    FROM (SELECT t.i, pg_catalog.format('tasks[%s]', t.i - 1) AS path, t.task->>'name' AS name, t.task
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           UNION ALL
-          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), t.task->'run'
+          SELECT t.i, pg_catalog.format('tasks[%s].run', t.i - 1), (t.task->>'name') || '[]', t.task->'run'
           FROM pg_catalog.jsonb_array_elements(spec->'tasks') WITH ORDINALITY AS t(task, i)
           WHERE pg_catalog.jsonb_typeof(t.task->'run') = 'object') p
     WHERE p.task->>'type' IN ('sql', 'procedure') AND NOT p.task ? 'datasource';
@@ -2221,14 +2252,29 @@ BEGIN
     END IF;
     path := sched._login_search_path(owner);
     FOR c IN
-        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks)) AS x(task text, field text, text text, types text[])
+        SELECT * FROM pg_catalog.jsonb_to_recordset(sched._sql_checks(tasks))
+                      AS x(task text, name text, field text, text text, types text[])
     LOOP
         -- After a statement that may change the schema the task's later ones are checked when
         -- they run.
         CONTINUE WHEN c.task = skip;
         BEGIN
-            IF NOT sched._analyze_as(owner, path, c.text, c.types) THEN
+            uses := sched._analyze_as(owner, path, c.text, c.types);
+            IF NOT (uses->>'more')::boolean THEN
                 skip := c.task;
+            END IF;
+            IF version_id IS NOT NULL THEN
+                INSERT INTO sched.workflow_dependency (workflow_version_id, task, classid, objid, owned)
+                SELECT version_id, c.name, 'pg_catalog.pg_class'::regclass, r.oid,
+                       pg_catalog.pg_has_role(owner, r.relowner, 'MEMBER')
+                FROM pg_catalog.pg_class r
+                WHERE r.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'relations') o)
+                UNION
+                SELECT version_id, c.name, 'pg_catalog.pg_proc'::regclass, f.oid,
+                       pg_catalog.pg_has_role(owner, f.proowner, 'MEMBER')
+                FROM pg_catalog.pg_proc f
+                WHERE f.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'functions') o)
+                ON CONFLICT DO NOTHING;
             END IF;
         EXCEPTION WHEN others THEN
             problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
@@ -2249,12 +2295,12 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._check_sql(regrole, jsonb) IS
-    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql.';
+COMMENT ON FUNCTION sched._check_sql(regrole, jsonb, bigint) IS
+    'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql; records what they use for version_id when given.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:26
+-- sql_files.rs:27
 -- requires:
 --   sql_2_kernel_sql_check
 
@@ -2292,7 +2338,7 @@ COMMENT ON FUNCTION sched._workflow_time_zone(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:27
+-- sql_files.rs:28
 -- requires:
 --   sql_2_kernel_time
 
@@ -2449,7 +2495,7 @@ COMMENT ON FUNCTION sched._check_instance_rights(sched.workflow_instance) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:28
+-- sql_files.rs:29
 -- requires:
 --   sql_2_kernel_use_rights
 
@@ -2588,7 +2634,7 @@ COMMENT ON FUNCTION sched._on_instance_end(bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:29
+-- sql_files.rs:30
 -- requires:
 --   sql_3_engine_admission
 
@@ -2766,7 +2812,7 @@ COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:30
+-- sql_files.rs:31
 -- requires:
 --   sql_3_engine_advance
 
@@ -2969,7 +3015,7 @@ COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:31
+-- sql_files.rs:32
 -- requires:
 --   sql_3_engine_alerts
 
@@ -3094,7 +3140,7 @@ COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:32
+-- sql_files.rs:33
 -- requires:
 --   sql_3_engine_attempts
 
@@ -3289,7 +3335,7 @@ COMMENT ON FUNCTION sched._new_backfill(bigint, text, integer, jsonb, jsonb, reg
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:33
+-- sql_files.rs:34
 -- requires:
 --   sql_3_engine_backfill
 
@@ -3440,7 +3486,7 @@ COMMENT ON FUNCTION sched._run_logic(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:34
+-- sql_files.rs:35
 -- requires:
 --   sql_3_engine_branches
 
@@ -3523,7 +3569,7 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:35
+-- sql_files.rs:36
 -- requires:
 --   sql_3_engine_claim
 
@@ -3662,7 +3708,7 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:36
+-- sql_files.rs:37
 -- requires:
 --   sql_3_engine_complete
 
@@ -3936,7 +3982,7 @@ COMMENT ON FUNCTION sched._pause_instance(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:37
+-- sql_files.rs:38
 -- requires:
 --   sql_3_engine_control
 
@@ -4148,7 +4194,7 @@ COMMENT ON FUNCTION sched._wake_dependents(bigint) IS 'Internal: makes the DEPEN
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:38
+-- sql_files.rs:39
 -- requires:
 --   sql_3_engine_dependent
 
@@ -4447,7 +4493,7 @@ COMMENT ON FUNCTION sched._gather_elements(bigint, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:39
+-- sql_files.rs:40
 -- requires:
 --   sql_3_engine_dynamic
 
@@ -4582,7 +4628,7 @@ COMMENT ON FUNCTION sched._lease_grace() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:40
+-- sql_files.rs:41
 -- requires:
 --   sql_3_engine_failover
 
@@ -4659,7 +4705,7 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:41
+-- sql_files.rs:42
 -- requires:
 --   sql_3_engine_finish
 
@@ -4736,7 +4782,7 @@ COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:42
+-- sql_files.rs:43
 -- requires:
 --   sql_3_engine_fires
 
@@ -4757,9 +4803,103 @@ COMMENT ON FUNCTION sched._logic_log(bigint, text) IS 'Internal: appends a line 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:43
+-- sql_files.rs:44
 -- requires:
 --   sql_3_engine_logic_log
+
+-- DROP and ALTER of what workflows' SQL uses (sched.workflow_dependency, recorded when each
+-- version was defined): a NOTICE naming the workflows with an enabled schedule whose current
+-- version uses the object, and a refusal when one of the current versions asks for it
+-- ("protect_objects": true) and its owner owns the object (workflow_dependency.owned). Event
+-- triggers run for every role's DDL, so these run as their owner and read only the dependency
+-- table by its object index.
+
+-- Objects as [{classid, objid, identity}]; what: drop or alter.
+CREATE FUNCTION sched._guard_objects(objects jsonb, what text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT o->>'identity' AS identity,
+               pg_catalog.string_agg(DISTINCT w.name, ', ' ORDER BY w.name)
+                   FILTER (WHERE (v.spec->>'protect_objects')::boolean AND d.owned) AS protectors,
+               pg_catalog.string_agg(DISTINCT pg_catalog.format('%s (task %s)', w.name, d.task), ', '
+                                     ORDER BY pg_catalog.format('%s (task %s)', w.name, d.task))
+                   FILTER (WHERE EXISTS (SELECT 1 FROM sched.schedule s WHERE s.workflow_id = w.id AND s.enabled)) AS scheduled
+        FROM pg_catalog.jsonb_array_elements(objects) o
+        JOIN sched.workflow_dependency d ON d.classid = (o->>'classid')::oid::regclass AND d.objid = (o->>'objid')::oid
+        JOIN sched.workflow_version v ON v.id = d.workflow_version_id
+        JOIN sched.workflow w ON w.id = v.workflow_id AND w.current_version = v.version
+        GROUP BY 1
+    LOOP
+        IF r.protectors IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % %: the SQL of workflow % uses it ("protect_objects": true)', what, r.identity, r.protectors
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Define a version of the workflow that does not use it, or without protect_objects, first (sched.workflow_dependencies lists what each version uses).';
+        ELSIF r.scheduled IS NOT NULL THEN
+            RAISE NOTICE '% % is used by the SQL of scheduled workflows: %', what, r.identity, r.scheduled;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_objects(jsonb, text) IS
+    'Internal: for objects a DDL command drops or alters, a NOTICE naming the scheduled workflows whose current SQL uses them, or an error when one of them has protect_objects.';
+
+CREATE FUNCTION sched._guard_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A dropped column is an ALTER of its table.
+    PERFORM sched._guard_objects(o.objects, 'drop')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity', d.object_identity)) AS objects
+          FROM pg_event_trigger_dropped_objects() d
+          WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
+            AND d.objsubid = 0 AND d.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+    PERFORM sched._guard_objects(o.objects, 'alter')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid,
+                                              'identity', d.address_names[1] || '.' || d.address_names[2])) AS objects
+          FROM pg_event_trigger_dropped_objects() d
+          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid <> 0 AND d.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_dropped() IS
+    'Internal: the sql_drop event trigger''s function: the dropped relations and functions (and tables losing a column) that workflows'' SQL uses.';
+
+CREATE FUNCTION sched._guard_altered() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sched._guard_objects(o.objects, 'alter')
+    FROM (SELECT jsonb_agg(jsonb_build_object('classid', c.classid, 'objid', c.objid, 'identity', c.object_identity)) AS objects
+          FROM pg_event_trigger_ddl_commands() c
+          WHERE c.command_tag LIKE 'ALTER %'
+            AND c.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
+            AND c.schema_name IS DISTINCT FROM 'sched') o
+    WHERE o.objects IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION sched._guard_altered() IS
+    'Internal: the ddl_command_end event trigger''s function: the altered relations and functions that workflows'' SQL uses.';
+
+CREATE EVENT TRIGGER sched_guard_dropped ON sql_drop EXECUTE FUNCTION sched._guard_dropped();
+CREATE EVENT TRIGGER sched_guard_altered ON ddl_command_end WHEN TAG IN (
+    'ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE', 'ALTER SEQUENCE',
+    'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE')
+    EXECUTE FUNCTION sched._guard_altered();
+COMMENT ON EVENT TRIGGER sched_guard_dropped IS 'pg_sched: warns of (or refuses) dropping what scheduled (or protecting) workflows'' SQL uses.';
+COMMENT ON EVENT TRIGGER sched_guard_altered IS 'pg_sched: warns of (or refuses) altering what scheduled (or protecting) workflows'' SQL uses.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:45
+-- requires:
+--   sql_3_engine_object_guard
 
 -- What a task's parameters are resolved from when it is claimed: the instance's values and
 -- the OUT parameters of its upstream tasks. The rules are sched-core's (core/src/params).
@@ -4820,7 +4960,7 @@ COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:44
+-- sql_files.rs:46
 -- requires:
 --   sql_3_engine_params
 
@@ -5116,7 +5256,7 @@ COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:45
+-- sql_files.rs:47
 -- requires:
 --   sql_3_engine_start
 
@@ -5294,7 +5434,7 @@ COMMENT ON FUNCTION sched._kill_logic(bigint[], bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:46
+-- sql_files.rs:48
 -- requires:
 --   sql_3_engine_subprocess
 
@@ -5351,7 +5491,7 @@ COMMENT ON FUNCTION sched._release_slots(bigint[]) IS 'Internal: gives back the 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:47
+-- sql_files.rs:49
 -- requires:
 --   sql_3_engine_task_groups
 
@@ -5565,7 +5705,7 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:48
+-- sql_files.rs:50
 -- requires:
 --   sql_3_engine_triggers
 
@@ -5670,7 +5810,7 @@ COMMENT ON FUNCTION sched._drain_events() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:49
+-- sql_files.rs:51
 -- requires:
 --   sql_4_master_events
 
@@ -5841,7 +5981,7 @@ COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:50
+-- sql_files.rs:52
 -- requires:
 --   sql_4_master_retention
 
@@ -5913,7 +6053,7 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:51
+-- sql_files.rs:53
 -- requires:
 --   sql_4_master_schedules
 
@@ -6102,7 +6242,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:52
+-- sql_files.rs:54
 -- requires:
 --   sql_4_master_tick
 
@@ -6194,7 +6334,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:53
+-- sql_files.rs:55
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -6306,7 +6446,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:54
+-- sql_files.rs:56
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -6679,7 +6819,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:55
+-- sql_files.rs:57
 -- requires:
 --   sql_5_protocol_worker
 
@@ -6752,7 +6892,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:56
+-- sql_files.rs:58
 -- requires:
 --   sql_6_views_alerts
 
@@ -6777,7 +6917,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:57
+-- sql_files.rs:59
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -6847,7 +6987,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:58
+-- sql_files.rs:60
 -- requires:
 --   sql_6_views_dashboard
 
@@ -6889,6 +7029,26 @@ COMMENT ON COLUMN sched.workflows.worker_group IS 'Default worker group.';
 COMMENT ON COLUMN sched.workflows.created_at IS 'When version 1 was created.';
 COMMENT ON COLUMN sched.workflows.updated_at IS 'When the current version was created.';
 
+CREATE VIEW sched.workflow_dependencies WITH (security_barrier) AS
+SELECT w.name AS workflow,
+       v.version,
+       v.version = w.current_version AS current,
+       d.task,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN 'relation' ELSE 'function' END AS kind,
+       CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid::regclass::text
+            ELSE d.objid::regprocedure::text END AS object
+FROM sched.workflow_dependency d
+JOIN sched.workflow_version v ON v.id = d.workflow_version_id
+JOIN sched.workflow w ON w.id = v.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.workflow_dependencies IS 'What each workflow version''s SQL uses on this database (relations and functions), found when it was defined; DROP and ALTER of them warn while a schedule runs the workflow, and are refused under protect_objects.';
+COMMENT ON COLUMN sched.workflow_dependencies.workflow IS 'Workflow name.';
+COMMENT ON COLUMN sched.workflow_dependencies.version IS 'Its version.';
+COMMENT ON COLUMN sched.workflow_dependencies.current IS 'Whether it is the current version (the one the guard of DROP and ALTER reads).';
+COMMENT ON COLUMN sched.workflow_dependencies.task IS 'The task whose statements use it.';
+COMMENT ON COLUMN sched.workflow_dependencies.kind IS 'relation (table, view, sequence, ...) or function (procedures too).';
+COMMENT ON COLUMN sched.workflow_dependencies.object IS 'The object, schema-qualified where not on the reader''s search_path; an OID once it was dropped.';
+
 CREATE VIEW sched.task_types AS
 SELECT b.name, true AS builtin, b.description, b.fields, b.command,
        NULL::text AS interpreter, NULL::text AS created_by, NULL::timestamptz AS created_at
@@ -6919,7 +7079,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:61
 -- requires:
 --   sql_6_views_definitions
 
@@ -7159,7 +7319,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:62
 -- requires:
 --   sql_6_views_metrics
 
@@ -7212,7 +7372,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:63
 -- requires:
 --   sql_6_views_rights
 
@@ -7498,7 +7658,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_runs
 
@@ -7583,7 +7743,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_schedules
 
@@ -7613,7 +7773,7 @@ COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_task_groups
 
@@ -7708,7 +7868,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:67
 -- requires:
 --   sql_6_views_triggers
 
@@ -7752,7 +7912,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:68
 -- requires:
 --   sql_6_views_workers
 
@@ -7901,7 +8061,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:69
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -8011,7 +8171,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:70
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -8280,7 +8440,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:71
 -- requires:
 --   sql_7_api_backfill
 
@@ -8512,7 +8672,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:72
 -- requires:
 --   sql_7_api_control
 
@@ -8580,7 +8740,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:73
 -- requires:
 --   sql_7_api_cron
 
@@ -8668,7 +8828,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:74
 -- requires:
 --   sql_7_api_dashboard
 
@@ -8719,7 +8879,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_datasources
 
@@ -8887,7 +9047,7 @@ BEGIN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;
     IF checks_sql THEN
-        PERFORM sched._check_sql(wf.owner, norm);
+        PERFORM sched._check_sql(wf.owner, norm, version_id);
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -9149,7 +9309,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_definitions
 
@@ -9357,7 +9517,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_graphs
 
@@ -9460,7 +9620,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_import
 
@@ -9644,7 +9804,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_lists
 
@@ -9814,7 +9974,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_logs
 
@@ -9844,7 +10004,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_params
 
@@ -9887,7 +10047,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_projects
 
@@ -9957,7 +10117,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_roles
 
@@ -10044,7 +10204,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_runs
 
@@ -10211,7 +10371,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_schedules
 
@@ -10286,7 +10446,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_task_groups
 
@@ -10359,7 +10519,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_task_types
 
@@ -10433,7 +10593,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:88
 -- requires:
 --   sql_7_api_tenants
 
@@ -10851,7 +11011,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:89
 -- requires:
 --   sql_7_api_triggers
 
@@ -10989,7 +11149,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:88
+-- sql_files.rs:90
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
@@ -11107,7 +11267,7 @@ GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances,
                 sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
                 sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups,
-                sched.triggers, sched.datasets, sched.dataset_events
+                sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies
 TO sched_user, sched_admin;
 
 -- Monitoring (6_views/metrics.sql) counts every role's work, so not for sched_user; pg_monitor is

@@ -246,3 +246,109 @@ fn sched_apply_shows_the_warnings_once() {
     assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
     assert!(lossy(&out.stdout).contains("typo: created"));
 }
+
+#[test]
+fn dropping_or_altering_what_scheduled_sql_uses_warns_and_protect_objects_refuses() {
+    let (cluster, mut db) = cluster();
+    let (mut alice, _) = cluster.connect_with_notices("alice");
+    db.batch_execute(
+        "CREATE FUNCTION public.cents(n numeric) RETURNS bigint LANGUAGE sql AS 'SELECT (n * 100)::bigint';
+         CREATE TABLE public.unused (x int); GRANT SELECT ON public.unused TO alice;",
+    )
+    .unwrap();
+    define(
+        &mut alice,
+        &json!({"name": "reporting", "tasks": [
+            {"name": "load", "type": "sql", "sql": "SELECT public.cents(sum(amount)) FROM orders"},
+            {"name": "tally", "type": "procedure", "procedure": "public.tally",
+             "args": [{"name": "n", "type": "integer", "value": "1"}]}]})
+        .to_string(),
+    );
+    alice
+        .batch_execute("SELECT sched.schedule('reporting', '0 0 2 * * ?')")
+        .unwrap();
+    let uses: Vec<(String, String, String)> = alice
+        .query(
+            "SELECT task, kind, object FROM sched.workflow_dependencies WHERE workflow = 'reporting' AND current ORDER BY 1, 2, 3",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        uses,
+        [
+            ("load".into(), "function".into(), "cents(numeric)".into()),
+            ("load".into(), "relation".into(), "orders".into()),
+            ("tally".into(), "function".into(), "tally(integer)".into()),
+        ]
+    );
+
+    // Scheduled: warned, and done.
+    let (mut admin, notices) = cluster.connect_with_notices("postgres");
+    admin
+        .batch_execute("ALTER TABLE public.orders ADD COLUMN note text; ALTER TABLE public.unused ADD COLUMN y int")
+        .unwrap();
+    assert_eq!(
+        notices.lock().unwrap().clone(),
+        ["alter public.orders is used by the SQL of scheduled workflows: reporting (task load)"]
+    );
+    notices.lock().unwrap().clear();
+    admin
+        .batch_execute("DROP FUNCTION public.cents(numeric)")
+        .unwrap();
+    assert_eq!(
+        notices.lock().unwrap().clone(),
+        [
+            "drop public.cents(numeric) is used by the SQL of scheduled workflows: reporting (task load)"
+        ]
+    );
+
+    // A workflow protects only what its owner owns: alice may read orders, not pin it.
+    define(
+        &mut alice,
+        &json!({"name": "pinning", "protect_objects": true, "tasks": [
+            {"name": "peek", "type": "sql", "sql": "SELECT count(*) FROM public.orders"}]})
+        .to_string(),
+    );
+    admin
+        .batch_execute("ALTER TABLE public.orders ADD COLUMN extra int")
+        .unwrap();
+
+    // Protected: refused, and nothing dropped, until a version no longer uses it.
+    define(
+        &mut alice,
+        &json!({"name": "guarded", "protect_objects": true, "tasks": [
+            {"name": "count", "type": "sql", "sql": "SELECT count(*) FROM items"}]})
+        .to_string(),
+    );
+    let err = admin.batch_execute("DROP TABLE app.items").unwrap_err();
+    let db_err = err.as_db_error().unwrap();
+    assert_eq!(db_err.code().code(), "2BP01");
+    assert_eq!(
+        db_err.message(),
+        r#"cannot drop app.items: the SQL of workflow guarded uses it ("protect_objects": true)"#
+    );
+    // A dropped column comes as a dropped object too: an ALTER of its table.
+    for alter in ["ADD COLUMN z int", "DROP COLUMN id"] {
+        let err = admin
+            .batch_execute(&format!("ALTER TABLE app.items {alter}"))
+            .unwrap_err();
+        let message = err.as_db_error().unwrap().message().to_owned();
+        assert!(
+            message.starts_with("cannot alter app.items"),
+            "{alter}: {message}"
+        );
+    }
+    alice
+        .query_one(
+            "SELECT sched.create_workflow($1, true)",
+            &[
+                &json!({"name": "guarded", "protect_objects": true, "tasks": [
+                {"name": "count", "type": "sql", "sql": "SELECT count(*) FROM public.unused"}]}),
+            ],
+        )
+        .unwrap();
+    admin.batch_execute("DROP TABLE app.items").unwrap();
+}
