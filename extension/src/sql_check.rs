@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 use crate::error::fail;
 use crate::sql_task::{execute_options, with_params};
 
+/// How long a check waits for a lock on what a statement uses.
+const LOCK_TIMEOUT: &std::ffi::CStr = c"500ms";
+
 /// The statements of these tasks that can be checked at definition, in the order they run:
 /// `[{"task": path, "name", "field", "text", "types"}]`, from
 /// `[{"path": "tasks[3]", "name": "load", "task": {...}}]`.
@@ -80,16 +83,23 @@ pub fn analyze_as(
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
         );
         let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            path.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        // Planning locks what a statement reads or writes: a definition does not wait long
+        // behind an ALTER or a CREATE INDEX for a check (sched._check_sql says it skipped it).
+        for (name, value) in [
+            (c"search_path", path.as_c_str()),
+            (c"lock_timeout", LOCK_TIMEOUT),
+        ] {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
         pg_sys::SPI_connect();
         let all = text.to_bytes();
         for raw in

@@ -413,7 +413,10 @@ BEGIN
                 WHERE f.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'functions') o)
                 ON CONFLICT DO NOTHING;
             END IF;
-        EXCEPTION WHEN others THEN
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE '%.%: not checked: %', c.task, c.field, SQLERRM
+                USING HINT = 'What it uses was locked by another transaction (an ALTER, a CREATE INDEX); check_workflow checks again.';
+        WHEN others THEN
             problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
             code := coalesce(code, SQLSTATE);
         END;

@@ -47,7 +47,7 @@ COMMENT ON TYPE sched.failure_strategy IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:57
+-- extension/src/sql_check.rs:60
 -- pg_sched::sql_check::_analyze_as
 CREATE  FUNCTION "_analyze_as"(
 	"owner" oid, /* pg_sys :: Oid */
@@ -315,7 +315,7 @@ AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:28
+-- extension/src/sql_check.rs:31
 -- pg_sched::sql_check::_sql_checks
 CREATE  FUNCTION "_sql_checks"(
 	"tasks" jsonb /* JsonB */
@@ -2276,7 +2276,10 @@ BEGIN
                 WHERE f.oid IN (SELECT o::oid FROM pg_catalog.jsonb_array_elements_text(uses->'functions') o)
                 ON CONFLICT DO NOTHING;
             END IF;
-        EXCEPTION WHEN others THEN
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE '%.%: not checked: %', c.task, c.field, SQLERRM
+                USING HINT = 'What it uses was locked by another transaction (an ALTER, a CREATE INDEX); check_workflow checks again.';
+        WHEN others THEN
             problems := problems || pg_catalog.format('%s.%s: %s', c.task, c.field, SQLERRM);
             code := coalesce(code, SQLSTATE);
         END;

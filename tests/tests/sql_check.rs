@@ -352,3 +352,22 @@ fn dropping_or_altering_what_scheduled_sql_uses_warns_and_protect_objects_refuse
         .unwrap();
     admin.batch_execute("DROP TABLE app.items").unwrap();
 }
+
+#[test]
+fn a_table_locked_by_another_transaction_is_skipped_not_waited_for() {
+    let (cluster, mut db) = cluster();
+    let mut tx = db.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let (mut alice, notices) = cluster.connect_with_notices("alice");
+    let spec = json!({"name": "behind_lock", "strict_sql": true, "tasks": [
+        {"name": "sum", "type": "sql", "sql": "SELECT sum(amount) FROM public.orders"}]});
+    alice
+        .query_one("SELECT sched.create_workflow($1)", &[&spec])
+        .unwrap();
+    assert_eq!(
+        notices.lock().unwrap().clone(),
+        ["tasks[0].sql: not checked: canceling statement due to lock timeout"]
+    );
+    tx.rollback().unwrap();
+}
