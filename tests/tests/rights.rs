@@ -102,14 +102,15 @@ fn worker_groups_other_than_default_need_a_grant_at_definition_and_at_every_star
         &mut alice,
         "SELECT sched.schedule('gpu_job', '* * * * * ?', '{\"enabled\": false}')",
     );
-    let _worker = cluster.worker("gpu-1", &["--group", "gpu"]);
-    let failed = start(&mut alice, "gpu_job");
-    assert_eq!(wait(&mut alice, failed, 60), "failed");
+    // Stopped before any gpu worker exists, so its task cannot end first.
     let paused = start(&mut alice, "gpu_job");
     alice
         .execute("SELECT sched.stop_workflow($1)", &[&paused])
         .unwrap();
     assert_eq!(wait(&mut alice, paused, 60), "stopped");
+    let _worker = cluster.worker("gpu-1", &["--group", "gpu"]);
+    let failed = start(&mut alice, "gpu_job");
+    assert_eq!(wait(&mut alice, failed, 60), "failed");
     assert_eq!(
         one::<Vec<String>>(
             &mut alice,
