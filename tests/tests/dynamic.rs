@@ -494,11 +494,15 @@ fn pause_lets_running_elements_finish_and_resume_runs_the_rest() {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
     let _worker = cluster.worker("w1", &["--slots", "4"]);
+    // The elements wait for the gate, opened once the pause is asked for: the instance cannot
+    // end before it.
+    let gate = cluster.dir.join("gate");
     define(
         &mut db,
         &json!({"name": "pausable", "tasks": [
             {"name": "each", "type": "dynamic", "over": {"n": [1, 2, 3, 4, 5, 6]}, "parallelism": 2,
-             "run": {"type": "shell", "script": "sleep 0.5; echo \"#{setValue(v=${n})}\"",
+             "run": {"type": "shell",
+                     "script": format!("while [ ! -e {} ]; do sleep 0.05; done; echo \"#{{setValue(v=${{n}})}}\"", gate.display()),
                      "out": [{"name": "v"}]}}]})
         .to_string(),
     );
@@ -511,6 +515,7 @@ fn pause_lets_running_elements_finish_and_resume_runs_the_rest() {
     });
     db.execute("SELECT sched.pause_workflow($1)", &[&id])
         .unwrap();
+    std::fs::write(&gate, "").unwrap();
     assert_eq!(wait(&mut db, id, 60), "paused");
     let done = elements(&mut db, id, "each")
         .iter()
