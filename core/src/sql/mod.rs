@@ -27,7 +27,7 @@ pub use lex::{check, is_query};
 pub use procedure::{
     Direction, ProcedureArg, check_procedure_name, mysql_call, parse_args, postgres_call,
 };
-pub use result::{DEFAULT_LIMIT_ROWS, MAX_LIMIT_ROWS, out_values};
+pub use result::{DEFAULT_LIMIT_ROWS, MAX_LIMIT_ROWS, out_values, task_out};
 pub use statement::{Dialect, Statement, statements};
 
 fn error(field: impl AsRef<str>, message: impl Into<String>) -> SpecError {

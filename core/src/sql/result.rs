@@ -60,6 +60,35 @@ pub fn out_values(
     Ok(values)
 }
 
+/// What a task's result gives downstream, for the worker that ran it and for a test run: a
+/// procedure's result columns renamed after its out and inout args (the procedure names them
+/// itself), then the values of the task's `out` params read from the rows (`None` when it
+/// declares none).
+pub fn task_out(
+    task_type: &str,
+    settings: &Value,
+    columns: &mut Vec<String>,
+    rows: &[Vec<Option<String>>],
+) -> Result<Option<BTreeMap<String, String>>, String> {
+    if task_type == "procedure" {
+        let names: Vec<String> = settings["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["direction"] != "in")
+            .filter_map(|a| a["name"].as_str().map(str::to_owned))
+            .collect();
+        if names.len() == columns.len() {
+            *columns = names;
+        }
+    }
+    let Some(out) = settings.get("out") else {
+        return Ok(None);
+    };
+    let declared = crate::params::parse_out(out, "out").map_err(|e| e.to_string())?;
+    out_values(&declared, columns, rows).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +117,26 @@ mod tests {
             out_values(&out, &columns, &bad)
                 .unwrap_err()
                 .contains("\"n\"")
+        );
+    }
+
+    #[test]
+    fn a_procedure_s_columns_are_its_out_args() {
+        let settings = serde_json::json!({
+            "args": [{"name": "a", "direction": "in"}, {"name": "total", "direction": "out"}],
+            "out": [{"name": "total", "type": "integer"}]});
+        let mut columns = vec!["x".to_owned()];
+        let got = task_out(
+            "procedure",
+            &settings,
+            &mut columns,
+            &[vec![Some("7".into())]],
+        );
+        assert_eq!(columns, ["total"]);
+        assert_eq!(got.unwrap().unwrap()["total"], "7");
+        assert_eq!(
+            task_out("sql", &serde_json::json!({}), &mut columns, &[]),
+            Ok(None)
         );
     }
 }

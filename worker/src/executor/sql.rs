@@ -227,29 +227,9 @@ async fn report(
         );
         return;
     }
-    // A procedure's result columns are named by the procedure; its OUT params are the task's
-    // out and inout args, in order.
-    if task_type == "procedure" {
-        let names: Vec<String> = settings["args"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["direction"] != "in")
-            .filter_map(|a| a["name"].as_str().map(str::to_owned))
-            .collect();
-        if names.len() == result.columns.len() {
-            result.columns = names;
-        }
-    }
-    let out_params = match settings.get("out") {
-        None => Ok(None),
-        Some(out) => sched_core::parse_out(out, "out")
-            .map_err(|e| e.to_string())
-            .and_then(|declared| {
-                sched_core::sql::out_values(&declared, &result.columns, &result.rows)
-            })
-            .map(|values| Some(json!(values))),
-    };
+    let out_params =
+        sched_core::sql::task_out(task_type, settings, &mut result.columns, &result.rows)
+            .map(|values| values.map(|v| json!(v)));
     if result.kept {
         let stored = json!({"columns": result.columns, "rows": result.rows,
                             "row_count": result.row_count, "truncated": result.truncated});
