@@ -71,6 +71,23 @@ pub const DELIVERY_STATES: &[State] = &[
     st("failed", "#f4a6a6", "every attempt failed (sched.alert_max_attempts)"),
 ];
 
+/// What a task of a test run (`sched.test_run`) came to: text, checked against
+/// `sched._test_states()`. Nothing of a test run is stored; these name its result rows.
+#[rustfmt::skip]
+pub const TEST_STATES: &[State] = &[
+    st("succeeded", "#b7e1a1", "its statements ran (then were rolled back with the rest), or a logic task chose its branch"),
+    st("failed", "#f4a6a6", "a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached"),
+    st("mocked", "#d6efc7", "not run: options.mock gave its OUT values"),
+    st("not_run", "#e4e4e4", "a task a test run does not run (shell, python, http, a datasource's SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values"),
+    st("skipped", "#f5f5f5", "on a branch a CONDITIONS or SWITCH task did not take"),
+    st("forbidden", "#f5f5f5", "a task with enabled false, passed through"),
+    st("not_reached", "#ffffff", "not run because an upstream task failed or was not reached"),
+];
+
+/// The test states that count as a success downstream: their successors run, a CONDITIONS
+/// success item holds.
+pub const TEST_STATES_SUCCESS: &[&str] = &["succeeded", "mocked", "not_run"];
+
 /// Which enum a set or a command is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Of {
@@ -299,6 +316,7 @@ pub fn render_sql() -> String {
             DELIVERY_STATES,
             "an alert's delivery to one channel",
         ),
+        ("_test_states", TEST_STATES, "a task of a test run"),
     ] {
         let names: Vec<&str> = states.iter().map(|s| s.name).collect();
         let _ = write!(
@@ -318,6 +336,14 @@ pub fn render_sql() -> String {
             ))
         );
     }
+    let _ = write!(
+        out,
+        "\nCREATE FUNCTION sched._test_states_success() RETURNS text[]\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {}::text[] $$;\n\
+         COMMENT ON FUNCTION sched._test_states_success() IS 'Internal: the test-run states that count as a success downstream: their successors run, a CONDITIONS success item holds.';\n",
+        sql_array(TEST_STATES_SUCCESS)
+    );
     out.push_str("\nCREATE FUNCTION sched._command_type(command text) RETURNS text\nLANGUAGE sql IMMUTABLE PARALLEL SAFE\nAS $$ SELECT CASE command\n");
     for c in COMMANDS {
         let _ = writeln!(
@@ -403,6 +429,7 @@ pub fn model_json() -> serde_json::Value {
         "task_states": listed(TASK_STATES),
         "backfill_states": listed(BACKFILL_STATES),
         "delivery_states": listed(DELIVERY_STATES),
+        "test_states": listed(TEST_STATES),
         "workflow_sets": sets(Of::Workflow),
         "task_sets": sets(Of::Task),
         "commands": COMMANDS.iter().map(|c| serde_json::json!({

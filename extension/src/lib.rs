@@ -26,6 +26,7 @@ mod principal;
 mod spec;
 mod sql_check;
 mod sql_task;
+mod test_run;
 mod webhook;
 
 pgrx::pg_module_magic!();

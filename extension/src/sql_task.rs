@@ -156,23 +156,7 @@ pub extern "C-unwind" fn pg_sched_sql_task_main(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(owner)),
     );
     let result = PgTryBuilder::new(|| BackgroundWorker::transaction(|| run(&input["settings"])))
-        .catch_others(|error| {
-            let report = match &error {
-                pg_sys::panic::CaughtError::PostgresError(r)
-                | pg_sys::panic::CaughtError::ErrorReport(r)
-                | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => {
-                    let mut text = r.message().to_owned();
-                    if let Some(detail) = r.detail() {
-                        text.push_str(&format!(" (detail: {detail})"));
-                    }
-                    if let Some(hint) = r.hint() {
-                        text.push_str(&format!(" (hint: {hint})"));
-                    }
-                    text
-                }
-            };
-            json!({"error": report})
-        })
+        .catch_others(|error| json!({"error": error_text(&error)}))
         .execute();
     let mut bytes = result.to_string().into_bytes();
     if bytes.len() > OUTPUT_BYTES {
@@ -188,6 +172,24 @@ pub extern "C-unwind" fn pg_sched_sql_task_main(arg: pg_sys::Datum) {
     }
 }
 
+/// A caught error as a task reports it: its message, with its detail and hint.
+pub(crate) fn error_text(error: &pg_sys::panic::CaughtError) -> String {
+    match error {
+        pg_sys::panic::CaughtError::PostgresError(r)
+        | pg_sys::panic::CaughtError::ErrorReport(r)
+        | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => {
+            let mut text = r.message().to_owned();
+            if let Some(detail) = r.detail() {
+                text.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = r.hint() {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            text
+        }
+    }
+}
+
 /// What a statement's rows became.
 struct Rows {
     columns: Vec<String>,
@@ -199,8 +201,9 @@ struct Rows {
     returned_rows: bool,
 }
 
-/// Runs the task's statements inside the worker's transaction.
-fn run(settings: &Value) -> Value {
+/// Runs the task's statements inside the current transaction (the background worker's, or a
+/// test run's subtransaction).
+pub(crate) fn run(settings: &Value) -> Value {
     let limit = settings
         .get("limit_rows")
         .and_then(Value::as_i64)

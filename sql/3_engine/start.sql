@@ -52,6 +52,26 @@ $$;
 COMMENT ON FUNCTION sched._check_unfinished_cap(text) IS
     'Internal: raises when the role already has sched.max_unfinished_instances_per_role unfinished top-level instances.';
 
+-- The parameter values of a start of a workflow (version spec) with these start params, as
+-- instance instance_id, at a business time (YYYY-MM-DD HH24:MI:SS in the instance's zone):
+-- project parameters sit below the workflow's globals (DolphinScheduler's precedence).
+CREATE FUNCTION sched._start_values(wf sched.workflow, spec jsonb, params jsonb, instance_id bigint, business_time text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT sched._instance_values(
+        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
+            || coalesce(spec->'params', '{}'),
+        params,
+        pg_catalog.jsonb_build_object('system.workflow.definition.name', wf.name,
+                                      'system.workflow.definition.code', wf.id::text,
+                                      'system.workflow.instance.id', instance_id::text,
+                                      'system.project.name', sched._role_name(wf.owner)),
+        business_time)
+$$;
+COMMENT ON FUNCTION sched._start_values(sched.workflow, jsonb, jsonb, bigint, text) IS
+    'Internal: the parameter values of a start (built-ins, project parameters, the workflow''s globals, start params), resolved at the business time; a test run''s instance id is 0.';
+
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
 -- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
 -- with the command type (start_process, scheduler, complement_data) and, for a schedule's
@@ -223,16 +243,7 @@ BEGIN
     END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');
-    -- Project parameters sit below the workflow's globals (DolphinScheduler's precedence).
-    vals := sched._instance_values(
-        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
-            || coalesce(v.spec->'params', '{}'),
-        params,
-        jsonb_build_object('system.workflow.definition.name', wf.name,
-                           'system.workflow.definition.code', wf.id::text,
-                           'system.workflow.instance.id', inst_id::text,
-                           'system.project.name', sched._role_name(wf.owner)),
-        to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
+    vals := sched._start_values(wf, v.spec, params, inst_id, to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
 
     -- Parallel workflows under no running limit start at once, without a lock.
     IF parent_task IS NULL AND (v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0) THEN

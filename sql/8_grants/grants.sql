@@ -67,6 +67,7 @@ GRANT EXECUTE ON FUNCTION
     sched.drop_alert_group(text),
     sched.test_alert_group(text),
     sched.check_workflow(jsonb),
+    sched.test_run(text, jsonb, jsonb),
     sched.workflow_versions(text),
     sched.set_project_params(regrole, jsonb),
     sched.workflow_graph(text, text),

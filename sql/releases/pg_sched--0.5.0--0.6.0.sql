@@ -12,7 +12,8 @@
 -- sched._check_sql (2_kernel/sql_check.sql) over the Rust functions _sql_checks and
 -- _analyze_as, called by _create_workflow and _check_workflow; what the SQL uses
 -- (sched.workflow_dependency, sched.workflow_dependencies) and the event triggers that guard it
--- (3_engine/object_guard.sql).
+-- (3_engine/object_guard.sql). Test runs: sched.test_run (7_api/test_run.sql) over the Rust
+-- function _test_sql, and the states of their tasks (_test_states, in sched.state_model()).
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
 -- install and keeps all it held. Existing rows change nothing: the new columns are NULL (no task
@@ -49,11 +50,34 @@ CREATE  FUNCTION "_analyze_as"(
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
+CREATE  FUNCTION "_test_sql"(
+	"owner" oid, /* pg_sys :: Oid */
+	"restricted" bool, /* bool */
+	"search_path" TEXT, /* & str */
+	"task_type" TEXT, /* & str */
+	"settings" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'test_sql_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{"backfill_modes":["serial","parallel"],"backfill_on_failure":["stop","continue"],"backfill_orders":["desc","asc"],"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dataset_modes":["all","any"],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"table_operations":["insert","update","delete"],"timeout_strategies":["warn","fail","warn_fail"],"trigger_kinds":["workflow_end","table_change","webhook","dataset"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
+
+-- 1_schema/01_vocabulary.sql: the states of a test run's tasks, in the state model.
+CREATE FUNCTION sched._test_states() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,failed,mocked,not_run,skipped,forbidden,not_reached}'::text[] $$;
+COMMENT ON FUNCTION sched._test_states() IS 'Internal: the states of a task of a test run. succeeded: its statements ran (then were rolled back with the rest), or a logic task chose its branch; failed: a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached; mocked: not run: options.mock gave its OUT values; not_run: a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values; skipped: on a branch a CONDITIONS or SWITCH task did not take; forbidden: a task with enabled false, passed through; not_reached: not run because an upstream task failed or was not reached';
+CREATE FUNCTION sched._test_states_success() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,mocked,not_run}'::text[] $$;
+COMMENT ON FUNCTION sched._test_states_success() IS 'Internal: the test-run states that count as a success downstream: their successors run, a CONDITIONS success item holds.';
+CREATE OR REPLACE FUNCTION sched._state_model(principal regrole) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
 
 -- 1_schema/10_definitions.sql
 ALTER TABLE sched.task_definition ADD COLUMN produces text[];
@@ -329,6 +353,8 @@ COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
     'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
+COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
+    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
@@ -3003,6 +3029,459 @@ $$;
 COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
     'Internal: refuses logic tasks naming workflows (or tasks) that do not exist or that the owner may not run, and sub-process cycles, naming the path.';
 
+-- 3_engine/start.sql: a start's values, shared with test runs.
+CREATE FUNCTION sched._start_values(wf sched.workflow, spec jsonb, params jsonb, instance_id bigint, business_time text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT sched._instance_values(
+        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
+            || coalesce(spec->'params', '{}'),
+        params,
+        pg_catalog.jsonb_build_object('system.workflow.definition.name', wf.name,
+                                      'system.workflow.definition.code', wf.id::text,
+                                      'system.workflow.instance.id', instance_id::text,
+                                      'system.project.name', sched._role_name(wf.owner)),
+        business_time)
+$$;
+COMMENT ON FUNCTION sched._start_values(sched.workflow, jsonb, jsonb, bigint, text) IS
+    'Internal: the parameter values of a start (built-ins, project parameters, the workflow''s globals, start params), resolved at the business time; a test run''s instance id is 0.';
+CREATE OR REPLACE FUNCTION sched._start(principal regrole, name text, params jsonb, options jsonb,
+                             command_type text, schedule_id bigint, parent_task bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    wf       sched.workflow;
+    v        sched.workflow_version;
+    opt      text;
+    prio     smallint;
+    strategy sched.failure_strategy;
+    grp      text;
+    tenant   text;
+    sched_at timestamptz;
+    biz_at   timestamptz;
+    vals     jsonb;
+    inst_id  bigint;
+    roots    bigint[];
+    scope    bigint[];
+    initial  sched.workflow_state := 'running';
+    who      text := sched._role_name(principal);
+    parent   sched.workflow_instance;
+    zone     text;
+    notify   jsonb;
+    unserved text;
+    options_allowed text[] := ARRAY['priority', 'worker_group', 'failure_strategy', 'tenant', 'schedule_time', 'timezone',
+                                    'start_tasks', 'task_scope', 'notify'];
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _start.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _start.name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
+
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF params <> '{}' THEN
+        PERFORM sched._check_owner_strict(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name),
+                                          'start it with parameters');
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(options) LOOP
+        IF opt <> ALL(options_allowed) THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(options_allowed, ', ')
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF opt = 'notify' THEN
+            NULL;
+        ELSIF opt = 'start_tasks' THEN
+            IF jsonb_typeof(options->opt) <> 'array' OR jsonb_array_length(options->opt) = 0
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(options->opt) e WHERE jsonb_typeof(e) <> 'string') THEN
+                RAISE EXCEPTION 'options.start_tasks: must be a non-empty array of task names' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        ELSIF jsonb_typeof(options->opt) <> 'string' THEN
+            RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+
+    SELECT * INTO v FROM sched.workflow_version wv
+    WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+
+    -- start_tasks and task_scope (DolphinScheduler's start node list with TASK_ONLY, TASK_POST,
+    -- TASK_PRE): the run is limited to those tasks, their downstream or their upstream.
+    IF options ? 'task_scope' AND NOT options ? 'start_tasks' THEN
+        RAISE EXCEPTION 'options.task_scope: needs options.start_tasks' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options ? 'start_tasks' THEN
+        IF lower(coalesce(options->>'task_scope', 'downstream')) NOT IN ('only', 'downstream', 'upstream') THEN
+            RAISE EXCEPTION 'options.task_scope: "%" is not allowed; allowed: only, downstream, upstream', options->>'task_scope'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT e.name INTO opt FROM jsonb_array_elements_text(options->'start_tasks') e(name)
+        WHERE NOT EXISTS (SELECT 1 FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.name = e.name)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'options.start_tasks: workflow "%" has no task "%"', wf.name, opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT array_agg(td.id) INTO roots FROM sched.task_definition td
+        WHERE td.workflow_version_id = v.id AND td.name IN (SELECT jsonb_array_elements_text(options->'start_tasks'));
+        scope := CASE lower(coalesce(options->>'task_scope', 'downstream'))
+                     WHEN 'only' THEN roots
+                     WHEN 'downstream' THEN sched._reach(roots, true)
+                     ELSE sched._reach(roots, false) END;
+    END IF;
+
+    prio := coalesce(sched._priority_rank(options->>'priority', 'options.priority'), v.priority);
+    IF options ? 'failure_strategy' THEN
+        IF lower(options->>'failure_strategy') NOT IN ('continue', 'end') THEN
+            RAISE EXCEPTION 'options.failure_strategy: "%" is not a valid failure strategy; allowed: continue, end',
+                options->>'failure_strategy' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        strategy := lower(options->>'failure_strategy')::sched.failure_strategy;
+    ELSE
+        strategy := v.failure_strategy;
+    END IF;
+    grp := coalesce(options->>'worker_group', v.worker_group);
+    PERFORM sched._check_name(grp, 'options.worker_group', 'name');
+    -- A worker group given at start must be one the starter may use; the owner's rights are
+    -- checked below for everything the instance runs with.
+    IF options ? 'worker_group' THEN
+        PERFORM sched._check_use(principal, 'worker_group', grp, 'options.worker_group');
+    END IF;
+    -- A tenant given at start must be one the starter may use; either way the owner, whose
+    -- code runs as it, must be allowed it (grants may have been revoked since the definition).
+    IF options ? 'tenant' THEN
+        tenant := options->>'tenant';
+        PERFORM sched._check_tenant(principal, tenant, 'options.tenant');
+        PERFORM sched._check_tenant(wf.owner, tenant, 'options.tenant');
+    ELSE
+        tenant := v.tenant;
+        PERFORM sched._check_tenant(wf.owner, tenant, 'tenant');
+    END IF;
+
+    -- Business values are computed in this zone (DolphinScheduler's schedule time zone): a
+    -- schedule's fire and a backfill pass theirs; a manual start may name one, else the
+    -- workflow's, else UTC, never the session's.
+    IF options ? 'timezone' THEN
+        zone := sched._check_time_zone(options->>'timezone', 'options.timezone');
+    ELSE
+        zone := coalesce(v.spec->>'timezone', 'UTC');
+    END IF;
+    IF options ? 'schedule_time' THEN
+        sched_at := sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time');
+    END IF;
+    -- A manual run's business time is its start, fixed for the whole run.
+    biz_at := coalesce(sched_at, now());
+    IF parent_task IS NOT NULL THEN
+        SELECT wi.* INTO parent FROM sched.workflow_instance wi
+        JOIN sched.task_instance ti ON ti.workflow_instance_id = wi.id WHERE ti.id = parent_task;
+        prio := parent.priority;
+        strategy := parent.failure_strategy;
+        grp := parent.worker_group;
+        sched_at := parent.schedule_time;
+        biz_at := parent.business_time;
+        zone := parent.time_zone;
+    END IF;
+    -- Who hears of the end: the workflow's notify, changed by the start's (or the schedule's).
+    -- A sub-process's instance alerts nothing of its own, as in DolphinScheduler.
+    IF parent_task IS NULL AND (options ? 'notify' OR v.spec ? 'notify') THEN
+        notify := sched._notify_with(v.spec->'notify', options->'notify', 'options.notify');
+        IF options->'notify' ? 'alert_group' THEN
+            PERFORM sched._check_use(principal, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
+            PERFORM sched._check_use(wf.owner, 'alert_group', notify->>'alert_group', 'options.notify.alert_group');
+        END IF;
+    END IF;
+    -- Everything the instance runs with, for the owner whose code runs with it (grants may have
+    -- been revoked since the definition); nothing to look up for a workflow that names nothing.
+    IF v.uses <> '[]' THEN
+        PERFORM sched._check_uses(wf.owner, jsonb_path_query_array(v.uses, '$[*] ? (@.field != "worker_group")'));
+    END IF;
+    IF grp <> 'default' THEN
+        PERFORM sched._check_use(wf.owner, 'worker_group', grp,
+                                 CASE WHEN options ? 'worker_group' THEN 'options.worker_group' ELSE 'worker_group' END);
+    END IF;
+    IF parent_task IS NOT NULL THEN
+        PERFORM sched._count_descendant(parent);
+    ELSIF current_setting('sched.max_unfinished_instances_per_role')::integer > 0 THEN
+        PERFORM sched._check_unfinished_cap(who);
+    END IF;
+    -- The id is drawn first: it is one of the values (system.workflow.instance.id).
+    inst_id := nextval('sched.workflow_instance_id_seq');
+    vals := sched._start_values(wf, v.spec, params, inst_id, to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
+
+    -- Parallel workflows under no running limit start at once, without a lock.
+    IF parent_task IS NULL AND (v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0) THEN
+        initial := sched._admit(wf.id, v.execution_type, who);
+    END IF;
+    INSERT INTO sched.workflow_instance (id, workflow_id, workflow_version_id, state, failure_strategy, priority,
+                                         worker_group, params, schedule_time, business_time, time_zone,
+                                         param_values, tenant, started_by, started_at, ended_at,
+                                         timeout_at, timeout_strategy, scope, schedule_id,
+                                         parent_instance_id, parent_task_instance_id, ancestors,
+                                         notify_strategy, alert_group)
+    OVERRIDING SYSTEM VALUE
+    VALUES (inst_id, wf.id, v.id, initial, strategy, prio, grp, params, sched_at, biz_at, zone,
+            vals, tenant, who, CASE WHEN initial = 'running' THEN now() END,
+            CASE WHEN initial = 'stopped' THEN now() END,
+            now() + v.timeout_after, v.timeout_strategy, scope, _start.schedule_id,
+            parent.id, parent_task, CASE WHEN parent.id IS NOT NULL THEN coalesce(parent.ancestors, '{}') || parent.id END,
+            coalesce(notify->>'strategy', 'none'), notify->>'alert_group');
+    IF v.timeout_after IS NOT NULL THEN
+        PERFORM sched._wake_master();
+    END IF;
+
+    INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+    VALUES (_start.command_type, wf.id, inst_id, who,
+            jsonb_build_object('params', params, 'options', options)
+            || CASE WHEN parent_task IS NOT NULL THEN jsonb_build_object('parent_task_instance_id', parent_task) ELSE '{}' END);
+    IF initial = 'stopped' THEN
+        -- serial_discard: an earlier instance is active, this one never runs.
+        INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+        VALUES ('stop', wf.id, inst_id, who, '{"reason": "serial_discard"}');
+    END IF;
+    -- A group no live worker serves (a typo, its workers down) would leave tasks queued with no
+    -- word: say so now. Logic tasks are decided in the database and need no worker; every
+    -- other task is claimed by one (sql tasks too, which then run here).
+    IF parent_task IS NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', x.g), ', ' ORDER BY x.g) INTO unserved
+        FROM (SELECT DISTINCT coalesce(g, grp) AS g FROM unnest(v.worker_groups) AS g) x
+        WHERE NOT EXISTS (SELECT 1 FROM sched.worker wk WHERE wk.alive AND x.g = ANY(wk.groups));
+        IF unserved IS NOT NULL THEN
+            RAISE NOTICE 'no live worker serves worker group %; instance %''s tasks there wait in queued until one does', unserved, inst_id
+                USING HINT = 'Start a worker with --group, or see sched.unserved_tasks.';
+        END IF;
+    END IF;
+    IF initial <> 'running' THEN
+        RETURN inst_id;
+    END IF;
+
+    PERFORM sched._queue_roots(inst_id);
+    RETURN inst_id;
+END
+$$;
+COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigint) IS
+    'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data), the schedule of a fire and, for a sub-process, the SUB_PROCESS attempt it runs for.';
+
+-- 7_api/test_run.sql
+-- Test runs (docs/architecture.md, "Test runs"): a workflow's SQL, PROCEDURE and logic tasks run
+-- in the caller's transaction, as its owner, in DAG order, and everything they did is rolled
+-- back at the end. No instance is created: nothing is written to the scheduler's tables.
+
+CREATE FUNCTION sched.test_run(workflow text, params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS TABLE (task text, task_type text, state text, reason text, columns text[], "rows" jsonb,
+               row_count bigint, "out" jsonb, notices text[], log text[], duration interval)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- Each task is decided as the engine would (sql/3_engine/advance.sql, branches.sql): a task whose
+-- upstream failed is not reached (a CONDITIONS task judges the failure), a task on a branch not
+-- taken is skipped, a forbidden task passes. Its parameters are resolved as its claim would
+-- resolve them (sched._resolve_task), its statements run by sched._test_sql in a subtransaction
+-- of their own, so that a failure undoes that task alone and later tasks see what earlier ones
+-- did. The walk itself runs in a block that always ends in an exception, which rolls it all back.
+CREATE FUNCTION sched._test_run(principal regrole, workflow text, params jsonb, options jsonb)
+RETURNS TABLE (task text, task_type text, state text, reason text, columns text[], "rows" jsonb,
+               row_count bigint, "out" jsonb, notices text[], log text[], duration interval)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf       sched.workflow;
+    v        sched.workflow_version;
+    opt      text;
+    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone'];
+    mock     jsonb := coalesce(options->'mock', '{}');
+    zone     text;
+    biz_at   timestamptz;
+    biz_text text;
+    vals     jsonb;
+    path     text;
+    refusal  text;
+    t        record;
+    up       record;
+    done     jsonb := '{}';
+    results  jsonb[] := '{}';
+    result   jsonb;
+    ctx      jsonb;
+    choice   jsonb;
+    holds    boolean;
+    progress boolean;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
+    END IF;
+    -- It runs the owner's statements now, in the caller's session, with values the caller
+    -- chooses (params, mocked OUT values): the owner's members alone may.
+    PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(options) LOOP
+        IF opt <> ALL (allowed) THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF opt <> 'mock' AND jsonb_typeof(options->opt) <> 'string' THEN
+            RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+    IF jsonb_typeof(mock) <> 'object' THEN
+        RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(mock) LOOP
+        IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
+                       WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
+            RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
+            RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+
+    -- The business time and values as a manual start would have them; no instance exists, so
+    -- system.workflow.instance.id and system.task.instance.id are 0.
+    zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
+                 ELSE coalesce(v.spec->>'timezone', 'UTC') END;
+    biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
+                   ELSE now() END;
+    biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
+    vals := sched._start_values(wf, v.spec, params, 0, biz_text);
+    path := sched._login_search_path(wf.owner);
+    -- What a real run's SQL tasks would fail with (sched._run_sql_task).
+    SELECT CASE WHEN NOT r.rolcanlogin THEN format(
+                    'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+                    wf.owner, wf.owner)
+                WHEN r.rolvaliduntil < now() THEN format(
+                    'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
+                    wf.owner, r.rolvaliduntil) END
+      INTO refusal
+      FROM pg_roles r WHERE r.oid = wf.owner;
+
+    BEGIN
+        LOOP
+            progress := false;
+            FOR t IN
+                SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
+                       td.parameterized,
+                       ARRAY(SELECT p.name FROM sched.task_definition p
+                             WHERE p.workflow_version_id = v.id AND td.id = ANY (p.successors) ORDER BY p.id) AS upstream
+                FROM sched.task_definition td
+                WHERE td.workflow_version_id = v.id AND td.element_of IS NULL
+                ORDER BY td.id
+            LOOP
+                CONTINUE WHEN done ? t.name OR NOT done ?& t.upstream;
+                progress := true;
+                result := jsonb_build_object('task', t.name, 'task_type', t.task_type);
+                SELECT u.name, done->u.name->>'state' AS state INTO up
+                FROM unnest(t.upstream) AS u(name)
+                WHERE done->u.name->>'state' = 'not_reached'
+                   OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
+                LIMIT 1;
+                IF FOUND THEN
+                    result := result || jsonb_build_object('state', 'not_reached',
+                        'reason', format('upstream task %s %s', up.name,
+                                         CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
+                ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
+                        SELECT 1 FROM unnest(t.upstream) AS u(name)
+                        WHERE done->u.name->>'state' <> 'skipped'
+                          AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
+                    result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
+                ELSIF t.logic = 'forbidden' THEN
+                    result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
+                ELSIF mock ? t.name THEN
+                    result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
+                        'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
+                                                                    ELSE to_jsonb(m.value::text) END)
+                                FROM jsonb_each(mock->t.name) m));
+                ELSIF t.logic = 'conditions' THEN
+                    SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
+                      INTO holds
+                      FROM (SELECT CASE WHEN x.grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
+                            FROM jsonb_array_elements(t.settings#>'{conditions,groups}') WITH ORDINALITY AS x(grp, n)
+                            CROSS JOIN LATERAL (
+                                SELECT coalesce(CASE WHEN item->>'status' = 'failed' THEN done->(item->>'task')->>'state' = 'failed'
+                                                     ELSE done->(item->>'task')->>'state' = ANY (sched._test_states_success()) END,
+                                                false) AS ok
+                                FROM jsonb_array_elements(x.grp->'items') AS item) it
+                            GROUP BY x.n, x.grp) g;
+                    holds := coalesce(holds, false);
+                    result := result || jsonb_build_object('state', 'succeeded',
+                        'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
+                        'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
+                                         CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
+                                             || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
+                ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
+                    ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
+                               t.settings, t.local_params,
+                               (SELECT jsonb_agg(done->u.name->'out' ORDER BY u.i) FROM unnest(t.upstream) WITH ORDINALITY AS u(name, i)
+                                WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
+                               vals, params,
+                               jsonb_build_object('system.task.instance.id', '0',
+                                                  'system.task.definition.name', t.name,
+                                                  'system.task.definition.code', t.id::text),
+                               biz_text)
+                           ELSE jsonb_build_object('settings', t.settings) END;
+                    IF ctx->'settings' ? 'resolve_error' THEN
+                        result := result || jsonb_build_object('state', 'failed',
+                            'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
+                    ELSIF t.logic = 'switch' THEN
+                        choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
+                        result := result || jsonb_build_object('state', 'succeeded',
+                            'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                           THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
+                                           ELSE t.settings->'default' END,
+                            'notices', choice->'errors',
+                            'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                           THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
+                                                       t.settings->'cases'->((choice->>'case')::integer)->>'when',
+                                                       t.settings->'cases'->((choice->>'case')::integer)->'then')
+                                           ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
+                    ELSIF refusal IS NOT NULL THEN
+                        result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
+                    ELSE
+                        result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
+                        result := result || jsonb_build_object('reason', result->'error');
+                    END IF;
+                ELSE
+                    result := result || jsonb_build_object('state', 'not_run', 'reason',
+                        CASE WHEN t.settings ? 'datasource'
+                             THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
+                             ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+                END IF;
+                done := done || jsonb_build_object(t.name, result);
+                results := results || result;
+            END LOOP;
+            EXIT WHEN NOT progress;
+        END LOOP;
+        RAISE EXCEPTION USING ERRCODE = 'SCT01';
+    EXCEPTION WHEN SQLSTATE 'SCT01' THEN
+        NULL;
+    END;
+    RETURN QUERY
+    SELECT r->>'task', r->>'task_type', r->>'state', r->>'reason',
+           CASE WHEN r ? 'columns' THEN ARRAY(SELECT jsonb_array_elements_text(r->'columns')) END,
+           r->'rows', (r->>'row_count')::bigint, nullif(r->'out', 'null'),
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'notices', '[]'))),
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'log', '[]'))),
+           CASE WHEN r ? 'duration_ms' THEN make_interval(secs => (r->>'duration_ms')::double precision) / 1000 END
+    FROM unnest(results) WITH ORDINALITY AS x(r, i)
+    ORDER BY x.i;
+END
+$$;
+COMMENT ON FUNCTION sched.test_run(text, jsonb, jsonb) IS
+    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone. Only members of the owner may.';
+COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
+    'Internal: what sched.test_run returns, for the calling role.';
+
 -- 7_api/control.sql: force_success on an element.
 CREATE OR REPLACE FUNCTION sched._force_success(principal regrole, task_instance_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -3250,7 +3729,8 @@ BEGIN
                                  '_new_attempts', '_task_context', '_dynamic_lists', '_expand', '_release_elements',
                                  '_elements_ended', '_kill_elements', '_gather_elements', '_subprocess_refs', '_kill_attempts',
                                  '_sql_checks', '_analyze_as', '_login_search_path', '_check_sql',
-                                 '_guard_objects', '_guard_dropped', '_guard_altered')
+                                 '_guard_objects', '_guard_dropped', '_guard_altered',
+                                 '_test_sql', 'test_run', '_test_run', '_start_values', '_test_states', '_test_states_success')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -3262,7 +3742,8 @@ GRANT EXECUTE ON FUNCTION
     sched.create_webhook(text, jsonb),
     sched.enable_trigger(bigint),
     sched.disable_trigger(bigint),
-    sched.drop_trigger(bigint)
+    sched.drop_trigger(bigint),
+    sched.test_run(text, jsonb, jsonb)
 TO sched_user, sched_admin;
 -- As REVOKE ALL ON ALL TABLES does for a fresh install: their privileges spelled out, none for PUBLIC.
 REVOKE ALL ON sched.trigger, sched.trigger_event, sched.trigger_fire, sched.dataset_event,

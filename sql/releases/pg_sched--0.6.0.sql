@@ -338,6 +338,21 @@ AS 'MODULE_PATHNAME', 'switch_choose_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/test_run.rs:62
+-- pg_sched::test_run::_test_sql
+CREATE  FUNCTION "_test_sql"(
+	"owner" oid, /* pg_sys :: Oid */
+	"restricted" bool, /* bool */
+	"search_path" TEXT, /* & str */
+	"task_type" TEXT, /* & str */
+	"settings" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'test_sql_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/master.rs:57
 -- pg_sched::master::_wake_master
 CREATE  FUNCTION "_wake_master"() RETURNS void
@@ -401,6 +416,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   sql_check::sql_checks
 --   sql_check::analyze_as
 --   sql_task::execute_as
+--   test_run::test_sql
 --   webhook::signature_ok
 
 -- GENERATED from core/src/vocabulary.rs by `make vocabulary-sql`: edit core/src (state.rs,
@@ -546,6 +562,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{pending,sent,failed}'::text[] $$;
 COMMENT ON FUNCTION sched._delivery_states() IS 'Internal: the states of an alert''s delivery to one channel. pending: not yet sent; a worker started with --alerts sends it when it is due; sent: sent to its channel; failed: every attempt failed (sched.alert_max_attempts)';
 
+CREATE FUNCTION sched._test_states() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,failed,mocked,not_run,skipped,forbidden,not_reached}'::text[] $$;
+COMMENT ON FUNCTION sched._test_states() IS 'Internal: the states of a task of a test run. succeeded: its statements ran (then were rolled back with the rest), or a logic task chose its branch; failed: a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached; mocked: not run: options.mock gave its OUT values; not_run: a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values; skipped: on a branch a CONDITIONS or SWITCH task did not take; forbidden: a task with enabled false, passed through; not_reached: not run because an upstream task failed or was not reached';
+
+CREATE FUNCTION sched._test_states_success() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{succeeded,mocked,not_run}'::text[] $$;
+COMMENT ON FUNCTION sched._test_states_success() IS 'Internal: the test-run states that count as a success downstream: their successors run, a CONDITIONS success item holds.';
+
 CREATE FUNCTION sched._command_type(command text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE command
@@ -584,7 +610,7 @@ COMMENT ON FUNCTION sched.state_model() IS 'The states of workflow instances and
 
 CREATE FUNCTION sched._state_model(principal regrole) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
+AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
 COMMENT ON FUNCTION sched._state_model(regrole) IS 'Internal: what sched.state_model returns, the same for every caller.';
 
 CREATE FUNCTION sched._priorities() RETURNS text[]
@@ -2006,6 +2032,9 @@ COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
     'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
+
+COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
+    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
@@ -5021,6 +5050,26 @@ $$;
 COMMENT ON FUNCTION sched._check_unfinished_cap(text) IS
     'Internal: raises when the role already has sched.max_unfinished_instances_per_role unfinished top-level instances.';
 
+-- The parameter values of a start of a workflow (version spec) with these start params, as
+-- instance instance_id, at a business time (YYYY-MM-DD HH24:MI:SS in the instance's zone):
+-- project parameters sit below the workflow's globals (DolphinScheduler's precedence).
+CREATE FUNCTION sched._start_values(wf sched.workflow, spec jsonb, params jsonb, instance_id bigint, business_time text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT sched._instance_values(
+        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
+            || coalesce(spec->'params', '{}'),
+        params,
+        pg_catalog.jsonb_build_object('system.workflow.definition.name', wf.name,
+                                      'system.workflow.definition.code', wf.id::text,
+                                      'system.workflow.instance.id', instance_id::text,
+                                      'system.project.name', sched._role_name(wf.owner)),
+        business_time)
+$$;
+COMMENT ON FUNCTION sched._start_values(sched.workflow, jsonb, jsonb, bigint, text) IS
+    'Internal: the parameter values of a start (built-ins, project parameters, the workflow''s globals, start params), resolved at the business time; a test run''s instance id is 0.';
+
 -- The principal is who acts: the caller of start_workflow, or for the master's fires (cron,
 -- backfill, sub-workflows) the owner of the schedule or workflow. It is checked and recorded,
 -- with the command type (start_process, scheduler, complement_data) and, for a schedule's
@@ -5192,16 +5241,7 @@ BEGIN
     END IF;
     -- The id is drawn first: it is one of the values (system.workflow.instance.id).
     inst_id := nextval('sched.workflow_instance_id_seq');
-    -- Project parameters sit below the workflow's globals (DolphinScheduler's precedence).
-    vals := sched._instance_values(
-        coalesce((SELECT pp.params FROM sched.project_param pp WHERE pp.role = wf.owner), '{}')
-            || coalesce(v.spec->'params', '{}'),
-        params,
-        jsonb_build_object('system.workflow.definition.name', wf.name,
-                           'system.workflow.definition.code', wf.id::text,
-                           'system.workflow.instance.id', inst_id::text,
-                           'system.project.name', sched._role_name(wf.owner)),
-        to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
+    vals := sched._start_values(wf, v.spec, params, inst_id, to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS'));
 
     -- Parallel workflows under no running limit start at once, without a lock.
     IF parent_task IS NULL AND (v.execution_type <> 'parallel' OR current_setting('sched.max_running_instances')::integer > 0) THEN
@@ -10600,6 +10640,227 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 -- requires:
 --   sql_7_api_tenants
 
+-- Test runs (docs/architecture.md, "Test runs"): a workflow's SQL, PROCEDURE and logic tasks run
+-- in the caller's transaction, as its owner, in DAG order, and everything they did is rolled
+-- back at the end. No instance is created: nothing is written to the scheduler's tables.
+
+CREATE FUNCTION sched.test_run(workflow text, params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS TABLE (task text, task_type text, state text, reason text, columns text[], "rows" jsonb,
+               row_count bigint, "out" jsonb, notices text[], log text[], duration interval)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+-- Each task is decided as the engine would (sql/3_engine/advance.sql, branches.sql): a task whose
+-- upstream failed is not reached (a CONDITIONS task judges the failure), a task on a branch not
+-- taken is skipped, a forbidden task passes. Its parameters are resolved as its claim would
+-- resolve them (sched._resolve_task), its statements run by sched._test_sql in a subtransaction
+-- of their own, so that a failure undoes that task alone and later tasks see what earlier ones
+-- did. The walk itself runs in a block that always ends in an exception, which rolls it all back.
+CREATE FUNCTION sched._test_run(principal regrole, workflow text, params jsonb, options jsonb)
+RETURNS TABLE (task text, task_type text, state text, reason text, columns text[], "rows" jsonb,
+               row_count bigint, "out" jsonb, notices text[], log text[], duration interval)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wf       sched.workflow;
+    v        sched.workflow_version;
+    opt      text;
+    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone'];
+    mock     jsonb := coalesce(options->'mock', '{}');
+    zone     text;
+    biz_at   timestamptz;
+    biz_text text;
+    vals     jsonb;
+    path     text;
+    refusal  text;
+    t        record;
+    up       record;
+    done     jsonb := '{}';
+    results  jsonb[] := '{}';
+    result   jsonb;
+    ctx      jsonb;
+    choice   jsonb;
+    holds    boolean;
+    progress boolean;
+BEGIN
+    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
+    END IF;
+    -- It runs the owner's statements now, in the caller's session, with values the caller
+    -- chooses (params, mocked OUT values): the owner's members alone may.
+    PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(options) LOOP
+        IF opt <> ALL (allowed) THEN
+            RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF opt <> 'mock' AND jsonb_typeof(options->opt) <> 'string' THEN
+            RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+    IF jsonb_typeof(mock) <> 'object' THEN
+        RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR opt IN SELECT jsonb_object_keys(mock) LOOP
+        IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
+                       WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
+            RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
+                USING ERRCODE = 'invalid_parameter_value';
+        ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
+            RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+
+    -- The business time and values as a manual start would have them; no instance exists, so
+    -- system.workflow.instance.id and system.task.instance.id are 0.
+    zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
+                 ELSE coalesce(v.spec->>'timezone', 'UTC') END;
+    biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
+                   ELSE now() END;
+    biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
+    vals := sched._start_values(wf, v.spec, params, 0, biz_text);
+    path := sched._login_search_path(wf.owner);
+    -- What a real run's SQL tasks would fail with (sched._run_sql_task).
+    SELECT CASE WHEN NOT r.rolcanlogin THEN format(
+                    'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+                    wf.owner, wf.owner)
+                WHEN r.rolvaliduntil < now() THEN format(
+                    'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
+                    wf.owner, r.rolvaliduntil) END
+      INTO refusal
+      FROM pg_roles r WHERE r.oid = wf.owner;
+
+    BEGIN
+        LOOP
+            progress := false;
+            FOR t IN
+                SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
+                       td.parameterized,
+                       ARRAY(SELECT p.name FROM sched.task_definition p
+                             WHERE p.workflow_version_id = v.id AND td.id = ANY (p.successors) ORDER BY p.id) AS upstream
+                FROM sched.task_definition td
+                WHERE td.workflow_version_id = v.id AND td.element_of IS NULL
+                ORDER BY td.id
+            LOOP
+                CONTINUE WHEN done ? t.name OR NOT done ?& t.upstream;
+                progress := true;
+                result := jsonb_build_object('task', t.name, 'task_type', t.task_type);
+                SELECT u.name, done->u.name->>'state' AS state INTO up
+                FROM unnest(t.upstream) AS u(name)
+                WHERE done->u.name->>'state' = 'not_reached'
+                   OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
+                LIMIT 1;
+                IF FOUND THEN
+                    result := result || jsonb_build_object('state', 'not_reached',
+                        'reason', format('upstream task %s %s', up.name,
+                                         CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
+                ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
+                        SELECT 1 FROM unnest(t.upstream) AS u(name)
+                        WHERE done->u.name->>'state' <> 'skipped'
+                          AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
+                    result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
+                ELSIF t.logic = 'forbidden' THEN
+                    result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
+                ELSIF mock ? t.name THEN
+                    result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
+                        'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
+                                                                    ELSE to_jsonb(m.value::text) END)
+                                FROM jsonb_each(mock->t.name) m));
+                ELSIF t.logic = 'conditions' THEN
+                    SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
+                      INTO holds
+                      FROM (SELECT CASE WHEN x.grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
+                            FROM jsonb_array_elements(t.settings#>'{conditions,groups}') WITH ORDINALITY AS x(grp, n)
+                            CROSS JOIN LATERAL (
+                                SELECT coalesce(CASE WHEN item->>'status' = 'failed' THEN done->(item->>'task')->>'state' = 'failed'
+                                                     ELSE done->(item->>'task')->>'state' = ANY (sched._test_states_success()) END,
+                                                false) AS ok
+                                FROM jsonb_array_elements(x.grp->'items') AS item) it
+                            GROUP BY x.n, x.grp) g;
+                    holds := coalesce(holds, false);
+                    result := result || jsonb_build_object('state', 'succeeded',
+                        'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
+                        'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
+                                         CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
+                                             || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
+                ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
+                    ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
+                               t.settings, t.local_params,
+                               (SELECT jsonb_agg(done->u.name->'out' ORDER BY u.i) FROM unnest(t.upstream) WITH ORDINALITY AS u(name, i)
+                                WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
+                               vals, params,
+                               jsonb_build_object('system.task.instance.id', '0',
+                                                  'system.task.definition.name', t.name,
+                                                  'system.task.definition.code', t.id::text),
+                               biz_text)
+                           ELSE jsonb_build_object('settings', t.settings) END;
+                    IF ctx->'settings' ? 'resolve_error' THEN
+                        result := result || jsonb_build_object('state', 'failed',
+                            'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
+                    ELSIF t.logic = 'switch' THEN
+                        choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
+                        result := result || jsonb_build_object('state', 'succeeded',
+                            'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                           THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
+                                           ELSE t.settings->'default' END,
+                            'notices', choice->'errors',
+                            'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                           THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
+                                                       t.settings->'cases'->((choice->>'case')::integer)->>'when',
+                                                       t.settings->'cases'->((choice->>'case')::integer)->'then')
+                                           ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
+                    ELSIF refusal IS NOT NULL THEN
+                        result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
+                    ELSE
+                        result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
+                        result := result || jsonb_build_object('reason', result->'error');
+                    END IF;
+                ELSE
+                    result := result || jsonb_build_object('state', 'not_run', 'reason',
+                        CASE WHEN t.settings ? 'datasource'
+                             THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
+                             ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+                END IF;
+                done := done || jsonb_build_object(t.name, result);
+                results := results || result;
+            END LOOP;
+            EXIT WHEN NOT progress;
+        END LOOP;
+        RAISE EXCEPTION USING ERRCODE = 'SCT01';
+    EXCEPTION WHEN SQLSTATE 'SCT01' THEN
+        NULL;
+    END;
+    RETURN QUERY
+    SELECT r->>'task', r->>'task_type', r->>'state', r->>'reason',
+           CASE WHEN r ? 'columns' THEN ARRAY(SELECT jsonb_array_elements_text(r->'columns')) END,
+           r->'rows', (r->>'row_count')::bigint, nullif(r->'out', 'null'),
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'notices', '[]'))),
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'log', '[]'))),
+           CASE WHEN r ? 'duration_ms' THEN make_interval(secs => (r->>'duration_ms')::double precision) / 1000 END
+    FROM unnest(results) WITH ORDINALITY AS x(r, i)
+    ORDER BY x.i;
+END
+$$;
+COMMENT ON FUNCTION sched.test_run(text, jsonb, jsonb) IS
+    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone. Only members of the owner may.';
+COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
+    'Internal: what sched.test_run returns, for the calling role.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:89
+-- requires:
+--   sql_7_api_test_run
+
 -- Triggers (1_schema/67_triggers.sql): start a workflow on another's end, on a table's change,
 -- on a signed HTTP request; enable, disable, drop them. Whoever creates one must own the
 -- workflow it starts (a member of its owner: the start passes parameters to its code) and be
@@ -11014,7 +11275,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:89
+-- sql_files.rs:90
 -- requires:
 --   sql_7_api_triggers
 
@@ -11152,7 +11413,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:90
+-- sql_files.rs:91
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
@@ -11223,6 +11484,7 @@ GRANT EXECUTE ON FUNCTION
     sched.drop_alert_group(text),
     sched.test_alert_group(text),
     sched.check_workflow(jsonb),
+    sched.test_run(text, jsonb, jsonb),
     sched.workflow_versions(text),
     sched.set_project_params(regrole, jsonb),
     sched.workflow_graph(text, text),

@@ -92,6 +92,21 @@ fn the_readme_tour_runs_as_written() {
     ] {
         assert!(stderr.contains(said), "{said}: {stderr}");
     }
+    // The test run's example: the mocked shell task, the total and the INSERT's row came back,
+    // and the INSERT is gone.
+    for said in [
+        r#" fetch | mocked    |               | {"batch": "7"}"#,
+        r#" total | succeeded | [["42"]]      | {"total": "42"}"#,
+        r#" store | succeeded | [["42", "7"]] |"#,
+    ] {
+        assert!(stdout.contains(said), "{said}: {stdout}");
+    }
+    assert!(
+        stdout.contains(
+            "readme_sales_after_test \n-------------------------\n                       2"
+        ),
+        "{stdout}"
+    );
     // The dynamic task's example: one element per file, their OUT values gathered in order.
     assert!(
         stdout.contains(r#"["a.csv:10", "b.csv:10", "c.csv:10"]"#),
