@@ -86,6 +86,11 @@ fn read(file: &Path) -> Result<Declared> {
     })
 }
 
+/// The workflow spec of a file as `apply` reads it, its schedules left out.
+pub fn spec_of(file: &Path) -> Result<Value> {
+    read(file).map(|declared| declared.spec)
+}
+
 async fn existing_schedules(
     client: &impl GenericClient,
     workflow: &str,

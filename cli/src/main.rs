@@ -57,6 +57,26 @@ enum Command {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// Run a workflow's SQL and logic tasks as its owner and roll everything back
+    /// (sched.test_run): each task's state, rows, OUT values and notices. Exit 1 when a task
+    /// failed.
+    TestRun {
+        name: String,
+        /// A start parameter, name=value; repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// OUT values for a task the test run does not run (shell, python...), TASK.NAME=VALUE;
+        /// repeatable.
+        #[arg(long = "mock", value_name = "TASK.NAME=VALUE")]
+        mocks: Vec<String>,
+        /// Test this spec (a file as apply reads it) instead of the saved version, without
+        /// saving it.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// The business time (schedule_time), e.g. 2024-03-15.
+        #[arg(long)]
+        schedule_time: Option<String>,
+    },
     /// Follow an instance to its end with a progress bar.
     Wait {
         id: i64,
@@ -247,6 +267,37 @@ async fn run(cli: Cli) -> Result<u8> {
                 return Ok(0);
             }
             watch::instance(&client, id, json, timeout).await
+        }
+        Command::TestRun {
+            name,
+            params,
+            mocks,
+            file,
+            schedule_time,
+        } => {
+            let params = pairs(&params, "--param", false)?;
+            let mut mock = Map::new();
+            for (key, value) in pairs(&mocks, "--mock", false)? {
+                let (task, out) = key
+                    .split_once('.')
+                    .filter(|(t, o)| !t.is_empty() && !o.is_empty())
+                    .ok_or_else(|| usage(format!("--mock {key}=...: must be TASK.NAME=VALUE")))?;
+                let entry = mock
+                    .entry(task.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                entry[out] = value;
+            }
+            let mut options = Map::new();
+            if !mock.is_empty() {
+                options.insert("mock".into(), Value::Object(mock));
+            }
+            if let Some(file) = file {
+                options.insert("spec".into(), code::spec_of(&file)?);
+            }
+            if let Some(t) = schedule_time {
+                options.insert("schedule_time".into(), t.into());
+            }
+            test_run(&client, &name, params, options, json).await
         }
         Command::Wait { id, timeout } => watch::instance(&client, id, json, timeout).await,
         Command::Status { id } => status(&client, id, json).await,
@@ -585,6 +636,64 @@ async fn latest_attempt(client: &Client, instance: i64, task: &str, wait: bool) 
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+async fn test_run(
+    client: &Client,
+    name: &str,
+    params: Map<String, Value>,
+    options: Map<String, Value>,
+    json: bool,
+) -> Result<u8> {
+    let rows = client
+        .query(
+            "SELECT to_jsonb(t) FROM (SELECT task, task_type, state, reason, columns, rows, row_count, out, \
+             notices, log, extract(epoch FROM duration)::float8 * 1000 AS duration_ms \
+             FROM sched.test_run($1, $2, $3)) t",
+            &[&name, &Value::Object(params), &Value::Object(options)],
+        )
+        .await?;
+    let tasks: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
+    let failed = tasks.iter().any(|t| t["state"] == "failed");
+    if json {
+        println!("{}", Value::Array(tasks));
+    } else {
+        let table: Vec<Vec<String>> = tasks
+            .iter()
+            .map(|t| {
+                vec![
+                    cell(&t["task"]),
+                    cell(&t["state"]),
+                    cell(&t["row_count"]),
+                    if t["out"].is_null() {
+                        String::new()
+                    } else {
+                        t["out"].to_string()
+                    },
+                    t["duration_ms"]
+                        .as_f64()
+                        .map(|ms| format!("{ms:.1} ms"))
+                        .unwrap_or_default(),
+                    cell(&t["reason"]),
+                ]
+            })
+            .collect();
+        print_table(
+            &["task", "state", "rows", "out", "duration", "reason"],
+            &table,
+        );
+        for t in &tasks {
+            for notice in t["notices"].as_array().into_iter().flatten() {
+                println!(
+                    "{}: {}",
+                    cell(&t["task"]),
+                    output::escape_controls(&cell(notice), false)
+                );
+            }
+        }
+        println!("everything the test run did was rolled back");
+    }
+    Ok(u8::from(failed))
 }
 
 async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {

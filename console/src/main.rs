@@ -238,6 +238,10 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/workflows/{name}/start", post(api::workflows::start))
         .route(
+            "/api/workflows/{name}/test_run",
+            post(api::workflows::test_run),
+        )
+        .route(
             "/api/workflows/{name}/export.yaml",
             get(api::workflows::export),
         )

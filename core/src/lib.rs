@@ -7,6 +7,7 @@ mod command_type;
 pub mod cron;
 mod dag;
 pub mod dataset;
+pub mod deadline;
 pub mod dolphinscheduler;
 pub mod dynamic;
 mod error;

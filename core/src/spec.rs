@@ -62,6 +62,9 @@ pub struct WorkflowSpec {
     /// A DROP or ALTER of a relation or function its SQL uses is refused while this is the
     /// current version.
     pub protect_objects: bool,
+    /// When a scheduled run must have succeeded by (`crate::deadline`), as written; a
+    /// schedule's own deadline wins over it.
+    pub deadline: Option<String>,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -136,6 +139,9 @@ impl WorkflowSpec {
         }
         if self.protect_objects {
             spec["protect_objects"] = true.into();
+        }
+        if let Some(deadline) = &self.deadline {
+            spec["deadline"] = deadline.clone().into();
         }
         spec
     }

@@ -71,6 +71,15 @@ pub const DELIVERY_STATES: &[State] = &[
     st("failed", "#f4a6a6", "every attempt failed (sched.alert_max_attempts)"),
 ];
 
+/// The states of a fire's deadline (`sched.deadline_check.state`): text, checked against
+/// `sched._deadline_states()`.
+#[rustfmt::skip]
+pub const DEADLINE_STATES: &[State] = &[
+    st("pending", "#e4e4e4", "its deadline has not come"),
+    st("met", "#b7e1a1", "its instance succeeded by the deadline"),
+    st("missed", "#f4a6a6", "it had not succeeded by the deadline (or never started): an alert deadline_missed was raised"),
+];
+
 /// What a task of a test run (`sched.test_run`) came to: text, checked against
 /// `sched._test_states()`. Nothing of a test run is stored; these name its result rows.
 #[rustfmt::skip]
@@ -317,6 +326,7 @@ pub fn render_sql() -> String {
             "an alert's delivery to one channel",
         ),
         ("_test_states", TEST_STATES, "a task of a test run"),
+        ("_deadline_states", DEADLINE_STATES, "a fire's deadline"),
     ] {
         let names: Vec<&str> = states.iter().map(|s| s.name).collect();
         let _ = write!(
@@ -430,6 +440,7 @@ pub fn model_json() -> serde_json::Value {
         "backfill_states": listed(BACKFILL_STATES),
         "delivery_states": listed(DELIVERY_STATES),
         "test_states": listed(TEST_STATES),
+        "deadline_states": listed(DEADLINE_STATES),
         "workflow_sets": sets(Of::Workflow),
         "task_sets": sets(Of::Task),
         "commands": COMMANDS.iter().map(|c| serde_json::json!({

@@ -33,6 +33,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "schedule_on",
     "strict_sql",
     "protect_objects",
+    "deadline",
     "tasks",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
@@ -162,6 +163,11 @@ fn validate(
         .transpose()?;
     let strict_sql = optional(obj, "strict_sql", field, parse_bool)?.unwrap_or(false);
     let protect_objects = optional(obj, "protect_objects", field, parse_bool)?.unwrap_or(false);
+    let deadline = optional(obj, "deadline", field, |value, path| {
+        let text = parse_string(value, path)?;
+        crate::deadline::parse(&text).map_err(|m| SpecError::new(path, m))?;
+        Ok(text.trim().to_owned())
+    })?;
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -194,6 +200,7 @@ fn validate(
         schedule_on,
         strict_sql,
         protect_objects,
+        deadline,
         tasks,
     })
 }

@@ -198,7 +198,7 @@ fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, protect_objects, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, protect_objects, deadline, tasks",
     );
 }
 
@@ -1034,4 +1034,23 @@ fn strict_sql_and_protect_objects_are_booleans_kept_only_when_set() {
         let unset = validate_spec(&json!({"name": "wf", field: false, "tasks": tasks})).unwrap();
         assert!(unset.to_json().get(field).is_none());
     }
+}
+
+#[test]
+fn a_deadline_is_a_time_of_day_days_after_or_a_duration() {
+    let tasks = json!([{"name": "a", "type": "empty"}]);
+    for ok in ["06:00", "+1 day 06:00", "2 h"] {
+        let spec = validate_spec(&json!({"name": "wf", "deadline": ok, "tasks": tasks})).unwrap();
+        assert_eq!(spec.to_json()["deadline"], json!(ok));
+    }
+    assert_error_contains(
+        json!({"name": "wf", "deadline": "soon", "tasks": tasks}),
+        "deadline: \"soon\" is not a time of day on the business date (\"06:00\")",
+    );
+    assert_error(
+        json!({"name": "wf", "deadline": 6, "tasks": tasks}),
+        "deadline: must be a string",
+    );
+    let none = validate_spec(&json!({"name": "wf", "tasks": tasks})).unwrap();
+    assert!(none.to_json().get("deadline").is_none());
 }

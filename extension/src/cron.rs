@@ -73,3 +73,16 @@ pub fn cron_structure(expr: &str) -> pgrx::JsonB {
 pub fn cron_text(spec: pgrx::JsonB) -> String {
     sched_core::cron::build(&spec.0).unwrap_or_else(|e| fail(format!("spec.{e}")))
 }
+
+/// The deadline (`sched_core::deadline`) of a run fired at `fire` (seconds since the epoch) in
+/// `timezone`, as seconds since the epoch; an error names `field`.
+#[pg_extern(name = "_deadline_at", immutable, parallel_safe)]
+pub fn deadline_at(deadline: &str, fire: f64, timezone: &str, field: &str) -> f64 {
+    let parsed =
+        sched_core::deadline::parse(deadline).unwrap_or_else(|e| fail(format!("{field}: {e}")));
+    let tz =
+        sched_core::cron::time_zone(timezone, "timezone").unwrap_or_else(|e| fail(e.to_string()));
+    let fire = chrono::DateTime::from_timestamp_millis((fire * 1000.0).round() as i64)
+        .unwrap_or_else(|| fail("fire: out of range".into()));
+    parsed.at(fire, tz).timestamp_millis() as f64 / 1000.0
+}

@@ -24,7 +24,7 @@ CREATE TABLE sched.alert (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event                text NOT NULL CHECK (event IN ('workflow_succeeded', 'workflow_failed', 'workflow_stopped',
                                                         'workflow_paused', 'task_timeout', 'workflow_timeout',
-                                                        'fault_tolerance', 'sql_result', 'test')),
+                                                        'fault_tolerance', 'sql_result', 'test', 'deadline_missed')),
     workflow_instance_id bigint,
     task_instance_id     bigint,
     alert_group          text,
@@ -32,17 +32,18 @@ CREATE TABLE sched.alert (
     message              text NOT NULL,
     details              jsonb NOT NULL DEFAULT '{}',
     created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- Only a test of an alert group (sched.test_alert_group) concerns no instance.
-    CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event = 'test')
+    -- Only a test of an alert group (sched.test_alert_group) and a missed deadline of a run
+    -- that never started concern no instance.
+    CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event IN ('test', 'deadline_missed'))
 );
 -- A timeout strikes once; the master and a worker's completion may both notice it.
 CREATE UNIQUE INDEX alert_once ON sched.alert (event, workflow_instance_id, coalesce(task_instance_id, 0))
     WHERE event IN ('task_timeout', 'workflow_timeout');
 CREATE INDEX alert_by_instance ON sched.alert (workflow_instance_id);
-COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (a test, once as old as sched.history_retention).';
+COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (one without an instance, once as old as sched.history_retention).';
 COMMENT ON COLUMN sched.alert.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
-COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test.';
+COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, deadline_missed (a scheduled run had not succeeded by its deadline), or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test, and for a missed deadline of a run that never started (details.workflow_id names its workflow).';
 COMMENT ON COLUMN sched.alert.task_instance_id IS 'The task attempt concerned (the first one, for fault tolerance); NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alert.alert_group IS 'The alert group it went to; NULL when the instance names none (the alert is only recorded).';
 COMMENT ON COLUMN sched.alert.title IS 'One line: the subject of its email.';

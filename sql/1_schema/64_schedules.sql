@@ -16,8 +16,13 @@ CREATE TABLE sched.schedule (
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     next_fire_at     timestamptz,
     last_fire_at     timestamptz,
-    last_instance_id bigint
+    last_instance_id bigint,
+    deadline         text,
+    deadline_through timestamptz,
+    deadline_next    timestamptz
 );
+-- The master reads only the schedules that have a deadline to watch.
+CREATE INDEX schedule_deadline_due ON sched.schedule (deadline_next) WHERE deadline_next IS NOT NULL;
 CREATE INDEX schedule_due ON sched.schedule (next_fire_at) WHERE enabled AND next_fire_at IS NOT NULL;
 CREATE INDEX schedule_by_workflow ON sched.schedule (workflow_id);
 COMMENT ON TABLE sched.schedule IS 'Cron schedules of workflows; read through sched.schedules.';
@@ -36,6 +41,9 @@ COMMENT ON COLUMN sched.schedule.created_at IS 'When it was created.';
 COMMENT ON COLUMN sched.schedule.next_fire_at IS 'The next fire time; NULL when none is left (past end) or it is offline.';
 COMMENT ON COLUMN sched.schedule.last_fire_at IS 'The last fire time fired.';
 COMMENT ON COLUMN sched.schedule.last_instance_id IS 'The instance of the last fire.';
+COMMENT ON COLUMN sched.schedule.deadline IS 'Its own deadline (options.deadline), over the workflow''s: when each fire''s run must have succeeded by; NULL for the workflow''s.';
+COMMENT ON COLUMN sched.schedule.deadline_through IS 'Fires up to this time have their deadlines in sched.deadline_check; fires before the deadline was set have none.';
+COMMENT ON COLUMN sched.schedule.deadline_next IS 'When the master next looks at its deadlines (a fire to record, a deadline due); NULL when neither it nor its workflow has one.';
 
 CREATE TABLE sched.backfill (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -81,3 +89,23 @@ COMMENT ON COLUMN sched.backfill_date.position IS 'Order of the date in the back
 COMMENT ON COLUMN sched.backfill_date.schedule_time IS 'The date (business time) of its instance.';
 COMMENT ON COLUMN sched.backfill_date.instance_id IS 'Its workflow instance; NULL while pending.';
 COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.';
+
+-- Deadlines (4_master/deadlines.sql): one row per fire of a schedule with a deadline, recorded
+-- when the fire time comes whether or not an instance started, decided when the deadline comes.
+CREATE TABLE sched.deadline_check (
+    schedule_id bigint NOT NULL REFERENCES sched.schedule ON DELETE CASCADE,
+    fire_at     timestamptz NOT NULL,
+    deadline_at timestamptz NOT NULL,
+    state       text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._deadline_states())),
+    instance_id bigint,
+    decided_at  timestamptz,
+    PRIMARY KEY (schedule_id, fire_at)
+);
+CREATE INDEX deadline_check_pending ON sched.deadline_check (schedule_id, deadline_at) WHERE state = 'pending';
+COMMENT ON TABLE sched.deadline_check IS 'The deadline of each fire of a schedule with a deadline (the schedule''s or its workflow''s), and whether its run met it; read through sched.deadlines.';
+COMMENT ON COLUMN sched.deadline_check.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadline_check.fire_at IS 'The nominal fire time (the run''s schedule_time), whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadline_check.deadline_at IS 'When its run must have succeeded by.';
+COMMENT ON COLUMN sched.deadline_check.state IS 'pending (the deadline has not come), met (its instance succeeded by then) or missed (it had not: an alert deadline_missed was raised).';
+COMMENT ON COLUMN sched.deadline_check.instance_id IS 'Its instance when decided; NULL when none had started.';
+COMMENT ON COLUMN sched.deadline_check.decided_at IS 'When it was decided; NULL while pending.';

@@ -12,6 +12,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._next_fire(text, text, timestamptz, timestamptz) IS 'Internal: a schedule''s next fire time after a time, NULL past its end.';
 
+-- The deadline a schedule's fires have: its own, else its workflow's (current version); NULL
+-- for none.
+CREATE FUNCTION sched._schedule_deadline(s sched.schedule) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(s.deadline,
+                    (SELECT v.spec->>'deadline' FROM sched.workflow w
+                     JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+                     WHERE w.id = s.workflow_id))
+$$;
+COMMENT ON FUNCTION sched._schedule_deadline(sched.schedule) IS 'Internal: the deadline of a schedule''s fires, its own or its workflow''s; NULL for none.';
+
 -- The workflow a schedule or a backfill starts, after checking the principal may, and their
 -- options: `own` are the caller's keys, the rest are start options (failure_strategy,
 -- priority, worker_group, params), checked as a start would check them so that no fire fails

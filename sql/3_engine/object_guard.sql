@@ -43,19 +43,18 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- A dropped column is an ALTER of its table.
-    PERFORM sched._guard_objects(o.objects, 'drop')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity', d.object_identity)) AS objects
+    -- A dropped column is an ALTER of its table; drops are judged first.
+    PERFORM sched._guard_objects(o.objects, o.what)
+    FROM (SELECT CASE WHEN d.objsubid = 0 THEN 'drop' ELSE 'alter' END AS what,
+                 jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity',
+                           CASE WHEN d.objsubid = 0 THEN d.object_identity
+                                ELSE d.address_names[1] || '.' || d.address_names[2] END)) AS objects
           FROM pg_event_trigger_dropped_objects() d
           WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
-            AND d.objsubid = 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
-    PERFORM sched._guard_objects(o.objects, 'alter')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid,
-                                              'identity', d.address_names[1] || '.' || d.address_names[2])) AS objects
-          FROM pg_event_trigger_dropped_objects() d
-          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid <> 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
+            AND (d.objsubid = 0 OR d.classid = 'pg_catalog.pg_class'::regclass)
+            AND d.schema_name IS DISTINCT FROM 'sched'
+          GROUP BY 1
+          ORDER BY 1 DESC) o;
 END
 $$;
 COMMENT ON FUNCTION sched._guard_dropped() IS

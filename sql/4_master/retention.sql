@@ -124,7 +124,8 @@ DECLARE
 BEGIN
     PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
-    -- Tests of alert groups concern no instance: they go by their own age.
+    -- Tests of alert groups and missed deadlines of runs that never started concern no
+    -- instance: they go by their own age.
     DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
     -- Triggers' fires and dataset events go by their age too; an event a consumer has yet to
     -- take stays.

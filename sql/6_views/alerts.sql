@@ -18,17 +18,18 @@ SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instanc
        a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
 FROM sched.alert a
 LEFT JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
-LEFT JOIN sched.workflow w ON w.id = i.workflow_id
+-- A missed deadline of a run that never started names its workflow in its details.
+LEFT JOIN sched.workflow w ON w.id = coalesce(i.workflow_id, (a.details->>'workflow_id')::bigint)
 LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
 -- Addresses, URLs and commands are for the group's owner and sched_admin to see.
 LEFT JOIN sched.alert_group g ON g.name = a.alert_group
--- A test of a group (no instance) is for those who may see the group's channels.
-WHERE CASE WHEN a.workflow_instance_id IS NULL THEN coalesce(sched._visible(g.owner), false)
+-- A test of a group (no workflow) is for those who may see the group's channels.
+WHERE CASE WHEN w.id IS NULL THEN coalesce(sched._visible(g.owner), false)
            ELSE coalesce(sched._visible(w.owner), false) END;
 COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see, and tests of the alert groups you own: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
 COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
 COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
-COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test.';
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test and for a missed deadline of a run that never started.';
 COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name; NULL for a test.';
 COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';

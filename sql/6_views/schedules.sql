@@ -9,7 +9,9 @@
 CREATE VIEW sched.schedules WITH (security_barrier) AS
 SELECT s.id, w.name AS workflow, s.cron, s.timezone, s.enabled, s.owner::text AS owner,
        s.start_at, s.end_at, s.misfire, s.run_options, s.params,
-       s.next_fire_at, s.last_fire_at, s.last_instance_id, s.created_at
+       s.next_fire_at, s.last_fire_at, s.last_instance_id, s.created_at,
+       coalesce(s.deadline, (SELECT v.spec->>'deadline' FROM sched.workflow_version v
+                             WHERE v.workflow_id = w.id AND v.version = w.current_version)) AS deadline
 FROM sched.schedule s
 JOIN sched.workflow w ON w.id = s.workflow_id
 WHERE sched._visible(w.owner);
@@ -28,6 +30,28 @@ COMMENT ON COLUMN sched.schedules.params IS 'Start parameters of its instances.'
 COMMENT ON COLUMN sched.schedules.next_fire_at IS 'Next fire time; NULL when offline or past its end.';
 COMMENT ON COLUMN sched.schedules.last_fire_at IS 'Last fire time fired.';
 COMMENT ON COLUMN sched.schedules.last_instance_id IS 'Instance of the last fire.';
+COMMENT ON COLUMN sched.schedules.deadline IS 'When each fire''s run must have succeeded by: the schedule''s own deadline, else its workflow''s; NULL for none (sched.deadlines shows each fire''s).';
+
+CREATE VIEW sched.deadlines WITH (security_barrier) AS
+SELECT d.schedule_id, w.name AS workflow, d.fire_at, (d.fire_at AT TIME ZONE s.timezone)::date AS business_date,
+       d.deadline_at, d.state, coalesce(d.instance_id, i.id) AS instance_id, i.state AS instance_state,
+       i.ended_at AS instance_ended_at, d.decided_at
+FROM sched.deadline_check d
+JOIN sched.schedule s ON s.id = d.schedule_id
+JOIN sched.workflow w ON w.id = s.workflow_id
+LEFT JOIN sched.workflow_instance i ON i.schedule_id = d.schedule_id AND i.schedule_time = d.fire_at
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.deadlines IS 'The deadline of each fire of the schedules with one (of the workflows you may see): when its run had to succeed by, and whether it did; missed ones raised an alert deadline_missed.';
+COMMENT ON COLUMN sched.deadlines.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadlines.workflow IS 'Its workflow.';
+COMMENT ON COLUMN sched.deadlines.fire_at IS 'The nominal fire time, whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadlines.business_date IS 'The fire''s date in the schedule''s zone.';
+COMMENT ON COLUMN sched.deadlines.deadline_at IS 'When its run had to succeed by.';
+COMMENT ON COLUMN sched.deadlines.state IS 'pending, met or missed (sched._deadline_states()).';
+COMMENT ON COLUMN sched.deadlines.instance_id IS 'The fire''s instance; NULL when none started.';
+COMMENT ON COLUMN sched.deadlines.instance_state IS 'Its instance''s state now.';
+COMMENT ON COLUMN sched.deadlines.instance_ended_at IS 'When its instance ended.';
+COMMENT ON COLUMN sched.deadlines.decided_at IS 'When the deadline was decided; NULL while pending.';
 COMMENT ON COLUMN sched.schedules.created_at IS 'When it was created.';
 
 CREATE VIEW sched.backfills WITH (security_barrier) AS

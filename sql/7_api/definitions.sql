@@ -167,6 +167,15 @@ BEGIN
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
     END IF;
+    -- Its schedules watch the new deadline (or stop watching one it no longer has); the master
+    -- records their fires from now on.
+    IF norm ? 'deadline' OR EXISTS (SELECT 1 FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.deadline_next IS NOT NULL) THEN
+        UPDATE sched.schedule sc
+           SET deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+               deadline_next = CASE WHEN coalesce(sc.deadline, norm->>'deadline') IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
+         WHERE sc.workflow_id = wf.id;
+        PERFORM sched._wake_master();
+    END IF;
     RETURN version_id;
 END
 $$;

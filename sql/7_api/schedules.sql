@@ -17,7 +17,7 @@ DECLARE
     ends     timestamptz;
     enabled  boolean;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'], action);
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'deadline'], action);
     tz := coalesce(options->>'timezone', sched._workflow_time_zone(wf.id));
     IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
         RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
@@ -33,12 +33,18 @@ BEGIN
         RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
     END IF;
     enabled := coalesce((options->>'enabled')::boolean, true);
+    IF options ? 'deadline' THEN
+        IF jsonb_typeof(options->'deadline') <> 'string' THEN
+            RAISE EXCEPTION 'options.deadline: must be a string such as "06:00", "+1 day 06:00" or "2 h"' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM sched._deadline_at(options->>'deadline', 0, tz, 'options.deadline');
+    END IF;
     RETURN ROW(NULL, wf.id, cron, tz, starts, ends, enabled, lower(coalesce(options->>'misfire', 'all')),
-               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params'],
+               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params', 'deadline'],
                coalesce(options->'params', '{}'), principal, now(),
                -- Checks the expression and the zone, naming them; the caller stores it only if enabled.
                sched._next_fire(cron, tz, greatest(now(), starts - interval '1 second'), ends),
-               NULL, NULL)::sched.schedule;
+               NULL, NULL, nullif(trim(options->>'deadline'), ''), NULL, NULL)::sched.schedule;
 END
 $$;
 COMMENT ON FUNCTION sched._schedule_row(regrole, text, text, jsonb, text) IS
@@ -52,16 +58,18 @@ DECLARE
     s      sched.schedule := sched._schedule_row(principal, workflow, cron, options, 'schedule it');
     new_id bigint;
 BEGIN
-    INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner, next_fire_at)
+    INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner,
+                                next_fire_at, deadline, deadline_through, deadline_next)
     VALUES (s.workflow_id, s.cron, s.timezone, s.start_at, s.end_at, s.enabled, s.misfire, s.run_options, s.params, s.owner,
-            CASE WHEN s.enabled THEN s.next_fire_at END)
+            CASE WHEN s.enabled THEN s.next_fire_at END, s.deadline, now(),
+            CASE WHEN sched._schedule_deadline(s) IS NOT NULL THEN now() END)
     RETURNING sched.schedule.id INTO new_id;
     PERFORM sched._wake_master();
     RETURN new_id;
 END
 $$;
 COMMENT ON FUNCTION sched.schedule(text, text, jsonb) IS
-    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
+    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), deadline (when each fire''s run must have succeeded by, over the workflow''s deadline: "06:00" on the business date, "+1 day 06:00", or a duration after the fire such as "2 h"; a miss raises the alert deadline_missed once, even when the run never started), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
 
 -- Turns a schedule on (continuing from now) or off.
 CREATE FUNCTION sched._set_schedule(principal regrole, schedule_id bigint, enabled boolean) RETURNS void
@@ -144,14 +152,17 @@ BEGIN
     merged := jsonb_strip_nulls(
         s.run_options
         || jsonb_build_object('timezone', s.timezone, 'start', s.start_at, 'end', s.end_at,
-                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params)
+                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params, 'deadline', s.deadline)
         || options);
     new := sched._schedule_row(principal, (SELECT w.name FROM sched.workflow w WHERE w.id = s.workflow_id),
                                coalesce(cron, s.cron), merged, 'change its schedule');
     UPDATE sched.schedule sc
        SET cron = new.cron, timezone = new.timezone, start_at = new.start_at, end_at = new.end_at,
            enabled = new.enabled, misfire = new.misfire, run_options = new.run_options, params = new.params,
-           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END
+           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END,
+           deadline = new.deadline,
+           deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+           deadline_next = CASE WHEN sched._schedule_deadline(new) IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
      WHERE sc.id = schedule_id;
     PERFORM sched._wake_master();
 END

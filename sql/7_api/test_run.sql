@@ -23,7 +23,7 @@ DECLARE
     wf       sched.workflow;
     v        sched.workflow_version;
     opt      text;
-    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone'];
+    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone', 'spec'];
     mock     jsonb := coalesce(options->'mock', '{}');
     zone     text;
     biz_at   timestamptz;
@@ -41,13 +41,6 @@ DECLARE
     holds    boolean;
     progress boolean;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
-    END IF;
-    -- It runs the owner's statements now, in the caller's session, with values the caller
-    -- chooses (params, mocked OUT values): the owner's members alone may.
-    PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -58,46 +51,62 @@ BEGIN
         IF opt <> ALL (allowed) THEN
             RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
-        ELSIF opt <> 'mock' AND jsonb_typeof(options->opt) <> 'string' THEN
+        ELSIF opt NOT IN ('mock', 'spec') AND jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
-    IF jsonb_typeof(mock) <> 'object' THEN
-        RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR opt IN SELECT jsonb_object_keys(mock) LOOP
-        IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
-                       WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
-            RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
-                USING ERRCODE = 'invalid_parameter_value';
-        ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
-            RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+    -- Everything from here on is rolled back at the end, the spec tested (defined as the
+    -- workflow's new version, as create_workflow(spec, true) would) included.
+    BEGIN
+        IF options ? 'spec' THEN
+            IF jsonb_typeof(options->'spec') <> 'object' OR options->'spec'->>'name' IS DISTINCT FROM workflow THEN
+                RAISE EXCEPTION 'options.spec: must be a workflow spec named "%" (what create_workflow takes), tested without being saved', workflow
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            PERFORM sched._create_workflow(principal, options->'spec', true);
+        END IF;
+        SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
+        END IF;
+        -- It runs the owner's statements now, in the caller's session, with values the caller
+        -- chooses (params, mocked OUT values): the owner's members alone may.
+        PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
+        SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+        IF jsonb_typeof(mock) <> 'object' THEN
+            RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-    END LOOP;
+        FOR opt IN SELECT jsonb_object_keys(mock) LOOP
+            IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
+                           WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
+                RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
+                RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
 
-    -- The business time and values as a manual start would have them; no instance exists, so
-    -- system.workflow.instance.id and system.task.instance.id are 0.
-    zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
-                 ELSE coalesce(v.spec->>'timezone', 'UTC') END;
-    biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
-                   ELSE now() END;
-    biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
-    vals := sched._start_values(wf, v.spec, params, 0, biz_text);
-    path := sched._login_search_path(wf.owner);
-    -- What a real run's SQL tasks would fail with (sched._run_sql_task).
-    SELECT CASE WHEN NOT r.rolcanlogin THEN format(
-                    'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-                    wf.owner, wf.owner)
-                WHEN r.rolvaliduntil < now() THEN format(
-                    'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
-                    wf.owner, r.rolvaliduntil) END
-      INTO refusal
-      FROM pg_roles r WHERE r.oid = wf.owner;
+        -- The business time and values as a manual start would have them; no instance exists, so
+        -- system.workflow.instance.id and system.task.instance.id are 0.
+        zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
+                     ELSE coalesce(v.spec->>'timezone', 'UTC') END;
+        biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
+                       ELSE now() END;
+        biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
+        vals := sched._start_values(wf, v.spec, params, 0, biz_text);
+        path := sched._login_search_path(wf.owner);
+        -- What a real run's SQL tasks would fail with (sched._run_sql_task).
+        SELECT CASE WHEN NOT r.rolcanlogin THEN format(
+                        'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+                        wf.owner, wf.owner)
+                    WHEN r.rolvaliduntil < now() THEN format(
+                        'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
+                        wf.owner, r.rolvaliduntil) END
+          INTO refusal
+          FROM pg_roles r WHERE r.oid = wf.owner;
 
-    BEGIN
         LOOP
             progress := false;
             FOR t IN
@@ -133,6 +142,8 @@ BEGIN
                         'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
                                                                     ELSE to_jsonb(m.value::text) END)
                                 FROM jsonb_each(mock->t.name) m));
+                ELSIF t.task_type = 'empty' THEN
+                    result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
                 ELSIF t.logic = 'conditions' THEN
                     SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
                       INTO holds
@@ -209,6 +220,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.test_run(text, jsonb, jsonb) IS
-    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone. Only members of the owner may.';
+    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone, spec (a spec of the workflow to test instead of its current version, defined for the test run and rolled back with it: test before saving). Only members of the owner may.';
 COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
     'Internal: what sched.test_run returns, for the calling role.';

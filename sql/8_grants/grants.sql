@@ -112,7 +112,7 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.task_logs, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
-                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
+                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.deadlines, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
                 sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups,
                 sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies

@@ -14,6 +14,9 @@
 -- (sched.workflow_dependency, sched.workflow_dependencies) and the event triggers that guard it
 -- (3_engine/object_guard.sql). Test runs: sched.test_run (7_api/test_run.sql) over the Rust
 -- function _test_sql, and the states of their tasks (_test_states, in sched.state_model()).
+-- Deadlines: the schedule's columns deadline, deadline_through and deadline_next, the table
+-- sched.deadline_check, the master's _deadline_tick (4_master/deadlines.sql), the alert event
+-- deadline_missed, the views sched.deadlines and sched.schedules.deadline.
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
 -- install and keeps all it held. Existing rows change nothing: the new columns are NULL (no task
@@ -60,6 +63,15 @@ CREATE  FUNCTION "_test_sql"(
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'test_sql_wrapper';
+CREATE  FUNCTION "_deadline_at"(
+	"deadline" TEXT, /* & str */
+	"fire" double precision, /* f64 */
+	"timezone" TEXT, /* & str */
+	"field" TEXT /* & str */
+) RETURNS double precision /* f64 */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'deadline_at_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
@@ -75,9 +87,13 @@ CREATE FUNCTION sched._test_states_success() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{succeeded,mocked,not_run}'::text[] $$;
 COMMENT ON FUNCTION sched._test_states_success() IS 'Internal: the test-run states that count as a success downstream: their successors run, a CONDITIONS success item holds.';
+CREATE FUNCTION sched._deadline_states() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{pending,met,missed}'::text[] $$;
+COMMENT ON FUNCTION sched._deadline_states() IS 'Internal: the states of a fire''s deadline. pending: its deadline has not come; met: its instance succeeded by the deadline; missed: it had not succeeded by the deadline (or never started): an alert deadline_missed was raised';
 CREATE OR REPLACE FUNCTION sched._state_model(principal regrole) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
+AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"deadline_states":[{"colour":"#e4e4e4","doc":"its deadline has not come","name":"pending"},{"colour":"#b7e1a1","doc":"its instance succeeded by the deadline","name":"met"},{"colour":"#f4a6a6","doc":"it had not succeeded by the deadline (or never started): an alert deadline_missed was raised","name":"missed"}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
 
 -- 1_schema/10_definitions.sql
 ALTER TABLE sched.task_definition ADD COLUMN produces text[];
@@ -177,6 +193,56 @@ COMMENT ON COLUMN sched.workflow_dependency.task IS 'The task whose statements u
 COMMENT ON COLUMN sched.workflow_dependency.classid IS 'pg_class for a relation (table, view, sequence, ...), pg_proc for a function or procedure.';
 COMMENT ON COLUMN sched.workflow_dependency.objid IS 'The object''s OID.';
 COMMENT ON COLUMN sched.workflow_dependency.owned IS 'Whether the workflow''s owner was a member of the object''s owner when the version was defined: only such objects does protect_objects protect.';
+
+-- 1_schema/64_schedules.sql: deadlines.
+ALTER TABLE sched.schedule ADD COLUMN deadline text, ADD COLUMN deadline_through timestamptz,
+    ADD COLUMN deadline_next timestamptz;
+-- The master reads only the schedules that have a deadline to watch.
+CREATE INDEX schedule_deadline_due ON sched.schedule (deadline_next) WHERE deadline_next IS NOT NULL;
+COMMENT ON COLUMN sched.schedule.deadline IS 'Its own deadline (options.deadline), over the workflow''s: when each fire''s run must have succeeded by; NULL for the workflow''s.';
+COMMENT ON COLUMN sched.schedule.deadline_through IS 'Fires up to this time have their deadlines in sched.deadline_check; fires before the deadline was set have none.';
+COMMENT ON COLUMN sched.schedule.deadline_next IS 'When the master next looks at its deadlines (a fire to record, a deadline due); NULL when neither it nor its workflow has one.';
+-- Deadlines (4_master/deadlines.sql): one row per fire of a schedule with a deadline, recorded
+-- when the fire time comes whether or not an instance started, decided when the deadline comes.
+CREATE TABLE sched.deadline_check (
+    schedule_id bigint NOT NULL REFERENCES sched.schedule ON DELETE CASCADE,
+    fire_at     timestamptz NOT NULL,
+    deadline_at timestamptz NOT NULL,
+    state       text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._deadline_states())),
+    instance_id bigint,
+    decided_at  timestamptz,
+    PRIMARY KEY (schedule_id, fire_at)
+);
+CREATE INDEX deadline_check_pending ON sched.deadline_check (schedule_id, deadline_at) WHERE state = 'pending';
+COMMENT ON TABLE sched.deadline_check IS 'The deadline of each fire of a schedule with a deadline (the schedule''s or its workflow''s), and whether its run met it; read through sched.deadlines.';
+COMMENT ON COLUMN sched.deadline_check.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadline_check.fire_at IS 'The nominal fire time (the run''s schedule_time), whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadline_check.deadline_at IS 'When its run must have succeeded by.';
+COMMENT ON COLUMN sched.deadline_check.state IS 'pending (the deadline has not come), met (its instance succeeded by then) or missed (it had not: an alert deadline_missed was raised).';
+COMMENT ON COLUMN sched.deadline_check.instance_id IS 'Its instance when decided; NULL when none had started.';
+COMMENT ON COLUMN sched.deadline_check.decided_at IS 'When it was decided; NULL while pending.';
+
+-- 1_schema/62_alerts.sql: the event deadline_missed, which may concern no instance.
+ALTER TABLE sched.alert DROP CONSTRAINT alert_event_check,
+    ADD CONSTRAINT alert_event_check CHECK (event IN ('workflow_succeeded', 'workflow_failed', 'workflow_stopped',
+                                                        'workflow_paused', 'task_timeout', 'workflow_timeout',
+                                                        'fault_tolerance', 'sql_result', 'test', 'deadline_missed')),
+    DROP CONSTRAINT alert_instance_unless_test,
+    ADD CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event IN ('test', 'deadline_missed'));
+COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (one without an instance, once as old as sched.history_retention).';
+COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, deadline_missed (a scheduled run had not succeeded by its deadline), or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test, and for a missed deadline of a run that never started (details.workflow_id names its workflow).';
+
+-- 3_engine/fires.sql: the deadline of a schedule's fires.
+CREATE FUNCTION sched._schedule_deadline(s sched.schedule) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(s.deadline,
+                    (SELECT v.spec->>'deadline' FROM sched.workflow w
+                     JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+                     WHERE w.id = s.workflow_id))
+$$;
+COMMENT ON FUNCTION sched._schedule_deadline(sched.schedule) IS 'Internal: the deadline of a schedule''s fires, its own or its workflow''s; NULL for none.';
 
 -- 2_kernel/use_rights.sql: a dynamic task's inline element task names its own.
 CREATE OR REPLACE FUNCTION sched._spec_uses(norm jsonb) RETURNS jsonb
@@ -355,6 +421,8 @@ COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
     'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
 COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
+COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
+    'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
@@ -1926,19 +1994,18 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- A dropped column is an ALTER of its table.
-    PERFORM sched._guard_objects(o.objects, 'drop')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity', d.object_identity)) AS objects
+    -- A dropped column is an ALTER of its table; drops are judged first.
+    PERFORM sched._guard_objects(o.objects, o.what)
+    FROM (SELECT CASE WHEN d.objsubid = 0 THEN 'drop' ELSE 'alter' END AS what,
+                 jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity',
+                           CASE WHEN d.objsubid = 0 THEN d.object_identity
+                                ELSE d.address_names[1] || '.' || d.address_names[2] END)) AS objects
           FROM pg_event_trigger_dropped_objects() d
           WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
-            AND d.objsubid = 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
-    PERFORM sched._guard_objects(o.objects, 'alter')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid,
-                                              'identity', d.address_names[1] || '.' || d.address_names[2])) AS objects
-          FROM pg_event_trigger_dropped_objects() d
-          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid <> 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
+            AND (d.objsubid = 0 OR d.classid = 'pg_catalog.pg_class'::regclass)
+            AND d.schema_name IS DISTINCT FROM 'sched'
+          GROUP BY 1
+          ORDER BY 1 DESC) o;
 END
 $$;
 COMMENT ON FUNCTION sched._guard_dropped() IS
@@ -2101,7 +2168,8 @@ DECLARE
 BEGIN
     PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
-    -- Tests of alert groups concern no instance: they go by their own age.
+    -- Tests of alert groups and missed deadlines of runs that never started concern no
+    -- instance: they go by their own age.
     DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
     -- Triggers' fires and dataset events go by their age too; an event a consumer has yet to
     -- take stays.
@@ -2876,6 +2944,15 @@ BEGIN
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
     END IF;
+    -- Its schedules watch the new deadline (or stop watching one it no longer has); the master
+    -- records their fires from now on.
+    IF norm ? 'deadline' OR EXISTS (SELECT 1 FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.deadline_next IS NOT NULL) THEN
+        UPDATE sched.schedule sc
+           SET deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+               deadline_next = CASE WHEN coalesce(sc.deadline, norm->>'deadline') IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
+         WHERE sc.workflow_id = wf.id;
+        PERFORM sched._wake_master();
+    END IF;
     RETURN version_id;
 END
 $$;
@@ -3266,6 +3343,357 @@ $$;
 COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigint) IS
     'Internal: starts a workflow for a principal, recording the command type (start_process, scheduler, complement_data), the schedule of a fire and, for a sub-process, the SUB_PROCESS attempt it runs for.';
 
+-- 4_master/deadlines.sql
+-- Deadlines (docs/architecture.md, "Deadlines"): for a schedule whose fires have a deadline
+-- (its own or its workflow's), the master records each nominal fire when its time comes,
+-- whether or not an instance started (the schedule may be offline, the instance waiting behind
+-- a serial predecessor), and decides it when its deadline comes: met when the fire's instance
+-- had succeeded by then, else missed, with one alert deadline_missed. Only schedules with a
+-- deadline are read (schedule_deadline_due), so others cost the master nothing.
+
+-- Runs as the bootstrap superuser in the master: search_path pinned as for _master_tick.
+CREATE FUNCTION sched._deadline_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      record;
+    c      record;
+    inst   record;
+    t      timestamptz;
+    fire   timestamptz;
+    n      integer;
+    why    text;
+BEGIN
+    FOR s IN
+        SELECT sc.*, w.name AS workflow, sched._schedule_deadline(sc) AS effective,
+               coalesce(sc.run_options#>>'{notify,alert_group}', v.spec#>>'{notify,alert_group}') AS alert_group
+        FROM sched.schedule sc
+        JOIN sched.workflow w ON w.id = sc.workflow_id
+        JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+        WHERE sc.deadline_next <= now()
+        ORDER BY sc.deadline_next
+        FOR UPDATE OF sc SKIP LOCKED
+    LOOP
+        IF s.effective IS NULL THEN
+            UPDATE sched.schedule sc SET deadline_next = NULL WHERE sc.id = s.id;
+            CONTINUE;
+        END IF;
+        -- The fires whose time has come, at most 1000 a tick (the rest at the next).
+        t := coalesce(s.deadline_through, now());
+        n := 0;
+        LOOP
+            fire := sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at);
+            EXIT WHEN fire IS NULL OR fire > now() OR n >= 1000;
+            INSERT INTO sched.deadline_check (schedule_id, fire_at, deadline_at)
+            VALUES (s.id, fire, to_timestamp(sched._deadline_at(s.effective, extract(epoch FROM fire)::float8, s.timezone, 'deadline')))
+            ON CONFLICT DO NOTHING;
+            t := fire;
+            n := n + 1;
+        END LOOP;
+        FOR c IN
+            SELECT dc.fire_at, dc.deadline_at FROM sched.deadline_check dc
+            WHERE dc.schedule_id = s.id AND dc.state = 'pending' AND dc.deadline_at <= now()
+            ORDER BY dc.fire_at
+        LOOP
+            SELECT wi.id, wi.state, wi.ended_at INTO inst
+            FROM sched.workflow_instance wi WHERE wi.schedule_id = s.id AND wi.schedule_time = c.fire_at;
+            IF inst.state = 'succeeded' AND inst.ended_at <= c.deadline_at THEN
+                UPDATE sched.deadline_check dc SET state = 'met', instance_id = inst.id, decided_at = now()
+                WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
+                CONTINUE;
+            END IF;
+            UPDATE sched.deadline_check dc SET state = 'missed', instance_id = inst.id, decided_at = now()
+            WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
+            why := CASE WHEN inst.id IS NULL
+                        THEN 'no instance of it started' || CASE WHEN NOT s.enabled THEN ' (the schedule is offline)' ELSE '' END
+                        WHEN inst.state = 'succeeded' THEN format('instance %s succeeded only at %s', inst.id, inst.ended_at)
+                        ELSE format('instance %s is %s', inst.id, inst.state) END;
+            PERFORM sched._raise_alert(
+                'deadline_missed', inst.id, NULL, s.alert_group,
+                format('pg_sched: workflow %s missed its deadline (fire of %s)', s.workflow, c.fire_at),
+                format(E'Workflow %s, fired by schedule %s at %s (business date %s), had not succeeded by its deadline %s (%s): %s.%s',
+                       s.workflow, s.id, c.fire_at, (c.fire_at AT TIME ZONE s.timezone)::date, c.deadline_at, s.effective, why,
+                       CASE WHEN inst.id IS NOT NULL THEN E'\n' || sched._alert_look(inst.id) ELSE '' END),
+                jsonb_build_object('workflow', s.workflow, 'workflow_id', s.workflow_id, 'schedule_id', s.id,
+                                   'fire_at', c.fire_at, 'deadline_at', c.deadline_at, 'deadline', s.effective,
+                                   'workflow_instance_id', inst.id, 'state', inst.state));
+        END LOOP;
+        UPDATE sched.schedule sc
+           SET deadline_through = t,
+               deadline_next = least((SELECT min(dc.deadline_at) FROM sched.deadline_check dc
+                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'),
+                                     CASE WHEN n >= 1000 THEN now()
+                                          ELSE sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at) END)
+         WHERE sc.id = s.id;
+    END LOOP;
+    RETURN (SELECT min(sc.deadline_next) FROM sched.schedule sc WHERE sc.deadline_next IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION sched._deadline_tick() IS
+    'Internal, run by the master: records the fires of schedules with a deadline whose time has come, decides those whose deadline has come (met, or missed with an alert deadline_missed); returns when it next has something to do.';
+
+-- 4_master/tick.sql: the policy tick looks at deadlines too.
+CREATE OR REPLACE FUNCTION sched._policy_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    groups  text[];
+    inst    record;
+    next_at     timestamptz;
+    killed      bigint;
+    task_groups bigint[];
+BEGIN
+    PERFORM sched._fire_schedules();
+
+    -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
+    -- for a slot.
+    WITH released AS (
+        UPDATE sched.task_instance ti
+           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+               not_before = NULL
+        WHERE ti.id = ANY(ARRAY(
+                  SELECT d.id FROM sched.task_instance d
+                  WHERE d.state = 'delayed' AND d.not_before <= now()
+                  ORDER BY d.not_before LIMIT 10000
+                  FOR UPDATE SKIP LOCKED))
+          AND ti.state = 'delayed'
+        RETURNING ti.worker_group, ti.task_group_id)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
+    INTO groups, task_groups FROM released;
+    PERFORM sched._notify_ready(groups);
+    IF task_groups IS NOT NULL THEN
+        PERFORM sched._grant_slots(task_groups);
+    END IF;
+
+    -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
+    -- group at the timeout and reports it timed_out), and the master asks for the kill 15 s later if
+    -- the attempt still runs.
+    PERFORM sched._alert_task_timeouts(array(
+        SELECT ti.id FROM sched.task_instance ti
+        WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state = ANY (sched._task_states_claimed())));
+    WITH due AS (
+        SELECT ti.id, ti.workflow_instance_id, ti.worker_id, ti.timeout_at, ti.kill_requested,
+               td.name, td.timeout_after, td.timeout_strategy
+        FROM sched.task_instance ti JOIN sched.task_definition td ON td.id = ti.task_id
+        WHERE ti.check_at <= now() AND ti.check_at IS NOT NULL AND ti.state = ANY (sched._task_states_claimed())
+        FOR NO KEY UPDATE OF ti SKIP LOCKED
+    ), checked AS (
+        UPDATE sched.task_instance ti
+           SET check_at = CASE WHEN d.timeout_strategy = 'warn_fail' AND ti.check_at < d.timeout_at + interval '15 s'
+                               THEN d.timeout_at + interval '15 s' END,
+               kill_requested = ti.kill_requested OR (d.timeout_strategy IN ('fail', 'warn_fail')
+                                                      AND now() >= d.timeout_at + interval '15 s'),
+               kill_reason = CASE WHEN d.timeout_strategy IN ('fail', 'warn_fail') AND now() >= d.timeout_at + interval '15 s'
+                                       AND NOT ti.kill_requested THEN 'timeout' ELSE ti.kill_reason END
+          FROM due d
+         WHERE ti.id = d.id
+        RETURNING ti.worker_id, ti.kill_requested AND NOT d.kill_requested AS newly_killed)
+    SELECT count(pg_notify('sched_kill', w::text)) INTO killed
+    FROM (SELECT DISTINCT worker_id AS w FROM checked WHERE newly_killed) s;
+
+    -- Workflow timeouts: an alert, and under stop the instance is stopped.
+    FOR inst IN
+        SELECT wi.id, wi.workflow_id, wi.timeout_strategy, wi.state, v.timeout_after, wi.alert_group, wi.started_at,
+               (SELECT w.name FROM sched.workflow w WHERE w.id = wi.workflow_id) AS workflow
+        FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
+        WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
+        ORDER BY wi.id
+        FOR NO KEY UPDATE OF wi SKIP LOCKED
+    LOOP
+        -- A sub-process instance is stopped only with its parents locked too; never waited for.
+        CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
+        UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
+        PERFORM sched._raise_alert(
+            'workflow_timeout', inst.id, NULL, inst.alert_group,
+            format('pg_sched: workflow %s timed out (instance %s)', inst.workflow, inst.id),
+            format(E'Workflow %s, instance %s (started at %s), has run longer than its timeout of %s%s.\n%s',
+                   inst.workflow, inst.id, inst.started_at, inst.timeout_after,
+                   CASE WHEN inst.timeout_strategy = 'stop' THEN '; it is being stopped' ELSE '' END,
+                   sched._alert_look(inst.id)),
+            jsonb_build_object('workflow', inst.workflow, 'workflow_instance_id', inst.id,
+                               'timeout', inst.timeout_after::text, 'timeout_strategy', inst.timeout_strategy));
+        IF inst.timeout_strategy = 'stop' AND inst.state <> ALL (sched._workflow_states_ending()) THEN
+            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+            VALUES ('stop', inst.workflow_id, inst.id, 'pg_sched master', '{"reason": "timeout"}');
+            UPDATE sched.workflow_instance SET state = 'ready_stop' WHERE id = inst.id;
+            PERFORM sched._kill_active(ARRAY[inst.id], 'workflow_timeout');
+            PERFORM sched._finish_if_done(ARRAY[inst.id]);
+        END IF;
+    END LOOP;
+
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(),
+                 (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
+                 (SELECT min(t.check_at) FROM sched.task_instance t
+                  WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
+                 (SELECT min(wi.timeout_at) FROM sched.workflow_instance wi WHERE wi.timeout_at IS NOT NULL),
+                 (SELECT min(sc.next_fire_at) FROM sched.schedule sc WHERE sc.enabled AND sc.next_fire_at IS NOT NULL))
+    INTO next_at;
+    RETURN next_at;
+END
+$$;
+COMMENT ON FUNCTION sched._policy_tick() IS
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts and due deadlines; returns when it next has something to do.';
+
+-- 6_views/alerts.sql: a missed deadline without an instance is its workflow's.
+CREATE OR REPLACE VIEW sched.alerts WITH (security_barrier) AS
+SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instance_id, a.alert_group,
+       d.channel_no, d.channel->>'type' AS channel,
+       CASE WHEN NOT coalesce(sched._visible(g.owner), false) THEN NULL
+            -- -> and || bind alike, left to right: unparenthesised this read ((to || channel) -> 'cc').
+            WHEN d.channel->>'type' = 'email' THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text((d.channel->'to') || coalesce(d.channel->'cc', '[]'))), ', ')
+            WHEN d.channel->>'type' = 'webhook' THEN coalesce(d.channel->>'url', 'endpoint ' || (d.channel->>'endpoint'))
+            ELSE d.channel->>'command' END AS target,
+       d.state, d.attempts, d.last_error, a.title, a.message, a.details,
+       a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
+FROM sched.alert a
+LEFT JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
+-- A missed deadline of a run that never started names its workflow in its details.
+LEFT JOIN sched.workflow w ON w.id = coalesce(i.workflow_id, (a.details->>'workflow_id')::bigint)
+LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
+-- Addresses, URLs and commands are for the group's owner and sched_admin to see.
+LEFT JOIN sched.alert_group g ON g.name = a.alert_group
+-- A test of a group (no workflow) is for those who may see the group's channels.
+WHERE CASE WHEN w.id IS NULL THEN coalesce(sched._visible(g.owner), false)
+           ELSE coalesce(sched._visible(w.owner), false) END;
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test and for a missed deadline of a run that never started.';
+
+-- 6_views/schedules.sql: the deadline in force, and each fire's.
+CREATE OR REPLACE VIEW sched.schedules WITH (security_barrier) AS
+SELECT s.id, w.name AS workflow, s.cron, s.timezone, s.enabled, s.owner::text AS owner,
+       s.start_at, s.end_at, s.misfire, s.run_options, s.params,
+       s.next_fire_at, s.last_fire_at, s.last_instance_id, s.created_at,
+       coalesce(s.deadline, (SELECT v.spec->>'deadline' FROM sched.workflow_version v
+                             WHERE v.workflow_id = w.id AND v.version = w.current_version)) AS deadline
+FROM sched.schedule s
+JOIN sched.workflow w ON w.id = s.workflow_id
+WHERE sched._visible(w.owner);
+COMMENT ON COLUMN sched.schedules.deadline IS 'When each fire''s run must have succeeded by: the schedule''s own deadline, else its workflow''s; NULL for none (sched.deadlines shows each fire''s).';
+CREATE VIEW sched.deadlines WITH (security_barrier) AS
+SELECT d.schedule_id, w.name AS workflow, d.fire_at, (d.fire_at AT TIME ZONE s.timezone)::date AS business_date,
+       d.deadline_at, d.state, coalesce(d.instance_id, i.id) AS instance_id, i.state AS instance_state,
+       i.ended_at AS instance_ended_at, d.decided_at
+FROM sched.deadline_check d
+JOIN sched.schedule s ON s.id = d.schedule_id
+JOIN sched.workflow w ON w.id = s.workflow_id
+LEFT JOIN sched.workflow_instance i ON i.schedule_id = d.schedule_id AND i.schedule_time = d.fire_at
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.deadlines IS 'The deadline of each fire of the schedules with one (of the workflows you may see): when its run had to succeed by, and whether it did; missed ones raised an alert deadline_missed.';
+COMMENT ON COLUMN sched.deadlines.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadlines.workflow IS 'Its workflow.';
+COMMENT ON COLUMN sched.deadlines.fire_at IS 'The nominal fire time, whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadlines.business_date IS 'The fire''s date in the schedule''s zone.';
+COMMENT ON COLUMN sched.deadlines.deadline_at IS 'When its run had to succeed by.';
+COMMENT ON COLUMN sched.deadlines.state IS 'pending, met or missed (sched._deadline_states()).';
+COMMENT ON COLUMN sched.deadlines.instance_id IS 'The fire''s instance; NULL when none started.';
+COMMENT ON COLUMN sched.deadlines.instance_state IS 'Its instance''s state now.';
+COMMENT ON COLUMN sched.deadlines.instance_ended_at IS 'When its instance ended.';
+COMMENT ON COLUMN sched.deadlines.decided_at IS 'When the deadline was decided; NULL while pending.';
+
+-- 7_api/schedules.sql: options.deadline.
+CREATE OR REPLACE FUNCTION sched._schedule_row(principal regrole, workflow text, cron text, options jsonb, action text)
+RETURNS sched.schedule
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    wf       sched.workflow;
+    tz       text;
+    starts   timestamptz;
+    ends     timestamptz;
+    enabled  boolean;
+BEGIN
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'deadline'], action);
+    tz := coalesce(options->>'timezone', sched._workflow_time_zone(wf.id));
+    IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
+        RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lower(coalesce(options->>'misfire', 'all')) NOT IN ('all', 'latest', 'none') THEN
+        RAISE EXCEPTION 'options.misfire: "%" is not allowed; allowed: all, latest, none', options->>'misfire'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM sched._check_time_zone(tz, 'options.timezone');
+    starts := sched._zoned_timestamp(options->>'start', tz, 'options.start');
+    ends := sched._zoned_timestamp(options->>'end', tz, 'options.end');
+    IF starts IS NOT NULL AND ends IS NOT NULL AND ends < starts THEN
+        RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    enabled := coalesce((options->>'enabled')::boolean, true);
+    IF options ? 'deadline' THEN
+        IF jsonb_typeof(options->'deadline') <> 'string' THEN
+            RAISE EXCEPTION 'options.deadline: must be a string such as "06:00", "+1 day 06:00" or "2 h"' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM sched._deadline_at(options->>'deadline', 0, tz, 'options.deadline');
+    END IF;
+    RETURN ROW(NULL, wf.id, cron, tz, starts, ends, enabled, lower(coalesce(options->>'misfire', 'all')),
+               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params', 'deadline'],
+               coalesce(options->'params', '{}'), principal, now(),
+               -- Checks the expression and the zone, naming them; the caller stores it only if enabled.
+               sched._next_fire(cron, tz, greatest(now(), starts - interval '1 second'), ends),
+               NULL, NULL, nullif(trim(options->>'deadline'), ''), NULL, NULL)::sched.schedule;
+END
+$$;
+COMMENT ON FUNCTION sched._schedule_row(regrole, text, text, jsonb, text) IS
+    'Internal: the schedule sched.schedule and sched.alter_schedule store, its options checked (only members of the workflow''s owner may, as it fires as them).';
+CREATE OR REPLACE FUNCTION sched._schedule(principal regrole, workflow text, cron text, options jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      sched.schedule := sched._schedule_row(principal, workflow, cron, options, 'schedule it');
+    new_id bigint;
+BEGIN
+    INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner,
+                                next_fire_at, deadline, deadline_through, deadline_next)
+    VALUES (s.workflow_id, s.cron, s.timezone, s.start_at, s.end_at, s.enabled, s.misfire, s.run_options, s.params, s.owner,
+            CASE WHEN s.enabled THEN s.next_fire_at END, s.deadline, now(),
+            CASE WHEN sched._schedule_deadline(s) IS NOT NULL THEN now() END)
+    RETURNING sched.schedule.id INTO new_id;
+    PERFORM sched._wake_master();
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION sched.schedule(text, text, jsonb) IS
+    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), deadline (when each fire''s run must have succeeded by, over the workflow''s deadline: "06:00" on the business date, "+1 day 06:00", or a duration after the fire such as "2 h"; a miss raises the alert deadline_missed once, even when the run never started), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
+CREATE OR REPLACE FUNCTION sched._alter_schedule(principal regrole, schedule_id bigint, cron text, options jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      sched.schedule;
+    merged jsonb;
+    new    sched.schedule;
+BEGIN
+    SELECT * INTO s FROM sched.schedule sc WHERE sc.id = schedule_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schedule_id: schedule % does not exist', schedule_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM sched._check_owner(principal, s.owner, format('schedule %s', schedule_id));
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options: must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- What options leaves out stays; a null removes it (its default applies).
+    merged := jsonb_strip_nulls(
+        s.run_options
+        || jsonb_build_object('timezone', s.timezone, 'start', s.start_at, 'end', s.end_at,
+                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params, 'deadline', s.deadline)
+        || options);
+    new := sched._schedule_row(principal, (SELECT w.name FROM sched.workflow w WHERE w.id = s.workflow_id),
+                               coalesce(cron, s.cron), merged, 'change its schedule');
+    UPDATE sched.schedule sc
+       SET cron = new.cron, timezone = new.timezone, start_at = new.start_at, end_at = new.end_at,
+           enabled = new.enabled, misfire = new.misfire, run_options = new.run_options, params = new.params,
+           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END,
+           deadline = new.deadline,
+           deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+           deadline_next = CASE WHEN sched._schedule_deadline(new) IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
+     WHERE sc.id = schedule_id;
+    PERFORM sched._wake_master();
+END
+$$;
+
 -- 7_api/test_run.sql
 -- Test runs (docs/architecture.md, "Test runs"): a workflow's SQL, PROCEDURE and logic tasks run
 -- in the caller's transaction, as its owner, in DAG order, and everything they did is rolled
@@ -3292,7 +3720,7 @@ DECLARE
     wf       sched.workflow;
     v        sched.workflow_version;
     opt      text;
-    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone'];
+    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone', 'spec'];
     mock     jsonb := coalesce(options->'mock', '{}');
     zone     text;
     biz_at   timestamptz;
@@ -3310,13 +3738,6 @@ DECLARE
     holds    boolean;
     progress boolean;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
-    END IF;
-    -- It runs the owner's statements now, in the caller's session, with values the caller
-    -- chooses (params, mocked OUT values): the owner's members alone may.
-    PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -3327,46 +3748,62 @@ BEGIN
         IF opt <> ALL (allowed) THEN
             RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
-        ELSIF opt <> 'mock' AND jsonb_typeof(options->opt) <> 'string' THEN
+        ELSIF opt NOT IN ('mock', 'spec') AND jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
-    IF jsonb_typeof(mock) <> 'object' THEN
-        RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR opt IN SELECT jsonb_object_keys(mock) LOOP
-        IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
-                       WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
-            RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
-                USING ERRCODE = 'invalid_parameter_value';
-        ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
-            RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+    -- Everything from here on is rolled back at the end, the spec tested (defined as the
+    -- workflow's new version, as create_workflow(spec, true) would) included.
+    BEGIN
+        IF options ? 'spec' THEN
+            IF jsonb_typeof(options->'spec') <> 'object' OR options->'spec'->>'name' IS DISTINCT FROM workflow THEN
+                RAISE EXCEPTION 'options.spec: must be a workflow spec named "%" (what create_workflow takes), tested without being saved', workflow
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            PERFORM sched._create_workflow(principal, options->'spec', true);
+        END IF;
+        SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
+        END IF;
+        -- It runs the owner's statements now, in the caller's session, with values the caller
+        -- chooses (params, mocked OUT values): the owner's members alone may.
+        PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
+        SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+        IF jsonb_typeof(mock) <> 'object' THEN
+            RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-    END LOOP;
+        FOR opt IN SELECT jsonb_object_keys(mock) LOOP
+            IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
+                           WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
+                RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
+                RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
 
-    -- The business time and values as a manual start would have them; no instance exists, so
-    -- system.workflow.instance.id and system.task.instance.id are 0.
-    zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
-                 ELSE coalesce(v.spec->>'timezone', 'UTC') END;
-    biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
-                   ELSE now() END;
-    biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
-    vals := sched._start_values(wf, v.spec, params, 0, biz_text);
-    path := sched._login_search_path(wf.owner);
-    -- What a real run's SQL tasks would fail with (sched._run_sql_task).
-    SELECT CASE WHEN NOT r.rolcanlogin THEN format(
-                    'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-                    wf.owner, wf.owner)
-                WHEN r.rolvaliduntil < now() THEN format(
-                    'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
-                    wf.owner, r.rolvaliduntil) END
-      INTO refusal
-      FROM pg_roles r WHERE r.oid = wf.owner;
+        -- The business time and values as a manual start would have them; no instance exists, so
+        -- system.workflow.instance.id and system.task.instance.id are 0.
+        zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
+                     ELSE coalesce(v.spec->>'timezone', 'UTC') END;
+        biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
+                       ELSE now() END;
+        biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
+        vals := sched._start_values(wf, v.spec, params, 0, biz_text);
+        path := sched._login_search_path(wf.owner);
+        -- What a real run's SQL tasks would fail with (sched._run_sql_task).
+        SELECT CASE WHEN NOT r.rolcanlogin THEN format(
+                        'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+                        wf.owner, wf.owner)
+                    WHEN r.rolvaliduntil < now() THEN format(
+                        'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
+                        wf.owner, r.rolvaliduntil) END
+          INTO refusal
+          FROM pg_roles r WHERE r.oid = wf.owner;
 
-    BEGIN
         LOOP
             progress := false;
             FOR t IN
@@ -3402,6 +3839,8 @@ BEGIN
                         'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
                                                                     ELSE to_jsonb(m.value::text) END)
                                 FROM jsonb_each(mock->t.name) m));
+                ELSIF t.task_type = 'empty' THEN
+                    result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
                 ELSIF t.logic = 'conditions' THEN
                     SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
                       INTO holds
@@ -3478,7 +3917,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.test_run(text, jsonb, jsonb) IS
-    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone. Only members of the owner may.';
+    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone, spec (a spec of the workflow to test instead of its current version, defined for the test run and rolled back with it: test before saving). Only members of the owner may.';
 COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
     'Internal: what sched.test_run returns, for the calling role.';
 
@@ -3730,7 +4169,8 @@ BEGIN
                                  '_elements_ended', '_kill_elements', '_gather_elements', '_subprocess_refs', '_kill_attempts',
                                  '_sql_checks', '_analyze_as', '_login_search_path', '_check_sql',
                                  '_guard_objects', '_guard_dropped', '_guard_altered',
-                                 '_test_sql', 'test_run', '_test_run', '_start_values', '_test_states', '_test_states_success')
+                                 '_test_sql', 'test_run', '_test_run', '_start_values',
+                                 '_deadline_at', '_deadline_states', '_schedule_deadline', '_deadline_tick', '_test_states', '_test_states_success')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -3747,6 +4187,7 @@ GRANT EXECUTE ON FUNCTION
 TO sched_user, sched_admin;
 -- As REVOKE ALL ON ALL TABLES does for a fresh install: their privileges spelled out, none for PUBLIC.
 REVOKE ALL ON sched.trigger, sched.trigger_event, sched.trigger_fire, sched.dataset_event,
-              sched.dynamic_element, sched.dynamic_progress, sched.workflow_dependency FROM PUBLIC;
-GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies TO sched_user, sched_admin;
+              sched.dynamic_element, sched.dynamic_progress, sched.workflow_dependency, sched.deadline_check FROM PUBLIC;
+GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies, sched.deadlines
+    TO sched_user, sched_admin;
 GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;

@@ -160,6 +160,20 @@ AS 'MODULE_PATHNAME', 'cron_words_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/cron.rs:79
+-- pg_sched::cron::_deadline_at
+CREATE  FUNCTION "_deadline_at"(
+	"deadline" TEXT, /* & str */
+	"fire" double precision, /* f64 */
+	"timezone" TEXT, /* & str */
+	"field" TEXT /* & str */
+) RETURNS double precision /* f64 */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'deadline_at_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/logic.rs:32
 -- pg_sched::logic::_dependent_periods
 CREATE  FUNCTION "_dependent_periods"(
@@ -399,6 +413,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   cron::cron_words
 --   cron::cron_structure
 --   cron::cron_text
+--   cron::deadline_at
 --   import::dolphinscheduler_convert
 --   logic::switch_choose
 --   logic::dependent_periods
@@ -567,6 +582,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{succeeded,failed,mocked,not_run,skipped,forbidden,not_reached}'::text[] $$;
 COMMENT ON FUNCTION sched._test_states() IS 'Internal: the states of a task of a test run. succeeded: its statements ran (then were rolled back with the rest), or a logic task chose its branch; failed: a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached; mocked: not run: options.mock gave its OUT values; not_run: a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values; skipped: on a branch a CONDITIONS or SWITCH task did not take; forbidden: a task with enabled false, passed through; not_reached: not run because an upstream task failed or was not reached';
 
+CREATE FUNCTION sched._deadline_states() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{pending,met,missed}'::text[] $$;
+COMMENT ON FUNCTION sched._deadline_states() IS 'Internal: the states of a fire''s deadline. pending: its deadline has not come; met: its instance succeeded by the deadline; missed: it had not succeeded by the deadline (or never started): an alert deadline_missed was raised';
+
 CREATE FUNCTION sched._test_states_success() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{succeeded,mocked,not_run}'::text[] $$;
@@ -610,7 +630,7 @@ COMMENT ON FUNCTION sched.state_model() IS 'The states of workflow instances and
 
 CREATE FUNCTION sched._state_model(principal regrole) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
+AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"deadline_states":[{"colour":"#e4e4e4","doc":"its deadline has not come","name":"pending"},{"colour":"#b7e1a1","doc":"its instance succeeded by the deadline","name":"met"},{"colour":"#f4a6a6","doc":"it had not succeeded by the deadline (or never started): an alert deadline_missed was raised","name":"missed"}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
 COMMENT ON FUNCTION sched._state_model(regrole) IS 'Internal: what sched.state_model returns, the same for every caller.';
 
 CREATE FUNCTION sched._priorities() RETURNS text[]
@@ -1349,7 +1369,7 @@ CREATE TABLE sched.alert (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event                text NOT NULL CHECK (event IN ('workflow_succeeded', 'workflow_failed', 'workflow_stopped',
                                                         'workflow_paused', 'task_timeout', 'workflow_timeout',
-                                                        'fault_tolerance', 'sql_result', 'test')),
+                                                        'fault_tolerance', 'sql_result', 'test', 'deadline_missed')),
     workflow_instance_id bigint,
     task_instance_id     bigint,
     alert_group          text,
@@ -1357,17 +1377,18 @@ CREATE TABLE sched.alert (
     message              text NOT NULL,
     details              jsonb NOT NULL DEFAULT '{}',
     created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- Only a test of an alert group (sched.test_alert_group) concerns no instance.
-    CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event = 'test')
+    -- Only a test of an alert group (sched.test_alert_group) and a missed deadline of a run
+    -- that never started concern no instance.
+    CONSTRAINT alert_instance_unless_test CHECK (workflow_instance_id IS NOT NULL OR event IN ('test', 'deadline_missed'))
 );
 -- A timeout strikes once; the master and a worker's completion may both notice it.
 CREATE UNIQUE INDEX alert_once ON sched.alert (event, workflow_instance_id, coalesce(task_instance_id, 0))
     WHERE event IN ('task_timeout', 'workflow_timeout');
 CREATE INDEX alert_by_instance ON sched.alert (workflow_instance_id);
-COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (a test, once as old as sched.history_retention).';
+COMMENT ON TABLE sched.alert IS 'Alerts the engine raised, one per event, written in the transaction that caused it, and tests of alert groups; read through sched.alerts. Deleted with their workflow instance (one without an instance, once as old as sched.history_retention).';
 COMMENT ON COLUMN sched.alert.id IS 'Alert id.';
-COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
-COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test.';
+COMMENT ON COLUMN sched.alert.event IS 'The event: workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused, task_timeout, workflow_timeout, fault_tolerance, sql_result, deadline_missed (a scheduled run had not succeeded by its deadline), or test (sched.test_alert_group).';
+COMMENT ON COLUMN sched.alert.workflow_instance_id IS 'The workflow instance concerned; NULL for a test, and for a missed deadline of a run that never started (details.workflow_id names its workflow).';
 COMMENT ON COLUMN sched.alert.task_instance_id IS 'The task attempt concerned (the first one, for fault tolerance); NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alert.alert_group IS 'The alert group it went to; NULL when the instance names none (the alert is only recorded).';
 COMMENT ON COLUMN sched.alert.title IS 'One line: the subject of its email.';
@@ -1448,8 +1469,13 @@ CREATE TABLE sched.schedule (
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     next_fire_at     timestamptz,
     last_fire_at     timestamptz,
-    last_instance_id bigint
+    last_instance_id bigint,
+    deadline         text,
+    deadline_through timestamptz,
+    deadline_next    timestamptz
 );
+-- The master reads only the schedules that have a deadline to watch.
+CREATE INDEX schedule_deadline_due ON sched.schedule (deadline_next) WHERE deadline_next IS NOT NULL;
 CREATE INDEX schedule_due ON sched.schedule (next_fire_at) WHERE enabled AND next_fire_at IS NOT NULL;
 CREATE INDEX schedule_by_workflow ON sched.schedule (workflow_id);
 COMMENT ON TABLE sched.schedule IS 'Cron schedules of workflows; read through sched.schedules.';
@@ -1468,6 +1494,9 @@ COMMENT ON COLUMN sched.schedule.created_at IS 'When it was created.';
 COMMENT ON COLUMN sched.schedule.next_fire_at IS 'The next fire time; NULL when none is left (past end) or it is offline.';
 COMMENT ON COLUMN sched.schedule.last_fire_at IS 'The last fire time fired.';
 COMMENT ON COLUMN sched.schedule.last_instance_id IS 'The instance of the last fire.';
+COMMENT ON COLUMN sched.schedule.deadline IS 'Its own deadline (options.deadline), over the workflow''s: when each fire''s run must have succeeded by; NULL for the workflow''s.';
+COMMENT ON COLUMN sched.schedule.deadline_through IS 'Fires up to this time have their deadlines in sched.deadline_check; fires before the deadline was set have none.';
+COMMENT ON COLUMN sched.schedule.deadline_next IS 'When the master next looks at its deadlines (a fire to record, a deadline due); NULL when neither it nor its workflow has one.';
 
 CREATE TABLE sched.backfill (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -1513,6 +1542,26 @@ COMMENT ON COLUMN sched.backfill_date.position IS 'Order of the date in the back
 COMMENT ON COLUMN sched.backfill_date.schedule_time IS 'The date (business time) of its instance.';
 COMMENT ON COLUMN sched.backfill_date.instance_id IS 'Its workflow instance; NULL while pending.';
 COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.';
+
+-- Deadlines (4_master/deadlines.sql): one row per fire of a schedule with a deadline, recorded
+-- when the fire time comes whether or not an instance started, decided when the deadline comes.
+CREATE TABLE sched.deadline_check (
+    schedule_id bigint NOT NULL REFERENCES sched.schedule ON DELETE CASCADE,
+    fire_at     timestamptz NOT NULL,
+    deadline_at timestamptz NOT NULL,
+    state       text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._deadline_states())),
+    instance_id bigint,
+    decided_at  timestamptz,
+    PRIMARY KEY (schedule_id, fire_at)
+);
+CREATE INDEX deadline_check_pending ON sched.deadline_check (schedule_id, deadline_at) WHERE state = 'pending';
+COMMENT ON TABLE sched.deadline_check IS 'The deadline of each fire of a schedule with a deadline (the schedule''s or its workflow''s), and whether its run met it; read through sched.deadlines.';
+COMMENT ON COLUMN sched.deadline_check.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadline_check.fire_at IS 'The nominal fire time (the run''s schedule_time), whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadline_check.deadline_at IS 'When its run must have succeeded by.';
+COMMENT ON COLUMN sched.deadline_check.state IS 'pending (the deadline has not come), met (its instance succeeded by then) or missed (it had not: an alert deadline_missed was raised).';
+COMMENT ON COLUMN sched.deadline_check.instance_id IS 'Its instance when decided; NULL when none had started.';
+COMMENT ON COLUMN sched.deadline_check.decided_at IS 'When it was decided; NULL while pending.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -2035,6 +2084,9 @@ COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
 
 COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
+
+COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
+    'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';
@@ -4755,6 +4807,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._next_fire(text, text, timestamptz, timestamptz) IS 'Internal: a schedule''s next fire time after a time, NULL past its end.';
 
+-- The deadline a schedule's fires have: its own, else its workflow's (current version); NULL
+-- for none.
+CREATE FUNCTION sched._schedule_deadline(s sched.schedule) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(s.deadline,
+                    (SELECT v.spec->>'deadline' FROM sched.workflow w
+                     JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+                     WHERE w.id = s.workflow_id))
+$$;
+COMMENT ON FUNCTION sched._schedule_deadline(sched.schedule) IS 'Internal: the deadline of a schedule''s fires, its own or its workflow''s; NULL for none.';
+
 -- The workflow a schedule or a backfill starts, after checking the principal may, and their
 -- options: `own` are the caller's keys, the rest are start options (failure_strategy,
 -- priority, worker_group, params), checked as a start would check them so that no fire fails
@@ -4884,19 +4948,18 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- A dropped column is an ALTER of its table.
-    PERFORM sched._guard_objects(o.objects, 'drop')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity', d.object_identity)) AS objects
+    -- A dropped column is an ALTER of its table; drops are judged first.
+    PERFORM sched._guard_objects(o.objects, o.what)
+    FROM (SELECT CASE WHEN d.objsubid = 0 THEN 'drop' ELSE 'alter' END AS what,
+                 jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid, 'identity',
+                           CASE WHEN d.objsubid = 0 THEN d.object_identity
+                                ELSE d.address_names[1] || '.' || d.address_names[2] END)) AS objects
           FROM pg_event_trigger_dropped_objects() d
           WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass)
-            AND d.objsubid = 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
-    PERFORM sched._guard_objects(o.objects, 'alter')
-    FROM (SELECT jsonb_agg(jsonb_build_object('classid', d.classid, 'objid', d.objid,
-                                              'identity', d.address_names[1] || '.' || d.address_names[2])) AS objects
-          FROM pg_event_trigger_dropped_objects() d
-          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid <> 0 AND d.schema_name IS DISTINCT FROM 'sched') o
-    WHERE o.objects IS NOT NULL;
+            AND (d.objsubid = 0 OR d.classid = 'pg_catalog.pg_class'::regclass)
+            AND d.schema_name IS DISTINCT FROM 'sched'
+          GROUP BY 1
+          ORDER BY 1 DESC) o;
 END
 $$;
 COMMENT ON FUNCTION sched._guard_dropped() IS
@@ -5752,6 +5815,101 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 -- requires:
 --   sql_3_engine_triggers
 
+-- Deadlines (docs/architecture.md, "Deadlines"): for a schedule whose fires have a deadline
+-- (its own or its workflow's), the master records each nominal fire when its time comes,
+-- whether or not an instance started (the schedule may be offline, the instance waiting behind
+-- a serial predecessor), and decides it when its deadline comes: met when the fire's instance
+-- had succeeded by then, else missed, with one alert deadline_missed. Only schedules with a
+-- deadline are read (schedule_deadline_due), so others cost the master nothing.
+
+-- Runs as the bootstrap superuser in the master: search_path pinned as for _master_tick.
+CREATE FUNCTION sched._deadline_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      record;
+    c      record;
+    inst   record;
+    t      timestamptz;
+    fire   timestamptz;
+    n      integer;
+    why    text;
+BEGIN
+    FOR s IN
+        SELECT sc.*, w.name AS workflow, sched._schedule_deadline(sc) AS effective,
+               coalesce(sc.run_options#>>'{notify,alert_group}', v.spec#>>'{notify,alert_group}') AS alert_group
+        FROM sched.schedule sc
+        JOIN sched.workflow w ON w.id = sc.workflow_id
+        JOIN sched.workflow_version v ON v.workflow_id = w.id AND v.version = w.current_version
+        WHERE sc.deadline_next <= now()
+        ORDER BY sc.deadline_next
+        FOR UPDATE OF sc SKIP LOCKED
+    LOOP
+        IF s.effective IS NULL THEN
+            UPDATE sched.schedule sc SET deadline_next = NULL WHERE sc.id = s.id;
+            CONTINUE;
+        END IF;
+        -- The fires whose time has come, at most 1000 a tick (the rest at the next).
+        t := coalesce(s.deadline_through, now());
+        n := 0;
+        LOOP
+            fire := sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at);
+            EXIT WHEN fire IS NULL OR fire > now() OR n >= 1000;
+            INSERT INTO sched.deadline_check (schedule_id, fire_at, deadline_at)
+            VALUES (s.id, fire, to_timestamp(sched._deadline_at(s.effective, extract(epoch FROM fire)::float8, s.timezone, 'deadline')))
+            ON CONFLICT DO NOTHING;
+            t := fire;
+            n := n + 1;
+        END LOOP;
+        FOR c IN
+            SELECT dc.fire_at, dc.deadline_at FROM sched.deadline_check dc
+            WHERE dc.schedule_id = s.id AND dc.state = 'pending' AND dc.deadline_at <= now()
+            ORDER BY dc.fire_at
+        LOOP
+            SELECT wi.id, wi.state, wi.ended_at INTO inst
+            FROM sched.workflow_instance wi WHERE wi.schedule_id = s.id AND wi.schedule_time = c.fire_at;
+            IF inst.state = 'succeeded' AND inst.ended_at <= c.deadline_at THEN
+                UPDATE sched.deadline_check dc SET state = 'met', instance_id = inst.id, decided_at = now()
+                WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
+                CONTINUE;
+            END IF;
+            UPDATE sched.deadline_check dc SET state = 'missed', instance_id = inst.id, decided_at = now()
+            WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
+            why := CASE WHEN inst.id IS NULL
+                        THEN 'no instance of it started' || CASE WHEN NOT s.enabled THEN ' (the schedule is offline)' ELSE '' END
+                        WHEN inst.state = 'succeeded' THEN format('instance %s succeeded only at %s', inst.id, inst.ended_at)
+                        ELSE format('instance %s is %s', inst.id, inst.state) END;
+            PERFORM sched._raise_alert(
+                'deadline_missed', inst.id, NULL, s.alert_group,
+                format('pg_sched: workflow %s missed its deadline (fire of %s)', s.workflow, c.fire_at),
+                format(E'Workflow %s, fired by schedule %s at %s (business date %s), had not succeeded by its deadline %s (%s): %s.%s',
+                       s.workflow, s.id, c.fire_at, (c.fire_at AT TIME ZONE s.timezone)::date, c.deadline_at, s.effective, why,
+                       CASE WHEN inst.id IS NOT NULL THEN E'\n' || sched._alert_look(inst.id) ELSE '' END),
+                jsonb_build_object('workflow', s.workflow, 'workflow_id', s.workflow_id, 'schedule_id', s.id,
+                                   'fire_at', c.fire_at, 'deadline_at', c.deadline_at, 'deadline', s.effective,
+                                   'workflow_instance_id', inst.id, 'state', inst.state));
+        END LOOP;
+        UPDATE sched.schedule sc
+           SET deadline_through = t,
+               deadline_next = least((SELECT min(dc.deadline_at) FROM sched.deadline_check dc
+                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'),
+                                     CASE WHEN n >= 1000 THEN now()
+                                          ELSE sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at) END)
+         WHERE sc.id = s.id;
+    END LOOP;
+    RETURN (SELECT min(sc.deadline_next) FROM sched.schedule sc WHERE sc.deadline_next IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION sched._deadline_tick() IS
+    'Internal, run by the master: records the fires of schedules with a deadline whose time has come, decides those whose deadline has come (met, or missed with an alert deadline_missed); returns when it next has something to do.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:51
+-- requires:
+--   sql_4_master_deadlines
+
 -- The master's part of triggers (1_schema/67_triggers.sql): events waiting in
 -- sched.trigger_event become starts. A start and the deletion of the events it takes are one
 -- transaction, the master's tick: a crash or a failover before its commit leaves the events
@@ -5853,7 +6011,7 @@ COMMENT ON FUNCTION sched._drain_events() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:51
+-- sql_files.rs:52
 -- requires:
 --   sql_4_master_events
 
@@ -5983,7 +6141,8 @@ DECLARE
 BEGIN
     PERFORM sched._maintain_days('sched.task_instance_history', 'ended_at',
                                  (now AT TIME ZONE 'UTC')::date, history_retention);
-    -- Tests of alert groups concern no instance: they go by their own age.
+    -- Tests of alert groups and missed deadlines of runs that never started concern no
+    -- instance: they go by their own age.
     DELETE FROM sched.alert a WHERE a.workflow_instance_id IS NULL AND a.created_at < now - history_retention;
     -- Triggers' fires and dataset events go by their age too; an event a consumer has yet to
     -- take stays.
@@ -6024,7 +6183,7 @@ COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:52
+-- sql_files.rs:53
 -- requires:
 --   sql_4_master_retention
 
@@ -6096,7 +6255,7 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:53
+-- sql_files.rs:54
 -- requires:
 --   sql_4_master_schedules
 
@@ -6237,7 +6396,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -6248,7 +6407,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts and due deadlines; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay
@@ -6285,7 +6444,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:54
+-- sql_files.rs:55
 -- requires:
 --   sql_4_master_tick
 
@@ -6377,7 +6536,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:55
+-- sql_files.rs:56
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -6489,7 +6648,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:56
+-- sql_files.rs:57
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -6862,7 +7021,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:57
+-- sql_files.rs:58
 -- requires:
 --   sql_5_protocol_worker
 
@@ -6886,17 +7045,18 @@ SELECT a.id, a.event, a.workflow_instance_id, w.name AS workflow, a.task_instanc
        a.created_at, CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.sent_at
 FROM sched.alert a
 LEFT JOIN sched.workflow_instance i ON i.id = a.workflow_instance_id
-LEFT JOIN sched.workflow w ON w.id = i.workflow_id
+-- A missed deadline of a run that never started names its workflow in its details.
+LEFT JOIN sched.workflow w ON w.id = coalesce(i.workflow_id, (a.details->>'workflow_id')::bigint)
 LEFT JOIN sched.alert_delivery d ON d.alert_id = a.id
 -- Addresses, URLs and commands are for the group's owner and sched_admin to see.
 LEFT JOIN sched.alert_group g ON g.name = a.alert_group
--- A test of a group (no instance) is for those who may see the group's channels.
-WHERE CASE WHEN a.workflow_instance_id IS NULL THEN coalesce(sched._visible(g.owner), false)
+-- A test of a group (no workflow) is for those who may see the group's channels.
+WHERE CASE WHEN w.id IS NULL THEN coalesce(sched._visible(g.owner), false)
            ELSE coalesce(sched._visible(w.owner), false) END;
 COMMENT ON VIEW sched.alerts IS 'Alerts the engine raised, for the workflows you may see, and tests of the alert groups you own: one row per alert and channel of its group (the outbox), or one row with no channel when the instance names no alert group.';
 COMMENT ON COLUMN sched.alerts.id IS 'Alert id.';
 COMMENT ON COLUMN sched.alerts.event IS 'workflow_succeeded, workflow_failed, workflow_stopped, workflow_paused (by the notify strategy), task_timeout, workflow_timeout, fault_tolerance, sql_result, or test (sched.test_alert_group).';
-COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test.';
+COMMENT ON COLUMN sched.alerts.workflow_instance_id IS 'Workflow instance id; NULL for a test and for a missed deadline of a run that never started.';
 COMMENT ON COLUMN sched.alerts.workflow IS 'Workflow name; NULL for a test.';
 COMMENT ON COLUMN sched.alerts.task_instance_id IS 'The task attempt; NULL for a workflow alert.';
 COMMENT ON COLUMN sched.alerts.alert_group IS 'Alert group it went to; NULL when none was named.';
@@ -6935,7 +7095,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:58
+-- sql_files.rs:59
 -- requires:
 --   sql_6_views_alerts
 
@@ -6960,7 +7120,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:60
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -7030,7 +7190,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:61
 -- requires:
 --   sql_6_views_dashboard
 
@@ -7122,7 +7282,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:62
 -- requires:
 --   sql_6_views_definitions
 
@@ -7362,7 +7522,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:63
 -- requires:
 --   sql_6_views_metrics
 
@@ -7415,7 +7575,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_rights
 
@@ -7701,7 +7861,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_runs
 
@@ -7716,7 +7876,9 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 CREATE VIEW sched.schedules WITH (security_barrier) AS
 SELECT s.id, w.name AS workflow, s.cron, s.timezone, s.enabled, s.owner::text AS owner,
        s.start_at, s.end_at, s.misfire, s.run_options, s.params,
-       s.next_fire_at, s.last_fire_at, s.last_instance_id, s.created_at
+       s.next_fire_at, s.last_fire_at, s.last_instance_id, s.created_at,
+       coalesce(s.deadline, (SELECT v.spec->>'deadline' FROM sched.workflow_version v
+                             WHERE v.workflow_id = w.id AND v.version = w.current_version)) AS deadline
 FROM sched.schedule s
 JOIN sched.workflow w ON w.id = s.workflow_id
 WHERE sched._visible(w.owner);
@@ -7735,6 +7897,28 @@ COMMENT ON COLUMN sched.schedules.params IS 'Start parameters of its instances.'
 COMMENT ON COLUMN sched.schedules.next_fire_at IS 'Next fire time; NULL when offline or past its end.';
 COMMENT ON COLUMN sched.schedules.last_fire_at IS 'Last fire time fired.';
 COMMENT ON COLUMN sched.schedules.last_instance_id IS 'Instance of the last fire.';
+COMMENT ON COLUMN sched.schedules.deadline IS 'When each fire''s run must have succeeded by: the schedule''s own deadline, else its workflow''s; NULL for none (sched.deadlines shows each fire''s).';
+
+CREATE VIEW sched.deadlines WITH (security_barrier) AS
+SELECT d.schedule_id, w.name AS workflow, d.fire_at, (d.fire_at AT TIME ZONE s.timezone)::date AS business_date,
+       d.deadline_at, d.state, coalesce(d.instance_id, i.id) AS instance_id, i.state AS instance_state,
+       i.ended_at AS instance_ended_at, d.decided_at
+FROM sched.deadline_check d
+JOIN sched.schedule s ON s.id = d.schedule_id
+JOIN sched.workflow w ON w.id = s.workflow_id
+LEFT JOIN sched.workflow_instance i ON i.schedule_id = d.schedule_id AND i.schedule_time = d.fire_at
+WHERE sched._visible(w.owner);
+COMMENT ON VIEW sched.deadlines IS 'The deadline of each fire of the schedules with one (of the workflows you may see): when its run had to succeed by, and whether it did; missed ones raised an alert deadline_missed.';
+COMMENT ON COLUMN sched.deadlines.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN sched.deadlines.workflow IS 'Its workflow.';
+COMMENT ON COLUMN sched.deadlines.fire_at IS 'The nominal fire time, whether or not the schedule fired.';
+COMMENT ON COLUMN sched.deadlines.business_date IS 'The fire''s date in the schedule''s zone.';
+COMMENT ON COLUMN sched.deadlines.deadline_at IS 'When its run had to succeed by.';
+COMMENT ON COLUMN sched.deadlines.state IS 'pending, met or missed (sched._deadline_states()).';
+COMMENT ON COLUMN sched.deadlines.instance_id IS 'The fire''s instance; NULL when none started.';
+COMMENT ON COLUMN sched.deadlines.instance_state IS 'Its instance''s state now.';
+COMMENT ON COLUMN sched.deadlines.instance_ended_at IS 'When its instance ended.';
+COMMENT ON COLUMN sched.deadlines.decided_at IS 'When the deadline was decided; NULL while pending.';
 COMMENT ON COLUMN sched.schedules.created_at IS 'When it was created.';
 
 CREATE VIEW sched.backfills WITH (security_barrier) AS
@@ -7786,7 +7970,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_schedules
 
@@ -7816,7 +8000,7 @@ COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:67
 -- requires:
 --   sql_6_views_task_groups
 
@@ -7911,7 +8095,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:68
 -- requires:
 --   sql_6_views_triggers
 
@@ -7955,7 +8139,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:69
 -- requires:
 --   sql_6_views_workers
 
@@ -8104,7 +8288,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:70
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -8214,7 +8398,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:71
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -8483,7 +8667,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:72
 -- requires:
 --   sql_7_api_backfill
 
@@ -8715,7 +8899,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:73
 -- requires:
 --   sql_7_api_control
 
@@ -8783,7 +8967,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:74
 -- requires:
 --   sql_7_api_cron
 
@@ -8871,7 +9055,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_dashboard
 
@@ -8922,7 +9106,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_datasources
 
@@ -9094,6 +9278,15 @@ BEGIN
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
+    END IF;
+    -- Its schedules watch the new deadline (or stop watching one it no longer has); the master
+    -- records their fires from now on.
+    IF norm ? 'deadline' OR EXISTS (SELECT 1 FROM sched.schedule sc WHERE sc.workflow_id = wf.id AND sc.deadline_next IS NOT NULL) THEN
+        UPDATE sched.schedule sc
+           SET deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+               deadline_next = CASE WHEN coalesce(sc.deadline, norm->>'deadline') IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
+         WHERE sc.workflow_id = wf.id;
+        PERFORM sched._wake_master();
     END IF;
     RETURN version_id;
 END
@@ -9352,7 +9545,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_definitions
 
@@ -9560,7 +9753,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_graphs
 
@@ -9663,7 +9856,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_import
 
@@ -9847,7 +10040,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_lists
 
@@ -10017,7 +10210,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_logs
 
@@ -10047,7 +10240,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_params
 
@@ -10090,7 +10283,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_projects
 
@@ -10160,7 +10353,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_roles
 
@@ -10247,7 +10440,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_runs
 
@@ -10270,7 +10463,7 @@ DECLARE
     ends     timestamptz;
     enabled  boolean;
 BEGIN
-    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire'], action);
+    wf := sched._fire_options(principal, workflow, options, ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'deadline'], action);
     tz := coalesce(options->>'timezone', sched._workflow_time_zone(wf.id));
     IF options ? 'enabled' AND jsonb_typeof(options->'enabled') <> 'boolean' THEN
         RAISE EXCEPTION 'options.enabled: must be true or false' USING ERRCODE = 'invalid_parameter_value';
@@ -10286,12 +10479,18 @@ BEGIN
         RAISE EXCEPTION 'options.end: % is before options.start %', ends, starts USING ERRCODE = 'invalid_parameter_value';
     END IF;
     enabled := coalesce((options->>'enabled')::boolean, true);
+    IF options ? 'deadline' THEN
+        IF jsonb_typeof(options->'deadline') <> 'string' THEN
+            RAISE EXCEPTION 'options.deadline: must be a string such as "06:00", "+1 day 06:00" or "2 h"' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM sched._deadline_at(options->>'deadline', 0, tz, 'options.deadline');
+    END IF;
     RETURN ROW(NULL, wf.id, cron, tz, starts, ends, enabled, lower(coalesce(options->>'misfire', 'all')),
-               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params'],
+               options - ARRAY['timezone', 'start', 'end', 'enabled', 'misfire', 'params', 'deadline'],
                coalesce(options->'params', '{}'), principal, now(),
                -- Checks the expression and the zone, naming them; the caller stores it only if enabled.
                sched._next_fire(cron, tz, greatest(now(), starts - interval '1 second'), ends),
-               NULL, NULL)::sched.schedule;
+               NULL, NULL, nullif(trim(options->>'deadline'), ''), NULL, NULL)::sched.schedule;
 END
 $$;
 COMMENT ON FUNCTION sched._schedule_row(regrole, text, text, jsonb, text) IS
@@ -10305,16 +10504,18 @@ DECLARE
     s      sched.schedule := sched._schedule_row(principal, workflow, cron, options, 'schedule it');
     new_id bigint;
 BEGIN
-    INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner, next_fire_at)
+    INSERT INTO sched.schedule (workflow_id, cron, timezone, start_at, end_at, enabled, misfire, run_options, params, owner,
+                                next_fire_at, deadline, deadline_through, deadline_next)
     VALUES (s.workflow_id, s.cron, s.timezone, s.start_at, s.end_at, s.enabled, s.misfire, s.run_options, s.params, s.owner,
-            CASE WHEN s.enabled THEN s.next_fire_at END)
+            CASE WHEN s.enabled THEN s.next_fire_at END, s.deadline, now(),
+            CASE WHEN sched._schedule_deadline(s) IS NOT NULL THEN now() END)
     RETURNING sched.schedule.id INTO new_id;
     PERFORM sched._wake_master();
     RETURN new_id;
 END
 $$;
 COMMENT ON FUNCTION sched.schedule(text, text, jsonb) IS
-    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
+    'Schedules a workflow on a cron expression and returns the schedule id. options: timezone (IANA; default the workflow''s timezone, else UTC: the expression and the business values of its instances are in it), start, end (local times of the zone unless they carry an offset), enabled (default true), misfire (all, latest, none: what happens to fires missed for longer than sched.misfire_threshold; default all), deadline (when each fire''s run must have succeeded by, over the workflow''s deadline: "06:00" on the business date, "+1 day 06:00", or a duration after the fire such as "2 h"; a miss raises the alert deadline_missed once, even when the run never started), and run options failure_strategy, priority, worker_group, params, notify (over the workflow''s). It fires as you, with schedule_time the nominal fire time.';
 
 -- Turns a schedule on (continuing from now) or off.
 CREATE FUNCTION sched._set_schedule(principal regrole, schedule_id bigint, enabled boolean) RETURNS void
@@ -10397,14 +10598,17 @@ BEGIN
     merged := jsonb_strip_nulls(
         s.run_options
         || jsonb_build_object('timezone', s.timezone, 'start', s.start_at, 'end', s.end_at,
-                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params)
+                              'enabled', s.enabled, 'misfire', s.misfire, 'params', s.params, 'deadline', s.deadline)
         || options);
     new := sched._schedule_row(principal, (SELECT w.name FROM sched.workflow w WHERE w.id = s.workflow_id),
                                coalesce(cron, s.cron), merged, 'change its schedule');
     UPDATE sched.schedule sc
        SET cron = new.cron, timezone = new.timezone, start_at = new.start_at, end_at = new.end_at,
            enabled = new.enabled, misfire = new.misfire, run_options = new.run_options, params = new.params,
-           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END
+           owner = new.owner, next_fire_at = CASE WHEN new.enabled THEN new.next_fire_at END,
+           deadline = new.deadline,
+           deadline_through = CASE WHEN sc.deadline_next IS NULL THEN now() ELSE sc.deadline_through END,
+           deadline_next = CASE WHEN sched._schedule_deadline(new) IS NOT NULL THEN coalesce(sc.deadline_next, now()) END
      WHERE sc.id = schedule_id;
     PERFORM sched._wake_master();
 END
@@ -10414,7 +10618,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_schedules
 
@@ -10489,7 +10693,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_task_groups
 
@@ -10562,7 +10766,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:88
 -- requires:
 --   sql_7_api_task_types
 
@@ -10636,7 +10840,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:88
+-- sql_files.rs:89
 -- requires:
 --   sql_7_api_tenants
 
@@ -10665,7 +10869,7 @@ DECLARE
     wf       sched.workflow;
     v        sched.workflow_version;
     opt      text;
-    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone'];
+    allowed  text[] := ARRAY['mock', 'schedule_time', 'timezone', 'spec'];
     mock     jsonb := coalesce(options->'mock', '{}');
     zone     text;
     biz_at   timestamptz;
@@ -10683,13 +10887,6 @@ DECLARE
     holds    boolean;
     progress boolean;
 BEGIN
-    SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
-    END IF;
-    -- It runs the owner's statements now, in the caller's session, with values the caller
-    -- chooses (params, mocked OUT values): the owner's members alone may.
-    PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -10700,46 +10897,62 @@ BEGIN
         IF opt <> ALL (allowed) THEN
             RAISE EXCEPTION 'options.%: unknown option; allowed: %', opt, array_to_string(allowed, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
-        ELSIF opt <> 'mock' AND jsonb_typeof(options->opt) <> 'string' THEN
+        ELSIF opt NOT IN ('mock', 'spec') AND jsonb_typeof(options->opt) <> 'string' THEN
             RAISE EXCEPTION 'options.%: must be a string', opt USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
-    IF jsonb_typeof(mock) <> 'object' THEN
-        RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR opt IN SELECT jsonb_object_keys(mock) LOOP
-        IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
-                       WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
-            RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
-                USING ERRCODE = 'invalid_parameter_value';
-        ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
-            RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+    -- Everything from here on is rolled back at the end, the spec tested (defined as the
+    -- workflow's new version, as create_workflow(spec, true) would) included.
+    BEGIN
+        IF options ? 'spec' THEN
+            IF jsonb_typeof(options->'spec') <> 'object' OR options->'spec'->>'name' IS DISTINCT FROM workflow THEN
+                RAISE EXCEPTION 'options.spec: must be a workflow spec named "%" (what create_workflow takes), tested without being saved', workflow
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            PERFORM sched._create_workflow(principal, options->'spec', true);
+        END IF;
+        SELECT * INTO wf FROM sched.workflow w WHERE w.name = _test_run.workflow;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'workflow "%" does not exist', _test_run.workflow USING ERRCODE = 'undefined_object';
+        END IF;
+        -- It runs the owner's statements now, in the caller's session, with values the caller
+        -- chooses (params, mocked OUT values): the owner's members alone may.
+        PERFORM sched._check_owner_strict(principal, wf.owner, format('workflow "%s"', wf.name), 'test-run it');
+        SELECT * INTO v FROM sched.workflow_version wv WHERE wv.workflow_id = wf.id AND wv.version = wf.current_version;
+        IF jsonb_typeof(mock) <> 'object' THEN
+            RAISE EXCEPTION 'options.mock: must be an object of task names and their OUT values, e.g. {"extract": {"rows": "42"}}'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-    END LOOP;
+        FOR opt IN SELECT jsonb_object_keys(mock) LOOP
+            IF NOT EXISTS (SELECT 1 FROM sched.task_definition td
+                           WHERE td.workflow_version_id = v.id AND td.name = opt AND td.element_of IS NULL) THEN
+                RAISE EXCEPTION 'options.mock.%: workflow "%" has no task "%"', opt, wf.name, opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            ELSIF jsonb_typeof(mock->opt) <> 'object' THEN
+                RAISE EXCEPTION 'options.mock.%: must be an object of OUT values, e.g. {"rows": "42"}', opt
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
 
-    -- The business time and values as a manual start would have them; no instance exists, so
-    -- system.workflow.instance.id and system.task.instance.id are 0.
-    zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
-                 ELSE coalesce(v.spec->>'timezone', 'UTC') END;
-    biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
-                   ELSE now() END;
-    biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
-    vals := sched._start_values(wf, v.spec, params, 0, biz_text);
-    path := sched._login_search_path(wf.owner);
-    -- What a real run's SQL tasks would fail with (sched._run_sql_task).
-    SELECT CASE WHEN NOT r.rolcanlogin THEN format(
-                    'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-                    wf.owner, wf.owner)
-                WHEN r.rolvaliduntil < now() THEN format(
-                    'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
-                    wf.owner, r.rolvaliduntil) END
-      INTO refusal
-      FROM pg_roles r WHERE r.oid = wf.owner;
+        -- The business time and values as a manual start would have them; no instance exists, so
+        -- system.workflow.instance.id and system.task.instance.id are 0.
+        zone := CASE WHEN options ? 'timezone' THEN sched._check_time_zone(options->>'timezone', 'options.timezone')
+                     ELSE coalesce(v.spec->>'timezone', 'UTC') END;
+        biz_at := CASE WHEN options ? 'schedule_time' THEN sched._zoned_timestamp(options->>'schedule_time', zone, 'options.schedule_time')
+                       ELSE now() END;
+        biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
+        vals := sched._start_values(wf, v.spec, params, 0, biz_text);
+        path := sched._login_search_path(wf.owner);
+        -- What a real run's SQL tasks would fail with (sched._run_sql_task).
+        SELECT CASE WHEN NOT r.rolcanlogin THEN format(
+                        'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+                        wf.owner, wf.owner)
+                    WHEN r.rolvaliduntil < now() THEN format(
+                        'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
+                        wf.owner, r.rolvaliduntil) END
+          INTO refusal
+          FROM pg_roles r WHERE r.oid = wf.owner;
 
-    BEGIN
         LOOP
             progress := false;
             FOR t IN
@@ -10775,6 +10988,8 @@ BEGIN
                         'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
                                                                     ELSE to_jsonb(m.value::text) END)
                                 FROM jsonb_each(mock->t.name) m));
+                ELSIF t.task_type = 'empty' THEN
+                    result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
                 ELSIF t.logic = 'conditions' THEN
                     SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
                       INTO holds
@@ -10851,13 +11066,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.test_run(text, jsonb, jsonb) IS
-    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone. Only members of the owner may.';
+    'Runs the current version of a workflow''s sql and procedure tasks (on the scheduler''s database) and its logic tasks in DAG order, in the caller''s transaction, as the workflow''s owner, then rolls back everything they did; returns one row per task: state (sched._test_states()), reason, the rows its statement returned (columns, rows, row_count), its OUT values, what it said (notices), what each statement did (log) and how long it took. Other tasks (shell, python, a datasource''s SQL...) are not run; options.mock ({"task": {"out_param": "value"}}) gives their OUT values. Nothing is written to the scheduler''s tables. params: start parameters; options: mock, schedule_time, timezone, spec (a spec of the workflow to test instead of its current version, defined for the test run and rolled back with it: test before saving). Only members of the owner may.';
 COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
     'Internal: what sched.test_run returns, for the calling role.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:89
+-- sql_files.rs:90
 -- requires:
 --   sql_7_api_test_run
 
@@ -11275,7 +11490,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:90
+-- sql_files.rs:91
 -- requires:
 --   sql_7_api_triggers
 
@@ -11413,7 +11628,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:91
+-- sql_files.rs:92
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
@@ -11529,7 +11744,7 @@ GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sc
 
 GRANT SELECT ON sched.workflows, sched.workflow_instances, sched.task_instances, sched.task_logs, sched.workers,
                 sched.commands, sched.tenants, sched.task_types, sched.task_results, sched.alerts,
-                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.backfills, sched.backfill_dates,
+                sched.unserved_tasks, sched.task_groups, sched.schedules, sched.deadlines, sched.backfills, sched.backfill_dates,
                 sched.alert_groups, sched.datasources, sched.use_grants, sched.project_params, sched.api_tokens,
                 sched.instance_states_hourly, sched.task_states_hourly, sched.schedule_lateness, sched.worker_groups,
                 sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies

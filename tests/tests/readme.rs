@@ -92,6 +92,8 @@ fn the_readme_tour_runs_as_written() {
     ] {
         assert!(stderr.contains(said), "{said}: {stderr}");
     }
+    // The deadline's example: the schedule's own deadline is the one in force.
+    assert!(stdout.contains(" readme_report | 04:30"), "{stdout}");
     // The test run's example: the mocked shell task, the total and the INSERT's row came back,
     // and the INSERT is gone.
     for said in [
@@ -214,6 +216,17 @@ fn the_readme_command_line_examples_run() {
         "the README's sched examples failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("succeeded"), "{stdout}");
+    // The test run: extract mocked, the shell tasks after it not run, all rolled back.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("extract") && l.contains("mocked")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("everything the test run did was rolled back"),
+        "{stdout}"
+    );
     assert!(
         std::fs::read_to_string(dir.join("etl_daily.svg"))
             .unwrap()

@@ -61,6 +61,16 @@ fn test_run(db: &mut impl postgres::GenericClient, sql: &str) -> Vec<Row> {
     .collect()
 }
 
+fn error_of<T>(result: Result<T, postgres::Error>) -> String {
+    result
+        .map(|_| ())
+        .expect_err("the call should have failed")
+        .as_db_error()
+        .unwrap()
+        .message()
+        .to_owned()
+}
+
 fn count(db: &mut Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).unwrap().get(0)
 }
@@ -241,7 +251,8 @@ fn only_the_owner_s_members_test_run_it_and_its_sql_runs_as_the_owner_only() {
         ),
         (
             "sched.test_run('who', '{}', '{\"mocks\": {}}')",
-            "options.mocks: unknown option; allowed: mock, schedule_time, timezone".to_owned(),
+            "options.mocks: unknown option; allowed: mock, schedule_time, timezone, spec"
+                .to_owned(),
         ),
         (
             "sched.test_run('who', '{}', '{\"mock\": {\"ghost\": {}}}')",
@@ -261,4 +272,126 @@ fn only_the_owner_s_members_test_run_it_and_its_sql_runs_as_the_owner_only() {
             .unwrap_err();
         assert_eq!(err.as_db_error().unwrap().message(), want, "{call}");
     }
+}
+
+#[test]
+fn a_spec_is_tested_before_it_is_saved_and_is_not_saved() {
+    let (cluster, mut su) = cluster();
+    let mut alice = cluster.connect_as("alice");
+    let spec = json!({"name": "draft", "tasks": [
+        {"name": "sum", "type": "sql", "sql": "SELECT sum(amount) AS total FROM orders", "out": [{"name": "total"}]},
+        {"name": "noop", "type": "empty", "deps": ["sum"]},
+        {"name": "twice", "type": "sql", "deps": ["noop", "sum"], "sql": "SELECT ${total}::numeric * 2 AS double"}
+    ]});
+    let rows: Vec<(String, String, Option<Value>)> = alice
+        .query(
+            "SELECT task, state, rows FROM sched.test_run('draft', '{}', jsonb_build_object('spec', $1::jsonb))",
+            &[&spec],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("sum".into(), "succeeded".into(), Some(json!([["42"]]))),
+            ("noop".into(), "succeeded".into(), None),
+            ("twice".into(), "succeeded".into(), Some(json!([["84"]]))),
+        ]
+    );
+    assert_eq!(
+        count(
+            &mut su,
+            "SELECT count(*) FROM sched.workflow WHERE name = 'draft'"
+        ),
+        0,
+        "the tested spec was not saved"
+    );
+    // A spec of another name is refused; one of bob's workflows cannot be replaced by it.
+    let err = error_of(alice.query(
+        "SELECT * FROM sched.test_run('other', '{}', jsonb_build_object('spec', $1::jsonb))",
+        &[&spec],
+    ));
+    assert!(
+        err.starts_with("options.spec: must be a workflow spec named \"other\""),
+        "{err}"
+    );
+    let mut bob = cluster.connect_as("bob");
+    bob.query_one(
+        "SELECT sched.create_workflow('{\"name\": \"draft\", \"tasks\": [{\"name\": \"a\", \"type\": \"empty\"}]}')",
+        &[],
+    )
+    .unwrap();
+    let err = error_of(alice.query(
+        "SELECT * FROM sched.test_run('draft', '{}', jsonb_build_object('spec', $1::jsonb))",
+        &[&spec],
+    ));
+    assert!(err.contains("permission denied"), "{err}");
+}
+
+#[test]
+fn the_command_line_test_runs_a_file_before_it_is_applied() {
+    let (cluster, mut su) = cluster();
+    let file = cluster.dir.join("etl.yaml");
+    std::fs::write(
+        &file,
+        "name: cli_etl\ntasks:\n  - name: fetch\n    type: shell\n    script: echo\n    out: [{name: n}]\n\
+         \x20 - name: use\n    type: sql\n    deps: [fetch]\n    sql: SELECT ${n}::int + 1 AS next\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let out = cluster.sched_expect(
+        "alice",
+        &[
+            "test-run",
+            "cli_etl",
+            "--file",
+            file,
+            "--mock",
+            "fetch.n=41",
+        ],
+        0,
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("fetch") && l.contains("mocked")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("use") && l.contains("succeeded")),
+        "{out}"
+    );
+    let json = cluster.sched_expect(
+        "alice",
+        &[
+            "--json",
+            "test-run",
+            "cli_etl",
+            "--file",
+            file,
+            "--mock",
+            "fetch.n=41",
+        ],
+        0,
+    );
+    let rows: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(rows[1]["rows"], json!([["42"]]), "{rows}");
+    // Without the mock the SQL task cannot resolve ${n}: exit 1. Nothing was saved.
+    cluster.sched_expect("alice", &["test-run", "cli_etl", "--file", file], 1);
+    assert_eq!(
+        count(
+            &mut su,
+            "SELECT count(*) FROM sched.workflow WHERE name = 'cli_etl'"
+        ),
+        0
+    );
+    let out = cluster.sched("alice", &["test-run", "cli_etl", "--mock", "fetch=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--mock fetch=...: must be TASK.NAME=VALUE"),
+        "{err}"
+    );
 }

@@ -1,5 +1,5 @@
 //! Workflows (`/api/workflows`): the list, one workflow with its versions, schedules and
-//! last runs, a diff of two versions, saving a new version, starting a run.
+//! last runs, a diff of two versions, saving a new version, starting a run, a test run.
 
 use axum::Json;
 use axum::extract::{Path, Query};
@@ -282,4 +282,26 @@ pub async fn start(Authed(s): Authed, Path(name): Path<String>, Json(body): Json
         .await?
         .get(0);
     Ok(Json(json!({"instance_id": id})))
+}
+
+/// A test run (`sched.test_run`): of the saved version, or of `spec` (the editor's, unsaved),
+/// with `params` and `mock`; one object per task.
+pub async fn test_run(Authed(s): Authed, Path(name): Path<String>, Json(body): Json<Value>) -> Api {
+    let params = body.get("params").cloned().unwrap_or(json!({}));
+    let mut options = json!({});
+    for key in ["mock", "spec"] {
+        if let Some(value) = body.get(key) {
+            options[key] = value.clone();
+        }
+    }
+    Ok(Json(
+        rows(
+            &s.client,
+            "SELECT task, task_type, state, reason, columns, rows, row_count, out, notices, log, \
+                    extract(epoch FROM duration) * 1000 AS duration_ms \
+             FROM sched.test_run($1, $2, $3)",
+            &[&name, &params, &options],
+        )
+        .await?,
+    ))
 }

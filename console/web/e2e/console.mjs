@@ -148,6 +148,20 @@ await step('forms for switch cases, conditions and dependent items', async () =>
   if (item.cycle !== 'hour' || item.date_value !== 'currentHour') throw new Error(JSON.stringify(item));
 });
 
+await step('a test run of the unsaved editor shows each result on its node', async () => {
+  await page.goto(`${url}/#/edit/alices_sql`);
+  await node('q').waitFor();
+  await page.getByRole('button', { name: 'Test run' }).click();
+  await node('q').locator('.task-test [data-state="succeeded"]').waitFor();
+  const row = page.locator('.test-results tr[data-task="q"]');
+  await row.waitFor();
+  if (!(await row.innerText()).includes('[["1"]]')) throw new Error(`result: ${await row.innerText()}`);
+  await shot('test-run');
+  const axe = await new AxeBuilder({ page }).include('.panel').withTags(['wcag2a', 'wcag2aa']).analyze();
+  const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) throw new Error(`test run results: ${bad.map((v) => v.id).join(', ')}`);
+});
+
 await step('start it and watch every node turn succeeded', async () => {
   await page.goto(`${url}/#/workflows/ui_flow`);
   await page.getByRole('button', { name: 'Start' }).click();

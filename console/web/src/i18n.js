@@ -5,6 +5,7 @@ const en = {
   workflows: 'Workflows', instances: 'Runs', workers: 'Workers', alerts: 'Alerts', search: 'Search',
   newWorkflow: 'New workflow', edit: 'Edit DAG', start: 'Start', schedule: 'Schedule', backfill: 'Backfill',
   versions: 'Versions', schedules: 'Schedules', lastRuns: 'Last runs', diff: 'Diff', save: 'Save',
+  testRun: 'Test run', testRunResults: 'Test run (rolled back)', rows: 'Rows', out: 'OUT', notices: 'Notices',
   layout: 'Auto-layout', palette: 'Task types', settings: 'Workflow settings', task: 'Task',
   name: 'Name', type: 'Type', state: 'State', attempt: 'Attempt', worker: 'Worker', duration: 'Duration',
   exitCode: 'Exit code', log: 'Log', follow: 'Follow', download: 'Download', kill: 'Kill',
@@ -86,6 +87,7 @@ const zh = {
   workflows: '工作流', instances: '运行实例', workers: 'Worker', alerts: '告警', search: '搜索',
   newWorkflow: '新建工作流', edit: '编辑 DAG', start: '运行', schedule: '定时', backfill: '补数',
   versions: '版本', schedules: '定时', lastRuns: '最近运行', diff: '差异', save: '保存',
+  testRun: '试运行', testRunResults: '试运行（已回滚）', rows: '行', out: '输出参数', notices: '消息',
   layout: '自动布局', palette: '任务类型', settings: '工作流设置', task: '任务',
   name: '名称', type: '类型', state: '状态', attempt: '尝试', worker: 'Worker', duration: '耗时',
   exitCode: '退出码', log: '日志', follow: '跟随', download: '下载', kill: '终止',
@@ -169,6 +171,7 @@ export const states = {
     forbidden: '禁止执行', forced_success: '强制成功', need_fault_tolerance: '需要容错', 'not run': '未运行',
     ready_stop: '准备停止', ready_pause: '准备暂停', serial_wait: '串行等待', waiting_thread: '等待线程',
     submitted: '已提交', cancelled: '已取消', pending: '待发送', sent: '已发送',
+    mocked: '模拟', not_run: '未运行', not_reached: '未到达',
   },
 };
 export const texts = { en, zh };

@@ -187,7 +187,7 @@ export function useColour() {
   const model = useContext(States);
   // Looked up once per state: a run of 10,000 tasks asks 20,000 times per snapshot.
   const colours = useMemo(() => new Map(model
-    ? [...model.delivery_states, ...model.backfill_states, ...model.workflow_states, ...model.task_states].map((s) => [s.name, s.colour])
+    ? [...(model.test_states || []), ...model.delivery_states, ...model.backfill_states, ...model.workflow_states, ...model.task_states].map((s) => [s.name, s.colour])
     : []), [model]);
   return (state) => colours.get(state);
 }

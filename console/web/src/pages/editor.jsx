@@ -7,7 +7,7 @@ import {
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { api } from '../api.js';
-import { ErrorText, Loading, States, useT } from '../ui.jsx';
+import { ErrorText, Loading, StateBadge, States, useT } from '../ui.jsx';
 import { ELK_MAX, byDepth, depths, layout } from '../layout.js';
 import { TaskForm } from '../task-form.jsx';
 import { ParamsTable, paramsOf, rowsOf } from '../params.jsx';
@@ -19,6 +19,7 @@ function TaskNode({ data, selected }) {
       <div className="task-name">{data.task.name}</div>
       <div className="task-type">{data.task.type}</div>
       {data.error ? <div className="task-error" role="alert">{data.error.message}</div> : null}
+      {data.test ? <div className="task-test" title={data.test.reason || ''}><StateBadge state={data.test.state} /></div> : null}
       <Handle type="source" position={Position.Right} title={`${data.task.name} output`} />
     </div>
   );
@@ -48,6 +49,7 @@ function Canvas({ name }) {
   const [selected, setSelected] = useState(null);
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState(null);
+  const [tested, setTested] = useState(null);
 
   useEffect(() => {
     api('/task_types').then(setTypes, setError);
@@ -119,6 +121,20 @@ function Canvas({ name }) {
       }
     }
   };
+  // The editor's spec, unsaved, run by sched.test_run and rolled back: each task's result on
+  // its node and in the panel.
+  const testRun = async () => {
+    setError(null);
+    setTested(null);
+    try {
+      const results = await api(`/workflows/${encodeURIComponent(settings.name)}/test_run`, { method: 'POST', body: { spec } });
+      const byName = Object.fromEntries(results.map((r) => [r.task, r]));
+      setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, test: byName[n.data.task.name] || null } })));
+      setTested(results);
+    } catch (err) {
+      setError(err);
+    }
+  };
   const autoLayout = async () => {
     setNodes(await place(nodes, edges));
     setTimeout(() => flow.fitView(), 50);
@@ -152,7 +168,9 @@ function Canvas({ name }) {
         <div className="bar">
           <button onClick={save}>{t.save}</button>
           <button onClick={autoLayout}>{t.layout}</button>
+          <button onClick={testRun} disabled={!settings.name}>{t.testRun}</button>
         </div>
+        {tested ? <TestResults results={tested} /> : null}
         {saved ? <p className="ok" role="status">{t.saved}: {saved}</p> : null}
         <ErrorText error={error} />
         {!choices ? <Loading /> : node ? (
@@ -178,6 +196,28 @@ function Canvas({ name }) {
         )}
       </aside>
     </section>
+  );
+}
+
+function TestResults({ results }) {
+  const { t } = useT();
+  const text = (v) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+  return (
+    <table className="test-results">
+      <caption>{t.testRunResults}</caption>
+      <thead><tr><th>{t.task}</th><th>{t.state}</th><th>{t.rows}</th><th>{t.out}</th><th>{t.notices}</th></tr></thead>
+      <tbody>
+        {results.map((r) => (
+          <tr key={r.task} data-task={r.task}>
+            <td>{r.task}</td>
+            <td><StateBadge state={r.state} />{r.reason ? <div className="reason">{r.reason}</div> : null}</td>
+            <td>{r.rows ? text(r.rows.slice(0, 5)) : ''}</td>
+            <td>{text(r.out)}</td>
+            <td>{(r.notices || []).join('\n')}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
