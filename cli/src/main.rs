@@ -674,7 +674,8 @@ async fn test_run(
                         .as_f64()
                         .map(|ms| format!("{ms:.1} ms"))
                         .unwrap_or_default(),
-                    cell(&t["reason"]),
+                    // A statement's error may quote the data it failed on.
+                    output::escape_controls(&cell(&t["reason"]), false).into_owned(),
                 ]
             })
             .collect();

@@ -92,12 +92,12 @@ COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.
 
 -- Deadlines (4_master/deadlines.sql): one row per fire of a schedule with a deadline, recorded
 -- when the fire time comes whether or not an instance started, decided when the deadline comes.
+-- Its instance is the schedule's for that fire time (workflow_instance_one_per_fire).
 CREATE TABLE sched.deadline_check (
     schedule_id bigint NOT NULL REFERENCES sched.schedule ON DELETE CASCADE,
     fire_at     timestamptz NOT NULL,
     deadline_at timestamptz NOT NULL,
     state       text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._deadline_states())),
-    instance_id bigint,
     decided_at  timestamptz,
     PRIMARY KEY (schedule_id, fire_at)
 );
@@ -107,5 +107,4 @@ COMMENT ON COLUMN sched.deadline_check.schedule_id IS 'The schedule.';
 COMMENT ON COLUMN sched.deadline_check.fire_at IS 'The nominal fire time (the run''s schedule_time), whether or not the schedule fired.';
 COMMENT ON COLUMN sched.deadline_check.deadline_at IS 'When its run must have succeeded by.';
 COMMENT ON COLUMN sched.deadline_check.state IS 'pending (the deadline has not come), met (its instance succeeded by then) or missed (it had not: an alert deadline_missed was raised).';
-COMMENT ON COLUMN sched.deadline_check.instance_id IS 'Its instance when decided; NULL when none had started.';
 COMMENT ON COLUMN sched.deadline_check.decided_at IS 'When it was decided; NULL while pending.';

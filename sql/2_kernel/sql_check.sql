@@ -104,3 +104,20 @@ END
 $$;
 COMMENT ON FUNCTION sched._check_sql(regrole, jsonb, bigint) IS
     'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql; records what they use for version_id when given.';
+
+-- Why the owner's SQL cannot run as that role (a real run and a test run refuse it alike):
+-- a role that cannot log in, or whose password has expired; NULL when it can.
+CREATE FUNCTION sched._sql_owner_refusal(owner regrole, can_login boolean, valid_until timestamptz) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN NOT can_login THEN pg_catalog.format(
+            'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+            owner, owner)
+        WHEN valid_until < pg_catalog.now() THEN pg_catalog.format(
+            'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role: ALTER ROLE %s VALID UNTIL ''infinity'' (or a later time)',
+            owner, valid_until, owner)
+    END
+$$;
+COMMENT ON FUNCTION sched._sql_owner_refusal(regrole, boolean, timestamptz) IS
+    'Internal: why a workflow owner''s sql and procedure tasks cannot run as that role (NOLOGIN, expired), or NULL.';

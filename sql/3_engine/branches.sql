@@ -11,25 +11,42 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._task_ids(bigint, jsonb) IS 'Internal: ids of the named tasks of a workflow version.';
 
--- CONDITIONS: an item holds when its task's latest attempt in this run ended as it expects.
-CREATE FUNCTION sched._condition_holds(instance_id bigint, run integer, version_id bigint, conditions jsonb)
-RETURNS boolean
-LANGUAGE sql STABLE
+-- CONDITIONS' two-level AND/OR over {task, status} items, given what each named task came to:
+-- outcomes maps a task's name to success or failed (anything else, or nothing, meets neither).
+-- The engine and test runs decide conditions with it.
+CREATE FUNCTION sched._conditions_hold(conditions jsonb, outcomes jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT CASE WHEN conditions->>'relation' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
+    SELECT coalesce(CASE WHEN conditions->>'relation' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END, false)
     FROM (
         SELECT CASE WHEN grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
         FROM jsonb_array_elements(conditions->'groups') WITH ORDINALITY AS x(grp, n)
         CROSS JOIN LATERAL (
-            SELECT coalesce((
-                SELECT CASE WHEN item->>'status' = 'failed' THEN l.state = 'failed'
-                            ELSE l.state = ANY (sched._task_states_success()) END
-                FROM sched.task_instance l JOIN sched.task_definition td ON td.id = l.task_id
-                WHERE l.workflow_instance_id = instance_id AND l.run = _condition_holds.run
-                  AND td.workflow_version_id = version_id AND td.name = item->>'task'
-                ORDER BY l.id DESC LIMIT 1), false) AS ok
+            SELECT coalesce(outcomes->>(item->>'task')
+                            = CASE WHEN item->>'status' = 'failed' THEN 'failed' ELSE 'success' END, false) AS ok
             FROM jsonb_array_elements(x.grp->'items') AS item) it
         GROUP BY x.n, x.grp) g
+$$;
+COMMENT ON FUNCTION sched._conditions_hold(jsonb, jsonb) IS
+    'Internal: whether a CONDITIONS task''s two-level AND/OR over {task, status} items holds, given each task''s outcome (success or failed).';
+
+-- CONDITIONS in an instance's run: an item holds when its task's latest attempt ended as it
+-- expects.
+CREATE FUNCTION sched._condition_holds(instance_id bigint, run integer, version_id bigint, conditions jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT sched._conditions_hold(conditions, (
+        SELECT jsonb_object_agg(n.name, CASE WHEN l.state = 'failed' THEN 'failed'
+                                             WHEN l.state = ANY (sched._task_states_success()) THEN 'success' END)
+        FROM (SELECT DISTINCT item->>'task' AS name
+              FROM jsonb_array_elements(conditions->'groups') AS grp
+              CROSS JOIN LATERAL jsonb_array_elements(grp->'items') AS item) n
+        CROSS JOIN LATERAL (
+            SELECT a.state FROM sched.task_instance a JOIN sched.task_definition td ON td.id = a.task_id
+            WHERE a.workflow_instance_id = instance_id AND a.run = _condition_holds.run
+              AND td.workflow_version_id = version_id AND td.name = n.name
+            ORDER BY a.id DESC LIMIT 1) l))
 $$;
 COMMENT ON FUNCTION sched._condition_holds(bigint, integer, bigint, jsonb) IS
     'Internal: whether a CONDITIONS task''s two-level AND/OR over {task, status} items holds in an instance''s run.';

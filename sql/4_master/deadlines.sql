@@ -53,11 +53,11 @@ BEGIN
             SELECT wi.id, wi.state, wi.ended_at INTO inst
             FROM sched.workflow_instance wi WHERE wi.schedule_id = s.id AND wi.schedule_time = c.fire_at;
             IF inst.state = 'succeeded' AND inst.ended_at <= c.deadline_at THEN
-                UPDATE sched.deadline_check dc SET state = 'met', instance_id = inst.id, decided_at = now()
+                UPDATE sched.deadline_check dc SET state = 'met', decided_at = now()
                 WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
                 CONTINUE;
             END IF;
-            UPDATE sched.deadline_check dc SET state = 'missed', instance_id = inst.id, decided_at = now()
+            UPDATE sched.deadline_check dc SET state = 'missed', decided_at = now()
             WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
             why := CASE WHEN inst.id IS NULL
                         THEN 'no instance of it started' || CASE WHEN NOT s.enabled THEN ' (the schedule is offline)' ELSE '' END
@@ -73,12 +73,12 @@ BEGIN
                                    'fire_at', c.fire_at, 'deadline_at', c.deadline_at, 'deadline', s.effective,
                                    'workflow_instance_id', inst.id, 'state', inst.state));
         END LOOP;
+        -- fire is now the first one not recorded: its time, the next pending deadline, or now
+        -- when a thousand were recorded and more are due.
         UPDATE sched.schedule sc
            SET deadline_through = t,
                deadline_next = least((SELECT min(dc.deadline_at) FROM sched.deadline_check dc
-                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'),
-                                     CASE WHEN n >= 1000 THEN now()
-                                          ELSE sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at) END)
+                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'), fire)
          WHERE sc.id = s.id;
     END LOOP;
     RETURN (SELECT min(sc.deadline_next) FROM sched.schedule sc WHERE sc.deadline_next IS NOT NULL);

@@ -17,6 +17,7 @@ DECLARE
     task      record;
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
+    refusal   text;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
@@ -40,17 +41,10 @@ BEGIN
     IF task.kill_requested THEN
         RETURN jsonb_build_object('error', 'killed before it started');
     END IF;
-    IF NOT task.rolcanlogin THEN
-        RETURN jsonb_build_object('error', format(
-            'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-            task.owner, task.owner));
-    END IF;
-    -- A role whose password expired can no longer log in itself; its workflows do not keep
-    -- running SQL as it.
-    IF task.rolvaliduntil < now() THEN
-        RETURN jsonb_build_object('error', format(
-            'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role: ALTER ROLE %s VALID UNTIL ''infinity'' (or a later time)',
-            task.owner, task.rolvaliduntil, task.owner));
+    -- A role that cannot log in, or whose password expired, does not run SQL as itself here.
+    refusal := sched._sql_owner_refusal(task.owner, task.rolcanlogin, task.rolvaliduntil);
+    IF refusal IS NOT NULL THEN
+        RETURN jsonb_build_object('error', refusal);
     END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;

@@ -34,7 +34,7 @@ COMMENT ON COLUMN sched.schedules.deadline IS 'When each fire''s run must have s
 
 CREATE VIEW sched.deadlines WITH (security_barrier) AS
 SELECT d.schedule_id, w.name AS workflow, d.fire_at, (d.fire_at AT TIME ZONE s.timezone)::date AS business_date,
-       d.deadline_at, d.state, coalesce(d.instance_id, i.id) AS instance_id, i.state AS instance_state,
+       d.deadline_at, d.state, i.id AS instance_id, i.state AS instance_state,
        i.ended_at AS instance_ended_at, d.decided_at
 FROM sched.deadline_check d
 JOIN sched.schedule s ON s.id = d.schedule_id

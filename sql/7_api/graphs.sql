@@ -145,6 +145,41 @@ $$;
 COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
     'An instance''s DAG as workflow_graph draws it, each task filled by the state of its latest attempt (white with a dashed border: not run; pale and dashed: skipped or forbidden).';
 
+-- The tasks of a workflow version (within scope, when given; element tasks left out) in DAG
+-- order: depth is the longest path from a root, so every task comes after all its upstream
+-- tasks, which upstream names. For instance_tasks and test runs.
+CREATE FUNCTION sched._task_order(version_id bigint, scope bigint[])
+RETURNS TABLE (id bigint, depth integer, upstream text[])
+LANGUAGE sql STABLE
+-- Estimates over the recursive walk are far off; see instance_tasks.
+SET enable_nestloop = off
+SET jit = off
+AS $$
+    WITH RECURSIVE tasks AS (
+        SELECT td.id, td.name, td.successors
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = version_id AND (scope IS NULL OR td.id = ANY(scope))
+           AND td.element_of IS NULL
+    ), edges AS (
+        SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
+        WHERE s.id IN (SELECT tasks.id FROM tasks)
+    ), walk AS (
+        SELECT t.id, 0 AS depth FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.down = t.id)
+        UNION
+        SELECT e.down, w.depth + 1 FROM walk w JOIN edges e ON e.up = w.id
+    ), placed AS (
+        SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id
+    ), upstream AS (
+        -- Grouped once: a subquery per task over the edges took 28 s at 10,000 tasks.
+        SELECT e.down AS id, array_agg(u.name ORDER BY u.name) AS names
+          FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
+    )
+    SELECT p.id, p.depth, coalesce(up.names, '{}')
+      FROM placed p LEFT JOIN upstream up ON up.id = p.id
+$$;
+COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
+    'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
+
 CREATE FUNCTION sched.instance_tasks(instance_id bigint)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
@@ -166,35 +201,14 @@ DECLARE
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
     RETURN QUERY
-    WITH RECURSIVE tasks AS (
-        SELECT td.id, td.name, td.task_type, td.successors
-          FROM sched.task_definition td
-         WHERE td.workflow_version_id = inst.workflow_version_id AND (inst.scope IS NULL OR td.id = ANY(inst.scope))
-           AND td.element_of IS NULL
-    ), edges AS (
-        SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
-        WHERE s.id IN (SELECT id FROM tasks)
-    ), walk AS (
-        -- The longest path from a root: every task comes after all its upstream tasks.
-        SELECT t.id, 0 AS depth FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.down = t.id)
-        UNION
-        SELECT e.down, w.depth + 1 FROM walk w JOIN edges e ON e.up = w.id
-    ), placed AS (
-        SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id
-    ), upstream AS (
-        -- Grouped once: a subquery per task over the edges took 28 s at 10,000 tasks.
-        SELECT e.down AS id, array_agg(u.name ORDER BY u.name) AS names
-          FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
-    )
-    SELECT t.name, t.task_type, coalesce(up.names, '{}'),
-           p.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+    SELECT td.name, td.task_type, o.upstream,
+           o.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM tasks t
-      JOIN placed p ON p.id = t.id
-      LEFT JOIN upstream up ON up.id = t.id
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = t.id
+      FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+      JOIN sched.task_definition td ON td.id = o.id
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY p.depth, t.id;
+     ORDER BY o.depth, td.id;
 END
 $$;
 COMMENT ON FUNCTION sched.instance_tasks(bigint) IS

@@ -39,7 +39,6 @@ DECLARE
     ctx      jsonb;
     choice   jsonb;
     holds    boolean;
-    progress boolean;
 BEGIN
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
@@ -97,112 +96,92 @@ BEGIN
         biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
         vals := sched._start_values(wf, v.spec, params, 0, biz_text);
         path := sched._login_search_path(wf.owner);
-        -- What a real run's SQL tasks would fail with (sched._run_sql_task).
-        SELECT CASE WHEN NOT r.rolcanlogin THEN format(
-                        'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-                        wf.owner, wf.owner)
-                    WHEN r.rolvaliduntil < now() THEN format(
-                        'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
-                        wf.owner, r.rolvaliduntil) END
-          INTO refusal
+        -- What a real run's SQL tasks would fail with.
+        SELECT sched._sql_owner_refusal(wf.owner, r.rolcanlogin, r.rolvaliduntil) INTO refusal
           FROM pg_roles r WHERE r.oid = wf.owner;
 
+        -- In DAG order, so that every task's upstream tasks are decided before it.
+        FOR t IN
+            SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
+                   td.parameterized, o.upstream
+            FROM sched._task_order(v.id, NULL) o
+            JOIN sched.task_definition td ON td.id = o.id
+            ORDER BY o.depth, td.id
         LOOP
-            progress := false;
-            FOR t IN
-                SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
-                       td.parameterized,
-                       ARRAY(SELECT p.name FROM sched.task_definition p
-                             WHERE p.workflow_version_id = v.id AND td.id = ANY (p.successors) ORDER BY p.id) AS upstream
-                FROM sched.task_definition td
-                WHERE td.workflow_version_id = v.id AND td.element_of IS NULL
-                ORDER BY td.id
-            LOOP
-                CONTINUE WHEN done ? t.name OR NOT done ?& t.upstream;
-                progress := true;
-                result := jsonb_build_object('task', t.name, 'task_type', t.task_type);
-                SELECT u.name, done->u.name->>'state' AS state INTO up
-                FROM unnest(t.upstream) AS u(name)
-                WHERE done->u.name->>'state' = 'not_reached'
-                   OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
-                LIMIT 1;
-                IF FOUND THEN
-                    result := result || jsonb_build_object('state', 'not_reached',
-                        'reason', format('upstream task %s %s', up.name,
-                                         CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
-                ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
-                        SELECT 1 FROM unnest(t.upstream) AS u(name)
-                        WHERE done->u.name->>'state' <> 'skipped'
-                          AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
-                    result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
-                ELSIF t.logic = 'forbidden' THEN
-                    result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
-                ELSIF mock ? t.name THEN
-                    result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
-                        'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
-                                                                    ELSE to_jsonb(m.value::text) END)
-                                FROM jsonb_each(mock->t.name) m));
-                ELSIF t.task_type = 'empty' THEN
-                    result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
-                ELSIF t.logic = 'conditions' THEN
-                    SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
-                      INTO holds
-                      FROM (SELECT CASE WHEN x.grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
-                            FROM jsonb_array_elements(t.settings#>'{conditions,groups}') WITH ORDINALITY AS x(grp, n)
-                            CROSS JOIN LATERAL (
-                                SELECT coalesce(CASE WHEN item->>'status' = 'failed' THEN done->(item->>'task')->>'state' = 'failed'
-                                                     ELSE done->(item->>'task')->>'state' = ANY (sched._test_states_success()) END,
-                                                false) AS ok
-                                FROM jsonb_array_elements(x.grp->'items') AS item) it
-                            GROUP BY x.n, x.grp) g;
-                    holds := coalesce(holds, false);
+            result := jsonb_build_object('task', t.name, 'task_type', t.task_type, 'seq', cardinality(results));
+            SELECT u.name, done->u.name->>'state' AS state INTO up
+            FROM unnest(t.upstream) AS u(name)
+            WHERE done->u.name->>'state' = 'not_reached'
+               OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
+            LIMIT 1;
+            IF FOUND THEN
+                result := result || jsonb_build_object('state', 'not_reached',
+                    'reason', format('upstream task %s %s', up.name,
+                                     CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
+            ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
+                    SELECT 1 FROM unnest(t.upstream) AS u(name)
+                    WHERE done->u.name->>'state' <> 'skipped'
+                      AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
+                result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
+            ELSIF t.logic = 'forbidden' THEN
+                result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
+            ELSIF mock ? t.name THEN
+                result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
+                    'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
+                                                                ELSE to_jsonb(m.value::text) END)
+                            FROM jsonb_each(mock->t.name) m));
+            ELSIF t.task_type = 'empty' THEN
+                result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
+            ELSIF t.logic = 'conditions' THEN
+                holds := sched._conditions_hold(t.settings->'conditions', (
+                    SELECT jsonb_object_agg(d.key, CASE WHEN d.value->>'state' = 'failed' THEN 'failed'
+                                                        WHEN d.value->>'state' = ANY (sched._test_states_success()) THEN 'success' END)
+                    FROM jsonb_each(done) d));
+                result := result || jsonb_build_object('state', 'succeeded',
+                    'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
+                    'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
+                                     CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
+                                         || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
+            ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
+                ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
+                           t.settings, t.local_params,
+                           (SELECT jsonb_agg(done->u.name->'out' ORDER BY (done->u.name->>'seq')::integer) FROM unnest(t.upstream) AS u(name)
+                            WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
+                           vals, params,
+                           jsonb_build_object('system.task.instance.id', '0',
+                                              'system.task.definition.name', t.name,
+                                              'system.task.definition.code', t.id::text),
+                           biz_text)
+                       ELSE jsonb_build_object('settings', t.settings) END;
+                IF ctx->'settings' ? 'resolve_error' THEN
+                    result := result || jsonb_build_object('state', 'failed',
+                        'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
+                ELSIF t.logic = 'switch' THEN
+                    choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
                     result := result || jsonb_build_object('state', 'succeeded',
-                        'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
-                        'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
-                                         CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
-                                             || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
-                ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
-                    ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
-                               t.settings, t.local_params,
-                               (SELECT jsonb_agg(done->u.name->'out' ORDER BY u.i) FROM unnest(t.upstream) WITH ORDINALITY AS u(name, i)
-                                WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
-                               vals, params,
-                               jsonb_build_object('system.task.instance.id', '0',
-                                                  'system.task.definition.name', t.name,
-                                                  'system.task.definition.code', t.id::text),
-                               biz_text)
-                           ELSE jsonb_build_object('settings', t.settings) END;
-                    IF ctx->'settings' ? 'resolve_error' THEN
-                        result := result || jsonb_build_object('state', 'failed',
-                            'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
-                    ELSIF t.logic = 'switch' THEN
-                        choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
-                        result := result || jsonb_build_object('state', 'succeeded',
-                            'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                                           THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
-                                           ELSE t.settings->'default' END,
-                            'notices', choice->'errors',
-                            'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                                           THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
-                                                       t.settings->'cases'->((choice->>'case')::integer)->>'when',
-                                                       t.settings->'cases'->((choice->>'case')::integer)->'then')
-                                           ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
-                    ELSIF refusal IS NOT NULL THEN
-                        result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
-                    ELSE
-                        result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
-                        result := result || jsonb_build_object('reason', result->'error');
-                    END IF;
+                        'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                       THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
+                                       ELSE t.settings->'default' END,
+                        'notices', choice->'errors',
+                        'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                       THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
+                                                   t.settings->'cases'->((choice->>'case')::integer)->>'when',
+                                                   t.settings->'cases'->((choice->>'case')::integer)->'then')
+                                       ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
+                ELSIF refusal IS NOT NULL THEN
+                    result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
                 ELSE
-                    result := result || jsonb_build_object('state', 'not_run', 'reason',
-                        CASE WHEN t.settings ? 'datasource'
-                             THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
-                             ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+                    result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
+                    result := result || jsonb_build_object('reason', result->'error');
                 END IF;
-                done := done || jsonb_build_object(t.name, result);
-                results := results || result;
-            END LOOP;
-            EXIT WHEN NOT progress;
+            ELSE
+                result := result || jsonb_build_object('state', 'not_run', 'reason',
+                    CASE WHEN t.settings ? 'datasource'
+                         THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
+                         ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+            END IF;
+            done := done || jsonb_build_object(t.name, result);
+            results := results || result;
         END LOOP;
         RAISE EXCEPTION USING ERRCODE = 'SCT01';
     EXCEPTION WHEN SQLSTATE 'SCT01' THEN

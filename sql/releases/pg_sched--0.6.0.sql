@@ -1545,12 +1545,12 @@ COMMENT ON COLUMN sched.backfill_date.cancelled IS 'Cancelled before it started.
 
 -- Deadlines (4_master/deadlines.sql): one row per fire of a schedule with a deadline, recorded
 -- when the fire time comes whether or not an instance started, decided when the deadline comes.
+-- Its instance is the schedule's for that fire time (workflow_instance_one_per_fire).
 CREATE TABLE sched.deadline_check (
     schedule_id bigint NOT NULL REFERENCES sched.schedule ON DELETE CASCADE,
     fire_at     timestamptz NOT NULL,
     deadline_at timestamptz NOT NULL,
     state       text NOT NULL DEFAULT 'pending' CHECK (state = ANY (sched._deadline_states())),
-    instance_id bigint,
     decided_at  timestamptz,
     PRIMARY KEY (schedule_id, fire_at)
 );
@@ -1560,7 +1560,6 @@ COMMENT ON COLUMN sched.deadline_check.schedule_id IS 'The schedule.';
 COMMENT ON COLUMN sched.deadline_check.fire_at IS 'The nominal fire time (the run''s schedule_time), whether or not the schedule fired.';
 COMMENT ON COLUMN sched.deadline_check.deadline_at IS 'When its run must have succeeded by.';
 COMMENT ON COLUMN sched.deadline_check.state IS 'pending (the deadline has not come), met (its instance succeeded by then) or missed (it had not: an alert deadline_missed was raised).';
-COMMENT ON COLUMN sched.deadline_check.instance_id IS 'Its instance when decided; NULL when none had started.';
 COMMENT ON COLUMN sched.deadline_check.decided_at IS 'When it was decided; NULL while pending.';
 /* </end connected objects> */
 
@@ -2381,6 +2380,23 @@ END
 $$;
 COMMENT ON FUNCTION sched._check_sql(regrole, jsonb, bigint) IS
     'Internal: checks the statements of a normalised spec''s sql and procedure tasks on the scheduler''s database against the live catalog as the owner (analysed and planned, never run); warns of each problem, or raises them all when the spec has strict_sql; records what they use for version_id when given.';
+
+-- Why the owner's SQL cannot run as that role (a real run and a test run refuse it alike):
+-- a role that cannot log in, or whose password has expired; NULL when it can.
+CREATE FUNCTION sched._sql_owner_refusal(owner regrole, can_login boolean, valid_until timestamptz) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN NOT can_login THEN pg_catalog.format(
+            'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
+            owner, owner)
+        WHEN valid_until < pg_catalog.now() THEN pg_catalog.format(
+            'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role: ALTER ROLE %s VALID UNTIL ''infinity'' (or a later time)',
+            owner, valid_until, owner)
+    END
+$$;
+COMMENT ON FUNCTION sched._sql_owner_refusal(regrole, boolean, timestamptz) IS
+    'Internal: why a workflow owner''s sql and procedure tasks cannot run as that role (NOLOGIN, expired), or NULL.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -3436,25 +3452,42 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._task_ids(bigint, jsonb) IS 'Internal: ids of the named tasks of a workflow version.';
 
--- CONDITIONS: an item holds when its task's latest attempt in this run ended as it expects.
-CREATE FUNCTION sched._condition_holds(instance_id bigint, run integer, version_id bigint, conditions jsonb)
-RETURNS boolean
-LANGUAGE sql STABLE
+-- CONDITIONS' two-level AND/OR over {task, status} items, given what each named task came to:
+-- outcomes maps a task's name to success or failed (anything else, or nothing, meets neither).
+-- The engine and test runs decide conditions with it.
+CREATE FUNCTION sched._conditions_hold(conditions jsonb, outcomes jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT CASE WHEN conditions->>'relation' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
+    SELECT coalesce(CASE WHEN conditions->>'relation' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END, false)
     FROM (
         SELECT CASE WHEN grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
         FROM jsonb_array_elements(conditions->'groups') WITH ORDINALITY AS x(grp, n)
         CROSS JOIN LATERAL (
-            SELECT coalesce((
-                SELECT CASE WHEN item->>'status' = 'failed' THEN l.state = 'failed'
-                            ELSE l.state = ANY (sched._task_states_success()) END
-                FROM sched.task_instance l JOIN sched.task_definition td ON td.id = l.task_id
-                WHERE l.workflow_instance_id = instance_id AND l.run = _condition_holds.run
-                  AND td.workflow_version_id = version_id AND td.name = item->>'task'
-                ORDER BY l.id DESC LIMIT 1), false) AS ok
+            SELECT coalesce(outcomes->>(item->>'task')
+                            = CASE WHEN item->>'status' = 'failed' THEN 'failed' ELSE 'success' END, false) AS ok
             FROM jsonb_array_elements(x.grp->'items') AS item) it
         GROUP BY x.n, x.grp) g
+$$;
+COMMENT ON FUNCTION sched._conditions_hold(jsonb, jsonb) IS
+    'Internal: whether a CONDITIONS task''s two-level AND/OR over {task, status} items holds, given each task''s outcome (success or failed).';
+
+-- CONDITIONS in an instance's run: an item holds when its task's latest attempt ended as it
+-- expects.
+CREATE FUNCTION sched._condition_holds(instance_id bigint, run integer, version_id bigint, conditions jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT sched._conditions_hold(conditions, (
+        SELECT jsonb_object_agg(n.name, CASE WHEN l.state = 'failed' THEN 'failed'
+                                             WHEN l.state = ANY (sched._task_states_success()) THEN 'success' END)
+        FROM (SELECT DISTINCT item->>'task' AS name
+              FROM jsonb_array_elements(conditions->'groups') AS grp
+              CROSS JOIN LATERAL jsonb_array_elements(grp->'items') AS item) n
+        CROSS JOIN LATERAL (
+            SELECT a.state FROM sched.task_instance a JOIN sched.task_definition td ON td.id = a.task_id
+            WHERE a.workflow_instance_id = instance_id AND a.run = _condition_holds.run
+              AND td.workflow_version_id = version_id AND td.name = n.name
+            ORDER BY a.id DESC LIMIT 1) l))
 $$;
 COMMENT ON FUNCTION sched._condition_holds(bigint, integer, bigint, jsonb) IS
     'Internal: whether a CONDITIONS task''s two-level AND/OR over {task, status} items holds in an instance''s run.';
@@ -5870,11 +5903,11 @@ BEGIN
             SELECT wi.id, wi.state, wi.ended_at INTO inst
             FROM sched.workflow_instance wi WHERE wi.schedule_id = s.id AND wi.schedule_time = c.fire_at;
             IF inst.state = 'succeeded' AND inst.ended_at <= c.deadline_at THEN
-                UPDATE sched.deadline_check dc SET state = 'met', instance_id = inst.id, decided_at = now()
+                UPDATE sched.deadline_check dc SET state = 'met', decided_at = now()
                 WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
                 CONTINUE;
             END IF;
-            UPDATE sched.deadline_check dc SET state = 'missed', instance_id = inst.id, decided_at = now()
+            UPDATE sched.deadline_check dc SET state = 'missed', decided_at = now()
             WHERE dc.schedule_id = s.id AND dc.fire_at = c.fire_at;
             why := CASE WHEN inst.id IS NULL
                         THEN 'no instance of it started' || CASE WHEN NOT s.enabled THEN ' (the schedule is offline)' ELSE '' END
@@ -5890,12 +5923,12 @@ BEGIN
                                    'fire_at', c.fire_at, 'deadline_at', c.deadline_at, 'deadline', s.effective,
                                    'workflow_instance_id', inst.id, 'state', inst.state));
         END LOOP;
+        -- fire is now the first one not recorded: its time, the next pending deadline, or now
+        -- when a thousand were recorded and more are due.
         UPDATE sched.schedule sc
            SET deadline_through = t,
                deadline_next = least((SELECT min(dc.deadline_at) FROM sched.deadline_check dc
-                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'),
-                                     CASE WHEN n >= 1000 THEN now()
-                                          ELSE sched._next_fire(s.cron, s.timezone, greatest(t, s.start_at - interval '1 second'), s.end_at) END)
+                                      WHERE dc.schedule_id = s.id AND dc.state = 'pending'), fire)
          WHERE sc.id = s.id;
     END LOOP;
     RETURN (SELECT min(sc.deadline_next) FROM sched.schedule sc WHERE sc.deadline_next IS NOT NULL);
@@ -6559,6 +6592,7 @@ DECLARE
     task      record;
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
+    refusal   text;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
@@ -6582,17 +6616,10 @@ BEGIN
     IF task.kill_requested THEN
         RETURN jsonb_build_object('error', 'killed before it started');
     END IF;
-    IF NOT task.rolcanlogin THEN
-        RETURN jsonb_build_object('error', format(
-            'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-            task.owner, task.owner));
-    END IF;
-    -- A role whose password expired can no longer log in itself; its workflows do not keep
-    -- running SQL as it.
-    IF task.rolvaliduntil < now() THEN
-        RETURN jsonb_build_object('error', format(
-            'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role: ALTER ROLE %s VALID UNTIL ''infinity'' (or a later time)',
-            task.owner, task.rolvaliduntil, task.owner));
+    -- A role that cannot log in, or whose password expired, does not run SQL as itself here.
+    refusal := sched._sql_owner_refusal(task.owner, task.rolcanlogin, task.rolvaliduntil);
+    IF refusal IS NOT NULL THEN
+        RETURN jsonb_build_object('error', refusal);
     END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
@@ -7901,7 +7928,7 @@ COMMENT ON COLUMN sched.schedules.deadline IS 'When each fire''s run must have s
 
 CREATE VIEW sched.deadlines WITH (security_barrier) AS
 SELECT d.schedule_id, w.name AS workflow, d.fire_at, (d.fire_at AT TIME ZONE s.timezone)::date AS business_date,
-       d.deadline_at, d.state, coalesce(d.instance_id, i.id) AS instance_id, i.state AS instance_state,
+       d.deadline_at, d.state, i.id AS instance_id, i.state AS instance_state,
        i.ended_at AS instance_ended_at, d.decided_at
 FROM sched.deadline_check d
 JOIN sched.schedule s ON s.id = d.schedule_id
@@ -9696,6 +9723,41 @@ $$;
 COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
     'An instance''s DAG as workflow_graph draws it, each task filled by the state of its latest attempt (white with a dashed border: not run; pale and dashed: skipped or forbidden).';
 
+-- The tasks of a workflow version (within scope, when given; element tasks left out) in DAG
+-- order: depth is the longest path from a root, so every task comes after all its upstream
+-- tasks, which upstream names. For instance_tasks and test runs.
+CREATE FUNCTION sched._task_order(version_id bigint, scope bigint[])
+RETURNS TABLE (id bigint, depth integer, upstream text[])
+LANGUAGE sql STABLE
+-- Estimates over the recursive walk are far off; see instance_tasks.
+SET enable_nestloop = off
+SET jit = off
+AS $$
+    WITH RECURSIVE tasks AS (
+        SELECT td.id, td.name, td.successors
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = version_id AND (scope IS NULL OR td.id = ANY(scope))
+           AND td.element_of IS NULL
+    ), edges AS (
+        SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
+        WHERE s.id IN (SELECT tasks.id FROM tasks)
+    ), walk AS (
+        SELECT t.id, 0 AS depth FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.down = t.id)
+        UNION
+        SELECT e.down, w.depth + 1 FROM walk w JOIN edges e ON e.up = w.id
+    ), placed AS (
+        SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id
+    ), upstream AS (
+        -- Grouped once: a subquery per task over the edges took 28 s at 10,000 tasks.
+        SELECT e.down AS id, array_agg(u.name ORDER BY u.name) AS names
+          FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
+    )
+    SELECT p.id, p.depth, coalesce(up.names, '{}')
+      FROM placed p LEFT JOIN upstream up ON up.id = p.id
+$$;
+COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
+    'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
+
 CREATE FUNCTION sched.instance_tasks(instance_id bigint)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
@@ -9717,35 +9779,14 @@ DECLARE
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
     RETURN QUERY
-    WITH RECURSIVE tasks AS (
-        SELECT td.id, td.name, td.task_type, td.successors
-          FROM sched.task_definition td
-         WHERE td.workflow_version_id = inst.workflow_version_id AND (inst.scope IS NULL OR td.id = ANY(inst.scope))
-           AND td.element_of IS NULL
-    ), edges AS (
-        SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
-        WHERE s.id IN (SELECT id FROM tasks)
-    ), walk AS (
-        -- The longest path from a root: every task comes after all its upstream tasks.
-        SELECT t.id, 0 AS depth FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.down = t.id)
-        UNION
-        SELECT e.down, w.depth + 1 FROM walk w JOIN edges e ON e.up = w.id
-    ), placed AS (
-        SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id
-    ), upstream AS (
-        -- Grouped once: a subquery per task over the edges took 28 s at 10,000 tasks.
-        SELECT e.down AS id, array_agg(u.name ORDER BY u.name) AS names
-          FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
-    )
-    SELECT t.name, t.task_type, coalesce(up.names, '{}'),
-           p.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+    SELECT td.name, td.task_type, o.upstream,
+           o.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM tasks t
-      JOIN placed p ON p.id = t.id
-      LEFT JOIN upstream up ON up.id = t.id
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = t.id
+      FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+      JOIN sched.task_definition td ON td.id = o.id
+      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY p.depth, t.id;
+     ORDER BY o.depth, td.id;
 END
 $$;
 COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
@@ -10885,7 +10926,6 @@ DECLARE
     ctx      jsonb;
     choice   jsonb;
     holds    boolean;
-    progress boolean;
 BEGIN
     IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params: must be a JSON object, e.g. {"dt": "20260101"}' USING ERRCODE = 'invalid_parameter_value';
@@ -10943,112 +10983,92 @@ BEGIN
         biz_text := to_char(biz_at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS');
         vals := sched._start_values(wf, v.spec, params, 0, biz_text);
         path := sched._login_search_path(wf.owner);
-        -- What a real run's SQL tasks would fail with (sched._run_sql_task).
-        SELECT CASE WHEN NOT r.rolcanlogin THEN format(
-                        'the workflow''s owner %s cannot log in (NOLOGIN); its sql and procedure tasks run over a connection as that role: ALTER ROLE %s LOGIN, or name a datasource',
-                        wf.owner, wf.owner)
-                    WHEN r.rolvaliduntil < now() THEN format(
-                        'the workflow''s owner %s expired at %s (VALID UNTIL); its sql and procedure tasks run as that role',
-                        wf.owner, r.rolvaliduntil) END
-          INTO refusal
+        -- What a real run's SQL tasks would fail with.
+        SELECT sched._sql_owner_refusal(wf.owner, r.rolcanlogin, r.rolvaliduntil) INTO refusal
           FROM pg_roles r WHERE r.oid = wf.owner;
 
+        -- In DAG order, so that every task's upstream tasks are decided before it.
+        FOR t IN
+            SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
+                   td.parameterized, o.upstream
+            FROM sched._task_order(v.id, NULL) o
+            JOIN sched.task_definition td ON td.id = o.id
+            ORDER BY o.depth, td.id
         LOOP
-            progress := false;
-            FOR t IN
-                SELECT td.id, td.name, td.task_type, td.logic, td.settings, td.params AS local_params,
-                       td.parameterized,
-                       ARRAY(SELECT p.name FROM sched.task_definition p
-                             WHERE p.workflow_version_id = v.id AND td.id = ANY (p.successors) ORDER BY p.id) AS upstream
-                FROM sched.task_definition td
-                WHERE td.workflow_version_id = v.id AND td.element_of IS NULL
-                ORDER BY td.id
-            LOOP
-                CONTINUE WHEN done ? t.name OR NOT done ?& t.upstream;
-                progress := true;
-                result := jsonb_build_object('task', t.name, 'task_type', t.task_type);
-                SELECT u.name, done->u.name->>'state' AS state INTO up
-                FROM unnest(t.upstream) AS u(name)
-                WHERE done->u.name->>'state' = 'not_reached'
-                   OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
-                LIMIT 1;
-                IF FOUND THEN
-                    result := result || jsonb_build_object('state', 'not_reached',
-                        'reason', format('upstream task %s %s', up.name,
-                                         CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
-                ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
-                        SELECT 1 FROM unnest(t.upstream) AS u(name)
-                        WHERE done->u.name->>'state' <> 'skipped'
-                          AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
-                    result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
-                ELSIF t.logic = 'forbidden' THEN
-                    result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
-                ELSIF mock ? t.name THEN
-                    result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
-                        'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
-                                                                    ELSE to_jsonb(m.value::text) END)
-                                FROM jsonb_each(mock->t.name) m));
-                ELSIF t.task_type = 'empty' THEN
-                    result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
-                ELSIF t.logic = 'conditions' THEN
-                    SELECT CASE WHEN t.settings#>>'{conditions,relation}' = 'or' THEN bool_or(g.ok) ELSE bool_and(g.ok) END
-                      INTO holds
-                      FROM (SELECT CASE WHEN x.grp->>'relation' = 'or' THEN bool_or(it.ok) ELSE bool_and(it.ok) END AS ok
-                            FROM jsonb_array_elements(t.settings#>'{conditions,groups}') WITH ORDINALITY AS x(grp, n)
-                            CROSS JOIN LATERAL (
-                                SELECT coalesce(CASE WHEN item->>'status' = 'failed' THEN done->(item->>'task')->>'state' = 'failed'
-                                                     ELSE done->(item->>'task')->>'state' = ANY (sched._test_states_success()) END,
-                                                false) AS ok
-                                FROM jsonb_array_elements(x.grp->'items') AS item) it
-                            GROUP BY x.n, x.grp) g;
-                    holds := coalesce(holds, false);
+            result := jsonb_build_object('task', t.name, 'task_type', t.task_type, 'seq', cardinality(results));
+            SELECT u.name, done->u.name->>'state' AS state INTO up
+            FROM unnest(t.upstream) AS u(name)
+            WHERE done->u.name->>'state' = 'not_reached'
+               OR (done->u.name->>'state' = 'failed' AND t.logic IS DISTINCT FROM 'conditions')
+            LIMIT 1;
+            IF FOUND THEN
+                result := result || jsonb_build_object('state', 'not_reached',
+                    'reason', format('upstream task %s %s', up.name,
+                                     CASE WHEN up.state = 'failed' THEN 'failed' ELSE 'was not reached' END));
+            ELSIF cardinality(t.upstream) > 0 AND NOT EXISTS (
+                    SELECT 1 FROM unnest(t.upstream) AS u(name)
+                    WHERE done->u.name->>'state' <> 'skipped'
+                      AND NOT (done->u.name ? 'branch' AND NOT done->u.name->'branch' ? t.name)) THEN
+                result := result || jsonb_build_object('state', 'skipped', 'reason', 'on a branch not taken');
+            ELSIF t.logic = 'forbidden' THEN
+                result := result || jsonb_build_object('state', 'forbidden', 'reason', 'enabled is false: passed through');
+            ELSIF mock ? t.name THEN
+                result := result || jsonb_build_object('state', 'mocked', 'reason', 'OUT values from options.mock',
+                    'out', (SELECT jsonb_object_agg(m.key, CASE WHEN jsonb_typeof(m.value) = 'string' THEN m.value
+                                                                ELSE to_jsonb(m.value::text) END)
+                            FROM jsonb_each(mock->t.name) m));
+            ELSIF t.task_type = 'empty' THEN
+                result := result || jsonb_build_object('state', 'succeeded', 'reason', 'an empty task does nothing');
+            ELSIF t.logic = 'conditions' THEN
+                holds := sched._conditions_hold(t.settings->'conditions', (
+                    SELECT jsonb_object_agg(d.key, CASE WHEN d.value->>'state' = 'failed' THEN 'failed'
+                                                        WHEN d.value->>'state' = ANY (sched._test_states_success()) THEN 'success' END)
+                    FROM jsonb_each(done) d));
+                result := result || jsonb_build_object('state', 'succeeded',
+                    'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
+                    'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
+                                     CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
+                                         || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
+            ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
+                ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
+                           t.settings, t.local_params,
+                           (SELECT jsonb_agg(done->u.name->'out' ORDER BY (done->u.name->>'seq')::integer) FROM unnest(t.upstream) AS u(name)
+                            WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
+                           vals, params,
+                           jsonb_build_object('system.task.instance.id', '0',
+                                              'system.task.definition.name', t.name,
+                                              'system.task.definition.code', t.id::text),
+                           biz_text)
+                       ELSE jsonb_build_object('settings', t.settings) END;
+                IF ctx->'settings' ? 'resolve_error' THEN
+                    result := result || jsonb_build_object('state', 'failed',
+                        'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
+                ELSIF t.logic = 'switch' THEN
+                    choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
                     result := result || jsonb_build_object('state', 'succeeded',
-                        'branch', t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END,
-                        'reason', format('conditions %s: runs %s', CASE WHEN holds THEN 'hold' ELSE 'do not hold' END,
-                                         CASE WHEN holds THEN 'on_success ' ELSE 'on_failure ' END
-                                             || (t.settings->CASE WHEN holds THEN 'on_success' ELSE 'on_failure' END)::text));
-                ELSIF t.logic = 'switch' OR (t.task_type IN ('sql', 'procedure') AND NOT t.settings ? 'datasource') THEN
-                    ctx := CASE WHEN t.parameterized OR t.logic = 'switch' THEN sched._resolve_task(
-                               t.settings, t.local_params,
-                               (SELECT jsonb_agg(done->u.name->'out' ORDER BY u.i) FROM unnest(t.upstream) WITH ORDINALITY AS u(name, i)
-                                WHERE done->u.name->>'state' = ANY (sched._test_states_success()) AND done->u.name->'out' <> 'null'),
-                               vals, params,
-                               jsonb_build_object('system.task.instance.id', '0',
-                                                  'system.task.definition.name', t.name,
-                                                  'system.task.definition.code', t.id::text),
-                               biz_text)
-                           ELSE jsonb_build_object('settings', t.settings) END;
-                    IF ctx->'settings' ? 'resolve_error' THEN
-                        result := result || jsonb_build_object('state', 'failed',
-                            'reason', 'cannot resolve parameters: ' || (ctx#>>'{settings,resolve_error}'));
-                    ELSIF t.logic = 'switch' THEN
-                        choice := sched._switch_choose(t.settings->'cases', vals || (ctx->'params'));
-                        result := result || jsonb_build_object('state', 'succeeded',
-                            'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                                           THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
-                                           ELSE t.settings->'default' END,
-                            'notices', choice->'errors',
-                            'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
-                                           THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
-                                                       t.settings->'cases'->((choice->>'case')::integer)->>'when',
-                                                       t.settings->'cases'->((choice->>'case')::integer)->'then')
-                                           ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
-                    ELSIF refusal IS NOT NULL THEN
-                        result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
-                    ELSE
-                        result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
-                        result := result || jsonb_build_object('reason', result->'error');
-                    END IF;
+                        'branch', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                       THEN t.settings->'cases'->((choice->>'case')::integer)->'then'
+                                       ELSE t.settings->'default' END,
+                        'notices', choice->'errors',
+                        'reason', CASE WHEN jsonb_typeof(choice->'case') = 'number'
+                                       THEN format('switch: cases[%s] (%s) holds: runs %s', choice->>'case',
+                                                   t.settings->'cases'->((choice->>'case')::integer)->>'when',
+                                                   t.settings->'cases'->((choice->>'case')::integer)->'then')
+                                       ELSE format('switch: no case holds: runs default %s', t.settings->'default') END);
+                ELSIF refusal IS NOT NULL THEN
+                    result := result || jsonb_build_object('state', 'failed', 'reason', refusal);
                 ELSE
-                    result := result || jsonb_build_object('state', 'not_run', 'reason',
-                        CASE WHEN t.settings ? 'datasource'
-                             THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
-                             ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+                    result := result || sched._test_sql(wf.owner::oid, principal <> wf.owner, path, t.task_type, ctx->'settings');
+                    result := result || jsonb_build_object('reason', result->'error');
                 END IF;
-                done := done || jsonb_build_object(t.name, result);
-                results := results || result;
-            END LOOP;
-            EXIT WHEN NOT progress;
+            ELSE
+                result := result || jsonb_build_object('state', 'not_run', 'reason',
+                    CASE WHEN t.settings ? 'datasource'
+                         THEN format('runs on datasource %s through a worker: not run in a test run; options.mock gives its OUT values', t.settings->>'datasource')
+                         ELSE format('%s tasks do not run in a test run; options.mock gives their OUT values', t.task_type) END);
+            END IF;
+            done := done || jsonb_build_object(t.name, result);
+            results := results || result;
         END LOOP;
         RAISE EXCEPTION USING ERRCODE = 'SCT01';
     EXCEPTION WHEN SQLSTATE 'SCT01' THEN
