@@ -20,7 +20,7 @@ DECLARE
     why    text;
 BEGIN
     FOR s IN
-        SELECT sc.*, w.name AS workflow, sched._schedule_deadline(sc) AS effective,
+        SELECT sc.*, w.name AS workflow, w.owner AS workflow_owner, sched._schedule_deadline(sc) AS effective,
                coalesce(sc.run_options#>>'{notify,alert_group}', v.spec#>>'{notify,alert_group}') AS alert_group
         FROM sched.schedule sc
         JOIN sched.workflow w ON w.id = sc.workflow_id
@@ -63,8 +63,12 @@ BEGIN
                         THEN 'no instance of it started' || CASE WHEN NOT s.enabled THEN ' (the schedule is offline)' ELSE '' END
                         WHEN inst.state = 'succeeded' THEN format('instance %s succeeded only at %s', inst.id, inst.ended_at)
                         ELSE format('instance %s is %s', inst.id, inst.state) END;
+            -- The group is used now: the roles it was granted to at definition must still have it,
+            -- else the alert is only recorded.
             PERFORM sched._raise_alert(
-                'deadline_missed', inst.id, NULL, s.alert_group,
+                'deadline_missed', inst.id, NULL,
+                CASE WHEN sched._may_use(s.owner, 'alert_group', s.alert_group)
+                      AND sched._may_use(s.workflow_owner, 'alert_group', s.alert_group) THEN s.alert_group END,
                 format('pg_sched: workflow %s missed its deadline (fire of %s)', s.workflow, c.fire_at),
                 format(E'Workflow %s, fired by schedule %s at %s (business date %s), had not succeeded by its deadline %s (%s): %s.%s',
                        s.workflow, s.id, c.fire_at, (c.fire_at AT TIME ZONE s.timezone)::date, c.deadline_at, s.effective, why,

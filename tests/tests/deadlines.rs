@@ -185,3 +185,54 @@ fn a_run_that_succeeds_in_time_meets_its_deadline_and_bad_deadlines_are_named() 
         .get(0);
     assert_eq!(schedules, 0);
 }
+
+#[test]
+fn a_revoked_alert_group_gets_no_deadline_alert() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute(
+        "CREATE ROLE alice LOGIN IN ROLE sched_user;
+         SELECT sched.create_alert_group('ops', '[{\"type\": \"email\", \"to\": [\"ops@example.com\"]}]');
+         SELECT sched.grant_alert_group('alice', 'ops');",
+    )
+    .unwrap();
+    let mut alice = cluster.connect_as("alice");
+    define(
+        &mut alice,
+        r#"{"name": "late", "deadline": "1 s", "notify": {"alert_group": "ops"},
+            "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    let schedule: i64 = alice
+        .query_one(
+            "SELECT sched.schedule('late', '*/2 * * * * ?', '{\"enabled\": false}')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    db.execute("SELECT sched.revoke_alert_group('alice', 'ops')", &[])
+        .unwrap();
+    // Whatever missed after the revoke is recorded, and goes to no group.
+    let revoked_at: std::time::SystemTime = db.query_one("SELECT now()", &[]).unwrap().get(0);
+    let group: Option<String> = wait_for(Duration::from_secs(60), "a missed deadline", || {
+        db.query_opt(
+            "SELECT a.alert_group FROM sched.alert a
+             WHERE a.event = 'deadline_missed' AND a.created_at > $1 LIMIT 1",
+            &[&revoked_at],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    assert_eq!(group, None);
+    let deliveries: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.alert_delivery d JOIN sched.alert a ON a.id = d.alert_id
+             WHERE a.event = 'deadline_missed' AND a.created_at > $1",
+            &[&revoked_at],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(deliveries, 0);
+    alice
+        .execute("SELECT sched.unschedule($1)", &[&schedule])
+        .unwrap();
+}
