@@ -2,6 +2,7 @@
 //! PostgreSQL dependency so it can be unit-tested quickly and shared by the extension and
 //! the worker.
 
+pub mod admit;
 pub mod alert;
 mod command_type;
 pub mod cron;

@@ -65,6 +65,10 @@ pub struct WorkflowSpec {
     /// When a scheduled run must have succeeded by (`crate::deadline`), as written; a
     /// schedule's own deadline wins over it.
     pub deadline: Option<String>,
+    /// Must hold before any of its attempts is queued (`crate::admit`), as written.
+    pub admit_when: Option<String>,
+    /// How its SQL tasks on the scheduler's database read it.
+    pub snapshot: crate::admit::Snapshot,
     pub tasks: Vec<TaskSpec>,
 }
 
@@ -142,6 +146,12 @@ impl WorkflowSpec {
         }
         if let Some(deadline) = &self.deadline {
             spec["deadline"] = deadline.clone().into();
+        }
+        if let Some(admit_when) = &self.admit_when {
+            spec["admit_when"] = admit_when.clone().into();
+        }
+        if self.snapshot != crate::admit::Snapshot::Own {
+            spec["snapshot"] = self.snapshot.as_str().into();
         }
         spec
     }

@@ -34,6 +34,8 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "strict_sql",
     "protect_objects",
     "deadline",
+    "admit_when",
+    "snapshot",
     "tasks",
 ];
 /// Fields the design specifies but pg_sched does not implement yet. Rejecting them with
@@ -168,6 +170,16 @@ fn validate(
         crate::deadline::parse(&text).map_err(|m| SpecError::new(path, m))?;
         Ok(text.trim().to_owned())
     })?;
+    let admit_when = optional(obj, "admit_when", field, |value, path| {
+        let text = parse_string(value, path)?;
+        let expr = crate::admit::check(&text).map_err(|m| SpecError::new(path, m))?;
+        Ok(expr.to_owned())
+    })?;
+    let snapshot = optional(obj, "snapshot", field, |value, path| {
+        crate::admit::Snapshot::parse(&parse_string(value, path)?)
+            .map_err(|m| SpecError::new(path, m))
+    })?
+    .unwrap_or_default();
 
     let task_values = required(obj, "tasks", field("tasks"))?
         .as_array()
@@ -201,6 +213,8 @@ fn validate(
         strict_sql,
         protect_objects,
         deadline,
+        admit_when,
+        snapshot,
         tasks,
     })
 }

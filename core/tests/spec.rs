@@ -194,11 +194,34 @@ fn workflow_name_must_follow_name_rules() {
 }
 
 #[test]
+fn admit_when_is_one_expression_and_snapshot_consistent_or_own() {
+    let tasks = json!([{"name": "a", "type": "empty"}]);
+    let spec = validate_spec(
+        &json!({"name": "wf", "admit_when": " replication_lag < 30 ",
+                                     "snapshot": "consistent", "tasks": tasks}),
+    )
+    .unwrap();
+    assert_eq!(spec.to_json()["admit_when"], json!("replication_lag < 30"));
+    assert_eq!(spec.to_json()["snapshot"], json!("consistent"));
+    assert_error_contains(
+        json!({"name": "wf", "admit_when": "true; DROP TABLE t", "tasks": tasks}),
+        "admit_when: must be one SQL boolean expression",
+    );
+    assert_error_contains(
+        json!({"name": "wf", "snapshot": "frozen", "tasks": tasks}),
+        "snapshot: \"frozen\" is not \"consistent\"",
+    );
+    let own = validate_spec(&json!({"name": "wf", "snapshot": "own", "tasks": tasks})).unwrap();
+    assert!(own.to_json().get("snapshot").is_none());
+    assert!(own.to_json().get("admit_when").is_none());
+}
+
+#[test]
 fn unknown_workflow_field_lists_allowed_fields() {
     assert_error(
         json!({"name": "wf", "nmae": "x", "tasks": []}),
         "nmae: unknown field; allowed: name, project, description, failure_strategy, \
-         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, protect_objects, deadline, tasks",
+         execution_type, priority, worker_group, tenant, timezone, env, params, timeout, notify, schedule_on, strict_sql, protect_objects, deadline, admit_when, snapshot, tasks",
     );
 }
 

@@ -25,6 +25,13 @@ use crate::sql_task::{execute_options, with_params};
 /// How long a check waits for a lock on what a statement uses.
 const LOCK_TIMEOUT: &std::ffi::CStr = c"500ms";
 
+/// The statement that evaluates an `admit_when` (`sched_core::admit`); a bad expression is
+/// refused naming `field`.
+#[pg_extern(name = "_admit_statement", immutable, parallel_safe)]
+pub fn admit_statement(expr: &str, field: &str) -> String {
+    sched_core::admit::statement(expr).unwrap_or_else(|why| fail(format!("{field}: {why}")))
+}
+
 /// The statements of these tasks that can be checked at definition, in the order they run:
 /// `[{"task": path, "name", "field", "text", "types"}]`, from
 /// `[{"path": "tasks[3]", "name": "load", "task": {...}}]`.

@@ -102,6 +102,8 @@ CREATE TABLE sched.task_definition (
     produces            text[],
     -- The element task of a DYNAMIC task (its id here): no place in the DAG of its own.
     element_of          bigint,
+    -- Its workflow declares admit_when (3_engine/admit_when.sql): its attempts wait for it.
+    admit               boolean NOT NULL DEFAULT false,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
@@ -133,6 +135,7 @@ COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that dep
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
+COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning

@@ -177,6 +177,10 @@ CREATE INDEX task_instance_slot_holders ON sched.task_instance (task_group_id) W
 CREATE INDEX task_instance_slot_waiters ON sched.task_instance
     (task_group_id, task_group_priority DESC, workflow_priority, task_priority, id)
     WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NOT NULL;
+-- Attempts waiting for their workflow's admit_when (3_engine/admit_when.sql), which the master
+-- asks again.
+CREATE INDEX task_instance_admit_held ON sched.task_instance (id)
+    WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL;
 CREATE INDEX task_instance_recheck ON sched.task_instance (recheck_at) WHERE recheck_at IS NOT NULL;
 CREATE INDEX task_instance_check ON sched.task_instance (check_at)
     WHERE check_at IS NOT NULL AND state = ANY (sched._task_states_claimed());

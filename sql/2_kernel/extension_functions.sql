@@ -27,6 +27,8 @@ COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
 COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
 
+COMMENT ON FUNCTION sched._admit_statement(text, text) IS
+    'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 

@@ -121,3 +121,23 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._sql_owner_refusal(regrole, boolean, timestamptz) IS
     'Internal: why a workflow owner''s sql and procedure tasks cannot run as that role (NOLOGIN, expired), or NULL.';
+
+-- An admit_when (3_engine/admit_when.sql) checked as its owner would evaluate it: one
+-- expression, analysed and planned over sched.load, nothing run. Any problem refuses it,
+-- naming field.
+CREATE FUNCTION sched._check_admit_when(owner regrole, expr text, field text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    statement text := sched._admit_statement(expr, field);
+    problem   text;
+BEGIN
+    PERFORM sched._analyze_as(owner, sched._login_search_path(owner), statement, '{}');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+    RAISE EXCEPTION '%: %', field, problem USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'admit_when is one SQL boolean expression over the columns of sched.load (active_backends, lock_waits, replication_lag, wal_rate), evaluated as the owner.';
+END
+$$;
+COMMENT ON FUNCTION sched._check_admit_when(regrole, text, text) IS
+    'Internal: refuses an admit_when its owner could not evaluate (not one boolean expression, an unknown column, no privilege), naming the field.';

@@ -17,6 +17,7 @@ DECLARE
     delayed     boolean;
     task_groups bigint[];
     logic       bigint[];
+    held        bigint[];
 BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
@@ -27,12 +28,14 @@ BEGIN
                -- A task of a task group waits, delayed with no time, for a slot.
                CASE WHEN wi.state = 'ready_pause' THEN 'paused'
                     WHEN td.logic IS NOT NULL THEN 'running'
-                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL THEN 'delayed'
+                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL OR td.admit THEN 'delayed'
                     ELSE 'queued' END::sched.task_state,
                CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
-               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
+               -- Its workflow's admit_when comes first: the task group, if any, once it holds.
+               CASE WHEN NOT td.admit THEN td.task_group_id END,
+               CASE WHEN td.task_group_id IS NOT NULL AND NOT td.admit THEN td.task_group_priority END,
                CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END, n.element
         FROM unnest(instance_ids, task_ids, attempts, retries, elements) AS n(instance_id, task_id, attempt, retry, element)
         JOIN sched.task_definition td ON td.id = n.task_id
@@ -45,9 +48,17 @@ BEGIN
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
            array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL),
-           array_agg(id) FILTER (WHERE state = 'running')
-    INTO groups, delayed, task_groups, logic
+           array_agg(id) FILTER (WHERE state = 'running'),
+           array_agg(id) FILTER (WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL)
+    INTO groups, delayed, task_groups, logic, held
     FROM created;
+    -- Attempts waiting for an admit_when: the master asks again until it holds.
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
+        PERFORM sched._wake_master();
+    ELSIF task_groups IS NOT NULL AND EXISTS (SELECT 1 FROM sched.task_group g WHERE g.id = ANY(task_groups) AND g.admit_when IS NOT NULL) THEN
+        PERFORM sched._wake_master();
+    END IF;
     IF delayed THEN
         PERFORM sched._wake_master();
     END IF;

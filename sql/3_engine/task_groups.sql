@@ -1,7 +1,8 @@
 -- Task group slots: an attempt of a grouped task takes a slot when it would be queued (it
 -- waits in delayed, with no time, until one is free) and gives it back when it ends in any
 -- way; slots go to the waiting attempts by task_group_priority (larger first), then as the
--- queue orders them. Tasks of no group touch none of this.
+-- queue orders them, while the group's admit_when, if any, holds (3_engine/admit_when.sql).
+-- Tasks of no group touch none of this.
 
 -- Hands free slots of these groups to their waiting attempts. The group's row lock makes
 -- concurrent grants and releases of one group take turns.
@@ -13,6 +14,9 @@ DECLARE
     groups text[];
 BEGIN
     FOR g IN SELECT * FROM sched.task_group tg WHERE tg.id = ANY(group_ids) ORDER BY tg.id FOR UPDATE LOOP
+        -- While its admit_when does not hold, the group hands out nothing; the master asks again.
+        CONTINUE WHEN g.admit_when IS NOT NULL
+                  AND sched._admit_reason('task_group', g.id, format('task group "%s"', g.name), g.admit_when, g.owner) IS NOT NULL;
         WITH granted AS (
             UPDATE sched.task_instance ti SET state = 'queued', holds_slot = true
             WHERE ti.id = ANY(ARRAY(

@@ -55,28 +55,34 @@ DECLARE
     next_at     timestamptz;
     killed      bigint;
     task_groups bigint[];
+    held        bigint[];
 BEGIN
     PERFORM sched._fire_schedules();
 
     -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
-    -- for a slot.
+    -- for a slot, or for a workflow with admit_when, waiting for it to hold.
     WITH released AS (
         UPDATE sched.task_instance ti
-           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+           SET state = CASE WHEN ti.task_group_id IS NULL AND NOT td.admit THEN 'queued' ELSE 'delayed' END::sched.task_state,
                not_before = NULL
+          FROM sched.task_definition td
         WHERE ti.id = ANY(ARRAY(
                   SELECT d.id FROM sched.task_instance d
                   WHERE d.state = 'delayed' AND d.not_before <= now()
                   ORDER BY d.not_before LIMIT 10000
                   FOR UPDATE SKIP LOCKED))
-          AND ti.state = 'delayed'
-        RETURNING ti.worker_group, ti.task_group_id)
-    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
-           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
-    INTO groups, task_groups FROM released;
+          AND ti.state = 'delayed' AND td.id = ti.task_id
+        RETURNING ti.id, ti.worker_group, ti.task_group_id, td.admit)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL AND NOT admit),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL),
+           array_agg(id) FILTER (WHERE admit)
+    INTO groups, task_groups, held FROM released;
     PERFORM sched._notify_ready(groups);
     IF task_groups IS NOT NULL THEN
         PERFORM sched._grant_slots(task_groups);
+    END IF;
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
     END IF;
 
     -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
@@ -135,7 +141,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -146,7 +152,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts and due deadlines; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay

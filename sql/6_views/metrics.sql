@@ -38,6 +38,7 @@ WITH active AS (
            ti.state::text AS state,
            ti.workflow_priority,
            CASE WHEN ti.state = 'delayed' AND ti.not_before IS NOT NULL THEN 'delay'
+                WHEN ti.state = 'delayed' AND ti.task_group_id IS NULL THEN 'admit_when'
                 WHEN ti.state = 'delayed' THEN 'task_group'
                 WHEN ti.state = 'running' AND ti.worker_id IS NULL AND ti.recheck_at IS NOT NULL THEN 'dependent'
                 WHEN ti.state = 'running' AND ti.worker_id IS NULL THEN 'sub_process'
@@ -105,13 +106,13 @@ SELECT 'sched_task_instances',
 FROM worker_groups g
 CROSS JOIN unnest(sched._task_states_active()::text[]) AS s(state)
 LEFT JOIN (SELECT a.worker_group, a.state, sum(a.n) AS n FROM active a
-           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group') GROUP BY 1, 2) c
+           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group', 'admit_when') GROUP BY 1, 2) c
        ON c.worker_group = g.worker_group AND c.state = s.state
 UNION ALL
 SELECT 'sched_waiting_task_instances',
        jsonb_build_object('reason', r.reason),
        coalesce(c.n, 0)::float8
-FROM unnest(ARRAY['delay', 'task_group', 'dependent', 'sub_process']) AS r(reason)
+FROM unnest(ARRAY['delay', 'task_group', 'admit_when', 'dependent', 'sub_process']) AS r(reason)
 LEFT JOIN (SELECT a.waiting, sum(a.n) AS n FROM active a WHERE a.waiting IS NOT NULL GROUP BY 1) c
        ON c.waiting = r.reason
 UNION ALL

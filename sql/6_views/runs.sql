@@ -125,7 +125,9 @@ SELECT ti.id,
                    FROM sched._attempts a JOIN sched.task_definition et ON et.id = a.task_id
                    WHERE et.element_of = ti.task_id AND a.workflow_instance_id = ti.workflow_instance_id AND a.run = ti.run
                    ORDER BY a.element, a.id DESC) s
-               GROUP BY s.state) l) END AS element_states
+               GROUP BY s.state) l) END AS element_states,
+       CASE WHEN ti.state = 'delayed' AND ti.not_before IS NULL
+            THEN sched._waiting_for(ti.task_group_id, i.workflow_version_id) END AS waiting_for
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
@@ -156,6 +158,7 @@ COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each r
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
 COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
 COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';

@@ -11,7 +11,10 @@ SELECT g.name, g.size, g.description, g.owner::text AS owner,
        (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = g.id AND h.holds_slot) AS in_use,
        (SELECT count(*) FROM sched.task_instance w
         WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL) AS waiting,
-       g.created_at
+       g.created_at,
+       g.admit_when,
+       (SELECT c.reason FROM sched.admit_check c
+        WHERE c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL) AS admit_reason
 FROM sched.task_group g;
 COMMENT ON VIEW sched.task_groups IS 'Task groups, with how many of their slots are in use and how many attempts wait for one.';
 COMMENT ON COLUMN sched.task_groups.name IS 'Task group name.';
@@ -21,3 +24,5 @@ COMMENT ON COLUMN sched.task_groups.owner IS 'Role that created it.';
 COMMENT ON COLUMN sched.task_groups.in_use IS 'Attempts holding a slot (queued or running).';
 COMMENT ON COLUMN sched.task_groups.waiting IS 'Attempts waiting for a slot.';
 COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
+COMMENT ON COLUMN sched.task_groups.admit_when IS 'SQL boolean over sched.load that must hold before a waiting attempt gets a slot; NULL for none.';
+COMMENT ON COLUMN sched.task_groups.admit_reason IS 'Why admit_when did not hold when last evaluated (false, NULL, or its error); NULL when it held or has not been evaluated.';

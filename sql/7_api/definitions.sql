@@ -120,7 +120,7 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -145,7 +145,7 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of
+           task.element_of, norm ? 'admit_when'
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -163,6 +163,9 @@ BEGIN
     END IF;
     IF checks_sql THEN
         PERFORM sched._check_sql(wf.owner, norm, version_id);
+    END IF;
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(wf.owner, norm->>'admit_when', 'admit_when');
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -216,16 +219,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    norm jsonb;
+    norm  jsonb;
+    owner regrole;
 BEGIN
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     norm := sched._normalize_spec(spec::text,
                                   coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
-    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
-                                      sched._project_owner(principal, norm->>'project'), principal),
-                             norm);
+    owner := coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                      sched._project_owner(principal, norm->>'project'), principal);
+    PERFORM sched._check_sql(owner, norm);
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(owner, norm->>'admit_when', 'admit_when');
+    END IF;
     RETURN norm;
 END
 $$;

@@ -1,10 +1,12 @@
 -- Task groups: create and drop them. Public functions are trampolines over `_<name>(principal, ...)` (2_kernel/access.sql).
 
-CREATE FUNCTION sched.create_task_group(name text, size integer, description text DEFAULT '', replace boolean DEFAULT false)
+CREATE FUNCTION sched.create_task_group(name text, size integer, description text DEFAULT '', replace boolean DEFAULT false,
+                                       admit_when text DEFAULT NULL)
 RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._create_task_group(principal regrole, name text, size integer, description text, replace boolean)
+CREATE FUNCTION sched._create_task_group(principal regrole, name text, size integer, description text, replace boolean,
+                                        admit_when text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -20,21 +22,33 @@ BEGIN
     IF FOUND THEN
         IF NOT coalesce(replace, false) THEN
             RAISE EXCEPTION 'task group "%" already exists', name USING ERRCODE = 'duplicate_object',
-                HINT = 'Pass replace => true to change its size or description.';
+                HINT = 'Pass replace => true to change its size, description or admit_when.';
         END IF;
         PERFORM sched._check_owner(principal, existing.owner, format('task group "%s"', name));
-        UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, '')
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(existing.owner, admit_when, 'admit_when');
+        END IF;
+        UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, ''),
+                                       admit_when = btrim(_create_task_group.admit_when)
         WHERE tg.id = existing.id;
-        -- A larger group has room at once.
+        -- A new expression is asked at once, not after the last one's interval.
+        DELETE FROM sched.admit_check c WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
+        -- A larger group has room at once; one with admit_when is looked at again by the master.
         PERFORM sched._grant_slots(ARRAY[existing.id]);
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._wake_master();
+        END IF;
     ELSE
-        INSERT INTO sched.task_group (name, size, description, owner)
-        VALUES (name, size, coalesce(description, ''), principal);
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(principal, admit_when, 'admit_when');
+        END IF;
+        INSERT INTO sched.task_group (name, size, description, owner, admit_when)
+        VALUES (name, size, coalesce(description, ''), principal, btrim(admit_when));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched.create_task_group(text, integer, text, boolean) IS
-    'Creates a task group: tasks naming it (task_group) run at most size at once across all workflows; with replace, changes an existing one''s size or description (its owner or sched_admin).';
+COMMENT ON FUNCTION sched.create_task_group(text, integer, text, boolean, text) IS
+    'Creates a task group: tasks naming it (task_group) run at most size at once across all workflows, and with admit_when only while that SQL boolean over sched.load holds (evaluated as the group''s owner); with replace, changes an existing one''s size, description and admit_when (its owner or sched_admin).';
 
 CREATE FUNCTION sched.drop_task_group(name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';

@@ -38,7 +38,7 @@ GRANT EXECUTE ON FUNCTION
     sched.execute_task(bigint, text, text),
     sched.force_success(bigint),
     sched.kill_task(bigint),
-    sched.create_task_group(text, integer, text, boolean),
+    sched.create_task_group(text, integer, text, boolean, text),
     sched.drop_task_group(text),
     sched.schedule(text, text, jsonb),
     sched.unschedule(bigint),
@@ -107,6 +107,10 @@ TO sched_user, sched_admin;
 -- The views call these as the querying role.
 GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types(), sched._role_name(regrole)
 TO sched_user, sched_admin;
+-- sched.load's counts, which admit_when expressions read as their owners.
+GRANT EXECUTE ON FUNCTION sched._load() TO sched_user, sched_admin, pg_monitor;
+GRANT EXECUTE ON FUNCTION sched._waiting_for(bigint, bigint) TO sched_user, sched_admin;
+GRANT SELECT ON sched.load TO sched_user, sched_admin, pg_monitor;
 
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 

@@ -72,6 +72,13 @@ CREATE  FUNCTION "_deadline_at"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'deadline_at_wrapper';
+CREATE  FUNCTION "_admit_statement"(
+	"expr" TEXT, /* & str */
+	"field" TEXT /* & str */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'admit_statement_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
@@ -102,6 +109,551 @@ COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it
 ALTER TABLE sched.task_definition ADD COLUMN element_of bigint;
 CREATE INDEX task_definition_elements ON sched.task_definition (element_of) WHERE element_of IS NOT NULL;
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
+ALTER TABLE sched.task_definition ADD COLUMN admit boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
+
+-- 1_schema/63_task_groups.sql, 20_instances.sql and 70_admit_when.sql: admission on live load.
+ALTER TABLE sched.task_group ADD COLUMN admit_when text;
+COMMENT ON COLUMN sched.task_group.admit_when IS 'SQL boolean over sched.load that must hold, evaluated as the owner, before a waiting attempt of the group gets a slot; NULL for none.';
+-- Attempts waiting for their workflow's admit_when (3_engine/admit_when.sql), which the master
+-- asks again.
+CREATE INDEX task_instance_admit_held ON sched.task_instance (id)
+    WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL;
+-- Admission on live load (3_engine/admit_when.sql): the last evaluation of each task group's and
+-- workflow version's admit_when, so that an expression is evaluated at most once per
+-- sched._admit_interval(), and the WAL position sched.load's wal_rate is measured from.
+
+CREATE TABLE sched.admit_check (
+    gate       text NOT NULL CHECK (gate IN ('task_group', 'workflow')),
+    gate_id    bigint NOT NULL,
+    reason     text,
+    checked_at timestamptz NOT NULL,
+    PRIMARY KEY (gate, gate_id)
+);
+COMMENT ON TABLE sched.admit_check IS 'The last evaluation of each admit_when: whether it held, and why not; read through sched.task_groups and sched.task_instances.waiting_for.';
+COMMENT ON COLUMN sched.admit_check.gate IS 'What declares it: task_group or workflow.';
+COMMENT ON COLUMN sched.admit_check.gate_id IS 'The task group''s id, or the workflow version''s.';
+COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held; else that it was false or NULL, or the error it raised.';
+COMMENT ON COLUMN sched.admit_check.checked_at IS 'When it was evaluated.';
+
+CREATE TABLE sched.load_sample (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    sampled_at timestamptz NOT NULL,
+    wal_lsn    pg_lsn NOT NULL,
+    wal_rate   double precision NOT NULL
+);
+COMMENT ON TABLE sched.load_sample IS 'One row: the WAL position when an admit_when was last evaluated, and the WAL rate since the sample before.';
+COMMENT ON COLUMN sched.load_sample.id IS 'Always 1.';
+COMMENT ON COLUMN sched.load_sample.sampled_at IS 'When the position was read.';
+COMMENT ON COLUMN sched.load_sample.wal_lsn IS 'The WAL insert position then.';
+COMMENT ON COLUMN sched.load_sample.wal_rate IS 'Bytes of WAL per second between the two latest samples.';
+
+-- 2_kernel/load.sql
+-- The live load of the database that admit_when expressions read (sched.load): counts only,
+-- never another session's query or role, read as the extension's owner so that every backend
+-- counts whoever asks.
+
+-- Takes a WAL sample when the last is older than a second; the rate is over the two latest.
+CREATE FUNCTION sched._sample_load() RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    last sched.load_sample;
+    here pg_lsn := CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_current_wal_insert_lsn() END;
+BEGIN
+    IF here IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO last FROM sched.load_sample WHERE id = 1;
+    IF NOT FOUND THEN
+        INSERT INTO sched.load_sample (id, sampled_at, wal_lsn, wal_rate)
+        VALUES (1, pg_catalog.clock_timestamp(), here, 0) ON CONFLICT (id) DO NOTHING;
+    ELSIF last.sampled_at < pg_catalog.clock_timestamp() - interval '1 s' THEN
+        UPDATE sched.load_sample
+           SET wal_rate = greatest(0, (here - last.wal_lsn)::double precision
+                                      / greatest(0.001, extract(epoch FROM pg_catalog.clock_timestamp() - last.sampled_at))),
+               wal_lsn = here, sampled_at = pg_catalog.clock_timestamp()
+         WHERE id = 1;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._sample_load() IS 'Internal: samples the WAL position for sched.load''s wal_rate, at most once a second.';
+
+CREATE FUNCTION sched._load(OUT active_backends integer, OUT lock_waits integer, OUT replication_lag double precision,
+                            OUT wal_rate double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity a
+            WHERE a.state = 'active' AND a.backend_type <> 'walsender' AND a.pid <> pg_catalog.pg_backend_pid())::integer,
+           (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.wait_event_type = 'Lock')::integer,
+           coalesce(CASE WHEN pg_catalog.pg_is_in_recovery()
+                         THEN extract(epoch FROM pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())
+                         ELSE (SELECT max(extract(epoch FROM greatest(r.write_lag, r.flush_lag, r.replay_lag)))
+                               FROM pg_catalog.pg_stat_replication r) END, 0)::double precision,
+           coalesce((SELECT s.wal_rate FROM sched.load_sample s WHERE s.id = 1), 0)
+$$;
+COMMENT ON FUNCTION sched._load() IS 'Internal, for sched.load: the live load of the database, counted over every backend.';
+
+-- 3_engine/admit_when.sql
+-- Admission on live load: a task group or a workflow may declare admit_when, a SQL boolean
+-- over sched.load that must hold before one of its attempts is queued. An attempt of a
+-- workflow with admit_when is created delayed, with neither a time nor a task group, and waits
+-- so until the expression holds: then it is queued, or waits for a slot of its task group. A
+-- task group's own expression is asked before it hands out slots (3_engine/task_groups.sql).
+-- The master asks again while attempts wait (4_master/admit_when.sql). Tasks of workflows and
+-- groups without one touch none of this.
+
+-- How often one expression is evaluated at most.
+CREATE FUNCTION sched._admit_interval() RETURNS interval
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT interval '1 s' $$;
+COMMENT ON FUNCTION sched._admit_interval() IS 'Internal: an admit_when is evaluated at most once per this interval; in between its last result stands.';
+
+-- NULL when the expression holds, else why not. It is evaluated as its owner, restricted (no
+-- SET ROLE, nothing left in the session), with the owner's login search_path, in a
+-- subtransaction that is always rolled back: nothing it does stays. An error holds the
+-- attempts too, with the error as the reason.
+CREATE FUNCTION sched._admit_reason(kind text, id bigint, label text, expr text, owner regrole) RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    last   sched.admit_check;
+    result jsonb;
+    value  text;
+    why    text;
+BEGIN
+    SELECT * INTO last FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id;
+    IF FOUND AND last.checked_at > clock_timestamp() - sched._admit_interval() THEN
+        RETURN last.reason;
+    END IF;
+    PERFORM sched._sample_load();
+    BEGIN
+        result := sched._test_sql(owner::oid, true, sched._login_search_path(owner), 'sql',
+                                  jsonb_build_object('bound', jsonb_build_object('main', jsonb_build_object(
+                                                         'parts', jsonb_build_array(sched._admit_statement(expr, 'admit_when')),
+                                                         'args', '[]'::jsonb)),
+                                                     'query', true, 'limit_rows', 1));
+        RAISE EXCEPTION 'rolled back' USING ERRCODE = 'SCA01';
+    EXCEPTION WHEN SQLSTATE 'SCA01' THEN
+        NULL;
+    END;
+    value := result #>> '{rows,0,0}';
+    why := CASE WHEN result ? 'error' THEN format('admit_when of %s failed: %s', label, result->>'error')
+                WHEN value = 't' THEN NULL
+                ELSE format('admit_when of %s is %s: %s', label, CASE value WHEN 'f' THEN 'false' ELSE 'NULL' END, expr) END;
+    INSERT INTO sched.admit_check AS c (gate, gate_id, reason, checked_at)
+    VALUES (kind, id, why, clock_timestamp())
+    ON CONFLICT ON CONSTRAINT admit_check_pkey
+    DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at;
+    RETURN why;
+END
+$$;
+COMMENT ON FUNCTION sched._admit_reason(text, bigint, text, text, regrole) IS
+    'Internal: whether an admit_when holds (NULL), else why not; evaluated as its owner and rolled back, at most once per sched._admit_interval().';
+
+-- Attempts waiting for their workflow's admit_when: where it holds they are queued, or wait
+-- for a slot of their task group.
+CREATE FUNCTION sched._admit_held(ids bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v       record;
+    groups  text[];
+    tgroups bigint[];
+BEGIN
+    FOR v IN
+        SELECT wv.id, w.name, wv.spec->>'admit_when' AS expr, w.owner, array_agg(ti.id) AS held
+        FROM sched.task_instance ti
+        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+        JOIN sched.workflow_version wv ON wv.id = wi.workflow_version_id
+        JOIN sched.workflow w ON w.id = wv.workflow_id
+        WHERE ti.id = ANY(ids) AND ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+        GROUP BY wv.id, w.name, w.owner
+        ORDER BY wv.id
+    LOOP
+        CONTINUE WHEN sched._admit_reason('workflow', v.id, format('workflow "%s"', v.name), v.expr, v.owner) IS NOT NULL;
+        WITH admitted AS (
+            UPDATE sched.task_instance ti
+               SET state = CASE WHEN td.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+                   task_group_id = td.task_group_id,
+                   task_group_priority = CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END
+              FROM sched.task_definition td
+             WHERE ti.id = ANY(v.held) AND td.id = ti.task_id
+               AND ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+            RETURNING ti.worker_group, ti.task_group_id)
+        SELECT array_agg(DISTINCT a.worker_group) FILTER (WHERE a.task_group_id IS NULL),
+               array_agg(DISTINCT a.task_group_id) FILTER (WHERE a.task_group_id IS NOT NULL)
+          INTO groups, tgroups
+          FROM admitted a;
+        PERFORM sched._notify_ready(groups);
+        IF tgroups IS NOT NULL THEN
+            PERFORM sched._grant_slots(tgroups);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._admit_held(bigint[]) IS
+    'Internal: queues (or hands to their task group) those of these attempts, waiting for their workflow''s admit_when, whose expression holds.';
+
+-- Why an attempt waiting with no time waits: its workflow's admit_when, its task group's, or a
+-- free slot of its group.
+-- Called by sched.task_instances as the querying role: it reads the scheduler's tables as their
+-- owner, and tells only about the attempt the view shows.
+CREATE FUNCTION sched._waiting_for(task_group_id bigint, workflow_version_id bigint) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN task_group_id IS NULL
+                THEN coalesce((SELECT c.reason FROM sched.admit_check c
+                               WHERE c.gate = 'workflow' AND c.gate_id = workflow_version_id),
+                              'admit_when of its workflow: not evaluated yet')
+                ELSE (SELECT coalesce(c.reason, format('a free slot of task group "%s"', g.name))
+                      FROM sched.task_group g
+                      LEFT JOIN sched.admit_check c ON c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL
+                      WHERE g.id = task_group_id) END
+$$;
+COMMENT ON FUNCTION sched._waiting_for(bigint, bigint) IS
+    'Internal, for sched.task_instances: why an attempt delayed with no time waits (admit_when, or a task group slot).';
+
+-- 3_engine/task_groups.sql: a group hands out slots only while its admit_when holds.
+CREATE OR REPLACE FUNCTION sched._grant_slots(group_ids bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    g      sched.task_group;
+    groups text[];
+BEGIN
+    FOR g IN SELECT * FROM sched.task_group tg WHERE tg.id = ANY(group_ids) ORDER BY tg.id FOR UPDATE LOOP
+        -- While its admit_when does not hold, the group hands out nothing; the master asks again.
+        CONTINUE WHEN g.admit_when IS NOT NULL
+                  AND sched._admit_reason('task_group', g.id, format('task group "%s"', g.name), g.admit_when, g.owner) IS NOT NULL;
+        WITH granted AS (
+            UPDATE sched.task_instance ti SET state = 'queued', holds_slot = true
+            WHERE ti.id = ANY(ARRAY(
+                      SELECT w.id FROM sched.task_instance w
+                      WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL
+                      ORDER BY w.task_group_priority DESC, w.workflow_priority, w.task_priority, w.id
+                      LIMIT greatest(0, g.size - (SELECT count(*) FROM sched.task_instance h
+                                                  WHERE h.task_group_id = g.id AND h.holds_slot))))
+              AND ti.state = 'delayed'
+            RETURNING ti.worker_group)
+        SELECT array_agg(DISTINCT worker_group) INTO groups FROM granted;
+        PERFORM sched._notify_ready(groups);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._grant_slots(bigint[]) IS 'Internal: queues as many waiting attempts of these task groups as they have free slots.';
+
+-- 4_master/admit_when.sql
+-- Run by the master (4_master/tick.sql): attempts waiting for an admit_when are looked at again
+-- while any waits, each expression at most once per sched._admit_interval()
+-- (3_engine/admit_when.sql). Returns when to look again, NULL when nothing waits.
+CREATE FUNCTION sched._admit_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    held   bigint[];
+    groups bigint[];
+BEGIN
+    held := ARRAY(SELECT ti.id FROM sched.task_instance ti
+                  WHERE ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+                  ORDER BY ti.id LIMIT 10000);
+    groups := ARRAY(SELECT g.id FROM sched.task_group g
+                    WHERE g.admit_when IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM sched.task_instance w
+                                  WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL));
+    IF held = '{}' AND groups = '{}' THEN
+        RETURN NULL;
+    END IF;
+    IF held <> '{}' THEN
+        PERFORM sched._admit_held(held);
+    END IF;
+    IF groups <> '{}' THEN
+        PERFORM sched._grant_slots(groups);
+    END IF;
+    -- Results of gates that no longer exist or wait for nothing are not kept forever.
+    DELETE FROM sched.admit_check c WHERE c.checked_at < now() - interval '1 day';
+    RETURN clock_timestamp() + sched._admit_interval();
+END
+$$;
+COMMENT ON FUNCTION sched._admit_tick() IS
+    'Internal, run by the master: asks the admit_when of the workflows and task groups whose attempts wait for it again; returns when to look again (NULL when none waits).';
+
+-- 7_api/task_groups.sql: create_task_group takes admit_when.
+DROP FUNCTION sched.create_task_group(text, integer, text, boolean);
+DROP FUNCTION sched._create_task_group(regrole, text, integer, text, boolean);
+CREATE FUNCTION sched.create_task_group(name text, size integer, description text DEFAULT '', replace boolean DEFAULT false,
+                                       admit_when text DEFAULT NULL)
+RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+CREATE FUNCTION sched._create_task_group(principal regrole, name text, size integer, description text, replace boolean,
+                                        admit_when text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing sched.task_group;
+BEGIN
+    PERFORM sched._check_name(name, 'name', 'task group name');
+    IF size IS NULL OR size NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'size: must be between 1 and 100000, got %', size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO existing FROM sched.task_group tg WHERE tg.name = _create_task_group.name FOR UPDATE;
+    IF FOUND THEN
+        IF NOT coalesce(replace, false) THEN
+            RAISE EXCEPTION 'task group "%" already exists', name USING ERRCODE = 'duplicate_object',
+                HINT = 'Pass replace => true to change its size, description or admit_when.';
+        END IF;
+        PERFORM sched._check_owner(principal, existing.owner, format('task group "%s"', name));
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(existing.owner, admit_when, 'admit_when');
+        END IF;
+        UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, ''),
+                                       admit_when = btrim(_create_task_group.admit_when)
+        WHERE tg.id = existing.id;
+        -- A new expression is asked at once, not after the last one's interval.
+        DELETE FROM sched.admit_check c WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
+        -- A larger group has room at once; one with admit_when is looked at again by the master.
+        PERFORM sched._grant_slots(ARRAY[existing.id]);
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._wake_master();
+        END IF;
+    ELSE
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(principal, admit_when, 'admit_when');
+        END IF;
+        INSERT INTO sched.task_group (name, size, description, owner, admit_when)
+        VALUES (name, size, coalesce(description, ''), principal, btrim(admit_when));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched.create_task_group(text, integer, text, boolean, text) IS
+    'Creates a task group: tasks naming it (task_group) run at most size at once across all workflows, and with admit_when only while that SQL boolean over sched.load holds (evaluated as the group''s owner); with replace, changes an existing one''s size, description and admit_when (its owner or sched_admin).';
+
+-- 6_views/task_groups.sql: admit_when and why it did not hold.
+CREATE OR REPLACE VIEW sched.task_groups AS
+SELECT g.name, g.size, g.description, g.owner::text AS owner,
+       (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = g.id AND h.holds_slot) AS in_use,
+       (SELECT count(*) FROM sched.task_instance w
+        WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL) AS waiting,
+       g.created_at,
+       g.admit_when,
+       (SELECT c.reason FROM sched.admit_check c
+        WHERE c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL) AS admit_reason
+FROM sched.task_group g;
+COMMENT ON COLUMN sched.task_groups.admit_when IS 'SQL boolean over sched.load that must hold before a waiting attempt gets a slot; NULL for none.';
+COMMENT ON COLUMN sched.task_groups.admit_reason IS 'Why admit_when did not hold when last evaluated (false, NULL, or its error); NULL when it held or has not been evaluated.';
+
+-- 6_views/metrics.sql: attempts waiting for admit_when.
+CREATE OR REPLACE VIEW sched.metrics AS
+WITH active AS (
+    -- One pass over the active attempts (task_instance_active), classified once for every
+    -- metric about them. Logic attempts run in the scheduler, with no worker: a waiting
+    -- DEPENDENT task has a recheck time, any other is a SUB_PROCESS waiting for its child.
+    SELECT ti.worker_group,
+           ti.state::text AS state,
+           ti.workflow_priority,
+           CASE WHEN ti.state = 'delayed' AND ti.not_before IS NOT NULL THEN 'delay'
+                WHEN ti.state = 'delayed' AND ti.task_group_id IS NULL THEN 'admit_when'
+                WHEN ti.state = 'delayed' THEN 'task_group'
+                WHEN ti.state = 'running' AND ti.worker_id IS NULL AND ti.recheck_at IS NOT NULL THEN 'dependent'
+                WHEN ti.state = 'running' AND ti.worker_id IS NULL THEN 'sub_process'
+           END AS waiting,
+           count(*) AS n,
+           min(ti.queued_at) AS oldest
+    FROM sched.task_instance ti
+    WHERE ti.state = ANY(sched._task_states_active())
+    GROUP BY 1, 2, 3, 4
+), live AS (
+    SELECT w.groups, w.slots, w.running, w.status, w.last_heartbeat
+    FROM sched.worker w
+    WHERE w.alive
+), live_groups AS (
+    SELECT g.worker_group, count(*) AS workers, sum(l.slots) AS slots
+    FROM live l, unnest(l.groups) AS g(worker_group)
+    GROUP BY 1
+), worker_groups AS (
+    -- Groups that someone serves or that have work: an unserved queue shows 0 workers, and a
+    -- drained queue 0 tasks rather than no sample.
+    SELECT lg.worker_group FROM live_groups lg
+    UNION
+    SELECT a.worker_group FROM active a
+), priorities AS (
+    SELECT p.name, (p.rank - 1)::smallint AS rank
+    FROM unnest(sched._priorities()) WITH ORDINALITY AS p(name, rank)
+), pending AS (
+    SELECT d.channel->>'type' AS channel,
+           count(*) AS n,
+           count(*) FILTER (WHERE d.attempts > 0) AS retried,
+           min(a.created_at) AS oldest
+    FROM sched.alert_delivery d
+    JOIN sched.alert a ON a.id = d.alert_id
+    WHERE d.state = 'pending'
+    GROUP BY 1
+), settings AS (
+    -- The defaults stand in when the library is not loaded in this session.
+    SELECT coalesce(pg_catalog.current_setting('sched.misfire_threshold', true), '60s')::interval AS misfire_threshold
+)
+-- Joins rather than sub-selects per label set: the planner's guesses for these small sets are
+-- generous, and estimated costs past jit_above_cost would have every scrape pay a second of
+-- JIT compilation.
+SELECT 'sched_queue_depth' AS metric,
+       jsonb_build_object('worker_group', g.worker_group, 'priority', p.name) AS labels,
+       coalesce(q.n, 0)::float8 AS value
+FROM worker_groups g
+CROSS JOIN priorities p
+LEFT JOIN (SELECT a.worker_group, a.workflow_priority, sum(a.n) AS n FROM active a
+           WHERE a.state = 'queued' GROUP BY 1, 2) q
+       ON q.worker_group = g.worker_group AND q.workflow_priority = p.rank
+UNION ALL
+-- From queued_at, when the attempt became ready: a wait in delayed before (delay, retry
+-- interval, task group slot) counts too.
+SELECT 'sched_oldest_queued_task_age_seconds',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - q.oldest)), 0)::float8
+FROM worker_groups g
+LEFT JOIN (SELECT a.worker_group, min(a.oldest) AS oldest FROM active a
+           WHERE a.state = 'queued' GROUP BY 1) q ON q.worker_group = g.worker_group
+UNION ALL
+-- A running attempt here is one a worker runs; logic attempts count as waiting below.
+SELECT 'sched_task_instances',
+       jsonb_build_object('worker_group', g.worker_group, 'state', s.state),
+       coalesce(c.n, 0)::float8
+FROM worker_groups g
+CROSS JOIN unnest(sched._task_states_active()::text[]) AS s(state)
+LEFT JOIN (SELECT a.worker_group, a.state, sum(a.n) AS n FROM active a
+           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group', 'admit_when') GROUP BY 1, 2) c
+       ON c.worker_group = g.worker_group AND c.state = s.state
+UNION ALL
+SELECT 'sched_waiting_task_instances',
+       jsonb_build_object('reason', r.reason),
+       coalesce(c.n, 0)::float8
+FROM unnest(ARRAY['delay', 'task_group', 'admit_when', 'dependent', 'sub_process']) AS r(reason)
+LEFT JOIN (SELECT a.waiting, sum(a.n) AS n FROM active a WHERE a.waiting IS NOT NULL GROUP BY 1) c
+       ON c.waiting = r.reason
+UNION ALL
+-- Only unfinished states (workflow_instance_unfinished): counting finished instances would
+-- read the whole history.
+SELECT 'sched_workflow_instances',
+       jsonb_build_object('state', s.state::text),
+       coalesce(c.n, 0)::float8
+FROM unnest(enum_range(NULL::sched.workflow_state)) AS s(state)
+LEFT JOIN (SELECT wi.state, count(*) AS n FROM sched.workflow_instance wi
+           WHERE wi.state <> ALL(sched._workflow_states_finished())
+           GROUP BY wi.state) c ON c.state = s.state
+WHERE s.state <> ALL(sched._workflow_states_finished())
+UNION ALL
+SELECT 'sched_workflow_instances_ended_5m',
+       jsonb_build_object('state', s.state),
+       coalesce(c.n, 0)::float8
+FROM unnest(sched._workflow_states_finished()::text[]) AS s(state)
+LEFT JOIN (SELECT wi.state::text AS state, count(*) AS n FROM sched.workflow_instance wi
+           WHERE wi.ended_at IS NOT NULL AND wi.ended_at > statement_timestamp() - interval '5 minutes'
+           GROUP BY wi.state) c ON c.state = s.state
+UNION ALL
+SELECT 'sched_schedule_lateness_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() -
+           (SELECT min(s.next_fire_at) FROM sched.schedule s WHERE s.enabled AND s.next_fire_at IS NOT NULL))), 0)::float8
+UNION ALL
+SELECT 'sched_schedules_overdue',
+       '{}'::jsonb,
+       (SELECT count(*) FROM sched.schedule s, settings
+        WHERE s.enabled AND s.next_fire_at IS NOT NULL
+          AND s.next_fire_at < statement_timestamp() - settings.misfire_threshold)::float8
+UNION ALL
+SELECT 'sched_schedules_online',
+       '{}'::jsonb,
+       (SELECT count(*) FROM sched.schedule s WHERE s.enabled AND s.next_fire_at IS NOT NULL)::float8
+UNION ALL
+SELECT 'sched_workers',
+       jsonb_build_object('state', st.state),
+       (SELECT count(*) FROM live l WHERE (l.status IS NULL) = (st.state = 'live'))::float8
+FROM unnest(ARRAY['live', 'unhealthy']) AS st(state)
+UNION ALL
+-- Every end but a clean shutdown is a worker that died or went silent: declared dead, taken
+-- over by a restart under its name, or ended after a fence.
+SELECT 'sched_workers_ended_last_hour',
+       jsonb_build_object('reason', r.reason),
+       (SELECT count(*) FROM sched.worker w
+        WHERE NOT w.alive AND w.ended_at > statement_timestamp() - interval '1 hour'
+          AND (w.ended_why <> 'shutdown') = (r.reason = 'dead'))::float8
+FROM unnest(ARRAY['dead', 'shutdown']) AS r(reason)
+UNION ALL
+SELECT 'sched_workers_slots', '{}'::jsonb, coalesce((SELECT sum(l.slots) FROM live l), 0)::float8
+UNION ALL
+SELECT 'sched_workers_running_tasks', '{}'::jsonb, coalesce((SELECT sum(l.running) FROM live l), 0)::float8
+UNION ALL
+SELECT 'sched_workers_max_heartbeat_age_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - (SELECT min(l.last_heartbeat) FROM live l))), 0)::float8
+UNION ALL
+SELECT 'sched_group_workers',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(lg.workers, 0)::float8
+FROM worker_groups g
+LEFT JOIN live_groups lg ON lg.worker_group = g.worker_group
+UNION ALL
+SELECT 'sched_group_slots',
+       jsonb_build_object('worker_group', g.worker_group),
+       coalesce(lg.slots, 0)::float8
+FROM worker_groups g
+LEFT JOIN live_groups lg ON lg.worker_group = g.worker_group
+UNION ALL
+SELECT 'sched_task_group_slots', jsonb_build_object('task_group', tg.name), tg.size::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_task_group_slots_in_use',
+       jsonb_build_object('task_group', tg.name),
+       (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = tg.id AND h.holds_slot)::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_task_group_waiting',
+       jsonb_build_object('task_group', tg.name),
+       (SELECT count(*) FROM sched.task_instance w
+        WHERE w.task_group_id = tg.id AND w.state = 'delayed' AND w.not_before IS NULL)::float8
+FROM sched.task_group tg
+UNION ALL
+SELECT 'sched_alerts_pending',
+       jsonb_build_object('channel', c.channel),
+       coalesce((SELECT p.n FROM pending p WHERE p.channel = c.channel), 0)::float8
+FROM unnest(ARRAY['email', 'webhook', 'script']) AS c(channel)
+UNION ALL
+SELECT 'sched_alerts_pending_retried',
+       jsonb_build_object('channel', c.channel),
+       coalesce((SELECT p.retried FROM pending p WHERE p.channel = c.channel), 0)::float8
+FROM unnest(ARRAY['email', 'webhook', 'script']) AS c(channel)
+UNION ALL
+SELECT 'sched_oldest_pending_alert_age_seconds',
+       '{}'::jsonb,
+       coalesce(extract(epoch FROM greatest(interval '0', statement_timestamp() - (SELECT min(p.oldest) FROM pending p))), 0)::float8
+UNION ALL
+SELECT 'sched_master_up', '{}'::jsonb, CASE WHEN sched._master_running() THEN 1 ELSE 0 END::float8
+UNION ALL
+-- Leaf tables only: a partitioned table has no storage of its own, its partitions carry it
+-- (labelled with the partitioned table as table). A relation dropped meanwhile has no size.
+SELECT 'sched_table_size_bytes',
+       jsonb_build_object('table', coalesce(root.relname, c.relname), 'partition', c.relname),
+       size.bytes::float8
+FROM pg_catalog.pg_class c
+LEFT JOIN pg_catalog.pg_class root ON c.relispartition AND root.oid = pg_catalog.pg_partition_root(c.oid)
+CROSS JOIN LATERAL (SELECT pg_catalog.pg_total_relation_size(c.oid) AS bytes) size
+WHERE c.relnamespace = 'sched'::regnamespace AND c.relkind = 'r' AND size.bytes IS NOT NULL;
+
+
+-- 6_views/load.sql
+-- The live load of the database, for admit_when expressions (3_engine/admit_when.sql) and for
+-- people: one row of counts, the same for every reader.
+
+CREATE VIEW sched.load AS
+SELECT l.active_backends, l.lock_waits, l.replication_lag, l.wal_rate FROM sched._load() l;
+COMMENT ON VIEW sched.load IS 'The live load of this database, one row; admit_when expressions name its columns bare.';
+COMMENT ON COLUMN sched.load.active_backends IS 'Sessions running a statement now (not counting the one asking, nor WAL senders).';
+COMMENT ON COLUMN sched.load.lock_waits IS 'Sessions waiting for a lock now.';
+COMMENT ON COLUMN sched.load.replication_lag IS 'Seconds: on a primary the largest write, flush or replay lag of its standbys (0 with none); on a standby how old the last replayed transaction is.';
+COMMENT ON COLUMN sched.load.wal_rate IS 'Bytes of WAL written per second, measured between the two latest evaluations of an admit_when (at most a second apart while attempts wait).';
 
 -- 1_schema/20_instances.sql and 50_history.sql: an attempt may be an element of a dynamic task;
 -- the history and sched._attempts (2_kernel/attempts.sql) have the same columns.
@@ -422,6 +974,8 @@ COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
+COMMENT ON FUNCTION sched._admit_statement(text, text) IS
+    'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
@@ -547,6 +1101,26 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._sql_owner_refusal(regrole, boolean, timestamptz) IS
     'Internal: why a workflow owner''s sql and procedure tasks cannot run as that role (NOLOGIN, expired), or NULL.';
+
+-- An admit_when (3_engine/admit_when.sql) checked as its owner would evaluate it: one
+-- expression, analysed and planned over sched.load, nothing run. Any problem refuses it,
+-- naming field.
+CREATE FUNCTION sched._check_admit_when(owner regrole, expr text, field text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    statement text := sched._admit_statement(expr, field);
+    problem   text;
+BEGIN
+    PERFORM sched._analyze_as(owner, sched._login_search_path(owner), statement, '{}');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+    RAISE EXCEPTION '%: %', field, problem USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'admit_when is one SQL boolean expression over the columns of sched.load (active_backends, lock_waits, replication_lag, wal_rate), evaluated as the owner.';
+END
+$$;
+COMMENT ON FUNCTION sched._check_admit_when(regrole, text, text) IS
+    'Internal: refuses an admit_when its owner could not evaluate (not one boolean expression, an unknown column, no privilege), naming the field.';
 
 -- 3_engine/triggers.sql
 -- Starting workflows on events (1_schema/67_triggers.sql): the start itself, with the trigger's
@@ -969,6 +1543,7 @@ DECLARE
     delayed     boolean;
     task_groups bigint[];
     logic       bigint[];
+    held        bigint[];
 BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
@@ -979,12 +1554,14 @@ BEGIN
                -- A task of a task group waits, delayed with no time, for a slot.
                CASE WHEN wi.state = 'ready_pause' THEN 'paused'
                     WHEN td.logic IS NOT NULL THEN 'running'
-                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL THEN 'delayed'
+                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL OR td.admit THEN 'delayed'
                     ELSE 'queued' END::sched.task_state,
                CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
-               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
+               -- Its workflow's admit_when comes first: the task group, if any, once it holds.
+               CASE WHEN NOT td.admit THEN td.task_group_id END,
+               CASE WHEN td.task_group_id IS NOT NULL AND NOT td.admit THEN td.task_group_priority END,
                CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END, n.element
         FROM unnest(instance_ids, task_ids, attempts, retries, elements) AS n(instance_id, task_id, attempt, retry, element)
         JOIN sched.task_definition td ON td.id = n.task_id
@@ -997,9 +1574,17 @@ BEGIN
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
            array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL),
-           array_agg(id) FILTER (WHERE state = 'running')
-    INTO groups, delayed, task_groups, logic
+           array_agg(id) FILTER (WHERE state = 'running'),
+           array_agg(id) FILTER (WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL)
+    INTO groups, delayed, task_groups, logic, held
     FROM created;
+    -- Attempts waiting for an admit_when: the master asks again until it holds.
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
+        PERFORM sched._wake_master();
+    ELSIF task_groups IS NOT NULL AND EXISTS (SELECT 1 FROM sched.task_group g WHERE g.id = ANY(task_groups) AND g.admit_when IS NOT NULL) THEN
+        PERFORM sched._wake_master();
+    END IF;
     IF delayed THEN
         PERFORM sched._wake_master();
     END IF;
@@ -2448,7 +3033,9 @@ SELECT ti.id,
                    FROM sched._attempts a JOIN sched.task_definition et ON et.id = a.task_id
                    WHERE et.element_of = ti.task_id AND a.workflow_instance_id = ti.workflow_instance_id AND a.run = ti.run
                    ORDER BY a.element, a.id DESC) s
-               GROUP BY s.state) l) END AS element_states
+               GROUP BY s.state) l) END AS element_states,
+       CASE WHEN ti.state = 'delayed' AND ti.not_before IS NULL
+            THEN sched._waiting_for(ti.task_group_id, i.workflow_version_id) END AS waiting_for
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
@@ -2465,6 +3052,8 @@ COMMENT ON COLUMN sched.task_instances.element_count IS 'For a DYNAMIC attempt: 
 COMMENT ON COLUMN sched._task_instance_rows.element_count IS 'For a DYNAMIC attempt: how many elements its lists expanded into (NULL until they did, or for other tasks).';
 COMMENT ON COLUMN sched.task_instances.element_states IS 'For a DYNAMIC attempt: its elements by the state of their latest attempt, {"succeeded": n, "running": n, ...}; elements not started yet have none. NULL for other tasks.';
 COMMENT ON COLUMN sched._task_instance_rows.element_states IS 'For a DYNAMIC attempt: its elements by the state of their latest attempt, {"succeeded": n, "running": n, ...}; elements not started yet have none. NULL for other tasks.';
+COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
+COMMENT ON COLUMN sched._task_instance_rows.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 
 -- 7_api/triggers.sql
 -- Triggers (1_schema/67_triggers.sql): start a workflow on another's end, on a table's change,
@@ -2996,7 +3585,7 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -3021,7 +3610,7 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of
+           task.element_of, norm ? 'admit_when'
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -3039,6 +3628,9 @@ BEGIN
     END IF;
     IF checks_sql THEN
         PERFORM sched._check_sql(wf.owner, norm, version_id);
+    END IF;
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(wf.owner, norm->>'admit_when', 'admit_when');
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -3097,16 +3689,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    norm jsonb;
+    norm  jsonb;
+    owner regrole;
 BEGIN
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     norm := sched._normalize_spec(spec::text,
                                   coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
-    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
-                                      sched._project_owner(principal, norm->>'project'), principal),
-                             norm);
+    owner := coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                      sched._project_owner(principal, norm->>'project'), principal);
+    PERFORM sched._check_sql(owner, norm);
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(owner, norm->>'admit_when', 'admit_when');
+    END IF;
     RETURN norm;
 END
 $$;
@@ -3548,28 +4144,34 @@ DECLARE
     next_at     timestamptz;
     killed      bigint;
     task_groups bigint[];
+    held        bigint[];
 BEGIN
     PERFORM sched._fire_schedules();
 
     -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
-    -- for a slot.
+    -- for a slot, or for a workflow with admit_when, waiting for it to hold.
     WITH released AS (
         UPDATE sched.task_instance ti
-           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+           SET state = CASE WHEN ti.task_group_id IS NULL AND NOT td.admit THEN 'queued' ELSE 'delayed' END::sched.task_state,
                not_before = NULL
+          FROM sched.task_definition td
         WHERE ti.id = ANY(ARRAY(
                   SELECT d.id FROM sched.task_instance d
                   WHERE d.state = 'delayed' AND d.not_before <= now()
                   ORDER BY d.not_before LIMIT 10000
                   FOR UPDATE SKIP LOCKED))
-          AND ti.state = 'delayed'
-        RETURNING ti.worker_group, ti.task_group_id)
-    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
-           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
-    INTO groups, task_groups FROM released;
+          AND ti.state = 'delayed' AND td.id = ti.task_id
+        RETURNING ti.id, ti.worker_group, ti.task_group_id, td.admit)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL AND NOT admit),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL),
+           array_agg(id) FILTER (WHERE admit)
+    INTO groups, task_groups, held FROM released;
     PERFORM sched._notify_ready(groups);
     IF task_groups IS NOT NULL THEN
         PERFORM sched._grant_slots(task_groups);
+    END IF;
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
     END IF;
 
     -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
@@ -3628,7 +4230,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -3639,7 +4241,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts and due deadlines; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
 
 -- 6_views/alerts.sql: a missed deadline without an instance is its workflow's.
 CREATE OR REPLACE VIEW sched.alerts WITH (security_barrier) AS
@@ -4263,7 +4865,10 @@ BEGIN
                                  '_guard_objects', '_guard_dropped', '_guard_altered',
                                  '_test_sql', 'test_run', '_test_run', '_start_values',
                                  '_deadline_at', '_deadline_states', '_schedule_deadline', '_deadline_tick',
-                                 '_task_order', '_conditions_hold', '_sql_owner_refusal', '_test_states', '_test_states_success')
+                                 '_task_order', '_conditions_hold', '_sql_owner_refusal', '_test_states', '_test_states_success',
+                                 '_admit_statement', '_check_admit_when', '_sample_load', '_load', '_admit_interval',
+                                 '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
+                                 '_create_task_group')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -4276,11 +4881,16 @@ GRANT EXECUTE ON FUNCTION
     sched.enable_trigger(bigint),
     sched.disable_trigger(bigint),
     sched.drop_trigger(bigint),
-    sched.test_run(text, jsonb, jsonb)
+    sched.test_run(text, jsonb, jsonb),
+    sched.create_task_group(text, integer, text, boolean, text)
 TO sched_user, sched_admin;
+GRANT EXECUTE ON FUNCTION sched._load() TO sched_user, sched_admin, pg_monitor;
+GRANT EXECUTE ON FUNCTION sched._waiting_for(bigint, bigint) TO sched_user, sched_admin;
+GRANT SELECT ON sched.load TO sched_user, sched_admin, pg_monitor;
 -- As REVOKE ALL ON ALL TABLES does for a fresh install: their privileges spelled out, none for PUBLIC.
 REVOKE ALL ON sched.trigger, sched.trigger_event, sched.trigger_fire, sched.dataset_event,
-              sched.dynamic_element, sched.dynamic_progress, sched.workflow_dependency, sched.deadline_check FROM PUBLIC;
+              sched.dynamic_element, sched.dynamic_progress, sched.workflow_dependency, sched.deadline_check,
+              sched.admit_check, sched.load_sample FROM PUBLIC;
 GRANT SELECT ON sched.triggers, sched.datasets, sched.dataset_events, sched.workflow_dependencies, sched.deadlines
     TO sched_user, sched_admin;
 GRANT EXECUTE ON FUNCTION sched._receive_webhook(text, bytea, text, text, text) TO sched_api;

@@ -47,7 +47,19 @@ COMMENT ON TYPE sched.failure_strategy IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:60
+-- extension/src/sql_check.rs:30
+-- pg_sched::sql_check::_admit_statement
+CREATE  FUNCTION "_admit_statement"(
+	"expr" TEXT, /* & str */
+	"field" TEXT /* & str */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'admit_statement_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/sql_check.rs:67
 -- pg_sched::sql_check::_analyze_as
 CREATE  FUNCTION "_analyze_as"(
 	"owner" oid, /* pg_sys :: Oid */
@@ -329,7 +341,7 @@ AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_check.rs:31
+-- extension/src/sql_check.rs:38
 -- pg_sched::sql_check::_sql_checks
 CREATE  FUNCTION "_sql_checks"(
 	"tasks" jsonb /* JsonB */
@@ -428,6 +440,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   spec::builtin_task_types
 --   spec::normalize_params
 --   spec::check_time_zone
+--   sql_check::admit_statement
 --   sql_check::sql_checks
 --   sql_check::analyze_as
 --   sql_task::execute_as
@@ -778,6 +791,8 @@ CREATE TABLE sched.task_definition (
     produces            text[],
     -- The element task of a DYNAMIC task (its id here): no place in the DAG of its own.
     element_of          bigint,
+    -- Its workflow declares admit_when (3_engine/admit_when.sql): its attempts wait for it.
+    admit               boolean NOT NULL DEFAULT false,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
@@ -809,6 +824,7 @@ COMMENT ON COLUMN sched.task_definition.successors IS 'Ids of the tasks that dep
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
+COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning
@@ -1010,6 +1026,10 @@ CREATE INDEX task_instance_slot_holders ON sched.task_instance (task_group_id) W
 CREATE INDEX task_instance_slot_waiters ON sched.task_instance
     (task_group_id, task_group_priority DESC, workflow_priority, task_priority, id)
     WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NOT NULL;
+-- Attempts waiting for their workflow's admit_when (3_engine/admit_when.sql), which the master
+-- asks again.
+CREATE INDEX task_instance_admit_held ON sched.task_instance (id)
+    WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL;
 CREATE INDEX task_instance_recheck ON sched.task_instance (recheck_at) WHERE recheck_at IS NOT NULL;
 CREATE INDEX task_instance_check ON sched.task_instance (check_at)
     WHERE check_at IS NOT NULL AND state = ANY (sched._task_states_claimed());
@@ -1435,7 +1455,8 @@ CREATE TABLE sched.task_group (
     size        integer NOT NULL CHECK (size >= 1),
     description text NOT NULL DEFAULT '',
     owner       regrole NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    admit_when  text
 );
 COMMENT ON TABLE sched.task_group IS 'Task groups: how many tasks of each may run at once; read through sched.task_groups.';
 COMMENT ON COLUMN sched.task_group.id IS 'Surrogate key.';
@@ -1443,6 +1464,7 @@ COMMENT ON COLUMN sched.task_group.name IS 'Name tasks refer to (task_group).';
 COMMENT ON COLUMN sched.task_group.size IS 'Slots: tasks of the group that run at once at most.';
 COMMENT ON COLUMN sched.task_group.description IS 'Free text.';
 COMMENT ON COLUMN sched.task_group.owner IS 'Role that created it; it (or sched_admin) may change or drop it.';
+COMMENT ON COLUMN sched.task_group.admit_when IS 'SQL boolean over sched.load that must hold, evaluated as the owner, before a waiting attempt of the group gets a slot; NULL for none.';
 COMMENT ON COLUMN sched.task_group.created_at IS 'When it was created.';
 /* </end connected objects> */
 
@@ -1846,6 +1868,41 @@ COMMENT ON COLUMN sched.workflow_dependency.owned IS 'Whether the workflow''s ow
 -- requires:
 --   sql_1_schema_69_dependencies
 
+-- Admission on live load (3_engine/admit_when.sql): the last evaluation of each task group's and
+-- workflow version's admit_when, so that an expression is evaluated at most once per
+-- sched._admit_interval(), and the WAL position sched.load's wal_rate is measured from.
+
+CREATE TABLE sched.admit_check (
+    gate       text NOT NULL CHECK (gate IN ('task_group', 'workflow')),
+    gate_id    bigint NOT NULL,
+    reason     text,
+    checked_at timestamptz NOT NULL,
+    PRIMARY KEY (gate, gate_id)
+);
+COMMENT ON TABLE sched.admit_check IS 'The last evaluation of each admit_when: whether it held, and why not; read through sched.task_groups and sched.task_instances.waiting_for.';
+COMMENT ON COLUMN sched.admit_check.gate IS 'What declares it: task_group or workflow.';
+COMMENT ON COLUMN sched.admit_check.gate_id IS 'The task group''s id, or the workflow version''s.';
+COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held; else that it was false or NULL, or the error it raised.';
+COMMENT ON COLUMN sched.admit_check.checked_at IS 'When it was evaluated.';
+
+CREATE TABLE sched.load_sample (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    sampled_at timestamptz NOT NULL,
+    wal_lsn    pg_lsn NOT NULL,
+    wal_rate   double precision NOT NULL
+);
+COMMENT ON TABLE sched.load_sample IS 'One row: the WAL position when an admit_when was last evaluated, and the WAL rate since the sample before.';
+COMMENT ON COLUMN sched.load_sample.id IS 'Always 1.';
+COMMENT ON COLUMN sched.load_sample.sampled_at IS 'When the position was read.';
+COMMENT ON COLUMN sched.load_sample.wal_lsn IS 'The WAL insert position then.';
+COMMENT ON COLUMN sched.load_sample.wal_rate IS 'Bytes of WAL per second between the two latest samples.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:19
+-- requires:
+--   sql_1_schema_70_admit_when
+
 -- Who is calling, and may they touch this workflow (docs/architecture.md, "Security model").
 --
 -- Identity is the role executing the call: current_user as the caller sees it, never the session
@@ -2020,7 +2077,7 @@ COMMENT ON FUNCTION sched._visible(regrole) IS 'Internal: may the current role s
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:19
+-- sql_files.rs:20
 -- requires:
 --   sql_2_kernel_access
 
@@ -2051,7 +2108,7 @@ $columns$;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:20
+-- sql_files.rs:21
 -- requires:
 --   sql_2_kernel_attempts
 
@@ -2084,6 +2141,8 @@ COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
 COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
 
+COMMENT ON FUNCTION sched._admit_statement(text, text) IS
+    'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 
@@ -2105,9 +2164,61 @@ COMMENT ON FUNCTION sched._webhook_signature_ok(text, text, text, bytea, text) I
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:21
+-- sql_files.rs:22
 -- requires:
 --   sql_2_kernel_extension_functions
+
+-- The live load of the database that admit_when expressions read (sched.load): counts only,
+-- never another session's query or role, read as the extension's owner so that every backend
+-- counts whoever asks.
+
+-- Takes a WAL sample when the last is older than a second; the rate is over the two latest.
+CREATE FUNCTION sched._sample_load() RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    last sched.load_sample;
+    here pg_lsn := CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_current_wal_insert_lsn() END;
+BEGIN
+    IF here IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO last FROM sched.load_sample WHERE id = 1;
+    IF NOT FOUND THEN
+        INSERT INTO sched.load_sample (id, sampled_at, wal_lsn, wal_rate)
+        VALUES (1, pg_catalog.clock_timestamp(), here, 0) ON CONFLICT (id) DO NOTHING;
+    ELSIF last.sampled_at < pg_catalog.clock_timestamp() - interval '1 s' THEN
+        UPDATE sched.load_sample
+           SET wal_rate = greatest(0, (here - last.wal_lsn)::double precision
+                                      / greatest(0.001, extract(epoch FROM pg_catalog.clock_timestamp() - last.sampled_at))),
+               wal_lsn = here, sampled_at = pg_catalog.clock_timestamp()
+         WHERE id = 1;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched._sample_load() IS 'Internal: samples the WAL position for sched.load''s wal_rate, at most once a second.';
+
+CREATE FUNCTION sched._load(OUT active_backends integer, OUT lock_waits integer, OUT replication_lag double precision,
+                            OUT wal_rate double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity a
+            WHERE a.state = 'active' AND a.backend_type <> 'walsender' AND a.pid <> pg_catalog.pg_backend_pid())::integer,
+           (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.wait_event_type = 'Lock')::integer,
+           coalesce(CASE WHEN pg_catalog.pg_is_in_recovery()
+                         THEN extract(epoch FROM pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())
+                         ELSE (SELECT max(extract(epoch FROM greatest(r.write_lag, r.flush_lag, r.replay_lag)))
+                               FROM pg_catalog.pg_stat_replication r) END, 0)::double precision,
+           coalesce((SELECT s.wal_rate FROM sched.load_sample s WHERE s.id = 1), 0)
+$$;
+COMMENT ON FUNCTION sched._load() IS 'Internal, for sched.load: the live load of the database, counted over every backend.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:23
+-- requires:
+--   sql_2_kernel_load
 
 -- Lock order: a sub-process instance has a higher id than every instance above it, and every
 -- path that locks an instance locks its ancestors with it, lowest id first (_lock_family here,
@@ -2144,7 +2255,7 @@ COMMENT ON FUNCTION sched._lock_family(bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:22
+-- sql_files.rs:24
 -- requires:
 --   sql_2_kernel_locks
 
@@ -2196,7 +2307,7 @@ COMMENT ON FUNCTION sched._role_name(regrole) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:23
+-- sql_files.rs:25
 -- requires:
 --   sql_2_kernel_names
 
@@ -2223,7 +2334,7 @@ COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:24
+-- sql_files.rs:26
 -- requires:
 --   sql_2_kernel_notify
 
@@ -2255,7 +2366,7 @@ COMMENT ON FUNCTION sched._priority_name(smallint) IS 'Internal: priority rank t
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:25
+-- sql_files.rs:27
 -- requires:
 --   sql_2_kernel_priorities
 
@@ -2270,7 +2381,7 @@ COMMENT ON FUNCTION sched._extension_version() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:26
+-- sql_files.rs:28
 -- requires:
 --   sql_2_kernel_release
 
@@ -2397,10 +2508,30 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._sql_owner_refusal(regrole, boolean, timestamptz) IS
     'Internal: why a workflow owner''s sql and procedure tasks cannot run as that role (NOLOGIN, expired), or NULL.';
+
+-- An admit_when (3_engine/admit_when.sql) checked as its owner would evaluate it: one
+-- expression, analysed and planned over sched.load, nothing run. Any problem refuses it,
+-- naming field.
+CREATE FUNCTION sched._check_admit_when(owner regrole, expr text, field text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    statement text := sched._admit_statement(expr, field);
+    problem   text;
+BEGIN
+    PERFORM sched._analyze_as(owner, sched._login_search_path(owner), statement, '{}');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+    RAISE EXCEPTION '%: %', field, problem USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'admit_when is one SQL boolean expression over the columns of sched.load (active_backends, lock_waits, replication_lag, wal_rate), evaluated as the owner.';
+END
+$$;
+COMMENT ON FUNCTION sched._check_admit_when(regrole, text, text) IS
+    'Internal: refuses an admit_when its owner could not evaluate (not one boolean expression, an unknown column, no privilege), naming the field.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:27
+-- sql_files.rs:29
 -- requires:
 --   sql_2_kernel_sql_check
 
@@ -2438,7 +2569,7 @@ COMMENT ON FUNCTION sched._workflow_time_zone(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:28
+-- sql_files.rs:30
 -- requires:
 --   sql_2_kernel_time
 
@@ -2595,7 +2726,7 @@ COMMENT ON FUNCTION sched._check_instance_rights(sched.workflow_instance) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:29
+-- sql_files.rs:31
 -- requires:
 --   sql_2_kernel_use_rights
 
@@ -2734,9 +2865,135 @@ COMMENT ON FUNCTION sched._on_instance_end(bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:30
+-- sql_files.rs:32
 -- requires:
 --   sql_3_engine_admission
+
+-- Admission on live load: a task group or a workflow may declare admit_when, a SQL boolean
+-- over sched.load that must hold before one of its attempts is queued. An attempt of a
+-- workflow with admit_when is created delayed, with neither a time nor a task group, and waits
+-- so until the expression holds: then it is queued, or waits for a slot of its task group. A
+-- task group's own expression is asked before it hands out slots (3_engine/task_groups.sql).
+-- The master asks again while attempts wait (4_master/admit_when.sql). Tasks of workflows and
+-- groups without one touch none of this.
+
+-- How often one expression is evaluated at most.
+CREATE FUNCTION sched._admit_interval() RETURNS interval
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT interval '1 s' $$;
+COMMENT ON FUNCTION sched._admit_interval() IS 'Internal: an admit_when is evaluated at most once per this interval; in between its last result stands.';
+
+-- NULL when the expression holds, else why not. It is evaluated as its owner, restricted (no
+-- SET ROLE, nothing left in the session), with the owner's login search_path, in a
+-- subtransaction that is always rolled back: nothing it does stays. An error holds the
+-- attempts too, with the error as the reason.
+CREATE FUNCTION sched._admit_reason(kind text, id bigint, label text, expr text, owner regrole) RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    last   sched.admit_check;
+    result jsonb;
+    value  text;
+    why    text;
+BEGIN
+    SELECT * INTO last FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id;
+    IF FOUND AND last.checked_at > clock_timestamp() - sched._admit_interval() THEN
+        RETURN last.reason;
+    END IF;
+    PERFORM sched._sample_load();
+    BEGIN
+        result := sched._test_sql(owner::oid, true, sched._login_search_path(owner), 'sql',
+                                  jsonb_build_object('bound', jsonb_build_object('main', jsonb_build_object(
+                                                         'parts', jsonb_build_array(sched._admit_statement(expr, 'admit_when')),
+                                                         'args', '[]'::jsonb)),
+                                                     'query', true, 'limit_rows', 1));
+        RAISE EXCEPTION 'rolled back' USING ERRCODE = 'SCA01';
+    EXCEPTION WHEN SQLSTATE 'SCA01' THEN
+        NULL;
+    END;
+    value := result #>> '{rows,0,0}';
+    why := CASE WHEN result ? 'error' THEN format('admit_when of %s failed: %s', label, result->>'error')
+                WHEN value = 't' THEN NULL
+                ELSE format('admit_when of %s is %s: %s', label, CASE value WHEN 'f' THEN 'false' ELSE 'NULL' END, expr) END;
+    INSERT INTO sched.admit_check AS c (gate, gate_id, reason, checked_at)
+    VALUES (kind, id, why, clock_timestamp())
+    ON CONFLICT ON CONSTRAINT admit_check_pkey
+    DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at;
+    RETURN why;
+END
+$$;
+COMMENT ON FUNCTION sched._admit_reason(text, bigint, text, text, regrole) IS
+    'Internal: whether an admit_when holds (NULL), else why not; evaluated as its owner and rolled back, at most once per sched._admit_interval().';
+
+-- Attempts waiting for their workflow's admit_when: where it holds they are queued, or wait
+-- for a slot of their task group.
+CREATE FUNCTION sched._admit_held(ids bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v       record;
+    groups  text[];
+    tgroups bigint[];
+BEGIN
+    FOR v IN
+        SELECT wv.id, w.name, wv.spec->>'admit_when' AS expr, w.owner, array_agg(ti.id) AS held
+        FROM sched.task_instance ti
+        JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+        JOIN sched.workflow_version wv ON wv.id = wi.workflow_version_id
+        JOIN sched.workflow w ON w.id = wv.workflow_id
+        WHERE ti.id = ANY(ids) AND ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+        GROUP BY wv.id, w.name, w.owner
+        ORDER BY wv.id
+    LOOP
+        CONTINUE WHEN sched._admit_reason('workflow', v.id, format('workflow "%s"', v.name), v.expr, v.owner) IS NOT NULL;
+        WITH admitted AS (
+            UPDATE sched.task_instance ti
+               SET state = CASE WHEN td.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+                   task_group_id = td.task_group_id,
+                   task_group_priority = CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END
+              FROM sched.task_definition td
+             WHERE ti.id = ANY(v.held) AND td.id = ti.task_id
+               AND ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+            RETURNING ti.worker_group, ti.task_group_id)
+        SELECT array_agg(DISTINCT a.worker_group) FILTER (WHERE a.task_group_id IS NULL),
+               array_agg(DISTINCT a.task_group_id) FILTER (WHERE a.task_group_id IS NOT NULL)
+          INTO groups, tgroups
+          FROM admitted a;
+        PERFORM sched._notify_ready(groups);
+        IF tgroups IS NOT NULL THEN
+            PERFORM sched._grant_slots(tgroups);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._admit_held(bigint[]) IS
+    'Internal: queues (or hands to their task group) those of these attempts, waiting for their workflow''s admit_when, whose expression holds.';
+
+-- Why an attempt waiting with no time waits: its workflow's admit_when, its task group's, or a
+-- free slot of its group.
+-- Called by sched.task_instances as the querying role: it reads the scheduler's tables as their
+-- owner, and tells only about the attempt the view shows.
+CREATE FUNCTION sched._waiting_for(task_group_id bigint, workflow_version_id bigint) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN task_group_id IS NULL
+                THEN coalesce((SELECT c.reason FROM sched.admit_check c
+                               WHERE c.gate = 'workflow' AND c.gate_id = workflow_version_id),
+                              'admit_when of its workflow: not evaluated yet')
+                ELSE (SELECT coalesce(c.reason, format('a free slot of task group "%s"', g.name))
+                      FROM sched.task_group g
+                      LEFT JOIN sched.admit_check c ON c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL
+                      WHERE g.id = task_group_id) END
+$$;
+COMMENT ON FUNCTION sched._waiting_for(bigint, bigint) IS
+    'Internal, for sched.task_instances: why an attempt delayed with no time waits (admit_when, or a task group slot).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:33
+-- requires:
+--   sql_3_engine_admit_when
 
 -- Advancing workflow instances after attempts end (docs/architecture.md, "The life of a
 -- task"). Every function of the engine expects its caller to hold the row locks of the
@@ -2912,7 +3169,7 @@ COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:31
+-- sql_files.rs:34
 -- requires:
 --   sql_3_engine_advance
 
@@ -3115,7 +3372,7 @@ COMMENT ON FUNCTION sched._alert_claim_lapse() IS 'Internal: how long a claimed 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:32
+-- sql_files.rs:35
 -- requires:
 --   sql_3_engine_alerts
 
@@ -3138,6 +3395,7 @@ DECLARE
     delayed     boolean;
     task_groups bigint[];
     logic       bigint[];
+    held        bigint[];
 BEGIN
     WITH created AS (
         INSERT INTO sched.task_instance (workflow_instance_id, task_id, attempt, run, retry, state, not_before,
@@ -3148,12 +3406,14 @@ BEGIN
                -- A task of a task group waits, delayed with no time, for a slot.
                CASE WHEN wi.state = 'ready_pause' THEN 'paused'
                     WHEN td.logic IS NOT NULL THEN 'running'
-                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL THEN 'delayed'
+                    WHEN w.wait > interval '0' OR td.task_group_id IS NOT NULL OR td.admit THEN 'delayed'
                     ELSE 'queued' END::sched.task_state,
                CASE WHEN w.wait > interval '0' AND wi.state <> 'ready_pause' THEN now() + w.wait END,
                CASE WHEN wi.state = 'ready_pause' THEN now() END,
                coalesce(td.worker_group, wi.worker_group), wi.priority, td.priority, wi.tenant,
-               td.task_group_id, CASE WHEN td.task_group_id IS NOT NULL THEN td.task_group_priority END,
+               -- Its workflow's admit_when comes first: the task group, if any, once it holds.
+               CASE WHEN NOT td.admit THEN td.task_group_id END,
+               CASE WHEN td.task_group_id IS NOT NULL AND NOT td.admit THEN td.task_group_priority END,
                CASE WHEN td.logic IS NOT NULL AND wi.state <> 'ready_pause' THEN now() END, n.element
         FROM unnest(instance_ids, task_ids, attempts, retries, elements) AS n(instance_id, task_id, attempt, retry, element)
         JOIN sched.task_definition td ON td.id = n.task_id
@@ -3166,9 +3426,17 @@ BEGIN
     SELECT array_agg(DISTINCT worker_group) FILTER (WHERE state = 'queued'),
            bool_or(state = 'delayed' AND not_before IS NOT NULL),
            array_agg(DISTINCT task_group_id) FILTER (WHERE state = 'delayed' AND not_before IS NULL),
-           array_agg(id) FILTER (WHERE state = 'running')
-    INTO groups, delayed, task_groups, logic
+           array_agg(id) FILTER (WHERE state = 'running'),
+           array_agg(id) FILTER (WHERE state = 'delayed' AND not_before IS NULL AND task_group_id IS NULL)
+    INTO groups, delayed, task_groups, logic, held
     FROM created;
+    -- Attempts waiting for an admit_when: the master asks again until it holds.
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
+        PERFORM sched._wake_master();
+    ELSIF task_groups IS NOT NULL AND EXISTS (SELECT 1 FROM sched.task_group g WHERE g.id = ANY(task_groups) AND g.admit_when IS NOT NULL) THEN
+        PERFORM sched._wake_master();
+    END IF;
     IF delayed THEN
         PERFORM sched._wake_master();
     END IF;
@@ -3240,7 +3508,7 @@ COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:33
+-- sql_files.rs:36
 -- requires:
 --   sql_3_engine_attempts
 
@@ -3435,7 +3703,7 @@ COMMENT ON FUNCTION sched._new_backfill(bigint, text, integer, jsonb, jsonb, reg
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:34
+-- sql_files.rs:37
 -- requires:
 --   sql_3_engine_backfill
 
@@ -3603,7 +3871,7 @@ COMMENT ON FUNCTION sched._run_logic(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:35
+-- sql_files.rs:38
 -- requires:
 --   sql_3_engine_branches
 
@@ -3686,7 +3954,7 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:36
+-- sql_files.rs:39
 -- requires:
 --   sql_3_engine_claim
 
@@ -3825,7 +4093,7 @@ COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:37
+-- sql_files.rs:40
 -- requires:
 --   sql_3_engine_complete
 
@@ -4099,7 +4367,7 @@ COMMENT ON FUNCTION sched._pause_instance(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:38
+-- sql_files.rs:41
 -- requires:
 --   sql_3_engine_control
 
@@ -4311,7 +4579,7 @@ COMMENT ON FUNCTION sched._wake_dependents(bigint) IS 'Internal: makes the DEPEN
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:39
+-- sql_files.rs:42
 -- requires:
 --   sql_3_engine_dependent
 
@@ -4610,7 +4878,7 @@ COMMENT ON FUNCTION sched._gather_elements(bigint, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:40
+-- sql_files.rs:43
 -- requires:
 --   sql_3_engine_dynamic
 
@@ -4745,7 +5013,7 @@ COMMENT ON FUNCTION sched._lease_grace() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:41
+-- sql_files.rs:44
 -- requires:
 --   sql_3_engine_failover
 
@@ -4822,7 +5090,7 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:42
+-- sql_files.rs:45
 -- requires:
 --   sql_3_engine_finish
 
@@ -4911,7 +5179,7 @@ COMMENT ON FUNCTION sched._fire_options(regrole, text, jsonb, text[], text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:43
+-- sql_files.rs:46
 -- requires:
 --   sql_3_engine_fires
 
@@ -4932,7 +5200,7 @@ COMMENT ON FUNCTION sched._logic_log(bigint, text) IS 'Internal: appends a line 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:44
+-- sql_files.rs:47
 -- requires:
 --   sql_3_engine_logic_log
 
@@ -5025,7 +5293,7 @@ COMMENT ON EVENT TRIGGER sched_guard_altered IS 'pg_sched: warns of (or refuses)
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:45
+-- sql_files.rs:48
 -- requires:
 --   sql_3_engine_object_guard
 
@@ -5088,7 +5356,7 @@ COMMENT ON FUNCTION sched._task_context(jsonb, jsonb, bigint[], text, bigint, bi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:46
+-- sql_files.rs:49
 -- requires:
 --   sql_3_engine_params
 
@@ -5395,7 +5663,7 @@ COMMENT ON FUNCTION sched._start(regrole, text, jsonb, jsonb, text, bigint, bigi
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:47
+-- sql_files.rs:50
 -- requires:
 --   sql_3_engine_start
 
@@ -5573,14 +5841,15 @@ COMMENT ON FUNCTION sched._kill_logic(bigint[], bigint, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:48
+-- sql_files.rs:51
 -- requires:
 --   sql_3_engine_subprocess
 
 -- Task group slots: an attempt of a grouped task takes a slot when it would be queued (it
 -- waits in delayed, with no time, until one is free) and gives it back when it ends in any
 -- way; slots go to the waiting attempts by task_group_priority (larger first), then as the
--- queue orders them. Tasks of no group touch none of this.
+-- queue orders them, while the group's admit_when, if any, holds (3_engine/admit_when.sql).
+-- Tasks of no group touch none of this.
 
 -- Hands free slots of these groups to their waiting attempts. The group's row lock makes
 -- concurrent grants and releases of one group take turns.
@@ -5592,6 +5861,9 @@ DECLARE
     groups text[];
 BEGIN
     FOR g IN SELECT * FROM sched.task_group tg WHERE tg.id = ANY(group_ids) ORDER BY tg.id FOR UPDATE LOOP
+        -- While its admit_when does not hold, the group hands out nothing; the master asks again.
+        CONTINUE WHEN g.admit_when IS NOT NULL
+                  AND sched._admit_reason('task_group', g.id, format('task group "%s"', g.name), g.admit_when, g.owner) IS NOT NULL;
         WITH granted AS (
             UPDATE sched.task_instance ti SET state = 'queued', holds_slot = true
             WHERE ti.id = ANY(ARRAY(
@@ -5630,7 +5902,7 @@ COMMENT ON FUNCTION sched._release_slots(bigint[]) IS 'Internal: gives back the 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:49
+-- sql_files.rs:52
 -- requires:
 --   sql_3_engine_task_groups
 
@@ -5844,9 +6116,49 @@ COMMENT ON FUNCTION sched._sync_dataset_trigger(sched.workflow, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:50
+-- sql_files.rs:53
 -- requires:
 --   sql_3_engine_triggers
+
+-- Run by the master (4_master/tick.sql): attempts waiting for an admit_when are looked at again
+-- while any waits, each expression at most once per sched._admit_interval()
+-- (3_engine/admit_when.sql). Returns when to look again, NULL when nothing waits.
+CREATE FUNCTION sched._admit_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    held   bigint[];
+    groups bigint[];
+BEGIN
+    held := ARRAY(SELECT ti.id FROM sched.task_instance ti
+                  WHERE ti.state = 'delayed' AND ti.not_before IS NULL AND ti.task_group_id IS NULL
+                  ORDER BY ti.id LIMIT 10000);
+    groups := ARRAY(SELECT g.id FROM sched.task_group g
+                    WHERE g.admit_when IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM sched.task_instance w
+                                  WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL));
+    IF held = '{}' AND groups = '{}' THEN
+        RETURN NULL;
+    END IF;
+    IF held <> '{}' THEN
+        PERFORM sched._admit_held(held);
+    END IF;
+    IF groups <> '{}' THEN
+        PERFORM sched._grant_slots(groups);
+    END IF;
+    -- Results of gates that no longer exist or wait for nothing are not kept forever.
+    DELETE FROM sched.admit_check c WHERE c.checked_at < now() - interval '1 day';
+    RETURN clock_timestamp() + sched._admit_interval();
+END
+$$;
+COMMENT ON FUNCTION sched._admit_tick() IS
+    'Internal, run by the master: asks the admit_when of the workflows and task groups whose attempts wait for it again; returns when to look again (NULL when none waits).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:54
+-- requires:
+--   sql_4_master_admit_when
 
 -- Deadlines (docs/architecture.md, "Deadlines"): for a schedule whose fires have a deadline
 -- (its own or its workflow's), the master records each nominal fire when its time comes,
@@ -5943,7 +6255,7 @@ COMMENT ON FUNCTION sched._deadline_tick() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:51
+-- sql_files.rs:55
 -- requires:
 --   sql_4_master_deadlines
 
@@ -6048,7 +6360,7 @@ COMMENT ON FUNCTION sched._drain_events() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:52
+-- sql_files.rs:56
 -- requires:
 --   sql_4_master_events
 
@@ -6220,7 +6532,7 @@ COMMENT ON FUNCTION sched._expire_history(timestamptz, interval, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:53
+-- sql_files.rs:57
 -- requires:
 --   sql_4_master_retention
 
@@ -6292,7 +6604,7 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:54
+-- sql_files.rs:58
 -- requires:
 --   sql_4_master_schedules
 
@@ -6353,28 +6665,34 @@ DECLARE
     next_at     timestamptz;
     killed      bigint;
     task_groups bigint[];
+    held        bigint[];
 BEGIN
     PERFORM sched._fire_schedules();
 
     -- Delayed attempts whose time has come: queued, or for a task of a task group, waiting
-    -- for a slot.
+    -- for a slot, or for a workflow with admit_when, waiting for it to hold.
     WITH released AS (
         UPDATE sched.task_instance ti
-           SET state = CASE WHEN ti.task_group_id IS NULL THEN 'queued' ELSE 'delayed' END::sched.task_state,
+           SET state = CASE WHEN ti.task_group_id IS NULL AND NOT td.admit THEN 'queued' ELSE 'delayed' END::sched.task_state,
                not_before = NULL
+          FROM sched.task_definition td
         WHERE ti.id = ANY(ARRAY(
                   SELECT d.id FROM sched.task_instance d
                   WHERE d.state = 'delayed' AND d.not_before <= now()
                   ORDER BY d.not_before LIMIT 10000
                   FOR UPDATE SKIP LOCKED))
-          AND ti.state = 'delayed'
-        RETURNING ti.worker_group, ti.task_group_id)
-    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL),
-           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL)
-    INTO groups, task_groups FROM released;
+          AND ti.state = 'delayed' AND td.id = ti.task_id
+        RETURNING ti.id, ti.worker_group, ti.task_group_id, td.admit)
+    SELECT array_agg(DISTINCT worker_group) FILTER (WHERE task_group_id IS NULL AND NOT admit),
+           array_agg(DISTINCT task_group_id) FILTER (WHERE task_group_id IS NOT NULL),
+           array_agg(id) FILTER (WHERE admit)
+    INTO groups, task_groups, held FROM released;
     PERFORM sched._notify_ready(groups);
     IF task_groups IS NOT NULL THEN
         PERFORM sched._grant_slots(task_groups);
+    END IF;
+    IF held IS NOT NULL THEN
+        PERFORM sched._admit_held(held);
     END IF;
 
     -- Task timeouts: warn alerts once; fail is the worker's to enforce (it kills the process
@@ -6433,7 +6751,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -6444,7 +6762,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts and due deadlines; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay
@@ -6481,7 +6799,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:55
+-- sql_files.rs:59
 -- requires:
 --   sql_4_master_tick
 
@@ -6573,7 +6891,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:56
+-- sql_files.rs:60
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -6679,7 +6997,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:57
+-- sql_files.rs:61
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -7052,7 +7370,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:58
+-- sql_files.rs:62
 -- requires:
 --   sql_5_protocol_worker
 
@@ -7126,7 +7444,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:63
 -- requires:
 --   sql_6_views_alerts
 
@@ -7151,7 +7469,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -7221,7 +7539,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_dashboard
 
@@ -7313,9 +7631,26 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_definitions
+
+-- The live load of the database, for admit_when expressions (3_engine/admit_when.sql) and for
+-- people: one row of counts, the same for every reader.
+
+CREATE VIEW sched.load AS
+SELECT l.active_backends, l.lock_waits, l.replication_lag, l.wal_rate FROM sched._load() l;
+COMMENT ON VIEW sched.load IS 'The live load of this database, one row; admit_when expressions name its columns bare.';
+COMMENT ON COLUMN sched.load.active_backends IS 'Sessions running a statement now (not counting the one asking, nor WAL senders).';
+COMMENT ON COLUMN sched.load.lock_waits IS 'Sessions waiting for a lock now.';
+COMMENT ON COLUMN sched.load.replication_lag IS 'Seconds: on a primary the largest write, flush or replay lag of its standbys (0 with none); on a standby how old the last replayed transaction is.';
+COMMENT ON COLUMN sched.load.wal_rate IS 'Bytes of WAL written per second, measured between the two latest evaluations of an admit_when (at most a second apart while attempts wait).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:67
+-- requires:
+--   sql_6_views_load
 
 -- Metrics for monitoring (docs/monitoring.md): one row per sample, with Prometheus names and
 -- units, for postgres_exporter's custom queries or a BI tool.
@@ -7357,6 +7692,7 @@ WITH active AS (
            ti.state::text AS state,
            ti.workflow_priority,
            CASE WHEN ti.state = 'delayed' AND ti.not_before IS NOT NULL THEN 'delay'
+                WHEN ti.state = 'delayed' AND ti.task_group_id IS NULL THEN 'admit_when'
                 WHEN ti.state = 'delayed' THEN 'task_group'
                 WHEN ti.state = 'running' AND ti.worker_id IS NULL AND ti.recheck_at IS NOT NULL THEN 'dependent'
                 WHEN ti.state = 'running' AND ti.worker_id IS NULL THEN 'sub_process'
@@ -7424,13 +7760,13 @@ SELECT 'sched_task_instances',
 FROM worker_groups g
 CROSS JOIN unnest(sched._task_states_active()::text[]) AS s(state)
 LEFT JOIN (SELECT a.worker_group, a.state, sum(a.n) AS n FROM active a
-           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group') GROUP BY 1, 2) c
+           WHERE a.waiting IS NULL OR a.waiting IN ('delay', 'task_group', 'admit_when') GROUP BY 1, 2) c
        ON c.worker_group = g.worker_group AND c.state = s.state
 UNION ALL
 SELECT 'sched_waiting_task_instances',
        jsonb_build_object('reason', r.reason),
        coalesce(c.n, 0)::float8
-FROM unnest(ARRAY['delay', 'task_group', 'dependent', 'sub_process']) AS r(reason)
+FROM unnest(ARRAY['delay', 'task_group', 'admit_when', 'dependent', 'sub_process']) AS r(reason)
 LEFT JOIN (SELECT a.waiting, sum(a.n) AS n FROM active a WHERE a.waiting IS NOT NULL GROUP BY 1) c
        ON c.waiting = r.reason
 UNION ALL
@@ -7553,7 +7889,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:68
 -- requires:
 --   sql_6_views_metrics
 
@@ -7606,7 +7942,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:69
 -- requires:
 --   sql_6_views_rights
 
@@ -7737,7 +8073,9 @@ SELECT ti.id,
                    FROM sched._attempts a JOIN sched.task_definition et ON et.id = a.task_id
                    WHERE et.element_of = ti.task_id AND a.workflow_instance_id = ti.workflow_instance_id AND a.run = ti.run
                    ORDER BY a.element, a.id DESC) s
-               GROUP BY s.state) l) END AS element_states
+               GROUP BY s.state) l) END AS element_states,
+       CASE WHEN ti.state = 'delayed' AND ti.not_before IS NULL
+            THEN sched._waiting_for(ti.task_group_id, i.workflow_version_id) END AS waiting_for
 FROM sched._attempts ti
 JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id
 JOIN sched.workflow w ON w.id = i.workflow_id
@@ -7768,6 +8106,7 @@ COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each r
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
 COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
 COMMENT ON COLUMN sched.task_instances.worker_group IS 'Worker group it was queued for.';
@@ -7892,7 +8231,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:70
 -- requires:
 --   sql_6_views_runs
 
@@ -8001,7 +8340,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:71
 -- requires:
 --   sql_6_views_schedules
 
@@ -8018,7 +8357,10 @@ SELECT g.name, g.size, g.description, g.owner::text AS owner,
        (SELECT count(*) FROM sched.task_instance h WHERE h.task_group_id = g.id AND h.holds_slot) AS in_use,
        (SELECT count(*) FROM sched.task_instance w
         WHERE w.task_group_id = g.id AND w.state = 'delayed' AND w.not_before IS NULL) AS waiting,
-       g.created_at
+       g.created_at,
+       g.admit_when,
+       (SELECT c.reason FROM sched.admit_check c
+        WHERE c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL) AS admit_reason
 FROM sched.task_group g;
 COMMENT ON VIEW sched.task_groups IS 'Task groups, with how many of their slots are in use and how many attempts wait for one.';
 COMMENT ON COLUMN sched.task_groups.name IS 'Task group name.';
@@ -8028,10 +8370,12 @@ COMMENT ON COLUMN sched.task_groups.owner IS 'Role that created it.';
 COMMENT ON COLUMN sched.task_groups.in_use IS 'Attempts holding a slot (queued or running).';
 COMMENT ON COLUMN sched.task_groups.waiting IS 'Attempts waiting for a slot.';
 COMMENT ON COLUMN sched.task_groups.created_at IS 'When it was created.';
+COMMENT ON COLUMN sched.task_groups.admit_when IS 'SQL boolean over sched.load that must hold before a waiting attempt gets a slot; NULL for none.';
+COMMENT ON COLUMN sched.task_groups.admit_reason IS 'Why admit_when did not hold when last evaluated (false, NULL, or its error); NULL when it held or has not been evaluated.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:72
 -- requires:
 --   sql_6_views_task_groups
 
@@ -8126,7 +8470,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:73
 -- requires:
 --   sql_6_views_triggers
 
@@ -8170,7 +8514,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:74
 -- requires:
 --   sql_6_views_workers
 
@@ -8319,7 +8663,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:75
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -8429,7 +8773,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -8698,7 +9042,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_backfill
 
@@ -8930,7 +9274,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_control
 
@@ -8998,7 +9342,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_cron
 
@@ -9086,7 +9430,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_dashboard
 
@@ -9137,7 +9481,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_datasources
 
@@ -9263,7 +9607,7 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -9288,7 +9632,7 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of
+           task.element_of, norm ? 'admit_when'
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -9306,6 +9650,9 @@ BEGIN
     END IF;
     IF checks_sql THEN
         PERFORM sched._check_sql(wf.owner, norm, version_id);
+    END IF;
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(wf.owner, norm->>'admit_when', 'admit_when');
     END IF;
     IF norm ? 'schedule_on' OR EXISTS (SELECT 1 FROM sched.trigger t WHERE t.workflow_id = wf.id AND t.kind = 'dataset') THEN
         PERFORM sched._sync_dataset_trigger(wf, norm->'schedule_on');
@@ -9359,16 +9706,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    norm jsonb;
+    norm  jsonb;
+    owner regrole;
 BEGIN
     IF spec IS NULL THEN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     norm := sched._normalize_spec(spec::text,
                                   coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}'));
-    PERFORM sched._check_sql(coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
-                                      sched._project_owner(principal, norm->>'project'), principal),
-                             norm);
+    owner := coalesce((SELECT w.owner FROM sched.workflow w WHERE w.name = norm->>'name'),
+                      sched._project_owner(principal, norm->>'project'), principal);
+    PERFORM sched._check_sql(owner, norm);
+    IF norm ? 'admit_when' THEN
+        PERFORM sched._check_admit_when(owner, norm->>'admit_when', 'admit_when');
+    END IF;
     RETURN norm;
 END
 $$;
@@ -9576,7 +9927,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_definitions
 
@@ -9798,7 +10149,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_graphs
 
@@ -9901,7 +10252,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_import
 
@@ -10085,7 +10436,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_lists
 
@@ -10255,7 +10606,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_logs
 
@@ -10285,7 +10636,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_params
 
@@ -10328,7 +10679,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:88
 -- requires:
 --   sql_7_api_projects
 
@@ -10398,7 +10749,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:89
 -- requires:
 --   sql_7_api_roles
 
@@ -10485,7 +10836,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:90
 -- requires:
 --   sql_7_api_runs
 
@@ -10663,17 +11014,19 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:91
 -- requires:
 --   sql_7_api_schedules
 
 -- Task groups: create and drop them. Public functions are trampolines over `_<name>(principal, ...)` (2_kernel/access.sql).
 
-CREATE FUNCTION sched.create_task_group(name text, size integer, description text DEFAULT '', replace boolean DEFAULT false)
+CREATE FUNCTION sched.create_task_group(name text, size integer, description text DEFAULT '', replace boolean DEFAULT false,
+                                       admit_when text DEFAULT NULL)
 RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._create_task_group(principal regrole, name text, size integer, description text, replace boolean)
+CREATE FUNCTION sched._create_task_group(principal regrole, name text, size integer, description text, replace boolean,
+                                        admit_when text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -10689,21 +11042,33 @@ BEGIN
     IF FOUND THEN
         IF NOT coalesce(replace, false) THEN
             RAISE EXCEPTION 'task group "%" already exists', name USING ERRCODE = 'duplicate_object',
-                HINT = 'Pass replace => true to change its size or description.';
+                HINT = 'Pass replace => true to change its size, description or admit_when.';
         END IF;
         PERFORM sched._check_owner(principal, existing.owner, format('task group "%s"', name));
-        UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, '')
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(existing.owner, admit_when, 'admit_when');
+        END IF;
+        UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, ''),
+                                       admit_when = btrim(_create_task_group.admit_when)
         WHERE tg.id = existing.id;
-        -- A larger group has room at once.
+        -- A new expression is asked at once, not after the last one's interval.
+        DELETE FROM sched.admit_check c WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
+        -- A larger group has room at once; one with admit_when is looked at again by the master.
         PERFORM sched._grant_slots(ARRAY[existing.id]);
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._wake_master();
+        END IF;
     ELSE
-        INSERT INTO sched.task_group (name, size, description, owner)
-        VALUES (name, size, coalesce(description, ''), principal);
+        IF admit_when IS NOT NULL THEN
+            PERFORM sched._check_admit_when(principal, admit_when, 'admit_when');
+        END IF;
+        INSERT INTO sched.task_group (name, size, description, owner, admit_when)
+        VALUES (name, size, coalesce(description, ''), principal, btrim(admit_when));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched.create_task_group(text, integer, text, boolean) IS
-    'Creates a task group: tasks naming it (task_group) run at most size at once across all workflows; with replace, changes an existing one''s size or description (its owner or sched_admin).';
+COMMENT ON FUNCTION sched.create_task_group(text, integer, text, boolean, text) IS
+    'Creates a task group: tasks naming it (task_group) run at most size at once across all workflows, and with admit_when only while that SQL boolean over sched.load holds (evaluated as the group''s owner); with replace, changes an existing one''s size, description and admit_when (its owner or sched_admin).';
 
 CREATE FUNCTION sched.drop_task_group(name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -10738,7 +11103,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:92
 -- requires:
 --   sql_7_api_task_groups
 
@@ -10811,7 +11176,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:88
+-- sql_files.rs:93
 -- requires:
 --   sql_7_api_task_types
 
@@ -10885,7 +11250,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:89
+-- sql_files.rs:94
 -- requires:
 --   sql_7_api_tenants
 
@@ -11096,7 +11461,7 @@ COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:90
+-- sql_files.rs:95
 -- requires:
 --   sql_7_api_test_run
 
@@ -11514,7 +11879,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:91
+-- sql_files.rs:96
 -- requires:
 --   sql_7_api_triggers
 
@@ -11652,7 +12017,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:92
+-- sql_files.rs:97
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
@@ -11694,7 +12059,7 @@ GRANT EXECUTE ON FUNCTION
     sched.execute_task(bigint, text, text),
     sched.force_success(bigint),
     sched.kill_task(bigint),
-    sched.create_task_group(text, integer, text, boolean),
+    sched.create_task_group(text, integer, text, boolean, text),
     sched.drop_task_group(text),
     sched.schedule(text, text, jsonb),
     sched.unschedule(bigint),
@@ -11763,6 +12128,10 @@ TO sched_user, sched_admin;
 -- The views call these as the querying role.
 GRANT EXECUTE ON FUNCTION sched._priority_name(smallint), sched._visible(regrole), sched._builtin_task_types(), sched._role_name(regrole)
 TO sched_user, sched_admin;
+-- sched.load's counts, which admit_when expressions read as their owners.
+GRANT EXECUTE ON FUNCTION sched._load() TO sched_user, sched_admin, pg_monitor;
+GRANT EXECUTE ON FUNCTION sched._waiting_for(bigint, bigint) TO sched_user, sched_admin;
+GRANT SELECT ON sched.load TO sched_user, sched_admin, pg_monitor;
 
 GRANT EXECUTE ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) TO sched_user, sched_admin;
 

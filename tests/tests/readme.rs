@@ -94,6 +94,10 @@ fn the_readme_tour_runs_as_written() {
     }
     // The deadline's example: the schedule's own deadline is the one in force.
     assert!(stdout.contains(" readme_report | 04:30"), "{stdout}");
+    assert!(
+        stdout.contains(" readme_backfills | replication_lag < 30 AND lock_waits < 20"),
+        "{stdout}"
+    );
     // The test run's example: the mocked shell task, the total and the INSERT's row came back,
     // and the INSERT is gone.
     for said in [
