@@ -24,6 +24,7 @@ pub static MAX_SUBPROCESS_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static MAX_UNFINISHED_INSTANCES_PER_ROLE: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MISFIRE_THRESHOLD_S: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static ALERT_MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static SNAPSHOT_MAX_AGE_S: GucSetting<i32> = GucSetting::<i32>::new(600);
 pub static ALERT_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn init() {
@@ -94,6 +95,16 @@ pub fn init() {
         1024,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sched.snapshot_max_age",
+        c"Longest an instance's SQL tasks may read one consistent snapshot; then the instance fails.",
+        c"An open snapshot holds back vacuum everywhere in the database (workflows with \"snapshot\": \"consistent\").",
+        &SNAPSHOT_MAX_AGE_S,
+        1,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
         c"sched.max_running_instances",

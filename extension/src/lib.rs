@@ -23,6 +23,7 @@ mod master;
 mod owned;
 mod params;
 mod principal;
+mod snapshot;
 mod spec;
 mod sql_check;
 mod sql_task;
@@ -48,6 +49,7 @@ pub extern "C-unwind" fn _PG_init() {
     // later, and without one the SQL API still works (nothing fails workers over).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         master::init_shared_memory();
+        snapshot::init_shared_memory();
         master::register();
     }
 }

@@ -155,9 +155,11 @@ pub extern "C-unwind" fn pg_sched_sql_task_main(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(database)),
         Some(pg_sys::Oid::from(owner)),
     );
-    let result = PgTryBuilder::new(|| BackgroundWorker::transaction(|| run(&input["settings"])))
-        .catch_others(|error| json!({"error": error_text(&error)}))
-        .execute();
+    let settings = &input["settings"];
+    let result =
+        PgTryBuilder::new(|| in_transaction(settings["snapshot"].as_str(), || run(settings)))
+            .catch_others(|error| json!({"error": error_text(&error)}))
+            .execute();
     let mut bytes = result.to_string().into_bytes();
     if bytes.len() > OUTPUT_BYTES {
         bytes = json!({"error": "the result did not fit the shared memory segment"})
@@ -169,6 +171,27 @@ pub extern "C-unwind" fn pg_sched_sql_task_main(arg: pg_sys::Datum) {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), output_at, bytes.len());
         (*header).output_len = bytes.len() as u32;
         (*header).done.store(1, Ordering::Release);
+    }
+}
+
+/// Runs `body` in a transaction of its own; given a snapshot id (`snapshot.rs`), REPEATABLE
+/// READ on that snapshot, imported before anything takes another.
+fn in_transaction<R>(snapshot: Option<&str>, body: impl FnOnce() -> R) -> R {
+    // SAFETY: this process's only transaction; the isolation level is set and the snapshot
+    // imported before the first snapshot is taken, as SET TRANSACTION SNAPSHOT requires.
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        if let Some(id) = snapshot {
+            pg_sys::XactIsoLevel = pg_sys::XACT_REPEATABLE_READ as i32;
+            let id = CString::new(id).unwrap_or_default();
+            pg_sys::ImportSnapshot(id.as_ptr());
+        }
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        let result = body();
+        pg_sys::PopActiveSnapshot();
+        pg_sys::CommitTransactionCommand();
+        result
     }
 }
 

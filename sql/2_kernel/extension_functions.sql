@@ -29,6 +29,12 @@ COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
 
 COMMENT ON FUNCTION sched._admit_statement(text, text) IS
     'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
+COMMENT ON FUNCTION sched._instance_snapshot(bigint, oid) IS
+    'Internal: {"snapshot": id} of the snapshot an instance''s SQL tasks read under "snapshot": "consistent", starting its holder (a background worker connected as the owner) at the first; {"error"} when none can be had.';
+COMMENT ON FUNCTION sched._release_snapshot(bigint) IS
+    'Internal: asks the holder of an instance''s consistent snapshot to end; false when none holds one.';
+COMMENT ON FUNCTION sched._snapshot_holders() IS
+    'Internal: the instances whose consistent snapshot is held now, since when (seconds since the Unix epoch) and whether it is published.';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 

@@ -141,7 +141,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(), sched._snapshot_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -152,7 +152,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines, attempts waiting for an admit_when and consistent snapshots to release; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay

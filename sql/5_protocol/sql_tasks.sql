@@ -18,15 +18,18 @@ DECLARE
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
     refusal   text;
+    snapshot  jsonb;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
            CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END AS settings,
-           w.owner, r.rolcanlogin, r.rolvaliduntil
+           w.owner, r.rolcanlogin, r.rolvaliduntil, ti.workflow_instance_id,
+           v.spec->>'snapshot' IS NOT DISTINCT FROM 'consistent' AS consistent
       INTO task
       FROM sched.task_instance ti
       JOIN sched.task_definition td ON td.id = ti.task_id
       JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+      JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
       JOIN sched.workflow w ON w.id = wi.workflow_id
       JOIN pg_catalog.pg_roles r ON r.oid = w.owner
      WHERE ti.id = task_instance_id AND ti.worker_id = _run_sql_task.worker_id;
@@ -46,6 +49,15 @@ BEGIN
     IF refusal IS NOT NULL THEN
         RETURN jsonb_build_object('error', refusal);
     END IF;
+    -- "snapshot": "consistent": the statements read the instance's one snapshot
+    -- (extension/src/snapshot.rs), taken at its first SQL task.
+    IF task.consistent THEN
+        snapshot := sched._instance_snapshot(task.workflow_instance_id, task.owner::oid);
+        IF snapshot ? 'error' THEN
+            RETURN snapshot;
+        END IF;
+        task.settings := task.settings || snapshot;
+    END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF slot IS NULL THEN
@@ -56,7 +68,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.run_sql_task(bigint, bigint) IS
-    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role, and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
+    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role (on the instance''s one snapshot under "snapshot": "consistent"), and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
 
 CREATE FUNCTION sched.store_task_result(worker_id bigint, task_instance_id bigint, result jsonb) RETURNS boolean
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';

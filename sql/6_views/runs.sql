@@ -157,7 +157,7 @@ COMMENT ON COLUMN sched.task_instances.started IS 'A worker started it (the sche
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
-COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';

@@ -79,6 +79,27 @@ CREATE  FUNCTION "_admit_statement"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'admit_statement_wrapper';
+CREATE  FUNCTION "_instance_snapshot"(
+	"instance" bigint, /* i64 */
+	"owner" oid /* pg_sys :: Oid */
+) RETURNS jsonb /* JsonB */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'instance_snapshot_wrapper';
+CREATE  FUNCTION "_release_snapshot"(
+	"instance" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'release_snapshot_wrapper';
+CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
+	"instance_id" bigint,  /* i64 */
+	"since" double precision,  /* f64 */
+	"ready" bool  /* bool */
+)
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'snapshot_holders_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
@@ -380,6 +401,49 @@ $$;
 COMMENT ON FUNCTION sched._admit_tick() IS
     'Internal, run by the master: asks the admit_when of the workflows and task groups whose attempts wait for it again; returns when to look again (NULL when none waits).';
 
+-- 4_master/snapshots.sql
+-- Run by the master (4_master/tick.sql): the holders of consistent snapshots
+-- (extension/src/snapshot.rs). A holder whose instance ended is released; one that has held
+-- its snapshot longer than sched.snapshot_max_age fails its instance first, as failure strategy
+-- end would (its active attempts killed with kill_reason snapshot_max_age, nothing started
+-- after), since an open snapshot holds back vacuum. Returns when to look again, NULL when no
+-- snapshot is held.
+CREATE FUNCTION sched._snapshot_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    h       record;
+    holding boolean := false;
+    max_age interval := current_setting('sched.snapshot_max_age')::interval;
+BEGIN
+    FOR h IN
+        SELECT s.instance_id, to_timestamp(s.since) AS since, wi.state
+        FROM sched._snapshot_holders() s
+        LEFT JOIN sched.workflow_instance wi ON wi.id = s.instance_id
+        ORDER BY s.instance_id
+    LOOP
+        IF h.state IS NULL OR h.state = ANY (sched._workflow_states_finished()) THEN
+            PERFORM sched._release_snapshot(h.instance_id);
+        ELSIF h.since < now() - max_age THEN
+            -- Under its family's locks, as a timeout stops an instance; the next tick retries.
+            IF h.instance_id <> ALL (sched._lock_family(ARRAY[h.instance_id], false)) THEN
+                holding := true;
+                CONTINUE;
+            END IF;
+            UPDATE sched.workflow_instance SET has_failure = true, failure_strategy = 'end' WHERE id = h.instance_id;
+            PERFORM sched._kill_active(ARRAY[h.instance_id], 'snapshot_max_age');
+            PERFORM sched._finish_if_done(ARRAY[h.instance_id]);
+            PERFORM sched._release_snapshot(h.instance_id);
+        ELSE
+            holding := true;
+        END IF;
+    END LOOP;
+    RETURN CASE WHEN holding THEN clock_timestamp() + interval '1 s' END;
+END
+$$;
+COMMENT ON FUNCTION sched._snapshot_tick() IS
+    'Internal, run by the master: releases the consistent snapshots of ended instances, fails the instances that held one longer than sched.snapshot_max_age; returns when to look again (NULL when none is held).';
+
 -- 7_api/task_groups.sql: create_task_group takes admit_when.
 DROP FUNCTION sched.create_task_group(text, integer, text, boolean);
 DROP FUNCTION sched._create_task_group(regrole, text, integer, text, boolean);
@@ -664,11 +728,11 @@ SELECT * FROM sched.task_instance
 UNION ALL
 SELECT * FROM sched.task_instance_history;
 COMMENT ON COLUMN sched.task_instance.element IS 'For an attempt of a DYNAMIC task''s element task: the element''s index, from 0 (its values: sched.dynamic_element); NULL otherwise.';
-COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success), element_failed (an element of the same DYNAMIC task failed under on_failure stop) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance_history.element IS 'For an attempt of a DYNAMIC task''s element task: the element''s index, from 0 (its values: sched.dynamic_element); NULL otherwise.';
-COMMENT ON COLUMN sched.task_instance_history.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance_history.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success), element_failed (an element of the same DYNAMIC task failed under on_failure stop) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 COMMENT ON COLUMN sched._attempts.element IS 'For an attempt of a DYNAMIC task''s element task: the element''s index, from 0 (its values: sched.dynamic_element); NULL otherwise.';
-COMMENT ON COLUMN sched._attempts.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
+COMMENT ON COLUMN sched._attempts.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success), element_failed (an element of the same DYNAMIC task failed under on_failure stop) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 
 -- 1_schema/68_dynamic.sql
 -- DYNAMIC tasks (docs/architecture.md, "The life of a dynamic task"): an attempt of one expands
@@ -976,6 +1040,12 @@ COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 COMMENT ON FUNCTION sched._admit_statement(text, text) IS
     'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
+COMMENT ON FUNCTION sched._instance_snapshot(bigint, oid) IS
+    'Internal: {"snapshot": id} of the snapshot an instance''s SQL tasks read under "snapshot": "consistent", starting its holder (a background worker connected as the owner) at the first; {"error"} when none can be had.';
+COMMENT ON FUNCTION sched._release_snapshot(bigint) IS
+    'Internal: asks the holder of an instance''s consistent snapshot to end; false when none holds one.';
+COMMENT ON FUNCTION sched._snapshot_holders() IS
+    'Internal: the instances whose consistent snapshot is held now, since when (seconds since the Unix epoch) and whether it is published.';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
@@ -1934,15 +2004,18 @@ DECLARE
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
     refusal   text;
+    snapshot  jsonb;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
            CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END AS settings,
-           w.owner, r.rolcanlogin, r.rolvaliduntil
+           w.owner, r.rolcanlogin, r.rolvaliduntil, ti.workflow_instance_id,
+           v.spec->>'snapshot' IS NOT DISTINCT FROM 'consistent' AS consistent
       INTO task
       FROM sched.task_instance ti
       JOIN sched.task_definition td ON td.id = ti.task_id
       JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+      JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
       JOIN sched.workflow w ON w.id = wi.workflow_id
       JOIN pg_catalog.pg_roles r ON r.oid = w.owner
      WHERE ti.id = task_instance_id AND ti.worker_id = _run_sql_task.worker_id;
@@ -1962,6 +2035,15 @@ BEGIN
     IF refusal IS NOT NULL THEN
         RETURN jsonb_build_object('error', refusal);
     END IF;
+    -- "snapshot": "consistent": the statements read the instance's one snapshot
+    -- (extension/src/snapshot.rs), taken at its first SQL task.
+    IF task.consistent THEN
+        snapshot := sched._instance_snapshot(task.workflow_instance_id, task.owner::oid);
+        IF snapshot ? 'error' THEN
+            RETURN snapshot;
+        END IF;
+        task.settings := task.settings || snapshot;
+    END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF slot IS NULL THEN
@@ -1971,6 +2053,8 @@ BEGIN
     RETURN sched._execute_as(task.owner::oid, task.settings);
 END
 $$;
+COMMENT ON FUNCTION sched.run_sql_task(bigint, bigint) IS
+    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role (on the instance''s one snapshot under "snapshot": "consistent"), and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
 CREATE OR REPLACE FUNCTION sched._start_child(task_instance_id bigint) RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -3054,6 +3138,8 @@ COMMENT ON COLUMN sched.task_instances.element_states IS 'For a DYNAMIC attempt:
 COMMENT ON COLUMN sched._task_instance_rows.element_states IS 'For a DYNAMIC attempt: its elements by the state of their latest attempt, {"succeeded": n, "running": n, ...}; elements not started yet have none. NULL for other tasks.';
 COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 COMMENT ON COLUMN sched._task_instance_rows.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
+COMMENT ON COLUMN sched._task_instance_rows.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 
 -- 7_api/triggers.sql
 -- Triggers (1_schema/67_triggers.sql): start a workflow on another's end, on a table's change,
@@ -4230,7 +4316,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(), sched._snapshot_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -4241,7 +4327,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines, attempts waiting for an admit_when and consistent snapshots to release; returns when it next has something to do.';
 
 -- 6_views/alerts.sql: a missed deadline without an instance is its workflow's.
 CREATE OR REPLACE VIEW sched.alerts WITH (security_barrier) AS
@@ -4868,7 +4954,8 @@ BEGIN
                                  '_task_order', '_conditions_hold', '_sql_owner_refusal', '_test_states', '_test_states_success',
                                  '_admit_statement', '_check_admit_when', '_sample_load', '_load', '_admit_interval',
                                  '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
-                                 '_create_task_group')
+                                 '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
+                                 '_snapshot_tick')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

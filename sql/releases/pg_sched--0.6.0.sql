@@ -237,6 +237,18 @@ AS 'MODULE_PATHNAME', 'fires_cycle_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/snapshot.rs:109
+-- pg_sched::snapshot::_instance_snapshot
+CREATE  FUNCTION "_instance_snapshot"(
+	"instance" bigint, /* i64 */
+	"owner" oid /* pg_sys :: Oid */
+) RETURNS jsonb /* JsonB */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'instance_snapshot_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/params.rs:69
 -- pg_sched::params::_instance_values
 CREATE  FUNCTION "_instance_values"(
@@ -311,6 +323,17 @@ AS 'MODULE_PATHNAME', 'notify_with_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/snapshot.rs:231
+-- pg_sched::snapshot::_release_snapshot
+CREATE  FUNCTION "_release_snapshot"(
+	"instance" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'release_snapshot_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/params.rs:86
 -- pg_sched::params::_resolve_task
 CREATE  FUNCTION "_resolve_task"(
@@ -338,6 +361,19 @@ CREATE  FUNCTION "_resolve_template"(
 STRICT STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/snapshot.rs:261
+-- pg_sched::snapshot::_snapshot_holders
+CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
+	"instance_id" bigint,  /* i64 */
+	"since" double precision,  /* f64 */
+	"ready" bool  /* bool */
+)
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'snapshot_holders_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -434,6 +470,9 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   params::resolve_template
 --   params::instance_values
 --   params::resolve_task
+--   snapshot::instance_snapshot
+--   snapshot::release_snapshot
+--   snapshot::snapshot_holders
 --   spec::normalize_spec
 --   spec::normalize_task_type
 --   spec::command_types
@@ -1043,7 +1082,7 @@ COMMENT ON COLUMN sched.task_instance.task_group_id IS 'Task group of its task, 
 COMMENT ON COLUMN sched.task_instance.task_group_priority IS 'Rank among the group''s waiting attempts, larger first.';
 COMMENT ON COLUMN sched.task_instance.holds_slot IS 'It holds a slot of its task group: from when it is queued until it ends.';
 COMMENT ON COLUMN sched.task_instance.retry IS 'Retry number: 0 for a first attempt (or its failover), n for the n-th retry after a failure.';
-COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or element_failed (an element of the same DYNAMIC task failed under on_failure stop); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instance.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success), element_failed (an element of the same DYNAMIC task failed under on_failure stop) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instance.not_before IS 'For a delayed attempt, when it becomes queued.';
 COMMENT ON COLUMN sched.task_instance.timeout_at IS 'For an attempt of a task with a timeout, when the timeout strikes (from its start).';
 COMMENT ON COLUMN sched.task_instance.check_at IS 'When the master next looks at its timeout: to alert (warn), to kill what the worker has not (fail); NULL once done.';
@@ -2143,6 +2182,12 @@ COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
 
 COMMENT ON FUNCTION sched._admit_statement(text, text) IS
     'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
+COMMENT ON FUNCTION sched._instance_snapshot(bigint, oid) IS
+    'Internal: {"snapshot": id} of the snapshot an instance''s SQL tasks read under "snapshot": "consistent", starting its holder (a background worker connected as the owner) at the first; {"error"} when none can be had.';
+COMMENT ON FUNCTION sched._release_snapshot(bigint) IS
+    'Internal: asks the holder of an instance''s consistent snapshot to end; false when none holds one.';
+COMMENT ON FUNCTION sched._snapshot_holders() IS
+    'Internal: the instances whose consistent snapshot is held now, since when (seconds since the Unix epoch) and whether it is published.';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 
@@ -6608,6 +6653,54 @@ COMMENT ON FUNCTION sched._fire_schedules() IS
 -- requires:
 --   sql_4_master_schedules
 
+-- Run by the master (4_master/tick.sql): the holders of consistent snapshots
+-- (extension/src/snapshot.rs). A holder whose instance ended is released; one that has held
+-- its snapshot longer than sched.snapshot_max_age fails its instance first, as failure strategy
+-- end would (its active attempts killed with kill_reason snapshot_max_age, nothing started
+-- after), since an open snapshot holds back vacuum. Returns when to look again, NULL when no
+-- snapshot is held.
+CREATE FUNCTION sched._snapshot_tick() RETURNS timestamptz
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    h       record;
+    holding boolean := false;
+    max_age interval := current_setting('sched.snapshot_max_age')::interval;
+BEGIN
+    FOR h IN
+        SELECT s.instance_id, to_timestamp(s.since) AS since, wi.state
+        FROM sched._snapshot_holders() s
+        LEFT JOIN sched.workflow_instance wi ON wi.id = s.instance_id
+        ORDER BY s.instance_id
+    LOOP
+        IF h.state IS NULL OR h.state = ANY (sched._workflow_states_finished()) THEN
+            PERFORM sched._release_snapshot(h.instance_id);
+        ELSIF h.since < now() - max_age THEN
+            -- Under its family's locks, as a timeout stops an instance; the next tick retries.
+            IF h.instance_id <> ALL (sched._lock_family(ARRAY[h.instance_id], false)) THEN
+                holding := true;
+                CONTINUE;
+            END IF;
+            UPDATE sched.workflow_instance SET has_failure = true, failure_strategy = 'end' WHERE id = h.instance_id;
+            PERFORM sched._kill_active(ARRAY[h.instance_id], 'snapshot_max_age');
+            PERFORM sched._finish_if_done(ARRAY[h.instance_id]);
+            PERFORM sched._release_snapshot(h.instance_id);
+        ELSE
+            holding := true;
+        END IF;
+    END LOOP;
+    RETURN CASE WHEN holding THEN clock_timestamp() + interval '1 s' END;
+END
+$$;
+COMMENT ON FUNCTION sched._snapshot_tick() IS
+    'Internal, run by the master: releases the consistent snapshots of ended instances, fails the instances that held one longer than sched.snapshot_max_age; returns when to look again (NULL when none is held).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:59
+-- requires:
+--   sql_4_master_snapshots
+
 -- The master's tick (extension/src/master.rs calls these in its loop): workers whose heartbeat
 -- stopped are failed over; run policies are applied on time (delayed attempts become queued,
 -- task timeouts alert and back up the worker's kill, workflow timeouts alert or stop), each
@@ -6751,7 +6844,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(),
+    SELECT least(sched._dependent_tick(), sched._deadline_tick(), sched._admit_tick(), sched._snapshot_tick(),
                  (SELECT min(d.not_before) FROM sched.task_instance d WHERE d.state = 'delayed'),
                  (SELECT min(t.check_at) FROM sched.task_instance t
                   WHERE t.check_at IS NOT NULL AND t.state = ANY (sched._task_states_claimed())),
@@ -6762,7 +6855,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched._policy_tick() IS
-    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines and attempts waiting for an admit_when; returns when it next has something to do.';
+    'Internal, run by the master: fires due schedules, queues delayed attempts whose time has come, raises timeout alerts, asks for the kill of attempts past a fail timeout that their worker did not kill, stops instances past a stop timeout, looks at due DEPENDENT attempts, due deadlines, attempts waiting for an admit_when and consistent snapshots to release; returns when it next has something to do.';
 
 -- Run by the master: due DEPENDENT attempts, each under its family's locks (skipped when busy;
 -- the next tick takes them), a few dozen per tick so that the tick's subtransactions stay
@@ -6799,7 +6892,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:59
+-- sql_files.rs:60
 -- requires:
 --   sql_4_master_tick
 
@@ -6891,7 +6984,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:61
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -6915,15 +7008,18 @@ DECLARE
     slots     integer := current_setting('sched.max_sql_task_workers')::integer;
     slot      integer;
     refusal   text;
+    snapshot  jsonb;
 BEGIN
     PERFORM sched._worker_guard(principal, worker_id);
     SELECT ti.state, ti.kill_requested, td.task_type,
            CASE WHEN td.parameterized THEN ti.resolved->'settings' ELSE td.settings END AS settings,
-           w.owner, r.rolcanlogin, r.rolvaliduntil
+           w.owner, r.rolcanlogin, r.rolvaliduntil, ti.workflow_instance_id,
+           v.spec->>'snapshot' IS NOT DISTINCT FROM 'consistent' AS consistent
       INTO task
       FROM sched.task_instance ti
       JOIN sched.task_definition td ON td.id = ti.task_id
       JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+      JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
       JOIN sched.workflow w ON w.id = wi.workflow_id
       JOIN pg_catalog.pg_roles r ON r.oid = w.owner
      WHERE ti.id = task_instance_id AND ti.worker_id = _run_sql_task.worker_id;
@@ -6943,6 +7039,15 @@ BEGIN
     IF refusal IS NOT NULL THEN
         RETURN jsonb_build_object('error', refusal);
     END IF;
+    -- "snapshot": "consistent": the statements read the instance's one snapshot
+    -- (extension/src/snapshot.rs), taken at its first SQL task.
+    IF task.consistent THEN
+        snapshot := sched._instance_snapshot(task.workflow_instance_id, task.owner::oid);
+        IF snapshot ? 'error' THEN
+            RETURN snapshot;
+        END IF;
+        task.settings := task.settings || snapshot;
+    END IF;
     SELECT s.slot INTO slot FROM sched.sql_task_slot s WHERE s.slot <= slots
     ORDER BY s.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF slot IS NULL THEN
@@ -6953,7 +7058,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sched.run_sql_task(bigint, bigint) IS
-    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role, and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
+    'Worker protocol: runs a claimed sql or procedure task that names no datasource, as its workflow''s owner in a background worker connected as that role (on the instance''s one snapshot under "snapshot": "consistent"), and returns {"log", "columns", "rows", "row_count", "truncated"} or {"error"}. Waits while sched.max_sql_task_workers run; a cancel stops the statements.';
 
 CREATE FUNCTION sched.store_task_result(worker_id bigint, task_instance_id bigint, result jsonb) RETURNS boolean
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -6997,7 +7102,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:62
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -7370,7 +7475,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:63
 -- requires:
 --   sql_5_protocol_worker
 
@@ -7444,7 +7549,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:64
 -- requires:
 --   sql_6_views_alerts
 
@@ -7469,7 +7574,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -7539,7 +7644,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_dashboard
 
@@ -7631,7 +7736,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:67
 -- requires:
 --   sql_6_views_definitions
 
@@ -7648,7 +7753,7 @@ COMMENT ON COLUMN sched.load.wal_rate IS 'Bytes of WAL written per second, measu
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:68
 -- requires:
 --   sql_6_views_load
 
@@ -7889,7 +7994,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:69
 -- requires:
 --   sql_6_views_metrics
 
@@ -7942,7 +8047,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:70
 -- requires:
 --   sql_6_views_rights
 
@@ -8105,7 +8210,7 @@ COMMENT ON COLUMN sched.task_instances.started IS 'A worker started it (the sche
 COMMENT ON COLUMN sched.task_instances.attempt IS 'Attempt number from 1; each retry and failover adds one.';
 COMMENT ON COLUMN sched.task_instances.run IS 'Run of the instance the attempt belongs to: 1, then one more per rerun_workflow.';
 COMMENT ON COLUMN sched.task_instances.retry IS 'Retry number: 0 for a first attempt, n for the n-th retry after a failure.';
-COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task) or forced_success (a later attempt made moot by sched.force_success); NULL otherwise.';
+COMMENT ON COLUMN sched.task_instances.kill_reason IS 'Why it was killed or asked to be: stop (its instance, or a parent, was stopped), failure_strategy_end, timeout (its own), workflow_timeout, failover, user (sched.kill_task), forced_success (a later attempt made moot by sched.force_success) or snapshot_max_age (its instance held its consistent snapshot longer than sched.snapshot_max_age); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.waiting_for IS 'For an attempt delayed with no time: why it waits (its workflow''s or its task group''s admit_when, with the reason it does not hold, or a free slot of its task group); NULL otherwise.';
 COMMENT ON COLUMN sched.task_instances.not_before IS 'For a delayed attempt (delay, retry interval), when it becomes queued.';
 COMMENT ON COLUMN sched.task_instances.worker IS 'Name of the worker that ran it.';
@@ -8231,7 +8336,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:71
 -- requires:
 --   sql_6_views_runs
 
@@ -8340,7 +8445,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:72
 -- requires:
 --   sql_6_views_schedules
 
@@ -8375,7 +8480,7 @@ COMMENT ON COLUMN sched.task_groups.admit_reason IS 'Why admit_when did not hold
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:73
 -- requires:
 --   sql_6_views_task_groups
 
@@ -8470,7 +8575,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:74
 -- requires:
 --   sql_6_views_triggers
 
@@ -8514,7 +8619,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:75
 -- requires:
 --   sql_6_views_workers
 
@@ -8663,7 +8768,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:76
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -8773,7 +8878,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -9042,7 +9147,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_backfill
 
@@ -9274,7 +9379,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_control
 
@@ -9342,7 +9447,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_cron
 
@@ -9430,7 +9535,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_dashboard
 
@@ -9481,7 +9586,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_datasources
 
@@ -9927,7 +10032,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_definitions
 
@@ -10149,7 +10254,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_graphs
 
@@ -10252,7 +10357,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_import
 
@@ -10436,7 +10541,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_lists
 
@@ -10606,7 +10711,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_logs
 
@@ -10636,7 +10741,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:88
 -- requires:
 --   sql_7_api_params
 
@@ -10679,7 +10784,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:88
+-- sql_files.rs:89
 -- requires:
 --   sql_7_api_projects
 
@@ -10749,7 +10854,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:89
+-- sql_files.rs:90
 -- requires:
 --   sql_7_api_roles
 
@@ -10836,7 +10941,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:90
+-- sql_files.rs:91
 -- requires:
 --   sql_7_api_runs
 
@@ -11014,7 +11119,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:91
+-- sql_files.rs:92
 -- requires:
 --   sql_7_api_schedules
 
@@ -11103,7 +11208,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:92
+-- sql_files.rs:93
 -- requires:
 --   sql_7_api_task_groups
 
@@ -11176,7 +11281,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:93
+-- sql_files.rs:94
 -- requires:
 --   sql_7_api_task_types
 
@@ -11250,7 +11355,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:94
+-- sql_files.rs:95
 -- requires:
 --   sql_7_api_tenants
 
@@ -11461,7 +11566,7 @@ COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:95
+-- sql_files.rs:96
 -- requires:
 --   sql_7_api_test_run
 
@@ -11879,7 +11984,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:96
+-- sql_files.rs:97
 -- requires:
 --   sql_7_api_triggers
 
@@ -12017,7 +12122,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:97
+-- sql_files.rs:98
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker

@@ -98,6 +98,7 @@ fn the_readme_tour_runs_as_written() {
         stdout.contains(" readme_backfills | replication_lag < 30 AND lock_waits < 20"),
         "{stdout}"
     );
+    assert!(stdout.contains(" consistent\n"), "{stdout}");
     // The test run's example: the mocked shell task, the total and the INSERT's row came back,
     // and the INSERT is gone.
     for said in [
