@@ -52,6 +52,15 @@ pub fn init_shared_memory() {
     SHARED.store(true, Ordering::Relaxed);
 }
 
+/// Whether the calling process is the master: only it evaluates `admit_when` expressions
+/// (`sql/3_engine/admit_when.sql`), so that no user's transaction can make it wait.
+#[pg_extern(name = "_in_master", volatile)]
+pub fn in_master() -> bool {
+    // SAFETY: reads this process's pid.
+    SHARED.load(Ordering::Relaxed)
+        && MASTER_PID.get().load(Ordering::Relaxed) == unsafe { pg_sys::MyProcPid }
+}
+
 /// Wakes the master when the calling transaction commits: what it created (a delayed attempt,
 /// a timeout) is invisible to the master before.
 #[pg_extern(name = "_wake_master", volatile)]

@@ -6,7 +6,7 @@
 //! instead of reaching the client one line after another.
 
 use std::cell::RefCell;
-use std::ffi::CString;
+use std::ffi::{CString, c_int};
 use std::time::Instant;
 
 use pgrx::JsonB;
@@ -15,6 +15,16 @@ use pgrx::prelude::*;
 use serde_json::{Value, json};
 
 use crate::sql_task::{error_text, run};
+
+// utils/timeout.h, which pgrx does not bind.
+unsafe extern "C-unwind" {
+    fn enable_timeout_after(id: c_int, delay_ms: c_int);
+    fn disable_timeout(id: c_int, keep_indicator: bool);
+    fn get_timeout_active(id: c_int) -> bool;
+    fn get_timeout_indicator(id: c_int, reset_indicator: bool) -> bool;
+}
+/// `STATEMENT_TIMEOUT` in PostgreSQL 15's `TimeoutId`.
+const STATEMENT_TIMEOUT: c_int = 3;
 
 thread_local! {
     /// The messages of the statements running now; `None` when none runs.
@@ -58,7 +68,9 @@ unsafe extern "C-unwind" fn hear(edata: *mut pg_sys::ErrorData) {
 /// them) as `owner`, restricted (no SET ROLE, no temporary objects, nothing left in the
 /// session) when the caller is another role. Returns `{"state": "succeeded" | "failed",
 /// "error", "log", "columns", "rows", "row_count", "truncated", "out", "notices",
-/// "duration_ms"}`; never raises for what the statements do.
+/// "duration_ms"}`; never raises for what the statements do. A positive `timeout_ms` cancels
+/// the statements after that long (as statement_timeout would) unless a statement timeout
+/// already runs.
 #[pg_extern(name = "_test_sql")]
 pub fn test_sql(
     owner: pg_sys::Oid,
@@ -66,6 +78,7 @@ pub fn test_sql(
     search_path: &str,
     task_type: &str,
     settings: JsonB,
+    timeout_ms: default!(i32, 0),
 ) -> JsonB {
     let started = Instant::now();
     let path = CString::new(search_path).unwrap_or_default();
@@ -74,6 +87,8 @@ pub fn test_sql(
     // context and resource owner put back, as PL/pgSQL does around an exception block. The user
     // id and the settings are the subtransaction's: a rollback puts them back, a release is
     // preceded by putting them back here. The hook is put back on every path.
+    // SAFETY: reads whether this backend's statement timeout is armed.
+    let timed = timeout_ms > 0 && !unsafe { get_timeout_active(STATEMENT_TIMEOUT) };
     let mut result = unsafe {
         PREVIOUS_HOOK.with_borrow_mut(|p| *p = pg_sys::emit_log_hook);
         pg_sys::emit_log_hook = Some(hear);
@@ -89,6 +104,9 @@ pub fn test_sql(
                 switched |= pg_sys::SECURITY_RESTRICTED_OPERATION as i32;
             }
             pg_sys::SetUserIdAndSecContext(owner, switched);
+            if timed {
+                enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
+            }
             let nest = pg_sys::NewGUCNestLevel();
             // The hook hears only what goes to the server log: INFO and up does while the
             // statements run, and the hook keeps what it hears out of the log and the client.
@@ -119,6 +137,14 @@ pub fn test_sql(
         })
         .catch_others(|error| Err(error_text(&error)))
         .execute();
+        if timed {
+            // A timeout that fired after the statements ended must not cancel what follows.
+            let fired = get_timeout_indicator(STATEMENT_TIMEOUT, true);
+            disable_timeout(STATEMENT_TIMEOUT, false);
+            if fired && outcome.is_ok() {
+                pg_sys::QueryCancelPending = 0;
+            }
+        }
         let keep = matches!(&outcome, Ok(result) if result.get("error").is_none());
         pg_sys::MemoryContextSwitchTo(context);
         if keep {

@@ -6,14 +6,14 @@ CREATE TABLE sched.admit_check (
     gate       text NOT NULL CHECK (gate IN ('task_group', 'workflow')),
     gate_id    bigint NOT NULL,
     reason     text,
-    checked_at timestamptz NOT NULL,
+    checked_at timestamptz,
     PRIMARY KEY (gate, gate_id)
 );
 COMMENT ON TABLE sched.admit_check IS 'The last evaluation of each admit_when: whether it held, and why not; read through sched.task_groups and sched.task_instances.waiting_for.';
 COMMENT ON COLUMN sched.admit_check.gate IS 'What declares it: task_group or workflow.';
 COMMENT ON COLUMN sched.admit_check.gate_id IS 'The task group''s id, or the workflow version''s.';
-COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held; else that it was false or NULL, or the error it raised.';
-COMMENT ON COLUMN sched.admit_check.checked_at IS 'When it was evaluated.';
+COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held (or was never evaluated); else that it was false or NULL, or the error it raised.';
+COMMENT ON COLUMN sched.admit_check.checked_at IS 'When the master last evaluated it; NULL before the first time.';
 
 CREATE TABLE sched.load_sample (
     id         integer PRIMARY KEY CHECK (id = 1),

@@ -24,8 +24,8 @@ COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
     'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
 
-COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
-    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
+COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb, integer) IS
+    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run); a positive timeout_ms cancels them after that long (admit_when).';
 
 COMMENT ON FUNCTION sched._admit_statement(text, text) IS
     'Internal: the statement that evaluates an admit_when over sched.load (one expression, no '';''); a bad one is refused naming the field.';
@@ -37,6 +37,9 @@ COMMENT ON FUNCTION sched._snapshot_holders() IS
     'Internal: the instances whose consistent snapshot is held now, since when (seconds since the Unix epoch) and whether it is published.';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
+
+COMMENT ON FUNCTION sched._in_master() IS
+    'Internal: whether the calling process is the pg_sched master.';
 
 COMMENT ON FUNCTION sched._wake_master() IS
     'Internal: wakes the master when the calling transaction commits, for work it must do on time (a delayed attempt, a timeout).';

@@ -12,10 +12,12 @@ LANGUAGE sql IMMUTABLE
 AS $$ SELECT interval '1 s' $$;
 COMMENT ON FUNCTION sched._admit_interval() IS 'Internal: an admit_when is evaluated at most once per this interval; in between its last result stands.';
 
--- NULL when the expression holds, else why not. It is evaluated as its owner, restricted (no
--- SET ROLE, nothing left in the session), with the owner's login search_path, in a
--- subtransaction that is always rolled back: nothing it does stays. An error holds the
--- attempts too, with the error as the reason.
+-- NULL when the expression holds, else why not. Only the master evaluates: as the owner,
+-- restricted (no SET ROLE, nothing left in the session), with the owner's login search_path and
+-- a second at most, in a subtransaction that is always rolled back, so that nothing it does
+-- stays; an error holds the attempts too, with the error as the reason. Elsewhere (a start, a
+-- completion) the last result stands while it is fresh, else the attempt waits for the master.
+-- Neither waits on a lock: a result another transaction is writing is read as it was.
 CREATE FUNCTION sched._admit_reason(kind text, id bigint, label text, expr text, owner regrole) RETURNS text
 LANGUAGE plpgsql
 AS $$
@@ -26,8 +28,20 @@ DECLARE
     why    text;
 BEGIN
     SELECT * INTO last FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id;
-    IF FOUND AND last.checked_at > clock_timestamp() - sched._admit_interval() THEN
+    IF last.checked_at > clock_timestamp() - sched._admit_interval() THEN
         RETURN last.reason;
+    END IF;
+    why := coalesce(last.reason, format('admit_when of %s: to be evaluated', label));
+    IF NOT sched._in_master() THEN
+        RETURN why;
+    END IF;
+    IF last.gate IS NULL THEN
+        INSERT INTO sched.admit_check AS c (gate, gate_id) VALUES (kind, id)
+        ON CONFLICT ON CONSTRAINT admit_check_pkey DO NOTHING;
+    END IF;
+    PERFORM 1 FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN why;
     END IF;
     PERFORM sched._sample_load();
     BEGIN
@@ -35,7 +49,8 @@ BEGIN
                                   jsonb_build_object('bound', jsonb_build_object('main', jsonb_build_object(
                                                          'parts', jsonb_build_array(sched._admit_statement(expr, 'admit_when')),
                                                          'args', '[]'::jsonb)),
-                                                     'query', true, 'limit_rows', 1));
+                                                     'query', true, 'limit_rows', 1),
+                                  extract(epoch FROM sched._admit_interval())::integer * 1000);
         RAISE EXCEPTION 'rolled back' USING ERRCODE = 'SCA01';
     EXCEPTION WHEN SQLSTATE 'SCA01' THEN
         NULL;
@@ -44,15 +59,12 @@ BEGIN
     why := CASE WHEN result ? 'error' THEN format('admit_when of %s failed: %s', label, result->>'error')
                 WHEN value = 't' THEN NULL
                 ELSE format('admit_when of %s is %s: %s', label, CASE value WHEN 'f' THEN 'false' ELSE 'NULL' END, expr) END;
-    INSERT INTO sched.admit_check AS c (gate, gate_id, reason, checked_at)
-    VALUES (kind, id, why, clock_timestamp())
-    ON CONFLICT ON CONSTRAINT admit_check_pkey
-    DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at;
+    UPDATE sched.admit_check c SET reason = why, checked_at = clock_timestamp() WHERE c.gate = kind AND c.gate_id = id;
     RETURN why;
 END
 $$;
 COMMENT ON FUNCTION sched._admit_reason(text, bigint, text, text, regrole) IS
-    'Internal: whether an admit_when holds (NULL), else why not; evaluated as its owner and rolled back, at most once per sched._admit_interval().';
+    'Internal: whether an admit_when holds (NULL), else why not: evaluated by the master as its owner and rolled back, at most once per sched._admit_interval(); elsewhere its last fresh result, else a reason to wait for the master.';
 
 -- Attempts waiting for their workflow's admit_when: where it holds they are queued, or wait
 -- for a slot of their task group.
@@ -109,7 +121,7 @@ AS $$
     SELECT CASE WHEN task_group_id IS NULL
                 THEN coalesce((SELECT c.reason FROM sched.admit_check c
                                WHERE c.gate = 'workflow' AND c.gate_id = workflow_version_id),
-                              'admit_when of its workflow: not evaluated yet')
+                              'admit_when of its workflow: to be evaluated')
                 ELSE (SELECT coalesce(c.reason, format('a free slot of task group "%s"', g.name))
                       FROM sched.task_group g
                       LEFT JOIN sched.admit_check c ON c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL

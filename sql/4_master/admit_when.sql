@@ -24,8 +24,11 @@ BEGIN
     IF groups <> '{}' THEN
         PERFORM sched._grant_slots(groups);
     END IF;
-    -- Results of gates that no longer exist or wait for nothing are not kept forever.
-    DELETE FROM sched.admit_check c WHERE c.checked_at < now() - interval '1 day';
+    -- Results of gates that no longer exist or wait for nothing are not kept forever (one is
+    -- added again when needed); one being written is left alone.
+    DELETE FROM sched.admit_check c
+    WHERE (c.gate, c.gate_id) IN (SELECT o.gate, o.gate_id FROM sched.admit_check o
+                                  WHERE o.checked_at < now() - interval '1 day' FOR UPDATE SKIP LOCKED);
     RETURN clock_timestamp() + sched._admit_interval();
 END
 $$;

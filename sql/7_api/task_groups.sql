@@ -31,8 +31,9 @@ BEGIN
         UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, ''),
                                        admit_when = btrim(_create_task_group.admit_when)
         WHERE tg.id = existing.id;
-        -- A new expression is asked at once, not after the last one's interval.
-        DELETE FROM sched.admit_check c WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
+        -- A new expression is asked anew, not after the last one's interval.
+        UPDATE sched.admit_check c SET reason = NULL, checked_at = NULL
+        WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
         -- A larger group has room at once; one with admit_when is looked at again by the master.
         PERFORM sched._grant_slots(ARRAY[existing.id]);
         IF admit_when IS NOT NULL THEN

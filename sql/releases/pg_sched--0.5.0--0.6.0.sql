@@ -58,7 +58,8 @@ CREATE  FUNCTION "_test_sql"(
 	"restricted" bool, /* bool */
 	"search_path" TEXT, /* & str */
 	"task_type" TEXT, /* & str */
-	"settings" jsonb /* JsonB */
+	"settings" jsonb, /* JsonB */
+	"timeout_ms" INT DEFAULT 0 /* i32 */
 ) RETURNS jsonb /* JsonB */
 STRICT 
 LANGUAGE c /* Rust */
@@ -100,6 +101,10 @@ CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'snapshot_holders_wrapper';
+CREATE  FUNCTION "_in_master"() RETURNS bool /* bool */
+STRICT VOLATILE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'in_master_wrapper';
 
 -- 1_schema/01_vocabulary.sql: the choices of triggers, table operations and dataset modes.
 CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
@@ -148,14 +153,14 @@ CREATE TABLE sched.admit_check (
     gate       text NOT NULL CHECK (gate IN ('task_group', 'workflow')),
     gate_id    bigint NOT NULL,
     reason     text,
-    checked_at timestamptz NOT NULL,
+    checked_at timestamptz,
     PRIMARY KEY (gate, gate_id)
 );
 COMMENT ON TABLE sched.admit_check IS 'The last evaluation of each admit_when: whether it held, and why not; read through sched.task_groups and sched.task_instances.waiting_for.';
 COMMENT ON COLUMN sched.admit_check.gate IS 'What declares it: task_group or workflow.';
 COMMENT ON COLUMN sched.admit_check.gate_id IS 'The task group''s id, or the workflow version''s.';
-COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held; else that it was false or NULL, or the error it raised.';
-COMMENT ON COLUMN sched.admit_check.checked_at IS 'When it was evaluated.';
+COMMENT ON COLUMN sched.admit_check.reason IS 'NULL when it held (or was never evaluated); else that it was false or NULL, or the error it raised.';
+COMMENT ON COLUMN sched.admit_check.checked_at IS 'When the master last evaluated it; NULL before the first time.';
 
 CREATE TABLE sched.load_sample (
     id         integer PRIMARY KEY CHECK (id = 1),
@@ -231,10 +236,12 @@ LANGUAGE sql IMMUTABLE
 AS $$ SELECT interval '1 s' $$;
 COMMENT ON FUNCTION sched._admit_interval() IS 'Internal: an admit_when is evaluated at most once per this interval; in between its last result stands.';
 
--- NULL when the expression holds, else why not. It is evaluated as its owner, restricted (no
--- SET ROLE, nothing left in the session), with the owner's login search_path, in a
--- subtransaction that is always rolled back: nothing it does stays. An error holds the
--- attempts too, with the error as the reason.
+-- NULL when the expression holds, else why not. Only the master evaluates: as the owner,
+-- restricted (no SET ROLE, nothing left in the session), with the owner's login search_path and
+-- a second at most, in a subtransaction that is always rolled back, so that nothing it does
+-- stays; an error holds the attempts too, with the error as the reason. Elsewhere (a start, a
+-- completion) the last result stands while it is fresh, else the attempt waits for the master.
+-- Neither waits on a lock: a result another transaction is writing is read as it was.
 CREATE FUNCTION sched._admit_reason(kind text, id bigint, label text, expr text, owner regrole) RETURNS text
 LANGUAGE plpgsql
 AS $$
@@ -245,8 +252,20 @@ DECLARE
     why    text;
 BEGIN
     SELECT * INTO last FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id;
-    IF FOUND AND last.checked_at > clock_timestamp() - sched._admit_interval() THEN
+    IF last.checked_at > clock_timestamp() - sched._admit_interval() THEN
         RETURN last.reason;
+    END IF;
+    why := coalesce(last.reason, format('admit_when of %s: to be evaluated', label));
+    IF NOT sched._in_master() THEN
+        RETURN why;
+    END IF;
+    IF last.gate IS NULL THEN
+        INSERT INTO sched.admit_check AS c (gate, gate_id) VALUES (kind, id)
+        ON CONFLICT ON CONSTRAINT admit_check_pkey DO NOTHING;
+    END IF;
+    PERFORM 1 FROM sched.admit_check c WHERE c.gate = kind AND c.gate_id = id FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN why;
     END IF;
     PERFORM sched._sample_load();
     BEGIN
@@ -254,7 +273,8 @@ BEGIN
                                   jsonb_build_object('bound', jsonb_build_object('main', jsonb_build_object(
                                                          'parts', jsonb_build_array(sched._admit_statement(expr, 'admit_when')),
                                                          'args', '[]'::jsonb)),
-                                                     'query', true, 'limit_rows', 1));
+                                                     'query', true, 'limit_rows', 1),
+                                  extract(epoch FROM sched._admit_interval())::integer * 1000);
         RAISE EXCEPTION 'rolled back' USING ERRCODE = 'SCA01';
     EXCEPTION WHEN SQLSTATE 'SCA01' THEN
         NULL;
@@ -263,15 +283,12 @@ BEGIN
     why := CASE WHEN result ? 'error' THEN format('admit_when of %s failed: %s', label, result->>'error')
                 WHEN value = 't' THEN NULL
                 ELSE format('admit_when of %s is %s: %s', label, CASE value WHEN 'f' THEN 'false' ELSE 'NULL' END, expr) END;
-    INSERT INTO sched.admit_check AS c (gate, gate_id, reason, checked_at)
-    VALUES (kind, id, why, clock_timestamp())
-    ON CONFLICT ON CONSTRAINT admit_check_pkey
-    DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at;
+    UPDATE sched.admit_check c SET reason = why, checked_at = clock_timestamp() WHERE c.gate = kind AND c.gate_id = id;
     RETURN why;
 END
 $$;
 COMMENT ON FUNCTION sched._admit_reason(text, bigint, text, text, regrole) IS
-    'Internal: whether an admit_when holds (NULL), else why not; evaluated as its owner and rolled back, at most once per sched._admit_interval().';
+    'Internal: whether an admit_when holds (NULL), else why not: evaluated by the master as its owner and rolled back, at most once per sched._admit_interval(); elsewhere its last fresh result, else a reason to wait for the master.';
 
 -- Attempts waiting for their workflow's admit_when: where it holds they are queued, or wait
 -- for a slot of their task group.
@@ -328,7 +345,7 @@ AS $$
     SELECT CASE WHEN task_group_id IS NULL
                 THEN coalesce((SELECT c.reason FROM sched.admit_check c
                                WHERE c.gate = 'workflow' AND c.gate_id = workflow_version_id),
-                              'admit_when of its workflow: not evaluated yet')
+                              'admit_when of its workflow: to be evaluated')
                 ELSE (SELECT coalesce(c.reason, format('a free slot of task group "%s"', g.name))
                       FROM sched.task_group g
                       LEFT JOIN sched.admit_check c ON c.gate = 'task_group' AND c.gate_id = g.id AND g.admit_when IS NOT NULL
@@ -393,8 +410,11 @@ BEGIN
     IF groups <> '{}' THEN
         PERFORM sched._grant_slots(groups);
     END IF;
-    -- Results of gates that no longer exist or wait for nothing are not kept forever.
-    DELETE FROM sched.admit_check c WHERE c.checked_at < now() - interval '1 day';
+    -- Results of gates that no longer exist or wait for nothing are not kept forever (one is
+    -- added again when needed); one being written is left alone.
+    DELETE FROM sched.admit_check c
+    WHERE (c.gate, c.gate_id) IN (SELECT o.gate, o.gate_id FROM sched.admit_check o
+                                  WHERE o.checked_at < now() - interval '1 day' FOR UPDATE SKIP LOCKED);
     RETURN clock_timestamp() + sched._admit_interval();
 END
 $$;
@@ -477,8 +497,9 @@ BEGIN
         UPDATE sched.task_group tg SET size = _create_task_group.size, description = coalesce(_create_task_group.description, ''),
                                        admit_when = btrim(_create_task_group.admit_when)
         WHERE tg.id = existing.id;
-        -- A new expression is asked at once, not after the last one's interval.
-        DELETE FROM sched.admit_check c WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
+        -- A new expression is asked anew, not after the last one's interval.
+        UPDATE sched.admit_check c SET reason = NULL, checked_at = NULL
+        WHERE c.gate = 'task_group' AND c.gate_id = existing.id;
         -- A larger group has room at once; one with admit_when is looked at again by the master.
         PERFORM sched._grant_slots(ARRAY[existing.id]);
         IF admit_when IS NOT NULL THEN
@@ -1034,8 +1055,8 @@ COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
     'Internal: the statements of sql and procedure tasks that can be checked at definition, [{task, field, text, types}], parameters as $n typed as declared.';
 COMMENT ON FUNCTION sched._analyze_as(oid, text, text, text[]) IS
     'Internal: parses, analyses and plans a statement as the given role with the given search_path, running nothing; returns the relations and functions it uses, and more = false after a statement that may change the schema.';
-COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb) IS
-    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run).';
+COMMENT ON FUNCTION sched._test_sql(oid, boolean, text, text, jsonb, integer) IS
+    'Internal: runs a sql or procedure task''s bound statements here, as the given role (restricted when the caller is another role) with the given search_path, in a subtransaction rolled back on failure; returns its state, rows, OUT values, notices and duration, never raising for what the statements do (sched.test_run); a positive timeout_ms cancels them after that long (admit_when).';
 COMMENT ON FUNCTION sched._deadline_at(text, double precision, text, text) IS
     'Internal: the deadline of a run fired at a time (seconds since the epoch) in a zone, as seconds since the epoch; an error names the field.';
 COMMENT ON FUNCTION sched._admit_statement(text, text) IS
@@ -1046,6 +1067,8 @@ COMMENT ON FUNCTION sched._release_snapshot(bigint) IS
     'Internal: asks the holder of an instance''s consistent snapshot to end; false when none holds one.';
 COMMENT ON FUNCTION sched._snapshot_holders() IS
     'Internal: the instances whose consistent snapshot is held now, since when (seconds since the Unix epoch) and whether it is published.';
+COMMENT ON FUNCTION sched._in_master() IS
+    'Internal: whether the calling process is the pg_sched master.';
 
 -- 2_kernel/sql_check.sql
 -- SQL and procedure tasks on the scheduler's database, checked against the live catalog when
@@ -4955,7 +4978,7 @@ BEGIN
                                  '_admit_statement', '_check_admit_when', '_sample_load', '_load', '_admit_interval',
                                  '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
-                                 '_snapshot_tick')
+                                 '_snapshot_tick', '_in_master')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

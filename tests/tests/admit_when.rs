@@ -29,7 +29,8 @@ fn waiting_for(db: &mut Client, workflow: &str, what: &str) -> String {
     wait_for(Duration::from_secs(60), what, || {
         db.query_opt(
             "SELECT waiting_for FROM sched.task_instances
-             WHERE workflow = $1 AND state = 'delayed' AND waiting_for LIKE 'admit_when%' LIMIT 1",
+             WHERE workflow = $1 AND state = 'delayed' AND waiting_for LIKE 'admit_when%'
+               AND waiting_for NOT LIKE '%: to be evaluated' LIMIT 1",
             &[&workflow],
         )
         .unwrap()
@@ -37,10 +38,10 @@ fn waiting_for(db: &mut Client, workflow: &str, what: &str) -> String {
     })
 }
 
-/// When the expression of a gate was last evaluated.
-fn checked_at(db: &mut Client, gate: &str) -> SystemTime {
+/// When an expression of a kind of gate was last evaluated.
+fn checked_at(db: &mut Client, gate: &str) -> Option<SystemTime> {
     db.query_one(
-        "SELECT checked_at FROM sched.admit_check WHERE gate = $1",
+        "SELECT max(checked_at) FROM sched.admit_check WHERE gate = $1",
         &[&gate],
     )
     .unwrap()
@@ -194,6 +195,21 @@ fn a_workflows_admit_when_is_checked_at_definition_and_evaluated_as_its_owner_ro
         .unwrap()
         .get(0);
     assert_eq!(stored, 0);
+
+    // The master gives an expression a second at most.
+    define(
+        &mut alice,
+        r#"{"name": "sleepy", "admit_when": "pg_sleep(30) IS NULL", "tasks": [{"name": "a", "type": "empty"}]}"#,
+    );
+    let sleepy = start(&mut alice, "sleepy");
+    assert_eq!(
+        waiting_for(&mut db, "sleepy", "the slow expression to be cut short"),
+        "admit_when of workflow \"sleepy\" failed: canceling statement due to statement timeout"
+    );
+    alice
+        .execute("SELECT sched.stop_workflow($1)", &[&sleepy])
+        .unwrap();
+    assert_eq!(wait(&mut db, sleepy, 60), "stopped");
 
     // What the expression does is rolled back: the function it calls writes, and nothing stays.
     alice
