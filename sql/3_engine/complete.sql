@@ -105,7 +105,7 @@ BEGIN
         PERFORM sched._release_slots(slots);
     END IF;
     -- Looked at only where some task produces datasets (an empty partial index otherwise).
-    IF done IS NOT NULL AND EXISTS (SELECT 1 FROM sched.task_definition td WHERE td.produces IS NOT NULL) THEN
+    IF done IS NOT NULL AND sched._producers_exist() THEN
         PERFORM sched._produce_datasets(done);
     END IF;
     IF done IS NOT NULL THEN

@@ -152,6 +152,16 @@ $$;
 COMMENT ON FUNCTION sched._table_changed() IS
     'Internal: the statement-level trigger sched.on_table_change puts on a table (argument: the sched.trigger id): records how many rows the statement changed, for the master to start the workflow once the change has committed.';
 
+-- Whether any task produces datasets, asked by every completion before it looks at its tasks'.
+-- Until autovacuum has analysed a freshly filled sched.task_definition the planner would read
+-- every task definition, a cost that grows with the DAGs defined, instead of the partial index
+-- task_definition_producing (empty unless some task produces): hence no sequential scan here.
+CREATE FUNCTION sched._producers_exist() RETURNS boolean
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+AS $$ SELECT EXISTS (SELECT 1 FROM sched.task_definition td WHERE td.produces IS NOT NULL) $$;
+COMMENT ON FUNCTION sched._producers_exist() IS 'Internal: whether any task definition produces datasets (through the partial index task_definition_producing).';
+
 -- Called by _complete when some task produces datasets: an event per dataset of each
 -- succeeded attempt, and for each consumer whose owner may see the producer's workflow (as a
 -- DEPENDENT task must), a row in its inbox.
