@@ -196,20 +196,28 @@ fn a_workflows_admit_when_is_checked_at_definition_and_evaluated_as_its_owner_ro
         .get(0);
     assert_eq!(stored, 0);
 
-    // The master gives an expression a second at most.
+    // The master gives an expression a second at most: one that waits for a row lock the test
+    // holds (in a transaction it never ends) is cut short, and the master goes on.
     define(
         &mut alice,
-        r#"{"name": "sleepy", "admit_when": "pg_sleep(30) IS NULL", "tasks": [{"name": "a", "type": "empty"}]}"#,
+        r#"{"name": "stuck", "admit_when": "(SELECT hold FROM app.flags FOR UPDATE) IS NOT NULL",
+            "tasks": [{"name": "a", "type": "empty"}]}"#,
     );
-    let sleepy = start(&mut alice, "sleepy");
+    let mut holder = cluster.connect();
+    let mut holding = holder.transaction().unwrap();
+    holding
+        .execute("SELECT * FROM app.flags FOR UPDATE", &[])
+        .unwrap();
+    let stuck = start(&mut alice, "stuck");
     assert_eq!(
-        waiting_for(&mut db, "sleepy", "the slow expression to be cut short"),
-        "admit_when of workflow \"sleepy\" failed: canceling statement due to statement timeout"
+        waiting_for(&mut db, "stuck", "the blocked expression to be cut short"),
+        "admit_when of workflow \"stuck\" failed: canceling statement due to statement timeout"
     );
     alice
-        .execute("SELECT sched.stop_workflow($1)", &[&sleepy])
+        .execute("SELECT sched.stop_workflow($1)", &[&stuck])
         .unwrap();
-    assert_eq!(wait(&mut db, sleepy, 60), "stopped");
+    assert_eq!(wait(&mut db, stuck, 60), "stopped");
+    holding.rollback().unwrap();
 
     // What the expression does is rolled back: the function it calls writes, and nothing stays.
     alice
