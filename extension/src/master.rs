@@ -265,6 +265,12 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
                 );
             }
         });
+        // In a transaction of its own: an analysis may read a large table's sample.
+        BackgroundWorker::transaction(|| {
+            if extension_ready() {
+                Spi::run("SELECT sched._analyze_grown()").expect("sched._analyze_grown failed");
+            }
+        });
         if maintained.is_none_or(|at| at.elapsed() >= MAINTENANCE_EVERY) && maintain() {
             maintained = Some(Instant::now());
         }

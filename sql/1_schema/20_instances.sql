@@ -163,8 +163,10 @@ ALTER TABLE sched.task_instance SET (autovacuum_vacuum_scale_factor = 0.02, auto
 -- so that a backlog in a group nobody serves costs other groups' claims nothing.
 CREATE INDEX task_instance_ready ON sched.task_instance (worker_group, workflow_priority, task_priority, id)
     WHERE state = 'queued';
--- Finishing an instance asks "is anything still active?".
-CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
+-- Finishing an instance asks "is anything still active?", newest attempt first: the entries of
+-- attempts that ended stay in the index until vacuum, and the oldest are the most likely to
+-- have ended (see _finish_if_done).
+CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id, id)
     WHERE state = ANY (sched._task_states_active());
 CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
 CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)

@@ -88,13 +88,18 @@ BEGIN
         -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
         -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
         -- as skipped; a task whose upstream tasks are all skipped is skipped too.
-        -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
-        -- the planner may walk a whole index of task_instance in instance order (a merge join).
+        -- Driven by the ids, so that each is one primary-key probe. The lateral subqueries fence
+        -- the join order (OFFSET 0 keeps them from being flattened): a plan cached while the
+        -- tables were small and unanalysed otherwise starts from the running instance and walks
+        -- all its attempts in task_instance_by_instance, which makes every completion batch of a
+        -- 100,000-task instance cost O(N).
         WITH ok AS (
             SELECT ti.workflow_instance_id, ti.task_id, ti.state, ti.branch, wi.scope
             FROM unnest(finished) AS f(id)
-            JOIN sched.task_instance ti ON ti.id = f.id
-            JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+            CROSS JOIN LATERAL (SELECT t.id, t.workflow_instance_id, t.task_id, t.state, t.branch
+                                FROM sched.task_instance t WHERE t.id = f.id OFFSET 0) ti
+            CROSS JOIN LATERAL (SELECT w.state, w.scope, w.has_failure, w.failure_strategy
+                                FROM sched.workflow_instance w WHERE w.id = ti.workflow_instance_id OFFSET 0) wi
             WHERE (ti.state = ANY (sched._task_states_passed())
                    OR (any_failed AND ti.state = 'failed' AND NOT ti.id = ANY(coalesce(retried, '{}'))))
               AND wi.state = 'running'

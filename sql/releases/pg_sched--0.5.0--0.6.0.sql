@@ -464,6 +464,43 @@ $$;
 COMMENT ON FUNCTION sched._snapshot_tick() IS
     'Internal, run by the master: releases the consistent snapshots of ended instances, fails the instances that held one longer than sched.snapshot_max_age; returns when to look again (NULL when none is held).';
 
+-- 1_schema/20_instances.sql: task_instance_active in id order within an instance, for
+-- _finish_if_done's newest-first probe.
+DROP INDEX sched.task_instance_active;
+CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id, id)
+    WHERE state = ANY (sched._task_states_active());
+
+-- 4_master/statistics.sql
+-- Statistics for the engine's own plans. Workers and the master keep the plans of their
+-- plpgsql statements for the session, and a plan made while a table was small (a fresh
+-- install, the first big instance) walks the whole table once it has grown: a claim of 16
+-- tasks in a 100,000-task instance would read all 100,000 attempts. Autovacuum analyses a
+-- table only a minute and 2 % of its rows later. The master analyses a table of the engine as
+-- soon as it holds twice the rows its statistics know of, and a thousand more; the analysis
+-- invalidates those plans in every session. Doubling bounds it to a few analyses over any
+-- growth, and to none while a table keeps its size.
+CREATE FUNCTION sched._analyze_grown() RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    grown    regclass;
+    analysed integer := 0;
+BEGIN
+    FOR grown IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'sched'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
+          AND pg_catalog.pg_stat_get_live_tuples(c.oid) > greatest(2 * c.reltuples, c.reltuples + 1000)
+    LOOP
+        -- Never behind autovacuum's lock: the next tick looks again.
+        EXECUTE pg_catalog.format('ANALYZE (SKIP_LOCKED) %s', grown);
+        analysed := analysed + 1;
+    END LOOP;
+    RETURN analysed;
+END
+$$;
+COMMENT ON FUNCTION sched._analyze_grown() IS
+    'Internal: the master''s analysis of the engine''s tables that hold more than twice the rows (and a thousand more) their statistics know of, so that no session keeps a plan made for a small table; returns how many it analysed.';
+
 -- 7_api/task_groups.sql: create_task_group takes admit_when.
 DROP FUNCTION sched.create_task_group(text, integer, text, boolean);
 DROP FUNCTION sched._create_task_group(regrole, text, integer, text, boolean);
@@ -1447,12 +1484,16 @@ DECLARE
     notify    text;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
-    -- task_instance_active, never a scan of every active task in the system.
+    -- task_instance_active, never a scan of every active task in the system. Newest attempt
+    -- first: the index keeps the entries of ended attempts until vacuum, and walking them from
+    -- the oldest made each completion in a 100,000-task instance read all those that ended
+    -- before it. (EXISTS would drop the ORDER BY.)
     FOREACH inst IN ARRAY instances LOOP
-        CONTINUE WHEN EXISTS (
-            SELECT 1 FROM sched.task_instance ti
-            WHERE ti.workflow_instance_id = inst
-              AND ti.state = ANY (sched._task_states_active()));
+        PERFORM ti.id FROM sched.task_instance ti
+        WHERE ti.workflow_instance_id = inst
+          AND ti.state = ANY (sched._task_states_active())
+        ORDER BY ti.id DESC LIMIT 1;
+        CONTINUE WHEN FOUND;
         UPDATE sched.workflow_instance wi
            SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
                             WHEN wi.state = 'ready_pause' THEN 'paused'
@@ -1875,13 +1916,18 @@ BEGIN
         -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
         -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
         -- as skipped; a task whose upstream tasks are all skipped is skipped too.
-        -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
-        -- the planner may walk a whole index of task_instance in instance order (a merge join).
+        -- Driven by the ids, so that each is one primary-key probe. The lateral subqueries fence
+        -- the join order (OFFSET 0 keeps them from being flattened): a plan cached while the
+        -- tables were small and unanalysed otherwise starts from the running instance and walks
+        -- all its attempts in task_instance_by_instance, which makes every completion batch of a
+        -- 100,000-task instance cost O(N).
         WITH ok AS (
             SELECT ti.workflow_instance_id, ti.task_id, ti.state, ti.branch, wi.scope
             FROM unnest(finished) AS f(id)
-            JOIN sched.task_instance ti ON ti.id = f.id
-            JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+            CROSS JOIN LATERAL (SELECT t.id, t.workflow_instance_id, t.task_id, t.state, t.branch
+                                FROM sched.task_instance t WHERE t.id = f.id OFFSET 0) ti
+            CROSS JOIN LATERAL (SELECT w.state, w.scope, w.has_failure, w.failure_strategy
+                                FROM sched.workflow_instance w WHERE w.id = ti.workflow_instance_id OFFSET 0) wi
             WHERE (ti.state = ANY (sched._task_states_passed())
                    OR (any_failed AND ti.state = 'failed' AND NOT ti.id = ANY(coalesce(retried, '{}'))))
               AND wi.state = 'running'
@@ -4988,7 +5034,7 @@ BEGIN
                                  '_admit_statement', '_check_admit_when', '_sample_load', '_load', '_admit_interval',
                                  '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
-                                 '_snapshot_tick', '_in_master', '_producers_exist')
+                                 '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

@@ -1062,8 +1062,10 @@ ALTER TABLE sched.task_instance SET (autovacuum_vacuum_scale_factor = 0.02, auto
 -- so that a backlog in a group nobody serves costs other groups' claims nothing.
 CREATE INDEX task_instance_ready ON sched.task_instance (worker_group, workflow_priority, task_priority, id)
     WHERE state = 'queued';
--- Finishing an instance asks "is anything still active?".
-CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id)
+-- Finishing an instance asks "is anything still active?", newest attempt first: the entries of
+-- attempts that ended stay in the index until vacuum, and the oldest are the most likely to
+-- have ended (see _finish_if_done).
+CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id, id)
     WHERE state = ANY (sched._task_states_active());
 CREATE INDEX task_instance_by_instance ON sched.task_instance (workflow_instance_id, task_id);
 CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id)
@@ -3156,13 +3158,18 @@ BEGIN
         -- succeeded, forced_success, skipped or forbidden, and for a CONDITIONS task also failed.
         -- A successor that a CONDITIONS or SWITCH task did not choose, or of a skipped task, counts
         -- as skipped; a task whose upstream tasks are all skipped is skipped too.
-        -- Driven by the ids, so that each is one primary-key probe: joined the other way round,
-        -- the planner may walk a whole index of task_instance in instance order (a merge join).
+        -- Driven by the ids, so that each is one primary-key probe. The lateral subqueries fence
+        -- the join order (OFFSET 0 keeps them from being flattened): a plan cached while the
+        -- tables were small and unanalysed otherwise starts from the running instance and walks
+        -- all its attempts in task_instance_by_instance, which makes every completion batch of a
+        -- 100,000-task instance cost O(N).
         WITH ok AS (
             SELECT ti.workflow_instance_id, ti.task_id, ti.state, ti.branch, wi.scope
             FROM unnest(finished) AS f(id)
-            JOIN sched.task_instance ti ON ti.id = f.id
-            JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
+            CROSS JOIN LATERAL (SELECT t.id, t.workflow_instance_id, t.task_id, t.state, t.branch
+                                FROM sched.task_instance t WHERE t.id = f.id OFFSET 0) ti
+            CROSS JOIN LATERAL (SELECT w.state, w.scope, w.has_failure, w.failure_strategy
+                                FROM sched.workflow_instance w WHERE w.id = ti.workflow_instance_id OFFSET 0) wi
             WHERE (ti.state = ANY (sched._task_states_passed())
                    OR (any_failed AND ti.state = 'failed' AND NOT ti.id = ANY(coalesce(retried, '{}'))))
               AND wi.state = 'running'
@@ -5104,12 +5111,16 @@ DECLARE
     notify    text;
 BEGIN
     -- One instance at a time: with a scalar id the activity check is always a probe of
-    -- task_instance_active, never a scan of every active task in the system.
+    -- task_instance_active, never a scan of every active task in the system. Newest attempt
+    -- first: the index keeps the entries of ended attempts until vacuum, and walking them from
+    -- the oldest made each completion in a 100,000-task instance read all those that ended
+    -- before it. (EXISTS would drop the ORDER BY.)
     FOREACH inst IN ARRAY instances LOOP
-        CONTINUE WHEN EXISTS (
-            SELECT 1 FROM sched.task_instance ti
-            WHERE ti.workflow_instance_id = inst
-              AND ti.state = ANY (sched._task_states_active()));
+        PERFORM ti.id FROM sched.task_instance ti
+        WHERE ti.workflow_instance_id = inst
+          AND ti.state = ANY (sched._task_states_active())
+        ORDER BY ti.id DESC LIMIT 1;
+        CONTINUE WHEN FOUND;
         UPDATE sched.workflow_instance wi
            SET state = CASE WHEN wi.state = 'ready_stop' THEN 'stopped'
                             WHEN wi.state = 'ready_pause' THEN 'paused'
@@ -6740,6 +6751,42 @@ COMMENT ON FUNCTION sched._snapshot_tick() IS
 -- requires:
 --   sql_4_master_snapshots
 
+-- Statistics for the engine's own plans. Workers and the master keep the plans of their
+-- plpgsql statements for the session, and a plan made while a table was small (a fresh
+-- install, the first big instance) walks the whole table once it has grown: a claim of 16
+-- tasks in a 100,000-task instance would read all 100,000 attempts. Autovacuum analyses a
+-- table only a minute and 2 % of its rows later. The master analyses a table of the engine as
+-- soon as it holds twice the rows its statistics know of, and a thousand more; the analysis
+-- invalidates those plans in every session. Doubling bounds it to a few analyses over any
+-- growth, and to none while a table keeps its size.
+CREATE FUNCTION sched._analyze_grown() RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    grown    regclass;
+    analysed integer := 0;
+BEGIN
+    FOR grown IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'sched'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
+          AND pg_catalog.pg_stat_get_live_tuples(c.oid) > greatest(2 * c.reltuples, c.reltuples + 1000)
+    LOOP
+        -- Never behind autovacuum's lock: the next tick looks again.
+        EXECUTE pg_catalog.format('ANALYZE (SKIP_LOCKED) %s', grown);
+        analysed := analysed + 1;
+    END LOOP;
+    RETURN analysed;
+END
+$$;
+COMMENT ON FUNCTION sched._analyze_grown() IS
+    'Internal: the master''s analysis of the engine''s tables that hold more than twice the rows (and a thousand more) their statistics know of, so that no session keeps a plan made for a small table; returns how many it analysed.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- sql_files.rs:60
+-- requires:
+--   sql_4_master_statistics
+
 -- The master's tick (extension/src/master.rs calls these in its loop): workers whose heartbeat
 -- stopped are failed over; run policies are applied on time (delayed attempts become queued,
 -- task timeouts alert and back up the worker's kill, workflow timeouts alert or stop), each
@@ -6931,7 +6978,7 @@ COMMENT ON FUNCTION sched._dependent_tick() IS 'Internal, run by the master: eva
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:60
+-- sql_files.rs:61
 -- requires:
 --   sql_4_master_tick
 
@@ -7023,7 +7070,7 @@ COMMENT ON FUNCTION sched.report_alerts(bigint, bigint[], integer[], text[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:61
+-- sql_files.rs:62
 -- requires:
 --   sql_5_protocol_alert_delivery
 
@@ -7141,7 +7188,7 @@ COMMENT ON FUNCTION sched.store_task_result(bigint, bigint, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:62
+-- sql_files.rs:63
 -- requires:
 --   sql_5_protocol_sql_tasks
 
@@ -7514,7 +7561,7 @@ COMMENT ON FUNCTION sched.deregister_worker(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:63
+-- sql_files.rs:64
 -- requires:
 --   sql_5_protocol_worker
 
@@ -7588,7 +7635,7 @@ COMMENT ON COLUMN sched.alert_groups.updated_at IS 'When it last changed.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:64
+-- sql_files.rs:65
 -- requires:
 --   sql_6_views_alerts
 
@@ -7613,7 +7660,7 @@ COMMENT ON COLUMN sched.api_tokens.valid IS 'Neither revoked nor expired: the AP
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:65
+-- sql_files.rs:66
 -- requires:
 --   sql_6_views_api_tokens
 
@@ -7683,7 +7730,7 @@ COMMENT ON COLUMN sched.worker_groups.waiting IS 'Attempts of the group that you
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:66
+-- sql_files.rs:67
 -- requires:
 --   sql_6_views_dashboard
 
@@ -7775,7 +7822,7 @@ COMMENT ON COLUMN sched.project_params.updated_at IS 'When they were set last.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:67
+-- sql_files.rs:68
 -- requires:
 --   sql_6_views_definitions
 
@@ -7792,7 +7839,7 @@ COMMENT ON COLUMN sched.load.wal_rate IS 'Bytes of WAL written per second, measu
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:68
+-- sql_files.rs:69
 -- requires:
 --   sql_6_views_load
 
@@ -8033,7 +8080,7 @@ COMMENT ON COLUMN sched.metrics.value IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:69
+-- sql_files.rs:70
 -- requires:
 --   sql_6_views_metrics
 
@@ -8086,7 +8133,7 @@ COMMENT ON COLUMN sched.use_grants.granted_at IS 'When.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:70
+-- sql_files.rs:71
 -- requires:
 --   sql_6_views_rights
 
@@ -8375,7 +8422,7 @@ COMMENT ON COLUMN sched.unserved_tasks.queued_at IS 'When it became ready.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:71
+-- sql_files.rs:72
 -- requires:
 --   sql_6_views_runs
 
@@ -8484,7 +8531,7 @@ COMMENT ON COLUMN sched.backfill_dates.state IS 'pending, cancelled, or its inst
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:72
+-- sql_files.rs:73
 -- requires:
 --   sql_6_views_schedules
 
@@ -8519,7 +8566,7 @@ COMMENT ON COLUMN sched.task_groups.admit_reason IS 'Why admit_when did not hold
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:73
+-- sql_files.rs:74
 -- requires:
 --   sql_6_views_task_groups
 
@@ -8614,7 +8661,7 @@ COMMENT ON COLUMN sched.datasets.events IS 'How many of its updates by workflows
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:74
+-- sql_files.rs:75
 -- requires:
 --   sql_6_views_triggers
 
@@ -8658,7 +8705,7 @@ COMMENT ON COLUMN sched.workers.ended_why IS 'How it ended: shutdown, fenced (it
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:75
+-- sql_files.rs:76
 -- requires:
 --   sql_6_views_workers
 
@@ -8807,7 +8854,7 @@ COMMENT ON FUNCTION sched.test_alert_group(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:76
+-- sql_files.rs:77
 -- requires:
 --   sql_7_api_alert_groups
 
@@ -8917,7 +8964,7 @@ COMMENT ON FUNCTION sched.assume_api_token(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:77
+-- sql_files.rs:78
 -- requires:
 --   sql_7_api_api_tokens
 
@@ -9186,7 +9233,7 @@ COMMENT ON FUNCTION sched.cancel_backfill(bigint, boolean) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:78
+-- sql_files.rs:79
 -- requires:
 --   sql_7_api_backfill
 
@@ -9418,7 +9465,7 @@ COMMENT ON FUNCTION sched.kill_task(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:79
+-- sql_files.rs:80
 -- requires:
 --   sql_7_api_control
 
@@ -9486,7 +9533,7 @@ COMMENT ON FUNCTION sched._cron_build(regrole, jsonb) IS 'Internal: the computat
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:80
+-- sql_files.rs:81
 -- requires:
 --   sql_7_api_cron
 
@@ -9574,7 +9621,7 @@ COMMENT ON FUNCTION sched.hourly_task_states(timestamptz, timestamptz) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:81
+-- sql_files.rs:82
 -- requires:
 --   sql_7_api_dashboard
 
@@ -9625,7 +9672,7 @@ COMMENT ON FUNCTION sched.drop_datasource(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:82
+-- sql_files.rs:83
 -- requires:
 --   sql_7_api_datasources
 
@@ -10071,7 +10118,7 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:83
+-- sql_files.rs:84
 -- requires:
 --   sql_7_api_definitions
 
@@ -10293,7 +10340,7 @@ COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:84
+-- sql_files.rs:85
 -- requires:
 --   sql_7_api_graphs
 
@@ -10396,7 +10443,7 @@ COMMENT ON FUNCTION sched._import_dolphinscheduler(regrole, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:85
+-- sql_files.rs:86
 -- requires:
 --   sql_7_api_import
 
@@ -10580,7 +10627,7 @@ COMMENT ON FUNCTION sched.list_task_instances(jsonb, bigint, integer) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:86
+-- sql_files.rs:87
 -- requires:
 --   sql_7_api_lists
 
@@ -10750,7 +10797,7 @@ COMMENT ON FUNCTION sched.task_log_follow(bigint, integer, interval) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:87
+-- sql_files.rs:88
 -- requires:
 --   sql_7_api_logs
 
@@ -10780,7 +10827,7 @@ COMMENT ON FUNCTION sched.resolve(text, jsonb, timestamptz, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:88
+-- sql_files.rs:89
 -- requires:
 --   sql_7_api_params
 
@@ -10823,7 +10870,7 @@ COMMENT ON FUNCTION sched.set_project_params(regrole, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:89
+-- sql_files.rs:90
 -- requires:
 --   sql_7_api_projects
 
@@ -10893,7 +10940,7 @@ COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:90
+-- sql_files.rs:91
 -- requires:
 --   sql_7_api_roles
 
@@ -10980,7 +11027,7 @@ COMMENT ON PROCEDURE sched.wait_for_workflow(bigint, interval, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:91
+-- sql_files.rs:92
 -- requires:
 --   sql_7_api_runs
 
@@ -11158,7 +11205,7 @@ COMMENT ON FUNCTION sched.alter_schedule(bigint, text, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:92
+-- sql_files.rs:93
 -- requires:
 --   sql_7_api_schedules
 
@@ -11248,7 +11295,7 @@ COMMENT ON FUNCTION sched.drop_task_group(text) IS 'Drops a task group that no w
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:93
+-- sql_files.rs:94
 -- requires:
 --   sql_7_api_task_groups
 
@@ -11321,7 +11368,7 @@ COMMENT ON FUNCTION sched.drop_task_type(text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:94
+-- sql_files.rs:95
 -- requires:
 --   sql_7_api_task_types
 
@@ -11395,7 +11442,7 @@ COMMENT ON FUNCTION sched.revoke_tenant(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:95
+-- sql_files.rs:96
 -- requires:
 --   sql_7_api_tenants
 
@@ -11606,7 +11653,7 @@ COMMENT ON FUNCTION sched._test_run(regrole, text, jsonb, jsonb) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:96
+-- sql_files.rs:97
 -- requires:
 --   sql_7_api_test_run
 
@@ -12024,7 +12071,7 @@ COMMENT ON FUNCTION sched.drop_trigger(bigint) IS 'Drops a trigger (not a datase
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:97
+-- sql_files.rs:98
 -- requires:
 --   sql_7_api_triggers
 
@@ -12162,7 +12209,7 @@ COMMENT ON FUNCTION sched.revoke_task_group(regrole, text) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- sql_files.rs:98
+-- sql_files.rs:99
 -- finalize
 -- Privileges (docs/architecture.md, "Security model"). Nothing is callable by PUBLIC but the
 -- state constants; sched_user and sched_admin get the user API and the views, sched_worker
