@@ -17,6 +17,11 @@ const THROUGHPUT_TASKS: usize = 10_000;
 const THROUGHPUT_RUNS: usize = 3;
 const WIDE_TASKS: usize = 10_000;
 const WIDE_RUNS: usize = 3;
+/// Issue 31's bigger DAGs: a fan-out of 100,000 and a chain of 10,000, each run once.
+const BIG_WIDE_TASKS: usize = 100_000;
+const DEEP_TASKS: usize = 10_000;
+/// deep10k's hops at its start and at its end: the first and the last this many.
+const DEEP_WINDOW: usize = 100;
 /// soak: SOAK_BATCHES instances of SOAK_BATCH `empty` tasks, one after the other.
 const SOAK_BATCH: usize = 10_000;
 const SOAK_BATCHES: usize = 100;
@@ -51,6 +56,16 @@ fn main() {
     results.push(idle_start(&mut db));
     results.push(cron_lateness(&mut db));
     results.push(event_latency(&mut db));
+    results.push(deep10k(&mut db));
+    drop(workers);
+
+    // The slots people configure: every claim and completion carries a few tasks, not hundreds.
+    let workers = [
+        cluster.worker("bench-16-1", &["--slots", "16"]),
+        cluster.worker("bench-16-2", &["--slots", "16"]),
+    ];
+    results.push(wide(&mut db, WIDE_TASKS, 16));
+    results.push(wide(&mut db, BIG_WIDE_TASKS, 16));
     drop(workers);
 
     // Shell throughput is bound by process start latency, not CPU, below ~32 slots a worker.
@@ -66,6 +81,7 @@ fn main() {
     ];
     results.push(throughput(&mut db, "empty", "throughput_empty"));
     results.push(wide10k(&mut db));
+    results.push(wide(&mut db, BIG_WIDE_TASKS, 1000));
     results.push(dynamic10k(&mut db));
     results.push(memory(&mut db, &workers[0]));
     // It leaves a million task instances of history behind, for console_lists.
@@ -426,6 +442,75 @@ fn wide10k(db: &mut Client) -> Value {
         "runs": WIDE_RUNS,
         "create_ms": summary(&mut creates),
         "run_ms": summary(&mut runs),
+    })
+}
+
+/// start → `n` parallel `empty` tasks → end, run once by the two workers of `slots` slots
+/// each that are running: creation and run, as a user would see them.
+fn wide(db: &mut Client, n: usize, slots: usize) -> Value {
+    let mut tasks = vec![json!({"name": "start", "type": "empty"})];
+    tasks.extend(
+        (0..n).map(|i| json!({"name": format!("w{i}"), "type": "empty", "deps": ["start"]})),
+    );
+    tasks.push(json!({"name": "end", "type": "empty",
+        "deps": (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>()}));
+    let name = format!("bench_wide{}k_{slots}", n / 1000);
+    let spec = json!({"name": name, "tasks": tasks});
+    db.execute("SET sched.max_tasks = 1000000", &[]).unwrap();
+    let t = Instant::now();
+    db.query_one("SELECT sched.create_workflow($1, true)", &[&spec])
+        .unwrap();
+    let create_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let id = start(db, &name);
+    wait_finished(db, id, Duration::from_secs(1800));
+    json!({
+        "scenario": format!("wide{}k_{slots}_slots", n / 1000),
+        "workers": format!("2 x {slots} slots"),
+        "tasks": n + 2,
+        "create_ms": round(create_ms),
+        "run_ms": round(instance_ms(db, id)),
+    })
+}
+
+/// A chain of 10,000 `empty` tasks: whether a hop costs at task 9,999 what it costs at task 1
+/// (no completion looks at the DAG or the instance's other attempts).
+fn deep10k(db: &mut Client) -> Value {
+    let tasks: Vec<Value> = (0..DEEP_TASKS)
+        .map(|i| match i {
+            0 => json!({"name": "d0", "type": "empty"}),
+            _ => json!({"name": format!("d{i}"), "type": "empty", "deps": [format!("d{}", i - 1)]}),
+        })
+        .collect();
+    let t = Instant::now();
+    db.query_one(
+        "SELECT sched.create_workflow($1, true)",
+        &[&json!({"name": "bench_deep10k", "tasks": tasks})],
+    )
+    .unwrap();
+    let create_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let id = start(db, "bench_deep10k");
+    wait_finished(db, id, Duration::from_secs(1800));
+    let hops: Vec<f64> = db
+        .query(
+            "SELECT (extract(epoch FROM started_at - lag(ended_at) OVER (ORDER BY id)) * 1000)::float8
+             FROM sched.task_instance WHERE workflow_instance_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get::<_, Option<f64>>(0))
+        .collect();
+    let mut first = hops[..DEEP_WINDOW].to_vec();
+    let mut last = hops[hops.len() - DEEP_WINDOW..].to_vec();
+    let mut all = hops;
+    json!({
+        "scenario": "deep10k",
+        "workers": "2 x 2 slots",
+        "create_ms": round(create_ms),
+        "run_ms": round(instance_ms(db, id)),
+        "hop_ms": summary(&mut all),
+        "first_100_hops_ms": summary(&mut first),
+        "last_100_hops_ms": summary(&mut last),
     })
 }
 
@@ -858,6 +943,26 @@ fn print_table(report: &Value) {
                 line("wide10k create (ms)", &s["create_ms"], floor1);
                 line("wide10k run (ms)", &s["run_ms"], floor1);
             }
+            "deep10k" => {
+                println!(
+                    "{:<34} {:>12}  (create {} ms)",
+                    "deep10k run (ms)", s["run_ms"], s["create_ms"]
+                );
+                line("deep10k hop (ms)", &s["hop_ms"], floor1);
+                line(
+                    "deep10k first 100 hops (ms)",
+                    &s["first_100_hops_ms"],
+                    floor1,
+                );
+                line("deep10k last 100 hops (ms)", &s["last_100_hops_ms"], floor1);
+            }
+            name if name.starts_with("wide") && s["workers"].is_string() => println!(
+                "{:<34} {:>12}  (create {} ms, {})",
+                format!("{name} run (ms)"),
+                s["run_ms"],
+                s["create_ms"],
+                s["workers"].as_str().unwrap_or("")
+            ),
             "dynamic_10k" => {
                 line("dynamic_10k expand (ms)", &s["expand_ms"], floor1);
                 line("dynamic_10k run (ms)", &s["run_ms"], floor1);
