@@ -418,14 +418,7 @@ fn throughput(db: &mut Client, task_type: &str, scenario: &str) -> Value {
 
 /// start → 10,000 parallel `empty` tasks → end.
 fn wide10k(db: &mut Client) -> Value {
-    let mut tasks = vec![json!({"name": "start", "type": "empty"})];
-    tasks.extend(
-        (0..WIDE_TASKS)
-            .map(|i| json!({"name": format!("w{i}"), "type": "empty", "deps": ["start"]})),
-    );
-    tasks.push(json!({"name": "end", "type": "empty",
-        "deps": (0..WIDE_TASKS).map(|i| format!("w{i}")).collect::<Vec<_>>()}));
-    let spec = json!({"name": "bench_wide10k", "tasks": tasks});
+    let spec = fan_out("bench_wide10k", WIDE_TASKS);
     let mut creates = Vec::new();
     let mut runs = Vec::new();
     for run in 0..WIDE_RUNS {
@@ -448,14 +441,8 @@ fn wide10k(db: &mut Client) -> Value {
 /// start → `n` parallel `empty` tasks → end, run once by the two workers of `slots` slots
 /// each that are running: creation and run, as a user would see them.
 fn wide(db: &mut Client, n: usize, slots: usize) -> Value {
-    let mut tasks = vec![json!({"name": "start", "type": "empty"})];
-    tasks.extend(
-        (0..n).map(|i| json!({"name": format!("w{i}"), "type": "empty", "deps": ["start"]})),
-    );
-    tasks.push(json!({"name": "end", "type": "empty",
-        "deps": (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>()}));
     let name = format!("bench_wide{}k_{slots}", n / 1000);
-    let spec = json!({"name": name, "tasks": tasks});
+    let spec = fan_out(&name, n);
     db.execute("SET sched.max_tasks = 1000000", &[]).unwrap();
     let t = Instant::now();
     db.query_one("SELECT sched.create_workflow($1, true)", &[&spec])
@@ -512,6 +499,17 @@ fn deep10k(db: &mut Client) -> Value {
         "first_100_hops_ms": summary(&mut first),
         "last_100_hops_ms": summary(&mut last),
     })
+}
+
+/// The spec of workflow `name`: start → `n` parallel `empty` tasks → end.
+fn fan_out(name: &str, n: usize) -> Value {
+    let mut tasks = vec![json!({"name": "start", "type": "empty"})];
+    tasks.extend(
+        (0..n).map(|i| json!({"name": format!("w{i}"), "type": "empty", "deps": ["start"]})),
+    );
+    tasks.push(json!({"name": "end", "type": "empty",
+        "deps": (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>()}));
+    json!({"name": name, "tasks": tasks})
 }
 
 /// Milliseconds from an instance's creation to its end.

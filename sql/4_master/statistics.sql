@@ -8,6 +8,7 @@
 -- growth, and to none while a table keeps its size.
 CREATE FUNCTION sched._analyze_grown() RETURNS integer
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     grown    regclass;

@@ -481,6 +481,7 @@ CREATE INDEX task_instance_active ON sched.task_instance (workflow_instance_id, 
 -- growth, and to none while a table keeps its size.
 CREATE FUNCTION sched._analyze_grown() RETURNS integer
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     grown    regclass;
