@@ -83,8 +83,15 @@ enum Command {
         #[arg(long)]
         timeout: Option<u64>,
     },
-    /// An instance's tasks in DAG order: state, attempt, worker, duration, exit code.
-    Status { id: i64 },
+    /// An instance's tasks in DAG order: state, attempt, worker, duration, exit code; a page
+    /// of at most --limit tasks, after the task --after names (the last of the page before).
+    Status {
+        id: i64,
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i32).range(1..=1000))]
+        limit: i32,
+        #[arg(long)]
+        after: Option<String>,
+    },
     /// A task attempt's log: `logs ATTEMPT_ID`, or `logs INSTANCE_ID TASK` for the latest
     /// attempt of that task in that instance; --follow streams it until the attempt ends.
     Logs {
@@ -300,7 +307,7 @@ async fn run(cli: Cli) -> Result<u8> {
             test_run(&client, &name, params, options, json).await
         }
         Command::Wait { id, timeout } => watch::instance(&client, id, json, timeout).await,
-        Command::Status { id } => status(&client, id, json).await,
+        Command::Status { id, limit, after } => status(&client, id, limit, after, json).await,
         Command::Logs {
             id,
             task,
@@ -697,7 +704,13 @@ async fn test_run(
     Ok(u8::from(failed))
 }
 
-async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
+async fn status(
+    client: &Client,
+    id: i64,
+    limit: i32,
+    after: Option<String>,
+    json: bool,
+) -> Result<u8> {
     let inst = client
         .query_opt(
             "SELECT workflow, state FROM sched.workflow_instances WHERE id = $1",
@@ -708,8 +721,8 @@ async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
         .query(
             "SELECT to_jsonb(t) FROM (SELECT task, type, deps, state, attempt, worker, exit_code, task_instance_id, \
              started_at, ended_at, extract(epoch FROM duration)::float8 AS duration_s \
-             FROM sched.instance_tasks($1)) t",
-            &[&id],
+             FROM sched.instance_tasks($1, $2, $3)) t",
+            &[&id, &after, &limit],
         )
         .await?;
     let (workflow, state): (String, String) = match inst {
@@ -717,6 +730,21 @@ async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
         None => return Err(usage(format!("workflow instance {id} does not exist"))),
     };
     let tasks: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
+    // A full page may be the last: one task more says whether another follows.
+    let last = tasks
+        .last()
+        .and_then(|t| t["task"].as_str())
+        .map(str::to_owned);
+    let next_after = match &last {
+        Some(last) if tasks.len() == limit as usize => client
+            .query_opt(
+                "SELECT task FROM sched.instance_tasks($1, $2, 1)",
+                &[&id, last],
+            )
+            .await?
+            .map(|_| last.clone()),
+        _ => None,
+    };
     // Queued tasks of a group no live worker serves would wait without a word.
     let unserved: Vec<String> = client
         .query(
@@ -731,7 +759,7 @@ async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
         println!(
             "{}",
             json!({"instance_id": id, "workflow": workflow, "state": state, "tasks": tasks,
-                   "unserved_worker_groups": unserved})
+                   "unserved_worker_groups": unserved, "next_after": next_after})
         );
         return Ok(0);
     }
@@ -770,6 +798,12 @@ async fn status(client: &Client, id: i64, json: bool) -> Result<u8> {
         ],
         &table,
     );
+    if let Some(last) = next_after {
+        println!(
+            "more tasks follow: sched status {id} --after {}",
+            sched_core::shell_quote(&last)
+        );
+    }
     Ok(0)
 }
 

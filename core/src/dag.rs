@@ -22,6 +22,30 @@ pub(crate) fn find_cycle(edges: &[(usize, usize)]) -> Option<Vec<usize>> {
     Some(cycle)
 }
 
+/// The depth of each of `n` tasks in an acyclic graph: the longest path to it from a task
+/// with no upstream task. Ordered by depth, every task comes after all its upstream tasks,
+/// which is how an instance's tasks are listed and paged.
+pub(crate) fn depths(n: usize, edges: &[(usize, usize)]) -> Vec<u32> {
+    let mut successors = vec![Vec::new(); n];
+    let mut waiting = vec![0usize; n];
+    for &(from, to) in edges {
+        successors[from].push(to);
+        waiting[to] += 1;
+    }
+    let mut depth = vec![0u32; n];
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    while let Some(task) = ready.pop() {
+        for &next in &successors[task] {
+            depth[next] = depth[next].max(depth[task] + 1);
+            waiting[next] -= 1;
+            if waiting[next] == 0 {
+                ready.push(next);
+            }
+        }
+    }
+    depth
+}
+
 /// Breadth-first search back to `start`: linear in the graph size, and the shortest cycle
 /// makes the shortest message.
 fn shortest_cycle_through(graph: &Graph, start: NodeIndex<usize>) -> Vec<usize> {
@@ -50,7 +74,24 @@ fn shortest_cycle_through(graph: &Graph, start: NodeIndex<usize>) -> Vec<usize> 
 
 #[cfg(test)]
 mod tests {
-    use super::find_cycle;
+    use super::{depths, find_cycle};
+
+    #[test]
+    fn depth_is_the_longest_path_from_a_root() {
+        // 0 -> 1 -> 3, 0 -> 3, 2 alone, 3 -> 4
+        assert_eq!(
+            depths(5, &[(0, 1), (1, 3), (0, 3), (3, 4)]),
+            [0, 1, 0, 2, 3]
+        );
+    }
+
+    #[test]
+    fn a_deep_chain_is_walked_once() {
+        let n = 100_000;
+        let edges: Vec<_> = (1..n).map(|i| (i - 1, i)).collect();
+        let d = depths(n, &edges);
+        assert_eq!(d[n - 1], (n - 1) as u32);
+    }
 
     #[test]
     fn acyclic_graph_has_no_cycle() {

@@ -100,6 +100,16 @@ pub struct TaskSpec {
 }
 
 impl WorkflowSpec {
+    /// Each task's depth in the DAG, in the order of `tasks`: the longest path to it from a
+    /// task without `deps`. The spec must be valid (its deps name tasks and form no cycle).
+    pub fn depths(&self) -> Vec<u32> {
+        depths_by_name(
+            self.tasks
+                .iter()
+                .map(|t| (t.name.as_str(), t.deps.as_slice())),
+        )
+    }
+
     /// The normalised spec: every field present, enum values lower case. Validating it
     /// again yields an equal `WorkflowSpec`.
     /// `tenant` and `env` appear only when set, so that specs written before they existed
@@ -200,4 +210,42 @@ impl TaskSpec {
 
 fn params_json(params: &BTreeMap<String, Param>) -> Value {
     params::params_json(params)
+}
+
+/// Each task's depth in the DAG of a normalised spec (`WorkflowSpec::to_json`, as stored), in
+/// the order of its tasks; see [`WorkflowSpec::depths`]. Reads only the tasks' names and deps.
+pub fn normalized_depths(normalized: &str) -> Result<Vec<u32>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Task {
+        name: String,
+        #[serde(default)]
+        deps: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        tasks: Vec<Task>,
+    }
+    let spec: Spec = serde_json::from_str(normalized)?;
+    Ok(depths_by_name(
+        spec.tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t.deps.as_slice())),
+    ))
+}
+
+fn depths_by_name<'a>(tasks: impl Iterator<Item = (&'a str, &'a [String])> + Clone) -> Vec<u32> {
+    let index: std::collections::HashMap<&str, usize> = tasks
+        .clone()
+        .enumerate()
+        .map(|(i, (name, _))| (name, i))
+        .collect();
+    let edges: Vec<(usize, usize)> = tasks
+        .enumerate()
+        .flat_map(|(i, (_, deps))| {
+            deps.iter()
+                .filter_map(|d| index.get(d.as_str()))
+                .map(move |&j| (j, i))
+        })
+        .collect();
+    crate::dag::depths(index.len(), &edges)
 }

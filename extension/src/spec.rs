@@ -37,6 +37,20 @@ pub fn normalize_spec(spec: &str, types: JsonB) -> JsonB {
     }
 }
 
+/// Each task's depth in the DAG of a spec `_normalize_spec` returned, in the order of its
+/// tasks: the definitions keep it, so that an instance's tasks are listed in DAG order a page
+/// at a time without walking the DAG.
+#[pg_extern(name = "_spec_depths", immutable, parallel_safe)]
+pub fn spec_depths(normalized: &str) -> Vec<i32> {
+    match sched_core::normalized_depths(normalized) {
+        Ok(depths) => depths
+            .into_iter()
+            .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
+            .collect(),
+        Err(err) => fail(format!("spec: not a normalised workflow spec: {err}")),
+    }
+}
+
 /// A task type definition as sched.register_task_type stores it, or an error naming the
 /// field of the definition at fault.
 #[pg_extern(name = "_normalize_task_type", immutable, parallel_safe)]

@@ -104,12 +104,19 @@ CREATE TABLE sched.task_definition (
     element_of          bigint,
     -- Its workflow declares admit_when (3_engine/admit_when.sql): its attempts wait for it.
     admit               boolean NOT NULL DEFAULT false,
+    -- Kept at definition (sched-core computes it) so that an instance's tasks are listed in
+    -- DAG order a page at a time without walking the DAG, and with their deps by name, which
+    -- the downstream-facing successors cannot give without a scan.
+    depth               integer NOT NULL,
+    deps                text[] NOT NULL,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
 CREATE INDEX task_definition_roots ON sched.task_definition (workflow_version_id) WHERE dep_count = 0;
 -- Completing attempts asks whether any task produces datasets before looking at theirs.
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
+-- An instance's tasks in DAG order, a page at a time (sched.instance_tasks).
+CREATE INDEX task_definition_in_order ON sched.task_definition (workflow_version_id, depth, id) WHERE element_of IS NULL;
 -- A dynamic attempt finds its element task.
 CREATE INDEX task_definition_elements ON sched.task_definition (element_of) WHERE element_of IS NOT NULL;
 COMMENT ON TABLE sched.task_definition IS 'The tasks of one workflow version.';
@@ -136,6 +143,8 @@ COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
 COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
+COMMENT ON COLUMN sched.task_definition.depth IS 'Depth in the DAG: the longest path to it from a task without deps (0 for those). Ordered by it, every task comes after its upstream tasks. An element task has its DYNAMIC task''s.';
+COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), sorted; empty for an element task.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning

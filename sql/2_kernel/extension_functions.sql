@@ -17,6 +17,8 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
     'Internal: the built-in task types as rows of sched.task_types.';
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
+COMMENT ON FUNCTION sched._spec_depths(text) IS
+    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS

@@ -24,6 +24,7 @@ DECLARE
     gathers    boolean;
     groups     text[];
     checks_sql boolean;
+    depths     integer[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -78,6 +79,7 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
+    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -86,10 +88,10 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of
-        FROM jsonb_array_elements(norm->'tasks') AS t
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of,
+        SELECT l.t, l.id, l.element_of, l.depth,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -101,7 +103,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -120,7 +122,8 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
+                                       depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -145,7 +148,8 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of, norm ? 'admit_when'
+           task.element_of, norm ? 'admit_when',
+           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),

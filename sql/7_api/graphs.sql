@@ -141,7 +141,9 @@ COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
 
 -- The tasks of a workflow version (within scope, when given; element tasks left out) in DAG
 -- order: depth is the longest path from a root, so every task comes after all its upstream
--- tasks, which upstream names. For instance_tasks and test runs.
+-- tasks, which upstream names. The whole version's are kept at definition; a scope (a run
+-- started from some tasks) has roots of its own, so its depths are walked. For instance_tasks
+-- and test runs.
 CREATE FUNCTION sched._task_order(version_id bigint, scope bigint[])
 RETURNS TABLE (id bigint, depth integer, upstream text[])
 LANGUAGE sql STABLE
@@ -149,10 +151,14 @@ LANGUAGE sql STABLE
 SET enable_nestloop = off
 SET jit = off
 AS $$
-    WITH RECURSIVE tasks AS (
+    SELECT td.id, td.depth, td.deps
+      FROM sched.task_definition td
+     WHERE scope IS NULL AND td.workflow_version_id = version_id AND td.element_of IS NULL
+    UNION ALL
+    (WITH RECURSIVE tasks AS (
         SELECT td.id, td.name, td.successors
           FROM sched.task_definition td
-         WHERE td.workflow_version_id = version_id AND (scope IS NULL OR td.id = ANY(scope))
+         WHERE scope IS NOT NULL AND td.workflow_version_id = version_id AND td.id = ANY(scope)
            AND td.element_of IS NULL
     ), edges AS (
         SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
@@ -169,41 +175,68 @@ AS $$
           FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
     )
     SELECT p.id, p.depth, coalesce(up.names, '{}')
-      FROM placed p LEFT JOIN upstream up ON up.id = p.id
+      FROM placed p LEFT JOIN upstream up ON up.id = p.id)
 $$;
 COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
     'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
 
-CREATE FUNCTION sched.instance_tasks(instance_id bigint)
+CREATE FUNCTION sched.instance_tasks(instance_id bigint, after text DEFAULT NULL, max_rows integer DEFAULT NULL)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint)
+CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint, after text, max_rows integer)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- The walk's row estimates are wild (a recursive CTE over CTEs), and a nested loop chosen on a
--- version whose tasks have no statistics yet took a minute at 10,000 tasks; hash joins take
--- under a second, and JIT, triggered by those estimates, only added to it.
-SET enable_nestloop = off
 SET jit = off
 AS $$
 DECLARE
-    inst sched.workflow_instance;
+    inst        sched.workflow_instance;
+    after_id    bigint;
+    after_depth integer;
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
+    IF max_rows IS NOT NULL AND max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows: must be between 1 and 1000 (NULL for every task), got %', max_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF after IS NOT NULL THEN
+        SELECT td.id, td.depth INTO after_id, after_depth
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = after AND td.element_of IS NULL
+           AND (inst.scope IS NULL OR td.id = ANY (inst.scope));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'after: instance % has no task "%" (give the last task of the page before)', instance_id, after
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF inst.scope IS NOT NULL THEN
+            after_depth := (SELECT o.depth FROM sched._task_order(inst.workflow_version_id, inst.scope) o WHERE o.id = after_id);
+        END IF;
+    END IF;
+    -- A page of the order (a whole version's through its index on the kept depths, a scope's
+    -- walked), then each of its tasks' latest attempt through the instance's index on both
+    -- tables: a page of a 100,000-task instance reads the page.
     RETURN QUERY
-    SELECT td.name, td.task_type, o.upstream,
-           o.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+    SELECT td.name, td.task_type, p.upstream,
+           p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM sched._task_order(inst.workflow_version_id, inst.scope) o
-      JOIN sched.task_definition td ON td.id = o.id
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
+      FROM (SELECT td.id, td.depth, td.deps AS upstream FROM sched.task_definition td
+             WHERE inst.scope IS NULL AND td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL
+               AND (after IS NULL OR (td.depth, td.id) > (after_depth, after_id))
+            UNION ALL
+            SELECT o.id, o.depth, o.upstream FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+             WHERE inst.scope IS NOT NULL AND (after IS NULL OR (o.depth, o.id) > (after_depth, after_id))
+            ORDER BY 2, 1 LIMIT max_rows) p
+      JOIN sched.task_definition td ON td.id = p.id
+      LEFT JOIN LATERAL (SELECT ta.id, ta.state, ta.attempt, ta.worker_id, ta.exit_code, ta.started_at, ta.ended_at
+                           FROM sched._attempts ta
+                          WHERE ta.workflow_instance_id = instance_id AND ta.task_id = p.id
+                          ORDER BY ta.id DESC LIMIT 1) a ON true
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY o.depth, td.id;
+     ORDER BY p.depth, p.id;
 END
 $$;
-COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
-    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times.';
+COMMENT ON FUNCTION sched.instance_tasks(bigint, text, integer) IS
+    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times. A page at a time: at most max_rows (1 to 1000; NULL for all) after the task named after (the last of the page before; NULL for the first page).';

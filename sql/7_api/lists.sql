@@ -168,7 +168,10 @@ DECLARE
                                     'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id', 'ti.id',
                                     filters, conditions, before, max_rows,
                                     -- An attempt ends after its run began: days of history before the oldest run are not read.
-                                    'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)');
+                                    -- One run's attempts are read newest first through its own rows
+                                    -- instead: it may hold more than the 10,000 read whole.
+                                    CASE WHEN NOT coalesce(filters ? 'instance', false)
+                                         THEN 'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)' END);
 BEGIN
     RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END

@@ -72,7 +72,7 @@ GRANT EXECUTE ON FUNCTION
     sched.set_project_params(regrole, jsonb),
     sched.workflow_graph(text, text),
     sched.instance_graph(bigint, text),
-    sched.instance_tasks(bigint),
+    sched.instance_tasks(bigint, text, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),

@@ -502,6 +502,57 @@ $$;
 COMMENT ON FUNCTION sched._analyze_grown() IS
     'Internal: the master''s analysis of the engine''s tables that hold more than twice the rows (and a thousand more) their statistics know of, so that no session keeps a plan made for a small table; returns how many it analysed.';
 
+-- 1_schema/10_definitions.sql: each task's depth in the DAG and its deps, kept at definition,
+-- so that sched.instance_tasks pages an instance's tasks in DAG order. The tasks defined so far
+-- get theirs from their successors, as the DAG was walked before.
+ALTER TABLE sched.task_definition ADD COLUMN depth integer, ADD COLUMN deps text[];
+UPDATE sched.task_definition SET deps = '{}';
+UPDATE sched.task_definition td SET deps = up.names
+  FROM (SELECT s.id, array_agg(u.name ORDER BY u.name) AS names
+          FROM sched.task_definition u CROSS JOIN LATERAL unnest(u.successors) AS s(id) GROUP BY s.id) up
+ WHERE up.id = td.id;
+DO $depths$
+DECLARE
+    hash  text := pg_catalog.current_setting('enable_hashjoin');
+    merge text := pg_catalog.current_setting('enable_mergejoin');
+BEGIN
+    -- Each step of the walk finds its tasks by key: a hash of every task per step would make
+    -- a deep chain quadratic.
+    PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true);
+    PERFORM pg_catalog.set_config('enable_mergejoin', 'off', true);
+    WITH RECURSIVE walk AS (
+        SELECT td.id, 0 AS depth FROM sched.task_definition td WHERE td.dep_count = 0 AND td.element_of IS NULL
+        UNION
+        SELECT s.id, w.depth + 1
+          FROM walk w JOIN sched.task_definition td ON td.id = w.id CROSS JOIN LATERAL unnest(td.successors) AS s(id)
+    )
+    UPDATE sched.task_definition td SET depth = p.depth
+      FROM (SELECT w.id, max(w.depth) AS depth FROM walk w GROUP BY w.id) p
+     WHERE p.id = td.id;
+    PERFORM pg_catalog.set_config('enable_hashjoin', hash, true);
+    PERFORM pg_catalog.set_config('enable_mergejoin', merge, true);
+END
+$depths$;
+UPDATE sched.task_definition td SET depth = d.depth FROM sched.task_definition d WHERE td.element_of = d.id;
+ALTER TABLE sched.task_definition ALTER COLUMN depth SET NOT NULL, ALTER COLUMN deps SET NOT NULL;
+CREATE INDEX task_definition_in_order ON sched.task_definition (workflow_version_id, depth, id) WHERE element_of IS NULL;
+COMMENT ON COLUMN sched.task_definition.depth IS 'Depth in the DAG: the longest path to it from a task without deps (0 for those). Ordered by it, every task comes after its upstream tasks. An element task has its DYNAMIC task''s.';
+COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), sorted; empty for an element task.';
+
+-- 1_schema/50_history.sql: a task's latest attempt in an archived instance by index.
+DROP INDEX sched.task_instance_history_by_instance;
+CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (workflow_instance_id, task_id);
+
+-- 2_kernel/extension_functions.sql: the depths of a spec's tasks, for _create_workflow to keep.
+CREATE  FUNCTION "_spec_depths"(
+	"normalized" TEXT /* & str */
+) RETURNS INT[] /* Vec < i32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'spec_depths_wrapper';
+COMMENT ON FUNCTION sched._spec_depths(text) IS
+    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
+
 -- 7_api/task_groups.sql: create_task_group takes admit_when.
 DROP FUNCTION sched.create_task_group(text, integer, text, boolean);
 DROP FUNCTION sched._create_task_group(regrole, text, integer, text, boolean);
@@ -3655,6 +3706,7 @@ DECLARE
     gathers    boolean;
     groups     text[];
     checks_sql boolean;
+    depths     integer[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -3709,6 +3761,7 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
+    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -3717,10 +3770,10 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of
-        FROM jsonb_array_elements(norm->'tasks') AS t
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of,
+        SELECT l.t, l.id, l.element_of, l.depth,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -3732,7 +3785,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -3751,7 +3804,8 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
+                                       depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -3776,7 +3830,8 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of, norm ? 'admit_when'
+           task.element_of, norm ? 'admit_when',
+           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -4945,10 +5000,14 @@ LANGUAGE sql STABLE
 SET enable_nestloop = off
 SET jit = off
 AS $$
-    WITH RECURSIVE tasks AS (
+    SELECT td.id, td.depth, td.deps
+      FROM sched.task_definition td
+     WHERE scope IS NULL AND td.workflow_version_id = version_id AND td.element_of IS NULL
+    UNION ALL
+    (WITH RECURSIVE tasks AS (
         SELECT td.id, td.name, td.successors
           FROM sched.task_definition td
-         WHERE td.workflow_version_id = version_id AND (scope IS NULL OR td.id = ANY(scope))
+         WHERE scope IS NOT NULL AND td.workflow_version_id = version_id AND td.id = ANY(scope)
            AND td.element_of IS NULL
     ), edges AS (
         SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
@@ -4965,34 +5024,97 @@ AS $$
           FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
     )
     SELECT p.id, p.depth, coalesce(up.names, '{}')
-      FROM placed p LEFT JOIN upstream up ON up.id = p.id
+      FROM placed p LEFT JOIN upstream up ON up.id = p.id)
 $$;
 COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
     'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
-CREATE OR REPLACE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint)
+DROP FUNCTION sched.instance_tasks(bigint);
+DROP FUNCTION sched._instance_tasks(regrole, bigint);
+CREATE FUNCTION sched.instance_tasks(instance_id bigint, after text DEFAULT NULL, max_rows integer DEFAULT NULL)
+RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
+               worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint, after text, max_rows integer)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- The walk's row estimates are wild (a recursive CTE over CTEs), and a nested loop chosen on a
--- version whose tasks have no statistics yet took a minute at 10,000 tasks; hash joins take
--- under a second, and JIT, triggered by those estimates, only added to it.
-SET enable_nestloop = off
 SET jit = off
 AS $$
 DECLARE
-    inst sched.workflow_instance;
+    inst        sched.workflow_instance;
+    after_id    bigint;
+    after_depth integer;
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
+    IF max_rows IS NOT NULL AND max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows: must be between 1 and 1000 (NULL for every task), got %', max_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF after IS NOT NULL THEN
+        SELECT td.id, td.depth INTO after_id, after_depth
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = after AND td.element_of IS NULL
+           AND (inst.scope IS NULL OR td.id = ANY (inst.scope));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'after: instance % has no task "%" (give the last task of the page before)', instance_id, after
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF inst.scope IS NOT NULL THEN
+            after_depth := (SELECT o.depth FROM sched._task_order(inst.workflow_version_id, inst.scope) o WHERE o.id = after_id);
+        END IF;
+    END IF;
+    -- A page of the order (a whole version's through its index on the kept depths, a scope's
+    -- walked), then each of its tasks' latest attempt through the instance's index on both
+    -- tables: a page of a 100,000-task instance reads the page.
     RETURN QUERY
-    SELECT td.name, td.task_type, o.upstream,
-           o.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+    SELECT td.name, td.task_type, p.upstream,
+           p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM sched._task_order(inst.workflow_version_id, inst.scope) o
-      JOIN sched.task_definition td ON td.id = o.id
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
+      FROM (SELECT td.id, td.depth, td.deps AS upstream FROM sched.task_definition td
+             WHERE inst.scope IS NULL AND td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL
+               AND (after IS NULL OR (td.depth, td.id) > (after_depth, after_id))
+            UNION ALL
+            SELECT o.id, o.depth, o.upstream FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+             WHERE inst.scope IS NOT NULL AND (after IS NULL OR (o.depth, o.id) > (after_depth, after_id))
+            ORDER BY 2, 1 LIMIT max_rows) p
+      JOIN sched.task_definition td ON td.id = p.id
+      LEFT JOIN LATERAL (SELECT ta.id, ta.state, ta.attempt, ta.worker_id, ta.exit_code, ta.started_at, ta.ended_at
+                           FROM sched._attempts ta
+                          WHERE ta.workflow_instance_id = instance_id AND ta.task_id = p.id
+                          ORDER BY ta.id DESC LIMIT 1) a ON true
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY o.depth, td.id;
+     ORDER BY p.depth, p.id;
+END
+$$;
+COMMENT ON FUNCTION sched.instance_tasks(bigint, text, integer) IS
+    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times. A page at a time: at most max_rows (1 to 1000; NULL for all) after the task named after (the last of the page before; NULL for the first page).';
+
+-- 7_api/lists.sql: one run's attempts are read newest first through its rows.
+CREATE OR REPLACE FUNCTION sched._list_task_instances(principal regrole, filters jsonb, before bigint, max_rows integer)
+RETURNS SETOF sched.task_instances
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conditions jsonb := $c${
+        "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
+        "task": ["ti.task_id IN (SELECT td.id FROM sched.task_definition td WHERE td.name = $2->>'task')", "text"],
+        "state": ["ti.state = ($2->>'state')::sched.task_state", "task_state"],
+        "worker": ["ti.worker_id IN (SELECT wk.id FROM sched.worker wk WHERE wk.name = $2->>'worker')", "text"],
+        "instance": ["ti.workflow_instance_id = ($2->>'instance')::bigint", "id"],
+        "from": ["ti.queued_at >= ($2->>'from')::timestamptz", "time"],
+        "to": ["ti.queued_at < ($2->>'to')::timestamptz", "time"]}$c$;
+    ids bigint[] := sched._list_ids(principal,
+                                    'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id', 'ti.id',
+                                    filters, conditions, before, max_rows,
+                                    -- An attempt ends after its run began: days of history before the oldest run are not read.
+                                    -- One run's attempts are read newest first through its own rows
+                                    -- instead: it may hold more than the 10,000 read whole.
+                                    CASE WHEN NOT coalesce(filters ? 'instance', false)
+                                         THEN 'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)' END);
+BEGIN
+    RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END
 $$;
 
@@ -5073,7 +5195,8 @@ BEGIN
                                  '_admit_statement', '_check_admit_when', '_sample_load', '_load', '_admit_interval',
                                  '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
-                                 '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown')
+                                 '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
+                                 '_spec_depths', 'instance_tasks', '_instance_tasks')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -5087,7 +5210,8 @@ GRANT EXECUTE ON FUNCTION
     sched.disable_trigger(bigint),
     sched.drop_trigger(bigint),
     sched.test_run(text, jsonb, jsonb),
-    sched.create_task_group(text, integer, text, boolean, text)
+    sched.create_task_group(text, integer, text, boolean, text),
+    sched.instance_tasks(bigint, text, integer)
 TO sched_user, sched_admin;
 GRANT EXECUTE ON FUNCTION sched._load() TO sched_user, sched_admin, pg_monitor;
 GRANT EXECUTE ON FUNCTION sched._waiting_for(bigint, bigint) TO sched_user, sched_admin;

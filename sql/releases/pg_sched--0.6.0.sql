@@ -73,7 +73,7 @@ AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:65
+-- extension/src/spec.rs:79
 -- pg_sched::spec::_builtin_task_types
 CREATE  FUNCTION "_builtin_task_types"() RETURNS TABLE (
 	"name" TEXT,  /* String */
@@ -87,7 +87,7 @@ AS 'MODULE_PATHNAME', 'builtin_task_types_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:117
+-- extension/src/spec.rs:131
 -- pg_sched::spec::_check_time_zone
 CREATE  FUNCTION "_check_time_zone"(
 	"zone" TEXT, /* & str */
@@ -99,7 +99,7 @@ AS 'MODULE_PATHNAME', 'check_time_zone_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:52
+-- extension/src/spec.rs:66
 -- pg_sched::spec::_command_types
 CREATE  FUNCTION "_command_types"(
 	"registered" jsonb /* JsonB */
@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'channels_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:109
+-- extension/src/spec.rs:123
 -- pg_sched::spec::_normalize_params
 CREATE  FUNCTION "_normalize_params"(
 	"params" jsonb, /* JsonB */
@@ -307,7 +307,7 @@ AS 'MODULE_PATHNAME', 'normalize_spec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:42
+-- extension/src/spec.rs:56
 -- pg_sched::spec::_normalize_task_type
 CREATE  FUNCTION "_normalize_task_type"(
 	"name" TEXT, /* & str */
@@ -383,6 +383,17 @@ CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'snapshot_holders_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/spec.rs:43
+-- pg_sched::spec::_spec_depths
+CREATE  FUNCTION "_spec_depths"(
+	"normalized" TEXT /* & str */
+) RETURNS INT[] /* Vec < i32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'spec_depths_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -485,6 +496,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   snapshot::release_snapshot
 --   snapshot::snapshot_holders
 --   spec::normalize_spec
+--   spec::spec_depths
 --   spec::normalize_task_type
 --   spec::command_types
 --   spec::builtin_task_types
@@ -843,12 +855,19 @@ CREATE TABLE sched.task_definition (
     element_of          bigint,
     -- Its workflow declares admit_when (3_engine/admit_when.sql): its attempts wait for it.
     admit               boolean NOT NULL DEFAULT false,
+    -- Kept at definition (sched-core computes it) so that an instance's tasks are listed in
+    -- DAG order a page at a time without walking the DAG, and with their deps by name, which
+    -- the downstream-facing successors cannot give without a scan.
+    depth               integer NOT NULL,
+    deps                text[] NOT NULL,
     UNIQUE (workflow_version_id, name)
 );
 -- Instances start from the roots only; wide DAGs must not scan every task to find them.
 CREATE INDEX task_definition_roots ON sched.task_definition (workflow_version_id) WHERE dep_count = 0;
 -- Completing attempts asks whether any task produces datasets before looking at theirs.
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
+-- An instance's tasks in DAG order, a page at a time (sched.instance_tasks).
+CREATE INDEX task_definition_in_order ON sched.task_definition (workflow_version_id, depth, id) WHERE element_of IS NULL;
 -- A dynamic attempt finds its element task.
 CREATE INDEX task_definition_elements ON sched.task_definition (element_of) WHERE element_of IS NOT NULL;
 COMMENT ON TABLE sched.task_definition IS 'The tasks of one workflow version.';
@@ -875,6 +894,8 @@ COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it
 COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it in the database, with no worker: sub_process, conditions, switch, dependent, or forbidden (enabled false); NULL for tasks workers run.';
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
 COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
+COMMENT ON COLUMN sched.task_definition.depth IS 'Depth in the DAG: the longest path to it from a task without deps (0 for those). Ordered by it, every task comes after its upstream tasks. An element task has its DYNAMIC task''s.';
+COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), sorted; empty for an element task.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning
@@ -1345,7 +1366,8 @@ CREATE TABLE sched.task_instance_history (
     PRIMARY KEY (id, ended_at)
 ) PARTITION BY RANGE (ended_at);
 CREATE TABLE sched.task_instance_history_default PARTITION OF sched.task_instance_history DEFAULT;
-CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (workflow_instance_id);
+-- An instance's attempts, and a task's latest among them (sched.instance_tasks), as in task_instance.
+CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (workflow_instance_id, task_id);
 COMMENT ON TABLE sched.task_instance_history IS
     'Task attempts of finished instances, moved here from sched.task_instance a minute after the instance ended; one partition per UTC day of ended_at (task_instance_history_YYYYMMDD), kept for sched.history_retention. Read both through sched.task_instances.';
 COMMENT ON TABLE sched.task_instance_history_default IS
@@ -2183,6 +2205,8 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
     'Internal: the built-in task types as rows of sched.task_types.';
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
+COMMENT ON FUNCTION sched._spec_depths(text) IS
+    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
@@ -9703,6 +9727,7 @@ DECLARE
     gathers    boolean;
     groups     text[];
     checks_sql boolean;
+    depths     integer[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -9757,6 +9782,7 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
+    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -9765,10 +9791,10 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of
-        FROM jsonb_array_elements(norm->'tasks') AS t
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of,
+        SELECT l.t, l.id, l.element_of, l.depth,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -9780,7 +9806,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -9799,7 +9825,8 @@ BEGIN
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
                                        retries, retry_interval, delay, timeout_after, timeout_strategy,
-                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit)
+                                       task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
+                                       depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
            sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
            CASE WHEN any_env
@@ -9824,7 +9851,8 @@ BEGIN
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
-           task.element_of, norm ? 'admit_when'
+           task.element_of, norm ? 'admit_when',
+           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -10266,7 +10294,9 @@ COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
 
 -- The tasks of a workflow version (within scope, when given; element tasks left out) in DAG
 -- order: depth is the longest path from a root, so every task comes after all its upstream
--- tasks, which upstream names. For instance_tasks and test runs.
+-- tasks, which upstream names. The whole version's are kept at definition; a scope (a run
+-- started from some tasks) has roots of its own, so its depths are walked. For instance_tasks
+-- and test runs.
 CREATE FUNCTION sched._task_order(version_id bigint, scope bigint[])
 RETURNS TABLE (id bigint, depth integer, upstream text[])
 LANGUAGE sql STABLE
@@ -10274,10 +10304,14 @@ LANGUAGE sql STABLE
 SET enable_nestloop = off
 SET jit = off
 AS $$
-    WITH RECURSIVE tasks AS (
+    SELECT td.id, td.depth, td.deps
+      FROM sched.task_definition td
+     WHERE scope IS NULL AND td.workflow_version_id = version_id AND td.element_of IS NULL
+    UNION ALL
+    (WITH RECURSIVE tasks AS (
         SELECT td.id, td.name, td.successors
           FROM sched.task_definition td
-         WHERE td.workflow_version_id = version_id AND (scope IS NULL OR td.id = ANY(scope))
+         WHERE scope IS NOT NULL AND td.workflow_version_id = version_id AND td.id = ANY(scope)
            AND td.element_of IS NULL
     ), edges AS (
         SELECT t.id AS up, s.id AS down FROM tasks t CROSS JOIN LATERAL unnest(t.successors) AS s(id)
@@ -10294,44 +10328,71 @@ AS $$
           FROM edges e JOIN tasks u ON u.id = e.up GROUP BY e.down
     )
     SELECT p.id, p.depth, coalesce(up.names, '{}')
-      FROM placed p LEFT JOIN upstream up ON up.id = p.id
+      FROM placed p LEFT JOIN upstream up ON up.id = p.id)
 $$;
 COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
     'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
 
-CREATE FUNCTION sched.instance_tasks(instance_id bigint)
+CREATE FUNCTION sched.instance_tasks(instance_id bigint, after text DEFAULT NULL, max_rows integer DEFAULT NULL)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint)
+CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint, after text, max_rows integer)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- The walk's row estimates are wild (a recursive CTE over CTEs), and a nested loop chosen on a
--- version whose tasks have no statistics yet took a minute at 10,000 tasks; hash joins take
--- under a second, and JIT, triggered by those estimates, only added to it.
-SET enable_nestloop = off
 SET jit = off
 AS $$
 DECLARE
-    inst sched.workflow_instance;
+    inst        sched.workflow_instance;
+    after_id    bigint;
+    after_depth integer;
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
+    IF max_rows IS NOT NULL AND max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows: must be between 1 and 1000 (NULL for every task), got %', max_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF after IS NOT NULL THEN
+        SELECT td.id, td.depth INTO after_id, after_depth
+          FROM sched.task_definition td
+         WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = after AND td.element_of IS NULL
+           AND (inst.scope IS NULL OR td.id = ANY (inst.scope));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'after: instance % has no task "%" (give the last task of the page before)', instance_id, after
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF inst.scope IS NOT NULL THEN
+            after_depth := (SELECT o.depth FROM sched._task_order(inst.workflow_version_id, inst.scope) o WHERE o.id = after_id);
+        END IF;
+    END IF;
+    -- A page of the order (a whole version's through its index on the kept depths, a scope's
+    -- walked), then each of its tasks' latest attempt through the instance's index on both
+    -- tables: a page of a 100,000-task instance reads the page.
     RETURN QUERY
-    SELECT td.name, td.task_type, o.upstream,
-           o.depth, a.id, coalesce(a.state, 'not run'), a.attempt, wk.name, a.exit_code,
+    SELECT td.name, td.task_type, p.upstream,
+           p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
            a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM sched._task_order(inst.workflow_version_id, inst.scope) o
-      JOIN sched.task_definition td ON td.id = o.id
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
+      FROM (SELECT td.id, td.depth, td.deps AS upstream FROM sched.task_definition td
+             WHERE inst.scope IS NULL AND td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL
+               AND (after IS NULL OR (td.depth, td.id) > (after_depth, after_id))
+            UNION ALL
+            SELECT o.id, o.depth, o.upstream FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+             WHERE inst.scope IS NOT NULL AND (after IS NULL OR (o.depth, o.id) > (after_depth, after_id))
+            ORDER BY 2, 1 LIMIT max_rows) p
+      JOIN sched.task_definition td ON td.id = p.id
+      LEFT JOIN LATERAL (SELECT ta.id, ta.state, ta.attempt, ta.worker_id, ta.exit_code, ta.started_at, ta.ended_at
+                           FROM sched._attempts ta
+                          WHERE ta.workflow_instance_id = instance_id AND ta.task_id = p.id
+                          ORDER BY ta.id DESC LIMIT 1) a ON true
       LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY o.depth, td.id;
+     ORDER BY p.depth, p.id;
 END
 $$;
-COMMENT ON FUNCTION sched.instance_tasks(bigint) IS
-    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times.';
+COMMENT ON FUNCTION sched.instance_tasks(bigint, text, integer) IS
+    'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times. A page at a time: at most max_rows (1 to 1000; NULL for all) after the task named after (the last of the page before; NULL for the first page).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -10612,7 +10673,10 @@ DECLARE
                                     'sched._attempts ti JOIN sched.workflow_instance i ON i.id = ti.workflow_instance_id', 'ti.id',
                                     filters, conditions, before, max_rows,
                                     -- An attempt ends after its run began: days of history before the oldest run are not read.
-                                    'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)');
+                                    -- One run's attempts are read newest first through its own rows
+                                    -- instead: it may hold more than the 10,000 read whole.
+                                    CASE WHEN NOT coalesce(filters ? 'instance', false)
+                                         THEN 'ti.workflow_instance_id = ANY ($6) AND (ti.ended_at IS NULL OR ti.ended_at >= $7)' END);
 BEGIN
     RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
 END
@@ -12280,7 +12344,7 @@ GRANT EXECUTE ON FUNCTION
     sched.set_project_params(regrole, jsonb),
     sched.workflow_graph(text, text),
     sched.instance_graph(bigint, text),
-    sched.instance_tasks(bigint),
+    sched.instance_tasks(bigint, text, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),

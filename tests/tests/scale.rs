@@ -56,3 +56,122 @@ fn the_master_analyses_an_engine_table_once_it_has_outgrown_its_statistics() {
     // Doubling: a table that keeps its size is not analysed again and again.
     assert!(count <= 4, "{count} analyses of one growth");
 }
+
+/// An instance's tasks come in DAG order a page at a time: the depths are kept at definition
+/// (the spec lists tasks in any order), the pages add up to the whole list, and a run started
+/// from some tasks is ordered, and paged, within its own scope. The CLI's status pages too.
+#[test]
+fn an_instance_s_tasks_come_a_page_at_a_time_in_dag_order() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "paged", "tasks": [
+            {"name": "d", "type": "empty", "deps": ["c", "b"]},
+            {"name": "c", "type": "empty", "deps": ["a"]},
+            {"name": "b", "type": "empty", "deps": ["a"]},
+            {"name": "a", "type": "empty"},
+            {"name": "e", "type": "empty", "deps": ["d"]},
+            {"name": "z", "type": "empty"}]}"#,
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut db, "paged");
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+
+    type Row = (String, i32, Vec<String>, String);
+    let page = |db: &mut Client, id: i64, after: Option<&str>, max: Option<i32>| -> Vec<Row> {
+        db.query(
+            "SELECT task, depth, deps, state FROM sched.instance_tasks($1, $2, $3)",
+            &[&id, &after, &max],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+    };
+    let all = page(&mut db, id, None, None);
+    let row = |t: &str, d: i32, deps: &[&str]| -> Row {
+        (
+            t.to_string(),
+            d,
+            deps.iter().map(|x| x.to_string()).collect(),
+            "succeeded".to_string(),
+        )
+    };
+    assert_eq!(
+        all,
+        [
+            row("a", 0, &[]),
+            row("z", 0, &[]),
+            row("c", 1, &["a"]),
+            row("b", 1, &["a"]),
+            row("d", 2, &["b", "c"]),
+            row("e", 3, &["d"]),
+        ]
+    );
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let next = page(&mut db, id, after.as_deref(), Some(2));
+        if next.is_empty() {
+            break;
+        }
+        assert!(next.len() <= 2);
+        after = Some(next.last().unwrap().0.clone());
+        paged.extend(next);
+    }
+    assert_eq!(paged, all);
+
+    let err = error_of(db.query("SELECT * FROM sched.instance_tasks($1, 'nope', 10)", &[&id]));
+    assert!(err.contains("after:") && err.contains("\"nope\""), "{err}");
+    let err = error_of(db.query("SELECT * FROM sched.instance_tasks($1, NULL, 0)", &[&id]));
+    assert!(
+        err.contains("max_rows: must be between 1 and 1000"),
+        "{err}"
+    );
+
+    // Downstream of c: c, d (whose other upstream task b is outside the run) and e.
+    let scoped: i64 = db
+        .query_one(
+            "SELECT sched.start_workflow('paged', '{}', '{\"start_tasks\": [\"c\"]}')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wait(&mut db, scoped, 60), "succeeded");
+    let whole = page(&mut db, scoped, None, None);
+    assert_eq!(
+        whole,
+        [row("c", 0, &[]), row("d", 1, &["c"]), row("e", 2, &["d"])]
+    );
+    let mut paged = page(&mut db, scoped, None, Some(1));
+    paged.extend(page(&mut db, scoped, Some("c"), Some(1)));
+    paged.extend(page(&mut db, scoped, Some("d"), Some(5)));
+    assert_eq!(paged, whole);
+    let err = error_of(db.query(
+        "SELECT * FROM sched.instance_tasks($1, 'a', 10)",
+        &[&scoped],
+    ));
+    assert!(err.contains("has no task \"a\""), "{err}");
+
+    let text = cluster.sched_expect("postgres", &["status", &id.to_string(), "--limit", "4"], 0);
+    assert!(
+        text.contains(&format!("more tasks follow: sched status {id} --after 'b'")),
+        "{text}"
+    );
+    assert!(!text.contains(" d "), "{text}");
+    let text = cluster.sched_expect(
+        "postgres",
+        &["--json", "status", &id.to_string(), "--after", "b"],
+        0,
+    );
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["d", "e"]);
+    assert!(json["next_after"].is_null(), "{json}");
+}

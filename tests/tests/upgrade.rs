@@ -461,6 +461,43 @@ fn update_keeps_everything(release: &str) {
     let version = extension_version(&mut su);
     assert_eq!(version, CURRENT);
 
+    // Tasks defined before the update have their depth in the DAG and their deps, which
+    // sched.instance_tasks pages by, as tasks defined now do.
+    let kept: Vec<(String, i32, Vec<String>)> = su
+        .query(
+            "SELECT td.name, td.depth, td.deps FROM sched.task_definition td
+               JOIN sched.workflow_version v ON v.id = td.workflow_version_id
+               JOIN sched.workflow w ON w.id = v.workflow_id
+              WHERE w.name = 'every_type' ORDER BY td.depth, td.name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let expected: Vec<(String, i32, Vec<String>)> = [
+        ("sh", 0, &[][..]),
+        ("nothing", 1, &["sh"]),
+        ("py", 1, &["sh"]),
+        ("q", 1, &["sh"]),
+        ("judge", 2, &["q"]),
+        // A branch's targets depend on its CONDITIONS or SWITCH task.
+        ("pick", 3, &["judge"]),
+        ("never", 4, &["judge", "pick"]),
+        ("sub", 4, &["pick"]),
+        ("waits", 5, &["sub"]),
+    ]
+    .iter()
+    .map(|(n, d, deps)| {
+        (
+            n.to_string(),
+            *d,
+            deps.iter().map(|x| x.to_string()).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(kept, expected);
+
     // The master goes on, the old worker finishes what runs, and runs nothing twice.
     wait_for(Duration::from_secs(30), "the master to go on", || {
         cluster

@@ -192,6 +192,9 @@ export function Instance({ id }) {
       {(snap.unserved_worker_groups || []).map((g) => (
         <p key={g.worker_group} className="error" role="status">{t.unserved(g.worker_group)}</p>
       ))}
+      {snap.tasks_more || snap.attempts_more ? (
+        <p className="muted" role="status">{t.firstShown(snap.tasks.length, inst.id)}</p>
+      ) : null}
       {drawn ? (
         <>
           <InstanceGraph snapshot={snap} onOpen={(task) => {
