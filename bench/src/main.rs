@@ -15,6 +15,9 @@ const IDLE_SAMPLES: usize = 200;
 const CRON_FIRES: i64 = 60;
 const THROUGHPUT_TASKS: usize = 10_000;
 const THROUGHPUT_RUNS: usize = 3;
+const DRAIN_RUNS: usize = 3;
+/// One-task instances started in one commit, drained at the concurrency people configure.
+const DRAIN_INSTANCES: i64 = 5_000;
 const WIDE_TASKS: usize = 10_000;
 const WIDE_RUNS: usize = 3;
 /// Issue 31's bigger DAGs: a fan-out of 100,000 and a chain of 10,000, each run once.
@@ -59,11 +62,17 @@ fn main() {
     results.push(deep10k(&mut db));
     drop(workers);
 
+    // One worker of 10 slots: Graphile Worker's concurrency 10 (../shared/peers).
+    let workers = [cluster.worker("bench-10-1", &["--slots", "10"])];
+    results.push(drains(&mut db, 1, 10));
+    drop(workers);
+
     // The slots people configure: every claim and completion carries a few tasks, not hundreds.
     let workers = [
         cluster.worker("bench-16-1", &["--slots", "16"]),
         cluster.worker("bench-16-2", &["--slots", "16"]),
     ];
+    results.push(drains(&mut db, 2, 16));
     results.push(wide(&mut db, WIDE_TASKS, 16));
     results.push(wide(&mut db, BIG_WIDE_TASKS, 16));
     drop(workers);
@@ -80,6 +89,7 @@ fn main() {
         cluster.worker("bench-empty-2", &["--slots", "1000"]),
     ];
     results.push(throughput(&mut db, "empty", "throughput_empty"));
+    results.push(drains(&mut db, 2, 1000));
     results.push(wide10k(&mut db));
     results.push(wide(&mut db, BIG_WIDE_TASKS, 1000));
     results.push(dynamic10k(&mut db));
@@ -414,6 +424,77 @@ fn throughput(db: &mut Client, task_type: &str, scenario: &str) -> Value {
         "workers": 2,
         "tasks_per_s": summary(&mut rates),
     })
+}
+
+/// `empty` tasks drained by the `workers` running, of `slots` slots each: 10,000 independent
+/// tasks of one instance, and 5,000 one-task instances started in one commit (each with its
+/// instance's bookkeeping: started, advanced, finished).
+fn drains(db: &mut Client, workers: usize, slots: usize) -> Value {
+    let tasks: Vec<Value> = (0..THROUGHPUT_TASKS)
+        .map(|i| json!({"name": format!("t{i}"), "type": "empty"}))
+        .collect();
+    let many = format!("bench_drain_{workers}x{slots}");
+    define(db, json!({"name": many, "tasks": tasks}));
+    let one = format!("bench_one_{workers}x{slots}");
+    define(
+        db,
+        json!({"name": one, "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    let mut in_instance = Vec::new();
+    let mut instances = Vec::new();
+    for _ in 0..DRAIN_RUNS {
+        in_instance.push(drain_rate(db, &many, THROUGHPUT_TASKS));
+        instances.push(instances_rate(db, &one));
+    }
+    json!({
+        "scenario": format!("drain_{workers}x{slots}"),
+        "workers": format!("{workers} x {slots} slots"),
+        "runs": DRAIN_RUNS,
+        "tasks": THROUGHPUT_TASKS,
+        "instances": DRAIN_INSTANCES,
+        "instance_tasks_per_s": summary(&mut in_instance),
+        "one_task_instances_per_s": summary(&mut instances),
+    })
+}
+
+/// Starts `DRAIN_INSTANCES` instances of the one-task workflow `name` in one commit and
+/// returns instances per second from that commit to the last task's end.
+fn instances_rate(db: &mut Client, name: &str) -> f64 {
+    let mut tx = db.transaction().unwrap();
+    let row = tx
+        .query_one(
+            "SELECT min(id), max(id) FROM (SELECT sched.start_workflow($1) AS id
+                                             FROM generate_series(1, $2::bigint)) s",
+            &[&name, &DRAIN_INSTANCES],
+        )
+        .unwrap();
+    let (first, last): (i64, i64) = (row.get(0), row.get(1));
+    // Nothing is visible to the workers before the commit, a moment after this.
+    let committed: f64 = tx
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    wait_for(Duration::from_secs(600), "the instances to finish", || {
+        let left: i64 = db
+            .query_one(
+                "SELECT count(*) FROM sched.workflow_instance
+                  WHERE id BETWEEN $1 AND $2 AND state::text <> 'succeeded'",
+                &[&first, &last],
+            )
+            .unwrap()
+            .get(0);
+        (left == 0).then_some(())
+    });
+    let ended: f64 = db
+        .query_one(
+            "SELECT extract(epoch FROM max(ended_at))::float8 FROM sched.workflow_instance
+              WHERE id BETWEEN $1 AND $2",
+            &[&first, &last],
+        )
+        .unwrap()
+        .get(0);
+    DRAIN_INSTANCES as f64 / (ended - committed)
 }
 
 /// start → 10,000 parallel `empty` tasks → end.
@@ -936,6 +1017,17 @@ fn print_table(report: &Value) {
                 "throughput_empty",
                 s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN),
                 s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN) / tps4
+            ),
+            name if name.starts_with("drain_") => println!(
+                "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s  ({})",
+                name,
+                s["instance_tasks_per_s"]["p50"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+                s["one_task_instances_per_s"]["p50"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+                s["workers"].as_str().unwrap_or("")
             ),
             "wide10k" => {
                 line("wide10k create (ms)", &s["create_ms"], floor1);
