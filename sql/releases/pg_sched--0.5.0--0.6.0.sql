@@ -5090,11 +5090,95 @@ $$;
 COMMENT ON FUNCTION sched.instance_tasks(bigint, text, integer) IS
     'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times. A page at a time: at most max_rows (1 to 1000; NULL for all) after the task named after (the last of the page before; NULL for the first page).';
 
--- 7_api/lists.sql: one run's attempts are read newest first through its rows.
+-- 7_api/lists.sql: one run's attempts are read newest first through its rows; no page is JIT-compiled.
+CREATE OR REPLACE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
+                                before bigint, max_rows integer, by_runs text DEFAULT NULL) RETURNS bigint[]
+LANGUAGE plpgsql STABLE
+-- A page is milliseconds of work; estimates over the history's partitions reach JIT's
+-- thresholds, and compiling took 1.5 s of every page once a 100,000-task run was archived.
+SET jit = off
+-- Each call planned for its own values: a plan cached for any role reads a role's few runs by
+-- scanning everyone's (0.2 s at a million where its own plan takes milliseconds).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    filtered text := sched._list_conditions(filters, conditions);
+    visible  bigint[] := sched._visible_workflow_ids(principal);
+    runs     bigint[];
+    oldest   timestamptz;
+    ids      bigint[];
+BEGIN
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_rows: must be between 1 and 1000, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF before IS NOT NULL AND before < 1 THEN
+        RAISE EXCEPTION 'before: must be an id (the last id of the page before), got %', before
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A role that sees a few runs among many: newest first, the scan below would step over
+    -- every other role's attempts before it finds the page (seconds at a million, the planner
+    -- cannot know that they are old). Up to 1,000 runs holding up to 10,000 matching rows are
+    -- read whole instead, through the runs' index, and sorted.
+    IF by_runs IS NOT NULL THEN
+        SELECT array_agg(r.id), min(r.created_at) INTO runs, oldest
+          FROM (SELECT i.id, i.created_at FROM sched.workflow_instance i
+                 WHERE i.workflow_id = ANY (visible) LIMIT 1001) r;
+        IF coalesce(cardinality(runs), 0) <= 1000 THEN
+            EXECUTE format(
+                'SELECT array(SELECT %1$s FROM %2$s
+                 WHERE %4$s AND i.workflow_id = ANY ($5)
+                   AND ($3 IS NULL OR %1$s < $3)%3$s
+                 LIMIT 10001)', id_column, source, filtered, by_runs)
+                INTO ids
+                USING principal, filters, before, max_rows, visible, coalesce(runs, '{}'), oldest;
+            IF cardinality(ids) <= 10000 THEN
+                RETURN ARRAY(SELECT x FROM unnest(ids) x ORDER BY x DESC LIMIT max_rows);
+            END IF;
+        END IF;
+    END IF;
+    -- Visibility on the run's own column: for a role that sees few runs the planner reads those
+    -- through workflow_instance_by_workflow instead of walking every other role's newest first.
+    EXECUTE format(
+        'SELECT array(SELECT %1$s FROM %2$s
+         WHERE i.workflow_id = ANY ($5)
+           AND ($3 IS NULL OR %1$s < $3)%3$s
+         ORDER BY %1$s DESC LIMIT $4)', id_column, source, filtered)
+        INTO ids
+        USING principal, filters, before, max_rows, visible;
+    RETURN ids;
+END
+$$;
+COMMENT ON FUNCTION sched._list_ids(regrole, text, text, jsonb, jsonb, bigint, integer, text) IS
+    'Internal: the ids of a page of a list for principal (its paging arguments and filters checked), newest first; by_runs (a condition on $6, the ids of the runs principal may see, and $7, the oldest one''s creation) lets a list of what runs hold read them run by run when principal sees few.';
+CREATE OR REPLACE FUNCTION sched._list_workflow_instances(principal regrole, filters jsonb, before bigint, max_rows integer)
+RETURNS SETOF sched.workflow_instances
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- As _list_ids: no page is worth compiling.
+SET jit = off
+AS $$
+DECLARE
+    conditions jsonb := $c${
+        "workflow": ["i.workflow_id = (SELECT w1.id FROM sched.workflow w1 WHERE w1.name = $2->>'workflow')", "text"],
+        "state": ["i.state = ($2->>'state')::sched.workflow_state", "workflow_state"],
+        "from": ["i.created_at >= ($2->>'from')::timestamptz", "time"],
+        "to": ["i.created_at < ($2->>'to')::timestamptz", "time"],
+        "business_date": ["(i.business_time AT TIME ZONE i.time_zone)::date = ($2->>'business_date')::date", "date"],
+        "started_by": ["i.started_by = $2->>'started_by'", "text"],
+        "command_type": ["(SELECT c.command_type FROM sched.command c WHERE c.workflow_instance_id = i.id ORDER BY c.id LIMIT 1) = $2->>'command_type'", "text"]}$c$;
+    ids bigint[] := sched._list_ids(principal, 'sched.workflow_instance i', 'i.id',
+                                    filters, conditions, before, max_rows);
+BEGIN
+    RETURN QUERY SELECT r.* FROM sched._workflow_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id DESC;
+END
+$$;
 CREATE OR REPLACE FUNCTION sched._list_task_instances(principal regrole, filters jsonb, before bigint, max_rows integer)
 RETURNS SETOF sched.task_instances
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- As _list_ids: no page is worth compiling.
+SET jit = off
 AS $$
 DECLARE
     conditions jsonb := $c${
