@@ -217,7 +217,9 @@ BEGIN
     END IF;
     -- A page of the order (a whole version's through its index on the kept depths, a scope's
     -- walked), then each of its tasks' latest attempt through the instance's index on both
-    -- tables: a page of a 100,000-task instance reads the page.
+    -- tables: a page of a 100,000-task instance reads the page. The whole version's branch is
+    -- written here rather than read through _task_order, whose SET clauses keep it from being
+    -- inlined: its LIMIT would not reach the index.
     RETURN QUERY
     SELECT td.name, td.task_type, p.upstream,
            p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,

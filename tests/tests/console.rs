@@ -387,6 +387,53 @@ impl Reply {
 
 /// A TCP connection to `to` from the loopback address `from`, as a client on another
 /// address would come (all of 127.0.0.0/8 is this host's).
+/// A run's page carries its first 10,000 tasks in DAG order and its first 10,000 attempts,
+/// and says that more exist: a 100,000-task run is not read whole at every live update.
+#[test]
+fn a_big_run_s_page_carries_its_first_ten_thousand_tasks_and_says_there_are_more() {
+    let (cluster, mut db) = alice_and_bob();
+    let mut tasks: Vec<Value> = (1..=10_000)
+        .map(|i| json!({"name": format!("t{i:05}"), "type": "empty", "deps": ["root"]}))
+        .collect();
+    tasks.insert(0, json!({"name": "root", "type": "empty"}));
+    let spec = json!({"name": "big", "tasks": tasks});
+    // No worker: every task stays unrun and the root's attempt queued. As alice, so that it
+    // is hers to see.
+    db.batch_execute("SET ROLE alice").unwrap();
+    db.query_one("SELECT sched.create_workflow($1)", &[&spec])
+        .unwrap();
+    let id: i64 = db
+        .query_one("SELECT sched.start_workflow('big')", &[])
+        .unwrap()
+        .get(0);
+    let console = Console::start(&cluster);
+    let mut alice = Browser::new(&console);
+    assert_eq!(alice.sign_in("alice", "alice-pw").0, 200);
+    let (status, snap) = alice.get(&format!("/api/instances/{id}"));
+    assert_eq!(status, 200, "{snap}");
+    let shown = snap["tasks"].as_array().unwrap();
+    assert_eq!(shown.len(), 10_000);
+    assert_eq!(shown[0]["task"], "root");
+    assert_eq!(shown[1]["task"], "t00001");
+    assert_eq!(shown[9_999]["task"], "t09999");
+    assert_eq!(snap["tasks_more"], true);
+    assert_eq!(snap["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(snap["attempts_more"], false);
+
+    // One task fewer: all of them, and nothing more.
+    let mut fewer = spec.clone();
+    fewer["tasks"].as_array_mut().unwrap().pop();
+    db.query_one("SELECT sched.create_workflow($1, true)", &[&fewer])
+        .unwrap();
+    let id: i64 = db
+        .query_one("SELECT sched.start_workflow('big')", &[])
+        .unwrap()
+        .get(0);
+    let (_, snap) = alice.get(&format!("/api/instances/{id}"));
+    assert_eq!(snap["tasks"].as_array().unwrap().len(), 10_000);
+    assert_eq!(snap["tasks_more"], false);
+}
+
 fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
     let sockaddr = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
