@@ -543,6 +543,28 @@ COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends o
 DROP INDEX sched.task_instance_history_by_instance;
 CREATE INDEX task_instance_history_by_instance ON sched.task_instance_history (workflow_instance_id, task_id);
 
+-- 1_schema/20_instances.sql: a claim finds an earlier try of itself by its token.
+DROP INDEX sched.task_instance_claimed;
+CREATE INDEX task_instance_claimed ON sched.task_instance (worker_id, claim_token)
+    WHERE state = ANY (sched._task_states_claimed());
+
+-- 1_schema/20_instances.sql: the constraints on ended_at spell out their states, so that no
+-- statement writing an instance plans a call of the vocabulary.
+ALTER TABLE sched.workflow_instance DROP CONSTRAINT ended_at_set_exactly_when_finished;
+ALTER TABLE sched.task_instance DROP CONSTRAINT ended_at_set_exactly_when_final;
+DO $constraints$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE sched.workflow_instance ADD CONSTRAINT ended_at_set_exactly_when_finished
+             CHECK ((ended_at IS NOT NULL) = (state = ANY (%L::sched.workflow_state[])))',
+        sched._workflow_states_finished());
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE sched.task_instance ADD CONSTRAINT ended_at_set_exactly_when_final
+             CHECK ((ended_at IS NOT NULL) = (state <> ALL (%L::sched.task_state[])))',
+        sched._task_states_active());
+END
+$constraints$;
+
 -- 2_kernel/extension_functions.sql: the depths of a spec's tasks, for _create_workflow to keep.
 CREATE  FUNCTION "_spec_depths"(
 	"normalized" TEXT /* & str */

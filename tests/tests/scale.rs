@@ -175,3 +175,77 @@ fn an_instance_s_tasks_come_a_page_at_a_time_in_dag_order() {
     assert_eq!(names, ["d", "e"]);
     assert!(json["next_after"].is_null(), "{json}");
 }
+
+/// Every claim first looks for what an earlier try of itself claimed (a retry whose answer was
+/// lost): it finds them by its token, instead of reading every task its worker is running. The
+/// reads are this session's own (`pg_stat_xact_user_tables`), so the master's do not count.
+#[test]
+fn a_claim_finds_an_earlier_try_of_itself_without_reading_what_its_worker_runs() {
+    let cluster = Cluster::start(&["sched.worker_timeout = '10min'"]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "one", "tasks": [{"name": "t", "type": "empty"}]}"#,
+    );
+    let running = 2000;
+    db.execute(
+        "SELECT count(sched.start_workflow('one')) FROM generate_series(1, $1)",
+        &[&running],
+    )
+    .unwrap();
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let w: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('w', 'h', ARRAY['default'], 5000)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let claim = |worker: &mut Client, max: i32, token: i64| -> i64 {
+        worker
+            .query_one(
+                "SELECT count(*) FROM sched.claim_tasks($1, $2, $3)",
+                &[&w, &max, &token],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let mut claimed = 0;
+    for token in 0..running / 10 {
+        claimed += claim(&mut worker, 10, token as i64);
+    }
+    assert_eq!(claimed, running as i64);
+    db.batch_execute("ANALYZE sched.task_instance").unwrap();
+
+    // The session's counts pile up until they are flushed: start from nothing.
+    worker
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .unwrap();
+    let mut tx = worker.transaction().unwrap();
+    let found: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM sched.claim_tasks($1, 10, $2)",
+            &[&w, &(running as i64)],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 0, "nothing is left to claim");
+    let read: i64 = tx
+        .query_one(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
+             WHERE relid = 'sched.task_instance'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    tx.rollback().unwrap();
+    assert!(
+        read < 100,
+        "a claim read {read} attempts while its worker runs {running}"
+    );
+    assert_eq!(
+        claim(&mut worker, 10, 7),
+        10,
+        "a retry still gets what its first try claimed"
+    );
+}
