@@ -56,11 +56,11 @@ fn main() {
     results.push(chain40(&mut db));
     results.push(chain40_params(&mut db));
     results.push(retry_chain(&mut db));
-    results.push(idle_start(&mut db));
     results.push(cron_lateness(&mut db));
     results.push(event_latency(&mut db));
     results.push(deep10k(&mut db));
     drop(workers);
+    results.push(idle_start(&cluster, &mut db));
 
     // One worker of 10 slots: Graphile Worker's concurrency 10 (../shared/peers).
     let workers = [cluster.worker("bench-10-1", &["--slots", "10"])];
@@ -285,32 +285,90 @@ fn cron_lateness(db: &mut Client) -> Value {
     })
 }
 
-fn idle_start(db: &mut Client) -> Value {
-    define(
-        db,
-        json!({"name": "bench_single", "tasks": [{"name": "t", "type": "shell", "script": "true"}]}),
-    );
-    let mut samples = Vec::new();
-    for _ in 0..IDLE_SAMPLES {
-        let id = start(db, "bench_single");
-        wait_finished(db, id, Duration::from_secs(30));
-        let ms: f64 = db
-            .query_one(
-                // The command row is written once, by the start: its xmin is the start's transaction.
-                "SELECT (extract(epoch FROM t.started_at - pg_xact_commit_timestamp(c.xmin)) * 1000)::float8
-                 FROM sched.command c JOIN sched.task_instance t ON t.workflow_instance_id = c.workflow_instance_id
-                 WHERE c.workflow_instance_id = $1 AND c.command_type = 'start_process'",
-                &[&id],
-            )
-            .unwrap()
-            .get(0);
-        samples.push(ms);
+/// Idle start: a one-task workflow started while nothing else runs, on one worker of 2 slots.
+/// The task's start is the worker's own `started_at` (after the spawn for `shell`), timed from
+/// the start's commit on the server's clock and from the moment the start call returned, which
+/// is what Graphile Worker's harness times (../shared/peers). The worker's metrics give its
+/// claim round trip (execution and durable commit); the rest is the notification, the wake-up
+/// and, for `shell`, the spawn.
+fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let worker = cluster.worker("bench-idle", &["--slots", "2", "--metrics-listen", &listen]);
+    let scrape = || -> Option<(f64, f64)> {
+        let text = ureq::get(format!("http://{listen}/metrics"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        let metric = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        };
+        Some((
+            metric("sched_worker_claim_duration_seconds_sum")?,
+            metric("sched_worker_claim_duration_seconds_count")?,
+        ))
+    };
+    wait_for(Duration::from_secs(30), "the worker's metrics", scrape);
+    let mut result = json!({"scenario": "idle_start", "runs": IDLE_SAMPLES});
+    for (kind, task) in [
+        (
+            "shell",
+            json!({"name": "t", "type": "shell", "script": "true"}),
+        ),
+        ("empty", json!({"name": "t", "type": "empty"})),
+    ] {
+        let name = format!("bench_single_{kind}");
+        define(db, json!({"name": name, "tasks": [task]}));
+        let (sum0, count0) = scrape().unwrap();
+        let (mut from_commit, mut from_ack, mut commit_to_ack) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..IDLE_SAMPLES {
+            let id = start(db, &name);
+            let ack = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                * 1000.0;
+            wait_finished(db, id, Duration::from_secs(30));
+            let row = db
+                .query_one(
+                    // The command row is written once, by the start: its xmin is the start's transaction.
+                    "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000)::float8,
+                            (extract(epoch FROM t.started_at) * 1000)::float8
+                     FROM sched.command c JOIN sched.task_instance t ON t.workflow_instance_id = c.workflow_instance_id
+                     WHERE c.workflow_instance_id = $1 AND c.command_type = 'start_process'",
+                    &[&id],
+                )
+                .unwrap();
+            let (commit, started): (f64, f64) = (row.get(0), row.get(1));
+            from_commit.push(started - commit);
+            from_ack.push(started - ack);
+            commit_to_ack.push(ack - commit);
+        }
+        let (sum1, count1) = scrape().unwrap();
+        let figures = json!({
+            "commit_to_running_ms": summary(&mut from_commit),
+            "ack_to_running_ms": summary(&mut from_ack),
+            "commit_to_ack_ms": summary(&mut commit_to_ack),
+            "claim_round_trip_mean_ms": round((sum1 - sum0) * 1000.0 / (count1 - count0).max(1.0)),
+        });
+        // The shell figures keep the keys of earlier results.
+        if kind == "shell" {
+            for (k, v) in figures.as_object().unwrap() {
+                result[k] = v.clone();
+            }
+        } else {
+            result[kind] = figures;
+        }
     }
-    json!({
-        "scenario": "idle_start",
-        "runs": IDLE_SAMPLES,
-        "commit_to_running_ms": summary(&mut samples),
-    })
+    drop(worker);
+    result
 }
 
 /// Events to starts, each as commit to commit on the server's clock: a row inserted into a
@@ -1001,11 +1059,25 @@ fn print_table(report: &Value) {
                     floor1,
                 );
             }
-            "idle_start" => line(
-                "idle_start commit→running (ms)",
-                &s["commit_to_running_ms"],
-                floor1,
-            ),
+            "idle_start" => {
+                for (label, v) in [("shell", s), ("empty", &s["empty"])] {
+                    line(
+                        &format!("idle_start {label} commit→running (ms)"),
+                        &v["commit_to_running_ms"],
+                        floor1,
+                    );
+                    line(
+                        &format!("idle_start {label} ack→running (ms)"),
+                        &v["ack_to_running_ms"],
+                        floor1,
+                    );
+                    println!(
+                        "{:<34} {:>12.3}  (mean, worker's metrics)",
+                        format!("idle_start {label} claim round trip"),
+                        v["claim_round_trip_mean_ms"].as_f64().unwrap_or(f64::NAN)
+                    );
+                }
+            }
             "throughput_shell" => println!(
                 "{:<34} {:>12.0} tasks/s  ({:.2} of 4-client tps)",
                 "throughput_shell",
