@@ -76,6 +76,7 @@ fn main() {
     results.push(wide(&mut db, WIDE_TASKS, 16));
     results.push(wide(&mut db, BIG_WIDE_TASKS, 16));
     drop(workers);
+    results.push(many_workers(&cluster, &mut db));
 
     // Shell throughput is bound by process start latency, not CPU, below ~32 slots a worker.
     let workers = [
@@ -326,31 +327,7 @@ fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
         let name = format!("bench_single_{kind}");
         define(db, json!({"name": name, "tasks": [task]}));
         let (sum0, count0) = scrape().unwrap();
-        let (mut from_commit, mut from_ack, mut commit_to_ack) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..IDLE_SAMPLES {
-            let id = start(db, &name);
-            let ack = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs_f64()
-                * 1000.0;
-            wait_finished(db, id, Duration::from_secs(30));
-            let row = db
-                .query_one(
-                    // The command row is written once, by the start: its xmin is the start's transaction.
-                    "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000)::float8,
-                            (extract(epoch FROM t.started_at) * 1000)::float8
-                     FROM sched.command c JOIN sched.task_instance t ON t.workflow_instance_id = c.workflow_instance_id
-                     WHERE c.workflow_instance_id = $1 AND c.command_type = 'start_process'",
-                    &[&id],
-                )
-                .unwrap();
-            let (commit, started): (f64, f64) = (row.get(0), row.get(1));
-            from_commit.push(started - commit);
-            from_ack.push(started - ack);
-            commit_to_ack.push(ack - commit);
-        }
+        let (mut from_commit, mut from_ack, mut commit_to_ack) = idle_samples(db, &name);
         let (sum1, count1) = scrape().unwrap();
         let figures = json!({
             "commit_to_running_ms": summary(&mut from_commit),
@@ -369,6 +346,63 @@ fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
     }
     drop(worker);
     result
+}
+
+/// `IDLE_SAMPLES` starts of the one-task workflow `name`, each waited for: its task's start
+/// after the start's commit, after the start call returned, and the one after the other.
+fn idle_samples(db: &mut Client, name: &str) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut from_commit, mut from_ack, mut commit_to_ack) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..IDLE_SAMPLES {
+        let id = start(db, name);
+        let ack = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            * 1000.0;
+        wait_finished(db, id, Duration::from_secs(30));
+        let row = db
+            .query_one(
+                // The command row is written once, by the start: its xmin is the start's transaction.
+                "SELECT (extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000)::float8,
+                        (extract(epoch FROM t.started_at) * 1000)::float8
+                 FROM sched.command c JOIN sched.task_instance t ON t.workflow_instance_id = c.workflow_instance_id
+                 WHERE c.workflow_instance_id = $1 AND c.command_type = 'start_process'",
+                &[&id],
+            )
+            .unwrap();
+        let (commit, started): (f64, f64) = (row.get(0), row.get(1));
+        from_commit.push(started - commit);
+        from_ack.push(started - ack);
+        commit_to_ack.push(ack - commit);
+    }
+    (from_commit, from_ack, commit_to_ack)
+}
+
+/// Issue 31's many workers: 8 workers of 16 slots against one database, beside the figures of
+/// two (chain40, drain_2x16, idle_start): every NOTIFY wakes all eight, and the completions of
+/// one instance's tasks all lock its row.
+fn many_workers(cluster: &Cluster, db: &mut Client) -> Value {
+    let workers: Vec<Worker> = (1..=8)
+        .map(|i| cluster.worker(&format!("bench-8x16-{i}"), &["--slots", "16"]))
+        .collect();
+    let chain = chain(db, "chain40_8x16", |_| json!({"script": "true"}), json!({}));
+    let drains = drains(db, 8, 16);
+    define(
+        db,
+        json!({"name": "bench_single_8x16", "tasks": [{"name": "t", "type": "empty"}]}),
+    );
+    let (mut from_commit, mut from_ack, _) = idle_samples(db, "bench_single_8x16");
+    drop(workers);
+    json!({
+        "scenario": "many_workers",
+        "workers": "8 x 16 slots",
+        "chain40_total_ms": chain["total_ms"],
+        "chain40_hop_ms": chain["hop_ms"],
+        "instance_tasks_per_s": drains["instance_tasks_per_s"],
+        "one_task_instances_per_s": drains["one_task_instances_per_s"],
+        "idle_start_empty_commit_to_running_ms": summary(&mut from_commit),
+        "idle_start_empty_ack_to_running_ms": summary(&mut from_ack),
+    })
 }
 
 /// Events to starts, each as commit to commit on the server's clock: a row inserted into a
@@ -1090,6 +1124,24 @@ fn print_table(report: &Value) {
                 s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN),
                 s["tasks_per_s"]["p50"].as_f64().unwrap_or(f64::NAN) / tps4
             ),
+            "many_workers" => {
+                line("8x16 chain40 hop (ms)", &s["chain40_hop_ms"], floor1);
+                println!(
+                    "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s",
+                    "8x16 drains",
+                    s["instance_tasks_per_s"]["p50"]
+                        .as_f64()
+                        .unwrap_or(f64::NAN),
+                    s["one_task_instances_per_s"]["p50"]
+                        .as_f64()
+                        .unwrap_or(f64::NAN),
+                );
+                line(
+                    "8x16 idle_start empty ack→running",
+                    &s["idle_start_empty_ack_to_running_ms"],
+                    floor1,
+                );
+            }
             name if name.starts_with("drain_") => println!(
                 "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s  ({})",
                 name,
