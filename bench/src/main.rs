@@ -140,6 +140,20 @@ fn pgbench_floor(cluster: &Cluster) -> Value {
             json!({"tps": round(tps), "latency_ms": round(latency)}),
         );
     }
+    // The same commit at 100 a second, one client: what a commit costs a machine that idles
+    // between transactions, as idle_start's claim does.
+    let out = run(Command::new(pg_bin().join("pgbench")).args([
+        "-N",
+        "-R",
+        "100",
+        "-T",
+        PGBENCH_SECONDS,
+        &conn,
+    ]));
+    floor.insert(
+        "pgbench_n_1_client_100_per_s".into(),
+        json!({"latency_ms": round(grab(&out, "latency average = "))}),
+    );
     Value::Object(floor)
 }
 
@@ -1063,6 +1077,13 @@ fn print_table(report: &Value) {
     println!(
         "{:<34} {:>12.3}  (1 client latency, ms)  {:>10.0} tps at 4 clients",
         "pgbench -N floor", floor1, tps4
+    );
+    println!(
+        "{:<34} {:>12.3}  (1 client at 100 commits/s, ms)",
+        "pgbench -N idle floor",
+        report["floor"]["pgbench_n_1_client_100_per_s"]["latency_ms"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
     for s in report["scenarios"].as_array().unwrap() {
         match s["scenario"].as_str().unwrap() {
