@@ -1085,6 +1085,19 @@ fn print_table(report: &Value) {
             .as_f64()
             .unwrap_or(f64::NAN)
     );
+    let drained = |label: &str, s: &Value| {
+        println!(
+            "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s  ({})",
+            label,
+            s["instance_tasks_per_s"]["p50"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            s["one_task_instances_per_s"]["p50"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            s["workers"].as_str().unwrap_or("")
+        )
+    };
     for s in report["scenarios"].as_array().unwrap() {
         match s["scenario"].as_str().unwrap() {
             name @ ("chain40" | "chain40_params" | "retry_chain") => {
@@ -1147,33 +1160,14 @@ fn print_table(report: &Value) {
             ),
             "many_workers" => {
                 line("8x16 chain40 hop (ms)", &s["chain40_hop_ms"], floor1);
-                println!(
-                    "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s",
-                    "8x16 drains",
-                    s["instance_tasks_per_s"]["p50"]
-                        .as_f64()
-                        .unwrap_or(f64::NAN),
-                    s["one_task_instances_per_s"]["p50"]
-                        .as_f64()
-                        .unwrap_or(f64::NAN),
-                );
+                drained("8x16 drains", s);
                 line(
                     "8x16 idle_start empty ack→running",
                     &s["idle_start_empty_ack_to_running_ms"],
                     floor1,
                 );
             }
-            name if name.starts_with("drain_") => println!(
-                "{:<34} {:>12.0} tasks/s in one instance, {:.0} one-task instances/s  ({})",
-                name,
-                s["instance_tasks_per_s"]["p50"]
-                    .as_f64()
-                    .unwrap_or(f64::NAN),
-                s["one_task_instances_per_s"]["p50"]
-                    .as_f64()
-                    .unwrap_or(f64::NAN),
-                s["workers"].as_str().unwrap_or("")
-            ),
+            name if name.starts_with("drain_") => drained(name, s),
             "wide10k" => {
                 line("wide10k create (ms)", &s["create_ms"], floor1);
                 line("wide10k run (ms)", &s["run_ms"], floor1);
