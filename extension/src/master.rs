@@ -209,6 +209,11 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        // A background worker's statistics stay in its own memory until it reports them, and
+        // the master never idles as a client backend does: without this, autovacuum would not
+        // see the rows it inserts, archives and deletes, nor pg_stat_user_functions its ticks,
+        // until it exits. At most once a second (PGSTAT_MIN_INTERVAL), between transactions.
+        unsafe { pg_sys::pgstat_report_stat(false) };
         let tick = gucs::tick();
         // Events first, in a transaction of their own: a watched table's change waits for
         // nothing else (sql/4_master/events.sql).

@@ -25,6 +25,7 @@ use pgrx::{JsonB, pg_shmem_init, pg_sys};
 use serde_json::json;
 
 use crate::gucs;
+use crate::sql_task::pause;
 
 /// Instances that may hold a consistent snapshot at once.
 const SLOTS: usize = 64;
@@ -179,17 +180,7 @@ pub fn instance_snapshot(instance: i64, owner: pg_sys::Oid) -> JsonB {
                 START_LIMIT.as_secs()
             ));
         }
-        // SAFETY: waits on this backend's latch, as any backend does; interrupts are served.
-        unsafe {
-            pg_sys::WaitLatch(
-                pg_sys::MyLatch,
-                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-                10,
-                pg_sys::PG_WAIT_EXTENSION,
-            );
-            pg_sys::ResetLatch(pg_sys::MyLatch);
-        }
-        check_for_interrupts!();
+        pause(10);
     }
 }
 

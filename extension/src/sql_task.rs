@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 
 use crate::error::fail;
 
+/// How long a task waits for a free background worker slot. Others' tasks free theirs as they
+/// end, so a burst waits milliseconds; a wait this long means max_worker_processes is too small.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Room for the result (rows, log, error) in the shared segment.
 const OUTPUT_BYTES: usize = 4 << 20;
 /// Stored rows stop short of the segment's end, leaving room for the rest of the result.
@@ -93,12 +96,18 @@ pub fn execute_as(owner: pg_sys::Oid, settings: JsonB) -> JsonB {
             .set_notify_pid(pg_sys::MyProcPid);
         let mut worker: pg_sys::BackgroundWorker = (&builder).into();
         let mut handle: *mut pg_sys::BackgroundWorkerHandle = std::ptr::null_mut();
-        if !pg_sys::RegisterDynamicBackgroundWorker(&mut worker, &mut handle) {
-            fail(
-                "no background worker slot is free for the SQL task; raise max_worker_processes \
-                 (each running sql or procedure task on the scheduler's database uses one)"
-                    .into(),
-            );
+        // A slot frees without a signal to us, so look again every 10 ms; a kill interrupts.
+        let waiting = std::time::Instant::now();
+        while !pg_sys::RegisterDynamicBackgroundWorker(&mut worker, &mut handle) {
+            if waiting.elapsed() > SLOT_WAIT {
+                fail(format!(
+                    "no background worker slot was free for the SQL task within {} s; raise \
+                     max_worker_processes (each running sql or procedure task on the scheduler's \
+                     database uses one)",
+                    SLOT_WAIT.as_secs()
+                ));
+            }
+            pause(10);
         }
         // A cancel (the task was killed) or any other error stops the statements too.
         PgTryBuilder::new(|| pg_sys::WaitForBackgroundWorkerShutdown(handle))
@@ -121,6 +130,22 @@ pub fn execute_as(owner: pg_sys::Oid, settings: JsonB) -> JsonB {
         pg_sys::dsm_detach(segment);
         JsonB(result)
     }
+}
+
+/// Waits `ms` on this backend's latch and serves interrupts (a cancel ends the wait with an
+/// ERROR): the wait of a call that polls for what no signal announces.
+pub(crate) fn pause(ms: i64) {
+    // SAFETY: waits on this backend's latch, as any backend does.
+    unsafe {
+        pg_sys::WaitLatch(
+            pg_sys::MyLatch,
+            (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+            ms,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
+        pg_sys::ResetLatch(pg_sys::MyLatch);
+    }
+    check_for_interrupts!();
 }
 
 /// The background worker: attach, connect as the owner, run, report, exit.

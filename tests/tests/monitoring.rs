@@ -362,3 +362,40 @@ fn only_sched_admin_and_pg_monitor_read_metrics_and_they_name_no_workflow() {
         }
     }
 }
+
+/// The master's own writes and functions reach PostgreSQL's statistics while it runs: the
+/// instances its schedule fires insert are counted where autovacuum reads them, and its ticks in
+/// pg_stat_user_functions. A background worker that never reports keeps them until it exits.
+#[test]
+fn the_masters_writes_and_ticks_reach_the_statistics_autovacuum_reads() {
+    let cluster = Cluster::start(&["track_functions = 'pl'"]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "fired", "tasks": [{"name": "t", "type": "empty"}]}"#,
+    );
+    db.batch_execute("SELECT sched.schedule('fired', '* * * * * ?')")
+        .unwrap();
+    wait_for(Duration::from_secs(30), "a fired instance", || {
+        db.query_opt("SELECT 1 FROM sched.workflow_instance LIMIT 1", &[])
+            .unwrap()
+    });
+    // Only the master inserts instances here: nothing else started one.
+    wait_for(
+        Duration::from_secs(30),
+        "the master's inserts and ticks in the statistics",
+        || {
+            let row = db
+                .query_one(
+                    "SELECT (SELECT n_tup_ins FROM pg_catalog.pg_stat_user_tables
+                             WHERE schemaname = 'sched' AND relname = 'workflow_instance'),
+                            (SELECT calls FROM pg_catalog.pg_stat_user_functions
+                             WHERE schemaname = 'sched' AND funcname = '_policy_tick')",
+                    &[],
+                )
+                .unwrap();
+            let (inserted, ticks): (i64, Option<i64>) = (row.get(0), row.get(1));
+            (inserted > 0 && ticks.unwrap_or(0) > 0).then_some(())
+        },
+    );
+}

@@ -264,6 +264,39 @@ fn parameters_are_bound_and_results_rows_and_out_values_are_kept() {
     assert_eq!(theirs, 0);
 }
 
+/// More sql tasks at once than the server has free background worker slots (four slots: the
+/// launcher, the master and the logical replication launcher hold three) wait for one, as they
+/// wait for sched.max_sql_task_workers, instead of failing.
+#[test]
+fn sql_tasks_beyond_the_free_background_worker_slots_wait_for_one() {
+    let (cluster, mut db) = cluster_with_alice(&["max_worker_processes = 4"]);
+    let mut alice = cluster.connect_as("alice");
+    let tasks: Vec<Value> = (0..4)
+        .map(|i| json!({"name": format!("q{i}"), "type": "sql", "sql": "SELECT pg_sleep(0.5)"}))
+        .collect();
+    define(
+        &mut alice,
+        &json!({"name": "burst", "tasks": tasks}).to_string(),
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut alice, "burst");
+    assert_eq!(
+        wait(&mut db, id, 120),
+        "succeeded",
+        "{:?}",
+        outcomes(&mut db, id)
+    );
+    // They ran side by side on the worker, so all but one had to wait for a slot.
+    let overlapped: bool = db
+        .query_one(
+            "SELECT max(started_at) < min(ended_at) FROM sched.task_instances WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert!(overlapped, "{:?}", outcomes(&mut db, id));
+}
+
 #[test]
 fn a_killed_sql_task_stops_its_statement_and_the_setting_bounds_how_many_run() {
     let (cluster, mut db) = cluster_with_alice(&["sched.max_sql_task_workers = 1"]);
