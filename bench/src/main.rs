@@ -1,11 +1,16 @@
 //! `make bench`: the hot path (claim → run → complete → successors ready → next claim) measured
 //! on a real cluster with real workers, next to PostgreSQL's own floor (`pgbench -N`) measured
 //! on the same cluster in the same run. Prints a table and writes bench/results/latest.json.
-//! Figures are reported, never asserted.
+//! Figures are reported, never asserted. `sched-bench month` runs only the month, on a cluster
+//! of its own as in the whole run, and puts its result into latest.json in place of the last.
+
+mod measure;
+mod month;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use measure::{define, round, scrape, summary};
 use sched_tests::{Client, Cluster, Console, Worker, pg_bin, require_passwords, wait_for};
 use serde_json::{Value, json};
 
@@ -36,6 +41,20 @@ const LIST_INSTANCES: i64 = 1_000_000;
 const LIST_REQUESTS: usize = 20;
 
 fn main() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json");
+    if std::env::args().nth(1).as_deref() == Some("month") {
+        let result = month::month();
+        let mut report: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+            .expect("bench/results/latest.json of an earlier whole run");
+        let scenarios = report["scenarios"].as_array_mut().unwrap();
+        scenarios.retain(|s| s["scenario"] != "month");
+        scenarios.push(result);
+        report["month_date"] = json!(iso_now());
+        print_table(&report);
+        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
+        println!("\nwritten to bench/results/latest.json");
+        return;
+    }
     // Durable commits, as in production: the floor and our figures pay the same fsync.
     // track_commit_timestamp gives idle_start the server's own commit time of each start.
     let cluster = Cluster::start(&[
@@ -100,16 +119,20 @@ fn main() {
     drop(workers);
     // Last: it changes pg_hba.conf (the console needs passwords checked).
     results.push(console_lists(&cluster, &mut db));
+    let postgres: String = db.query_one("SHOW server_version", &[]).unwrap().get(0);
+    // Last, on a cluster of its own: its table sizes are its own.
+    drop(db);
+    drop(cluster);
+    results.push(month::month());
 
     let report = json!({
         "date": iso_now(),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "postgres": db.query_one("SHOW server_version", &[]).unwrap().get::<_, String>(0),
+        "postgres": postgres,
         "floor": floor,
         "scenarios": results,
     });
     print_table(&report);
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json");
     std::fs::write(path, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
     println!("\nwritten to bench/results/latest.json");
 }
@@ -313,13 +336,8 @@ fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let worker = cluster.worker("bench-idle", &["--slots", "2", "--metrics-listen", &listen]);
-    let scrape = || -> Option<(f64, f64)> {
-        let text = ureq::get(format!("http://{listen}/metrics"))
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
+    let claims = || -> Option<(f64, f64)> {
+        let text = scrape(&listen)?;
         let metric = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
@@ -329,7 +347,7 @@ fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
             metric("sched_worker_claim_duration_seconds_count")?,
         ))
     };
-    wait_for(Duration::from_secs(30), "the worker's metrics", scrape);
+    wait_for(Duration::from_secs(30), "the worker's metrics", claims);
     let mut result = json!({"scenario": "idle_start", "runs": IDLE_SAMPLES});
     for (kind, task) in [
         (
@@ -340,9 +358,9 @@ fn idle_start(cluster: &Cluster, db: &mut Client) -> Value {
     ] {
         let name = format!("bench_single_{kind}");
         define(db, json!({"name": name, "tasks": [task]}));
-        let (sum0, count0) = scrape().unwrap();
+        let (sum0, count0) = claims().unwrap();
         let (mut from_commit, mut from_ack, mut commit_to_ack) = idle_samples(db, &name);
-        let (sum1, count1) = scrape().unwrap();
+        let (sum1, count1) = claims().unwrap();
         let figures = json!({
             "commit_to_running_ms": summary(&mut from_commit),
             "ack_to_running_ms": summary(&mut from_ack),
@@ -981,11 +999,6 @@ fn rss_mb(pid: i32) -> f64 {
     round(sched_tests::rss_kb(pid) as f64 / 1024.0)
 }
 
-fn define(db: &mut Client, spec: Value) {
-    db.query_one("SELECT sched.create_workflow($1, true)", &[&spec])
-        .unwrap();
-}
-
 fn start(db: &mut Client, name: &str) -> i64 {
     db.query_one("SELECT sched.start_workflow($1)", &[&name])
         .unwrap()
@@ -1007,23 +1020,6 @@ fn wait_finished(db: &mut Client, id: i64, limit: Duration) {
             other => panic!("benchmark instance {id} ended {other}"),
         }
     });
-}
-
-fn summary(values: &mut [f64]) -> Value {
-    values.sort_by(f64::total_cmp);
-    let pct = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
-    json!({
-        "p50": round(pct(0.5)),
-        "p95": round(pct(0.95)),
-        "p99": round(pct(0.99)),
-        "min": round(values[0]),
-        "max": round(values[values.len() - 1]),
-        "n": values.len(),
-    })
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -1214,6 +1210,38 @@ fn print_table(report: &Value) {
                 s["last_100k_tasks_per_s"].as_f64().unwrap_or(f64::NAN),
                 s["last_vs_first"].as_f64().unwrap_or(f64::NAN)
             ),
+            "month" => {
+                println!(
+                    "{:<34} {} attempts in {:.0} s, {} instances ({} failed, {} alerts sent)",
+                    "month",
+                    s["attempts"],
+                    s["seconds"].as_f64().unwrap_or(f64::NAN),
+                    s["instances"],
+                    s["failed_instances"],
+                    s["alerts_sent"]
+                );
+                line("month hop (ms)", &s["hop_ms"], floor1);
+                let tenths = s["tenths"].as_array().unwrap();
+                for (label, t) in [("first", &tenths[0]), ("last", &tenths[tenths.len() - 1])] {
+                    println!(
+                        "{:<34} {:.0} attempts/s, hop p50 {} p99 {}, claim {} ms, policy tick {} ms, hot table {} MB",
+                        format!("month {label} tenth"),
+                        t["attempts_per_s"].as_f64().unwrap_or(f64::NAN),
+                        t["hop_ms"]["p50"],
+                        t["hop_ms"]["p99"],
+                        t["claim_round_trip_mean_ms"],
+                        t["master_functions"]["_policy_tick"]["mean_ms"],
+                        t["table_mb"]["task_instance"]
+                    );
+                }
+                println!(
+                    "{:<34} {:.2}x",
+                    "month last vs first tenth",
+                    s["last_vs_first_attempts_per_s"]
+                        .as_f64()
+                        .unwrap_or(f64::NAN)
+                );
+            }
             _ => {}
         }
     }
