@@ -214,7 +214,7 @@ AS 'MODULE_PATHNAME', 'dolphinscheduler_convert_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/sql_task.rs:61
+-- extension/src/sql_task.rs:64
 -- pg_sched::sql_task::_execute_as
 CREATE  FUNCTION "_execute_as"(
 	"owner" oid, /* pg_sys :: Oid */
@@ -246,7 +246,7 @@ AS 'MODULE_PATHNAME', 'in_master_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/snapshot.rs:109
+-- extension/src/snapshot.rs:110
 -- pg_sched::snapshot::_instance_snapshot
 CREATE  FUNCTION "_instance_snapshot"(
 	"instance" bigint, /* i64 */
@@ -332,7 +332,7 @@ AS 'MODULE_PATHNAME', 'notify_with_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/snapshot.rs:231
+-- extension/src/snapshot.rs:222
 -- pg_sched::snapshot::_release_snapshot
 CREATE  FUNCTION "_release_snapshot"(
 	"instance" bigint /* i64 */
@@ -373,7 +373,7 @@ AS 'MODULE_PATHNAME', 'resolve_template_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/snapshot.rs:261
+-- extension/src/snapshot.rs:252
 -- pg_sched::snapshot::_snapshot_holders
 CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
 	"instance_id" bigint,  /* i64 */
