@@ -271,30 +271,44 @@ fn parameters_are_bound_and_results_rows_and_out_values_are_kept() {
 fn sql_tasks_beyond_the_free_background_worker_slots_wait_for_one() {
     let (cluster, mut db) = cluster_with_alice(&["max_worker_processes = 4"]);
     let mut alice = cluster.connect_as("alice");
+    // Each task waits for a lock the test holds, so the one with the free slot keeps it while
+    // the others are all running on the worker, asking for one.
     let tasks: Vec<Value> = (0..4)
-        .map(|i| json!({"name": format!("q{i}"), "type": "sql", "sql": "SELECT pg_sleep(0.5)"}))
+        .map(|i| json!({"name": format!("q{i}"), "type": "sql", "sql": "SELECT pg_advisory_xact_lock_shared(31)"}))
         .collect();
     define(
         &mut alice,
         &json!({"name": "burst", "tasks": tasks}).to_string(),
     );
+    let mut holder = cluster.connect();
+    holder.batch_execute("SELECT pg_advisory_lock(31)").unwrap();
     let _worker = cluster.worker("w1", &["--slots", "4"]);
     let id = start(&mut alice, "burst");
+    wait_for(
+        Duration::from_secs(60),
+        "four running tasks, one statement at the lock",
+        || {
+            let r = db
+                .query_one(
+                    "SELECT (SELECT count(*) FROM sched.task_instances WHERE workflow_instance_id = $1 AND state = 'running'),
+                            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_sched sql task'
+                                                                   AND wait_event = 'advisory')",
+                    &[&id],
+                )
+                .unwrap();
+            let (running, at_lock): (i64, i64) = (r.get(0), r.get(1));
+            (running == 4 && at_lock == 1).then_some(())
+        },
+    );
+    holder
+        .batch_execute("SELECT pg_advisory_unlock(31)")
+        .unwrap();
     assert_eq!(
         wait(&mut db, id, 120),
         "succeeded",
         "{:?}",
         outcomes(&mut db, id)
     );
-    // They ran side by side on the worker, so all but one had to wait for a slot.
-    let overlapped: bool = db
-        .query_one(
-            "SELECT max(started_at) < min(ended_at) FROM sched.task_instances WHERE workflow_instance_id = $1",
-            &[&id],
-        )
-        .unwrap()
-        .get(0);
-    assert!(overlapped, "{:?}", outcomes(&mut db, id));
 }
 
 #[test]
