@@ -874,6 +874,44 @@ fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
 }
 
 #[test]
+fn a_worker_told_to_stop_while_it_waits_for_its_database_exits_cleanly() {
+    let cluster = Cluster::start(&[]);
+    cluster.stop_server();
+    let log = cluster.dir.join("worker-early.log");
+    let mut cmd = cluster.worker_command("early");
+    cmd.arg("--database-url")
+        .arg(cluster.conn_string(WORKER_ROLE))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut worker = Worker {
+        child: cmd.spawn().unwrap(),
+        name: "early".to_owned(),
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "the worker to say it waits for the database",
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("cannot register yet")
+                .then_some(())
+        },
+    );
+    worker.signal(libc::SIGTERM);
+    let status = worker.wait_exit(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("stopped before registering")
+    );
+}
+
+#[test]
 fn a_registration_retried_after_its_answer_was_lost_is_the_same_registration() {
     let cluster = Cluster::start(&[]);
     let mut worker = cluster.connect_as(WORKER_ROLE);

@@ -102,25 +102,40 @@ pub async fn run(config: Config) -> Result<()> {
         slots: config.slots(),
         token: db::registration_token(),
     };
+    // Before registering: once registered the worker is seen as live, and a SIGTERM sent then
+    // must start a graceful shutdown, not kill the process with the default action.
+    let mut signals = Signals::install()?;
     let mut backoff = Duration::from_secs(1);
     let first_id = loop {
-        match db::register(
+        let attempt = db::register(
             &pool,
             &registration.name,
             &registration.host,
             &registration.groups,
             registration.slots as i32,
             registration.token,
-        )
-        .await
-        {
+        );
+        let outcome = tokio::select! {
+            outcome = attempt => outcome,
+            () = signals.recv() => {
+                info!("stopped before registering");
+                return Ok(());
+            }
+        };
+        match outcome {
             Ok(id) => break id,
             Err(err) if db::is_protocol_refused(&err) => return Err(err),
             // A socket directory that does not exist is a mistake in the connection string, not
             // a server that is down (whose directory is there, without the socket).
             Err(err) if db::is_transient(&err) && missing_socket_dir(&pg_config).is_none() => {
                 warn!(error = %format!("{err:#}"), "cannot register yet; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = signals.recv() => {
+                        info!("stopped before registering");
+                        return Ok(());
+                    }
+                }
                 backoff = (backoff * 2).min(FIRST_REGISTRATION_BACKOFF_MAX);
             }
             Err(err) => return Err(anyhow::anyhow!(describe_connect_error(&err, &pg_config))),
@@ -206,7 +221,31 @@ pub async fn run(config: Config) -> Result<()> {
         status,
         fenced,
     };
-    worker.event_loop(&config, wake_rx, done_rx, beat_rx).await
+    worker
+        .event_loop(&config, signals, wake_rx, done_rx, beat_rx)
+        .await
+}
+
+/// SIGTERM and SIGINT, which both ask the worker to stop.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
 
 struct Worker {
@@ -270,14 +309,11 @@ impl Worker {
     async fn event_loop(
         &mut self,
         config: &Config,
+        mut signals: Signals,
         mut wake: mpsc::UnboundedReceiver<Wake>,
         mut done: mpsc::UnboundedReceiver<reporter::Reported>,
         mut beats: mpsc::UnboundedReceiver<Beat>,
     ) -> Result<()> {
-        let mut sigterm =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let mut sigint =
-            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
         let mut poll = tokio::time::interval(config.poll_interval());
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut want_claim = true;
@@ -372,8 +408,7 @@ impl Worker {
                     want_claim = true;
                     want_kill_check = true;
                 },
-                _ = sigterm.recv() => shutdown = self.on_signal(shutdown, config),
-                _ = sigint.recv() => shutdown = self.on_signal(shutdown, config),
+                () = signals.recv() => shutdown = self.on_signal(shutdown, config),
                 () = shutdown_timer => match shutdown {
                     Shutdown::Draining { .. } => {
                         warn!(count = self.running.len(), "grace period over; killing remaining tasks");
