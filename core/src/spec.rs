@@ -212,25 +212,61 @@ fn params_json(params: &BTreeMap<String, Param>) -> Value {
     params::params_json(params)
 }
 
-/// Each task's depth in the DAG of a normalised spec (`WorkflowSpec::to_json`, as stored), in
-/// the order of its tasks; see [`WorkflowSpec::depths`]. Reads only the tasks' names and deps.
-pub fn normalized_depths(normalized: &str) -> Result<Vec<u32>, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    struct Task {
-        name: String,
-        #[serde(default)]
-        deps: Vec<String>,
+/// What a normalised spec (`WorkflowSpec::to_json`) names that needs a right, in spec order,
+/// each as `{kind, name, field}`: worker groups (but `default`, which everyone may use),
+/// datasources, alert groups and task groups, a dynamic task's inline element task's too
+/// (its fields under `run.`). Stored with the version, so that a start checks a short list.
+pub fn normalized_uses(normalized: &Value) -> Vec<Value> {
+    fn text(value: Option<&Value>) -> Option<String> {
+        match value? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
     }
-    #[derive(serde::Deserialize)]
-    struct Spec {
-        tasks: Vec<Task>,
+    let mut uses = Vec::new();
+    // The field is formatted only for a name found: most tasks name nothing.
+    let mut push = |kind: &str, name: Option<String>, field: &dyn Fn() -> String| {
+        if let Some(name) = name
+            && !(kind == "worker_group" && name == "default")
+        {
+            uses.push(json!({"kind": kind, "name": name, "field": field()}));
+        }
+    };
+    push(
+        "worker_group",
+        text(normalized.get("worker_group")),
+        &|| "worker_group".into(),
+    );
+    push(
+        "alert_group",
+        text(normalized.get("notify").and_then(|n| n.get("alert_group"))),
+        &|| "notify.alert_group".into(),
+    );
+    type Find = fn(&Value) -> Option<&Value>;
+    let fields: [(&str, Find, &str); 4] = [
+        ("worker_group", |b| b.get("worker_group"), "worker_group"),
+        ("datasource", |b| b.get("datasource"), "datasource"),
+        (
+            "alert_group",
+            |b| b.get("send_result").and_then(|r| r.get("alert_group")),
+            "send_result.alert_group",
+        ),
+        ("task_group", |b| b.get("task_group"), "task_group"),
+    ];
+    let tasks = normalized.get("tasks").and_then(Value::as_array);
+    for (i, task) in tasks.into_iter().flatten().enumerate() {
+        let run = task.get("run").filter(|r| r.is_object());
+        let bodies = [Some((task, "")), run.map(|r| (r, "run."))];
+        for (kind, find, field) in fields {
+            for (body, prefix) in bodies.iter().flatten() {
+                push(kind, text(find(body)), &|| {
+                    format!("tasks[{i}].{prefix}{field}")
+                });
+            }
+        }
     }
-    let spec: Spec = serde_json::from_str(normalized)?;
-    Ok(depths_by_name(
-        spec.tasks
-            .iter()
-            .map(|t| (t.name.as_str(), t.deps.as_slice())),
-    ))
+    uses
 }
 
 fn depths_by_name<'a>(tasks: impl Iterator<Item = (&'a str, &'a [String])> + Clone) -> Vec<u32> {

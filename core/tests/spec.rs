@@ -1,6 +1,6 @@
 use sched_core::{
-    ExecutionType, FailureStrategy, Limits, Priority, SpecError, WorkflowSpec, parse_spec,
-    validate_spec, validate_spec_with,
+    ExecutionType, FailureStrategy, Limits, Priority, SpecError, WorkflowSpec, normalized_uses,
+    parse_spec, validate_spec, validate_spec_with,
 };
 use serde_json::{Value, json};
 
@@ -1076,4 +1076,38 @@ fn a_deadline_is_a_time_of_day_days_after_or_a_duration() {
     );
     let none = validate_spec(&json!({"name": "wf", "tasks": tasks})).unwrap();
     assert!(none.to_json().get("deadline").is_none());
+}
+
+#[test]
+fn a_spec_names_what_needs_a_right_in_spec_order_but_the_default_worker_group() {
+    let spec = json!({"name": "w", "worker_group": "etl", "notify": {"strategy": "failure", "alert_group": "ops"},
+        "tasks": [
+            {"name": "plain", "type": "empty"},
+            {"name": "q", "type": "sql", "sql": "SELECT 1", "datasource": "dw", "worker_group": "default",
+             "task_group": "db", "send_result": {"alert_group": "reports", "rows": 5}},
+            {"name": "list", "type": "shell", "script": "true", "out": [{"name": "files", "type": "list"}]},
+            {"name": "each", "type": "dynamic", "deps": ["list"], "over": {"file": "files"}, "worker_group": "gpu",
+             "run": {"type": "shell", "script": "echo ${file}", "worker_group": "cpu", "task_group": "fs"}}]});
+    let normalized = validate_spec(&spec).unwrap().to_json();
+    let uses: Vec<(String, String, String)> = normalized_uses(&normalized)
+        .iter()
+        .map(|u| {
+            let field = |k: &str| u[k].as_str().unwrap().to_owned();
+            (field("kind"), field("name"), field("field"))
+        })
+        .collect();
+    let expected = [
+        ("worker_group", "etl", "worker_group"),
+        ("alert_group", "ops", "notify.alert_group"),
+        ("datasource", "dw", "tasks[1].datasource"),
+        ("alert_group", "reports", "tasks[1].send_result.alert_group"),
+        ("task_group", "db", "tasks[1].task_group"),
+        ("worker_group", "gpu", "tasks[3].worker_group"),
+        ("worker_group", "cpu", "tasks[3].run.worker_group"),
+        ("task_group", "fs", "tasks[3].run.task_group"),
+    ];
+    assert_eq!(
+        uses,
+        expected.map(|(k, n, f)| (k.to_owned(), n.to_owned(), f.to_owned()))
+    );
 }

@@ -17,8 +17,8 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
     'Internal: the built-in task types as rows of sched.task_types.';
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
-COMMENT ON FUNCTION sched._spec_depths(text) IS
-    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
+COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps) and its priority''s rank (0 = highest); or an error naming the field.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS

@@ -83,34 +83,6 @@ $$;
 COMMENT ON FUNCTION sched._check_use(regrole, text, text, text) IS
     'Internal: raises, naming field, unless the worker group, datasource, alert group or task group exists and role may use it.';
 
--- What a normalised spec names that needs a right, as [{kind, name, field}], in spec order;
--- the default worker group needs none. Stored with the version (workflow_version.uses), so
--- that a start checks a short list, and nothing at all for a workflow that names nothing.
-CREATE FUNCTION sched._spec_uses(norm jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('kind', u.kind, 'name', u.name, 'field', u.field) ORDER BY u.i, u.o), '[]')
-    FROM (
-        SELECT -1 AS i, 0 AS o, 'worker_group' AS kind, norm->>'worker_group' AS name, 'worker_group' AS field
-        UNION ALL
-        SELECT -1, 1, 'alert_group', norm#>>'{notify,alert_group}', 'notify.alert_group'
-        UNION ALL
-        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s%s', t.i - 1, b.prefix, x.field)
-        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        -- A dynamic task's inline element task names its own.
-        CROSS JOIN LATERAL (SELECT t.task AS body, '' AS prefix
-                            UNION ALL
-                            SELECT t.task->'run', 'run.' WHERE jsonb_typeof(t.task->'run') = 'object') b
-        CROSS JOIN LATERAL (VALUES (0, 'worker_group', b.body->>'worker_group', 'worker_group'),
-                                   (1, 'datasource', b.body->>'datasource', 'datasource'),
-                                   (2, 'alert_group', b.body#>>'{send_result,alert_group}', 'send_result.alert_group'),
-                                   (3, 'task_group', b.body->>'task_group', 'task_group')) AS x(o, kind, name, field)
-    ) u
-    WHERE u.name IS NOT NULL AND NOT (u.kind = 'worker_group' AND u.name = 'default')
-$$;
-COMMENT ON FUNCTION sched._spec_uses(jsonb) IS
-    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names (a dynamic task''s inline element task''s too), as [{kind, name, field}].';
-
 CREATE FUNCTION sched._check_uses(role regrole, uses jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$

@@ -25,6 +25,7 @@ DECLARE
     groups     text[];
     checks_sql boolean;
     depths     integer[];
+    ranks      smallint[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -32,9 +33,8 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    norm := sched._normalize_spec(spec::text, types);
+    SELECT p.norm, p.uses, p.depths, p.priorities INTO norm, uses, depths, ranks FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';
-    uses := sched._spec_uses(norm);
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND AND norm ? 'project' AND sched._project_owner(principal, norm->>'project') <> wf.owner THEN
@@ -79,7 +79,6 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
-    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -88,10 +87,11 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth,
+               ranks[ord] AS rank
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of, l.depth,
+        SELECT l.t, l.id, l.element_of, l.depth, l.rank,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -103,7 +103,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id, d.depth
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth, NULL
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -125,7 +125,7 @@ BEGIN
                                        task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
                                        depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
-           sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
+           coalesce(task.rank, sched._priority_rank(task.t->>'priority', 'priority')), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
                                      'retries', 'retry_interval', 'delay', 'enabled', 'produces'])
@@ -144,12 +144,16 @@ BEGIN
            coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
-           (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
+           CASE WHEN task.t ? 'task_group' THEN (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group') END,
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
            task.element_of, norm ? 'admit_when',
-           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
+           task.depth,
+           CASE jsonb_array_length(task.t->'deps')
+                WHEN 0 THEN '{}'
+                WHEN 1 THEN ARRAY[task.t->'deps'->>0]
+                ELSE ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d) END
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),

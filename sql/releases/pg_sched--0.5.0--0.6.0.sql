@@ -565,15 +565,21 @@ BEGIN
 END
 $constraints$;
 
--- 2_kernel/extension_functions.sql: the depths of a spec's tasks, for _create_workflow to keep.
-CREATE  FUNCTION "_spec_depths"(
-	"normalized" TEXT /* & str */
-) RETURNS INT[] /* Vec < i32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
+-- 2_kernel/extension_functions.sql: what _create_workflow keeps of a spec, from one parse of it.
+CREATE  FUNCTION "_prepare_spec"(
+	"spec" TEXT, /* & str */
+	"types" jsonb /* JsonB */
+) RETURNS TABLE (
+	"norm" jsonb,  /* JsonB */
+	"uses" jsonb,  /* JsonB */
+	"depths" INT[],  /* Vec < i32 > */
+	"priorities" smallint[]  /* Vec < i16 > */
+)
+STRICT STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'spec_depths_wrapper';
-COMMENT ON FUNCTION sched._spec_depths(text) IS
-    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
+AS 'MODULE_PATHNAME', 'prepare_spec_wrapper';
+COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps) and its priority''s rank (0 = highest); or an error naming the field.';
 
 -- 7_api/task_groups.sql: create_task_group takes admit_when.
 DROP FUNCTION sched.create_task_group(text, integer, text, boolean);
@@ -991,31 +997,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._schedule_deadline(sched.schedule) IS 'Internal: the deadline of a schedule''s fires, its own or its workflow''s; NULL for none.';
 
--- 2_kernel/use_rights.sql: a dynamic task's inline element task names its own.
-CREATE OR REPLACE FUNCTION sched._spec_uses(norm jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('kind', u.kind, 'name', u.name, 'field', u.field) ORDER BY u.i, u.o), '[]')
-    FROM (
-        SELECT -1 AS i, 0 AS o, 'worker_group' AS kind, norm->>'worker_group' AS name, 'worker_group' AS field
-        UNION ALL
-        SELECT -1, 1, 'alert_group', norm#>>'{notify,alert_group}', 'notify.alert_group'
-        UNION ALL
-        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s%s', t.i - 1, b.prefix, x.field)
-        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        -- A dynamic task's inline element task names its own.
-        CROSS JOIN LATERAL (SELECT t.task AS body, '' AS prefix
-                            UNION ALL
-                            SELECT t.task->'run', 'run.' WHERE jsonb_typeof(t.task->'run') = 'object') b
-        CROSS JOIN LATERAL (VALUES (0, 'worker_group', b.body->>'worker_group', 'worker_group'),
-                                   (1, 'datasource', b.body->>'datasource', 'datasource'),
-                                   (2, 'alert_group', b.body#>>'{send_result,alert_group}', 'send_result.alert_group'),
-                                   (3, 'task_group', b.body->>'task_group', 'task_group')) AS x(o, kind, name, field)
-    ) u
-    WHERE u.name IS NOT NULL AND NOT (u.kind = 'worker_group' AND u.name = 'default')
-$$;
-COMMENT ON FUNCTION sched._spec_uses(jsonb) IS
-    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names (a dynamic task''s inline element task''s too), as [{kind, name, field}].';
+-- 2_kernel/use_rights.sql: what a spec names that needs a right is _prepare_spec's (Rust).
+DROP FUNCTION sched._spec_uses(jsonb);
 
 -- 1_schema/20_instances.sql: a start by a trigger is recorded as such.
 ALTER TABLE sched.command DROP CONSTRAINT command_command_type_check,
@@ -3753,6 +3736,7 @@ DECLARE
     groups     text[];
     checks_sql boolean;
     depths     integer[];
+    ranks      smallint[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -3760,9 +3744,8 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    norm := sched._normalize_spec(spec::text, types);
+    SELECT p.norm, p.uses, p.depths, p.priorities INTO norm, uses, depths, ranks FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';
-    uses := sched._spec_uses(norm);
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND AND norm ? 'project' AND sched._project_owner(principal, norm->>'project') <> wf.owner THEN
@@ -3807,7 +3790,6 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
-    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -3816,10 +3798,11 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth,
+               ranks[ord] AS rank
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of, l.depth,
+        SELECT l.t, l.id, l.element_of, l.depth, l.rank,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -3831,7 +3814,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id, d.depth
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth, NULL
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -3853,7 +3836,7 @@ BEGIN
                                        task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
                                        depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
-           sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
+           coalesce(task.rank, sched._priority_rank(task.t->>'priority', 'priority')), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
                                      'retries', 'retry_interval', 'delay', 'enabled', 'produces'])
@@ -3872,12 +3855,16 @@ BEGIN
            coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
-           (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
+           CASE WHEN task.t ? 'task_group' THEN (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group') END,
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
            task.element_of, norm ? 'admit_when',
-           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
+           task.depth,
+           CASE jsonb_array_length(task.t->'deps')
+                WHEN 0 THEN '{}'
+                WHEN 1 THEN ARRAY[task.t->'deps'->>0]
+                ELSE ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d) END
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
@@ -5328,7 +5315,7 @@ BEGIN
                                  '_admit_reason', '_admit_held', '_waiting_for', '_admit_tick', 'create_task_group',
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
                                  '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
-                                 '_spec_depths', 'instance_tasks', '_instance_tasks')
+                                 '_prepare_spec', 'instance_tasks', '_instance_tasks')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

@@ -73,7 +73,7 @@ AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:79
+-- extension/src/spec.rs:98
 -- pg_sched::spec::_builtin_task_types
 CREATE  FUNCTION "_builtin_task_types"() RETURNS TABLE (
 	"name" TEXT,  /* String */
@@ -87,7 +87,7 @@ AS 'MODULE_PATHNAME', 'builtin_task_types_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:131
+-- extension/src/spec.rs:150
 -- pg_sched::spec::_check_time_zone
 CREATE  FUNCTION "_check_time_zone"(
 	"zone" TEXT, /* & str */
@@ -99,7 +99,7 @@ AS 'MODULE_PATHNAME', 'check_time_zone_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:66
+-- extension/src/spec.rs:85
 -- pg_sched::spec::_command_types
 CREATE  FUNCTION "_command_types"(
 	"registered" jsonb /* JsonB */
@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'channels_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:123
+-- extension/src/spec.rs:142
 -- pg_sched::spec::_normalize_params
 CREATE  FUNCTION "_normalize_params"(
 	"params" jsonb, /* JsonB */
@@ -295,7 +295,7 @@ AS 'MODULE_PATHNAME', 'normalize_params_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:32
+-- extension/src/spec.rs:37
 -- pg_sched::spec::_normalize_spec
 CREATE  FUNCTION "_normalize_spec"(
 	"spec" TEXT, /* & str */
@@ -307,7 +307,7 @@ AS 'MODULE_PATHNAME', 'normalize_spec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:56
+-- extension/src/spec.rs:75
 -- pg_sched::spec::_normalize_task_type
 CREATE  FUNCTION "_normalize_task_type"(
 	"name" TEXT, /* & str */
@@ -329,6 +329,23 @@ CREATE  FUNCTION "_notify_with"(
 IMMUTABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'notify_with_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/spec.rs:48
+-- pg_sched::spec::_prepare_spec
+CREATE  FUNCTION "_prepare_spec"(
+	"spec" TEXT, /* & str */
+	"types" jsonb /* JsonB */
+) RETURNS TABLE (
+	"norm" jsonb,  /* JsonB */
+	"uses" jsonb,  /* JsonB */
+	"depths" INT[],  /* Vec < i32 > */
+	"priorities" smallint[]  /* Vec < i16 > */
+)
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'prepare_spec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -383,17 +400,6 @@ CREATE  FUNCTION "_snapshot_holders"() RETURNS TABLE (
 STRICT 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'snapshot_holders_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- extension/src/spec.rs:43
--- pg_sched::spec::_spec_depths
-CREATE  FUNCTION "_spec_depths"(
-	"normalized" TEXT /* & str */
-) RETURNS INT[] /* Vec < i32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'spec_depths_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -496,7 +502,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   snapshot::release_snapshot
 --   snapshot::snapshot_holders
 --   spec::normalize_spec
---   spec::spec_depths
+--   spec::prepare_spec
 --   spec::normalize_task_type
 --   spec::command_types
 --   spec::builtin_task_types
@@ -2221,8 +2227,8 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
     'Internal: the built-in task types as rows of sched.task_types.';
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
-COMMENT ON FUNCTION sched._spec_depths(text) IS
-    'Internal: each task''s depth in the DAG of a normalised spec (the longest path to it from a task without deps), in the order of its tasks.';
+COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps) and its priority''s rank (0 = highest); or an error naming the field.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
@@ -2758,34 +2764,6 @@ END
 $$;
 COMMENT ON FUNCTION sched._check_use(regrole, text, text, text) IS
     'Internal: raises, naming field, unless the worker group, datasource, alert group or task group exists and role may use it.';
-
--- What a normalised spec names that needs a right, as [{kind, name, field}], in spec order;
--- the default worker group needs none. Stored with the version (workflow_version.uses), so
--- that a start checks a short list, and nothing at all for a workflow that names nothing.
-CREATE FUNCTION sched._spec_uses(norm jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('kind', u.kind, 'name', u.name, 'field', u.field) ORDER BY u.i, u.o), '[]')
-    FROM (
-        SELECT -1 AS i, 0 AS o, 'worker_group' AS kind, norm->>'worker_group' AS name, 'worker_group' AS field
-        UNION ALL
-        SELECT -1, 1, 'alert_group', norm#>>'{notify,alert_group}', 'notify.alert_group'
-        UNION ALL
-        SELECT t.i - 1, x.o, x.kind, x.name, pg_catalog.format('tasks[%s].%s%s', t.i - 1, b.prefix, x.field)
-        FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS t(task, i)
-        -- A dynamic task's inline element task names its own.
-        CROSS JOIN LATERAL (SELECT t.task AS body, '' AS prefix
-                            UNION ALL
-                            SELECT t.task->'run', 'run.' WHERE jsonb_typeof(t.task->'run') = 'object') b
-        CROSS JOIN LATERAL (VALUES (0, 'worker_group', b.body->>'worker_group', 'worker_group'),
-                                   (1, 'datasource', b.body->>'datasource', 'datasource'),
-                                   (2, 'alert_group', b.body#>>'{send_result,alert_group}', 'send_result.alert_group'),
-                                   (3, 'task_group', b.body->>'task_group', 'task_group')) AS x(o, kind, name, field)
-    ) u
-    WHERE u.name IS NOT NULL AND NOT (u.kind = 'worker_group' AND u.name = 'default')
-$$;
-COMMENT ON FUNCTION sched._spec_uses(jsonb) IS
-    'Internal: the worker groups, datasources, alert groups and task groups a normalised spec names (a dynamic task''s inline element task''s too), as [{kind, name, field}].';
 
 CREATE FUNCTION sched._check_uses(role regrole, uses jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -9768,6 +9746,7 @@ DECLARE
     groups     text[];
     checks_sql boolean;
     depths     integer[];
+    ranks      smallint[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -9775,9 +9754,8 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    norm := sched._normalize_spec(spec::text, types);
+    SELECT p.norm, p.uses, p.depths, p.priorities INTO norm, uses, depths, ranks FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';
-    uses := sched._spec_uses(norm);
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
     IF FOUND AND norm ? 'project' AND sched._project_owner(principal, norm->>'project') <> wf.owner THEN
@@ -9822,7 +9800,6 @@ BEGIN
     cmd_types := sched._command_types(types);
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
-    depths := sched._spec_depths(norm::text);
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
     -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
     -- environment is merged into each task's settings here, so that dispatch reads one row.
@@ -9831,10 +9808,11 @@ BEGIN
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth
+        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth,
+               ranks[ord] AS rank
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of, l.depth,
+        SELECT l.t, l.id, l.element_of, l.depth, l.rank,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -9846,7 +9824,7 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id, d.depth
+                     nextval('sched.task_definition_id_seq'), d.id, d.depth, NULL
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
     ), edge AS (
         SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
@@ -9868,7 +9846,7 @@ BEGIN
                                        task_group_id, task_group_priority, logic, feeds_conditions, produces, element_of, admit,
                                        depth, deps)
     SELECT task.id, version_id, task.t->>'name', task.t->>'type',
-           sched._priority_rank(task.t->>'priority', 'priority'), task.t->>'worker_group',
+           coalesce(task.rank, sched._priority_rank(task.t->>'priority', 'priority')), task.t->>'worker_group',
            CASE WHEN any_env
                 THEN (task.t - ARRAY['name', 'type', 'deps', 'priority', 'worker_group', 'description', 'env', 'params',
                                      'retries', 'retry_interval', 'delay', 'enabled', 'produces'])
@@ -9887,12 +9865,16 @@ BEGIN
            coalesce(successor.ids, '{}'),
            coalesce((task.t->>'retries')::integer, 0), (task.t->>'retry_interval')::interval,
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
-           (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group'),
+           CASE WHEN task.t ? 'task_group' THEN (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group') END,
            coalesce((task.t->>'task_group_priority')::integer, 0),
            task.logic, coalesce(successor.feeds_conditions, false),
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
            task.element_of, norm ? 'admit_when',
-           task.depth, ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d)
+           task.depth,
+           CASE jsonb_array_length(task.t->'deps')
+                WHEN 0 THEN '{}'
+                WHEN 1 THEN ARRAY[task.t->'deps'->>0]
+                ELSE ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d) END
     FROM task LEFT JOIN successor ON successor.up_id = task.id
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
