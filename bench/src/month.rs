@@ -25,8 +25,10 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 /// Hops are read from every HOP_SAMPLE-th instance.
 const HOP_SAMPLE: i64 = 10;
 /// The master's functions whose time is reported (track_functions = 'pl').
-const MASTER_FUNCTIONS: [&str; 5] = [
+const MASTER_FUNCTIONS: [&str; 7] = [
     "_policy_tick",
+    "_fire_schedules",
+    "_start",
     "_drain_events",
     "_master_tick",
     "_archive_finished",
