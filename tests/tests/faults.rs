@@ -817,9 +817,9 @@ fn a_long_lock_on_the_attempts_neither_fences_a_healthy_worker_nor_runs_a_task_t
     assert!(alive, "the worker's first registration was lost");
 }
 
-#[test]
-fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
-    let cluster = Cluster::start(&[]);
+/// Stops the server and starts a worker named "early", returned with its log once it says it
+/// waits for the database.
+fn worker_waiting_for_its_database(cluster: &Cluster) -> (Worker, std::path::PathBuf) {
     cluster.stop_server();
     let log = cluster.dir.join("worker-early.log");
     let mut cmd = cluster.worker_command("early");
@@ -827,7 +827,7 @@ fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
         .arg(cluster.conn_string(WORKER_ROLE))
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
-    let mut worker = Worker {
+    let worker = Worker {
         child: cmd.spawn().unwrap(),
         name: "early".to_owned(),
     };
@@ -841,6 +841,13 @@ fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
                 .then_some(())
         },
     );
+    (worker, log)
+}
+
+#[test]
+fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
+    let cluster = Cluster::start(&[]);
+    let (mut worker, _) = worker_waiting_for_its_database(&cluster);
     assert!(
         worker.child.try_wait().unwrap().is_none(),
         "the worker gave up"
@@ -876,27 +883,7 @@ fn a_worker_started_before_its_database_waits_for_it_and_registers_once() {
 #[test]
 fn a_worker_told_to_stop_while_it_waits_for_its_database_exits_cleanly() {
     let cluster = Cluster::start(&[]);
-    cluster.stop_server();
-    let log = cluster.dir.join("worker-early.log");
-    let mut cmd = cluster.worker_command("early");
-    cmd.arg("--database-url")
-        .arg(cluster.conn_string(WORKER_ROLE))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let mut worker = Worker {
-        child: cmd.spawn().unwrap(),
-        name: "early".to_owned(),
-    };
-    wait_for(
-        Duration::from_secs(30),
-        "the worker to say it waits for the database",
-        || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("cannot register yet")
-                .then_some(())
-        },
-    );
+    let (mut worker, log) = worker_waiting_for_its_database(&cluster);
     worker.signal(libc::SIGTERM);
     let status = worker.wait_exit(Duration::from_secs(30));
     assert!(
