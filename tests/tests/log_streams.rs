@@ -288,6 +288,13 @@ fn an_email_alert_names_its_recipients_to_the_groups_owner_only() {
         .map(|r| (r.get(0), r.get(1)))
         .collect()
     };
+    // The server has the emails before the worker records them sent.
+    wait_for(Duration::from_secs(30), "both deliveries recorded", || {
+        targets(&mut db)
+            .iter()
+            .all(|(state, _)| state == "sent")
+            .then_some(())
+    });
     // The group's owner (here sched_admin too) sees where each email went.
     assert_eq!(
         targets(&mut db),
