@@ -39,6 +39,8 @@ const PGBENCH_SECONDS: &str = "5";
 /// console_lists: workflow instances in the database, and requests timed per page.
 const LIST_INSTANCES: i64 = 1_000_000;
 const LIST_REQUESTS: usize = 20;
+/// How many times each read of wide100k's run is timed (the DOT text of 100,000 tasks among them).
+const INSTANCE_READS: usize = 5;
 
 fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json");
@@ -841,7 +843,8 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
          CREATE ROLE bench_user LOGIN PASSWORD 'bench-user-pw' IN ROLE sched_user;
          CREATE ROLE bench_few LOGIN PASSWORD 'bench-few-pw' IN ROLE sched_user;
          CREATE ROLE bench_api LOGIN PASSWORD 'bench-api-pw' IN ROLE sched_api;
-         UPDATE sched.workflow SET owner = 'bench_user'::regrole WHERE name IN ('bench_list', 'bench_soak');
+         UPDATE sched.workflow SET owner = 'bench_user'::regrole
+          WHERE name IN ('bench_list', 'bench_soak', 'bench_wide100k_1000');
          UPDATE sched.workflow SET owner = 'bench_few'::regrole WHERE name = 'bench_single';"
     ))
     .unwrap();
@@ -884,6 +887,43 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
         )
         .unwrap()
         .get(0);
+    // wide100k's 1,000-slot run, archived like the rest: a window of its tasks in the console
+    // (the first, and one half-way down its 100,000), and the SQL the CLI and a BI tool read.
+    let wide: i64 = db
+        .query_one(
+            "SELECT max(i.id) FROM sched.workflow_instance i JOIN sched.workflow w ON w.id = i.workflow_id
+             WHERE w.name = 'bench_wide100k_1000'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let mut sql_figures = serde_json::Map::new();
+    for (name, sql) in [
+        (
+            "instance_tasks_first_page",
+            "SELECT count(*) FROM sched.instance_tasks($1, NULL, 1000)",
+        ),
+        (
+            "instance_tasks_deep_page",
+            "SELECT count(*) FROM sched.instance_tasks($1, 'w50000', 1000)",
+        ),
+        (
+            "instance_attempts_deep_page",
+            "SELECT count(*) FROM sched.instance_attempts($1, 'w50000', 1000)",
+        ),
+        (
+            "instance_graph_dot",
+            "SELECT length(sched.instance_graph($1))::bigint",
+        ),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..INSTANCE_READS {
+            let began = Instant::now();
+            db.query_one(sql, &[&wide]).unwrap();
+            samples.push(began.elapsed().as_secs_f64() * 1000.0);
+        }
+        sql_figures.insert(format!("{name}_ms"), summary(&mut samples));
+    }
     require_passwords(cluster);
     let url = format!(
         "host={} dbname=postgres user=bench_api password=bench-api-pw",
@@ -936,6 +976,16 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
             "/api/dashboard/task_states".to_owned(),
             &token,
         ),
+        (
+            "instance_100k_first_window",
+            format!("/api/instances/{wide}"),
+            &token,
+        ),
+        (
+            "instance_100k_deep_window",
+            format!("/api/instances/{wide}?after=w50000"),
+            &token,
+        ),
     ];
     let mut figures = serde_json::Map::new();
     for (name, path, token) in pages {
@@ -959,6 +1009,7 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
         "runs": LIST_REQUESTS,
         "instances": total,
         "pages": figures,
+        "wide100k_reads": sql_figures,
     })
 }
 
@@ -1200,6 +1251,10 @@ fn print_table(report: &Value) {
             "console_lists" => {
                 println!("console pages at {} instances:", s["instances"]);
                 for (name, v) in s["pages"].as_object().unwrap() {
+                    line(&format!("  {name}"), v, floor1);
+                }
+                println!("reads of wide100k's run (SQL):");
+                for (name, v) in s["wide100k_reads"].as_object().unwrap() {
                     line(&format!("  {name}"), v, floor1);
                 }
             }

@@ -180,24 +180,42 @@ $$;
 COMMENT ON FUNCTION sched._task_order(bigint, bigint[]) IS
     'Internal: the tasks of a workflow version (within scope when given) with their depth (the longest path from a root: ordered by it, every task follows its upstream tasks) and their upstream tasks'' names.';
 
+-- One row, inlined where it is called: a task's latest attempt in an instance, through the
+-- instance's index on both tables, or a row saying not run.
+CREATE FUNCTION sched._latest_attempt(instance_id bigint, task_id bigint)
+RETURNS TABLE (task_instance_id bigint, state text, attempt integer, worker text, exit_code integer,
+               started_at timestamptz, ended_at timestamptz, duration interval)
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
+           a.started_at, a.ended_at, a.ended_at - a.started_at
+      FROM (SELECT) one
+      LEFT JOIN LATERAL (SELECT ta.id, ta.state, ta.attempt, ta.worker_id, ta.exit_code, ta.started_at, ta.ended_at
+                           FROM sched._attempts ta
+                          WHERE ta.workflow_instance_id = instance_id AND ta.task_id = _latest_attempt.task_id
+                          ORDER BY ta.id DESC LIMIT 1) a ON true
+      LEFT JOIN sched.worker wk ON wk.id = a.worker_id
+$$;
+COMMENT ON FUNCTION sched._latest_attempt(bigint, bigint) IS
+    'Internal: the latest attempt of a task in an instance (state not run, and the rest NULL, when it has none).';
+
 CREATE FUNCTION sched.instance_tasks(instance_id bigint, after text DEFAULT NULL, max_rows integer DEFAULT NULL)
 RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
                worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
 LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 
-CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint, after text, max_rows integer)
-RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
-               worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- A page of an instance's tasks in DAG order: at most max_rows after the task named after.
+-- For instance_tasks and instance_attempts, which read each task's attempts through the
+-- instance's index on both tables: a page of a 100,000-task instance reads the page.
+CREATE FUNCTION sched._instance_page(inst sched.workflow_instance, after text, max_rows integer)
+RETURNS TABLE (id bigint, depth integer, upstream text[], name text, task_type text)
+LANGUAGE plpgsql STABLE
 SET jit = off
 AS $$
 DECLARE
-    inst        sched.workflow_instance;
     after_id    bigint;
     after_depth integer;
 BEGIN
-    inst := sched._instance_for(principal, instance_id, false);
     IF max_rows IS NOT NULL AND max_rows NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_rows: must be between 1 and 1000 (NULL for every task), got %', max_rows
             USING ERRCODE = 'invalid_parameter_value';
@@ -208,37 +226,72 @@ BEGIN
          WHERE td.workflow_version_id = inst.workflow_version_id AND td.name = after AND td.element_of IS NULL
            AND (inst.scope IS NULL OR td.id = ANY (inst.scope));
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'after: instance % has no task "%" (give the last task of the page before)', instance_id, after
+            RAISE EXCEPTION 'after: instance % has no task "%" (give the last task of the page before)', inst.id, after
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         IF inst.scope IS NOT NULL THEN
             after_depth := (SELECT o.depth FROM sched._task_order(inst.workflow_version_id, inst.scope) o WHERE o.id = after_id);
         END IF;
     END IF;
-    -- A page of the order (a whole version's through its index on the kept depths, a scope's
-    -- walked), then each of its tasks' latest attempt through the instance's index on both
-    -- tables: a page of a 100,000-task instance reads the page. The whole version's branch is
-    -- written here rather than read through _task_order, whose SET clauses keep it from being
-    -- inlined: its LIMIT would not reach the index.
-    RETURN QUERY
-    SELECT td.name, td.task_type, p.upstream,
-           p.depth, a.id, coalesce(a.state::text, 'not run'), a.attempt, wk.name, a.exit_code,
-           a.started_at, a.ended_at, a.ended_at - a.started_at
-      FROM (SELECT td.id, td.depth, td.deps AS upstream FROM sched.task_definition td
-             WHERE inst.scope IS NULL AND td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL
-               AND (after IS NULL OR (td.depth, td.id) > (after_depth, after_id))
-            UNION ALL
-            SELECT o.id, o.depth, o.upstream FROM sched._task_order(inst.workflow_version_id, inst.scope) o
-             WHERE inst.scope IS NOT NULL AND (after IS NULL OR (o.depth, o.id) > (after_depth, after_id))
-            ORDER BY 2, 1 LIMIT max_rows) p
-      JOIN sched.task_definition td ON td.id = p.id
-      LEFT JOIN LATERAL (SELECT ta.id, ta.state, ta.attempt, ta.worker_id, ta.exit_code, ta.started_at, ta.ended_at
-                           FROM sched._attempts ta
-                          WHERE ta.workflow_instance_id = instance_id AND ta.task_id = p.id
-                          ORDER BY ta.id DESC LIMIT 1) a ON true
-      LEFT JOIN sched.worker wk ON wk.id = a.worker_id
-     ORDER BY p.depth, p.id;
+    -- A whole version's page is read in its index's order on the kept depths, a scope's walked.
+    -- The two are apart because under a UNION ALL the planner no longer sees the index's order
+    -- and sorts every task, and the depth bound is there because under the row comparison
+    -- alone it expects a few rows and sorts them all.
+    IF inst.scope IS NULL THEN
+        RETURN QUERY
+        SELECT td.id, td.depth, td.deps, td.name, td.task_type FROM sched.task_definition td
+         WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL
+           AND (after IS NULL OR (td.depth >= after_depth AND (td.depth, td.id) > (after_depth, after_id)))
+         ORDER BY td.depth, td.id LIMIT max_rows;
+    ELSE
+        RETURN QUERY
+        SELECT o.id, o.depth, o.upstream, td.name, td.task_type
+          FROM (SELECT o.id, o.depth, o.upstream FROM sched._task_order(inst.workflow_version_id, inst.scope) o
+                 WHERE after IS NULL OR (o.depth, o.id) > (after_depth, after_id)
+                 ORDER BY o.depth, o.id LIMIT max_rows) o
+          JOIN sched.task_definition td ON td.id = o.id
+         ORDER BY o.depth, o.id;
+    END IF;
 END
+$$;
+COMMENT ON FUNCTION sched._instance_page(sched.workflow_instance, text, integer) IS
+    'Internal: a page of an instance''s tasks (those in its scope) in DAG order, with their depth and upstream tasks.';
+
+CREATE FUNCTION sched._instance_tasks(principal regrole, instance_id bigint, after text, max_rows integer)
+RETURNS TABLE (task text, type text, deps text[], depth integer, task_instance_id bigint, state text, attempt integer,
+               worker text, exit_code integer, started_at timestamptz, ended_at timestamptz, duration interval)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+    SELECT p.name, p.task_type, p.upstream, p.depth, a.*
+      FROM sched._instance_page(sched._instance_for(principal, instance_id, false), after, max_rows) p
+      CROSS JOIN LATERAL sched._latest_attempt(instance_id, p.id) a
+     ORDER BY p.depth, p.id
 $$;
 COMMENT ON FUNCTION sched.instance_tasks(bigint, text, integer) IS
     'The tasks of an instance (those in its scope) in DAG order (depth: the longest path from a root), each with its upstream tasks and its latest attempt: state (not run when none), attempt, worker, exit code, times. A page at a time: at most max_rows (1 to 1000; NULL for all) after the task named after (the last of the page before; NULL for the first page).';
+
+CREATE FUNCTION sched.instance_attempts(instance_id bigint, after text DEFAULT NULL, max_rows integer DEFAULT NULL)
+RETURNS SETOF sched.task_instances
+LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
+
+CREATE FUNCTION sched._instance_attempts(principal regrole, instance_id bigint, after text, max_rows integer)
+RETURNS SETOF sched.task_instances
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    -- By the page's tasks: ordering the instance's attempts by id would read them all, since
+    -- its index on both tables is by task.
+    ids bigint[] := ARRAY(SELECT a.id
+                            FROM sched._instance_page(sched._instance_for(principal, instance_id, false), after, max_rows) p
+                            CROSS JOIN LATERAL (SELECT ta.id FROM sched._attempts ta
+                                                 WHERE ta.workflow_instance_id = instance_id AND ta.task_id = p.id) a);
+BEGIN
+    RETURN QUERY SELECT r.* FROM sched._task_instance_rows r WHERE r.id = ANY (ids) ORDER BY r.id;
+END
+$$;
+COMMENT ON FUNCTION sched.instance_attempts(bigint, text, integer) IS
+    'The attempts (every run, retry and failover; not a dynamic task''s elements) of a page of an instance''s tasks, the page sched.instance_tasks gives for the same after and max_rows, ordered by id: the rows of sched.task_instances.';

@@ -73,6 +73,7 @@ GRANT EXECUTE ON FUNCTION
     sched.workflow_graph(text, text),
     sched.instance_graph(bigint, text),
     sched.instance_tasks(bigint, text, integer),
+    sched.instance_attempts(bigint, text, integer),
     -- These check for sched_admin themselves, so that others get a message saying so.
     sched.grant_tenant(regrole, text),
     sched.revoke_tenant(regrole, text),

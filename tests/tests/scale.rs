@@ -249,3 +249,94 @@ fn a_claim_finds_an_earlier_try_of_itself_without_reading_what_its_worker_runs()
         "a retry still gets what its first try claimed"
     );
 }
+
+/// An instance's attempts come by the same pages as its tasks: every attempt of the page's
+/// tasks (a retry is one, each run's are), none of another page's, and only to whom may see
+/// the run.
+#[test]
+fn an_instance_s_attempts_come_by_the_pages_of_its_tasks() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "retried", "tasks": [
+            {"name": "a", "type": "empty"},
+            {"name": "b", "type": "shell", "deps": ["a"], "script": "exit 3", "retries": 1, "retry_interval": "0 s"},
+            {"name": "c", "type": "empty", "deps": ["a"]}]}"#,
+    );
+    let _worker = cluster.worker("w1", &["--slots", "4"]);
+    let id = start(&mut db, "retried");
+    assert_eq!(wait(&mut db, id, 60), "failed");
+    db.execute("SELECT sched.rerun_workflow($1)", &[&id])
+        .unwrap();
+    assert_eq!(wait(&mut db, id, 60), "failed");
+
+    type Row = (i64, String, i32, i32, String);
+    let attempts = |db: &mut Client, after: Option<&str>, max: Option<i32>| -> Vec<Row> {
+        db.query(
+            "SELECT id, task, run, retry, state FROM sched.instance_attempts($1, $2, $3)",
+            &[&id, &after, &max],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect()
+    };
+    let all = attempts(&mut db, None, None);
+    let everything: Vec<Row> = db
+        .query(
+            "SELECT id, task, run, retry, state FROM sched.task_instances
+             WHERE workflow_instance_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    assert_eq!(all, everything);
+    let of = |rows: &[Row], task: &str| -> Vec<(i32, i32, String)> {
+        rows.iter()
+            .filter(|r| r.1 == task)
+            .map(|r| (r.2, r.3, r.4.clone()))
+            .collect()
+    };
+    let failed = |run, retry| (run, retry, "failed".to_owned());
+    assert_eq!(
+        of(&all, "b"),
+        [failed(1, 0), failed(1, 1), failed(2, 0), failed(2, 1)]
+    );
+
+    // The pages of instance_tasks: a, then b, then c.
+    let first = attempts(&mut db, None, Some(1));
+    assert!(
+        first.iter().all(|r| r.1 == "a") && !first.is_empty(),
+        "{first:?}"
+    );
+    let second = attempts(&mut db, Some("a"), Some(1));
+    assert_eq!(of(&second, "b"), of(&all, "b"));
+    assert_eq!(second.len(), 4, "{second:?}");
+    let rest = attempts(&mut db, Some("b"), Some(1000));
+    assert!(
+        rest.iter().all(|r| r.1 == "c") && !rest.is_empty(),
+        "{rest:?}"
+    );
+    assert_eq!(first.len() + second.len() + rest.len(), all.len());
+
+    let err = error_of(db.query("SELECT * FROM sched.instance_attempts($1, 'nope')", &[&id]));
+    assert!(err.contains("after:") && err.contains("\"nope\""), "{err}");
+    let err = error_of(db.query(
+        "SELECT * FROM sched.instance_attempts($1, NULL, 1001)",
+        &[&id],
+    ));
+    assert!(
+        err.contains("max_rows: must be between 1 and 1000"),
+        "{err}"
+    );
+    // Another user's run is not theirs to read, nor is one that does not exist.
+    db.batch_execute("CREATE ROLE eve IN ROLE sched_user; SET ROLE eve")
+        .unwrap();
+    let err = error_of(db.query("SELECT * FROM sched.instance_attempts($1)", &[&id]));
+    assert!(err.contains(&format!("workflow instance {id}")), "{err}");
+    let err = error_of(db.query("SELECT * FROM sched.instance_attempts(999999)", &[]));
+    assert!(err.contains("does not exist"), "{err}");
+}

@@ -18,60 +18,37 @@ pub async fn instances(Authed(s): Authed, Query(q): Query<HashMap<String, String
     Ok(Json(page(&s.client, "list_workflow_instances", &q).await?))
 }
 
-/// The most tasks, and attempts, a snapshot carries: the page draws ten thousand (its graph
-/// laid out by depth, its table a page at a time), and each snapshot of a live view is read
-/// again. Past that the page says so and the task instances list pages the rest.
-const SHOWN: usize = 10_000;
-/// What sched.instance_tasks gives at most at a time.
+/// The most tasks a snapshot carries: a window of the instance's tasks in DAG order. The
+/// browser draws its graph and Gantt chart (thousands of tasks take it seconds) and a live
+/// view reads it again on each change, so a larger run is shown a window at a time, each read
+/// in the same time however large the run.
+const SHOWN: usize = 2_000;
+/// What sched.instance_tasks and sched.instance_attempts give at most at a time.
 const PAGE: i32 = 1000;
 
-/// An instance, its first tasks in DAG order with their latest attempts and upstream tasks
-/// (its graph), its first attempts but dynamic tasks' elements (for the Gantt chart: retries
-/// and failovers are attempts of their own), and its dynamic attempts' element counts (the
-/// elements themselves are paged, from `/task_instances`). `tasks_more` and `attempts_more`
-/// say that more than these exist.
-pub(super) async fn snapshot(c: &Client, id: i64) -> Result<Value, ApiError> {
+/// Which window of an instance's tasks a snapshot shows: the tasks after the one named
+/// `after` in DAG order (from the first when absent).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct Window {
+    pub after: Option<String>,
+}
+
+/// An instance, a window of its tasks in DAG order with their latest attempts and upstream
+/// tasks (its graph), those tasks' attempts but dynamic tasks' elements (for the Gantt chart:
+/// retries and failovers are attempts of their own), and its dynamic attempts' element counts
+/// (the elements themselves are paged, from `/task_instances`). `tasks_more` says that more
+/// tasks follow the window (the next one is after its last task).
+pub(super) async fn snapshot(c: &Client, id: i64, window: &Window) -> Result<Value, ApiError> {
     let instance = one(
         c,
         "SELECT * FROM sched.workflow_instances WHERE id = $1",
         &[&id],
     )
     .await?;
-    let (tasks, tasks_more) = first_tasks(c, id).await?;
-    let mut attempts = list(
-        rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, child_instance_id, \
-                 queued_at, started_at, ended_at FROM sched.task_instances \
-                 WHERE workflow_instance_id = $1 AND element IS NULL ORDER BY id LIMIT $2",
-             &[&id, &(SHOWN as i64 + 1)]).await?,
-    );
-    let attempts_more = attempts.len() > SHOWN;
-    attempts.truncate(SHOWN);
-    Ok(json!({
-        "instance": instance,
-        "tasks": tasks,
-        "tasks_more": tasks_more,
-        "unserved_worker_groups": rows(c, "SELECT DISTINCT worker_group FROM sched.unserved_tasks \
-                                           WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
-        "attempts": attempts,
-        "attempts_more": attempts_more,
-        "dynamic": rows(c, "SELECT id, task, element_count, element_states FROM sched.task_instances \
-                            WHERE workflow_instance_id = $1 AND type = 'dynamic' ORDER BY id", &[&id]).await?,
-    }))
-}
-
-fn list(rows: Value) -> Vec<Value> {
-    match rows {
-        Value::Array(rows) => rows,
-        _ => Vec::new(),
-    }
-}
-
-/// The instance's first `SHOWN` tasks in DAG order, a page of sched.instance_tasks at a time,
-/// and whether more follow.
-async fn first_tasks(c: &Client, id: i64) -> Result<(Vec<Value>, bool), ApiError> {
     let mut tasks: Vec<Value> = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
+    let mut attempts: Vec<Value> = Vec::new();
+    let mut after = window.after.clone();
+    let tasks_more = loop {
         let limit = if tasks.len() < SHOWN { PAGE } else { 1 };
         let page = list(
             rows(
@@ -82,8 +59,14 @@ async fn first_tasks(c: &Client, id: i64) -> Result<(Vec<Value>, bool), ApiError
             .await?,
         );
         if tasks.len() >= SHOWN {
-            return Ok((tasks, !page.is_empty()));
+            break !page.is_empty();
         }
+        attempts.extend(list(
+            rows(c, "SELECT id, task, type, state, attempt, run, retry, worker, exit_code, kill_reason, child_instance_id, \
+                     queued_at, started_at, ended_at, element_count, element_states \
+                     FROM sched.instance_attempts($1, $2, $3)",
+                 &[&id, &after, &limit]).await?,
+        ));
         let full = page.len() == PAGE as usize;
         after = page
             .last()
@@ -91,13 +74,43 @@ async fn first_tasks(c: &Client, id: i64) -> Result<(Vec<Value>, bool), ApiError
             .map(str::to_owned);
         tasks.extend(page);
         if !full {
-            return Ok((tasks, false));
+            break false;
         }
+    };
+    let dynamic: Vec<Value> = attempts
+        .iter_mut()
+        .filter_map(|a| {
+            let a = a.as_object_mut()?;
+            let counts = (
+                a.remove("element_count")?,
+                a.remove("element_states")?,
+            );
+            (a.get("type")? == "dynamic").then(|| {
+                json!({"id": a["id"], "task": a["task"], "element_count": counts.0, "element_states": counts.1})
+            })
+        })
+        .collect();
+    Ok(json!({
+        "instance": instance,
+        "after": window.after,
+        "tasks": tasks,
+        "tasks_more": tasks_more,
+        "unserved_worker_groups": rows(c, "SELECT DISTINCT worker_group FROM sched.unserved_tasks \
+                                           WHERE workflow_instance_id = $1 ORDER BY 1", &[&id]).await?,
+        "attempts": attempts,
+        "dynamic": dynamic,
+    }))
+}
+
+fn list(rows: Value) -> Vec<Value> {
+    match rows {
+        Value::Array(rows) => rows,
+        _ => Vec::new(),
     }
 }
 
-pub async fn instance(Authed(s): Authed, Path(id): Path<i64>) -> Api {
-    Ok(Json(snapshot(&s.client, id).await?))
+pub async fn instance(Authed(s): Authed, Path(id): Path<i64>, Query(window): Query<Window>) -> Api {
+    Ok(Json(snapshot(&s.client, id, &window).await?))
 }
 
 const ACTIONS: &[(&str, &str)] = &[

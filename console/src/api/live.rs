@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde_json::{Value, json};
@@ -20,28 +20,28 @@ use crate::session::Conn;
 /// that is costly to read (a run of 10,000 tasks: 0.4 s, 4 MB) is read at most once per three
 /// times its cost and sent at most once a second per megabyte, so that neither the database
 /// nor the browser spends all its time on it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Live {
-    Instance(i64),
+    Instance(i64, super::instances::Window),
     Backfill(i64),
     Workers,
     Alerts,
 }
 
 impl Live {
-    async fn read(self, c: &Client) -> Result<Value, ApiError> {
+    async fn read(&self, c: &Client) -> Result<Value, ApiError> {
         match self {
-            Live::Instance(id) => super::instances::snapshot(c, id).await,
-            Live::Backfill(id) => super::backfills::backfill_snapshot(c, id).await,
+            Live::Instance(id, window) => super::instances::snapshot(c, *id, window).await,
+            Live::Backfill(id) => super::backfills::backfill_snapshot(c, *id).await,
             Live::Workers => super::workers::workers_now(c).await,
             Live::Alerts => super::alerts::alerts_now(c).await,
         }
     }
 
     /// Nothing will change any more: the stream ends after this snapshot.
-    fn finished(self, v: &Value) -> bool {
+    fn finished(&self, v: &Value) -> bool {
         match self {
-            Live::Instance(_) => v["instance"]["finished"] == Value::Bool(true),
+            Live::Instance(..) => v["instance"]["finished"] == Value::Bool(true),
             Live::Backfill(_) => v["backfill"]["state"]
                 .as_str()
                 .is_some_and(|s| s != "running"),
@@ -51,7 +51,11 @@ impl Live {
 }
 
 /// Reads the view once `pace` has passed; returns what it read and the pace of the next read.
-async fn paced_read(what: Live, c: &Client, pace: Duration) -> (Result<Value, ApiError>, Duration) {
+async fn paced_read(
+    what: &Live,
+    c: &Client,
+    pace: Duration,
+) -> (Result<Value, ApiError>, Duration) {
     tokio::time::sleep(pace).await;
     let began = std::time::Instant::now();
     let read = what.read(c).await;
@@ -80,51 +84,54 @@ async fn live(
             false,
             Duration::ZERO,
         ),
-        move |(s, slot, mut changes, mut ended, last, next, done, mut pace)| async move {
-            if done || *ended.borrow() {
-                return None;
-            }
-            let mut current = next;
-            loop {
-                let snap = match current.take() {
-                    Some(v) => v,
-                    None => {
-                        let read;
-                        (read, pace) = paced_read(what, &s.client, pace).await;
-                        match read {
-                            Ok(v) => v,
-                            Err(e) => {
-                                let event = Event::default().event("failed").data(
-                                    json!({"error": e.message, "status": e.status.as_u16()})
-                                        .to_string(),
-                                );
-                                return Some((
-                                    Ok(event),
-                                    (s, slot, changes, ended, last, None, true, pace),
-                                ));
-                            }
-                        }
-                    }
-                };
-                let finished = what.finished(&snap);
-                if last.as_ref() != Some(&snap) {
-                    let data = snap.to_string();
-                    // A browser takes about a second per megabyte to parse and draw a
-                    // snapshot: a larger one is not sent again before it could have.
-                    pace = pace.max(Duration::from_micros(data.len() as u64));
-                    let event = Event::default().event("snapshot").data(data);
-                    return Some((
-                        Ok(event),
-                        (s, slot, changes, ended, Some(snap), None, finished, pace),
-                    ));
-                }
-                if finished {
+        move |(s, slot, mut changes, mut ended, last, next, done, mut pace)| {
+            let what = what.clone();
+            async move {
+                if done || *ended.borrow() {
                     return None;
                 }
-                tokio::select! {
-                    _ = changes.recv() => {}
-                    _ = ended.changed() => return None,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                let mut current = next;
+                loop {
+                    let snap = match current.take() {
+                        Some(v) => v,
+                        None => {
+                            let read;
+                            (read, pace) = paced_read(&what, &s.client, pace).await;
+                            match read {
+                                Ok(v) => v,
+                                Err(e) => {
+                                    let event = Event::default().event("failed").data(
+                                        json!({"error": e.message, "status": e.status.as_u16()})
+                                            .to_string(),
+                                    );
+                                    return Some((
+                                        Ok(event),
+                                        (s, slot, changes, ended, last, None, true, pace),
+                                    ));
+                                }
+                            }
+                        }
+                    };
+                    let finished = what.finished(&snap);
+                    if last.as_ref() != Some(&snap) {
+                        let data = snap.to_string();
+                        // A browser takes about a second per megabyte to parse and draw a
+                        // snapshot: a larger one is not sent again before it could have.
+                        pace = pace.max(Duration::from_micros(data.len() as u64));
+                        let event = Event::default().event("snapshot").data(data);
+                        return Some((
+                            Ok(event),
+                            (s, slot, changes, ended, Some(snap), None, finished, pace),
+                        ));
+                    }
+                    if finished {
+                        return None;
+                    }
+                    tokio::select! {
+                        _ = changes.recv() => {}
+                        _ = ended.changed() => return None,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
                 }
             }
         },
@@ -135,8 +142,9 @@ async fn live(
 pub async fn instance_events(
     Authed(s): Authed,
     Path(id): Path<i64>,
+    Query(window): Query<super::instances::Window>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    live(s, Live::Instance(id)).await
+    live(s, Live::Instance(id, window)).await
 }
 
 pub async fn backfill_events(

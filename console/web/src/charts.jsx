@@ -23,7 +23,12 @@ export function InstanceGraph({ snapshot, onOpen }) {
   const dynamic = Object.fromEntries((snapshot.dynamic || []).map((d) => [d.task, progressOf(d)]));
   const names = snapshot.tasks.map((x) => x.task).join(',');
   const edges = useMemo(
-    () => snapshot.tasks.flatMap((x) => x.deps.map((up) => ({ id: `${up}->${x.task}`, source: up, target: x.task }))),
+    () => {
+      // A window of a large run (instance.jsx) leaves out the tasks before it, and their edges.
+      const shown = new Set(snapshot.tasks.map((x) => x.task));
+      return snapshot.tasks.flatMap((x) => x.deps.filter((up) => shown.has(up))
+        .map((up) => ({ id: `${up}->${x.task}`, source: up, target: x.task })));
+    },
     // the edges only change with the tasks
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [names],

@@ -139,7 +139,14 @@ export function Instance({ id }) {
   const [actionError, setError] = useState(null);
   // Bumped after an action: the stream of a finished instance has ended, a rerun needs a new one.
   const [generation, setGeneration] = useState(0);
-  const [snap, streamError] = useLive(`/instances/${id}/events`, generation);
+  // A run of more tasks than a snapshot carries is shown a window at a time, in DAG order: the
+  // tasks after the last one of the window before. The windows before are kept to go back,
+  // each with how many tasks come before it.
+  const [windows, setWindows] = useState([]);
+  useEffect(() => setWindows([]), [id]);
+  const at = windows.length ? windows[windows.length - 1] : { after: null, before: 0 };
+  const query = at.after === null ? '' : `?after=${encodeURIComponent(at.after)}`;
+  const [snap, streamError] = useLive(`/instances/${id}/events${query}`, generation);
   // The graph and the Gantt chart are drawn after the first paint of the rest: at thousands
   // of tasks they take seconds, and the run's state and actions should not wait for them.
   const [drawn, setDrawn] = useState(false);
@@ -160,6 +167,8 @@ export function Instance({ id }) {
     }
   };
   const inst = snap.instance;
+  // Until the window asked for arrives, the snapshot is of the one before.
+  const current = (snap.after ?? null) === at.after;
   // Each dynamic task's latest attempt, with its element counts, by task.
   const dynamic = Object.fromEntries((snap.dynamic || []).map((d) => [d.task, d]));
   // The sub-workflow instance each task started, by its attempt.
@@ -192,8 +201,17 @@ export function Instance({ id }) {
       {(snap.unserved_worker_groups || []).map((g) => (
         <p key={g.worker_group} className="error" role="status">{t.unserved(g.worker_group)}</p>
       ))}
-      {snap.tasks_more || snap.attempts_more ? (
-        <p className="muted" role="status">{t.firstShown(snap.tasks.length, inst.id)}</p>
+      {snap.tasks_more || windows.length ? (
+        <div className="bar pager windows">
+          <span className="muted" role="status">
+            {current ? t.taskWindow(at.before + 1, at.before + snap.tasks.length, inst.id) : t.loading}
+          </span>
+          <button disabled={!windows.length} onClick={() => setWindows(windows.slice(0, -1))}>{t.previous}</button>
+          <button
+            disabled={!current || !snap.tasks_more}
+            onClick={() => setWindows([...windows, { after: snap.tasks[snap.tasks.length - 1].task, before: at.before + snap.tasks.length }])}
+          >{t.next}</button>
+        </div>
       ) : null}
       {drawn ? (
         <>
