@@ -14,6 +14,7 @@ pub mod dynamic;
 mod error;
 pub mod export;
 pub mod expr;
+pub mod graph;
 mod keyword;
 mod limits;
 pub mod logic;

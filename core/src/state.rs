@@ -366,17 +366,6 @@ pub fn render_sql() -> String {
     out.push_str(
         "END $$;\nCOMMENT ON FUNCTION sched._command_type(text) IS 'Internal: the command type sched.command records a command as (NULL for another command).';\n",
     );
-    out.push_str(
-        "\nCREATE FUNCTION sched._state_colour(state text) RETURNS text\n\
-         LANGUAGE sql IMMUTABLE PARALLEL SAFE\nAS $$ SELECT CASE state\n",
-    );
-    for s in TASK_STATES {
-        let _ = writeln!(out, "    WHEN {} THEN {}", quote(s.name), quote(s.colour));
-    }
-    out.push_str(
-        "    ELSE '#ffffff' END $$;\n\
-         COMMENT ON FUNCTION sched._state_colour(text) IS 'Internal: the fill colour of a task state in graphs (white for a task that did not run).';\n",
-    );
     let _ = write!(
         out,
         "\nCREATE FUNCTION sched.state_model() RETURNS jsonb\n\

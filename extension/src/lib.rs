@@ -16,6 +16,7 @@ mod alert;
 mod api_token;
 mod cron;
 mod error;
+mod graph;
 mod gucs;
 mod import;
 mod logic;

@@ -170,24 +170,6 @@ AS $$ SELECT CASE command
 END $$;
 COMMENT ON FUNCTION sched._command_type(text) IS 'Internal: the command type sched.command records a command as (NULL for another command).';
 
-CREATE FUNCTION sched._state_colour(state text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT CASE state
-    WHEN 'delayed' THEN '#e4e4e4'
-    WHEN 'queued' THEN '#e4e4e4'
-    WHEN 'dispatched' THEN '#c4dff9'
-    WHEN 'running' THEN '#9cc9f5'
-    WHEN 'succeeded' THEN '#b7e1a1'
-    WHEN 'failed' THEN '#f4a6a6'
-    WHEN 'killed' THEN '#f8c78a'
-    WHEN 'paused' THEN '#f3e39a'
-    WHEN 'forced_success' THEN '#d6efc7'
-    WHEN 'need_fault_tolerance' THEN '#d9b3e6'
-    WHEN 'skipped' THEN '#f5f5f5'
-    WHEN 'forbidden' THEN '#f5f5f5'
-    ELSE '#ffffff' END $$;
-COMMENT ON FUNCTION sched._state_colour(text) IS 'Internal: the fill colour of a task state in graphs (white for a task that did not run).';
-
 CREATE FUNCTION sched.state_model() RETURNS jsonb
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
 COMMENT ON FUNCTION sched.state_model() IS 'The states of workflow instances and task attempts with their colours and meanings, the named sets of them and the states each command applies to, as JSON: what the console and other clients display and filter by.';

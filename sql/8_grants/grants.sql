@@ -15,7 +15,7 @@ DECLARE
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'sched'::regnamespace
-               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|_state_colour|state_model|_priorities|_spec_choices|_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
+               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|state_model|_priorities|_spec_choices|_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
     END LOOP;

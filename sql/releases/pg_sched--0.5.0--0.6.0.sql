@@ -4927,103 +4927,104 @@ BEGIN
 END
 $$;
 
--- 7_api/graphs.sql: a dynamic task is one node, with its counts; graphs rendered in linear time.
-CREATE OR REPLACE FUNCTION sched._render_graph(title text, format text, names text[], labels text[], states text[],
-                                    edge_from text[], edge_to text[]) RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+-- 7_api/graphs.sql: a dynamic task is one node, with its counts; graphs drawn by sched-core
+-- (sched._render_graph), from tasks and edges gathered by id.
+DROP FUNCTION sched._render_graph(text, text, text[], text[], text[], text[], text[]);
+DROP FUNCTION sched._state_colour(text);
+DROP FUNCTION sched._version_edges(bigint);
+CREATE  FUNCTION "_render_graph"(
+	"title" TEXT, /* & str */
+	"format" TEXT, /* Option < & str > */
+	"ids" bigint[], /* :: std :: option :: Option < Array < '_, i64 > > */
+	"names" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"labels" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"states" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"edge_from" bigint[], /* :: std :: option :: Option < Array < '_, i64 > > */
+	"edge_to" bigint[] /* :: std :: option :: Option < Array < '_, i64 > > */
+) RETURNS TEXT /* String */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'render_graph_wrapper';
+COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], bigint[], bigint[]) IS
+    'Internal: the picture, as DOT or Mermaid, of the tasks ids (with their names and labels, and their latest attempts'' states when states is given: NULL for not run) and the dependencies edge_from[i] -> edge_to[i], by task id, both drawn in id order; an error naming format for another format.';
+-- The dependencies of a workflow version, by task id, in no order: sched._render_graph
+-- orders them.
+CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from bigint[], OUT edge_to bigint[])
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-    IF lower(coalesce(format, '')) NOT IN ('dot', 'mermaid') THEN
-        RAISE EXCEPTION 'format: "%" is not allowed; allowed: dot, mermaid', format USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Aggregated, never appended in a loop: appending to a text copies it, and reading the
-    -- i-th element of a text array walks the i before it, which took 455 s for 100,000 tasks.
-    IF lower(format) = 'dot' THEN
-        RETURN pg_catalog.format(E'digraph "%s" {\n  rankdir=LR;\n  node [shape=box, style="rounded,filled", fontname="Helvetica", fillcolor="#ffffff"];\n', title)
-            || coalesce((SELECT string_agg(pg_catalog.format(E'  "%s" [label="%s"%s];\n', n.name, n.label,
-                                    CASE WHEN states IS NOT NULL
-                                         THEN pg_catalog.format(', fillcolor="%s"%s', sched._state_colour(n.state),
-                                                                CASE WHEN n.state = ANY (sched._task_states_bypassed()::text[]) OR n.state IS NULL
-                                                                     THEN ', style="rounded,filled,dashed"' ELSE '' END)
-                                         ELSE '' END), '' ORDER BY n.i)
-                         FROM unnest(names, labels, states) WITH ORDINALITY AS n(name, label, state, i)), '')
-            || coalesce((SELECT string_agg(pg_catalog.format(E'  "%s" -> "%s";\n', e.up, e.down), '' ORDER BY e.i)
-                         FROM unnest(edge_from, edge_to) WITH ORDINALITY AS e(up, down, i)), '')
-            || E'}\n';
-    END IF;
-    -- Mermaid ids must be plain words: t1, t2, ... in definition order.
-    RETURN E'flowchart LR\n'
-        || coalesce((SELECT string_agg(pg_catalog.format(E'  t%s["%s"]\n', n.i, replace(n.label, '\n', '<br/>')), '' ORDER BY n.i)
-                     FROM unnest(labels) WITH ORDINALITY AS n(label, i)), '')
-        || coalesce((SELECT string_agg(pg_catalog.format(E'  t%s --> t%s\n', u.i, d.i), '' ORDER BY e.i)
-                     FROM unnest(edge_from, edge_to) WITH ORDINALITY AS e(up, down, i)
-                     JOIN unnest(names) WITH ORDINALITY AS u(name, i) ON u.name = e.up
-                     JOIN unnest(names) WITH ORDINALITY AS d(name, i) ON d.name = e.down), '')
-        || CASE WHEN states IS NULL THEN ''
-                ELSE coalesce((SELECT string_agg(pg_catalog.format(E'  style t%s fill:%s\n', n.i, sched._state_colour(n.state)), '' ORDER BY n.i)
-                               FROM unnest(states) WITH ORDINALITY AS n(state, i)), '') END;
-END
+    SELECT array_agg(up.id), array_agg(s.id)
+      FROM sched.task_definition up CROSS JOIN LATERAL unnest(up.successors) AS s(id)
+     WHERE up.workflow_version_id = version_id
 $$;
-COMMENT ON FUNCTION sched._render_graph(text, text, text[], text[], text[], text[], text[]) IS
-    'Internal: a graph of named nodes and edges as DOT or Mermaid, filled by state when states are given.';
+COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task ids (upstream, downstream).';
+
 CREATE OR REPLACE FUNCTION sched._workflow_graph(principal regrole, name text, format text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     wf     sched.workflow;
+    ids    bigint[];
     names  text[];
     labels text[];
-    ef     text[];
-    et     text[];
+    ef     bigint[];
+    et     bigint[];
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_graph.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow "%" does not exist', _workflow_graph.name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
-    SELECT array_agg(td.name ORDER BY td.id), array_agg(td.name || E'\\n' || td.task_type ORDER BY td.id)
-      INTO names, labels
+    SELECT array_agg(td.id), array_agg(td.name), array_agg(td.name || E'\\n' || td.task_type)
+      INTO ids, names, labels
       FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et
       FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
-    RETURN sched._render_graph(wf.name, format, names, labels, NULL, ef, et);
+    RETURN sched._render_graph(wf.name, format, ids, names, labels, NULL, ef, et);
 END
 $$;
 CREATE OR REPLACE FUNCTION sched._instance_graph(principal regrole, instance_id bigint, format text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+-- Each task's latest attempt is sorted out of the instance's: 10 MB at 100,000 tasks, which
+-- the default work_mem (4 MB) would spill to disk.
+SET work_mem = '64MB'
 AS $$
 DECLARE
     inst   sched.workflow_instance;
+    ids    bigint[];
     names  text[];
     labels text[];
     states text[];
-    ef     text[];
-    et     text[];
+    ef     bigint[];
+    et     bigint[];
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
     -- Each task's latest attempt, live or archived; a task that never became ready has none.
-    SELECT array_agg(td.name ORDER BY td.id),
-           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state::text, 'not run')
+    SELECT array_agg(td.id), array_agg(td.name),
+           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state, 'not run')
                      || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END
-                     -- A dynamic task is one node, with its elements counted by state.
-                     || CASE WHEN ep.element_count IS NOT NULL THEN E'\\n' || ep.element_count || ' elements'
-                             || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
-                                          FROM jsonb_each_text(ep.element_states) s), '')
-                             ELSE '' END ORDER BY td.id),
-           array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
-      INTO names, labels, states
+                     -- A dynamic task is one node, with its elements counted by state (read for
+                     -- it alone: joined, the view's counts would be worked out for every task).
+                     || CASE WHEN td.logic = 'dynamic'
+                             THEN coalesce((SELECT E'\\n' || ep.element_count || ' elements'
+                                                   || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
+                                                                  FROM jsonb_each_text(ep.element_states) s), '')
+                                              FROM sched._task_instance_rows ep
+                                             WHERE ep.id = a.id AND ep.element_count IS NOT NULL), '')
+                             ELSE '' END),
+           array_agg(a.state)
+      INTO ids, names, labels, states
       FROM sched.task_definition td
       LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
-      -- A dynamic attempt's counts, as sched.task_instances shows them.
-      LEFT JOIN sched._task_instance_rows ep ON ep.id = a.id AND td.logic = 'dynamic'
      WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
     RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
-                               format, names, labels, states, ef, et);
+                               format, ids, names, labels, states, ef, et);
 END
 $$;
 CREATE FUNCTION sched._task_order(version_id bigint, scope bigint[])
@@ -5369,7 +5370,7 @@ BEGIN
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
                                  '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
                                  '_prepare_spec', 'instance_tasks', '_instance_tasks', '_latest_attempt', '_instance_page',
-                                 'instance_attempts', '_instance_attempts')
+                                 'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

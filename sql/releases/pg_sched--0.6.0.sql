@@ -360,6 +360,24 @@ AS 'MODULE_PATHNAME', 'release_snapshot_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/graph.rs:21
+-- pg_sched::graph::_render_graph
+CREATE  FUNCTION "_render_graph"(
+	"title" TEXT, /* & str */
+	"format" TEXT, /* Option < & str > */
+	"ids" bigint[], /* :: std :: option :: Option < Array < '_, i64 > > */
+	"names" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"labels" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"states" TEXT[], /* :: std :: option :: Option < Array < '_, & str > > */
+	"edge_from" bigint[], /* :: std :: option :: Option < Array < '_, i64 > > */
+	"edge_to" bigint[] /* :: std :: option :: Option < Array < '_, i64 > > */
+) RETURNS TEXT /* String */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'render_graph_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/params.rs:86
 -- pg_sched::params::_resolve_task
 CREATE  FUNCTION "_resolve_task"(
@@ -489,6 +507,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   cron::cron_structure
 --   cron::cron_text
 --   cron::deadline_at
+--   graph::render_graph
 --   import::dolphinscheduler_convert
 --   logic::switch_choose
 --   logic::dependent_periods
@@ -686,24 +705,6 @@ AS $$ SELECT CASE command
     WHEN 'kill_task' THEN 'kill_task'
 END $$;
 COMMENT ON FUNCTION sched._command_type(text) IS 'Internal: the command type sched.command records a command as (NULL for another command).';
-
-CREATE FUNCTION sched._state_colour(state text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT CASE state
-    WHEN 'delayed' THEN '#e4e4e4'
-    WHEN 'queued' THEN '#e4e4e4'
-    WHEN 'dispatched' THEN '#c4dff9'
-    WHEN 'running' THEN '#9cc9f5'
-    WHEN 'succeeded' THEN '#b7e1a1'
-    WHEN 'failed' THEN '#f4a6a6'
-    WHEN 'killed' THEN '#f8c78a'
-    WHEN 'paused' THEN '#f3e39a'
-    WHEN 'forced_success' THEN '#d6efc7'
-    WHEN 'need_fault_tolerance' THEN '#d9b3e6'
-    WHEN 'skipped' THEN '#f5f5f5'
-    WHEN 'forbidden' THEN '#f5f5f5'
-    ELSE '#ffffff' END $$;
-COMMENT ON FUNCTION sched._state_colour(text) IS 'Internal: the fill colour of a task state in graphs (white for a task that did not run).';
 
 CREATE FUNCTION sched.state_model() RETURNS jsonb
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'sched_as_caller';
@@ -2229,6 +2230,8 @@ COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
 COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
     'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps) and its priority''s rank (0 = highest); or an error naming the field.';
+COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], bigint[], bigint[]) IS
+    'Internal: the picture, as DOT or Mermaid, of the tasks ids (with their names and labels, and their latest attempts'' states when states is given: NULL for not run) and the dependencies edge_from[i] -> edge_to[i], by task id, both drawn in id order; an error naming format for another format.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
@@ -10174,61 +10177,20 @@ COMMENT ON FUNCTION sched._check_logic_refs(regrole, text, jsonb) IS
 --   sql_7_api_definitions
 
 -- Pictures of a DAG and its tasks in order: a workflow's tasks and dependencies as Graphviz DOT
--- or Mermaid text, and an instance's, each task coloured by the state of its latest attempt.
--- Task names are plain names (letters, digits, '_', '-', '.'), so they need no escaping beyond
--- the quotes.
+-- or Mermaid text, and an instance's, each task coloured by the state of its latest attempt
+-- (gathered here, drawn by sched._render_graph in Rust), and an instance's tasks and attempts
+-- a page at a time.
 
--- nodes: (name, label, state or NULL); edges: (from, to). Nodes in definition order.
-CREATE FUNCTION sched._render_graph(title text, format text, names text[], labels text[], states text[],
-                                    edge_from text[], edge_to text[]) RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-    IF lower(coalesce(format, '')) NOT IN ('dot', 'mermaid') THEN
-        RAISE EXCEPTION 'format: "%" is not allowed; allowed: dot, mermaid', format USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Aggregated, never appended in a loop: appending to a text copies it, and reading the
-    -- i-th element of a text array walks the i before it, which took 455 s for 100,000 tasks.
-    IF lower(format) = 'dot' THEN
-        RETURN pg_catalog.format(E'digraph "%s" {\n  rankdir=LR;\n  node [shape=box, style="rounded,filled", fontname="Helvetica", fillcolor="#ffffff"];\n', title)
-            || coalesce((SELECT string_agg(pg_catalog.format(E'  "%s" [label="%s"%s];\n', n.name, n.label,
-                                    CASE WHEN states IS NOT NULL
-                                         THEN pg_catalog.format(', fillcolor="%s"%s', sched._state_colour(n.state),
-                                                                CASE WHEN n.state = ANY (sched._task_states_bypassed()::text[]) OR n.state IS NULL
-                                                                     THEN ', style="rounded,filled,dashed"' ELSE '' END)
-                                         ELSE '' END), '' ORDER BY n.i)
-                         FROM unnest(names, labels, states) WITH ORDINALITY AS n(name, label, state, i)), '')
-            || coalesce((SELECT string_agg(pg_catalog.format(E'  "%s" -> "%s";\n', e.up, e.down), '' ORDER BY e.i)
-                         FROM unnest(edge_from, edge_to) WITH ORDINALITY AS e(up, down, i)), '')
-            || E'}\n';
-    END IF;
-    -- Mermaid ids must be plain words: t1, t2, ... in definition order.
-    RETURN E'flowchart LR\n'
-        || coalesce((SELECT string_agg(pg_catalog.format(E'  t%s["%s"]\n', n.i, replace(n.label, '\n', '<br/>')), '' ORDER BY n.i)
-                     FROM unnest(labels) WITH ORDINALITY AS n(label, i)), '')
-        || coalesce((SELECT string_agg(pg_catalog.format(E'  t%s --> t%s\n', u.i, d.i), '' ORDER BY e.i)
-                     FROM unnest(edge_from, edge_to) WITH ORDINALITY AS e(up, down, i)
-                     JOIN unnest(names) WITH ORDINALITY AS u(name, i) ON u.name = e.up
-                     JOIN unnest(names) WITH ORDINALITY AS d(name, i) ON d.name = e.down), '')
-        || CASE WHEN states IS NULL THEN ''
-                ELSE coalesce((SELECT string_agg(pg_catalog.format(E'  style t%s fill:%s\n', n.i, sched._state_colour(n.state)), '' ORDER BY n.i)
-                               FROM unnest(states) WITH ORDINALITY AS n(state, i)), '') END;
-END
-$$;
-COMMENT ON FUNCTION sched._render_graph(text, text, text[], text[], text[], text[], text[]) IS
-    'Internal: a graph of named nodes and edges as DOT or Mermaid, filled by state when states are given.';
-
--- The dependencies of a workflow version, by task name, in a stable order.
-CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from text[], OUT edge_to text[])
+-- The dependencies of a workflow version, by task id, in no order: sched._render_graph
+-- orders them.
+CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from bigint[], OUT edge_to bigint[])
 LANGUAGE sql STABLE
 AS $$
-    SELECT array_agg(up.name ORDER BY up.id, down.id), array_agg(down.name ORDER BY up.id, down.id)
-      FROM sched.task_definition up
-      CROSS JOIN LATERAL unnest(up.successors) AS s(id)
-      JOIN sched.task_definition down ON down.id = s.id
+    SELECT array_agg(up.id), array_agg(s.id)
+      FROM sched.task_definition up CROSS JOIN LATERAL unnest(up.successors) AS s(id)
      WHERE up.workflow_version_id = version_id
 $$;
-COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task names.';
+COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task ids (upstream, downstream).';
 
 -- The latest attempt of each task of an instance, live or archived.
 CREATE FUNCTION sched._latest_attempts(instance_id bigint)
@@ -10248,27 +10210,29 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 CREATE FUNCTION sched._workflow_graph(principal regrole, name text, format text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     wf     sched.workflow;
+    ids    bigint[];
     names  text[];
     labels text[];
-    ef     text[];
-    et     text[];
+    ef     bigint[];
+    et     bigint[];
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_graph.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow "%" does not exist', _workflow_graph.name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
-    SELECT array_agg(td.name ORDER BY td.id), array_agg(td.name || E'\\n' || td.task_type ORDER BY td.id)
-      INTO names, labels
+    SELECT array_agg(td.id), array_agg(td.name), array_agg(td.name || E'\\n' || td.task_type)
+      INTO ids, names, labels
       FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et
       FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
      WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
-    RETURN sched._render_graph(wf.name, format, names, labels, NULL, ef, et);
+    RETURN sched._render_graph(wf.name, format, ids, names, labels, NULL, ef, et);
 END
 $$;
 COMMENT ON FUNCTION sched.workflow_graph(text, text) IS
@@ -10280,35 +10244,42 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'sched_as_caller';
 CREATE FUNCTION sched._instance_graph(principal regrole, instance_id bigint, format text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+-- Each task's latest attempt is sorted out of the instance's: 10 MB at 100,000 tasks, which
+-- the default work_mem (4 MB) would spill to disk.
+SET work_mem = '64MB'
 AS $$
 DECLARE
     inst   sched.workflow_instance;
+    ids    bigint[];
     names  text[];
     labels text[];
     states text[];
-    ef     text[];
-    et     text[];
+    ef     bigint[];
+    et     bigint[];
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
     -- Each task's latest attempt, live or archived; a task that never became ready has none.
-    SELECT array_agg(td.name ORDER BY td.id),
-           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state::text, 'not run')
+    SELECT array_agg(td.id), array_agg(td.name),
+           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state, 'not run')
                      || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END
-                     -- A dynamic task is one node, with its elements counted by state.
-                     || CASE WHEN ep.element_count IS NOT NULL THEN E'\\n' || ep.element_count || ' elements'
-                             || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
-                                          FROM jsonb_each_text(ep.element_states) s), '')
-                             ELSE '' END ORDER BY td.id),
-           array_agg(coalesce(a.state::text, 'none') ORDER BY td.id)
-      INTO names, labels, states
+                     -- A dynamic task is one node, with its elements counted by state (read for
+                     -- it alone: joined, the view's counts would be worked out for every task).
+                     || CASE WHEN td.logic = 'dynamic'
+                             THEN coalesce((SELECT E'\\n' || ep.element_count || ' elements'
+                                                   || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
+                                                                  FROM jsonb_each_text(ep.element_states) s), '')
+                                              FROM sched._task_instance_rows ep
+                                             WHERE ep.id = a.id AND ep.element_count IS NOT NULL), '')
+                             ELSE '' END),
+           array_agg(a.state)
+      INTO ids, names, labels, states
       FROM sched.task_definition td
       LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
-      -- A dynamic attempt's counts, as sched.task_instances shows them.
-      LEFT JOIN sched._task_instance_rows ep ON ep.id = a.id AND td.logic = 'dynamic'
      WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL;
     SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
     RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
-                               format, names, labels, states, ef, et);
+                               format, ids, names, labels, states, ef, et);
 END
 $$;
 COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
@@ -12371,7 +12342,7 @@ DECLARE
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'sched'::regnamespace
-               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|_state_colour|state_model|_priorities|_spec_choices|_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
+               AND p.proname ~ '^(_(task|workflow)_states_\w+|_command_(workflow_states|task_states|reruns|type)|state_model|_priorities|_spec_choices|_choices|_name_pattern|_name_rule|_backfill_states|_delivery_states|_outcomes)$'
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
     END LOOP;

@@ -64,6 +64,39 @@ fn graphs_are_dot_and_mermaid_that_graphviz_renders() {
         "{coloured}"
     );
 
+    // A task that has not run is drawn dashed; a workflow of one task has no edges.
+    define(
+        &mut db,
+        r#"{"name": "waiting", "tasks": [
+            {"name": "a", "type": "shell", "script": "true", "worker_group": "nobody"},
+            {"name": "b", "type": "shell", "script": "true", "deps": ["a"]}]}"#,
+    );
+    let waiting = start(&mut db, "waiting");
+    let dot: String = db
+        .query_one("SELECT sched.instance_graph($1)", &[&waiting])
+        .unwrap()
+        .get(0);
+    assert!(
+        dot.contains(
+            "\"b\" [label=\"b\\nshell\\nnot run\", fillcolor=\"#ffffff\", style=\"rounded,filled,dashed\"];"
+        ),
+        "{dot}"
+    );
+    assert!(dot.contains("\"a\" -> \"b\";"), "{dot}");
+    db.execute("SELECT sched.stop_workflow($1)", &[&waiting])
+        .unwrap();
+    define(
+        &mut db,
+        r#"{"name": "single", "tasks": [{"name": "only", "type": "shell", "script": "true"}]}"#,
+    );
+    for format in ["dot", "mermaid"] {
+        let picture: String = db
+            .query_one("SELECT sched.workflow_graph('single', $1)", &[&format])
+            .unwrap()
+            .get(0);
+        assert!(picture.contains("only"), "{picture}");
+    }
+
     let err = error_of(db.query_one("SELECT sched.workflow_graph('shape', 'png')", &[]));
     assert!(
         err.contains("format: \"png\" is not allowed; allowed: dot, mermaid"),
