@@ -141,9 +141,9 @@ export function Instance({ id }) {
   const [generation, setGeneration] = useState(0);
   // A run of more tasks than a snapshot carries is shown a window at a time, in DAG order: the
   // tasks after the last one of the window before. The windows before are kept to go back,
-  // each with how many tasks come before it.
+  // each with how many tasks come before it (another run's page is mounted anew: main.jsx
+  // keys the page by its address).
   const [windows, setWindows] = useState([]);
-  useEffect(() => setWindows([]), [id]);
   const at = windows.length ? windows[windows.length - 1] : { after: null, before: 0 };
   const query = at.after === null ? '' : `?after=${encodeURIComponent(at.after)}`;
   const [snap, streamError] = useLive(`/instances/${id}/events${query}`, generation);
