@@ -5179,6 +5179,80 @@ $$;
 COMMENT ON FUNCTION sched.instance_attempts(bigint, text, integer) IS
     'The attempts (every run, retry and failover; not a dynamic task''s elements) of a page of an instance''s tasks, the page sched.instance_tasks gives for the same after and max_rows, ordered by id: the rows of sched.task_instances.';
 
+-- 5_protocol/worker.sql: a registration's first heartbeat is when it is made, not when its transaction began.
+CREATE OR REPLACE FUNCTION sched._register_worker(principal regrole, name text, host text, groups text[], slots integer, token bigint,
+                                       protocol integer)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    previous sched.worker;
+    g        text;
+    new_id   bigint;
+BEGIN
+    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'name: must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF host IS NULL THEN
+        RAISE EXCEPTION 'host: must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- No group at all is a worker that only delivers alerts: it claims no task.
+    IF groups IS NULL THEN
+        RAISE EXCEPTION 'groups: must be an array of worker groups (empty for a worker that runs no task)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH g IN ARRAY groups LOOP
+        PERFORM sched._check_name(g, 'groups', 'name');
+    END LOOP;
+    IF slots IS NULL OR slots NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'slots: must be between 1 and 10000, got %', slots USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF protocol IS NULL OR protocol NOT BETWEEN sched._worker_protocol_oldest() AND sched._worker_protocol() THEN
+        RAISE EXCEPTION 'protocol: this sched-worker speaks worker protocol %, and pg_sched % serves protocols % to %: %',
+            coalesce(protocol::text, 'NULL'), sched._extension_version(), sched._worker_protocol_oldest(), sched._worker_protocol(),
+            CASE WHEN protocol > sched._worker_protocol()
+                 THEN pg_catalog.format('install the pg_sched of the worker''s release and run ALTER EXTENSION pg_sched UPDATE, or run a sched-worker of release %s', sched._extension_version())
+                 ELSE pg_catalog.format('upgrade sched-worker to release %s', sched._extension_version()) END
+            USING ERRCODE = 'SW002';
+    END IF;
+
+    -- A worker restarting under its old name replaces the old registration at once instead of
+    -- waiting for the heartbeat timeout: whatever the old process had running is lost. A name
+    -- that is still heartbeating belongs to another live process: two workers sharing a name
+    -- would take each other over forever.
+    SELECT * INTO previous FROM sched.worker w WHERE w.name = _register_worker.name AND w.alive FOR UPDATE;
+    -- The same process asking again (its first answer was lost): the registration it made.
+    IF FOUND AND previous.registration_token = token
+       AND pg_catalog.pg_has_role(principal, previous.login_role, 'MEMBER') THEN
+        RETURN previous.id;
+    END IF;
+    IF FOUND THEN
+        IF previous.last_heartbeat > now() - interval '10 seconds' THEN
+            RAISE EXCEPTION 'name: worker "%" is registered and alive (last heartbeat % ago)',
+                _register_worker.name, date_trunc('second', now() - previous.last_heartbeat)
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Give each worker its own --name, or stop the other one; a registration silent for 10 s is taken over.';
+        END IF;
+        IF NOT pg_catalog.pg_has_role(principal, previous.login_role, 'MEMBER') THEN
+            RAISE EXCEPTION 'name: worker "%" is already registered by role %', _register_worker.name, previous.login_role
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        UPDATE sched.worker SET alive = false, ended_at = now(), ended_why = 'replaced' WHERE id = previous.id;
+        PERFORM sched._fail_over(ARRAY[previous.id]);
+    END IF;
+
+    -- Its first heartbeat is now, not when this transaction began: taking over the old
+    -- registration may have waited on a lock of the attempts (a LOCK TABLE, a VACUUM FULL) long
+    -- enough for the master to find the new one silent the moment it committed.
+    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token, protocol, last_heartbeat)
+    VALUES (_register_worker.name, host, groups, slots, principal, token, _register_worker.protocol,
+            pg_catalog.clock_timestamp())
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
 -- 7_api/lists.sql: one run's attempts are read newest first through its rows; no page is JIT-compiled.
 CREATE OR REPLACE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
                                 before bigint, max_rows integer, by_runs text DEFAULT NULL) RETURNS bigint[]

@@ -7338,8 +7338,12 @@ BEGIN
         PERFORM sched._fail_over(ARRAY[previous.id]);
     END IF;
 
-    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token, protocol)
-    VALUES (_register_worker.name, host, groups, slots, principal, token, _register_worker.protocol)
+    -- Its first heartbeat is now, not when this transaction began: taking over the old
+    -- registration may have waited on a lock of the attempts (a LOCK TABLE, a VACUUM FULL) long
+    -- enough for the master to find the new one silent the moment it committed.
+    INSERT INTO sched.worker (name, host, groups, slots, login_role, registration_token, protocol, last_heartbeat)
+    VALUES (_register_worker.name, host, groups, slots, principal, token, _register_worker.protocol,
+            pg_catalog.clock_timestamp())
     RETURNING id INTO new_id;
     RETURN new_id;
 END

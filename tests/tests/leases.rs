@@ -354,3 +354,68 @@ fn a_worker_whose_id_was_given_to_another_registration_registers_again() {
     let id = start(&mut db, "after");
     assert_eq!(wait(&mut db, id, 60), "succeeded");
 }
+
+/// A restarted worker takes over its silent registration, which fails over what it ran and so
+/// waits while something holds the attempts (here a LOCK TABLE): its new registration is
+/// heard from when it is made, not from when it began to wait, or the master would declare it
+/// dead as soon as it committed.
+#[test]
+fn a_registration_that_waited_for_a_lock_counts_its_first_heartbeat_from_when_it_is_made() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let protocol: i32 = db
+        .query_one("SELECT sched._worker_protocol()", &[])
+        .unwrap()
+        .get(0);
+    let register = "SELECT sched.register_worker('w', 'h', ARRAY['default'], 1, $1, $2)";
+    let old: i64 = worker
+        .query_one(register, &[&7i64, &protocol])
+        .unwrap()
+        .get(0);
+    db.execute(
+        "UPDATE sched.worker SET last_heartbeat = now() - interval '1 min' WHERE id = $1",
+        &[&old],
+    )
+    .unwrap();
+
+    let mut holder = cluster.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE sched.task_instance IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let restarted = std::thread::spawn(move || -> i64 {
+        worker
+            .query_one(register, &[&8i64, &protocol])
+            .unwrap()
+            .get(0)
+    });
+    wait_for(
+        Duration::from_secs(30),
+        "the registration to wait for the lock",
+        || {
+            db.query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%register_worker%'",
+                &[],
+            )
+            .unwrap()
+        },
+    );
+    let released: std::time::SystemTime = holder
+        .query_one("SELECT clock_timestamp()", &[])
+        .unwrap()
+        .get(0);
+    holder.batch_execute("COMMIT").unwrap();
+    let new = restarted.join().unwrap();
+    assert_ne!(new, old);
+    let heard: std::time::SystemTime = db
+        .query_one(
+            "SELECT last_heartbeat FROM sched.worker WHERE id = $1",
+            &[&new],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        heard >= released,
+        "the new registration's first heartbeat ({heard:?}) is from before the lock was released ({released:?})"
+    );
+}
