@@ -3,7 +3,6 @@
 //! attempt when states are given. Task names are plain names (letters, digits, '_', '-',
 //! '.'), so they need no escaping beyond the quotes.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::error::{Path, SpecError, quote};
@@ -30,15 +29,37 @@ impl GraphFormat {
     }
 }
 
-/// A task of the picture: `label` is what its box says (lines separated by `\n`, the two
-/// characters, which DOT reads as a line break); `state` is its latest attempt's, `None` when
-/// it has not run.
+/// A task of the picture. Its box says its name and type and, in an instance's picture, the
+/// state of its latest attempt (`None`: it has not run), that attempt's number when it is a
+/// retry, and `note` (a dynamic task's elements counted by state).
 #[derive(Debug, Clone)]
 pub struct GraphNode<'a> {
     pub id: i64,
     pub name: &'a str,
-    pub label: &'a str,
+    pub task_type: &'a str,
     pub state: Option<&'a str>,
+    pub attempt: Option<i32>,
+    pub note: Option<&'a str>,
+}
+
+impl GraphNode<'_> {
+    /// What its box says, its lines separated by `line_break`.
+    fn write_label(&self, out: &mut String, filled: bool, line_break: &str) {
+        for line in [self.name, line_break, self.task_type] {
+            out.push_str(line);
+        }
+        if filled {
+            out.push_str(line_break);
+            out.push_str(self.state.unwrap_or("not run"));
+            if let Some(attempt) = self.attempt.filter(|a| *a > 1) {
+                let _ = write!(out, " (attempt {attempt})");
+            }
+            if let Some(note) = self.note {
+                out.push_str(line_break);
+                out.push_str(note);
+            }
+        }
+    }
 }
 
 /// The fill of a task state: white for one that did not run.
@@ -56,20 +77,22 @@ pub fn render_graph(
     title: &str,
     format: GraphFormat,
     mut nodes: Vec<GraphNode<'_>>,
-    mut edges: Vec<(i64, i64)>,
+    edges: Vec<(i64, i64)>,
     filled: bool,
 ) -> String {
     nodes.sort_unstable_by_key(|n| n.id);
-    edges.sort_unstable();
-    // 1-based, as Mermaid ids are: t1, t2, ... in id order.
-    let index: HashMap<i64, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id, i + 1))
-        .collect();
-    let edges = edges
+    let ids: Vec<i64> = nodes.iter().map(|n| n.id).collect();
+    // 1-based, as Mermaid ids are: t1, t2, ... in id order; sorted by upstream, then downstream.
+    let mut edges: Vec<(usize, usize)> = edges
         .into_iter()
-        .filter_map(|(up, down)| Some((*index.get(&up)?, *index.get(&down)?)));
+        .filter_map(|(up, down)| {
+            Some((
+                ids.binary_search(&up).ok()? + 1,
+                ids.binary_search(&down).ok()? + 1,
+            ))
+        })
+        .collect();
+    edges.sort_unstable();
     let bypassed = set_of(Of::Task, "bypassed").map_or(&[][..], |s| s.states);
     let mut out = String::with_capacity(64 + nodes.len() * 96);
     match format {
@@ -79,9 +102,15 @@ pub fn render_graph(
                 "digraph \"{title}\" {{\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fillcolor=\"#ffffff\"];\n"
             );
             for n in &nodes {
-                let _ = write!(out, "  \"{}\" [label=\"{}\"", n.name, n.label);
+                for part in ["  \"", n.name, "\" [label=\""] {
+                    out.push_str(part);
+                }
+                n.write_label(&mut out, filled, "\\n");
+                out.push('"');
                 if filled {
-                    let _ = write!(out, ", fillcolor=\"{}\"", colour(n.state));
+                    for part in [", fillcolor=\"", colour(n.state), "\""] {
+                        out.push_str(part);
+                    }
                     if n.state.is_none_or(|s| bypassed.contains(&s)) {
                         out.push_str(", style=\"rounded,filled,dashed\"");
                     }
@@ -89,19 +118,24 @@ pub fn render_graph(
                 out.push_str("];\n");
             }
             for (up, down) in edges {
-                let _ = writeln!(
-                    out,
-                    "  \"{}\" -> \"{}\";",
+                for part in [
+                    "  \"",
                     nodes[up - 1].name,
-                    nodes[down - 1].name
-                );
+                    "\" -> \"",
+                    nodes[down - 1].name,
+                    "\";\n",
+                ] {
+                    out.push_str(part);
+                }
             }
             out.push_str("}\n");
         }
         GraphFormat::Mermaid => {
             out.push_str("flowchart LR\n");
             for (i, n) in nodes.iter().enumerate() {
-                let _ = writeln!(out, "  t{}[\"{}\"]", i + 1, n.label.replace("\\n", "<br/>"));
+                let _ = write!(out, "  t{}[\"", i + 1);
+                n.write_label(&mut out, filled, "<br/>");
+                out.push_str("\"]\n");
             }
             for (up, down) in edges {
                 let _ = writeln!(out, "  t{up} --> t{down}");

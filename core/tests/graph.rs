@@ -6,20 +6,26 @@ fn shape(states: [Option<&'static str>; 3]) -> Vec<GraphNode<'static>> {
         GraphNode {
             id: 12,
             name: "report",
-            label: "report\\nshell",
+            task_type: "shell",
             state: states[2],
+            attempt: states[2].map(|_| 1),
+            note: None,
         },
         GraphNode {
             id: 10,
             name: "extract",
-            label: "extract\\nshell",
+            task_type: "shell",
             state: states[0],
+            attempt: states[0].map(|_| 1),
+            note: None,
         },
         GraphNode {
             id: 11,
             name: "load",
-            label: "load\\nshell",
+            task_type: "shell",
             state: states[1],
+            attempt: states[1].map(|_| 1),
+            note: None,
         },
     ]
 }
@@ -58,18 +64,20 @@ fn an_instance_is_filled_by_state_and_what_did_not_run_is_dashed() {
         true,
     );
     assert!(
-        dot.contains("  \"extract\" [label=\"extract\\nshell\", fillcolor=\"#b7e1a1\"];\n"),
-        "{dot}"
-    );
-    assert!(
         dot.contains(
-            "  \"load\" [label=\"load\\nshell\", fillcolor=\"#f5f5f5\", style=\"rounded,filled,dashed\"];\n"
+            "  \"extract\" [label=\"extract\\nshell\\nsucceeded\", fillcolor=\"#b7e1a1\"];\n"
         ),
         "{dot}"
     );
     assert!(
         dot.contains(
-            "  \"report\" [label=\"report\\nshell\", fillcolor=\"#ffffff\", style=\"rounded,filled,dashed\"];\n"
+            "  \"load\" [label=\"load\\nshell\\nskipped\", fillcolor=\"#f5f5f5\", style=\"rounded,filled,dashed\"];\n"
+        ),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(
+            "  \"report\" [label=\"report\\nshell\\nnot run\", fillcolor=\"#ffffff\", style=\"rounded,filled,dashed\"];\n"
         ),
         "{dot}"
     );
@@ -87,15 +95,44 @@ fn mermaid_numbers_the_tasks_in_id_order_and_breaks_lines() {
     assert_eq!(
         mermaid,
         "flowchart LR\n\
-         \x20 t1[\"extract<br/>shell\"]\n\
-         \x20 t2[\"load<br/>shell\"]\n\
-         \x20 t3[\"report<br/>shell\"]\n\
+         \x20 t1[\"extract<br/>shell<br/>succeeded\"]\n\
+         \x20 t2[\"load<br/>shell<br/>failed\"]\n\
+         \x20 t3[\"report<br/>shell<br/>not run\"]\n\
          \x20 t1 --> t2\n\
          \x20 t1 --> t3\n\
          \x20 t2 --> t3\n\
          \x20 style t1 fill:#b7e1a1\n\
          \x20 style t2 fill:#f4a6a6\n\
          \x20 style t3 fill:#ffffff\n"
+    );
+}
+
+#[test]
+fn a_retry_says_its_attempt_and_a_dynamic_task_its_elements() {
+    let mut nodes = shape([Some("running"), Some("failed"), None]);
+    nodes[1].note = Some("3 elements, 2 running, 1 succeeded");
+    nodes[2].attempt = Some(2);
+    let dot = render_graph(
+        "etl #7",
+        GraphFormat::Dot,
+        nodes.clone(),
+        EDGES.to_vec(),
+        true,
+    );
+    assert!(
+        dot.contains("[label=\"extract\\nshell\\nrunning\\n3 elements, 2 running, 1 succeeded\", "),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("[label=\"load\\nshell\\nfailed (attempt 2)\", "),
+        "{dot}"
+    );
+    let mermaid = render_graph("etl #7", GraphFormat::Mermaid, nodes, EDGES.to_vec(), true);
+    assert!(
+        mermaid.contains(
+            "t1[\"extract<br/>shell<br/>running<br/>3 elements, 2 running, 1 succeeded\"]"
+        ),
+        "{mermaid}"
     );
 }
 

@@ -14,9 +14,10 @@ fn items<'a, T: UnboxDatum>(array: &'a Option<Array<'a, T>>) -> Vec<Option<T::As
     array.as_ref().map_or_else(Vec::new, |a| a.iter().collect())
 }
 
-/// The picture of the tasks `ids` (with `names` and `labels` in the same order, and, when
-/// `states` is given, the state of each one's latest attempt, NULL when it has not run) and
-/// the dependencies `edge_from[i]` → `edge_to[i]`, by task id, in any order.
+/// The picture of the tasks `ids` (with `names` and `types` in the same order, and, when
+/// `states` is given, the state of each one's latest attempt, NULL when it has not run, its
+/// number in `attempts` and a line more in `notes`, NULL for most) and the dependencies
+/// `edge_from[i]` → `edge_to[i]`, by task id, in any order.
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(name = "_render_graph", immutable, parallel_safe)]
 pub fn render_graph(
@@ -24,8 +25,10 @@ pub fn render_graph(
     format: Option<&str>,
     ids: Option<Array<'_, i64>>,
     names: Option<Array<'_, &str>>,
-    labels: Option<Array<'_, &str>>,
+    types: Option<Array<'_, &str>>,
     states: Option<Array<'_, &str>>,
+    attempts: Option<Array<'_, i32>>,
+    notes: Option<Array<'_, &str>>,
     edge_from: Option<Array<'_, i64>>,
     edge_to: Option<Array<'_, i64>>,
 ) -> String {
@@ -33,17 +36,21 @@ pub fn render_graph(
         GraphFormat::parse(format.unwrap_or_default()).unwrap_or_else(|err| fail(err.to_string()));
     let filled = states.is_some();
     let states = items(&states);
+    let attempts = items(&attempts);
+    let notes = items(&notes);
     let nodes = items(&ids)
         .into_iter()
         .zip(items(&names))
-        .zip(items(&labels))
+        .zip(items(&types))
         .enumerate()
-        .filter_map(|(i, ((id, name), label))| {
+        .filter_map(|(i, ((id, name), task_type))| {
             Some(GraphNode {
                 id: id?,
                 name: name?,
-                label: label?,
+                task_type: task_type?,
                 state: states.get(i).copied().flatten(),
+                attempt: attempts.get(i).copied().flatten(),
+                note: notes.get(i).copied().flatten(),
             })
         })
         .collect();

@@ -4,13 +4,14 @@
 -- a page at a time.
 
 -- The dependencies of a workflow version, by task id, in no order: sched._render_graph
--- orders them.
-CREATE FUNCTION sched._version_edges(version_id bigint, OUT edge_from bigint[], OUT edge_to bigint[])
+-- orders them. One row; a set so that it is inlined where it is used.
+CREATE FUNCTION sched._version_edges(version_id bigint) RETURNS TABLE (edge_from bigint[], edge_to bigint[])
 LANGUAGE sql STABLE
 AS $$
-    SELECT array_agg(up.id), array_agg(s.id)
-      FROM sched.task_definition up CROSS JOIN LATERAL unnest(up.successors) AS s(id)
-     WHERE up.workflow_version_id = version_id
+    -- unnest in the select list: a lateral join over the successor arrays cost twice as much.
+    SELECT array_agg(e.up), array_agg(e.down)
+      FROM (SELECT up.id AS up, unnest(up.successors) AS down
+              FROM sched.task_definition up WHERE up.workflow_version_id = version_id) e
 $$;
 COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task ids (upstream, downstream).';
 
@@ -35,26 +36,21 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
-    wf     sched.workflow;
-    ids    bigint[];
-    names  text[];
-    labels text[];
-    ef     bigint[];
-    et     bigint[];
+    wf sched.workflow;
 BEGIN
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = _workflow_graph.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow "%" does not exist', _workflow_graph.name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM sched._check_owner(principal, wf.owner, pg_catalog.format('workflow "%s"', wf.name));
-    SELECT array_agg(td.id), array_agg(td.name), array_agg(td.name || E'\\n' || td.task_type)
-      INTO ids, names, labels
-      FROM sched.task_definition td JOIN sched.workflow_version v ON v.id = td.workflow_version_id
-     WHERE v.workflow_id = wf.id AND v.version = wf.current_version AND td.element_of IS NULL;
-    SELECT e.edge_from, e.edge_to INTO ef, et
-      FROM sched.workflow_version v CROSS JOIN LATERAL sched._version_edges(v.id) e
-     WHERE v.workflow_id = wf.id AND v.version = wf.current_version;
-    RETURN sched._render_graph(wf.name, format, ids, names, labels, NULL, ef, et);
+    -- One statement: an array kept in a PL/pgSQL variable is expanded element by element.
+    RETURN (SELECT sched._render_graph(wf.name, format, t.ids, t.names, t.types, NULL, NULL, NULL, e.edge_from, e.edge_to)
+              FROM sched.workflow_version v
+             CROSS JOIN LATERAL (SELECT array_agg(td.id) AS ids, array_agg(td.name) AS names, array_agg(td.task_type) AS types
+                                   FROM sched.task_definition td
+                                  WHERE td.workflow_version_id = v.id AND td.element_of IS NULL) t
+             CROSS JOIN LATERAL sched._version_edges(v.id) e
+             WHERE v.workflow_id = wf.id AND v.version = wf.current_version);
 END
 $$;
 COMMENT ON FUNCTION sched.workflow_graph(text, text) IS
@@ -72,36 +68,27 @@ SET jit = off
 SET work_mem = '64MB'
 AS $$
 DECLARE
-    inst   sched.workflow_instance;
-    ids    bigint[];
-    names  text[];
-    labels text[];
-    states text[];
-    ef     bigint[];
-    et     bigint[];
+    inst sched.workflow_instance;
 BEGIN
     inst := sched._instance_for(principal, instance_id, false);
-    -- Each task's latest attempt, live or archived; a task that never became ready has none.
-    SELECT array_agg(td.id), array_agg(td.name),
-           array_agg(td.name || E'\\n' || td.task_type || E'\\n' || coalesce(a.state, 'not run')
-                     || CASE WHEN a.attempt > 1 THEN ' (attempt ' || a.attempt || ')' ELSE '' END
-                     -- A dynamic task is one node, with its elements counted by state (read for
-                     -- it alone: joined, the view's counts would be worked out for every task).
-                     || CASE WHEN td.logic = 'dynamic'
-                             THEN coalesce((SELECT E'\\n' || ep.element_count || ' elements'
-                                                   || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
-                                                                  FROM jsonb_each_text(ep.element_states) s), '')
-                                              FROM sched._task_instance_rows ep
-                                             WHERE ep.id = a.id AND ep.element_count IS NOT NULL), '')
-                             ELSE '' END),
-           array_agg(a.state)
-      INTO ids, names, labels, states
-      FROM sched.task_definition td
-      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
-     WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL;
-    SELECT e.edge_from, e.edge_to INTO ef, et FROM sched._version_edges(inst.workflow_version_id) e;
-    RETURN sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
-                               format, ids, names, labels, states, ef, et);
+    -- One statement: an array kept in a PL/pgSQL variable is expanded element by element.
+    RETURN (SELECT sched._render_graph((SELECT w.name FROM sched.workflow w WHERE w.id = inst.workflow_id) || ' #' || instance_id,
+                                       format, t.ids, t.names, t.types, t.states, t.attempts, t.notes, e.edge_from, e.edge_to)
+              -- Each task's latest attempt, live or archived; a task that never became ready has none.
+              FROM (SELECT array_agg(td.id) AS ids, array_agg(td.name) AS names, array_agg(td.task_type) AS types,
+                           array_agg(a.state) AS states, array_agg(a.attempt) AS attempts,
+                           -- A dynamic task is one node, with its elements counted by state (read
+                           -- for it alone: joined, the view's counts would be worked out for every task).
+                           array_agg(CASE WHEN td.logic = 'dynamic'
+                                          THEN (SELECT ep.element_count || ' elements'
+                                                       || coalesce((SELECT string_agg(pg_catalog.format(', %s %s', s.value, s.key), '' ORDER BY s.key)
+                                                                      FROM jsonb_each_text(ep.element_states) s), '')
+                                                  FROM sched._task_instance_rows ep
+                                                 WHERE ep.id = a.id AND ep.element_count IS NOT NULL) END) AS notes
+                      FROM sched.task_definition td
+                      LEFT JOIN sched._latest_attempts(instance_id) a ON a.task_id = td.id
+                     WHERE td.workflow_version_id = inst.workflow_version_id AND td.element_of IS NULL) t,
+                   sched._version_edges(inst.workflow_version_id) e);
 END
 $$;
 COMMENT ON FUNCTION sched.instance_graph(bigint, text) IS
