@@ -103,11 +103,55 @@ impl WorkflowSpec {
     /// Each task's depth in the DAG, in the order of `tasks`: the longest path to it from a
     /// task without `deps`. The spec must be valid (its deps name tasks and form no cycle).
     pub fn depths(&self) -> Vec<u32> {
-        depths_by_name(
-            self.tasks
-                .iter()
-                .map(|t| (t.name.as_str(), t.deps.as_slice())),
-        )
+        crate::dag::depths(self.tasks.len(), &self.edges())
+    }
+
+    /// Each task's successors (the tasks that list it in `deps`) as indices into `tasks`, in
+    /// increasing order, in the order of `tasks`. The spec must be valid.
+    pub fn successors(&self) -> Vec<Vec<u32>> {
+        let mut successors = vec![Vec::new(); self.tasks.len()];
+        // The edges come in the order of their downstream tasks, so each list is sorted.
+        for (up, down) in self.edges() {
+            successors[up].push(u32::try_from(down).unwrap_or(u32::MAX));
+        }
+        successors
+    }
+
+    /// For each task with `successors` (as [`Self::successors`] gives them), whether it has
+    /// some and all are enabled CONDITIONS tasks: then its failure is theirs to judge, not the
+    /// instance's.
+    pub fn feeds_conditions(&self, successors: &[Vec<u32>]) -> Vec<bool> {
+        successors
+            .iter()
+            .map(|next| {
+                !next.is_empty()
+                    && next.iter().all(|&i| {
+                        let task = &self.tasks[i as usize];
+                        task.enabled && task.task_type == "conditions"
+                    })
+            })
+            .collect()
+    }
+
+    /// The dependencies as (upstream, downstream) indices into `tasks`, in the order of the
+    /// downstream tasks. Deps that name no task are left out (a valid spec has none).
+    fn edges(&self) -> Vec<(usize, usize)> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        self.tasks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| {
+                t.deps
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()))
+                    .map(move |&j| (j, i))
+            })
+            .collect()
     }
 
     /// The normalised spec: every field present, enum values lower case. Validating it
@@ -267,21 +311,4 @@ pub fn normalized_uses(normalized: &Value) -> Vec<Value> {
         }
     }
     uses
-}
-
-fn depths_by_name<'a>(tasks: impl Iterator<Item = (&'a str, &'a [String])> + Clone) -> Vec<u32> {
-    let index: std::collections::HashMap<&str, usize> = tasks
-        .clone()
-        .enumerate()
-        .map(|(i, (name, _))| (name, i))
-        .collect();
-    let edges: Vec<(usize, usize)> = tasks
-        .enumerate()
-        .flat_map(|(i, (_, deps))| {
-            deps.iter()
-                .filter_map(|d| index.get(d.as_str()))
-                .map(move |&j| (j, i))
-        })
-        .collect();
-    crate::dag::depths(index.len(), &edges)
 }

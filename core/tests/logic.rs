@@ -651,3 +651,37 @@ fn implied_deps_count_against_the_edge_limit() {
         "accepted, but its normal form is refused"
     );
 }
+
+#[test]
+fn successors_come_from_deps_and_branches_and_a_task_feeding_only_conditions_is_marked() {
+    let spec = validate_spec(&wf(json!([
+        empty("a"),
+        empty("ok"),
+        {"name": "c", "type": "conditions", "deps": ["a"],
+         "conditions": {"groups": [{"items": [{"task": "a"}]}]}, "on_success": ["ok"]},
+        {"name": "off", "type": "conditions", "deps": ["b"], "enabled": false,
+         "conditions": {"groups": [{"items": [{"task": "b"}]}]}},
+        {"name": "b", "type": "empty", "deps": ["a"]},
+        {"name": "end", "type": "empty", "deps": ["ok", "b"]}
+    ])))
+    .unwrap();
+    let successors = spec.successors();
+    // a → c, b; c → ok (its branch); b → off, end; ok → end.
+    assert_eq!(
+        successors,
+        vec![vec![2, 4], vec![5], vec![1], vec![], vec![3, 5], vec![]]
+    );
+    // a is followed by b too, and b's CONDITIONS task is disabled: neither feeds CONDITIONS
+    // tasks alone.
+    assert_eq!(
+        spec.feeds_conditions(&successors),
+        vec![false, false, false, false, false, false]
+    );
+    let only = validate_spec(&wf(json!([
+        empty("a"),
+        {"name": "c", "type": "conditions", "deps": ["a"],
+         "conditions": {"groups": [{"items": [{"task": "a"}]}]}}
+    ])))
+    .unwrap();
+    assert_eq!(only.feeds_conditions(&only.successors()), vec![true, false]);
+}

@@ -42,9 +42,14 @@ pub fn normalize_spec(spec: &str, types: JsonB) -> JsonB {
 /// What `_create_workflow` keeps of a spec, from one parse of it: the spec normalised, what
 /// it names that needs a right (`[{kind, name, field}]`), and, in the order of its tasks,
 /// each task's depth in the DAG (so that an instance's tasks are listed in DAG order a page
-/// at a time without walking the DAG) and its priority's rank. One call, because each jsonb
+/// at a time without walking the DAG), its priority's rank, its successors (their positions
+/// in the task list, from 1, all tasks' one after the other; `successor_counts` says how many
+/// each has) and whether it feeds CONDITIONS tasks alone. One call, because each jsonb
 /// handed between SQL and Rust is printed and parsed again, and a 100,000-task spec paid for
-/// that three times; the arrays spare a function call per task.
+/// that three times; the arrays spare a function call per task, and joining 100,000 tasks
+/// by name in SQL to find their successors cost a fifth of the workflow's creation.
+// pgrx reads the columns' names from the signature, so the row type cannot be an alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(name = "_prepare_spec", stable, parallel_safe)]
 pub fn prepare_spec(
     spec: &str,
@@ -56,6 +61,9 @@ pub fn prepare_spec(
         name!(uses, JsonB),
         name!(depths, Vec<i32>),
         name!(priorities, Vec<i16>),
+        name!(successors, Vec<i32>),
+        name!(successor_counts, Vec<i32>),
+        name!(feeds_conditions, Vec<bool>),
     ),
 > {
     let valid = validated(spec, &types);
@@ -65,9 +73,55 @@ pub fn prepare_spec(
         .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
         .collect();
     let priorities = valid.tasks.iter().map(|t| t.priority.rank()).collect();
+    let next = valid.successors();
+    let feeds = valid.feeds_conditions(&next);
+    let counts = next
+        .iter()
+        .map(|s| i32::try_from(s.len()).unwrap_or(i32::MAX))
+        .collect();
+    let successors = next
+        .iter()
+        .flatten()
+        .map(|&i| i32::try_from(i).map_or(i32::MAX, |i| i + 1))
+        .collect();
     let norm = valid.to_json();
     let uses = Value::Array(sched_core::normalized_uses(&norm));
-    TableIterator::once((JsonB(norm), JsonB(uses), depths, priorities))
+    TableIterator::once((
+        JsonB(norm),
+        JsonB(uses),
+        depths,
+        priorities,
+        successors,
+        counts,
+        feeds,
+    ))
+}
+
+/// The successors of each task as task definition ids: `task_ids` are the tasks' ids in the
+/// order of the spec, `successors` and `successor_counts` as `_prepare_spec` gives them. A row
+/// per task with successors, by its position (from 1).
+#[pg_extern(name = "_successor_ids", immutable, parallel_safe)]
+pub fn successor_ids(
+    task_ids: Vec<i64>,
+    successors: Vec<i32>,
+    successor_counts: Vec<i32>,
+) -> TableIterator<'static, (name!(ord, i32), name!(successor_ids, Vec<i64>))> {
+    let id = |position: i32| {
+        usize::try_from(position - 1)
+            .ok()
+            .and_then(|i| task_ids.get(i).copied())
+            .unwrap_or_else(|| fail(format!("successors: no task at position {position}")))
+    };
+    let mut rest = successors.as_slice();
+    let mut rows = Vec::new();
+    for (ord, count) in (1..).zip(successor_counts) {
+        let (these, after) = rest.split_at(usize::try_from(count).unwrap_or(0).min(rest.len()));
+        rest = after;
+        if !these.is_empty() {
+            rows.push((ord, these.iter().map(|&p| id(p)).collect()));
+        }
+    }
+    TableIterator::new(rows)
 }
 
 /// A task type definition as sched.register_task_type stores it, or an error naming the

@@ -73,7 +73,7 @@ AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:98
+-- extension/src/spec.rs:152
 -- pg_sched::spec::_builtin_task_types
 CREATE  FUNCTION "_builtin_task_types"() RETURNS TABLE (
 	"name" TEXT,  /* String */
@@ -87,7 +87,7 @@ AS 'MODULE_PATHNAME', 'builtin_task_types_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:150
+-- extension/src/spec.rs:204
 -- pg_sched::spec::_check_time_zone
 CREATE  FUNCTION "_check_time_zone"(
 	"zone" TEXT, /* & str */
@@ -99,7 +99,7 @@ AS 'MODULE_PATHNAME', 'check_time_zone_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:85
+-- extension/src/spec.rs:139
 -- pg_sched::spec::_command_types
 CREATE  FUNCTION "_command_types"(
 	"registered" jsonb /* JsonB */
@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'channels_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:142
+-- extension/src/spec.rs:196
 -- pg_sched::spec::_normalize_params
 CREATE  FUNCTION "_normalize_params"(
 	"params" jsonb, /* JsonB */
@@ -307,7 +307,7 @@ AS 'MODULE_PATHNAME', 'normalize_spec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:75
+-- extension/src/spec.rs:129
 -- pg_sched::spec::_normalize_task_type
 CREATE  FUNCTION "_normalize_task_type"(
 	"name" TEXT, /* & str */
@@ -332,7 +332,7 @@ AS 'MODULE_PATHNAME', 'notify_with_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:48
+-- extension/src/spec.rs:53
 -- pg_sched::spec::_prepare_spec
 CREATE  FUNCTION "_prepare_spec"(
 	"spec" TEXT, /* & str */
@@ -341,7 +341,10 @@ CREATE  FUNCTION "_prepare_spec"(
 	"norm" jsonb,  /* JsonB */
 	"uses" jsonb,  /* JsonB */
 	"depths" INT[],  /* Vec < i32 > */
-	"priorities" smallint[]  /* Vec < i16 > */
+	"priorities" smallint[],  /* Vec < i16 > */
+	"successors" INT[],  /* Vec < i32 > */
+	"successor_counts" INT[],  /* Vec < i32 > */
+	"feeds_conditions" bool[]  /* Vec < bool > */
 )
 STRICT STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
@@ -431,6 +434,22 @@ CREATE  FUNCTION "_sql_checks"(
 STRICT STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'sql_checks_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/spec.rs:103
+-- pg_sched::spec::_successor_ids
+CREATE  FUNCTION "_successor_ids"(
+	"task_ids" bigint[], /* Vec < i64 > */
+	"successors" INT[], /* Vec < i32 > */
+	"successor_counts" INT[] /* Vec < i32 > */
+) RETURNS TABLE (
+	"ord" INT,  /* i32 */
+	"successor_ids" bigint[]  /* Vec < i64 > */
+)
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'successor_ids_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -524,6 +543,7 @@ AS 'MODULE_PATHNAME', 'assume_api_token_wrapper';
 --   snapshot::snapshot_holders
 --   spec::normalize_spec
 --   spec::prepare_spec
+--   spec::successor_ids
 --   spec::normalize_task_type
 --   spec::command_types
 --   spec::builtin_task_types
@@ -817,6 +837,15 @@ COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT para
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
+-- lz4 (in PostgreSQL built with it, as the PGDG and Debian packages are) compresses a
+-- 100,000-task spec in a third of pglz's time: 20 ms of its creation instead of 60.
+DO $lz4$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        ALTER TABLE sched.workflow_version ALTER COLUMN spec SET COMPRESSION lz4;
+    END IF;
+END
+$lz4$;
 COMMENT ON COLUMN sched.workflow_version.uses IS 'The worker groups, datasources, alert groups and task groups it names, as [{kind, name, field}]: its owner needs the right to use each, at definition and at every start.';
 COMMENT ON COLUMN sched.workflow_version.created_by IS 'Name of the role that created this version.';
 COMMENT ON COLUMN sched.workflow_version.created_at IS 'When this version was created.';
@@ -904,7 +933,7 @@ COMMENT ON COLUMN sched.task_definition.logic IS 'How the scheduler decides it i
 COMMENT ON COLUMN sched.task_definition.element_of IS 'For the element task of a DYNAMIC task (named after it, with []): that task''s id; its attempts are the elements. NULL for the tasks of the DAG.';
 COMMENT ON COLUMN sched.task_definition.admit IS 'Its workflow declares admit_when: an attempt is queued only while that holds.';
 COMMENT ON COLUMN sched.task_definition.depth IS 'Depth in the DAG: the longest path to it from a task without deps (0 for those). Ordered by it, every task comes after its upstream tasks. An element task has its DYNAMIC task''s.';
-COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), sorted; empty for an element task.';
+COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), in byte order; empty for an element task.';
 COMMENT ON COLUMN sched.task_definition.feeds_conditions IS 'Every task that depends on it is a CONDITIONS task, which judges its failure: a failure of it does not fail the instance.';
 
 -- Project parameters (DolphinScheduler's): values every workflow of a project (its owning
@@ -2231,7 +2260,9 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
 COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
-    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps) and its priority''s rank (0 = highest); or an error naming the field.';
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
+COMMENT ON FUNCTION sched._successor_ids(bigint[], integer[], integer[]) IS
+    'Internal: the successors _prepare_spec found, as task definition ids: task_ids in the order of the spec''s tasks; a row per task with successors, by its position from 1.';
 COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], integer[], text[], bigint[], bigint[]) IS
     'Internal: the picture, as DOT or Mermaid, of the tasks ids (with their names and types, and when states is given their latest attempts'' states (NULL for not run), numbers and a line more of notes) and the dependencies edge_from[i] -> edge_to[i], by task id, both drawn in id order; an error naming format for another format.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
@@ -9756,6 +9787,9 @@ DECLARE
     checks_sql boolean;
     depths     integer[];
     ranks      smallint[];
+    next_ords  integer[];
+    next_count integer[];
+    feeds      boolean[];
 BEGIN
     -- Validation is pure Rust (sched-core) so that the rules are unit tested; it raises with the
     -- offending field's path before anything is written.
@@ -9763,7 +9797,9 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    SELECT p.norm, p.uses, p.depths, p.priorities INTO norm, uses, depths, ranks FROM sched._prepare_spec(spec::text, types) p;
+    SELECT p.norm, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
+      INTO norm, uses, depths, ranks, next_ords, next_count, feeds
+      FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';
 
     SELECT * INTO wf FROM sched.workflow w WHERE w.name = wf_name FOR UPDATE;
@@ -9810,18 +9846,19 @@ BEGIN
     any_cmd := EXISTS (SELECT 1 FROM jsonb_array_elements(norm->'tasks') t WHERE cmd_types ? (t->>'type'));
 
     -- One statement for the whole DAG, so that a 10,000-task workflow is not 10,000 round
-    -- trips: ids are drawn first so that each task can list its successors' ids. The workflow's
-    -- environment is merged into each task's settings here, so that dispatch reads one row.
+    -- trips: ids are drawn first so that each task can list its successors' ids, which
+    -- sched-core found (by their positions in the spec). The workflow's environment is merged
+    -- into each task's settings here, so that dispatch reads one row.
     -- Tasks that pass OUT params on: those that declare them, sub-processes (their child's) and
     -- DEPENDENT tasks passing parameters (their upstream instances').
     -- A DYNAMIC task's element task is a task of its own, outside the DAG: named after it, its
     -- inline task or a SUB_PROCESS of the workflow it names.
     WITH listed AS (
-        SELECT t, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth,
-               ranks[ord] AS rank
+        SELECT t, ord, nextval('sched.task_definition_id_seq') AS id, NULL::bigint AS element_of, depths[ord] AS depth,
+               ranks[ord] AS rank, feeds[ord] AS feeds_conditions
         FROM jsonb_array_elements(norm->'tasks') WITH ORDINALITY AS e(t, ord)
     ), task AS (
-        SELECT l.t, l.id, l.element_of, l.depth, l.rank,
+        SELECT l.t, l.ord, l.id, l.element_of, l.depth, l.rank, l.feeds_conditions,
                l.t ? 'out' OR l.t->>'type' IN ('sub_process', 'dynamic')
                    OR (l.t->>'type' = 'dependent' AND jsonb_path_exists(l.t, '$.groups[*].items[*] ? (@.parameter_passing == true)')) AS outputs,
                CASE WHEN l.t->>'enabled' = 'false' THEN 'forbidden'
@@ -9833,21 +9870,19 @@ BEGIN
                           ELSE d.t->'run' END
                      || jsonb_build_object('name', (d.t->>'name') || '[]', 'deps', '[]'::jsonb)
                      || CASE WHEN d.t ? 'env' AND NOT d.t->'run' ? 'env' THEN jsonb_build_object('env', d.t->'env') ELSE '{}' END,
-                     nextval('sched.task_definition_id_seq'), d.id, d.depth, NULL
+                     NULL, nextval('sched.task_definition_id_seq'), d.id, d.depth, NULL, false
               FROM listed d WHERE d.t->>'type' = 'dynamic') l
-    ), edge AS (
-        SELECT up.id AS up_id, down.id AS down_id, down.logic AS down_logic
+    ), successor AS (
+        SELECT s.ord, s.successor_ids AS ids
+        FROM sched._successor_ids((SELECT array_agg(l.id ORDER BY l.ord) FROM listed l), next_ords, next_count) s
+    ), source AS (
+        -- Looked for only where some task passes OUT params on (the uncorrelated condition is
+        -- checked once, before anything is joined).
+        SELECT down.id AS down_id, array_agg(up.id ORDER BY up.id) AS ids
         FROM task down
         CROSS JOIN LATERAL jsonb_array_elements_text(down.t->'deps') AS d(dep)
         JOIN task up ON up.t->>'name' = d.dep
-    ), successor AS (
-        SELECT up_id, array_agg(down_id ORDER BY down_id) AS ids,
-               bool_and(down_logic IS NOT DISTINCT FROM 'conditions') AS feeds_conditions
-        FROM edge GROUP BY up_id
-    ), source AS (
-        SELECT e.down_id, array_agg(e.up_id ORDER BY e.up_id) AS ids
-        FROM edge e JOIN task up ON up.id = e.up_id
-        WHERE up.outputs GROUP BY e.down_id
+        WHERE up.outputs AND (SELECT bool_or(o.outputs) FROM task o) GROUP BY down.id
     ), created AS (
     INSERT INTO sched.task_definition (id, workflow_version_id, name, task_type, priority, worker_group,
                                        settings, params, inputs_from, parameterized, dep_count, successors,
@@ -9876,15 +9911,16 @@ BEGIN
            (task.t->>'delay')::interval, (task.t#>>'{timeout,after}')::interval, task.t#>>'{timeout,strategy}',
            CASE WHEN task.t ? 'task_group' THEN (SELECT g.id FROM sched.task_group g WHERE g.name = task.t->>'task_group') END,
            coalesce((task.t->>'task_group_priority')::integer, 0),
-           task.logic, coalesce(successor.feeds_conditions, false),
+           task.logic, task.feeds_conditions,
            CASE WHEN task.t ? 'produces' THEN ARRAY(SELECT jsonb_array_elements_text(task.t->'produces')) END,
            task.element_of, norm ? 'admit_when',
            task.depth,
            CASE jsonb_array_length(task.t->'deps')
                 WHEN 0 THEN '{}'
                 WHEN 1 THEN ARRAY[task.t->'deps'->>0]
-                ELSE ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d) END
-    FROM task LEFT JOIN successor ON successor.up_id = task.id
+                -- Byte order: a join's 100,000 names sort in a fifth of the time of a locale's order.
+                ELSE ARRAY(SELECT d FROM jsonb_array_elements_text(task.t->'deps') AS d ORDER BY d COLLATE "C") END
+    FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
