@@ -10,9 +10,41 @@
 //! |---|---|---|
 //! | 1 | 0.2.0 | the baseline (`register_worker` without a protocol argument) |
 //! | 2 | 0.3.0 | `register_worker` says the worker's protocol |
+//! | 3 | 0.6.0 | a wake-up may name one worker ([`ready_payload`]) |
 
 /// The protocol this build's worker speaks and its extension serves.
-pub const WORKER_PROTOCOL: i32 = 2;
+pub const WORKER_PROTOCOL: i32 = 3;
+
+/// The first protocol whose workers understand a wake-up that names one of them: the
+/// extension wakes one such worker of a group instead of all of them, and a worker of an older
+/// protocol only by a wake-up of its whole group.
+pub const NAMED_WAKE_PROTOCOL: i32 = 3;
+
+/// The longest a worker waits between heartbeats; with a short `sched.worker_timeout` it
+/// beats three times per timeout instead.
+pub const HEARTBEAT_PERIOD_MAX_MS: u64 = 3_000;
+
+/// The channel on which workers are told that tasks became ready.
+pub const READY_CHANNEL: &str = "sched_ready";
+
+/// A wake-up's payload on [`READY_CHANNEL`]: the worker group, and the one worker it is for
+/// after a space (`default 42`), or none (`default`: every worker of the group). Group names
+/// hold no space (`crate::NAME_RULE`).
+pub fn ready_payload(group: &str, worker: Option<i64>) -> String {
+    match worker {
+        Some(id) => format!("{group} {id}"),
+        None => group.to_owned(),
+    }
+}
+
+/// The group and the worker a wake-up's payload names; `None` for a payload that is neither
+/// form (a worker ignores it).
+pub fn parse_ready(payload: &str) -> Option<(&str, Option<i64>)> {
+    match payload.split_once(' ') {
+        None => Some((payload, None)),
+        Some((group, id)) => Some((group, Some(id.parse().ok()?))),
+    }
+}
 
 /// The oldest protocol the extension still serves.
 pub const WORKER_PROTOCOL_OLDEST: i32 = 1;
@@ -56,6 +88,15 @@ pub fn check_client(tool: &str, mine: &str, installed: Option<&str>) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wake_up_names_its_group_and_maybe_one_worker() {
+        assert_eq!(ready_payload("etl", None), "etl");
+        assert_eq!(ready_payload("etl", Some(42)), "etl 42");
+        assert_eq!(parse_ready("etl"), Some(("etl", None)));
+        assert_eq!(parse_ready("etl 42"), Some(("etl", Some(42))));
+        assert_eq!(parse_ready("etl x"), None);
+    }
 
     #[test]
     fn a_client_needs_the_extension_of_its_minor_release() {

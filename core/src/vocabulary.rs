@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
-use crate::protocol::{WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST};
+use crate::protocol::{
+    HEARTBEAT_PERIOD_MAX_MS, NAMED_WAKE_PROTOCOL, WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST,
+};
 use crate::{
     BackfillMode, BackfillOrder, ConditionStatus, Cycle, DatasetMode, DependentFailure,
     ExecutionType, FailureStrategy, NotifyStrategy, OnFailure, ParamType, Priority, Relation,
@@ -89,7 +91,15 @@ pub fn render_sql() -> String {
          \nCREATE FUNCTION sched._worker_protocol_oldest() RETURNS integer\n\
          LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
          AS $$ SELECT {WORKER_PROTOCOL_OLDEST} $$;\n\
-         COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';\n"
+         COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';\n\
+         \nCREATE FUNCTION sched._named_wake_protocol() RETURNS integer\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT {NAMED_WAKE_PROTOCOL} $$;\n\
+         COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';\n\
+         \nCREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT least(interval '{HEARTBEAT_PERIOD_MAX_MS} ms', worker_timeout / 3) $$;\n\
+         COMMENT ON FUNCTION sched._heartbeat_period(interval) IS 'Internal: how often a worker heartbeats under this sched.worker_timeout (at most every {HEARTBEAT_PERIOD_MAX_MS} ms, three times per timeout when that is shorter).';\n"
     );
     let _ = write!(
         out,

@@ -196,13 +196,23 @@ COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors
 
 CREATE FUNCTION sched._worker_protocol() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT 2 $$;
+AS $$ SELECT 3 $$;
 COMMENT ON FUNCTION sched._worker_protocol() IS 'Internal: the worker protocol of this release; register_worker serves it and the ones down to _worker_protocol_oldest().';
 
 CREATE FUNCTION sched._worker_protocol_oldest() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 1 $$;
 COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';
+
+CREATE FUNCTION sched._named_wake_protocol() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3 $$;
+COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';
+
+CREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT least(interval '3000 ms', worker_timeout / 3) $$;
+COMMENT ON FUNCTION sched._heartbeat_period(interval) IS 'Internal: how often a worker heartbeats under this sched.worker_timeout (at most every 3000 ms, three times per timeout when that is shorter).';
 
 CREATE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

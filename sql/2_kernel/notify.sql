@@ -1,20 +1,37 @@
 -- Waking workers: a NOTIFY per worker group that got ready tasks, sent at commit, so that an
 -- idle worker claims within a commit's time instead of at its next poll.
 
-CREATE FUNCTION sched._notify_ready(groups text[]) RETURNS void
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    g text;
+    g      text;
+    target bigint;
+    heard  timestamptz;
 BEGIN
     IF groups IS NULL THEN
         RETURN;
     END IF;
-    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction,
-    -- and workers only need to know that their group has work.
+    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
+    -- It names one worker of the group, the one with the most free slots at its last heartbeat
+    -- (any of them when several have as many), not the one (taken_by) that took all it could:
+    -- waking every worker made all of them claim, all but one for nothing. The worker named
+    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
+    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
+    -- within two heartbeats is named: one that died without a word is not woken for nothing.
+    -- With none such, or only workers of an older protocol, which understand only a wake-up of
+    -- their whole group, the whole group is woken.
+    heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
     FOREACH g IN ARRAY groups LOOP
-        PERFORM pg_catalog.pg_notify('sched_ready', g);
+        SELECT w.id INTO target
+          FROM sched.worker w
+         WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
+           AND w.last_heartbeat >= heard AND w.id IS DISTINCT FROM taken_by
+         ORDER BY w.slots - w.running DESC, pg_catalog.random()
+         LIMIT 1;
+        PERFORM pg_catalog.pg_notify('sched_ready', CASE WHEN FOUND THEN g || ' ' || target ELSE g END);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers of these groups.';
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';

@@ -223,13 +223,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    groups  text[] := sched._worker_guard(principal, _claim_tasks.worker_id);
+    claimed integer;
 BEGIN
-    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, sched._worker_guard(principal, _claim_tasks.worker_id),
-                                            max_tasks, _claim_tasks.claim_token);
+    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, groups, max_tasks, _claim_tasks.claim_token);
+    -- It took all it asked for: more may be waiting, for another worker of its groups.
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF claimed > 0 AND claimed >= max_tasks THEN
+        PERFORM sched._notify_ready(groups, _claim_tasks.worker_id);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
-    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
+    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it; when it gets max_tasks, wakes another worker of its groups, since more may be ready. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
@@ -274,7 +281,7 @@ BEGIN
     IF outcome.ready_groups IS NOT NULL THEN
         others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
                         WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
-        PERFORM sched._notify_ready(others);
+        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
     END IF;
 END
 $$;

@@ -111,6 +111,20 @@ CREATE OR REPLACE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{"backfill_modes":["serial","parallel"],"backfill_on_failure":["stop","continue"],"backfill_orders":["desc","asc"],"condition_statuses":["succeeded","failed"],"cycles":[{"cycle":"hour","date_values":["currentHour","last1Hour","last2Hours","last3Hours","last24Hours"]},{"cycle":"day","date_values":["today","last1Days","last2Days","last3Days","last7Days"]},{"cycle":"week","date_values":["thisWeek","lastWeek","lastMonday","lastTuesday","lastWednesday","lastThursday","lastFriday","lastSaturday","lastSunday"]},{"cycle":"month","date_values":["thisMonth","thisMonthBegin","lastMonth","lastMonthBegin","lastMonthEnd"]}],"dataset_modes":["all","any"],"dependent_failures":["fail","wait"],"execution_types":["parallel","serial_wait","serial_discard","serial_priority"],"failure_strategies":["continue","end"],"notify_strategies":["none","success","failure","all"],"param_types":["varchar","integer","long","float","double","date","time","timestamp","boolean","list"],"priorities":["highest","high","medium","low","lowest"],"relations":["and","or"],"table_operations":["insert","update","delete"],"timeout_strategies":["warn","fail","warn_fail"],"trigger_kinds":["workflow_end","table_change","webhook","dataset"],"workflow_timeout_strategies":["warn","stop"]}'::jsonb $$;
 
+-- 1_schema/01_vocabulary.sql: worker protocol 3, whose workers understand a wake-up naming one of
+-- them, and how often workers heartbeat (a worker is named only if heard from within two).
+CREATE OR REPLACE FUNCTION sched._worker_protocol() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3 $$;
+CREATE FUNCTION sched._named_wake_protocol() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3 $$;
+COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';
+CREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT least(interval '3000 ms', worker_timeout / 3) $$;
+COMMENT ON FUNCTION sched._heartbeat_period(interval) IS 'Internal: how often a worker heartbeats under this sched.worker_timeout (at most every 3000 ms, three times per timeout when that is shorter).';
+
 -- 1_schema/01_vocabulary.sql: the states of a test run's tasks, in the state model.
 CREATE FUNCTION sched._test_states() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -5274,6 +5288,104 @@ BEGIN
 END
 $$;
 
+-- 2_kernel/notify.sql, 5_protocol/worker.sql: a wake-up names one worker of the group, not all
+-- of them; a claim that gets all it asked for, or a completion that fills its slots, names the next.
+DROP FUNCTION sched._notify_ready(text[]);
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    g      text;
+    target bigint;
+    heard  timestamptz;
+BEGIN
+    IF groups IS NULL THEN
+        RETURN;
+    END IF;
+    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
+    -- It names one worker of the group, the one with the most free slots at its last heartbeat
+    -- (any of them when several have as many), not the one (taken_by) that took all it could:
+    -- waking every worker made all of them claim, all but one for nothing. The worker named
+    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
+    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
+    -- within two heartbeats is named: one that died without a word is not woken for nothing.
+    -- With none such, or only workers of an older protocol, which understand only a wake-up of
+    -- their whole group, the whole group is woken.
+    heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
+    FOREACH g IN ARRAY groups LOOP
+        SELECT w.id INTO target
+          FROM sched.worker w
+         WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
+           AND w.last_heartbeat >= heard AND w.id IS DISTINCT FROM taken_by
+         ORDER BY w.slots - w.running DESC, pg_catalog.random()
+         LIMIT 1;
+        PERFORM pg_catalog.pg_notify('sched_ready', CASE WHEN FOUND THEN g || ' ' || target ELSE g END);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';
+CREATE OR REPLACE FUNCTION sched._claim_tasks(principal regrole, worker_id bigint, max_tasks integer, claim_token bigint)
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer, tenant text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    groups  text[] := sched._worker_guard(principal, _claim_tasks.worker_id);
+    claimed integer;
+BEGIN
+    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, groups, max_tasks, _claim_tasks.claim_token);
+    -- It took all it asked for: more may be waiting, for another worker of its groups.
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF claimed > 0 AND claimed >= max_tasks THEN
+        PERFORM sched._notify_ready(groups, _claim_tasks.worker_id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
+    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it; when it gets max_tasks, wakes another worker of its groups, since more may be ready. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
+CREATE OR REPLACE FUNCTION sched._complete_tasks(principal regrole, worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+                                      started_at timestamptz[], ended_at timestamptz[],
+                                      claim_max integer, claim_token bigint, out_params jsonb[], outcomes text[])
+RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
+               settings jsonb, attempt integer, tenant text, deferred boolean)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    -- A registration declared dead may still report what it finished (its leases decide);
+    -- it claims nothing.
+    groups  text[] := sched._worker_guard(principal, _complete_tasks.worker_id, false);
+    outcome record;
+    claimed integer := 0;
+    others  text[];
+BEGIN
+    outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
+                               coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
+                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'));
+    -- Claiming in the same transaction saves the hot path a commit per task: the slots these
+    -- completions free are refilled, often with the successors they just made ready.
+    IF groups IS NOT NULL THEN
+        RETURN QUERY SELECT c.*, false FROM sched._claim(_complete_tasks.worker_id, groups, claim_max, _complete_tasks.claim_token) c;
+        GET DIAGNOSTICS claimed = ROW_COUNT;
+    END IF;
+    IF outcome.deferred IS NOT NULL THEN
+        RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
+                     FROM unnest(outcome.deferred) d;
+    END IF;
+    -- Wake other workers only for work this one could not take: groups it does not serve, and
+    -- its own groups when it filled every slot it asked for (more may be waiting).
+    IF outcome.ready_groups IS NOT NULL THEN
+        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
+                        WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
+        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
+    END IF;
+END
+$$;
+
 -- 7_api/lists.sql: one run's attempts are read newest first through its rows; no page is JIT-compiled.
 CREATE OR REPLACE FUNCTION sched._list_ids(principal regrole, source text, id_column text, filters jsonb, conditions jsonb,
                                 before bigint, max_rows integer, by_runs text DEFAULT NULL) RETURNS bigint[]
@@ -5465,7 +5577,8 @@ BEGIN
                                  '_create_task_group', '_instance_snapshot', '_release_snapshot', '_snapshot_holders',
                                  '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
                                  '_prepare_spec', 'instance_tasks', '_instance_tasks', '_latest_attempt', '_instance_page',
-                                 'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges', '_successor_ids')
+                                 'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges', '_successor_ids',
+                                 '_notify_ready', '_named_wake_protocol', '_heartbeat_period')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

@@ -754,13 +754,23 @@ COMMENT ON FUNCTION sched._name_rule() IS 'Internal: the rule of names as errors
 
 CREATE FUNCTION sched._worker_protocol() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT 2 $$;
+AS $$ SELECT 3 $$;
 COMMENT ON FUNCTION sched._worker_protocol() IS 'Internal: the worker protocol of this release; register_worker serves it and the ones down to _worker_protocol_oldest().';
 
 CREATE FUNCTION sched._worker_protocol_oldest() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 1 $$;
 COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest worker protocol register_worker still serves (workers of the release before keep working through an upgrade).';
+
+CREATE FUNCTION sched._named_wake_protocol() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 3 $$;
+COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';
+
+CREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT least(interval '3000 ms', worker_timeout / 3) $$;
+COMMENT ON FUNCTION sched._heartbeat_period(interval) IS 'Internal: how often a worker heartbeats under this sched.worker_timeout (at most every 3000 ms, three times per timeout when that is shorter).';
 
 CREATE FUNCTION sched._spec_choices() RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -2457,23 +2467,40 @@ COMMENT ON FUNCTION sched._role_name(regrole) IS
 -- Waking workers: a NOTIFY per worker group that got ready tasks, sent at commit, so that an
 -- idle worker claims within a commit's time instead of at its next poll.
 
-CREATE FUNCTION sched._notify_ready(groups text[]) RETURNS void
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    g text;
+    g      text;
+    target bigint;
+    heard  timestamptz;
 BEGIN
     IF groups IS NULL THEN
         RETURN;
     END IF;
-    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction,
-    -- and workers only need to know that their group has work.
+    -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
+    -- It names one worker of the group, the one with the most free slots at its last heartbeat
+    -- (any of them when several have as many), not the one (taken_by) that took all it could:
+    -- waking every worker made all of them claim, all but one for nothing. The worker named
+    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
+    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
+    -- within two heartbeats is named: one that died without a word is not woken for nothing.
+    -- With none such, or only workers of an older protocol, which understand only a wake-up of
+    -- their whole group, the whole group is woken.
+    heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
     FOREACH g IN ARRAY groups LOOP
-        PERFORM pg_catalog.pg_notify('sched_ready', g);
+        SELECT w.id INTO target
+          FROM sched.worker w
+         WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
+           AND w.last_heartbeat >= heard AND w.id IS DISTINCT FROM taken_by
+         ORDER BY w.slots - w.running DESC, pg_catalog.random()
+         LIMIT 1;
+        PERFORM pg_catalog.pg_notify('sched_ready', CASE WHEN FOUND THEN g || ' ' || target ELSE g END);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._notify_ready(text[]) IS 'Internal: wakes the workers of these groups.';
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -7496,13 +7523,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    groups  text[] := sched._worker_guard(principal, _claim_tasks.worker_id);
+    claimed integer;
 BEGIN
-    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, sched._worker_guard(principal, _claim_tasks.worker_id),
-                                            max_tasks, _claim_tasks.claim_token);
+    RETURN QUERY SELECT * FROM sched._claim(_claim_tasks.worker_id, groups, max_tasks, _claim_tasks.claim_token);
+    -- It took all it asked for: more may be waiting, for another worker of its groups.
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF claimed > 0 AND claimed >= max_tasks THEN
+        PERFORM sched._notify_ready(groups, _claim_tasks.worker_id);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION sched.claim_tasks(bigint, integer, bigint) IS
-    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
+    'Worker protocol: claims up to max_tasks ready task instances of the worker''s groups (highest priority first, then FIFO) and marks them running on it; when it gets max_tasks, wakes another worker of its groups, since more may be ready. Pass a claim_token unique per call and repeat it when retrying a call whose answer was lost: the retry returns the same tasks.';
 
 CREATE FUNCTION sched.complete_tasks(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                      started_at timestamptz[] DEFAULT NULL, ended_at timestamptz[] DEFAULT NULL,
@@ -7547,7 +7581,7 @@ BEGIN
     IF outcome.ready_groups IS NOT NULL THEN
         others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
                         WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
-        PERFORM sched._notify_ready(others);
+        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
     END IF;
 END
 $$;

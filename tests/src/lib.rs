@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub use postgres::Client;
 
 pub mod ha;
+pub mod metrics;
 
 static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
 

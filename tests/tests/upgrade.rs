@@ -583,9 +583,16 @@ fn update_keeps_everything(release: &str) {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    let current_protocol: i32 = su
+        .query_one("SELECT sched._worker_protocol()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(
         protocols,
-        vec![("new".to_owned(), 2), ("old".to_owned(), release_protocol)]
+        vec![
+            ("new".to_owned(), current_protocol),
+            ("old".to_owned(), release_protocol)
+        ]
     );
     let again = start(&mut alice, "every_type");
     assert_eq!(wait(&mut alice, again, 120), "succeeded");
@@ -664,11 +671,17 @@ fn workers_and_clients_of_another_version_are_refused_saying_what_to_upgrade() {
     assert_eq!(status, 200, "{body}");
 
     // A protocol the extension does not serve, either way.
+    let current: i32 = su
+        .query_one("SELECT sched._worker_protocol()", &[])
+        .unwrap()
+        .get(0);
     let mut worker = cluster.connect_as(WORKER_ROLE);
-    let newer =
-        error_of(worker.query_one("SELECT sched.register_worker('w', 'h', protocol => 3)", &[]));
+    let newer = error_of(worker.query_one(
+        "SELECT sched.register_worker('w', 'h', protocol => $1)",
+        &[&(current + 1)],
+    ));
     assert!(
-        newer.contains(&format!("protocol: this sched-worker speaks worker protocol 3, and pg_sched {CURRENT} serves protocols 1 to 2"))
+        newer.contains(&format!("protocol: this sched-worker speaks worker protocol {}, and pg_sched {CURRENT} serves protocols 1 to {current}", current + 1))
             && newer.contains("ALTER EXTENSION pg_sched UPDATE"),
         "{newer}"
     );

@@ -1,8 +1,10 @@
-//! Workers: many instances on two workers, failover after SIGKILL, graceful shutdown, CLI.
+//! Workers: many instances on two workers, failover after SIGKILL, graceful shutdown, CLI,
+//! and whom a ready task wakes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use sched_tests::metrics::{get, metrics_port, scrape};
 use sched_tests::*;
 
 #[test]
@@ -403,4 +405,104 @@ fn a_worker_that_cannot_report_after_the_grace_period_exits_non_zero_naming_the_
         log.contains("unreported") && log.contains(&task.to_string()),
         "{log}"
     );
+}
+
+/// A worker of `slots` slots in `group` that polls only every ten minutes, so that it claims
+/// when woken, and serves its metrics; with the port they are served on.
+fn quiet_worker(cluster: &Cluster, name: &str, group: &str, slots: &str) -> (Worker, u16) {
+    let mut cmd = cluster.worker_command(name);
+    cmd.arg("--database-url")
+        .arg(cluster.conn_string(WORKER_ROLE))
+        .args(["--group", group, "--slots", slots])
+        .args([
+            "--poll-interval-ms",
+            "600000",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ]);
+    let worker = cluster.start_worker(name, &mut cmd);
+    let port = metrics_port(worker.pid(), &[]);
+    (worker, port)
+}
+
+#[test]
+fn a_ready_task_wakes_one_idle_worker_and_one_that_cannot_take_it_wakes_the_others() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "one", "tasks": [{"name": "t", "type": "empty"}]}"#,
+    );
+
+    // Four idle workers of one group: each start wakes one of them, which claims the task.
+    // Woken all together, as before, they made four claims per start.
+    let idle: Vec<(Worker, u16)> = (0..4)
+        .map(|i| quiet_worker(&cluster, &format!("idle{i}"), "default", "2"))
+        .collect();
+    let claims = || -> f64 {
+        idle.iter()
+            .map(|(_, port)| get(&scrape(*port), "sched_worker_claims_total"))
+            .sum()
+    };
+    let before = claims();
+    const STARTS: usize = 12;
+    for _ in 0..STARTS {
+        let id = start(&mut db, "one");
+        assert_eq!(wait(&mut db, id, 60), "succeeded");
+    }
+    // Each worker may still make the claim of its first connection (`Resync`) meanwhile.
+    let made = claims() - before;
+    assert!(
+        made >= STARTS as f64 && made <= (STARTS + idle.len()) as f64,
+        "{made} claims for {STARTS} starts"
+    );
+
+    // Two workers of one slot in another group, one of them busy. The one named is the one
+    // with the most free slots at its last heartbeat, which a heartbeat may not have told yet:
+    // here the busy one. It passes the wake-up on, and the other claims at once (both poll
+    // only every ten minutes).
+    let _pair: Vec<(Worker, u16)> = ["pair0", "pair1"]
+        .iter()
+        .map(|name| quiet_worker(&cluster, name, "g2", "1"))
+        .collect();
+    define(
+        &mut db,
+        r#"{"name": "busy", "worker_group": "g2", "tasks": [{"name": "t", "type": "shell", "script": "sleep 600"}]}"#,
+    );
+    define(
+        &mut db,
+        r#"{"name": "quick", "worker_group": "g2", "tasks": [{"name": "t", "type": "empty"}]}"#,
+    );
+    let busy = start(&mut db, "busy");
+    wait_running(&mut db, busy, 1);
+    let busy_worker: i64 = db
+        .query_one(
+            "SELECT worker_id FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&busy],
+        )
+        .unwrap()
+        .get(0);
+    let mut tx = db.transaction().unwrap();
+    tx.execute(
+        "UPDATE sched.worker SET running = CASE WHEN id = $1 THEN 0 ELSE 1 END
+          WHERE alive AND 'g2' = ANY (groups)",
+        &[&busy_worker],
+    )
+    .unwrap();
+    let quick: i64 = tx
+        .query_one("SELECT sched.start_workflow('quick')", &[])
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    assert_eq!(wait(&mut db, quick, 60), "succeeded");
+    let ran_on: i64 = db
+        .query_one(
+            "SELECT worker_id FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&quick],
+        )
+        .unwrap()
+        .get(0);
+    assert_ne!(ran_on, busy_worker);
+    db.execute("SELECT sched.stop_workflow($1)", &[&busy])
+        .unwrap();
 }

@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use sched_core::protocol::{EXTENSION_VERSION, WORKER_PROTOCOL, check_client};
+use sched_core::protocol::{EXTENSION_VERSION, READY_CHANNEL, WORKER_PROTOCOL, check_client};
 
 use crate::protocol::{Claimed, ClaimedAlert, Lease, Outcome};
 
@@ -439,6 +439,19 @@ pub async fn claim(pool: &Pool, worker_id: i64, max: i32, token: i64) -> Result<
     )
     .await?;
     Ok(claimed(worker_id, &rows))
+}
+
+/// Wakes every worker of `groups`: this one was woken by name but cannot claim now (no slot
+/// free, or backing off), and the tasks must not wait for its next claim.
+pub async fn wake_groups(pool: &Pool, groups: &[String]) -> Result<()> {
+    query(
+        pool,
+        call_timeout(),
+        "SELECT pg_catalog.pg_notify($2, g) FROM unnest($1::text[]) AS g",
+        &[&groups, &READY_CHANNEL],
+    )
+    .await?;
+    Ok(())
 }
 
 /// What a completing call did besides recording outcomes.

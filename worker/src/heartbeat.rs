@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use sched_core::protocol::HEARTBEAT_PERIOD_MAX_MS;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -47,9 +48,10 @@ pub enum Beat {
 }
 
 /// Heartbeats come every 3 s, or three times per sched.worker_timeout when that is shorter,
-/// so that a live worker is never declared dead between two beats.
+/// so that a live worker is never declared dead between two beats (`sched._heartbeat_period`
+/// says the same to the database).
 pub fn interval(worker_timeout: Option<Duration>) -> Duration {
-    const DEFAULT: Duration = Duration::from_secs(3);
+    const DEFAULT: Duration = Duration::from_millis(HEARTBEAT_PERIOD_MAX_MS);
     const FLOOR: Duration = Duration::from_millis(100);
     match worker_timeout {
         Some(timeout) => (timeout / 3).clamp(FLOOR, DEFAULT),

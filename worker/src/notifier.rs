@@ -1,10 +1,12 @@
-//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group),
+//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group, and
+//! maybe the one worker it is for: `sched_core::protocol::ready_payload`),
 //! `sched_kill` (payload: a worker id) and, for a worker that delivers alerts, `sched_alert`. When the connection drops it reconnects with backoff
 //! and reports `Resync`, because notifications sent meanwhile are lost.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use sched_core::protocol::{READY_CHANNEL, parse_ready};
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{info, warn};
@@ -14,8 +16,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub enum Wake {
-    /// Tasks became ready for one of our groups.
-    Ready,
+    /// Tasks became ready for one of our groups, for whichever of its workers claims first
+    /// (`for_worker` None), or for the one named.
+    Ready {
+        group: String,
+        for_worker: Option<i64>,
+    },
     /// Some worker was asked to kill tasks; the payload says which.
     Kill(i64),
     /// (Re)connected: anything may have happened while not listening.
@@ -85,11 +91,11 @@ async fn listen(
         "connection closed".to_owned()
     });
     let channels = if alerts.is_some() {
-        "LISTEN sched_ready; LISTEN sched_kill; LISTEN sched_alert"
+        format!("LISTEN {READY_CHANNEL}; LISTEN sched_kill; LISTEN sched_alert")
     } else {
-        "LISTEN sched_ready; LISTEN sched_kill"
+        format!("LISTEN {READY_CHANNEL}; LISTEN sched_kill")
     };
-    if let Err(err) = client.batch_execute(channels).await {
+    if let Err(err) = client.batch_execute(&channels).await {
         return Ended::ConnectionLost {
             reason: err.to_string(),
             listened: false,
@@ -110,7 +116,13 @@ async fn listen(
                 }
                 continue;
             }
-            "sched_ready" if groups.iter().any(|g| g == n.payload()) => Wake::Ready,
+            READY_CHANNEL => match parse_ready(n.payload()) {
+                Some((group, for_worker)) if groups.iter().any(|g| g == group) => Wake::Ready {
+                    group: group.to_owned(),
+                    for_worker,
+                },
+                _ => continue,
+            },
             "sched_kill" => match n.payload().parse() {
                 Ok(worker_id) => Wake::Kill(worker_id),
                 Err(_) => continue,

@@ -318,6 +318,8 @@ impl Worker {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut want_claim = true;
         let mut want_kill_check = false;
+        // Groups it was woken for by name since the last claim (`notifier::Wake::Ready`).
+        let mut named: Vec<String> = Vec::new();
         let mut shutdown = Shutdown::No;
 
         loop {
@@ -340,6 +342,7 @@ impl Worker {
                 // Serves no group (alerts only): there is nothing it could claim.
                 want_claim = false;
             }
+            let mut claimed = false;
             if allowed && matches!(shutdown, Shutdown::No) && want_claim {
                 // With no slot free (busy, or the reporter is refilling them) the wish stays,
                 // to be tried after the next event. A claim whose answer was lost is retried
@@ -350,8 +353,22 @@ impl Worker {
                 };
                 if free > 0 {
                     want_claim = false;
+                    claimed = true;
                     self.claim(token, free).await;
                 }
+            }
+            // Woken by name, for its group, but not claiming now: the group's other workers
+            // are woken instead of waiting for this one's next claim. Passing on is paced as
+            // fruitless claims are, so that a flood of notifications naming it stays a few
+            // round trips.
+            if !named.is_empty() && allowed {
+                if !claimed {
+                    self.budget.spend();
+                    if let Err(err) = db::wake_groups(&self.pool, &named).await {
+                        warn!(error = %format!("{err:#}"), "could not pass a wake-up on to the other workers");
+                    }
+                }
+                named.clear();
             }
             if !matches!(shutdown, Shutdown::No) && self.running.is_empty() {
                 break;
@@ -368,7 +385,13 @@ impl Worker {
                     let mut next = Some(first);
                     while let Some(w) = next {
                         match w {
-                            Wake::Ready => want_claim = true,
+                            Wake::Ready { for_worker: None, .. } => want_claim = true,
+                            Wake::Ready { group, for_worker: Some(id) } => if id == self.id() {
+                                want_claim = true;
+                                if !named.contains(&group) {
+                                    named.push(group);
+                                }
+                            },
                             Wake::Kill(id) => want_kill_check |= id == self.id(),
                             Wake::Resync => { want_claim = true; want_kill_check = true }
                         }
