@@ -1,7 +1,8 @@
 -- Waking workers: a NOTIFY per worker group that got ready tasks, sent at commit, so that an
 -- idle worker claims within a commit's time instead of at its next poll.
 
-CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL, everyone boolean DEFAULT false)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -13,16 +14,20 @@ BEGIN
         RETURN;
     END IF;
     -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
-    -- It names one worker of the group, the one with the most free slots at its last heartbeat
-    -- (any of them when several have as many), not the one (taken_by) that took all it could:
-    -- waking every worker made all of them claim, all but one for nothing. The worker named
-    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
-    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
-    -- within two heartbeats is named: one that died without a word is not woken for nothing.
-    -- With none such, or only workers of an older protocol, which understand only a wake-up of
-    -- their whole group, the whole group is woken.
+    -- Unless everyone is to be woken, it names one worker of the group, the one with the most
+    -- free slots at its last heartbeat (any of them when several have as many), not the one
+    -- (taken_by) that took all it could: waking every worker made all of them claim, all but
+    -- one for nothing. The worker named claims; one that finds no slot free wakes the whole
+    -- group, and one that fills its slots names the next (sched._claim_tasks). Only a worker
+    -- heard from within two heartbeats is named: one that died without a word is not woken
+    -- for nothing. With none such, or only workers of an older protocol, which understand only
+    -- a wake-up of their whole group, the whole group is woken.
     heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
     FOREACH g IN ARRAY groups LOOP
+        IF everyone THEN
+            PERFORM pg_catalog.pg_notify('sched_ready', g);
+            CONTINUE;
+        END IF;
         SELECT w.id INTO target
           FROM sched.worker w
          WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
@@ -33,5 +38,5 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
-    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint, boolean) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers with everyone or when none such speaks a protocol that names one.';

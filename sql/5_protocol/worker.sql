@@ -276,12 +276,18 @@ BEGIN
         RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
                      FROM unnest(outcome.deferred) d;
     END IF;
-    -- Wake other workers only for work this one could not take: groups it does not serve, and
-    -- its own groups when it filled every slot it asked for (more may be waiting).
+    -- Wake other workers only for work this one could not take: groups it does not serve (one
+    -- of their workers), and its own groups when it filled every slot it asked for. More may be
+    -- waiting then, behind a backlog that keeps every worker busy: all of them are woken, as
+    -- any claim of theirs finds work (a drain of 1,000-slot workers lost a tenth when only
+    -- one other was).
     IF outcome.ready_groups IS NOT NULL THEN
-        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
-                        WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
-        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
+        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE groups IS NULL OR NOT (g = ANY(groups)));
+        PERFORM sched._notify_ready(others);
+        IF claimed >= coalesce(claim_max, 0) THEN
+            PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
+                                        everyone => true);
+        END IF;
     END IF;
 END
 $$;

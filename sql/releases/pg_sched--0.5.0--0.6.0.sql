@@ -5289,9 +5289,11 @@ END
 $$;
 
 -- 2_kernel/notify.sql, 5_protocol/worker.sql: a wake-up names one worker of the group, not all
--- of them; a claim that gets all it asked for, or a completion that fills its slots, names the next.
+-- of them; a claim that gets all it asked for names the next; a completion that fills its slots
+-- wakes them all, as before.
 DROP FUNCTION sched._notify_ready(text[]);
-CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL, everyone boolean DEFAULT false)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -5303,16 +5305,20 @@ BEGIN
         RETURN;
     END IF;
     -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
-    -- It names one worker of the group, the one with the most free slots at its last heartbeat
-    -- (any of them when several have as many), not the one (taken_by) that took all it could:
-    -- waking every worker made all of them claim, all but one for nothing. The worker named
-    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
-    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
-    -- within two heartbeats is named: one that died without a word is not woken for nothing.
-    -- With none such, or only workers of an older protocol, which understand only a wake-up of
-    -- their whole group, the whole group is woken.
+    -- Unless everyone is to be woken, it names one worker of the group, the one with the most
+    -- free slots at its last heartbeat (any of them when several have as many), not the one
+    -- (taken_by) that took all it could: waking every worker made all of them claim, all but
+    -- one for nothing. The worker named claims; one that finds no slot free wakes the whole
+    -- group, and one that fills its slots names the next (sched._claim_tasks). Only a worker
+    -- heard from within two heartbeats is named: one that died without a word is not woken
+    -- for nothing. With none such, or only workers of an older protocol, which understand only
+    -- a wake-up of their whole group, the whole group is woken.
     heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
     FOREACH g IN ARRAY groups LOOP
+        IF everyone THEN
+            PERFORM pg_catalog.pg_notify('sched_ready', g);
+            CONTINUE;
+        END IF;
         SELECT w.id INTO target
           FROM sched.worker w
          WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
@@ -5323,8 +5329,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
-    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint, boolean) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers with everyone or when none such speaks a protocol that names one.';
 CREATE OR REPLACE FUNCTION sched._claim_tasks(principal regrole, worker_id bigint, max_tasks integer, claim_token bigint)
 RETURNS TABLE (task_instance_id bigint, workflow_instance_id bigint, task_name text, task_type text,
                settings jsonb, attempt integer, tenant text)
@@ -5376,12 +5382,18 @@ BEGIN
         RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
                      FROM unnest(outcome.deferred) d;
     END IF;
-    -- Wake other workers only for work this one could not take: groups it does not serve, and
-    -- its own groups when it filled every slot it asked for (more may be waiting).
+    -- Wake other workers only for work this one could not take: groups it does not serve (one
+    -- of their workers), and its own groups when it filled every slot it asked for. More may be
+    -- waiting then, behind a backlog that keeps every worker busy: all of them are woken, as
+    -- any claim of theirs finds work (a drain of 1,000-slot workers lost a tenth when only
+    -- one other was).
     IF outcome.ready_groups IS NOT NULL THEN
-        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
-                        WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
-        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
+        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE groups IS NULL OR NOT (g = ANY(groups)));
+        PERFORM sched._notify_ready(others);
+        IF claimed >= coalesce(claim_max, 0) THEN
+            PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
+                                        everyone => true);
+        END IF;
     END IF;
 END
 $$;

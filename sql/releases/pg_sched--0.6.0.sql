@@ -2467,7 +2467,8 @@ COMMENT ON FUNCTION sched._role_name(regrole) IS
 -- Waking workers: a NOTIFY per worker group that got ready tasks, sent at commit, so that an
 -- idle worker claims within a commit's time instead of at its next poll.
 
-CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL) RETURNS void
+CREATE FUNCTION sched._notify_ready(groups text[], taken_by bigint DEFAULT NULL, everyone boolean DEFAULT false)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -2479,16 +2480,20 @@ BEGIN
         RETURN;
     END IF;
     -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
-    -- It names one worker of the group, the one with the most free slots at its last heartbeat
-    -- (any of them when several have as many), not the one (taken_by) that took all it could:
-    -- waking every worker made all of them claim, all but one for nothing. The worker named
-    -- claims; one that finds no slot free wakes the whole group, and one that fills its slots
-    -- names the next (sched._claim_tasks, sched._complete_tasks). Only a worker heard from
-    -- within two heartbeats is named: one that died without a word is not woken for nothing.
-    -- With none such, or only workers of an older protocol, which understand only a wake-up of
-    -- their whole group, the whole group is woken.
+    -- Unless everyone is to be woken, it names one worker of the group, the one with the most
+    -- free slots at its last heartbeat (any of them when several have as many), not the one
+    -- (taken_by) that took all it could: waking every worker made all of them claim, all but
+    -- one for nothing. The worker named claims; one that finds no slot free wakes the whole
+    -- group, and one that fills its slots names the next (sched._claim_tasks). Only a worker
+    -- heard from within two heartbeats is named: one that died without a word is not woken
+    -- for nothing. With none such, or only workers of an older protocol, which understand only
+    -- a wake-up of their whole group, the whole group is woken.
     heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
     FOREACH g IN ARRAY groups LOOP
+        IF everyone THEN
+            PERFORM pg_catalog.pg_notify('sched_ready', g);
+            CONTINUE;
+        END IF;
         SELECT w.id INTO target
           FROM sched.worker w
          WHERE w.alive AND g = ANY (w.groups) AND w.protocol >= sched._named_wake_protocol()
@@ -2499,8 +2504,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION sched._notify_ready(text[], bigint) IS
-    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers when none such speaks a protocol that names one.';
+COMMENT ON FUNCTION sched._notify_ready(text[], bigint, boolean) IS
+    'Internal: wakes a worker of each of these groups (the one with the most free slots at its last heartbeat, heard from within two heartbeats, not taken_by), or all of a group''s workers with everyone or when none such speaks a protocol that names one.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -7576,12 +7581,18 @@ BEGIN
         RETURN QUERY SELECT d, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::text, true
                      FROM unnest(outcome.deferred) d;
     END IF;
-    -- Wake other workers only for work this one could not take: groups it does not serve, and
-    -- its own groups when it filled every slot it asked for (more may be waiting).
+    -- Wake other workers only for work this one could not take: groups it does not serve (one
+    -- of their workers), and its own groups when it filled every slot it asked for. More may be
+    -- waiting then, behind a backlog that keeps every worker busy: all of them are woken, as
+    -- any claim of theirs finds work (a drain of 1,000-slot workers lost a tenth when only
+    -- one other was).
     IF outcome.ready_groups IS NOT NULL THEN
-        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g
-                        WHERE groups IS NULL OR NOT (g = ANY(groups)) OR claimed >= coalesce(claim_max, 0));
-        PERFORM sched._notify_ready(others, _complete_tasks.worker_id);
+        others := ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE groups IS NULL OR NOT (g = ANY(groups)));
+        PERFORM sched._notify_ready(others);
+        IF claimed >= coalesce(claim_max, 0) THEN
+            PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
+                                        everyone => true);
+        END IF;
     END IF;
 END
 $$;
