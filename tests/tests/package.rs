@@ -203,7 +203,11 @@ fn the_previous_release_s_packages_upgrade_to_this_one_s_and_nothing_is_lost() {
     let version = extension_version(&mut db);
     assert_eq!(version, CURRENT);
     let worker = unit_worker(&cluster, "worker-unit-new.log");
-    wait_registered(&mut db, Some(2));
+    let protocol: i32 = db
+        .query_one("SELECT sched._worker_protocol()", &[])
+        .unwrap()
+        .get(0);
+    wait_registered(&mut db, Some(protocol));
 
     assert_eq!(instance_state(&mut db, first), "succeeded");
     assert_eq!(
