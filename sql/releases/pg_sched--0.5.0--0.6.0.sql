@@ -5301,7 +5301,9 @@ DECLARE
     target bigint;
     heard  timestamptz;
 BEGIN
-    IF groups IS NULL THEN
+    -- A completion asks with no group at all whenever it made nothing ready for others: the
+    -- hot path pays for this test only.
+    IF groups IS NULL OR cardinality(groups) = 0 THEN
         RETURN;
     END IF;
     -- One tiny notification per worker group: PostgreSQL folds duplicates within a transaction.
@@ -5313,7 +5315,9 @@ BEGIN
     -- heard from within two heartbeats is named: one that died without a word is not woken
     -- for nothing. With none such, or only workers of an older protocol, which understand only
     -- a wake-up of their whole group, the whole group is woken.
-    heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
+    IF NOT everyone THEN
+        heard := pg_catalog.clock_timestamp() - 2 * sched._heartbeat_period(pg_catalog.current_setting('sched.worker_timeout')::interval);
+    END IF;
     FOREACH g IN ARRAY groups LOOP
         IF everyone THEN
             PERFORM pg_catalog.pg_notify('sched_ready', g);
