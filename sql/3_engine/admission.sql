@@ -73,6 +73,7 @@ BEGIN
                 RETURN 'stopped';
             END IF;
             -- serial_priority: the earlier ones are stopped, the new one runs.
+            PERFORM sched._lock_family(earlier, true);
             INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
             SELECT 'stop', _admit.workflow_id, e, principal_name, '{"reason": "serial_priority"}' FROM unnest(earlier) e;
             UPDATE sched.workflow_instance wi SET state = 'ready_stop' WHERE wi.id = ANY(earlier) AND wi.state <> 'ready_stop';

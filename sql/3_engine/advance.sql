@@ -1,8 +1,11 @@
 -- Advancing workflow instances after attempts end (docs/architecture.md, "The life of a
 -- task"). Every function of the engine expects its caller to hold the row locks of the
--- workflow instances concerned (taken in id order, so that concurrent completions serialise
--- per instance and never deadlock): under that lock "are all upstream tasks done?" and "is
--- anything still active?" cannot be answered twice by racing transactions.
+-- workflow instances concerned (2_kernel/locks.sql), taken in id order so that they never
+-- deadlock. Held exclusively, nothing else advances the instance meanwhile. Held shared by
+-- workers' reports of successes, "are all upstream tasks done?" is answered by the join's
+-- counter row, which the reports update one after the other (in one order, so that they do not
+-- deadlock either), and "is anything still active?" under the exclusive row lock each takes
+-- last (sched._settle): neither is answered twice by racing transactions.
 --
 -- They are plpgsql rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's
 -- statements on every call, plpgsql keeps its plans for the session.
@@ -10,8 +13,11 @@
 -- finished: the attempts; touched: their instances; any_failed: whether one failed or was
 -- killed. The caller knows all three from the statement that ended the attempts. touched may
 -- be empty when the caller finishes the instances itself (a logic task decided while its
--- instance is still being advanced).
-CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean) RETURNS text[]
+-- instance is still being advanced). shared: the caller holds the instances' lock shared with
+-- other workers' reports of successes (2_kernel/locks.sql), and decides whether they ended
+-- itself, last (sched._settle).
+CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean, shared boolean DEFAULT false)
+RETURNS text[]
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -120,6 +126,7 @@ BEGIN
         ), joined AS (
             INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done, deps_skipped)
             SELECT s.workflow_instance_id, s.task_id, s.n, s.skipped FROM successor s WHERE s.dep_count > 1
+            ORDER BY s.workflow_instance_id, s.task_id
             ON CONFLICT (workflow_instance_id, task_id)
                 DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done,
                               deps_skipped = jp.deps_skipped + excluded.deps_skipped
@@ -168,9 +175,11 @@ BEGIN
         groups := groups || sched._new_attempts(w_inst, w_task, NULL, NULL);
     END IF;
 
-    PERFORM sched._finish_if_done(touched);
+    IF NOT shared THEN
+        PERFORM sched._finish_if_done(touched);
+    END IF;
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
+COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean, boolean) IS
     'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks are all done (skipping those only skipped tasks lead to, passing forbidden ones), and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';

@@ -4,7 +4,8 @@
 
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
-                                outcomes text[] DEFAULT '{}', OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
+                                outcomes text[] DEFAULT '{}', settle_later boolean DEFAULT false,
+                                OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[], OUT unsettled bigint[])
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -16,6 +17,7 @@ DECLARE
     timeout    text;
     slots      bigint[];
     timed_out  bigint[];
+    shared     boolean;
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -36,21 +38,25 @@ BEGIN
     -- lasts as long as that user likes: the reports of such instances are handed back as
     -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
     -- A sub-process instance is locked with the instances above it (2_kernel/locks.sql).
-    SELECT array_agg(DISTINCT f.id) INTO wanted
+    -- Reports of successes only, all in one instance that decides nothing in the database,
+    -- share its lock with other workers' such reports; anything else locks alone. A batch of
+    -- many instances gains nothing by sharing: no other worker reports on its instances.
+    SELECT array_agg(DISTINCT f.id), count(DISTINCT i.id) = 1 AND bool_and(wi.ancestors IS NULL AND NOT v.reports_alone)
+    INTO wanted, shared
     FROM (SELECT DISTINCT ti.workflow_instance_id AS id FROM sched.task_instance ti
           WHERE ti.id = ANY(task_instance_ids)) i
     JOIN sched.workflow_instance wi ON wi.id = i.id
+    JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
     CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
-    SELECT array_agg(l.id) INTO locked FROM (
-        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
-        ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
-    IF cardinality(locked) IS DISTINCT FROM cardinality(wanted) THEN
+    shared := shared AND NOT EXISTS (
+        SELECT 1 FROM unnest(exit_codes, outcomes) AS r(exit_code, outcome)
+        WHERE coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' END) IS DISTINCT FROM 'succeeded');
+    locked := sched._lock_instances(wanted, shared, false);
+    IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM 1 FROM sched.workflow_instance wi
-            WHERE wi.id = ANY(wanted) AND NOT wi.id = ANY(coalesce(locked, '{}'))
-            ORDER BY wi.id FOR NO KEY UPDATE OF wi;
+            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), shared, true);
             locked := wanted;
         EXCEPTION WHEN lock_not_available THEN
             NULL;
@@ -58,7 +64,7 @@ BEGIN
         PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
         SELECT array_agg(ti.id) INTO deferred
         FROM sched.task_instance ti JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ coalesce(locked, '{}')
+        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ locked
           AND ti.worker_id = _complete.worker_id AND ti.state = ANY (sched._task_states_claimed());
     END IF;
 
@@ -110,7 +116,14 @@ BEGIN
     END IF;
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
-        ready_groups := sched._advance(done, touched, any_failed);
+        ready_groups := sched._advance(done, touched, any_failed, shared);
+        -- A caller that claims after the reports decides the end after its claim; any other,
+        -- here (a call begun before an update of the extension included).
+        IF shared AND settle_later THEN
+            unsettled := touched;
+        ELSIF shared THEN
+            PERFORM sched._settle(touched);
+        END IF;
     END IF;
     -- Finished work is never thrown away: an outcome that arrives after its attempt was failed
     -- over (its worker was cut off, kept it, and reported once the database answered) is kept
@@ -128,5 +141,19 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]) IS
-    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[], boolean) IS
+    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, the reports deferred because their instance stayed locked, and, with settle_later, the instance whose end is still to decide (sched._settle) when the reports shared its lock.';
+
+-- Reports that shared an instance's lock decide one at a time whether it has ended: each looks
+-- under the exclusive row lock, so the last of them sees the others' ends committed. The lock
+-- is held to commit, so it is taken last, after the claim that follows the reports.
+CREATE FUNCTION sched._settle(instances bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(instances) ORDER BY wi.id FOR NO KEY UPDATE;
+    PERFORM sched._finish_if_done(instances);
+END
+$$;
+COMMENT ON FUNCTION sched._settle(bigint[]) IS
+    'Internal: after reports that shared these instances'' lock, ends those with nothing left active, one report at a time.';

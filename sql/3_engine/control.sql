@@ -246,7 +246,7 @@ BEGIN
         JOIN sched.task_instance ti ON ti.id = ch.parent_task_instance_id
         WHERE ch.parent_instance_id = instance_id AND ti.state = 'running' AND ch.state = 'running'
         ORDER BY ch.id
-        FOR NO KEY UPDATE OF ch
+        FOR UPDATE OF ch
     LOOP
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         VALUES ('pause', c.workflow_id, c.id, 'pg_sched', jsonb_build_object('parent_instance_id', instance_id));

@@ -31,7 +31,7 @@ BEGIN
                                         WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id
                                           AND p.element IS NOT DISTINCT FROM t.element)
     ORDER BY c.id DESC LIMIT 1
-    FOR NO KEY UPDATE;
+    FOR UPDATE;
 
     IF FOUND THEN
         -- The child runs again from the start when its parent does: a new run of the parent
@@ -140,7 +140,7 @@ BEGIN
           AND (only_task IS NULL OR ti.id = only_task)
           AND ch.state <> ALL (sched._workflow_states_ending())
         ORDER BY ch.id
-        FOR NO KEY UPDATE OF ch
+        FOR UPDATE OF ch
     LOOP
         -- The attempt ends killed, for this reason, once its child has stopped.
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason WHERE ti.id = c.attempt;

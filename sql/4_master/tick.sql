@@ -118,7 +118,7 @@ BEGIN
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
-        FOR NO KEY UPDATE OF wi SKIP LOCKED
+        FOR UPDATE OF wi SKIP LOCKED
     LOOP
         -- A sub-process instance is stopped only with its parents locked too; never waited for.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));

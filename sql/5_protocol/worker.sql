@@ -265,7 +265,8 @@ DECLARE
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
                                coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
-                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'));
+                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'),
+                               settle_later => true);
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
     IF groups IS NOT NULL THEN
@@ -288,6 +289,10 @@ BEGIN
             PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
                                         everyone => true);
         END IF;
+    END IF;
+    -- Last: reports that shared an instance's lock decide its end one at a time.
+    IF outcome.unsettled IS NOT NULL THEN
+        PERFORM sched._settle(outcome.unsettled);
     END IF;
 END
 $$;

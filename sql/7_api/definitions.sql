@@ -22,6 +22,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
+    decides    boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -162,15 +163,19 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
+           bool_or(t.logic <> 'forbidden'),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, groups, checks_sql
+    INTO refs, gathers, decides, groups, checks_sql
     FROM task t;
 
-    -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, whether logic tasks name other workflows, which run
-    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
+    -- Known only now that the tasks are read: whether the instances gather OUT params, whether
+    -- reports of their attempts lock them alone, which worker groups their tasks need, whether
+    -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
+    -- runs on this database, checked as the owner.
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+                                      worker_groups = groups
+    WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;

@@ -17,6 +17,8 @@
 -- Deadlines: the schedule's columns deadline, deadline_through and deadline_next, the table
 -- sched.deadline_check, the master's _deadline_tick (4_master/deadlines.sql), the alert event
 -- deadline_missed, the views sched.deadlines and sched.schedules.deadline.
+-- Reports of successes side by side: sched.workflow_version.reports_alone, computed for every
+-- existing version; the two lock modes (2_kernel/locks.sql) and the functions that take them.
 -- Run by ALTER EXTENSION pg_sched UPDATE, in one transaction; the test of tests/tests/upgrade.rs
 -- checks that a database of an earlier release updated by it has the schema of a fresh 0.6.0
 -- install and keeps all it held. Existing rows change nothing: the new columns are NULL (no task
@@ -143,6 +145,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to start or running","name":"running"},{"colour":"#b7e1a1","doc":"every date''s instance succeeded","name":"succeeded"},{"colour":"#f4a6a6","doc":"a date''s instance did not succeed (and on_failure stop ended the backfill, or every date has ended)","name":"failed"},{"colour":"#e4e4e4","doc":"cancelled by cancel_backfill: no further date starts","name":"cancelled"}],"commands":[{"applies_to":["running"],"name":"pause","of":"workflow","recorded_as":"pause","reruns":[]},{"applies_to":["paused","stopped"],"name":"resume","of":"workflow","recorded_as":"recover_suspended_process","reruns":["paused","killed"]},{"applies_to":["failed"],"name":"recover","of":"workflow","recorded_as":"start_failure_task_process","reruns":["failed","killed"]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"rerun","of":"workflow","recorded_as":"repeat_running","reruns":[]},{"applies_to":["paused","stopped","failed","succeeded"],"name":"execute_task","of":"workflow","recorded_as":"execute_task","reruns":[]},{"applies_to":["submitted","serial_wait","waiting_thread","running","ready_pause","paused","ready_stop"],"name":"stop","of":"workflow","recorded_as":"stop","reruns":[]},{"applies_to":["failed","killed"],"name":"force_success","of":"task","recorded_as":"force_success","reruns":[]},{"applies_to":["delayed","queued","dispatched","running"],"name":"kill_task","of":"task","recorded_as":"kill_task","reruns":[]}],"deadline_states":[{"colour":"#e4e4e4","doc":"its deadline has not come","name":"pending"},{"colour":"#b7e1a1","doc":"its instance succeeded by the deadline","name":"met"},{"colour":"#f4a6a6","doc":"it had not succeeded by the deadline (or never started): an alert deadline_missed was raised","name":"missed"}],"delivery_states":[{"colour":"#e4e4e4","doc":"not yet sent; a worker started with --alerts sends it when it is due","name":"pending"},{"colour":"#b7e1a1","doc":"sent to its channel","name":"sent"},{"colour":"#f4a6a6","doc":"every attempt failed (sched.alert_max_attempts)","name":"failed"}],"task_sets":{"active":["delayed","queued","dispatched","running"],"alerted":["failed","killed","paused","need_fault_tolerance"],"bypassed":["skipped","forbidden"],"claimed":["dispatched","running"],"dependent_success":["succeeded","forced_success","forbidden"],"failure":["failed","killed"],"finished":["succeeded","failed","killed","paused","forced_success","need_fault_tolerance","skipped","forbidden"],"passed":["succeeded","forced_success","skipped","forbidden"],"success":["succeeded","forced_success"],"waiting":["delayed","queued"]},"task_states":[{"colour":"#e4e4e4","doc":"waiting for its delay (delay_time, or a retry''s interval)","name":"delayed"},{"colour":"#e4e4e4","doc":"ready, waiting for a worker to claim it","name":"queued"},{"colour":"#c4dff9","doc":"claimed by a worker, not yet started (not written by this engine: a claim starts the attempt)","name":"dispatched"},{"colour":"#9cc9f5","doc":"running on a worker, or in the database","name":"running"},{"colour":"#b7e1a1","doc":"ended with success","name":"succeeded"},{"colour":"#f4a6a6","doc":"ended with failure, or killed for its timeout; a retry may follow","name":"failed"},{"colour":"#f8c78a","doc":"killed by a user, a stop or a failed sibling","name":"killed"},{"colour":"#f3e39a","doc":"not started because its instance paused","name":"paused"},{"colour":"#d6efc7","doc":"failed or killed, then marked successful by a user","name":"forced_success"},{"colour":"#d9b3e6","doc":"its worker was lost; a new attempt replaces it","name":"need_fault_tolerance"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take (or all its upstream tasks were skipped)","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"}],"test_states":[{"colour":"#b7e1a1","doc":"its statements ran (then were rolled back with the rest), or a logic task chose its branch","name":"succeeded"},{"colour":"#f4a6a6","doc":"a statement failed, its parameters did not resolve or its OUT values could not be read; downstream tasks are not reached","name":"failed"},{"colour":"#d6efc7","doc":"not run: options.mock gave its OUT values","name":"mocked"},{"colour":"#e4e4e4","doc":"a task a test run does not run (shell, python, http, a datasource''s SQL, sub_process, dependent, dynamic...); downstream tasks run as if it succeeded without OUT values","name":"not_run"},{"colour":"#f5f5f5","doc":"on a branch a CONDITIONS or SWITCH task did not take","name":"skipped"},{"colour":"#f5f5f5","doc":"a task with enabled false, passed through","name":"forbidden"},{"colour":"#ffffff","doc":"not run because an upstream task failed or was not reached","name":"not_reached"}],"workflow_sets":{"admitted":["running","ready_pause","ready_stop","waiting_thread"],"advancing":["running","ready_pause"],"ending":["ready_stop","paused","stopped","failed","succeeded"],"executing":["running","ready_pause","ready_stop"],"finished":["paused","stopped","failed","succeeded"],"unfinished":["submitted","serial_wait","waiting_thread","running","ready_pause","ready_stop"],"unsuccessful":["paused","stopped","failed"]},"workflow_states":[{"colour":"#e4e4e4","doc":"recorded, not yet admitted (not written by this engine: an instance is admitted in the transaction that creates it)","name":"submitted"},{"colour":"#e4e4e4","doc":"a serial_wait workflow''s instance waiting for the one before it to end","name":"serial_wait"},{"colour":"#e4e4e4","doc":"waiting for room under sched.max_running_instances","name":"waiting_thread"},{"colour":"#9cc9f5","doc":"admitted; its ready tasks are queued as they become ready","name":"running"},{"colour":"#f3e39a","doc":"pausing: running attempts finish, nothing new starts","name":"ready_pause"},{"colour":"#f3e39a","doc":"paused with nothing running; resume continues it","name":"paused"},{"colour":"#f8c78a","doc":"stopping: running attempts are being killed","name":"ready_stop"},{"colour":"#f8c78a","doc":"stopped by a user, a timeout or a parent","name":"stopped"},{"colour":"#f4a6a6","doc":"ended with a failed task","name":"failed"},{"colour":"#b7e1a1","doc":"ended with every task done","name":"succeeded"}]}'::jsonb $$;
 
 -- 1_schema/10_definitions.sql
+ALTER TABLE sched.workflow_version ADD COLUMN reports_alone boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic): a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
+UPDATE sched.workflow_version v SET reports_alone = EXISTS (
+    SELECT 1 FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.logic <> 'forbidden');
 ALTER TABLE sched.task_definition ADD COLUMN produces text[];
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
@@ -1666,9 +1672,11 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
     'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child wakes the DEPENDENT attempts waiting on its workflow and starts the workflows its end triggers.';
 
 -- 3_engine/complete.sql: the datasets a success produces.
-CREATE OR REPLACE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
+DROP FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]);
+CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
-                                outcomes text[] DEFAULT '{}', OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
+                                outcomes text[] DEFAULT '{}', settle_later boolean DEFAULT false,
+                                OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[], OUT unsettled bigint[])
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -1680,6 +1688,7 @@ DECLARE
     timeout    text;
     slots      bigint[];
     timed_out  bigint[];
+    shared     boolean;
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -1700,21 +1709,25 @@ BEGIN
     -- lasts as long as that user likes: the reports of such instances are handed back as
     -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
     -- A sub-process instance is locked with the instances above it (2_kernel/locks.sql).
-    SELECT array_agg(DISTINCT f.id) INTO wanted
+    -- Reports of successes only, all in one instance that decides nothing in the database,
+    -- share its lock with other workers' such reports; anything else locks alone. A batch of
+    -- many instances gains nothing by sharing: no other worker reports on its instances.
+    SELECT array_agg(DISTINCT f.id), count(DISTINCT i.id) = 1 AND bool_and(wi.ancestors IS NULL AND NOT v.reports_alone)
+    INTO wanted, shared
     FROM (SELECT DISTINCT ti.workflow_instance_id AS id FROM sched.task_instance ti
           WHERE ti.id = ANY(task_instance_ids)) i
     JOIN sched.workflow_instance wi ON wi.id = i.id
+    JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
     CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
-    SELECT array_agg(l.id) INTO locked FROM (
-        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
-        ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
-    IF cardinality(locked) IS DISTINCT FROM cardinality(wanted) THEN
+    shared := shared AND NOT EXISTS (
+        SELECT 1 FROM unnest(exit_codes, outcomes) AS r(exit_code, outcome)
+        WHERE coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' END) IS DISTINCT FROM 'succeeded');
+    locked := sched._lock_instances(wanted, shared, false);
+    IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM 1 FROM sched.workflow_instance wi
-            WHERE wi.id = ANY(wanted) AND NOT wi.id = ANY(coalesce(locked, '{}'))
-            ORDER BY wi.id FOR NO KEY UPDATE OF wi;
+            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), shared, true);
             locked := wanted;
         EXCEPTION WHEN lock_not_available THEN
             NULL;
@@ -1722,7 +1735,7 @@ BEGIN
         PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
         SELECT array_agg(ti.id) INTO deferred
         FROM sched.task_instance ti JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ coalesce(locked, '{}')
+        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ locked
           AND ti.worker_id = _complete.worker_id AND ti.state = ANY (sched._task_states_claimed());
     END IF;
 
@@ -1774,7 +1787,14 @@ BEGIN
     END IF;
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
-        ready_groups := sched._advance(done, touched, any_failed);
+        ready_groups := sched._advance(done, touched, any_failed, shared);
+        -- A caller that claims after the reports decides the end after its claim; any other,
+        -- here (a call begun before an update of the extension included).
+        IF shared AND settle_later THEN
+            unsettled := touched;
+        ELSIF shared THEN
+            PERFORM sched._settle(touched);
+        END IF;
     END IF;
     -- Finished work is never thrown away: an outcome that arrives after its attempt was failed
     -- over (its worker was cut off, kept it, and reported once the database answered) is kept
@@ -1792,8 +1812,8 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]) IS
-    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[], boolean) IS
+    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, the reports deferred because their instance stayed locked, and, with settle_later, the instance whose end is still to decide (sched._settle) when the reports shared its lock.';
 
 -- 3_engine: elements carried through new attempts, retries, failovers, the claim, kills,
 -- sub-processes and continued runs.
@@ -1961,7 +1981,9 @@ END
 $$;
 COMMENT ON FUNCTION sched._kill_active(bigint[], text) IS
     'Internal: ends queued and delayed attempts of these instances as killed, asks workers to kill the running ones and stops sub-process children, recording the reason.';
-CREATE OR REPLACE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean) RETURNS text[]
+DROP FUNCTION sched._advance(bigint[], bigint[], boolean);
+CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean, shared boolean DEFAULT false)
+RETURNS text[]
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -2070,6 +2092,7 @@ BEGIN
         ), joined AS (
             INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done, deps_skipped)
             SELECT s.workflow_instance_id, s.task_id, s.n, s.skipped FROM successor s WHERE s.dep_count > 1
+            ORDER BY s.workflow_instance_id, s.task_id
             ON CONFLICT (workflow_instance_id, task_id)
                 DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done,
                               deps_skipped = jp.deps_skipped + excluded.deps_skipped
@@ -2118,11 +2141,13 @@ BEGIN
         groups := groups || sched._new_attempts(w_inst, w_task, NULL, NULL);
     END IF;
 
-    PERFORM sched._finish_if_done(touched);
+    IF NOT shared THEN
+        PERFORM sched._finish_if_done(touched);
+    END IF;
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
+COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean, boolean) IS
     'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks are all done (skipping those only skipped tasks lead to, passing forbidden ones), and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 CREATE OR REPLACE FUNCTION sched._run_logic(ids bigint[]) RETURNS void
 LANGUAGE plpgsql
@@ -2281,7 +2306,7 @@ BEGIN
                                         WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id
                                           AND p.element IS NOT DISTINCT FROM t.element)
     ORDER BY c.id DESC LIMIT 1
-    FOR NO KEY UPDATE;
+    FOR UPDATE;
 
     IF FOUND THEN
         -- The child runs again from the start when its parent does: a new run of the parent
@@ -2358,7 +2383,7 @@ BEGIN
           AND (only_task IS NULL OR ti.id = only_task)
           AND ch.state <> ALL (sched._workflow_states_ending())
         ORDER BY ch.id
-        FOR NO KEY UPDATE OF ch
+        FOR UPDATE OF ch
     LOOP
         -- The attempt ends killed, for this reason, once its child has stopped.
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason WHERE ti.id = c.attempt;
@@ -3774,6 +3799,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
+    decides    boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -3914,15 +3940,19 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
+           bool_or(t.logic <> 'forbidden'),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, groups, checks_sql
+    INTO refs, gathers, decides, groups, checks_sql
     FROM task t;
 
-    -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, whether logic tasks name other workflows, which run
-    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
+    -- Known only now that the tasks are read: whether the instances gather OUT params, whether
+    -- reports of their attempts lock them alone, which worker groups their tasks need, whether
+    -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
+    -- runs on this database, checked as the owner.
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+                                      worker_groups = groups
+    WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;
@@ -4507,7 +4537,7 @@ BEGIN
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
-        FOR NO KEY UPDATE OF wi SKIP LOCKED
+        FOR UPDATE OF wi SKIP LOCKED
     LOOP
         -- A sub-process instance is stopped only with its parents locked too; never waited for.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
@@ -5375,7 +5405,8 @@ DECLARE
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
                                coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
-                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'));
+                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'),
+                               settle_later => true);
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
     IF groups IS NOT NULL THEN
@@ -5398,6 +5429,10 @@ BEGIN
             PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
                                         everyone => true);
         END IF;
+    END IF;
+    -- Last: reports that shared an instance's lock decide its end one at a time.
+    IF outcome.unsettled IS NOT NULL THEN
+        PERFORM sched._settle(outcome.unsettled);
     END IF;
 END
 $$;
@@ -5567,6 +5602,143 @@ $$;
 COMMENT ON FUNCTION sched._drop_owned(oid[]) IS
     'Internal, run before DROP OWNED: drops the triggers and workflows of roles (refused while one has unfinished instances), their tenant grants, use grants and project parameters.';
 
+-- 2_kernel/locks.sql, 3_engine/complete.sql and advance.sql: workers' reports of successes in
+-- one instance that decides nothing in the database share its lock (FOR KEY SHARE) and take it
+-- exclusively only to decide whether it has ended; whoever changes what an instance does locks
+-- it FOR UPDATE, and a shared report decides the instance's end last (sched._settle).
+CREATE OR REPLACE FUNCTION sched._lock_instances(ids bigint[], shared boolean, wait boolean) RETURNS bigint[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    locked bigint[];
+BEGIN
+    IF wait AND shared THEN
+        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR KEY SHARE;
+        RETURN ids;
+    ELSIF wait THEN
+        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR UPDATE;
+        RETURN ids;
+    ELSIF shared THEN
+        SELECT array_agg(l.id) INTO locked FROM (
+            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
+            ORDER BY wi.id FOR KEY SHARE SKIP LOCKED) l;
+    ELSE
+        SELECT array_agg(l.id) INTO locked FROM (
+            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
+            ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    END IF;
+    RETURN coalesce(locked, '{}');
+END
+$$;
+COMMENT ON FUNCTION sched._lock_instances(bigint[], boolean, boolean) IS
+    'Internal: locks these instances in id order, FOR KEY SHARE (reports of successes side by side) or FOR UPDATE (everything else); returns those now locked (with wait false, the others are skipped).';
+CREATE OR REPLACE FUNCTION sched._lock_family(ids bigint[], wait boolean) RETURNS bigint[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    family bigint[];
+    locked bigint[];
+BEGIN
+    SELECT array_agg(DISTINCT f.id ORDER BY f.id) INTO family
+    FROM sched.workflow_instance wi CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id)
+    WHERE wi.id = ANY(ids);
+    locked := sched._lock_instances(family, false, wait);
+    RETURN ARRAY(SELECT wi.id FROM sched.workflow_instance wi
+                 WHERE wi.id = ANY(ids) AND (wi.ancestors || wi.id) <@ locked);
+END
+$$;
+COMMENT ON FUNCTION sched._lock_family(bigint[], boolean) IS
+    'Internal: locks these instances with the instances above them (sub-processes) exclusively, lowest id first; returns those now locked with their whole family.';
+CREATE OR REPLACE FUNCTION sched._admit(workflow_id bigint, execution_type text, principal_name text) RETURNS sched.workflow_state
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    earlier bigint[];
+BEGIN
+    IF execution_type <> 'parallel' THEN
+        -- The workflow's row: the foreign keys of parallel starts take only KEY SHARE on it,
+        -- which this does not wait for.
+        PERFORM 1 FROM sched.workflow w WHERE w.id = _admit.workflow_id FOR NO KEY UPDATE;
+        -- Sub-process instances are admitted with their parents, not here.
+        SELECT array_agg(wi.id ORDER BY wi.id) INTO earlier
+        FROM sched.workflow_instance wi
+        WHERE wi.workflow_id = _admit.workflow_id AND wi.state <> ALL (sched._workflow_states_finished())
+          AND wi.parent_instance_id IS NULL;
+        IF earlier IS NOT NULL THEN
+            IF execution_type = 'serial_wait' THEN
+                RETURN 'serial_wait';
+            ELSIF execution_type = 'serial_discard' THEN
+                RETURN 'stopped';
+            END IF;
+            -- serial_priority: the earlier ones are stopped, the new one runs.
+            PERFORM sched._lock_family(earlier, true);
+            INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+            SELECT 'stop', _admit.workflow_id, e, principal_name, '{"reason": "serial_priority"}' FROM unnest(earlier) e;
+            UPDATE sched.workflow_instance wi SET state = 'ready_stop' WHERE wi.id = ANY(earlier) AND wi.state <> 'ready_stop';
+            PERFORM sched._kill_active(earlier, 'stop');
+            PERFORM sched._finish_if_done(earlier);
+        END IF;
+    END IF;
+    IF NOT sched._below_running_limit() THEN
+        RETURN 'waiting_thread';
+    END IF;
+    RETURN 'running';
+END
+$$;
+COMMENT ON FUNCTION sched._admit(bigint, text, text) IS
+    'Internal: the state a new instance starts in: serial_wait behind an active instance of a serial_wait workflow, stopped behind one of a serial_discard workflow, waiting_thread past sched.max_running_instances, else running (serial_priority stops the active ones first).';
+CREATE OR REPLACE FUNCTION sched._pause_instance(instance_id bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    slots bigint[];
+    c     record;
+BEGIN
+    UPDATE sched.workflow_instance SET state = 'ready_pause' WHERE id = instance_id;
+    -- What has not started waits, paused; what runs finishes.
+    WITH paused AS (
+        UPDATE sched.task_instance ti SET state = 'paused', ended_at = now(), not_before = NULL
+        WHERE ti.workflow_instance_id = instance_id AND ti.state = ANY (sched._task_states_waiting())
+        RETURNING ti.id, ti.holds_slot)
+    SELECT array_agg(id) FILTER (WHERE holds_slot) INTO slots FROM paused;
+    IF slots IS NOT NULL THEN
+        PERFORM sched._release_slots(slots);
+    END IF;
+    FOR c IN
+        SELECT ch.id, ch.workflow_id FROM sched.workflow_instance ch
+        JOIN sched.task_instance ti ON ti.id = ch.parent_task_instance_id
+        WHERE ch.parent_instance_id = instance_id AND ti.state = 'running' AND ch.state = 'running'
+        ORDER BY ch.id
+        FOR UPDATE OF ch
+    LOOP
+        INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
+        VALUES ('pause', c.workflow_id, c.id, 'pg_sched', jsonb_build_object('parent_instance_id', instance_id));
+        PERFORM sched._pause_instance(c.id);
+    END LOOP;
+    WITH paused AS (
+        UPDATE sched.task_instance ti SET state = 'paused', ended_at = now(), recheck_at = NULL
+        WHERE ti.workflow_instance_id = instance_id AND ti.state = 'running' AND ti.worker_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM sched.workflow_instance ch
+                          WHERE ch.parent_task_instance_id = ti.id AND ch.parent_instance_id = instance_id
+                            AND ch.state <> ALL (sched._workflow_states_finished()))
+        RETURNING ti.id)
+    DELETE FROM sched.dependent_watch dw WHERE dw.task_instance_id IN (SELECT id FROM paused);
+    PERFORM sched._finish_if_done(ARRAY[instance_id]);
+END
+$$;
+COMMENT ON FUNCTION sched._pause_instance(bigint) IS
+    'Internal: puts an instance in ready_pause: queued and delayed attempts pause, sub-process children pause with it, waiting DEPENDENT attempts pause; paused once nothing runs.';
+CREATE OR REPLACE FUNCTION sched._settle(instances bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(instances) ORDER BY wi.id FOR NO KEY UPDATE;
+    PERFORM sched._finish_if_done(instances);
+END
+$$;
+COMMENT ON FUNCTION sched._settle(bigint[]) IS
+    'Internal: after reports that shared these instances'' lock, ends those with nothing left active, one report at a time.';
+
 -- 8_grants/grants.sql: nothing new for PUBLIC; the public functions and views for users, the
 -- webhook entry for sched_api.
 DO $revoke$
@@ -5594,7 +5766,8 @@ BEGIN
                                  '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
                                  '_prepare_spec', 'instance_tasks', '_instance_tasks', '_latest_attempt', '_instance_page',
                                  'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges', '_successor_ids',
-                                 '_notify_ready', '_named_wake_protocol', '_heartbeat_period')
+                                 '_notify_ready', '_named_wake_protocol', '_heartbeat_period', '_lock_instances', '_advance',
+                                 '_complete', '_settle')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

@@ -830,6 +830,9 @@ CREATE TABLE sched.workflow_version (
     uses             jsonb NOT NULL DEFAULT '[]',
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Some task is decided in the database and can fail or reach other instances: reports of
+    -- its instances' attempts then lock the instance alone (3_engine/complete.sql).
+    reports_alone    boolean NOT NULL DEFAULT true,
     UNIQUE (workflow_id, version)
 );
 COMMENT ON TABLE sched.workflow_version IS 'Immutable versions of a workflow definition.';
@@ -844,6 +847,7 @@ COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group o
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_version.worker_groups IS 'The distinct worker groups of its tasks that run on workers (not logic tasks); a NULL element stands for the tasks that inherit the instance''s group.';
 COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
+COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic): a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
@@ -2375,12 +2379,48 @@ COMMENT ON FUNCTION sched._load() IS 'Internal, for sched.load: the live load of
 
 -- Lock order: a sub-process instance has a higher id than every instance above it, and every
 -- path that locks an instance locks its ancestors with it, lowest id first (_lock_family here,
--- the completion's lock in 5_protocol/worker.sql). A child's end then needs no new lock to end
+-- the completion's lock in 3_engine/complete.sql). A child's end then needs no new lock to end
 -- its SUB_PROCESS attempt (the parent is locked already), and locks taken downwards (a parent's
 -- stop or pause reaching its children) go to higher ids.
+--
+-- Two modes. Whoever changes what an instance does (stops, pauses, fails, times out, fails
+-- over, recovers it) locks it exclusively, FOR UPDATE. Workers' reports of successes in one
+-- instance with nothing decided in the database take FOR KEY SHARE, which such reports share
+-- with each other and nothing else: they advance the instance side by side, and wait for each
+-- other only for the last step, whether the instance has ended (3_engine/advance.sql).
 
--- Locks instances and everything above them, lowest id first; returns those of `ids` whose
--- whole family is locked (all of them when waiting; with wait false, the others are skipped).
+-- Locks instances in id order, shared or exclusively; returns those of `ids` now locked (all of
+-- them when waiting; with wait false, those locked by others in a conflicting mode are skipped).
+CREATE FUNCTION sched._lock_instances(ids bigint[], shared boolean, wait boolean) RETURNS bigint[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    locked bigint[];
+BEGIN
+    IF wait AND shared THEN
+        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR KEY SHARE;
+        RETURN ids;
+    ELSIF wait THEN
+        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR UPDATE;
+        RETURN ids;
+    ELSIF shared THEN
+        SELECT array_agg(l.id) INTO locked FROM (
+            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
+            ORDER BY wi.id FOR KEY SHARE SKIP LOCKED) l;
+    ELSE
+        SELECT array_agg(l.id) INTO locked FROM (
+            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
+            ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    END IF;
+    RETURN coalesce(locked, '{}');
+END
+$$;
+COMMENT ON FUNCTION sched._lock_instances(bigint[], boolean, boolean) IS
+    'Internal: locks these instances in id order, FOR KEY SHARE (reports of successes side by side) or FOR UPDATE (everything else); returns those now locked (with wait false, the others are skipped).';
+
+-- Locks instances and everything above them exclusively, lowest id first; returns those of
+-- `ids` whose whole family is locked (all of them when waiting; with wait false, the others
+-- are skipped).
 CREATE FUNCTION sched._lock_family(ids bigint[], wait boolean) RETURNS bigint[]
 LANGUAGE plpgsql
 AS $$
@@ -2391,20 +2431,13 @@ BEGIN
     SELECT array_agg(DISTINCT f.id ORDER BY f.id) INTO family
     FROM sched.workflow_instance wi CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id)
     WHERE wi.id = ANY(ids);
-    IF wait THEN
-        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(family) ORDER BY wi.id FOR NO KEY UPDATE;
-        locked := family;
-    ELSE
-        SELECT array_agg(l.id) INTO locked FROM (
-            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(family)
-            ORDER BY wi.id FOR NO KEY UPDATE SKIP LOCKED) l;
-    END IF;
+    locked := sched._lock_instances(family, false, wait);
     RETURN ARRAY(SELECT wi.id FROM sched.workflow_instance wi
-                 WHERE wi.id = ANY(ids) AND (wi.ancestors || wi.id) <@ coalesce(locked, '{}'));
+                 WHERE wi.id = ANY(ids) AND (wi.ancestors || wi.id) <@ locked);
 END
 $$;
 COMMENT ON FUNCTION sched._lock_family(bigint[], boolean) IS
-    'Internal: locks these instances with the instances above them (sub-processes), lowest id first; returns those now locked with their whole family.';
+    'Internal: locks these instances with the instances above them (sub-processes) exclusively, lowest id first; returns those now locked with their whole family.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -2956,6 +2989,7 @@ BEGIN
                 RETURN 'stopped';
             END IF;
             -- serial_priority: the earlier ones are stopped, the new one runs.
+            PERFORM sched._lock_family(earlier, true);
             INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
             SELECT 'stop', _admit.workflow_id, e, principal_name, '{"reason": "serial_priority"}' FROM unnest(earlier) e;
             UPDATE sched.workflow_instance wi SET state = 'ready_stop' WHERE wi.id = ANY(earlier) AND wi.state <> 'ready_stop';
@@ -3160,9 +3194,12 @@ COMMENT ON FUNCTION sched._waiting_for(bigint, bigint) IS
 
 -- Advancing workflow instances after attempts end (docs/architecture.md, "The life of a
 -- task"). Every function of the engine expects its caller to hold the row locks of the
--- workflow instances concerned (taken in id order, so that concurrent completions serialise
--- per instance and never deadlock): under that lock "are all upstream tasks done?" and "is
--- anything still active?" cannot be answered twice by racing transactions.
+-- workflow instances concerned (2_kernel/locks.sql), taken in id order so that they never
+-- deadlock. Held exclusively, nothing else advances the instance meanwhile. Held shared by
+-- workers' reports of successes, "are all upstream tasks done?" is answered by the join's
+-- counter row, which the reports update one after the other (in one order, so that they do not
+-- deadlock either), and "is anything still active?" under the exclusive row lock each takes
+-- last (sched._settle): neither is answered twice by racing transactions.
 --
 -- They are plpgsql rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's
 -- statements on every call, plpgsql keeps its plans for the session.
@@ -3170,8 +3207,11 @@ COMMENT ON FUNCTION sched._waiting_for(bigint, bigint) IS
 -- finished: the attempts; touched: their instances; any_failed: whether one failed or was
 -- killed. The caller knows all three from the statement that ended the attempts. touched may
 -- be empty when the caller finishes the instances itself (a logic task decided while its
--- instance is still being advanced).
-CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean) RETURNS text[]
+-- instance is still being advanced). shared: the caller holds the instances' lock shared with
+-- other workers' reports of successes (2_kernel/locks.sql), and decides whether they ended
+-- itself, last (sched._settle).
+CREATE FUNCTION sched._advance(finished bigint[], touched bigint[], any_failed boolean, shared boolean DEFAULT false)
+RETURNS text[]
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -3280,6 +3320,7 @@ BEGIN
         ), joined AS (
             INSERT INTO sched.join_progress AS jp (workflow_instance_id, task_id, deps_done, deps_skipped)
             SELECT s.workflow_instance_id, s.task_id, s.n, s.skipped FROM successor s WHERE s.dep_count > 1
+            ORDER BY s.workflow_instance_id, s.task_id
             ON CONFLICT (workflow_instance_id, task_id)
                 DO UPDATE SET deps_done = jp.deps_done + excluded.deps_done,
                               deps_skipped = jp.deps_skipped + excluded.deps_skipped
@@ -3328,11 +3369,13 @@ BEGIN
         groups := groups || sched._new_attempts(w_inst, w_task, NULL, NULL);
     END IF;
 
-    PERFORM sched._finish_if_done(touched);
+    IF NOT shared THEN
+        PERFORM sched._finish_if_done(touched);
+    END IF;
     RETURN groups;
 END
 $$;
-COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean) IS
+COMMENT ON FUNCTION sched._advance(bigint[], bigint[], boolean, boolean) IS
     'Internal: reacts to task attempts that reached a final state: records failures (and applies failure strategy end), makes ready the successors whose upstream tasks are all done (skipping those only skipped tasks lead to, passing forbidden ones), and finishes instances with nothing left to run. Returns the worker groups that got ready tasks; the caller decides whom to wake.';
 /* </end connected objects> */
 
@@ -4132,7 +4175,8 @@ COMMENT ON FUNCTION sched._claim(bigint, text[], integer, bigint) IS
 
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
-                                outcomes text[] DEFAULT '{}', OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[])
+                                outcomes text[] DEFAULT '{}', settle_later boolean DEFAULT false,
+                                OUT accepted integer, OUT ready_groups text[], OUT deferred bigint[], OUT unsettled bigint[])
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -4144,6 +4188,7 @@ DECLARE
     timeout    text;
     slots      bigint[];
     timed_out  bigint[];
+    shared     boolean;
 BEGIN
     IF cardinality(task_instance_ids) IS DISTINCT FROM cardinality(exit_codes) THEN
         RAISE EXCEPTION 'exit_codes: must have one entry per task instance id (% ids, % exit codes)',
@@ -4164,21 +4209,25 @@ BEGIN
     -- lasts as long as that user likes: the reports of such instances are handed back as
     -- deferred, for the worker to repeat, instead of stalling everyone else's in the batch.
     -- A sub-process instance is locked with the instances above it (2_kernel/locks.sql).
-    SELECT array_agg(DISTINCT f.id) INTO wanted
+    -- Reports of successes only, all in one instance that decides nothing in the database,
+    -- share its lock with other workers' such reports; anything else locks alone. A batch of
+    -- many instances gains nothing by sharing: no other worker reports on its instances.
+    SELECT array_agg(DISTINCT f.id), count(DISTINCT i.id) = 1 AND bool_and(wi.ancestors IS NULL AND NOT v.reports_alone)
+    INTO wanted, shared
     FROM (SELECT DISTINCT ti.workflow_instance_id AS id FROM sched.task_instance ti
           WHERE ti.id = ANY(task_instance_ids)) i
     JOIN sched.workflow_instance wi ON wi.id = i.id
+    JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
     CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
-    SELECT array_agg(l.id) INTO locked FROM (
-        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(wanted)
-        ORDER BY wi.id FOR NO KEY UPDATE OF wi SKIP LOCKED) l;
-    IF cardinality(locked) IS DISTINCT FROM cardinality(wanted) THEN
+    shared := shared AND NOT EXISTS (
+        SELECT 1 FROM unnest(exit_codes, outcomes) AS r(exit_code, outcome)
+        WHERE coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' END) IS DISTINCT FROM 'succeeded');
+    locked := sched._lock_instances(wanted, shared, false);
+    IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM 1 FROM sched.workflow_instance wi
-            WHERE wi.id = ANY(wanted) AND NOT wi.id = ANY(coalesce(locked, '{}'))
-            ORDER BY wi.id FOR NO KEY UPDATE OF wi;
+            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), shared, true);
             locked := wanted;
         EXCEPTION WHEN lock_not_available THEN
             NULL;
@@ -4186,7 +4235,7 @@ BEGIN
         PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
         SELECT array_agg(ti.id) INTO deferred
         FROM sched.task_instance ti JOIN sched.workflow_instance wi ON wi.id = ti.workflow_instance_id
-        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ coalesce(locked, '{}')
+        WHERE ti.id = ANY(task_instance_ids) AND NOT (wi.ancestors || wi.id) <@ locked
           AND ti.worker_id = _complete.worker_id AND ti.state = ANY (sched._task_states_claimed());
     END IF;
 
@@ -4238,7 +4287,14 @@ BEGIN
     END IF;
     IF done IS NOT NULL THEN
         accepted := cardinality(done);
-        ready_groups := sched._advance(done, touched, any_failed);
+        ready_groups := sched._advance(done, touched, any_failed, shared);
+        -- A caller that claims after the reports decides the end after its claim; any other,
+        -- here (a call begun before an update of the extension included).
+        IF shared AND settle_later THEN
+            unsettled := touched;
+        ELSIF shared THEN
+            PERFORM sched._settle(touched);
+        END IF;
     END IF;
     -- Finished work is never thrown away: an outcome that arrives after its attempt was failed
     -- over (its worker was cut off, kept it, and reported once the database answered) is kept
@@ -4256,8 +4312,22 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]) IS
-    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, and the reports deferred because their instance stayed locked.';
+COMMENT ON FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[], boolean) IS
+    'Internal: records outcomes (and the OUT params exported) under their leases and advances the instances; returns how many reports were accepted, the worker groups that got ready tasks, the reports deferred because their instance stayed locked, and, with settle_later, the instance whose end is still to decide (sched._settle) when the reports shared its lock.';
+
+-- Reports that shared an instance's lock decide one at a time whether it has ended: each looks
+-- under the exclusive row lock, so the last of them sees the others' ends committed. The lock
+-- is held to commit, so it is taken last, after the claim that follows the reports.
+CREATE FUNCTION sched._settle(instances bigint[]) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(instances) ORDER BY wi.id FOR NO KEY UPDATE;
+    PERFORM sched._finish_if_done(instances);
+END
+$$;
+COMMENT ON FUNCTION sched._settle(bigint[]) IS
+    'Internal: after reports that shared these instances'' lock, ends those with nothing left active, one report at a time.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -4513,7 +4583,7 @@ BEGIN
         JOIN sched.task_instance ti ON ti.id = ch.parent_task_instance_id
         WHERE ch.parent_instance_id = instance_id AND ti.state = 'running' AND ch.state = 'running'
         ORDER BY ch.id
-        FOR NO KEY UPDATE OF ch
+        FOR UPDATE OF ch
     LOOP
         INSERT INTO sched.command (command_type, workflow_id, workflow_instance_id, issued_by, params)
         VALUES ('pause', c.workflow_id, c.id, 'pg_sched', jsonb_build_object('parent_instance_id', instance_id));
@@ -5896,7 +5966,7 @@ BEGIN
                                         WHERE p.workflow_instance_id = parent.id AND p.task_id = t.task_id
                                           AND p.element IS NOT DISTINCT FROM t.element)
     ORDER BY c.id DESC LIMIT 1
-    FOR NO KEY UPDATE;
+    FOR UPDATE;
 
     IF FOUND THEN
         -- The child runs again from the start when its parent does: a new run of the parent
@@ -6005,7 +6075,7 @@ BEGIN
           AND (only_task IS NULL OR ti.id = only_task)
           AND ch.state <> ALL (sched._workflow_states_ending())
         ORDER BY ch.id
-        FOR NO KEY UPDATE OF ch
+        FOR UPDATE OF ch
     LOOP
         -- The attempt ends killed, for this reason, once its child has stopped.
         UPDATE sched.task_instance ti SET kill_requested = true, kill_reason = reason WHERE ti.id = c.attempt;
@@ -7022,7 +7092,7 @@ BEGIN
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
-        FOR NO KEY UPDATE OF wi SKIP LOCKED
+        FOR UPDATE OF wi SKIP LOCKED
     LOOP
         -- A sub-process instance is stopped only with its parents locked too; never waited for.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
@@ -7574,7 +7644,8 @@ DECLARE
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
                                coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
-                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'));
+                               coalesce(_complete_tasks.out_params, '{}'), coalesce(_complete_tasks.outcomes, '{}'),
+                               settle_later => true);
     -- Claiming in the same transaction saves the hot path a commit per task: the slots these
     -- completions free are refilled, often with the successors they just made ready.
     IF groups IS NOT NULL THEN
@@ -7597,6 +7668,10 @@ BEGIN
             PERFORM sched._notify_ready(ARRAY(SELECT g FROM unnest(outcome.ready_groups) g WHERE g = ANY(groups)),
                                         everyone => true);
         END IF;
+    END IF;
+    -- Last: reports that shared an instance's lock decide its end one at a time.
+    IF outcome.unsettled IS NOT NULL THEN
+        PERFORM sched._settle(outcome.unsettled);
     END IF;
 END
 $$;
@@ -9832,6 +9907,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
+    decides    boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -9972,15 +10048,19 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
+           bool_or(t.logic <> 'forbidden'),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, groups, checks_sql
+    INTO refs, gathers, decides, groups, checks_sql
     FROM task t;
 
-    -- Known only now that the tasks are read: whether the instances gather OUT params, which
-    -- worker groups their tasks need, whether logic tasks name other workflows, which run
-    -- and are read as the owner, and whether SQL runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), worker_groups = groups WHERE id = version_id;
+    -- Known only now that the tasks are read: whether the instances gather OUT params, whether
+    -- reports of their attempts lock them alone, which worker groups their tasks need, whether
+    -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
+    -- runs on this database, checked as the owner.
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+                                      worker_groups = groups
+    WHERE id = version_id;
     IF refs THEN
         PERFORM sched._check_logic_refs(wf.owner, wf_name, norm);
     END IF;

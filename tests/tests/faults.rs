@@ -1020,3 +1020,138 @@ fn a_day_that_began_before_its_partition_keeps_its_rows_in_the_default_partition
         .get(0);
     assert_eq!(left, 1);
 }
+
+/// Two workers report on tasks of one instance at the same moment, each in its own open
+/// transaction, as their pools do. Reports of successes share the instance's lock: the second
+/// ends its attempt at once, not handed back deferred, and waits for the first only to decide
+/// whether the instance has ended, so the last of the two ends it. A failure report still
+/// locks the instance alone, and is deferred while another report holds it.
+#[test]
+fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_it() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "sides", "tasks": [
+              {"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+              {"name": "c", "type": "empty", "deps": ["a"]}, {"name": "d", "type": "empty", "deps": ["b"]},
+              {"name": "e", "type": "empty", "deps": ["c"]}, {"name": "f", "type": "empty", "deps": ["d"]}]}"#,
+    );
+    let id = start(&mut db, "sides");
+    let mut one = cluster.connect_as(WORKER_ROLE);
+    let mut two = cluster.connect_as(WORKER_ROLE);
+    let register = |c: &mut Client, name: &str| -> i64 {
+        c.query_one(
+            "SELECT sched.register_worker($1, 'h', ARRAY['default'], 1)",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let (w1, w2) = (register(&mut one, "one"), register(&mut two, "two"));
+    let claim = |c: &mut Client, w: i64| -> i64 {
+        wait_for(Duration::from_secs(30), "a task to claim", || {
+            c.query(
+                "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
+                &[&w],
+            )
+            .unwrap()
+            .first()
+            .map(|r| r.get(0))
+        })
+    };
+    let two_pid: i32 = two
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut watch = cluster.connect();
+    // `one` reports in an open transaction; `two` reports meanwhile, from another thread. A
+    // report of a success gets as far as ending its attempt (it holds the row lock of its
+    // update of sched.task_instance) and waits while `one` is open; a failure report is
+    // deferred while `one` is open. Returns whether two's report was deferred.
+    let mut side_by_side = |one: &mut Client,
+                            two: Client,
+                            t1: i64,
+                            t2: i64,
+                            code2: i32|
+     -> (Client, bool) {
+        one.batch_execute("BEGIN").unwrap();
+        one.query(
+            "SELECT * FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[0])",
+            &[&w1, &t1],
+        )
+        .unwrap();
+        let reporting = std::thread::spawn(move || {
+            let mut two = two;
+            let deferred: Vec<bool> = two
+                .query(
+                    "SELECT deferred FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[$3::integer])",
+                    &[&w2, &t2, &code2],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            (two, deferred == [true])
+        });
+        if code2 == 0 {
+            wait_for(
+                Duration::from_secs(30),
+                "the second report to end its attempt and wait",
+                || {
+                    let waiting: bool = watch
+                    .query_one(
+                        "SELECT bool_or(NOT granted) AND bool_or(granted AND relation = 'sched.task_instance'::regclass
+                                                                 AND mode = 'RowExclusiveLock')
+                         FROM pg_catalog.pg_locks WHERE pid = $1",
+                        &[&two_pid],
+                    )
+                    .unwrap()
+                    .get::<_, Option<bool>>(0)
+                    .unwrap_or(false);
+                    (waiting || reporting.is_finished()).then_some(())
+                },
+            );
+            assert!(
+                !reporting.is_finished(),
+                "the second report did not wait for the first to commit"
+            );
+        } else {
+            wait_for(
+                Duration::from_secs(30),
+                "the failure report to return",
+                || reporting.is_finished().then_some(()),
+            );
+        }
+        one.batch_execute("COMMIT").unwrap();
+        reporting.join().unwrap()
+    };
+
+    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (mut two, deferred) = side_by_side(&mut one, two, t1, t2, 0);
+    assert!(!deferred, "a report of a success was deferred");
+    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (mut two, deferred) = side_by_side(&mut one, two, t1, t2, 1);
+    assert!(
+        deferred,
+        "a failure report did not wait to lock the instance alone"
+    );
+    two.query(
+        "SELECT * FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[0])",
+        &[&w2, &t2],
+    )
+    .unwrap();
+
+    // The last two tasks: neither report sees the other's end before it commits, yet the
+    // instance ends.
+    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (_, deferred) = side_by_side(&mut one, two, t1, t2, 0);
+    assert!(!deferred, "a report of a success was deferred");
+    assert_eq!(instance_state(&mut db, id), "succeeded");
+    let states = task_states(&mut db, id);
+    assert_eq!(states.len(), 6, "{states:?}");
+    assert!(
+        states.iter().all(|(_, s, a)| s == "succeeded" && *a == 1),
+        "{states:?}"
+    );
+}
