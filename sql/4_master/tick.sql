@@ -118,10 +118,13 @@ BEGIN
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
-        FOR UPDATE OF wi SKIP LOCKED
     LOOP
-        -- A sub-process instance is stopped only with its parents locked too; never waited for.
+        -- A sub-process instance is stopped only with its parents locked too; never waited for
+        -- long. Under the lock, the instance may have ended meanwhile.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
+                                  WHERE wi.id = inst.id AND wi.timeout_at <= now());
+        inst.state := (SELECT wi.state FROM sched.workflow_instance wi WHERE wi.id = inst.id);
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
         PERFORM sched._raise_alert(
             'workflow_timeout', inst.id, NULL, inst.alert_group,

@@ -4537,10 +4537,13 @@ BEGIN
         FROM sched.workflow_instance wi JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
         WHERE wi.timeout_at <= now() AND wi.timeout_at IS NOT NULL
         ORDER BY wi.id
-        FOR UPDATE OF wi SKIP LOCKED
     LOOP
-        -- A sub-process instance is stopped only with its parents locked too; never waited for.
+        -- A sub-process instance is stopped only with its parents locked too; never waited for
+        -- long. Under the lock, the instance may have ended meanwhile.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
+                                  WHERE wi.id = inst.id AND wi.timeout_at <= now());
+        inst.state := (SELECT wi.state FROM sched.workflow_instance wi WHERE wi.id = inst.id);
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
         PERFORM sched._raise_alert(
             'workflow_timeout', inst.id, NULL, inst.alert_group,
@@ -5610,28 +5613,60 @@ CREATE OR REPLACE FUNCTION sched._lock_instances(ids bigint[], shared boolean, w
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    locked bigint[];
+    gate    CONSTANT integer := 1935893860;
+    locked  bigint[] := '{}';
+    one     bigint;
+    timeout text;
 BEGIN
-    IF wait AND shared THEN
-        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR KEY SHARE;
-        RETURN ids;
-    ELSIF wait THEN
-        PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = ANY(ids) ORDER BY wi.id FOR UPDATE;
-        RETURN ids;
-    ELSIF shared THEN
-        SELECT array_agg(l.id) INTO locked FROM (
-            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
-            ORDER BY wi.id FOR KEY SHARE SKIP LOCKED) l;
-    ELSE
-        SELECT array_agg(l.id) INTO locked FROM (
-            SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
-            ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    IF shared THEN
+        FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
+            IF wait THEN
+                PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
+                PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
+                locked := locked || one;
+            -- The try fails while an exclusive locker queues at the gate.
+            ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
+                  AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
+                              FOR KEY SHARE SKIP LOCKED) THEN
+                locked := locked || one;
+            END IF;
+        END LOOP;
+        RETURN locked;
     END IF;
-    RETURN coalesce(locked, '{}');
+    IF wait THEN
+        -- One at a time, lowest id first: a row is waited for only with every lower one held.
+        FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
+            IF NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
+                           FOR UPDATE SKIP LOCKED) THEN
+                PERFORM pg_catalog.pg_advisory_xact_lock(gate, (one & 2147483647)::integer);
+                PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR UPDATE;
+            END IF;
+        END LOOP;
+        RETURN ids;
+    END IF;
+    SELECT coalesce(array_agg(l.id), '{}') INTO locked FROM (
+        SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
+        ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    -- Taken by others: a moment at the gate lets the reports that hold it finish and keeps new
+    -- ones out; a lock that stays taken (a user's open transaction) is skipped.
+    FOREACH one IN ARRAY ARRAY(SELECT w.id FROM sched.workflow_instance w
+                              WHERE w.id = ANY(ids) AND NOT w.id = ANY(locked) ORDER BY w.id) LOOP
+        timeout := pg_catalog.current_setting('lock_timeout');
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
+            PERFORM pg_catalog.pg_advisory_xact_lock(gate, (one & 2147483647)::integer);
+            PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR UPDATE;
+            locked := locked || one;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+        PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
+    END LOOP;
+    RETURN locked;
 END
 $$;
 COMMENT ON FUNCTION sched._lock_instances(bigint[], boolean, boolean) IS
-    'Internal: locks these instances in id order, FOR KEY SHARE (reports of successes side by side) or FOR UPDATE (everything else); returns those now locked (with wait false, the others are skipped).';
+    'Internal: locks these instances, FOR KEY SHARE with their gate (reports of successes side by side) or FOR UPDATE, queueing at the gate when taken (everything else); returns those now locked (with wait false, the others are skipped).';
 CREATE OR REPLACE FUNCTION sched._lock_family(ids bigint[], wait boolean) RETURNS bigint[]
 LANGUAGE plpgsql
 AS $$

@@ -1155,3 +1155,51 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
         "{states:?}"
     );
 }
+
+/// Reports that share an instance's lock keep coming while eight workers drain it; a row lock
+/// is not queued, so a stop waited for a gap between them: until the instance had run out of
+/// tasks. Queued at the instance's gate, it takes effect at once.
+#[test]
+fn a_stop_takes_effect_while_eight_workers_drain_the_instance() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let total = 20_000;
+    let tasks: Vec<_> = (0..total)
+        .map(|i| serde_json::json!({"name": format!("t{i}"), "type": "empty"}))
+        .collect();
+    define(
+        &mut db,
+        &serde_json::json!({"name": "busy", "tasks": tasks}).to_string(),
+    );
+    let _workers: Vec<_> = (0..8)
+        .map(|i| cluster.worker(&format!("w{i}"), &["--slots", "16"]))
+        .collect();
+    let id = start(&mut db, "busy");
+    let succeeded = |db: &mut Client| -> i64 {
+        db.query_one(
+            "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1 AND state = 'succeeded'",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
+    };
+    wait_for(Duration::from_secs(60), "the drain to be under way", || {
+        (succeeded(&mut db) >= 500).then_some(())
+    });
+    db.execute("SELECT sched.stop_workflow($1)", &[&id])
+        .unwrap();
+    let at_stop = succeeded(&mut db);
+    assert!(
+        at_stop < total / 2,
+        "the stop took effect only after {at_stop} of {total} tasks had succeeded"
+    );
+    assert_eq!(wait(&mut db, id, 60), "stopped");
+    let killed: i64 = db
+        .query_one(
+            "SELECT count(*) FROM sched.task_instance WHERE workflow_instance_id = $1 AND state = 'killed'",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed + succeeded(&mut db), total);
+}
