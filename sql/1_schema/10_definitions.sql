@@ -40,8 +40,9 @@ CREATE TABLE sched.workflow_version (
     uses             jsonb NOT NULL DEFAULT '[]',
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- Some task is decided in the database and can fail or reach other instances: reports of
-    -- its instances' attempts then lock the instance alone (3_engine/complete.sql).
+    -- Some task is decided in the database and can fail or reach other instances, or no two of
+    -- its tasks can run at once (a chain): reports of its instances' attempts then lock the
+    -- instance alone (3_engine/complete.sql).
     reports_alone    boolean NOT NULL DEFAULT true,
     UNIQUE (workflow_id, version)
 );
@@ -57,7 +58,7 @@ COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group o
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_version.worker_groups IS 'The distinct worker groups of its tasks that run on workers (not logic tasks); a NULL element stands for the tasks that inherit the instance''s group.';
 COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
-COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic): a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
+COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic), or the DAG is a chain, whose tasks never run at once: a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';

@@ -18,9 +18,9 @@
 -- two-key advisory lock (the class `gate` of _lock_instances, the id's low 31 bits): a user's one-key advisory locks never
 -- meet it, and two instances that share a gate only wait for each other now and then.
 
--- Locks instances, shared or exclusively; returns those of `ids` now locked (all of them when
--- waiting; with wait false, those locked by others in a conflicting mode are skipped, after a
--- moment at the gate for an exclusive lock).
+-- Locks instances, shared (one instance) or exclusively; returns those of `ids` now locked (all
+-- of them when waiting; with wait false, those locked by others in a conflicting mode are
+-- skipped, after a moment at the gate for an exclusive lock).
 CREATE FUNCTION sched._lock_instances(ids bigint[], shared boolean, wait boolean) RETURNS bigint[]
 LANGUAGE plpgsql
 AS $$
@@ -31,18 +31,17 @@ DECLARE
     timeout text;
 BEGIN
     IF shared THEN
-        FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
-            IF wait THEN
-                PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
-                PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
-                locked := locked || one;
-            -- The try fails while an exclusive locker queues at the gate.
-            ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
-                  AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
-                              FOR KEY SHARE SKIP LOCKED) THEN
-                locked := locked || one;
-            END IF;
-        END LOOP;
+        -- A shared lock is taken for one instance: a batch that shares reports on one.
+        one := ids[1];
+        IF wait THEN
+            PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
+            PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
+            RETURN ids;
+        -- The try fails while an exclusive locker queues at the gate.
+        ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
+              AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE SKIP LOCKED) THEN
+            RETURN ids;
+        END IF;
         RETURN locked;
     END IF;
     IF wait THEN
@@ -59,6 +58,9 @@ BEGIN
     SELECT coalesce(array_agg(l.id), '{}') INTO locked FROM (
         SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
         ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    IF cardinality(locked) = cardinality(ids) THEN
+        RETURN locked;
+    END IF;
     -- Taken by others: a moment at the gate lets the reports that hold it finish and keeps new
     -- ones out; a lock that stays taken (a user's open transaction) is skipped.
     FOREACH one IN ARRAY ARRAY(SELECT w.id FROM sched.workflow_instance w

@@ -22,7 +22,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
-    decides    boolean;
+    alone      boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -163,17 +163,17 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           bool_or(t.logic <> 'forbidden'),
+           bool_or(t.logic <> 'forbidden') OR count(DISTINCT t.depth) = count(*),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, decides, groups, checks_sql
+    INTO refs, gathers, alone, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, whether
     -- reports of their attempts lock them alone, which worker groups their tasks need, whether
     -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
     -- runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(alone, false),
                                       worker_groups = groups
     WHERE id = version_id;
     IF refs THEN

@@ -146,9 +146,7 @@ AS $$ SELECT '{"backfill_states":[{"colour":"#9cc9f5","doc":"dates are still to 
 
 -- 1_schema/10_definitions.sql
 ALTER TABLE sched.workflow_version ADD COLUMN reports_alone boolean NOT NULL DEFAULT true;
-COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic): a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
-UPDATE sched.workflow_version v SET reports_alone = EXISTS (
-    SELECT 1 FROM sched.task_definition td WHERE td.workflow_version_id = v.id AND td.logic <> 'forbidden');
+COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic), or the DAG is a chain, whose tasks never run at once: a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
 ALTER TABLE sched.task_definition ADD COLUMN produces text[];
 CREATE INDEX task_definition_producing ON sched.task_definition (id) WHERE produces IS NOT NULL;
 COMMENT ON COLUMN sched.task_definition.produces IS 'Datasets each success of it updates (its spec''s produces), an event each in sched.dataset_event; NULL when none.';
@@ -558,6 +556,10 @@ ALTER TABLE sched.task_definition ALTER COLUMN depth SET NOT NULL, ALTER COLUMN 
 CREATE INDEX task_definition_in_order ON sched.task_definition (workflow_version_id, depth, id) WHERE element_of IS NULL;
 COMMENT ON COLUMN sched.task_definition.depth IS 'Depth in the DAG: the longest path to it from a task without deps (0 for those). Ordered by it, every task comes after its upstream tasks. An element task has its DYNAMIC task''s.';
 COMMENT ON COLUMN sched.task_definition.deps IS 'Names of the tasks it depends on (its spec''s deps), in byte order; empty for an element task.';
+-- Now that the depths are known: whether reports of each version's instances lock them alone.
+UPDATE sched.workflow_version v SET reports_alone = (
+    SELECT coalesce(bool_or(td.logic <> 'forbidden'), false) OR count(DISTINCT td.depth) = count(*)
+    FROM sched.task_definition td WHERE td.workflow_version_id = v.id);
 
 -- 1_schema/10_definitions.sql: specs are compressed with lz4 where PostgreSQL has it.
 -- lz4 (in PostgreSQL built with it, as the PGDG and Debian packages are) compresses a
@@ -3799,7 +3801,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
-    decides    boolean;
+    alone      boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -3940,17 +3942,17 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           bool_or(t.logic <> 'forbidden'),
+           bool_or(t.logic <> 'forbidden') OR count(DISTINCT t.depth) = count(*),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, decides, groups, checks_sql
+    INTO refs, gathers, alone, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, whether
     -- reports of their attempts lock them alone, which worker groups their tasks need, whether
     -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
     -- runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(alone, false),
                                       worker_groups = groups
     WHERE id = version_id;
     IF refs THEN
@@ -5619,18 +5621,17 @@ DECLARE
     timeout text;
 BEGIN
     IF shared THEN
-        FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
-            IF wait THEN
-                PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
-                PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
-                locked := locked || one;
-            -- The try fails while an exclusive locker queues at the gate.
-            ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
-                  AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
-                              FOR KEY SHARE SKIP LOCKED) THEN
-                locked := locked || one;
-            END IF;
-        END LOOP;
+        -- A shared lock is taken for one instance: a batch that shares reports on one.
+        one := ids[1];
+        IF wait THEN
+            PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
+            PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
+            RETURN ids;
+        -- The try fails while an exclusive locker queues at the gate.
+        ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
+              AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE SKIP LOCKED) THEN
+            RETURN ids;
+        END IF;
         RETURN locked;
     END IF;
     IF wait THEN
@@ -5647,6 +5648,9 @@ BEGIN
     SELECT coalesce(array_agg(l.id), '{}') INTO locked FROM (
         SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
         ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    IF cardinality(locked) = cardinality(ids) THEN
+        RETURN locked;
+    END IF;
     -- Taken by others: a moment at the gate lets the reports that hold it finish and keeps new
     -- ones out; a lock that stays taken (a user's open transaction) is skipped.
     FOREACH one IN ARRAY ARRAY(SELECT w.id FROM sched.workflow_instance w

@@ -830,8 +830,9 @@ CREATE TABLE sched.workflow_version (
     uses             jsonb NOT NULL DEFAULT '[]',
     created_by       text NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    -- Some task is decided in the database and can fail or reach other instances: reports of
-    -- its instances' attempts then lock the instance alone (3_engine/complete.sql).
+    -- Some task is decided in the database and can fail or reach other instances, or no two of
+    -- its tasks can run at once (a chain): reports of its instances' attempts then lock the
+    -- instance alone (3_engine/complete.sql).
     reports_alone    boolean NOT NULL DEFAULT true,
     UNIQUE (workflow_id, version)
 );
@@ -847,7 +848,7 @@ COMMENT ON COLUMN sched.workflow_version.worker_group IS 'Default worker group o
 COMMENT ON COLUMN sched.workflow_version.tenant IS 'OS user its shell tasks run as on workers (DolphinScheduler''s tenant); NULL runs them as the worker''s user.';
 COMMENT ON COLUMN sched.workflow_version.worker_groups IS 'The distinct worker groups of its tasks that run on workers (not logic tasks); a NULL element stands for the tasks that inherit the instance''s group.';
 COMMENT ON COLUMN sched.workflow_version.has_out IS 'Some task declares OUT params, so its instances gather output parameters when they finish.';
-COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic): a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
+COMMENT ON COLUMN sched.workflow_version.reports_alone IS 'Some task is decided in the database (sub_process, conditions, switch, dependent, dynamic), or the DAG is a chain, whose tasks never run at once: a worker''s report of an attempt of its instances locks the instance alone; otherwise reports of successes in one instance proceed side by side and wait for each other only to decide whether the instance has ended.';
 COMMENT ON COLUMN sched.workflow_version.timeout_after IS 'Workflow timeout: how long after its start an instance alerts or is stopped; NULL for none.';
 COMMENT ON COLUMN sched.workflow_version.timeout_strategy IS 'What the workflow timeout does: warn (an alert) or stop.';
 COMMENT ON COLUMN sched.workflow_version.spec IS 'The normalised spec (what sched.workflow_spec returns).';
@@ -2397,9 +2398,9 @@ COMMENT ON FUNCTION sched._load() IS 'Internal, for sched.load: the live load of
 -- two-key advisory lock (the class `gate` of _lock_instances, the id's low 31 bits): a user's one-key advisory locks never
 -- meet it, and two instances that share a gate only wait for each other now and then.
 
--- Locks instances, shared or exclusively; returns those of `ids` now locked (all of them when
--- waiting; with wait false, those locked by others in a conflicting mode are skipped, after a
--- moment at the gate for an exclusive lock).
+-- Locks instances, shared (one instance) or exclusively; returns those of `ids` now locked (all
+-- of them when waiting; with wait false, those locked by others in a conflicting mode are
+-- skipped, after a moment at the gate for an exclusive lock).
 CREATE FUNCTION sched._lock_instances(ids bigint[], shared boolean, wait boolean) RETURNS bigint[]
 LANGUAGE plpgsql
 AS $$
@@ -2410,18 +2411,17 @@ DECLARE
     timeout text;
 BEGIN
     IF shared THEN
-        FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
-            IF wait THEN
-                PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
-                PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
-                locked := locked || one;
-            -- The try fails while an exclusive locker queues at the gate.
-            ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
-                  AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
-                              FOR KEY SHARE SKIP LOCKED) THEN
-                locked := locked || one;
-            END IF;
-        END LOOP;
+        -- A shared lock is taken for one instance: a batch that shares reports on one.
+        one := ids[1];
+        IF wait THEN
+            PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
+            PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
+            RETURN ids;
+        -- The try fails while an exclusive locker queues at the gate.
+        ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
+              AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE SKIP LOCKED) THEN
+            RETURN ids;
+        END IF;
         RETURN locked;
     END IF;
     IF wait THEN
@@ -2438,6 +2438,9 @@ BEGIN
     SELECT coalesce(array_agg(l.id), '{}') INTO locked FROM (
         SELECT wi.id FROM sched.workflow_instance wi WHERE wi.id = ANY(ids)
         ORDER BY wi.id FOR UPDATE SKIP LOCKED) l;
+    IF cardinality(locked) = cardinality(ids) THEN
+        RETURN locked;
+    END IF;
     -- Taken by others: a moment at the gate lets the reports that hold it finish and keeps new
     -- ones out; a lock that stays taken (a user's open transaction) is skipped.
     FOREACH one IN ARRAY ARRAY(SELECT w.id FROM sched.workflow_instance w
@@ -9951,7 +9954,7 @@ DECLARE
     uses       jsonb;
     refs       boolean;
     gathers    boolean;
-    decides    boolean;
+    alone      boolean;
     groups     text[];
     checks_sql boolean;
     depths     integer[];
@@ -10092,17 +10095,17 @@ BEGIN
     FROM task LEFT JOIN successor ON successor.ord = task.ord
               LEFT JOIN source ON source.down_id = task.id)
     SELECT bool_or(t.logic IN ('sub_process', 'dependent')), bool_or(t.outputs),
-           bool_or(t.logic <> 'forbidden'),
+           bool_or(t.logic <> 'forbidden') OR count(DISTINCT t.depth) = count(*),
            coalesce(array_agg(DISTINCT t.t->>'worker_group') FILTER (WHERE t.logic IS NULL), '{}'),
            bool_or(t.t->>'type' IN ('sql', 'procedure') AND NOT t.t ? 'datasource')
-    INTO refs, gathers, decides, groups, checks_sql
+    INTO refs, gathers, alone, groups, checks_sql
     FROM task t;
 
     -- Known only now that the tasks are read: whether the instances gather OUT params, whether
     -- reports of their attempts lock them alone, which worker groups their tasks need, whether
     -- logic tasks name other workflows, which run and are read as the owner, and whether SQL
     -- runs on this database, checked as the owner.
-    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(decides, false),
+    UPDATE sched.workflow_version SET has_out = coalesce(gathers, false), reports_alone = coalesce(alone, false),
                                       worker_groups = groups
     WHERE id = version_id;
     IF refs THEN

@@ -1037,6 +1037,37 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
               {"name": "c", "type": "empty", "deps": ["a"]}, {"name": "d", "type": "empty", "deps": ["b"]},
               {"name": "e", "type": "empty", "deps": ["c"]}, {"name": "f", "type": "empty", "deps": ["d"]}]}"#,
     );
+    // A chain never runs two tasks at once, and a task decided in the database may fail the
+    // instance or reach another: their reports lock the instance alone.
+    define(
+        &mut db,
+        r#"{"name": "chain", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty", "deps": ["a"]}]}"#,
+    );
+    define(
+        &mut db,
+        r#"{"name": "decided", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+              {"name": "c", "type": "conditions", "deps": ["a"],
+               "conditions": {"groups": [{"items": [{"task": "a", "status": "succeeded"}]}]},
+               "on_success": ["b"], "on_failure": []}]}"#,
+    );
+    let alone: Vec<(String, bool)> = db
+        .query(
+            "SELECT w.name, v.reports_alone FROM sched.workflow w JOIN sched.workflow_version v ON v.workflow_id = w.id
+             ORDER BY w.name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        alone,
+        [
+            ("chain".into(), true),
+            ("decided".into(), true),
+            ("sides".into(), false)
+        ]
+    );
     let id = start(&mut db, "sides");
     let mut one = cluster.connect_as(WORKER_ROLE);
     let mut two = cluster.connect_as(WORKER_ROLE);
