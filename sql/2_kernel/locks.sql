@@ -15,8 +15,9 @@
 -- draining an instance). So shared reports also hold the instance's gate, a shared advisory
 -- lock, to their commit, and an exclusive locker that finds the row taken queues at the gate
 -- first: the lock manager's queue stops new reports until it is through. The gate is the
--- two-key advisory lock (the class `gate` of _lock_instances, the id's low 31 bits): a user's one-key advisory locks never
--- meet it, and two instances that share a gate only wait for each other now and then.
+-- two-key advisory lock (the class `gate` of _lock_instances, the id's low 31 bits): a user's
+-- one-key advisory locks never meet it, and two instances that share a gate only wait for each
+-- other now and then.
 
 -- Locks instances, shared (one instance) or exclusively; returns those of `ids` now locked (all
 -- of them when waiting; with wait false, those locked by others in a conflicting mode are

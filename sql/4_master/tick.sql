@@ -122,9 +122,8 @@ BEGIN
         -- A sub-process instance is stopped only with its parents locked too; never waited for
         -- long. Under the lock, the instance may have ended meanwhile.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
-                                  WHERE wi.id = inst.id AND wi.timeout_at <= now());
-        inst.state := (SELECT wi.state FROM sched.workflow_instance wi WHERE wi.id = inst.id);
+        SELECT wi.state INTO inst.state FROM sched.workflow_instance wi WHERE wi.id = inst.id AND wi.timeout_at <= now();
+        CONTINUE WHEN NOT FOUND;
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
         PERFORM sched._raise_alert(
             'workflow_timeout', inst.id, NULL, inst.alert_group,

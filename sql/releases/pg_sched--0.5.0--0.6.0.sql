@@ -1674,6 +1674,13 @@ COMMENT ON FUNCTION sched._finish_if_done(bigint[]) IS
     'Internal: gives every instance with nothing left active its final state and its output parameters; ends the SUB_PROCESS attempt of a child wakes the DEPENDENT attempts waiting on its workflow and starts the workflows its end triggers.';
 
 -- 3_engine/complete.sql: the datasets a success produces.
+-- How a report ended its attempt: the worker's outcome (sched._outcomes()), or for a report
+-- without one (a script calling complete_task) its exit code: 0 succeeded, anything else failed.
+CREATE OR REPLACE FUNCTION sched._reported_outcome(exit_code integer, outcome text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(outcome, CASE WHEN exit_code = 0 THEN 'succeeded' ELSE 'failed' END) $$;
+COMMENT ON FUNCTION sched._reported_outcome(integer, text) IS
+    'Internal: the outcome a report gives its attempt: its own, else succeeded for exit code 0 and failed for any other.';
 DROP FUNCTION sched._complete(bigint, bigint[], integer[], timestamptz[], timestamptz[], jsonb[], text[]);
 CREATE FUNCTION sched._complete(worker_id bigint, task_instance_ids bigint[], exit_codes integer[],
                                 started_at timestamptz[], ended_at timestamptz[], out_params jsonb[],
@@ -1721,9 +1728,10 @@ BEGIN
     JOIN sched.workflow_instance wi ON wi.id = i.id
     JOIN sched.workflow_version v ON v.id = wi.workflow_version_id
     CROSS JOIN LATERAL unnest(wi.ancestors || wi.id) AS f(id);
-    shared := shared AND NOT EXISTS (
-        SELECT 1 FROM unnest(exit_codes, outcomes) AS r(exit_code, outcome)
-        WHERE coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' END) IS DISTINCT FROM 'succeeded');
+    IF shared THEN
+        shared := NOT EXISTS (SELECT 1 FROM unnest(exit_codes, outcomes) AS r(exit_code, outcome)
+                              WHERE sched._reported_outcome(r.exit_code, r.outcome) <> 'succeeded');
+    END IF;
     locked := sched._lock_instances(wanted, shared, false);
     IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
@@ -1741,15 +1749,14 @@ BEGIN
           AND ti.worker_id = _complete.worker_id AND ti.state = ANY (sched._task_states_claimed());
     END IF;
 
-    -- The worker says how each attempt ended (sched._outcomes(), core/src/state.rs's Outcome);
-    -- a report without one (a script calling complete_task) reads its exit code: 0 succeeded,
-    -- anything else failed. An attempt killed for its timeout, by the master (kill_reason
-    -- timeout) or by the worker (timed_out), failed, and may be retried.
+    -- The worker says how each attempt ended (sched._outcomes(), core/src/state.rs's Outcome),
+    -- or its exit code does (sched._reported_outcome). An attempt killed for its timeout, by
+    -- the master (kill_reason timeout) or by the worker (timed_out), failed, and may be retried.
     -- The worker's own clock says when the process really started and ended; it is kept within
     -- [claim, now] so that a skewed worker clock cannot produce impossible durations.
     WITH reported AS (
         SELECT r.id, r.exit_code, r.started_at, r.ended_at, r.out_params,
-               coalesce(r.outcome, CASE WHEN r.exit_code = 0 THEN 'succeeded' ELSE 'failed' END) AS outcome
+               sched._reported_outcome(r.exit_code, r.outcome) AS outcome
         FROM unnest(task_instance_ids, exit_codes, _complete.started_at, _complete.ended_at,
                     _complete.out_params, outcomes)
             AS r(id, exit_code, started_at, ended_at, out_params, outcome)
@@ -4543,9 +4550,8 @@ BEGIN
         -- A sub-process instance is stopped only with its parents locked too; never waited for
         -- long. Under the lock, the instance may have ended meanwhile.
         CONTINUE WHEN inst.id <> ALL(sched._lock_family(ARRAY[inst.id], false));
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi
-                                  WHERE wi.id = inst.id AND wi.timeout_at <= now());
-        inst.state := (SELECT wi.state FROM sched.workflow_instance wi WHERE wi.id = inst.id);
+        SELECT wi.state INTO inst.state FROM sched.workflow_instance wi WHERE wi.id = inst.id AND wi.timeout_at <= now();
+        CONTINUE WHEN NOT FOUND;
         UPDATE sched.workflow_instance SET timeout_at = NULL WHERE id = inst.id;
         PERFORM sched._raise_alert(
             'workflow_timeout', inst.id, NULL, inst.alert_group,
@@ -5806,7 +5812,7 @@ BEGIN
                                  '_prepare_spec', 'instance_tasks', '_instance_tasks', '_latest_attempt', '_instance_page',
                                  'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges', '_successor_ids',
                                  '_notify_ready', '_named_wake_protocol', '_heartbeat_period', '_lock_instances', '_advance',
-                                 '_complete', '_settle')
+                                 '_complete', '_settle', '_reported_outcome')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
