@@ -61,11 +61,16 @@ BEGIN
                               WHERE sched._reported_outcome(r.exit_code, r.outcome) <> 'succeeded');
     END IF;
     locked := sched._lock_instances(wanted, shared, false);
+    -- One that cannot share (a stop queues at the gate, or someone else holds it) locks alone.
+    IF shared AND cardinality(locked) < cardinality(wanted) THEN
+        shared := false;
+        locked := sched._lock_instances(wanted, false, false);
+    END IF;
     IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), shared, true);
+            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), false, true);
             locked := wanted;
         EXCEPTION WHEN lock_not_available THEN
             NULL;

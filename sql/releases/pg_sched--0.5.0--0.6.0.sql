@@ -1733,11 +1733,16 @@ BEGIN
                               WHERE sched._reported_outcome(r.exit_code, r.outcome) <> 'succeeded');
     END IF;
     locked := sched._lock_instances(wanted, shared, false);
+    -- One that cannot share (a stop queues at the gate, or someone else holds it) locks alone.
+    IF shared AND cardinality(locked) < cardinality(wanted) THEN
+        shared := false;
+        locked := sched._lock_instances(wanted, false, false);
+    END IF;
     IF cardinality(locked) < cardinality(wanted) THEN
         timeout := pg_catalog.current_setting('lock_timeout');
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
-            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), shared, true);
+            PERFORM sched._lock_instances(ARRAY(SELECT unnest(wanted) EXCEPT SELECT unnest(locked)), false, true);
             locked := wanted;
         EXCEPTION WHEN lock_not_available THEN
             NULL;
@@ -5627,16 +5632,15 @@ DECLARE
     timeout text;
 BEGIN
     IF shared THEN
-        -- A shared lock is taken for one instance: a batch that shares reports on one.
+        -- A shared lock is taken for one instance, at once or not at all: a batch that shares
+        -- reports on one, and locks it alone when it cannot share. The gate first: its try
+        -- fails while an exclusive locker queues there, and a report that took the row first
+        -- would keep that locker waiting for it.
         one := ids[1];
-        IF wait THEN
-            PERFORM pg_catalog.pg_advisory_xact_lock_shared(gate, (one & 2147483647)::integer);
-            PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE;
-            RETURN ids;
-        -- The try fails while an exclusive locker queues at the gate.
-        ELSIF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer)
-              AND EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE SKIP LOCKED) THEN
-            RETURN ids;
+        IF pg_catalog.pg_try_advisory_xact_lock_shared(gate, (one & 2147483647)::integer) THEN
+            IF EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR KEY SHARE SKIP LOCKED) THEN
+                RETURN ids;
+            END IF;
         END IF;
         RETURN locked;
     END IF;
@@ -5645,7 +5649,16 @@ BEGIN
         FOREACH one IN ARRAY ARRAY(SELECT i FROM unnest(ids) i ORDER BY i) LOOP
             IF NOT EXISTS (SELECT 1 FROM sched.workflow_instance wi WHERE wi.id = one
                            FOR UPDATE SKIP LOCKED) THEN
-                PERFORM pg_catalog.pg_advisory_xact_lock(gate, (one & 2147483647)::integer);
+                -- At most a second, and less under a shorter lock_timeout of the caller's.
+                timeout := pg_catalog.current_setting('lock_timeout');
+                BEGIN
+                    PERFORM pg_catalog.set_config('lock_timeout',
+                        CASE WHEN timeout::interval = '0' OR timeout::interval > '1s' THEN '1s' ELSE timeout END, true);
+                    PERFORM pg_catalog.pg_advisory_xact_lock(gate, (one & 2147483647)::integer);
+                EXCEPTION WHEN lock_not_available THEN
+                    NULL;
+                END;
+                PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
                 PERFORM 1 FROM sched.workflow_instance wi WHERE wi.id = one FOR UPDATE;
             END IF;
         END LOOP;

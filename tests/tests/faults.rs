@@ -1234,3 +1234,100 @@ fn a_stop_takes_effect_while_eight_workers_drain_the_instance() {
         .get(0);
     assert_eq!(killed + succeeded(&mut db), total);
 }
+
+/// Anyone may take an advisory lock, also on the key of another user's instance's gate. It
+/// must stall nothing: a report that cannot get the gate locks the instance alone, and a stop
+/// waits at the gate a second at most, then for the row as before.
+#[test]
+fn an_advisory_lock_on_an_instance_s_gate_stalls_neither_reports_nor_a_stop() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    db.batch_execute("CREATE ROLE mallory LOGIN").unwrap();
+    define(
+        &mut db,
+        r#"{"name": "pair", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+              {"name": "c", "type": "empty"}]}"#,
+    );
+    let id = start(&mut db, "pair");
+    let key = (id & 0x7fff_ffff) as i32;
+    let gate = 1_935_893_860i32;
+    let mut mallory = cluster.connect_as("mallory");
+    let mut worker = cluster.connect_as(WORKER_ROLE);
+    let w: i64 = worker
+        .query_one(
+            "SELECT sched.register_worker('w', 'h', ARRAY['default'], 3)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let claimed: Vec<i64> = wait_for(Duration::from_secs(30), "three tasks to claim", || {
+        let ids: Vec<i64> = worker
+            .query(
+                "SELECT task_instance_id FROM sched.claim_tasks($1, 3)",
+                &[&w],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (ids.len() == 3).then_some(ids)
+    });
+    let report = |c: &mut Client, t: i64| -> Vec<bool> {
+        c.query(
+            "SELECT deferred FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[0])",
+            &[&w, &t],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+
+    // Held exclusively: the report is taken, not deferred.
+    mallory
+        .execute("SELECT pg_advisory_lock($1, $2)", &[&gate, &key])
+        .unwrap();
+    assert_eq!(report(&mut worker, claimed[0]), Vec::<bool>::new());
+    mallory
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .unwrap();
+
+    // Held shared, while a report holds the instance in an open transaction: the stop waits
+    // for the report only.
+    mallory
+        .execute("SELECT pg_advisory_lock_shared($1, $2)", &[&gate, &key])
+        .unwrap();
+    worker.batch_execute("BEGIN").unwrap();
+    assert_eq!(report(&mut worker, claimed[1]), Vec::<bool>::new());
+    let mut stopper = cluster.connect();
+    let stopping = std::thread::spawn(move || {
+        stopper
+            .execute("SELECT sched.stop_workflow($1)", &[&id])
+            .unwrap();
+    });
+    let mut watch = cluster.connect();
+    wait_for(Duration::from_secs(30), "the stop to wait", || {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity
+                 WHERE query LIKE 'SELECT sched.stop_workflow%' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (waiting > 0).then_some(())
+    });
+    worker.batch_execute("COMMIT").unwrap();
+    wait_for(Duration::from_secs(30), "the stop to return", || {
+        stopping.is_finished().then_some(())
+    });
+    stopping.join().unwrap();
+    // The last task, asked to be killed, is reported so.
+    worker
+        .query(
+            "SELECT * FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[137], outcomes => ARRAY['killed'])",
+            &[&w, &claimed[2]],
+        )
+        .unwrap();
+    assert_eq!(wait(&mut db, id, 60), "stopped");
+}
