@@ -44,6 +44,6 @@ pub use params::{
     resolve_params_over, resolve_template, upstream_values,
 };
 pub use policy::{TaskPolicy, Timeout, WorkflowTimeout, parse_duration};
-pub use spec::{TaskSpec, WorkflowSpec, normalized_uses};
+pub use spec::{TaskSpec, WorkflowSpec};
 pub use task_type::{FieldKind, Runs, TASK_TYPES, TaskField, TaskType};
 pub use validate::{parse_spec, parse_spec_with, validate_spec, validate_spec_with};

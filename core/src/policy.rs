@@ -209,30 +209,28 @@ fn timeout_fields<'v>(
 }
 
 impl TaskPolicy {
-    /// Adds the policies that are set to a task's normalised JSON.
-    pub(crate) fn write(&self, obj: &mut Map<String, Value>) {
+    /// Writes the policies that are set into a task's normalised JSON.
+    pub(crate) fn write<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         if self.retries > 0 {
-            obj.insert("retries".into(), self.retries.into());
+            map.serialize_entry("retries", &self.retries)?;
         }
         if let Some(interval) = &self.retry_interval {
-            obj.insert("retry_interval".into(), interval.clone().into());
+            map.serialize_entry("retry_interval", interval)?;
         }
         if let Some(timeout) = &self.timeout {
-            obj.insert(
-                "timeout".into(),
-                json!({"after": timeout.after, "strategy": timeout.strategy.as_str()}),
-            );
+            map.serialize_entry(
+                "timeout",
+                &json!({"after": timeout.after, "strategy": timeout.strategy.as_str()}),
+            )?;
         }
         if let Some(delay) = &self.delay {
-            obj.insert("delay".into(), delay.clone().into());
+            map.serialize_entry("delay", delay)?;
         }
         if let Some(group) = &self.task_group {
-            obj.insert("task_group".into(), group.clone().into());
-            obj.insert(
-                "task_group_priority".into(),
-                self.task_group_priority.into(),
-            );
+            map.serialize_entry("task_group", group)?;
+            map.serialize_entry("task_group_priority", &self.task_group_priority)?;
         }
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 use sched_core::{
-    ExecutionType, FailureStrategy, Limits, Priority, SpecError, WorkflowSpec, normalized_uses,
-    parse_spec, validate_spec, validate_spec_with,
+    ExecutionType, FailureStrategy, Limits, Priority, SpecError, WorkflowSpec, parse_spec,
+    validate_spec, validate_spec_with,
 };
 use serde_json::{Value, json};
 
@@ -1088,8 +1088,9 @@ fn a_spec_names_what_needs_a_right_in_spec_order_but_the_default_worker_group() 
             {"name": "list", "type": "shell", "script": "true", "out": [{"name": "files", "type": "list"}]},
             {"name": "each", "type": "dynamic", "deps": ["list"], "over": {"file": "files"}, "worker_group": "gpu",
              "run": {"type": "shell", "script": "echo ${file}", "worker_group": "cpu", "task_group": "fs"}}]});
-    let normalized = validate_spec(&spec).unwrap().to_json();
-    let uses: Vec<(String, String, String)> = normalized_uses(&normalized)
+    let uses: Vec<(String, String, String)> = validate_spec(&spec)
+        .unwrap()
+        .uses()
         .iter()
         .map(|u| {
             let field = |k: &str| u[k].as_str().unwrap().to_owned();

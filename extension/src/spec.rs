@@ -39,7 +39,8 @@ pub fn normalize_spec(spec: &str, types: JsonB) -> JsonB {
     JsonB(validated(spec, &types).to_json())
 }
 
-/// What `_create_workflow` keeps of a spec, from one parse of it: the spec normalised, what
+/// What `_create_workflow` keeps of a spec, from one parse of it: the spec normalised (as
+/// text, written straight from the parsed spec, for SQL to read as jsonb), what
 /// it names that needs a right (`[{kind, name, field}]`), and, in the order of its tasks,
 /// each task's depth in the DAG (so that an instance's tasks are listed in DAG order a page
 /// at a time without walking the DAG), its priority's rank, its successors (their positions
@@ -57,7 +58,7 @@ pub fn prepare_spec(
 ) -> TableIterator<
     'static,
     (
-        name!(norm, JsonB),
+        name!(norm, String),
         name!(uses, JsonB),
         name!(depths, Vec<i32>),
         name!(priorities, Vec<i16>),
@@ -84,10 +85,10 @@ pub fn prepare_spec(
         .flatten()
         .map(|&i| i32::try_from(i).map_or(i32::MAX, |i| i + 1))
         .collect();
-    let norm = valid.to_json();
-    let uses = Value::Array(sched_core::normalized_uses(&norm));
+    let norm = serde_json::to_string(&valid).unwrap_or_else(|err| fail(format!("spec: {err}")));
+    let uses = Value::Array(valid.uses());
     TableIterator::once((
-        JsonB(norm),
+        norm,
         JsonB(uses),
         depths,
         priorities,

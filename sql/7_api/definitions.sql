@@ -37,7 +37,7 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    SELECT p.norm, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
+    SELECT p.norm::jsonb, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
       INTO norm, uses, depths, ranks, next_ords, next_count, feeds
       FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';

@@ -603,7 +603,7 @@ CREATE  FUNCTION "_prepare_spec"(
 	"spec" TEXT, /* & str */
 	"types" jsonb /* JsonB */
 ) RETURNS TABLE (
-	"norm" jsonb,  /* JsonB */
+	"norm" TEXT,  /* String */
 	"uses" jsonb,  /* JsonB */
 	"depths" INT[],  /* Vec < i32 > */
 	"priorities" smallint[],  /* Vec < i16 > */
@@ -626,7 +626,7 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'successor_ids_wrapper';
 COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
-    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised (JSON text), what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
 COMMENT ON FUNCTION sched._successor_ids(bigint[], integer[], integer[]) IS
     'Internal: the successors _prepare_spec found, as task definition ids: task_ids in the order of the spec''s tasks; a row per task with successors, by its position from 1.';
 
@@ -3828,7 +3828,7 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    SELECT p.norm, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
+    SELECT p.norm::jsonb, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
       INTO norm, uses, depths, ranks, next_ords, next_count, feeds
       FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';

@@ -73,7 +73,7 @@ AS 'MODULE_PATHNAME', 'analyze_as_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:152
+-- extension/src/spec.rs:153
 -- pg_sched::spec::_builtin_task_types
 CREATE  FUNCTION "_builtin_task_types"() RETURNS TABLE (
 	"name" TEXT,  /* String */
@@ -87,7 +87,7 @@ AS 'MODULE_PATHNAME', 'builtin_task_types_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:204
+-- extension/src/spec.rs:205
 -- pg_sched::spec::_check_time_zone
 CREATE  FUNCTION "_check_time_zone"(
 	"zone" TEXT, /* & str */
@@ -99,7 +99,7 @@ AS 'MODULE_PATHNAME', 'check_time_zone_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:139
+-- extension/src/spec.rs:140
 -- pg_sched::spec::_command_types
 CREATE  FUNCTION "_command_types"(
 	"registered" jsonb /* JsonB */
@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'channels_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:196
+-- extension/src/spec.rs:197
 -- pg_sched::spec::_normalize_params
 CREATE  FUNCTION "_normalize_params"(
 	"params" jsonb, /* JsonB */
@@ -307,7 +307,7 @@ AS 'MODULE_PATHNAME', 'normalize_spec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:129
+-- extension/src/spec.rs:130
 -- pg_sched::spec::_normalize_task_type
 CREATE  FUNCTION "_normalize_task_type"(
 	"name" TEXT, /* & str */
@@ -332,13 +332,13 @@ AS 'MODULE_PATHNAME', 'notify_with_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:53
+-- extension/src/spec.rs:54
 -- pg_sched::spec::_prepare_spec
 CREATE  FUNCTION "_prepare_spec"(
 	"spec" TEXT, /* & str */
 	"types" jsonb /* JsonB */
 ) RETURNS TABLE (
-	"norm" jsonb,  /* JsonB */
+	"norm" TEXT,  /* String */
 	"uses" jsonb,  /* JsonB */
 	"depths" INT[],  /* Vec < i32 > */
 	"priorities" smallint[],  /* Vec < i16 > */
@@ -437,7 +437,7 @@ AS 'MODULE_PATHNAME', 'sql_checks_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/spec.rs:103
+-- extension/src/spec.rs:104
 -- pg_sched::spec::_successor_ids
 CREATE  FUNCTION "_successor_ids"(
 	"task_ids" bigint[], /* Vec < i64 > */
@@ -2275,7 +2275,7 @@ COMMENT ON FUNCTION sched._builtin_task_types() IS
 COMMENT ON FUNCTION sched._normalize_spec(text, jsonb) IS
     'Internal: a workflow spec validated (with the registered task types) and normalised, or an error naming the field.';
 COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
-    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised, what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
+    'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised (JSON text), what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
 COMMENT ON FUNCTION sched._successor_ids(bigint[], integer[], integer[]) IS
     'Internal: the successors _prepare_spec found, as task definition ids: task_ids in the order of the spec''s tasks; a row per task with successors, by its position from 1.';
 COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], integer[], text[], bigint[], bigint[]) IS
@@ -9992,7 +9992,7 @@ BEGIN
         RAISE EXCEPTION 'spec: required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     types := coalesce((SELECT jsonb_object_agg(tt.name, tt.definition) FROM sched.task_type tt), '{}');
-    SELECT p.norm, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
+    SELECT p.norm::jsonb, p.uses, p.depths, p.priorities, p.successors, p.successor_counts, p.feeds_conditions
       INTO norm, uses, depths, ranks, next_ords, next_count, feeds
       FROM sched._prepare_spec(spec::text, types) p;
     wf_name := norm->>'name';
