@@ -1,4 +1,4 @@
-use sched_core::graph::{GraphFormat, GraphNode, render_graph};
+use sched_core::graph::{GraphAttempt, GraphFormat, GraphNode, fill_latest, render_graph};
 
 /// extract → (load, report); load → report; given out of order, as SQL aggregates them.
 fn shape(states: [Option<&'static str>; 3]) -> Vec<GraphNode<'static>> {
@@ -151,5 +151,37 @@ fn a_format_other_than_dot_or_mermaid_is_refused_naming_the_field() {
     assert_eq!(
         GraphFormat::parse("png").unwrap_err().to_string(),
         "format: \"png\" is not allowed; allowed: dot, mermaid"
+    );
+}
+
+#[test]
+fn each_task_is_filled_by_its_latest_attempt_whatever_order_they_come_in() {
+    let mut nodes = shape([None; 3]);
+    let attempt = |task, id, state, number| GraphAttempt {
+        task,
+        id,
+        state,
+        number,
+    };
+    // extract failed, then its retry succeeded; load is running; report has not run; an
+    // attempt of a task not drawn is left out.
+    fill_latest(
+        &mut nodes,
+        [
+            attempt(10, 102, "succeeded", 2),
+            attempt(11, 103, "running", 1),
+            attempt(10, 101, "failed", 1),
+            attempt(99, 104, "failed", 1),
+        ],
+    );
+    let filled: Vec<(i64, Option<&str>, Option<i32>)> =
+        nodes.iter().map(|n| (n.id, n.state, n.attempt)).collect();
+    assert_eq!(
+        filled,
+        [
+            (10, Some("succeeded"), Some(2)),
+            (11, Some("running"), Some(1)),
+            (12, None, None)
+        ]
     );
 }

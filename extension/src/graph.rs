@@ -4,7 +4,9 @@
 
 use pgrx::datum::UnboxDatum;
 use pgrx::prelude::*;
-use sched_core::graph::{GraphFormat, GraphNode, render_graph as render};
+use sched_core::graph::{
+    GraphAttempt, GraphFormat, GraphNode, fill_latest, render_graph as render,
+};
 
 use crate::error::fail;
 
@@ -14,10 +16,11 @@ fn items<'a, T: UnboxDatum>(array: &'a Option<Array<'a, T>>) -> Vec<Option<T::As
     array.as_ref().map_or_else(Vec::new, |a| a.iter().collect())
 }
 
-/// The picture of the tasks `ids` (with `names` and `types` in the same order, and, when
-/// `states` is given, the state of each one's latest attempt, NULL when it has not run, its
-/// number in `attempts` and a line more in `notes`, NULL for most) and the dependencies
-/// `edge_from[i]` → `edge_to[i]`, by task id, in any order.
+/// The picture of the tasks `ids` (with `names` and `types` in the same order, and a line
+/// more in `notes`, NULL for most) and the dependencies `edge_from[i]` → `edge_to[i]`, by task
+/// id, in any order. When the attempts are given (`attempt_tasks[i]`'s attempt `attempt_ids[i]`
+/// in state `attempt_states[i]`, number `attempt_numbers[i]`; an instance's, in any order),
+/// each task is filled by its latest one's state.
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(name = "_render_graph", immutable, parallel_safe)]
 pub fn render_graph(
@@ -26,19 +29,19 @@ pub fn render_graph(
     ids: Option<Array<'_, i64>>,
     names: Option<Array<'_, &str>>,
     types: Option<Array<'_, &str>>,
-    states: Option<Array<'_, &str>>,
-    attempts: Option<Array<'_, i32>>,
     notes: Option<Array<'_, &str>>,
+    attempt_tasks: Option<Array<'_, i64>>,
+    attempt_ids: Option<Array<'_, i64>>,
+    attempt_states: Option<Array<'_, &str>>,
+    attempt_numbers: Option<Array<'_, i32>>,
     edge_from: Option<Array<'_, i64>>,
     edge_to: Option<Array<'_, i64>>,
 ) -> String {
     let format =
         GraphFormat::parse(format.unwrap_or_default()).unwrap_or_else(|err| fail(err.to_string()));
-    let filled = states.is_some();
-    let states = items(&states);
-    let attempts = items(&attempts);
+    let filled = attempt_tasks.is_some();
     let notes = items(&notes);
-    let nodes = items(&ids)
+    let mut nodes: Vec<GraphNode> = items(&ids)
         .into_iter()
         .zip(items(&names))
         .zip(items(&types))
@@ -48,12 +51,28 @@ pub fn render_graph(
                 id: id?,
                 name: name?,
                 task_type: task_type?,
-                state: states.get(i).copied().flatten(),
-                attempt: attempts.get(i).copied().flatten(),
+                state: None,
+                attempt: None,
                 note: notes.get(i).copied().flatten(),
             })
         })
         .collect();
+    if filled {
+        let attempts = items(&attempt_tasks)
+            .into_iter()
+            .zip(items(&attempt_ids))
+            .zip(items(&attempt_states))
+            .zip(items(&attempt_numbers))
+            .filter_map(|(((task, id), state), number)| {
+                Some(GraphAttempt {
+                    task: task?,
+                    id: id?,
+                    state: state?,
+                    number: number?,
+                })
+            });
+        fill_latest(&mut nodes, attempts);
+    }
     let edges = items(&edge_from)
         .into_iter()
         .zip(items(&edge_to))

@@ -21,8 +21,8 @@ COMMENT ON FUNCTION sched._prepare_spec(text, jsonb) IS
     'Internal: from one parse of a workflow spec, what sched.create_workflow keeps: the spec normalised (JSON text), what it names that needs a right ([{kind, name, field}]: worker groups but default, datasources, alert groups, task groups) and, in the order of its tasks, each task''s depth in the DAG (the longest path to it from a task without deps), its priority''s rank (0 = highest), its successors (positions in the task list from 1, all tasks'' one after the other, successor_counts of them each) and whether all of them are enabled CONDITIONS tasks; or an error naming the field.';
 COMMENT ON FUNCTION sched._successor_ids(bigint[], integer[], integer[]) IS
     'Internal: the successors _prepare_spec found, as task definition ids: task_ids in the order of the spec''s tasks; a row per task with successors, by its position from 1.';
-COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], integer[], text[], bigint[], bigint[]) IS
-    'Internal: the picture, as DOT or Mermaid, of the tasks ids (with their names and types, and when states is given their latest attempts'' states (NULL for not run), numbers and a line more of notes) and the dependencies edge_from[i] -> edge_to[i], by task id, both drawn in id order; an error naming format for another format.';
+COMMENT ON FUNCTION sched._render_graph(text, text, bigint[], text[], text[], text[], bigint[], bigint[], text[], integer[], bigint[], bigint[]) IS
+    'Internal: the picture, as DOT or Mermaid, of the tasks ids (with their names and types and a line more of notes) and the dependencies edge_from[i] -> edge_to[i], by task id, both drawn in id order; when attempts are given (attempt_tasks[i]''s attempt attempt_ids[i], its state and number; in any order), each task filled by its latest attempt''s state (not run without one); an error naming format for another format.';
 COMMENT ON FUNCTION sched._execute_as(oid, jsonb) IS
     'Internal: runs a sql or procedure task''s bound statements in a background worker connected as the given role.';
 COMMENT ON FUNCTION sched._sql_checks(jsonb) IS
