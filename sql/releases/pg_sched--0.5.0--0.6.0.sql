@@ -561,13 +561,14 @@ UPDATE sched.workflow_version v SET reports_alone = (
     SELECT coalesce(bool_or(td.logic <> 'forbidden'), false) OR count(DISTINCT td.depth) = count(*)
     FROM sched.task_definition td WHERE td.workflow_version_id = v.id);
 
--- 1_schema/10_definitions.sql: specs are compressed with lz4 where PostgreSQL has it.
--- lz4 (in PostgreSQL built with it, as the PGDG and Debian packages are) compresses a
--- 100,000-task spec in a third of pglz's time: 20 ms of its creation instead of 60.
+-- 1_schema/10_definitions.sql: specs, a join's dependency names and a fan-out's successors are
+-- compressed with lz4 where PostgreSQL has it (new values; those stored keep pglz).
 DO $lz4$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
         ALTER TABLE sched.workflow_version ALTER COLUMN spec SET COMPRESSION lz4;
+        ALTER TABLE sched.task_definition ALTER COLUMN deps SET COMPRESSION lz4,
+                                          ALTER COLUMN successors SET COMPRESSION lz4;
     END IF;
 END
 $lz4$;

@@ -19,7 +19,7 @@ const CURRENT: &str = env!("CARGO_PKG_VERSION");
 /// Everything of the `sched` schema a user, a tool or the engine depends on, a line per
 /// object, as the catalogs say it (pg_dump leaves an extension's objects out): relations with
 /// their options, owners, privileges and comments; columns in order with types, defaults,
-/// privileges and comments; constraints, indexes, triggers, policies; functions with their
+/// compression, privileges and comments; constraints, indexes, triggers, policies; functions with their
 /// whole definition (body, settings, volatility), privileges and comments; views' queries;
 /// types and enum values in order; the extension's members. Names are schema-qualified
 /// (search_path is pg_catalog), never OIDs. The engine's day partitions are data, not schema.
@@ -48,6 +48,7 @@ SELECT line FROM (
            || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
            || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
            || ' collation=' || coalesce(nullif(a.attcollation, 0)::regcollation::text, '')
+           || ' compression=' || a.attcompression::text
            || ' acl=' || coalesce(a.attacl::text, '')
            || ' comment=' || coalesce(col_description(c.oid, a.attnum), '')
     FROM rel c
