@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::command_type::{CommandType, builtin_command_types};
@@ -59,10 +60,44 @@ pub fn parse_spec_with(
 ) -> Result<WorkflowSpec, SpecError> {
     limits.check_spec_bytes(text)?;
     limits.check_text_depth(text)?;
+    // A spec whose tasks parse one at a time is checked that way; anything else (no tasks
+    // array, JSON that does not parse) is parsed whole, so that its error reads as ever.
+    if let Some(checked) = validate_task_by_task(text, limits, registered) {
+        return checked;
+    }
     let spec: Value = serde_json::from_str(text).map_err(json_error)?;
     // The text scan has bounded the depth, so the value need not be walked again.
     validate(&spec, limits, registered)
 }
+
+/// The tasks of a spec: a parsed array, or the text of each.
+enum Tasks<'a> {
+    Values(&'a [Value]),
+    Texts(&'a [&'a RawValue]),
+}
+
+/// Validates a spec `{..., "tasks": [...]}` parsing its tasks one at a time, each freed once
+/// checked: a 100,000-task spec's whole tree cost more to free than to check. `None` when the
+/// text is not of that shape or a task's text does not parse (a number beyond f64).
+fn validate_task_by_task(
+    text: &str,
+    limits: &Limits,
+    registered: &[CommandType],
+) -> Option<Result<WorkflowSpec, SpecError>> {
+    let top: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
+    let tasks: Vec<&RawValue> = serde_json::from_str(top.get("tasks")?.get()).ok()?;
+    let obj = top
+        .iter()
+        .filter(|(key, _)| key.as_str() != "tasks")
+        .map(|(key, value)| Some((key.clone(), serde_json::from_str(value.get()).ok()?)))
+        .collect::<Option<Map<String, Value>>>()?;
+    match validate_object(&obj, Some(Tasks::Texts(&tasks)), limits, registered) {
+        Err(err) if err.path.is_empty() && err.message.starts_with(NOT_JSON) => None,
+        checked => Some(checked),
+    }
+}
+
+const NOT_JSON: &str = "not valid JSON";
 
 /// serde_json's wording, with its parser terms put the way a spec's author would say them.
 fn json_error(error: serde_json::Error) -> SpecError {
@@ -96,7 +131,7 @@ fn json_error(error: serde_json::Error) -> SpecError {
         .iter()
         .find(|(serde, _)| *serde == what)
         .map_or(what, |(_, ours)| ours);
-    SpecError::new(Path::Root, format!("not valid JSON: {what}{position}"))
+    SpecError::new(Path::Root, format!("{NOT_JSON}: {what}{position}"))
 }
 
 /// [`validate_spec_with`] under the default limits.
@@ -121,6 +156,16 @@ fn validate(
     let obj = spec
         .as_object()
         .ok_or_else(|| SpecError::new(Path::Root, "must be a JSON object"))?;
+    validate_object(obj, None, limits, registered)
+}
+
+/// `tasks` when they are given apart from `obj`, else `obj`'s.
+fn validate_object(
+    obj: &Map<String, Value>,
+    tasks: Option<Tasks<'_>>,
+    limits: &Limits,
+    registered: &[CommandType],
+) -> Result<WorkflowSpec, SpecError> {
     check_keys(
         obj,
         WORKFLOW_FIELDS.iter().copied(),
@@ -181,17 +226,42 @@ fn validate(
     })?
     .unwrap_or_default();
 
-    let task_values = required(obj, "tasks", field("tasks"))?
-        .as_array()
-        .filter(|tasks| !tasks.is_empty())
-        .ok_or_else(|| SpecError::new(field("tasks"), "must be a non-empty array"))?;
-    limits.check_tasks(task_values.len())?;
+    let not_array = || SpecError::new(field("tasks"), "must be a non-empty array");
+    let given = match tasks {
+        Some(tasks) => tasks,
+        None => Tasks::Values(
+            required(obj, "tasks", field("tasks"))?
+                .as_array()
+                .ok_or_else(not_array)?,
+        ),
+    };
+    let count = match given {
+        Tasks::Values(values) => values.len(),
+        Tasks::Texts(texts) => texts.len(),
+    };
+    if count == 0 {
+        return Err(not_array());
+    }
+    limits.check_tasks(count)?;
     let mut edges = 0;
-    let mut tasks = task_values
-        .iter()
-        .enumerate()
-        .map(|(i, task)| parse_task(i, task, limits, &mut edges, &globals, registered))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut tasks = Vec::with_capacity(count);
+    match given {
+        Tasks::Values(values) => {
+            for (i, task) in values.iter().enumerate() {
+                tasks.push(parse_task(
+                    i, task, limits, &mut edges, &globals, registered,
+                )?);
+            }
+        }
+        Tasks::Texts(texts) => {
+            for (i, text) in texts.iter().enumerate() {
+                let task: Value = serde_json::from_str(text.get()).map_err(json_error)?;
+                tasks.push(parse_task(
+                    i, &task, limits, &mut edges, &globals, registered,
+                )?);
+            }
+        }
+    }
     crate::logic::link_branches(&mut tasks, limits, &mut edges)?;
     check_graph(&tasks)?;
 

@@ -847,6 +847,33 @@ fn numbers_beyond_f64_are_errors_not_infinities() {
         parse_error(r#"{"name": 123456789012345678901234567890}"#, &limits),
         "name: must be a string"
     );
+    // Within a task (whose text is parsed apart from the rest), the position is still the
+    // whole text's.
+    assert_eq!(
+        parse_error(
+            "{\"name\": \"w\", \"tasks\": [{\"name\": \"a\", \"type\": \"empty\"},\n {\"name\": \"b\", \"type\": \"empty\", \"retries\": 1e400}]}",
+            &limits
+        ),
+        "spec: not valid JSON: number out of range at line 2 column 48"
+    );
+}
+
+#[test]
+fn a_spec_from_text_is_the_spec_from_its_value() {
+    let spec = json!({"name": "w", "worker_group": "etl", "params": {"day": "${system.biz.date}"},
+        "notify": {"strategy": "failure", "alert_group": "ops"},
+        "tasks": [
+            {"name": "a", "type": "shell", "script": "echo ${day}", "retries": 2, "retry_interval": "1m",
+             "timeout": {"after": "10m", "strategy": "fail"}, "params": {"x": "1"}, "out": ["y"]},
+            {"name": "b", "type": "sql", "sql": "SELECT 1", "datasource": "dw", "deps": ["a"], "priority": "HIGH"},
+            {"name": "c", "type": "conditions", "deps": ["b"],
+             "conditions": {"groups": [{"items": [{"task": "b"}]}]}, "on_success": ["d"]},
+            {"name": "d", "type": "empty", "deps": ["c"], "enabled": false}]});
+    let from_text = parse_spec(&spec.to_string(), &Limits::default()).unwrap();
+    assert_eq!(from_text, validate_spec(&spec).unwrap());
+    // Its normalised text, written straight from it, is its normalised value.
+    let text: Value = serde_json::from_str(&serde_json::to_string(&from_text).unwrap()).unwrap();
+    assert_eq!(text, from_text.to_json());
 }
 
 #[test]
