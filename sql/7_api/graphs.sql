@@ -15,7 +15,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION sched._version_edges(bigint) IS 'Internal: a workflow version''s dependencies as parallel arrays of task ids (upstream, downstream).';
 
--- The latest attempt of each task of an instance, live or archived.
+-- The latest attempt of each task of an instance, live or archived: the one with the highest id,
+-- as sched_core::graph::fill_latest picks it for instance_graph.
 CREATE FUNCTION sched._latest_attempts(instance_id bigint)
 RETURNS TABLE (task_id bigint, id bigint, state text, attempt integer, worker_id bigint, exit_code integer,
                started_at timestamptz, ended_at timestamptz)

@@ -175,13 +175,14 @@ pub async fn compare(
     ))
 }
 
+/// Lines of one side of a diff with their index, waiting to be paired with the other side's.
+type Pending<'a> = Vec<(usize, &'a str)>;
+
 fn side_by_side(old: &str, new: &str) -> Vec<Value> {
     let diff = similar::TextDiff::from_lines(old, new);
     let mut rows = Vec::new();
-    let (mut removed, mut added): (Vec<(usize, &str)>, Vec<(usize, &str)>) = (vec![], vec![]);
-    let flush = |rows: &mut Vec<Value>,
-                 removed: &mut Vec<(usize, &str)>,
-                 added: &mut Vec<(usize, &str)>| {
+    let (mut removed, mut added): (Pending, Pending) = (vec![], vec![]);
+    let flush = |rows: &mut Vec<Value>, removed: &mut Pending, added: &mut Pending| {
         for i in 0..removed.len().max(added.len()) {
             let (o, n) = (removed.get(i), added.get(i));
             let change = match (o, n) {
@@ -244,22 +245,6 @@ pub async fn make_current(Authed(s): Authed, Path((name, version)): Path<(String
     Ok(Json(json!({"version": newest})))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::side_by_side;
-
-    #[test]
-    fn side_by_side_pairs_the_lines_changed_between_unchanged_ones() {
-        let rows = side_by_side("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n");
-        let changes: Vec<&str> = rows.iter().map(|r| r["change"].as_str().unwrap()).collect();
-        assert_eq!(changes, ["same", "changed", "same", "same", "added"]);
-        assert_eq!(rows[1]["old"], "b");
-        assert_eq!(rows[1]["new"], "B");
-        assert_eq!(rows[4]["old_no"], serde_json::Value::Null);
-        assert_eq!(rows[4]["new_no"], 5);
-    }
-}
-
 pub async fn save_workflow(Authed(s): Authed, Json(body): Json<Value>) -> Api {
     let spec = body.get("spec").cloned().unwrap_or(body);
     let version_id: i64 = s
@@ -304,4 +289,20 @@ pub async fn test_run(Authed(s): Authed, Path(name): Path<String>, Json(body): J
         )
         .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::side_by_side;
+
+    #[test]
+    fn side_by_side_pairs_the_lines_changed_between_unchanged_ones() {
+        let rows = side_by_side("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n");
+        let changes: Vec<&str> = rows.iter().map(|r| r["change"].as_str().unwrap()).collect();
+        assert_eq!(changes, ["same", "changed", "same", "same", "added"]);
+        assert_eq!(rows[1]["old"], "b");
+        assert_eq!(rows[1]["new"], "B");
+        assert_eq!(rows[4]["old_no"], serde_json::Value::Null);
+        assert_eq!(rows[4]["new_no"], 5);
+    }
 }
