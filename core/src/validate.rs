@@ -92,12 +92,14 @@ fn validate_task_by_task(
         .map(|(key, value)| Some((key.clone(), serde_json::from_str(value.get()).ok()?)))
         .collect::<Option<Map<String, Value>>>()?;
     match validate_object(&obj, Some(Tasks::Texts(&tasks)), limits, registered) {
-        Err(err) if err.path.is_empty() && err.message.starts_with(NOT_JSON) => None,
+        Err(err) if err.path.is_empty() && err.message == PARSE_WHOLE => None,
         checked => Some(checked),
     }
 }
 
-const NOT_JSON: &str = "not valid JSON";
+/// What the task-by-task check stops with when a task's text does not parse on its own: the
+/// whole text's parse then says where.
+const PARSE_WHOLE: &str = "a task's text does not parse; parse the whole text";
 
 /// serde_json's wording, with its parser terms put the way a spec's author would say them.
 fn json_error(error: serde_json::Error) -> SpecError {
@@ -131,7 +133,7 @@ fn json_error(error: serde_json::Error) -> SpecError {
         .iter()
         .find(|(serde, _)| *serde == what)
         .map_or(what, |(_, ours)| ours);
-    SpecError::new(Path::Root, format!("{NOT_JSON}: {what}{position}"))
+    SpecError::new(Path::Root, format!("not valid JSON: {what}{position}"))
 }
 
 /// [`validate_spec_with`] under the default limits.
@@ -255,7 +257,8 @@ fn validate_object(
         }
         Tasks::Texts(texts) => {
             for (i, text) in texts.iter().enumerate() {
-                let task: Value = serde_json::from_str(text.get()).map_err(json_error)?;
+                let task: Value = serde_json::from_str(text.get())
+                    .map_err(|_| SpecError::new(Path::Root, PARSE_WHOLE))?;
                 tasks.push(parse_task(
                     i, &task, limits, &mut edges, &globals, registered,
                 )?);
