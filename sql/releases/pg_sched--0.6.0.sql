@@ -7712,10 +7712,11 @@ AS $$
 DECLARE
     -- A registration declared dead may still report what it finished (its leases decide);
     -- it claims nothing.
-    groups  text[] := sched._worker_guard(principal, _complete_tasks.worker_id, false);
-    outcome record;
-    claimed integer := 0;
-    others  text[];
+    groups    text[] := sched._worker_guard(principal, _complete_tasks.worker_id, false);
+    outcome   record;
+    claimed   integer := 0;
+    others    text[];
+    unsettled bigint[];
 BEGIN
     outcome := sched._complete(_complete_tasks.worker_id, task_instance_ids, exit_codes,
                                coalesce(_complete_tasks.started_at, '{}'), coalesce(_complete_tasks.ended_at, '{}'),
@@ -7744,9 +7745,22 @@ BEGIN
                                         everyone => true);
         END IF;
     END IF;
-    -- Last: reports that shared an instance's lock decide its end one at a time.
-    IF outcome.unsettled IS NOT NULL THEN
-        PERFORM sched._settle(outcome.unsettled);
+    -- Last: reports that shared an instance's lock decide its end one at a time. Not where
+    -- this call claimed a task of the instance: that attempt is still active at the commit,
+    -- and until then nobody else can end it (this transaction holds its row), so the instance
+    -- cannot end now; the report of that task settles it. This spares a drain of one big
+    -- instance the instance row's lock, held to the commit, in every batch.
+    unsettled := outcome.unsettled;
+    IF unsettled IS NOT NULL AND claimed > 0 THEN
+        unsettled := ARRAY(SELECT i FROM unnest(unsettled) i
+                           WHERE NOT EXISTS (SELECT FROM sched.task_instance ti
+                                             WHERE ti.worker_id = _complete_tasks.worker_id
+                                               AND ti.claim_token = _complete_tasks.claim_token
+                                               AND ti.state = ANY (sched._task_states_claimed())
+                                               AND ti.workflow_instance_id = i));
+    END IF;
+    IF cardinality(unsettled) > 0 THEN
+        PERFORM sched._settle(unsettled);
     END IF;
 END
 $$;

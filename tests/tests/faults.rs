@@ -1187,6 +1187,105 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
     );
 }
 
+/// A report that claims a task of its own instance in the same call leaves that attempt active
+/// past its commit, so the instance cannot end there: it skips the instance row's lock that
+/// decides the end, and another such report does not wait for it. The reports that claim
+/// nothing still decide the end, and the instance ends.
+#[test]
+fn a_report_that_claims_a_task_of_its_instance_does_not_wait_to_decide_its_end() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    define(
+        &mut db,
+        r#"{"name": "flat", "tasks": [{"name": "a", "type": "empty"}, {"name": "b", "type": "empty"},
+              {"name": "c", "type": "empty"}, {"name": "d", "type": "empty"}]}"#,
+    );
+    let id = start(&mut db, "flat");
+    let mut one = cluster.connect_as(WORKER_ROLE);
+    let mut two = cluster.connect_as(WORKER_ROLE);
+    let register = |c: &mut Client, name: &str| -> i64 {
+        c.query_one(
+            "SELECT sched.register_worker($1, 'h', ARRAY['default'], 2)",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let (w1, w2) = (register(&mut one, "one"), register(&mut two, "two"));
+    let claim = |c: &mut Client, w: i64| -> i64 {
+        wait_for(Duration::from_secs(30), "a task to claim", || {
+            c.query(
+                "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
+                &[&w],
+            )
+            .unwrap()
+            .first()
+            .map(|r| r.get(0))
+        })
+    };
+    let (a, b) = (claim(&mut one, w1), claim(&mut two, w2));
+    // Reports a success and claims one task, returning the claimed task's instance and id.
+    let report = |c: &mut Client, w: i64, t: i64, token: i64| -> Vec<(i64, i64)> {
+        c.query(
+            "SELECT workflow_instance_id, task_instance_id
+             FROM sched.complete_tasks($1, ARRAY[$2::bigint], ARRAY[0], claim_max => 1, claim_token => $3)",
+            &[&w, &t, &token],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    one.batch_execute("BEGIN").unwrap();
+    let claimed_by_one = report(&mut one, w1, a, 101);
+    assert_eq!(claimed_by_one.len(), 1, "{claimed_by_one:?}");
+    assert_eq!(claimed_by_one[0].0, id);
+    let two_pid: i32 = two
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let reporting = std::thread::spawn(move || {
+        let claimed = report(&mut two, w2, b, 202);
+        (two, claimed)
+    });
+    let mut watch = cluster.connect();
+    wait_for(
+        Duration::from_secs(30),
+        "the second report to return or to wait for a lock",
+        || {
+            let waiting: bool = watch
+                .query_one(
+                    "SELECT coalesce(bool_or(NOT granted), false) FROM pg_catalog.pg_locks WHERE pid = $1",
+                    &[&two_pid],
+                )
+                .unwrap()
+                .get(0);
+            (waiting || reporting.is_finished()).then_some(())
+        },
+    );
+    assert!(
+        reporting.is_finished(),
+        "the second report waited for the first, though both claimed a task of their instance"
+    );
+    let (mut two, claimed_by_two) = reporting.join().unwrap();
+    assert_eq!(claimed_by_two.len(), 1, "{claimed_by_two:?}");
+    assert_eq!(claimed_by_two[0].0, id);
+    one.batch_execute("COMMIT").unwrap();
+    assert_eq!(instance_state(&mut db, id), "running");
+
+    // The last two reports claim nothing: they decide the end.
+    let (c, d) = (claimed_by_one[0].1, claimed_by_two[0].1);
+    assert!(report(&mut one, w1, c, 103).is_empty());
+    assert_eq!(instance_state(&mut db, id), "running");
+    assert!(report(&mut two, w2, d, 203).is_empty());
+    assert_eq!(instance_state(&mut db, id), "succeeded");
+    let states = task_states(&mut db, id);
+    assert!(
+        states.iter().all(|(_, s, a)| s == "succeeded" && *a == 1),
+        "{states:?}"
+    );
+}
+
 /// Reports that share an instance's lock keep coming while eight workers drain it; a row lock
 /// is not queued, so a stop waited for a gap between them: until the instance had run out of
 /// tasks. Queued at the instance's gate, it takes effect at once.
