@@ -1021,6 +1021,33 @@ fn a_day_that_began_before_its_partition_keeps_its_rows_in_the_default_partition
     assert_eq!(left, 1);
 }
 
+/// A worker that speaks the protocol in SQL, with `slots` slots of group `default`: its
+/// connection and its registration.
+fn sql_worker(cluster: &Cluster, name: &str, slots: i32) -> (Client, i64) {
+    let mut c = cluster.connect_as(WORKER_ROLE);
+    let id = c
+        .query_one(
+            "SELECT sched.register_worker($1, 'h', ARRAY['default'], $2)",
+            &[&name, &slots],
+        )
+        .unwrap()
+        .get(0);
+    (c, id)
+}
+
+/// The id of one task that worker `w` claimed, once there is one.
+fn claim_one(c: &mut Client, w: i64) -> i64 {
+    wait_for(Duration::from_secs(30), "a task to claim", || {
+        c.query(
+            "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
+            &[&w],
+        )
+        .unwrap()
+        .first()
+        .map(|r| r.get(0))
+    })
+}
+
 /// Two workers report on tasks of one instance at the same moment, each in its own open
 /// transaction, as their pools do. Reports of successes share the instance's lock: the second
 /// ends its attempt at once, not handed back deferred, and waits for the first only to decide
@@ -1069,28 +1096,8 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
         ]
     );
     let id = start(&mut db, "sides");
-    let mut one = cluster.connect_as(WORKER_ROLE);
-    let mut two = cluster.connect_as(WORKER_ROLE);
-    let register = |c: &mut Client, name: &str| -> i64 {
-        c.query_one(
-            "SELECT sched.register_worker($1, 'h', ARRAY['default'], 1)",
-            &[&name],
-        )
-        .unwrap()
-        .get(0)
-    };
-    let (w1, w2) = (register(&mut one, "one"), register(&mut two, "two"));
-    let claim = |c: &mut Client, w: i64| -> i64 {
-        wait_for(Duration::from_secs(30), "a task to claim", || {
-            c.query(
-                "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
-                &[&w],
-            )
-            .unwrap()
-            .first()
-            .map(|r| r.get(0))
-        })
-    };
+    let (mut one, w1) = sql_worker(&cluster, "one", 1);
+    let (mut two, w2) = sql_worker(&cluster, "two", 1);
     let two_pid: i32 = two
         .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
@@ -1158,10 +1165,10 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
         reporting.join().unwrap()
     };
 
-    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (t1, t2) = (claim_one(&mut one, w1), claim_one(&mut two, w2));
     let (mut two, deferred) = side_by_side(&mut one, two, t1, t2, 0);
     assert!(!deferred, "a report of a success was deferred");
-    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (t1, t2) = (claim_one(&mut one, w1), claim_one(&mut two, w2));
     let (mut two, deferred) = side_by_side(&mut one, two, t1, t2, 1);
     assert!(
         deferred,
@@ -1175,7 +1182,7 @@ fn reports_of_successes_in_one_instance_proceed_side_by_side_and_the_last_ends_i
 
     // The last two tasks: neither report sees the other's end before it commits, yet the
     // instance ends.
-    let (t1, t2) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (t1, t2) = (claim_one(&mut one, w1), claim_one(&mut two, w2));
     let (_, deferred) = side_by_side(&mut one, two, t1, t2, 0);
     assert!(!deferred, "a report of a success was deferred");
     assert_eq!(instance_state(&mut db, id), "succeeded");
@@ -1201,29 +1208,9 @@ fn a_report_that_claims_a_task_of_its_instance_does_not_wait_to_decide_its_end()
               {"name": "c", "type": "empty"}, {"name": "d", "type": "empty"}]}"#,
     );
     let id = start(&mut db, "flat");
-    let mut one = cluster.connect_as(WORKER_ROLE);
-    let mut two = cluster.connect_as(WORKER_ROLE);
-    let register = |c: &mut Client, name: &str| -> i64 {
-        c.query_one(
-            "SELECT sched.register_worker($1, 'h', ARRAY['default'], 2)",
-            &[&name],
-        )
-        .unwrap()
-        .get(0)
-    };
-    let (w1, w2) = (register(&mut one, "one"), register(&mut two, "two"));
-    let claim = |c: &mut Client, w: i64| -> i64 {
-        wait_for(Duration::from_secs(30), "a task to claim", || {
-            c.query(
-                "SELECT task_instance_id FROM sched.claim_tasks($1, 1)",
-                &[&w],
-            )
-            .unwrap()
-            .first()
-            .map(|r| r.get(0))
-        })
-    };
-    let (a, b) = (claim(&mut one, w1), claim(&mut two, w2));
+    let (mut one, w1) = sql_worker(&cluster, "one", 2);
+    let (mut two, w2) = sql_worker(&cluster, "two", 2);
+    let (a, b) = (claim_one(&mut one, w1), claim_one(&mut two, w2));
     // Reports a success and claims one task, returning the claimed task's instance and id.
     let report = |c: &mut Client, w: i64, t: i64, token: i64| -> Vec<(i64, i64)> {
         c.query(
