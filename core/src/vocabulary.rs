@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use crate::logic::date_values;
 use crate::name::{NAME_PATTERN, NAME_RULE};
 use crate::protocol::{
-    HEARTBEAT_PERIOD_MAX_MS, NAMED_WAKE_PROTOCOL, WORKER_PROTOCOL, WORKER_PROTOCOL_OLDEST,
+    HEARTBEAT_PERIOD_MAX_MS, NAMED_WAKE_PROTOCOL, READY_CHANNEL, WORKER_PROTOCOL,
+    WORKER_PROTOCOL_OLDEST,
 };
 use crate::{
     BackfillMode, BackfillOrder, ConditionStatus, Cycle, DatasetMode, DependentFailure,
@@ -95,7 +96,11 @@ pub fn render_sql() -> String {
          \nCREATE FUNCTION sched._named_wake_protocol() RETURNS integer\n\
          LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
          AS $$ SELECT {NAMED_WAKE_PROTOCOL} $$;\n\
-         COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';\n\
+         COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on the worker''s own channel, sched._worker_channel); older ones are woken by their whole group (payload ''group'' on {READY_CHANNEL}).';\n\
+         \nCREATE FUNCTION sched._worker_channel(worker_id bigint) RETURNS text\n\
+         LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
+         AS $$ SELECT '{READY_CHANNEL}_' || worker_id::text $$;\n\
+         COMMENT ON FUNCTION sched._worker_channel(bigint) IS 'Internal: the channel on which a worker of protocol _named_wake_protocol() or later is woken by name: only its process hears it.';\n\
          \nCREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval\n\
          LANGUAGE sql IMMUTABLE PARALLEL SAFE\n\
          AS $$ SELECT least(interval '{HEARTBEAT_PERIOD_MAX_MS} ms', worker_timeout / 3) $$;\n\

@@ -207,7 +207,12 @@ COMMENT ON FUNCTION sched._worker_protocol_oldest() IS 'Internal: the oldest wor
 CREATE FUNCTION sched._named_wake_protocol() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 3 $$;
-COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';
+COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on the worker''s own channel, sched._worker_channel); older ones are woken by their whole group (payload ''group'' on sched_ready).';
+
+CREATE FUNCTION sched._worker_channel(worker_id bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 'sched_ready_' || worker_id::text $$;
+COMMENT ON FUNCTION sched._worker_channel(bigint) IS 'Internal: the channel on which a worker of protocol _named_wake_protocol() or later is woken by name: only its process hears it.';
 
 CREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

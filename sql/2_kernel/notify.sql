@@ -38,7 +38,12 @@ BEGIN
            AND w.last_heartbeat >= heard AND w.id IS DISTINCT FROM taken_by
          ORDER BY w.slots - w.running DESC, pg_catalog.random()
          LIMIT 1;
-        PERFORM pg_catalog.pg_notify('sched_ready', CASE WHEN FOUND THEN g || ' ' || target ELSE g END);
+        -- The one named hears it on its own channel: every other worker's process sleeps on.
+        IF FOUND THEN
+            PERFORM pg_catalog.pg_notify(sched._worker_channel(target), g || ' ' || target);
+        ELSE
+            PERFORM pg_catalog.pg_notify('sched_ready', g);
+        END IF;
     END LOOP;
 END
 $$;

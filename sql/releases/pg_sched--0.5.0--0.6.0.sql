@@ -121,7 +121,12 @@ AS $$ SELECT 3 $$;
 CREATE FUNCTION sched._named_wake_protocol() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 3 $$;
-COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on sched_ready); older ones are woken by their whole group (payload ''group'').';
+COMMENT ON FUNCTION sched._named_wake_protocol() IS 'Internal: the first worker protocol whose workers understand a wake-up naming one of them (payload ''group worker_id'' on the worker''s own channel, sched._worker_channel); older ones are woken by their whole group (payload ''group'' on sched_ready).';
+
+CREATE FUNCTION sched._worker_channel(worker_id bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 'sched_ready_' || worker_id::text $$;
+COMMENT ON FUNCTION sched._worker_channel(bigint) IS 'Internal: the channel on which a worker of protocol _named_wake_protocol() or later is woken by name: only its process hears it.';
 CREATE FUNCTION sched._heartbeat_period(worker_timeout interval) RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT least(interval '3000 ms', worker_timeout / 3) $$;
@@ -5388,7 +5393,12 @@ BEGIN
            AND w.last_heartbeat >= heard AND w.id IS DISTINCT FROM taken_by
          ORDER BY w.slots - w.running DESC, pg_catalog.random()
          LIMIT 1;
-        PERFORM pg_catalog.pg_notify('sched_ready', CASE WHEN FOUND THEN g || ' ' || target ELSE g END);
+        -- The one named hears it on its own channel: every other worker's process sleeps on.
+        IF FOUND THEN
+            PERFORM pg_catalog.pg_notify(sched._worker_channel(target), g || ' ' || target);
+        ELSE
+            PERFORM pg_catalog.pg_notify('sched_ready', g);
+        END IF;
     END LOOP;
 END
 $$;
@@ -5851,7 +5861,7 @@ BEGIN
                                  '_snapshot_tick', '_in_master', '_producers_exist', '_analyze_grown',
                                  '_prepare_spec', 'instance_tasks', '_instance_tasks', '_latest_attempt', '_instance_page',
                                  'instance_attempts', '_instance_attempts', '_render_graph', '_version_edges', '_successor_ids',
-                                 '_notify_ready', '_named_wake_protocol', '_heartbeat_period', '_lock_instances', '_advance',
+                                 '_notify_ready', '_named_wake_protocol', '_worker_channel', '_heartbeat_period', '_lock_instances', '_advance',
                                  '_complete', '_settle', '_reported_outcome')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);

@@ -329,7 +329,8 @@ fn a_worker_frozen_past_its_deadline_kills_its_tasks_before_anyone_else_runs_the
 fn a_worker_whose_id_was_given_to_another_registration_registers_again() {
     let cluster = Cluster::start(&["sched.worker_timeout = 3"]);
     let mut db = cluster.connect();
-    let _w = cluster.worker("w", &[]);
+    // It polls every ten minutes: after registering again it is woken on its new channel.
+    let _w = cluster.worker("w", &["--poll-interval-ms", "600000"]);
     let old = worker_id(&mut db, "w");
     // What a promoted asynchronous standby can do: its sequence had not seen this worker's
     // registration, and gave the id to another process.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator;
 use sched_tests::metrics::{get, metrics_port, scrape};
 use sched_tests::*;
 
@@ -425,20 +426,76 @@ fn quiet_worker(cluster: &Cluster, name: &str, group: &str, slots: &str) -> (Wor
     (worker, port)
 }
 
-#[test]
-fn a_ready_task_wakes_one_idle_worker_and_one_that_cannot_take_it_wakes_the_others() {
+/// A cluster with the one-task workflow `one` and `n` workers of the default group that poll
+/// only every ten minutes: what they claim, a wake-up made them claim.
+fn idle_workers(n: usize) -> (Cluster, Client, Vec<(Worker, u16)>) {
     let cluster = Cluster::start(&[]);
     let mut db = cluster.connect();
     define(
         &mut db,
         r#"{"name": "one", "tasks": [{"name": "t", "type": "empty"}]}"#,
     );
-
-    // Four idle workers of one group: each start wakes one of them, which claims the task.
-    // Woken all together, as before, they made four claims per start.
-    let idle: Vec<(Worker, u16)> = (0..4)
+    let idle = (0..n)
         .map(|i| quiet_worker(&cluster, &format!("idle{i}"), "default", "2"))
         .collect();
+    (cluster, db, idle)
+}
+
+/// A wake-up that names a worker goes to that worker's channel, not to `sched_ready`, which
+/// every worker listens on: the others' processes sleep on (with eight idle workers on two
+/// cores, waking them all delayed the one named by about 0.2 ms).
+#[test]
+fn a_wake_up_that_names_a_worker_is_sent_on_its_own_channel_only() {
+    let (cluster, mut db, _idle) = idle_workers(2);
+    let ids: Vec<i64> = db
+        .query("SELECT id FROM sched.worker WHERE alive ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let mut listener = cluster.connect();
+    listener
+        .batch_execute(&format!(
+            "LISTEN sched_ready; LISTEN sched_ready_{}; LISTEN sched_ready_{}",
+            ids[0], ids[1]
+        ))
+        .unwrap();
+    let id = start(&mut db, "one");
+    // The workers poll every ten minutes: the one named heard it on its channel.
+    assert_eq!(wait(&mut db, id, 60), "succeeded");
+    let mut heard: Vec<(String, String)> = Vec::new();
+    let mut notifications = listener.notifications();
+    let first = notifications
+        .timeout_iter(Duration::from_secs(30))
+        .next()
+        .unwrap()
+        .expect("the start's wake-up");
+    heard.push((first.channel().to_owned(), first.payload().to_owned()));
+    // Whatever the start's commit sent came with the first.
+    let mut rest = notifications.iter();
+    while let Some(n) = rest.next().unwrap() {
+        heard.push((n.channel().to_owned(), n.payload().to_owned()));
+    }
+    let ran_on: i64 = db
+        .query_one(
+            "SELECT worker_id FROM sched.task_instance WHERE workflow_instance_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        heard,
+        [(format!("sched_ready_{ran_on}"), format!("default {ran_on}"))],
+        "one wake-up, on the channel of the worker that ran the task"
+    );
+}
+
+#[test]
+fn a_ready_task_wakes_one_idle_worker_and_one_that_cannot_take_it_wakes_the_others() {
+    // Four idle workers of one group: each start wakes one of them, which claims the task.
+    // Woken all together, as before, they made four claims per start.
+    let (cluster, mut db, idle) = idle_workers(4);
     let claims = || -> f64 {
         idle.iter()
             .map(|(_, port)| get(&scrape(*port), "sched_worker_claims_total"))

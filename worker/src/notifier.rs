@@ -1,13 +1,17 @@
-//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group, and
-//! maybe the one worker it is for: `sched_core::protocol::ready_payload`),
-//! `sched_kill` (payload: a worker id) and, for a worker that delivers alerts, `sched_alert`. When the connection drops it reconnects with backoff
-//! and reports `Resync`, because notifications sent meanwhile are lost.
+//! Wake-ups: a dedicated connection LISTENs for `sched_ready` (payload: a worker group, for
+//! every worker of it), the registration's own channel (`sched_core::protocol::worker_channel`:
+//! wake-ups that name it, payload `sched_core::protocol::ready_payload`), `sched_kill` (payload:
+//! a worker id) and, for a worker that delivers alerts, `sched_alert`. When the connection
+//! drops it reconnects with backoff and reports `Resync`, because notifications sent meanwhile
+//! are lost.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sched_core::protocol::{READY_CHANNEL, parse_ready};
-use tokio::sync::mpsc;
+use sched_core::protocol::{READY_CHANNEL, parse_ready, worker_channel};
+use tokio::sync::{Notify, mpsc};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{info, warn};
 
@@ -31,13 +35,24 @@ pub enum Wake {
 pub fn spawn(
     config: tokio_postgres::Config,
     groups: Vec<String>,
+    worker_id: Arc<AtomicI64>,
+    registered: Arc<Notify>,
     tx: mpsc::UnboundedSender<Wake>,
     alerts: Option<mpsc::UnboundedSender<()>>,
 ) {
     tokio::spawn(async move {
         let mut backoff = BACKOFF_MIN;
         loop {
-            match listen(&config, &groups, &tx, alerts.as_ref()).await {
+            match listen(
+                &config,
+                &groups,
+                &worker_id,
+                &registered,
+                &tx,
+                alerts.as_ref(),
+            )
+            .await
+            {
                 Ended::ReceiverGone => return,
                 Ended::ConnectionLost { reason, listened } => {
                     warn!(%reason, "notification connection lost; reconnecting");
@@ -62,6 +77,8 @@ enum Ended {
 async fn listen(
     config: &tokio_postgres::Config,
     groups: &[String],
+    worker_id: &AtomicI64,
+    registered: &Notify,
     tx: &mpsc::UnboundedSender<Wake>,
     alerts: Option<&mpsc::UnboundedSender<()>>,
 ) -> Ended {
@@ -90,10 +107,12 @@ async fn listen(
         }
         "connection closed".to_owned()
     });
+    let mut registration = worker_id.load(Ordering::Relaxed);
+    let mut own = worker_channel(registration);
     let channels = if alerts.is_some() {
-        format!("LISTEN {READY_CHANNEL}; LISTEN sched_kill; LISTEN sched_alert")
+        format!("LISTEN {READY_CHANNEL}; LISTEN {own}; LISTEN sched_kill; LISTEN sched_alert")
     } else {
-        format!("LISTEN {READY_CHANNEL}; LISTEN sched_kill")
+        format!("LISTEN {READY_CHANNEL}; LISTEN {own}; LISTEN sched_kill")
     };
     if let Err(err) = client.batch_execute(&channels).await {
         return Ended::ConnectionLost {
@@ -108,7 +127,28 @@ async fn listen(
     if let Some(alerts) = alerts {
         let _ = alerts.send(());
     }
-    while let Some(n) = msg_rx.recv().await {
+    loop {
+        let n = tokio::select! {
+            n = msg_rx.recv() => match n {
+                Some(n) => n,
+                None => break,
+            },
+            () = registered.notified() => {
+                let current = worker_id.load(Ordering::Relaxed);
+                if current != registration {
+                    let next = worker_channel(current);
+                    if let Err(err) = client.batch_execute(&format!("UNLISTEN {own}; LISTEN {next}")).await {
+                        return Ended::ConnectionLost { reason: err.to_string(), listened: true };
+                    }
+                    (registration, own) = (current, next);
+                    // A wake-up may have named the new registration before it listened.
+                    if tx.send(Wake::Resync).is_err() {
+                        return Ended::ReceiverGone;
+                    }
+                }
+                continue;
+            }
+        };
         let wake = match n.channel() {
             "sched_alert" => {
                 if let Some(alerts) = alerts {
@@ -116,7 +156,7 @@ async fn listen(
                 }
                 continue;
             }
-            READY_CHANNEL => match parse_ready(n.payload()) {
+            c if c == READY_CHANNEL || c == own => match parse_ready(n.payload()) {
                 Some((group, for_worker)) if groups.iter().any(|g| g == group) => Wake::Ready {
                     group: group.to_owned(),
                     for_worker,

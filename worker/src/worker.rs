@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use deadpool_postgres::Pool;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -144,6 +144,7 @@ pub async fn run(config: Config) -> Result<()> {
     info!(worker_id = first_id, name = %registration.name, slots = registration.slots, groups = ?registration.groups, "registered");
 
     let worker_id = Arc::new(AtomicI64::new(first_id));
+    let registered = Arc::new(Notify::new());
     let running_count = Arc::new(AtomicUsize::new(0));
     let leases = Arc::new(Mutex::new(Vec::new()));
     let slots = Arc::new(Slots::new(registration.slots));
@@ -163,7 +164,14 @@ pub async fn run(config: Config) -> Result<()> {
         }
         None => None,
     };
-    notifier::spawn(pg_config, registration.groups.clone(), wake_tx, alert_wake);
+    notifier::spawn(
+        pg_config,
+        registration.groups.clone(),
+        worker_id.clone(),
+        registered.clone(),
+        wake_tx,
+        alert_wake,
+    );
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let fenced = Arc::new(AtomicI64::new(0));
     let reports = reporter::spawn(
@@ -210,6 +218,7 @@ pub async fn run(config: Config) -> Result<()> {
             datasources,
         },
         worker_id,
+        registered,
         running_count,
         leases,
         slots,
@@ -253,6 +262,8 @@ struct Worker {
     registration: Registration,
     context: executor::Context,
     worker_id: Arc<AtomicI64>,
+    /// Tells the notifier that a new registration has a channel of its own to listen on.
+    registered: Arc<Notify>,
     running_count: Arc<AtomicUsize>,
     /// The task instances of `running` under the current registration, for the heartbeat.
     leases: Arc<Mutex<Vec<i64>>>,
@@ -658,6 +669,7 @@ impl Worker {
             {
                 Ok(new_id) => {
                     self.worker_id.store(new_id, Ordering::Relaxed);
+                    self.registered.notify_one();
                     metrics::fenced(false);
                     info!(old_worker_id = old, worker_id = new_id, "registered again");
                     if self.fenced.load(Ordering::SeqCst) != 0 {

@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::session::Conn;
 
 /// What a live view shows: read again whenever the engine notifies the session's connection
-/// (tasks ready, kills, alerts) and at least every 500 ms, since a task's progress or a
+/// (tasks ready for a whole group, kills, alerts; a wake-up naming one worker goes to that
+/// worker's channel only) and at least every 500 ms, since a task's progress or a
 /// heartbeat raises no notification of its own (that would cost every task's commit). A view
 /// that is costly to read (a run of 10,000 tasks: 0.4 s, 4 MB) is read at most once per three
 /// times its cost and sent at most once a second per megabyte, so that neither the database
