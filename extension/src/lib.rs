@@ -29,6 +29,7 @@ mod spec;
 mod sql_check;
 mod sql_task;
 mod test_run;
+mod vacuum;
 mod webhook;
 
 pgrx::pg_module_magic!();

@@ -3,7 +3,9 @@
 //! their tasks failed over), run policies (delayed attempts queued on time, timeouts), the
 //! events of triggers (a watched table's change, a dataset's update: `sched._drain_events`), and
 //! once a minute retention: log partitions made ahead and dropped after
-//! `sched.log_retention`, finished instances deleted after `sched.history_retention`.
+//! `sched.log_retention`, finished instances deleted after `sched.history_retention`. It
+//! analyses the engine's tables as they grow and starts a vacuum of the task table as soon as
+//! autovacuum's rule finds it due (`vacuum.rs`).
 //!
 //! Policies are event-timed: `sched._policy_tick` says when it next has work, and the master
 //! sleeps until then (at most a tick); a transaction that creates such work wakes it when it
@@ -29,6 +31,7 @@ use pgrx::prelude::*;
 use pgrx::{PgAtomic, PgXactCallbackEvent, pg_shmem_init, register_xact_callback};
 
 use crate::gucs;
+use crate::vacuum::Vacuums;
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 /// How often the launcher looks for the database and at the master.
@@ -203,6 +206,7 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
         .store(unsafe { pg_sys::MyProcPid }, Ordering::Relaxed);
 
     let mut maintained: Option<Instant> = None;
+    let mut vacuums = Vacuums::default();
     let mut ticked: Option<Instant> = None;
     let mut sleep = gucs::tick();
     while BackgroundWorker::wait_latch(Some(sleep)) {
@@ -275,6 +279,14 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
             if extension_ready() {
                 Spi::run("SELECT sched._analyze_grown()").expect("sched._analyze_grown failed");
             }
+        });
+        vacuums.start_if_due(|| {
+            BackgroundWorker::transaction(|| {
+                extension_ready()
+                    && Spi::get_one::<bool>("SELECT sched._vacuum_due()")
+                        .expect("sched._vacuum_due failed")
+                        .unwrap_or(false)
+            })
         });
         if maintained.is_none_or(|at| at.elapsed() >= MAINTENANCE_EVERY) && maintain() {
             maintained = Some(Instant::now());

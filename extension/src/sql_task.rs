@@ -54,7 +54,7 @@ unsafe extern "C-unwind" {
     );
     // tcop/tcopprot.h; pgrx's binding is a Rust wrapper, which is no signal handler.
     #[link_name = "die"]
-    fn backend_die(signal: c_int);
+    pub(crate) fn backend_die(signal: c_int);
 }
 
 /// Runs a sql or procedure task's statements as `owner`, in a background worker connected

@@ -4,6 +4,17 @@ use std::time::Duration;
 
 use sched_tests::*;
 
+/// Defines a workflow of `tasks` (spec texts) and runs it once, with a worker of 16 slots.
+fn run_to_success(cluster: &Cluster, db: &mut Client, name: &str, tasks: &[String]) {
+    define(
+        db,
+        &format!(r#"{{"name": "{name}", "tasks": [{}]}}"#, tasks.join(", ")),
+    );
+    let _worker = cluster.worker("w1", &["--slots", "16"]);
+    let id = start(db, name);
+    assert_eq!(wait(db, id, 600), "succeeded");
+}
+
 /// Autovacuum is off, so only the master can have analysed the table: once an instance's
 /// attempts have more than doubled sched.task_instance, its statistics know of them, which
 /// invalidates every session's cached plans of the engine (made while the table was empty).
@@ -33,13 +44,7 @@ fn the_master_analyses_an_engine_table_once_it_has_outgrown_its_statistics() {
         r#"{{"name": "end", "type": "empty", "deps": [{}]}}"#,
         all.join(", ")
     ));
-    define(
-        &mut db,
-        &format!(r#"{{"name": "wide", "tasks": [{}]}}"#, tasks.join(", ")),
-    );
-    let _worker = cluster.worker("w1", &["--slots", "16"]);
-    let id = start(&mut db, "wide");
-    assert_eq!(wait(&mut db, id, 300), "succeeded");
+    run_to_success(&cluster, &mut db, "wide", &tasks);
 
     let (count, rows) = wait_for(
         Duration::from_secs(60),
@@ -55,6 +60,53 @@ fn the_master_analyses_an_engine_table_once_it_has_outgrown_its_statistics() {
     );
     // Doubling: a table that keeps its size is not analysed again and again.
     assert!(count <= 4, "{count} analyses of one growth");
+}
+
+/// Every claimed attempt leaves a dead entry at the head of the ready queue, which every claim
+/// of its group steps over until a vacuum removes it, and autovacuum visits a database only
+/// once per autovacuum_naptime. After a burst the master vacuums sched.task_instance itself (a
+/// VACUUM, which autovacuum's count does not include), and a claim of the empty queue reads a
+/// few index pages again, not one for every two hundred tasks of the burst.
+#[test]
+fn the_master_vacuums_the_task_table_soon_after_a_burst() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.connect();
+    let burst = 20_000;
+    let tasks: Vec<String> = (0..burst)
+        .map(|i| format!(r#"{{"name": "t{i}", "type": "empty"}}"#))
+        .collect();
+    run_to_success(&cluster, &mut db, "burst", &tasks);
+
+    let vacuums = |db: &mut Client| -> i64 {
+        db.query_one(
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'sched.task_instance'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    // What a claim of the empty queue reads: the whole dead head, without a vacuum.
+    let pages_read = |db: &mut Client| -> i64 {
+        let plan: serde_json::Value = db
+            .query_one(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+                 SELECT q.id FROM sched.task_instance q
+                 WHERE q.state = 'queued' AND q.worker_group = 'default'
+                 ORDER BY q.workflow_priority, q.task_priority, q.id LIMIT 16 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let top = &plan[0]["Plan"];
+        top["Shared Hit Blocks"].as_i64().unwrap() + top["Shared Read Blocks"].as_i64().unwrap()
+    };
+    // The master keeps the dead rows under ten thousand, about half of them the queue's: 25
+    // pages at most, against 100 for the burst's 20,000 entries.
+    wait_for(
+        Duration::from_secs(120),
+        "the master to vacuum sched.task_instance, and a claim of the empty queue to read at most 40 pages",
+        || (vacuums(&mut db) > 0 && pages_read(&mut db) <= 40).then_some(()),
+    );
 }
 
 /// An instance's tasks come in DAG order a page at a time: the depths are kept at definition
