@@ -850,8 +850,8 @@ fn console_lists(cluster: &Cluster, db: &mut Client) -> Value {
     .unwrap();
     // Soak's attempts are archived (moved from task_instance to the history) a minute after
     // their run ended; the pages are timed once that is done and vacuum has cleared what it
-    // left behind, as autovacuum soon would, not while a newest-first scan still steps over a
-    // million dead rows.
+    // left behind, as the master's vacuum soon would, not while a newest-first scan still steps
+    // over a million dead rows.
     wait_for(Duration::from_secs(900), "soak's attempts archived", || {
         let left: i64 = db
             .query_one("SELECT count(*) FROM sched.task_instance", &[])

@@ -4,7 +4,7 @@
 //! shell tasks with a retry that succeeds and a failure that alerts by mail (a real SMTP
 //! server), SQL tasks and SWITCH branches, while the master archives and retention runs.
 //! Reported per tenth of the attempts: their rate, hops, the workers' claim round trip, the
-//! master's functions, table sizes, autovacuum and the backlog.
+//! master's functions, table sizes, autovacuum, the master's vacuums and the backlog.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -64,6 +64,8 @@ struct Sample {
     functions: Value,
     sizes: Value,
     autovacuums: i64,
+    /// The master's vacuums of sched.task_instance (extension/src/vacuum.rs).
+    master_vacuums: i64,
     dead_task_instances: i64,
     backlog: i64,
 }
@@ -338,7 +340,9 @@ fn sample(db: &mut Client, listens: &[String]) -> Sample {
             "SELECT (SELECT sum(autovacuum_count)::bigint FROM pg_catalog.pg_stat_user_tables WHERE schemaname = 'sched'),
                     (SELECT n_dead_tup FROM pg_catalog.pg_stat_user_tables
                      WHERE schemaname = 'sched' AND relname = 'task_instance'),
-                    (SELECT count(*) FROM sched.workflow_instance WHERE ended_at IS NULL)",
+                    (SELECT count(*) FROM sched.workflow_instance WHERE ended_at IS NULL),
+                    (SELECT vacuum_count FROM pg_catalog.pg_stat_user_tables
+                     WHERE schemaname = 'sched' AND relname = 'task_instance')",
             &[],
         )
         .unwrap();
@@ -352,6 +356,7 @@ fn sample(db: &mut Client, listens: &[String]) -> Sample {
         functions,
         sizes,
         autovacuums: row.get(0),
+        master_vacuums: row.get(3),
         dead_task_instances: row.get(1),
         backlog: row.get(2),
     }
@@ -392,6 +397,7 @@ fn tenth(from: &Sample, to: &Sample, hops: &mut [f64]) -> Value {
         "master_functions": functions,
         "table_mb": to.sizes,
         "autovacuums": to.autovacuums - from.autovacuums,
+        "master_vacuums": to.master_vacuums - from.master_vacuums,
         "task_instance_dead_rows": to.dead_task_instances,
         "unfinished_instances": to.backlog,
     })
