@@ -31,7 +31,7 @@ use pgrx::prelude::*;
 use pgrx::{PgAtomic, PgXactCallbackEvent, pg_shmem_init, register_xact_callback};
 
 use crate::gucs;
-use crate::vacuum::Vacuums;
+use crate::vacuum::{Reading, Vacuums};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 /// How often the launcher looks for the database and at the master.
@@ -280,12 +280,25 @@ pub extern "C-unwind" fn pg_sched_master_main(_arg: pg_sys::Datum) {
                 Spi::run("SELECT sched._analyze_grown()").expect("sched._analyze_grown failed");
             }
         });
-        vacuums.start_if_due(|| {
+        vacuums.start_if_due(|left_behind| {
             BackgroundWorker::transaction(|| {
-                extension_ready()
-                    && Spi::get_one::<bool>("SELECT sched._vacuum_due()")
-                        .expect("sched._vacuum_due failed")
-                        .unwrap_or(false)
+                if !extension_ready() {
+                    return Reading {
+                        due: false,
+                        dead_rows: 0,
+                        vacuums: 0,
+                    };
+                }
+                let (due, dead_rows, vacuums) = Spi::get_three_with_args::<bool, i64, i64>(
+                    "SELECT due, dead_rows, vacuums FROM sched._vacuum_due($1)",
+                    &[left_behind.into()],
+                )
+                .expect("sched._vacuum_due failed");
+                Reading {
+                    due: due.unwrap_or(false),
+                    dead_rows: dead_rows.unwrap_or(0),
+                    vacuums: vacuums.unwrap_or(0),
+                }
             })
         });
         if maintained.is_none_or(|at| at.elapsed() >= MAINTENANCE_EVERY) && maintain() {
